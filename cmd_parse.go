@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/dynowatch/dynowatch/parse"
+)
+
+const parseUsage = `Usage: dynowatch parse [FILE]
+
+Reads Heroku log messages from FILE, or from stdin when FILE is "-" or absent,
+and prints each one as a JSON object on its own line: exactly what dynowatch
+sees in your logs. Both forms Heroku produces are understood, and detected:
+
+  - plain lines as "heroku logs" prints them:
+      heroku logs -a myapp -n 1500 | dynowatch parse
+  - Logplex drain bodies (application/logplex-1), as a drain receives them.
+
+Each object has "time" (as received), "source" (heroku or app), "process"
+(router, web.1, heroku-postgres, …), "kind" (router, dyno_error,
+runtime_metrics, …) and the fields of that kind. A message that can't be
+parsed is reported on stderr with its position and the reason, and parsing
+goes on.
+
+Exit status: 0 if every message parsed, 1 if any did not, 2 for usage or I/O errors.
+`
+
+// runParse implements "dynowatch parse".
+func runParse(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("parse", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, parseUsage) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &exitError{code: 2}
+	}
+	if fs.NArg() > 1 {
+		fs.Usage()
+		return usageError("parse takes at most one FILE, got %d", fs.NArg())
+	}
+	name, in := "stdin", stdin
+	if path := fs.Arg(0); path != "" && path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		defer f.Close()
+		name, in = path, f
+	}
+
+	out := bufio.NewWriter(stdout)
+	s := parse.NewScanner(in, parse.FormAuto)
+	var line []byte
+	total, failed := 0, 0
+	for s.Scan() {
+		if total%1024 == 0 && ctx.Err() != nil {
+			break
+		}
+		total++
+		e, err := s.Entry()
+		if err != nil {
+			failed++
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			continue
+		}
+		line = e.AppendJSON(line[:0])
+		line = append(line, '\n')
+		if _, err := out.Write(line); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("writing output: %w", err)}
+		}
+	}
+	if err := out.Flush(); err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("writing output: %w", err)}
+	}
+	if err := s.Err(); err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("reading %s: %w", name, err)}
+	}
+	if err := ctx.Err(); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if failed > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("parse: %d of %d messages in %s could not be parsed", failed, total, name)}
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+package parse
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func addSeeds(f *testing.F) {
+	f.Helper()
+	for _, name := range []string{"mixed.txt", "samples.txt", "samples.logplex"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		// Small seeds keep the fuzzer fast: it minimises every new input.
+		for len(b) > 0 {
+			n := min(len(b), 1500)
+			f.Add(b[:n])
+			b = b[n:]
+		}
+	}
+	f.Add([]byte(frame(routerFrame) + frame(l10Frame) + frame(appFrame)))
+	f.Add([]byte("-5 <158>1 x" + frame(appFrame)))
+	f.Add([]byte("70 " + appFrame + frame(appFrame)))
+	f.Add([]byte("9999999 <1>1 "))
+	f.Add([]byte("2024-03-15T12:00:00Z app[web.1: x\n\xff\xfe"))
+}
+
+// FuzzScanner feeds arbitrary bodies to the scanner in every form: it must not
+// panic, must make progress, and must only produce valid JSON.
+func FuzzScanner(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, form := range []Form{FormAuto, FormLogplex, FormPlain} {
+			s := NewScanner(bytes.NewReader(body), form)
+			n := 0
+			for s.Scan() {
+				n++
+				if n > len(body) {
+					t.Fatalf("form %d: %d messages from %d bytes", form, n, len(body))
+				}
+				e, err := s.Entry()
+				if err != nil {
+					var pe *Error
+					if !errors.As(err, &pe) || pe.Offset < 0 || pe.Offset > int64(len(body)) {
+						t.Fatalf("form %d: bad error %v", form, err)
+					}
+					continue
+				}
+				checkEntry(t, e)
+			}
+			if err := s.Err(); err != nil {
+				t.Fatalf("form %d: %v", form, err)
+			}
+		}
+	})
+}
+
+// FuzzLine parses arbitrary single lines, both plain and framed.
+func FuzzLine(f *testing.F) {
+	for _, l := range []string{
+		"2024-03-15T12:00:00Z heroku[router]: at=info method=GET path=\"/\" dyno=web.1 connect=1ms service=5ms status=200 bytes=10",
+		"2024-03-15T12:00:00Z heroku[web.1]: source=web.1 dyno=heroku.1.u sample#memory_rss=1MB sample#load_avg_1m=1",
+		"2024-03-15T12:00:00Z app[postgres.1]: [RED] [1-1]  sql_error_code = 53300 FATAL:  x",
+		"2024-03-15T12:00:00Z app[api]: Scaled to web@1:Basic by user x",
+		"2024-03-15T12:00:00Z heroku[logplex]: Error L10 (output buffer overflow): 5 messages dropped since x.",
+		"2024-03-15T12:00:00Z heroku[web.1]: Process running mem=1MB(1%)",
+		"2024-03-15T12:00:00Z app[web.1]: a=\"b c\" measure#x=1e5ms",
+	} {
+		f.Add(l)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		var e Entry
+		if err := parsePlainLine(&e, []byte(line)); err == nil {
+			checkEntry(t, &e)
+		}
+		e = Entry{}
+		if err := parseFrame(&e, []byte("<134>1 2024-03-15T12:00:00Z host app web.1 - "+line)); err == nil {
+			checkEntry(t, &e)
+		}
+	})
+}
+
+func checkEntry(t *testing.T, e *Entry) {
+	t.Helper()
+	out := e.AppendJSON(nil)
+	var m map[string]any
+	if err := json.Unmarshal(out, &m); err != nil {
+		t.Fatalf("invalid JSON %q: %v", out, err)
+	}
+	if m["kind"] != e.Kind.String() || m["time"] != e.Stamp {
+		t.Fatalf("JSON %s lacks kind or time", out)
+	}
+	if _, ok := parseTimestamp(e.Stamp); !ok {
+		t.Fatalf("entry with bad stamp %q", e.Stamp)
+	}
+}

@@ -1,0 +1,457 @@
+package parse
+
+import (
+	"fmt"
+	"strings"
+)
+
+// classify sets e.Kind from the source, process and text of the message and
+// fills the kind's fields. Lines that match no Heroku format are app lines.
+func classify(e *Entry) error {
+	msg := e.Message
+	switch e.Source {
+	case SourceHeroku:
+		switch e.Process {
+		case "router":
+			return parseRouter(e)
+		case "logplex":
+			if parseLogplexError(e) {
+				return nil
+			}
+		default:
+			if ok, err := parseDynoEvent(e); ok || err != nil {
+				return err
+			}
+		}
+	case SourceApp:
+		switch {
+		case e.Process == "api":
+			if parsePlatform(e) {
+				return nil
+			}
+		case e.Process == "heroku-postgres" && strings.HasPrefix(msg, "source="):
+			return parseAddonMetrics(e, KindPostgresMetrics)
+		case e.Process == "heroku-redis" && strings.HasPrefix(msg, "source="):
+			return parseAddonMetrics(e, KindRedisMetrics)
+		case e.Process == "heroku-pgbouncer" && strings.HasPrefix(msg, "source="):
+			return parseAddonMetrics(e, KindPgBouncerMetrics)
+		case e.Process == "log-shuttle":
+			if parseLogplexError(e) {
+				return nil
+			}
+		case strings.HasPrefix(e.Process, "postgres."):
+			if parsePostgresLog(e) {
+				return nil
+			}
+		case strings.HasPrefix(msg, "Error R"):
+			// R13 is reported by the one-off dyno itself: app[run.3].
+			if parseDynoError(e) {
+				return nil
+			}
+		}
+	}
+	return parseAppLine(e)
+}
+
+// routerKeys are the keys of a router line in the order Heroku writes them.
+var routerKeys = [...]string{"sock", "at", "code", "desc", "cause", "method", "path", "host",
+	"request_id", "fwd", "dyno", "connect", "service", "status", "bytes", "protocol"}
+
+// routerKey returns the index of key in routerKeys, or -1.
+func routerKey(key string) int {
+	for i, k := range routerKeys {
+		if k == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// parseRouter fills a router line. It needs at=; every other field may be
+// missing or empty, and unknown keys are ignored.
+//
+// Router lines are most of what a drain receives, so the keys are first
+// matched in the order Heroku writes them, which costs a short compare each;
+// any other order still parses, through routerKey.
+func parseRouter(e *Entry) error {
+	e.Kind = KindRouter
+	r := &e.Router
+	r.ConnectMS, r.ServiceMS, r.Status, r.Bytes = Absent, Absent, Absent, Absent
+	s, expect := e.Message, 0
+	for {
+		for len(s) > 0 && s[0] == ' ' {
+			s = s[1:]
+		}
+		if s == "" {
+			break
+		}
+		id := -1
+		for j := expect; j < len(routerKeys); j++ {
+			k := routerKeys[j]
+			if len(s) > len(k) && s[len(k)] == '=' && s[:len(k)] == k {
+				id, expect, s = j, j+1, s[len(k)+1:]
+				break
+			}
+		}
+		if id < 0 {
+			i := indexEqOrSpace(s, 0)
+			if i == len(s) || s[i] == ' ' || i == 0 {
+				s = s[indexSpace(s, i):] // a bare word
+				continue
+			}
+			id, s = routerKey(s[:i]), s[i+1:]
+		}
+		var v string
+		if len(s) > 0 && s[0] == '"' {
+			end := strings.IndexByte(s[1:], '"')
+			if end < 0 {
+				v, s = s[1:], ""
+			} else {
+				v, s = s[1:end+1], s[end+2:]
+			}
+		} else {
+			end := indexSpace(s, 0)
+			v, s = s[:end], s[end:]
+		}
+		if err := r.set(id, v); err != nil {
+			return err
+		}
+	}
+	if r.At == "" {
+		return fmt.Errorf("%w: router line without at=: %q", ErrMissingField, clipString(e.Message))
+	}
+	return nil
+}
+
+// set stores the value of routerKeys[id]; unknown keys (id -1) are ignored.
+func (r *Router) set(id int, v string) error {
+	switch id {
+	case 0:
+		r.Sock = v
+	case 1:
+		r.At = v
+	case 2:
+		r.Code = v
+	case 3:
+		r.Desc = v
+	case 4:
+		r.Cause = v
+	case 5:
+		r.Method = v
+	case 6:
+		r.Path = v
+	case 7:
+		r.Host = v
+	case 8:
+		r.RequestID = v
+	case 9:
+		r.Fwd = v
+	case 10:
+		r.Dyno = v
+	case 11, 12:
+		if v == "" {
+			return nil
+		}
+		ms, ok := parseMillis(v)
+		if !ok {
+			return fmt.Errorf("%w: router %s=%q is not a duration in ms", ErrBadValue, routerKeys[id], v)
+		}
+		if id == 11 {
+			r.ConnectMS = ms
+		} else {
+			r.ServiceMS = ms
+		}
+	case 13:
+		if v == "" {
+			return nil
+		}
+		n, ok := parseInt(v)
+		if !ok || n > 999 {
+			return fmt.Errorf("%w: router status=%q is not an HTTP status", ErrBadValue, v)
+		}
+		r.Status = n
+	case 14:
+		if v == "" {
+			return nil
+		}
+		n, ok := parseInt(v)
+		if !ok {
+			return fmt.Errorf("%w: router bytes=%q is not a byte count", ErrBadValue, v)
+		}
+		r.Bytes = int64(n)
+	case 15:
+		r.Protocol = v
+	}
+	return nil
+}
+
+// parseDynoEvent recognises the dyno manager's lines about one dyno. It
+// reports false for text it does not know, which is then an app line.
+func parseDynoEvent(e *Entry) (bool, error) {
+	msg := e.Message
+	switch {
+	case strings.HasPrefix(msg, "Error R"):
+		return parseDynoError(e), nil
+	case strings.HasPrefix(msg, "source="):
+		return true, parseRuntimeMetrics(e)
+	case strings.HasPrefix(msg, "Process running mem="):
+		return true, parseMemoryUsage(e)
+	case strings.HasPrefix(msg, "State changed from "):
+		from, to, ok := strings.Cut(msg[len("State changed from "):], " to ")
+		if !ok || from == "" || to == "" {
+			return false, nil
+		}
+		e.Kind = KindStateChange
+		e.Lifecycle.From, e.Lifecycle.To = from, to
+		return true, nil
+	case strings.HasPrefix(msg, "Process exited"):
+		return true, parseProcessExit(e)
+	case strings.HasPrefix(msg, "Starting process with command"):
+		cmd := strings.TrimPrefix(msg[len("Starting process with command"):], ":")
+		cmd = strings.TrimSpace(cmd)
+		if len(cmd) < 2 || cmd[0] != '`' {
+			return false, nil
+		}
+		end := strings.LastIndexByte(cmd, '`')
+		if end == 0 {
+			return false, nil
+		}
+		e.Kind = KindProcessStart
+		e.Lifecycle.Command = cmd[1:end]
+		return true, nil
+	case strings.HasPrefix(msg, "Stopping "):
+		// Stopping all processes with SIGTERM, Stopping process with SIGKILL, …
+		i := strings.LastIndex(msg, " with SIG")
+		if i < 0 {
+			return false, nil
+		}
+		e.Kind = KindProcessStop
+		e.Lifecycle.Signal = msg[i+len(" with "):]
+		return true, nil
+	}
+	return false, nil
+}
+
+// parseDynoError reads `Error R14 (Memory quota exceeded)` and
+// `Error R10 (Boot timeout) -> Web process failed to bind …`.
+func parseDynoError(e *Entry) bool {
+	rest := e.Message[len("Error "):]
+	if len(rest) < 3 || rest[0] != 'R' || !isDigit(rest[1]) || !isDigit(rest[2]) {
+		return false
+	}
+	code, rest := rest[:3], rest[3:]
+	var desc, detail string
+	if strings.HasPrefix(rest, " (") {
+		end := strings.IndexByte(rest, ')')
+		if end < 0 {
+			return false
+		}
+		desc, rest = rest[2:end], rest[end+1:]
+	}
+	if d, ok := strings.CutPrefix(rest, " -> "); ok {
+		detail = d
+	}
+	e.Kind = KindDynoError
+	e.DynoError = DynoError{Code: code, Desc: desc, Detail: detail}
+	return true
+}
+
+// parseMemoryUsage reads `Process running mem=1028MB(103.3%)`.
+func parseMemoryUsage(e *Entry) error {
+	rest := e.Message[len("Process running mem="):]
+	mb, unit := splitNumber(rest)
+	v, ok := parseFloat(mb)
+	pct, closing := "", ""
+	if ok && strings.HasPrefix(unit, "MB(") {
+		pct, closing = splitNumber(unit[3:])
+	}
+	p, ok2 := parseFloat(pct)
+	if !ok || !ok2 || !strings.HasPrefix(closing, "%)") {
+		return fmt.Errorf("%w: want mem=<n>MB(<pct>%%) in %q", ErrBadValue, clipString(e.Message))
+	}
+	e.Kind = KindMemoryUsage
+	e.Memory = MemoryUsage{MB: v, Percent: p}
+	return nil
+}
+
+func parseProcessExit(e *Entry) error {
+	e.Kind = KindProcessExit
+	e.Lifecycle.ExitStatus = Absent
+	rest := strings.TrimSpace(e.Message[len("Process exited"):])
+	if rest == "" {
+		return nil
+	}
+	s, ok := strings.CutPrefix(rest, "with status ")
+	n, ok2 := parseInt(s)
+	if !ok || !ok2 {
+		return fmt.Errorf("%w: want `Process exited with status <n>`, got %q", ErrBadValue, clipString(e.Message))
+	}
+	e.Lifecycle.ExitStatus = n
+	return nil
+}
+
+// parseLogplexError reads Logplex's and log-shuttle's reports of lost lines:
+//
+//	Error L10 (output buffer overflow): 500 messages dropped since 2013-04-17T19:04:46+00:00.
+//	Error L10 (output buffer overflow): drain 'd.…' dropped 12 messages since 2024-…
+//	Error L12: 222 messages dropped since 2024-….
+//	L11 (Tail buffer overflow) -> This tail session dropped 1101 messages since …
+func parseLogplexError(e *Entry) bool {
+	msg := strings.TrimPrefix(e.Message, "Error ")
+	if len(msg) < 3 || msg[0] != 'L' || !isDigit(msg[1]) || !isDigit(msg[2]) || (len(msg) > 3 && msg[3] != ' ' && msg[3] != ':') {
+		return false
+	}
+	e.Kind = KindLogplexError
+	l := &e.Logplex
+	l.Code = msg[:3]
+	l.Dropped = Absent
+	rest := msg[3:]
+	if i := strings.Index(rest, " messages "); i >= 0 {
+		j := strings.LastIndexByte(rest[:i], ' ')
+		if n, ok := parseInt(rest[j+1 : i]); ok {
+			l.Dropped = n
+		}
+	}
+	if _, since, ok := strings.Cut(rest, " since "); ok {
+		l.Since = strings.TrimSuffix(strings.TrimSpace(since), ".")
+	}
+	return true
+}
+
+// parsePlatform reads the Platform API's release, deploy and scale events.
+func parsePlatform(e *Entry) bool {
+	msg := e.Message
+	switch {
+	case strings.HasPrefix(msg, "Release v"):
+		version, rest := field(msg[len("Release "):])
+		by, ok := strings.CutPrefix(rest, "created by ")
+		if !ok {
+			return false
+		}
+		e.Kind = KindRelease
+		e.Platform.Version = version
+		e.Platform.User = strings.TrimPrefix(by, "user ")
+		return true
+	case strings.HasPrefix(msg, "Deploy "):
+		commit, rest := field(msg[len("Deploy "):])
+		by, ok := strings.CutPrefix(rest, "by ")
+		if !ok {
+			return false
+		}
+		e.Kind = KindDeploy
+		e.Platform.Commit = commit
+		e.Platform.User = strings.TrimPrefix(by, "user ")
+		return true
+	case strings.HasPrefix(msg, "Scaled to "):
+		return parseScale(e)
+	}
+	return false
+}
+
+// parseScale reads `Scaled to mailer@3:Performance-L web@5:Standard-2X by user x`.
+func parseScale(e *Entry) bool {
+	spec, by, _ := strings.Cut(e.Message[len("Scaled to "):], " by ")
+	var formation []Formation
+	for _, f := range strings.Fields(spec) {
+		typ, rest, ok1 := strings.Cut(f, "@")
+		qty, size, ok2 := strings.Cut(rest, ":")
+		n, ok3 := parseInt(qty)
+		if !ok1 || !ok2 || !ok3 || typ == "" {
+			return false
+		}
+		formation = append(formation, Formation{Type: typ, Quantity: n, Size: size})
+	}
+	if len(formation) == 0 {
+		return false
+	}
+	e.Kind = KindScale
+	e.Platform.Formation = formation
+	e.Platform.User = strings.TrimPrefix(by, "user ")
+	return true
+}
+
+// postgresSeverities are the message levels of a Postgres server log line.
+var postgresSeverities = [...]string{"LOG", "ERROR", "FATAL", "PANIC", "WARNING", "NOTICE", "INFO", "DEBUG",
+	"STATEMENT", "DETAIL", "HINT", "CONTEXT", "QUERY", "LOCATION"}
+
+// parsePostgresLog reads a Heroku Postgres server log line:
+//
+//	[RED] [1846263-1]  sql_error_code = 23503 ERROR:  insert or update …
+//	[15521-1] [CHARCOAL] LOG: checkpoint starting: time
+//	[DATABASE] [9-1]  sql_error_code = 00000 time_ms = "…" pid="1991397" … LOG:  duration: …
+func parsePostgresLog(e *Entry) bool {
+	rest := e.Message
+	var p PostgresLog
+	for strings.HasPrefix(rest, "[") {
+		end := strings.IndexByte(rest, ']')
+		if end < 0 {
+			return false
+		}
+		tag := rest[1:end]
+		if !isSequence(tag) {
+			p.Attachment = tag
+		}
+		rest = strings.TrimLeft(rest[end+1:], " ")
+	}
+	if after, ok := strings.CutPrefix(rest, "sql_error_code = "); ok {
+		p.SQLErrorCode, rest = field(after)
+	}
+	// The severity is the first word that is a level followed by a colon;
+	// newer lines put key=value metadata before it.
+	for text := rest; text != ""; {
+		var word string
+		word, text = field(text)
+		if sev, ok := strings.CutSuffix(word, ":"); ok && isPostgresSeverity(sev) {
+			p.Severity = sev
+			rest = strings.TrimLeft(text, " ")
+			break
+		}
+	}
+	if p.SQLErrorCode == "" && p.Severity == "" {
+		return false
+	}
+	p.Message = rest
+	e.Kind = KindPostgresLog
+	e.Postgres = p
+	return true
+}
+
+func isSequence(tag string) bool {
+	seq, part, ok := strings.Cut(tag, "-")
+	_, ok1 := parseInt(seq)
+	_, ok2 := parseInt(part)
+	return ok && ok1 && ok2
+}
+
+func isPostgresSeverity(s string) bool {
+	for _, sev := range postgresSeverities {
+		if s == sev {
+			return true
+		}
+	}
+	return false
+}
+
+// parseAppLine keeps app output as it is, with its key=value pairs and
+// l2met-style measure#, sample# and count# metrics picked out.
+func parseAppLine(e *Entry) error {
+	e.Kind = KindApp
+	if strings.IndexByte(e.Message, '=') < 0 {
+		return nil
+	}
+	kv := kvScanner{s: e.Message}
+	var pairs []Pair
+	var metrics []Metric
+	for kv.next() {
+		if typ, name, ok := strings.Cut(kv.key, "#"); ok && (typ == "measure" || typ == "sample" || typ == "count") && name != "" {
+			num, unit := splitNumber(kv.value)
+			if v, ok := parseFloat(num); ok {
+				metrics = append(metrics, Metric{Type: typ, Name: name, Value: v, Unit: unit})
+				continue
+			}
+		}
+		pairs = append(pairs, Pair{Key: kv.key, Value: kv.value})
+	}
+	e.App = AppLine{Pairs: pairs, Metrics: metrics}
+	return nil
+}

@@ -1,0 +1,387 @@
+package parse
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/heroku/x/logplex/encoding"
+)
+
+// MaxFrame is the largest message accepted. Logplex caps a message at 10240
+// bytes, but a 10,000-byte line plus its header can exceed that a little and
+// other senders are less strict, so we allow headroom and skip anything larger.
+const MaxFrame = 64 << 10
+
+// Errors for one message. The message is skipped; scanning goes on.
+var (
+	ErrBadFrame      = errors.New("bad frame")
+	ErrFrameTooLarge = errors.New("frame too large")
+	ErrBadHeader     = errors.New("bad syslog header")
+	ErrBadTimestamp  = errors.New("bad timestamp")
+	ErrInvalidUTF8   = errors.New("message is not valid UTF-8")
+	ErrMissingField  = errors.New("missing field")
+	ErrBadValue      = errors.New("bad value")
+)
+
+// Error reports a message that could not be parsed and where it was.
+type Error struct {
+	Index  int   // 1-based number of the message in the input
+	Offset int64 // byte offset of the message in the input
+	Err    error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("message %d at byte %d: %v", e.Index, e.Offset, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Form is the shape of an input.
+type Form uint8
+
+// Input forms.
+const (
+	FormAuto    Form = iota // decided from the first bytes
+	FormLogplex             // octet-counted RFC 5424 frames, application/logplex-1
+	FormPlain               // `TS source[proc]: MSG` lines, as `heroku logs` prints them
+)
+
+// Scanner reads messages one at a time, like bufio.Scanner:
+//
+//	s := parse.NewScanner(r, parse.FormAuto)
+//	for s.Scan() {
+//		e, err := s.Entry()
+//		…
+//	}
+//	if err := s.Err(); err != nil { … }
+//
+// A bad message makes Entry return an *Error and does not stop the scan: the
+// scanner resynchronises on the next frame or line.
+type Scanner struct {
+	sc   *bufio.Scanner
+	form Form
+
+	consumed int64 // input bytes the split function has advanced past
+	tokenAt  int64 // offset of the current token
+	index    int
+
+	skipping     int   // bytes of an oversized frame still to discard
+	skippingLine bool  // discarding the rest of an oversized line
+	resyncing    bool  // inside garbage that was already reported
+	lastByte     byte  // the last byte advanced past
+	splitErr     error // the problem with the current token, if any
+
+	entry Entry
+	err   error
+}
+
+// NewScanner returns a Scanner reading r in the given form.
+func NewScanner(r io.Reader, form Form) *Scanner {
+	s := &Scanner{sc: bufio.NewScanner(r), form: form}
+	// The buffer must hold a whole frame plus the next frame's prefix, which the
+	// boundary check looks at.
+	s.sc.Buffer(make([]byte, 0, 4<<10), MaxFrame+64)
+	s.sc.Split(s.split)
+	return s
+}
+
+// Form returns the form being read; after the first Scan FormAuto has been
+// resolved to FormLogplex or FormPlain.
+func (s *Scanner) Form() Form { return s.form }
+
+// Scan advances to the next message. It returns false at the end of the input
+// or on a read error, which Err then returns.
+func (s *Scanner) Scan() bool {
+	s.splitErr = nil
+	if !s.sc.Scan() {
+		return false
+	}
+	s.index++
+	s.entry = Entry{}
+	if s.splitErr != nil {
+		s.err = s.splitErr
+		return true
+	}
+	tok := s.sc.Bytes()
+	if s.form == FormLogplex {
+		s.err = parseFrame(&s.entry, tok)
+	} else {
+		s.err = parsePlainLine(&s.entry, tok)
+	}
+	return true
+}
+
+// Entry returns the current message, or an *Error if it could not be parsed.
+// The Entry is overwritten by the next Scan; copy it (*e) to keep it.
+func (s *Scanner) Entry() (*Entry, error) {
+	if s.err != nil {
+		return nil, &Error{Index: s.index, Offset: s.tokenAt, Err: s.err}
+	}
+	return &s.entry, nil
+}
+
+// Err returns the first read error, not counting bad messages.
+func (s *Scanner) Err() error { return s.sc.Err() }
+
+// split is the bufio.SplitFunc of the Scanner. Every token it returns is one
+// message; a problem with it is left in s.splitErr.
+func (s *Scanner) split(data []byte, atEOF bool) (advance int, token []byte, err error) {
+	advance, token, err = s.splitForm(data, atEOF)
+	if token != nil {
+		// token is a subslice of data, so the capacities give its position.
+		s.tokenAt = s.consumed + int64(cap(data)-cap(token))
+	}
+	s.consumed += int64(advance)
+	if advance > 0 {
+		s.lastByte = data[advance-1]
+	}
+	return advance, token, err
+}
+
+func (s *Scanner) splitForm(data []byte, atEOF bool) (int, []byte, error) {
+	if s.skipping > 0 {
+		n := min(s.skipping, len(data))
+		s.skipping -= n
+		return n, nil, nil
+	}
+	if s.skippingLine {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			return len(data), nil, nil
+		}
+		s.skippingLine = false
+		return i + 1, nil, nil
+	}
+	if s.form == FormAuto {
+		lead := skipSpace(data)
+		if lead == len(data) {
+			if atEOF {
+				return len(data), nil, nil
+			}
+			return lead, nil, nil
+		}
+		if !atEOF && len(data)-lead < 16 && bytes.IndexByte(data[lead:], '\n') < 0 {
+			return 0, nil, nil
+		}
+		s.form = FormPlain
+		if n, _ := frameStart(data[lead:]); n > 0 {
+			s.form = FormLogplex
+		}
+	}
+	if s.form == FormLogplex {
+		return s.splitFrame(data, atEOF)
+	}
+	return s.splitLine(data, atEOF)
+}
+
+// splitFrame cuts one octet-counted frame. heroku/x's SyslogSplitFunc does the
+// cut, but it panics on a negative length and its errors end a bufio.Scanner,
+// so the prefix is validated here first and bad bytes become an error token
+// after which we resynchronise on the next thing that looks like a frame.
+func (s *Scanner) splitFrame(data []byte, atEOF bool) (int, []byte, error) {
+	lead := skipSpace(data)
+	if lead == len(data) {
+		if atEOF {
+			return len(data), nil, nil
+		}
+		return lead, nil, nil
+	}
+	rest := data[lead:]
+	plen, status := frameStart(rest)
+	switch status {
+	case startNeedMore:
+		if !atEOF {
+			return lead, nil, nil
+		}
+		return s.garbage(data, lead, atEOF, fmt.Errorf("%w: truncated length prefix %q", ErrBadFrame, clip(rest)))
+	case startBad:
+		return s.garbage(data, lead, atEOF, fmt.Errorf("%w: no length prefix at %q", ErrBadFrame, clip(rest)))
+	}
+	if s.resyncing && lead == 0 && (isDigit(s.lastByte) || s.lastByte == '-') {
+		// Inside garbage, digits that continue a number are not a frame start.
+		return s.garbage(data, lead, atEOF, nil)
+	}
+	s.resyncing = false
+	sp := bytes.IndexByte(rest, ' ')
+	if plen > MaxFrame {
+		// Trust a well-formed prefix for the skip: the frame header follows it.
+		s.skipping = sp + 1 + plen
+		s.splitErr = fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, plen, MaxFrame)
+		n := min(s.skipping, len(rest))
+		s.skipping -= n
+		return lead + n, rest[:0], nil
+	}
+	adv, tok, err := encoding.SyslogSplitFunc(rest, atEOF)
+	if err != nil || tok == nil {
+		if !atEOF {
+			return lead, nil, nil
+		}
+		// The body ends inside the frame: its length was wrong or the body was cut.
+		return s.badLength(data, lead, sp, plen, fmt.Errorf("%w: length %d but only %d bytes left", ErrBadFrame, plen, len(rest)-sp-1))
+	}
+	// The frame must end where the next one starts, or at the end of the body.
+	next := rest[adv:]
+	nl := skipSpace(next)
+	switch _, st := frameStart(next[nl:]); {
+	case nl == len(next) && atEOF, st == startOK:
+		return lead + adv, tok, nil
+	case st == startNeedMore && !atEOF:
+		return lead, nil, nil
+	}
+	// What follows is not a frame: either this length is wrong, or this frame is
+	// fine and garbage follows. Dyno lines end with a newline inside the count, so
+	// a frame that does is taken as right.
+	if tok[len(tok)-1] == '\n' {
+		return lead + adv, tok, nil
+	}
+	return s.badLength(data, lead, sp, plen, fmt.Errorf("%w: length %d does not end at a frame boundary", ErrBadFrame, plen))
+}
+
+// badLength reports the frame at data[lead:] whose length prefix is wrong and
+// skips to the next frame start after its prefix.
+func (s *Scanner) badLength(data []byte, lead, sp, plen int, err error) (int, []byte, error) {
+	s.splitErr = err
+	from := lead + sp + 1
+	if k := findFrameStart(data, from); k >= 0 {
+		return k, data[lead:k], nil
+	}
+	// The rest is reported with this frame; keep skipping what follows until a
+	// frame starts.
+	s.resyncing = true
+	return len(data), data[lead:], nil
+}
+
+// garbage reports bytes at data[lead:] that are not a frame, once, and skips to
+// the next frame start.
+func (s *Scanner) garbage(data []byte, lead int, atEOF bool, err error) (int, []byte, error) {
+	k := findFrameStart(data, lead+1)
+	var adv int
+	switch {
+	case k >= 0:
+		adv = k
+	case atEOF:
+		adv = len(data)
+	default:
+		// Keep a tail that may hold the start of the next frame's prefix.
+		adv = max(lead+1, len(data)-16)
+	}
+	if s.resyncing {
+		return adv, nil, nil
+	}
+	s.resyncing = k < 0 && !atEOF
+	s.splitErr = err
+	return adv, data[lead:adv], nil
+}
+
+// splitLine cuts one plain line, skipping blank ones and lines over MaxFrame.
+func (s *Scanner) splitLine(data []byte, atEOF bool) (int, []byte, error) {
+	lead := skipSpace(data)
+	if lead == len(data) {
+		if atEOF {
+			return len(data), nil, nil
+		}
+		return lead, nil, nil
+	}
+	rest := data[lead:]
+	i := bytes.IndexByte(rest, '\n')
+	switch {
+	case i >= 0:
+		if i > MaxFrame {
+			s.splitErr = fmt.Errorf("%w: line of %d bytes, limit %d", ErrFrameTooLarge, i, MaxFrame)
+			return lead + i + 1, rest[:0], nil
+		}
+		return lead + i + 1, dropCR(rest[:i]), nil
+	case len(rest) > MaxFrame:
+		// No newline within the limit: discard up to the next one.
+		s.splitErr = fmt.Errorf("%w: line longer than %d bytes", ErrFrameTooLarge, MaxFrame)
+		s.skippingLine = true
+		return len(data), rest[:0], nil
+	case atEOF:
+		return len(data), dropCR(rest), nil
+	}
+	return lead, nil, nil
+}
+
+func dropCR(b []byte) []byte {
+	if len(b) > 0 && b[len(b)-1] == '\r' {
+		return b[:len(b)-1]
+	}
+	return b
+}
+
+// skipSpace returns the number of leading spaces and line breaks, which people
+// testing with curl put between frames.
+func skipSpace(b []byte) int {
+	i := 0
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+type startStatus uint8
+
+const (
+	startOK startStatus = iota
+	startNeedMore
+	startBad
+)
+
+// frameStart checks that b begins like a frame, `LEN <PRI>`, and returns LEN.
+// LEN may be over MaxFrame (the caller skips the frame) but not over 7 digits.
+func frameStart(b []byte) (int, startStatus) {
+	n, i := 0, 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		if i == 7 {
+			return 0, startBad
+		}
+		n = n*10 + int(b[i]-'0')
+	}
+	switch {
+	case i == len(b):
+		return 0, startNeedMore
+	case i == 0 || n == 0 || b[i] != ' ':
+		return 0, startBad
+	case i+1 == len(b):
+		return 0, startNeedMore
+	case b[i+1] != '<':
+		return 0, startBad
+	}
+	// PRI: 1 to 3 digits and '>'.
+	j := i + 2
+	for ; j < len(b) && j < i+6 && b[j] >= '0' && b[j] <= '9'; j++ {
+	}
+	switch {
+	case j == len(b):
+		return 0, startNeedMore
+	case j == i+2 || b[j] != '>':
+		return 0, startBad
+	}
+	return n, startOK
+}
+
+// findFrameStart returns the index of the first plausible frame start in
+// b[from:], or -1.
+func findFrameStart(b []byte, from int) int {
+	for i := from; i < len(b); i++ {
+		// A length is not preceded by a digit, nor by a minus sign.
+		if b[i] < '0' || b[i] > '9' || (i > 0 && (isDigit(b[i-1]) || b[i-1] == '-')) {
+			continue
+		}
+		if _, st := frameStart(b[i:]); st == startOK {
+			return i
+		}
+	}
+	return -1
+}
+
+// clip shortens b for an error message.
+func clip(b []byte) string {
+	if len(b) > 24 {
+		b = b[:24]
+	}
+	return string(b)
+}
