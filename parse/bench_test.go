@@ -108,7 +108,7 @@ func TestAllocsPerMessage(t *testing.T) {
 		var e Entry
 		allocs := testing.AllocsPerRun(100, func() {
 			e = Entry{}
-			if err := parseFrame(&e, frame); err != nil {
+			if err := parseFrame(&e, frame, &stampCache{}); err != nil {
 				t.Fatal(err)
 			}
 		})

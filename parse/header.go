@@ -14,7 +14,7 @@ import (
 // Logplex sends no structured data; log-shuttle sends "-" for it. We decode the
 // header ourselves: heroku/x's Decode costs ~20 allocations a message, and the
 // whole frame here costs one (the string all fields point into).
-func parseFrame(e *Entry, frame []byte) error {
+func parseFrame(e *Entry, frame []byte, c *stampCache) error {
 	if !utf8.Valid(frame) {
 		return ErrInvalidUTF8
 	}
@@ -43,7 +43,7 @@ func parseFrame(e *Entry, frame []byte) error {
 	} else if strings.HasPrefix(rest, "- ") {
 		rest = rest[2:]
 	}
-	if err := setTime(e, stamp); err != nil {
+	if err := setTime(e, stamp, c); err != nil {
 		return err
 	}
 	e.Source = internSource(app)
@@ -56,13 +56,13 @@ func parseFrame(e *Entry, frame []byte) error {
 //
 //	2020-05-21T09:27:33.001084+00:00 heroku[router]: at=info method=GET …
 //	2012-11-30T06:45:26+00:00 app: message without a process
-func parsePlainLine(e *Entry, line []byte) error {
+func parsePlainLine(e *Entry, line []byte, c *stampCache) error {
 	if !utf8.Valid(line) {
 		return ErrInvalidUTF8
 	}
 	s := string(line)
 	stamp, rest := field(s)
-	if err := setTime(e, stamp); err != nil {
+	if err := setTime(e, stamp, c); err != nil {
 		return err
 	}
 	colon := strings.Index(rest, ": ")
@@ -129,8 +129,8 @@ func internSource(s string) string {
 	return s
 }
 
-func setTime(e *Entry, stamp string) error {
-	t, ok := parseTimestamp(stamp)
+func setTime(e *Entry, stamp string, c *stampCache) error {
+	t, ok := c.parse(stamp)
 	if !ok {
 		return fmt.Errorf("%w: %q is not RFC 3339", ErrBadTimestamp, clipString(stamp))
 	}
@@ -139,21 +139,34 @@ func setTime(e *Entry, stamp string) error {
 	return nil
 }
 
+// stampCache remembers the minute of the last timestamp: the messages of a
+// drain body mostly share it, and then only the seconds need parsing.
+type stampCache struct {
+	minute string // "2006-01-02T15:04"
+	base   int64  // its Unix time, before the offset is applied
+}
+
 // parseTimestamp reads an RFC 3339 time with any number of fraction digits
 // into UTC, without time.Parse's allocation of a zone for each offset.
 func parseTimestamp(s string) (time.Time, bool) {
+	var c stampCache
+	return c.parse(s)
+}
+
+func (c *stampCache) parse(s string) (time.Time, bool) {
 	// 2006-01-02T15:04:05 is 19 bytes; an offset needs at least "Z".
-	if len(s) < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':' {
+	if len(s) < 20 || s[16] != ':' {
 		return time.Time{}, false
 	}
-	year, ok1 := digits(s[0:4])
-	month, ok2 := digits(s[5:7])
-	day, ok3 := digits(s[8:10])
-	hour, ok4 := digits(s[11:13])
-	minute, ok5 := digits(s[14:16])
-	sec, ok6 := digits(s[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) ||
-		month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 60 {
+	if s[:16] != c.minute {
+		base, ok := parseMinute(s[:16])
+		if !ok {
+			return time.Time{}, false
+		}
+		c.minute, c.base = s[:16], base
+	}
+	sec, ok := digits(s[17:19])
+	if !ok || sec > 60 {
 		return time.Time{}, false
 	}
 	i, nsec := 19, 0
@@ -187,8 +200,24 @@ func parseTimestamp(s string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	// time.Date normalises every field and costs several times this.
-	unix := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec-offset)
-	return time.Unix(unix, int64(nsec)).UTC(), true
+	return time.Unix(c.base+int64(sec-offset), int64(nsec)).UTC(), true
+}
+
+// parseMinute reads "2006-01-02T15:04" as Unix seconds.
+func parseMinute(s string) (int64, bool) {
+	if s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' {
+		return 0, false
+	}
+	year, ok1 := digits(s[0:4])
+	month, ok2 := digits(s[5:7])
+	day, ok3 := digits(s[8:10])
+	hour, ok4 := digits(s[11:13])
+	minute, ok5 := digits(s[14:16])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5) ||
+		month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 {
+		return 0, false
+	}
+	return daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60), true
 }
 
 // daysFromCivil returns the days from 1970-01-01 to the given date of the

@@ -53,16 +53,45 @@ func classify(e *Entry) error {
 	return parseAppLine(e)
 }
 
-// routerKeys are the keys of a router line in the order Heroku writes them.
+// routerKeys are the keys of a router line that become fields, in the order Heroku writes them.
 var routerKeys = [...]string{"sock", "at", "code", "desc", "cause", "method", "path", "host",
 	"request_id", "fwd", "dyno", "connect", "service", "status", "bytes", "protocol"}
 
 // routerKey returns the index of key in routerKeys, or -1.
 func routerKey(key string) int {
-	for i, k := range routerKeys {
-		if k == key {
-			return i
-		}
+	switch key {
+	case "sock":
+		return 0
+	case "at":
+		return 1
+	case "code":
+		return 2
+	case "desc":
+		return 3
+	case "cause":
+		return 4
+	case "method":
+		return 5
+	case "path":
+		return 6
+	case "host":
+		return 7
+	case "request_id":
+		return 8
+	case "fwd":
+		return 9
+	case "dyno":
+		return 10
+	case "connect":
+		return 11
+	case "service":
+		return 12
+	case "status":
+		return 13
+	case "bytes":
+		return 14
+	case "protocol":
+		return 15
 	}
 	return -1
 }
@@ -70,14 +99,14 @@ func routerKey(key string) int {
 // parseRouter fills a router line. It needs at=; every other field may be
 // missing or empty, and unknown keys are ignored.
 //
-// Router lines are most of what a drain receives, so the keys are first
-// matched in the order Heroku writes them, which costs a short compare each;
-// any other order still parses, through routerKey.
+// Router lines are most of what a drain receives: keys are found eight bytes
+// at a time and dispatched by a switch, which the compiler turns into a jump
+// on the length and a compare or two.
 func parseRouter(e *Entry) error {
 	e.Kind = KindRouter
 	r := &e.Router
 	r.ConnectMS, r.ServiceMS, r.Status, r.Bytes = Absent, Absent, Absent, Absent
-	s, expect := e.Message, 0
+	s := e.Message
 	for {
 		for len(s) > 0 && s[0] == ' ' {
 			s = s[1:]
@@ -85,22 +114,13 @@ func parseRouter(e *Entry) error {
 		if s == "" {
 			break
 		}
-		id := -1
-		for j := expect; j < len(routerKeys); j++ {
-			k := routerKeys[j]
-			if len(s) > len(k) && s[len(k)] == '=' && s[:len(k)] == k {
-				id, expect, s = j, j+1, s[len(k)+1:]
-				break
-			}
+		i := indexEqOrSpace(s, 0)
+		if i == len(s) || s[i] == ' ' || i == 0 {
+			s = s[indexSpace(s, i):] // a bare word
+			continue
 		}
-		if id < 0 {
-			i := indexEqOrSpace(s, 0)
-			if i == len(s) || s[i] == ' ' || i == 0 {
-				s = s[indexSpace(s, i):] // a bare word
-				continue
-			}
-			id, s = routerKey(s[:i]), s[i+1:]
-		}
+		id := routerKey(s[:i])
+		s = s[i+1:]
 		var v string
 		if len(s) > 0 && s[0] == '"' {
 			end := strings.IndexByte(s[1:], '"')

@@ -115,29 +115,75 @@ func unitFactor(unit string, size sizeUnit) (float64, string, bool) {
 	return bytes, "_bytes", true
 }
 
-type sampleKey struct{ raw, suffix string }
-
-// knownSamples maps the sample names Heroku sends to their normalised names,
-// so that the common ones cost no allocation. It is never written after init.
-var knownSamples = func() map[sampleKey]string {
-	m := map[sampleKey]string{}
-	add := func(suffix string, names ...string) {
-		for _, raw := range names {
-			m[sampleKey{raw, suffix}] = buildSampleName(raw, suffix)
+// knownSample returns the normalised name of a sample Heroku sends, so that
+// the common ones cost no allocation; "" for any other.
+func knownSample(raw, suffix string) string {
+	switch suffix {
+	case "":
+		switch raw {
+		case "load_avg_1m", "load_avg_5m", "load_avg_15m", "memory_pgpgin", "memory_pgpgout", "current_transaction", "tables",
+			"client_active", "client_waiting", "server_active", "server_idle", "max_wait", "avg_query", "avg_recv", "avg_sent":
+			return raw
+		case "active-connections":
+			return "active_connections"
+		case "waiting-connections":
+			return "waiting_connections"
+		case "index-cache-hit-rate":
+			return "index_cache_hit_rate"
+		case "table-cache-hit-rate":
+			return "table_cache_hit_rate"
+		case "load-avg-1m":
+			return "load_avg_1m"
+		case "load-avg-5m":
+			return "load_avg_5m"
+		case "load-avg-15m":
+			return "load_avg_15m"
+		case "read-iops":
+			return "read_iops"
+		case "write-iops":
+			return "write_iops"
+		case "tmp-disk-used":
+			return "tmp_disk_used_bytes" // bytes, written without a unit
+		case "tmp-disk-available":
+			return "tmp_disk_available_bytes"
+		case "wal-percentage-used":
+			return "wal_percentage_used"
+		case "hit-rate":
+			return "hit_rate"
+		case "evicted-keys":
+			return "evicted_keys"
+		}
+	case "_mb":
+		switch raw {
+		case "memory_total":
+			return "memory_total_mb"
+		case "memory_rss":
+			return "memory_rss_mb"
+		case "memory_cache":
+			return "memory_cache_mb"
+		case "memory_swap":
+			return "memory_swap_mb"
+		case "memory_quota":
+			return "memory_quota_mb"
+		}
+	case "_bytes":
+		switch raw {
+		case "db_size":
+			return "db_size_bytes"
+		case "memory-total":
+			return "memory_total_bytes"
+		case "memory-free":
+			return "memory_free_bytes"
+		case "memory-cached":
+			return "memory_cached_bytes"
+		case "memory-postgres":
+			return "memory_postgres_bytes"
+		case "memory-redis":
+			return "memory_redis_bytes"
 		}
 	}
-	add("", "load_avg_1m", "load_avg_5m", "load_avg_15m", "memory_pgpgin", "memory_pgpgout",
-		"current_transaction", "tables", "active-connections", "waiting-connections",
-		"index-cache-hit-rate", "table-cache-hit-rate", "load-avg-1m", "load-avg-5m", "load-avg-15m",
-		"read-iops", "write-iops", "wal-percentage-used", "db-size-percentage-used", "max-connections",
-		"connections-percentage-used", "connection-percentage-used", "max-iops", "iops-percentage-used",
-		"memory-percentage-used", "hit-rate", "evicted-keys",
-		"client_active", "client_waiting", "server_active", "server_idle", "max_wait", "avg_query", "avg_recv", "avg_sent",
-		"tmp-disk-used", "tmp-disk-available")
-	add("_mb", "memory_total", "memory_rss", "memory_cache", "memory_swap", "memory_quota")
-	add("_bytes", "db_size", "memory-total", "memory-free", "memory-cached", "memory-postgres", "memory-redis", "db-max-size")
-	return m
-}()
+	return ""
+}
 
 // bytesWithoutUnit are add-on samples in bytes that Heroku writes without a unit.
 var bytesWithoutUnit = map[string]string{
@@ -146,7 +192,7 @@ var bytesWithoutUnit = map[string]string{
 }
 
 func sampleName(raw, suffix string) string {
-	if name, ok := knownSamples[sampleKey{raw, suffix}]; ok {
+	if name := knownSample(raw, suffix); name != "" {
 		return name
 	}
 	return buildSampleName(raw, suffix)

@@ -465,3 +465,37 @@ func TestParseFloat(t *testing.T) {
 		}
 	}
 }
+
+// TestKnownSamples checks the allocation-free names against the general rule.
+func TestKnownSamples(t *testing.T) {
+	raws := []string{"load_avg_1m", "memory_pgpgin", "current_transaction", "client_active", "avg_sent", "active-connections",
+		"waiting-connections", "index-cache-hit-rate", "table-cache-hit-rate", "load-avg-15m", "read-iops", "write-iops",
+		"tmp-disk-used", "tmp-disk-available", "wal-percentage-used", "hit-rate", "evicted-keys", "memory_total", "memory_rss",
+		"memory_cache", "memory_swap", "memory_quota", "db_size", "memory-total", "memory-free", "memory-cached", "memory-postgres", "memory-redis"}
+	found := 0
+	for _, raw := range raws {
+		for _, suffix := range []string{"", "_mb", "_bytes"} {
+			if name := knownSample(raw, suffix); name != "" {
+				found++
+				if want := buildSampleName(raw, suffix); name != want {
+					t.Errorf("knownSample(%q, %q) = %q, want %q", raw, suffix, name, want)
+				}
+			}
+		}
+	}
+	if found != len(raws) {
+		t.Errorf("%d of %d names known", found, len(raws))
+	}
+}
+
+// TestStampCache checks that a cached minute never leaks into a different one.
+func TestStampCache(t *testing.T) {
+	var c stampCache
+	for _, s := range []string{"2024-03-15T12:00:59.5+00:00", "2024-03-15T12:00:01Z", "2024-03-15T12:01:00-07:00", "2024-03-16T12:01:00Z", "2024-03-16T12:01:61Z", "2024-03-16T12:01:30Z"} {
+		got, ok := c.parse(s)
+		want, err := time.Parse(time.RFC3339Nano, s)
+		if ok != (err == nil) || (ok && !got.Equal(want)) {
+			t.Errorf("parse(%q) = %v, %v; time.Parse says %v, %v", s, got, ok, want, err)
+		}
+	}
+}

@@ -74,8 +74,9 @@ type Scanner struct {
 	lastByte     byte  // the last byte advanced past
 	splitErr     error // the problem with the current token, if any
 
-	entry Entry
-	err   error
+	stamps stampCache
+	entry  Entry
+	err    error
 }
 
 // NewScanner returns a Scanner reading r in the given form.
@@ -100,16 +101,16 @@ func (s *Scanner) Scan() bool {
 		return false
 	}
 	s.index++
-	s.entry = Entry{}
+	s.entry.reset()
 	if s.splitErr != nil {
 		s.err = s.splitErr
 		return true
 	}
 	tok := s.sc.Bytes()
 	if s.form == FormLogplex {
-		s.err = parseFrame(&s.entry, tok)
+		s.err = parseFrame(&s.entry, tok, &s.stamps)
 	} else {
-		s.err = parsePlainLine(&s.entry, tok)
+		s.err = parsePlainLine(&s.entry, tok, &s.stamps)
 	}
 	return true
 }
