@@ -1,0 +1,266 @@
+// Package drain is the HTTP intake of Heroku log drains: it authenticates
+// Logplex and log-shuttle, reads their bodies within limits, and hands the
+// parsed messages on, keeping Logplex's retry rules.
+package drain
+
+import (
+	"compress/gzip"
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/dynowatch/dynowatch/parse"
+)
+
+// Limits on what one request may carry. Logplex sends about 100 KiB a batch
+// and messages of at most ~10 KiB; log-shuttle similar, gzipped.
+const (
+	MaxBody = 4 << 20 // compressed or not, and again after decompression
+)
+
+// Batch is what one drain request delivered.
+type Batch struct {
+	App        string
+	Key        string    // dedupe key: "frame:"+Logplex-Frame-Id or "req:"+X-Request-Id; "" when neither was sent
+	Received   time.Time // when the request arrived
+	DrainToken string    // Logplex-Drain-Token, if sent
+	Entries    []parse.Entry
+	BadFrames  int // messages that could not be parsed
+	// CountMismatch is set when Logplex-Msg-Count disagrees with the frames found.
+	CountMismatch bool
+}
+
+// Sink takes delivered batches. Ingest returns once the batch is as durable
+// as the README promises for an acknowledged batch; duplicate reports a retry
+// of a batch already taken (it is then not counted again). The handler reuses
+// b.Entries afterwards: Ingest must not keep the slice.
+type Sink interface {
+	Ingest(ctx context.Context, b *Batch) (duplicate bool, err error)
+}
+
+// Options configures a Handler.
+type Options struct {
+	Secrets []string // accepted basic-auth passwords; the user name is ignored
+	Sink    Sink
+	Logger  *slog.Logger
+	Now     func() time.Time // optional; time.Now by default
+}
+
+func (o *Options) validate() error {
+	switch {
+	case len(o.Secrets) == 0:
+		return errors.New("drain: Options.Secrets is empty")
+	case o.Sink == nil:
+		return errors.New("drain: Options.Sink is required")
+	case o.Logger == nil:
+		return errors.New("drain: Options.Logger is required")
+	}
+	for i, s := range o.Secrets {
+		if s == "" {
+			return fmt.Errorf("drain: Options.Secrets[%d] is empty", i)
+		}
+	}
+	return nil
+}
+
+// Handler serves "POST /drain/{app}".
+type Handler struct {
+	secrets [][]byte
+	sink    Sink
+	log     *slog.Logger
+	now     func() time.Time
+	entries sync.Pool // *[]parse.Entry, reused between requests
+}
+
+// NewHandler returns the drain handler. Mount it on a ServeMux pattern with an
+// {app} wildcard: mux.Handle("POST /drain/{app}", h).
+func NewHandler(o Options) (*Handler, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	h := &Handler{sink: o.Sink, log: o.Logger, now: o.Now}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	for _, s := range o.Secrets {
+		h.secrets = append(h.secrets, []byte(s))
+	}
+	h.entries.New = func() any { s := make([]parse.Entry, 0, 128); return &s }
+	return h, nil
+}
+
+// appName is what Heroku accepts as an app name.
+var appName = regexp.MustCompile(`^[a-z][a-z0-9-]{1,29}$`)
+
+// ValidApp reports whether name can be a Heroku app name.
+func ValidApp(name string) bool { return appName.MatchString(name) }
+
+// ServeHTTP handles "POST /drain/{app}".
+//
+// Logplex drops a batch for good on any 4xx but 429 and retries 5xx and 429
+// (3 attempts, same Logplex-Frame-Id). So: 401 only for bad credentials, 2xx
+// for any body with a good frame in it (the bad frames are counted), 400 only
+// when nothing in a body parses, 503 when the batch can't be stored.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	received := h.now()
+	if !h.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="dynowatch drain"`)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	app := r.PathValue("app")
+	if !ValidApp(app) {
+		http.Error(w, "not a Heroku app name: "+strconv.Quote(app), http.StatusNotFound)
+		return
+	}
+	form, ok := bodyForm(r.Header.Get("Content-Type"))
+	if !ok {
+		http.Error(w, "Content-Type must be application/logplex-1 or text/plain", http.StatusUnsupportedMediaType)
+		return
+	}
+	body, err := h.body(w, r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	defer body.Close()
+
+	bufp := h.entries.Get().(*[]parse.Entry)
+	defer func() {
+		clear(*bufp) // drop references to the strings before pooling
+		*bufp = (*bufp)[:0]
+		h.entries.Put(bufp)
+	}()
+	b := &Batch{App: app, Received: received, DrainToken: r.Header.Get("Logplex-Drain-Token"), Entries: *bufp}
+	switch {
+	case r.Header.Get("Logplex-Frame-Id") != "":
+		b.Key = "frame:" + r.Header.Get("Logplex-Frame-Id")
+	case r.Header.Get("X-Request-Id") != "":
+		b.Key = "req:" + r.Header.Get("X-Request-Id")
+	}
+	if err := h.scan(r.Context(), b, body, form); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			http.Error(w, fmt.Sprintf("body over %d bytes", MaxBody), http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	*bufp = b.Entries
+	if n := r.Header.Get("Logplex-Msg-Count"); n != "" && n != strconv.Itoa(len(b.Entries)+b.BadFrames) {
+		b.CountMismatch = true
+	}
+	if len(b.Entries) == 0 && b.BadFrames > 0 {
+		http.Error(w, fmt.Sprintf("none of the %d messages could be parsed", b.BadFrames), http.StatusBadRequest)
+		return
+	}
+
+	dup, err := h.sink.Ingest(r.Context(), b)
+	if err != nil {
+		h.log.Error("drain batch not stored; Logplex will retry", "app", app, "messages", len(b.Entries), "err", err)
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if dup {
+		h.log.Info("duplicate drain batch skipped", "app", app, "key", b.Key)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// authorized compares the password with every secret in constant time, so
+// neither a match nor its position leaks through timing.
+func (h *Handler) authorized(r *http.Request) bool {
+	_, pass, ok := r.BasicAuth()
+	if !ok {
+		return false
+	}
+	match := 0
+	for _, s := range h.secrets {
+		match |= subtle.ConstantTimeCompare([]byte(pass), s)
+	}
+	return match == 1
+}
+
+func bodyForm(contentType string) (parse.Form, bool) {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return 0, false
+	}
+	switch mt {
+	case "application/logplex-1":
+		return parse.FormLogplex, true
+	case "text/plain":
+		return parse.FormPlain, true
+	}
+	return 0, false
+}
+
+// body returns the request body, capped and decompressed.
+func (h *Handler) body(w http.ResponseWriter, r *http.Request) (io.ReadCloser, error) {
+	raw := http.MaxBytesReader(w, r.Body, MaxBody)
+	switch r.Header.Get("Content-Encoding") {
+	case "", "identity":
+		return raw, nil
+	case "gzip":
+		zr, err := gzip.NewReader(raw)
+		if err != nil {
+			return nil, fmt.Errorf("bad gzip body: %w", err)
+		}
+		return &cappedReader{r: zr, c: raw, left: MaxBody}, nil
+	}
+	return nil, fmt.Errorf("unsupported Content-Encoding %q", r.Header.Get("Content-Encoding"))
+}
+
+// cappedReader stops a decompressed body at MaxBody, so a small gzip bomb
+// can't make us parse gigabytes.
+type cappedReader struct {
+	r    io.Reader
+	c    io.Closer
+	left int64
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, &http.MaxBytesError{Limit: MaxBody}
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+func (c *cappedReader) Close() error { return c.c.Close() }
+
+// scan parses the body into b. Bad messages are counted; only a read error
+// (a cut connection, an oversized or corrupt body) fails the whole request.
+func (h *Handler) scan(ctx context.Context, b *Batch, body io.Reader, form parse.Form) error {
+	s := parse.NewScanner(body, form)
+	for s.Scan() {
+		e, err := s.Entry()
+		if err != nil {
+			b.BadFrames++
+			if b.BadFrames <= 3 {
+				h.log.Warn("bad drain message", "app", b.App, "err", err)
+			}
+			continue
+		}
+		b.Entries = append(b.Entries, *e)
+	}
+	if err := s.Err(); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
