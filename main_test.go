@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runMain runs the program and returns its output and exit status.
+func runMain(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), append([]string{"dynowatch"}, args...), strings.NewReader(stdin), &out, &errOut)
+	code = 0
+	if err != nil {
+		code = 1
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+	}
+	return out.String(), errOut.String(), code
+}
+
+func TestParseCommand(t *testing.T) {
+	stdout, stderr, code := runMain(t, "", "parse", "testdata/samples.txt")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 25 {
+		t.Fatalf("%d lines of output, want 25", len(lines))
+	}
+	var first map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"time": "2010-10-06T21:51:12-07:00", "source": "heroku", "process": "router", "kind": "router",
+		"at": "error", "code": "H10", "desc": "App crashed", "method": "GET", "path": "/", "host": "myapp.herokuapp.com",
+		"fwd": "17.17.17.17", "status": float64(503)}
+	for k, v := range want {
+		if first[k] != v {
+			t.Errorf("%s = %v, want %v", k, first[k], v)
+		}
+	}
+	if len(first) != len(want) {
+		t.Errorf("first line has fields %v, want exactly %v", first, want)
+	}
+}
+
+func TestParseCommandStdinWithBadLines(t *testing.T) {
+	in := "2024-03-15T12:00:00Z heroku[web.1]: Error R14 (Memory quota exceeded)\nnot a log line\n2024-03-15T12:00:01Z app[web.1]: ok\n"
+	stdout, stderr, code := runMain(t, in, "parse", "-")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 for a bad message", code)
+	}
+	if n := strings.Count(stdout, "\n"); n != 2 {
+		t.Errorf("%d messages printed, want the 2 good ones", n)
+	}
+	if !strings.Contains(stderr, "stdin: message 2 at byte 70: bad timestamp") {
+		t.Errorf("stderr %q does not say which message failed and why", stderr)
+	}
+}
+
+func TestParseCommandErrors(t *testing.T) {
+	if _, _, code := runMain(t, "", "parse", filepath.Join(t.TempDir(), "missing.log")); code != 2 {
+		t.Errorf("missing file: exit %d, want 2", code)
+	}
+	if _, _, code := runMain(t, "", "parse", "a", "b"); code != 2 {
+		t.Errorf("two files: exit %d, want 2", code)
+	}
+	if _, stderr, code := runMain(t, "", "parse", "-h"); code != 0 || !strings.Contains(stderr, "heroku logs") {
+		t.Errorf("help: exit %d, stderr %q", code, stderr)
+	}
+	if _, _, code := runMain(t, "", "frobnicate"); code != 2 {
+		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+}
+
+func TestParseCommandLogplexFile(t *testing.T) {
+	body, err := os.ReadFile("testdata/samples.logplex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFile, _, code := runMain(t, string(body), "parse")
+	plain, _, _ := runMain(t, "", "parse", "testdata/samples.txt")
+	if code != 0 || fromFile != plain {
+		t.Errorf("logplex body parsed differently from the same lines in plain form (exit %d)", code)
+	}
+}
