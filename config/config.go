@@ -1,0 +1,229 @@
+// Package config reads dynowatch's configuration from config vars (the
+// environment), validates it, and describes it for people.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Config is every config var dynowatch reads. Each field's tags give the var's
+// name, its default, an example of a good value and a description; README.md
+// and app.json list the same vars, and a test keeps them in step.
+type Config struct {
+	Port int    `envconfig:"PORT" default:"5000" example:"5000" platform:"true" desc:"HTTP port of the web process; Heroku sets it."`
+	Dyno string `envconfig:"DYNO" example:"web.1" platform:"true" desc:"Set by Heroku on every dyno; dynowatch uses it to know it runs on Heroku."`
+	URL  string `envconfig:"DYNOWATCH_URL" example:"https://my-dynowatch.herokuapp.com" desc:"Public base URL of this dynowatch, used in printed drain URLs and alert links."`
+
+	DrainSecret       Secrets `envconfig:"DRAIN_SECRET" example:"3f9c2a7e41d0b6c8" secret:"true" desc:"Password of the drain URL. Several, comma-separated, are all accepted, so one can be rotated without breaking drains. Generated and kept in the embedded store when unset locally; required on Heroku."`
+	DashboardPassword Secrets `envconfig:"DASHBOARD_PASSWORD" example:"b7e1d04c9a2f5e36" secret:"true" desc:"Basic-auth password of the dashboard and the /api/v1 API (any user name). Same local and Heroku behaviour as DRAIN_SECRET."`
+
+	DatabaseURL      string `envconfig:"DATABASE_URL" example:"postgres://user:pass@host:5432/db" secret:"true" platform:"true" desc:"Postgres to store in; Heroku Postgres sets it. Unset: an embedded database in the file DYNOWATCH_DB."`
+	DatabaseMaxConns int32  `envconfig:"DATABASE_MAX_CONNS" default:"5" example:"5" desc:"Connections each dyno opens to DATABASE_URL. Heroku plans cap connections, so keep it small."`
+	DBPath           string `envconfig:"DYNOWATCH_DB" default:"dynowatch.db" example:"/var/lib/dynowatch.db" desc:"File of the embedded database used when DATABASE_URL is unset."`
+
+	KeepQueryStrings    bool `envconfig:"KEEP_QUERY_STRINGS" default:"false" example:"true" desc:"Keep the query string of request paths in stored events. Off by default: query strings often carry tokens."`
+	KeepClientIPs       bool `envconfig:"KEEP_CLIENT_IPS" default:"false" example:"true" desc:"Keep client IPs (the router's fwd=) in stored events. Off by default."`
+	EventLinesPerMinute int  `envconfig:"EVENT_LINES_PER_MINUTE" default:"10" example:"10" desc:"Raw lines kept per app, code and minute (an H12 storm is counted in full but only this many of its lines are stored)."`
+
+	RetentionEvents  Duration `envconfig:"RETENTION_EVENTS" default:"30d" example:"30d" desc:"How long events (H/R/L codes, crashes, releases …) with their lines are kept."`
+	RetentionMinute  Duration `envconfig:"RETENTION_MINUTE_ROLLUPS" default:"30d" example:"30d" desc:"How long per-minute request rollups and metric samples are kept."`
+	RetentionHourly  Duration `envconfig:"RETENTION_HOURLY_ROLLUPS" default:"365d" example:"365d" desc:"How long hourly rollups are kept."`
+	RollupFlushEvery Duration `envconfig:"ROLLUP_FLUSH_INTERVAL" default:"5s" example:"5s" desc:"How often each web dyno writes its in-memory request rollups to the database (also on shutdown)."`
+}
+
+// OnHeroku reports whether dynowatch runs in a Heroku dyno.
+func (c *Config) OnHeroku() bool { return c.Dyno != "" }
+
+// Embedded reports whether the embedded database is used.
+func (c *Config) Embedded() bool { return c.DatabaseURL == "" }
+
+// Load reads the configuration from the environment and validates it.
+func Load() (*Config, error) {
+	var c Config
+	if err := envconfig.Process("", &c); err != nil {
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			return nil, varError(pe.KeyName, pe.Value, pe.Err.Error())
+		}
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Validate checks values that parse but make no sense.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(name, value, why string) { errs = append(errs, varError(name, value, why)) }
+	if c.Port < 0 || c.Port > 65535 {
+		bad("PORT", strconv.Itoa(c.Port), "not a TCP port")
+	}
+	if c.URL != "" {
+		if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("DYNOWATCH_URL", c.URL, "want an http or https URL")
+		}
+	}
+	for _, s := range []struct {
+		name string
+		v    Secrets
+	}{{"DRAIN_SECRET", c.DrainSecret}, {"DASHBOARD_PASSWORD", c.DashboardPassword}} {
+		for _, p := range s.v {
+			if why := checkPassword(p); why != "" {
+				bad(s.name, "(redacted)", why)
+			}
+		}
+	}
+	if c.DatabaseURL != "" {
+		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("DATABASE_URL", "(redacted)", "want a postgres:// URL")
+		}
+	}
+	if c.DatabaseMaxConns < 1 {
+		bad("DATABASE_MAX_CONNS", strconv.Itoa(int(c.DatabaseMaxConns)), "want at least 1")
+	}
+	if c.EventLinesPerMinute < 0 {
+		bad("EVENT_LINES_PER_MINUTE", strconv.Itoa(c.EventLinesPerMinute), "want 0 or more")
+	}
+	for _, d := range []struct {
+		name string
+		v    Duration
+		min  time.Duration
+	}{{"RETENTION_EVENTS", c.RetentionEvents, time.Hour}, {"RETENTION_MINUTE_ROLLUPS", c.RetentionMinute, time.Hour},
+		{"RETENTION_HOURLY_ROLLUPS", c.RetentionHourly, time.Hour}, {"ROLLUP_FLUSH_INTERVAL", c.RollupFlushEvery, 100 * time.Millisecond}} {
+		if d.v.D() < d.min {
+			bad(d.name, d.v.String(), "want at least "+Duration(d.min).String())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkPassword returns why p can't be a password in a drain URL, or "".
+func checkPassword(p string) string {
+	switch {
+	case p == "":
+		return "empty secret in the list"
+	case strings.ContainsAny(p, ":@/?#% "):
+		// Logplex splits the URL's userinfo on ':' and the rest must not need escaping.
+		return "use only letters, digits, '-', '_', '.' and '~' (it goes into a URL)"
+	}
+	return ""
+}
+
+// varError is a config error a person can act on: it names the var and shows a good value.
+func varError(name, value, why string) error {
+	ex := ""
+	if f, ok := fieldByVar(name); ok {
+		ex = f.Tag.Get("example")
+	}
+	return fmt.Errorf("config var %s=%q: %s (example: %s=%s)", name, value, why, name, ex)
+}
+
+func fieldByVar(name string) (reflect.StructField, bool) {
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Tag.Get("envconfig") == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// Var describes one config var for `dynowatch config`, README.md and app.json.
+type Var struct {
+	Name        string
+	Value       string // as parsed; secrets redacted
+	Set         bool   // present in the environment
+	Default     string
+	Example     string
+	Description string
+	Secret      bool
+	Platform    bool // set by Heroku, not by the user
+}
+
+// Vars describes every config var, in declaration order, with c's values.
+func (c *Config) Vars() []Var {
+	v := reflect.ValueOf(c).Elem()
+	t := v.Type()
+	vars := make([]Var, 0, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name := f.Tag.Get("envconfig")
+		_, set := os.LookupEnv(name)
+		val := fmt.Sprint(v.Field(i).Interface())
+		if f.Tag.Get("secret") == "true" && val != "" && val != "[]" {
+			val = "(redacted)"
+		}
+		vars = append(vars, Var{Name: name, Value: val, Set: set, Default: f.Tag.Get("default"), Example: f.Tag.Get("example"),
+			Description: f.Tag.Get("desc"), Secret: f.Tag.Get("secret") == "true", Platform: f.Tag.Get("platform") == "true"})
+	}
+	return vars
+}
+
+// Secrets is a comma-separated list of passwords.
+type Secrets []string
+
+// Decode implements envconfig.Decoder.
+func (s *Secrets) Decode(value string) error {
+	*s = nil
+	for _, p := range strings.Split(value, ",") {
+		*s = append(*s, strings.TrimSpace(p))
+	}
+	return nil
+}
+
+// String never shows the secrets.
+func (s Secrets) String() string {
+	if len(s) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("(%d redacted)", len(s))
+}
+
+// Duration is a time.Duration that also accepts days, as in "30d".
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Decode implements envconfig.Decoder.
+func (d *Duration) Decode(value string) error {
+	v, err := ParseDuration(value)
+	*d = Duration(v)
+	return err
+}
+
+// ParseDuration parses "30d", "12h", "90s" and other time.ParseDuration forms.
+func ParseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%q is not a number of days", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration like 30s, 5m, 12h or 30d", s)
+	}
+	return v, nil
+}
+
+// String writes whole days as "30d".
+func (d Duration) String() string {
+	v := time.Duration(d)
+	if v > 0 && v%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(v/(24*time.Hour))) + "d"
+	}
+	return v.String()
+}

@@ -1,0 +1,166 @@
+package config
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// clearEnv unsets every config var for the test, so the machine's own
+// environment (DATABASE_URL, PORT …) does not leak in.
+func clearEnv(t *testing.T) {
+	t.Helper()
+	for _, v := range (&Config{}).Vars() {
+		t.Setenv(v.Name, "")
+		os.Unsetenv(v.Name)
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	clearEnv(t)
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 5000 || c.DBPath != "dynowatch.db" || c.DatabaseMaxConns != 5 || c.RetentionEvents.D() != 30*24*time.Hour ||
+		c.RetentionHourly.D() != 365*24*time.Hour || c.KeepQueryStrings || c.OnHeroku() || !c.Embedded() {
+		t.Errorf("defaults = %+v", c)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("PORT", "8080")
+	t.Setenv("DYNO", "web.1")
+	t.Setenv("DRAIN_SECRET", "old-one, new-one")
+	t.Setenv("RETENTION_EVENTS", "7d")
+	t.Setenv("ROLLUP_FLUSH_INTERVAL", "2s")
+	t.Setenv("DATABASE_URL", "postgres://u:p@db.example.com:5432/d")
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 8080 || !c.OnHeroku() || c.Embedded() || len(c.DrainSecret) != 2 || c.DrainSecret[1] != "new-one" ||
+		c.RetentionEvents.D() != 7*24*time.Hour || c.RollupFlushEvery.D() != 2*time.Second {
+		t.Errorf("config = %+v", c)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name, value string
+		want        []string // parts of the error
+	}{
+		{"PORT", "web", []string{`PORT="web"`, "example: PORT=5000"}},
+		{"PORT", "70000", []string{"not a TCP port"}},
+		{"DRAIN_SECRET", "a:b", []string{"DRAIN_SECRET", "goes into a URL", "example: DRAIN_SECRET="}},
+		{"DRAIN_SECRET", "a,,b", []string{"empty secret"}},
+		{"RETENTION_EVENTS", "a month", []string{"RETENTION_EVENTS", "30d"}},
+		{"RETENTION_HOURLY_ROLLUPS", "1m", []string{"at least 1h0m0s"}},
+		{"DYNOWATCH_URL", "my-dynowatch.herokuapp.com", []string{"http or https URL", "example: DYNOWATCH_URL=https://"}},
+		{"DATABASE_URL", "mysql://x", []string{"postgres://", "(redacted)"}},
+		{"KEEP_CLIENT_IPS", "maybe", []string{"KEEP_CLIENT_IPS"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
+			clearEnv(t)
+			t.Setenv(tt.name, tt.value)
+			_, err := Load()
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if tt.name == "DATABASE_URL" && strings.Contains(err.Error(), "mysql") {
+				t.Errorf("error shows the secret: %q", err)
+			}
+		})
+	}
+}
+
+func TestVarsRedactSecrets(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("DRAIN_SECRET", "topsecret1")
+	t.Setenv("DATABASE_URL", "postgres://u:topsecret2@h/d")
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range c.Vars() {
+		if strings.Contains(v.Value, "topsecret") {
+			t.Errorf("%s shows its secret: %q", v.Name, v.Value)
+		}
+		if v.Description == "" || v.Example == "" {
+			t.Errorf("%s lacks a description or an example", v.Name)
+		}
+	}
+}
+
+// TestDocsInStep keeps README.md and app.json in step with every config var
+// the code reads.
+func TestDocsInStep(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile("../app.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var app struct {
+		Env map[string]struct {
+			Description string `json:"description"`
+			Value       string `json:"value"`
+			Required    *bool  `json:"required"`
+			Generator   string `json:"generator"`
+		} `json:"env"`
+	}
+	if err := json.Unmarshal(raw, &app); err != nil {
+		t.Fatalf("app.json: %v", err)
+	}
+	known := map[string]bool{}
+	for _, v := range (&Config{}).Vars() {
+		known[v.Name] = true
+		if !strings.Contains(string(readme), "`"+v.Name+"`") {
+			t.Errorf("README.md does not document %s", v.Name)
+		}
+		e, ok := app.Env[v.Name]
+		switch {
+		case v.Platform && ok:
+			t.Errorf("app.json sets %s, which Heroku sets itself", v.Name)
+		case !v.Platform && !ok:
+			t.Errorf("app.json does not declare %s", v.Name)
+		case ok && e.Description == "":
+			t.Errorf("app.json: %s has no description", v.Name)
+		case ok && v.Default != "" && e.Value != v.Default:
+			t.Errorf("app.json: %s defaults to %q, the code to %q", v.Name, e.Value, v.Default)
+		}
+	}
+	for name := range app.Env {
+		if !known[name] {
+			t.Errorf("app.json declares %s, which the code does not read", name)
+		}
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"30d": 30 * 24 * time.Hour, "12h": 12 * time.Hour, "90s": 90 * time.Second, "0d": 0} {
+		got, err := ParseDuration(in)
+		if err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "d", "-1d", "1w", "3"} {
+		if _, err := ParseDuration(in); err == nil {
+			t.Errorf("ParseDuration(%q) accepted", in)
+		}
+	}
+	if s := Duration(48 * time.Hour).String(); s != "2d" {
+		t.Errorf("String() = %q", s)
+	}
+}
