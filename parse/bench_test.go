@@ -95,7 +95,9 @@ func perMessage(b *testing.B, msgs, size int, scan func() int) {
 }
 
 // TestAllocsPerMessage holds the bound: at most 2 allocations for a
-// router or metrics message (the string the fields point into, and the samples).
+// router or metrics message. Parsing a frame allocates only a metrics line's
+// samples; the text is copied once per buffer by the Scanner (see
+// BenchmarkDrainBody's allocs/msg for the whole).
 func TestAllocsPerMessage(t *testing.T) {
 	for name, msg := range map[string]string{
 		"router":   routerFrame,
@@ -104,7 +106,7 @@ func TestAllocsPerMessage(t *testing.T) {
 		"postgres": "<134>1 2024-03-15T12:00:00+00:00 host app heroku-postgres - source=DATABASE addon=p sample#db_size=1bytes sample#active-connections=41 sample#memory-total=31328356kB sample#tmp-disk-used=5\n",
 		"redis":    "<134>1 2024-03-15T12:00:00+00:00 host app heroku-redis - source=REDIS addon=r sample#memory-redis=1bytes sample#hit-rate=0.7\n",
 	} {
-		frame := []byte(msg)
+		frame := msg
 		var e Entry
 		allocs := testing.AllocsPerRun(100, func() {
 			e = Entry{}
@@ -112,8 +114,8 @@ func TestAllocsPerMessage(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-		if allocs > 2 {
-			t.Errorf("%s: %.0f allocations per message, want at most 2", name, allocs)
+		if allocs > 1 {
+			t.Errorf("%s: %.0f allocations per message, want at most 1", name, allocs)
 		}
 	}
 }

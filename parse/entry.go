@@ -82,7 +82,8 @@ const (
 // Absent marks a numeric field the line left out or left empty (`connect=`).
 const Absent = -1
 
-// Entry is one parsed message. All strings point into one copy of the frame, so an
+// Entry is one parsed message. Its strings point into a copy of the input
+// that the Scanner shares among neighbouring messages and never changes, so an
 // Entry stays valid after the next Scan.
 type Entry struct {
 	Time    time.Time // in UTC

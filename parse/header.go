@@ -13,12 +13,11 @@ import (
 //
 // Logplex sends no structured data; log-shuttle sends "-" for it. We decode the
 // header ourselves: heroku/x's Decode costs ~20 allocations a message, and the
-// whole frame here costs one (the string all fields point into).
-func parseFrame(e *Entry, frame []byte, c *stampCache) error {
-	if !utf8.Valid(frame) {
+// whole frame here costs none: its fields point into the Scanner's text.
+func parseFrame(e *Entry, s string, c *stampCache) error {
+	if !utf8.ValidString(s) {
 		return ErrInvalidUTF8
 	}
-	s := string(frame)
 	rest, ok := skipPRI(s)
 	if !ok {
 		return fmt.Errorf("%w: want <PRI>1 at the start of %q", ErrBadHeader, clipString(s))
@@ -56,11 +55,10 @@ func parseFrame(e *Entry, frame []byte, c *stampCache) error {
 //
 //	2020-05-21T09:27:33.001084+00:00 heroku[router]: at=info method=GET …
 //	2012-11-30T06:45:26+00:00 app: message without a process
-func parsePlainLine(e *Entry, line []byte, c *stampCache) error {
-	if !utf8.Valid(line) {
+func parsePlainLine(e *Entry, s string, c *stampCache) error {
+	if !utf8.ValidString(s) {
 		return ErrInvalidUTF8
 	}
-	s := string(line)
 	stamp, rest := field(s)
 	if err := setTime(e, stamp, c); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -496,6 +497,42 @@ func TestStampCache(t *testing.T) {
 		want, err := time.Parse(time.RFC3339Nano, s)
 		if ok != (err == nil) || (ok && !got.Equal(want)) {
 			t.Errorf("parse(%q) = %v, %v; time.Parse says %v, %v", s, got, ok, want, err)
+		}
+	}
+}
+
+// TestLargeBody scans frames of many sizes across buffer refills, through
+// readers that return short reads, and checks every message.
+func TestLargeBody(t *testing.T) {
+	var body strings.Builder
+	var want []string
+	for i := 0; i < 400; i++ {
+		msg := strings.Repeat(string(rune('a'+i%26)), (i*7919)%(MaxFrame-100)+1)
+		if i%50 == 0 {
+			msg = strings.Repeat("z", 10000) // a line Heroku split at its maximum
+		}
+		want = append(want, msg)
+		body.WriteString(frame(fmt.Sprintf("<134>1 2024-03-15T12:%02d:00Z host app web.1 - %s\n", i%60, msg)))
+	}
+	for name, r := range map[string]io.Reader{
+		"whole":      strings.NewReader(body.String()),
+		"half reads": iotest.HalfReader(strings.NewReader(body.String())),
+		"data+EOF":   iotest.DataErrReader(strings.NewReader(body.String())),
+	} {
+		s := NewScanner(r, FormAuto)
+		i := 0
+		for s.Scan() {
+			e, err := s.Entry()
+			if err != nil {
+				t.Fatalf("%s: message %d: %v", name, i+1, err)
+			}
+			if i >= len(want) || e.Message != want[i] {
+				t.Fatalf("%s: message %d differs", name, i+1)
+			}
+			i++
+		}
+		if s.Err() != nil || i != len(want) {
+			t.Fatalf("%s: %d messages, err %v", name, i, s.Err())
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package parse
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -60,11 +59,22 @@ const (
 //
 // A bad message makes Entry return an *Error and does not stop the scan: the
 // scanner resynchronises on the next frame or line.
+//
+// The input is copied once into strings of up to a buffer's size, and the
+// entries' strings point into them: one allocation serves many messages.
+// Keeping an entry keeps its buffer alive, so strings.Clone what is kept long.
 type Scanner struct {
-	sc   *bufio.Scanner
+	r    io.Reader
 	form Form
 
-	consumed int64 // input bytes the split function has advanced past
+	buf      []byte // unconsumed input is buf[pos:end]
+	pos, end int
+	eof      bool
+	readErr  error
+	text     string // a copy of buf[textAt:textAt+len(text)], shared by entries
+	textAt   int
+
+	consumed int64 // input bytes advanced past
 	tokenAt  int64 // offset of the current token
 	index    int
 
@@ -79,14 +89,16 @@ type Scanner struct {
 	err    error
 }
 
+const (
+	initialBuffer = 16 << 10
+	// The buffer must hold a whole frame plus the start of the next one, which
+	// the boundary check looks at.
+	maxBuffer = 2 * MaxFrame
+)
+
 // NewScanner returns a Scanner reading r in the given form.
 func NewScanner(r io.Reader, form Form) *Scanner {
-	s := &Scanner{sc: bufio.NewScanner(r), form: form}
-	// The buffer must hold a whole frame plus the next frame's prefix, which the
-	// boundary check looks at.
-	s.sc.Buffer(make([]byte, 0, 4<<10), MaxFrame+64)
-	s.sc.Split(s.split)
-	return s
+	return &Scanner{r: r, form: form, buf: make([]byte, initialBuffer)}
 }
 
 // Form returns the form being read; after the first Scan FormAuto has been
@@ -97,22 +109,77 @@ func (s *Scanner) Form() Form { return s.form }
 // or on a read error, which Err then returns.
 func (s *Scanner) Scan() bool {
 	s.splitErr = nil
-	if !s.sc.Scan() {
-		return false
-	}
-	s.index++
-	s.entry.reset()
-	if s.splitErr != nil {
-		s.err = s.splitErr
+	for {
+		data := s.buf[s.pos:s.end]
+		// A full buffer that still holds no whole message is judged as it is.
+		atEOF := s.eof || (s.pos == 0 && s.end == len(s.buf) && len(s.buf) >= maxBuffer)
+		adv, tok := s.split(data, atEOF)
+		if adv == 0 && tok == nil {
+			if atEOF {
+				return false
+			}
+			s.fill()
+			continue
+		}
+		start := cap(s.buf) - cap(tok) // tok is a subslice of buf
+		s.pos += adv
+		if tok == nil {
+			continue
+		}
+		s.index++
+		s.entry.reset()
+		if s.splitErr != nil {
+			s.err = s.splitErr
+			return true
+		}
+		text := s.textOf(start, len(tok))
+		if s.form == FormLogplex {
+			s.err = parseFrame(&s.entry, text, &s.stamps)
+		} else {
+			s.err = parsePlainLine(&s.entry, text, &s.stamps)
+		}
 		return true
 	}
-	tok := s.sc.Bytes()
-	if s.form == FormLogplex {
-		s.err = parseFrame(&s.entry, tok, &s.stamps)
-	} else {
-		s.err = parsePlainLine(&s.entry, tok, &s.stamps)
+}
+
+// textOf returns buf[start:start+n] as a string, converting the rest of the
+// buffer with it when it is not already in the current text.
+func (s *Scanner) textOf(start, n int) string {
+	if start < s.textAt || start+n > s.textAt+len(s.text) {
+		s.text, s.textAt = string(s.buf[start:s.end]), start
 	}
-	return true
+	return s.text[start-s.textAt : start-s.textAt+n]
+}
+
+// fill moves the unconsumed input to the front of the buffer, grows it if it
+// is full, and reads more.
+func (s *Scanner) fill() {
+	if s.pos > 0 {
+		copy(s.buf, s.buf[s.pos:s.end])
+		s.end -= s.pos
+		s.textAt -= s.pos // text still copies the same bytes, now moved
+		s.pos = 0
+	}
+	if s.end == len(s.buf) {
+		grown := make([]byte, min(2*len(s.buf), maxBuffer))
+		copy(grown, s.buf[:s.end])
+		s.buf = grown
+	}
+	for tries := 0; tries < 100; tries++ {
+		n, err := s.r.Read(s.buf[s.end:])
+		s.end += n
+		if err != nil {
+			s.eof = true
+			if err != io.EOF {
+				s.readErr = err
+			}
+			return
+		}
+		if n > 0 {
+			return
+		}
+	}
+	s.eof, s.readErr = true, io.ErrNoProgress
 }
 
 // Entry returns the current message, or an *Error if it could not be parsed.
@@ -125,12 +192,13 @@ func (s *Scanner) Entry() (*Entry, error) {
 }
 
 // Err returns the first read error, not counting bad messages.
-func (s *Scanner) Err() error { return s.sc.Err() }
+func (s *Scanner) Err() error { return s.readErr }
 
-// split is the bufio.SplitFunc of the Scanner. Every token it returns is one
-// message; a problem with it is left in s.splitErr.
-func (s *Scanner) split(data []byte, atEOF bool) (advance int, token []byte, err error) {
-	advance, token, err = s.splitForm(data, atEOF)
+// split cuts the next message from data. It returns how many bytes to
+// advance and the message, which is nil when data holds no whole message or
+// only bytes to skip; a problem with the message is left in s.splitErr.
+func (s *Scanner) split(data []byte, atEOF bool) (advance int, token []byte) {
+	advance, token, _ = s.splitForm(data, atEOF)
 	if token != nil {
 		// token is a subslice of data, so the capacities give its position.
 		s.tokenAt = s.consumed + int64(cap(data)-cap(token))
@@ -139,7 +207,7 @@ func (s *Scanner) split(data []byte, atEOF bool) (advance int, token []byte, err
 	if advance > 0 {
 		s.lastByte = data[advance-1]
 	}
-	return advance, token, err
+	return advance, token
 }
 
 func (s *Scanner) splitForm(data []byte, atEOF bool) (int, []byte, error) {
