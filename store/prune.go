@@ -1,0 +1,124 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Retention says how long rows are kept. Zero keeps a kind of row forever,
+// except DedupeKeys, which must cover Logplex's retries.
+type Retention struct {
+	Events     time.Duration
+	Minute     time.Duration // router rollups per minute
+	Samples    time.Duration // metric samples per minute
+	Hourly     time.Duration // router rollups and samples per hour
+	DedupeKeys time.Duration // at least MinDedupeRetention
+}
+
+// MinDedupeRetention is the shortest Retention.DedupeKeys: Logplex retries a
+// batch within a few tens of seconds, and the issue promises ten minutes.
+const MinDedupeRetention = 10 * time.Minute
+
+// DefaultRetention returns dynowatch's defaults: 30 days of events, minute
+// rollups and samples, a year of hourly rollups, and a day of dedupe keys.
+func DefaultRetention() Retention {
+	const day = 24 * time.Hour
+	return Retention{Events: 30 * day, Minute: 30 * day, Samples: 30 * day, Hourly: 365 * day, DedupeKeys: day}
+}
+
+func (r *Retention) validate() error {
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"Events", r.Events}, {"Minute", r.Minute}, {"Samples", r.Samples}, {"Hourly", r.Hourly}} {
+		if f.d < 0 {
+			return fmt.Errorf("store: Retention.%s is %v, want 0 (forever) or more", f.name, f.d)
+		}
+	}
+	if r.DedupeKeys < MinDedupeRetention {
+		return fmt.Errorf("store: Retention.DedupeKeys is %v, want at least %v", r.DedupeKeys, MinDedupeRetention)
+	}
+	return nil
+}
+
+// PruneResult counts the rows Prune deleted.
+type PruneResult struct {
+	Events, Minute, Samples, Hourly, HourlySamples, DedupeKeys int64
+}
+
+// pruneChunk is the most rows one DELETE removes, so no statement holds
+// its locks for long.
+const pruneChunk = 5000
+
+// Prune deletes the rows older than r allows at now, in chunks of at most a
+// few thousand rows per statement and transaction, app by app.
+func (s *Store) Prune(ctx context.Context, now time.Time, r Retention) (PruneResult, error) {
+	var res PruneResult
+	if err := r.validate(); err != nil {
+		return res, err
+	}
+	n, err := s.pruneChunks(ctx, `DELETE FROM dedupe_keys WHERE (app, key) IN
+		(SELECT app, key FROM dedupe_keys WHERE seen_us < $1 LIMIT $2)`, now.Add(-r.DedupeKeys).UnixMicro())
+	res.DedupeKeys = n
+	if err != nil {
+		return res, err
+	}
+	apps, err := s.Apps(ctx)
+	if err != nil {
+		return res, err
+	}
+	for _, a := range apps {
+		for _, p := range []struct {
+			keep time.Duration
+			sql  string
+			unit time.Duration
+			n    *int64
+		}{
+			{r.Events, `DELETE FROM events WHERE id IN
+				(SELECT id FROM events WHERE app = $3 AND time_us < $1 ORDER BY id LIMIT $2)`, time.Microsecond, &res.Events},
+			{r.Minute, `DELETE FROM rollups_minute WHERE app = $3 AND (minute, dyno) IN
+				(SELECT minute, dyno FROM rollups_minute WHERE app = $3 AND minute < $1 ORDER BY minute LIMIT $2)`, time.Second, &res.Minute},
+			{r.Hourly, `DELETE FROM rollups_hourly WHERE app = $3 AND (hour, dyno) IN
+				(SELECT hour, dyno FROM rollups_hourly WHERE app = $3 AND hour < $1 ORDER BY hour LIMIT $2)`, time.Second, &res.Hourly},
+			{r.Samples, `DELETE FROM samples_minute WHERE app = $3 AND (minute, kind, source) IN
+				(SELECT minute, kind, source FROM samples_minute WHERE app = $3 AND minute < $1 ORDER BY minute LIMIT $2)`, time.Second, &res.Samples},
+			{r.Hourly, `DELETE FROM samples_hourly WHERE app = $3 AND (hour, kind, source) IN
+				(SELECT hour, kind, source FROM samples_hourly WHERE app = $3 AND hour < $1 ORDER BY hour LIMIT $2)`, time.Second, &res.HourlySamples},
+		} {
+			if p.keep == 0 {
+				continue
+			}
+			cutoff := now.Add(-p.keep)
+			c := cutoff.Unix()
+			if p.unit == time.Microsecond {
+				c = cutoff.UnixMicro()
+			}
+			n, err := s.pruneChunks(ctx, p.sql, c, a.Name)
+			*p.n += n
+			if err != nil {
+				return res, err
+			}
+		}
+	}
+	return res, nil
+}
+
+// pruneChunks runs a chunked DELETE ($1 the cutoff, $2 the chunk size, then
+// args) until a chunk deletes fewer rows than it may.
+func (s *Store) pruneChunks(ctx context.Context, sql string, cutoff int64, args ...any) (int64, error) {
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		n, err := s.q.exec(ctx, sql, append([]any{cutoff, pruneChunk}, args...)...)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("store: prune: %w", err)
+		}
+		if n < pruneChunk {
+			return total, nil
+		}
+	}
+}

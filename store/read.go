@@ -1,0 +1,496 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ErrNotFound reports an app the store does not know.
+var ErrNotFound = errors.New("store: not found")
+
+// App is the drain state of one monitored app.
+type App struct {
+	Name            string
+	FirstSeen       time.Time
+	LastMessage     time.Time // zero when no message came yet
+	DrainToken      string    // the last Logplex-Drain-Token seen
+	Messages        int64
+	BadFrames       int64
+	CountMismatches int64
+	L10Dropped      int64
+}
+
+// Apps returns every app, sorted by name.
+func (s *Store) Apps(ctx context.Context) ([]App, error) {
+	r, err := s.q.query(ctx, `SELECT name, first_seen_us, last_message_us, drain_token, messages, bad_frames, count_mismatches, l10_dropped
+		FROM apps ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("store: apps: %w", err)
+	}
+	defer r.Close()
+	var apps []App
+	for r.Next() {
+		var a App
+		var first, last int64
+		if err := r.Scan(&a.Name, &first, &last, &a.DrainToken, &a.Messages, &a.BadFrames, &a.CountMismatches, &a.L10Dropped); err != nil {
+			return nil, fmt.Errorf("store: apps: %w", err)
+		}
+		a.FirstSeen, a.LastMessage = fromMicros(first), fromMicros(last)
+		apps = append(apps, a)
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("store: apps: %w", err)
+	}
+	return apps, nil
+}
+
+// appTables are the tables with rows per app, apps last.
+var appTables = []string{"events", "dedupe_keys", "rollups_minute", "rollups_hourly", "samples_minute", "samples_hourly", "apps"}
+
+// DeleteApp forgets app and all its rows. It returns ErrNotFound for an app
+// the store does not know. An app whose drain is still attached comes back
+// with its next batch.
+func (s *Store) DeleteApp(ctx context.Context, app string) error {
+	err := s.inTx(ctx, func(q querier) error {
+		for _, t := range appTables {
+			col := "app"
+			if t == "apps" {
+				col = "name"
+			}
+			n, err := q.exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE %s = $1`, t, col), app)
+			if err != nil {
+				return err
+			}
+			if t == "apps" && n == 0 {
+				return ErrNotFound
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("%w: app %q", ErrNotFound, app)
+	}
+	if err != nil {
+		return fmt.Errorf("store: delete app %s: %w", app, err)
+	}
+	return nil
+}
+
+// Event query limits.
+const (
+	DefaultEventLimit = 100
+	MaxEventLimit     = 1000
+)
+
+// EventQuery selects events of one app, newest first.
+type EventQuery struct {
+	App    string
+	Since  time.Time // only events at or after Since; zero for all
+	Before int64     // cursor: only events with ID < Before; 0 for the newest
+	Kind   string    // only this kind; "" for all
+	Code   string    // only this code; "" for all
+	Limit  int       // 0 means DefaultEventLimit; at most MaxEventLimit
+}
+
+// Events returns the events q selects, newest (highest ID) first. To page,
+// pass the ID of the last event returned as the next query's Before.
+func (s *Store) Events(ctx context.Context, q EventQuery) ([]Event, error) {
+	if q.App == "" {
+		return nil, errors.New("store: EventQuery.App is empty")
+	}
+	if q.Limit < 0 || q.Limit > MaxEventLimit {
+		return nil, fmt.Errorf("store: EventQuery.Limit is %d, want 0…%d", q.Limit, MaxEventLimit)
+	}
+	limit := q.Limit
+	if limit == 0 {
+		limit = DefaultEventLimit
+	}
+	var sb strings.Builder
+	sb.WriteString(`SELECT id, time_us, kind, code, dyno, line FROM events WHERE app = $1`)
+	args := []any{q.App}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		fmt.Fprintf(&sb, " AND %s $%d", cond, len(args))
+	}
+	if !q.Since.IsZero() {
+		add("time_us >=", micros(q.Since))
+	}
+	if q.Before > 0 {
+		add("id <", q.Before)
+	}
+	if q.Kind != "" {
+		add("kind =", q.Kind)
+	}
+	if q.Code != "" {
+		add("code =", q.Code)
+	}
+	args = append(args, limit)
+	fmt.Fprintf(&sb, " ORDER BY id DESC LIMIT $%d", len(args))
+
+	r, err := s.q.query(ctx, sb.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: events: %w", err)
+	}
+	defer r.Close()
+	evs := []Event{}
+	for r.Next() {
+		e := Event{App: q.App}
+		var t int64
+		if err := r.Scan(&e.ID, &t, &e.Kind, &e.Code, &e.Dyno, &e.Line); err != nil {
+			return nil, fmt.Errorf("store: events: %w", err)
+		}
+		e.Time = fromMicros(t)
+		evs = append(evs, e)
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("store: events: %w", err)
+	}
+	return evs, nil
+}
+
+// WindowStats sums the router rollups of one app over a window.
+type WindowStats struct {
+	Requests  int64
+	Status2xx int64
+	Status3xx int64
+	Status4xx int64
+	Status5xx int64
+	Bytes     int64
+	Codes     map[string]int64 // requests per H code; nil when none
+	Service   Histogram        // service times of all dynos
+}
+
+// WindowStats returns the totals of app's minute rollups from the minute of
+// from (inclusive) up to to (exclusive), all dynos together.
+func (s *Store) WindowStats(ctx context.Context, app string, from, to time.Time) (WindowStats, error) {
+	var w Rollup
+	err := s.scanRollups(ctx, "rollups_minute", "minute", app, floorTo(from.Unix(), 60), to.Unix(), func(_ int64, _ string, r *Rollup) {
+		w.Merge(r)
+	})
+	if err != nil {
+		return WindowStats{}, fmt.Errorf("store: window stats: %w", err)
+	}
+	return WindowStats{
+		Requests: w.Requests, Status2xx: w.Status2xx, Status3xx: w.Status3xx, Status4xx: w.Status4xx, Status5xx: w.Status5xx,
+		Bytes: w.Bytes, Codes: w.Codes, Service: w.Service,
+	}, nil
+}
+
+// scanRollups calls fn with every rollup row of app in [from, to) of table,
+// in time order. The Rollup passed is reused between calls.
+func (s *Store) scanRollups(ctx context.Context, table, col, app string, from, to int64, fn func(t int64, dyno string, r *Rollup)) error {
+	r, err := s.q.query(ctx, fmt.Sprintf(`SELECT %[2]s, dyno, requests, s2xx, s3xx, s4xx, s5xx, bytes, codes, service
+		FROM %[1]s WHERE app = $1 AND %[2]s >= $2 AND %[2]s < $3 ORDER BY %[2]s`, table, col),
+		app, from, to)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	var (
+		ro      Rollup
+		t       int64
+		codes   []byte
+		svcPG   []int32
+		svcLite []byte
+	)
+	svcDest, svc := any(&svcLite), func() any { return svcLite }
+	if s.pg != nil {
+		svcDest, svc = &svcPG, func() any { return svcPG }
+	}
+	for r.Next() {
+		codes, svcPG, svcLite = nil, nil, nil
+		if err := r.Scan(&t, &ro.Dyno, &ro.Requests, &ro.Status2xx, &ro.Status3xx, &ro.Status4xx, &ro.Status5xx, &ro.Bytes,
+			&codes, svcDest); err != nil {
+			return err
+		}
+		if err := decodeRollupCols(&ro, codes, svc()); err != nil {
+			return err
+		}
+		fn(t, ro.Dyno, &ro)
+	}
+	return r.Err()
+}
+
+// floorTo rounds t (Unix seconds) down to a multiple of step.
+func floorTo(t, step int64) int64 {
+	m := t % step
+	if m < 0 {
+		m += step
+	}
+	return t - m
+}
+
+// SeriesQuery asks for one metric of one app over [From, To) in steps.
+type SeriesQuery struct {
+	App    string
+	Metric string // see Series
+	From   time.Time
+	To     time.Time
+	// Step is the width of each point, rounded down to whole minutes (0 means
+	// one minute). From one hour up it is rounded down to whole hours and
+	// the hourly rollups are read, which are kept longer.
+	Step time.Duration
+}
+
+// MaxSeriesPoints caps the steps one SeriesQuery may span.
+const MaxSeriesPoints = 10_000
+
+// Series is one line of a chart.
+type Series struct {
+	Dyno   string // the router dyno, the dyno or add-on attachment of a sample; "" for a merged series
+	Code   string // the H code, for the metric "codes"
+	Points []Point
+}
+
+// Point is the value of one step; Time is the step's start.
+type Point struct {
+	Time  time.Time
+	Value float64
+}
+
+// ErrUnknownMetric reports a metric name Series does not know.
+var ErrUnknownMetric = errors.New("store: unknown metric")
+
+// Router metrics, each merged over all router dynos into one series with
+// Dyno "", except requests_by_dyno (one series per router dyno) and codes
+// (one series per H code, named in Series.Code).
+var routerMetrics = []string{
+	"requests", "requests_2xx", "requests_3xx", "requests_4xx", "requests_5xx", "5xx_pct", "bytes",
+	"p50", "p95", "p99", "codes", "requests_by_dyno",
+}
+
+// samplePrefixes maps the prefix of a sample metric to the kind it reads.
+var samplePrefixes = map[string]string{
+	"runtime":   "runtime_metrics",
+	"postgres":  "postgres_metrics",
+	"redis":     "redis_metrics",
+	"pgbouncer": "pgbouncer_metrics",
+}
+
+// runtimeSamples are the samples of log-runtime-metrics, as parse names
+// them; they need no prefix. Any other sample is asked for with its prefix.
+var runtimeSamples = []string{
+	"load_avg_1m", "load_avg_5m", "load_avg_15m",
+	"memory_total_mb", "memory_rss_mb", "memory_cache_mb", "memory_swap_mb", "memory_quota_mb",
+	"memory_pgpgin", "memory_pgpgout",
+}
+
+var sampleName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+// Series returns the points of a metric. Steps without data have no point.
+//
+// Router metrics, from the request rollups:
+//
+//	requests, requests_2xx … requests_5xx, bytes  sums per step
+//	5xx_pct                                       100 × requests_5xx / requests
+//	p50, p95, p99                                 service time in ms
+//	codes                                         requests per H code, one series each (Series.Code)
+//	requests_by_dyno                              requests, one series per router dyno
+//
+// All but the last two are one series (Dyno "") over all router dynos.
+//
+// Metric samples, the max within each step, one series per source (a dyno
+// such as web.1, or an add-on attachment such as DATABASE):
+//
+//	load_avg_1m, load_avg_5m, load_avg_15m        log-runtime-metrics, per dyno
+//	memory_total_mb, memory_rss_mb, memory_cache_mb, memory_swap_mb, memory_quota_mb
+//	memory_pgpgin, memory_pgpgout                 (pages)
+//	runtime:NAME                                  any other runtime sample
+//	postgres:active_connections, postgres:db_size_bytes, postgres:NAME …
+//	redis:hit_rate, redis:active_connections, redis:NAME …
+//	pgbouncer:client_waiting, pgbouncer:NAME …
+//
+// NAME is a sample name as package parse writes it: snake_case with the
+// unit folded in.
+//
+// A name that is neither returns an error wrapping ErrUnknownMetric.
+func (s *Store) Series(ctx context.Context, q SeriesQuery) ([]Series, error) {
+	table, col, step, err := q.plan()
+	if err != nil {
+		return nil, err
+	}
+	var out []Series
+	if slices.Contains(routerMetrics, q.Metric) {
+		out, err = s.routerSeries(ctx, table, col, step, q)
+	} else {
+		kind, name := sampleMetric(q.Metric)
+		table = "samples_minute"
+		if col == "hour" {
+			table = "samples_hourly"
+		}
+		out, err = s.sampleSeries(ctx, table, col, step, kind, name, q)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: series %s: %w", q.Metric, err)
+	}
+	return out, nil
+}
+
+// plan validates q and picks the table, its time column and the step in
+// seconds.
+func (q *SeriesQuery) plan() (table, col string, step int64, err error) {
+	if q.App == "" {
+		return "", "", 0, errors.New("store: SeriesQuery.App is empty")
+	}
+	if _, name := sampleMetric(q.Metric); !slices.Contains(routerMetrics, q.Metric) && name == "" {
+		return "", "", 0, fmt.Errorf("%w %q: want one of %s, %s, or a sample as runtime:NAME, postgres:NAME, redis:NAME or pgbouncer:NAME",
+			ErrUnknownMetric, q.Metric, strings.Join(routerMetrics, ", "), strings.Join(runtimeSamples, ", "))
+	}
+	if !q.To.After(q.From) {
+		return "", "", 0, errors.New("store: SeriesQuery.To must be after From")
+	}
+	if q.Step < 0 {
+		return "", "", 0, fmt.Errorf("store: SeriesQuery.Step is %v, want 0 (one minute) or more", q.Step)
+	}
+	table, col, unit := "rollups_minute", "minute", time.Minute
+	if q.Step >= time.Hour {
+		table, col, unit = "rollups_hourly", "hour", time.Hour
+	}
+	step = int64(max(q.Step.Truncate(unit), unit) / time.Second)
+	if n := (q.To.Unix() - q.From.Unix()) / step; n > MaxSeriesPoints {
+		return "", "", 0, fmt.Errorf("store: SeriesQuery spans %d steps of %v, more than %d", n, q.Step, MaxSeriesPoints)
+	}
+	return table, col, step, nil
+}
+
+// sampleMetric splits a sample metric into the kind and sample name; name
+// is "" when the metric is not a valid sample metric.
+func sampleMetric(m string) (kind, name string) {
+	prefix, name, ok := strings.Cut(m, ":")
+	if !ok {
+		if !slices.Contains(runtimeSamples, m) {
+			return "", ""
+		}
+		prefix, name = "runtime", m
+	}
+	kind, known := samplePrefixes[prefix]
+	if !known || !sampleName.MatchString(name) {
+		return "", ""
+	}
+	return kind, name
+}
+
+func (s *Store) routerSeries(ctx context.Context, table, col string, step int64, q SeriesQuery) ([]Series, error) {
+	type key struct {
+		t    int64
+		dyno string
+	}
+	var (
+		order []key
+		steps = map[key]*Rollup{}
+	)
+	byDyno := q.Metric == "requests_by_dyno"
+	err := s.scanRollups(ctx, table, col, q.App, floorTo(q.From.Unix(), step), q.To.Unix(), func(t int64, dyno string, r *Rollup) {
+		k := key{floorTo(t, step), ""}
+		if byDyno {
+			k.dyno = dyno
+		}
+		agg := steps[k]
+		if agg == nil {
+			agg = &Rollup{Dyno: k.dyno}
+			steps[k] = agg
+			order = append(order, k)
+		}
+		agg.Merge(r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Rows come in time order, so order is sorted by time; series keep it.
+	series := map[string]*Series{}
+	var names []string
+	point := func(name string, s Series, t int64, v float64) {
+		if math.IsNaN(v) {
+			return
+		}
+		sp := series[name]
+		if sp == nil {
+			sp = &s
+			series[name] = sp
+			names = append(names, name)
+		}
+		sp.Points = append(sp.Points, Point{Time: time.Unix(t, 0).UTC(), Value: v})
+	}
+	for _, k := range order {
+		r := steps[k]
+		switch q.Metric {
+		case "codes":
+			for code, n := range r.Codes {
+				point(code, Series{Code: code}, k.t, float64(n))
+			}
+		case "requests_by_dyno":
+			point(k.dyno, Series{Dyno: k.dyno}, k.t, float64(r.Requests))
+		default:
+			point("", Series{}, k.t, routerValue(q.Metric, r))
+		}
+	}
+	slices.Sort(names)
+	out := make([]Series, 0, len(names))
+	for _, n := range names {
+		out = append(out, *series[n])
+	}
+	return out, nil
+}
+
+// routerValue is the value of a single-series router metric for one step.
+func routerValue(metric string, r *Rollup) float64 {
+	switch metric {
+	case "requests":
+		return float64(r.Requests)
+	case "requests_2xx":
+		return float64(r.Status2xx)
+	case "requests_3xx":
+		return float64(r.Status3xx)
+	case "requests_4xx":
+		return float64(r.Status4xx)
+	case "requests_5xx":
+		return float64(r.Status5xx)
+	case "bytes":
+		return float64(r.Bytes)
+	case "5xx_pct":
+		if r.Requests == 0 {
+			return math.NaN()
+		}
+		return 100 * float64(r.Status5xx) / float64(r.Requests)
+	case "p50":
+		return r.Service.Quantile(0.50)
+	case "p95":
+		return r.Service.Quantile(0.95)
+	case "p99":
+		return r.Service.Quantile(0.99)
+	}
+	return math.NaN()
+}
+
+func (s *Store) sampleSeries(ctx context.Context, table, col string, step int64, kind, name string, q SeriesQuery) ([]Series, error) {
+	r, err := s.q.query(ctx, fmt.Sprintf(`SELECT source, %[2]s - (%[2]s %% $6) AS t, max(CAST(vals ->> $5 AS DOUBLE PRECISION))
+		FROM %[1]s
+		WHERE app = $1 AND kind = $2 AND %[2]s >= $3 AND %[2]s < $4 AND vals ->> $5 IS NOT NULL
+		GROUP BY source, t ORDER BY source, t`, table, col),
+		q.App, kind, floorTo(q.From.Unix(), step), q.To.Unix(), name, step)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	var out []Series
+	for r.Next() {
+		var src string
+		var t int64
+		var v float64
+		if err := r.Scan(&src, &t, &v); err != nil {
+			return nil, err
+		}
+		if len(out) == 0 || out[len(out)-1].Dyno != src {
+			out = append(out, Series{Dyno: src})
+		}
+		sp := &out[len(out)-1]
+		sp.Points = append(sp.Points, Point{Time: time.Unix(t, 0).UTC(), Value: v})
+	}
+	return out, r.Err()
+}

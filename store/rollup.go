@@ -1,0 +1,384 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Rollup aggregates the router lines of one app, router dyno and minute.
+type Rollup struct {
+	App, Dyno string    // Dyno is "" when no dyno was reached (H10 and the like)
+	Minute    time.Time // truncated to the minute, UTC
+	Requests  int64
+	Status2xx int64
+	Status3xx int64
+	Status4xx int64
+	Status5xx int64
+	Bytes     int64
+	Codes     map[string]int64 // requests per H code
+	Service   Histogram        // service times in ms
+}
+
+// Merge adds o's counts and histogram to r; the keys are not compared.
+func (r *Rollup) Merge(o *Rollup) {
+	r.Requests += o.Requests
+	r.Status2xx += o.Status2xx
+	r.Status3xx += o.Status3xx
+	r.Status4xx += o.Status4xx
+	r.Status5xx += o.Status5xx
+	r.Bytes += o.Bytes
+	for c, n := range o.Codes {
+		if r.Codes == nil {
+			r.Codes = make(map[string]int64, len(o.Codes))
+		}
+		r.Codes[c] += n
+	}
+	r.Service.Merge(&o.Service)
+}
+
+// SampleRollup keeps runtime and add-on metrics of one app, kind, source and
+// minute.
+type SampleRollup struct {
+	App    string
+	Kind   string // runtime_metrics, postgres_metrics, redis_metrics or pgbouncer_metrics
+	Source string // the dyno (web.1) or the add-on attachment (DATABASE)
+	Minute time.Time
+	Values map[string]float64 // the max of each value within the minute: memory_rss_mb, load_avg_1m, active_connections, …
+}
+
+// Merge keeps the larger of each value of r and o.
+func (r *SampleRollup) Merge(o *SampleRollup) {
+	for k, v := range o.Values {
+		if r.Values == nil {
+			r.Values = make(map[string]float64, len(o.Values))
+		}
+		if old, ok := r.Values[k]; !ok || v > old {
+			r.Values[k] = v
+		}
+	}
+}
+
+type rollupKey struct {
+	app, dyno string
+	t         int64 // Unix seconds of the minute or hour
+}
+
+type sampleKey struct {
+	app, kind, source string
+	t                 int64
+}
+
+// MergeRollups adds rollups and samples to the stored ones (creating rows
+// as needed) and keeps the hourly rollups in step, in one transaction.
+// Several web dynos flush the same keys at once: on Postgres the upsert
+// itself adds the counts and merges the histograms and values, and rows are
+// written in key order so concurrent flushes cannot deadlock.
+func (s *Store) MergeRollups(ctx context.Context, r []Rollup, sr []SampleRollup) error {
+	if len(r) == 0 && len(sr) == 0 {
+		return nil
+	}
+	minute, hourly, err := groupRollups(r)
+	if err != nil {
+		return err
+	}
+	sMinute, sHourly, err := groupSamples(sr)
+	if err != nil {
+		return err
+	}
+	apps := rollupApps(minute, sMinute)
+	if s.pg != nil {
+		err = retryPG(ctx, func() error { return s.mergePG(ctx, apps, minute, hourly, sMinute, sHourly) })
+	} else {
+		err = s.inTx(ctx, func(q querier) error { return mergeLite(ctx, q, apps, minute, hourly, sMinute, sHourly) })
+	}
+	if err != nil {
+		return fmt.Errorf("store: merge rollups: %w", err)
+	}
+	return nil
+}
+
+// groupRollups merges rollups with the same key, per minute and per hour,
+// and sorts them by key.
+func groupRollups(rs []Rollup) (minute, hourly []Rollup, err error) {
+	byMinute := make(map[rollupKey]int, len(rs))
+	byHour := make(map[rollupKey]int, len(rs))
+	for i := range rs {
+		r := &rs[i]
+		if r.App == "" || r.Minute.IsZero() {
+			return nil, nil, fmt.Errorf("store: Rollup %d has no App or Minute", i)
+		}
+		m := r.Minute.Unix() / 60 * 60
+		minute = addRollup(minute, byMinute, rollupKey{r.App, r.Dyno, m}, r)
+		hourly = addRollup(hourly, byHour, rollupKey{r.App, r.Dyno, m / 3600 * 3600}, r)
+	}
+	sortRollups(minute)
+	sortRollups(hourly)
+	return minute, hourly, nil
+}
+
+func addRollup(out []Rollup, idx map[rollupKey]int, k rollupKey, r *Rollup) []Rollup {
+	i, ok := idx[k]
+	if !ok {
+		idx[k] = len(out)
+		out = append(out, Rollup{App: k.app, Dyno: k.dyno, Minute: time.Unix(k.t, 0).UTC()})
+		i = len(out) - 1
+	}
+	out[i].Merge(r)
+	return out
+}
+
+func sortRollups(rs []Rollup) {
+	slices.SortFunc(rs, func(a, b Rollup) int {
+		return cmp.Or(strings.Compare(a.App, b.App), a.Minute.Compare(b.Minute), strings.Compare(a.Dyno, b.Dyno))
+	})
+}
+
+func groupSamples(ss []SampleRollup) (minute, hourly []SampleRollup, err error) {
+	byMinute := make(map[sampleKey]int, len(ss))
+	byHour := make(map[sampleKey]int, len(ss))
+	for i := range ss {
+		s := &ss[i]
+		if s.App == "" || s.Kind == "" || s.Minute.IsZero() {
+			return nil, nil, fmt.Errorf("store: SampleRollup %d has no App, Kind or Minute", i)
+		}
+		for name, v := range s.Values {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, nil, fmt.Errorf("store: SampleRollup %d: %s is %v", i, name, v)
+			}
+		}
+		m := s.Minute.Unix() / 60 * 60
+		minute = addSample(minute, byMinute, sampleKey{s.App, s.Kind, s.Source, m}, s)
+		hourly = addSample(hourly, byHour, sampleKey{s.App, s.Kind, s.Source, m / 3600 * 3600}, s)
+	}
+	sortSamples(minute)
+	sortSamples(hourly)
+	return minute, hourly, nil
+}
+
+func addSample(out []SampleRollup, idx map[sampleKey]int, k sampleKey, s *SampleRollup) []SampleRollup {
+	i, ok := idx[k]
+	if !ok {
+		idx[k] = len(out)
+		out = append(out, SampleRollup{App: k.app, Kind: k.kind, Source: k.source, Minute: time.Unix(k.t, 0).UTC()})
+		i = len(out) - 1
+	}
+	out[i].Merge(s)
+	return out
+}
+
+func sortSamples(ss []SampleRollup) {
+	slices.SortFunc(ss, func(a, b SampleRollup) int {
+		return cmp.Or(strings.Compare(a.App, b.App), a.Minute.Compare(b.Minute),
+			strings.Compare(a.Kind, b.Kind), strings.Compare(a.Source, b.Source))
+	})
+}
+
+// rollupApps returns the apps of the rollups, sorted: every stored row
+// belongs to a row of apps, which DeleteApp and Prune rely on.
+func rollupApps(r []Rollup, sr []SampleRollup) []string {
+	var apps []string
+	for i := range r {
+		apps = append(apps, r[i].App)
+	}
+	for i := range sr {
+		apps = append(apps, sr[i].App)
+	}
+	slices.Sort(apps)
+	return slices.Compact(apps)
+}
+
+// jsonCounts encodes codes as a JSON object; "" for none (stored as NULL).
+func jsonCounts(m map[string]int64) string {
+	if len(m) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(m) // a map of strings to numbers always marshals
+	return string(b)
+}
+
+func jsonValues(m map[string]float64) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	b, _ := json.Marshal(m) // NaN and Inf were rejected before
+	return string(b)
+}
+
+const (
+	// mergeRollupsPG upserts rollups passed as parallel arrays; %[1]s is
+	// the table and %[2]s its time column. Histograms travel as int4[]
+	// literals in text, codes as JSON text, '' meaning none.
+	mergeRollupsPG = `
+INSERT INTO %[1]s AS r (app, %[2]s, dyno, requests, s2xx, s3xx, s4xx, s5xx, bytes, codes, service)
+SELECT app, t, dyno, requests, s2xx, s3xx, s4xx, s5xx, bytes, nullif(codes, '')::jsonb, nullif(service, '')::int4[]
+FROM unnest($1::text[], $2::int8[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::int8[],
+            $9::int8[], $10::text[], $11::text[])
+	AS u(app, t, dyno, requests, s2xx, s3xx, s4xx, s5xx, bytes, codes, service)
+ORDER BY app, t, dyno
+ON CONFLICT (app, %[2]s, dyno) DO UPDATE SET
+	requests = r.requests + excluded.requests,
+	s2xx     = r.s2xx + excluded.s2xx,
+	s3xx     = r.s3xx + excluded.s3xx,
+	s4xx     = r.s4xx + excluded.s4xx,
+	s5xx     = r.s5xx + excluded.s5xx,
+	bytes    = r.bytes + excluded.bytes,
+	codes    = dw_sum_merge(r.codes, excluded.codes),
+	service  = dw_hist_merge(r.service, excluded.service)`
+
+	mergeSamplesPG = `
+INSERT INTO %[1]s AS s (app, kind, source, %[2]s, vals)
+SELECT app, kind, source, t, vals::jsonb
+FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[]) AS u(app, kind, source, t, vals)
+ORDER BY app, t, kind, source
+ON CONFLICT (app, %[2]s, kind, source) DO UPDATE SET vals = dw_max_merge(s.vals, excluded.vals)`
+)
+
+// mergePG sends the upserts as one pgx batch: one round trip, run by the
+// server as one implicit transaction. Every dyno writes the tables in the
+// same order and the rows of each in key order.
+func (s *Store) mergePG(ctx context.Context, apps []string, minute, hourly []Rollup, sMinute, sHourly []SampleRollup) error {
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO apps (name, first_seen_us) SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING`,
+		apps, time.Now().UnixMicro())
+	if len(minute) > 0 {
+		b.Queue(fmt.Sprintf(mergeRollupsPG, "rollups_minute", "minute"), rollupArgs(minute)...)
+		b.Queue(fmt.Sprintf(mergeRollupsPG, "rollups_hourly", "hour"), rollupArgs(hourly)...)
+	}
+	if len(sMinute) > 0 {
+		b.Queue(fmt.Sprintf(mergeSamplesPG, "samples_minute", "minute"), sampleArgs(sMinute)...)
+		b.Queue(fmt.Sprintf(mergeSamplesPG, "samples_hourly", "hour"), sampleArgs(sHourly)...)
+	}
+	return s.pg.SendBatch(ctx, b).Close()
+}
+
+func rollupArgs(rs []Rollup) []any {
+	n := len(rs)
+	app, dyno, codes, service := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	t, req, s2, s3, s4, s5, by := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	for i := range rs {
+		r := &rs[i]
+		app[i], t[i], dyno[i] = r.App, r.Minute.Unix(), r.Dyno
+		req[i], s2[i], s3[i], s4[i], s5[i], by[i] = r.Requests, r.Status2xx, r.Status3xx, r.Status4xx, r.Status5xx, r.Bytes
+		codes[i], service[i] = jsonCounts(r.Codes), r.Service.pgArray()
+	}
+	return []any{app, t, dyno, req, s2, s3, s4, s5, by, codes, service}
+}
+
+func sampleArgs(ss []SampleRollup) []any {
+	n := len(ss)
+	app, kind, source, vals := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	t := make([]int64, n)
+	for i := range ss {
+		s := &ss[i]
+		app[i], kind[i], source[i], t[i], vals[i] = s.App, s.Kind, s.Source, s.Minute.Unix(), jsonValues(s.Values)
+	}
+	return []any{app, kind, source, t, vals}
+}
+
+// mergeLite reads, merges and writes each row inside the caller's IMMEDIATE
+// transaction, which no other writer can interleave with.
+func mergeLite(ctx context.Context, q querier, apps []string, minute, hourly []Rollup, sMinute, sHourly []SampleRollup) error {
+	now := time.Now().UnixMicro()
+	for _, a := range apps {
+		if _, err := q.exec(ctx, `INSERT INTO apps (name, first_seen_us) VALUES ($1, $2) ON CONFLICT DO NOTHING`, a, now); err != nil {
+			return err
+		}
+	}
+	for _, t := range []struct {
+		table, col string
+		rs         []Rollup
+	}{{"rollups_minute", "minute", minute}, {"rollups_hourly", "hour", hourly}} {
+		for i := range t.rs {
+			if err := mergeRollupLite(ctx, q, t.table, t.col, &t.rs[i]); err != nil {
+				return err
+			}
+		}
+	}
+	for _, t := range []struct {
+		table, col string
+		ss         []SampleRollup
+	}{{"samples_minute", "minute", sMinute}, {"samples_hourly", "hour", sHourly}} {
+		for i := range t.ss {
+			if err := mergeSampleLite(ctx, q, t.table, t.col, &t.ss[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func mergeRollupLite(ctx context.Context, q querier, table, col string, r *Rollup) error {
+	var old Rollup
+	var codes, service []byte
+	err := q.queryRow(ctx, fmt.Sprintf(`SELECT requests, s2xx, s3xx, s4xx, s5xx, bytes, codes, service
+		FROM %s WHERE app = $1 AND %s = $2 AND dyno = $3`, table, col), r.App, r.Minute.Unix(), r.Dyno).
+		Scan(&old.Requests, &old.Status2xx, &old.Status3xx, &old.Status4xx, &old.Status5xx, &old.Bytes, &codes, &service)
+	switch {
+	case isNoRows(err):
+	case err != nil:
+		return err
+	default:
+		if err := decodeRollupCols(&old, codes, service); err != nil {
+			return err
+		}
+	}
+	old.Merge(r)
+	var codesArg any
+	if c := jsonCounts(old.Codes); c != "" {
+		codesArg = c
+	}
+	_, err = q.exec(ctx, fmt.Sprintf(`INSERT OR REPLACE INTO %s (app, %s, dyno, requests, s2xx, s3xx, s4xx, s5xx, bytes, codes, service)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, table, col),
+		r.App, r.Minute.Unix(), r.Dyno, old.Requests, old.Status2xx, old.Status3xx, old.Status4xx, old.Status5xx, old.Bytes,
+		codesArg, old.Service.blob())
+	return err
+}
+
+func mergeSampleLite(ctx context.Context, q querier, table, col string, s *SampleRollup) error {
+	var old SampleRollup
+	var vals []byte
+	err := q.queryRow(ctx, fmt.Sprintf(`SELECT vals FROM %s WHERE app = $1 AND %s = $2 AND kind = $3 AND source = $4`, table, col),
+		s.App, s.Minute.Unix(), s.Kind, s.Source).Scan(&vals)
+	switch {
+	case isNoRows(err):
+	case err != nil:
+		return err
+	default:
+		if err := json.Unmarshal(vals, &old.Values); err != nil {
+			return fmt.Errorf("stored sample values: %w", err)
+		}
+	}
+	old.Merge(s)
+	_, err = q.exec(ctx, fmt.Sprintf(`INSERT OR REPLACE INTO %s (app, kind, source, %s, vals) VALUES ($1, $2, $3, $4, $5)`, table, col),
+		s.App, s.Kind, s.Source, s.Minute.Unix(), jsonValues(old.Values))
+	return err
+}
+
+// decodeRollupCols sets r's codes and histogram from their stored forms:
+// JSON (jsonb or text), and int4[] on Postgres or a blob on SQLite.
+func decodeRollupCols(r *Rollup, codes []byte, service any) error {
+	r.Codes = nil
+	if len(codes) > 0 {
+		if err := json.Unmarshal(codes, &r.Codes); err != nil {
+			return fmt.Errorf("stored codes: %w", err)
+		}
+	}
+	switch v := service.(type) {
+	case []int32:
+		return r.Service.setInt32s(v)
+	case []byte:
+		return r.Service.setBlob(v)
+	case nil:
+		r.Service = Histogram{}
+		return nil
+	}
+	return fmt.Errorf("%w: %T", errBadHistogram, service)
+}
