@@ -21,10 +21,12 @@ type Retention struct {
 const MinDedupeRetention = 10 * time.Minute
 
 // DefaultRetention returns dynowatch's defaults: 30 days of events, minute
-// rollups and samples, a year of hourly rollups, and a day of dedupe keys.
+// rollups and samples, a year of hourly rollups, and an hour of dedupe keys
+// (a busy drain sends several batches a second: a day of keys would take
+// about 100 MB).
 func DefaultRetention() Retention {
 	const day = 24 * time.Hour
-	return Retention{Events: 30 * day, Minute: 30 * day, Samples: 30 * day, Hourly: 365 * day, DedupeKeys: day}
+	return Retention{Events: 30 * day, Minute: 30 * day, Samples: 30 * day, Hourly: 365 * day, DedupeKeys: time.Hour}
 }
 
 func (r *Retention) validate() error {

@@ -469,11 +469,21 @@ func routerValue(metric string, r *Rollup) float64 {
 }
 
 func (s *Store) sampleSeries(ctx context.Context, table, col string, step int64, kind, name string, q SeriesQuery) ([]Series, error) {
-	r, err := s.q.query(ctx, fmt.Sprintf(`SELECT source, %[2]s - (%[2]s %% $6) AS t, max(CAST(vals ->> $5 AS DOUBLE PRECISION))
+	// Postgres keeps the values in an array indexed by the name's id,
+	// SQLite in a JSON object.
+	value, arg := "CAST(vals ->> $5 AS DOUBLE PRECISION)", any(name)
+	if s.pg != nil {
+		id, err := s.sampleID(ctx, name)
+		if err != nil || id == 0 {
+			return nil, err
+		}
+		value, arg = "vals[$5::int4]", id
+	}
+	r, err := s.q.query(ctx, fmt.Sprintf(`SELECT source, %[2]s - (%[2]s %% $6) AS t, max(%[3]s)
 		FROM %[1]s
-		WHERE app = $1 AND kind = $2 AND %[2]s >= $3 AND %[2]s < $4 AND vals ->> $5 IS NOT NULL
-		GROUP BY source, t ORDER BY source, t`, table, col),
-		q.App, kind, floorTo(q.From.Unix(), step), q.To.Unix(), name, step)
+		WHERE app = $1 AND kind = $2 AND %[2]s >= $3 AND %[2]s < $4 AND %[3]s IS NOT NULL
+		GROUP BY source, t ORDER BY source, t`, table, col, value),
+		q.App, kind, floorTo(q.From.Unix(), step), q.To.Unix(), arg, step)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -235,7 +236,7 @@ ON CONFLICT (app, %[2]s, dyno) DO UPDATE SET
 
 	mergeSamplesPG = `
 INSERT INTO %[1]s AS s (app, kind, source, %[2]s, vals)
-SELECT app, kind, source, t, vals::jsonb
+SELECT app, kind, source, t, vals::float8[]
 FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[]) AS u(app, kind, source, t, vals)
 ORDER BY app, t, kind, source
 ON CONFLICT (app, %[2]s, kind, source) DO UPDATE SET vals = dw_max_merge(s.vals, excluded.vals)`
@@ -245,6 +246,10 @@ ON CONFLICT (app, %[2]s, kind, source) DO UPDATE SET vals = dw_max_merge(s.vals,
 // server as one implicit transaction. Every dyno writes the tables in the
 // same order and the rows of each in key order.
 func (s *Store) mergePG(ctx context.Context, apps []string, minute, hourly []Rollup, sMinute, sHourly []SampleRollup) error {
+	ids, err := s.sampleIDs(ctx, sMinute)
+	if err != nil {
+		return err
+	}
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO apps (name, first_seen_us) SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING`,
 		apps, time.Now().UnixMicro())
@@ -253,8 +258,8 @@ func (s *Store) mergePG(ctx context.Context, apps []string, minute, hourly []Rol
 		b.Queue(fmt.Sprintf(mergeRollupsPG, "rollups_hourly", "hour"), rollupArgs(hourly)...)
 	}
 	if len(sMinute) > 0 {
-		b.Queue(fmt.Sprintf(mergeSamplesPG, "samples_minute", "minute"), sampleArgs(sMinute)...)
-		b.Queue(fmt.Sprintf(mergeSamplesPG, "samples_hourly", "hour"), sampleArgs(sHourly)...)
+		b.Queue(fmt.Sprintf(mergeSamplesPG, "samples_minute", "minute"), sampleArgs(sMinute, ids)...)
+		b.Queue(fmt.Sprintf(mergeSamplesPG, "samples_hourly", "hour"), sampleArgs(sHourly, ids)...)
 	}
 	return s.pg.SendBatch(ctx, b).Close()
 }
@@ -272,15 +277,91 @@ func rollupArgs(rs []Rollup) []any {
 	return []any{app, t, dyno, req, s2, s3, s4, s5, by, codes, service}
 }
 
-func sampleArgs(ss []SampleRollup) []any {
+func sampleArgs(ss []SampleRollup, ids map[string]int32) []any {
 	n := len(ss)
 	app, kind, source, vals := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	t := make([]int64, n)
 	for i := range ss {
 		s := &ss[i]
-		app[i], kind[i], source[i], t[i], vals[i] = s.App, s.Kind, s.Source, s.Minute.Unix(), jsonValues(s.Values)
+		app[i], kind[i], source[i], t[i], vals[i] = s.App, s.Kind, s.Source, s.Minute.Unix(), valuesArray(s.Values, ids)
 	}
 	return []any{app, kind, source, t, vals}
+}
+
+// valuesArray encodes values as the float8[] literal stored in
+// samples_*.vals: element i is the value named by sample_names.id i.
+func valuesArray(values map[string]float64, ids map[string]int32) string {
+	arr := make([]string, 0, len(ids))
+	for name, v := range values {
+		id := ids[name]
+		if id <= 0 {
+			continue // not numbered: the dictionary is full
+		}
+		for len(arr) < int(id) {
+			arr = append(arr, "NULL")
+		}
+		arr[id-1] = strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	return "{" + strings.Join(arr, ",") + "}"
+}
+
+// maxSampleNames caps sample_names: names come from log lines, and a
+// misbehaving source must not grow every row's array without bound.
+const maxSampleNames = 1000
+
+// sampleIDs returns the sample_names ids of every value name in ss,
+// numbering new names. The ids never change, so they are cached.
+func (s *Store) sampleIDs(ctx context.Context, ss []SampleRollup) (map[string]int32, error) {
+	s.namesMu.Lock()
+	defer s.namesMu.Unlock()
+	for i := range ss {
+		for name := range ss[i].Values {
+			if _, ok := s.names[name]; ok {
+				continue
+			}
+			id, err := s.numberSampleName(ctx, name)
+			if err != nil {
+				return nil, err
+			}
+			s.names[name] = id
+		}
+	}
+	return s.names, nil
+}
+
+func (s *Store) numberSampleName(ctx context.Context, name string) (int32, error) {
+	_, err := s.pg.Exec(ctx, `INSERT INTO sample_names (name) SELECT $1
+		WHERE (SELECT count(*) FROM sample_names) < $2 ON CONFLICT DO NOTHING`, name, maxSampleNames)
+	if err != nil {
+		return 0, err
+	}
+	var id int32
+	err = s.pg.QueryRow(ctx, `SELECT id FROM sample_names WHERE name = $1`, name).Scan(&id)
+	if isNoRows(err) {
+		s.log.Warn("sample not stored: too many sample names", "name", name, "max", maxSampleNames)
+		return -1, nil
+	}
+	return id, err
+}
+
+// sampleID returns the id of a sample name, or 0 when it has none (no
+// value of that name was ever stored).
+func (s *Store) sampleID(ctx context.Context, name string) (int32, error) {
+	s.namesMu.Lock()
+	defer s.namesMu.Unlock()
+	if id, ok := s.names[name]; ok {
+		return max(id, 0), nil
+	}
+	var id int32
+	err := s.pg.QueryRow(ctx, `SELECT id FROM sample_names WHERE name = $1`, name).Scan(&id)
+	switch {
+	case isNoRows(err):
+		return 0, nil // not cached: it may be numbered later
+	case err != nil:
+		return 0, err
+	}
+	s.names[name] = id
+	return id, nil
 }
 
 // mergeLite reads, merges and writes each row inside the caller's IMMEDIATE

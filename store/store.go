@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -66,6 +67,9 @@ type Store struct {
 	pg   *pgxpool.Pool // Postgres, or nil
 	lite *sql.DB       // SQLite, or nil
 	q    querier       // pg or lite, for SQL both dialects share
+
+	namesMu sync.Mutex
+	names   map[string]int32 // cache of sample_names (Postgres); -1: not numbered, the table is full
 }
 
 // Open connects to Postgres or opens (creating it) the embedded file. It does
@@ -78,7 +82,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if maxConns == 0 {
 		maxConns = DefaultMaxConns
 	}
-	s := &Store{log: cfg.Logger}
+	s := &Store{log: cfg.Logger, names: map[string]int32{}}
 	if cfg.DatabaseURL == "" {
 		db, err := openSQLite(cfg.Path, int(maxConns))
 		if err != nil {

@@ -55,17 +55,26 @@ CREATE TABLE rollups_hourly (LIKE rollups_minute INCLUDING ALL);
 ALTER TABLE rollups_hourly RENAME COLUMN minute TO hour;
 
 -- Runtime and add-on metrics: the max of each value within the minute (hour).
+-- vals[i] is the value of the sample whose sample_names.id is i, NULL when
+-- the line did not carry it (a NULL costs one bit of the array's bitmap).
 CREATE TABLE samples_minute (
-	app    text   NOT NULL,
-	kind   text   NOT NULL,
-	source text   NOT NULL,
-	minute bigint NOT NULL,
-	vals   jsonb  NOT NULL,
+	app    text     NOT NULL,
+	kind   text     NOT NULL,
+	source text     NOT NULL,
+	minute bigint   NOT NULL,
+	vals   float8[] NOT NULL,
 	PRIMARY KEY (app, minute, kind, source)
 );
 
 CREATE TABLE samples_hourly (LIKE samples_minute INCLUDING ALL);
 ALTER TABLE samples_hourly RENAME COLUMN minute TO hour;
+
+-- The names of sample values, numbered for samples_*.vals. Rows are never
+-- updated or deleted, so every dyno may cache them.
+CREATE TABLE sample_names (
+	id   integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	name text    NOT NULL UNIQUE
+);
 
 CREATE TABLE settings (
 	name  text PRIMARY KEY,
@@ -102,13 +111,11 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 	END
 $$;
 
--- dw_max_merge keeps the larger value of each key of two {"name": number} objects.
-CREATE FUNCTION dw_max_merge(a jsonb, b jsonb) RETURNS jsonb
+-- dw_max_merge keeps the larger of each element of two arrays; NULLs are
+-- ignored (see samples_minute.vals).
+CREATE FUNCTION dw_max_merge(a float8[], b float8[]) RETURNS float8[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-	SELECT CASE WHEN a IS NULL THEN b WHEN b IS NULL THEN a ELSE (
-		SELECT jsonb_object_agg(key, v) FROM (
-			SELECT key, max(value::float8) AS v
-			FROM (SELECT * FROM jsonb_each(a) UNION ALL SELECT * FROM jsonb_each(b)) u
-			GROUP BY key) g)
+	SELECT CASE WHEN a IS NULL THEN b WHEN b IS NULL THEN a ELSE ARRAY(
+		SELECT greatest(a[i], b[i]) FROM generate_series(1, greatest(cardinality(a), cardinality(b))) i ORDER BY i)
 	END
 $$;

@@ -1,0 +1,40 @@
+package store
+
+// What the defaults cost on Postgres: 30 days of a busy app must fit the
+// smallest Heroku Postgres plan (1 GB).
+//
+// The app: 10 web dynos serving 1,000 requests/s together, log-runtime-metrics
+// on, a Postgres and a Redis add-on, ~10 stored event lines a minute (the
+// ingest caps raw lines per app, code and minute at EVENT_LINES_PER_MINUTE,
+// 10; a normal month has a few codes trickling, not a storm), and Logplex
+// posting ~10 batches a second.
+//
+// Bytes a row are measured by TestPostgresBytesPerRow (heap, TOAST and
+// indexes, after VACUUM FULL, busy-app data: 6,000 requests a dyno-minute
+// with lognormal service times spanning ~70 histogram buckets); the test
+// fails if a change makes a row bigger than these figures.
+//
+//	table           rows in the retention window                 B/row     MB
+//	rollups_minute  10 dynos × 1,440 min × 30 d     =   432,000   × 560  =  242
+//	rollups_hourly  10 dynos × 24 h × 365 d         =    87,600   × 560  =   49
+//	samples_minute  (10 dynos + 2 add-ons) × 43,200 =   518,400   × 330  =  171
+//	samples_hourly  12 sources × 24 h × 365 d       =   105,120   × 330  =   35
+//	events          10 a minute × 43,200 min        =   432,000   × 460  =  199
+//	dedupe_keys     10 batches/s × 3,600 s (1 h)    =    36,000   × 170  =    6
+//	apps, settings, leases, sample_names            negligible
+//	                                                              live  ≈  702
+//
+// Updates leave dead rows until autovacuum reclaims them: the minute rows
+// of the current minute are rewritten on every flush (each web dyno every
+// ROLLUP_FLUSH_INTERVAL), everything older is never written again. Allowing
+// 20% for that and for index slack gives ≈ 840 MB, under 1 GB with room for
+// an incident's worth of extra events (each extra stored line ≈ 460 B:
+// 100,000 of them is 46 MB).
+//
+// What dominates a rollup row is its histogram: int4 counts for the ~70
+// non-empty buckets of a busy dyno-minute (~300 B). Samples keep their
+// values in a float8[] indexed by sample_names, not as JSON with the names
+// repeated in every row (which measured 523 B a row against 273).
+//
+// The embedded SQLite store (one process, a local file) is smaller per row:
+// histograms are varint blobs and no row carries MVCC headers.
