@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/dynowatch/dynowatch/config"
 )
 
 func main() {
@@ -52,25 +54,61 @@ func usageError(format string, args ...any) error {
 const usage = `dynowatch watches Heroku apps through their log drains and alerts you.
 
 Usage:
-  dynowatch parse [FILE]   print every log message of FILE (or stdin) as JSON
+  dynowatch [all]                  web and worker in one process (the default; one-dyno setups)
+  dynowatch web                    the drain receiver, API and dashboard (Procfile web)
+  dynowatch worker                 scheduled jobs: pruning old data (Procfile worker)
+  dynowatch migrate                apply database migrations (Procfile release)
+  dynowatch replay --app NAME FILE push a saved log, either form, through the pipeline
+  dynowatch parse [FILE]           print every log message of FILE (or stdin) as JSON
+  dynowatch config                 print the configuration read from config vars
+  dynowatch loadgen -url URL ...   post realistic Logplex batches to a drain and measure it
 
-Run "dynowatch COMMAND -h" for a command's help.
+Configuration comes from config vars (environment variables); see README.md.
 `
 
 // run is the whole program: main only adds the process's signals, streams and exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) < 2 {
-		fmt.Fprint(stderr, usage)
-		return usageError("no command given")
+	cmd, rest := "all", []string(nil)
+	if len(args) > 1 {
+		cmd, rest = args[1], args[2:]
 	}
-	cmd, rest := args[1], args[2:]
 	switch cmd {
 	case "parse":
 		return runParse(ctx, rest, stdin, stdout, stderr)
+	case "loadgen":
+		return runLoadgen(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	case "all", "web", "worker", "migrate", "replay", "config":
+	default:
+		fmt.Fprint(stderr, usage)
+		return usageError("unknown command %q", cmd)
 	}
-	fmt.Fprint(stderr, usage)
-	return usageError("unknown command %q", cmd)
+
+	cfg, err := config.Load()
+	if cmd == "config" {
+		return runConfig(cfg, err, stdout)
+	}
+	if err != nil {
+		return err
+	}
+	log := newLogger(stdout, cfg.OnHeroku())
+	switch cmd {
+	case "web":
+		return serve(ctx, cfg, log, roles{web: true})
+	case "worker":
+		return serve(ctx, cfg, log, roles{worker: true})
+	case "migrate":
+		st, err := openStore(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		st.Close()
+		log.Info("migrations applied")
+		return nil
+	case "replay":
+		return runReplay(ctx, cfg, log, rest, stderr)
+	}
+	return serve(ctx, cfg, log, roles{web: true, worker: true})
 }

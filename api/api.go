@@ -1,0 +1,299 @@
+// Package api serves dynowatch's JSON API under /api/v1: the monitored apps,
+// their events and their metric series, for the dashboard and for scripts.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/dynowatch/dynowatch/config"
+	"github.com/dynowatch/dynowatch/store"
+)
+
+// Store is what the API reads.
+type Store interface {
+	Apps(ctx context.Context) ([]store.App, error)
+	Events(ctx context.Context, q store.EventQuery) ([]store.Event, error)
+	Series(ctx context.Context, q store.SeriesQuery) ([]store.Series, error)
+	DeleteApp(ctx context.Context, app string) error
+}
+
+// Options configures the API.
+type Options struct {
+	Store     Store
+	Passwords []string // DASHBOARD_PASSWORD; any user name
+	Logger    *slog.Logger
+	Now       func() time.Time // optional
+}
+
+// Register mounts the API's routes on mux, behind basic auth.
+func Register(mux *http.ServeMux, o Options) error {
+	switch {
+	case o.Store == nil:
+		return errors.New("api: Options.Store is required")
+	case len(o.Passwords) == 0:
+		return errors.New("api: Options.Passwords is empty")
+	case o.Logger == nil:
+		return errors.New("api: Options.Logger is required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &server{Options: o}
+	auth := BasicAuth(o.Passwords, "dynowatch")
+	mux.Handle("GET /api/v1/apps", auth(http.HandlerFunc(s.handleApps)))
+	mux.Handle("GET /api/v1/apps/{app}/events", auth(http.HandlerFunc(s.handleEvents)))
+	mux.Handle("GET /api/v1/apps/{app}/series", auth(http.HandlerFunc(s.handleSeries)))
+	mux.Handle("DELETE /api/v1/apps/{app}", auth(http.HandlerFunc(s.handleDeleteApp)))
+	return nil
+}
+
+// BasicAuth is middleware that accepts any user name with one of the
+// passwords, compared in constant time.
+func BasicAuth(passwords []string, realm string) func(http.Handler) http.Handler {
+	secrets := make([][]byte, len(passwords))
+	for i, p := range passwords {
+		secrets[i] = []byte(p)
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, pass, ok := r.BasicAuth()
+			match := 0
+			for _, s := range secrets {
+				match |= subtle.ConstantTimeCompare([]byte(pass), s)
+			}
+			if !ok || match != 1 {
+				w.Header().Set("WWW-Authenticate", `Basic realm="`+realm+`"`)
+				writeError(w, r, nil, errUnauthorized)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+type server struct {
+	Options
+}
+
+// app is an app in the API's JSON.
+type app struct {
+	Name            string     `json:"name"`
+	FirstSeen       time.Time  `json:"first_seen"`
+	LastMessage     *time.Time `json:"last_message,omitempty"`
+	DrainToken      string     `json:"drain_token,omitempty"`
+	Messages        int64      `json:"messages"`
+	BadFrames       int64      `json:"bad_frames"`
+	CountMismatches int64      `json:"count_mismatches"`
+	L10Dropped      int64      `json:"l10_dropped"`
+}
+
+// handleApps handles "GET /api/v1/apps".
+func (s *server) handleApps(w http.ResponseWriter, r *http.Request) {
+	apps, err := s.Store.Apps(r.Context())
+	if err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	out := make([]app, 0, len(apps))
+	for _, a := range apps {
+		j := app{Name: a.Name, FirstSeen: a.FirstSeen.UTC(), DrainToken: a.DrainToken, Messages: a.Messages,
+			BadFrames: a.BadFrames, CountMismatches: a.CountMismatches, L10Dropped: a.L10Dropped}
+		if !a.LastMessage.IsZero() {
+			t := a.LastMessage.UTC()
+			j.LastMessage = &t
+		}
+		out = append(out, j)
+	}
+	writeJSON(w, map[string]any{"apps": out})
+}
+
+type event struct {
+	ID   int64     `json:"id"`
+	Time time.Time `json:"time"`
+	Kind string    `json:"kind"`
+	Code string    `json:"code,omitempty"`
+	Dyno string    `json:"dyno,omitempty"`
+	Line string    `json:"line"`
+}
+
+// handleEvents handles "GET /api/v1/apps/{app}/events?since=&kind=&code=&limit=&before=".
+// Events come newest first; "next" is the before= of the following page.
+func (s *server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	q := store.EventQuery{App: r.PathValue("app"), Kind: r.FormValue("kind"), Code: r.FormValue("code"), Limit: 100}
+	var err error
+	if v := r.FormValue("since"); v != "" {
+		if q.Since, err = parseTime(v, s.Now()); err != nil {
+			writeError(w, r, s.Logger, badRequest("since", v, "an RFC 3339 time or a duration back from now, like 2024-03-15T12:00:00Z or 1h", err))
+			return
+		}
+	}
+	if v := r.FormValue("limit"); v != "" {
+		if q.Limit, err = strconv.Atoi(v); err != nil || q.Limit < 1 || q.Limit > 1000 {
+			writeError(w, r, s.Logger, badRequest("limit", v, "a number from 1 to 1000", err))
+			return
+		}
+	}
+	if v := r.FormValue("before"); v != "" {
+		if q.Before, err = strconv.ParseInt(v, 10, 64); err != nil || q.Before < 1 {
+			writeError(w, r, s.Logger, badRequest("before", v, "the next value of a previous page", err))
+			return
+		}
+	}
+	events, err := s.Store.Events(r.Context(), q)
+	if err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	out := make([]event, 0, len(events))
+	for _, e := range events {
+		out = append(out, event{ID: e.ID, Time: e.Time.UTC(), Kind: e.Kind, Code: e.Code, Dyno: e.Dyno, Line: e.Line})
+	}
+	resp := map[string]any{"events": out}
+	if len(events) == q.Limit {
+		resp["next"] = strconv.FormatInt(events[len(events)-1].ID, 10)
+	}
+	writeJSON(w, resp)
+}
+
+// handleSeries handles "GET /api/v1/apps/{app}/series?metric=&from=&to=&step=".
+func (s *server) handleSeries(w http.ResponseWriter, r *http.Request) {
+	now := s.Now()
+	q := store.SeriesQuery{App: r.PathValue("app"), Metric: r.FormValue("metric"), To: now}
+	if q.Metric == "" {
+		writeError(w, r, s.Logger, badRequest("metric", "", "a metric name such as requests or p95 (see the README)", nil))
+		return
+	}
+	var err error
+	if v := r.FormValue("to"); v != "" {
+		if q.To, err = parseTime(v, now); err != nil {
+			writeError(w, r, s.Logger, badRequest("to", v, "an RFC 3339 time", err))
+			return
+		}
+	}
+	q.From = q.To.Add(-time.Hour)
+	if v := r.FormValue("from"); v != "" {
+		if q.From, err = parseTime(v, now); err != nil {
+			writeError(w, r, s.Logger, badRequest("from", v, "an RFC 3339 time or a duration back from now, like 24h", err))
+			return
+		}
+	}
+	if !q.From.Before(q.To) {
+		writeError(w, r, s.Logger, badRequest("from", r.FormValue("from"), "a time before to", nil))
+		return
+	}
+	q.Step = defaultStep(q.To.Sub(q.From))
+	if v := r.FormValue("step"); v != "" {
+		if q.Step, err = config.ParseDuration(v); err != nil || q.Step < time.Minute {
+			writeError(w, r, s.Logger, badRequest("step", v, "a duration of at least 1m, like 5m or 1h", err))
+			return
+		}
+	}
+	series, err := s.Store.Series(r.Context(), q)
+	if err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	type jsonSeries struct {
+		Dyno   string  `json:"dyno"`
+		Code   string  `json:"code,omitempty"`
+		Points [][]any `json:"points"`
+	}
+	out := make([]jsonSeries, 0, len(series))
+	for _, sr := range series {
+		js := jsonSeries{Dyno: sr.Dyno, Code: sr.Code, Points: make([][]any, 0, len(sr.Points))}
+		for _, p := range sr.Points {
+			js.Points = append(js.Points, []any{p.Time.UTC().Format(time.RFC3339), p.Value})
+		}
+		out = append(out, js)
+	}
+	writeJSON(w, map[string]any{"metric": q.Metric, "step": config.Duration(q.Step).String(), "series": out})
+}
+
+// defaultStep keeps a chart near 60 to 360 points.
+func defaultStep(span time.Duration) time.Duration {
+	switch {
+	case span <= 6*time.Hour:
+		return time.Minute
+	case span <= 24*time.Hour:
+		return 5 * time.Minute
+	case span <= 7*24*time.Hour:
+		return time.Hour
+	}
+	return 6 * time.Hour
+}
+
+// handleDeleteApp handles "DELETE /api/v1/apps/{app}": forget an app and its
+// data, after `heroku drains:remove`.
+func (s *server) handleDeleteApp(w http.ResponseWriter, r *http.Request) {
+	if err := s.Store.DeleteApp(r.Context(), r.PathValue("app")); err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// parseTime reads an RFC 3339 time, or a duration back from now ("1h", "7d").
+func parseTime(v string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	d, err := config.ParseDuration(v)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return now.Add(-d), nil
+}
+
+var errUnauthorized = errors.New("unauthorized")
+
+// requestError is a client's mistake, shown to it as it is.
+type requestError struct{ msg string }
+
+func (e *requestError) Error() string { return e.msg }
+
+func badRequest(param, value, want string, err error) error {
+	msg := fmt.Sprintf("query parameter %s=%q: want %s", param, value, want)
+	if err != nil {
+		msg += " (" + err.Error() + ")"
+	}
+	return &requestError{msg}
+}
+
+// writeError maps an error to a status: client mistakes are explained,
+// internal errors are logged with the request and shown as a generic message.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var re *requestError
+	status, msg := http.StatusInternalServerError, "internal error"
+	switch {
+	case errors.Is(err, errUnauthorized):
+		status, msg = http.StatusUnauthorized, "unauthorized"
+	case errors.As(err, &re):
+		status, msg = http.StatusBadRequest, re.msg
+	case errors.Is(err, store.ErrUnknownMetric):
+		status, msg = http.StatusBadRequest, err.Error()
+	case errors.Is(err, store.ErrNotFound):
+		status, msg = http.StatusNotFound, err.Error()
+	case errors.Is(err, context.Canceled):
+		return
+	default:
+		if log != nil {
+			log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,159 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dynowatch/dynowatch/store"
+	"github.com/dynowatch/dynowatch/store/storetest"
+)
+
+var now = time.Date(2024, 3, 15, 12, 30, 0, 0, time.UTC)
+
+// newServer serves the API over an embedded store holding one app, "shop",
+// with three events and a minute of requests.
+func newServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	ctx := context.Background()
+	st := storetest.MustOpenEmbedded(t)
+	b := &store.Batch{App: "shop", Key: "frame:1", Received: now, State: store.AppDelta{LastMessage: now, DrainToken: "d.x", Messages: 3}}
+	for i, code := range []string{"H12", "R14", "H12"} {
+		b.Events = append(b.Events, store.Event{App: "shop", Time: now.Add(time.Duration(i-10) * time.Minute), Kind: "router", Code: code, Dyno: "web.1", Line: "line " + code})
+	}
+	if _, err := st.WriteBatch(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	r := store.Rollup{App: "shop", Dyno: "web.1", Minute: now.Add(-5 * time.Minute), Requests: 10, Status2xx: 9, Status5xx: 1}
+	for i := 1; i <= 10; i++ {
+		r.Service.Observe(i * 100)
+	}
+	if err := st.MergeRollups(ctx, []store.Rollup{r}, nil); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	if err := Register(mux, Options{Store: st, Passwords: []string{"pw"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func call(t *testing.T, srv *httptest.Server, method, path, pass string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, srv.URL+path, nil)
+	if pass != "" {
+		req.SetBasicAuth("someone", pass)
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	raw, _ := io.ReadAll(resp.Body)
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &body); err != nil {
+			t.Fatalf("%s %s: %v in %q", method, path, err, raw)
+		}
+	}
+	return resp.StatusCode, body
+}
+
+func TestAPI(t *testing.T) {
+	srv := newServer(t)
+	tests := []struct {
+		name, method, path, pass string
+		status                   int
+		check                    func(t *testing.T, body map[string]any)
+	}{
+		{"no password", "GET", "/api/v1/apps", "", 401, nil},
+		{"wrong password", "GET", "/api/v1/apps", "nope", 401, nil},
+		{"apps", "GET", "/api/v1/apps", "pw", 200, func(t *testing.T, b map[string]any) {
+			apps := b["apps"].([]any)
+			a := apps[0].(map[string]any)
+			if len(apps) != 1 || a["name"] != "shop" || a["drain_token"] != "d.x" || a["last_message"] != "2024-03-15T12:30:00Z" {
+				t.Errorf("apps = %v", apps)
+			}
+		}},
+		{"events newest first, paged", "GET", "/api/v1/apps/shop/events?limit=2", "pw", 200, func(t *testing.T, b map[string]any) {
+			ev := b["events"].([]any)
+			if len(ev) != 2 || ev[0].(map[string]any)["line"] != "line H12" || ev[1].(map[string]any)["code"] != "R14" || b["next"] == nil {
+				t.Errorf("body = %v", b)
+			}
+		}},
+		{"events by code", "GET", "/api/v1/apps/shop/events?code=R14", "pw", 200, func(t *testing.T, b map[string]any) {
+			if ev := b["events"].([]any); len(ev) != 1 {
+				t.Errorf("events = %v", ev)
+			}
+		}},
+		{"events since a duration", "GET", "/api/v1/apps/shop/events?since=9m30s", "pw", 200, func(t *testing.T, b map[string]any) {
+			if ev := b["events"].([]any); len(ev) != 2 {
+				t.Errorf("events in the last 9m30s = %v, want the two newest", ev)
+			}
+		}},
+		{"bad limit", "GET", "/api/v1/apps/shop/events?limit=0", "pw", 400, func(t *testing.T, b map[string]any) {
+			if !strings.Contains(b["error"].(string), "limit") {
+				t.Errorf("error = %v", b["error"])
+			}
+		}},
+		{"series", "GET", "/api/v1/apps/shop/series?metric=requests", "pw", 200, func(t *testing.T, b map[string]any) {
+			s := b["series"].([]any)
+			if b["metric"] != "requests" || b["step"] != "1m0s" || len(s) != 1 {
+				t.Fatalf("body = %v", b)
+			}
+			pts := s[0].(map[string]any)["points"].([]any)
+			total := 0.0
+			for _, p := range pts {
+				total += p.([]any)[1].(float64)
+			}
+			if total != 10 {
+				t.Errorf("requests sum to %v, want 10: %v", total, pts)
+			}
+		}},
+		{"p95", "GET", "/api/v1/apps/shop/series?metric=p95&from=2024-03-15T12:20:00Z&to=2024-03-15T12:30:00Z", "pw", 200, func(t *testing.T, b map[string]any) {
+			pts := b["series"].([]any)[0].(map[string]any)["points"].([]any)
+			var v float64
+			for _, p := range pts {
+				v = max(v, p.([]any)[1].(float64))
+			}
+			if v < 850 || v > 1100 {
+				t.Errorf("p95 = %v, want about 1000", v)
+			}
+		}},
+		{"unknown metric", "GET", "/api/v1/apps/shop/series?metric=No-Such!", "pw", 400, func(t *testing.T, b map[string]any) {
+			if !strings.Contains(b["error"].(string), "requests") {
+				t.Errorf("error does not list the metrics: %v", b["error"])
+			}
+		}},
+		{"codes", "GET", "/api/v1/apps/shop/series?metric=codes", "pw", 200, nil},
+		{"no metric", "GET", "/api/v1/apps/shop/series", "pw", 400, nil},
+		{"from after to", "GET", "/api/v1/apps/shop/series?metric=requests&from=2024-03-16T00:00:00Z", "pw", 400, nil},
+		{"bad step", "GET", "/api/v1/apps/shop/series?metric=requests&step=1s", "pw", 400, nil},
+		{"delete unknown app", "DELETE", "/api/v1/apps/other", "pw", 404, nil},
+		{"delete", "DELETE", "/api/v1/apps/shop", "pw", 204, nil},
+		{"gone", "GET", "/api/v1/apps", "pw", 200, func(t *testing.T, b map[string]any) {
+			if apps := b["apps"].([]any); len(apps) != 0 {
+				t.Errorf("apps after delete = %v", apps)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := call(t, srv, tt.method, tt.path, tt.pass)
+			if status != tt.status {
+				t.Fatalf("status %d, want %d (%v)", status, tt.status, body)
+			}
+			if tt.check != nil {
+				tt.check(t, body)
+			}
+		})
+	}
+}

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/dynowatch/dynowatch/config"
+)
+
+// runConfig implements "dynowatch config": every config var with the value
+// read (secrets redacted), or what is wrong with them.
+func runConfig(cfg *config.Config, loadErr error, stdout io.Writer) error {
+	if loadErr != nil {
+		return loadErr
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VAR\tVALUE\tSOURCE")
+	for _, v := range cfg.Vars() {
+		source := "default"
+		switch {
+		case v.Set:
+			source = "config var"
+		case v.Default == "":
+			source = "unset"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Name, v.Value, source)
+	}
+	return tw.Flush()
+}

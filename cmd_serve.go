@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dynowatch/dynowatch/api"
+	"github.com/dynowatch/dynowatch/config"
+	"github.com/dynowatch/dynowatch/drain"
+	"github.com/dynowatch/dynowatch/ingest"
+	"github.com/dynowatch/dynowatch/store"
+)
+
+// roles says which parts of dynowatch a process runs.
+type roles struct{ web, worker bool }
+
+// serve runs the web role, the worker role or both until ctx is done, then
+// shuts down in order: stop taking requests, flush what they left, stop jobs.
+//
+// Heroku kills a web dyno that has not bound $PORT within 60 s (R10), so the
+// port is bound first and /healthz says 503 until the store answers.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) error {
+	var (
+		srv   *http.Server
+		gate  gatedHandler
+		ready atomic.Bool
+		errc  = make(chan error, 4)
+	)
+	if r.web {
+		ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+		if err != nil {
+			return fmt.Errorf("binding PORT %d: %w", cfg.Port, err)
+		}
+		log.Info("listening", "addr", ln.Addr().String())
+		if cfg.Port == 0 { // a test's port 0: print URLs with the port chosen
+			c := *cfg
+			c.Port = ln.Addr().(*net.TCPAddr).Port
+			cfg = &c
+		}
+		srv = &http.Server{Handler: &gate, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
+		go func() { errc <- srv.Serve(ln) }()
+		gate.set(bootMux(&ready, nil))
+	}
+
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		if srv != nil {
+			srv.Close()
+		}
+		return err
+	}
+	defer st.Close()
+
+	// The pipeline outlives the HTTP server: requests in flight need it to
+	// commit, and it flushes the rollups after the last one.
+	pipeCtx, stopPipe := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPipe()
+	var wg sync.WaitGroup
+	if r.web {
+		mux, pipe, err := webMux(ctx, cfg, log, st, &ready)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := pipe.Run(pipeCtx); err != nil {
+				log.Error("final rollup flush failed", "err", err)
+			}
+		}()
+		gate.set(mux)
+		ready.Store(true)
+	}
+	var stopWorker func() error
+	if r.worker {
+		if stopWorker, err = startWorker(ctx, cfg, log, st); err != nil {
+			return err
+		}
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+	}
+	log.Info("shutting down")
+	// Heroku sends SIGKILL 30 s after SIGTERM.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer cancel()
+	if srv != nil {
+		ready.Store(false)
+		if err := srv.Shutdown(sctx); err != nil {
+			log.Error("http shutdown", "err", err)
+		}
+	}
+	stopPipe()
+	wg.Wait()
+	if stopWorker != nil {
+		if err := stopWorker(); err != nil {
+			log.Error("worker shutdown", "err", err)
+		}
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// gatedHandler serves the boot mux until the full one is ready.
+type gatedHandler struct{ h atomic.Pointer[http.Handler] }
+
+func (g *gatedHandler) set(h http.Handler) { g.h.Store(&h) }
+
+func (g *gatedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*g.h.Load()).ServeHTTP(w, r)
+}
+
+// bootMux answers while the store is not ready yet: /healthz says so, and
+// drains get a 503 so that Logplex retries.
+func bootMux(ready *atomic.Bool, st *store.Store) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if !ready.Load() || st == nil {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := st.Ping(ctx); err != nil {
+			http.Error(w, "store not answering", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+	})
+	return mux
+}
+
+// webMux builds every route of the web role: routes are registered here and
+// only here.
+func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store, ready *atomic.Bool) (*http.ServeMux, *ingest.Pipeline, error) {
+	drainSecrets, err := secret(ctx, cfg, log, st, "DRAIN_SECRET", cfg.DrainSecret)
+	if err != nil {
+		return nil, nil, err
+	}
+	dashboard, err := secret(ctx, cfg, log, st, "DASHBOARD_PASSWORD", cfg.DashboardPassword)
+	if err != nil {
+		return nil, nil, err
+	}
+	pipe, err := ingest.New(ingest.Options{
+		Store: st, Logger: log, FlushEvery: cfg.RollupFlushEvery.D(), EventLinesPerMinute: cfg.EventLinesPerMinute,
+		KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	dh, err := drain.NewHandler(drain.Options{Secrets: drainSecrets, Sink: pipe, Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	mux := bootMux(ready, st)
+	mux.Handle("POST /drain/{app}", dh)
+	if err := api.Register(mux, api.Options{Store: st, Passwords: dashboard, Logger: log}); err != nil {
+		return nil, nil, err
+	}
+
+	base := publicURL(cfg)
+	shown := drainSecrets[len(drainSecrets)-1]
+	if cfg.OnHeroku() && len(cfg.DrainSecret) > 0 {
+		shown = "$DRAIN_SECRET" // the dyno's logs leave the app: don't print the secret there
+	}
+	u := *base
+	u.User = url.UserPassword("dynowatch", shown)
+	u.Path = "/drain/APP"
+	log.Info("add an app with: heroku drains:add "+u.String()+" -a APP", "drain_url", u.String())
+	if len(cfg.DashboardPassword) == 0 {
+		d := *base
+		d.User = url.UserPassword("dynowatch", dashboard[0])
+		log.Info("dashboard and API at "+d.String(), "dashboard_url", d.String())
+	}
+	return mux, pipe, nil
+}
+
+// publicURL is DYNOWATCH_URL, or the local address.
+func publicURL(cfg *config.Config) *url.URL {
+	if cfg.URL != "" {
+		if u, err := url.Parse(cfg.URL); err == nil {
+			return u
+		}
+	}
+	return &url.URL{Scheme: "http", Host: "localhost:" + strconv.Itoa(cfg.Port)}
+}
+
+// secret returns the configured secrets of var name or, locally, one
+// generated once and kept in the store so that it survives restarts. On
+// Heroku a missing secret is an error: a generated one would differ per dyno.
+func secret(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store, name string, configured []string) ([]string, error) {
+	if len(configured) > 0 {
+		return configured, nil
+	}
+	if cfg.OnHeroku() {
+		return nil, fmt.Errorf("config var %s is not set: set it with `heroku config:set %s=$(openssl rand -hex 20) -a <this app>`", name, name)
+	}
+	b := make([]byte, 20)
+	rand.Read(b)
+	v, err := st.SetSettingIfAbsent(ctx, "secret:"+name, hex.EncodeToString(b))
+	if err != nil {
+		return nil, fmt.Errorf("keeping a generated %s: %w", name, err)
+	}
+	log.Info("using a generated "+name+" kept in the store; set the config var to choose your own", "var", name)
+	return []string{v}, nil
+}
+
+// openStore opens the store, retrying while the database is not reachable
+// yet (a dyno may boot before its database answers), and migrates it.
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*store.Store, error) {
+	delay := time.Second
+	for {
+		st, err := store.Open(ctx, store.Config{DatabaseURL: cfg.DatabaseURL, Path: cfg.DBPath, MaxConns: cfg.DatabaseMaxConns, Logger: log})
+		if err == nil {
+			if err = st.Migrate(ctx); err == nil {
+				return st, nil
+			}
+			st.Close()
+		}
+		if cfg.Embedded() {
+			return nil, fmt.Errorf("opening the embedded store %s: %w", cfg.DBPath, err)
+		}
+		log.Error("store not ready; retrying", "in", delay, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("opening the store: %w", err)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 30*time.Second)
+	}
+}

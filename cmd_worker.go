@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+
+	"github.com/dynowatch/dynowatch/config"
+	"github.com/dynowatch/dynowatch/store"
+)
+
+// pruneEvery is how often the worker deletes data past its retention.
+const pruneEvery = 10 * time.Minute
+
+// startWorker starts the worker's scheduled jobs and returns how to stop them.
+// Several worker dynos may run: each job takes a lease in the store, so one
+// of them runs it per interval, and another takes over when that one dies.
+func startWorker(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store) (stop func() error, err error) {
+	s, err := gocron.NewScheduler(gocron.WithStopTimeout(20 * time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("worker scheduler: %w", err)
+	}
+	holder := workerID(cfg)
+	retention := store.Retention{
+		Events: cfg.RetentionEvents.D(), Minute: cfg.RetentionMinute.D(), Samples: cfg.RetentionMinute.D(),
+		Hourly: cfg.RetentionHourly.D(), DedupeKeys: 15 * time.Minute,
+	}
+	_, err = s.NewJob(gocron.DurationJob(pruneEvery),
+		gocron.NewTask(func(ctx context.Context) {
+			leased(ctx, log, st, "prune", holder, pruneEvery, func(ctx context.Context, now time.Time) error {
+				res, err := st.Prune(ctx, now, retention)
+				if err == nil {
+					log.Info("pruned old data", "result", fmt.Sprintf("%+v", res))
+				}
+				return err
+			})
+		}),
+		gocron.WithName("prune"),
+		gocron.WithSingletonMode(gocron.LimitModeReschedule),
+		gocron.WithStartAt(gocron.WithStartImmediately()),
+		gocron.WithContext(ctx),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("scheduling prune: %w", err)
+	}
+	s.Start()
+	log.Info("worker started", "holder", holder)
+	return s.Shutdown, nil
+}
+
+// leased runs job if this worker holds, or can take, the job's lease. The
+// lease lasts a little less than the interval, so the job runs once per
+// interval across all workers, and is not released: released early, a second
+// worker whose timer fires a moment later would run it again.
+func leased(ctx context.Context, log *slog.Logger, st *store.Store, job, holder string, every time.Duration, run func(context.Context, time.Time) error) {
+	now := time.Now()
+	ok, err := st.AcquireLease(ctx, "job:"+job, holder, every*9/10, now)
+	if err != nil {
+		log.Error("job lease", "job", job, "err", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	if err := run(ctx, now); err != nil {
+		log.Error("job failed", "job", job, "err", err)
+	}
+}
+
+// workerID names this process among the workers sharing the store.
+func workerID(cfg *config.Config) string {
+	host, _ := os.Hostname()
+	if cfg.Dyno != "" {
+		host = cfg.Dyno + "@" + host
+	}
+	return host + ":" + strconv.Itoa(os.Getpid())
+}

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server's logger and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startServer runs `dynowatch all` on port 0 with an embedded store and
+// returns its base URL once /healthz answers 200.
+func startServer(t *testing.T, env map[string]string) (base string, logs *syncBuffer, stop func() error) {
+	t.Helper()
+	for _, v := range []string{"DATABASE_URL", "DYNO", "DYNOWATCH_URL", "DRAIN_SECRET", "DASHBOARD_PASSWORD"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+	t.Setenv("PORT", "0")
+	t.Setenv("DYNOWATCH_DB", filepath.Join(t.TempDir(), "e2e.db"))
+	t.Setenv("ROLLUP_FLUSH_INTERVAL", "200ms")
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	logs = &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"dynowatch", "all"}, strings.NewReader(""), logs, logs) }()
+	var once sync.Once
+	var stopErr error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case stopErr = <-done:
+			case <-time.After(25 * time.Second):
+				stopErr = fmt.Errorf("server did not stop within 25 s")
+			}
+		})
+		return stopErr
+	}
+	t.Cleanup(func() { stop() })
+
+	addr := regexp.MustCompile(`msg=listening addr=\S*:(\d+)`)
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := addr.FindStringSubmatch(logs.String()); m != nil {
+			base = "http://127.0.0.1:" + m[1]
+			if resp, err := http.Get(base + "/healthz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return base, logs, stop
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("server not ready; logs:\n%s", logs.String())
+	return "", nil, nil
+}
+
+func frame(msg string) string { return fmt.Sprintf("%d %s", len(msg), msg) }
+
+func post(t *testing.T, url, pass, body string, headers map[string]string) int {
+	t.Helper()
+	req, err := http.NewRequest("POST", url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/logplex-1")
+	req.SetBasicAuth("dynowatch", pass)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func getJSON(t *testing.T, url, pass string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.SetBasicAuth("anyone", pass)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("GET %s: %v in %s", url, err, body)
+	}
+}
+
+// TestEndToEnd runs the server, posts real Logplex bodies with retries and
+// garbage, and reads the result back through the API.
+func TestEndToEnd(t *testing.T) {
+	base, logs, stop := startServer(t, map[string]string{"DRAIN_SECRET": "s3cret-one,s3cret-two", "DASHBOARD_PASSWORD": "dash-pw"})
+	now := time.Now().UTC().Truncate(time.Second)
+	ts := func(sec int) string { return now.Add(time.Duration(sec) * time.Second).Format(time.RFC3339) }
+	var body strings.Builder
+	for i := 0; i < 40; i++ {
+		status := 200
+		if i%10 == 0 {
+			status = 500
+		}
+		body.WriteString(frame(fmt.Sprintf("<158>1 %s host heroku router - at=info method=GET path=\"/orders?token=abc\" host=shop.example.com request_id=r%d fwd=\"10.1.2.3\" dyno=web.1 connect=1ms service=%dms status=%d bytes=100 protocol=https\n", ts(-30), i, 10+i, status)))
+	}
+	body.WriteString(frame(fmt.Sprintf("<158>1 %s host heroku router - at=error code=H12 desc=\"Request timeout\" method=GET path=\"/slow?secret=1\" host=shop.example.com request_id=x fwd=\"10.9.9.9\" dyno=web.2 connect=1ms service=30001ms status=503 bytes=0 protocol=https\n", ts(-20))))
+	body.WriteString(frame(fmt.Sprintf("<45>1 %s host heroku worker.1 - Error R14 (Memory quota exceeded)\n", ts(-10))))
+	body.WriteString(frame(fmt.Sprintf("<45>1 %s host heroku web.1 - source=web.1 dyno=heroku.1.abc sample#memory_rss=400.5MB sample#memory_quota=512.00MB sample#load_avg_1m=0.5\n", ts(-5))))
+	body.WriteString("GARBAGE FRAME")
+	drainURL := base + "/drain/shop"
+	headers := map[string]string{"Logplex-Frame-Id": "F00D", "Logplex-Msg-Count": "44", "Logplex-Drain-Token": "d.e2e"}
+
+	if code := post(t, drainURL, "wrong", body.String(), headers); code != 401 {
+		t.Fatalf("wrong secret: %d", code)
+	}
+	for attempt := 0; attempt < 3; attempt++ { // Logplex retrying the same batch
+		if code := post(t, drainURL, "s3cret-two", body.String(), headers); code != 204 {
+			t.Fatalf("attempt %d: status %d; logs:\n%s", attempt, code, logs.String())
+		}
+	}
+
+	var apps struct {
+		Apps []struct {
+			Name       string `json:"name"`
+			DrainToken string `json:"drain_token"`
+			Messages   int64  `json:"messages"`
+			BadFrames  int64  `json:"bad_frames"`
+		} `json:"apps"`
+	}
+	waitFor(t, func() bool {
+		getJSON(t, base+"/api/v1/apps", "dash-pw", &apps)
+		return len(apps.Apps) == 1 && apps.Apps[0].Messages > 0
+	})
+	if a := apps.Apps[0]; a.Name != "shop" || a.DrainToken != "d.e2e" || a.Messages != 43 || a.BadFrames != 1 {
+		t.Errorf("app = %+v, want shop with 43 messages (the retries not counted) and 1 bad frame", a)
+	}
+
+	var events struct {
+		Events []struct {
+			Kind, Code, Dyno, Line string
+		} `json:"events"`
+	}
+	getJSON(t, base+"/api/v1/apps/shop/events", "dash-pw", &events)
+	if len(events.Events) != 2 || events.Events[0].Code != "R14" || events.Events[1].Code != "H12" {
+		t.Fatalf("events = %+v, want R14 then H12", events.Events)
+	}
+	if l := events.Events[1].Line; strings.Contains(l, "secret=1") || strings.Contains(l, "10.9.9.9") || !strings.Contains(l, `path="/slow"`) {
+		t.Errorf("stored router line keeps a query string or client IP: %s", l)
+	}
+
+	var series struct {
+		Metric string `json:"metric"`
+		Series []struct {
+			Dyno   string  `json:"dyno"`
+			Points [][]any `json:"points"`
+		} `json:"series"`
+	}
+	getJSON(t, base+"/api/v1/apps/shop/series?metric=requests&from=10m", "dash-pw", &series)
+	total := 0.0
+	for _, s := range series.Series {
+		for _, p := range s.Points {
+			total += p[1].(float64)
+		}
+	}
+	if total != 41 {
+		t.Errorf("requests series sums to %v, want 41: %+v", total, series)
+	}
+	getJSON(t, base+"/api/v1/apps/shop/series?metric=memory_rss_mb&from=10m", "dash-pw", &series)
+	if len(series.Series) != 1 || series.Series[0].Dyno != "web.1" || len(series.Series[0].Points) != 1 || series.Series[0].Points[0][1].(float64) != 400.5 {
+		t.Errorf("memory_rss_mb = %+v", series)
+	}
+
+	if err := stop(); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if !strings.Contains(logs.String(), "msg=stopped") {
+		t.Errorf("no clean stop in logs:\n%s", logs.String())
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("condition not met within 10 s")
+}

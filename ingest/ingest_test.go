@@ -1,0 +1,170 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dynowatch/dynowatch/drain"
+	"github.com/dynowatch/dynowatch/parse"
+	"github.com/dynowatch/dynowatch/store"
+)
+
+func TestRedactRouter(t *testing.T) {
+	const line = `at=info method=GET path="/a/b?token=x&y=1" host=h request_id=r fwd="1.2.3.4, 5.6.7.8" dyno=web.1 status=200`
+	tests := []struct {
+		name               string
+		in                 string
+		keepQuery, keepIPs bool
+		want               string
+	}{
+		{"default", line, false, false, `at=info method=GET path="/a/b" host=h request_id=r dyno=web.1 status=200`},
+		{"keep query", line, true, false, `at=info method=GET path="/a/b?token=x&y=1" host=h request_id=r dyno=web.1 status=200`},
+		{"keep IPs", line, false, true, `at=info method=GET path="/a/b" host=h request_id=r fwd="1.2.3.4, 5.6.7.8" dyno=web.1 status=200`},
+		{"unquoted fwd last", `at=error code=H10 path=/x?q fwd=17.17.17.17`, false, false, `at=error code=H10 path=/x`},
+		{"no path or fwd", `at=info status=200`, false, false, `at=info status=200`},
+		{"key inside a value", `at=info desc="xfwd=1" path="/"`, false, false, `at=info desc="xfwd=1" path="/"`},
+	}
+	for _, tt := range tests {
+		if got := redactRouter(tt.in, tt.keepQuery, tt.keepIPs); got != tt.want {
+			t.Errorf("%s:\n got %s\nwant %s", tt.name, got, tt.want)
+		}
+	}
+}
+
+// newPipeline runs a pipeline on an embedded store in a temp dir.
+func newPipeline(t *testing.T, o Options) (*Pipeline, *store.Store, func()) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Config{Path: filepath.Join(t.TempDir(), "ingest.db"), MaxConns: 1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	o.Store = st
+	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if o.FlushEvery == 0 {
+		o.FlushEvery = time.Hour // tests flush by stopping
+	}
+	p, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- p.Run(runCtx) }()
+	stop := func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("final flush: %v", err)
+		}
+	}
+	return p, st, stop
+}
+
+// batch parses plain lines into a drain batch.
+func batch(t *testing.T, app, key string, lines ...string) *drain.Batch {
+	t.Helper()
+	b := &drain.Batch{App: app, Key: key, Received: time.Date(2024, 3, 15, 12, 0, 30, 0, time.UTC)}
+	s := parse.NewScanner(strings.NewReader(strings.Join(lines, "\n")), parse.FormPlain)
+	for s.Scan() {
+		e, err := s.Entry()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Entries = append(b.Entries, *e)
+	}
+	return b
+}
+
+func router(sec, status, ms int, dyno, code string) string {
+	c := ""
+	if code != "" {
+		c = " code=" + code + ` desc="x"`
+	}
+	return fmt.Sprintf(`2024-03-15T12:00:%02dZ heroku[router]: at=info%s method=GET path="/p?secret=1" host=h fwd="9.9.9.9" dyno=%s connect=1ms service=%dms status=%d bytes=10`, sec, c, dyno, ms, status)
+}
+
+func TestPipeline(t *testing.T) {
+	ctx := context.Background()
+	p, st, stop := newPipeline(t, Options{EventLinesPerMinute: 2})
+	b := batch(t, "shop", "frame:1",
+		router(1, 200, 10, "web.1", ""),
+		router(2, 500, 20, "web.1", ""),
+		router(3, 503, 30001, "web.2", "H12"),
+		router(4, 503, 30002, "web.2", "H12"),
+		router(5, 503, 30003, "web.2", "H12"), // over the cap of 2 lines a minute
+		"2024-03-15T12:00:06Z heroku[worker.1]: Error R14 (Memory quota exceeded)",
+		"2024-03-15T12:00:07Z heroku[web.1]: source=web.1 dyno=heroku.1.a sample#memory_rss=100.00MB sample#memory_quota=512.00MB",
+		"2024-03-15T12:00:27Z heroku[web.1]: source=web.1 dyno=heroku.1.a sample#memory_rss=300.00MB",
+		"2024-03-15T12:00:08Z app[web.1]: hello",
+	)
+	b.DrainToken, b.BadFrames, b.CountMismatch = "d.tok", 2, true
+	if dup, err := p.Ingest(ctx, b); err != nil || dup {
+		t.Fatalf("Ingest = %v, %v", dup, err)
+	}
+	if dup, err := p.Ingest(ctx, batch(t, "shop", "frame:1", router(9, 200, 1, "web.1", ""))); err != nil || !dup {
+		t.Fatalf("retried batch: Ingest = %v, %v; want a duplicate", dup, err)
+	}
+	stop()
+
+	events, err := st.Events(ctx, store.EventQuery{App: "shop", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, e := range events {
+		codes = append(codes, e.Code)
+		if strings.Contains(e.Line, "secret=1") || strings.Contains(e.Line, "9.9.9.9") {
+			t.Errorf("event line keeps private data: %s", e.Line)
+		}
+	}
+	if got := strings.Join(codes, ","); got != "R14,H12,H12" {
+		t.Errorf("event codes newest first = %s, want R14,H12,H12 (the third H12 only counted)", got)
+	}
+
+	from, to := time.Date(2024, 3, 15, 12, 0, 0, 0, time.UTC), time.Date(2024, 3, 15, 12, 1, 0, 0, time.UTC)
+	ws, err := st.WindowStats(ctx, "shop", from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws.Requests != 5 || ws.Status5xx != 4 || ws.Codes["H12"] != 3 {
+		t.Errorf("window stats = %+v, want 5 requests, 4 5xx, 3 H12 (the duplicate batch not counted)", ws)
+	}
+	rss, err := st.Series(ctx, store.SeriesQuery{App: "shop", Metric: "memory_rss_mb", From: from, To: to, Step: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rss) != 1 || rss[0].Dyno != "web.1" || len(rss[0].Points) != 1 || rss[0].Points[0].Value != 300 {
+		t.Errorf("memory_rss_mb = %+v, want web.1 at the minute's max, 300", rss)
+	}
+	apps, err := st.Apps(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(apps) != 1 || apps[0].DrainToken != "d.tok" || apps[0].Messages != 9 || apps[0].BadFrames != 2 || apps[0].CountMismatches != 1 {
+		t.Errorf("apps = %+v", apps)
+	}
+}
+
+func TestIngestAfterStop(t *testing.T) {
+	p, _, stop := newPipeline(t, Options{})
+	stop()
+	if _, err := p.Ingest(context.Background(), batch(t, "shop", "", router(1, 200, 1, "web.1", ""))); err != ErrStopped {
+		t.Fatalf("Ingest after stop = %v, want ErrStopped", err)
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	if _, err := New(Options{}); err == nil {
+		t.Error("no error without a store")
+	}
+}
