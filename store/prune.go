@@ -10,9 +10,9 @@ import (
 // except DedupeKeys, which must cover Logplex's retries.
 type Retention struct {
 	Events     time.Duration
-	Minute     time.Duration // router rollups per minute
+	Minute     time.Duration // router rollups and latency histograms per minute
 	Samples    time.Duration // metric samples per minute
-	Hourly     time.Duration // router rollups and samples per hour
+	Hourly     time.Duration // router rollups, latency histograms and samples per hour
 	DedupeKeys time.Duration // at least MinDedupeRetention
 }
 
@@ -46,7 +46,12 @@ func (r *Retention) validate() error {
 
 // PruneResult counts the rows Prune deleted.
 type PruneResult struct {
-	Events, Minute, Samples, Hourly, HourlySamples, DedupeKeys int64
+	Events        int64
+	Minute        int64 // router rollups and latency histograms per minute
+	Samples       int64
+	Hourly        int64 // router rollups and latency histograms per hour
+	HourlySamples int64
+	DedupeKeys    int64
 }
 
 // pruneChunk is the most rows one DELETE removes, so no statement holds
@@ -81,6 +86,10 @@ func (s *Store) Prune(ctx context.Context, now time.Time, r Retention) (PruneRes
 				(SELECT id FROM events WHERE app = $3 AND time_us < $1 ORDER BY id LIMIT $2)`, time.Microsecond, &res.Events},
 			{r.Minute, `DELETE FROM rollups_minute WHERE app = $3 AND (minute, dyno) IN
 				(SELECT minute, dyno FROM rollups_minute WHERE app = $3 AND minute < $1 ORDER BY minute LIMIT $2)`, time.Second, &res.Minute},
+			{r.Minute, `DELETE FROM latency_minute WHERE app = $3 AND minute IN
+				(SELECT minute FROM latency_minute WHERE app = $3 AND minute < $1 ORDER BY minute LIMIT $2)`, time.Second, &res.Minute},
+			{r.Hourly, `DELETE FROM latency_hourly WHERE app = $3 AND hour IN
+				(SELECT hour FROM latency_hourly WHERE app = $3 AND hour < $1 ORDER BY hour LIMIT $2)`, time.Second, &res.Hourly},
 			{r.Hourly, `DELETE FROM rollups_hourly WHERE app = $3 AND (hour, dyno) IN
 				(SELECT hour, dyno FROM rollups_hourly WHERE app = $3 AND hour < $1 ORDER BY hour LIMIT $2)`, time.Second, &res.Hourly},
 			{r.Samples, `DELETE FROM samples_minute WHERE app = $3 AND (minute, kind, source) IN

@@ -34,7 +34,7 @@ func (s *Store) Apps(ctx context.Context) ([]App, error) {
 		return nil, fmt.Errorf("store: apps: %w", err)
 	}
 	defer r.Close()
-	var apps []App
+	apps := []App{}
 	for r.Next() {
 		var a App
 		var first, last int64
@@ -51,7 +51,10 @@ func (s *Store) Apps(ctx context.Context) ([]App, error) {
 }
 
 // appTables are the tables with rows per app, apps last.
-var appTables = []string{"events", "dedupe_keys", "rollups_minute", "rollups_hourly", "samples_minute", "samples_hourly", "apps"}
+var appTables = []string{
+	"events", "dedupe_keys", "rollups_minute", "rollups_hourly", "latency_minute", "latency_hourly",
+	"samples_minute", "samples_hourly", "apps",
+}
 
 // DeleteApp forgets app and all its rows. It returns ErrNotFound for an app
 // the store does not know. An app whose drain is still attached comes back
@@ -169,23 +172,36 @@ type WindowStats struct {
 // WindowStats returns the totals of app's minute rollups from the minute of
 // from (inclusive) up to to (exclusive), all dynos together.
 func (s *Store) WindowStats(ctx context.Context, app string, from, to time.Time) (WindowStats, error) {
-	var w Rollup
-	err := s.scanRollups(ctx, "rollups_minute", "minute", app, floorTo(from.Unix(), 60), to.Unix(), func(_ int64, _ string, r *Rollup) {
-		w.Merge(r)
+	var w WindowStats
+	lo, hi := floorTo(from.Unix(), 60), to.Unix()
+	err := s.scanRollups(ctx, "rollups_minute", "minute", app, lo, hi, func(_ int64, r *Rollup) {
+		w.Requests += r.Requests
+		w.Status2xx += r.Status2xx
+		w.Status3xx += r.Status3xx
+		w.Status4xx += r.Status4xx
+		w.Status5xx += r.Status5xx
+		w.Bytes += r.Bytes
+		for c, n := range r.Codes {
+			if w.Codes == nil {
+				w.Codes = map[string]int64{}
+			}
+			w.Codes[c] += n
+		}
 	})
+	if err == nil {
+		err = s.scanLatency(ctx, "latency_minute", "minute", app, lo, hi, func(_ int64, h *Histogram) { w.Service.Merge(h) })
+	}
 	if err != nil {
 		return WindowStats{}, fmt.Errorf("store: window stats: %w", err)
 	}
-	return WindowStats{
-		Requests: w.Requests, Status2xx: w.Status2xx, Status3xx: w.Status3xx, Status4xx: w.Status4xx, Status5xx: w.Status5xx,
-		Bytes: w.Bytes, Codes: w.Codes, Service: w.Service,
-	}, nil
+	return w, nil
 }
 
-// scanRollups calls fn with every rollup row of app in [from, to) of table,
-// in time order. The Rollup passed is reused between calls.
-func (s *Store) scanRollups(ctx context.Context, table, col, app string, from, to int64, fn func(t int64, dyno string, r *Rollup)) error {
-	r, err := s.q.query(ctx, fmt.Sprintf(`SELECT %[2]s, dyno, requests, s2xx, s3xx, s4xx, s5xx, bytes, codes, service
+// scanRollups calls fn with every rollup row of app in [from, to) (Unix
+// seconds) of table, in time order. The Rollup passed is reused between
+// calls; its Service is empty (see scanLatency).
+func (s *Store) scanRollups(ctx context.Context, table, col, app string, from, to int64, fn func(t int64, r *Rollup)) error {
+	r, err := s.q.query(ctx, fmt.Sprintf(`SELECT %[2]s, dyno, requests, s2xx, s3xx, s4xx, s5xx, bytes, codes
 		FROM %[1]s WHERE app = $1 AND %[2]s >= $2 AND %[2]s < $3 ORDER BY %[2]s`, table, col),
 		app, from, to)
 	if err != nil {
@@ -193,26 +209,52 @@ func (s *Store) scanRollups(ctx context.Context, table, col, app string, from, t
 	}
 	defer r.Close()
 	var (
-		ro      Rollup
+		ro    Rollup
+		t     int64
+		codes []byte
+	)
+	for r.Next() {
+		codes = nil
+		if err := r.Scan(&t, &ro.Dyno, &ro.Requests, &ro.Status2xx, &ro.Status3xx, &ro.Status4xx, &ro.Status5xx, &ro.Bytes, &codes); err != nil {
+			return err
+		}
+		if err := decodeCodes(&ro, codes); err != nil {
+			return err
+		}
+		fn(t, &ro)
+	}
+	return r.Err()
+}
+
+// scanLatency calls fn with the service-time histogram of app (all router
+// dynos merged) for every minute or hour in [from, to), in time order. The
+// Histogram passed is reused between calls.
+func (s *Store) scanLatency(ctx context.Context, table, col, app string, from, to int64, fn func(t int64, h *Histogram)) error {
+	r, err := s.q.query(ctx, fmt.Sprintf(`SELECT %[2]s, service FROM %[1]s
+		WHERE app = $1 AND %[2]s >= $2 AND %[2]s < $3 ORDER BY %[2]s`, table, col), app, from, to)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	var (
+		h       Histogram
 		t       int64
-		codes   []byte
 		svcPG   []int32
 		svcLite []byte
 	)
-	svcDest, svc := any(&svcLite), func() any { return svcLite }
+	dest, svc := any(&svcLite), func() any { return svcLite }
 	if s.pg != nil {
-		svcDest, svc = &svcPG, func() any { return svcPG }
+		dest, svc = &svcPG, func() any { return svcPG }
 	}
 	for r.Next() {
-		codes, svcPG, svcLite = nil, nil, nil
-		if err := r.Scan(&t, &ro.Dyno, &ro.Requests, &ro.Status2xx, &ro.Status3xx, &ro.Status4xx, &ro.Status5xx, &ro.Bytes,
-			&codes, svcDest); err != nil {
+		svcPG, svcLite = nil, nil
+		if err := r.Scan(&t, dest); err != nil {
 			return err
 		}
-		if err := decodeRollupCols(&ro, codes, svc()); err != nil {
+		if err := decodeService(&h, svc()); err != nil {
 			return err
 		}
-		fn(t, ro.Dyno, &ro)
+		fn(t, &h)
 	}
 	return r.Err()
 }
@@ -283,7 +325,9 @@ var runtimeSamples = []string{
 
 var sampleName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 
-// Series returns the points of a metric. Steps without data have no point.
+// Series returns the points of a metric, never nil. Steps are aligned to
+// multiples of Step since the Unix epoch (whole hours, days in UTC), and
+// the first is the one From falls in; steps without data have no point.
 //
 // Router metrics, from the request rollups:
 //
@@ -328,6 +372,9 @@ func (s *Store) Series(ctx context.Context, q SeriesQuery) ([]Series, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: series %s: %w", q.Metric, err)
+	}
+	if out == nil {
+		out = []Series{} // JSON: "series": [], not null
 	}
 	return out, nil
 }
@@ -382,27 +429,39 @@ func (s *Store) routerSeries(ctx context.Context, table, col string, step int64,
 		dyno string
 	}
 	var (
-		order []key
+		order []key // in time order, as the rows come
 		steps = map[key]*Rollup{}
 	)
-	byDyno := q.Metric == "requests_by_dyno"
-	err := s.scanRollups(ctx, table, col, q.App, floorTo(q.From.Unix(), step), q.To.Unix(), func(t int64, dyno string, r *Rollup) {
-		k := key{floorTo(t, step), ""}
-		if byDyno {
-			k.dyno = dyno
-		}
+	at := func(k key) *Rollup {
 		agg := steps[k]
 		if agg == nil {
 			agg = &Rollup{Dyno: k.dyno}
 			steps[k] = agg
 			order = append(order, k)
 		}
-		agg.Merge(r)
-	})
+		return agg
+	}
+	from, to := floorTo(q.From.Unix(), step), q.To.Unix()
+	var err error
+	switch q.Metric {
+	case "p50", "p95", "p99":
+		latency := strings.Replace(table, "rollups_", "latency_", 1)
+		err = s.scanLatency(ctx, latency, col, q.App, from, to, func(t int64, h *Histogram) {
+			at(key{floorTo(t, step), ""}).Service.Merge(h)
+		})
+	default:
+		byDyno := q.Metric == "requests_by_dyno"
+		err = s.scanRollups(ctx, table, col, q.App, from, to, func(t int64, r *Rollup) {
+			k := key{floorTo(t, step), ""}
+			if byDyno {
+				k.dyno = r.Dyno
+			}
+			at(k).Merge(r)
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
-	// Rows come in time order, so order is sorted by time; series keep it.
 	series := map[string]*Series{}
 	var names []string
 	point := func(name string, s Series, t int64, v float64) {

@@ -25,7 +25,7 @@ type Rollup struct {
 	Status5xx int64
 	Bytes     int64
 	Codes     map[string]int64 // requests per H code
-	Service   Histogram        // service times in ms
+	Service   Histogram        // service times in ms; stored merged over the app's router dynos (see size.go)
 }
 
 // Merge adds o's counts and histogram to r; the keys are not compared.
@@ -86,24 +86,52 @@ func (s *Store) MergeRollups(ctx context.Context, r []Rollup, sr []SampleRollup)
 	if len(r) == 0 && len(sr) == 0 {
 		return nil
 	}
-	minute, hourly, err := groupRollups(r)
-	if err != nil {
+	var m mergeSet
+	var err error
+	if m.minute, m.hourly, err = groupRollups(r); err != nil {
 		return err
 	}
-	sMinute, sHourly, err := groupSamples(sr)
-	if err != nil {
+	if m.sMinute, m.sHourly, err = groupSamples(sr); err != nil {
 		return err
 	}
-	apps := rollupApps(minute, sMinute)
+	m.latMinute, m.latHourly = latencyRows(m.minute), latencyRows(m.hourly)
+	m.apps = rollupApps(m.minute, m.sMinute)
 	if s.pg != nil {
-		err = retryPG(ctx, func() error { return s.mergePG(ctx, apps, minute, hourly, sMinute, sHourly) })
+		err = retryPG(ctx, func() error { return s.mergePG(ctx, &m) })
 	} else {
-		err = s.inTx(ctx, func(q querier) error { return mergeLite(ctx, q, apps, minute, hourly, sMinute, sHourly) })
+		err = s.inTx(ctx, func(q querier) error { return mergeLite(ctx, q, &m) })
 	}
 	if err != nil {
 		return fmt.Errorf("store: merge rollups: %w", err)
 	}
 	return nil
+}
+
+// mergeSet is what MergeRollups writes, grouped and sorted by key.
+type mergeSet struct {
+	apps                 []string
+	minute, hourly       []Rollup // per router dyno; their Service goes to the latency rows
+	latMinute, latHourly []Rollup // per app and time: only App, Minute and Service are set
+	sMinute, sHourly     []SampleRollup
+}
+
+// latencyRows merges the histograms of rollups (sorted by app, time and
+// dyno) per app and time, leaving out empty ones. Service times are stored
+// per app, not per router dyno: no reader asks for one dyno's percentiles,
+// and the histogram is most of a row's size (see size.go).
+func latencyRows(rs []Rollup) []Rollup {
+	var out []Rollup
+	for i := range rs {
+		r := &rs[i]
+		if r.Service.Count() == 0 {
+			continue
+		}
+		if n := len(out); n == 0 || out[n-1].App != r.App || !out[n-1].Minute.Equal(r.Minute) {
+			out = append(out, Rollup{App: r.App, Minute: r.Minute})
+		}
+		out[len(out)-1].Service.Merge(&r.Service)
+	}
+	return out
 }
 
 // groupRollups merges rollups with the same key, per minute and per hour,
@@ -215,14 +243,14 @@ func jsonValues(m map[string]float64) string {
 
 const (
 	// mergeRollupsPG upserts rollups passed as parallel arrays; %[1]s is
-	// the table and %[2]s its time column. Histograms travel as int4[]
-	// literals in text, codes as JSON text, '' meaning none.
+	// the table and %[2]s its time column. Codes travel as JSON text, ''
+	// meaning none.
 	mergeRollupsPG = `
-INSERT INTO %[1]s AS r (app, %[2]s, dyno, requests, s2xx, s3xx, s4xx, s5xx, bytes, codes, service)
-SELECT app, t, dyno, requests, s2xx, s3xx, s4xx, s5xx, bytes, nullif(codes, '')::jsonb, nullif(service, '')::int4[]
+INSERT INTO %[1]s AS r (app, %[2]s, dyno, requests, s2xx, s3xx, s4xx, s5xx, bytes, codes)
+SELECT app, t, dyno, requests, s2xx, s3xx, s4xx, s5xx, bytes, nullif(codes, '')::jsonb
 FROM unnest($1::text[], $2::int8[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::int8[],
-            $9::int8[], $10::text[], $11::text[])
-	AS u(app, t, dyno, requests, s2xx, s3xx, s4xx, s5xx, bytes, codes, service)
+            $9::int8[], $10::text[])
+	AS u(app, t, dyno, requests, s2xx, s3xx, s4xx, s5xx, bytes, codes)
 ORDER BY app, t, dyno
 ON CONFLICT (app, %[2]s, dyno) DO UPDATE SET
 	requests = r.requests + excluded.requests,
@@ -231,8 +259,14 @@ ON CONFLICT (app, %[2]s, dyno) DO UPDATE SET
 	s4xx     = r.s4xx + excluded.s4xx,
 	s5xx     = r.s5xx + excluded.s5xx,
 	bytes    = r.bytes + excluded.bytes,
-	codes    = dw_sum_merge(r.codes, excluded.codes),
-	service  = dw_hist_merge(r.service, excluded.service)`
+	codes    = dw_sum_merge(r.codes, excluded.codes)`
+
+	// mergeLatencyPG upserts histograms, passed as int4[] literals.
+	mergeLatencyPG = `
+INSERT INTO %[1]s AS l (app, %[2]s, service)
+SELECT app, t, service::int4[] FROM unnest($1::text[], $2::int8[], $3::text[]) AS u(app, t, service)
+ORDER BY app, t
+ON CONFLICT (app, %[2]s) DO UPDATE SET service = dw_hist_merge(l.service, excluded.service)`
 
 	mergeSamplesPG = `
 INSERT INTO %[1]s AS s (app, kind, source, %[2]s, vals)
@@ -245,36 +279,49 @@ ON CONFLICT (app, %[2]s, kind, source) DO UPDATE SET vals = dw_max_merge(s.vals,
 // mergePG sends the upserts as one pgx batch: one round trip, run by the
 // server as one implicit transaction. Every dyno writes the tables in the
 // same order and the rows of each in key order.
-func (s *Store) mergePG(ctx context.Context, apps []string, minute, hourly []Rollup, sMinute, sHourly []SampleRollup) error {
-	ids, err := s.sampleIDs(ctx, sMinute)
+func (s *Store) mergePG(ctx context.Context, m *mergeSet) error {
+	ids, err := s.sampleIDs(ctx, m.sMinute)
 	if err != nil {
 		return err
 	}
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO apps (name, first_seen_us) SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING`,
-		apps, time.Now().UnixMicro())
-	if len(minute) > 0 {
-		b.Queue(fmt.Sprintf(mergeRollupsPG, "rollups_minute", "minute"), rollupArgs(minute)...)
-		b.Queue(fmt.Sprintf(mergeRollupsPG, "rollups_hourly", "hour"), rollupArgs(hourly)...)
+		m.apps, time.Now().UnixMicro())
+	if len(m.minute) > 0 {
+		b.Queue(fmt.Sprintf(mergeRollupsPG, "rollups_minute", "minute"), rollupArgs(m.minute)...)
+		b.Queue(fmt.Sprintf(mergeRollupsPG, "rollups_hourly", "hour"), rollupArgs(m.hourly)...)
 	}
-	if len(sMinute) > 0 {
-		b.Queue(fmt.Sprintf(mergeSamplesPG, "samples_minute", "minute"), sampleArgs(sMinute, ids)...)
-		b.Queue(fmt.Sprintf(mergeSamplesPG, "samples_hourly", "hour"), sampleArgs(sHourly, ids)...)
+	if len(m.latMinute) > 0 {
+		b.Queue(fmt.Sprintf(mergeLatencyPG, "latency_minute", "minute"), latencyArgs(m.latMinute)...)
+		b.Queue(fmt.Sprintf(mergeLatencyPG, "latency_hourly", "hour"), latencyArgs(m.latHourly)...)
+	}
+	if len(m.sMinute) > 0 {
+		b.Queue(fmt.Sprintf(mergeSamplesPG, "samples_minute", "minute"), sampleArgs(m.sMinute, ids)...)
+		b.Queue(fmt.Sprintf(mergeSamplesPG, "samples_hourly", "hour"), sampleArgs(m.sHourly, ids)...)
 	}
 	return s.pg.SendBatch(ctx, b).Close()
 }
 
 func rollupArgs(rs []Rollup) []any {
 	n := len(rs)
-	app, dyno, codes, service := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	app, dyno, codes := make([]string, n), make([]string, n), make([]string, n)
 	t, req, s2, s3, s4, s5, by := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	for i := range rs {
 		r := &rs[i]
 		app[i], t[i], dyno[i] = r.App, r.Minute.Unix(), r.Dyno
 		req[i], s2[i], s3[i], s4[i], s5[i], by[i] = r.Requests, r.Status2xx, r.Status3xx, r.Status4xx, r.Status5xx, r.Bytes
-		codes[i], service[i] = jsonCounts(r.Codes), r.Service.pgArray()
+		codes[i] = jsonCounts(r.Codes)
 	}
-	return []any{app, t, dyno, req, s2, s3, s4, s5, by, codes, service}
+	return []any{app, t, dyno, req, s2, s3, s4, s5, by, codes}
+}
+
+func latencyArgs(rs []Rollup) []any {
+	n := len(rs)
+	app, service, t := make([]string, n), make([]string, n), make([]int64, n)
+	for i := range rs {
+		app[i], t[i], service[i] = rs[i].App, rs[i].Minute.Unix(), rs[i].Service.pgArray()
+	}
+	return []any{app, t, service}
 }
 
 func sampleArgs(ss []SampleRollup, ids map[string]int32) []any {
@@ -366,9 +413,9 @@ func (s *Store) sampleID(ctx context.Context, name string) (int32, error) {
 
 // mergeLite reads, merges and writes each row inside the caller's IMMEDIATE
 // transaction, which no other writer can interleave with.
-func mergeLite(ctx context.Context, q querier, apps []string, minute, hourly []Rollup, sMinute, sHourly []SampleRollup) error {
+func mergeLite(ctx context.Context, q querier, m *mergeSet) error {
 	now := time.Now().UnixMicro()
-	for _, a := range apps {
+	for _, a := range m.apps {
 		if _, err := q.exec(ctx, `INSERT INTO apps (name, first_seen_us) VALUES ($1, $2) ON CONFLICT DO NOTHING`, a, now); err != nil {
 			return err
 		}
@@ -376,9 +423,15 @@ func mergeLite(ctx context.Context, q querier, apps []string, minute, hourly []R
 	for _, t := range []struct {
 		table, col string
 		rs         []Rollup
-	}{{"rollups_minute", "minute", minute}, {"rollups_hourly", "hour", hourly}} {
+		merge      func(ctx context.Context, q querier, table, col string, r *Rollup) error
+	}{
+		{"rollups_minute", "minute", m.minute, mergeRollupLite},
+		{"rollups_hourly", "hour", m.hourly, mergeRollupLite},
+		{"latency_minute", "minute", m.latMinute, mergeLatencyLite},
+		{"latency_hourly", "hour", m.latHourly, mergeLatencyLite},
+	} {
 		for i := range t.rs {
-			if err := mergeRollupLite(ctx, q, t.table, t.col, &t.rs[i]); err != nil {
+			if err := t.merge(ctx, q, t.table, t.col, &t.rs[i]); err != nil {
 				return err
 			}
 		}
@@ -386,7 +439,7 @@ func mergeLite(ctx context.Context, q querier, apps []string, minute, hourly []R
 	for _, t := range []struct {
 		table, col string
 		ss         []SampleRollup
-	}{{"samples_minute", "minute", sMinute}, {"samples_hourly", "hour", sHourly}} {
+	}{{"samples_minute", "minute", m.sMinute}, {"samples_hourly", "hour", m.sHourly}} {
 		for i := range t.ss {
 			if err := mergeSampleLite(ctx, q, t.table, t.col, &t.ss[i]); err != nil {
 				return err
@@ -398,16 +451,16 @@ func mergeLite(ctx context.Context, q querier, apps []string, minute, hourly []R
 
 func mergeRollupLite(ctx context.Context, q querier, table, col string, r *Rollup) error {
 	var old Rollup
-	var codes, service []byte
-	err := q.queryRow(ctx, fmt.Sprintf(`SELECT requests, s2xx, s3xx, s4xx, s5xx, bytes, codes, service
+	var codes []byte
+	err := q.queryRow(ctx, fmt.Sprintf(`SELECT requests, s2xx, s3xx, s4xx, s5xx, bytes, codes
 		FROM %s WHERE app = $1 AND %s = $2 AND dyno = $3`, table, col), r.App, r.Minute.Unix(), r.Dyno).
-		Scan(&old.Requests, &old.Status2xx, &old.Status3xx, &old.Status4xx, &old.Status5xx, &old.Bytes, &codes, &service)
+		Scan(&old.Requests, &old.Status2xx, &old.Status3xx, &old.Status4xx, &old.Status5xx, &old.Bytes, &codes)
 	switch {
 	case isNoRows(err):
 	case err != nil:
 		return err
 	default:
-		if err := decodeRollupCols(&old, codes, service); err != nil {
+		if err := decodeCodes(&old, codes); err != nil {
 			return err
 		}
 	}
@@ -416,10 +469,29 @@ func mergeRollupLite(ctx context.Context, q querier, table, col string, r *Rollu
 	if c := jsonCounts(old.Codes); c != "" {
 		codesArg = c
 	}
-	_, err = q.exec(ctx, fmt.Sprintf(`INSERT OR REPLACE INTO %s (app, %s, dyno, requests, s2xx, s3xx, s4xx, s5xx, bytes, codes, service)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, table, col),
-		r.App, r.Minute.Unix(), r.Dyno, old.Requests, old.Status2xx, old.Status3xx, old.Status4xx, old.Status5xx, old.Bytes,
-		codesArg, old.Service.blob())
+	_, err = q.exec(ctx, fmt.Sprintf(`INSERT OR REPLACE INTO %s (app, %s, dyno, requests, s2xx, s3xx, s4xx, s5xx, bytes, codes)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, table, col),
+		r.App, r.Minute.Unix(), r.Dyno, old.Requests, old.Status2xx, old.Status3xx, old.Status4xx, old.Status5xx, old.Bytes, codesArg)
+	return err
+}
+
+func mergeLatencyLite(ctx context.Context, q querier, table, col string, r *Rollup) error {
+	var h Histogram
+	var service []byte
+	err := q.queryRow(ctx, fmt.Sprintf(`SELECT service FROM %s WHERE app = $1 AND %s = $2`, table, col), r.App, r.Minute.Unix()).
+		Scan(&service)
+	switch {
+	case isNoRows(err):
+	case err != nil:
+		return err
+	default:
+		if err := h.setBlob(service); err != nil {
+			return err
+		}
+	}
+	h.Merge(&r.Service)
+	_, err = q.exec(ctx, fmt.Sprintf(`INSERT OR REPLACE INTO %s (app, %s, service) VALUES ($1, $2, $3)`, table, col),
+		r.App, r.Minute.Unix(), h.blob())
 	return err
 }
 
@@ -443,22 +515,27 @@ func mergeSampleLite(ctx context.Context, q querier, table, col string, s *Sampl
 	return err
 }
 
-// decodeRollupCols sets r's codes and histogram from their stored forms:
-// JSON (jsonb or text), and int4[] on Postgres or a blob on SQLite.
-func decodeRollupCols(r *Rollup, codes []byte, service any) error {
+// decodeCodes sets r.Codes from its stored JSON (jsonb or text).
+func decodeCodes(r *Rollup, codes []byte) error {
 	r.Codes = nil
 	if len(codes) > 0 {
 		if err := json.Unmarshal(codes, &r.Codes); err != nil {
 			return fmt.Errorf("stored codes: %w", err)
 		}
 	}
+	return nil
+}
+
+// decodeService sets h from its stored form: int4[] on Postgres, a blob on
+// SQLite.
+func decodeService(h *Histogram, service any) error {
 	switch v := service.(type) {
 	case []int32:
-		return r.Service.setInt32s(v)
+		return h.setInt32s(v)
 	case []byte:
-		return r.Service.setBlob(v)
+		return h.setBlob(v)
 	case nil:
-		r.Service = Histogram{}
+		*h = Histogram{}
 		return nil
 	}
 	return fmt.Errorf("%w: %T", errBadHistogram, service)

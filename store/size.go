@@ -15,26 +15,35 @@ package store
 // fails if a change makes a row bigger than these figures.
 //
 //	table           rows in the retention window                 B/row     MB
-//	rollups_minute  10 dynos × 1,440 min × 30 d     =   432,000   × 560  =  242
-//	rollups_hourly  10 dynos × 24 h × 365 d         =    87,600   × 560  =   49
+//	rollups_minute  10 dynos × 1,440 min × 30 d     =   432,000   × 190  =   82
+//	rollups_hourly  10 dynos × 24 h × 365 d         =    87,600   × 190  =   17
+//	latency_minute  1,440 min × 30 d                =    43,200   × 650  =   28
+//	latency_hourly  24 h × 365 d                    =     8,760   × 650  =    6
 //	samples_minute  (10 dynos + 2 add-ons) × 43,200 =   518,400   × 330  =  171
 //	samples_hourly  12 sources × 24 h × 365 d       =   105,120   × 330  =   35
 //	events          10 a minute × 43,200 min        =   432,000   × 460  =  199
 //	dedupe_keys     10 batches/s × 3,600 s (1 h)    =    36,000   × 170  =    6
 //	apps, settings, leases, sample_names            negligible
-//	                                                              live  ≈  702
+//	                                                              live  ≈  544
 //
-// Updates leave dead rows until autovacuum reclaims them: the minute rows
-// of the current minute are rewritten on every flush (each web dyno every
-// ROLLUP_FLUSH_INTERVAL), everything older is never written again. Allowing
-// 20% for that and for index slack gives ≈ 840 MB, under 1 GB with room for
-// an incident's worth of extra events (each extra stored line ≈ 460 B:
-// 100,000 of them is 46 MB).
+// Updates leave dead rows until autovacuum reclaims them: the rows of the
+// current minute are rewritten on every flush (each web dyno every
+// ROLLUP_FLUSH_INTERVAL), older ones are never written again. Allowing 20%
+// for that and for index slack gives ≈ 650 MB, under 1 GB with room for an
+// incident's worth of extra events (each stored line ≈ 460 B: 100,000 of
+// them is 46 MB).
 //
-// What dominates a rollup row is its histogram: int4 counts for the ~70
-// non-empty buckets of a busy dyno-minute (~300 B). Samples keep their
-// values in a float8[] indexed by sample_names, not as JSON with the names
-// repeated in every row (which measured 523 B a row against 273).
+// Each more router dyno adds its rollups and runtime samples: 43,200 ×
+// (190 + 330) B ≈ 22 MB a month plus 4.6 MB a year of hourly rows: 20 busy
+// dynos come to ≈ 815 MB live, ≈ 980 MB with the slack, the edge of the
+// plan.
+//
+// Two choices keep rows small. The service-time histogram (int4 counts of
+// ~70-110 non-empty buckets, ~500 B) is kept once per app and minute, all
+// router dynos merged (latency_*), not once per router dyno: no reader asks
+// for one dyno's percentiles, and per dyno it made rollup rows 543 B instead
+// of 177. Samples keep their values in a float8[] indexed by sample_names,
+// not as JSON repeating the names in every row (523 B a row against 273).
 //
 // The embedded SQLite store (one process, a local file) is smaller per row:
-// histograms are varint blobs and no row carries MVCC headers.
+// histograms are varint blobs and rows carry no MVCC headers.

@@ -33,9 +33,7 @@ CREATE TABLE events (
 );
 CREATE INDEX events_app_id ON events (app, id);
 
--- Router rollups. service is a Histogram: the index of its first non-empty
--- bucket, then the bucket counts (NULL when empty); codes is {"H12": n, …}
--- (NULL when none).
+-- Router rollups per router dyno; codes is {"H12": n, …}, NULL when none.
 CREATE TABLE rollups_minute (
 	app      text   NOT NULL,
 	minute   bigint NOT NULL,
@@ -47,12 +45,23 @@ CREATE TABLE rollups_minute (
 	s5xx     bigint NOT NULL,
 	bytes    bigint NOT NULL,
 	codes    jsonb,
-	service  int4[],
 	PRIMARY KEY (app, minute, dyno)
 );
 
 CREATE TABLE rollups_hourly (LIKE rollups_minute INCLUDING ALL);
 ALTER TABLE rollups_hourly RENAME COLUMN minute TO hour;
+
+-- Service times of all router dynos of an app together: a Histogram as the
+-- index of its first non-empty bucket, then the bucket counts.
+CREATE TABLE latency_minute (
+	app     text   NOT NULL,
+	minute  bigint NOT NULL,
+	service int4[] NOT NULL,
+	PRIMARY KEY (app, minute)
+);
+
+CREATE TABLE latency_hourly (LIKE latency_minute INCLUDING ALL);
+ALTER TABLE latency_hourly RENAME COLUMN minute TO hour;
 
 -- Runtime and add-on metrics: the max of each value within the minute (hour).
 -- vals[i] is the value of the sample whose sample_names.id is i, NULL when
@@ -87,7 +96,7 @@ CREATE TABLE leases (
 	expires_us bigint NOT NULL
 );
 
--- dw_hist_merge adds two stored histograms (see rollups_minute.service).
+-- dw_hist_merge adds two stored histograms (see latency_minute.service).
 CREATE FUNCTION dw_hist_merge(a int4[], b int4[]) RETURNS int4[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 	SELECT CASE WHEN a IS NULL THEN b WHEN b IS NULL THEN a ELSE (

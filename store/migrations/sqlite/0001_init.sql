@@ -42,7 +42,6 @@ CREATE TABLE rollups_minute (
 	s5xx     INTEGER NOT NULL,
 	bytes    INTEGER NOT NULL,
 	codes    TEXT,
-	service  BLOB,
 	PRIMARY KEY (app, minute, dyno)
 ) WITHOUT ROWID;
 
@@ -57,8 +56,21 @@ CREATE TABLE rollups_hourly (
 	s5xx     INTEGER NOT NULL,
 	bytes    INTEGER NOT NULL,
 	codes    TEXT,
-	service  BLOB,
 	PRIMARY KEY (app, hour, dyno)
+) WITHOUT ROWID;
+
+CREATE TABLE latency_minute (
+	app     TEXT    NOT NULL,
+	minute  INTEGER NOT NULL,
+	service BLOB    NOT NULL,
+	PRIMARY KEY (app, minute)
+) WITHOUT ROWID;
+
+CREATE TABLE latency_hourly (
+	app     TEXT    NOT NULL,
+	hour    INTEGER NOT NULL,
+	service BLOB    NOT NULL,
+	PRIMARY KEY (app, hour)
 ) WITHOUT ROWID;
 
 CREATE TABLE samples_minute (
