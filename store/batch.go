@@ -161,20 +161,37 @@ func (s *Store) writeBatchesPG(ctx context.Context, bs []*Batch, dup []bool) err
 			eDyno, eLine = append(eDyno, e.Dyno), append(eLine, cleanText(e.Line))
 		}
 	}
-	r, err := s.pg.Query(ctx, writeBatchesPG, idx, app, key, recv, last, token, msgs, bad, mism, l10,
+	// The drain waits for this commit before it answers Logplex, and a
+	// synchronous commit is mostly the wait for the WAL flush. Committed
+	// asynchronously, the batch survives any crash of dynowatch; only a crash
+	// of the database server can lose its last fraction of a second, which
+	// is less than the rollups already hold in memory (see README).
+	tx, err := s.pg.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit TO OFF"); err != nil {
+		return err
+	}
+	r, err := tx.Query(ctx, writeBatchesPG, idx, app, key, recv, last, token, msgs, bad, mism, l10,
 		eIdx, eTime, eKind, eCode, eDyno, eLine)
 	if err != nil {
 		return err
 	}
-	defer r.Close()
 	for r.Next() {
 		var i int32
 		if err := r.Scan(&i); err != nil {
+			r.Close()
 			return err
 		}
 		written[i] = true
 	}
+	r.Close()
 	if err := r.Err(); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
 		return err
 	}
 	for _, i := range idx {

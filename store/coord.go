@@ -30,7 +30,10 @@ func (s *Store) SetSettingIfAbsent(ctx context.Context, name, value string) (str
 	}
 	// The insert waits for a concurrent insert of the same name to commit,
 	// so the select that follows sees the winner's value.
-	if _, err := s.q.exec(ctx, `INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING`, name, value); err != nil {
+	unlock := s.writeLock()
+	_, err := s.q.exec(ctx, `INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING`, name, value)
+	unlock()
+	if err != nil {
 		return "", fmt.Errorf("store: set setting %s: %w", name, err)
 	}
 	v, ok, err := s.Setting(ctx, name)
@@ -51,6 +54,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 	case ttl <= 0:
 		return false, fmt.Errorf("store: lease ttl is %v, want more than 0", ttl)
 	}
+	defer s.writeLock()()
 	r, err := s.q.query(ctx, `INSERT INTO leases AS l (name, holder, expires_us) VALUES ($1, $2, $3)
 		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_us = excluded.expires_us
 		WHERE l.holder = excluded.holder OR l.expires_us <= $4
@@ -69,6 +73,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 // ReleaseLease gives up the lease name if holder has it, so another holder
 // can take it before it expires.
 func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
+	defer s.writeLock()()
 	if _, err := s.q.exec(ctx, `DELETE FROM leases WHERE name = $1 AND holder = $2`, name, holder); err != nil {
 		return fmt.Errorf("store: release lease %s: %w", name, err)
 	}

@@ -123,7 +123,9 @@ func (s *Store) pruneChunks(ctx context.Context, sql string, cutoff int64, args 
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
+		unlock := s.writeLock()
 		n, err := s.q.exec(ctx, sql, append([]any{cutoff, pruneChunk}, args...)...)
+		unlock()
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("store: prune: %w", err)

@@ -43,7 +43,8 @@ type Config struct {
 	DatabaseURL string
 	// Path is the file of the embedded store, such as dynowatch.db.
 	Path string
-	// MaxConns caps the connections of the pool; 0 means DefaultMaxConns.
+	// MaxConns caps the connections of the pool (of either backend); 0
+	// means DefaultMaxConns.
 	MaxConns int32
 	// Logger receives the store's few log lines (migrations applied).
 	Logger *slog.Logger
@@ -68,12 +69,18 @@ type Store struct {
 	lite *sql.DB       // SQLite, or nil
 	q    querier       // pg or lite, for SQL both dialects share
 
+	// writeMu serializes the writes of the embedded store in this process,
+	// so they queue here rather than poll on SQLite's busy timeout (which
+	// still covers other processes on the same file).
+	writeMu sync.Mutex
+
 	namesMu sync.Mutex
 	names   map[string]int32 // cache of sample_names (Postgres); -1: not numbered, the table is full
 }
 
-// Open connects to Postgres or opens (creating it) the embedded file. It does
-// not migrate: call Migrate.
+// Open sets up the pool for Postgres, or for the embedded file (created on
+// first use). It connects lazily, so it succeeds while the database is still
+// down: Ping tells when it answers. It does not migrate: call Migrate.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -257,6 +264,7 @@ func (s *Store) inTx(ctx context.Context, fn func(q querier) error) error {
 			return pgx.BeginFunc(ctx, s.pg, func(tx pgx.Tx) error { return fn(pgQuerier{tx}) })
 		})
 	}
+	defer s.writeLock()()
 	tx, err := s.lite.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -266,6 +274,16 @@ func (s *Store) inTx(ctx context.Context, fn func(q querier) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// writeLock takes writeMu on the embedded store and returns its unlock; on
+// Postgres it does nothing.
+func (s *Store) writeLock() (unlock func()) {
+	if s.lite == nil {
+		return func() {}
+	}
+	s.writeMu.Lock()
+	return s.writeMu.Unlock
 }
 
 // retryPG runs fn again, up to three times in all, while it fails with a

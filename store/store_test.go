@@ -667,7 +667,7 @@ func TestPruneChunks(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, s *store.Store) {
 		old := t0.Add(-100 * 24 * time.Hour)
-		evs := make([]store.Event, 12_000)
+		evs := make([]store.Event, 6_000) // more than one chunk of 5,000
 		for i := range evs {
 			evs[i] = h12(old.Add(time.Duration(i)*time.Millisecond), "web.1")
 		}
