@@ -58,7 +58,7 @@ func runReplay(ctx context.Context, cfg *config.Config, log *slog.Logger, args [
 	}
 	defer st.Close()
 	pipe, err := ingest.New(ingest.Options{
-		Store: st, Logger: log, FlushEvery: cfg.RollupFlushEvery.D(), EventLinesPerMinute: cfg.EventLinesPerMinute,
+		Store: st, Logger: log, FlushEvery: cfg.RollupFlushEvery.D(), Committers: committers(cfg), EventLinesPerMinute: cfg.EventLinesPerMinute,
 		KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs,
 	})
 	if err != nil {

@@ -163,7 +163,7 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 		return nil, nil, err
 	}
 	pipe, err := ingest.New(ingest.Options{
-		Store: st, Logger: log, FlushEvery: cfg.RollupFlushEvery.D(), EventLinesPerMinute: cfg.EventLinesPerMinute,
+		Store: st, Logger: log, FlushEvery: cfg.RollupFlushEvery.D(), Committers: committers(cfg), EventLinesPerMinute: cfg.EventLinesPerMinute,
 		KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs,
 	})
 	if err != nil {
@@ -249,4 +249,14 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*stor
 		}
 		delay = min(2*delay, 30*time.Second)
 	}
+}
+
+// committers is how many transactions commit drain batches at once: the pool
+// less one connection for the rollup flush and one for the API and jobs. The
+// embedded store has a single writer.
+func committers(cfg *config.Config) int {
+	if cfg.Embedded() {
+		return 1
+	}
+	return max(1, int(cfg.DatabaseMaxConns)-2)
 }

@@ -28,6 +28,7 @@ type Options struct {
 	Store               Store
 	Logger              *slog.Logger
 	FlushEvery          time.Duration // how often rollups are written
+	Committers          int           // transactions committing batches at once; 1 for the embedded store
 	EventLinesPerMinute int           // raw lines kept per app, kind, code and minute
 	KeepQueryStrings    bool
 	KeepClientIPs       bool
@@ -40,6 +41,8 @@ func (o *Options) validate() error {
 		return errors.New("ingest: Options.Store is required")
 	case o.Logger == nil:
 		return errors.New("ingest: Options.Logger is required")
+	case o.Committers < 1:
+		return fmt.Errorf("ingest: Options.Committers must be at least 1, got %d", o.Committers)
 	case o.FlushEvery <= 0:
 		return fmt.Errorf("ingest: Options.FlushEvery must be positive, got %v", o.FlushEvery)
 	case o.EventLinesPerMinute < 0:
@@ -340,36 +343,65 @@ func (p *Pipeline) addSamples(app string, e *parse.Entry) {
 	}
 }
 
-// Run commits batches as they come, several at a time when they arrive
-// together, and flushes the rollups every FlushEvery. When ctx is done it
-// refuses new batches, flushes what it holds and returns.
+// Run commits batches as they come and flushes the rollups every
+// FlushEvery. When ctx is done it refuses new batches, commits those already
+// taken, flushes what it holds and returns.
+//
+// Commits run in Committers goroutines of their own, so that a commit never
+// waits for a flush, nor for another commit in flight.
 func (p *Pipeline) Run(ctx context.Context) error {
+	// Writes outlive ctx: batches already taken must still be answered, and
+	// what they left must be flushed (Heroku gives 30 s after SIGTERM).
+	writeCtx := context.WithoutCancel(ctx)
+	var wg sync.WaitGroup
+	for range p.o.Committers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.commitLoop(ctx, writeCtx)
+		}()
+	}
 	tick := time.NewTicker(p.o.FlushEvery)
 	defer tick.Stop()
 	for {
 		select {
-		case c := <-p.commits:
-			p.commitGroup(ctx, c)
 		case <-tick.C:
 			p.flush(ctx)
+			continue
 		case <-ctx.Done():
-			close(p.done)
-			// Writes after ctx is done need their own deadline: Heroku gives 30 s.
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
+		}
+		break
+	}
+	close(p.done)
+	wg.Wait()
+	fctx, cancel := context.WithTimeout(writeCtx, 10*time.Second)
+	defer cancel()
+	return p.flush(fctx)
+}
+
+// commitLoop commits groups of batches until ctx is done and no batch is
+// waiting any more.
+func (p *Pipeline) commitLoop(ctx, writeCtx context.Context) {
+	for {
+		select {
+		case c := <-p.commits:
+			p.commitGroup(writeCtx, c)
+		case <-ctx.Done():
 			for {
 				select {
 				case c := <-p.commits: // a request that got in before done closed
-					p.commitGroup(fctx, c)
-					continue
+					p.commitGroup(writeCtx, c)
 				default:
+					return
 				}
-				break
 			}
-			return p.flush(fctx)
 		}
 	}
 }
+
+// commitTimeout bounds one group commit: Logplex gives up on a request
+// after 5 s, and an answer of 503 before that makes it retry sooner.
+const commitTimeout = 4 * time.Second
 
 // commitGroup commits c and every other batch already waiting in one
 // transaction: no delay under light load, fewer commits under heavy load.
@@ -388,6 +420,8 @@ func (p *Pipeline) commitGroup(ctx context.Context, first *commit) {
 	for i, c := range group {
 		batches[i] = c.batch
 	}
+	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
+	defer cancel()
 	dups, err := p.o.Store.WriteBatches(ctx, batches)
 	for i, c := range group {
 		c.err = err

@@ -51,6 +51,7 @@ func newPipeline(t *testing.T, o Options) (*Pipeline, *store.Store, func()) {
 	t.Cleanup(st.Close)
 	o.Store = st
 	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	o.Committers = 1
 	if o.FlushEvery == 0 {
 		o.FlushEvery = time.Hour // tests flush by stopping
 	}

@@ -80,6 +80,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Rate > 0 {
 		go pace(ctx, o.Rate, tokens)
 	}
+	// Frame ids unique across runs: the drain dedupes retries on them.
+	run := rand.Uint64()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range o.Concurrency {
@@ -104,7 +106,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 				}
 				req.Header.Set("Content-Type", "application/logplex-1")
 				req.Header.Set("Logplex-Msg-Count", strconv.Itoa(o.Messages))
-				req.Header.Set("Logplex-Frame-Id", fmt.Sprintf("%032x", frameID.Add(1)))
+				req.Header.Set("Logplex-Frame-Id", fmt.Sprintf("%016x%016x", run, frameID.Add(1)))
 				req.Header.Set("User-Agent", "Logplex/dynowatch-loadgen")
 				t0 := time.Now()
 				resp, err := client.Do(req)
