@@ -36,7 +36,7 @@ func (s *syncBuffer) String() string {
 
 // startServer runs `dynowatch all` on port 0 with an embedded store and
 // returns its base URL once /healthz answers 200.
-func startServer(t *testing.T, env map[string]string) (base string, logs *syncBuffer, stop func() error) {
+func startServer(t testing.TB, env map[string]string) (base string, logs *syncBuffer, stop func() error) {
 	t.Helper()
 	for _, v := range []string{"DATABASE_URL", "DYNO", "DYNOWATCH_URL", "DRAIN_SECRET", "DASHBOARD_PASSWORD"} {
 		t.Setenv(v, "")
