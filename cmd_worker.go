@@ -28,7 +28,7 @@ func startWorker(ctx context.Context, cfg *config.Config, log *slog.Logger, st *
 	holder := workerID(cfg)
 	retention := store.Retention{
 		Events: cfg.RetentionEvents.D(), Minute: cfg.RetentionMinute.D(), Samples: cfg.RetentionMinute.D(),
-		Hourly: cfg.RetentionHourly.D(), DedupeKeys: 15 * time.Minute,
+		Hourly: cfg.RetentionHourly.D(), DedupeKeys: store.DefaultRetention().DedupeKeys,
 	}
 	_, err = s.NewJob(gocron.DurationJob(pruneEvery),
 		gocron.NewTask(func(ctx context.Context) {
