@@ -32,7 +32,7 @@ func startWorker(ctx context.Context, cfg *config.Config, log *slog.Logger, st *
 	}
 	_, err = s.NewJob(gocron.DurationJob(pruneEvery),
 		gocron.NewTask(func(ctx context.Context) {
-			leased(ctx, log, st, "prune", holder, pruneEvery, func(ctx context.Context, now time.Time) error {
+			leased(ctx, log, st, "prune", holder, pruneEvery, time.Now(), func(ctx context.Context, now time.Time) error {
 				res, err := st.Prune(ctx, now, retention)
 				if err == nil {
 					log.Info("pruned old data", "result", fmt.Sprintf("%+v", res))
@@ -57,8 +57,7 @@ func startWorker(ctx context.Context, cfg *config.Config, log *slog.Logger, st *
 // lease lasts a little less than the interval, so the job runs once per
 // interval across all workers, and is not released: released early, a second
 // worker whose timer fires a moment later would run it again.
-func leased(ctx context.Context, log *slog.Logger, st *store.Store, job, holder string, every time.Duration, run func(context.Context, time.Time) error) {
-	now := time.Now()
+func leased(ctx context.Context, log *slog.Logger, st *store.Store, job, holder string, every time.Duration, now time.Time, run func(context.Context, time.Time) error) {
 	ok, err := st.AcquireLease(ctx, "job:"+job, holder, every*9/10, now)
 	if err != nil {
 		log.Error("job lease", "job", job, "err", err)

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dynowatch/dynowatch/store"
+	"github.com/dynowatch/dynowatch/store/storetest"
+)
+
+func TestRefusesToStartOnHerokuWithoutSecrets(t *testing.T) {
+	for _, v := range []string{"DRAIN_SECRET", "DASHBOARD_PASSWORD", "DATABASE_URL"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+	t.Setenv("DYNO", "web.1")
+	t.Setenv("PORT", "0")
+	t.Setenv("DYNOWATCH_DB", filepath.Join(t.TempDir(), "h.db"))
+	var out syncBuffer
+	err := run(context.Background(), []string{"dynowatch", "web"}, strings.NewReader(""), &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "config var DRAIN_SECRET is not set") || !strings.Contains(err.Error(), "heroku config:set DRAIN_SECRET=") {
+		t.Fatalf("err %v, want one that says how to set DRAIN_SECRET", err)
+	}
+}
+
+// TestGeneratedSecretSurvivesRestart runs the server twice on one embedded
+// store: the drain URL it prints must not change.
+func TestGeneratedSecretSurvivesRestart(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "keep.db")
+	url := regexp.MustCompile(`drain_url=(\S+)`)
+	var urls []string
+	for i := 0; i < 2; i++ {
+		_, logs, stop := startServer(t, map[string]string{"DYNOWATCH_DB": db})
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		m := url.FindStringSubmatch(logs.String())
+		if m == nil {
+			t.Fatalf("no drain URL logged:\n%s", logs)
+		}
+		urls = append(urls, regexp.MustCompile(`:\d+/`).ReplaceAllString(m[1], ":PORT/"))
+	}
+	if urls[0] != urls[1] || !strings.Contains(urls[0], "dynowatch:") {
+		t.Errorf("drain URLs %q and %q differ across a restart", urls[0], urls[1])
+	}
+}
+
+// TestShutdownFlushesRollups posts a batch and stops the server long before
+// its flush interval: the requests must be in the store after the restart.
+func TestShutdownFlushesRollups(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "flush.db")
+	env := map[string]string{"DYNOWATCH_DB": db, "DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw", "ROLLUP_FLUSH_INTERVAL": "1h"}
+	base, _, stop := startServer(t, env)
+	ts := time.Now().UTC().Format(time.RFC3339)
+	body := frame("<158>1 "+ts+" host heroku router - at=info method=GET path=\"/\" host=h dyno=web.1 connect=1ms service=5ms status=200 bytes=10\n") +
+		frame("<158>1 "+ts+" host heroku router - at=info method=GET path=\"/\" host=h dyno=web.1 connect=1ms service=7ms status=500 bytes=10\n")
+	if code := post(t, base+"/drain/shop", "s", body, nil); code != 204 {
+		t.Fatalf("status %d", code)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	base, _, _ = startServer(t, env)
+	var series struct {
+		Series []struct {
+			Points [][]any `json:"points"`
+		} `json:"series"`
+	}
+	getJSON(t, base+"/api/v1/apps/shop/series?metric=requests_5xx&from=10m", "pw", &series)
+	if len(series.Series) != 1 || len(series.Series[0].Points) != 1 || series.Series[0].Points[0][1].(float64) != 1 {
+		t.Fatalf("requests_5xx after restart = %+v, want the one 500 flushed at shutdown", series)
+	}
+}
+
+func TestReplay(t *testing.T) {
+	for _, v := range []string{"DATABASE_URL", "DYNO"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+	db := filepath.Join(t.TempDir(), "replay.db")
+	t.Setenv("DYNOWATCH_DB", db)
+	for i := 0; i < 2; i++ { // the second replay of the same file stores nothing more
+		if _, stderr, code := runMain(t, "", "replay", "--app", "demo", "testdata/samples.txt"); code != 0 {
+			t.Fatalf("replay: exit %d: %s", code, stderr)
+		}
+	}
+	if _, _, code := runMain(t, "", "replay", "testdata/samples.txt"); code != 2 {
+		t.Errorf("replay without --app: exit %d, want 2", code)
+	}
+	st := storetest.MustOpen(t, store.Config{Path: db, MaxConns: 1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	apps, err := st.Apps(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(apps) != 1 || apps[0].Name != "demo" || apps[0].Messages != 25 {
+		t.Fatalf("apps = %+v, want demo with the file's 25 messages once", apps)
+	}
+	events, err := st.Events(context.Background(), store.EventQuery{App: "demo", Code: "R14"})
+	if err != nil || len(events) != 1 || !strings.Contains(events[0].Line, "heroku[worker.1]: Error R14 (Memory quota exceeded)") {
+		t.Fatalf("R14 events = %+v, %v", events, err)
+	}
+}
+
+// TestLeasedJobRunsOncePerInterval runs the same job from two workers on one
+// Postgres: one run per interval, and the other takes over when the first stops.
+func TestLeasedJobRunsOncePerInterval(t *testing.T) {
+	st := storetest.MustOpenPostgres(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var runs atomic.Int32
+	job := func(context.Context, time.Time) error { runs.Add(1); return nil }
+	ctx := context.Background()
+	now := time.Date(2024, 3, 15, 12, 0, 0, 0, time.UTC)
+	leased(ctx, log, st, "prune", "worker-a", time.Minute, now, job)
+	leased(ctx, log, st, "prune", "worker-b", time.Minute, now.Add(time.Second), job)
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("%d runs from two workers in one interval, want 1", n)
+	}
+	// worker-a is gone: at the next interval worker-b runs the job.
+	leased(ctx, log, st, "prune", "worker-b", time.Minute, now.Add(time.Minute), job)
+	if n := runs.Load(); n != 2 {
+		t.Fatalf("%d runs after worker-a stopped, want 2", n)
+	}
+}
