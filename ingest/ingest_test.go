@@ -15,28 +15,6 @@ import (
 	"github.com/dynowatch/dynowatch/store"
 )
 
-func TestRedactRouter(t *testing.T) {
-	const line = `at=info method=GET path="/a/b?token=x&y=1" host=h request_id=r fwd="1.2.3.4, 5.6.7.8" dyno=web.1 status=200`
-	tests := []struct {
-		name               string
-		in                 string
-		keepQuery, keepIPs bool
-		want               string
-	}{
-		{"default", line, false, false, `at=info method=GET path="/a/b" host=h request_id=r dyno=web.1 status=200`},
-		{"keep query", line, true, false, `at=info method=GET path="/a/b?token=x&y=1" host=h request_id=r dyno=web.1 status=200`},
-		{"keep IPs", line, false, true, `at=info method=GET path="/a/b" host=h request_id=r fwd="1.2.3.4, 5.6.7.8" dyno=web.1 status=200`},
-		{"unquoted fwd last", `at=error code=H10 path=/x?q fwd=17.17.17.17`, false, false, `at=error code=H10 path=/x`},
-		{"no path or fwd", `at=info status=200`, false, false, `at=info status=200`},
-		{"key inside a value", `at=info desc="xfwd=1" path="/"`, false, false, `at=info desc="xfwd=1" path="/"`},
-	}
-	for _, tt := range tests {
-		if got := redactRouter(tt.in, tt.keepQuery, tt.keepIPs); got != tt.want {
-			t.Errorf("%s:\n got %s\nwant %s", tt.name, got, tt.want)
-		}
-	}
-}
-
 // newPipeline runs a pipeline on an embedded store in a temp dir.
 func newPipeline(t *testing.T, o Options) (*Pipeline, *store.Store, func()) {
 	t.Helper()
