@@ -1,0 +1,218 @@
+package alert
+
+import (
+	"time"
+)
+
+// Phase is where an alert is in its life.
+type Phase string
+
+// Phases. An alert without a phase has never been seen, or its pending
+// condition went away.
+const (
+	PhasePending  Phase = "pending" // counting toward its threshold
+	PhaseFiring   Phase = "firing"
+	PhaseResolved Phase = "resolved"
+)
+
+// State is one alert's state, shared by every dyno through the store.
+type State struct {
+	Key, Rule, App, Dyno, Code string
+	Severity                   Severity
+	Phase                      Phase
+	Summary                    string
+	Evidence                   []string // the latest lines, at most maxEvidence
+	StartedAt                  time.Time
+	FiredAt                    time.Time
+	ResolvedAt                 time.Time
+	LastEventAt                time.Time
+	LastNotifiedAt             time.Time
+	Notified                   bool        // a firing notification went out: "resolved" must follow
+	Flapping                   bool        // held firing until the changes calm down
+	Held                       bool        // flapping, and the condition is over: resolves when calm
+	Transitions                []time.Time // recent changes between firing and resolved
+	Counter                    int64       // events in the window, or consecutive samples
+	Version                    int64       // the store's compare-and-set token
+}
+
+const maxEvidence = 5
+
+// Apply is what an observation does to an alert's state under rule r and
+// policy p. It returns the new state and the notification to send, if any
+// ("" for none). silenced mutes firing, reminder and flapping notifications;
+// a resolution is always told to whoever heard of the firing.
+func Apply(s State, o Observation, r Rule, p Policy, silenced bool) (State, Status) {
+	if s.Key == "" {
+		s = State{Key: o.Key, Rule: o.Rule, App: o.App, Dyno: o.Dyno, Code: o.Code}
+	}
+	s.Severity = r.Severity
+	if o.Kind == Event || o.Kind == Above {
+		s.Summary = o.Summary
+		if o.Evidence != "" {
+			s.Evidence = append(s.Evidence, o.Evidence)
+			if len(s.Evidence) > maxEvidence {
+				s.Evidence = s.Evidence[len(s.Evidence)-maxEvidence:]
+			}
+		}
+		if o.At.After(s.LastEventAt) {
+			s.LastEventAt = o.At
+		}
+	}
+	switch o.Kind {
+	case Event:
+		return applyEvent(s, o, r, p, silenced)
+	case Above:
+		return applyAbove(s, o, r, p, silenced)
+	default:
+		return applyBelow(s, o, r, p)
+	}
+}
+
+func applyEvent(s State, o Observation, r Rule, p Policy, silenced bool) (State, Status) {
+	if s.Phase == PhaseFiring {
+		return unhold(s, o.At, p), ""
+	}
+	if s.Phase != PhasePending || o.At.Sub(s.StartedAt) > r.Window {
+		s = newEpisode(s, o.At)
+	}
+	s.Counter += int64(max(o.Count, 1))
+	if float64(s.Counter) >= max(r.Threshold, 1) {
+		return fire(s, o.At, p, silenced)
+	}
+	s.Phase = PhasePending
+	return s, ""
+}
+
+func applyAbove(s State, o Observation, r Rule, p Policy, silenced bool) (State, Status) {
+	if s.Phase == PhaseFiring {
+		s.Counter = 0 // counts samples back under the threshold
+		return unhold(s, o.At, p), ""
+	}
+	if s.Phase != PhasePending {
+		s = newEpisode(s, o.At)
+	}
+	s.Counter++
+	if s.Counter >= int64(max(r.Samples, 1)) {
+		return fire(s, o.At, p, silenced)
+	}
+	s.Phase = PhasePending
+	return s, ""
+}
+
+func applyBelow(s State, o Observation, r Rule, p Policy) (State, Status) {
+	switch s.Phase {
+	case PhasePending:
+		s.Phase, s.Counter = "", 0
+	case PhaseFiring:
+		s.Counter++
+		if s.Counter >= int64(max(r.Samples, 1)) {
+			return resolve(s, o.At, p)
+		}
+	}
+	return s, ""
+}
+
+// unhold: the condition of a flapping alert held firing is back, which is
+// one more change.
+func unhold(s State, at time.Time, p Policy) State {
+	if s.Held {
+		s.Held = false
+		s.Transitions = recent(append(s.Transitions, at), at, p.FlapWindow)
+	}
+	return s
+}
+
+// newEpisode starts counting afresh; a resolved alert's episode ends here.
+func newEpisode(s State, at time.Time) State {
+	s.Phase, s.Counter, s.StartedAt = PhasePending, 0, at
+	s.FiredAt, s.ResolvedAt, s.Notified, s.Held = time.Time{}, time.Time{}, false, false
+	return s
+}
+
+func fire(s State, at time.Time, p Policy, silenced bool) (State, Status) {
+	s.Phase, s.FiredAt, s.Counter = PhaseFiring, at, 0
+	s.Transitions = recent(append(s.Transitions, at), at, p.FlapWindow)
+	if s.Flapping {
+		return s, "" // already said it flaps
+	}
+	if len(s.Transitions) > p.FlapChanges {
+		s.Flapping = true
+		return notify(s, at, Flapping, silenced)
+	}
+	return notify(s, at, Firing, silenced)
+}
+
+func resolve(s State, at time.Time, p Policy) (State, Status) {
+	s.Transitions = recent(append(s.Transitions, at), at, p.FlapWindow)
+	if s.Flapping || len(s.Transitions) > p.FlapChanges {
+		// Stays firing until it calms down: Tick resolves it then.
+		s.Flapping, s.Held, s.Counter = true, true, 0
+		return s, ""
+	}
+	return resolveNow(s, at)
+}
+
+func resolveNow(s State, at time.Time) (State, Status) {
+	s.Phase, s.ResolvedAt, s.Counter, s.Held, s.Flapping = PhaseResolved, at, 0, false, false
+	if !s.Notified {
+		return s, ""
+	}
+	s.LastNotifiedAt = at
+	return s, Resolved
+}
+
+func notify(s State, at time.Time, st Status, silenced bool) (State, Status) {
+	if silenced {
+		return s, ""
+	}
+	s.Notified, s.LastNotifiedAt = true, at
+	return s, st
+}
+
+// recent keeps the times within window before now.
+func recent(ts []time.Time, now time.Time, window time.Duration) []time.Time {
+	i := 0
+	for i < len(ts) && now.Sub(ts[i]) > window {
+		i++
+	}
+	return ts[i:]
+}
+
+// Tick is what the passing of time does to an alert: alerts resolve a window
+// after their last event or sample over the threshold (rules without a window
+// only on samples under it), pending ones lapse, firing ones are
+// reminded of, silenced ones are told once their silence ends, and flapping
+// ones resolve once calm.
+func Tick(s State, r Rule, p Policy, now time.Time, silenced bool) (State, Status) {
+	switch s.Phase {
+	case PhasePending:
+		if r.Window > 0 && now.Sub(s.StartedAt) > r.Window {
+			s.Phase, s.Counter = "", 0
+		}
+		return s, ""
+	case PhaseFiring:
+	default:
+		return s, ""
+	}
+	s.Transitions = recent(s.Transitions, now, p.FlapWindow)
+	if s.Flapping && len(s.Transitions) == 0 {
+		s.Flapping = false
+		if s.Held {
+			return resolveNow(s, now)
+		}
+	}
+	// Nothing new for a window: an event alert is over, and a sample alert
+	// whose samples stopped (a dyno scaled away) is too.
+	if r.Window > 0 && now.Sub(s.LastEventAt) >= r.Window && !s.Held {
+		return resolve(s, now, p)
+	}
+	switch {
+	case silenced:
+		return s, ""
+	case !s.Notified:
+		return notify(s, now, Firing, false) // its silence ended while it was firing
+	case p.RepeatInterval > 0 && now.Sub(s.LastNotifiedAt) >= p.RepeatInterval:
+		return notify(s, now, Reminder, false)
+	}
+	return s, ""
+}

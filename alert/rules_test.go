@@ -1,0 +1,56 @@
+package alert
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadRules(t *testing.T) {
+	r, err := LoadRules([]string{
+		"ALERT_H_CODES_THRESHOLD=5",
+		"ALERT_H_CODES_WINDOW=10m",
+		"ALERT_R14_SEVERITY=critical",
+		"ALERT_MEMORY_SAMPLES=2",
+		"ALERT_LOAD_ENABLED=false",
+		"ALERT_H_CODES_THRESHOLD__MY_APP=50",
+		"ALERT_REPEAT_INTERVAL=2h",
+		"ALERT_H_CODES_IGNORE=H26,h13",
+		"ALERT_EMAIL_TO=ops@example.com", // a channel var, read elsewhere
+		"PATH=/usr/bin",
+	}, []string{"ALERT_EMAIL_TO"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := r.For("shop", "h_codes"); h.Threshold != 5 || h.Window != 10*time.Minute || !h.Enabled {
+		t.Errorf("h_codes = %+v", h)
+	}
+	if h := r.For("my-app", "h_codes"); h.Threshold != 50 || h.Window != 10*time.Minute {
+		t.Errorf("h_codes for my-app = %+v, want the override on top of the global rule", h)
+	}
+	if r.For("shop", "r14").Severity != Critical || r.For("shop", "memory").Samples != 2 || r.For("shop", "load").Enabled {
+		t.Errorf("rules = %+v", r.global)
+	}
+	if r.Policy.RepeatInterval != 2*time.Hour || strings.Join(r.Policy.IgnoreHCodes, ",") != "H26,H13" {
+		t.Errorf("policy = %+v", r.Policy)
+	}
+}
+
+func TestLoadRulesErrors(t *testing.T) {
+	for kv, want := range map[string]string{
+		"ALERT_H_CODE_THRESHOLD=5":      "config var ALERT_H_CODE_THRESHOLD: unknown",
+		"ALERT_H_CODES_THRESHOLD=lots":  "want a number",
+		"ALERT_R14_SEVERITY=urgent":     "want critical, warning or info",
+		"ALERT_MEMORY_WINDOW=10":        "want a duration",
+		"ALERT_MEMORY_SAMPLES=0":        "at least 1",
+		"ALERT_LOAD_ENABLED=nope":       "true or false",
+		"ALERT_REPEAT_INTERVAL=1s":      "at least 1m0s",
+		"ALERT_H_CODES_IGNORE=teapot":   "want router codes",
+		"ALERT_H_CODES_ENABLED__SHOP=x": "ALERT_H_CODES_ENABLED__SHOP",
+	} {
+		_, err := LoadRules([]string{kv}, nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want one containing %q", kv, err, want)
+		}
+	}
+}
