@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -128,5 +129,54 @@ func TestLeasedJobRunsOncePerInterval(t *testing.T) {
 	leased(ctx, log, st, "prune", "worker-b", time.Minute, now.Add(time.Minute), job)
 	if n := runs.Load(); n != 2 {
 		t.Fatalf("%d runs after worker-a stopped, want 2", n)
+	}
+}
+
+// TestBindsPortBeforeTheStoreAnswers starts the web role on a database that
+// does not answer: the port must be bound at once, with /healthz saying 503
+// (Heroku's R10 comes after 60 s).
+func TestBindsPortBeforeTheStoreAnswers(t *testing.T) {
+	for _, v := range []string{"DYNO", "DYNOWATCH_URL"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+	t.Setenv("PORT", "0")
+	t.Setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nothing?sslmode=disable&connect_timeout=1")
+	t.Setenv("DRAIN_SECRET", "s")
+	t.Setenv("DASHBOARD_PASSWORD", "pw")
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"dynowatch", "web"}, strings.NewReader(""), logs, logs) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	addr := regexp.MustCompile(`msg=listening addr=\S*:(\d+)`)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("port not bound within 5 s:\n%s", logs)
+		}
+		m := addr.FindStringSubmatch(logs.String())
+		if m == nil {
+			continue
+		}
+		resp, err := http.Get("http://127.0.0.1:" + m[1] + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("/healthz = %d while the store is down, want 503", resp.StatusCode)
+		}
+		resp, err = http.Post("http://127.0.0.1:"+m[1]+"/drain/shop", "application/logplex-1", strings.NewReader(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("drain = %d while starting, want 503 so that Logplex retries", resp.StatusCode)
+		}
+		return
 	}
 }
