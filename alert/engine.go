@@ -1,0 +1,309 @@
+package alert
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Store is what the engine needs from the store: alert states with
+// compare-and-set, and the outbox written in the same transaction.
+type Store interface {
+	Alert(ctx context.Context, key string) (State, bool, error)
+	// SaveAlert writes s if its stored version is still expect (0: it must
+	// not exist yet), with out in the same transaction; false when another
+	// dyno got there first. It sets s.Version.
+	SaveAlert(ctx context.Context, s *State, expect int64, out []Outgoing) (bool, error)
+	ActiveAlerts(ctx context.Context) ([]State, error)
+	ActiveSilences(ctx context.Context, now time.Time) ([]Silence, error)
+}
+
+// Outgoing is one notification for one channel, as the outbox keeps it.
+type Outgoing struct {
+	DeliveryID string
+	Channel    string
+	App        string
+	Severity   Severity
+	Payload    []byte // the Notification as JSON
+}
+
+// Silence mutes what it matches until Until; an empty field matches all.
+type Silence struct {
+	App, Rule, Key string
+	Until          time.Time
+}
+
+func (s Silence) matches(st *State) bool {
+	return (s.App == "" || s.App == st.App) && (s.Rule == "" || s.Rule == st.Rule) && (s.Key == "" || s.Key == st.Key)
+}
+
+// EngineOptions configures an Engine.
+type EngineOptions struct {
+	Store        Store
+	Rules        *Rules
+	Channels     []string // names of the notifiers that get every notification
+	Logger       *slog.Logger
+	Now          func() time.Time // optional
+	DashboardURL string           // for links; optional
+	Timezone     string           // ALERT_TIMEZONE; optional
+}
+
+// Engine applies observations to the alerts' stored states and writes the
+// notifications they call for to the outbox. Any number of dynos may run
+// one: states change by compare-and-set.
+type Engine struct {
+	o   EngineOptions
+	obs chan []Observation
+}
+
+// NewEngine returns an Engine.
+func NewEngine(o EngineOptions) (*Engine, error) {
+	switch {
+	case o.Store == nil:
+		return nil, errors.New("alert: EngineOptions.Store is required")
+	case o.Rules == nil:
+		return nil, errors.New("alert: EngineOptions.Rules is required")
+	case o.Logger == nil:
+		return nil, errors.New("alert: EngineOptions.Logger is required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Engine{o: o, obs: make(chan []Observation, 4096)}, nil
+}
+
+// Observe queues observations for Run without waiting on the store: the
+// drain calls it. It drops them, and says so, when the queue is full.
+func (e *Engine) Observe(obs []Observation) {
+	if len(obs) == 0 {
+		return
+	}
+	select {
+	case e.obs <- obs:
+	default:
+		e.o.Logger.Error("alert queue full: observations dropped", "count", len(obs))
+	}
+}
+
+// Run applies queued observations every interval (an R14 pages within about
+// that), coalescing those of one alert, until ctx is done.
+func (e *Engine) Run(ctx context.Context, interval time.Duration) error {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	var pending []Observation
+	for {
+		select {
+		case obs := <-e.obs:
+			pending = append(pending, obs...)
+			continue
+		case <-tick.C:
+		case <-ctx.Done():
+			// Apply what is queued: it was committed with its batch.
+			for {
+				select {
+				case obs := <-e.obs:
+					pending = append(pending, obs...)
+					continue
+				default:
+				}
+				break
+			}
+			return e.Apply(context.WithoutCancel(ctx), pending)
+		}
+		if len(pending) > 0 {
+			if err := e.Apply(ctx, pending); err != nil {
+				e.o.Logger.Error("applying alert observations", "err", err)
+			}
+			pending = pending[:0]
+		}
+	}
+}
+
+// Apply applies observations now, coalescing the events of each alert.
+func (e *Engine) Apply(ctx context.Context, obs []Observation) error {
+	now := e.o.Now()
+	silences, err := e.o.Store.ActiveSilences(ctx, now)
+	if err != nil {
+		return fmt.Errorf("alert: silences: %w", err)
+	}
+	var errs []error
+	for _, group := range coalesce(obs) {
+		if err := e.update(ctx, group[0].Key, silences, now, func(s State, silenced bool) (State, []Status) {
+			var out []Status
+			r := e.o.Rules.For(group[0].App, group[0].Rule)
+			if group[0].Rule == MaintenanceRule {
+				r = Rule{Name: MaintenanceRule, Enabled: true, Threshold: 1, Window: e.o.Rules.Policy.MaintenanceFor, Samples: 1, Severity: Info}
+				silenced = true // maintenance is a state, not something to page about
+			}
+			for _, o := range group {
+				var st Status
+				if s, st = Apply(s, o, r, e.o.Rules.Policy, silenced); st != "" {
+					out = append(out, st)
+				}
+			}
+			return s, out
+		}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Tick lets time act on every active alert: resolutions a window after the
+// last event, reminders, the end of silences and of flapping.
+func (e *Engine) Tick(ctx context.Context) error {
+	now := e.o.Now()
+	active, err := e.o.Store.ActiveAlerts(ctx)
+	if err != nil {
+		return fmt.Errorf("alert: active alerts: %w", err)
+	}
+	silences, err := e.o.Store.ActiveSilences(ctx, now)
+	if err != nil {
+		return fmt.Errorf("alert: silences: %w", err)
+	}
+	var errs []error
+	for _, a := range active {
+		r := e.o.Rules.For(a.App, a.Rule)
+		if a.Rule == MaintenanceRule {
+			r = Rule{Name: MaintenanceRule, Enabled: true, Window: e.o.Rules.Policy.MaintenanceFor, Samples: 1, Severity: Info}
+		}
+		if err := e.update(ctx, a.Key, silences, now, func(s State, silenced bool) (State, []Status) {
+			s, st := Tick(s, r, e.o.Rules.Policy, now, silenced || a.Rule == MaintenanceRule)
+			if st == "" {
+				return s, nil
+			}
+			return s, []Status{st}
+		}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// update reads an alert, changes it with fn and saves it with its
+// notifications, retrying when another dyno changed it in between.
+func (e *Engine) update(ctx context.Context, key string, silences []Silence, now time.Time, fn func(State, bool) (State, []Status)) error {
+	for attempt := 0; attempt < 5; attempt++ {
+		cur, _, err := e.o.Store.Alert(ctx, key)
+		if err != nil {
+			return fmt.Errorf("alert %s: %w", key, err)
+		}
+		next, statuses := fn(cur, e.silenced(ctx, &cur, key, silences, now))
+		if next.Phase == "" && cur.Version == 0 {
+			return nil // a pending condition that went away before it was ever stored
+		}
+		if next.Phase == "" {
+			next.Phase = PhaseResolved // a lapsed pending alert is kept as over
+			next.ResolvedAt = now
+		}
+		var out []Outgoing
+		for _, st := range statuses {
+			o, err := e.outgoing(&next, st, now)
+			if err != nil {
+				return err
+			}
+			out = append(out, o...)
+		}
+		ok, err := e.o.Store.SaveAlert(ctx, &next, cur.Version, out)
+		if err != nil {
+			return fmt.Errorf("alert %s: %w", key, err)
+		}
+		if ok {
+			for _, st := range statuses {
+				e.o.Logger.Info("alert "+string(st), "key", key, "app", next.App, "severity", next.Severity, "summary", next.Summary)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("alert %s: changed by other dynos five times in a row", key)
+}
+
+// silenced says whether a silence, or maintenance mode for router alerts,
+// mutes the alert.
+func (e *Engine) silenced(ctx context.Context, s *State, key string, silences []Silence, now time.Time) bool {
+	probe := *s
+	if probe.Key == "" {
+		parts := strings.SplitN(key, "|", 3)
+		probe.Key, probe.Rule = key, parts[0]
+		if len(parts) > 1 {
+			probe.App = parts[1]
+		}
+	}
+	for _, sl := range silences {
+		if now.Before(sl.Until) && sl.matches(&probe) {
+			return true
+		}
+	}
+	if probe.Rule == "h_codes" || probe.Rule == "5xx_rate" || probe.Rule == "slow_requests" {
+		m, ok, err := e.o.Store.Alert(ctx, MaintenanceRule+"|"+probe.App)
+		if err == nil && ok && m.Phase == PhaseFiring && now.Sub(m.LastEventAt) < e.o.Rules.Policy.MaintenanceFor {
+			return true
+		}
+	}
+	return false
+}
+
+// outgoing renders a notification about s for every channel.
+func (e *Engine) outgoing(s *State, st Status, now time.Time) ([]Outgoing, error) {
+	if len(e.o.Channels) == 0 {
+		return nil, nil
+	}
+	n := Notification{ID: newDeliveryID(), Status: st, Alerts: []Alert{s.Alert()}, CreatedAt: now, Timezone: e.o.Timezone}
+	if e.o.DashboardURL != "" {
+		n.URL = strings.TrimSuffix(e.o.DashboardURL, "/") + "/apps/" + s.App
+	}
+	payload, err := json.Marshal(&n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Outgoing, 0, len(e.o.Channels))
+	for _, c := range e.o.Channels {
+		out = append(out, Outgoing{DeliveryID: n.ID, Channel: c, App: s.App, Severity: s.Severity, Payload: payload})
+	}
+	return out, nil
+}
+
+// Alert is the state as a notification shows it.
+func (s *State) Alert() Alert {
+	return Alert{Key: s.Key, Rule: s.Rule, App: s.App, Dyno: s.Dyno, Code: s.Code, Severity: s.Severity, Summary: s.Summary,
+		StartedAt: s.StartedAt, ResolvedAt: s.ResolvedAt, Evidence: s.Evidence}
+}
+
+func newDeliveryID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// coalesce groups observations by alert, in order, and merges runs of events
+// of one alert into one: an H12 storm is one store update a round, not one a
+// line.
+func coalesce(obs []Observation) [][]Observation {
+	index := map[string]int{}
+	var groups [][]Observation
+	for _, o := range obs {
+		i, ok := index[o.Key]
+		if !ok {
+			index[o.Key] = len(groups)
+			groups = append(groups, []Observation{o})
+			continue
+		}
+		g := groups[i]
+		if last := &g[len(g)-1]; last.Kind == Event && o.Kind == Event {
+			last.Count += max(o.Count, 1)
+			if o.At.After(last.At) {
+				last.At, last.Summary = o.At, o.Summary
+			}
+			// Keep the first lines as evidence; the rest are counted.
+			continue
+		}
+		groups[i] = append(g, o)
+	}
+	return groups
+}

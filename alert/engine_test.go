@@ -1,0 +1,218 @@
+package alert
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memStore is an in-memory Store with the same compare-and-set rule as the
+// real one (whose own tests run on Postgres and SQLite).
+type memStore struct {
+	mu        sync.Mutex
+	alerts    map[string]State
+	outbox    []Outgoing
+	silences  []Silence
+	saves     int
+	conflicts int // SaveAlert calls to refuse, as if another dyno won
+}
+
+func newMemStore() *memStore { return &memStore{alerts: map[string]State{}} }
+
+func (m *memStore) Alert(_ context.Context, key string) (State, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.alerts[key]
+	return s, ok, nil
+}
+
+func (m *memStore) SaveAlert(_ context.Context, s *State, expect int64, out []Outgoing) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.conflicts > 0 {
+		m.conflicts--
+		cur := m.alerts[s.Key]
+		cur.Key, cur.Version = s.Key, cur.Version+1
+		m.alerts[s.Key] = cur
+		return false, nil
+	}
+	if m.alerts[s.Key].Version != expect {
+		return false, nil
+	}
+	s.Version = expect + 1
+	m.alerts[s.Key] = *s
+	m.outbox = append(m.outbox, out...)
+	m.saves++
+	return true, nil
+}
+
+func (m *memStore) ActiveAlerts(context.Context) ([]State, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []State
+	for _, s := range m.alerts {
+		if s.Phase == PhasePending || s.Phase == PhaseFiring {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func (m *memStore) ActiveSilences(_ context.Context, now time.Time) ([]Silence, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Silence
+	for _, s := range m.silences {
+		if now.Before(s.Until) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func (m *memStore) sent() []Notification {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Notification
+	for _, o := range m.outbox {
+		if o.Channel != "webhook" {
+			continue
+		}
+		var n Notification
+		if err := json.Unmarshal(o.Payload, &n); err != nil {
+			panic(err)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+type testClock struct{ t time.Time }
+
+func (c *testClock) now() time.Time { return c.t }
+
+func newEngine(t *testing.T, st Store, clock *testClock) *Engine {
+	t.Helper()
+	e, err := NewEngine(EngineOptions{Store: st, Rules: DefaultRules(), Channels: []string{"webhook", "sms"},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clock.now, DashboardURL: "https://dw.example.com/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func ev(rule, key string, at time.Time) Observation {
+	return Observation{Key: key, Rule: rule, App: "shop", Kind: Event, At: at, Count: 1, Summary: rule + " summary", Evidence: "line at " + at.Format(time.TimeOnly)}
+}
+
+func TestEngineFiresOnceAndResolves(t *testing.T) {
+	ctx := context.Background()
+	st, clock := newMemStore(), &testClock{t0}
+	e := newEngine(t, st, clock)
+	var storm []Observation
+	for i := 0; i < 500; i++ {
+		storm = append(storm, ev("h_codes", "h_codes|shop|H12", t0.Add(time.Duration(i)*time.Millisecond)))
+	}
+	storm = append(storm, ev("r14", "r14|shop|web.1", t0))
+	if err := e.Apply(ctx, storm); err != nil {
+		t.Fatal(err)
+	}
+	if st.saves != 2 {
+		t.Errorf("%d store updates for an H12 storm and an R14, want 2", st.saves)
+	}
+	sent := st.sent()
+	if len(sent) != 2 || sent[0].Status != Firing || sent[0].Alerts[0].Key != "h_codes|shop|H12" || sent[0].URL != "https://dw.example.com/apps/shop" {
+		t.Fatalf("notifications = %+v", sent)
+	}
+	if len(st.outbox) != 4 || st.outbox[0].DeliveryID != st.outbox[1].DeliveryID || st.outbox[1].Channel != "sms" {
+		t.Errorf("outbox = %+v, want each notification once per channel with one delivery id", st.outbox)
+	}
+
+	clock.t = t0.Add(11 * time.Minute)
+	if err := e.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sent = st.sent()
+	if len(sent) != 4 || sent[2].Status != Resolved || sent[3].Status != Resolved {
+		t.Fatalf("after the windows: %+v, want both resolved", sent)
+	}
+}
+
+func TestEngineSilence(t *testing.T) {
+	ctx := context.Background()
+	st, clock := newMemStore(), &testClock{t0}
+	st.silences = []Silence{{App: "shop", Until: t0.Add(time.Minute)}}
+	e := newEngine(t, st, clock)
+	if err := e.Apply(ctx, []Observation{ev("r14", "r14|shop|web.1", t0)}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(st.sent()); n != 0 {
+		t.Fatalf("%d notifications while silenced", n)
+	}
+	clock.t = t0.Add(2 * time.Minute)
+	if err := e.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sent := st.sent(); len(sent) != 1 || sent[0].Status != Firing {
+		t.Fatalf("after the silence: %+v, want the firing", sent)
+	}
+}
+
+func TestEngineMaintenanceMutesRouterAlerts(t *testing.T) {
+	ctx := context.Background()
+	st, clock := newMemStore(), &testClock{t0}
+	e := newEngine(t, st, clock)
+	h80 := Observation{Key: MaintenanceRule + "|shop", Rule: MaintenanceRule, App: "shop", Kind: Event, At: t0, Count: 1}
+	if err := e.Apply(ctx, []Observation{h80}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Apply(ctx, []Observation{ev("h_codes", "h_codes|shop|H10", t0.Add(time.Second))}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(st.sent()); n != 0 {
+		t.Fatalf("%d notifications in maintenance mode", n)
+	}
+	out := Observation{Key: MaintenanceRule + "|shop", Rule: MaintenanceRule, App: "shop", Kind: Below, At: t0.Add(2 * time.Second), Count: 1}
+	clock.t = t0.Add(3 * time.Second)
+	if err := e.Apply(ctx, []Observation{out}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sent := st.sent(); len(sent) != 1 || sent[0].Alerts[0].Code != "" || sent[0].Alerts[0].Key != "h_codes|shop|H10" {
+		t.Fatalf("after maintenance: %+v, want the H10 alert to page", sent)
+	}
+}
+
+func TestEngineRetriesWhenAnotherDynoWins(t *testing.T) {
+	st, clock := newMemStore(), &testClock{t0}
+	st.conflicts = 2
+	e := newEngine(t, st, clock)
+	if err := e.Apply(context.Background(), []Observation{ev("r14", "r14|shop|web.1", t0)}); err != nil {
+		t.Fatal(err)
+	}
+	if sent := st.sent(); len(sent) != 1 {
+		t.Fatalf("%d notifications, want 1 after two lost races", len(sent))
+	}
+}
+
+func TestEngineRunAppliesQueuedObservationsOnStop(t *testing.T) {
+	st, clock := newMemStore(), &testClock{t0}
+	e := newEngine(t, st, clock)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx, time.Hour) }()
+	e.Observe([]Observation{ev("r15", "r15|shop|web.1", t0)})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if sent := st.sent(); len(sent) != 1 || sent[0].Alerts[0].Severity != Critical {
+		t.Fatalf("notifications = %+v, want the queued R15", sent)
+	}
+}
