@@ -33,6 +33,10 @@ type Options struct {
 	KeepQueryStrings    bool
 	KeepClientIPs       bool
 	Now                 func() time.Time // optional; time.Now by default
+	// Observe, if set, sees every committed batch's entries (not retries)
+	// before Ingest returns: alert rules watch here. It must not block, and
+	// must not keep the slice.
+	Observe func(app string, entries []parse.Entry)
 }
 
 func (o *Options) validate() error {
@@ -127,6 +131,9 @@ func (p *Pipeline) Ingest(ctx context.Context, b *drain.Batch) (bool, error) {
 		return c.dup, c.err
 	}
 	p.aggregate(b)
+	if p.o.Observe != nil {
+		p.o.Observe(b.App, b.Entries)
+	}
 	return false, nil
 }
 

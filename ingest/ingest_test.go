@@ -134,6 +134,25 @@ func TestPipeline(t *testing.T) {
 	}
 }
 
+func TestObserveSeesCommittedBatchesOnce(t *testing.T) {
+	var seen []string
+	p, _, stop := newPipeline(t, Options{Observe: func(app string, entries []parse.Entry) {
+		for _, e := range entries {
+			seen = append(seen, app+" "+e.Kind.String())
+		}
+	}})
+	defer stop()
+	b := batch(t, "shop", "frame:9", "2024-03-15T12:00:06Z heroku[worker.1]: Error R14 (Memory quota exceeded)")
+	for i := 0; i < 2; i++ { // the second is Logplex retrying
+		if _, err := p.Ingest(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if strings.Join(seen, ",") != "shop dyno_error" {
+		t.Errorf("observed %v, want the R14 once", seen)
+	}
+}
+
 func TestIngestAfterStop(t *testing.T) {
 	p, _, stop := newPipeline(t, Options{})
 	stop()
