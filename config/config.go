@@ -38,6 +38,34 @@ type Config struct {
 	RetentionMinute  Duration `envconfig:"RETENTION_MINUTE_ROLLUPS" default:"30d" example:"30d" desc:"How long per-minute request rollups and metric samples are kept."`
 	RetentionHourly  Duration `envconfig:"RETENTION_HOURLY_ROLLUPS" default:"365d" example:"365d" desc:"How long hourly rollups are kept."`
 	RollupFlushEvery Duration `envconfig:"ROLLUP_FLUSH_INTERVAL" default:"5s" example:"5s" desc:"How often each web dyno writes its in-memory request rollups to the database (also on shutdown)."`
+
+	SendGridAPIKey     string   `envconfig:"SENDGRID_API_KEY" example:"SG.xxxx" secret:"true" desc:"SendGrid API key: alerts by email through SendGrid."`
+	SendGridHost       string   `envconfig:"SENDGRID_HOST" default:"https://api.sendgrid.com" example:"https://api.eu.sendgrid.com" desc:"SendGrid API host; the EU one for EU data residency."`
+	SMTPURL            string   `envconfig:"SMTP_URL" example:"smtp://user:pass@smtp.example.com:587" secret:"true" desc:"SMTP server (STARTTLS): alerts by email through it. With SendGrid too, both are channels."`
+	EmailFrom          string   `envconfig:"ALERT_EMAIL_FROM" example:"dynowatch@example.com" desc:"Sender address of alert emails."`
+	EmailTo            []string `envconfig:"ALERT_EMAIL_TO" example:"ops@example.com,oncall@example.com" desc:"Recipients of alert emails, comma-separated."`
+	EmailMinSeverity   string   `envconfig:"ALERT_EMAIL_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity emailed: info, warning or critical."`
+	InfobipBaseURL     string   `envconfig:"INFOBIP_BASE_URL" example:"https://xxxxx.api.infobip.com" desc:"Your Infobip account's API base URL: alerts by SMS."`
+	InfobipAPIKey      string   `envconfig:"INFOBIP_API_KEY" example:"0123456789abcdef-0123" secret:"true" desc:"Infobip API key."`
+	InfobipSender      string   `envconfig:"INFOBIP_SENDER" default:"dynowatch" example:"InfoSMS" desc:"Sender name or number of alert SMS."`
+	SMSTo              []string `envconfig:"ALERT_SMS_TO" example:"41793026727,447700900123" desc:"Phone numbers (international format) of alert SMS, comma-separated."`
+	SMSMinSeverity     string   `envconfig:"ALERT_SMS_MIN_SEVERITY" default:"critical" example:"warning" desc:"Least severity sent by SMS: info, warning or critical."`
+	WebhookURL         string   `envconfig:"ALERT_WEBHOOK_URL" example:"https://hooks.example.com/dynowatch" secret:"true" desc:"URL that gets every alert as JSON."`
+	WebhookSecret      string   `envconfig:"ALERT_WEBHOOK_SECRET" example:"whsec-3f9c2a7e" secret:"true" desc:"Key of the X-Dynowatch-Signature HMAC-SHA256 of webhook bodies."`
+	WebhookMinSeverity string   `envconfig:"ALERT_WEBHOOK_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to the webhook."`
+	Timezone           string   `envconfig:"ALERT_TIMEZONE" default:"UTC" example:"Europe/Zurich" desc:"Time zone of the times in alert messages (an IANA name)."`
+}
+
+// ChannelVars are the ALERT_ vars of the channels: the alert rules' loader,
+// which reads the ALERT_<RULE>_… family from the environment, skips them.
+func ChannelVars() []string {
+	var names []string
+	for _, v := range (&Config{}).Vars() {
+		if strings.HasPrefix(v.Name, "ALERT_") {
+			names = append(names, v.Name)
+		}
+	}
+	return names
 }
 
 // OnHeroku reports whether dynowatch runs in a Heroku dyno.
@@ -91,6 +119,33 @@ func (c *Config) Validate() error {
 	}
 	if c.DatabaseMaxConns < 1 {
 		bad("DATABASE_MAX_CONNS", strconv.Itoa(int(c.DatabaseMaxConns)), "want at least 1")
+	}
+	for _, sv := range []struct{ name, v string }{{"ALERT_EMAIL_MIN_SEVERITY", c.EmailMinSeverity}, {"ALERT_SMS_MIN_SEVERITY", c.SMSMinSeverity}, {"ALERT_WEBHOOK_MIN_SEVERITY", c.WebhookMinSeverity}} {
+		if sv.v != "info" && sv.v != "warning" && sv.v != "critical" {
+			bad(sv.name, sv.v, "want info, warning or critical")
+		}
+	}
+	if _, err := time.LoadLocation(c.Timezone); err != nil {
+		bad("ALERT_TIMEZONE", c.Timezone, "not a time zone name")
+	}
+	for _, u := range []struct{ name, v string }{{"ALERT_WEBHOOK_URL", c.WebhookURL}, {"SENDGRID_HOST", c.SendGridHost}} {
+		if u.v == "" {
+			continue
+		}
+		if p, err := url.Parse(u.v); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			bad(u.name, "(redacted)", "want an http or https URL")
+		}
+	}
+	if c.SMTPURL != "" {
+		if p, err := url.Parse(c.SMTPURL); err != nil || (p.Scheme != "smtp" && p.Scheme != "smtps") || p.Host == "" {
+			bad("SMTP_URL", "(redacted)", "want smtp://user:pass@host:587")
+		}
+	}
+	if (c.SendGridAPIKey != "" || c.SMTPURL != "") && (c.EmailFrom == "" || len(c.EmailTo) == 0) {
+		bad("ALERT_EMAIL_TO", strings.Join(c.EmailTo, ","), "email is configured: set ALERT_EMAIL_FROM and ALERT_EMAIL_TO")
+	}
+	if (c.InfobipAPIKey != "") != (c.InfobipBaseURL != "") || (c.InfobipAPIKey != "" && len(c.SMSTo) == 0) {
+		bad("ALERT_SMS_TO", strings.Join(c.SMSTo, ","), "SMS needs INFOBIP_BASE_URL, INFOBIP_API_KEY and ALERT_SMS_TO together")
 	}
 	if c.EventLinesPerMinute < 0 {
 		bad("EVENT_LINES_PER_MINUTE", strconv.Itoa(c.EventLinesPerMinute), "want 0 or more")

@@ -62,6 +62,11 @@ func TestLoadErrors(t *testing.T) {
 		{"DYNOWATCH_URL", "my-dynowatch.herokuapp.com", []string{"http or https URL", "example: DYNOWATCH_URL=https://"}},
 		{"DATABASE_URL", "mysql://x", []string{"postgres://", "(redacted)"}},
 		{"KEEP_CLIENT_IPS", "maybe", []string{"KEEP_CLIENT_IPS"}},
+		{"SENDGRID_API_KEY", "SG.x", []string{"set ALERT_EMAIL_FROM and ALERT_EMAIL_TO"}},
+		{"INFOBIP_API_KEY", "k", []string{"SMS needs INFOBIP_BASE_URL, INFOBIP_API_KEY and ALERT_SMS_TO together"}},
+		{"ALERT_SMS_MIN_SEVERITY", "urgent", []string{"want info, warning or critical", "example: ALERT_SMS_MIN_SEVERITY=warning"}},
+		{"ALERT_TIMEZONE", "Mars/Olympus", []string{"not a time zone name"}},
+		{"SMTP_URL", "http://x", []string{"smtp://user:pass@host:587"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
