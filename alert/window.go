@@ -1,0 +1,55 @@
+package alert
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Window is what the worker read of one app over a rule's window: its
+// requests from the rollups and when its last message arrived.
+type Window struct {
+	App         string
+	Requests    int64
+	Status5xx   int64
+	P95         float64 // service time, ms; NaN when no request had one
+	LastMessage time.Time
+}
+
+// WindowRules are the rules the worker evaluates over windows of the
+// rollups rather than on single lines.
+var WindowRules = []string{"5xx_rate", "slow_requests", "silence"}
+
+// WindowObservations returns the observations of rule for w at now.
+func (r *Rules) WindowObservations(rule string, w Window, now time.Time) []Observation {
+	ru := r.For(w.App, rule)
+	if !ru.Enabled {
+		return nil
+	}
+	o := Observation{Key: rule + "|" + w.App, Rule: rule, App: w.App, At: now, Count: 1, Kind: Below}
+	switch rule {
+	case "5xx_rate":
+		if w.Requests < int64(r.Policy.Min5xxRequests) || w.Requests == 0 {
+			return []Observation{o}
+		}
+		pct := 100 * float64(w.Status5xx) / float64(w.Requests)
+		o.Kind = above(pct >= ru.Threshold)
+		o.Summary = fmt.Sprintf("%.1f%% of requests failed with 5xx in the last %v (%d of %d)", pct, ru.Window, w.Status5xx, w.Requests)
+	case "slow_requests":
+		if w.Requests == 0 || math.IsNaN(w.P95) {
+			return []Observation{o}
+		}
+		o.Kind = above(w.P95 >= ru.Threshold)
+		o.Summary = fmt.Sprintf("p95 service time %.0f ms over the last %v (%d requests)", w.P95, ru.Window, w.Requests)
+	case "silence":
+		if w.LastMessage.IsZero() {
+			return nil // never sent anything: not silent, just not set up yet
+		}
+		silent := now.Sub(w.LastMessage)
+		o.Kind = above(silent >= ru.Window)
+		o.Summary = fmt.Sprintf("no logs from %s for %v: is the drain still attached? (heroku drains -a %s)", w.App, silent.Round(time.Minute), w.App)
+	default:
+		return nil
+	}
+	return []Observation{o}
+}

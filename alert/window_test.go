@@ -1,0 +1,49 @@
+package alert
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+func TestWindowObservations(t *testing.T) {
+	r := DefaultRules()
+	tests := []struct {
+		name, rule string
+		w          Window
+		want       []ObsKind
+	}{
+		{"5xx over 5%", "5xx_rate", Window{App: "shop", Requests: 100, Status5xx: 6}, []ObsKind{Above}},
+		{"5xx under 5%", "5xx_rate", Window{App: "shop", Requests: 100, Status5xx: 4}, []ObsKind{Below}},
+		{"too few requests to judge", "5xx_rate", Window{App: "shop", Requests: 19, Status5xx: 19}, []ObsKind{Below}},
+		{"slow", "slow_requests", Window{App: "shop", Requests: 10, P95: 5200}, []ObsKind{Above}},
+		{"fast", "slow_requests", Window{App: "shop", Requests: 10, P95: 80}, []ObsKind{Below}},
+		{"no requests", "slow_requests", Window{App: "shop", P95: math.NaN()}, []ObsKind{Below}},
+		{"silent", "silence", Window{App: "shop", LastMessage: t0.Add(-16 * time.Minute)}, []ObsKind{Above}},
+		{"talking", "silence", Window{App: "shop", LastMessage: t0.Add(-time.Minute)}, []ObsKind{Below}},
+		{"never talked", "silence", Window{App: "shop"}, nil},
+	}
+	for _, tt := range tests {
+		obs := r.WindowObservations(tt.rule, tt.w, t0)
+		var got []ObsKind
+		for _, o := range obs {
+			got = append(got, o.Kind)
+			if o.Key != tt.rule+"|shop" {
+				t.Errorf("%s: key %q", tt.name, o.Key)
+			}
+		}
+		if len(got) != len(tt.want) || (len(got) == 1 && got[0] != tt.want[0]) {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestStory5xxRate: a window rule fires on the first window over the
+// threshold and resolves on the first under it (Samples 1).
+func TestStory5xxRate(t *testing.T) {
+	story(t, "5xx_rate", rule("5xx_rate"), DefaultPolicy(), []step{
+		{at: 0, obs: Above, want: Firing, phase: PhaseFiring},
+		{at: 15 * time.Second, obs: Above, phase: PhaseFiring},
+		{at: 30 * time.Second, obs: Below, want: Resolved, phase: PhaseResolved},
+	})
+}
