@@ -1,0 +1,125 @@
+package alert
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Outbox is what the sender needs of the store's outbox: rows claimed by one
+// worker at a time (a claim that outlives its lease is taken over), and
+// marked sent or failed.
+type Outbox interface {
+	ClaimOutbox(ctx context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
+	MarkSent(ctx context.Context, id int64, holder string, now time.Time) error
+	// MarkFailed records a failed attempt; a zero retryAt gives up for good.
+	MarkFailed(ctx context.Context, id int64, holder string, now, retryAt time.Time, reason string) error
+}
+
+// Delivery is one outbox row: a notification for one channel.
+type Delivery struct {
+	ID        int64
+	Channel   string
+	Payload   []byte
+	Attempts  int // claims so far, this one included
+	CreatedAt time.Time
+}
+
+// SenderOptions configures a Sender.
+type SenderOptions struct {
+	Outbox    Outbox
+	Notifiers []Notifier
+	Holder    string // this worker, among those sharing the outbox
+	Logger    *slog.Logger
+	Now       func() time.Time // optional
+	GiveUp    time.Duration    // stop retrying a notification this old; 24 h by default
+}
+
+// Sender delivers the outbox's notifications through the notifiers.
+type Sender struct {
+	o         SenderOptions
+	notifiers map[string]Notifier
+}
+
+// NewSender returns a Sender.
+func NewSender(o SenderOptions) (*Sender, error) {
+	switch {
+	case o.Outbox == nil:
+		return nil, errors.New("alert: SenderOptions.Outbox is required")
+	case o.Holder == "":
+		return nil, errors.New("alert: SenderOptions.Holder is required")
+	case o.Logger == nil:
+		return nil, errors.New("alert: SenderOptions.Logger is required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.GiveUp == 0 {
+		o.GiveUp = 24 * time.Hour
+	}
+	s := &Sender{o: o, notifiers: map[string]Notifier{}}
+	for _, n := range o.Notifiers {
+		s.notifiers[n.Name()] = n
+	}
+	return s, nil
+}
+
+// sendLease is how long a claimed row is this worker's: longer than a send
+// may take (each has a 10 s timeout), so only a dead worker's rows are taken over.
+const sendLease = time.Minute
+
+// backoff is the wait before the attempt after the given one: 30 s, 1 m, 2 m …, at most an hour.
+func backoff(attempts int) time.Duration {
+	d := 30 * time.Second
+	for i := 1; i < attempts && d < time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, time.Hour)
+}
+
+// SendDue sends what is due, up to limit rows, and reports how it went.
+func (s *Sender) SendDue(ctx context.Context, limit int) (sent, failed int, err error) {
+	now := s.o.Now()
+	due, err := s.o.Outbox.ClaimOutbox(ctx, s.o.Holder, now, sendLease, limit)
+	if err != nil {
+		return 0, 0, fmt.Errorf("alert: claiming the outbox: %w", err)
+	}
+	var errs []error
+	for _, d := range due {
+		retry, err := s.send(ctx, d)
+		now := s.o.Now()
+		if err == nil {
+			sent++
+			if err := s.o.Outbox.MarkSent(ctx, d.ID, s.o.Holder, now); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		failed++
+		retryAt := now.Add(backoff(d.Attempts))
+		if !retry || retryAt.Sub(d.CreatedAt) > s.o.GiveUp {
+			retryAt = time.Time{}
+		}
+		s.o.Logger.Warn("notification not delivered", "channel", d.Channel, "attempt", d.Attempts, "retry_at", retryAt, "err", err)
+		if err := s.o.Outbox.MarkFailed(ctx, d.ID, s.o.Holder, now, retryAt, err.Error()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return sent, failed, errors.Join(errs...)
+}
+
+func (s *Sender) send(ctx context.Context, d Delivery) (retry bool, err error) {
+	n, ok := s.notifiers[d.Channel]
+	if !ok {
+		// Configured once, removed since: nothing will ever send it.
+		return false, fmt.Errorf("channel %q is not configured any more", d.Channel)
+	}
+	var note Notification
+	if err := json.Unmarshal(d.Payload, &note); err != nil {
+		return false, fmt.Errorf("notification %d: %w", d.ID, err)
+	}
+	return n.Notify(ctx, &note)
+}

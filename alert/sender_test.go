@@ -1,0 +1,121 @@
+package alert
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+)
+
+// memOutbox is an outbox in memory, claimed the way the store claims.
+type memOutbox struct {
+	rows []*memRow
+}
+
+type memRow struct {
+	Delivery
+	claimedBy    string
+	claimedUntil time.Time
+	nextAttempt  time.Time
+	sent, gaveUp bool
+	reason       string
+}
+
+func (m *memOutbox) ClaimOutbox(_ context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]Delivery, error) {
+	var out []Delivery
+	for _, r := range m.rows {
+		if len(out) == limit || r.sent || r.gaveUp || now.Before(r.nextAttempt) || now.Before(r.claimedUntil) {
+			continue
+		}
+		r.claimedBy, r.claimedUntil = holder, now.Add(lease)
+		r.Attempts++
+		out = append(out, r.Delivery)
+	}
+	return out, nil
+}
+
+func (m *memOutbox) row(id int64) *memRow { return m.rows[id-1] }
+
+func (m *memOutbox) MarkSent(_ context.Context, id int64, holder string, _ time.Time) error {
+	m.row(id).sent = true
+	return nil
+}
+
+func (m *memOutbox) MarkFailed(_ context.Context, id int64, holder string, _, retryAt time.Time, reason string) error {
+	r := m.row(id)
+	r.claimedUntil, r.nextAttempt, r.reason, r.gaveUp = time.Time{}, retryAt, reason, retryAt.IsZero()
+	return nil
+}
+
+// funcNotifier is a notifier whose behaviour the test sets.
+type funcNotifier struct {
+	name   string
+	notify func(*Notification) (bool, error)
+	got    []Notification
+}
+
+func (f *funcNotifier) Name() string { return f.name }
+func (f *funcNotifier) Notify(_ context.Context, n *Notification) (bool, error) {
+	f.got = append(f.got, *n)
+	return f.notify(n)
+}
+
+func TestSenderRetriesThenDelivers(t *testing.T) {
+	payload, _ := json.Marshal(Notification{ID: "d1", Status: Firing, Alerts: []Alert{{Key: "r14|shop|web.1"}}})
+	box := &memOutbox{rows: []*memRow{{Delivery: Delivery{ID: 1, Channel: "webhook", Payload: payload, CreatedAt: t0}}}}
+	down := true
+	hook := &funcNotifier{name: "webhook", notify: func(*Notification) (bool, error) {
+		if down {
+			return true, errors.New("503 from the webhook")
+		}
+		return false, nil
+	}}
+	clock := &testClock{t0}
+	s, err := NewSender(SenderOptions{Outbox: box, Notifiers: []Notifier{hook}, Holder: "w1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if sent, failed, err := s.SendDue(ctx, 10); sent != 0 || failed != 1 || err != nil {
+		t.Fatalf("first attempt: %d sent, %d failed, %v", sent, failed, err)
+	}
+	clock.t = t0.Add(10 * time.Second) // before the 30 s backoff
+	if sent, failed, _ := s.SendDue(ctx, 10); sent+failed != 0 {
+		t.Fatal("retried before its backoff")
+	}
+	down = false
+	clock.t = t0.Add(31 * time.Second)
+	if sent, _, _ := s.SendDue(ctx, 10); sent != 1 || !box.row(1).sent || len(hook.got) != 2 || hook.got[1].ID != "d1" {
+		t.Fatalf("second attempt: sent %d, row %+v, calls %d", sent, box.row(1), len(hook.got))
+	}
+}
+
+func TestSenderGivesUpOnFinalErrors(t *testing.T) {
+	payload, _ := json.Marshal(Notification{ID: "d2", Status: Firing})
+	box := &memOutbox{rows: []*memRow{
+		{Delivery: Delivery{ID: 1, Channel: "sms", Payload: payload, CreatedAt: t0}},
+		{Delivery: Delivery{ID: 2, Channel: "email:gone", Payload: payload, CreatedAt: t0}},
+	}}
+	sms := &funcNotifier{name: "sms", notify: func(*Notification) (bool, error) { return false, errors.New("401 Invalid login details") }}
+	s, _ := NewSender(SenderOptions{Outbox: box, Notifiers: []Notifier{sms}, Holder: "w1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: (&testClock{t0}).now})
+	if _, failed, err := s.SendDue(context.Background(), 10); failed != 2 || err != nil {
+		t.Fatalf("failed %d, %v", failed, err)
+	}
+	if r := box.row(1); !r.gaveUp || r.reason != "401 Invalid login details" {
+		t.Errorf("sms row = %+v, want given up with the reason", r)
+	}
+	if r := box.row(2); !r.gaveUp {
+		t.Errorf("row of an unconfigured channel = %+v, want given up", r)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	for attempts, want := range map[int]time.Duration{1: 30 * time.Second, 2: time.Minute, 3: 2 * time.Minute, 7: 32 * time.Minute, 8: time.Hour, 20: time.Hour} {
+		if got := backoff(attempts); got != want {
+			t.Errorf("backoff(%d) = %v, want %v", attempts, got, want)
+		}
+	}
+}
