@@ -14,6 +14,7 @@ type Retention struct {
 	Samples    time.Duration // metric samples per minute
 	Hourly     time.Duration // router rollups, latency histograms and samples per hour
 	DedupeKeys time.Duration // at least MinDedupeRetention
+	Alerts     time.Duration // resolved alert episodes, outbox rows (sent or not) and ended silences
 }
 
 // MinDedupeRetention is the shortest Retention.DedupeKeys: Logplex retries a
@@ -21,19 +22,19 @@ type Retention struct {
 const MinDedupeRetention = 10 * time.Minute
 
 // DefaultRetention returns dynowatch's defaults: 30 days of events, minute
-// rollups and samples, a year of hourly rollups, and an hour of dedupe keys
-// (a busy drain sends several batches a second: a day of keys would take
-// about 100 MB).
+// rollups, samples and alert history, a year of hourly rollups, and an hour
+// of dedupe keys (a busy drain sends several batches a second: a day of keys
+// would take about 100 MB).
 func DefaultRetention() Retention {
 	const day = 24 * time.Hour
-	return Retention{Events: 30 * day, Minute: 30 * day, Samples: 30 * day, Hourly: 365 * day, DedupeKeys: time.Hour}
+	return Retention{Events: 30 * day, Minute: 30 * day, Samples: 30 * day, Hourly: 365 * day, DedupeKeys: time.Hour, Alerts: 30 * day}
 }
 
 func (r *Retention) validate() error {
 	for _, f := range []struct {
 		name string
 		d    time.Duration
-	}{{"Events", r.Events}, {"Minute", r.Minute}, {"Samples", r.Samples}, {"Hourly", r.Hourly}} {
+	}{{"Events", r.Events}, {"Minute", r.Minute}, {"Samples", r.Samples}, {"Hourly", r.Hourly}, {"Alerts", r.Alerts}} {
 		if f.d < 0 {
 			return fmt.Errorf("store: Retention.%s is %v, want 0 (forever) or more", f.name, f.d)
 		}
@@ -52,6 +53,9 @@ type PruneResult struct {
 	Hourly        int64 // router rollups and latency histograms per hour
 	HourlySamples int64
 	DedupeKeys    int64
+	Alerts        int64 // resolved alert episodes
+	Outbox        int64
+	Silences      int64
 }
 
 // pruneChunk is the most rows one DELETE removes, so no statement holds
@@ -69,6 +73,9 @@ func (s *Store) Prune(ctx context.Context, now time.Time, r Retention) (PruneRes
 		(SELECT app, key FROM dedupe_keys WHERE seen_us < $1 LIMIT $2)`, now.Add(-r.DedupeKeys).UnixMicro())
 	res.DedupeKeys = n
 	if err != nil {
+		return res, err
+	}
+	if err := s.pruneAlerts(ctx, now, r, &res); err != nil {
 		return res, err
 	}
 	apps, err := s.Apps(ctx)
@@ -113,6 +120,36 @@ func (s *Store) Prune(ctx context.Context, now time.Time, r Retention) (PruneRes
 		}
 	}
 	return res, nil
+}
+
+// pruneAlerts deletes the alert episodes resolved, the outbox rows created
+// and the silences ended before r.Alerts.
+func (s *Store) pruneAlerts(ctx context.Context, now time.Time, r Retention, res *PruneResult) error {
+	if r.Alerts == 0 {
+		return nil
+	}
+	cutoff := now.Add(-r.Alerts).UnixMicro()
+	for _, p := range []struct {
+		sql string
+		n   *int64
+	}{
+		// A pruned latest episode takes its key's state with it: the
+		// alert's next write creates the key afresh (SaveAlert, expect 0).
+		{`DELETE FROM alerts WHERE id IN
+			(SELECT id FROM alerts WHERE state = 'resolved' AND resolved_us < $1 ORDER BY resolved_us LIMIT $2)`, &res.Alerts},
+		// Rows never delivered go too: a month-old notification is noise.
+		{`DELETE FROM outbox WHERE id IN
+			(SELECT id FROM outbox WHERE created_us < $1 ORDER BY created_us LIMIT $2)`, &res.Outbox},
+		{`DELETE FROM silences WHERE id IN
+			(SELECT id FROM silences WHERE until_us < $1 ORDER BY until_us LIMIT $2)`, &res.Silences},
+	} {
+		n, err := s.pruneChunks(ctx, p.sql, cutoff)
+		*p.n += n
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pruneChunks runs a chunked DELETE ($1 the cutoff, $2 the chunk size, then

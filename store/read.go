@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// ErrNotFound reports an app the store does not know.
+// ErrNotFound reports an app (or a silence) the store does not know.
 var ErrNotFound = errors.New("store: not found")
 
 // App is the drain state of one monitored app.
@@ -53,10 +53,11 @@ func (s *Store) Apps(ctx context.Context) ([]App, error) {
 // appTables are the tables with rows per app, apps last.
 var appTables = []string{
 	"events", "dedupe_keys", "rollups_minute", "rollups_hourly", "latency_minute", "latency_hourly",
-	"samples_minute", "samples_hourly", "apps",
+	"samples_minute", "samples_hourly", "alerts", "outbox", "silences", "apps",
 }
 
-// DeleteApp forgets app and all its rows. It returns ErrNotFound for an app
+// DeleteApp forgets app and all its rows, its alerts (past and current),
+// notifications (sent or not) and silences included. It returns ErrNotFound for an app
 // the store does not know. An app whose drain is still attached comes back
 // with its next batch.
 func (s *Store) DeleteApp(ctx context.Context, app string) error {

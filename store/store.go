@@ -8,7 +8,9 @@
 // dynos write at once (WriteBatches, MergeRollups) are dialect-specific: on
 // Postgres they are single round trips whose merges happen inside the upsert;
 // on SQLite, which serves one process, they read, merge and write in one
-// IMMEDIATE transaction.
+// IMMEDIATE transaction. Alert state and the notification outbox share
+// their SQL: a compare-and-set on a version column, and claims that take
+// FOR UPDATE SKIP LOCKED on Postgres.
 package store
 
 import (

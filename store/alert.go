@@ -1,0 +1,336 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// AlertState is the state of one alert key (rule + app + dyno or check) in
+// one episode: from pending or firing to resolved. The store keeps only what
+// package alert tells it; it decides nothing about the lifecycle except
+// where an episode ends (see SaveAlert).
+type AlertState struct {
+	ID                             int64 // the episode, set by the store; the cursor of AlertQuery.Before
+	Key, Rule, App, Dyno, Code     string
+	Severity                       string // critical, warning or info
+	State                          string // pending, firing or resolved
+	Summary                        string
+	Evidence                       []string // a few log lines; the store keeps the first MaxEvidence
+	StartedAt, FiredAt, ResolvedAt time.Time
+	LastEventAt, LastNotifiedAt    time.Time // zero means never
+	Notified                       bool      // a firing notification went out, so "resolved" must go out too
+	Flapping                       bool
+	Transitions                    []time.Time // recent state changes; the store keeps the last MaxTransitions
+	Counter                        int64       // rule-specific, such as consecutive samples over a threshold
+	Version                        int64       // set by the store: the compare-and-set token of SaveAlert
+}
+
+// Alert states as the store keeps them.
+const (
+	statePending  = "pending"
+	stateFiring   = "firing"
+	stateResolved = "resolved"
+)
+
+// Limits of what SaveAlert keeps of an AlertState.
+const (
+	MaxEvidence    = 20
+	MaxTransitions = 10
+)
+
+func (a *AlertState) validate() error {
+	switch {
+	case a.Key == "":
+		return errors.New("store: AlertState.Key is empty")
+	case a.Rule == "":
+		return errors.New("store: AlertState.Rule is empty")
+	case !slices.Contains([]string{"critical", "warning", "info"}, a.Severity):
+		return fmt.Errorf("store: AlertState.Severity is %q, want critical, warning or info", a.Severity)
+	case !slices.Contains([]string{statePending, stateFiring, stateResolved}, a.State):
+		return fmt.Errorf("store: AlertState.State is %q, want pending, firing or resolved", a.State)
+	case a.StartedAt.IsZero():
+		return errors.New("store: AlertState.StartedAt is zero")
+	case a.State == stateResolved && a.ResolvedAt.IsZero():
+		return errors.New("store: AlertState.ResolvedAt is zero in state resolved")
+	}
+	return nil
+}
+
+// latestTime is the latest of a's times: when SaveAlert is called, as far as
+// its caller's clock goes.
+func (a *AlertState) latestTime() time.Time {
+	t := a.StartedAt
+	for _, u := range []time.Time{a.FiredAt, a.ResolvedAt, a.LastEventAt, a.LastNotifiedAt} {
+		if u.After(t) {
+			t = u
+		}
+	}
+	return t
+}
+
+// alertCols are the columns SaveAlert writes, in the order of alertValues;
+// reads select id first, then these.
+var alertCols = []string{
+	"key", "version", "rule", "app", "dyno", "code", "severity", "state", "summary", "evidence",
+	"started_us", "fired_us", "resolved_us", "last_event_us", "notified_us", "notified", "flapping", "transitions", "counter",
+}
+
+var alertSelect = "SELECT id, " + strings.Join(alertCols, ", ") + " FROM alerts"
+
+func alertValues(a *AlertState, version int64) []any {
+	ev := make([]string, 0, min(len(a.Evidence), MaxEvidence))
+	for _, l := range a.Evidence[:min(len(a.Evidence), MaxEvidence)] {
+		ev = append(ev, cleanText(l))
+	}
+	tr := a.Transitions[max(0, len(a.Transitions)-MaxTransitions):]
+	us := make([]int64, len(tr))
+	for i, t := range tr {
+		us[i] = micros(t)
+	}
+	evJSON, _ := json.Marshal(ev) // strings and integers always marshal
+	trJSON, _ := json.Marshal(us)
+	return []any{
+		a.Key, version, a.Rule, a.App, a.Dyno, a.Code, a.Severity, a.State, cleanText(a.Summary), string(evJSON),
+		micros(a.StartedAt), micros(a.FiredAt), micros(a.ResolvedAt), micros(a.LastEventAt), micros(a.LastNotifiedAt),
+		a.Notified, a.Flapping, string(trJSON), a.Counter,
+	}
+}
+
+func scanAlert(r row) (AlertState, error) {
+	var (
+		a                                      AlertState
+		ev, tr                                 string
+		started, fired, resolved, event, notif int64
+	)
+	err := r.Scan(&a.ID, &a.Key, &a.Version, &a.Rule, &a.App, &a.Dyno, &a.Code, &a.Severity, &a.State, &a.Summary, &ev,
+		&started, &fired, &resolved, &event, &notif, &a.Notified, &a.Flapping, &tr, &a.Counter)
+	if err != nil {
+		return a, err
+	}
+	a.StartedAt, a.FiredAt, a.ResolvedAt = fromMicros(started), fromMicros(fired), fromMicros(resolved)
+	a.LastEventAt, a.LastNotifiedAt = fromMicros(event), fromMicros(notif)
+	var us []int64
+	if err := json.Unmarshal([]byte(ev), &a.Evidence); err != nil {
+		return a, fmt.Errorf("alert %s: evidence: %w", a.Key, err)
+	}
+	if err := json.Unmarshal([]byte(tr), &us); err != nil {
+		return a, fmt.Errorf("alert %s: transitions: %w", a.Key, err)
+	}
+	if len(a.Evidence) == 0 {
+		a.Evidence = nil
+	}
+	for _, u := range us {
+		a.Transitions = append(a.Transitions, fromMicros(u))
+	}
+	return a, nil
+}
+
+// Alert returns the current state of key: its latest episode, which may be
+// resolved. It reports false when the key has no state (never had, or its
+// last episode was pruned): then SaveAlert with expect 0 creates it.
+func (s *Store) Alert(ctx context.Context, key string) (AlertState, bool, error) {
+	a, err := scanAlert(s.q.queryRow(ctx, alertSelect+" WHERE key = $1 AND latest", key))
+	switch {
+	case isNoRows(err):
+		return AlertState{}, false, nil
+	case err != nil:
+		return AlertState{}, false, fmt.Errorf("store: alert %s: %w", key, err)
+	}
+	return a, true, nil
+}
+
+// SaveAlert writes a as the state of a.Key if the stored state's Version is
+// still expect (0: the key must have no state), and enqueues out in the same
+// transaction, so a notification exists exactly when the state change that
+// sent it does. It reports false, and writes nothing, when another writer
+// changed the key first: read it again with Alert and decide anew. On
+// success it sets a.ID and a.Version.
+//
+// An episode ends when it resolves. When the stored state is resolved and a
+// is not (the alert started again), the stored episode is kept as history
+// and a is written as a new one (a new ID); otherwise a replaces the stored
+// state. Versions keep counting up across episodes.
+//
+// The rows of out are created at the latest of a's times and are due at
+// once.
+func (s *Store) SaveAlert(ctx context.Context, a *AlertState, expect int64, out ...OutboxMessage) (bool, error) {
+	if err := a.validate(); err != nil {
+		return false, err
+	}
+	if expect < 0 {
+		return false, fmt.Errorf("store: SaveAlert expect is %d, want 0 (new) or a Version", expect)
+	}
+	if err := validateMessages(out); err != nil {
+		return false, err
+	}
+	var (
+		saved bool
+		id    int64
+	)
+	err := s.inTx(ctx, func(q querier) error {
+		saved = false
+		var err error
+		if expect == 0 {
+			id, saved, err = insertAlert(ctx, q, a, 1)
+		} else {
+			id, saved, err = s.updateAlert(ctx, q, a, expect)
+		}
+		if err != nil || !saved {
+			return err
+		}
+		return enqueue(ctx, q, a.latestTime(), out)
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: save alert %s: %w", a.Key, err)
+	}
+	if saved {
+		a.ID, a.Version = id, expect+1
+	}
+	return saved, nil
+}
+
+// insertAlert inserts a as the latest episode of its key, unless the key
+// has one: the unique index on (key) WHERE latest decides between racing
+// writers.
+func insertAlert(ctx context.Context, q querier, a *AlertState, version int64) (int64, bool, error) {
+	ph := make([]string, len(alertCols))
+	for i := range ph {
+		ph[i] = fmt.Sprintf("$%d", i+1)
+	}
+	r, err := q.query(ctx, `INSERT INTO alerts (latest, `+strings.Join(alertCols, ", ")+`)
+		VALUES (TRUE, `+strings.Join(ph, ", ")+`) ON CONFLICT DO NOTHING RETURNING id`, alertValues(a, version)...)
+	if err != nil {
+		return 0, false, err
+	}
+	defer r.Close()
+	var id int64
+	if r.Next() {
+		if err := r.Scan(&id); err != nil {
+			return 0, false, err
+		}
+	}
+	return id, id != 0, r.Err()
+}
+
+// updateAlert writes a over the latest episode of its key if that is at
+// version expect, or starts a new episode after a resolved one.
+func (s *Store) updateAlert(ctx context.Context, q querier, a *AlertState, expect int64) (int64, bool, error) {
+	// On Postgres the row lock makes a racing writer wait here, then find
+	// the version (or the latest flag) changed.
+	var (
+		id    int64
+		state string
+	)
+	err := q.queryRow(ctx, `SELECT id, state FROM alerts WHERE key = $1 AND latest AND version = $2`+s.dialect(" FOR UPDATE", ""),
+		a.Key, expect).Scan(&id, &state)
+	switch {
+	case isNoRows(err):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, err
+	}
+	if state == stateResolved && a.State != stateResolved {
+		if _, err := q.exec(ctx, `UPDATE alerts SET latest = FALSE WHERE id = $1`, id); err != nil {
+			return 0, false, err
+		}
+		return insertAlert(ctx, q, a, expect+1)
+	}
+	set := make([]string, len(alertCols))
+	for i, c := range alertCols {
+		set[i] = fmt.Sprintf("%s = $%d", c, i+2)
+	}
+	args := append([]any{id}, alertValues(a, expect+1)...)
+	if _, err := q.exec(ctx, `UPDATE alerts SET `+strings.Join(set, ", ")+` WHERE id = $1`, args...); err != nil {
+		return 0, false, err
+	}
+	return id, true, nil
+}
+
+// ActiveAlerts returns the alerts that are pending or firing, oldest
+// episode first: what the worker's ticks look at.
+func (s *Store) ActiveAlerts(ctx context.Context) ([]AlertState, error) {
+	as, err := s.queryAlerts(ctx, alertSelect+" WHERE state <> 'resolved' ORDER BY id")
+	if err != nil {
+		return nil, fmt.Errorf("store: active alerts: %w", err)
+	}
+	return as, nil
+}
+
+// Alert query limits.
+const (
+	DefaultAlertLimit = 100
+	MaxAlertLimit     = 1000
+)
+
+// AlertQuery selects alert episodes, newest first. Empty fields select all.
+type AlertQuery struct {
+	State  string // pending, firing or resolved
+	App    string
+	Key    string // the episodes of one alert
+	Before int64  // cursor: only episodes with ID < Before; 0 for the newest
+	Limit  int    // 0 means DefaultAlertLimit; at most MaxAlertLimit
+}
+
+// Alerts returns the alert episodes q selects, past and current, newest
+// (highest ID: the latest to start) first. To page, pass the ID of the last
+// one returned as the next query's Before.
+func (s *Store) Alerts(ctx context.Context, q AlertQuery) ([]AlertState, error) {
+	if q.State != "" && !slices.Contains([]string{statePending, stateFiring, stateResolved}, q.State) {
+		return nil, fmt.Errorf("store: AlertQuery.State is %q, want pending, firing, resolved or empty", q.State)
+	}
+	if q.Limit < 0 || q.Limit > MaxAlertLimit {
+		return nil, fmt.Errorf("store: AlertQuery.Limit is %d, want 0…%d", q.Limit, MaxAlertLimit)
+	}
+	limit := q.Limit
+	if limit == 0 {
+		limit = DefaultAlertLimit
+	}
+	var sb strings.Builder
+	sb.WriteString(alertSelect + " WHERE TRUE")
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		fmt.Fprintf(&sb, " AND %s $%d", cond, len(args))
+	}
+	if q.State != "" {
+		add("state =", q.State)
+	}
+	if q.App != "" {
+		add("app =", q.App)
+	}
+	if q.Key != "" {
+		add("key =", q.Key)
+	}
+	if q.Before > 0 {
+		add("id <", q.Before)
+	}
+	args = append(args, limit)
+	fmt.Fprintf(&sb, " ORDER BY id DESC LIMIT $%d", len(args))
+	as, err := s.queryAlerts(ctx, sb.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: alerts: %w", err)
+	}
+	return as, nil
+}
+
+func (s *Store) queryAlerts(ctx context.Context, sql string, args ...any) ([]AlertState, error) {
+	r, err := s.q.query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	as := []AlertState{}
+	for r.Next() {
+		a, err := scanAlert(r)
+		if err != nil {
+			return nil, err
+		}
+		as = append(as, a)
+	}
+	return as, r.Err()
+}

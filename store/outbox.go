@@ -1,0 +1,330 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// OutboxMessage is one notification for one channel. The store does not
+// read the payload; it keeps the few columns it needs beside it.
+type OutboxMessage struct {
+	DeliveryID string // the notification's id, the same on every channel; with Channel, unique
+	Channel    string // the notifier's name, such as "email:sendgrid" or "webhook"
+	App        string // "" for a notification of no app (a test, a self-alert)
+	Severity   string
+	Payload    []byte // the notification as JSON
+}
+
+// OutboxItem is a stored OutboxMessage and its delivery so far.
+type OutboxItem struct {
+	ID int64
+	OutboxMessage
+	Attempts    int       // claims so far, the one in progress included
+	CreatedAt   time.Time // when it was enqueued
+	NextAttempt time.Time // zero: due at once
+	LastError   string    // the reason of the latest failed attempt
+	ClaimedBy   string    // the holder of the latest claim: on a sent row, its sender
+	SentAt      time.Time // zero until sent
+	GaveUpAt    time.Time // zero unless MarkFailed gave up
+}
+
+// ErrClaimLost reports a MarkSent or MarkFailed by a holder that no longer
+// holds the row: another holder claimed it after the lease ran out, or it is
+// settled already (or gone). The row is left as it is.
+var ErrClaimLost = errors.New("store: outbox claim lost")
+
+func validateMessages(msgs []OutboxMessage) error {
+	for i, m := range msgs {
+		switch {
+		case m.DeliveryID == "":
+			return fmt.Errorf("store: OutboxMessage.DeliveryID is empty (message %d)", i)
+		case m.Channel == "":
+			return fmt.Errorf("store: OutboxMessage.Channel is empty (message %d)", i)
+		case !json.Valid(m.Payload):
+			return fmt.Errorf("store: OutboxMessage.Payload is not JSON (message %d)", i)
+		}
+	}
+	return nil
+}
+
+// Enqueue adds notifications to the outbox outside of an alert's write (see
+// SaveAlert), such as a test or an alert about dynowatch itself. A message
+// whose delivery id and channel are enqueued already is skipped.
+func (s *Store) Enqueue(ctx context.Context, now time.Time, msgs ...OutboxMessage) error {
+	if err := validateMessages(msgs); err != nil {
+		return err
+	}
+	if now.IsZero() {
+		return errors.New("store: Enqueue: now is zero")
+	}
+	if err := s.inTx(ctx, func(q querier) error { return enqueue(ctx, q, now, msgs) }); err != nil {
+		return fmt.Errorf("store: enqueue: %w", err)
+	}
+	return nil
+}
+
+// outboxInsertRows is the number of messages per multi-row INSERT.
+const outboxInsertRows = 100
+
+func enqueue(ctx context.Context, q querier, now time.Time, msgs []OutboxMessage) error {
+	for len(msgs) > 0 {
+		chunk := msgs[:min(len(msgs), outboxInsertRows)]
+		msgs = msgs[len(chunk):]
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO outbox (delivery_id, channel, app, severity, payload, created_us) VALUES `)
+		args := make([]any, 0, 6*len(chunk))
+		for i, m := range chunk {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			n := len(args)
+			fmt.Fprintf(&sb, "($%d,$%d,$%d,$%d,$%d,$%d)", n+1, n+2, n+3, n+4, n+5, n+6)
+			args = append(args, m.DeliveryID, m.Channel, m.App, m.Severity, string(m.Payload), micros(now))
+		}
+		sb.WriteString(` ON CONFLICT DO NOTHING`)
+		if _, err := q.exec(ctx, sb.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const outboxCols = `id, delivery_id, channel, app, severity, payload, attempts, created_us, next_us, last_error,
+	claimed_by, sent_us, gave_up_us`
+
+func scanOutbox(r row) (OutboxItem, error) {
+	var (
+		it                          OutboxItem
+		payload                     string
+		created, next, sent, gaveUp int64
+	)
+	err := r.Scan(&it.ID, &it.DeliveryID, &it.Channel, &it.App, &it.Severity, &payload, &it.Attempts,
+		&created, &next, &it.LastError, &it.ClaimedBy, &sent, &gaveUp)
+	it.Payload = []byte(payload)
+	it.CreatedAt, it.NextAttempt, it.SentAt, it.GaveUpAt = fromMicros(created), fromMicros(next), fromMicros(sent), fromMicros(gaveUp)
+	return it, err
+}
+
+func queryOutbox(ctx context.Context, q querier, sql string, args ...any) ([]OutboxItem, error) {
+	r, err := q.query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	items := []OutboxItem{}
+	for r.Next() {
+		it, err := scanOutbox(r)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, it)
+	}
+	return items, r.Err()
+}
+
+// MaxClaim caps the limit of ClaimOutbox.
+const MaxClaim = 1000
+
+// ClaimOutbox takes up to limit rows that are due at now (neither sent nor
+// given up, NextAttempt at or before now, and not claimed, or claimed with
+// a lease that ran out), marks them claimed by holder until now+lease, and
+// returns them, the longest due first.
+//
+// Any number of workers may claim at once: each row goes to one of them
+// (on Postgres, FOR UPDATE SKIP LOCKED lets each pass over the rows another
+// is claiming). A worker that dies mid-send leaves its claim to run out,
+// and another worker sends the row again: the one duplicate the outbox
+// allows, which the delivery id lets receivers drop. Holders compare times
+// of their own clocks, so keep lease well above the clock skew between
+// dynos and the longest send.
+func (s *Store) ClaimOutbox(ctx context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]OutboxItem, error) {
+	switch {
+	case holder == "":
+		return nil, errors.New("store: ClaimOutbox: holder is empty")
+	case now.IsZero():
+		return nil, errors.New("store: ClaimOutbox: now is zero")
+	case lease <= 0:
+		return nil, fmt.Errorf("store: ClaimOutbox: lease is %v, want more than 0", lease)
+	case limit <= 0 || limit > MaxClaim:
+		return nil, fmt.Errorf("store: ClaimOutbox: limit is %d, want 1…%d", limit, MaxClaim)
+	}
+	sql := `UPDATE outbox SET claimed_by = $1, claim_until_us = $2, attempts = attempts + 1
+		WHERE id IN (SELECT id FROM outbox
+			WHERE sent_us = 0 AND gave_up_us = 0 AND next_us <= $3 AND claim_until_us <= $3
+			ORDER BY next_us, id LIMIT $4` + s.dialect(" FOR UPDATE SKIP LOCKED", "") + `)
+		RETURNING ` + outboxCols
+	unlock := s.writeLock()
+	items, err := queryOutbox(ctx, s.q, sql, holder, now.Add(lease).UnixMicro(), now.UnixMicro(), limit)
+	unlock()
+	if err != nil {
+		return nil, fmt.Errorf("store: claim outbox: %w", err)
+	}
+	slices.SortFunc(items, func(a, b OutboxItem) int {
+		return cmp.Or(a.NextAttempt.Compare(b.NextAttempt), cmp.Compare(a.ID, b.ID))
+	})
+	return items, nil
+}
+
+// MarkSent records that the row id was delivered, and that its channel
+// works. holder must have made the latest claim of the row; its lease may
+// have run out as long as no other holder claimed the row since (then the
+// send is recorded rather than repeated). Otherwise it returns ErrClaimLost
+// and leaves the row to the holder that claimed it last.
+func (s *Store) MarkSent(ctx context.Context, id int64, holder string, now time.Time) error {
+	err := s.settle(ctx, id, holder, `sent_us = $3, claim_until_us = 0`, []any{micros(now)},
+		`INSERT INTO outbox_channels (channel, failures, last_error, failed_us, sent_us) VALUES ($1, 0, '', 0, $2)
+		ON CONFLICT (channel) DO UPDATE SET failures = 0, sent_us = excluded.sent_us`, now)
+	if err != nil {
+		return fmt.Errorf("store: mark sent %d: %w", id, err)
+	}
+	return nil
+}
+
+// MarkFailed records a failed attempt to deliver the row id, with its reason
+// (which must hold no secret), and counts it against the channel. The row
+// is due again at retryAt; a zero retryAt gives up on it for good, keeping
+// the reason. The claim rules are those of MarkSent.
+func (s *Store) MarkFailed(ctx context.Context, id int64, holder string, now, retryAt time.Time, reason string) error {
+	reason = cleanText(reason)
+	var gaveUp int64
+	if retryAt.IsZero() {
+		gaveUp = micros(now)
+	}
+	err := s.settle(ctx, id, holder,
+		`next_us = $3, gave_up_us = $4, last_error = $5, claim_until_us = 0`,
+		[]any{micros(retryAt), gaveUp, reason},
+		`INSERT INTO outbox_channels AS c (channel, failures, last_error, failed_us, sent_us) VALUES ($1, 1, $3, $2, 0)
+		ON CONFLICT (channel) DO UPDATE SET failures = c.failures + 1, last_error = excluded.last_error, failed_us = excluded.failed_us`,
+		now, reason)
+	if err != nil {
+		return fmt.Errorf("store: mark failed %d: %w", id, err)
+	}
+	return nil
+}
+
+// settle updates a pending row claimed last by holder with set ($1 the id,
+// $2 the holder, then setArgs), then runs channelSQL with the row's channel,
+// now and channelArgs, in one transaction.
+func (s *Store) settle(ctx context.Context, id int64, holder, set string, setArgs []any, channelSQL string, now time.Time, channelArgs ...any) error {
+	if now.IsZero() {
+		return errors.New("now is zero")
+	}
+	return s.inTx(ctx, func(q querier) error {
+		var channel string
+		err := q.queryRow(ctx, `UPDATE outbox SET `+set+`
+			WHERE id = $1 AND claimed_by = $2 AND sent_us = 0 AND gave_up_us = 0 RETURNING channel`,
+			append([]any{id, holder}, setArgs...)...).Scan(&channel)
+		switch {
+		case isNoRows(err):
+			return fmt.Errorf("%w by %s", ErrClaimLost, holder)
+		case err != nil:
+			return err
+		}
+		_, err = q.exec(ctx, channelSQL, append([]any{channel, micros(now)}, channelArgs...)...)
+		return err
+	})
+}
+
+// OutboxStats is what the monitor watches of its own delivery.
+type OutboxStats struct {
+	Pending int           // rows neither sent nor given up
+	Oldest  time.Duration // how long the oldest pending row has waited; 0 when none
+	// FailedByChannel counts, for each channel whose latest attempt failed,
+	// the failed attempts since its last success; channels that work are
+	// left out.
+	FailedByChannel map[string]int
+	LastError       map[string]string // the latest failure of each channel in FailedByChannel
+}
+
+// OutboxStats returns the outbox's backlog at now and the channels that keep
+// failing, for the alerts "the outbox backs up" and "a channel keeps
+// failing".
+func (s *Store) OutboxStats(ctx context.Context, now time.Time) (OutboxStats, error) {
+	st := OutboxStats{FailedByChannel: map[string]int{}, LastError: map[string]string{}}
+	var oldest int64
+	err := s.q.queryRow(ctx, `SELECT count(*), coalesce(min(created_us), 0) FROM outbox WHERE sent_us = 0 AND gave_up_us = 0`).
+		Scan(&st.Pending, &oldest)
+	if err != nil {
+		return st, fmt.Errorf("store: outbox stats: %w", err)
+	}
+	if oldest != 0 {
+		st.Oldest = max(0, now.Sub(fromMicros(oldest)))
+	}
+	r, err := s.q.query(ctx, `SELECT channel, failures, last_error FROM outbox_channels WHERE failures > 0`)
+	if err != nil {
+		return st, fmt.Errorf("store: outbox stats: %w", err)
+	}
+	defer r.Close()
+	for r.Next() {
+		var (
+			ch, msg string
+			n       int
+		)
+		if err := r.Scan(&ch, &n, &msg); err != nil {
+			return st, fmt.Errorf("store: outbox stats: %w", err)
+		}
+		st.FailedByChannel[ch], st.LastError[ch] = n, msg
+	}
+	if err := r.Err(); err != nil {
+		return st, fmt.Errorf("store: outbox stats: %w", err)
+	}
+	return st, nil
+}
+
+// OutboxQuery selects outbox rows, newest first. Empty fields select all.
+type OutboxQuery struct {
+	App        string
+	DeliveryID string
+	Before     int64 // cursor: only rows with ID < Before; 0 for the newest
+	Limit      int   // 0 means DefaultAlertLimit; at most MaxAlertLimit
+}
+
+// Outbox returns the rows q selects, newest (highest ID) first: the
+// deliveries an alert history shows. To page, pass the ID of the last one
+// returned as the next query's Before.
+func (s *Store) Outbox(ctx context.Context, q OutboxQuery) ([]OutboxItem, error) {
+	if q.Limit < 0 || q.Limit > MaxAlertLimit {
+		return nil, fmt.Errorf("store: OutboxQuery.Limit is %d, want 0…%d", q.Limit, MaxAlertLimit)
+	}
+	limit := q.Limit
+	if limit == 0 {
+		limit = DefaultAlertLimit
+	}
+	var sb strings.Builder
+	sb.WriteString(`SELECT ` + outboxCols + ` FROM outbox WHERE TRUE`)
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		fmt.Fprintf(&sb, " AND %s $%d", cond, len(args))
+	}
+	if q.App != "" {
+		add("app =", q.App)
+	}
+	if q.DeliveryID != "" {
+		add("delivery_id =", q.DeliveryID)
+	}
+	if q.Before > 0 {
+		add("id <", q.Before)
+	}
+	args = append(args, limit)
+	fmt.Fprintf(&sb, " ORDER BY id DESC LIMIT $%d", len(args))
+	items, err := queryOutbox(ctx, s.q, sb.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: outbox: %w", err)
+	}
+	return items, nil
+}
+
+// OutboxFor returns the rows of one notification, one per channel.
+func (s *Store) OutboxFor(ctx context.Context, deliveryID string) ([]OutboxItem, error) {
+	if deliveryID == "" {
+		return nil, errors.New("store: OutboxFor: delivery id is empty")
+	}
+	return s.Outbox(ctx, OutboxQuery{DeliveryID: deliveryID, Limit: MaxAlertLimit})
+}

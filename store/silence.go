@@ -1,0 +1,98 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Silence mutes the alerts it matches until Until, such as an app during
+// planned maintenance. An empty App, Rule or Key matches every value; at
+// least one is set.
+type Silence struct {
+	ID        int64 // set by CreateSilence
+	App       string
+	Rule      string
+	Key       string
+	Until     time.Time
+	Reason    string
+	CreatedBy string
+	CreatedAt time.Time
+}
+
+// Matches reports whether sl mutes the alert with app, rule and key (at
+// any time: see ActiveSilences).
+func (sl *Silence) Matches(app, rule, key string) bool {
+	return (sl.App == "" || sl.App == app) && (sl.Rule == "" || sl.Rule == rule) && (sl.Key == "" || sl.Key == key)
+}
+
+func (sl *Silence) validate() error {
+	switch {
+	case sl.App == "" && sl.Rule == "" && sl.Key == "":
+		return errors.New("store: Silence needs an App, Rule or Key: it would mute everything")
+	case sl.CreatedAt.IsZero():
+		return errors.New("store: Silence.CreatedAt is zero")
+	case !sl.Until.After(sl.CreatedAt):
+		return errors.New("store: Silence.Until must be after CreatedAt")
+	}
+	return nil
+}
+
+// CreateSilence stores sl and sets its ID.
+func (s *Store) CreateSilence(ctx context.Context, sl *Silence) error {
+	if err := sl.validate(); err != nil {
+		return err
+	}
+	unlock := s.writeLock()
+	err := s.q.queryRow(ctx, `INSERT INTO silences (app, rule, key, until_us, reason, created_by, created_us)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		sl.App, sl.Rule, sl.Key, micros(sl.Until), cleanText(sl.Reason), cleanText(sl.CreatedBy), micros(sl.CreatedAt)).Scan(&sl.ID)
+	unlock()
+	if err != nil {
+		return fmt.Errorf("store: create silence: %w", err)
+	}
+	return nil
+}
+
+// ActiveSilences returns the silences that have not ended at now, oldest
+// first.
+func (s *Store) ActiveSilences(ctx context.Context, now time.Time) ([]Silence, error) {
+	r, err := s.q.query(ctx, `SELECT id, app, rule, key, until_us, reason, created_by, created_us
+		FROM silences WHERE until_us > $1 ORDER BY id`, micros(now))
+	if err != nil {
+		return nil, fmt.Errorf("store: active silences: %w", err)
+	}
+	defer r.Close()
+	out := []Silence{}
+	for r.Next() {
+		var (
+			sl             Silence
+			until, created int64
+		)
+		if err := r.Scan(&sl.ID, &sl.App, &sl.Rule, &sl.Key, &until, &sl.Reason, &sl.CreatedBy, &created); err != nil {
+			return nil, fmt.Errorf("store: active silences: %w", err)
+		}
+		sl.Until, sl.CreatedAt = fromMicros(until), fromMicros(created)
+		out = append(out, sl)
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("store: active silences: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteSilence ends a silence now: it removes it. It returns ErrNotFound
+// for an id the store does not have.
+func (s *Store) DeleteSilence(ctx context.Context, id int64) error {
+	unlock := s.writeLock()
+	n, err := s.q.exec(ctx, `DELETE FROM silences WHERE id = $1`, id)
+	unlock()
+	switch {
+	case err != nil:
+		return fmt.Errorf("store: delete silence %d: %w", id, err)
+	case n == 0:
+		return fmt.Errorf("%w: silence %d", ErrNotFound, id)
+	}
+	return nil
+}
