@@ -29,7 +29,6 @@ type State struct {
 	LastNotifiedAt             time.Time
 	Notified                   bool        // a firing notification went out: "resolved" must follow
 	Flapping                   bool        // held firing until the changes calm down
-	Held                       bool        // flapping, and the condition is over: resolves when calm
 	Transitions                []time.Time // recent changes between firing and resolved
 	Counter                    int64       // events in the window, or consecutive samples
 	Version                    int64       // the store's compare-and-set token
@@ -46,6 +45,7 @@ func Apply(s State, o Observation, r Rule, p Policy, silenced bool) (State, Stat
 		s = State{Key: o.Key, Rule: o.Rule, App: o.App, Dyno: o.Dyno, Code: o.Code}
 	}
 	s.Severity = r.Severity
+	prev := s.LastEventAt
 	if o.Kind == Event || o.Kind == Above {
 		s.Summary = o.Summary
 		if o.Evidence != "" {
@@ -60,7 +60,7 @@ func Apply(s State, o Observation, r Rule, p Policy, silenced bool) (State, Stat
 	}
 	switch o.Kind {
 	case Event:
-		return applyEvent(s, o, r, p, silenced)
+		return applyEvent(s, prev, o, r, p, silenced)
 	case Above:
 		return applyAbove(s, o, r, p, silenced)
 	default:
@@ -68,9 +68,13 @@ func Apply(s State, o Observation, r Rule, p Policy, silenced bool) (State, Stat
 	}
 }
 
-func applyEvent(s State, o Observation, r Rule, p Policy, silenced bool) (State, Status) {
+func applyEvent(s State, prev time.Time, o Observation, r Rule, p Policy, silenced bool) (State, Status) {
 	if s.Phase == PhaseFiring {
-		return unhold(s, o.At, p), ""
+		if s.Flapping && !prev.IsZero() && o.At.Sub(prev) >= r.Window && r.Window > 0 {
+			// Held firing while over, and it is back: one more change.
+			s.Transitions = recent(append(s.Transitions, o.At), o.At, p.FlapWindow)
+		}
+		return s, ""
 	}
 	if s.Phase != PhasePending || o.At.Sub(s.StartedAt) > r.Window {
 		s = newEpisode(s, o.At)
@@ -85,8 +89,12 @@ func applyEvent(s State, o Observation, r Rule, p Policy, silenced bool) (State,
 
 func applyAbove(s State, o Observation, r Rule, p Policy, silenced bool) (State, Status) {
 	if s.Phase == PhaseFiring {
+		if s.Flapping && s.Counter >= int64(max(r.Samples, 1)) {
+			// Held firing while under, and it is back over: one more change.
+			s.Transitions = recent(append(s.Transitions, o.At), o.At, p.FlapWindow)
+		}
 		s.Counter = 0 // counts samples back under the threshold
-		return unhold(s, o.At, p), ""
+		return s, ""
 	}
 	if s.Phase != PhasePending {
 		s = newEpisode(s, o.At)
@@ -105,27 +113,17 @@ func applyBelow(s State, o Observation, r Rule, p Policy) (State, Status) {
 		s.Phase, s.Counter = "", 0
 	case PhaseFiring:
 		s.Counter++
-		if s.Counter >= int64(max(r.Samples, 1)) {
+		if s.Counter == int64(max(r.Samples, 1)) {
 			return resolve(s, o.At, p)
 		}
 	}
 	return s, ""
 }
 
-// unhold: the condition of a flapping alert held firing is back, which is
-// one more change.
-func unhold(s State, at time.Time, p Policy) State {
-	if s.Held {
-		s.Held = false
-		s.Transitions = recent(append(s.Transitions, at), at, p.FlapWindow)
-	}
-	return s
-}
-
 // newEpisode starts counting afresh; a resolved alert's episode ends here.
 func newEpisode(s State, at time.Time) State {
 	s.Phase, s.Counter, s.StartedAt = PhasePending, 0, at
-	s.FiredAt, s.ResolvedAt, s.Notified, s.Held = time.Time{}, time.Time{}, false, false
+	s.FiredAt, s.ResolvedAt, s.Notified = time.Time{}, time.Time{}, false
 	return s
 }
 
@@ -146,14 +144,14 @@ func resolve(s State, at time.Time, p Policy) (State, Status) {
 	s.Transitions = recent(append(s.Transitions, at), at, p.FlapWindow)
 	if s.Flapping || len(s.Transitions) > p.FlapChanges {
 		// Stays firing until it calms down: Tick resolves it then.
-		s.Flapping, s.Held, s.Counter = true, true, 0
+		s.Flapping = true
 		return s, ""
 	}
 	return resolveNow(s, at)
 }
 
 func resolveNow(s State, at time.Time) (State, Status) {
-	s.Phase, s.ResolvedAt, s.Counter, s.Held, s.Flapping = PhaseResolved, at, 0, false, false
+	s.Phase, s.ResolvedAt, s.Counter, s.Flapping = PhaseResolved, at, 0, false
 	if !s.Notified {
 		return s, ""
 	}
@@ -194,17 +192,26 @@ func Tick(s State, r Rule, p Policy, now time.Time, silenced bool) (State, Statu
 	default:
 		return s, ""
 	}
+	quiet := r.Window > 0 && now.Sub(s.LastEventAt) >= r.Window
 	s.Transitions = recent(s.Transitions, now, p.FlapWindow)
 	if s.Flapping && len(s.Transitions) == 0 {
 		s.Flapping = false
-		if s.Held {
-			return resolveNow(s, now)
+		if quiet || s.Counter >= int64(max(r.Samples, 1)) {
+			return resolveNow(s, now) // calm, and over
 		}
 	}
 	// Nothing new for a window: an event alert is over, and a sample alert
-	// whose samples stopped (a dyno scaled away) is too.
-	if r.Window > 0 && now.Sub(s.LastEventAt) >= r.Window && !s.Held {
-		return resolve(s, now, p)
+	// whose samples stopped (a dyno scaled away) is too. A flapping one
+	// records that change once, when the window ended.
+	if quiet {
+		end := s.LastEventAt.Add(r.Window)
+		if !s.Flapping {
+			return resolve(s, now, p)
+		}
+		over := s.Counter >= int64(max(r.Samples, 1)) // already under: no new change
+		if n := len(s.Transitions); !over && (n == 0 || s.Transitions[n-1].Before(end)) {
+			return resolve(s, end, p)
+		}
 	}
 	switch {
 	case silenced:

@@ -151,3 +151,17 @@ func TestEvidenceIsCapped(t *testing.T) {
 		t.Errorf("evidence = %v, want the last %d lines", s.Evidence, maxEvidence)
 	}
 }
+
+func TestStoryFlappingEventAlert(t *testing.T) {
+	story(t, "h_codes", rule("h_codes"), DefaultPolicy(), []step{
+		{at: 0, obs: Event, want: Firing, phase: PhaseFiring},
+		{at: 5 * time.Minute, tick: true, want: Resolved, phase: PhaseResolved},
+		{at: 6 * time.Minute, obs: Event, want: Firing, phase: PhaseFiring},
+		{at: 11 * time.Minute, tick: true, want: Resolved, phase: PhaseResolved},
+		{at: 12 * time.Minute, obs: Event, want: Flapping, phase: PhaseFiring},
+		{at: 17 * time.Minute, tick: true, phase: PhaseFiring}, // over again, but held
+		{at: 18 * time.Minute, tick: true, phase: PhaseFiring},
+		{at: 47 * time.Minute, tick: true, phase: PhaseFiring}, // the last change was 30 minutes ago
+		{at: 48 * time.Minute, tick: true, want: Resolved, phase: PhaseResolved},
+	})
+}
