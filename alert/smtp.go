@@ -1,0 +1,389 @@
+package alert
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"net/smtp"
+	"net/textproto"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SMTPOptions configure email through an SMTP server.
+type SMTPOptions struct {
+	// URL is SMTP_URL: smtp://user:pass@host:587 submits on port 587
+	// (the default) and upgrades with STARTTLS when the server offers it;
+	// smtps://user:pass@host:465 speaks TLS from the start. The password
+	// is only ever sent over TLS, or to localhost.
+	URL         string
+	From        string   // ALERT_EMAIL_FROM: "alerts@example.com" or "dynowatch <alerts@example.com>"
+	To          []string // ALERT_EMAIL_TO
+	MinSeverity Severity // the least severe alert sent; empty sends all
+	Timeout     time.Duration
+	// TLSConfig is optional, for a server whose certificate a private CA
+	// signed. ServerName defaults to the URL's host.
+	TLSConfig *tls.Config
+}
+
+// SMTP sends notifications as email through an SMTP server.
+type SMTP struct {
+	addr        string // host:port
+	host        string
+	implicitTLS bool
+	user, pass  string
+	from        *mail.Address
+	to          []*mail.Address
+	min         Severity
+	timeout     time.Duration
+	tlsConfig   *tls.Config
+	where       string // the URL without credentials, for errors
+	redact      redactor
+}
+
+// NewSMTP checks o and returns an SMTP channel.
+func NewSMTP(o SMTPOptions) (*SMTP, error) {
+	if o.URL == "" {
+		return nil, fmt.Errorf("alert: SMTPOptions.URL is required")
+	}
+	u, err := url.Parse(o.URL)
+	if err != nil {
+		// url.Parse's error quotes the URL, password and all.
+		return nil, fmt.Errorf("alert: SMTPOptions.URL is not a valid URL; want smtp://user:pass@host:587")
+	}
+	s := &SMTP{host: u.Hostname(), min: o.MinSeverity}
+	port := u.Port()
+	switch u.Scheme {
+	case "smtp":
+		port = cmp.Or(port, "587")
+	case "smtps":
+		port, s.implicitTLS = cmp.Or(port, "465"), true
+	default:
+		return nil, fmt.Errorf("alert: SMTPOptions.URL: want scheme smtp or smtps, got %q", u.Scheme)
+	}
+	if s.host == "" {
+		return nil, fmt.Errorf("alert: SMTPOptions.URL: no host; want smtp://user:pass@host:587")
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return nil, fmt.Errorf("alert: SMTPOptions.URL: want no path or query; want smtp://user:pass@host:587")
+	}
+	s.addr = net.JoinHostPort(s.host, port)
+	s.where = u.Scheme + "://" + s.addr
+	if u.User != nil {
+		s.user = u.User.Username()
+		s.pass, _ = u.User.Password()
+	}
+	s.redact = newRedactor(s.pass, u.User.String())
+
+	if o.From == "" {
+		return nil, fmt.Errorf("alert: SMTPOptions.From is required")
+	}
+	if s.from, err = parseMailAddress("SMTPOptions.From", o.From); err != nil {
+		return nil, err
+	}
+	if s.from.Name == "" {
+		s.from.Name = "dynowatch"
+	}
+	if err := checkRecipients("SMTPOptions.To", o.To); err != nil {
+		return nil, err
+	}
+	for i, t := range o.To {
+		a, err := parseMailAddress("SMTPOptions.To["+strconv.Itoa(i)+"]", t)
+		if err != nil {
+			return nil, err
+		}
+		s.to = append(s.to, a)
+	}
+	if err := checkMinSeverity("SMTPOptions.MinSeverity", o.MinSeverity); err != nil {
+		return nil, err
+	}
+	if s.timeout, err = sendTimeout("SMTPOptions.Timeout", o.Timeout); err != nil {
+		return nil, err
+	}
+	s.tlsConfig = &tls.Config{ServerName: s.host, MinVersion: tls.VersionTLS12}
+	if o.TLSConfig != nil {
+		s.tlsConfig = o.TLSConfig.Clone()
+		if s.tlsConfig.ServerName == "" {
+			s.tlsConfig.ServerName = s.host
+		}
+	}
+	return s, nil
+}
+
+// Name returns "email:smtp".
+func (s *SMTP) Name() string { return "email:smtp" }
+
+// Notify sends n as one multipart/alternative message (text and HTML) to
+// every address. A 4xx reply and network errors are worth a retry; a 5xx
+// reply, such as 535 for a bad password, is not. When the server takes the
+// message for some recipients and refuses others, the message stays sent
+// and the error names the refused ones, without a retry that would send it
+// twice to the rest.
+func (s *SMTP) Notify(ctx context.Context, n *Notification) (retry bool, err error) {
+	if channelSkips(n, s.min) {
+		return false, nil
+	}
+	e, err := RenderEmail(n)
+	if err != nil {
+		return false, err
+	}
+	msg, err := s.message(n, e)
+	if err != nil {
+		return false, fmt.Errorf("alert: smtp: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	refused, err := s.send(ctx, msg)
+	if err != nil {
+		// When ctx ends, the connection's deadline passes or it is closed
+		// under the client: say so rather than only "i/o timeout".
+		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+			err = fmt.Errorf("%w: %w", ctxErr, err)
+		} else if errors.Is(err, os.ErrDeadlineExceeded) {
+			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+		}
+		return smtpRetry(err), s.redact.wrap("smtp "+s.where, err, s.where)
+	}
+	if len(refused) > 0 {
+		return false, s.redact.errorf("smtp %s: sent, but recipients refused: %s", s.where, strings.Join(refused, "; "))
+	}
+	return false, nil
+}
+
+// send runs one SMTP session. It returns the recipients the server refused
+// when it took the message for others.
+func (s *SMTP) send(ctx context.Context, msg []byte) (refused []string, err error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", s.addr)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	// net/smtp knows no context: the deadline bounds every read and write,
+	// and cancelling ctx closes the connection.
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	if s.implicitTLS {
+		tc := tls.Client(conn, s.tlsConfig)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return nil, smtpStepError("TLS", err)
+		}
+		conn = tc
+	}
+	c, err := smtp.NewClient(conn, s.host)
+	if err != nil {
+		return nil, smtpStepError("greeting", err)
+	}
+	defer c.Close()
+	if err := c.Hello("localhost"); err != nil {
+		return nil, smtpStepError("EHLO", err)
+	}
+	if ok, _ := c.Extension("STARTTLS"); ok && !s.implicitTLS {
+		if err := c.StartTLS(s.tlsConfig); err != nil {
+			return nil, smtpStepError("STARTTLS", err)
+		}
+	}
+	if s.user != "" {
+		// PlainAuth refuses to send the password in the clear to any host
+		// but localhost.
+		if err := c.Auth(smtp.PlainAuth("", s.user, s.pass, s.host)); err != nil {
+			return nil, smtpStepError("AUTH", err)
+		}
+	}
+	if err := c.Mail(s.from.Address); err != nil {
+		return nil, smtpStepError("MAIL FROM", err)
+	}
+	var rcptErrs []error
+	for _, a := range s.to {
+		if err := c.Rcpt(a.Address); err != nil {
+			var te *textproto.Error
+			if !errors.As(err, &te) {
+				return nil, smtpStepError("RCPT TO", err)
+			}
+			refused = append(refused, a.Address+": "+smtpReplyText(err))
+			rcptErrs = append(rcptErrs, err)
+		}
+	}
+	if len(refused) == len(s.to) {
+		return nil, &smtpRefusedError{refused: refused, errs: rcptErrs}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return nil, smtpStepError("DATA", err)
+	}
+	if _, err := w.Write(msg); err != nil {
+		return nil, smtpStepError("DATA", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, smtpStepError("DATA", err)
+	}
+	// The server has the message now; a failed QUIT changes nothing.
+	_ = c.Quit()
+	return refused, nil
+}
+
+// smtpStepError says which step of the session failed.
+func smtpStepError(step string, err error) error { return &smtpStep{step, err} }
+
+type smtpStep struct {
+	step string
+	err  error
+}
+
+// Error shows a server reply as sent, on one line, where textproto.Error
+// would quote it.
+func (e *smtpStep) Error() string { return e.step + ": " + smtpReplyText(e.err) }
+func (e *smtpStep) Unwrap() error { return e.err }
+
+// smtpReplyText is a server reply as "535 5.7.8 Authentication failed", or
+// the error's own text.
+func smtpReplyText(err error) string {
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		return fmt.Sprintf("%03d %s", te.Code, oneLine(te.Msg))
+	}
+	return err.Error()
+}
+
+// smtpRefusedError is every recipient refused.
+type smtpRefusedError struct {
+	refused []string
+	errs    []error
+}
+
+func (e *smtpRefusedError) Error() string {
+	return "RCPT TO: every recipient refused: " + strings.Join(e.refused, "; ")
+}
+
+// Unwrap gives the replies, so smtpRetry sees their codes.
+func (e *smtpRefusedError) Unwrap() []error { return e.errs }
+
+// smtpRetry says whether an SMTP failure is worth a retry: a 4xx reply, a
+// network error or a timeout is; a 5xx reply (535 bad credentials, 550 no
+// such user), a bad certificate or a refusal to authenticate without TLS
+// is not.
+func smtpRetry(err error) bool {
+	var refused *smtpRefusedError
+	if errors.As(err, &refused) {
+		for _, e := range refused.errs {
+			if !smtpRetry(e) {
+				return false
+			}
+		}
+		return true
+	}
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		return te.Code >= 400 && te.Code < 500
+	}
+	var cve *tls.CertificateVerificationError
+	if errors.As(err, &cve) {
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+// message is the RFC 5322 message: headers, then text and HTML as
+// multipart/alternative, both quoted-printable so that no line is too long.
+func (s *SMTP) message(n *Notification, e Email) ([]byte, error) {
+	var parts bytes.Buffer
+	mw := multipart.NewWriter(&parts)
+	for _, p := range []struct{ typ, body string }{
+		{"text/plain; charset=utf-8", e.Text},
+		{"text/html; charset=utf-8", e.HTML},
+	} {
+		pw, err := mw.CreatePart(textproto.MIMEHeader{
+			"Content-Type":              {p.typ},
+			"Content-Transfer-Encoding": {"quoted-printable"},
+		})
+		if err != nil {
+			return nil, err
+		}
+		qp := quotedprintable.NewWriter(pw)
+		if _, err := io.WriteString(qp, p.body); err != nil {
+			return nil, err
+		}
+		if err := qp.Close(); err != nil {
+			return nil, err
+		}
+	}
+	if err := mw.Close(); err != nil {
+		return nil, err
+	}
+
+	date := n.CreatedAt
+	if date.IsZero() {
+		date = time.Now()
+	}
+	to := make([]string, len(s.to))
+	for i, a := range s.to {
+		to[i] = a.String()
+	}
+	var b bytes.Buffer
+	header := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
+	header("Date", date.UTC().Format(time.RFC1123Z))
+	header("From", s.from.String())
+	header("To", strings.Join(to, ", "))
+	header("Subject", encodeHeader(e.Subject))
+	header("Message-ID", messageID(n.ID, s.from.Address))
+	if id := oneLine(n.ID); id != "" {
+		header("X-Dynowatch-Delivery", encodeHeader(id))
+	}
+	header("Auto-Submitted", "auto-generated") // RFC 3834: no auto-replies
+	header("MIME-Version", "1.0")
+	header("Content-Type", mime.FormatMediaType("multipart/alternative", map[string]string{"boundary": mw.Boundary()}))
+	b.WriteString("\r\n")
+	b.Write(parts.Bytes())
+	return b.Bytes(), nil
+}
+
+// encodeHeader writes a one-line header value in RFC 2047 encoded words when
+// it is not plain ASCII, folded between words to keep lines short.
+func encodeHeader(v string) string {
+	v = oneLine(v)
+	enc := mime.QEncoding.Encode("utf-8", v)
+	return strings.ReplaceAll(enc, "?= =?", "?=\r\n =?")
+}
+
+var messageIDSafe = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+// messageID derives the Message-ID from the delivery id, so a resent copy
+// keeps it and mail clients can drop it as a duplicate.
+func messageID(id, from string) string {
+	domain := "dynowatch.invalid"
+	if i := strings.LastIndexByte(from, '@'); i >= 0 && messageIDSafe.MatchString(from[i+1:]) {
+		domain = from[i+1:]
+	}
+	local := id
+	switch {
+	case id == "":
+		var r [16]byte
+		rand.Read(r[:])
+		local = hex.EncodeToString(r[:])
+	case len(id) > 64 || !messageIDSafe.MatchString(id):
+		h := sha256.Sum256([]byte(id))
+		local = hex.EncodeToString(h[:16])
+	}
+	return "<dynowatch." + local + "@" + domain + ">"
+}
