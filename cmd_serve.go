@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/api"
 	"github.com/dynowatch/dynowatch/config"
 	"github.com/dynowatch/dynowatch/drain"
@@ -30,7 +31,7 @@ type roles struct{ web, worker bool }
 //
 // Heroku kills a web dyno that has not bound $PORT within 60 s (R10), so the
 // port is bound first and /healthz says 503 until the store answers.
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) error {
+func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, log *slog.Logger, r roles) error {
 	var (
 		srv   *http.Server
 		gate  gatedHandler
@@ -62,22 +63,37 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) e
 	}
 	defer st.Close()
 
-	// The pipeline outlives the HTTP server: requests in flight need it to
-	// commit, and it flushes the rollups after the last one.
+	al, err := newAlerting(cfg, rules, log, st)
+	if err != nil {
+		if srv != nil {
+			srv.Close()
+		}
+		return err
+	}
+
+	// The pipeline and the alert engine outlive the HTTP server: requests in
+	// flight need them, and they write what the last ones left.
 	pipeCtx, stopPipe := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPipe()
 	var wg sync.WaitGroup
 	if r.web {
-		mux, pipe, err := webMux(ctx, cfg, log, st, &ready)
+		mux, pipe, err := webMux(ctx, cfg, log, st, al, &ready)
 		if err != nil {
 			srv.Close()
 			return err
 		}
-		wg.Add(1)
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			if err := pipe.Run(pipeCtx); err != nil {
 				log.Error("final rollup flush failed", "err", err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			// An R14 pages within about this second.
+			if err := al.engine.Run(pipeCtx, time.Second); err != nil {
+				log.Error("final alert update failed", "err", err)
 			}
 		}()
 		gate.set(mux)
@@ -85,7 +101,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) e
 	}
 	var stopWorker func() error
 	if r.worker {
-		if stopWorker, err = startWorker(ctx, cfg, log, st); err != nil {
+		if stopWorker, err = startWorker(ctx, cfg, log, st, al); err != nil {
 			return err
 		}
 	}
@@ -153,7 +169,7 @@ func bootMux(ready *atomic.Bool, st *store.Store) *http.ServeMux {
 
 // webMux builds every route of the web role: routes are registered here and
 // only here.
-func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store, ready *atomic.Bool) (*http.ServeMux, *ingest.Pipeline, error) {
+func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store, al *alerting, ready *atomic.Bool) (*http.ServeMux, *ingest.Pipeline, error) {
 	drainSecrets, err := secret(ctx, cfg, log, st, "DRAIN_SECRET", cfg.DrainSecret)
 	if err != nil {
 		return nil, nil, err
@@ -164,7 +180,7 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	}
 	pipe, err := ingest.New(ingest.Options{
 		Store: st, Logger: log, FlushEvery: cfg.RollupFlushEvery.D(), Committers: committers(cfg), EventLinesPerMinute: cfg.EventLinesPerMinute,
-		KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs,
+		KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs, Observe: al.observe,
 	})
 	if err != nil {
 		return nil, nil, err

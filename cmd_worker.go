@@ -10,17 +10,22 @@ import (
 
 	"github.com/go-co-op/gocron/v2"
 
+	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/config"
 	"github.com/dynowatch/dynowatch/store"
 )
 
-// pruneEvery is how often the worker deletes data past its retention.
-const pruneEvery = 10 * time.Minute
+// How often the worker's jobs run.
+const (
+	pruneEvery = 10 * time.Minute // delete data past its retention
+	alertEvery = 15 * time.Second // window rules, resolutions, reminders
+	sendEvery  = 2 * time.Second  // deliver the outbox
+)
 
 // startWorker starts the worker's scheduled jobs and returns how to stop them.
 // Several worker dynos may run: each job takes a lease in the store, so one
 // of them runs it per interval, and another takes over when that one dies.
-func startWorker(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store) (stop func() error, err error) {
+func startWorker(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store, al *alerting) (stop func() error, err error) {
 	s, err := gocron.NewScheduler(gocron.WithStopTimeout(20 * time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("worker scheduler: %w", err)
@@ -28,7 +33,37 @@ func startWorker(ctx context.Context, cfg *config.Config, log *slog.Logger, st *
 	holder := workerID(cfg)
 	retention := store.Retention{
 		Events: cfg.RetentionEvents.D(), Minute: cfg.RetentionMinute.D(), Samples: cfg.RetentionMinute.D(),
-		Hourly: cfg.RetentionHourly.D(), DedupeKeys: store.DefaultRetention().DedupeKeys,
+		Hourly: cfg.RetentionHourly.D(), DedupeKeys: store.DefaultRetention().DedupeKeys, Alerts: cfg.RetentionEvents.D(),
+	}
+	sender, err := alert.NewSender(alert.SenderOptions{Outbox: alertStore{st}, Notifiers: al.notifiers, Holder: holder, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	// Window rules and the passing of time, by one worker per interval.
+	if _, err = s.NewJob(gocron.DurationJob(alertEvery),
+		gocron.NewTask(func(ctx context.Context) {
+			leased(ctx, log, st, "alerts", holder, alertEvery, time.Now(), al.evaluate)
+		}),
+		gocron.WithName("alerts"), gocron.WithSingletonMode(gocron.LimitModeReschedule), gocron.WithContext(ctx),
+	); err != nil {
+		return nil, fmt.Errorf("scheduling alerts: %w", err)
+	}
+	// Delivery by every worker: the outbox hands each row to one of them.
+	if _, err = s.NewJob(gocron.DurationJob(sendEvery),
+		gocron.NewTask(func(ctx context.Context) {
+			for {
+				sent, failed, err := sender.SendDue(ctx, 50)
+				if err != nil {
+					log.Error("sending notifications", "err", err)
+				}
+				if sent+failed < 50 || ctx.Err() != nil {
+					return
+				}
+			}
+		}),
+		gocron.WithName("outbox"), gocron.WithSingletonMode(gocron.LimitModeReschedule), gocron.WithContext(ctx),
+	); err != nil {
+		return nil, fmt.Errorf("scheduling the outbox: %w", err)
 	}
 	_, err = s.NewJob(gocron.DurationJob(pruneEvery),
 		gocron.NewTask(func(ctx context.Context) {

@@ -222,3 +222,27 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition not met within 10 s")
 }
+
+// TestR14RaisesAnAlert posts an R14 through the drain and finds it firing
+// through the API, with its line as evidence.
+func TestR14RaisesAnAlert(t *testing.T) {
+	base, logs, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw"})
+	ts := time.Now().UTC().Format(time.RFC3339)
+	if code := post(t, base+"/drain/shop", "s", frame("<45>1 "+ts+" host heroku worker.1 - Error R14 (Memory quota exceeded)\n"), nil); code != 204 {
+		t.Fatalf("status %d", code)
+	}
+	var alerts struct {
+		Alerts []struct {
+			Key, State, Severity, Code string
+			Evidence                   []string
+		} `json:"alerts"`
+	}
+	waitFor(t, func() bool {
+		getJSON(t, base+"/api/v1/alerts?state=firing", "pw", &alerts)
+		return len(alerts.Alerts) > 0
+	})
+	a := alerts.Alerts[0]
+	if a.Key != "r14|shop|worker.1" || a.Code != "R14" || a.Severity != "warning" || len(a.Evidence) != 1 || !strings.Contains(a.Evidence[0], "heroku[worker.1]: Error R14") {
+		t.Errorf("alert = %+v; logs:\n%s", a, logs)
+	}
+}

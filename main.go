@@ -94,11 +94,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	log := newLogger(stdout, cfg.OnHeroku())
+	rules, err := loadRules()
+	if err != nil {
+		return err
+	}
 	switch cmd {
 	case "web":
-		return serve(ctx, cfg, log, roles{web: true})
+		return serve(ctx, cfg, rules, log, roles{web: true})
 	case "worker":
-		return serve(ctx, cfg, log, roles{worker: true})
+		return serve(ctx, cfg, rules, log, roles{worker: true})
 	case "migrate":
 		st, err := openStore(ctx, cfg, log)
 		if err != nil {
@@ -110,5 +114,5 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "replay":
 		return runReplay(ctx, cfg, log, rest, stderr)
 	}
-	return serve(ctx, cfg, log, roles{web: true, worker: true})
+	return serve(ctx, cfg, rules, log, roles{web: true, worker: true})
 }

@@ -23,6 +23,10 @@ type Store interface {
 	Events(ctx context.Context, q store.EventQuery) ([]store.Event, error)
 	Series(ctx context.Context, q store.SeriesQuery) ([]store.Series, error)
 	DeleteApp(ctx context.Context, app string) error
+	Alerts(ctx context.Context, q store.AlertQuery) ([]store.AlertState, error)
+	CreateSilence(ctx context.Context, s *store.Silence) error
+	ActiveSilences(ctx context.Context, now time.Time) ([]store.Silence, error)
+	DeleteSilence(ctx context.Context, id int64) error
 }
 
 // Options configures the API.
@@ -52,6 +56,10 @@ func Register(mux *http.ServeMux, o Options) error {
 	mux.Handle("GET /api/v1/apps/{app}/events", auth(http.HandlerFunc(s.handleEvents)))
 	mux.Handle("GET /api/v1/apps/{app}/series", auth(http.HandlerFunc(s.handleSeries)))
 	mux.Handle("DELETE /api/v1/apps/{app}", auth(http.HandlerFunc(s.handleDeleteApp)))
+	mux.Handle("GET /api/v1/alerts", auth(http.HandlerFunc(s.handleAlerts)))
+	mux.Handle("GET /api/v1/silences", auth(http.HandlerFunc(s.handleSilences)))
+	mux.Handle("POST /api/v1/silences", auth(http.HandlerFunc(s.handleCreateSilence)))
+	mux.Handle("DELETE /api/v1/silences/{id}", auth(http.HandlerFunc(s.handleDeleteSilence)))
 	return nil
 }
 
@@ -234,6 +242,155 @@ func defaultStep(span time.Duration) time.Duration {
 // data, after `heroku drains:remove`.
 func (s *server) handleDeleteApp(w http.ResponseWriter, r *http.Request) {
 	if err := s.Store.DeleteApp(r.Context(), r.PathValue("app")); err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type alertJSON struct {
+	ID          int64      `json:"id"`
+	Key         string     `json:"key"`
+	Rule        string     `json:"rule"`
+	App         string     `json:"app"`
+	Dyno        string     `json:"dyno,omitempty"`
+	Code        string     `json:"code,omitempty"`
+	Severity    string     `json:"severity"`
+	State       string     `json:"state"`
+	Summary     string     `json:"summary"`
+	Evidence    []string   `json:"evidence"`
+	StartedAt   time.Time  `json:"started_at"`
+	FiredAt     *time.Time `json:"fired_at,omitempty"`
+	ResolvedAt  *time.Time `json:"resolved_at,omitempty"`
+	LastEventAt *time.Time `json:"last_event_at,omitempty"`
+	Notified    bool       `json:"notified"`
+	Flapping    bool       `json:"flapping"`
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// handleAlerts handles "GET /api/v1/alerts?state=&app=&limit=&before=":
+// alert episodes, current and past, newest first.
+func (s *server) handleAlerts(w http.ResponseWriter, r *http.Request) {
+	q := store.AlertQuery{State: r.FormValue("state"), App: r.FormValue("app"), Limit: 100}
+	switch q.State {
+	case "", "pending", "firing", "resolved":
+	default:
+		writeError(w, r, s.Logger, badRequest("state", q.State, "pending, firing or resolved", nil))
+		return
+	}
+	var err error
+	if v := r.FormValue("limit"); v != "" {
+		if q.Limit, err = strconv.Atoi(v); err != nil || q.Limit < 1 || q.Limit > 1000 {
+			writeError(w, r, s.Logger, badRequest("limit", v, "a number from 1 to 1000", err))
+			return
+		}
+	}
+	if v := r.FormValue("before"); v != "" {
+		if q.Before, err = strconv.ParseInt(v, 10, 64); err != nil || q.Before < 1 {
+			writeError(w, r, s.Logger, badRequest("before", v, "the next value of a previous page", err))
+			return
+		}
+	}
+	alerts, err := s.Store.Alerts(r.Context(), q)
+	if err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	out := make([]alertJSON, 0, len(alerts))
+	for _, a := range alerts {
+		out = append(out, alertJSON{ID: a.ID, Key: a.Key, Rule: a.Rule, App: a.App, Dyno: a.Dyno, Code: a.Code, Severity: a.Severity,
+			State: a.State, Summary: a.Summary, Evidence: a.Evidence, StartedAt: a.StartedAt.UTC(), FiredAt: optTime(a.FiredAt),
+			ResolvedAt: optTime(a.ResolvedAt), LastEventAt: optTime(a.LastEventAt), Notified: a.Notified, Flapping: a.Flapping})
+	}
+	resp := map[string]any{"alerts": out}
+	if len(alerts) == q.Limit {
+		resp["next"] = strconv.FormatInt(alerts[len(alerts)-1].ID, 10)
+	}
+	writeJSON(w, resp)
+}
+
+type silenceJSON struct {
+	ID        int64     `json:"id"`
+	App       string    `json:"app,omitempty"`
+	Rule      string    `json:"rule,omitempty"`
+	Key       string    `json:"key,omitempty"`
+	Until     time.Time `json:"until"`
+	Reason    string    `json:"reason,omitempty"`
+	CreatedBy string    `json:"created_by,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// handleSilences handles "GET /api/v1/silences": the silences in force.
+func (s *server) handleSilences(w http.ResponseWriter, r *http.Request) {
+	sl, err := s.Store.ActiveSilences(r.Context(), s.Now())
+	if err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	out := make([]silenceJSON, 0, len(sl))
+	for _, x := range sl {
+		out = append(out, silenceJSON{ID: x.ID, App: x.App, Rule: x.Rule, Key: x.Key, Until: x.Until.UTC(), Reason: x.Reason, CreatedBy: x.CreatedBy, CreatedAt: x.CreatedAt.UTC()})
+	}
+	writeJSON(w, map[string]any{"silences": out})
+}
+
+// handleCreateSilence handles "POST /api/v1/silences" with a JSON body
+// {"app":…,"rule":…,"key":…,"duration":"2h","reason":…}: mute an app, a rule
+// or one alert for a while, e.g. for planned maintenance. At least one of
+// app, rule and key; "until" (RFC 3339) may replace "duration".
+func (s *server) handleCreateSilence(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		App, Rule, Key, Duration, Reason, CreatedBy string
+		Until                                       time.Time
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		writeError(w, r, s.Logger, &requestError{"body: want JSON like {\"app\":\"my-app\",\"duration\":\"2h\",\"reason\":\"deploy\"}: " + err.Error()})
+		return
+	}
+	now := s.Now()
+	if in.Duration != "" {
+		d, err := config.ParseDuration(in.Duration)
+		if err != nil || d <= 0 {
+			writeError(w, r, s.Logger, &requestError{fmt.Sprintf("duration %q: want a duration such as 30m, 2h or 1d", in.Duration)})
+			return
+		}
+		in.Until = now.Add(d)
+	}
+	switch {
+	case in.App == "" && in.Rule == "" && in.Key == "":
+		writeError(w, r, s.Logger, &requestError{"a silence needs app, rule or key"})
+		return
+	case !in.Until.After(now):
+		writeError(w, r, s.Logger, &requestError{"a silence needs a duration, or an until in the future"})
+		return
+	}
+	sl := &store.Silence{App: in.App, Rule: in.Rule, Key: in.Key, Until: in.Until, Reason: in.Reason, CreatedBy: in.CreatedBy, CreatedAt: now}
+	if err := s.Store.CreateSilence(r.Context(), sl); err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	json.NewEncoder(w).Encode(silenceJSON{ID: sl.ID, App: sl.App, Rule: sl.Rule, Key: sl.Key, Until: sl.Until.UTC(), Reason: sl.Reason, CreatedBy: sl.CreatedBy, CreatedAt: sl.CreatedAt.UTC()})
+}
+
+// handleDeleteSilence handles "DELETE /api/v1/silences/{id}": end a silence early.
+func (s *server) handleDeleteSilence(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeError(w, r, s.Logger, badRequest("id", r.PathValue("id"), "a silence id", err))
+		return
+	}
+	if err := s.Store.DeleteSilence(r.Context(), id); err != nil {
 		writeError(w, r, s.Logger, err)
 		return
 	}

@@ -37,6 +37,11 @@ func newServer(t *testing.T) *httptest.Server {
 	if err := st.MergeRollups(ctx, []store.Rollup{r}, nil); err != nil {
 		t.Fatal(err)
 	}
+	a := &store.AlertState{Key: "r14|shop|web.1", Rule: "r14", App: "shop", Dyno: "web.1", Code: "R14", Severity: "warning", State: "firing",
+		Summary: "R14 memory quota exceeded on web.1", Evidence: []string{"line R14"}, StartedAt: now.Add(-10 * time.Minute), FiredAt: now.Add(-10 * time.Minute), LastEventAt: now.Add(-9 * time.Minute)}
+	if ok, err := st.SaveAlert(ctx, a, 0); err != nil || !ok {
+		t.Fatalf("SaveAlert = %v, %v", ok, err)
+	}
 	mux := http.NewServeMux()
 	if err := Register(mux, Options{Store: st, Passwords: []string{"pw"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }}); err != nil {
 		t.Fatal(err)
@@ -48,6 +53,10 @@ func newServer(t *testing.T) *httptest.Server {
 
 func call(t *testing.T, srv *httptest.Server, method, path, pass string) (int, map[string]any) {
 	t.Helper()
+	if method == "POST" {
+		path, raw, _ := strings.Cut(path, " ")
+		return callBody(t, srv, method, path, pass, raw)
+	}
 	req, _ := http.NewRequest(method, srv.URL+path, nil)
 	if pass != "" {
 		req.SetBasicAuth("someone", pass)
@@ -65,6 +74,20 @@ func call(t *testing.T, srv *httptest.Server, method, path, pass string) (int, m
 		}
 	}
 	return resp.StatusCode, body
+}
+
+func callBody(t *testing.T, srv *httptest.Server, method, path, pass, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	req.SetBasicAuth("someone", pass)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
 }
 
 func TestAPI(t *testing.T) {
@@ -137,6 +160,31 @@ func TestAPI(t *testing.T) {
 		{"no metric", "GET", "/api/v1/apps/shop/series", "pw", 400, nil},
 		{"from after to", "GET", "/api/v1/apps/shop/series?metric=requests&from=2024-03-16T00:00:00Z", "pw", 400, nil},
 		{"bad step", "GET", "/api/v1/apps/shop/series?metric=requests&step=1s", "pw", 400, nil},
+		{"alerts", "GET", "/api/v1/alerts?state=firing&app=shop", "pw", 200, func(t *testing.T, b map[string]any) {
+			al := b["alerts"].([]any)
+			if len(al) != 1 || al[0].(map[string]any)["code"] != "R14" || al[0].(map[string]any)["state"] != "firing" {
+				t.Errorf("alerts = %v", al)
+			}
+		}},
+		{"alerts, bad state", "GET", "/api/v1/alerts?state=angry", "pw", 400, nil},
+		{"silence an app", "POST", `/api/v1/silences {"app":"shop","duration":"2h","reason":"planned maintenance"}`, "pw", 201, func(t *testing.T, b map[string]any) {
+			if b["until"] != "2024-03-15T14:30:00Z" || b["app"] != "shop" {
+				t.Errorf("silence = %v", b)
+			}
+		}},
+		{"silence without a target", "POST", `/api/v1/silences {"duration":"2h"}`, "pw", 400, nil},
+		{"silence with an unknown field", "POST", `/api/v1/silences {"app":"shop","for":"2h"}`, "pw", 400, nil},
+		{"silences", "GET", "/api/v1/silences", "pw", 200, func(t *testing.T, b map[string]any) {
+			if sl := b["silences"].([]any); len(sl) != 1 || sl[0].(map[string]any)["reason"] != "planned maintenance" {
+				t.Errorf("silences = %v", sl)
+			}
+		}},
+		{"end the silence", "DELETE", "/api/v1/silences/1", "pw", 204, nil},
+		{"no silences left", "GET", "/api/v1/silences", "pw", 200, func(t *testing.T, b map[string]any) {
+			if sl := b["silences"].([]any); len(sl) != 0 {
+				t.Errorf("silences = %v", sl)
+			}
+		}},
 		{"delete unknown app", "DELETE", "/api/v1/apps/other", "pw", 404, nil},
 		{"delete", "DELETE", "/api/v1/apps/shop", "pw", 204, nil},
 		{"gone", "GET", "/api/v1/apps", "pw", 200, func(t *testing.T, b map[string]any) {

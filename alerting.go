@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"time"
+
+	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/config"
+	"github.com/dynowatch/dynowatch/parse"
+	"github.com/dynowatch/dynowatch/store"
+)
+
+// alerting is the alert side of a process: rules, the detector that reads
+// drained lines, the engine that keeps alert states, and the channels.
+type alerting struct {
+	rules     *alert.Rules
+	detector  *alert.Detector
+	engine    *alert.Engine
+	notifiers []alert.Notifier
+	store     *store.Store
+	log       *slog.Logger
+}
+
+// loadRules reads the ALERT_<RULE>_… config vars. Every role checks them at
+// start, so a typo fails the release phase rather than a worker later.
+func loadRules() (*alert.Rules, error) {
+	return alert.LoadRules(os.Environ(), config.ChannelVars())
+}
+
+func newAlerting(cfg *config.Config, rules *alert.Rules, log *slog.Logger, st *store.Store) (*alerting, error) {
+	notifiers, err := channels(cfg)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(notifiers))
+	for i, n := range notifiers {
+		names[i] = n.Name()
+	}
+	if len(names) == 0 {
+		log.Warn("no alert channel configured: alerts are kept and shown, but nobody is told (set SENDGRID_API_KEY, SMTP_URL, INFOBIP_API_KEY or ALERT_WEBHOOK_URL)")
+	}
+	engine, err := alert.NewEngine(alert.EngineOptions{Store: alertStore{st}, Rules: rules, Channels: names, Logger: log,
+		DashboardURL: publicURL(cfg).String(), Timezone: cfg.Timezone})
+	if err != nil {
+		return nil, err
+	}
+	return &alerting{rules: rules, engine: engine, notifiers: notifiers, store: st, log: log,
+		detector: &alert.Detector{Rules: rules, KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs}}, nil
+}
+
+// channels builds a notifier for every channel whose config vars are set.
+func channels(cfg *config.Config) ([]alert.Notifier, error) {
+	var out []alert.Notifier
+	if cfg.SendGridAPIKey != "" {
+		n, err := alert.NewSendGrid(alert.SendGridOptions{APIKey: cfg.SendGridAPIKey, Host: cfg.SendGridHost, From: cfg.EmailFrom,
+			To: cfg.EmailTo, MinSeverity: alert.Severity(cfg.EmailMinSeverity)})
+		if err != nil {
+			return nil, fmt.Errorf("email through SendGrid: %w", err)
+		}
+		out = append(out, n)
+	}
+	if cfg.SMTPURL != "" {
+		n, err := alert.NewSMTP(alert.SMTPOptions{URL: cfg.SMTPURL, From: cfg.EmailFrom, To: cfg.EmailTo, MinSeverity: alert.Severity(cfg.EmailMinSeverity)})
+		if err != nil {
+			return nil, fmt.Errorf("email through SMTP: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// observe is the drain's hook: alert rules see every committed batch.
+func (a *alerting) observe(app string, entries []parse.Entry) {
+	a.engine.Observe(a.detector.Observe(app, entries))
+}
+
+// evaluate runs the window rules over every app and lets time act on the
+// active alerts (the worker's job, every alertEvery).
+func (a *alerting) evaluate(ctx context.Context, now time.Time) error {
+	apps, err := a.store.Apps(ctx)
+	if err != nil {
+		return err
+	}
+	var obs []alert.Observation
+	for _, app := range apps {
+		stats := map[time.Duration]store.WindowStats{}
+		for _, rule := range alert.WindowRules {
+			r := a.rules.For(app.Name, rule)
+			if !r.Enabled {
+				continue
+			}
+			ws, ok := stats[r.Window]
+			if !ok {
+				if ws, err = a.store.WindowStats(ctx, app.Name, now.Add(-r.Window), now); err != nil {
+					return err
+				}
+				stats[r.Window] = ws
+			}
+			p95 := math.NaN()
+			if ws.Service.Count() > 0 {
+				p95 = ws.Service.Quantile(0.95)
+			}
+			obs = append(obs, a.rules.WindowObservations(rule, alert.Window{App: app.Name, Requests: ws.Requests,
+				Status5xx: ws.Status5xx, P95: p95, LastMessage: app.LastMessage}, now)...)
+		}
+	}
+	if err := a.engine.Apply(ctx, obs); err != nil {
+		return err
+	}
+	return a.engine.Tick(ctx)
+}
+
+// alertStore gives the alert engine and sender the store in their terms.
+type alertStore struct{ st *store.Store }
+
+func (a alertStore) Alert(ctx context.Context, key string) (alert.State, bool, error) {
+	s, ok, err := a.st.Alert(ctx, key)
+	return fromStoreAlert(s), ok, err
+}
+
+func (a alertStore) SaveAlert(ctx context.Context, s *alert.State, expect int64, out []alert.Outgoing) (bool, error) {
+	as := store.AlertState{Key: s.Key, Rule: s.Rule, App: s.App, Dyno: s.Dyno, Code: s.Code, Severity: string(s.Severity),
+		State: string(s.Phase), Summary: s.Summary, Evidence: s.Evidence, StartedAt: s.StartedAt, FiredAt: s.FiredAt,
+		ResolvedAt: s.ResolvedAt, LastEventAt: s.LastEventAt, LastNotifiedAt: s.LastNotifiedAt, Notified: s.Notified,
+		Flapping: s.Flapping, Transitions: s.Transitions, Counter: s.Counter}
+	msgs := make([]store.OutboxMessage, len(out))
+	for i, o := range out {
+		msgs[i] = store.OutboxMessage{DeliveryID: o.DeliveryID, Channel: o.Channel, App: o.App, Severity: string(o.Severity), Payload: o.Payload}
+	}
+	ok, err := a.st.SaveAlert(ctx, &as, expect, msgs...)
+	s.Version = as.Version
+	return ok, err
+}
+
+func (a alertStore) ActiveAlerts(ctx context.Context) ([]alert.State, error) {
+	active, err := a.st.ActiveAlerts(ctx)
+	out := make([]alert.State, len(active))
+	for i, s := range active {
+		out[i] = fromStoreAlert(s)
+	}
+	return out, err
+}
+
+func (a alertStore) ActiveSilences(ctx context.Context, now time.Time) ([]alert.Silence, error) {
+	sl, err := a.st.ActiveSilences(ctx, now)
+	out := make([]alert.Silence, len(sl))
+	for i, s := range sl {
+		out[i] = alert.Silence{App: s.App, Rule: s.Rule, Key: s.Key, Until: s.Until}
+	}
+	return out, err
+}
+
+func (a alertStore) ClaimOutbox(ctx context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]alert.Delivery, error) {
+	items, err := a.st.ClaimOutbox(ctx, holder, now, lease, limit)
+	out := make([]alert.Delivery, len(items))
+	for i, it := range items {
+		out[i] = alert.Delivery{ID: it.ID, Channel: it.Channel, Payload: it.Payload, Attempts: it.Attempts, CreatedAt: it.CreatedAt}
+	}
+	return out, err
+}
+
+func (a alertStore) MarkSent(ctx context.Context, id int64, holder string, now time.Time) error {
+	return a.st.MarkSent(ctx, id, holder, now)
+}
+
+func (a alertStore) MarkFailed(ctx context.Context, id int64, holder string, now, retryAt time.Time, reason string) error {
+	return a.st.MarkFailed(ctx, id, holder, now, retryAt, reason)
+}
+
+func fromStoreAlert(s store.AlertState) alert.State {
+	return alert.State{Key: s.Key, Rule: s.Rule, App: s.App, Dyno: s.Dyno, Code: s.Code, Severity: alert.Severity(s.Severity),
+		Phase: alert.Phase(s.State), Summary: s.Summary, Evidence: s.Evidence, StartedAt: s.StartedAt, FiredAt: s.FiredAt,
+		ResolvedAt: s.ResolvedAt, LastEventAt: s.LastEventAt, LastNotifiedAt: s.LastNotifiedAt, Notified: s.Notified,
+		Flapping: s.Flapping, Transitions: s.Transitions, Counter: s.Counter, Version: s.Version}
+}
