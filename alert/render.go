@@ -505,3 +505,11 @@ func joinNonEmpty(sep string, parts ...string) string {
 	}
 	return strings.Join(keep, sep)
 }
+
+// sep returns s preceded by separator, or "" when s is empty.
+func sep(s, separator string) string {
+	if s == "" {
+		return ""
+	}
+	return separator + s
+}
