@@ -154,6 +154,19 @@ func (a alertStore) ActiveSilences(ctx context.Context, now time.Time) ([]alert.
 	return out, err
 }
 
+func (a alertStore) LastRelease(ctx context.Context, app string, since time.Time) (string, bool, error) {
+	for _, kind := range []string{"release", "deploy"} {
+		ev, err := a.st.Events(ctx, store.EventQuery{App: app, Kind: kind, Since: since, Limit: 1})
+		if err != nil || len(ev) > 0 {
+			if err != nil {
+				return "", false, err
+			}
+			return ev[0].Line, true, nil
+		}
+	}
+	return "", false, nil
+}
+
 func (a alertStore) ClaimOutbox(ctx context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]alert.Delivery, error) {
 	items, err := a.st.ClaimOutbox(ctx, holder, now, lease, limit)
 	out := make([]alert.Delivery, len(items))

@@ -22,6 +22,9 @@ type Store interface {
 	SaveAlert(ctx context.Context, s *State, expect int64, out []Outgoing) (bool, error)
 	ActiveAlerts(ctx context.Context) ([]State, error)
 	ActiveSilences(ctx context.Context, now time.Time) ([]Silence, error)
+	// LastRelease returns the app's latest release or deploy event since a
+	// time, as its log line, and whether there was one.
+	LastRelease(ctx context.Context, app string, since time.Time) (string, bool, error)
 }
 
 // Outgoing is one notification for one channel, as the outbox keeps it.
@@ -204,7 +207,7 @@ func (e *Engine) update(ctx context.Context, key string, silences []Silence, now
 		}
 		var out []Outgoing
 		for _, st := range statuses {
-			o, err := e.outgoing(&next, st, now)
+			o, err := e.outgoing(ctx, &next, st, now)
 			if err != nil {
 				return err
 			}
@@ -250,11 +253,22 @@ func (e *Engine) silenced(ctx context.Context, s *State, key string, silences []
 }
 
 // outgoing renders a notification about s for every channel.
-func (e *Engine) outgoing(s *State, st Status, now time.Time) ([]Outgoing, error) {
+func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Time) ([]Outgoing, error) {
 	if len(e.o.Channels) == 0 {
 		return nil, nil
 	}
-	n := Notification{ID: newDeliveryID(), Status: st, Alerts: []Alert{s.Alert()}, CreatedAt: now, Timezone: e.o.Timezone}
+	a := s.Alert()
+	if st == Firing || st == Flapping {
+		// What changed just before often is the cause: say so.
+		line, ok, err := e.o.Store.LastRelease(ctx, s.App, s.StartedAt.Add(-releaseLookback))
+		if err != nil {
+			return nil, fmt.Errorf("alert %s: releases: %w", s.Key, err)
+		}
+		if ok {
+			a.Release = line
+		}
+	}
+	n := Notification{ID: newDeliveryID(), Status: st, Alerts: []Alert{a}, CreatedAt: now, Timezone: e.o.Timezone}
 	if e.o.DashboardURL != "" {
 		n.URL = strings.TrimSuffix(e.o.DashboardURL, "/") + "/apps/" + s.App
 	}
@@ -268,6 +282,9 @@ func (e *Engine) outgoing(s *State, st Status, now time.Time) ([]Outgoing, error
 	}
 	return out, nil
 }
+
+// releaseLookback is how long before an alert started a release is named in it.
+const releaseLookback = 30 * time.Minute
 
 // Alert is the state as a notification shows it.
 func (s *State) Alert() Alert {

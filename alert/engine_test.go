@@ -13,6 +13,7 @@ import (
 // memStore is an in-memory Store with the same compare-and-set rule as the
 // real one (whose own tests run on Postgres and SQLite).
 type memStore struct {
+	releases  map[string]Observation // app → its latest release line and time
 	mu        sync.Mutex
 	alerts    map[string]State
 	outbox    []Outgoing
@@ -72,6 +73,14 @@ func (m *memStore) ActiveSilences(_ context.Context, now time.Time) ([]Silence, 
 		}
 	}
 	return out, nil
+}
+
+func (m *memStore) LastRelease(_ context.Context, app string, since time.Time) (string, bool, error) {
+	r, ok := m.releases[app]
+	if !ok || r.At.Before(since) {
+		return "", false, nil
+	}
+	return r.Evidence, true, nil
 }
 
 func (m *memStore) sent() []Notification {
@@ -214,5 +223,20 @@ func TestEngineRunAppliesQueuedObservationsOnStop(t *testing.T) {
 	}
 	if sent := st.sent(); len(sent) != 1 || sent[0].Alerts[0].Severity != Critical {
 		t.Fatalf("notifications = %+v, want the queued R15", sent)
+	}
+}
+
+func TestEngineNamesTheReleaseBefore(t *testing.T) {
+	st, clock := newMemStore(), &testClock{t0}
+	st.releases = map[string]Observation{"shop": {At: t0.Add(-12 * time.Minute), Evidence: "2024-03-15T11:48:00Z app[api]: Release v138 created by user ann@example.com"}}
+	e := newEngine(t, st, clock)
+	other := ev("r14", "r14|other|web.1", t0)
+	other.App = "other"
+	if err := e.Apply(context.Background(), []Observation{ev("r14", "r14|shop|web.1", t0), other}); err != nil {
+		t.Fatal(err)
+	}
+	sent := st.sent()
+	if len(sent) != 2 || sent[0].Alerts[0].Release != "2024-03-15T11:48:00Z app[api]: Release v138 created by user ann@example.com" || sent[1].Alerts[0].Release != "" {
+		t.Fatalf("notifications = %+v", sent)
 	}
 }
