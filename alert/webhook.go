@@ -1,0 +1,143 @@
+package alert
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// WebhookOptions configure a webhook: a JSON POST to a URL of the user's.
+type WebhookOptions struct {
+	URL         string   // ALERT_WEBHOOK_URL; may carry credentials or a token, which never appear in errors
+	Secret      string   // ALERT_WEBHOOK_SECRET: signs each body when set
+	MinSeverity Severity // the least severe alert sent; empty sends all
+	// HTTPClient is optional. Redirects are never followed, even with a
+	// client of the caller's: a 3xx answer is an error.
+	HTTPClient *http.Client
+	Timeout    time.Duration // of one send; default DefaultSendTimeout
+}
+
+// Webhook posts notifications as JSON (see RenderWebhook) with the headers
+// X-Dynowatch-Delivery and, when a secret is set, X-Dynowatch-Signature:
+// "sha256=" and the hex HMAC-SHA256 of the exact body under the secret.
+type Webhook struct {
+	url     string
+	where   string // the URL as errors show it: scheme and host
+	secret  []byte
+	min     Severity
+	client  *http.Client
+	timeout time.Duration
+	redact  redactor
+}
+
+// NewWebhook checks o and returns a webhook channel.
+func NewWebhook(o WebhookOptions) (*Webhook, error) {
+	if o.URL == "" {
+		return nil, fmt.Errorf("alert: WebhookOptions.URL is required")
+	}
+	u, err := parseHTTPURL("WebhookOptions.URL", o.URL)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMinSeverity("WebhookOptions.MinSeverity", o.MinSeverity); err != nil {
+		return nil, err
+	}
+	timeout, err := sendTimeout("WebhookOptions.Timeout", o.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	// Copy the caller's client to switch redirects off without changing it.
+	client := *channelHTTPClient(o.HTTPClient, timeout)
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Webhook{
+		url:     o.URL,
+		where:   redactURL(u),
+		secret:  []byte(o.Secret),
+		min:     o.MinSeverity,
+		client:  &client,
+		timeout: timeout,
+		redact:  newRedactor(webhookSecrets(u, o.Secret)...),
+	}, nil
+}
+
+// webhookSecrets are the parts of the URL that may authorize a request,
+// and the signing secret.
+func webhookSecrets(u *url.URL, secret string) []string {
+	s := []string{secret, u.RawQuery}
+	if u.String() != redactURL(u) {
+		s = append(s, u.String())
+	}
+	if u.User != nil {
+		p, _ := u.User.Password()
+		s = append(s, u.User.String(), p)
+	}
+	if len(u.Path) > 1 {
+		s = append(s, u.EscapedPath(), u.Path)
+	}
+	for _, vs := range u.Query() {
+		s = append(s, vs...)
+	}
+	return s
+}
+
+// Name returns "webhook".
+func (w *Webhook) Name() string { return "webhook" }
+
+// Notify posts n. Any 2xx is success; 429, 5xx and network errors are
+// worth a retry, any other answer (a 3xx included) is not.
+func (w *Webhook) Notify(ctx context.Context, n *Notification) (retry bool, err error) {
+	if channelSkips(n, w.min) {
+		return false, nil
+	}
+	body, err := RenderWebhook(n)
+	if err != nil {
+		return false, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
+	if err != nil {
+		return false, w.redact.wrap("webhook", err, w.where)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "dynowatch")
+	if id := oneLine(n.ID); id != "" {
+		req.Header.Set("X-Dynowatch-Delivery", id)
+	}
+	if len(w.secret) > 0 {
+		req.Header.Set("X-Dynowatch-Signature", WebhookSignature(w.secret, body))
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return true, w.redact.wrap("webhook", err, w.where)
+	}
+	defer resp.Body.Close()
+	ok, retry := RetryableStatus(resp.StatusCode)
+	if ok {
+		// Drain a little so the connection can be reused.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return false, nil
+	}
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	detail := clip(oneLine(string(snippet)), 200, "…")
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		detail = "redirects are not followed"
+	}
+	return retry, w.redact.errorf("webhook %s: %d %s%s", w.where, resp.StatusCode, http.StatusText(resp.StatusCode), sep(detail, ": "))
+}
+
+// WebhookSignature is the X-Dynowatch-Signature of a webhook body: "sha256=" and
+// the hex HMAC-SHA256 of body under secret. A receiver recomputes it over
+// the raw body it read and compares with hmac.Equal.
+func WebhookSignature(secret, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
