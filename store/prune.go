@@ -15,6 +15,7 @@ type Retention struct {
 	Hourly     time.Duration // router rollups, latency histograms and samples per hour
 	DedupeKeys time.Duration // at least MinDedupeRetention
 	Alerts     time.Duration // resolved alert episodes, outbox rows (sent or not) and ended silences
+	Checks     time.Duration // status check results
 }
 
 // MinDedupeRetention is the shortest Retention.DedupeKeys: Logplex retries a
@@ -22,19 +23,19 @@ type Retention struct {
 const MinDedupeRetention = 10 * time.Minute
 
 // DefaultRetention returns dynowatch's defaults: 30 days of events, minute
-// rollups, samples and alert history, a year of hourly rollups, and an hour
-// of dedupe keys (a busy drain sends several batches a second: a day of keys
-// would take about 100 MB).
+// rollups, samples, alert history and check results, a year of hourly
+// rollups, and an hour of dedupe keys (a busy drain sends several batches a
+// second: a day of keys would take about 100 MB).
 func DefaultRetention() Retention {
 	const day = 24 * time.Hour
-	return Retention{Events: 30 * day, Minute: 30 * day, Samples: 30 * day, Hourly: 365 * day, DedupeKeys: time.Hour, Alerts: 30 * day}
+	return Retention{Events: 30 * day, Minute: 30 * day, Samples: 30 * day, Hourly: 365 * day, DedupeKeys: time.Hour, Alerts: 30 * day, Checks: 30 * day}
 }
 
 func (r *Retention) validate() error {
 	for _, f := range []struct {
 		name string
 		d    time.Duration
-	}{{"Events", r.Events}, {"Minute", r.Minute}, {"Samples", r.Samples}, {"Hourly", r.Hourly}, {"Alerts", r.Alerts}} {
+	}{{"Events", r.Events}, {"Minute", r.Minute}, {"Samples", r.Samples}, {"Hourly", r.Hourly}, {"Alerts", r.Alerts}, {"Checks", r.Checks}} {
 		if f.d < 0 {
 			return fmt.Errorf("store: Retention.%s is %v, want 0 (forever) or more", f.name, f.d)
 		}
@@ -56,6 +57,7 @@ type PruneResult struct {
 	Alerts        int64 // resolved alert episodes
 	Outbox        int64
 	Silences      int64
+	Checks        int64 // status check results
 }
 
 // pruneChunk is the most rows one DELETE removes, so no statement holds
@@ -76,6 +78,9 @@ func (s *Store) Prune(ctx context.Context, now time.Time, r Retention) (PruneRes
 		return res, err
 	}
 	if err := s.pruneAlerts(ctx, now, r, &res); err != nil {
+		return res, err
+	}
+	if err := s.pruneChecks(ctx, now, r, &res); err != nil {
 		return res, err
 	}
 	apps, err := s.Apps(ctx)

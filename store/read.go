@@ -53,15 +53,23 @@ func (s *Store) Apps(ctx context.Context) ([]App, error) {
 // appTables are the tables with rows per app, apps last.
 var appTables = []string{
 	"events", "dedupe_keys", "rollups_minute", "rollups_hourly", "latency_minute", "latency_hourly",
-	"samples_minute", "samples_hourly", "alerts", "outbox", "silences", "apps",
+	"samples_minute", "samples_hourly", "alerts", "outbox", "silences", "check_results", "check_latest", "apps",
 }
 
 // DeleteApp forgets app and all its rows, its alerts (past and current),
-// notifications (sent or not) and silences included. It returns ErrNotFound for an app
-// the store does not know. An app whose drain is still attached comes back
-// with its next batch.
+// notifications (sent or not), silences and check results included. It
+// returns ErrNotFound for an app the store has no row of. An app whose drain
+// is still attached comes back with its next batch, and one a check names
+// with the check's next run.
 func (s *Store) DeleteApp(ctx context.Context, app string) error {
+	if app == "" {
+		// Check results without an app have app '': they belong to no app.
+		return fmt.Errorf("%w: app %q", ErrNotFound, app)
+	}
 	err := s.inTx(ctx, func(q querier) error {
+		// An app is known by any row, not only its drain's: a check may
+		// name an app that sends no logs here.
+		var deleted int64
 		for _, t := range appTables {
 			col := "app"
 			if t == "apps" {
@@ -71,9 +79,10 @@ func (s *Store) DeleteApp(ctx context.Context, app string) error {
 			if err != nil {
 				return err
 			}
-			if t == "apps" && n == 0 {
-				return ErrNotFound
-			}
+			deleted += n
+		}
+		if deleted == 0 {
+			return ErrNotFound
 		}
 		return nil
 	})

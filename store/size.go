@@ -29,6 +29,11 @@ package store
 //	                                                a day on 3 channels for 30 d ≈ 3 + 14 MB
 //	                                                              live  ≈  544
 //
+// Status checks come on top, as many as the CHECK_ vars ask for: each run is
+// a check_results row of ≈ 250 B (TestPostgresCheckBytesPerRow), so 10
+// checks every minute for 30 days are 432,000 rows ≈ 108 MB; every=30s
+// doubles that. check_latest holds one row per check.
+//
 // Updates leave dead rows until autovacuum reclaims them: the rows of the
 // current minute are rewritten on every flush (each web dyno every
 // ROLLUP_FLUSH_INTERVAL), older ones are never written again. Allowing 20%
