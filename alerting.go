@@ -70,6 +70,21 @@ func channels(cfg *config.Config) ([]alert.Notifier, error) {
 		}
 		out = append(out, n)
 	}
+	if cfg.InfobipAPIKey != "" {
+		n, err := alert.NewInfobip(alert.InfobipOptions{BaseURL: cfg.InfobipBaseURL, APIKey: cfg.InfobipAPIKey, Sender: cfg.InfobipSender,
+			To: cfg.SMSTo, MinSeverity: alert.Severity(cfg.SMSMinSeverity)})
+		if err != nil {
+			return nil, fmt.Errorf("SMS through Infobip: %w", err)
+		}
+		out = append(out, n)
+	}
+	if cfg.WebhookURL != "" {
+		n, err := alert.NewWebhook(alert.WebhookOptions{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, MinSeverity: alert.Severity(cfg.WebhookMinSeverity)})
+		if err != nil {
+			return nil, fmt.Errorf("webhook: %w", err)
+		}
+		out = append(out, n)
+	}
 	return out, nil
 }
 

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,4 +90,43 @@ func postParallel(b *testing.B, url string, bodies [][]byte, perBatch int) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N*perBatch)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkR14ToWebhook measures an alert's whole way: an R14 posted to the
+// drain until its webhook arrives, through the engine, the outbox and the
+// worker (embedded store, `dynowatch all`):
+//
+//	go test -run=XXX -bench=R14ToWebhook -benchtime=50x .
+func BenchmarkR14ToWebhook(b *testing.B) {
+	arrived := make(chan string, 16)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n struct{ Dyno string }
+		json.NewDecoder(r.Body).Decode(&n)
+		arrived <- n.Dyno
+	}))
+	defer hook.Close()
+	base, _, stop := startServer(b, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw", "ALERT_WEBHOOK_URL": hook.URL})
+	defer stop()
+	var latencies []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		dyno := fmt.Sprintf("worker.%d", i+1) // a new alert each time
+		start := time.Now()
+		body := frame("<45>1 " + start.UTC().Format(time.RFC3339Nano) + " host heroku " + dyno + " - Error R14 (Memory quota exceeded)\n")
+		if code := post(b, base+"/drain/shop", "s", body, nil); code != 204 {
+			b.Fatalf("status %d", code)
+		}
+		for got := ""; got != dyno; {
+			select {
+			case got = <-arrived:
+			case <-time.After(10 * time.Second):
+				b.Fatalf("no webhook for %s within 10 s", dyno)
+			}
+		}
+		latencies = append(latencies, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(latencies)
+	b.ReportMetric(float64(latencies[len(latencies)/2].Milliseconds()), "p50-ms")
+	b.ReportMetric(float64(latencies[len(latencies)*99/100].Milliseconds()), "p99-ms")
 }

@@ -91,8 +91,8 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, log *slo
 		}()
 		go func() {
 			defer wg.Done()
-			// An R14 pages within about this second.
-			if err := al.engine.Run(pipeCtx, time.Second); err != nil {
+			// Observations wait at most this long: an R14 pages within about a second.
+			if err := al.engine.Run(pipeCtx, 250*time.Millisecond); err != nil {
 				log.Error("final alert update failed", "err", err)
 			}
 		}()

@@ -17,9 +17,9 @@ import (
 
 // How often the worker's jobs run.
 const (
-	pruneEvery = 10 * time.Minute // delete data past its retention
-	alertEvery = 15 * time.Second // window rules, resolutions, reminders
-	sendEvery  = 2 * time.Second  // deliver the outbox
+	pruneEvery = 10 * time.Minute       // delete data past its retention
+	alertEvery = 15 * time.Second       // window rules, resolutions, reminders
+	sendEvery  = 500 * time.Millisecond // deliver the outbox: an R14 reaches a phone in about a second
 )
 
 // startWorker starts the worker's scheduled jobs and returns how to stop them.

@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -87,7 +91,7 @@ func startServer(t testing.TB, env map[string]string) (base string, logs *syncBu
 
 func frame(msg string) string { return fmt.Sprintf("%d %s", len(msg), msg) }
 
-func post(t *testing.T, url, pass, body string, headers map[string]string) int {
+func post(t testing.TB, url, pass, body string, headers map[string]string) int {
 	t.Helper()
 	req, err := http.NewRequest("POST", url, strings.NewReader(body))
 	if err != nil {
@@ -106,7 +110,7 @@ func post(t *testing.T, url, pass, body string, headers map[string]string) int {
 	return resp.StatusCode
 }
 
-func getJSON(t *testing.T, url, pass string, v any) {
+func getJSON(t testing.TB, url, pass string, v any) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
 	req.SetBasicAuth("anyone", pass)
@@ -244,5 +248,38 @@ func TestR14RaisesAnAlert(t *testing.T) {
 	a := alerts.Alerts[0]
 	if a.Key != "r14|shop|worker.1" || a.Code != "R14" || a.Severity != "warning" || len(a.Evidence) != 1 || !strings.Contains(a.Evidence[0], "heroku[worker.1]: Error R14") {
 		t.Errorf("alert = %+v; logs:\n%s", a, logs)
+	}
+}
+
+// TestR14ReachesTheWebhook is the whole way of an alert: an R14 posted to the
+// drain, the engine firing it, the worker delivering it to a webhook with its
+// delivery id and signature.
+func TestR14ReachesTheWebhook(t *testing.T) {
+	got := make(chan map[string]any, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mac := hmac.New(sha256.New, []byte("hook-secret"))
+		mac.Write(body)
+		if r.Header.Get("X-Dynowatch-Signature") != "sha256="+hex.EncodeToString(mac.Sum(nil)) || r.Header.Get("X-Dynowatch-Delivery") == "" {
+			t.Errorf("bad signature or delivery id: %v", r.Header)
+		}
+		var n map[string]any
+		json.Unmarshal(body, &n)
+		got <- n
+	}))
+	defer hook.Close()
+	base, logs, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw",
+		"ALERT_WEBHOOK_URL": hook.URL + "/dynowatch", "ALERT_WEBHOOK_SECRET": "hook-secret"})
+	ts := time.Now().UTC().Format(time.RFC3339)
+	if code := post(t, base+"/drain/shop", "s", frame("<45>1 "+ts+" host heroku worker.1 - Error R14 (Memory quota exceeded)\n"), nil); code != 204 {
+		t.Fatalf("status %d", code)
+	}
+	select {
+	case n := <-got:
+		if n["status"] != "firing" || n["app"] != "shop" || n["code"] != "R14" || n["dyno"] != "worker.1" {
+			t.Errorf("webhook got %v", n)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no webhook within 15 s; logs:\n%s", logs)
 	}
 }
