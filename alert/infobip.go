@@ -175,14 +175,16 @@ func (b *Infobip) Notify(ctx context.Context, n *Notification) (retry bool, err 
 	if err != nil {
 		return true, b.redact.wrap("infobip: reading the answer", err, b.endpoint)
 	}
+	// Scrub before cutting, or a cut secret would slip through half shown.
+	scrubbed := b.redact.scrub(string(raw))
 	var r infobipResponse
-	decodeErr := json.Unmarshal(raw, &r)
+	decodeErr := json.Unmarshal([]byte(scrubbed), &r)
 
 	ok, retry := RetryableStatus(resp.StatusCode)
 	if !ok {
 		detail := infobipErrorText(r)
 		if decodeErr != nil || detail == "" {
-			detail = clip(oneLine(string(raw)), 200, "…")
+			detail = clip(oneLine(scrubbed), 200, "…")
 		}
 		return retry, b.redact.errorf("infobip: %d %s%s", resp.StatusCode, http.StatusText(resp.StatusCode), sep(detail, ": "))
 	}

@@ -160,10 +160,10 @@ func (s *SendGrid) Notify(ctx context.Context, n *Notification) (retry bool, err
 		return false, nil
 	}
 	_, retry = RetryableStatus(resp.StatusCode)
-	return retry, s.redact.errorf("sendgrid: %d %s%s", resp.StatusCode, http.StatusText(resp.StatusCode), sendGridErrors(resp.Body))
+	return retry, s.redact.errorf("sendgrid: %d %s%s", resp.StatusCode, http.StatusText(resp.StatusCode), sendGridErrors(s.redact.scrub(resp.Body)))
 }
 
-// sendGridErrors reads the messages of an error body
+// sendGridErrors reads the messages of a scrubbed error body
 // {"errors":[{"field":"from","message":"…"}]} as ": message (field); …".
 func sendGridErrors(body string) string {
 	var b struct {

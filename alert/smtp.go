@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -89,7 +90,9 @@ func NewSMTP(o SMTPOptions) (*SMTP, error) {
 		s.user = u.User.Username()
 		s.pass, _ = u.User.Password()
 	}
-	s.redact = newRedactor(s.pass, u.User.String())
+	// The password, as the URL spells it, and as AUTH PLAIN sends it.
+	s.redact = newRedactor(s.pass, u.User.String(),
+		base64.StdEncoding.EncodeToString([]byte("\x00"+s.user+"\x00"+s.pass)))
 
 	if o.From == "" {
 		return nil, fmt.Errorf("alert: SMTPOptions.From is required")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -76,7 +77,10 @@ func webhookSecrets(u *url.URL, secret string) []string {
 	}
 	if u.User != nil {
 		p, _ := u.User.Password()
-		s = append(s, u.User.String(), p)
+		// Go sends userinfo as basic auth: a receiver echoing the header
+		// would show it in base64.
+		basic := base64.StdEncoding.EncodeToString([]byte(u.User.Username() + ":" + p))
+		s = append(s, u.User.String(), p, basic)
 	}
 	if len(u.Path) > 1 {
 		s = append(s, u.EscapedPath(), u.Path)
@@ -125,8 +129,9 @@ func (w *Webhook) Notify(ctx context.Context, n *Notification) (retry bool, err 
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		return false, nil
 	}
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	detail := clip(oneLine(string(snippet)), 200, "…")
+	// Scrub before cutting, or a cut secret would slip through half shown.
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	detail := clip(oneLine(w.redact.scrub(string(snippet))), 200, "…")
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		detail = "redirects are not followed"
 	}
