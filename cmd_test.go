@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -178,5 +179,32 @@ func TestBindsPortBeforeTheStoreAnswers(t *testing.T) {
 			t.Fatalf("drain = %d while starting, want 503 so that Logplex retries", resp.StatusCode)
 		}
 		return
+	}
+}
+
+func TestAlertTestCommand(t *testing.T) {
+	var hits atomic.Int32
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) == 2 {
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	}))
+	defer hook.Close()
+	for _, v := range []string{"DATABASE_URL", "DYNO", "SENDGRID_API_KEY", "SMTP_URL", "INFOBIP_API_KEY", "INFOBIP_BASE_URL"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+	t.Setenv("ALERT_WEBHOOK_URL", hook.URL)
+	stdout, _, code := runMain(t, "", "alert", "test")
+	if code != 0 || !strings.Contains(stdout, "webhook") || !strings.Contains(stdout, "ok") {
+		t.Fatalf("exit %d, stdout %q", code, stdout)
+	}
+	stdout, _, code = runMain(t, "", "alert", "test")
+	if code != 1 || !strings.Contains(stdout, "FAILED") {
+		t.Fatalf("failing channel: exit %d, stdout %q", code, stdout)
+	}
+	t.Setenv("ALERT_WEBHOOK_URL", "")
+	if _, _, code := runMain(t, "", "alert", "test"); code != 1 {
+		t.Fatalf("no channel: exit %d, want 1", code)
 	}
 }

@@ -61,6 +61,7 @@ Usage:
   dynowatch replay --app NAME FILE push a saved log, either form, through the pipeline
   dynowatch parse [FILE]           print every log message of FILE (or stdin) as JSON
   dynowatch config                 print the configuration read from config vars
+  dynowatch alert test             send a test notification through every configured channel
   dynowatch loadgen -url URL ...   post realistic Logplex batches to a drain and measure it
 
 Configuration comes from config vars (environment variables); see README.md.
@@ -80,7 +81,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
-	case "all", "web", "worker", "migrate", "replay", "config":
+	case "all", "web", "worker", "migrate", "replay", "config", "alert":
 	default:
 		fmt.Fprint(stderr, usage)
 		return usageError("unknown command %q", cmd)
@@ -113,6 +114,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return nil
 	case "replay":
 		return runReplay(ctx, cfg, log, rest, stderr)
+	case "alert":
+		return runAlertTest(ctx, cfg, rest, stdout)
 	}
 	return serve(ctx, cfg, rules, log, roles{web: true, worker: true})
 }
