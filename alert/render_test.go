@@ -335,7 +335,7 @@ func randomNotification(r *rand.Rand) *Notification {
 
 func TestRenderSMSAlwaysOneGSM7Message(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for range 5000 {
+	for range 2000 {
 		n := randomNotification(r)
 		s := RenderSMS(n)
 		checkOneSMS(t, s)
