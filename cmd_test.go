@@ -208,3 +208,17 @@ func TestAlertTestCommand(t *testing.T) {
 		t.Fatalf("no channel: exit %d, want 1", code)
 	}
 }
+
+func TestHeartbeat(t *testing.T) {
+	status := http.StatusOK
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(status) }))
+	defer srv.Close()
+	if err := heartbeat(context.Background(), srv.URL+"/ping/secret-uuid"); err != nil {
+		t.Fatal(err)
+	}
+	status = http.StatusNotFound
+	err := heartbeat(context.Background(), srv.URL+"/ping/secret-uuid")
+	if err == nil || strings.Contains(err.Error(), "secret-uuid") {
+		t.Fatalf("err = %v, want an error that does not show the URL's path", err)
+	}
+}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strconv"
 	"time"
@@ -83,6 +85,18 @@ func startWorker(ctx context.Context, cfg *config.Config, log *slog.Logger, st *
 	if err != nil {
 		return nil, fmt.Errorf("scheduling prune: %w", err)
 	}
+	if cfg.HeartbeatURL != "" {
+		if _, err = s.NewJob(gocron.DurationJob(time.Minute),
+			gocron.NewTask(func(ctx context.Context) {
+				leased(ctx, log, st, "heartbeat", holder, time.Minute, time.Now(), func(ctx context.Context, _ time.Time) error {
+					return heartbeat(ctx, cfg.HeartbeatURL)
+				})
+			}),
+			gocron.WithName("heartbeat"), gocron.WithStartAt(gocron.WithStartImmediately()), gocron.WithContext(ctx),
+		); err != nil {
+			return nil, fmt.Errorf("scheduling the heartbeat: %w", err)
+		}
+	}
 	s.Start()
 	log.Info("worker started", "holder", holder)
 	return s.Shutdown, nil
@@ -113,4 +127,24 @@ func workerID(cfg *config.Config) string {
 		host = cfg.Dyno + "@" + host
 	}
 	return host + ":" + strconv.Itoa(os.Getpid())
+}
+
+// heartbeat pings the dead-man's switch. Its URL is a secret (it holds the
+// switch's id), so errors name only its host.
+func heartbeat(ctx context.Context, rawURL string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", rawURL, nil)
+	if err != nil {
+		return errors.New("heartbeat: HEARTBEAT_URL is not a URL")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("heartbeat to %s: request failed", req.URL.Host)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("heartbeat to %s: %s", req.URL.Host, resp.Status)
+	}
+	return nil
 }
