@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/mail"
 	"net/url"
 	"strings"
 	"time"
@@ -152,4 +153,41 @@ func redactURL(u *url.URL) string {
 		s += "/..."
 	}
 	return s
+}
+
+// parseEmailAddresses reads the From and To of an email channel whose
+// options are named prefix, such as "SMTPOptions". A From without a name
+// is shown as "dynowatch".
+func parseEmailAddresses(prefix, from string, to []string) (*mail.Address, []*mail.Address, error) {
+	if from == "" {
+		return nil, nil, fmt.Errorf("alert: %s.From is required", prefix)
+	}
+	f, err := parseMailAddress(prefix+".From", from)
+	if err != nil {
+		return nil, nil, err
+	}
+	if f.Name == "" {
+		f.Name = "dynowatch"
+	}
+	if err := checkRecipients(prefix+".To", to); err != nil {
+		return nil, nil, err
+	}
+	var out []*mail.Address
+	for i, s := range to {
+		a, err := parseMailAddress(fmt.Sprintf("%s.To[%d]", prefix, i), s)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, a)
+	}
+	return f, out, nil
+}
+
+// parseMailAddress reads "addr@example.com" or "Name <addr@example.com>".
+func parseMailAddress(field, s string) (*mail.Address, error) {
+	a, err := mail.ParseAddress(strings.TrimSpace(s))
+	if err != nil {
+		return nil, fmt.Errorf("alert: %s %q: not an email address", field, s)
+	}
+	return a, nil
 }

@@ -46,25 +46,7 @@ func RenderEmail(n *Notification) (Email, error) {
 // grouped with the first, and the link when there is room for it.
 func RenderSMS(n *Notification) string {
 	a := firstAlert(n)
-	head := joinNonEmpty(" ",
-		toGSM7(strings.ToUpper(string(n.Status))), toGSM7(string(n.Severity())),
-		toGSM7(a.Code), toGSM7(a.App), toGSM7(a.Dyno))
-	if d := alertDuration(n, a); d > 0 {
-		switch n.Status {
-		case Resolved:
-			head += " after " + shortDuration(d)
-		case Reminder, Flapping:
-			head += " for " + shortDuration(d)
-		}
-	}
-	summary := toGSM7(strings.TrimPrefix(strings.TrimSpace(a.Summary), a.Code))
-	summary = strings.TrimLeft(summary, " :-")
-	if summary == "" && a.Code == "" {
-		summary = toGSM7(a.Rule)
-	}
-	if n.Status == Test && len(n.Alerts) == 0 {
-		summary = "dynowatch test message"
-	}
+	head, summary := smsHead(n, a), smsSummary(n, a)
 	var more string
 	if k := len(n.Alerts) - 1; k > 0 {
 		more = " (+" + strconv.Itoa(k) + " more)"
@@ -91,6 +73,45 @@ func RenderSMS(n *Notification) string {
 		text += " " + link
 	}
 	return clip(text, smsMaxChars, "...")
+}
+
+// smsHead is the facts an SMS starts with: "FIRING critical R14 shop
+// web.1", and how long it lasted or has lasted.
+func smsHead(n *Notification, a Alert) string {
+	head := joinNonEmpty(" ",
+		toGSM7(strings.ToUpper(string(n.Status))), toGSM7(string(n.Severity())),
+		toGSM7(a.Code), toGSM7(a.App), toGSM7(a.Dyno))
+	d := alertDuration(n, a)
+	switch {
+	case d <= 0:
+	case n.Status == Resolved:
+		head += " after " + shortDuration(d)
+	case n.Status == Reminder, n.Status == Flapping:
+		head += " for " + shortDuration(d)
+	}
+	return head
+}
+
+// smsSummary is the summary without the code the head already shows.
+func smsSummary(n *Notification, a Alert) string {
+	summary := strings.TrimSpace(a.Summary)
+	if rest, ok := strings.CutPrefix(summary, a.Code); ok && a.Code != "" && !startsWord(rest) {
+		summary = strings.TrimLeft(rest, " :-")
+	}
+	switch {
+	case n.Status == Test && len(n.Alerts) == 0:
+		return "dynowatch test message"
+	case summary == "" && a.Code == "":
+		return toGSM7(a.Rule)
+	}
+	return toGSM7(summary)
+}
+
+// startsWord reports whether s starts with a letter, digit or underscore,
+// so that a prefix cut before it would cut a word.
+func startsWord(s string) bool {
+	r, _ := utf8.DecodeRuneInString(s)
+	return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r)
 }
 
 // webhookPayload is the webhook's JSON: the first alert's fields at the top

@@ -279,6 +279,11 @@ func TestRenderSMS(t *testing.T) {
 		{"typography", fancy,
 			`FIRING critical R14 shop web.1: "memory" quota exceeded - rss >= 612MB... on café's (web) dyno https://dynowatch.example.com/alerts/r14%2Fshop%2Fweb.1`},
 		{"test", &Notification{Status: Test}, "TEST: dynowatch test message"},
+		{"code is only cut as a whole word", &Notification{Status: Firing, Alerts: []Alert{{App: "shop", Code: "api", Severity: Warning, Summary: "api_latency high"}}},
+			"FIRING warning api shop: api_latency high"},
+		{"reminder says for how long", &Notification{Status: Reminder, CreatedAt: fixtureStart.Add(time.Hour),
+			Alerts: []Alert{{App: "shop", Dyno: "web.1", Code: "R14", Severity: Critical, Summary: "R14 memory quota exceeded", StartedAt: fixtureStart}}},
+			"REMINDER critical R14 shop web.1 for 1h: memory quota exceeded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := RenderSMS(tc.n)

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/mail"
-	"strconv"
 	"strings"
 	"time"
 
@@ -61,28 +59,15 @@ func NewSendGrid(o SendGridOptions) (*SendGrid, error) {
 	} else if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
 		return nil, fmt.Errorf("alert: SendGridOptions.Host: want a scheme and host only, such as %s", SendGridHostEU)
 	}
-	if o.From == "" {
-		return nil, fmt.Errorf("alert: SendGridOptions.From is required")
-	}
-	from, err := parseMailAddress("SendGridOptions.From", o.From)
+	from, addrs, err := parseEmailAddresses("SendGridOptions", o.From, o.To)
 	if err != nil {
 		return nil, err
 	}
-	if from.Name == "" {
-		from.Name = "dynowatch"
-	}
-	if err := checkRecipients("SendGridOptions.To", o.To); err != nil {
-		return nil, err
-	}
-	if len(o.To) > sendGridMaxRecipients {
-		return nil, fmt.Errorf("alert: SendGridOptions.To: %d addresses, SendGrid takes at most %d", len(o.To), sendGridMaxRecipients)
+	if len(addrs) > sendGridMaxRecipients {
+		return nil, fmt.Errorf("alert: SendGridOptions.To: %d addresses, SendGrid takes at most %d", len(addrs), sendGridMaxRecipients)
 	}
 	var to []*sgmail.Email
-	for i, s := range o.To {
-		a, err := parseMailAddress("SendGridOptions.To["+strconv.Itoa(i)+"]", s)
-		if err != nil {
-			return nil, err
-		}
+	for _, a := range addrs {
 		to = append(to, sgmail.NewEmail(a.Name, a.Address))
 	}
 	if err := checkMinSeverity("SendGridOptions.MinSeverity", o.MinSeverity); err != nil {
@@ -187,13 +172,4 @@ func sendGridErrors(body string) string {
 		msgs = append(msgs, m)
 	}
 	return ": " + clip(strings.Join(msgs, "; "), 500, "…")
-}
-
-// parseMailAddress reads "addr@example.com" or "Name <addr@example.com>".
-func parseMailAddress(field, s string) (*mail.Address, error) {
-	a, err := mail.ParseAddress(strings.TrimSpace(s))
-	if err != nil {
-		return nil, fmt.Errorf("alert: %s %q: not an email address", field, s)
-	}
-	return a, nil
 }

@@ -22,7 +22,6 @@ import (
 	"net/url"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -60,62 +59,17 @@ type SMTP struct {
 
 // NewSMTP checks o and returns an SMTP channel.
 func NewSMTP(o SMTPOptions) (*SMTP, error) {
-	if o.URL == "" {
-		return nil, fmt.Errorf("alert: SMTPOptions.URL is required")
-	}
-	u, err := url.Parse(o.URL)
+	s, err := parseSMTPURL(o.URL)
 	if err != nil {
-		// url.Parse's error quotes the URL, password and all.
-		return nil, fmt.Errorf("alert: SMTPOptions.URL is not a valid URL; want smtp://user:pass@host:587")
-	}
-	s := &SMTP{host: u.Hostname(), min: o.MinSeverity}
-	port := u.Port()
-	switch u.Scheme {
-	case "smtp":
-		port = cmp.Or(port, "587")
-	case "smtps":
-		port, s.implicitTLS = cmp.Or(port, "465"), true
-	default:
-		return nil, fmt.Errorf("alert: SMTPOptions.URL: want scheme smtp or smtps, got %q", u.Scheme)
-	}
-	if s.host == "" {
-		return nil, fmt.Errorf("alert: SMTPOptions.URL: no host; want smtp://user:pass@host:587")
-	}
-	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-		return nil, fmt.Errorf("alert: SMTPOptions.URL: want no path or query; want smtp://user:pass@host:587")
-	}
-	s.addr = net.JoinHostPort(s.host, port)
-	s.where = u.Scheme + "://" + s.addr
-	if u.User != nil {
-		s.user = u.User.Username()
-		s.pass, _ = u.User.Password()
-	}
-	// The password, as the URL spells it, and as AUTH PLAIN sends it.
-	s.redact = newRedactor(s.pass, u.User.String(),
-		base64.StdEncoding.EncodeToString([]byte("\x00"+s.user+"\x00"+s.pass)))
-
-	if o.From == "" {
-		return nil, fmt.Errorf("alert: SMTPOptions.From is required")
-	}
-	if s.from, err = parseMailAddress("SMTPOptions.From", o.From); err != nil {
 		return nil, err
 	}
-	if s.from.Name == "" {
-		s.from.Name = "dynowatch"
-	}
-	if err := checkRecipients("SMTPOptions.To", o.To); err != nil {
+	if s.from, s.to, err = parseEmailAddresses("SMTPOptions", o.From, o.To); err != nil {
 		return nil, err
-	}
-	for i, t := range o.To {
-		a, err := parseMailAddress("SMTPOptions.To["+strconv.Itoa(i)+"]", t)
-		if err != nil {
-			return nil, err
-		}
-		s.to = append(s.to, a)
 	}
 	if err := checkMinSeverity("SMTPOptions.MinSeverity", o.MinSeverity); err != nil {
 		return nil, err
 	}
+	s.min = o.MinSeverity
 	if s.timeout, err = sendTimeout("SMTPOptions.Timeout", o.Timeout); err != nil {
 		return nil, err
 	}
@@ -126,6 +80,45 @@ func NewSMTP(o SMTPOptions) (*SMTP, error) {
 			s.tlsConfig.ServerName = s.host
 		}
 	}
+	return s, nil
+}
+
+// parseSMTPURL reads where SMTPOptions.URL points and its credentials.
+// Its errors never quote the URL, which holds the password.
+func parseSMTPURL(raw string) (*SMTP, error) {
+	const want = "want smtp://user:pass@host:587"
+	if raw == "" {
+		return nil, fmt.Errorf("alert: SMTPOptions.URL is required")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("alert: SMTPOptions.URL is not a valid URL; %s", want)
+	}
+	s := &SMTP{host: u.Hostname()}
+	port := u.Port()
+	switch u.Scheme {
+	case "smtp":
+		port = cmp.Or(port, "587")
+	case "smtps":
+		port, s.implicitTLS = cmp.Or(port, "465"), true
+	default:
+		return nil, fmt.Errorf("alert: SMTPOptions.URL: want scheme smtp or smtps, got %q", u.Scheme)
+	}
+	if s.host == "" {
+		return nil, fmt.Errorf("alert: SMTPOptions.URL: no host; %s", want)
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return nil, fmt.Errorf("alert: SMTPOptions.URL: want no path or query; %s", want)
+	}
+	s.addr = net.JoinHostPort(s.host, port)
+	s.where = u.Scheme + "://" + s.addr
+	if u.User != nil {
+		s.user = u.User.Username()
+		s.pass, _ = u.User.Password()
+	}
+	// The password, as the URL spells it, and as AUTH PLAIN sends it.
+	s.redact = newRedactor(s.pass, u.User.String(),
+		base64.StdEncoding.EncodeToString([]byte("\x00"+s.user+"\x00"+s.pass)))
 	return s, nil
 }
 
@@ -197,21 +190,51 @@ func (s *SMTP) send(ctx context.Context, msg []byte) (refused []string, err erro
 		return nil, smtpStepError("greeting", err)
 	}
 	defer c.Close()
+	if err := s.hello(c); err != nil {
+		return nil, err
+	}
+	if refused, err = s.envelope(c); err != nil {
+		return nil, err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return nil, smtpStepError("DATA", err)
+	}
+	if _, err := w.Write(msg); err != nil {
+		return nil, smtpStepError("DATA", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, smtpStepError("DATA", err)
+	}
+	// The server has the message now; a failed QUIT changes nothing.
+	_ = c.Quit()
+	return refused, nil
+}
+
+// hello greets the server, upgrades to TLS when it offers STARTTLS, and
+// logs in when the URL has a user.
+func (s *SMTP) hello(c *smtp.Client) error {
 	if err := c.Hello("localhost"); err != nil {
-		return nil, smtpStepError("EHLO", err)
+		return smtpStepError("EHLO", err)
 	}
 	if ok, _ := c.Extension("STARTTLS"); ok && !s.implicitTLS {
 		if err := c.StartTLS(s.tlsConfig); err != nil {
-			return nil, smtpStepError("STARTTLS", err)
+			return smtpStepError("STARTTLS", err)
 		}
 	}
 	if s.user != "" {
 		// PlainAuth refuses to send the password in the clear to any host
 		// but localhost.
 		if err := c.Auth(smtp.PlainAuth("", s.user, s.pass, s.host)); err != nil {
-			return nil, smtpStepError("AUTH", err)
+			return smtpStepError("AUTH", err)
 		}
 	}
+	return nil
+}
+
+// envelope names the sender and the recipients. It fails when the server
+// refuses every recipient, and returns those refused when it takes others.
+func (s *SMTP) envelope(c *smtp.Client) (refused []string, err error) {
 	if err := c.Mail(s.from.Address); err != nil {
 		return nil, smtpStepError("MAIL FROM", err)
 	}
@@ -229,18 +252,6 @@ func (s *SMTP) send(ctx context.Context, msg []byte) (refused []string, err erro
 	if len(refused) == len(s.to) {
 		return nil, &smtpRefusedError{refused: refused, errs: rcptErrs}
 	}
-	w, err := c.Data()
-	if err != nil {
-		return nil, smtpStepError("DATA", err)
-	}
-	if _, err := w.Write(msg); err != nil {
-		return nil, smtpStepError("DATA", err)
-	}
-	if err := w.Close(); err != nil {
-		return nil, smtpStepError("DATA", err)
-	}
-	// The server has the message now; a failed QUIT changes nothing.
-	_ = c.Quit()
 	return refused, nil
 }
 
