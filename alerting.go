@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
@@ -144,7 +145,7 @@ func (a alertStore) SaveAlert(ctx context.Context, s *alert.State, expect int64,
 		Flapping: s.Flapping, Transitions: s.Transitions, Counter: s.Counter}
 	msgs := make([]store.OutboxMessage, len(out))
 	for i, o := range out {
-		msgs[i] = store.OutboxMessage{DeliveryID: o.DeliveryID, Channel: o.Channel, App: o.App, Severity: string(o.Severity), Payload: o.Payload}
+		msgs[i] = store.OutboxMessage{DeliveryID: o.DeliveryID, Channel: o.Channel, App: o.App, Severity: string(o.Severity), Payload: o.Payload, NotBefore: o.NotBefore}
 	}
 	ok, err := a.st.SaveAlert(ctx, &as, expect, msgs...)
 	s.Version = as.Version
@@ -182,11 +183,29 @@ func (a alertStore) LastRelease(ctx context.Context, app string, since time.Time
 	return "", false, nil
 }
 
+func (a alertStore) LastGroupStart(ctx context.Context, app string, since time.Time) (time.Time, bool, error) {
+	items, err := a.st.Outbox(ctx, store.OutboxQuery{App: app, Limit: 50})
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	for _, it := range items { // newest first
+		if it.CreatedAt.Before(since) {
+			break
+		}
+		var head struct{ Status alert.Status }
+		if it.NextAttempt.After(it.CreatedAt) || json.Unmarshal(it.Payload, &head) != nil || head.Status != alert.Firing {
+			continue // held for a group itself, or not a firing
+		}
+		return it.CreatedAt, true, nil
+	}
+	return time.Time{}, false, nil
+}
+
 func (a alertStore) ClaimOutbox(ctx context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]alert.Delivery, error) {
 	items, err := a.st.ClaimOutbox(ctx, holder, now, lease, limit)
 	out := make([]alert.Delivery, len(items))
 	for i, it := range items {
-		out[i] = alert.Delivery{ID: it.ID, Channel: it.Channel, Payload: it.Payload, Attempts: it.Attempts, CreatedAt: it.CreatedAt}
+		out[i] = alert.Delivery{ID: it.ID, Channel: it.Channel, App: it.App, Payload: it.Payload, Attempts: it.Attempts, CreatedAt: it.CreatedAt}
 	}
 	return out, err
 }

@@ -283,3 +283,30 @@ func TestR14ReachesTheWebhook(t *testing.T) {
 		t.Fatalf("no webhook within 15 s; logs:\n%s", logs)
 	}
 }
+
+// TestAlertsOfAnAppAreGrouped: an app's first alert goes out at once, those
+// firing within ALERT_GROUP_WAIT after it follow as one message.
+func TestAlertsOfAnAppAreGrouped(t *testing.T) {
+	got := make(chan []any, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n struct{ Alerts []any }
+		json.NewDecoder(r.Body).Decode(&n)
+		got <- n.Alerts
+	}))
+	defer hook.Close()
+	base, _, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw", "ALERT_WEBHOOK_URL": hook.URL, "ALERT_GROUP_WAIT": "2s"})
+	ts := time.Now().UTC().Format(time.RFC3339)
+	post(t, base+"/drain/shop", "s", frame("<45>1 "+ts+" host heroku worker.1 - Error R14 (Memory quota exceeded)\n"), nil)
+	first := <-got
+	post(t, base+"/drain/shop", "s", frame("<45>1 "+ts+" host heroku worker.2 - Error R14 (Memory quota exceeded)\n")+
+		frame("<158>1 "+ts+" host heroku router - at=error code=H12 desc=\"Request timeout\" method=GET path=\"/\" dyno=web.1 service=30001ms status=503\n"), nil)
+	var second []any
+	select {
+	case second = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the group never went out")
+	}
+	if len(first) != 1 || len(second) != 2 {
+		t.Fatalf("messages of %d and %d alerts, want 1 then a group of 2", len(first), len(second))
+	}
+}

@@ -25,6 +25,9 @@ type Store interface {
 	// LastRelease returns the app's latest release or deploy event since a
 	// time, as its log line, and whether there was one.
 	LastRelease(ctx context.Context, app string, since time.Time) (string, bool, error)
+	// LastGroupStart returns when the app's latest firing notification that
+	// went out at once (not held for a group) was written, if it was since.
+	LastGroupStart(ctx context.Context, app string, since time.Time) (time.Time, bool, error)
 }
 
 // Outgoing is one notification for one channel, as the outbox keeps it.
@@ -33,7 +36,8 @@ type Outgoing struct {
 	Channel    string
 	App        string
 	Severity   Severity
-	Payload    []byte // the Notification as JSON
+	Payload    []byte    // the Notification as JSON
+	NotBefore  time.Time // held until its group goes out; zero: at once
 }
 
 // Silence mutes what it matches until Until; an empty field matches all.
@@ -276,9 +280,21 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 	if err != nil {
 		return nil, err
 	}
+	// One outage must not page five times: an app's first alert goes out at
+	// once, those firing within GroupWait after it wait and go out together.
+	var notBefore time.Time
+	if st == Firing && e.o.Rules.Policy.GroupWait > 0 {
+		start, ok, err := e.o.Store.LastGroupStart(ctx, s.App, now.Add(-e.o.Rules.Policy.GroupWait))
+		if err != nil {
+			return nil, fmt.Errorf("alert %s: grouping: %w", s.Key, err)
+		}
+		if ok {
+			notBefore = start.Add(e.o.Rules.Policy.GroupWait)
+		}
+	}
 	out := make([]Outgoing, 0, len(e.o.Channels))
 	for _, c := range e.o.Channels {
-		out = append(out, Outgoing{DeliveryID: n.ID, Channel: c, App: s.App, Severity: s.Severity, Payload: payload})
+		out = append(out, Outgoing{DeliveryID: n.ID, Channel: c, App: s.App, Severity: s.Severity, Payload: payload, NotBefore: notBefore})
 	}
 	return out, nil
 }

@@ -83,6 +83,20 @@ func (m *memStore) LastRelease(_ context.Context, app string, since time.Time) (
 	return r.Evidence, true, nil
 }
 
+func (m *memStore) LastGroupStart(_ context.Context, app string, since time.Time) (time.Time, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := len(m.outbox) - 1; i >= 0; i-- {
+		o := m.outbox[i]
+		var n Notification
+		json.Unmarshal(o.Payload, &n)
+		if o.App == app && n.Status == Firing && o.NotBefore.IsZero() && !n.CreatedAt.Before(since) {
+			return n.CreatedAt, true, nil
+		}
+	}
+	return time.Time{}, false, nil
+}
+
 func (m *memStore) sent() []Notification {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -238,5 +252,38 @@ func TestEngineNamesTheReleaseBefore(t *testing.T) {
 	sent := st.sent()
 	if len(sent) != 2 || sent[0].Alerts[0].Release != "2024-03-15T11:48:00Z app[api]: Release v138 created by user ann@example.com" || sent[1].Alerts[0].Release != "" {
 		t.Fatalf("notifications = %+v", sent)
+	}
+}
+
+func TestEngineGroupsAnAppsAlerts(t *testing.T) {
+	st, clock := newMemStore(), &testClock{t0}
+	e := newEngine(t, st, clock)
+	other := ev("r14", "r14|other|web.1", t0)
+	other.App = "other"
+	if err := e.Apply(context.Background(), []Observation{ev("r14", "r14|shop|web.1", t0), ev("h_codes", "h_codes|shop|H12", t0), other}); err != nil {
+		t.Fatal(err)
+	}
+	clock.t = t0.Add(30 * time.Second)
+	if err := e.Apply(context.Background(), []Observation{ev("crash_loop", "crash_loop|shop|web.1", t0.Add(30*time.Second)), ev("crash_loop", "crash_loop|shop|web.1", t0.Add(30*time.Second)), ev("crash_loop", "crash_loop|shop|web.1", t0.Add(30*time.Second))}); err != nil {
+		t.Fatal(err)
+	}
+	held := map[string]time.Time{}
+	for _, o := range st.outbox {
+		if o.Channel == "webhook" {
+			var n Notification
+			json.Unmarshal(o.Payload, &n)
+			held[n.Alerts[0].Key] = o.NotBefore
+		}
+	}
+	want := map[string]time.Time{
+		"r14|shop|web.1":        {},                  // the app's first: at once
+		"h_codes|shop|H12":      t0.Add(time.Minute), // within a minute of it: held for the group
+		"crash_loop|shop|web.1": t0.Add(time.Minute), // the same group
+		"r14|other|web.1":       {},                  // another app
+	}
+	for k, w := range want {
+		if !held[k].Equal(w) {
+			t.Errorf("%s held until %v, want %v", k, held[k], w)
+		}
 	}
 }

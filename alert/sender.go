@@ -23,6 +23,7 @@ type Outbox interface {
 type Delivery struct {
 	ID        int64
 	Channel   string
+	App       string
 	Payload   []byte
 	Attempts  int // claims so far, this one included
 	CreatedAt time.Time
@@ -81,45 +82,79 @@ func backoff(attempts int) time.Duration {
 }
 
 // SendDue sends what is due, up to limit rows, and reports how it went.
+// Firing notifications of one app due together on one channel (a group that
+// waited out GroupWait) go out as one message.
 func (s *Sender) SendDue(ctx context.Context, limit int) (sent, failed int, err error) {
-	now := s.o.Now()
-	due, err := s.o.Outbox.ClaimOutbox(ctx, s.o.Holder, now, sendLease, limit)
+	due, err := s.o.Outbox.ClaimOutbox(ctx, s.o.Holder, s.o.Now(), sendLease, limit)
 	if err != nil {
 		return 0, 0, fmt.Errorf("alert: claiming the outbox: %w", err)
 	}
 	var errs []error
-	for _, d := range due {
-		retry, err := s.send(ctx, d)
+	for _, group := range groupDue(due) {
+		retry, err := s.send(ctx, group)
 		now := s.o.Now()
-		if err == nil {
-			sent++
-			if err := s.o.Outbox.MarkSent(ctx, d.ID, s.o.Holder, now); err != nil {
+		for _, d := range group {
+			if err == nil {
+				sent++
+				if err := s.o.Outbox.MarkSent(ctx, d.ID, s.o.Holder, now); err != nil {
+					errs = append(errs, err)
+				}
+				continue
+			}
+			failed++
+			retryAt := now.Add(backoff(d.Attempts))
+			if !retry || retryAt.Sub(d.CreatedAt) > s.o.GiveUp {
+				retryAt = time.Time{}
+			}
+			s.o.Logger.Warn("notification not delivered", "channel", d.Channel, "attempt", d.Attempts, "retry_at", retryAt, "err", err)
+			if err := s.o.Outbox.MarkFailed(ctx, d.ID, s.o.Holder, now, retryAt, err.Error()); err != nil {
 				errs = append(errs, err)
 			}
-			continue
-		}
-		failed++
-		retryAt := now.Add(backoff(d.Attempts))
-		if !retry || retryAt.Sub(d.CreatedAt) > s.o.GiveUp {
-			retryAt = time.Time{}
-		}
-		s.o.Logger.Warn("notification not delivered", "channel", d.Channel, "attempt", d.Attempts, "retry_at", retryAt, "err", err)
-		if err := s.o.Outbox.MarkFailed(ctx, d.ID, s.o.Holder, now, retryAt, err.Error()); err != nil {
-			errs = append(errs, err)
 		}
 	}
 	return sent, failed, errors.Join(errs...)
 }
 
-func (s *Sender) send(ctx context.Context, d Delivery) (retry bool, err error) {
-	n, ok := s.notifiers[d.Channel]
+// groupDue groups firing deliveries of one app and channel; every other
+// delivery is a group of its own.
+func groupDue(due []Delivery) [][]Delivery {
+	type key struct{ channel, app string }
+	index := map[key]int{}
+	var groups [][]Delivery
+	for _, d := range due {
+		var head struct{ Status Status }
+		if json.Unmarshal(d.Payload, &head) == nil && head.Status == Firing {
+			k := key{d.Channel, d.App}
+			if i, ok := index[k]; ok {
+				groups[i] = append(groups[i], d)
+				continue
+			}
+			index[k] = len(groups)
+		}
+		groups = append(groups, []Delivery{d})
+	}
+	return groups
+}
+
+// send sends a group as one notification: the first's, with the alerts of
+// the others added.
+func (s *Sender) send(ctx context.Context, group []Delivery) (retry bool, err error) {
+	n, ok := s.notifiers[group[0].Channel]
 	if !ok {
 		// Configured once, removed since: nothing will ever send it.
-		return false, fmt.Errorf("channel %q is not configured any more", d.Channel)
+		return false, fmt.Errorf("channel %q is not configured any more", group[0].Channel)
 	}
 	var note Notification
-	if err := json.Unmarshal(d.Payload, &note); err != nil {
-		return false, fmt.Errorf("notification %d: %w", d.ID, err)
+	for i, d := range group {
+		var one Notification
+		if err := json.Unmarshal(d.Payload, &one); err != nil {
+			return false, fmt.Errorf("notification %d: %w", d.ID, err)
+		}
+		if i == 0 {
+			note = one
+			continue
+		}
+		note.Alerts = append(note.Alerts, one.Alerts...)
 	}
 	return n.Notify(ctx, &note)
 }

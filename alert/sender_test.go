@@ -119,3 +119,25 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+func TestSenderSendsAGroupAsOneMessage(t *testing.T) {
+	firing := func(id, key string) []byte {
+		b, _ := json.Marshal(Notification{ID: id, Status: Firing, Alerts: []Alert{{Key: key, App: "shop"}}})
+		return b
+	}
+	resolved, _ := json.Marshal(Notification{ID: "d4", Status: Resolved, Alerts: []Alert{{Key: "r14|shop|web.2", App: "shop"}}})
+	box := &memOutbox{rows: []*memRow{
+		{Delivery: Delivery{ID: 1, Channel: "webhook", App: "shop", Payload: firing("d1", "h_codes|shop|H12"), CreatedAt: t0}},
+		{Delivery: Delivery{ID: 2, Channel: "webhook", App: "shop", Payload: firing("d2", "crash_loop|shop|web.1"), CreatedAt: t0}},
+		{Delivery: Delivery{ID: 3, Channel: "webhook", App: "other", Payload: firing("d3", "r14|other|web.1"), CreatedAt: t0}},
+		{Delivery: Delivery{ID: 4, Channel: "webhook", App: "shop", Payload: resolved, CreatedAt: t0}},
+	}}
+	hook := &funcNotifier{name: "webhook", notify: func(*Notification) (bool, error) { return false, nil }}
+	s, _ := NewSender(SenderOptions{Outbox: box, Notifiers: []Notifier{hook}, Holder: "w1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: (&testClock{t0}).now})
+	if sent, _, err := s.SendDue(context.Background(), 10); sent != 4 || err != nil {
+		t.Fatalf("sent %d, %v", sent, err)
+	}
+	if len(hook.got) != 3 || len(hook.got[0].Alerts) != 2 || hook.got[0].Alerts[1].Key != "crash_loop|shop|web.1" {
+		t.Fatalf("messages = %+v, want shop's two firing alerts as one, then other's, then the resolution", hook.got)
+	}
+}

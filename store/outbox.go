@@ -18,7 +18,8 @@ type OutboxMessage struct {
 	Channel    string // the notifier's name, such as "email:sendgrid" or "webhook"
 	App        string // "" for a notification of no app (a test, a self-alert)
 	Severity   string
-	Payload    []byte // the notification as JSON
+	Payload    []byte    // the notification as JSON
+	NotBefore  time.Time // not sent before this (a grouped alert waits for its group); zero: at once
 }
 
 // OutboxItem is a stored OutboxMessage and its delivery so far.
@@ -77,15 +78,15 @@ func enqueue(ctx context.Context, q querier, now time.Time, msgs []OutboxMessage
 		chunk := msgs[:min(len(msgs), outboxInsertRows)]
 		msgs = msgs[len(chunk):]
 		var sb strings.Builder
-		sb.WriteString(`INSERT INTO outbox (delivery_id, channel, app, severity, payload, created_us) VALUES `)
-		args := make([]any, 0, 6*len(chunk))
+		sb.WriteString(`INSERT INTO outbox (delivery_id, channel, app, severity, payload, created_us, next_us) VALUES `)
+		args := make([]any, 0, 7*len(chunk))
 		for i, m := range chunk {
 			if i > 0 {
 				sb.WriteByte(',')
 			}
 			n := len(args)
-			fmt.Fprintf(&sb, "($%d,$%d,$%d,$%d,$%d,$%d)", n+1, n+2, n+3, n+4, n+5, n+6)
-			args = append(args, m.DeliveryID, m.Channel, m.App, m.Severity, string(m.Payload), micros(now))
+			fmt.Fprintf(&sb, "($%d,$%d,$%d,$%d,$%d,$%d,$%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7)
+			args = append(args, m.DeliveryID, m.Channel, m.App, m.Severity, string(m.Payload), micros(now), micros(m.NotBefore))
 		}
 		sb.WriteString(` ON CONFLICT DO NOTHING`)
 		if _, err := q.exec(ctx, sb.String(), args...); err != nil {
