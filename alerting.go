@@ -124,6 +124,16 @@ func (a *alerting) evaluate(ctx context.Context, now time.Time) error {
 				Status5xx: ws.Status5xx, P95: p95, LastMessage: app.LastMessage}, now)...)
 		}
 	}
+	stats, err := a.store.OutboxStats(ctx, now)
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(a.notifiers))
+	for i, n := range a.notifiers {
+		names[i] = n.Name()
+	}
+	obs = append(obs, a.rules.DeliveryObservations(alert.DeliveryHealth{Oldest: stats.Oldest, FailedByChannel: stats.FailedByChannel,
+		LastError: stats.LastError, Channels: names}, now)...)
 	if err := a.engine.Apply(ctx, obs); err != nil {
 		return err
 	}

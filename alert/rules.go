@@ -54,6 +54,7 @@ var ruleSpecs = []ruleSpec{
 	spec("pg_cache_hit", Warning, 0.99, 30*time.Minute, 3, "Heroku Postgres index or table cache hit rate below the threshold for consecutive samples", "hit rate, 0 to 1"),
 	spec("pg_errors", Critical, 1, 15*time.Minute, 0, "Postgres errors of SQLSTATE classes 53 (resources), 57 (operator), 58 (system) and XX (internal)", "errors within the window"),
 	spec("check", Critical, 0, 0, 0, "a status check failing (see CHECK_ vars)", ""),
+	spec("delivery", Critical, 3, 0, 0, "dynowatch itself: a channel failing again and again (a revoked key), or notifications waiting over 10 minutes", "failed attempts in a row"),
 }
 
 // Policy is how alerts live once their rule has fired them.

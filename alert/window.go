@@ -53,3 +53,39 @@ func (r *Rules) WindowObservations(rule string, w Window, now time.Time) []Obser
 	}
 	return []Observation{o}
 }
+
+// DeliveryHealth is the state of the outbox: what the worker reads to alert
+// on dynowatch's own delivery, through the channels that still work.
+type DeliveryHealth struct {
+	Oldest          time.Duration     // the oldest notification waiting
+	FailedByChannel map[string]int    // failed attempts in a row, of channels failing now
+	LastError       map[string]string // their latest error
+	Channels        []string          // every configured channel
+}
+
+// maxOutboxWait is how long a notification may wait before the backlog is an alert.
+const maxOutboxWait = 10 * time.Minute
+
+// DeliveryObservations returns the "delivery" rule's observations: one per
+// channel (failing or not) and one for the backlog.
+func (r *Rules) DeliveryObservations(h DeliveryHealth, now time.Time) []Observation {
+	ru := r.global["delivery"]
+	if !ru.Enabled {
+		return nil
+	}
+	var out []Observation
+	for _, c := range h.Channels {
+		o := Observation{Key: "delivery|dynowatch|" + c, Rule: "delivery", App: "dynowatch", Code: c, At: now, Count: 1, Kind: Below}
+		if n := h.FailedByChannel[c]; float64(n) >= ru.Threshold {
+			o.Kind = Above
+			o.Summary = fmt.Sprintf("channel %s failed %d times in a row: %s", c, n, h.LastError[c])
+		}
+		out = append(out, o)
+	}
+	backlog := Observation{Key: "delivery|dynowatch|outbox", Rule: "delivery", App: "dynowatch", Code: "outbox", At: now, Count: 1, Kind: Below}
+	if h.Oldest >= maxOutboxWait {
+		backlog.Kind = Above
+		backlog.Summary = fmt.Sprintf("notifications waiting for %v: are the workers running? (heroku ps)", h.Oldest.Round(time.Minute))
+	}
+	return append(out, backlog)
+}

@@ -2,6 +2,7 @@ package alert
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -46,4 +47,23 @@ func TestStory5xxRate(t *testing.T) {
 		{at: 15 * time.Second, obs: Above, phase: PhaseFiring},
 		{at: 30 * time.Second, obs: Below, want: Resolved, phase: PhaseResolved},
 	})
+}
+
+func TestDeliveryObservations(t *testing.T) {
+	obs := DefaultRules().DeliveryObservations(DeliveryHealth{
+		Oldest:          12 * time.Minute,
+		FailedByChannel: map[string]int{"email:sendgrid": 4, "sms": 1},
+		LastError:       map[string]string{"email:sendgrid": "401 The provided authorization grant is invalid"},
+		Channels:        []string{"email:sendgrid", "sms", "webhook"},
+	}, t0)
+	var got []string
+	for _, o := range obs {
+		got = append(got, o.Code+" "+[]string{"event", "above", "below"}[o.Kind])
+	}
+	if want := "email:sendgrid above,sms below,webhook below,outbox above"; strings.Join(got, ",") != want {
+		t.Errorf("observations %v, want %s", got, want)
+	}
+	if !strings.Contains(obs[0].Summary, "401") {
+		t.Errorf("summary %q lacks the channel's error", obs[0].Summary)
+	}
 }
