@@ -114,6 +114,8 @@ func (m *memStore) sent() []Notification {
 	return out
 }
 
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
 type testClock struct{ t time.Time }
 
 func (c *testClock) now() time.Time { return c.t }
