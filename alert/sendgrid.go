@@ -139,7 +139,7 @@ func (s *SendGrid) Notify(ctx context.Context, n *Notification) (retry bool, err
 	// client injectable without touching package state.
 	resp, err := s.client.SendWithContext(ctx, req)
 	if err != nil {
-		return true, s.redact.wrap("sendgrid: POST /v3/mail/send", err, s.host+"/v3/mail/send")
+		return true, s.redact.wrap("sendgrid", err, s.host+"/v3/mail/send")
 	}
 	if resp.StatusCode == http.StatusAccepted {
 		return false, nil

@@ -171,7 +171,7 @@ func TestSendGridNetworkErrorRetries(t *testing.T) {
 	if err == nil || !retry {
 		t.Fatalf("Notify=%v, %v; want retry and an error", retry, err)
 	}
-	if !strings.HasPrefix(err.Error(), "sendgrid: POST /v3/mail/send: Post \""+srv.URL+"/v3/mail/send\": dial tcp") {
+	if !strings.HasPrefix(err.Error(), "sendgrid: Post \""+srv.URL+"/v3/mail/send\": dial tcp") {
 		t.Errorf("err=%v", err)
 	}
 }
