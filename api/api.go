@@ -135,7 +135,7 @@ type event struct {
 // handleEvents handles "GET /api/v1/apps/{app}/events?since=&kind=&code=&limit=&before=".
 // Events come newest first; "next" is the before= of the following page.
 func (s *server) handleEvents(w http.ResponseWriter, r *http.Request) {
-	q := store.EventQuery{App: r.PathValue("app"), Kind: r.FormValue("kind"), Code: r.FormValue("code"), Limit: 100}
+	q := store.EventQuery{App: r.PathValue("app"), Kind: r.FormValue("kind"), Code: r.FormValue("code")}
 	var err error
 	if v := r.FormValue("since"); v != "" {
 		if q.Since, err = parseTime(v, s.Now()); err != nil {
@@ -143,17 +143,9 @@ func (s *server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if v := r.FormValue("limit"); v != "" {
-		if q.Limit, err = strconv.Atoi(v); err != nil || q.Limit < 1 || q.Limit > 1000 {
-			writeError(w, r, s.Logger, badRequest("limit", v, "a number from 1 to 1000", err))
-			return
-		}
-	}
-	if v := r.FormValue("before"); v != "" {
-		if q.Before, err = strconv.ParseInt(v, 10, 64); err != nil || q.Before < 1 {
-			writeError(w, r, s.Logger, badRequest("before", v, "the next value of a previous page", err))
-			return
-		}
+	if q.Limit, q.Before, err = page(r); err != nil {
+		writeError(w, r, s.Logger, err)
+		return
 	}
 	events, err := s.Store.Events(r.Context(), q)
 	if err != nil {
@@ -278,7 +270,7 @@ func optTime(t time.Time) *time.Time {
 // handleAlerts handles "GET /api/v1/alerts?state=&app=&limit=&before=":
 // alert episodes, current and past, newest first.
 func (s *server) handleAlerts(w http.ResponseWriter, r *http.Request) {
-	q := store.AlertQuery{State: r.FormValue("state"), App: r.FormValue("app"), Limit: 100}
+	q := store.AlertQuery{State: r.FormValue("state"), App: r.FormValue("app")}
 	switch q.State {
 	case "", "pending", "firing", "resolved":
 	default:
@@ -286,17 +278,9 @@ func (s *server) handleAlerts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var err error
-	if v := r.FormValue("limit"); v != "" {
-		if q.Limit, err = strconv.Atoi(v); err != nil || q.Limit < 1 || q.Limit > 1000 {
-			writeError(w, r, s.Logger, badRequest("limit", v, "a number from 1 to 1000", err))
-			return
-		}
-	}
-	if v := r.FormValue("before"); v != "" {
-		if q.Before, err = strconv.ParseInt(v, 10, 64); err != nil || q.Before < 1 {
-			writeError(w, r, s.Logger, badRequest("before", v, "the next value of a previous page", err))
-			return
-		}
+	if q.Limit, q.Before, err = page(r); err != nil {
+		writeError(w, r, s.Logger, err)
+		return
 	}
 	alerts, err := s.Store.Alerts(r.Context(), q)
 	if err != nil {
@@ -395,6 +379,23 @@ func (s *server) handleDeleteSilence(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// page reads the paging parameters of a list: limit (1 to 1000, default
+// 100) and before, the "next" of the previous page.
+func page(r *http.Request) (limit int, before int64, err error) {
+	limit = 100
+	if v := r.FormValue("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
+			return 0, 0, badRequest("limit", v, "a number from 1 to 1000", err)
+		}
+	}
+	if v := r.FormValue("before"); v != "" {
+		if before, err = strconv.ParseInt(v, 10, 64); err != nil || before < 1 {
+			return 0, 0, badRequest("before", v, "the next value of a previous page", err)
+		}
+	}
+	return limit, before, nil
 }
 
 // parseTime reads an RFC 3339 time, or a duration back from now ("1h", "7d").

@@ -417,19 +417,7 @@ func (p *Pipeline) restore(rollups map[rollupKey]*store.Rollup, samples map[samp
 			p.rollups[k] = r
 			continue
 		}
-		cur.Requests += r.Requests
-		cur.Status2xx += r.Status2xx
-		cur.Status3xx += r.Status3xx
-		cur.Status4xx += r.Status4xx
-		cur.Status5xx += r.Status5xx
-		cur.Bytes += r.Bytes
-		for c, n := range r.Codes {
-			if cur.Codes == nil {
-				cur.Codes = map[string]int64{}
-			}
-			cur.Codes[c] += n
-		}
-		cur.Service.Merge(&r.Service)
+		cur.Merge(r)
 	}
 	for k, s := range samples {
 		cur := p.samples[k]
@@ -437,11 +425,7 @@ func (p *Pipeline) restore(rollups map[rollupKey]*store.Rollup, samples map[samp
 			p.samples[k] = s
 			continue
 		}
-		for n, v := range s.Values {
-			if old, ok := cur.Values[n]; !ok || v > old {
-				cur.Values[n] = v
-			}
-		}
+		cur.Merge(s)
 	}
 	for app, d := range apps {
 		cur := p.apps[app]
