@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // ALERT_TIMEZONE must work on a dyno without a zoneinfo database
 
 	"github.com/dynowatch/dynowatch/config"
 )
