@@ -14,6 +14,10 @@ func runConfig(cfg *config.Config, loadErr error, stdout io.Writer) error {
 	if loadErr != nil {
 		return loadErr
 	}
+	rules, err := loadRules()
+	if err != nil {
+		return err
+	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VAR\tVALUE\tSOURCE")
 	for _, v := range cfg.Vars() {
@@ -26,5 +30,9 @@ func runConfig(cfg *config.Config, loadErr error, stdout io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Name, v.Value, source)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nAlert rules (ALERT_<RULE>_…; per app: …__<APP>):\n\n%s", rules.RulesTable())
+	return nil
 }

@@ -222,3 +222,20 @@ func TestHeartbeat(t *testing.T) {
 		t.Fatalf("err = %v, want an error that does not show the URL's path", err)
 	}
 }
+
+func TestConfigCommand(t *testing.T) {
+	for _, v := range []string{"DATABASE_URL", "DYNO"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+	t.Setenv("DRAIN_SECRET", "hunter2-secret")
+	t.Setenv("ALERT_H_CODES_THRESHOLD", "7")
+	stdout, _, code := runMain(t, "", "config")
+	if code != 0 || strings.Contains(stdout, "hunter2") || !strings.Contains(stdout, "DRAIN_SECRET") || !strings.Contains(stdout, "| `H_CODES` |") || !strings.Contains(stdout, "| 7 (") {
+		t.Fatalf("exit %d, output:\n%s", code, stdout)
+	}
+	t.Setenv("ALERT_H_CODE_THRESHOLD", "7")
+	if _, _, code := runMain(t, "", "config"); code == 0 {
+		t.Fatal("a misspelt ALERT_ var passed")
+	}
+}
