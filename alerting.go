@@ -24,6 +24,7 @@ type alerting struct {
 	notifiers []alert.Notifier
 	store     *store.Store
 	log       *slog.Logger
+	metrics   *metrics
 }
 
 // loadRules reads the ALERT_<RULE>_… config vars. Every role checks them at
@@ -32,7 +33,7 @@ func loadRules() (*alert.Rules, error) {
 	return alert.LoadRules(os.Environ(), config.ChannelVars())
 }
 
-func newAlerting(cfg *config.Config, rules *alert.Rules, log *slog.Logger, st *store.Store) (*alerting, error) {
+func newAlerting(cfg *config.Config, rules *alert.Rules, log *slog.Logger, st *store.Store, met *metrics) (*alerting, error) {
 	notifiers, err := channels(cfg)
 	if err != nil {
 		return nil, err
@@ -49,7 +50,7 @@ func newAlerting(cfg *config.Config, rules *alert.Rules, log *slog.Logger, st *s
 	if err != nil {
 		return nil, err
 	}
-	return &alerting{rules: rules, engine: engine, notifiers: notifiers, store: st, log: log,
+	return &alerting{rules: rules, engine: engine, notifiers: notifiers, store: st, log: log, metrics: met,
 		detector: &alert.Detector{Rules: rules, KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs}}, nil
 }
 

@@ -63,7 +63,8 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, log *slo
 	}
 	defer st.Close()
 
-	al, err := newAlerting(cfg, rules, log, st)
+	met := newMetrics()
+	al, err := newAlerting(cfg, rules, log, st, met)
 	if err != nil {
 		if srv != nil {
 			srv.Close()
@@ -77,7 +78,7 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, log *slo
 	defer stopPipe()
 	var wg sync.WaitGroup
 	if r.web {
-		mux, pipe, err := webMux(ctx, cfg, log, st, al, &ready)
+		mux, pipe, err := webMux(ctx, cfg, log, st, al, met, &ready)
 		if err != nil {
 			srv.Close()
 			return err
@@ -169,7 +170,7 @@ func bootMux(ready *atomic.Bool, st *store.Store) *http.ServeMux {
 
 // webMux builds every route of the web role: routes are registered here and
 // only here.
-func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store, al *alerting, ready *atomic.Bool) (*http.ServeMux, *ingest.Pipeline, error) {
+func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store, al *alerting, met *metrics, ready *atomic.Bool) (*http.ServeMux, *ingest.Pipeline, error) {
 	drainSecrets, err := secret(ctx, cfg, log, st, "DRAIN_SECRET", cfg.DrainSecret)
 	if err != nil {
 		return nil, nil, err
@@ -180,12 +181,12 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	}
 	pipe, err := ingest.New(ingest.Options{
 		Store: st, Logger: log, FlushEvery: cfg.RollupFlushEvery.D(), Committers: committers(cfg), EventLinesPerMinute: cfg.EventLinesPerMinute,
-		KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs, Observe: al.observe,
+		KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs, Observe: al.observe, Metrics: met,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	dh, err := drain.NewHandler(drain.Options{Secrets: drainSecrets, Sink: pipe, Logger: log})
+	dh, err := drain.NewHandler(drain.Options{Secrets: drainSecrets, Sink: pipe, Logger: log, Metrics: met})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -193,6 +194,12 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	mux.Handle("POST /drain/{app}", dh)
 	if err := api.Register(mux, api.Options{Store: st, Passwords: dashboard, Logger: log}); err != nil {
 		return nil, nil, err
+	}
+	met.gauge("dynowatch_alert_queue_depth", "Batches of alert observations waiting to be applied.", func() float64 { return float64(al.engine.QueueDepth()) })
+	if cfg.MetricsPublic {
+		mux.Handle("GET /metrics", met.handler())
+	} else {
+		mux.Handle("GET /metrics", api.BasicAuth(dashboard, "dynowatch")(met.handler()))
 	}
 
 	base := publicURL(cfg)

@@ -37,7 +37,8 @@ func startWorker(ctx context.Context, cfg *config.Config, log *slog.Logger, st *
 		Events: cfg.RetentionEvents.D(), Minute: cfg.RetentionMinute.D(), Samples: cfg.RetentionMinute.D(),
 		Hourly: cfg.RetentionHourly.D(), DedupeKeys: store.DefaultRetention().DedupeKeys, Alerts: cfg.RetentionEvents.D(),
 	}
-	sender, err := alert.NewSender(alert.SenderOptions{Outbox: alertStore{st}, Notifiers: al.notifiers, Holder: holder, Logger: log})
+	sender, err := alert.NewSender(alert.SenderOptions{Outbox: alertStore{st}, Notifiers: al.notifiers, Holder: holder, Logger: log,
+		Delivered: al.metrics.Delivered})
 	if err != nil {
 		return nil, err
 	}

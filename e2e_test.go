@@ -310,3 +310,38 @@ func TestAlertsOfAnAppAreGrouped(t *testing.T) {
 		t.Fatalf("messages of %d and %d alerts, want 1 then a group of 2", len(first), len(second))
 	}
 }
+
+func TestMetrics(t *testing.T) {
+	base, _, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw"})
+	ts := time.Now().UTC().Format(time.RFC3339)
+	post(t, base+"/drain/shop", "s", frame("<45>1 "+ts+" host heroku worker.1 - Error R14 (Memory quota exceeded)\n")+"junk", nil)
+	post(t, base+"/drain/shop", "wrong", "", nil)
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("/metrics without the password: %d, want 401", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("GET", base+"/metrics", nil)
+	req.SetBasicAuth("prometheus", "pw")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`dynowatch_drain_requests_total{result="ok"} 1`,
+		`dynowatch_drain_requests_total{result="unauthorized"} 1`,
+		`dynowatch_drain_messages_total{result="parsed"} 1`,
+		`dynowatch_drain_messages_total{result="bad"} 1`,
+		`dynowatch_store_commit_seconds_count{result="ok"}`,
+		`dynowatch_alert_queue_depth`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

@@ -98,6 +98,9 @@ func (e *Engine) Observe(obs []Observation) {
 	}
 }
 
+// QueueDepth is the number of observation batches waiting for Run.
+func (e *Engine) QueueDepth() int { return len(e.obs) }
+
 // Run applies queued observations every interval (an R14 pages within about
 // that), coalescing those of one alert, until ctx is done.
 func (e *Engine) Run(ctx context.Context, interval time.Duration) error {

@@ -37,6 +37,8 @@ type SenderOptions struct {
 	Logger    *slog.Logger
 	Now       func() time.Time // optional
 	GiveUp    time.Duration    // stop retrying a notification this old; 24 h by default
+	// Delivered, if set, hears of every attempt, for /metrics.
+	Delivered func(channel string, ok bool)
 }
 
 // Sender delivers the outbox's notifications through the notifiers.
@@ -60,6 +62,9 @@ func NewSender(o SenderOptions) (*Sender, error) {
 	}
 	if o.GiveUp == 0 {
 		o.GiveUp = 24 * time.Hour
+	}
+	if o.Delivered == nil {
+		o.Delivered = func(string, bool) {}
 	}
 	s := &Sender{o: o, notifiers: map[string]Notifier{}}
 	for _, n := range o.Notifiers {
@@ -92,6 +97,7 @@ func (s *Sender) SendDue(ctx context.Context, limit int) (sent, failed int, err 
 	var errs []error
 	for _, group := range groupDue(due) {
 		retry, err := s.send(ctx, group)
+		s.o.Delivered(group[0].Channel, err == nil)
 		now := s.o.Now()
 		for _, d := range group {
 			if err == nil {

@@ -47,11 +47,20 @@ type Sink interface {
 	Ingest(ctx context.Context, b *Batch) (duplicate bool, err error)
 }
 
+// Metrics counts what the drain sees, for /metrics.
+type Metrics interface {
+	// Request is called once per request: result is ok, duplicate,
+	// unauthorized, bad_app, unsupported, too_large, bad_request, garbage
+	// or unavailable.
+	Request(result string, parsed, bad int, countMismatch bool)
+}
+
 // Options configures a Handler.
 type Options struct {
 	Secrets []string // accepted basic-auth passwords; the user name is ignored
 	Sink    Sink
 	Logger  *slog.Logger
+	Metrics Metrics          // optional
 	Now     func() time.Time // optional; time.Now by default
 }
 
@@ -77,6 +86,7 @@ type Handler struct {
 	secrets [][]byte
 	sink    Sink
 	log     *slog.Logger
+	metrics Metrics
 	now     func() time.Time
 	entries sync.Pool // *[]parse.Entry, reused between requests
 }
@@ -87,7 +97,10 @@ func NewHandler(o Options) (*Handler, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	h := &Handler{sink: o.Sink, log: o.Logger, now: o.Now}
+	h := &Handler{sink: o.Sink, log: o.Logger, now: o.Now, metrics: o.Metrics}
+	if h.metrics == nil {
+		h.metrics = nopMetrics{}
+	}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -113,22 +126,26 @@ func ValidApp(name string) bool { return appName.MatchString(name) }
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	received := h.now()
 	if !h.authorized(r) {
+		h.metrics.Request("unauthorized", 0, 0, false)
 		w.Header().Set("WWW-Authenticate", `Basic realm="dynowatch drain"`)
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
 	app := r.PathValue("app")
 	if !ValidApp(app) {
+		h.metrics.Request("bad_app", 0, 0, false)
 		http.Error(w, "not a Heroku app name: "+strconv.Quote(app), http.StatusNotFound)
 		return
 	}
 	form, ok := bodyForm(r.Header.Get("Content-Type"))
 	if !ok {
+		h.metrics.Request("unsupported", 0, 0, false)
 		http.Error(w, "Content-Type must be application/logplex-1 or text/plain", http.StatusUnsupportedMediaType)
 		return
 	}
 	body, err := h.body(w, r)
 	if err != nil {
+		h.metrics.Request("bad_request", 0, 0, false)
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -150,9 +167,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := h.scan(r.Context(), b, body, form); err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
+			h.metrics.Request("too_large", len(b.Entries), b.BadFrames, false)
 			http.Error(w, fmt.Sprintf("body over %d bytes", MaxBody), http.StatusRequestEntityTooLarge)
 			return
 		}
+		h.metrics.Request("bad_request", len(b.Entries), b.BadFrames, false)
 		http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -161,20 +180,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.CountMismatch = true
 	}
 	if len(b.Entries) == 0 && b.BadFrames > 0 {
+		h.metrics.Request("garbage", 0, b.BadFrames, b.CountMismatch)
 		http.Error(w, fmt.Sprintf("none of the %d messages could be parsed", b.BadFrames), http.StatusBadRequest)
 		return
 	}
 
 	dup, err := h.sink.Ingest(r.Context(), b)
 	if err != nil {
+		h.metrics.Request("unavailable", len(b.Entries), b.BadFrames, b.CountMismatch)
 		h.log.Error("drain batch not stored; Logplex will retry", "app", app, "messages", len(b.Entries), "err", err)
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 		return
 	}
+	result := "ok"
 	if dup {
+		result = "duplicate"
 		h.log.Info("duplicate drain batch skipped", "app", app, "key", b.Key)
 	}
+	h.metrics.Request(result, len(b.Entries), b.BadFrames, b.CountMismatch)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -264,3 +288,7 @@ func (h *Handler) scan(ctx context.Context, b *Batch, body io.Reader, form parse
 	}
 	return ctx.Err()
 }
+
+type nopMetrics struct{}
+
+func (nopMetrics) Request(string, int, int, bool) {}

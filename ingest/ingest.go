@@ -37,7 +37,19 @@ type Options struct {
 	// before Ingest returns: alert rules watch here. It must not block, and
 	// must not keep the slice.
 	Observe func(app string, entries []parse.Entry)
+	Metrics Metrics // optional
 }
+
+// Metrics times the pipeline's writes, for /metrics.
+type Metrics interface {
+	Commit(batches int, took time.Duration, err error) // a group commit of drain batches
+	Flush(took time.Duration, err error)               // a rollup flush
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) Commit(int, time.Duration, error) {}
+func (nopMetrics) Flush(time.Duration, error)       {}
 
 func (o *Options) validate() error {
 	switch {
@@ -99,6 +111,9 @@ func New(o Options) (*Pipeline, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Metrics == nil {
+		o.Metrics = nopMetrics{}
 	}
 	return &Pipeline{
 		o:       o,
@@ -356,7 +371,9 @@ func (p *Pipeline) commitGroup(ctx context.Context, first *commit) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
 	defer cancel()
+	start := time.Now()
 	dups, err := p.o.Store.WriteBatches(ctx, batches)
+	p.o.Metrics.Commit(len(batches), time.Since(start), err)
 	for i, c := range group {
 		c.err = err
 		if err == nil {
@@ -395,10 +412,12 @@ func (p *Pipeline) flush(ctx context.Context) error {
 	for app, d := range apps {
 		states = append(states, &store.Batch{App: app, Received: now, State: *d})
 	}
+	start := time.Now()
 	err := p.o.Store.MergeRollups(ctx, rs, ss)
 	if err == nil {
 		_, err = p.o.Store.WriteBatches(ctx, states)
 	}
+	p.o.Metrics.Flush(time.Since(start), err)
 	if err != nil {
 		p.o.Logger.Error("rollup flush failed; keeping them for the next one", "rollups", len(rs), "samples", len(ss), "err", err)
 		p.restore(rollups, samples, apps)

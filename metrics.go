@@ -1,0 +1,87 @@
+package main
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are what /metrics shows, on a registry of this process (no
+// global one): drain requests and messages, store writes, the alert queue,
+// notifications.
+type metrics struct {
+	reg             *prometheus.Registry
+	requests        *prometheus.CounterVec
+	messages        *prometheus.CounterVec
+	countMismatches prometheus.Counter
+	commits         *prometheus.HistogramVec
+	flushes         *prometheus.HistogramVec
+	notifications   *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dynowatch_drain_requests_total",
+			Help: "Drain requests by result: ok, duplicate (a retried batch), unauthorized, bad_app, unsupported, too_large, bad_request, garbage, unavailable."}, []string{"result"}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dynowatch_drain_messages_total",
+			Help: "Log messages received by drains: parsed, or bad (frames that could not be parsed)."}, []string{"result"}),
+		countMismatches: prometheus.NewCounter(prometheus.CounterOpts{Name: "dynowatch_drain_count_mismatches_total",
+			Help: "Drain requests whose Logplex-Msg-Count disagreed with the frames in the body."}),
+		commits: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "dynowatch_store_commit_seconds",
+			Help: "Time to commit a group of drain batches (events and dedupe keys), before the drain answers.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"result"}),
+		flushes: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "dynowatch_store_flush_seconds",
+			Help: "Time to write the in-memory rollups.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"result"}),
+		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dynowatch_notifications_total",
+			Help: "Notification attempts by channel and result: sent or failed."}, []string{"channel", "result"}),
+	}
+	m.reg.MustRegister(m.requests, m.messages, m.countMismatches, m.commits, m.flushes, m.notifications,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// gauge adds a gauge read when scraped, such as a queue's depth.
+func (m *metrics) gauge(name, help string, read func() float64) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, read))
+}
+
+func (m *metrics) handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
+
+// Request implements drain.Metrics.
+func (m *metrics) Request(result string, parsed, bad int, countMismatch bool) {
+	m.requests.WithLabelValues(result).Inc()
+	m.messages.WithLabelValues("parsed").Add(float64(parsed))
+	m.messages.WithLabelValues("bad").Add(float64(bad))
+	if countMismatch {
+		m.countMismatches.Inc()
+	}
+}
+
+// Commit implements ingest.Metrics.
+func (m *metrics) Commit(batches int, took time.Duration, err error) {
+	m.commits.WithLabelValues(result(err)).Observe(took.Seconds())
+}
+
+// Flush implements ingest.Metrics.
+func (m *metrics) Flush(took time.Duration, err error) {
+	m.flushes.WithLabelValues(result(err)).Observe(took.Seconds())
+}
+
+// Delivered counts a notification attempt.
+func (m *metrics) Delivered(channel string, ok bool) {
+	r := "sent"
+	if !ok {
+		r = "failed"
+	}
+	m.notifications.WithLabelValues(channel, r).Inc()
+}
+
+func result(err error) string {
+	if err != nil {
+		return "error"
+	}
+	return "ok"
+}
