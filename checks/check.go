@@ -43,11 +43,14 @@ type Check struct {
 	URL    string // the target, unless URLVar is set
 	URLVar string // env:VAR: the config var holding the URL, read at every run so that rotated credentials are followed
 
-	Every    time.Duration
-	Timeout  time.Duration // a hard deadline of each run; less than Every
-	Fail     int           // consecutive failed runs that fire the alert
-	Pass     int           // consecutive passed runs that resolve it
-	App      string        // the monitored Heroku app the check belongs to; optional
+	Every   time.Duration
+	Timeout time.Duration // a hard deadline of each run; less than Every
+	Fail    int           // consecutive failed runs that fire the alert
+	Pass    int           // consecutive passed runs that resolve it
+	App     string        // the monitored Heroku app the check belongs to; optional
+	// Severity is severity= as given, "" without it. It does not reach the
+	// alert yet: alert.Observation carries no severity, so the check rule's
+	// (ALERT_CHECK_SEVERITY, or ALERT_CHECK_SEVERITY__<APP>) applies.
 	Severity alert.Severity
 
 	// http
@@ -88,6 +91,7 @@ func (s Statuses) Match(code int) bool {
 	return false
 }
 
+// String is s as status= takes it: 200,2xx.
 func (s Statuses) String() string { return strings.Join(s, ",") }
 
 // Target is where the check's URL comes from, for people: the URL with its
@@ -251,6 +255,7 @@ type ConfigError struct {
 	Example string
 }
 
+// Error says which var, what is wrong, and shows a good one.
 func (e *ConfigError) Error() string {
 	return fmt.Sprintf("config var %s: %s; for example %s", e.Var, e.Problem, e.Example)
 }

@@ -92,70 +92,88 @@ func Parse(name, value string) (Check, error) {
 	}
 	c := Check{Name: strings.ToLower(suffix), Var: name, Every: DefaultEvery, Fail: DefaultFail, Pass: DefaultPass}
 	l := lexer{s: value}
+	err := c.parseHead(&l)
+	if err == nil {
+		var set map[string]bool
+		if set, err = c.parseOptions(&l); err == nil {
+			err = c.crossCheck(set["timeout"])
+		}
+	}
+	if err != nil {
+		return Check{}, configError(name, c.Kind, "%v", err)
+	}
+	return c, nil
+}
+
+// parseHead reads the type and the target. It sets c.Kind only to a known
+// kind, so that errors show an example of it.
+func (c *Check) parseHead(l *lexer) error {
 	if l.done() {
-		return Check{}, configError(name, "", "it is empty; want a type (http, redis or postgres), a target and options")
+		return errors.New("it is empty; want a type (http, redis or postgres), a target and options")
 	}
 	kind, err := l.word()
 	if err != nil {
-		return Check{}, configError(name, "", "%v", err)
+		return err
 	}
-	c.Kind = Kind(kind)
-	switch c.Kind {
+	switch Kind(kind) {
 	case HTTP:
 		c.Status, c.Method, c.CertDays = Statuses{"2xx"}, "GET", DefaultCertDays
 	case Redis, Postgres:
 	default:
-		return Check{}, configError(name, "", "the type %s is unknown; want http, redis or postgres first", quote(clipWord(kind)))
+		return fmt.Errorf("the type %s is unknown; want http, redis or postgres first", quote(clipWord(kind)))
 	}
+	c.Kind = Kind(kind)
 	if l.done() {
-		return Check{}, configError(name, c.Kind, "no target after %s; want a URL or env:VAR", kind)
+		return fmt.Errorf("no target after %s; want a URL or env:VAR", kind)
 	}
 	target, err := l.word()
 	if err != nil {
-		return Check{}, configError(name, c.Kind, "%v", err)
+		return err
 	}
 	if v, ok := strings.CutPrefix(target, "env:"); ok {
 		if !varName.MatchString(v) {
-			return Check{}, configError(name, c.Kind, "env:%s does not name a config var", quote(clipWord(v)))
+			return fmt.Errorf("env:%s does not name a config var", quote(clipWord(v)))
 		}
 		c.URLVar = v
-	} else {
-		if strings.Contains(target, "=") && !strings.Contains(target, "://") {
-			return Check{}, configError(name, c.Kind, "no target after %s; want a URL or env:VAR before the options", kind)
-		}
-		if err := validURL(c.Kind, target); err != nil {
-			return Check{}, configError(name, c.Kind, "target %s: %v", RedactURL(target), err)
-		}
-		c.URL = target
+		return nil
 	}
+	if strings.Contains(target, "=") && !strings.Contains(target, "://") {
+		return fmt.Errorf("no target after %s; want a URL or env:VAR before the options", kind)
+	}
+	if err := validURL(c.Kind, target); err != nil {
+		return fmt.Errorf("target %s: %v", RedactURL(target), err)
+	}
+	c.URL = target
+	return nil
+}
+
+// parseOptions reads the key=value options and returns the keys given.
+func (c *Check) parseOptions(l *lexer) (map[string]bool, error) {
 	set := map[string]bool{}
 	for !l.done() {
 		key, v, err := l.option()
 		if err != nil {
-			return Check{}, configError(name, c.Kind, "%v", err)
+			return nil, err
 		}
 		o, ok := options[key]
 		switch {
 		case !ok:
-			return Check{}, configError(name, c.Kind, "unknown option %s=; %s", clipWord(key), optionList(c.Kind))
+			return nil, fmt.Errorf("unknown option %s=; %s", clipWord(key), optionList(c.Kind))
 		case o.kind != "" && o.kind != c.Kind:
-			return Check{}, configError(name, c.Kind, "option %s= is for %s checks; %s", key, o.kind, optionList(c.Kind))
+			return nil, fmt.Errorf("option %s= is for %s checks; %s", key, o.kind, optionList(c.Kind))
 		case set[key] && key != "header":
-			return Check{}, configError(name, c.Kind, "option %s= is given twice", key)
+			return nil, fmt.Errorf("option %s= is given twice", key)
 		}
 		set[key] = true
-		if err := o.set(&c, v); err != nil {
+		if err := o.set(c, v); err != nil {
 			shown := quote(clipWord(v))
 			if key == "header" {
-				shown = "(value hidden)"
+				shown = "(value hidden)" // it may be a token
 			}
-			return Check{}, configError(name, c.Kind, "%s=%s: %v", key, shown, err)
+			return nil, fmt.Errorf("%s=%s: %v", key, shown, err)
 		}
 	}
-	if err := c.crossCheck(set["timeout"]); err != nil {
-		return Check{}, configError(name, c.Kind, "%v", err)
-	}
-	return c, nil
+	return set, nil
 }
 
 // crossCheck applies the defaults that depend on other options and checks

@@ -1,0 +1,252 @@
+package checks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-co-op/gocron/v2"
+
+	"github.com/dynowatch/dynowatch/alert"
+)
+
+// Store is what a Runner needs from the store: leases, so that one worker
+// of several runs each check per interval, and the results, which all
+// workers share (a check's previous runs may have been another worker's).
+type Store interface {
+	// AcquireLease takes the lease name for holder until now+ttl if it is
+	// free, expired or holder's already, and reports whether holder has it.
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error)
+	RecordCheck(ctx context.Context, r Result) error
+	// CheckResults returns the runs of check name at or after since,
+	// newest first, at most limit of them.
+	CheckResults(ctx context.Context, name string, since time.Time, limit int) ([]Result, error)
+}
+
+// RunnerOptions configures a Runner.
+type RunnerOptions struct {
+	Checks  []Check
+	Store   Store
+	Observe func([]alert.Observation) // where the alert observations of each run go: the alert engine's Observe
+	Logger  *slog.Logger
+	Holder  string // this worker's name among those sharing the store, for the leases
+
+	Now        func() time.Time            // optional: the clock of leases and results
+	HTTPClient *http.Client                // optional: see Prober
+	LookupEnv  func(string) (string, bool) // optional: see Prober
+}
+
+func (o *RunnerOptions) validate() error {
+	switch {
+	case o.Store == nil:
+		return errors.New("checks: RunnerOptions.Store is required")
+	case o.Observe == nil:
+		return errors.New("checks: RunnerOptions.Observe is required")
+	case o.Logger == nil:
+		return errors.New("checks: RunnerOptions.Logger is required")
+	case o.Holder == "":
+		return errors.New("checks: RunnerOptions.Holder is required")
+	}
+	names := map[string]bool{}
+	for i := range o.Checks {
+		c := &o.Checks[i]
+		var problem string
+		switch {
+		case c.Name == "":
+			problem = "Name is empty"
+		case names[c.Name]:
+			problem = "Name is not unique"
+		case c.Kind != HTTP && c.Kind != Redis && c.Kind != Postgres:
+			problem = fmt.Sprintf("Kind %q is unknown", c.Kind)
+		case c.Every < MinEvery:
+			problem = fmt.Sprintf("Every is %v, want at least %v", c.Every, MinEvery)
+		case c.Timeout <= 0 || c.Timeout >= c.Every:
+			problem = fmt.Sprintf("Timeout is %v, want more than 0 and less than Every (%v)", c.Timeout, c.Every)
+		case c.Fail < 1 || c.Pass < 1:
+			problem = fmt.Sprintf("Fail and Pass are %d and %d, want at least 1", c.Fail, c.Pass)
+		}
+		if problem != "" {
+			return fmt.Errorf("checks: RunnerOptions.Checks[%d] (%s): %s", i, c.Name, problem)
+		}
+		names[c.Name] = true
+	}
+	return nil
+}
+
+// Runner runs checks on a schedule, stores their results and turns them
+// into alert observations. Any number of workers may run one over the same
+// store: a lease per check lets one of them run it per interval.
+type Runner struct {
+	o      RunnerOptions
+	prober Prober
+}
+
+// NewRunner returns a Runner of o.Checks.
+func NewRunner(o RunnerOptions) (*Runner, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Runner{o: o, prober: Prober{HTTPClient: o.HTTPClient, LookupEnv: o.LookupEnv, Now: o.Now}}, nil
+}
+
+// LeaseName is the store lease of check name, namespaced apart from the
+// worker's other jobs.
+func LeaseName(name string) string { return "check:" + name }
+
+// Start schedules one job per check, named "check:<name>", on a gocron
+// scheduler of its own, and starts it: each check runs right away and then
+// every Every, never beside itself (a run that outlasts its interval delays
+// only its own next run), and a slow target never delays another check.
+// stop shuts the scheduler down; runs in flight are cancelled and their
+// results dropped. The jobs also end when ctx does.
+func (r *Runner) Start(ctx context.Context) (stop func() error, err error) {
+	s, err := gocron.NewScheduler(gocron.WithStopTimeout(10 * time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("checks: scheduler: %w", err)
+	}
+	for i := range r.o.Checks {
+		c := &r.o.Checks[i]
+		if _, err := s.NewJob(gocron.DurationJob(c.Every),
+			gocron.NewTask(func(ctx context.Context) { r.tick(ctx, c) }),
+			gocron.WithName(LeaseName(c.Name)),
+			gocron.WithSingletonMode(gocron.LimitModeReschedule),
+			gocron.WithStartAt(gocron.WithStartImmediately()),
+			gocron.WithContext(ctx),
+		); err != nil {
+			_ = s.Shutdown()
+			return nil, fmt.Errorf("checks: scheduling %s: %w", c.Name, err)
+		}
+	}
+	s.Start()
+	r.o.Logger.Info("status checks started", "checks", len(r.o.Checks), "holder", r.o.Holder)
+	return s.Shutdown, nil
+}
+
+// Run runs the checks until ctx is done.
+func (r *Runner) Run(ctx context.Context) error {
+	stop, err := r.Start(ctx)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return stop()
+}
+
+// tick runs c if this worker holds, or can take, c's lease. The lease lasts
+// most of an interval (or the timeout, if longer, so that runs never
+// overlap across workers) and is not released: released, a second worker
+// whose timer fires a moment later would run the check again. The holder
+// renews it at its next tick; if it dies, another takes over once the lease
+// ends, within one interval.
+func (r *Runner) tick(ctx context.Context, c *Check) {
+	ok, err := r.o.Store.AcquireLease(ctx, LeaseName(c.Name), r.o.Holder, max(c.Every*9/10, c.Timeout), r.o.Now())
+	if err != nil {
+		r.o.Logger.Error("check lease", "check", c.Name, "err", err)
+		return
+	}
+	if ok {
+		r.run(ctx, c)
+	}
+}
+
+// run probes c, stores the result and hands on what it means for c's
+// alerts.
+func (r *Runner) run(ctx context.Context, c *Check) {
+	res := r.prober.Probe(ctx, c)
+	if ctx.Err() != nil {
+		return // stopping: the run says nothing about the target
+	}
+	res.Worker = r.o.Holder
+	// The runs before, whichever worker ran them: enough to count fail= and
+	// pass= and to see the list's growth. Older than a few intervals, they
+	// are not the runs just before.
+	n := max(c.Fail, c.Pass, 2) - 1
+	prev, err := r.o.Store.CheckResults(ctx, c.Name, res.Time.Add(-time.Duration(n+1)*c.Every), n)
+	if err != nil {
+		r.o.Logger.Error("check history", "check", c.Name, "err", err)
+		prev = nil // count this run alone rather than miss it
+	}
+	if c.Kind == Redis && c.List != "" && res.Value != nil && len(prev) > 0 && prev[0].Value != nil {
+		if dt := res.Time.Sub(prev[0].Time); dt > 0 {
+			g := (*res.Value - *prev[0].Value) / dt.Minutes()
+			res.Growth = &g
+		}
+	}
+	if err := r.o.Store.RecordCheck(ctx, res); err != nil {
+		r.o.Logger.Error("storing a check result", "check", c.Name, "err", err)
+	}
+	if res.OK {
+		r.o.Logger.Debug("check passed", "check", c.Name, "latency", res.Latency)
+	} else {
+		r.o.Logger.Warn("check failed", "check", c.Name, "app", c.App, "target", c.Target(), "err", res.Error)
+	}
+	if obs := observations(c, res, prev); len(obs) > 0 {
+		r.o.Observe(obs)
+	}
+}
+
+// CheckRule is the alert rule of every check's observations.
+const CheckRule = "check"
+
+// observations are what the run cur, after the runs prev (newest first),
+// says about c's alerts. The check rule counts one sample, so the counting
+// of fail= and pass= happens here: Above once the last Fail runs all
+// failed, Below once the last Pass all passed, nothing in between. A
+// certificate near its end is an alert of its own (key …|cert), so that
+// the check's availability and its certificate fire and resolve apart.
+func observations(c *Check, cur Result, prev []Result) []alert.Observation {
+	key := CheckRule + "|" + c.App + "|" + c.Name
+	obs := func(key string, kind alert.ObsKind, summary, evidence string) alert.Observation {
+		return alert.Observation{Key: key, Rule: CheckRule, App: c.App, Code: c.Name, Kind: kind, At: cur.Time, Count: 1,
+			Summary: summary, Evidence: evidence}
+	}
+	var out []alert.Observation
+	runs := append([]Result{cur}, prev...)
+	if n := streak(runs, false); n >= c.Fail {
+		out = append(out, obs(key, alert.Above,
+			fmt.Sprintf("%s check %s failing (%s): %s", c.Kind, c.Name, times(n), clipText(cur.Error, 160)), cur.Error))
+	} else if n := streak(runs, true); n >= c.Pass {
+		out = append(out, obs(key, alert.Below, fmt.Sprintf("%s check %s passing", c.Kind, c.Name), ""))
+	}
+	if !cur.CertExpiry.IsZero() {
+		if cur.Warning != "" {
+			out = append(out, obs(key+"|cert", alert.Above, fmt.Sprintf("check %s: %s", c.Name, cur.Warning), cur.Warning))
+		} else {
+			out = append(out, obs(key+"|cert", alert.Below, fmt.Sprintf("check %s: certificate valid until %s", c.Name,
+				cur.CertExpiry.Format(time.DateOnly)), ""))
+		}
+	}
+	return out
+}
+
+// streak counts the runs, newest first, that passed (ok) or failed (!ok)
+// in a row.
+func streak(runs []Result, ok bool) int {
+	n := 0
+	for n < len(runs) && runs[n].OK == ok {
+		n++
+	}
+	return n
+}
+
+func times(n int) string {
+	if n == 1 {
+		return "1 run"
+	}
+	return fmt.Sprintf("%d runs in a row", n)
+}
+
+func clipText(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
+}

@@ -1,0 +1,385 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/store"
+	"github.com/dynowatch/dynowatch/store/storetest"
+)
+
+// storeAdapter gives a Runner the store, as main.go does: the results
+// convert because they have the same fields.
+type storeAdapter struct{ *store.Store }
+
+func (s storeAdapter) RecordCheck(ctx context.Context, r Result) error {
+	return s.Store.RecordCheck(ctx, store.CheckResult(r))
+}
+
+func (s storeAdapter) CheckResults(ctx context.Context, name string, since time.Time, limit int) ([]Result, error) {
+	rs, err := s.Store.CheckResults(ctx, name, since, limit)
+	out := make([]Result, len(rs))
+	for i, r := range rs {
+		out[i] = Result(r)
+	}
+	return out, err
+}
+
+var _ Store = storeAdapter{}
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// fakeStore is a Store in memory, with every lease granted unless
+// denyLease says otherwise.
+type fakeStore struct {
+	mu        sync.Mutex
+	results   []Result // newest last
+	denyLease bool
+}
+
+func (f *fakeStore) AcquireLease(context.Context, string, string, time.Duration, time.Time) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.denyLease, nil
+}
+
+func (f *fakeStore) RecordCheck(_ context.Context, r Result) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.results = append(f.results, r)
+	return nil
+}
+
+func (f *fakeStore) CheckResults(_ context.Context, name string, since time.Time, limit int) ([]Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Result
+	for i := len(f.results) - 1; i >= 0 && len(out) < limit; i-- {
+		if r := f.results[i]; r.Check == name && !r.Time.Before(since) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// observer collects observations.
+type observer struct {
+	mu  sync.Mutex
+	obs []alert.Observation
+}
+
+func (o *observer) observe(obs []alert.Observation) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.obs = append(o.obs, obs...)
+}
+
+func (o *observer) take() []alert.Observation {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := o.obs
+	o.obs = nil
+	return out
+}
+
+// The alerting of one check as a story: runs one after another, and what
+// each says about the alert.
+func TestObservationsStory(t *testing.T) {
+	t.Parallel()
+	c := mustParse(t, "http https://myapp.example.com/health fail=2 pass=2 app=shop")
+	t0 := time.Date(2026, 11, 3, 14, 0, 0, 0, time.UTC)
+	var runs []Result // newest first
+	step := func(name string, ok bool, want string) {
+		t.Helper()
+		r := Result{Check: c.Name, App: c.App, Kind: "http", Time: t0.Add(time.Duration(len(runs)) * time.Minute), OK: ok}
+		if !ok {
+			r.Error = "HTTP 503 Service Unavailable, want 2xx"
+		}
+		obs := observations(c, r, runs)
+		runs = append([]Result{r}, runs...)
+		var got []string
+		for _, o := range obs {
+			if o.Key != "check|shop|t" || o.Rule != "check" || o.App != "shop" || o.Code != "t" || !o.At.Equal(r.Time) || o.Count != 1 {
+				t.Fatalf("%s: observation %+v", name, o)
+			}
+			got = append(got, map[alert.ObsKind]string{alert.Above: "above", alert.Below: "below"}[o.Kind]+": "+o.Summary)
+		}
+		if g := strings.Join(got, "\n"); g != want {
+			t.Fatalf("%s: observations\n%s\nwant\n%s", name, g, want)
+		}
+	}
+	step("a first pass: the alert has nothing to resolve, but below says so", true, "")
+	step("a second pass", true, "below: http check t passing")
+	step("one failure: not yet", false, "")
+	step("the second in a row fires", false, "above: http check t failing (2 runs in a row): HTTP 503 Service Unavailable, want 2xx")
+	step("a third keeps it firing", false, "above: http check t failing (3 runs in a row): HTTP 503 Service Unavailable, want 2xx")
+	step("one pass: not yet resolved", true, "")
+	step("a failure again", false, "")
+	step("and another: firing", false, "above: http check t failing (2 runs in a row): HTTP 503 Service Unavailable, want 2xx")
+	step("pass", true, "")
+	step("pass: resolved", true, "below: http check t passing")
+
+	// fail=1 pass=1: every run decides, and the evidence is the error.
+	c1 := mustParse(t, "redis redis://h:6379 fail=1 pass=1")
+	obs := observations(c1, Result{Time: t0, Error: "PING: connection refused"}, nil)
+	if len(obs) != 1 || obs[0].Kind != alert.Above || obs[0].Key != "check||t" || obs[0].Evidence != "PING: connection refused" ||
+		obs[0].Summary != "redis check t failing (1 run): PING: connection refused" {
+		t.Fatalf("fail=1: %+v", obs)
+	}
+}
+
+func TestObservationsCertificate(t *testing.T) {
+	t.Parallel()
+	c := mustParse(t, "http https://myapp.example.com fail=1")
+	at := time.Date(2026, 11, 3, 14, 0, 0, 0, time.UTC)
+	end := at.Add(5 * 24 * time.Hour)
+	for _, r := range []struct {
+		name string
+		res  Result
+		want []string
+	}{
+		{"up, certificate ending", Result{Time: at, OK: true, CertExpiry: end, Warning: "the certificate expires in 5 days"},
+			[]string{"check||t below", "check||t|cert above check t: the certificate expires in 5 days"}},
+		{"up, certificate fine", Result{Time: at, OK: true, CertExpiry: end.AddDate(1, 0, 0)},
+			[]string{"check||t below", "check||t|cert below check t: certificate valid until 2027-11-08"}},
+		{"down: says nothing of the certificate", Result{Time: at, Error: "timed out"}, []string{"check||t above"}},
+	} {
+		var got []string
+		for _, o := range observations(c, r.res, nil) {
+			s := o.Key + map[alert.ObsKind]string{alert.Above: " above", alert.Below: " below"}[o.Kind]
+			if strings.HasSuffix(o.Key, "|cert") {
+				s += " " + o.Summary
+			}
+			got = append(got, s)
+		}
+		if strings.Join(got, "\n") != strings.Join(r.want, "\n") {
+			t.Errorf("%s: %q, want %q", r.name, got, r.want)
+		}
+	}
+}
+
+func TestNewRunnerValidates(t *testing.T) {
+	t.Parallel()
+	good := func() RunnerOptions {
+		return RunnerOptions{Checks: []Check{*mustParse(t, "http http://x.com")}, Store: &fakeStore{},
+			Observe: func([]alert.Observation) {}, Logger: discard(), Holder: "w1"}
+	}
+	if _, err := NewRunner(good()); err != nil {
+		t.Fatalf("NewRunner: %v", err)
+	}
+	for _, c := range []struct {
+		name string
+		edit func(*RunnerOptions)
+		want string
+	}{
+		{"store", func(o *RunnerOptions) { o.Store = nil }, "RunnerOptions.Store"},
+		{"observe", func(o *RunnerOptions) { o.Observe = nil }, "RunnerOptions.Observe"},
+		{"logger", func(o *RunnerOptions) { o.Logger = nil }, "RunnerOptions.Logger"},
+		{"holder", func(o *RunnerOptions) { o.Holder = "" }, "RunnerOptions.Holder"},
+		{"twice", func(o *RunnerOptions) { o.Checks = append(o.Checks, o.Checks[0]) }, "Checks[1] (t): Name is not unique"},
+		{"timeout", func(o *RunnerOptions) { o.Checks[0].Timeout = o.Checks[0].Every }, "Checks[0] (t): Timeout"},
+		{"zero check", func(o *RunnerOptions) { o.Checks = []Check{{Name: "z", Kind: HTTP}} }, "Checks[0] (z): Every"},
+	} {
+		o := good()
+		c.edit(&o)
+		if _, err := NewRunner(o); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: NewRunner = %v, want an error naming %s", c.name, err, c.want)
+		}
+	}
+}
+
+// One run: a queue's growth from the run before, the lease, and nothing
+// recorded when the run is cut short by shutdown.
+func TestRunnerRun(t *testing.T) {
+	t.Parallel()
+	raw, client, prefix := testRedis(t)
+	key := prefix + "jobs"
+	c := mustParse(t, `redis `+raw+` list="`+key+`" max=100 every=30s timeout=5s`)
+	now := time.Date(2026, 11, 3, 14, 0, 0, 0, time.UTC)
+	fs := &fakeStore{}
+	var ob observer
+	r, err := NewRunner(RunnerOptions{Checks: []Check{*c}, Store: fs, Observe: ob.observe, Logger: discard(), Holder: "w1",
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, items := range []int{10, 40} { // 30 more items in 30 s: 60 a minute
+		for client.LLen(ctx, key).Val() < int64(items) {
+			if err := client.RPush(ctx, key, "job").Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.tick(ctx, &r.o.Checks[0])
+		last := fs.results[len(fs.results)-1]
+		if !last.OK || value(last) != float64(items) || last.Worker != "w1" {
+			t.Fatalf("run %d: %+v", i, last)
+		}
+		if i == 0 && last.Growth != nil {
+			t.Fatalf("growth %v without a run before", *last.Growth)
+		}
+		if i == 1 && (last.Growth == nil || *last.Growth != 60) {
+			t.Fatalf("growth %v, want 60 a minute", last.Growth)
+		}
+		now = now.Add(30 * time.Second)
+	}
+	if obs := ob.take(); len(obs) != 2 || obs[0].Kind != alert.Below || obs[1].Kind != alert.Below { // pass=1: each pass says so
+		t.Fatalf("observations %+v, want one below a run", obs)
+	}
+
+	fs.denyLease = true // another worker has it
+	r.tick(ctx, &r.o.Checks[0])
+	if len(fs.results) != 2 {
+		t.Fatalf("%d results after a tick without the lease, want 2", len(fs.results))
+	}
+	fs.denyLease = false
+	stopped, cancel := context.WithCancel(ctx)
+	cancel()
+	r.tick(stopped, &r.o.Checks[0])
+	if len(fs.results) != 2 {
+		t.Fatalf("a run cut short by shutdown was recorded: %+v", fs.results[len(fs.results)-1])
+	}
+}
+
+// Two workers on one database run each check once per interval; when one
+// stops, the other carries on. A slow check delays no other.
+func TestRunnersShareChecks(t *testing.T) {
+	t.Parallel()
+	dbURL := storetest.PostgresURL(t)
+	var mu sync.Mutex
+	hits := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-r.Context().Done() // never answers: every run times out
+			return
+		}
+		mu.Lock()
+		hits++
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	checks := []Check{
+		*mustParse(t, "http "+srv.URL+"/fast every=1s timeout=800ms"),
+		*mustParse(t, "http "+srv.URL+"/slow every=1s timeout=900ms fail=2"),
+	}
+	checks[0].Name, checks[1].Name = "fast", "slow"
+
+	var ob observer
+	stores := make([]*store.Store, 2)
+	stops := make([]func() error, 2)
+	for i := range stops {
+		stores[i] = storetest.MustOpen(t, store.Config{DatabaseURL: dbURL})
+		r, err := NewRunner(RunnerOptions{Checks: checks, Store: storeAdapter{stores[i]}, Observe: ob.observe,
+			Logger: discard(), Holder: fmt.Sprintf("worker.%d", i+1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stops[i], err = r.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() {
+		for _, stop := range stops {
+			if stop != nil {
+				_ = stop()
+			}
+		}
+	}()
+
+	// results polls the store until cond holds of check name's results
+	// (oldest first), or fails t after timeout.
+	results := func(name string, timeout time.Duration, cond func([]store.CheckResult) bool) []store.CheckResult {
+		t.Helper()
+		deadline := time.Now().Add(timeout)
+		for {
+			rs, err := stores[0].CheckResults(ctx, name, time.Time{}, store.MaxCheckLimit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, j := 0, len(rs)-1; i < j; i, j = i+1, j-1 {
+				rs[i], rs[j] = rs[j], rs[i]
+			}
+			if cond(rs) {
+				return rs
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: condition not met within %v; results: %d", name, timeout, len(rs))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	fast := results("fast", 15*time.Second, func(rs []store.CheckResult) bool { return len(rs) >= 5 })
+	// Once per interval, whichever worker ran it: as many runs as seconds
+	// (the lease lasts 0.9 s), and no worker right after the other, as two
+	// timers of different phases would be without the lease. Gaps between
+	// one worker's runs may shrink by the jitter of a loaded machine.
+	span := fast[len(fast)-1].Time.Sub(fast[0].Time)
+	if limit := int(span/(900*time.Millisecond)) + 1; len(fast) > limit {
+		t.Fatalf("%d runs of fast within %v, want at most %d", len(fast), span, limit)
+	}
+	for i := 1; i < len(fast); i++ {
+		gap := fast[i].Time.Sub(fast[i-1].Time)
+		if fast[i].Worker != fast[i-1].Worker && gap < 500*time.Millisecond {
+			t.Fatalf("runs %d and %d of fast (by %s and %s) are %v apart: twice in one interval",
+				i-1, i, fast[i-1].Worker, fast[i].Worker, gap)
+		}
+	}
+	// The slow check, stuck at its timeout every run, did not slow the fast
+	// one: five runs in about four seconds, not eight.
+	if span := fast[4].Time.Sub(fast[0].Time); span > 6500*time.Millisecond {
+		t.Fatalf("5 runs of fast took %v, want about 4 s", span)
+	}
+	slow := results("slow", 10*time.Second, func(rs []store.CheckResult) bool { return len(rs) >= 2 })
+	if slow[0].OK || !strings.Contains(slow[0].Error, "timed out after 900ms") {
+		t.Fatalf("slow: %+v", slow[0])
+	}
+	// And it fired: two failures in a row.
+	deadline := time.Now().Add(5 * time.Second)
+	for fired := false; !fired; {
+		for _, o := range ob.take() {
+			fired = fired || (o.Key == "check||slow" && o.Kind == alert.Above)
+		}
+		if !fired && time.Now().After(deadline) {
+			t.Fatal("no Above observation for slow after two failures")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// Stop the worker that ran fast last: the other takes over.
+	last := fast[len(fast)-1].Worker
+	i := map[string]int{"worker.1": 0, "worker.2": 1}[last]
+	if err := stops[i](); err != nil {
+		t.Fatal(err)
+	}
+	stops[i] = nil
+	stoppedAt := time.Now()
+	other := map[int]string{0: "worker.2", 1: "worker.1"}[i]
+	after := results("fast", 10*time.Second, func(rs []store.CheckResult) bool {
+		n := 0
+		for _, r := range rs {
+			if r.Time.After(stoppedAt) && r.Worker == other {
+				n++
+			}
+		}
+		return n >= 3
+	})
+	for _, r := range after {
+		if r.Time.After(stoppedAt) && r.Worker == last {
+			t.Fatalf("the stopped worker %s ran fast at %v", last, r.Time)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n, _ := stores[0].CheckUptime(ctx, "fast", time.Time{}, time.Now().Add(time.Hour)); int(n.Runs) > hits {
+		t.Fatalf("%d runs stored for %d requests", n.Runs, hits)
+	}
+}
