@@ -34,5 +34,13 @@ func runConfig(cfg *config.Config, loadErr error, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "\nAlert rules (ALERT_<RULE>_…; per app: …__<APP>):\n\n%s", rules.RulesTable())
+	list, err := loadChecks()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nStatus checks (CHECK_<NAME>): %d\n", len(list))
+	for _, c := range list {
+		fmt.Fprintf(stdout, "  %s\n", c.String())
+	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/api"
+	"github.com/dynowatch/dynowatch/checks"
 	"github.com/dynowatch/dynowatch/config"
 	"github.com/dynowatch/dynowatch/drain"
 	"github.com/dynowatch/dynowatch/ingest"
@@ -31,7 +32,7 @@ type roles struct{ web, worker bool }
 //
 // Heroku kills a web dyno that has not bound $PORT within 60 s (R10), so the
 // port is bound first and /healthz says 503 until the store answers.
-func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, log *slog.Logger, r roles) error {
+func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkList []checks.Check, log *slog.Logger, r roles) error {
 	var (
 		srv   *http.Server
 		gate  gatedHandler
@@ -100,9 +101,12 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, log *slo
 		gate.set(mux)
 		ready.Store(true)
 	}
-	var stopWorker func() error
+	var stopWorker, stopChecks func() error
 	if r.worker {
 		if stopWorker, err = startWorker(ctx, cfg, log, st, al); err != nil {
+			return err
+		}
+		if stopChecks, err = startChecks(ctx, checkList, log, st, al, workerID(cfg)); err != nil {
 			return err
 		}
 	}
@@ -126,8 +130,11 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, log *slo
 	}
 	stopPipe()
 	wg.Wait()
-	if stopWorker != nil {
-		if err := stopWorker(); err != nil {
+	for _, stop := range []func() error{stopChecks, stopWorker} {
+		if stop == nil {
+			continue
+		}
+		if err := stop(); err != nil {
 			log.Error("worker shutdown", "err", err)
 		}
 	}

@@ -35,7 +35,7 @@ func startWorker(ctx context.Context, cfg *config.Config, log *slog.Logger, st *
 	holder := workerID(cfg)
 	retention := store.Retention{
 		Events: cfg.RetentionEvents.D(), Minute: cfg.RetentionMinute.D(), Samples: cfg.RetentionMinute.D(),
-		Hourly: cfg.RetentionHourly.D(), DedupeKeys: store.DefaultRetention().DedupeKeys, Alerts: cfg.RetentionEvents.D(),
+		Hourly: cfg.RetentionHourly.D(), DedupeKeys: store.DefaultRetention().DedupeKeys, Alerts: cfg.RetentionEvents.D(), Checks: cfg.RetentionMinute.D(),
 	}
 	sender, err := alert.NewSender(alert.SenderOptions{Outbox: alertStore{st}, Notifiers: al.notifiers, Holder: holder, Logger: log,
 		Delivered: al.metrics.Delivered})

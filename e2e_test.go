@@ -345,3 +345,32 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestFailingCheckRaisesAnAlert runs `dynowatch all` with a CHECK_ var on a
+// failing endpoint: after fail=2 runs the check's alert fires.
+func TestFailingCheckRaisesAnAlert(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) }))
+	defer down.Close()
+	base, logs, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw",
+		"CHECK_API": "http " + down.URL + "/health every=1s timeout=500ms fail=2 app=shop"})
+	var alerts struct {
+		Alerts []struct{ Key, State, Code, Summary string } `json:"alerts"`
+	}
+	waitFor(t, func() bool {
+		getJSON(t, base+"/api/v1/alerts?state=firing", "pw", &alerts)
+		return len(alerts.Alerts) > 0
+	})
+	if a := alerts.Alerts[0]; a.Key != "check|shop|api" || a.Code != "api" || !strings.Contains(a.Summary, "500") {
+		t.Errorf("alert = %+v; logs:\n%s", a, logs)
+	}
+	var checks struct {
+		Checks []struct {
+			Name string
+			OK   bool
+		} `json:"checks"`
+	}
+	getJSON(t, base+"/api/v1/checks", "pw", &checks)
+	if len(checks.Checks) != 1 || checks.Checks[0].Name != "api" || checks.Checks[0].OK {
+		t.Errorf("checks = %+v", checks)
+	}
+}

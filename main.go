@@ -100,11 +100,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
+	checkList, err := loadChecks()
+	if err != nil {
+		return err
+	}
 	switch cmd {
 	case "web":
-		return serve(ctx, cfg, rules, log, roles{web: true})
+		return serve(ctx, cfg, rules, checkList, log, roles{web: true})
 	case "worker":
-		return serve(ctx, cfg, rules, log, roles{worker: true})
+		return serve(ctx, cfg, rules, checkList, log, roles{worker: true})
 	case "migrate":
 		st, err := openStore(ctx, cfg, log)
 		if err != nil {
@@ -118,5 +122,5 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "alert":
 		return runAlertTest(ctx, cfg, rest, stdout)
 	}
-	return serve(ctx, cfg, rules, log, roles{web: true, worker: true})
+	return serve(ctx, cfg, rules, checkList, log, roles{web: true, worker: true})
 }

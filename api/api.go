@@ -27,6 +27,8 @@ type Store interface {
 	CreateSilence(ctx context.Context, s *store.Silence) error
 	ActiveSilences(ctx context.Context, now time.Time) ([]store.Silence, error)
 	DeleteSilence(ctx context.Context, id int64) error
+	LatestChecks(ctx context.Context) ([]store.CheckResult, error)
+	CheckUptime(ctx context.Context, name string, from, to time.Time) (store.Uptime, error)
 }
 
 // Options configures the API.
@@ -57,6 +59,7 @@ func Register(mux *http.ServeMux, o Options) error {
 	mux.Handle("GET /api/v1/apps/{app}/series", auth(http.HandlerFunc(s.handleSeries)))
 	mux.Handle("DELETE /api/v1/apps/{app}", auth(http.HandlerFunc(s.handleDeleteApp)))
 	mux.Handle("GET /api/v1/alerts", auth(http.HandlerFunc(s.handleAlerts)))
+	mux.Handle("GET /api/v1/checks", auth(http.HandlerFunc(s.handleChecks)))
 	mux.Handle("GET /api/v1/silences", auth(http.HandlerFunc(s.handleSilences)))
 	mux.Handle("POST /api/v1/silences", auth(http.HandlerFunc(s.handleCreateSilence)))
 	mux.Handle("DELETE /api/v1/silences/{id}", auth(http.HandlerFunc(s.handleDeleteSilence)))
@@ -298,6 +301,52 @@ func (s *server) handleAlerts(w http.ResponseWriter, r *http.Request) {
 		resp["next"] = strconv.FormatInt(alerts[len(alerts)-1].ID, 10)
 	}
 	writeJSON(w, resp)
+}
+
+type checkJSON struct {
+	Name       string             `json:"name"`
+	App        string             `json:"app,omitempty"`
+	Kind       string             `json:"kind"`
+	OK         bool               `json:"ok"`
+	Time       time.Time          `json:"time"`
+	LatencyMS  float64            `json:"latency_ms"`
+	Value      *float64           `json:"value,omitempty"`
+	Growth     *float64           `json:"growth_per_minute,omitempty"`
+	CertExpiry *time.Time         `json:"cert_expiry,omitempty"`
+	Warning    string             `json:"warning,omitempty"`
+	Error      string             `json:"error,omitempty"`
+	Uptime     map[string]float64 `json:"uptime"` // 24h, 7d, 30d: the share of runs that passed; absent without runs
+}
+
+// handleChecks handles "GET /api/v1/checks": each status check's latest run
+// and its uptime over 24 hours, 7 and 30 days.
+func (s *server) handleChecks(w http.ResponseWriter, r *http.Request) {
+	latest, err := s.Store.LatestChecks(r.Context())
+	if err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	now := s.Now()
+	out := make([]checkJSON, 0, len(latest))
+	for _, c := range latest {
+		j := checkJSON{Name: c.Check, App: c.App, Kind: c.Kind, OK: c.OK, Time: c.Time.UTC(), LatencyMS: float64(c.Latency.Microseconds()) / 1000,
+			Value: c.Value, Growth: c.Growth, CertExpiry: optTime(c.CertExpiry), Warning: c.Warning, Error: c.Error, Uptime: map[string]float64{}}
+		for _, span := range []struct {
+			name string
+			d    time.Duration
+		}{{"24h", 24 * time.Hour}, {"7d", 7 * 24 * time.Hour}, {"30d", 30 * 24 * time.Hour}} {
+			u, err := s.Store.CheckUptime(r.Context(), c.Check, now.Add(-span.d), now)
+			if err != nil {
+				writeError(w, r, s.Logger, err)
+				return
+			}
+			if ratio, ok := u.Ratio(); ok {
+				j.Uptime[span.name] = ratio
+			}
+		}
+		out = append(out, j)
+	}
+	writeJSON(w, map[string]any{"checks": out})
 }
 
 type silenceJSON struct {

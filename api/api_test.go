@@ -42,6 +42,13 @@ func newServer(t *testing.T) *httptest.Server {
 	if ok, err := st.SaveAlert(ctx, a, 0); err != nil || !ok {
 		t.Fatalf("SaveAlert = %v, %v", ok, err)
 	}
+	v := 7.0
+	for i, ok := range []bool{true, true, false, true} {
+		if err := st.RecordCheck(ctx, store.CheckResult{Check: "queue", Kind: "redis", Time: now.Add(time.Duration(i-4) * time.Minute), OK: ok,
+			Latency: 3 * time.Millisecond, Value: &v}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	mux := http.NewServeMux()
 	if err := Register(mux, Options{Store: st, Passwords: []string{"pw"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }}); err != nil {
 		t.Fatal(err)
@@ -164,6 +171,16 @@ func TestAPI(t *testing.T) {
 			al := b["alerts"].([]any)
 			if len(al) != 1 || al[0].(map[string]any)["code"] != "R14" || al[0].(map[string]any)["state"] != "firing" {
 				t.Errorf("alerts = %v", al)
+			}
+		}},
+		{"checks", "GET", "/api/v1/checks", "pw", 200, func(t *testing.T, b map[string]any) {
+			c := b["checks"].([]any)
+			if len(c) != 1 {
+				t.Fatalf("checks = %v", c)
+			}
+			q := c[0].(map[string]any)
+			if q["name"] != "queue" || q["ok"] != true || q["value"] != 7.0 || q["uptime"].(map[string]any)["24h"] != 0.75 {
+				t.Errorf("check = %v", q)
 			}
 		}},
 		{"alerts, bad state", "GET", "/api/v1/alerts?state=angry", "pw", 400, nil},
