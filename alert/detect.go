@@ -31,7 +31,8 @@ type Observation struct {
 	At       time.Time
 	Count    int // occurrences this stands for (an L10's dropped lines); 1 otherwise
 	Summary  string
-	Evidence string // the line, privacy cuts applied
+	Evidence string   // the line, privacy cuts applied
+	Severity Severity // overrides the rule's when set (a check's severity=)
 }
 
 // MaintenanceRule is the pseudo-rule of H80 lines: an Event while an app is

@@ -45,6 +45,9 @@ func Apply(s State, o Observation, r Rule, p Policy, silenced bool) (State, Stat
 		s = State{Key: o.Key, Rule: o.Rule, App: o.App, Dyno: o.Dyno, Code: o.Code}
 	}
 	s.Severity = r.Severity
+	if o.Severity != "" {
+		s.Severity = o.Severity
+	}
 	prev := s.LastEventAt
 	if o.Kind == Event || o.Kind == Above {
 		s.Summary = o.Summary

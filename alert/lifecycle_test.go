@@ -165,3 +165,10 @@ func TestStoryFlappingEventAlert(t *testing.T) {
 		{at: 48 * time.Minute, tick: true, want: Resolved, phase: PhaseResolved},
 	})
 }
+
+func TestObservationSeverityOverridesTheRule(t *testing.T) {
+	s, _ := Apply(State{}, Observation{Key: "check||api", Rule: "check", Kind: Above, At: t0, Severity: Info}, rule("check"), DefaultPolicy(), false)
+	if s.Severity != Info {
+		t.Errorf("severity %q, want the observation's info over the rule's critical", s.Severity)
+	}
+}

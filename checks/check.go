@@ -48,8 +48,7 @@ type Check struct {
 	Fail    int           // consecutive failed runs that fire the alert
 	Pass    int           // consecutive passed runs that resolve it
 	App     string        // the monitored Heroku app the check belongs to; optional
-	// Severity is severity= as given, "" without it. It does not reach the
-	// alert yet: alert.Observation carries no severity, so the check rule's
+	// Severity is severity= as given, "" without it: then the check rule's
 	// (ALERT_CHECK_SEVERITY, or ALERT_CHECK_SEVERITY__<APP>) applies.
 	Severity alert.Severity
 

@@ -204,7 +204,7 @@ const CheckRule = "check"
 func observations(c *Check, cur Result, prev []Result) []alert.Observation {
 	key := CheckRule + "|" + c.App + "|" + c.Name
 	obs := func(key string, kind alert.ObsKind, summary, evidence string) alert.Observation {
-		return alert.Observation{Key: key, Rule: CheckRule, App: c.App, Code: c.Name, Kind: kind, At: cur.Time, Count: 1,
+		return alert.Observation{Key: key, Rule: CheckRule, App: c.App, Code: c.Name, Kind: kind, At: cur.Time, Count: 1, Severity: c.Severity,
 			Summary: summary, Evidence: evidence}
 	}
 	var out []alert.Observation
