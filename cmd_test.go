@@ -239,3 +239,21 @@ func TestConfigCommand(t *testing.T) {
 		t.Fatal("a misspelt ALERT_ var passed")
 	}
 }
+
+// TestBadCheckFailsEveryRole: a bad CHECK_ var must fail the release phase
+// (migrate) and the web role, not only the worker later.
+func TestBadCheckFailsEveryRole(t *testing.T) {
+	for _, v := range []string{"DATABASE_URL", "DYNO"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+	t.Setenv("DYNOWATCH_DB", filepath.Join(t.TempDir(), "c.db"))
+	t.Setenv("CHECK_QUEUE", "redis redis://localhost:6379 list=jobs max=lots")
+	for _, cmd := range []string{"migrate", "web", "worker", "config"} {
+		var out syncBuffer
+		err := run(context.Background(), []string{"dynowatch", cmd}, strings.NewReader(""), &out, &out)
+		if err == nil || !strings.Contains(err.Error(), "CHECK_QUEUE") {
+			t.Errorf("%s: err %v, want one naming CHECK_QUEUE", cmd, err)
+		}
+	}
+}
