@@ -16,7 +16,6 @@ import (
 
 	"github.com/dynowatch/dynowatch/config"
 	"github.com/dynowatch/dynowatch/drain"
-	"github.com/dynowatch/dynowatch/ingest"
 	"github.com/dynowatch/dynowatch/parse"
 )
 
@@ -57,10 +56,7 @@ func runReplay(ctx context.Context, cfg *config.Config, log *slog.Logger, args [
 		return err
 	}
 	defer st.Close()
-	pipe, err := ingest.New(ingest.Options{
-		Store: st, Logger: log, FlushEvery: cfg.RollupFlushEvery.D(), Committers: committers(cfg), EventLinesPerMinute: cfg.EventLinesPerMinute,
-		KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs,
-	})
+	pipe, err := newPipeline(cfg, log, st, nil, nil)
 	if err != nil {
 		return err
 	}

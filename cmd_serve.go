@@ -73,40 +73,52 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkLis
 		return err
 	}
 
-	// The pipeline and the alert engine outlive the HTTP server: requests in
-	// flight need them, and they write what the last ones left.
+	// The pipeline and the alert engine outlive the HTTP server and the log
+	// sessions: requests in flight need them, and they write what the last
+	// ones left. The worker needs them too, for TAIL_APPS.
+	pipe, err := newPipeline(cfg, log, st, al, met)
+	if err != nil {
+		if srv != nil {
+			srv.Close()
+		}
+		return err
+	}
 	pipeCtx, stopPipe := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPipe()
 	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := pipe.Run(pipeCtx); err != nil {
+			log.Error("final rollup flush failed", "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		// Observations wait at most this long: an R14 pages within about a second.
+		if err := al.engine.Run(pipeCtx, 250*time.Millisecond); err != nil {
+			log.Error("final alert update failed", "err", err)
+		}
+	}()
 	if r.web {
-		mux, pipe, err := webMux(ctx, cfg, log, st, al, met, &ready)
+		mux, err := webMux(ctx, cfg, log, st, pipe, al, met, &ready)
 		if err != nil {
 			srv.Close()
 			return err
 		}
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			if err := pipe.Run(pipeCtx); err != nil {
-				log.Error("final rollup flush failed", "err", err)
-			}
-		}()
-		go func() {
-			defer wg.Done()
-			// Observations wait at most this long: an R14 pages within about a second.
-			if err := al.engine.Run(pipeCtx, 250*time.Millisecond); err != nil {
-				log.Error("final alert update failed", "err", err)
-			}
-		}()
 		gate.set(mux)
 		ready.Store(true)
 	}
 	var stopWorker, stopChecks func() error
+	waitTails := func() {}
 	if r.worker {
 		if stopWorker, err = startWorker(ctx, cfg, log, st, al); err != nil {
 			return err
 		}
 		if stopChecks, err = startChecks(ctx, checkList, log, st, al, workerID(cfg)); err != nil {
+			return err
+		}
+		if waitTails, err = tailApps(ctx, cfg, log, st, pipe, workerID(cfg)); err != nil {
 			return err
 		}
 	}
@@ -128,6 +140,7 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkLis
 			log.Error("http shutdown", "err", err)
 		}
 	}
+	waitTails() // ctx is done: the sessions deliver what they read and stop
 	stopPipe()
 	wg.Wait()
 	for _, stop := range []func() error{stopChecks, stopWorker} {
@@ -177,30 +190,23 @@ func bootMux(ready *atomic.Bool, st *store.Store) *http.ServeMux {
 
 // webMux builds every route of the web role: routes are registered here and
 // only here.
-func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store, al *alerting, met *metrics, ready *atomic.Bool) (*http.ServeMux, *ingest.Pipeline, error) {
+func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store, pipe *ingest.Pipeline, al *alerting, met *metrics, ready *atomic.Bool) (*http.ServeMux, error) {
 	drainSecrets, err := secret(ctx, cfg, log, st, "DRAIN_SECRET", cfg.DrainSecret)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	dashboard, err := secret(ctx, cfg, log, st, "DASHBOARD_PASSWORD", cfg.DashboardPassword)
 	if err != nil {
-		return nil, nil, err
-	}
-	pipe, err := ingest.New(ingest.Options{
-		Store: st, Logger: log, FlushEvery: cfg.RollupFlushEvery.D(), Committers: committers(cfg), EventLinesPerMinute: cfg.EventLinesPerMinute,
-		KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs, Observe: al.observe, Metrics: met,
-	})
-	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	dh, err := drain.NewHandler(drain.Options{Secrets: drainSecrets, Sink: pipe, Logger: log, Metrics: met})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	mux := bootMux(ready, st)
 	mux.Handle("POST /drain/{app}", dh)
 	if err := api.Register(mux, api.Options{Store: st, Passwords: dashboard, Logger: log}); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	met.gauge("dynowatch_alert_queue_depth", "Batches of alert observations waiting to be applied.", func() float64 { return float64(al.engine.QueueDepth()) })
 	if cfg.MetricsPublic {
@@ -223,7 +229,7 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 		d.User = url.UserPassword("dynowatch", dashboard[0])
 		log.Info("dashboard and API at "+d.String(), "dashboard_url", d.String())
 	}
-	return mux, pipe, nil
+	return mux, nil
 }
 
 // publicURL is DYNOWATCH_URL, or the local address.
@@ -289,4 +295,21 @@ func committers(cfg *config.Config) int {
 		return 1
 	}
 	return max(1, int(cfg.DatabaseMaxConns)-2)
+}
+
+// newPipeline is the drain pipeline every command that ingests uses. With al
+// set, alert rules see what it commits; replay passes none, so that old logs
+// page nobody.
+func newPipeline(cfg *config.Config, log *slog.Logger, st *store.Store, al *alerting, met *metrics) (*ingest.Pipeline, error) {
+	o := ingest.Options{
+		Store: st, Logger: log, FlushEvery: cfg.RollupFlushEvery.D(), Committers: committers(cfg), EventLinesPerMinute: cfg.EventLinesPerMinute,
+		KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs,
+	}
+	if al != nil {
+		o.Observe = al.observe
+	}
+	if met != nil {
+		o.Metrics = met
+	}
+	return ingest.New(o)
 }

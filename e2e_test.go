@@ -42,7 +42,7 @@ func (s *syncBuffer) String() string {
 // returns its base URL once /healthz answers 200.
 func startServer(t testing.TB, env map[string]string) (base string, logs *syncBuffer, stop func() error) {
 	t.Helper()
-	for _, v := range []string{"DATABASE_URL", "DYNO", "DYNOWATCH_URL", "DRAIN_SECRET", "DASHBOARD_PASSWORD"} {
+	for _, v := range []string{"DATABASE_URL", "DYNO", "DYNOWATCH_URL", "DRAIN_SECRET", "DASHBOARD_PASSWORD", "TAIL_APPS", "HEROKU_API_KEY"} {
 		t.Setenv(v, "")
 		os.Unsetenv(v)
 	}

@@ -63,6 +63,7 @@ Usage:
   dynowatch parse [FILE]           print every log message of FILE (or stdin) as JSON
   dynowatch config                 print the configuration read from config vars
   dynowatch alert test             send a test notification through every configured channel
+  dynowatch tail --app NAME        follow an app through a Platform API log session (no drain needed)
   dynowatch loadgen -url URL ...   post realistic Logplex batches to a drain and measure it
 
 Configuration comes from config vars (environment variables); see README.md.
@@ -82,7 +83,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
-	case "all", "web", "worker", "migrate", "replay", "config", "alert":
+	case "all", "web", "worker", "migrate", "replay", "config", "alert", "tail":
 	default:
 		fmt.Fprint(stderr, usage)
 		return usageError("unknown command %q", cmd)
@@ -121,6 +122,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runReplay(ctx, cfg, log, rest, stderr)
 	case "alert":
 		return runAlertTest(ctx, cfg, rest, stdout)
+	case "tail":
+		// stdout carries the messages as JSON: the logs go to stderr.
+		return runTail(ctx, cfg, newLogger(stderr, cfg.OnHeroku()), rest, stdout, stderr)
 	}
 	return serve(ctx, cfg, rules, checkList, log, roles{web: true, worker: true})
 }

@@ -54,6 +54,9 @@ type Config struct {
 	WebhookSecret      string   `envconfig:"ALERT_WEBHOOK_SECRET" example:"whsec-3f9c2a7e" secret:"true" desc:"Key of the X-Dynowatch-Signature HMAC-SHA256 of webhook bodies."`
 	WebhookMinSeverity string   `envconfig:"ALERT_WEBHOOK_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to the webhook."`
 	MetricsPublic      bool     `envconfig:"METRICS_PUBLIC" default:"false" example:"true" desc:"Serve /metrics (Prometheus) without the dashboard password."`
+	HerokuAPIKey       string   `envconfig:"HEROKU_API_KEY" example:"HRKU-0123abcd-…" secret:"true" desc:"Heroku API key (heroku authorizations:create) for pull mode: dynowatch tail and TAIL_APPS."`
+	HerokuAPIURL       string   `envconfig:"HEROKU_API_URL" default:"https://api.heroku.com" example:"https://api.heroku.com" desc:"Heroku Platform API, for pull mode."`
+	TailApps           []string `envconfig:"TAIL_APPS" example:"my-app,my-other-app" desc:"Apps the worker follows through Platform API log sessions, for apps where a drain can't be added (needs HEROKU_API_KEY)."`
 	HeartbeatURL       string   `envconfig:"HEARTBEAT_URL" example:"https://hc-ping.com/your-uuid" secret:"true" desc:"Pinged (GET) every minute by a worker: point an outside dead-man's switch at it to hear when dynowatch itself stops."`
 	Timezone           string   `envconfig:"ALERT_TIMEZONE" default:"UTC" example:"Europe/Zurich" desc:"Time zone of the times in alert messages (an IANA name)."`
 }
@@ -145,6 +148,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.SendGridAPIKey != "" || c.SMTPURL != "") && (c.EmailFrom == "" || len(c.EmailTo) == 0) {
 		bad("ALERT_EMAIL_TO", strings.Join(c.EmailTo, ","), "email is configured: set ALERT_EMAIL_FROM and ALERT_EMAIL_TO")
+	}
+	if len(c.TailApps) > 0 && c.HerokuAPIKey == "" {
+		bad("TAIL_APPS", strings.Join(c.TailApps, ","), "pull mode needs HEROKU_API_KEY too")
 	}
 	if (c.InfobipAPIKey != "") != (c.InfobipBaseURL != "") || (c.InfobipAPIKey != "" && len(c.SMSTo) == 0) {
 		bad("ALERT_SMS_TO", strings.Join(c.SMSTo, ","), "SMS needs INFOBIP_BASE_URL, INFOBIP_API_KEY and ALERT_SMS_TO together")

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeHeroku is a Platform API whose log sessions stream lines, the way
+// Heroku's do, then end.
+func fakeHeroku(t *testing.T, app string, lines ...string) *httptest.Server {
+	t.Helper()
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == "POST" && r.URL.Path == "/apps/"+app+"/log-sessions":
+			if r.Header.Get("Authorization") != "Bearer test-key" {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			w.WriteHeader(http.StatusCreated)
+			json.NewEncoder(w).Encode(map[string]string{"id": "1", "logplex_url": srv.URL + "/stream/abc?srv=1"})
+		case r.URL.Path == "/stream/abc":
+			for _, l := range lines {
+				fmt.Fprintln(w, l)
+			}
+			w.(http.Flusher).Flush()
+			<-r.Context().Done() // a tail session stays open
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestTailCommand(t *testing.T) {
+	for _, v := range []string{"DATABASE_URL", "DYNO", "TAIL_APPS"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+	ts := time.Now().UTC().Format(time.RFC3339)
+	api := fakeHeroku(t, "shop", ts+" heroku[worker.1]: Error R14 (Memory quota exceeded)", ts+" app[web.1]: hello")
+	t.Setenv("HEROKU_API_URL", api.URL)
+	t.Setenv("HEROKU_API_KEY", "test-key")
+	t.Setenv("DYNOWATCH_DB", filepath.Join(t.TempDir(), "tail.db"))
+	ctx, cancel := context.WithCancel(context.Background())
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"dynowatch", "tail", "--app", "shop"}, strings.NewReader(""), out, errOut) }()
+	waitFor(t, func() bool { return strings.Count(out.String(), "\n") >= 2 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("tail: %v; stderr:\n%s", err, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if !strings.Contains(lines[0], `"kind":"dyno_error","code":"R14"`) || !strings.Contains(lines[1], `"message":"hello"`) {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+// TestTailApps runs `dynowatch all` with TAIL_APPS: the worker follows the
+// app through a log session, and its R14 fires an alert as a drained one would.
+func TestTailApps(t *testing.T) {
+	ts := time.Now().UTC().Format(time.RFC3339)
+	api := fakeHeroku(t, "shop", ts+" heroku[worker.1]: Error R14 (Memory quota exceeded)")
+	base, logs, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw",
+		"HEROKU_API_URL": api.URL, "HEROKU_API_KEY": "test-key", "TAIL_APPS": "shop"})
+	var alerts struct {
+		Alerts []struct{ Key string } `json:"alerts"`
+	}
+	waitFor(t, func() bool {
+		getJSON(t, base+"/api/v1/alerts?state=firing", "pw", &alerts)
+		return len(alerts.Alerts) > 0
+	})
+	if alerts.Alerts[0].Key != "r14|shop|worker.1" {
+		t.Errorf("alerts = %+v; logs:\n%s", alerts, logs)
+	}
+}
