@@ -54,7 +54,9 @@ func TestTailCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errOut := &syncBuffer{}, &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"dynowatch", "tail", "--app", "shop"}, strings.NewReader(""), out, errOut) }()
+	go func() {
+		done <- run(ctx, []string{"dynowatch", "tail", "--app", "shop"}, strings.NewReader(""), out, errOut)
+	}()
 	waitFor(t, func() bool { return strings.Count(out.String(), "\n") >= 2 })
 	cancel()
 	if err := <-done; err != nil {
