@@ -21,7 +21,7 @@ func startChecks(ctx context.Context, list []checks.Check, log *slog.Logger, st 
 	if len(list) == 0 {
 		return func() error { return nil }, nil
 	}
-	r, err := checks.NewRunner(checks.RunnerOptions{Checks: list, Store: checkStore{st}, Logger: log, Holder: holder,
+	r, err := checks.NewRunner(checks.RunnerOptions{Checks: list, Store: checkStore{st}, Logger: log, Holder: holder, Ran: al.metrics.CheckRan,
 		Observe: func(obs []alert.Observation) {
 			if err := al.engine.Apply(context.WithoutCancel(ctx), obs); err != nil {
 				log.Error("check alerts", "err", err)

@@ -373,4 +373,15 @@ func TestFailingCheckRaisesAnAlert(t *testing.T) {
 	if len(checks.Checks) != 1 || checks.Checks[0].Name != "api" || checks.Checks[0].OK {
 		t.Errorf("checks = %+v", checks)
 	}
+	req, _ := http.NewRequest("GET", base+"/metrics", nil)
+	req.SetBasicAuth("prometheus", "pw")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `dynowatch_check_runs_total{check="api",result="failed"}`) {
+		t.Error("/metrics does not count the check's runs")
+	}
 }

@@ -20,6 +20,7 @@ type metrics struct {
 	commits         *prometheus.HistogramVec
 	flushes         *prometheus.HistogramVec
 	notifications   *prometheus.CounterVec
+	checkRuns       *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -37,8 +38,10 @@ func newMetrics() *metrics {
 			Help: "Time to write the in-memory rollups.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"result"}),
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dynowatch_notifications_total",
 			Help: "Notification attempts by channel and result: sent or failed."}, []string{"channel", "result"}),
+		checkRuns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dynowatch_check_runs_total",
+			Help: "Status check runs by check and result: ok or failed."}, []string{"check", "result"}),
 	}
-	m.reg.MustRegister(m.requests, m.messages, m.countMismatches, m.commits, m.flushes, m.notifications,
+	m.reg.MustRegister(m.requests, m.messages, m.countMismatches, m.commits, m.flushes, m.notifications, m.checkRuns,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -77,6 +80,15 @@ func (m *metrics) Delivered(channel string, ok bool) {
 		r = "failed"
 	}
 	m.notifications.WithLabelValues(channel, r).Inc()
+}
+
+// CheckRan counts a status check run.
+func (m *metrics) CheckRan(check string, ok bool) {
+	r := "ok"
+	if !ok {
+		r = "failed"
+	}
+	m.checkRuns.WithLabelValues(check, r).Inc()
 }
 
 func result(err error) string {

@@ -38,6 +38,7 @@ type RunnerOptions struct {
 	Now        func() time.Time            // optional: the clock of leases and results
 	HTTPClient *http.Client                // optional: see Prober
 	LookupEnv  func(string) (string, bool) // optional: see Prober
+	Ran        func(name string, ok bool)  // optional: hears of every run, for /metrics
 }
 
 func (o *RunnerOptions) validate() error {
@@ -160,6 +161,9 @@ func (r *Runner) tick(ctx context.Context, c *Check) {
 // alerts.
 func (r *Runner) run(ctx context.Context, c *Check) {
 	res := r.prober.Probe(ctx, c)
+	if r.o.Ran != nil {
+		r.o.Ran(c.Name, res.OK)
+	}
 	if ctx.Err() != nil {
 		return // stopping: the run says nothing about the target
 	}
