@@ -10,7 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-		"syscall"
+	"syscall"
 	"testing"
 	"time"
 
