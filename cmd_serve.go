@@ -182,6 +182,10 @@ func bootMux(ready *atomic.Bool, st *store.Store) *http.ServeMux {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if ready.Load() {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, "starting", http.StatusServiceUnavailable)
 	})

@@ -385,3 +385,15 @@ func TestFailingCheckRaisesAnAlert(t *testing.T) {
 		t.Error("/metrics does not count the check's runs")
 	}
 }
+
+func TestUnknownPathIs404OnceReady(t *testing.T) {
+	base, _, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw"})
+	resp, err := http.Get(base + "/no/such/page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("status %d, want 404", resp.StatusCode)
+	}
+}
