@@ -18,6 +18,7 @@ import (
 	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/api"
 	"github.com/dynowatch/dynowatch/checks"
+	"github.com/dynowatch/dynowatch/dashboard"
 	"github.com/dynowatch/dynowatch/config"
 	"github.com/dynowatch/dynowatch/drain"
 	"github.com/dynowatch/dynowatch/ingest"
@@ -199,7 +200,7 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	if err != nil {
 		return nil, err
 	}
-	dashboard, err := secret(ctx, cfg, log, st, "DASHBOARD_PASSWORD", cfg.DashboardPassword)
+	dashPasswords, err := secret(ctx, cfg, log, st, "DASHBOARD_PASSWORD", cfg.DashboardPassword)
 	if err != nil {
 		return nil, err
 	}
@@ -209,17 +210,23 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	}
 	mux := bootMux(ready, st)
 	mux.Handle("POST /drain/{app}", dh)
-	if err := api.Register(mux, api.Options{Store: st, Passwords: dashboard, Logger: log}); err != nil {
+	if err := api.Register(mux, api.Options{Store: st, Passwords: dashPasswords, Logger: log}); err != nil {
 		return nil, err
 	}
 	met.gauge("dynowatch_alert_queue_depth", "Batches of alert observations waiting to be applied.", func() float64 { return float64(al.engine.QueueDepth()) })
 	if cfg.MetricsPublic {
 		mux.Handle("GET /metrics", met.handler())
 	} else {
-		mux.Handle("GET /metrics", api.BasicAuth(dashboard, "dynowatch")(met.handler()))
+		mux.Handle("GET /metrics", api.BasicAuth(dashPasswords, "dynowatch")(met.handler()))
 	}
 
 	base := publicURL(cfg)
+	page := *base // the dashboard is behind its password: it shows the drain URL whole
+	page.User = url.UserPassword("dynowatch", drainSecrets[len(drainSecrets)-1])
+	page.Path = "/drain/APP"
+	if err := dashboard.Register(mux, dashboard.Options{Store: st, Logger: log, Auth: api.BasicAuth(dashPasswords, "dynowatch"), DrainURL: page.String()}); err != nil {
+		return nil, err
+	}
 	shown := drainSecrets[len(drainSecrets)-1]
 	if cfg.OnHeroku() && len(cfg.DrainSecret) > 0 {
 		shown = "$DRAIN_SECRET" // the dyno's logs leave the app: don't print the secret there
@@ -230,7 +237,7 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	log.Info("add an app with: heroku drains:add "+u.String()+" -a APP", "drain_url", u.String())
 	if len(cfg.DashboardPassword) == 0 {
 		d := *base
-		d.User = url.UserPassword("dynowatch", dashboard[0])
+		d.User = url.UserPassword("dynowatch", dashPasswords[0])
 		log.Info("dashboard and API at "+d.String(), "dashboard_url", d.String())
 	}
 	return mux, nil

@@ -1,0 +1,88 @@
+package dashboard
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dynowatch/dynowatch/store"
+	"github.com/dynowatch/dynowatch/store/storetest"
+)
+
+func TestOverview(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2024, 3, 15, 12, 30, 0, 0, time.UTC)
+	st := storetest.MustOpenEmbedded(t)
+	for _, b := range []*store.Batch{
+		{App: "shop", Received: now, State: store.AppDelta{LastMessage: now.Add(-time.Minute), Messages: 10}},
+		{App: "quiet-app", Received: now, State: store.AppDelta{LastMessage: now.Add(-time.Hour), Messages: 1}},
+	} {
+		if _, err := st.WriteBatch(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := store.Rollup{App: "shop", Dyno: "web.1", Minute: now.Add(-2 * time.Minute), Requests: 100, Status2xx: 90, Status5xx: 10}
+	for i := 0; i < 100; i++ {
+		r.Service.Observe(100)
+	}
+	if err := st.MergeRollups(ctx, []store.Rollup{r}, nil); err != nil {
+		t.Fatal(err)
+	}
+	a := &store.AlertState{Key: "r14|shop|web.1", Rule: "r14", App: "shop", Severity: "warning", State: "firing", StartedAt: now, FiredAt: now}
+	if ok, err := st.SaveAlert(ctx, a, 0); err != nil || !ok {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	auth := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if _, p, _ := r.BasicAuth(); p != "pw" {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	if err := Register(mux, Options{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: auth,
+		DrainURL: "https://dynowatch:s3cret@dw.example.com/drain/APP", Now: func() time.Time { return now }}); err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/", nil)
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, req)
+	if w.Code != http.StatusUnauthorized {
+		t.Fatalf("without the password: %d", w.Code)
+	}
+	req.SetBasicAuth("me", "pw")
+	w = httptest.NewRecorder()
+	mux.ServeHTTP(w, req)
+	page := w.Body.String()
+	for _, want := range []string{
+		`<td>shop</td>`, `<td class="state alerting">alerting</td>`, `<td>1m ago</td>`, `<td class="num">20</td>`, `<td class="num">10.0</td>`,
+		`<td>quiet-app</td>`, `<td class="state silent">silent</td>`,
+		`heroku drains:add https://dynowatch:s3cret@dw.example.com/drain/APP -a APP`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("overview lacks %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(page)
+	}
+}
+
+func TestAgo(t *testing.T) {
+	now := time.Date(2024, 3, 15, 12, 0, 0, 0, time.UTC)
+	for d, want := range map[time.Duration]string{12 * time.Second: "12s ago", 3 * time.Minute: "3m ago", 5 * time.Hour: "5h ago", 72 * time.Hour: "2024-03-12"} {
+		if got := ago(now, now.Add(-d)); got != want {
+			t.Errorf("ago(%v) = %q, want %q", d, got, want)
+		}
+	}
+	if ago(now, time.Time{}) != "never" {
+		t.Error("zero time")
+	}
+}
