@@ -430,37 +430,34 @@ func (p *Pipeline) flush(ctx context.Context) error {
 func (p *Pipeline) restore(rollups map[rollupKey]*store.Rollup, samples map[sampleKey]*store.SampleRollup, apps map[string]*store.AppDelta) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for k, r := range rollups {
-		cur := p.rollups[k]
-		if cur == nil {
-			p.rollups[k] = r
-			continue
+	mergeInto(p.rollups, rollups, (*store.Rollup).Merge)
+	mergeInto(p.samples, samples, (*store.SampleRollup).Merge)
+	mergeInto(p.apps, apps, mergeDelta)
+}
+
+// mergeInto merges every value of src into dst's value of the same key, or
+// moves it there when dst has none.
+func mergeInto[K comparable, V any](dst, src map[K]*V, merge func(into, from *V)) {
+	for k, v := range src {
+		if cur, ok := dst[k]; ok {
+			merge(cur, v)
+		} else {
+			dst[k] = v
 		}
-		cur.Merge(r)
 	}
-	for k, s := range samples {
-		cur := p.samples[k]
-		if cur == nil {
-			p.samples[k] = s
-			continue
-		}
-		cur.Merge(s)
+}
+
+// mergeDelta adds from's counts to into; the newer last message wins, and
+// into's drain token, being newer, is kept.
+func mergeDelta(into, from *store.AppDelta) {
+	if from.LastMessage.After(into.LastMessage) {
+		into.LastMessage = from.LastMessage
 	}
-	for app, d := range apps {
-		cur := p.apps[app]
-		if cur == nil {
-			p.apps[app] = d
-			continue
-		}
-		if d.LastMessage.After(cur.LastMessage) {
-			cur.LastMessage = d.LastMessage
-		}
-		if cur.DrainToken == "" {
-			cur.DrainToken = d.DrainToken
-		}
-		cur.Messages += d.Messages
-		cur.BadFrames += d.BadFrames
-		cur.CountMismatches += d.CountMismatches
-		cur.L10Dropped += d.L10Dropped
+	if into.DrainToken == "" {
+		into.DrainToken = from.DrainToken
 	}
+	into.Messages += from.Messages
+	into.BadFrames += from.BadFrames
+	into.CountMismatches += from.CountMismatches
+	into.L10Dropped += from.L10Dropped
 }

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -164,5 +165,56 @@ func TestIngestAfterStop(t *testing.T) {
 func TestOptionsValidate(t *testing.T) {
 	if _, err := New(Options{}); err == nil {
 		t.Error("no error without a store")
+	}
+}
+
+// flakyStore is the real store whose first rollup flush fails.
+type flakyStore struct {
+	*store.Store
+	fails int
+}
+
+func (f *flakyStore) MergeRollups(ctx context.Context, r []store.Rollup, s []store.SampleRollup) error {
+	if f.fails > 0 {
+		f.fails--
+		return errors.New("database restarting")
+	}
+	return f.Store.MergeRollups(ctx, r, s)
+}
+
+// TestFailedFlushIsKept: rollups that could not be written go with the next
+// flush, merged with what came in between.
+func TestFailedFlushIsKept(t *testing.T) {
+	ctx := context.Background()
+	_, st, stop := newPipeline(t, Options{})
+	stop()
+	flaky := &flakyStore{Store: st, fails: 1}
+	p, err := New(Options{Store: flaky, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), FlushEvery: time.Hour, Committers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	if _, err := p.Ingest(ctx, batch(t, "shop", "", router(1, 500, 10, "web.1", ""))); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.flush(ctx); err == nil {
+		t.Fatal("the first flush did not fail")
+	}
+	if _, err := p.Ingest(ctx, batch(t, "shop", "", router(2, 200, 10, "web.1", ""))); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("final flush: %v", err)
+	}
+	ws, err := st.WindowStats(ctx, "shop", time.Date(2024, 3, 15, 12, 0, 0, 0, time.UTC), time.Date(2024, 3, 15, 12, 1, 0, 0, time.UTC))
+	if err != nil || ws.Requests != 2 || ws.Status5xx != 1 {
+		t.Fatalf("window = %+v, %v; want both requests, the failed flush's included", ws, err)
+	}
+	apps, _ := st.Apps(ctx)
+	if len(apps) != 1 || apps[0].Messages != 2 {
+		t.Fatalf("apps = %+v, want 2 messages", apps)
 	}
 }
