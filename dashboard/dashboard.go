@@ -51,12 +51,19 @@ func Register(mux *http.ServeMux, o Options) error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	t, err := template.New("").Funcs(template.FuncMap{"ago": ago}).ParseFS(templates, "templates/*.html")
+	a, err := loadAssets()
+	if err != nil {
+		return err
+	}
+	t, err := template.New("").Funcs(template.FuncMap{"ago": ago, "static": a.url}).ParseFS(templates, "templates/*.html")
 	if err != nil {
 		return err
 	}
 	d := &dashboard{Options: o, t: t}
 	mux.Handle("GET /{$}", o.Auth(http.HandlerFunc(d.handleOverview)))
+	// uPlot and our chart script hold nothing secret; serving them without
+	// the password lets browsers and proxies cache them.
+	mux.Handle("GET /static/{file}", a)
 	return nil
 }
 

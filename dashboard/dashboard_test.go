@@ -86,3 +86,30 @@ func TestAgo(t *testing.T) {
 		t.Error("zero time")
 	}
 }
+
+func TestStatic(t *testing.T) {
+	mux := http.NewServeMux()
+	if err := Register(mux, Options{Store: storetest.MustOpenEmbedded(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Auth: func(http.Handler) http.Handler { return http.NotFoundHandler() }}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ path, ctype, has string }{
+		{"/static/uPlot.iife.min.js", "text/javascript; charset=utf-8", "uPlot"},
+		{"/static/uPlot.min.css", "text/css; charset=utf-8", ".uplot"},
+		{"/static/uPlot.LICENSE", "text/plain; charset=utf-8", "MIT"},
+	} {
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest("GET", c.path, nil))
+		if w.Code != 200 || w.Header().Get("Content-Type") != c.ctype || !strings.Contains(w.Body.String(), c.has) {
+			t.Errorf("%s: %d %q", c.path, w.Code, w.Header().Get("Content-Type"))
+		}
+		if cc := w.Header().Get("Cache-Control"); !strings.Contains(cc, "max-age=31536000") {
+			t.Errorf("%s: Cache-Control %q", c.path, cc)
+		}
+	}
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest("GET", "/static/nope.js", nil))
+	if w.Code != http.StatusNotFound {
+		t.Errorf("unknown file: %d", w.Code)
+	}
+}
