@@ -112,7 +112,7 @@ func (d *Detector) router(e *parse.Entry, app string) (Observation, bool) {
 		summary += " on " + r.Dyno
 	}
 	o := d.obs(e, app, "h_codes", "", r.Code, Event, summary)
-	o.Dyno = r.Dyno // shown, not part of the key: one alert per app and code
+	o.Dyno = strings.Clone(r.Dyno) // shown, not part of the key: one alert per app and code
 	return o, true
 }
 
@@ -184,7 +184,9 @@ func (d *Detector) obs(e *parse.Entry, app, rule, dyno, code string, kind ObsKin
 	if code != "" && rule != strings.ToLower(code) {
 		key += "|" + code
 	}
-	return Observation{Key: key, Rule: rule, App: app, Dyno: dyno, Code: code, Kind: kind, At: e.Time, Count: 1,
+	// Observations wait in the engine's queue: they must not keep the
+	// scanner's buffers, which the entries' strings share, alive.
+	return Observation{Key: key, Rule: rule, App: app, Dyno: strings.Clone(dyno), Code: strings.Clone(code), Kind: kind, At: e.Time, Count: 1,
 		Summary: summary, Evidence: e.Line(d.KeepQueryStrings, d.KeepClientIPs)}
 }
 
