@@ -24,6 +24,8 @@ type Store interface {
 	WindowStats(ctx context.Context, app string, from, to time.Time) (store.WindowStats, error)
 	ActiveAlerts(ctx context.Context) ([]store.AlertState, error)
 	LatestChecks(ctx context.Context) ([]store.CheckResult, error)
+	Series(ctx context.Context, q store.SeriesQuery) ([]store.Series, error)
+	Events(ctx context.Context, q store.EventQuery) ([]store.Event, error)
 }
 
 // Options configures the dashboard.
@@ -61,6 +63,7 @@ func Register(mux *http.ServeMux, o Options) error {
 	}
 	d := &dashboard{Options: o, t: t}
 	mux.Handle("GET /{$}", o.Auth(http.HandlerFunc(d.handleOverview)))
+	mux.Handle("GET /apps/{app}", o.Auth(http.HandlerFunc(d.handleApp)))
 	// uPlot and our chart script hold nothing secret; serving them without
 	// the password lets browsers and proxies cache them.
 	mux.Handle("GET /static/{file}", a)

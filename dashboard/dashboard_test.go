@@ -62,8 +62,8 @@ func TestOverview(t *testing.T) {
 	mux.ServeHTTP(w, req)
 	page := w.Body.String()
 	for _, want := range []string{
-		`<td>shop</td>`, `<td class="state alerting">alerting</td>`, `<td>1m ago</td>`, `<td class="num">20</td>`, `<td class="num">10.0</td>`,
-		`<td>quiet-app</td>`, `<td class="state silent">silent</td>`,
+		`<td><a href="/apps/shop">shop</a></td>`, `<td class="state alerting">alerting</td>`, `<td>1m ago</td>`, `<td class="num">20</td>`, `<td class="num">10.0</td>`,
+		`<td><a href="/apps/quiet-app">quiet-app</a></td>`, `<td class="state silent">silent</td>`,
 		`heroku drains:add https://dynowatch:s3cret@dw.example.com/drain/APP -a APP`,
 	} {
 		if !strings.Contains(page, want) {
