@@ -26,6 +26,9 @@ type Store interface {
 	LatestChecks(ctx context.Context) ([]store.CheckResult, error)
 	Series(ctx context.Context, q store.SeriesQuery) ([]store.Series, error)
 	Events(ctx context.Context, q store.EventQuery) ([]store.Event, error)
+	CheckResults(ctx context.Context, name string, since time.Time, limit int) ([]store.CheckResult, error)
+	CheckUptime(ctx context.Context, name string, from, to time.Time) (store.Uptime, error)
+	Alerts(ctx context.Context, q store.AlertQuery) ([]store.AlertState, error)
 }
 
 // Options configures the dashboard.
@@ -57,13 +60,15 @@ func Register(mux *http.ServeMux, o Options) error {
 	if err != nil {
 		return err
 	}
-	t, err := template.New("").Funcs(template.FuncMap{"ago": ago, "static": a.url}).ParseFS(templates, "templates/*.html")
+	t, err := template.New("").Funcs(template.FuncMap{"ago": ago, "static": a.url, "pair": pair}).ParseFS(templates, "templates/*.html")
 	if err != nil {
 		return err
 	}
 	d := &dashboard{Options: o, t: t}
 	mux.Handle("GET /{$}", o.Auth(http.HandlerFunc(d.handleOverview)))
 	mux.Handle("GET /apps/{app}", o.Auth(http.HandlerFunc(d.handleApp)))
+	mux.Handle("GET /checks", o.Auth(http.HandlerFunc(d.handleChecks)))
+	mux.Handle("GET /alerts", o.Auth(http.HandlerFunc(d.handleAlerts)))
 	// uPlot and our chart script hold nothing secret; serving them without
 	// the password lets browsers and proxies cache them.
 	mux.Handle("GET /static/{file}", a)
@@ -175,3 +180,11 @@ func ago(now, t time.Time) string {
 	}
 	return t.UTC().Format("2006-01-02")
 }
+
+// nowAnd carries the page's time into a sub-template with one item.
+type nowAnd struct {
+	Now   time.Time
+	Alert store.AlertState
+}
+
+func pair(now time.Time, a store.AlertState) nowAnd { return nowAnd{now, a} }

@@ -7,7 +7,7 @@
   if (!el || typeof uPlot === "undefined") return;
   var page = JSON.parse(el.textContent);
   var colors = ["#1a7f37", "#0969da", "#bf8700", "#cf222e", "#8250df", "#1b7c83", "#bc4c00", "#57606a", "#e85aad", "#4d2d00"];
-  var classColors = { "2xx": "#1a7f37", "3xx": "#0969da", "4xx": "#bf8700", "5xx": "#cf222e" };
+  var classColors = { "2xx": "#1a7f37", "3xx": "#0969da", "4xx": "#bf8700", "5xx": "#cf222e", ok: "#1a7f37", failed: "#cf222e", quota: "#cf222e" };
   var markers = page.markers || [];
   var plots = [];
 

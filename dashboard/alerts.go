@@ -1,0 +1,46 @@
+package dashboard
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/dynowatch/dynowatch/store"
+)
+
+type alertsPage struct {
+	Active []store.AlertState // pending and firing
+	Past   []store.AlertState // resolved, newest first
+	Now    time.Time
+}
+
+// pastAlerts is how many resolved episodes the alerts page lists.
+const pastAlerts = 100
+
+// handleAlerts handles "GET /alerts": the firing and pending alerts, then
+// the latest resolved ones, each with its evidence lines.
+func (d *dashboard) handleAlerts(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	active, err := d.Store.ActiveAlerts(ctx)
+	if err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	past, err := d.Store.Alerts(ctx, store.AlertQuery{State: "resolved", Limit: pastAlerts})
+	if err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	// Newest first, firing before pending.
+	page := alertsPage{Past: past, Now: d.Now()}
+	for _, state := range []string{"firing", "pending"} {
+		for i := len(active) - 1; i >= 0; i-- {
+			if active[i].State == state {
+				page.Active = append(page.Active, active[i])
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := d.t.ExecuteTemplate(w, "alerts.html", page); err != nil {
+		d.Logger.Error("rendering the alerts page", "err", err)
+	}
+}
