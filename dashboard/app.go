@@ -86,12 +86,12 @@ type appPage struct {
 const maxEvents = 200
 
 // handleApp handles "GET /apps/{app}": the app's charts over ?range= (1h,
-// 6h, 24h, 7d, 30d; 24h by default), releases and crashes as markers, and
+// 6h, 24h, 7d, 30d; 1h by default), releases and crashes as markers, and
 // its latest events with their raw log lines.
 func (d *dashboard) handleApp(w http.ResponseWriter, r *http.Request) {
 	ctx, now := r.Context(), d.Now()
 	app := r.PathValue("app")
-	rg := ranges[2]
+	rg := ranges[0]
 	if q := r.URL.Query().Get("range"); q != "" {
 		i := slices.IndexFunc(ranges, func(x timeRange) bool { return x.Name == q })
 		if i < 0 {
@@ -149,7 +149,7 @@ func (d *dashboard) handleApp(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, first)
 		return
 	}
-	page := appPage{App: app, Range: rg.Name, Ranges: ranges, Markers: marks, Events: events, Now: now}
+	page := appPage{App: app, Range: rg.Name, Ranges: ranges, Charts: []chartData{}, Markers: marks, Events: events, Now: now}
 	for _, c := range appCharts {
 		cd, ok := buildChart(c, series, dynoErrors, from, now, rg.Step)
 		if !ok {
@@ -171,6 +171,8 @@ func (d *dashboard) events(ctx context.Context, app string, from time.Time) (tab
 	if table, err = d.Store.Events(ctx, store.EventQuery{App: app, Since: from, Limit: maxEvents}); err != nil {
 		return nil, nil, nil, err
 	}
+	// The store numbers a batch's events kind by kind, not in time order.
+	slices.SortStableFunc(table, func(a, b store.Event) int { return b.Time.Compare(a.Time) })
 	for _, kind := range []string{"release", "deploy", "state_change"} {
 		evs, err := d.Store.Events(ctx, store.EventQuery{App: app, Since: from, Kind: kind, Limit: store.MaxEventLimit})
 		if err != nil {

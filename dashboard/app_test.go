@@ -50,7 +50,7 @@ func TestAppPage(t *testing.T) {
 	mustSeedShop(t, st, now)
 	get := mustServe(t, st, now)
 
-	code, page := get("/apps/shop?range=1h")
+	code, page := get("/apps/shop") // 1h by default
 	if code != 200 {
 		t.Fatalf("app page: %d\n%s", code, page)
 	}

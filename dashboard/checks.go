@@ -67,7 +67,7 @@ func (d *dashboard) handleChecks(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, first)
 		return
 	}
-	var cs []chartData
+	cs := []chartData{} // JSON [], not null
 	for _, c := range charts {
 		if c != nil {
 			cs = append(cs, *c)

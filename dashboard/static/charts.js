@@ -9,13 +9,14 @@
   var colors = ["#1a7f37", "#0969da", "#bf8700", "#cf222e", "#8250df", "#1b7c83", "#bc4c00", "#57606a", "#e85aad", "#4d2d00"];
   var classColors = { "2xx": "#1a7f37", "3xx": "#0969da", "4xx": "#bf8700", "5xx": "#cf222e", ok: "#1a7f37", failed: "#cf222e", quota: "#cf222e" };
   var markers = page.markers || [];
+  var charts = page.charts || [];
   var plots = [];
 
   function fmt(v) {
     if (v == null) return "–";
     var a = Math.abs(v);
-    if (a >= 1e9) return (v / 1e9).toFixed(2) + "G";
-    if (a >= 1e6) return (v / 1e6).toFixed(2) + "M";
+    if (a >= 1e9) return (v / 1e9).toFixed(1) + "G";
+    if (a >= 1e6) return (v / 1e6).toFixed(1) + "M";
     if (a >= 1e4) return (v / 1e3).toFixed(1) + "k";
     return Number.isInteger(v) ? String(v) : v.toFixed(2);
   }
@@ -61,7 +62,7 @@
     return Math.max(200, node.clientWidth);
   }
 
-  page.charts.forEach(function (c) {
+  charts.forEach(function (c) {
     var node = document.querySelector('[data-chart="' + c.id + '"]');
     if (!node) return;
     var n = c.labels.length;
@@ -84,7 +85,7 @@
       height: 200,
       series: series,
       scales: { x: { time: true } },
-      axes: [{}, { size: 55, values: function (u, vals) { return vals.map(fmt); } }],
+      axes: [{}, { size: 60, values: function (u, vals) { return vals.map(fmt); } }],
       legend: { live: true },
       plugins: [markerPlugin()],
     };
