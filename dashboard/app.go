@@ -158,7 +158,9 @@ func (d *dashboard) handleApp(w http.ResponseWriter, r *http.Request) {
 		}
 		page.Charts = append(page.Charts, cd)
 	}
-	page.Data = map[string]any{"charts": page.Charts, "markers": page.Markers}
+	// from and to fix the x axis to the whole range, so that a marker after
+	// the start of the last step still shows.
+	page.Data = map[string]any{"charts": page.Charts, "markers": page.Markers, "from": from.Unix(), "to": now.Unix()}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := d.t.ExecuteTemplate(w, "app.html", page); err != nil {
 		d.Logger.Error("rendering the app page", "app", app, "err", err)

@@ -71,6 +71,10 @@
     order.forEach(function (i) {
       var color = classColors[c.labels[i]] || colors[i % colors.length];
       var s = { label: c.labels[i], stroke: color, width: 1.5 };
+      // A sparse series, such as a few minutes in a 30-day range, has
+      // points with no neighbour to draw a line to: draw the points.
+      var values = c.data[i + 1].filter(function (v) { return v != null; }).length;
+      if (values < 60) s.points = { show: true, size: 5, fill: color };
       if (c.dashed[i]) { s.dash = [6, 4]; s.stroke = "#cf222e"; }
       if (c.stacked) {
         s.fill = color + "99";
@@ -84,7 +88,7 @@
       width: width(node),
       height: 200,
       series: series,
-      scales: { x: { time: true } },
+      scales: { x: page.to ? { time: true, range: function () { return [page.from, page.to]; } } : { time: true } },
       axes: [{}, { size: 60, values: function (u, vals) { return vals.map(fmt); } }],
       legend: { live: true },
       plugins: [markerPlugin()],
