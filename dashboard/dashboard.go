@@ -1,5 +1,6 @@
 // Package dashboard serves dynowatch's web pages: every monitored app at a
-// glance, rendered on the server from the store.
+// glance, each app's charts and events, the checks and the alerts, rendered
+// on the server from the store and drawn in the browser with uPlot.
 package dashboard
 
 import (
@@ -43,7 +44,9 @@ type Options struct {
 // silentAfter is how long without a message makes an app "silent" on the overview.
 const silentAfter = 15 * time.Minute
 
-// Register mounts the pages on mux.
+// Register mounts the pages on mux, behind o.Auth: the overview at "/", an
+// app's charts and events at "/apps/{app}", "/checks" and "/alerts"; and,
+// without it, uPlot and our chart script at "/static/{file}".
 func Register(mux *http.ServeMux, o Options) error {
 	switch {
 	case o.Store == nil:
