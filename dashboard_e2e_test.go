@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -83,7 +86,16 @@ func replayedLog(now time.Time) string {
 // $DYNOWATCH_SCREENSHOTS, or a temporary directory.
 func TestDashboardInBrowser(t *testing.T) {
 	chromium := chromiumPath(t)
-	base, logs, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s3cret", "DASHBOARD_PASSWORD": "dash-pw"})
+	// The app's health endpoint, for a status check: every fourth run fails.
+	var hits atomic.Int64
+	health := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1)%4 == 0 {
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+		}
+	}))
+	defer health.Close()
+	base, logs, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s3cret", "DASHBOARD_PASSWORD": "dash-pw",
+		"CHECK_API": "http " + health.URL + "/health every=1s timeout=500ms app=shop"})
 	now := time.Now()
 	if code := post(t, base+"/drain/shop", "s3cret", replayedLog(now), nil); code != 204 {
 		t.Fatalf("drain: %d; logs:\n%s", code, logs.String())
@@ -94,6 +106,16 @@ func TestDashboardInBrowser(t *testing.T) {
 	waitFor(t, func() bool {
 		getJSON(t, base+"/api/v1/apps/shop/series?metric=memory_rss_mb&from=15m", "dash-pw", &series)
 		return len(series.Series) == 2
+	})
+
+	var checks struct {
+		Checks []struct {
+			Uptime map[string]float64 `json:"uptime"`
+		} `json:"checks"`
+	}
+	waitFor(t, func() bool { // until a run failed, for the checks page's last error
+		getJSON(t, base+"/api/v1/checks", "dash-pw", &checks)
+		return len(checks.Checks) == 1 && checks.Checks[0].Uptime["24h"] < 1
 	})
 
 	shots := os.Getenv("DYNOWATCH_SCREENSHOTS")
@@ -251,7 +273,25 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("on a phone the requests chart ends at %dpx, past the page's %dpx", chartRight, pageWidth)
 	}
 
-	for _, page := range []string{"/checks", "/alerts", "/apps/shop?range=30d"} {
+	var checksText string
+	run("checks page",
+		chromedp.EmulateViewport(1200, 900),
+		chromedp.Navigate(base+"/checks"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-chart="check-0"] canvas`)),
+		text("table", &checksText),
+		into(chromedp.FullScreenshot(100), &buf),
+	)
+	shoot("checks.png", buf)
+	if !strings.Contains(checksText, "api") || !strings.Contains(checksText, "shop") {
+		t.Errorf("the checks page lacks the check api of shop: %q", checksText)
+	}
+	var lastError string
+	run("checks page error", text("pre", &lastError))
+	if !strings.Contains(lastError, "503") {
+		t.Errorf("the checks page's last error is %q, want the 503", lastError)
+	}
+
+	for _, page := range []string{"/alerts", "/apps/shop?range=30d"} {
 		run(page, chromedp.EmulateViewport(1200, 900), chromedp.Navigate(base+page), chromedp.WaitReady(chromedp.CSS("body")),
 			chromedp.Sleep(200*time.Millisecond), into(chromedp.FullScreenshot(100), &buf))
 		shoot(strings.NewReplacer("/", "", "?", "-", "=", "-").Replace(page)+".png", buf)

@@ -63,7 +63,7 @@ func Register(mux *http.ServeMux, o Options) error {
 	if err != nil {
 		return err
 	}
-	t, err := template.New("").Funcs(template.FuncMap{"ago": ago, "static": a.url, "pair": pair}).ParseFS(templates, "templates/*.html")
+	t, err := template.New("").Funcs(template.FuncMap{"ago": ago, "static": a.url, "pair": pair, "ms": ms}).ParseFS(templates, "templates/*.html")
 	if err != nil {
 		return err
 	}
@@ -191,3 +191,12 @@ type nowAnd struct {
 }
 
 func pair(now time.Time, a store.AlertState) nowAnd { return nowAnd{now, a} }
+
+// ms writes a duration in milliseconds, with a decimal under 10 ms.
+func ms(d time.Duration) string {
+	v := float64(d.Microseconds()) / 1000
+	if v < 10 {
+		return fmt.Sprintf("%.1f ms", v)
+	}
+	return fmt.Sprintf("%.0f ms", v)
+}
