@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -36,7 +37,7 @@ type chartSpec struct {
 }
 
 var appCharts = []chartSpec{
-	{ID: "requests", Title: "Requests by status class", Unit: "req/step", Metrics: []string{"requests_2xx", "requests_3xx", "requests_4xx", "requests_5xx"}},
+	{ID: "requests", Title: "Requests by status class", Unit: "per step", Metrics: []string{"requests_2xx", "requests_3xx", "requests_4xx", "requests_5xx"}},
 	{ID: "5xx", Title: "5xx share", Unit: "%", Metrics: []string{"5xx_pct"}},
 	{ID: "latency", Title: "Service time", Unit: "ms", Metrics: []string{"p50", "p95", "p99"}},
 	{ID: "codes", Title: "H and R codes", Unit: "per step", Metrics: []string{"codes"}, Stacked: true},
@@ -278,7 +279,11 @@ func buildChart(c chartSpec, series map[string][]store.Series, dynoErrors []stor
 	for t := from.Unix() - from.Unix()%sec; t < to.Unix(); t += sec {
 		xs = append(xs, t)
 	}
-	cd := chartData{ID: c.ID, Title: c.Title, Unit: c.Unit, Stacked: c.Stacked, Data: make([][]*float64, 1, len(lines)+1)}
+	unit := c.Unit
+	if unit == "per step" {
+		unit = "per " + stepName(step)
+	}
+	cd := chartData{ID: c.ID, Title: c.Title, Unit: unit, Stacked: c.Stacked, Data: make([][]*float64, 1, len(lines)+1)}
 	x := make([]*float64, len(xs))
 	for i, t := range xs {
 		v := float64(t)
@@ -300,4 +305,12 @@ func buildChart(c chartSpec, series map[string][]store.Series, dynoErrors []stor
 		cd.Data = append(cd.Data, col)
 	}
 	return cd, true
+}
+
+// stepName writes a step as "5m" or "3h".
+func stepName(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return fmt.Sprintf("%dm", d/time.Minute)
 }

@@ -56,6 +56,7 @@ func TestAppPage(t *testing.T) {
 	}
 	for _, want := range []string{
 		`<h1>shop</h1>`, `<a href="?range=1h" class="on">1h</a>`, `<a href="?range=30d">30d</a>`,
+		`Requests by status class <span class="muted">(per 1m)</span>`, `H and R codes <span class="muted">(per 1m)</span>`,
 		`data-chart="requests"`, `data-chart="5xx"`, `data-chart="latency"`, `data-chart="codes"`, `data-chart="memory"`, `data-chart="load"`, `data-chart="pg-conn"`,
 		`Release v42 created by me@example.com`, `&lt;script&gt;alert(1)&lt;/script&gt;`,
 		`/static/uPlot.iife.min.js?v=`, `/static/charts.js?v=`,
@@ -146,5 +147,13 @@ func mustSeedShop(t *testing.T, st *store.Store, now time.Time) {
 		Values: map[string]float64{"active_connections": 12}})
 	if err := st.MergeRollups(ctx, rs, ss); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestStepName(t *testing.T) {
+	for d, want := range map[time.Duration]string{time.Minute: "1m", 5 * time.Minute: "5m", time.Hour: "1h", 3 * time.Hour: "3h"} {
+		if got := stepName(d); got != want {
+			t.Errorf("stepName(%v) = %q, want %q", d, got, want)
+		}
 	}
 }
