@@ -290,28 +290,13 @@ func (s *Store) Alerts(ctx context.Context, q AlertQuery) ([]AlertState, error) 
 	if limit == 0 {
 		limit = DefaultAlertLimit
 	}
-	var sb strings.Builder
-	sb.WriteString(alertSelect + " WHERE TRUE")
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		fmt.Fprintf(&sb, " AND %s $%d", cond, len(args))
-	}
-	if q.State != "" {
-		add("state =", q.State)
-	}
-	if q.App != "" {
-		add("app =", q.App)
-	}
-	if q.Key != "" {
-		add("key =", q.Key)
-	}
-	if q.Before > 0 {
-		add("id <", q.Before)
-	}
-	args = append(args, limit)
-	fmt.Fprintf(&sb, " ORDER BY id DESC LIMIT $%d", len(args))
-	as, err := s.queryAlerts(ctx, sb.String(), args...)
+	f := newFilter(alertSelect + " WHERE TRUE")
+	f.and(q.State != "", "state =", q.State)
+	f.and(q.App != "", "app =", q.App)
+	f.and(q.Key != "", "key =", q.Key)
+	f.and(q.Before > 0, "id <", q.Before)
+	query, args := f.page(limit)
+	as, err := s.queryAlerts(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: alerts: %w", err)
 	}

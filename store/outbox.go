@@ -297,25 +297,12 @@ func (s *Store) Outbox(ctx context.Context, q OutboxQuery) ([]OutboxItem, error)
 	if limit == 0 {
 		limit = DefaultAlertLimit
 	}
-	var sb strings.Builder
-	sb.WriteString(`SELECT ` + outboxCols + ` FROM outbox WHERE TRUE`)
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		fmt.Fprintf(&sb, " AND %s $%d", cond, len(args))
-	}
-	if q.App != "" {
-		add("app =", q.App)
-	}
-	if q.DeliveryID != "" {
-		add("delivery_id =", q.DeliveryID)
-	}
-	if q.Before > 0 {
-		add("id <", q.Before)
-	}
-	args = append(args, limit)
-	fmt.Fprintf(&sb, " ORDER BY id DESC LIMIT $%d", len(args))
-	items, err := queryOutbox(ctx, s.q, sb.String(), args...)
+	f := newFilter(`SELECT ` + outboxCols + ` FROM outbox WHERE TRUE`)
+	f.and(q.App != "", "app =", q.App)
+	f.and(q.DeliveryID != "", "delivery_id =", q.DeliveryID)
+	f.and(q.Before > 0, "id <", q.Before)
+	query, args := f.page(limit)
+	items, err := queryOutbox(ctx, s.q, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: outbox: %w", err)
 	}

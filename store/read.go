@@ -124,29 +124,14 @@ func (s *Store) Events(ctx context.Context, q EventQuery) ([]Event, error) {
 	if limit == 0 {
 		limit = DefaultEventLimit
 	}
-	var sb strings.Builder
-	sb.WriteString(`SELECT id, time_us, kind, code, dyno, line FROM events WHERE app = $1`)
-	args := []any{q.App}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		fmt.Fprintf(&sb, " AND %s $%d", cond, len(args))
-	}
-	if !q.Since.IsZero() {
-		add("time_us >=", micros(q.Since))
-	}
-	if q.Before > 0 {
-		add("id <", q.Before)
-	}
-	if q.Kind != "" {
-		add("kind =", q.Kind)
-	}
-	if q.Code != "" {
-		add("code =", q.Code)
-	}
-	args = append(args, limit)
-	fmt.Fprintf(&sb, " ORDER BY id DESC LIMIT $%d", len(args))
+	f := newFilter(`SELECT id, time_us, kind, code, dyno, line FROM events WHERE app = $1`, q.App)
+	f.and(!q.Since.IsZero(), "time_us >=", micros(q.Since))
+	f.and(q.Before > 0, "id <", q.Before)
+	f.and(q.Kind != "", "kind =", q.Kind)
+	f.and(q.Code != "", "code =", q.Code)
+	query, args := f.page(limit)
 
-	r, err := s.q.query(ctx, sb.String(), args...)
+	r, err := s.q.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: events: %w", err)
 	}
