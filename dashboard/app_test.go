@@ -18,10 +18,10 @@ import (
 )
 
 // mustServe registers the dashboard over st with the password "pw" and
-// returns a function that GETs a path with it.
-func mustServe(t *testing.T, st Store, now time.Time) func(path string) (int, string) {
+// returns a function that GETs a path with it, and the mux itself.
+func mustServe(t *testing.T, st Store, now time.Time) (get func(path string) (int, string), mux *http.ServeMux) {
 	t.Helper()
-	mux := http.NewServeMux()
+	mux = http.NewServeMux()
 	auth := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if _, p, _ := r.BasicAuth(); p != "pw" {
@@ -32,7 +32,7 @@ func mustServe(t *testing.T, st Store, now time.Time) func(path string) (int, st
 		})
 	}
 	if err := Register(mux, Options{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: auth,
-		DrainURL: "https://dw.example.com/drain/APP", Now: func() time.Time { return now }}); err != nil {
+		DrainURL: "https://dynowatch:s3cret@dw.example.com/drain/APP", Now: func() time.Time { return now }}); err != nil {
 		t.Fatal(err)
 	}
 	return func(path string) (int, string) {
@@ -41,14 +41,14 @@ func mustServe(t *testing.T, st Store, now time.Time) func(path string) (int, st
 		w := httptest.NewRecorder()
 		mux.ServeHTTP(w, req)
 		return w.Code, w.Body.String()
-	}
+	}, mux
 }
 
 func TestAppPage(t *testing.T) {
 	now := time.Date(2024, 3, 15, 12, 30, 0, 0, time.UTC)
 	st := storetest.MustOpenEmbedded(t)
 	mustSeedShop(t, st, now)
-	get := mustServe(t, st, now)
+	get, _ := mustServe(t, st, now)
 
 	code, page := get("/apps/shop") // 1h by default
 	if code != 200 {

@@ -27,7 +27,7 @@ func TestChecksPage(t *testing.T) {
 	if err := st.RecordCheck(ctx, store.CheckResult{Check: "api", App: "shop", Kind: "http", Time: now.Add(-48 * time.Hour), Error: "timeout", Latency: time.Second, Worker: "worker.1"}); err != nil {
 		t.Fatal(err)
 	}
-	get := mustServe(t, st, now)
+	get, _ := mustServe(t, st, now)
 	code, page := get("/checks")
 	if code != 200 {
 		t.Fatalf("checks page: %d\n%s", code, page)
@@ -60,7 +60,7 @@ func TestAlertsPage(t *testing.T) {
 			t.Fatal(ok, err)
 		}
 	}
-	get := mustServe(t, st, now)
+	get, _ := mustServe(t, st, now)
 	code, page := get("/alerts")
 	if code != 200 {
 		t.Fatalf("alerts page: %d\n%s", code, page)

@@ -37,30 +37,14 @@ func TestOverview(t *testing.T) {
 	if ok, err := st.SaveAlert(ctx, a, 0); err != nil || !ok {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	auth := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if _, p, _ := r.BasicAuth(); p != "pw" {
-				w.WriteHeader(http.StatusUnauthorized)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
-	if err := Register(mux, Options{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: auth,
-		DrainURL: "https://dynowatch:s3cret@dw.example.com/drain/APP", Now: func() time.Time { return now }}); err != nil {
-		t.Fatal(err)
-	}
-	req := httptest.NewRequest("GET", "/", nil)
+	get, mux := mustServe(t, st, now)
 	w := httptest.NewRecorder()
-	mux.ServeHTTP(w, req)
+	mux.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
 	if w.Code != http.StatusUnauthorized {
 		t.Fatalf("without the password: %d", w.Code)
 	}
-	req.SetBasicAuth("me", "pw")
-	w = httptest.NewRecorder()
-	mux.ServeHTTP(w, req)
-	page := w.Body.String()
+	_, page := get("/")
+
 	for _, want := range []string{
 		`<td><a href="/apps/shop">shop</a></td>`, `<td class="state alerting">alerting</td>`, `<td>1m ago</td>`, `<td class="num">20</td>`, `<td class="num">10.0</td>`,
 		`<td><a href="/apps/quiet-app">quiet-app</a></td>`, `<td class="state silent">silent</td>`,
