@@ -254,7 +254,7 @@ func (s *Store) updateAlert(ctx context.Context, q querier, a *AlertState, expec
 // ActiveAlerts returns the alerts that are pending or firing, oldest
 // episode first: what the worker's ticks look at.
 func (s *Store) ActiveAlerts(ctx context.Context) ([]AlertState, error) {
-	as, err := s.queryAlerts(ctx, alertSelect+" WHERE state <> 'resolved' ORDER BY id")
+	as, err := queryAll(ctx, s.q, scanAlert, alertSelect+" WHERE state <> 'resolved' ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("store: active alerts: %w", err)
 	}
@@ -296,26 +296,9 @@ func (s *Store) Alerts(ctx context.Context, q AlertQuery) ([]AlertState, error) 
 	f.and(q.Key != "", "key =", q.Key)
 	f.and(q.Before > 0, "id <", q.Before)
 	query, args := f.page(limit)
-	as, err := s.queryAlerts(ctx, query, args...)
+	as, err := queryAll(ctx, s.q, scanAlert, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: alerts: %w", err)
 	}
 	return as, nil
-}
-
-func (s *Store) queryAlerts(ctx context.Context, sql string, args ...any) ([]AlertState, error) {
-	r, err := s.q.query(ctx, sql, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	as := []AlertState{}
-	for r.Next() {
-		a, err := scanAlert(r)
-		if err != nil {
-			return nil, err
-		}
-		as = append(as, a)
-	}
-	return as, r.Err()
 }

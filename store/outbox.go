@@ -112,21 +112,22 @@ func scanOutbox(r row) (OutboxItem, error) {
 	return it, err
 }
 
-func queryOutbox(ctx context.Context, q querier, sql string, args ...any) ([]OutboxItem, error) {
+// queryAll runs a query and scans every row of it with scan.
+func queryAll[T any](ctx context.Context, q querier, scan func(row) (T, error), sql string, args ...any) ([]T, error) {
 	r, err := q.query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	items := []OutboxItem{}
+	out := []T{}
 	for r.Next() {
-		it, err := scanOutbox(r)
+		v, err := scan(r)
 		if err != nil {
 			return nil, err
 		}
-		items = append(items, it)
+		out = append(out, v)
 	}
-	return items, r.Err()
+	return out, r.Err()
 }
 
 // MaxClaim caps the limit of ClaimOutbox.
@@ -161,7 +162,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, holder string, now time.Time, l
 			ORDER BY next_us, id LIMIT $4` + s.dialect(" FOR UPDATE SKIP LOCKED", "") + `)
 		RETURNING ` + outboxCols
 	unlock := s.writeLock()
-	items, err := queryOutbox(ctx, s.q, sql, holder, now.Add(lease).UnixMicro(), now.UnixMicro(), limit)
+	items, err := queryAll(ctx, s.q, scanOutbox, sql, holder, now.Add(lease).UnixMicro(), now.UnixMicro(), limit)
 	unlock()
 	if err != nil {
 		return nil, fmt.Errorf("store: claim outbox: %w", err)
@@ -302,7 +303,7 @@ func (s *Store) Outbox(ctx context.Context, q OutboxQuery) ([]OutboxItem, error)
 	f.and(q.DeliveryID != "", "delivery_id =", q.DeliveryID)
 	f.and(q.Before > 0, "id <", q.Before)
 	query, args := f.page(limit)
-	items, err := queryOutbox(ctx, s.q, query, args...)
+	items, err := queryAll(ctx, s.q, scanOutbox, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: outbox: %w", err)
 	}
