@@ -16,6 +16,7 @@ import (
 
 	"github.com/dynowatch/dynowatch/config"
 	"github.com/dynowatch/dynowatch/drain"
+	"github.com/dynowatch/dynowatch/heroku"
 	"github.com/dynowatch/dynowatch/parse"
 )
 
@@ -40,7 +41,7 @@ func runReplay(ctx context.Context, cfg *config.Config, log *slog.Logger, args [
 		}
 		return &exitError{code: 2}
 	}
-	if fs.NArg() != 1 || !drain.ValidApp(*app) {
+	if fs.NArg() != 1 || !heroku.ValidApp(*app) {
 		fs.Usage()
 		return usageError("replay needs --app with a Heroku app name and one FILE")
 	}
