@@ -143,6 +143,9 @@ func (p *Pipeline) Ingest(ctx context.Context, b *drain.Batch) (bool, error) {
 	}
 	<-c.done // the committer always answers, even when stopping
 	if c.err != nil || c.dup {
+		// Nothing of this batch was kept: a retry must not use up the
+		// minute's line cap, or later distinct lines would be dropped.
+		p.release(sb)
 		return c.dup, c.err
 	}
 	p.aggregate(b)
@@ -179,6 +182,21 @@ func (p *Pipeline) events(b *drain.Batch) *store.Batch {
 		})
 	}
 	return sb
+}
+
+// release gives back the line cap that events took for sb's lines.
+func (p *Pipeline) release(sb *store.Batch) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range sb.Events {
+		ev := &sb.Events[i]
+		k := lineKey{ev.App, ev.Kind, ev.Code, ev.Time.Unix() / 60}
+		if n := p.lines[k]; n > 1 {
+			p.lines[k] = n - 1
+		} else {
+			delete(p.lines, k)
+		}
+	}
 }
 
 // eventOf says whether e is kept as an event, and with which code and dyno.
