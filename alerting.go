@@ -111,7 +111,10 @@ func (a *alerting) evaluate(ctx context.Context, now time.Time) error {
 				continue
 			}
 			ws, ok := stats[r.Window]
-			if !ok {
+			if !ok && !app.LastMessage.Before(now.Add(-r.Window)) {
+				// Only an app that spoke through a live drain in the window is
+				// judged by it: replayed history fills the same rollups, and
+				// must never page.
 				if ws, err = a.store.WindowStats(ctx, app.Name, now.Add(-r.Window), now); err != nil {
 					return err
 				}

@@ -66,7 +66,7 @@ func runReplay(ctx context.Context, cfg *config.Config, log *slog.Logger, args [
 	go func() { flushed <- pipe.Run(pipeCtx) }()
 
 	s := parse.NewScanner(bytes.NewReader(content), parse.FormAuto)
-	b := &drain.Batch{App: *app}
+	b := &drain.Batch{App: *app, Replayed: true}
 	total, bad, dups, n := 0, 0, 0, 0
 	send := func() error {
 		n++

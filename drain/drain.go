@@ -37,6 +37,9 @@ type Batch struct {
 	BadFrames  int // messages that could not be parsed
 	// CountMismatch is set when Logplex-Msg-Count disagrees with the frames found.
 	CountMismatch bool
+	// Replayed marks history (dynowatch replay), not a live drain: it fills
+	// the charts and events but moves no last-seen time and no alert.
+	Replayed bool
 }
 
 // Sink takes delivered batches. Ingest returns once the batch is as durable

@@ -149,7 +149,7 @@ func (p *Pipeline) Ingest(ctx context.Context, b *drain.Batch) (bool, error) {
 		return c.dup, c.err
 	}
 	p.aggregate(b)
-	if p.o.Observe != nil {
+	if p.o.Observe != nil && !b.Replayed {
 		p.o.Observe(b.App, b.Entries)
 	}
 	return false, nil
@@ -227,7 +227,7 @@ func (p *Pipeline) aggregate(b *drain.Batch) {
 		d = &store.AppDelta{}
 		p.apps[b.App] = d
 	}
-	if b.Received.After(d.LastMessage) && len(b.Entries) > 0 {
+	if b.Received.After(d.LastMessage) && len(b.Entries) > 0 && !b.Replayed {
 		d.LastMessage = b.Received
 	}
 	if b.DrainToken != "" {
