@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -534,5 +535,27 @@ func TestLargeBody(t *testing.T) {
 		if s.Err() != nil || i != len(want) {
 			t.Fatalf("%s: %d messages, err %v", name, i, s.Err())
 		}
+	}
+}
+
+// TestHugeLengthPrefixKeepsTheGoodFramesAfterIt: a length prefix that runs
+// past the body or past MaxFrame is one bad frame; the frames after it are
+// found again and kept (Logplex drops a batch answered with 400 for good).
+func TestHugeLengthPrefixKeepsTheGoodFramesAfterIt(t *testing.T) {
+	good := frame(routerFrame) + frame(appFrame) + frame(appFrame)
+	routerMsg := strings.TrimSuffix(routerFrame[strings.Index(routerFrame, "at=info"):], "\n")
+	for name, body := range map[string]string{
+		"9,999,999 bytes claimed":        "9999999 " + appFrame + good,
+		"over MaxFrame, within the body": fmt.Sprintf("%d %s", MaxFrame+1, appFrame) + good,
+		"past the end of the body":       fmt.Sprintf("%d %s", len(appFrame)+len(good)+10, appFrame) + good,
+	} {
+		t.Run(name, func(t *testing.T) {
+			for _, got := range [][]string{scanAll(t, bytes.NewReader([]byte(body)), FormLogplex), scanOneByte(t, body)} {
+				want := []string{routerMsg, "hello", "hello"}
+				if len(got) != 4 || !strings.HasPrefix(got[0], "ERR: ") || !slices.Equal(got[1:], want) {
+					t.Fatalf("got %q, want one error then %q", shortAll(got), shortAll(want))
+				}
+			}
+		})
 	}
 }
