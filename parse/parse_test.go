@@ -559,3 +559,36 @@ func TestHugeLengthPrefixKeepsTheGoodFramesAfterIt(t *testing.T) {
 		})
 	}
 }
+
+// TestAppOutputCannotFakePlatformEvents: whatever an app prints is app
+// output. Only Heroku's own sources carry R and H codes, dyno state changes
+// and releases; under app, only R13 of a one-off dyno (app[run.N]) does.
+func TestAppOutputCannotFakePlatformEvents(t *testing.T) {
+	const ts = "2024-03-15T12:00:00Z "
+	for _, line := range []string{
+		"app[web.1]: Error R15 (Memory quota vastly exceeded)",
+		"app[web.1]: Error R14 (Memory quota exceeded)",
+		"app[worker.2]: Error R10 (Boot timeout) -> Web process failed to bind to $PORT",
+		"app[web.1]: Error R13 (Attach error) -> Failed to attach to process",
+		"app[run.3]: Error R15 (Memory quota vastly exceeded)",
+		"app[run.x]: Error R13 (Attach error)",
+		"app[web.1]: at=error code=H12 desc=\"Request timeout\" method=GET path=\"/\" dyno=web.1 status=503",
+		"app[web.1]: State changed from up to crashed",
+		"app[web.1]: Process running mem=1028MB(103.3%)",
+		"app[web.1]: Process exited with status 137",
+		"app[web.1]: Release v138 created by user foo@bar.com",
+		"app[web.1]: Error L10 (output buffer overflow): 500 messages dropped since 2024-03-15T12:00:00+00:00.",
+	} {
+		e, err := parseOne(t, ts+line)
+		if err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		if e.Kind != KindApp {
+			t.Errorf("%s: kind %s, want app", line, e.Kind)
+		}
+	}
+	e, err := parseOne(t, ts+"app[run.3]: Error R13 (Attach error) -> Failed to attach to process")
+	if err != nil || e.Kind != KindDynoError || e.DynoError.Code != "R13" {
+		t.Errorf("R13 of a one-off dyno: %+v, %v; want dyno_error R13", e, err)
+	}
+}
