@@ -251,14 +251,20 @@ type cappedReader struct {
 	left int64
 }
 
+// Read reads one byte past the limit, as http.MaxBytesReader does: a body of
+// exactly MaxBody bytes is within it ("over 4 MiB" is the rule).
 func (c *cappedReader) Read(p []byte) (int, error) {
-	if c.left <= 0 {
+	if c.left < 0 {
 		return 0, &http.MaxBytesError{Limit: MaxBody}
 	}
-	if int64(len(p)) > c.left {
-		p = p[:c.left]
+	if int64(len(p)) > c.left+1 {
+		p = p[:c.left+1]
 	}
 	n, err := c.r.Read(p)
+	if int64(n) > c.left {
+		n, c.left = int(c.left), -1
+		return n, &http.MaxBytesError{Limit: MaxBody}
+	}
 	c.left -= int64(n)
 	return n, err
 }
