@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dynowatch/dynowatch/alert"
 )
 
 // fakeHeroku is a Platform API whose log sessions stream lines, the way
@@ -80,7 +82,7 @@ func TestTailApps(t *testing.T) {
 		getJSON(t, base+"/api/v1/alerts?state=firing", "pw", &alerts)
 		return len(alerts.Alerts) > 0
 	})
-	if alerts.Alerts[0].Key != "r14|shop|worker.1" {
+	if alerts.Alerts[0].Key != (alert.Key{Rule: alert.RuleR14, App: "shop", Dyno: "worker.1"}).String() {
 		t.Errorf("alerts = %+v; logs:\n%s", alerts, logs)
 	}
 }

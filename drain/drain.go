@@ -154,12 +154,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		*bufp = (*bufp)[:0]
 		h.entries.Put(bufp)
 	}()
-	b := &Batch{App: app, Received: received, DrainToken: r.Header.Get("Logplex-Drain-Token"), Entries: *bufp}
-	switch {
-	case r.Header.Get("Logplex-Frame-Id") != "":
-		b.Key = "frame:" + r.Header.Get("Logplex-Frame-Id")
-	case r.Header.Get("X-Request-Id") != "":
-		b.Key = "req:" + r.Header.Get("X-Request-Id")
+	b := &Batch{App: app, Received: received, Entries: *bufp}
+	if err := b.setHeaders(r.Header); err != nil {
+		h.metrics.Request("bad_request", 0, 0, false)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
 	}
 	if err := h.scan(r.Context(), b, body, form); err != nil {
 		var tooLarge *http.MaxBytesError
@@ -197,6 +196,40 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.metrics.Request(result, len(b.Entries), b.BadFrames, b.CountMismatch)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// MaxHeaderID is the longest Logplex-Frame-Id, X-Request-Id or
+// Logplex-Drain-Token taken. Logplex sends 32 hex digits and d.<uuid>,
+// log-shuttle a UUID; anything longer was made by hand.
+const MaxHeaderID = 200
+
+// setHeaders takes the dedupe key and drain token from the headers.
+func (b *Batch) setHeaders(hd http.Header) error {
+	for _, name := range []string{"Logplex-Frame-Id", "X-Request-Id", "Logplex-Drain-Token"} {
+		if v := hd.Get(name); !printable(v) {
+			return fmt.Errorf("%s must be at most %d printable ASCII characters", name, MaxHeaderID)
+		}
+	}
+	switch {
+	case hd.Get("Logplex-Frame-Id") != "":
+		b.Key = "frame:" + hd.Get("Logplex-Frame-Id")
+	case hd.Get("X-Request-Id") != "":
+		b.Key = "req:" + hd.Get("X-Request-Id")
+	}
+	b.DrainToken = hd.Get("Logplex-Drain-Token")
+	return nil
+}
+
+func printable(s string) bool {
+	if len(s) > MaxHeaderID {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // authorized compares the password with every secret in constant time, so

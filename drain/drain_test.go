@@ -312,3 +312,22 @@ func TestHugeLengthPrefixStillStoresTheGoodFrames(t *testing.T) {
 		t.Errorf("%d entries and %d bad frames, want 3 and 1", len(b.Entries), b.BadFrames)
 	}
 }
+
+// TestLongFrameIDIsRefused: a hand-made Logplex-Frame-Id (or request id or
+// drain token) longer than MaxHeaderID is refused with a 400 that says why,
+// before it reaches the store.
+func TestLongFrameIDIsRefused(t *testing.T) {
+	good := []byte(frame(routerLine))
+	for _, name := range []string{"Logplex-Frame-Id", "X-Request-Id", "Logplex-Drain-Token"} {
+		sink := &recordingSink{}
+		w := request{pass: "new-secret", body: good, headers: map[string]string{name: strings.Repeat("f", 3000)}}.do(t, newTestHandler(t, sink))
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), name) || len(sink.batches) != 0 {
+			t.Errorf("%s of 3000 bytes: status %d %q, %d batches; want 400 naming the header", name, w.Code, w.Body.String(), len(sink.batches))
+		}
+	}
+	sink := &recordingSink{}
+	id := strings.Repeat("f", MaxHeaderID)
+	if w := (request{pass: "new-secret", body: good, headers: map[string]string{"Logplex-Frame-Id": id}}).do(t, newTestHandler(t, sink)); w.Code != http.StatusNoContent || sink.batches[0].Key != "frame:"+id {
+		t.Errorf("Frame-Id of %d bytes: status %d, want 204 with the key", MaxHeaderID, w.Code)
+	}
+}
