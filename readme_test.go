@@ -193,7 +193,10 @@ func TestREADMEAlertVarExamples(t *testing.T) {
 			key, app, _ := strings.Cut(strings.TrimPrefix(name, "ALERT_"), "__")
 			app = strings.ReplaceAll(strings.ToLower(app), "_", "-")
 			setting := key[strings.LastIndex(key, "_")+1:]
-			rule := strings.ToLower(strings.TrimSuffix(key, "_"+setting))
+			rule, err := alert.ParseRuleName(strings.TrimSuffix(key, "_"+setting))
+			if err != nil {
+				t.Fatal(err)
+			}
 			if setting != "THRESHOLD" {
 				t.Fatalf("%s: this test checks THRESHOLD examples only; teach it what %s does", name, setting)
 			}
