@@ -111,7 +111,10 @@ func (a *alerting) evaluate(ctx context.Context, now time.Time) error {
 				continue
 			}
 			ws, ok := stats[r.Window]
-			if !ok {
+			if !ok && !app.LastMessage.Before(now.Add(-r.Window)) {
+				// Only an app that spoke through a live drain in the window is
+				// judged by it: replayed history fills the same rollups, and
+				// must never page.
 				if ws, err = a.store.WindowStats(ctx, app.Name, now.Add(-r.Window), now); err != nil {
 					return err
 				}
@@ -150,7 +153,7 @@ func (a alertStore) Alert(ctx context.Context, key string) (alert.State, bool, e
 }
 
 func (a alertStore) SaveAlert(ctx context.Context, s *alert.State, expect int64, out []alert.Outgoing) (bool, error) {
-	as := store.AlertState{Key: s.Key, Rule: s.Rule, App: s.App, Dyno: s.Dyno, Code: s.Code, Severity: string(s.Severity),
+	as := store.AlertState{Key: s.Key, Rule: string(s.Rule), App: s.App, Dyno: s.Dyno, Code: s.Code, Severity: string(s.Severity),
 		State: string(s.Phase), Summary: s.Summary, Evidence: s.Evidence, StartedAt: s.StartedAt, FiredAt: s.FiredAt,
 		ResolvedAt: s.ResolvedAt, LastEventAt: s.LastEventAt, LastNotifiedAt: s.LastNotifiedAt, Notified: s.Notified,
 		Flapping: s.Flapping, Transitions: s.Transitions, Counter: s.Counter}
@@ -176,7 +179,7 @@ func (a alertStore) ActiveSilences(ctx context.Context, now time.Time) ([]alert.
 	sl, err := a.st.ActiveSilences(ctx, now)
 	out := make([]alert.Silence, len(sl))
 	for i, s := range sl {
-		out[i] = alert.Silence{App: s.App, Rule: s.Rule, Key: s.Key, Until: s.Until}
+		out[i] = alert.Silence{App: s.App, Rule: alert.RuleName(s.Rule), Key: s.Key, Until: s.Until}
 	}
 	return out, err
 }
@@ -230,7 +233,7 @@ func (a alertStore) MarkFailed(ctx context.Context, id int64, holder string, now
 }
 
 func fromStoreAlert(s store.AlertState) alert.State {
-	return alert.State{Key: s.Key, Rule: s.Rule, App: s.App, Dyno: s.Dyno, Code: s.Code, Severity: alert.Severity(s.Severity),
+	return alert.State{Key: s.Key, Rule: alert.RuleName(s.Rule), App: s.App, Dyno: s.Dyno, Code: s.Code, Severity: alert.Severity(s.Severity),
 		Phase: alert.Phase(s.State), Summary: s.Summary, Evidence: s.Evidence, StartedAt: s.StartedAt, FiredAt: s.FiredAt,
 		ResolvedAt: s.ResolvedAt, LastEventAt: s.LastEventAt, LastNotifiedAt: s.LastNotifiedAt, Notified: s.Notified,
 		Flapping: s.Flapping, Transitions: s.Transitions, Counter: s.Counter, Version: s.Version}

@@ -43,8 +43,10 @@ type Outgoing struct {
 
 // Silence mutes what it matches until Until; an empty field matches all.
 type Silence struct {
-	App, Rule, Key string
-	Until          time.Time
+	App   string
+	Rule  RuleName
+	Key   string
+	Until time.Time
 }
 
 func (s Silence) matches(st *State) bool {
@@ -148,8 +150,8 @@ func (e *Engine) Apply(ctx context.Context, obs []Observation) error {
 		if err := e.update(ctx, group[0].Key, silences, now, func(s State, silenced bool) (State, []Status) {
 			var out []Status
 			r := e.o.Rules.For(group[0].App, group[0].Rule)
-			if group[0].Rule == MaintenanceRule {
-				r = Rule{Name: MaintenanceRule, Enabled: true, Threshold: 1, Window: e.o.Rules.Policy.MaintenanceFor, Samples: 1, Severity: Info}
+			if group[0].Rule == RuleMaintenance {
+				r = Rule{Name: RuleMaintenance, Enabled: true, Threshold: 1, Window: e.o.Rules.Policy.MaintenanceFor, Samples: 1, Severity: Info}
 				silenced = true // maintenance is a state, not something to page about
 			}
 			for _, o := range group {
@@ -181,11 +183,11 @@ func (e *Engine) Tick(ctx context.Context) error {
 	var errs []error
 	for _, a := range active {
 		r := e.o.Rules.For(a.App, a.Rule)
-		if a.Rule == MaintenanceRule {
-			r = Rule{Name: MaintenanceRule, Enabled: true, Window: e.o.Rules.Policy.MaintenanceFor, Samples: 1, Severity: Info}
+		if a.Rule == RuleMaintenance {
+			r = Rule{Name: RuleMaintenance, Enabled: true, Window: e.o.Rules.Policy.MaintenanceFor, Samples: 1, Severity: Info}
 		}
 		if err := e.update(ctx, a.Key, silences, now, func(s State, silenced bool) (State, []Status) {
-			s, st := Tick(s, r, e.o.Rules.Policy, now, silenced || a.Rule == MaintenanceRule)
+			s, st := Tick(s, r, e.o.Rules.Policy, now, silenced || a.Rule == RuleMaintenance)
 			if st == "" {
 				return s, nil
 			}
@@ -240,19 +242,19 @@ func (e *Engine) update(ctx context.Context, key string, silences []Silence, now
 func (e *Engine) silenced(ctx context.Context, s *State, key string, silences []Silence, now time.Time) bool {
 	probe := *s
 	if probe.Key == "" {
-		parts := strings.SplitN(key, "|", 3)
-		probe.Key, probe.Rule = key, parts[0]
-		if len(parts) > 1 {
-			probe.App = parts[1]
+		k, err := ParseKey(key)
+		if err != nil {
+			e.o.Logger.Error("alert key", "err", err)
 		}
+		probe.Key, probe.Rule, probe.App = key, k.Rule, k.App
 	}
 	for _, sl := range silences {
 		if now.Before(sl.Until) && sl.matches(&probe) {
 			return true
 		}
 	}
-	if probe.Rule == "h_codes" || probe.Rule == "5xx_rate" || probe.Rule == "slow_requests" {
-		m, ok, err := e.o.Store.Alert(ctx, MaintenanceRule+"|"+probe.App)
+	if probe.Rule == RuleHCodes || probe.Rule == Rule5xxRate || probe.Rule == RuleSlowRequests {
+		m, ok, err := e.o.Store.Alert(ctx, Key{Rule: RuleMaintenance, App: probe.App}.String())
 		if err == nil && ok && m.Phase == PhaseFiring && now.Sub(m.LastEventAt) < e.o.Rules.Policy.MaintenanceFor {
 			return true
 		}

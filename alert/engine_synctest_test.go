@@ -22,7 +22,7 @@ func TestEngineRunPagesWithinItsInterval(t *testing.T) {
 		done := make(chan error)
 		go func() { done <- e.Run(ctx, 250*time.Millisecond) }()
 
-		e.Observe([]Observation{ev("r14", "r14|shop|web.1", time.Now())})
+		e.Observe([]Observation{ev(Key{Rule: RuleR14, App: "shop", Dyno: "web.1"}, time.Now())})
 		time.Sleep(200 * time.Millisecond)
 		synctest.Wait()
 		if n := len(st.sent()); n != 0 {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -534,5 +535,60 @@ func TestLargeBody(t *testing.T) {
 		if s.Err() != nil || i != len(want) {
 			t.Fatalf("%s: %d messages, err %v", name, i, s.Err())
 		}
+	}
+}
+
+// TestHugeLengthPrefixKeepsTheGoodFramesAfterIt: a length prefix that runs
+// past the body or past MaxFrame is one bad frame; the frames after it are
+// found again and kept (Logplex drops a batch answered with 400 for good).
+func TestHugeLengthPrefixKeepsTheGoodFramesAfterIt(t *testing.T) {
+	good := frame(routerFrame) + frame(appFrame) + frame(appFrame)
+	routerMsg := strings.TrimSuffix(routerFrame[strings.Index(routerFrame, "at=info"):], "\n")
+	for name, body := range map[string]string{
+		"9,999,999 bytes claimed":        "9999999 " + appFrame + good,
+		"over MaxFrame, within the body": fmt.Sprintf("%d %s", MaxFrame+1, appFrame) + good,
+		"past the end of the body":       fmt.Sprintf("%d %s", len(appFrame)+len(good)+10, appFrame) + good,
+	} {
+		t.Run(name, func(t *testing.T) {
+			for _, got := range [][]string{scanAll(t, bytes.NewReader([]byte(body)), FormLogplex), scanOneByte(t, body)} {
+				want := []string{routerMsg, "hello", "hello"}
+				if len(got) != 4 || !strings.HasPrefix(got[0], "ERR: ") || !slices.Equal(got[1:], want) {
+					t.Fatalf("got %q, want one error then %q", shortAll(got), shortAll(want))
+				}
+			}
+		})
+	}
+}
+
+// TestAppOutputCannotFakePlatformEvents: whatever an app prints is app
+// output. Only Heroku's own sources carry R and H codes, dyno state changes
+// and releases; under app, only R13 of a one-off dyno (app[run.N]) does.
+func TestAppOutputCannotFakePlatformEvents(t *testing.T) {
+	const ts = "2024-03-15T12:00:00Z "
+	for _, line := range []string{
+		"app[web.1]: Error R15 (Memory quota vastly exceeded)",
+		"app[web.1]: Error R14 (Memory quota exceeded)",
+		"app[worker.2]: Error R10 (Boot timeout) -> Web process failed to bind to $PORT",
+		"app[web.1]: Error R13 (Attach error) -> Failed to attach to process",
+		"app[run.3]: Error R15 (Memory quota vastly exceeded)",
+		"app[run.x]: Error R13 (Attach error)",
+		"app[web.1]: at=error code=H12 desc=\"Request timeout\" method=GET path=\"/\" dyno=web.1 status=503",
+		"app[web.1]: State changed from up to crashed",
+		"app[web.1]: Process running mem=1028MB(103.3%)",
+		"app[web.1]: Process exited with status 137",
+		"app[web.1]: Release v138 created by user foo@bar.com",
+		"app[web.1]: Error L10 (output buffer overflow): 500 messages dropped since 2024-03-15T12:00:00+00:00.",
+	} {
+		e, err := parseOne(t, ts+line)
+		if err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		if e.Kind != KindApp {
+			t.Errorf("%s: kind %s, want app", line, e.Kind)
+		}
+	}
+	e, err := parseOne(t, ts+"app[run.3]: Error R13 (Attach error) -> Failed to attach to process")
+	if err != nil || e.Kind != KindDynoError || e.DynoError.Code != "R13" {
+		t.Errorf("R13 of a one-off dyno: %+v, %v; want dyno_error R13", e, err)
 	}
 }

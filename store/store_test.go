@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -795,4 +796,32 @@ func TestEmbeddedSurvivesReopen(t *testing.T) {
 	if v, ok, err := s.Setting(ctx, "drain_secret"); v != "abc" || !ok || err != nil {
 		t.Fatalf("after reopen: %q, %v, %v", v, ok, err)
 	}
+}
+
+// TestLongDedupeKeyFailsNoOtherBatch: a hand-made Frame-Id of any length or
+// bytes is stored (hashed) and deduplicated, and the other apps' batches of
+// the same group commit are stored with it.
+func TestLongDedupeKeyFailsNoOtherBatch(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		long := make([]byte, 3000) // incompressible: Postgres compresses index entries
+		rng := rand.New(rand.NewPCG(1, 2))
+		for i := range long {
+			long[i] = "0123456789ABCDEF"[rng.IntN(16)]
+		}
+		for _, key := range []string{"frame:" + string(long), "frame:\xff\xfe", "frame:a\x00b"} {
+			attacker := batch("attacker", key, t0, h12(t0, "web.1"))
+			victim := batch("victim", "frame:"+fmt.Sprint(len(key)), t0, h12(t0, "web.1"))
+			dup, err := s.WriteBatches(ctx, []*store.Batch{attacker, victim})
+			if err != nil || dup[0] || dup[1] {
+				t.Fatalf("key of %d bytes: WriteBatches = %v, %v; want both stored", len(key), dup, err)
+			}
+			if dup, err := s.WriteBatch(ctx, attacker); err != nil || !dup {
+				t.Fatalf("key of %d bytes: retry = %v, %v; want a duplicate", len(key), dup, err)
+			}
+		}
+		if got := len(mustEvents(t, s, store.EventQuery{App: "victim"})); got != 3 {
+			t.Fatalf("%d victim events stored, want 3", got)
+		}
+	})
 }
