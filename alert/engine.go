@@ -314,14 +314,11 @@ func dashboardPath(s *State) string {
 	switch {
 	case s.App != "":
 		return "/apps/" + url.PathEscape(s.App)
-	case s.Rule == checkRule:
+	case s.Rule == RuleCheck:
 		return "/checks"
 	}
 	return "/alerts"
 }
-
-// checkRule is the rule of status checks' alerts (checks.CheckRule).
-const checkRule = "check"
 
 // releaseLookback is how long before an alert started a release is named in it.
 const releaseLookback = 30 * time.Minute

@@ -13,7 +13,7 @@ func TestAlertsOfNoAppAreNotGroupedAndLinkTheChecksPage(t *testing.T) {
 	st, clock := newMemStore(), &testClock{t0}
 	e := newEngine(t, st, clock)
 	failing := func(name string) Observation {
-		return Observation{Key: "check||" + name, Rule: checkRule, Code: name, Kind: Above, At: t0, Count: 1,
+		return Observation{Key: "check||" + name, Rule: RuleCheck, Code: name, Kind: Above, At: t0, Count: 1,
 			Summary: "http check " + name + " failing", Severity: Critical}
 	}
 	if err := e.Apply(context.Background(), []Observation{failing("api"), failing("db")}); err != nil {
@@ -38,7 +38,7 @@ func TestAlertsOfNoAppAreNotGroupedAndLinkTheChecksPage(t *testing.T) {
 // together on one channel go out as two messages, not one group.
 func TestSenderSendsAlertsOfNoAppAlone(t *testing.T) {
 	firing := func(id, key string) []byte {
-		b, _ := json.Marshal(Notification{ID: id, Status: Firing, Alerts: []Alert{{Key: key, Rule: checkRule}}})
+		b, _ := json.Marshal(Notification{ID: id, Status: Firing, Alerts: []Alert{{Key: key, Rule: RuleCheck}}})
 		return b
 	}
 	box := &memOutbox{rows: []*memRow{
