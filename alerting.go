@@ -216,6 +216,10 @@ func (a alertStore) LastGroupStart(ctx context.Context, app string, since time.T
 	return time.Time{}, false, nil
 }
 
+func (a alertStore) LastNotified(ctx context.Context, key string) (time.Time, bool, error) {
+	return a.st.LastNotified(ctx, key)
+}
+
 func (a alertStore) ClaimOutbox(ctx context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]alert.Delivery, error) {
 	items, err := a.st.ClaimOutbox(ctx, holder, now, lease, limit)
 	out := make([]alert.Delivery, len(items))

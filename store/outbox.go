@@ -317,6 +317,33 @@ func (s *Store) settle(ctx context.Context, id int64, holder, set string, setArg
 	})
 }
 
+// LastNotified returns when the latest firing, flapping or reminder
+// notification of the alert key went out: the first of its rows settled,
+// sent or passed over (the clock of its sender). pending says that none of
+// them has yet and some are still to go. Both are zero when the alert has
+// no such notification, or all of its rows were given up.
+func (s *Store) LastNotified(ctx context.Context, alertKey string) (sentAt time.Time, pending bool, err error) {
+	var id string
+	err = s.q.queryRow(ctx, `SELECT delivery_id FROM outbox WHERE alert_key = $1
+		AND status IN ('`+StatusFiring+`', '`+StatusFlapping+`', '`+StatusReminder+`') ORDER BY id DESC LIMIT 1`, alertKey).Scan(&id)
+	switch {
+	case isNoRows(err):
+		return time.Time{}, false, nil
+	case err != nil:
+		return time.Time{}, false, fmt.Errorf("store: last notified %s: %w", alertKey, err)
+	}
+	var first, waiting int64
+	err = s.q.queryRow(ctx, `SELECT coalesce(min(nullif(sent_us, 0)), 0), coalesce(sum(CASE WHEN sent_us = 0 AND gave_up_us = 0 THEN 1 ELSE 0 END), 0)
+		FROM outbox WHERE delivery_id = $1`, id).Scan(&first, &waiting)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("store: last notified %s: %w", alertKey, err)
+	}
+	if first != 0 {
+		return fromMicros(first), false, nil
+	}
+	return time.Time{}, waiting > 0, nil
+}
+
 // OutboxStats is what the monitor watches of its own delivery.
 type OutboxStats struct {
 	Pending int           // rows neither sent nor given up

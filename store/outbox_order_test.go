@@ -140,3 +140,37 @@ func TestOutboxResolvedGoesWhereTheFiringWasHeard(t *testing.T) {
 		}
 	})
 }
+
+// TestOutboxLastNotified: when an alert's latest firing or reminder went
+// out (its first channel's send), what reminders count from.
+func TestOutboxLastNotified(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		check := func(when string, wantAt time.Time, wantPending bool) {
+			t.Helper()
+			at, pending, err := s.LastNotified(ctx, "r15|shop|web.1")
+			if err != nil || !at.Equal(wantAt) || pending != wantPending {
+				t.Fatalf("%s: LastNotified = %v, %v, %v; want %v, %v", when, at, pending, err, wantAt, wantPending)
+			}
+		}
+		check("never notified", time.Time{}, false)
+		if err := s.Enqueue(ctx, alertMessage("f", "webhook", "r15|shop|web.1", store.StatusFiring, "critical"),
+			alertMessage("f", "sms", "r15|shop|web.1", store.StatusFiring, "critical")); err != nil {
+			t.Fatal(err)
+		}
+		check("written, not sent", time.Time{}, true)
+		sentAt := t0.Add(30 * time.Minute)
+		for i, it := range mustClaim(t, s, "w", t0, time.Minute, 10) {
+			if i == 0 {
+				if err := s.MarkSent(ctx, it.ID, "w", sentAt); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		check("sent on one channel", sentAt, false)
+		if err := s.Enqueue(ctx, alertMessage("over", "webhook", "r15|shop|web.1", store.StatusResolved, "critical")); err != nil {
+			t.Fatal(err)
+		}
+		check("a resolved written after", sentAt, false)
+	})
+}
