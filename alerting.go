@@ -230,6 +230,10 @@ func (a alertStore) ClaimOutbox(ctx context.Context, holder string, now time.Tim
 	return out, err
 }
 
+func (a alertStore) ExtendClaim(ctx context.Context, holder string, now time.Time, lease time.Duration, ids ...int64) ([]int64, error) {
+	return a.st.ExtendClaim(ctx, holder, now, lease, ids...)
+}
+
 func (a alertStore) MarkSent(ctx context.Context, id int64, holder string, now time.Time) error {
 	return a.st.MarkSent(ctx, id, holder, now)
 }

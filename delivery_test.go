@@ -339,3 +339,62 @@ func TestRemindersCountFromDelivery(t *testing.T) {
 		}
 	})
 }
+
+// TestTwoWorkersAndASlowChannelDeliverOnce: fifty alerts, two workers
+// sending from one store, and a webhook that takes 2 s to answer (on the
+// test clock): each alert reaches the webhook once, although one worker's
+// claim of fifty rows takes longer than a lease to work through.
+func TestTwoWorkersAndASlowChannelDeliverOnce(t *testing.T) {
+	eachStoreOf(t, func(t *testing.T, st *store.Store) {
+		clock := &testClock{t: storyT0}
+		hook := newRecorder(t, func() {
+			clock.Advance(2 * time.Second)
+			time.Sleep(2 * time.Millisecond) // lets the other worker try its luck meanwhile
+		})
+		c := newDeliveryChain(t, st, clock, map[string]string{"ALERT_WEBHOOK_URL": hook.srv.URL})
+		for i := range 50 { // of fifty apps: no alert waits for another's group
+			c.drain(fmt.Sprintf("app-%02d", i), dynoLine(storyT0, "web.1", "Error R15 (Memory quota vastly exceeded)"))
+		}
+		second, err := alert.NewSender(alert.SenderOptions{Outbox: alertStore{st}, Notifiers: c.al.notifiers, Holder: "worker.2",
+			Logger: c.al.log, Now: clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var wg sync.WaitGroup
+		for _, s := range []*alert.Sender{c.sender, second} {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					sent, failed, err := s.SendDue(ctx, 50)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if sent+failed > 0 {
+						continue
+					}
+					if stats, err := st.OutboxStats(ctx, clock.Now()); err != nil || stats.Pending == 0 {
+						return
+					}
+					time.Sleep(time.Millisecond)
+				}
+			})
+		}
+		wg.Wait()
+		hook.mu.Lock()
+		defer hook.mu.Unlock()
+		seen := map[string]int{}
+		for _, id := range hook.ids {
+			seen[id]++
+		}
+		for id, n := range seen {
+			if n > 1 {
+				t.Errorf("delivery %s arrived %d times", id, n)
+			}
+		}
+		if len(seen) != 50 {
+			t.Errorf("%d alerts arrived, want 50", len(seen))
+		}
+	})
+}
