@@ -33,7 +33,8 @@ func loadRules() (*alert.Rules, error) {
 	return alert.LoadRules(os.Environ(), config.ChannelVars())
 }
 
-func newAlerting(cfg *config.Config, rules *alert.Rules, log *slog.Logger, st *store.Store, met *metrics) (*alerting, error) {
+// now is the clock of alert times: time.Now, or a test's simulated one.
+func newAlerting(cfg *config.Config, rules *alert.Rules, log *slog.Logger, st *store.Store, met *metrics, now func() time.Time) (*alerting, error) {
 	notifiers, err := channels(cfg)
 	if err != nil {
 		return nil, err
@@ -45,7 +46,7 @@ func newAlerting(cfg *config.Config, rules *alert.Rules, log *slog.Logger, st *s
 	if len(names) == 0 {
 		log.Warn("no alert channel configured: alerts are kept and shown, but nobody is told (set SENDGRID_API_KEY, SMTP_URL, INFOBIP_API_KEY or ALERT_WEBHOOK_URL)")
 	}
-	engine, err := alert.NewEngine(alert.EngineOptions{Store: alertStore{st}, Rules: rules, Channels: names, Logger: log,
+	engine, err := alert.NewEngine(alert.EngineOptions{Store: alertStore{st}, Rules: rules, Channels: names, Logger: log, Now: now,
 		DashboardURL: publicURL(cfg).String(), Timezone: cfg.Timezone})
 	if err != nil {
 		return nil, err

@@ -138,7 +138,7 @@ func runTail(ctx context.Context, cfg *config.Config, log *slog.Logger, args []s
 	if err != nil {
 		return err
 	}
-	al, err := newAlerting(cfg, rules, log, st, newMetrics())
+	al, err := newAlerting(cfg, rules, log, st, newMetrics(), time.Now)
 	if err != nil {
 		return err
 	}

@@ -401,6 +401,10 @@ func (p *Pipeline) commitGroup(ctx context.Context, first *commit) {
 	}
 }
 
+// Flush writes what the pipeline holds now, rather than at the next tick:
+// for a caller that runs on a clock of its own, such as a simulation.
+func (p *Pipeline) Flush(ctx context.Context) error { return p.flush(ctx) }
+
 // flush writes the rollups and app state gathered since the last flush. On
 // failure they are put back, to go with the next flush.
 func (p *Pipeline) flush(ctx context.Context) error {
