@@ -181,6 +181,10 @@ func (a alertStore) ActiveSilences(ctx context.Context, now time.Time) ([]alert.
 	out := make([]alert.Silence, len(sl))
 	for i, s := range sl {
 		out[i] = alert.Silence{App: s.App, Rule: alert.RuleName(s.Rule), Key: s.Key, Until: s.Until}
+		// Silences stored before the API checked names may say "H_CODES".
+		if r, err := alert.ParseRuleName(s.Rule); err == nil {
+			out[i].Rule = r
+		}
 	}
 	return out, err
 }
