@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -267,8 +268,9 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 		return nil, nil
 	}
 	a := s.Alert()
-	if st == Firing || st == Flapping {
-		// What changed just before often is the cause: say so.
+	if (st == Firing || st == Flapping) && s.App != "" {
+		// What changed just before often is the cause: say so. An alert of
+		// no app (a status check without app=) has no releases.
 		line, ok, err := e.o.Store.LastRelease(ctx, s.App, s.StartedAt.Add(-releaseLookback))
 		if err != nil {
 			return nil, fmt.Errorf("alert %s: releases: %w", s.Key, err)
@@ -279,7 +281,7 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 	}
 	n := Notification{ID: newDeliveryID(), Status: st, Alerts: []Alert{a}, CreatedAt: now, Timezone: e.o.Timezone}
 	if e.o.DashboardURL != "" {
-		n.URL = strings.TrimSuffix(e.o.DashboardURL, "/") + "/apps/" + s.App
+		n.URL = strings.TrimSuffix(e.o.DashboardURL, "/") + dashboardPath(s)
 	}
 	payload, err := json.Marshal(&n)
 	if err != nil {
@@ -287,8 +289,9 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 	}
 	// One outage must not page five times: an app's first alert goes out at
 	// once, those firing within GroupWait after it wait and go out together.
+	// Alerts of no app share no outage, so they are never held.
 	var notBefore time.Time
-	if st == Firing && e.o.Rules.Policy.GroupWait > 0 {
+	if st == Firing && e.o.Rules.Policy.GroupWait > 0 && s.App != "" {
 		start, ok, err := e.o.Store.LastGroupStart(ctx, s.App, now.Add(-e.o.Rules.Policy.GroupWait))
 		if err != nil {
 			return nil, fmt.Errorf("alert %s: grouping: %w", s.Key, err)
@@ -302,6 +305,19 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 		out = append(out, Outgoing{DeliveryID: n.ID, Channel: c, App: s.App, Severity: s.Severity, Payload: payload, NotBefore: notBefore})
 	}
 	return out, nil
+}
+
+// dashboardPath is the dashboard page that shows s: its app's, or for an
+// alert of no app (a status check without app=) the checks page, or the
+// alerts page.
+func dashboardPath(s *State) string {
+	switch {
+	case s.App != "":
+		return "/apps/" + url.PathEscape(s.App)
+	case s.Rule == RuleCheck:
+		return "/checks"
+	}
+	return "/alerts"
 }
 
 // releaseLookback is how long before an alert started a release is named in it.
