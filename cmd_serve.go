@@ -96,7 +96,7 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkLis
 	}()
 	go func() {
 		defer wg.Done()
-		// Observations wait at most this long: an R14 pages within about a second.
+		// Router observations wait at most this long; R codes go at once.
 		if err := al.engine.Run(pipeCtx, 250*time.Millisecond); err != nil {
 			log.Error("final alert update failed", "err", err)
 		}
@@ -213,7 +213,9 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	if err := api.Register(mux, api.Options{Store: st, Passwords: dashPasswords, Logger: log}); err != nil {
 		return nil, err
 	}
-	met.gauge("dynowatch_alert_queue_depth", "Batches of alert observations waiting to be applied.", func() float64 { return float64(al.engine.QueueDepth()) })
+	met.gauge("dynowatch_alert_queue_depth", "Alerts with observations waiting to be applied.", func() float64 { return float64(al.engine.QueueDepth()) })
+	met.counter("dynowatch_alert_observations_folded_total", "Router and other non-urgent observations folded into their app's alert of the rule because the alert queue was full.",
+		func() float64 { return float64(al.engine.Folded()) })
 	if cfg.MetricsPublic {
 		mux.Handle("GET /metrics", met.handler())
 	} else {
