@@ -240,3 +240,18 @@ func TestMaintenanceModeNeverPages(t *testing.T) {
 	s.drain("shop", s.line(h12Request))
 	s.expect("an H12 once maintenance is over", "firing H_CODES H12 web.1")
 }
+
+// TestHCodesAlertNamesTheDynoOfItsLatestError: an H_CODES alert is one per
+// app and code; it reports the dyno of the error that (re)fired it, not the
+// first it ever saw.
+func TestHCodesAlertNamesTheDynoOfItsLatestError(t *testing.T) {
+	s := newAlertStory(t)
+	s.drain("shop", append(s.requests(40, okRequest), s.line(h12Request))...)
+	s.expect("an H12 on web.1", "firing H_CODES H12 web.1")
+	s.at(10 * time.Minute)
+	s.tick()
+	s.expect("a window later", "resolved H_CODES H12 web.1")
+	s.at(20 * time.Minute)
+	s.drain("shop", append(s.requests(40, okRequest), s.line(strings.Replace(h12Request, "dyno=web.1", "dyno=web.3", 1)))...)
+	s.expect("an H12 on web.3", "firing H_CODES H12 web.3")
+}
