@@ -200,3 +200,58 @@ func TestSilenceOfAnUnknownRuleIsRefused(t *testing.T) {
 		t.Errorf("refused silences were kept: %s", body)
 	}
 }
+
+// requests are n router lines of app traffic at now: status 200 and 40 ms
+// unless code says an H error (then as Heroku logs it).
+func (s *alertStory) requests(n int, line string) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s.line(line)
+	}
+	return out
+}
+
+const (
+	okRequest   = `heroku[router]: at=info method=GET path="/" host=myapp.herokuapp.com request_id=0b27af66 fwd="115.96.38.61" dyno=web.1 connect=1ms service=40ms status=200 bytes=1811 protocol=https`
+	serverError = `heroku[router]: at=info method=POST path="/orders" host=myapp.herokuapp.com request_id=9c1e2f00 fwd="115.96.38.61" dyno=web.2 connect=1ms service=120ms status=500 bytes=310 protocol=https`
+	h80Request  = `heroku[router]: at=info code=H80 desc="Maintenance mode" method=GET path="/" host=myapp.herokuapp.com fwd=17.17.17.17 dyno= connect= service= status=503 bytes=`
+	h12Request  = `heroku[router]: at=error code=H12 desc="Request timeout" method=GET path="/" host=myapp.herokuapp.com fwd=17.17.17.17 dyno=web.1 connect=6ms service=30001ms status=503 bytes=0`
+)
+
+// TestMaintenanceModeNeverPages: `heroku maintenance:on` turns every request
+// into an H80 with status 503; nobody is paged while it lasts (not even for
+// the errors that made someone turn it on), nor once it ends, and the first
+// normal request ends it.
+func TestMaintenanceModeNeverPages(t *testing.T) {
+	s := newAlertStory(t)
+	s.drain("shop", append(s.requests(37, okRequest), s.requests(3, serverError)...)...) // 7.5% 5xx
+	for m := 1; m <= 6; m++ {                                                            // maintenance:on
+		s.at(time.Duration(m) * time.Minute)
+		s.drain("shop", s.requests(40, h80Request)...)
+		s.tick()
+	}
+	s.expect("in maintenance mode")
+	for m := 7; m <= 13; m++ { // maintenance:off, 5XX_RATE's window still holds the H80s
+		s.at(time.Duration(m) * time.Minute)
+		s.drain("shop", s.requests(40, okRequest)...)
+		s.tick()
+	}
+	s.expect("after maintenance")
+	s.drain("shop", s.line(h12Request))
+	s.expect("an H12 once maintenance is over", "firing H_CODES H12 web.1")
+}
+
+// TestHCodesAlertNamesTheDynoOfItsLatestError: an H_CODES alert is one per
+// app and code; it reports the dyno of the error that (re)fired it, not the
+// first it ever saw.
+func TestHCodesAlertNamesTheDynoOfItsLatestError(t *testing.T) {
+	s := newAlertStory(t)
+	s.drain("shop", append(s.requests(40, okRequest), s.line(h12Request))...)
+	s.expect("an H12 on web.1", "firing H_CODES H12 web.1")
+	s.at(10 * time.Minute)
+	s.tick()
+	s.expect("a window later", "resolved H_CODES H12 web.1")
+	s.at(20 * time.Minute)
+	s.drain("shop", append(s.requests(40, okRequest), s.line(strings.Replace(h12Request, "dyno=web.1", "dyno=web.3", 1)))...)
+	s.expect("an H12 on web.3", "firing H_CODES H12 web.3")
+}

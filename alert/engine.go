@@ -374,7 +374,7 @@ func coalesce(obs []Observation) [][]Observation {
 		if last := &g[len(g)-1]; last.Kind == Event && o.Kind == Event {
 			last.Count += max(o.Count, 1)
 			if o.At.After(last.At) {
-				last.At, last.Summary = o.At, o.Summary
+				last.At, last.Summary, last.Dyno = o.At, o.Summary, o.Dyno
 			}
 			// Keep the first lines as evidence; the rest are counted.
 			continue

@@ -294,3 +294,18 @@ func TestEngineGroupsAnAppsAlerts(t *testing.T) {
 		}
 	}
 }
+
+func TestEngineCoalescedEventsKeepTheLatestDyno(t *testing.T) {
+	st, clock := newMemStore(), &testClock{t0}
+	e := newEngine(t, st, clock)
+	d := &Detector{Rules: DefaultRules()}
+	obs := d.Observe("shop", entries(t,
+		`2024-03-15T12:00:00Z heroku[router]: at=error code=H12 desc="Request timeout" method=GET path="/" dyno=web.1 service=30001ms status=503`,
+		`2024-03-15T12:00:01Z heroku[router]: at=error code=H12 desc="Request timeout" method=GET path="/" dyno=web.3 service=30001ms status=503`))
+	if err := e.Apply(context.Background(), obs); err != nil {
+		t.Fatal(err)
+	}
+	if sent := st.sent(); len(sent) != 1 || sent[0].Alerts[0].Dyno != "web.3" {
+		t.Fatalf("notifications = %+v, want one H12 on web.3", sent)
+	}
+}

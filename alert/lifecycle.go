@@ -52,7 +52,9 @@ func Apply(s State, o Observation, r Rule, p Policy, silenced bool) (State, Stat
 	}
 	prev := s.LastEventAt
 	if o.Kind == Event || o.Kind == Above {
-		s.Summary = o.Summary
+		// The latest line's: an H_CODES alert is one per app and code, and
+		// its dyno is the one that erred last, not the first it saw.
+		s.Summary, s.Dyno = o.Summary, o.Dyno
 		if o.Evidence != "" {
 			s.Evidence = append(s.Evidence, o.Evidence)
 			if len(s.Evidence) > maxEvidence {

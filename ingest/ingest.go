@@ -262,8 +262,15 @@ func (p *Pipeline) addRequest(app string, e *parse.Entry) {
 		k.dyno = ru.Dyno // don't keep the whole line alive through the map key
 		p.rollups[k] = ru
 	}
-	ru.Requests++
+	// H80 is Heroku's maintenance page answering, not the app: its 503s are
+	// not the app's requests nor its 5xx (5XX_RATE would page as maintenance
+	// ends); only the code is counted.
+	maintenance := r.Code == "H80"
+	if !maintenance {
+		ru.Requests++
+	}
 	switch {
+	case maintenance:
 	case r.Status >= 500:
 		ru.Status5xx++
 	case r.Status >= 400:
