@@ -66,7 +66,7 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkLis
 	defer st.Close()
 
 	met := newMetrics()
-	al, err := newAlerting(cfg, rules, log, st, met)
+	al, err := newAlerting(cfg, rules, log, st, met, time.Now)
 	if err != nil {
 		if srv != nil {
 			srv.Close()
@@ -96,7 +96,7 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkLis
 	}()
 	go func() {
 		defer wg.Done()
-		// Observations wait at most this long: an R14 pages within about a second.
+		// Router observations wait at most this long; R codes go at once.
 		if err := al.engine.Run(pipeCtx, 250*time.Millisecond); err != nil {
 			log.Error("final alert update failed", "err", err)
 		}
@@ -213,11 +213,13 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	if err := api.Register(mux, api.Options{Store: st, Passwords: dashPasswords, Logger: log}); err != nil {
 		return nil, err
 	}
-	met.gauge("dynowatch_alert_queue_depth", "Batches of alert observations waiting to be applied.", func() float64 { return float64(al.engine.QueueDepth()) })
 	met.counter("dynowatch_store_dropped_rows_total", "Rollup rows the database refused and that were left out; the rest of their flush was stored.",
 		func() float64 { return float64(st.DroppedRows()) })
 	met.counter("dynowatch_store_dropped_samples_total", "Metric sample values left out: custom sample names over 50 per app and flush, or over the 1,000 names kept in all.",
 		func() float64 { return float64(st.DroppedSamples()) })
+	met.gauge("dynowatch_alert_queue_depth", "Alerts with observations waiting to be applied.", func() float64 { return float64(al.engine.QueueDepth()) })
+	met.counter("dynowatch_alert_observations_folded_total", "Router and other non-urgent observations folded into their app's alert of the rule because the alert queue was full.",
+		func() float64 { return float64(al.engine.Folded()) })
 	if cfg.MetricsPublic {
 		mux.Handle("GET /metrics", met.handler())
 	} else {

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dynowatch/dynowatch/alert"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's logger and the test.
@@ -246,7 +248,7 @@ func TestR14RaisesAnAlert(t *testing.T) {
 		return len(alerts.Alerts) > 0
 	})
 	a := alerts.Alerts[0]
-	if a.Key != "r14|shop|worker.1" || a.Code != "R14" || a.Severity != "warning" || len(a.Evidence) != 1 || !strings.Contains(a.Evidence[0], "heroku[worker.1]: Error R14") {
+	if a.Key != (alert.Key{Rule: alert.RuleR14, App: "shop", Dyno: "worker.1"}).String() || a.Code != "R14" || a.Severity != "warning" || len(a.Evidence) != 1 || !strings.Contains(a.Evidence[0], "heroku[worker.1]: Error R14") {
 		t.Errorf("alert = %+v; logs:\n%s", a, logs)
 	}
 }
@@ -362,7 +364,7 @@ func TestFailingCheckRaisesAnAlert(t *testing.T) {
 		getJSON(t, base+"/api/v1/alerts?state=firing", "pw", &alerts)
 		return len(alerts.Alerts) > 0
 	})
-	if a := alerts.Alerts[0]; a.Key != "check|shop|api" || a.Code != "api" || !strings.Contains(a.Summary, "500") {
+	if a := alerts.Alerts[0]; a.Key != (alert.Key{Rule: alert.RuleCheck, App: "shop", Code: "api"}).String() || a.Code != "api" || !strings.Contains(a.Summary, "500") {
 		t.Errorf("alert = %+v; logs:\n%s", a, logs)
 	}
 	var checks struct {

@@ -51,7 +51,7 @@ func (m *metrics) gauge(name, help string, read func() float64) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, read))
 }
 
-// counter adds a counter read when scraped, from a count kept elsewhere.
+// counter adds a counter read when scraped, kept by what it counts.
 func (m *metrics) counter(name, help string, read func() float64) {
 	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, read))
 }

@@ -17,21 +17,23 @@ const (
 
 // State is one alert's state, shared by every dyno through the store.
 type State struct {
-	Key, Rule, App, Dyno, Code string
-	Severity                   Severity
-	Phase                      Phase
-	Summary                    string
-	Evidence                   []string // the latest lines, at most maxEvidence
-	StartedAt                  time.Time
-	FiredAt                    time.Time
-	ResolvedAt                 time.Time
-	LastEventAt                time.Time
-	LastNotifiedAt             time.Time
-	Notified                   bool        // a firing notification went out: "resolved" must follow
-	Flapping                   bool        // held firing until the changes calm down
-	Transitions                []time.Time // recent changes between firing and resolved
-	Counter                    int64       // events in the window, or consecutive samples
-	Version                    int64       // the store's compare-and-set token
+	Key             string
+	Rule            RuleName
+	App, Dyno, Code string
+	Severity        Severity
+	Phase           Phase
+	Summary         string
+	Evidence        []string // the latest lines, at most maxEvidence
+	StartedAt       time.Time
+	FiredAt         time.Time
+	ResolvedAt      time.Time
+	LastEventAt     time.Time
+	LastNotifiedAt  time.Time
+	Notified        bool        // a firing notification went out: "resolved" must follow
+	Flapping        bool        // held firing until the changes calm down
+	Transitions     []time.Time // recent changes between firing and resolved
+	Counter         int64       // events in the window, or consecutive samples
+	Version         int64       // the store's compare-and-set token
 }
 
 const maxEvidence = 5

@@ -102,7 +102,7 @@ func smsSummary(n *Notification, a Alert) string {
 	case n.Status == Test && len(n.Alerts) == 0:
 		return "dynowatch test message"
 	case summary == "" && a.Code == "":
-		return toGSM7(a.Rule)
+		return toGSM7(string(a.Rule))
 	}
 	return toGSM7(summary)
 }
@@ -144,7 +144,7 @@ func RenderWebhook(n *Notification) ([]byte, error) {
 	}
 	a := firstAlert(n)
 	p := webhookPayload{
-		Status: n.Status, App: a.App, Rule: a.Rule, Code: a.Code, Dyno: a.Dyno,
+		Status: n.Status, App: a.App, Rule: string(a.Rule), Code: a.Code, Dyno: a.Dyno,
 		Severity: a.Severity, Summary: a.Summary,
 		StartedAt: utc(a.StartedAt), ResolvedAt: utc(a.ResolvedAt),
 		Evidence: a.Evidence, Release: a.Release, URL: n.URL, DeliveryID: n.ID,
@@ -237,7 +237,7 @@ func newAlertView(n *Notification, a Alert, loc *time.Location) alertView {
 	}
 	add("App", a.App)
 	add("Dyno", a.Dyno)
-	add("Rule", a.Rule)
+	add("Rule", string(a.Rule))
 	add("Code", a.Code)
 	add("Severity", string(a.Severity))
 	d := alertDuration(n, a)
@@ -377,7 +377,7 @@ func headline(a Alert) string {
 	code := oneLine(a.Code)
 	switch {
 	case what == "":
-		what = joinNonEmpty(" ", code, oneLine(a.Rule))
+		what = joinNonEmpty(" ", code, oneLine(string(a.Rule)))
 	case code != "" && !strings.HasPrefix(what, code):
 		what = code + " " + what
 	}

@@ -122,14 +122,15 @@ func (s *Sender) SendDue(ctx context.Context, limit int) (sent, failed int, err 
 }
 
 // groupDue groups firing deliveries of one app and channel; every other
-// delivery is a group of its own.
+// delivery, and a firing of no app (a status check without app=, which
+// shares no outage with another), is a group of its own.
 func groupDue(due []Delivery) [][]Delivery {
 	type key struct{ channel, app string }
 	index := map[key]int{}
 	var groups [][]Delivery
 	for _, d := range due {
 		var head struct{ Status Status }
-		if json.Unmarshal(d.Payload, &head) == nil && head.Status == Firing {
+		if d.App != "" && json.Unmarshal(d.Payload, &head) == nil && head.Status == Firing {
 			k := key{d.Channel, d.App}
 			if i, ok := index[k]; ok {
 				groups[i] = append(groups[i], d)

@@ -13,11 +13,11 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"regexp"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/dynowatch/dynowatch/heroku"
 	"github.com/dynowatch/dynowatch/parse"
 )
 
@@ -37,6 +37,9 @@ type Batch struct {
 	BadFrames  int // messages that could not be parsed
 	// CountMismatch is set when Logplex-Msg-Count disagrees with the frames found.
 	CountMismatch bool
+	// Replayed marks history (dynowatch replay), not a live drain: it fills
+	// the charts and events but moves no last-seen time and no alert.
+	Replayed bool
 }
 
 // Sink takes delivered batches. Ingest returns once the batch is as durable
@@ -111,12 +114,6 @@ func NewHandler(o Options) (*Handler, error) {
 	return h, nil
 }
 
-// appName is what Heroku accepts as an app name.
-var appName = regexp.MustCompile(`^[a-z][a-z0-9-]{1,29}$`)
-
-// ValidApp reports whether name can be a Heroku app name.
-func ValidApp(name string) bool { return appName.MatchString(name) }
-
 // ServeHTTP handles "POST /drain/{app}".
 //
 // Logplex drops a batch for good on any 4xx but 429 and retries 5xx and 429
@@ -132,7 +129,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	app := r.PathValue("app")
-	if !ValidApp(app) {
+	if !heroku.ValidApp(app) {
 		h.metrics.Request("bad_app", 0, 0, false)
 		http.Error(w, "not a Heroku app name: "+strconv.Quote(app), http.StatusNotFound)
 		return

@@ -235,14 +235,6 @@ func TestOptionsValidate(t *testing.T) {
 	}
 }
 
-func TestValidApp(t *testing.T) {
-	for name, want := range map[string]bool{"my-app": true, "a1": true, "shop-production-eu": true, "x": false, "1app": false, "My-App": false, "my_app": false, "": false, strings.Repeat("a", 31): false, strings.Repeat("a", 30): true} {
-		if got := ValidApp(name); got != want {
-			t.Errorf("ValidApp(%q) = %v, want %v", name, got, want)
-		}
-	}
-}
-
 // FuzzHandler posts arbitrary bodies and headers: never a panic, never a 5xx
 // for garbage (the sink here always works).
 func FuzzHandler(f *testing.F) {

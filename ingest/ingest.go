@@ -143,10 +143,13 @@ func (p *Pipeline) Ingest(ctx context.Context, b *drain.Batch) (bool, error) {
 	}
 	<-c.done // the committer always answers, even when stopping
 	if c.err != nil || c.dup {
+		// Nothing of this batch was kept: a retry must not use up the
+		// minute's line cap, or later distinct lines would be dropped.
+		p.release(sb)
 		return c.dup, c.err
 	}
 	p.aggregate(b)
-	if p.o.Observe != nil {
+	if p.o.Observe != nil && !b.Replayed {
 		p.o.Observe(b.App, b.Entries)
 	}
 	return false, nil
@@ -181,6 +184,21 @@ func (p *Pipeline) events(b *drain.Batch) *store.Batch {
 	return sb
 }
 
+// release gives back the line cap that events took for sb's lines.
+func (p *Pipeline) release(sb *store.Batch) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range sb.Events {
+		ev := &sb.Events[i]
+		k := lineKey{ev.App, ev.Kind, ev.Code, ev.Time.Unix() / 60}
+		if n := p.lines[k]; n > 1 {
+			p.lines[k] = n - 1
+		} else {
+			delete(p.lines, k)
+		}
+	}
+}
+
 // eventOf says whether e is kept as an event, and with which code and dyno.
 func eventOf(e *parse.Entry) (code, dyno string, ok bool) {
 	switch e.Kind {
@@ -209,7 +227,7 @@ func (p *Pipeline) aggregate(b *drain.Batch) {
 		d = &store.AppDelta{}
 		p.apps[b.App] = d
 	}
-	if b.Received.After(d.LastMessage) && len(b.Entries) > 0 {
+	if b.Received.After(d.LastMessage) && len(b.Entries) > 0 && !b.Replayed {
 		d.LastMessage = b.Received
 	}
 	if b.DrainToken != "" {
@@ -382,6 +400,10 @@ func (p *Pipeline) commitGroup(ctx context.Context, first *commit) {
 		close(c.done)
 	}
 }
+
+// Flush writes what the pipeline holds now, rather than at the next tick:
+// for a caller that runs on a clock of its own, such as a simulation.
+func (p *Pipeline) Flush(ctx context.Context) error { return p.flush(ctx) }
 
 // flush writes the rollups and app state gathered since the last flush. On
 // failure they are put back, to go with the next flush.
