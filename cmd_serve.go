@@ -213,6 +213,10 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	if err := api.Register(mux, api.Options{Store: st, Passwords: dashPasswords, Logger: log}); err != nil {
 		return nil, err
 	}
+	met.counter("dynowatch_store_dropped_rows_total", "Rollup rows the database refused and that were left out; the rest of their flush was stored.",
+		func() float64 { return float64(st.DroppedRows()) })
+	met.counter("dynowatch_store_dropped_samples_total", "Metric sample values left out: custom sample names over 50 per app and flush, or over the 1,000 names kept in all.",
+		func() float64 { return float64(st.DroppedSamples()) })
 	met.gauge("dynowatch_alert_queue_depth", "Alerts with observations waiting to be applied.", func() float64 { return float64(al.engine.QueueDepth()) })
 	met.counter("dynowatch_alert_observations_folded_total", "Router and other non-urgent observations folded into their app's alert of the rule because the alert queue was full.",
 		func() float64 { return float64(al.engine.Folded()) })
