@@ -297,3 +297,50 @@ func TestStoryAppOutputCannotFakePlatformErrors(t *testing.T) {
 	s.advance(time.Minute)
 	s.expect("firing shop r15 R15")
 }
+
+// `heroku maintenance:on`: every request is an H80 with status 503. Nobody
+// is paged while it lasts, and its 503s page nobody when it ends (they are
+// not the app's 5xx); the first real error after it pages as usual.
+func TestStoryMaintenanceModeNeverPages(t *testing.T) {
+	s := newStory(t, nil)
+	h80 := `heroku[router]: at=info code=H80 desc="Maintenance mode" method=GET path="/" host=shop.herokuapp.com request_id=0d6f2c8e fwd="1.2.3.4" dyno= connect= service= status=503 bytes=`
+	ok := `heroku[router]: at=info method=GET path="/" host=shop.herokuapp.com fwd="1.2.3.4" dyno=web.1 connect=1ms service=20ms status=200 bytes=10`
+	for range 10 {
+		lines := make([]string, 50)
+		for i := range lines {
+			lines[i] = h80
+		}
+		s.log("shop", lines...)
+		s.advance(time.Minute)
+	}
+	s.expect()
+	for range 10 { // maintenance:off
+		lines := make([]string, 30)
+		for i := range lines {
+			lines[i] = ok
+		}
+		s.log("shop", lines...)
+		s.advance(time.Minute)
+	}
+	s.expect()
+	s.log("shop", `heroku[router]: at=error code=H12 desc="Request timeout" method=GET path="/slow" host=shop.herokuapp.com fwd="1.2.3.4" dyno=web.2 connect=1ms service=30000ms status=503 bytes=0`)
+	s.advance(time.Minute)
+	s.expect("firing shop h_codes H12")
+}
+
+// An H_CODES alert is one per app and code, and says where the latest
+// error was: a later H12 on web.3 is reported on web.3, not on web.1.
+func TestStoryHCodesAlertNamesTheLatestDyno(t *testing.T) {
+	s := newStory(t, map[string]string{"ALERT_SLOW_REQUESTS_ENABLED": "false", "ALERT_REPEAT_INTERVAL": "2m"})
+	h12 := func(dyno string) string {
+		return `heroku[router]: at=error code=H12 desc="Request timeout" method=GET path="/slow" host=shop.herokuapp.com fwd="1.2.3.4" dyno=` + dyno + ` connect=1ms service=30000ms status=503 bytes=0`
+	}
+	s.log("shop", h12("web.1"))
+	s.advance(time.Minute)
+	s.log("shop", h12("web.3"))
+	s.advance(2 * time.Minute)
+	s.expect("firing shop h_codes H12", "reminder shop h_codes H12")
+	if got := s.received(); got[0].Dyno != "web.1" || got[1].Dyno != "web.3" {
+		t.Errorf("dynos told: %q then %q, want web.1 then web.3", got[0].Dyno, got[1].Dyno)
+	}
+}
