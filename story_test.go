@@ -344,3 +344,43 @@ func TestStoryHCodesAlertNamesTheLatestDyno(t *testing.T) {
 		t.Errorf("dynos told: %q then %q, want web.1 then web.3", got[0].Dyno, got[1].Dyno)
 	}
 }
+
+// Sample rules fire after ALERT_<RULE>_SAMPLES consecutive samples over the
+// threshold and resolve after as many under it: MEMORY warns at 90% of the
+// quota for 3 samples, before R14.
+func TestStoryMemoryWarnsAfterConsecutiveSamplesAndResolvesAfterAsManyUnder(t *testing.T) {
+	s := newStory(t, nil)
+	sample := func(rssMB int) string {
+		return fmt.Sprintf("heroku[web.1]: source=web.1 dyno=heroku.12345.d2f4 sample#load_avg_1m=0.10 sample#memory_total=%[1]d.00MB sample#memory_rss=%[1]d.00MB sample#memory_cache=0.00MB sample#memory_swap=0.00MB sample#memory_pgpgin=0pages sample#memory_pgpgout=0pages sample#memory_quota=512.00MB", rssMB)
+	}
+	for _, mb := range []int{470, 480, 300, 470, 480} { // two over, one under: the count starts again
+		s.log("shop", sample(mb))
+		s.advance(20 * time.Second)
+	}
+	s.expect()
+	s.log("shop", sample(490)) // the third in a row
+	s.advance(20 * time.Second)
+	s.expect("firing shop memory")
+	for _, mb := range []int{300, 300} {
+		s.log("shop", sample(mb))
+		s.advance(20 * time.Second)
+	}
+	s.expect("firing shop memory")
+	s.log("shop", sample(300))
+	s.advance(20 * time.Second)
+	s.expect("firing shop memory", "resolved shop memory")
+}
+
+// An alert that changes state more than ALERT_FLAP_CHANGES times within
+// ALERT_FLAP_WINDOW sends one "flapping" notice instead of a page per
+// change, stays firing while it flaps, and resolves once calm.
+func TestStoryFlappingAlertSendsOneNotice(t *testing.T) {
+	s := newStory(t, map[string]string{"ALERT_FLAP_CHANGES": "2", "ALERT_R14_WINDOW": "1m", "ALERT_SILENCE_ENABLED": "false"})
+	for range 4 { // an R14, quiet for two minutes (resolved), again …
+		s.log("shop", "heroku[web.1]: Error R14 (Memory quota exceeded)")
+		s.advance(2 * time.Minute)
+	}
+	s.expect("firing shop r14 R14", "resolved shop r14 R14", "flapping shop r14 R14")
+	s.advance(40 * time.Minute)
+	s.expect("firing shop r14 R14", "resolved shop r14 R14", "flapping shop r14 R14", "resolved shop r14 R14")
+}
