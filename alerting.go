@@ -158,6 +158,9 @@ func (a alertStore) SaveAlert(ctx context.Context, s *alert.State, expect int64,
 		State: string(s.Phase), Summary: s.Summary, Evidence: s.Evidence, StartedAt: s.StartedAt, FiredAt: s.FiredAt,
 		ResolvedAt: s.ResolvedAt, LastEventAt: s.LastEventAt, LastNotifiedAt: s.LastNotifiedAt, Notified: s.Notified,
 		Flapping: s.Flapping, Transitions: s.Transitions, Counter: s.Counter}
+	for _, o := range s.Recent {
+		as.Recent = append(as.Recent, store.Occurrence(o))
+	}
 	msgs := make([]store.OutboxMessage, len(out))
 	for i, o := range out {
 		msgs[i] = store.OutboxMessage{DeliveryID: o.DeliveryID, Channel: o.Channel, App: o.App, Severity: string(o.Severity), Payload: o.Payload, NotBefore: o.NotBefore}
@@ -238,8 +241,12 @@ func (a alertStore) MarkFailed(ctx context.Context, id int64, holder string, now
 }
 
 func fromStoreAlert(s store.AlertState) alert.State {
-	return alert.State{Key: s.Key, Rule: alert.RuleName(s.Rule), App: s.App, Dyno: s.Dyno, Code: s.Code, Severity: alert.Severity(s.Severity),
+	a := alert.State{Key: s.Key, Rule: alert.RuleName(s.Rule), App: s.App, Dyno: s.Dyno, Code: s.Code, Severity: alert.Severity(s.Severity),
 		Phase: alert.Phase(s.State), Summary: s.Summary, Evidence: s.Evidence, StartedAt: s.StartedAt, FiredAt: s.FiredAt,
 		ResolvedAt: s.ResolvedAt, LastEventAt: s.LastEventAt, LastNotifiedAt: s.LastNotifiedAt, Notified: s.Notified,
 		Flapping: s.Flapping, Transitions: s.Transitions, Counter: s.Counter, Version: s.Version}
+	for _, o := range s.Recent {
+		a.Recent = append(a.Recent, alert.Occurrence(o))
+	}
+	return a
 }

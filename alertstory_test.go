@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -254,4 +255,23 @@ func TestHCodesAlertNamesTheDynoOfItsLatestError(t *testing.T) {
 	s.at(20 * time.Minute)
 	s.drain("shop", append(s.requests(40, okRequest), s.line(strings.Replace(h12Request, "dyno=web.1", "dyno=web.3", 1)))...)
 	s.expect("an H12 on web.3", "firing H_CODES H12 web.3")
+}
+
+// TestCrashLoopCountsCrashesWithinASlidingWindow: CRASH_LOOP fires on 3
+// crashes of one dyno within 15 minutes, wherever the first crash it ever
+// counted was: crashes at 0, 14, 16 and 17 minutes fire at 17.
+func TestCrashLoopCountsCrashesWithinASlidingWindow(t *testing.T) {
+	s := newAlertStory(t)
+	crashes := map[int]bool{0: true, 14: true, 16: true, 17: true}
+	for m := 0; m <= 17; m++ {
+		s.at(time.Duration(m) * time.Minute)
+		if crashes[m] {
+			s.drain("shop", s.line(`heroku[web.1]: State changed from up to crashed`))
+		}
+		s.tick()
+		if m < 17 {
+			s.expect(fmt.Sprintf("minute %d", m))
+		}
+	}
+	s.expect("the third crash within 15 minutes", "firing CRASH_LOOP web.1")
 }
