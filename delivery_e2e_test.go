@@ -36,6 +36,7 @@ type hookMessage struct {
 	URL    string `json:"url"`
 	Alerts []struct {
 		Key      string `json:"key"`
+		Code     string `json:"code"`
 		Severity string `json:"severity"`
 	} `json:"alerts"`
 	Severity string `json:"severity"`

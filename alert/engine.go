@@ -32,12 +32,17 @@ type Store interface {
 }
 
 // Outgoing is one notification for one channel, as the outbox keeps it.
+// The outbox sends the notifications of one alert on one channel in order,
+// and a reminder or resolved only where the alert's firing was heard.
 type Outgoing struct {
 	DeliveryID string
 	Channel    string
 	App        string
+	AlertKey   string
+	Status     Status
 	Severity   Severity
 	Payload    []byte    // the Notification as JSON
+	CreatedAt  time.Time // the engine's clock when it was written, not a log's time
 	NotBefore  time.Time // held until its group goes out; zero: at once
 }
 
@@ -324,7 +329,8 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 	}
 	out := make([]Outgoing, 0, len(e.o.Channels))
 	for _, c := range e.o.Channels {
-		out = append(out, Outgoing{DeliveryID: n.ID, Channel: c, App: s.App, Severity: s.Severity, Payload: payload, NotBefore: notBefore})
+		out = append(out, Outgoing{DeliveryID: n.ID, Channel: c, App: s.App, AlertKey: s.Key, Status: st, Severity: s.Severity,
+			Payload: payload, CreatedAt: now, NotBefore: notBefore})
 	}
 	return out, nil
 }

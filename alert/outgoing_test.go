@@ -42,8 +42,8 @@ func TestSenderSendsAlertsOfNoAppAlone(t *testing.T) {
 		return b
 	}
 	box := &memOutbox{rows: []*memRow{
-		{Delivery: Delivery{ID: 1, Channel: "webhook", Payload: firing("d1", "check||api"), CreatedAt: t0}},
-		{Delivery: Delivery{ID: 2, Channel: "webhook", Payload: firing("d2", "check||db"), CreatedAt: t0}},
+		{Delivery: Delivery{ID: 1, Channel: "webhook", Status: Firing, Payload: firing("d1", "check||api"), CreatedAt: t0}},
+		{Delivery: Delivery{ID: 2, Channel: "webhook", Status: Firing, Payload: firing("d2", "check||db"), CreatedAt: t0}},
 	}}
 	hook := &funcNotifier{name: "webhook", notify: func(*Notification) (bool, error) { return false, nil }}
 	s, _ := NewSender(SenderOptions{Outbox: box, Notifiers: []Notifier{hook}, Holder: "w1", Logger: discard(), Now: (&testClock{t0}).now})
