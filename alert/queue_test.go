@@ -138,3 +138,48 @@ func runEngine(t *testing.T, e *Engine) (stop func()) {
 		}
 	}
 }
+
+// blockingStore holds the first Alert read until release is closed, then
+// fails it if its context was cancelled meanwhile, as a database call does.
+type blockingStore struct {
+	*memStore
+	reading chan struct{} // closed when the first read starts
+	release chan struct{}
+	once    bool
+}
+
+func (b *blockingStore) Alert(ctx context.Context, key string) (State, bool, error) {
+	if !b.once {
+		b.once = true
+		close(b.reading)
+		<-b.release
+		if err := ctx.Err(); err != nil {
+			return State{}, false, err
+		}
+	}
+	return b.memStore.Alert(ctx, key)
+}
+
+// TestObservationsBeingAppliedAtSIGTERMAreKept: SIGTERM arrives while an
+// R14 is being applied; it is applied all the same, not dropped with
+// "context canceled".
+func TestObservationsBeingAppliedAtSIGTERMAreKept(t *testing.T) {
+	st := &blockingStore{memStore: newMemStore(), reading: make(chan struct{}), release: make(chan struct{})}
+	e, err := NewEngine(EngineOptions{Store: st, Rules: DefaultRules(), Channels: []string{"webhook"}, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx, 10*time.Millisecond) }()
+	e.Observe([]Observation{ev("r14", "r14|shop|web.1", t0)})
+	<-st.reading
+	cancel() // SIGTERM
+	close(st.release)
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if sent := st.sent(); len(sent) != 1 || sent[0].Alerts[0].Rule != "r14" {
+		t.Fatalf("notifications = %+v, want the R14", sent)
+	}
+}

@@ -37,6 +37,7 @@ type Config struct {
 	KeepQueryStrings    bool `envconfig:"KEEP_QUERY_STRINGS" default:"false" example:"true" desc:"Keep the query string of request paths in stored events. Off by default: query strings often carry tokens."`
 	KeepClientIPs       bool `envconfig:"KEEP_CLIENT_IPS" default:"false" example:"true" desc:"Keep client IPs (the router's fwd=) in stored events. Off by default."`
 	EventLinesPerMinute int  `envconfig:"EVENT_LINES_PER_MINUTE" default:"10" example:"10" desc:"Raw lines kept per app, code and minute (an H12 storm is counted in full but only this many of its lines are stored)."`
+	MemoryBudgetMB      int  `envconfig:"MEMORY_BUDGET_MB" default:"400" example:"900" desc:"Memory each dynowatch process keeps itself within (Go's soft memory limit); a third of it holds the request rollups between flushes. The default fits a 512 MB dyno; raise it on larger ones."`
 
 	RetentionEvents  Duration `envconfig:"RETENTION_EVENTS" default:"30d" example:"30d" desc:"How long events (H/R/L codes, crashes, releases …) with their lines are kept."`
 	RetentionMinute  Duration `envconfig:"RETENTION_MINUTE_ROLLUPS" default:"30d" example:"30d" desc:"How long per-minute request rollups and metric samples are kept."`
@@ -173,6 +174,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.InfobipAPIKey != "") != (c.InfobipBaseURL != "") || (c.InfobipAPIKey != "" && len(c.SMSTo) == 0) {
 		bad("ALERT_SMS_TO", c.SMSTo.String(), "SMS needs INFOBIP_BASE_URL, INFOBIP_API_KEY and ALERT_SMS_TO together")
+	}
+	if c.MemoryBudgetMB < 64 {
+		bad("MEMORY_BUDGET_MB", strconv.Itoa(c.MemoryBudgetMB), "want at least 64")
 	}
 	if c.EventLinesPerMinute < 0 {
 		bad("EVENT_LINES_PER_MINUTE", strconv.Itoa(c.EventLinesPerMinute), "want 0 or more")
