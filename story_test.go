@@ -55,19 +55,19 @@ type received struct {
 }
 
 func (r received) String() string {
-	return fmt.Sprintf("%s %s %s %s %s at +%v", r.Status, r.App, r.Rule, r.Code, r.Dyno, r.At.Sub(storyT0).Round(time.Second))
+	return fmt.Sprintf("%s %s %s %s %s at +%v", r.Status, r.App, r.Rule, r.Code, r.Dyno, r.At.Sub(storyBegin).Round(time.Second))
 }
 
-// storyT0 is when every story begins: a recent whole minute, so that
+// storyBegin is when every story begins: a recent whole minute, so that
 // minute rollups and windows line up as they do in production.
-var storyT0 = time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
+var storyBegin = time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
 
 // newStory starts dynowatch with env (config vars as a user sets them) and
 // a webhook channel pointing at the story's receiver.
 func newStory(t *testing.T, env map[string]string) *story {
 	t.Helper()
 	s := &story{t: t}
-	s.clock.Store(storyT0.UnixNano())
+	s.clock.Store(storyBegin.UnixNano())
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var n received
 		if err := json.NewDecoder(r.Body).Decode(&n); err != nil {
