@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/checks"
 	"github.com/dynowatch/dynowatch/config"
 	"github.com/dynowatch/dynowatch/parse"
 	"github.com/dynowatch/dynowatch/store"
@@ -33,8 +35,9 @@ func loadRules() (*alert.Rules, error) {
 	return alert.LoadRules(os.Environ(), config.ChannelVars())
 }
 
-// now is the clock of alert times: time.Now, or a test's simulated one.
-func newAlerting(cfg *config.Config, rules *alert.Rules, log *slog.Logger, st *store.Store, met *metrics, now func() time.Time) (*alerting, error) {
+// newAlerting sets up alerting for the rules and the checks configured now;
+// now is its clock (time.Now but in tests).
+func newAlerting(cfg *config.Config, rules *alert.Rules, checkList []checks.Check, log *slog.Logger, st *store.Store, met *metrics, now func() time.Time) (*alerting, error) {
 	notifiers, err := channels(cfg)
 	if err != nil {
 		return nil, err
@@ -46,13 +49,21 @@ func newAlerting(cfg *config.Config, rules *alert.Rules, log *slog.Logger, st *s
 	if len(names) == 0 {
 		log.Warn("no alert channel configured: alerts are kept and shown, but nobody is told (set SENDGRID_API_KEY, SMTP_URL, INFOBIP_API_KEY or ALERT_WEBHOOK_URL)")
 	}
-	engine, err := alert.NewEngine(alert.EngineOptions{Store: alertStore{st}, Rules: rules, Channels: names, Logger: log, Now: now,
-		DashboardURL: publicURL(cfg).String(), Timezone: cfg.Timezone})
+	engine, err := alert.NewEngine(alert.EngineOptions{Store: alertStore{st}, Rules: rules, Channels: names, Logger: log,
+		DashboardURL: publicURL(cfg).String(), Timezone: cfg.Timezone, Now: now, Retired: removedCheck(checkList)})
 	if err != nil {
 		return nil, err
 	}
 	return &alerting{rules: rules, engine: engine, notifiers: notifiers, store: st, log: log, metrics: met,
 		detector: &alert.Detector{Rules: rules, KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs}}, nil
+}
+
+// removedCheck says whether a check alert is of none of the checks in list:
+// its CHECK_ var was removed, or its app= changed.
+func removedCheck(list []checks.Check) func(alert.Key) bool {
+	return func(k alert.Key) bool {
+		return k.Rule == alert.RuleCheck && !slices.ContainsFunc(list, func(c checks.Check) bool { return c.Name == k.Code && c.App == k.App })
+	}
 }
 
 // channels builds a notifier for every channel whose config vars are set.

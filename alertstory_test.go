@@ -8,12 +8,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/api"
+	"github.com/dynowatch/dynowatch/checks"
 	"github.com/dynowatch/dynowatch/config"
 	"github.com/dynowatch/dynowatch/drain"
 	"github.com/dynowatch/dynowatch/ingest"
@@ -23,18 +26,23 @@ import (
 )
 
 // alertStory drives the alert path as a user meets it, on simulated time:
-// the ALERT_ vars as the README writes them, Heroku's own log lines through
-// parse, ingest (rollups, events) and the detector, the worker's window
-// rules and tick, the real store, the silences API, and a receiver on one
-// channel ("webhook") that gets whatever the outbox lets out.
+// config vars as the README writes them, read by the loaders every role
+// uses; Heroku's own log lines through parse, ingest (rollups, events) and
+// the detector; status checks through their runner; the worker's window
+// rules and tick; the real store; the silences API; and a receiver on the
+// one channel (ALERT_WEBHOOK_URL) that gets whatever the outbox lets out.
 type alertStory struct {
-	t     *testing.T
-	ctx   context.Context
-	now   time.Time
-	st    *store.Store
-	al    *alerting
-	api   http.Handler
-	heard []alert.Notification // what the receiver got, in order
+	t      *testing.T
+	ctx    context.Context
+	now    time.Time
+	st     *store.Store
+	log    *slog.Logger
+	al     *alerting
+	checks []checks.Check
+	api    http.Handler
+	heard  []alert.Notification // what the receiver got, in order
+	broken string               // a channel whose every send fails, as with a revoked key
+	vars   []string             // the config vars configure set
 }
 
 // storyStart is the story's first moment; lines are stamped relative to it.
@@ -42,24 +50,76 @@ var storyStart = time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
 
 func newAlertStory(t *testing.T, environ ...string) *alertStory {
 	t.Helper()
-	rules, err := alert.LoadRules(environ, config.ChannelVars())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &alertStory{t: t, ctx: context.Background(), now: storyStart, st: storetest.MustOpenEmbedded(t)}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	engine, err := alert.NewEngine(alert.EngineOptions{Store: alertStore{s.st}, Rules: rules, Channels: []string{"webhook"}, Logger: log,
-		Now: func() time.Time { return s.now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.al = &alerting{rules: rules, engine: engine, store: s.st, log: log, detector: &alert.Detector{Rules: rules}}
+	s := &alertStory{t: t, ctx: context.Background(), now: storyStart, st: storetest.MustOpenEmbedded(t),
+		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	s.configure(environ...)
 	mux := http.NewServeMux()
-	if err := api.Register(mux, api.Options{Store: s.st, Passwords: []string{"pw"}, Logger: log, Now: func() time.Time { return s.now }}); err != nil {
+	if err := api.Register(mux, api.Options{Store: s.st, Passwords: []string{"pw"}, Logger: s.log, Now: func() time.Time { return s.now }}); err != nil {
 		t.Fatal(err)
 	}
 	s.api = mux
 	return s
+}
+
+// configure starts alerting afresh with the ALERT_ and CHECK_ vars of
+// environ ("NAME=value"), as a release with changed config vars restarts
+// every dyno: the store and what it holds stay.
+func (s *alertStory) configure(environ ...string) {
+	s.t.Helper()
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "ALERT_") || strings.HasPrefix(name, "CHECK_") || slices.Contains(s.vars, name) {
+			s.t.Setenv(name, "")
+			os.Unsetenv(name)
+		}
+	}
+	s.vars = s.vars[:0]
+	// The story's receiver reads the outbox itself: nothing is posted here.
+	s.t.Setenv("ALERT_WEBHOOK_URL", "http://127.0.0.1:9/hook")
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		s.t.Setenv(name, value)
+		s.vars = append(s.vars, name)
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	rules, err := loadRules()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if s.checks, err = loadChecks(); err != nil {
+		s.t.Fatal(err)
+	}
+	if s.al, err = newAlerting(cfg, rules, s.checks, s.log, s.st, newMetrics(), func() time.Time { return s.now }); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// runChecks runs the configured checks on their schedule (in real time)
+// until done says so, failing after 10 s.
+func (s *alertStory) runChecks(done func() bool) {
+	s.t.Helper()
+	stop, err := startChecks(s.ctx, s.checks, s.log, s.st, s.al, "story")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer stop()
+	for deadline := time.Now().Add(10 * time.Second); !done(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			s.t.Fatal("checks: not done within 10 s")
+		}
+	}
+}
+
+// firing says whether an alert of rule is firing.
+func (s *alertStory) firing(rule alert.RuleName) bool {
+	s.t.Helper()
+	active, err := s.st.ActiveAlerts(s.ctx)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return slices.ContainsFunc(active, func(a store.AlertState) bool { return a.Rule == string(rule) && a.State == "firing" })
 }
 
 // at moves the story's clock to d after its start.
@@ -81,7 +141,7 @@ func (s *alertStory) drain(app string, lines ...string) {
 		}
 		entries = append(entries, *e)
 	}
-	p, err := ingest.New(ingest.Options{Store: s.st, Logger: s.al.log, FlushEvery: time.Hour, Committers: 1, EventLinesPerMinute: 100,
+	p, err := ingest.New(ingest.Options{Store: s.st, Logger: s.log, FlushEvery: time.Hour, Committers: 1, EventLinesPerMinute: 100,
 		Now: func() time.Time { return s.now },
 		Observe: func(app string, entries []parse.Entry) {
 			if err := s.al.engine.Apply(s.ctx, s.al.detector.Observe(app, entries)); err != nil {
@@ -121,11 +181,19 @@ func (s *alertStory) deliver() {
 		s.t.Fatal(err)
 	}
 	for _, it := range items {
-		var n alert.Notification
-		if err := json.Unmarshal(it.Payload, &n); err != nil {
-			s.t.Fatal(err)
+		if it.Channel == s.broken {
+			if err := s.st.MarkFailed(s.ctx, it.ID, "story", s.now, s.now.Add(30*time.Second), "HTTP 401: invalid API key"); err != nil {
+				s.t.Fatal(err)
+			}
+			continue
 		}
-		s.heard = append(s.heard, n)
+		if it.Channel == "webhook" {
+			var n alert.Notification
+			if err := json.Unmarshal(it.Payload, &n); err != nil {
+				s.t.Fatal(err)
+			}
+			s.heard = append(s.heard, n)
+		}
 		if err := s.st.MarkSent(s.ctx, it.ID, "story", s.now); err != nil {
 			s.t.Fatal(err)
 		}
@@ -274,4 +342,86 @@ func TestCrashLoopCountsCrashesWithinASlidingWindow(t *testing.T) {
 		}
 	}
 	s.expect("the third crash within 15 minutes", "firing CRASH_LOOP web.1")
+}
+
+// TestAlertOfARemovedCheckResolves: removing a failing check's CHECK_ var
+// resolves its alert at the worker's next tick, and nobody is reminded of it.
+func TestAlertOfARemovedCheckResolves(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) }))
+	defer down.Close()
+	s := newAlertStory(t, "CHECK_API=http "+down.URL+"/health every=1s timeout=500ms fail=1 app=shop")
+	s.runChecks(func() bool { return s.firing(alert.RuleCheck) })
+	s.deliver()
+	s.expect("the failing check", "firing CHECK api")
+	s.configure() // heroku config:unset CHECK_API
+	s.at(time.Minute)
+	s.tick()
+	s.expect("the check removed", "resolved CHECK api")
+	s.at(3 * time.Hour)
+	s.tick()
+	s.expect("hours later")
+}
+
+// TestAlertOfARuleTurnedOffResolves: ALERT_<RULE>_ENABLED=false, for every
+// app or for one, resolves the rule's firing alerts at the worker's next tick.
+func TestAlertOfARuleTurnedOffResolves(t *testing.T) {
+	s := newAlertStory(t)
+	s.drain("shop", append(s.requests(40, okRequest), s.line(`heroku[worker.1]: Error R14 (Memory quota exceeded)`), s.line(h12Request))...)
+	s.at(2 * time.Minute)
+	s.tick()
+	s.expect("an R14 and an H12", "firing R14 R14 worker.1", "firing H_CODES H12 web.1")
+	s.configure("ALERT_R14_ENABLED=false", "ALERT_H_CODES_ENABLED__SHOP=false")
+	s.drain("shop", s.line(`heroku[worker.1]: Error R14 (Memory quota exceeded)`), s.line(h12Request))
+	s.tick()
+	s.expect("both rules off", "resolved R14 R14 worker.1", "resolved H_CODES H12 web.1")
+	s.at(3 * time.Hour)
+	s.drain("shop", s.line(`heroku[worker.1]: Error R14 (Memory quota exceeded)`), s.line(okRequest))
+	s.tick()
+	s.expect("hours later")
+}
+
+// TestAlertOfARemovedChannelResolves: a channel failing again and again
+// raises DELIVERY; removing the channel's config vars resolves it.
+func TestAlertOfARemovedChannelResolves(t *testing.T) {
+	sms := []string{"INFOBIP_BASE_URL=https://xxxxx.api.infobip.com", "INFOBIP_API_KEY=revoked", "ALERT_SMS_TO=41793026727"}
+	s := newAlertStory(t, sms...)
+	s.broken = "sms"
+	s.drain("shop", s.line(`heroku[worker.1]: Error R15 (Memory quota vastly exceeded)`))
+	for m := 1; m <= 3; m++ { // the SMS is retried, and fails, every 30 s
+		s.at(time.Duration(m) * time.Minute)
+		s.drain("shop", s.line(okRequest))
+		s.tick()
+	}
+	s.expect("SMS failing 3 times in a row", "firing R15 R15 worker.1", "firing DELIVERY sms")
+	s.configure() // heroku config:unset INFOBIP_API_KEY …
+	s.at(4 * time.Minute)
+	s.tick()
+	s.expect("the SMS channel removed", "resolved DELIVERY sms")
+}
+
+// TestCheckAlertsTurnedOffNeverPage: ALERT_CHECK_ENABLED=false silences every
+// check's alerts, ALERT_CHECK_ENABLED__<APP>=false those of one app's checks;
+// the checks still run and record their results.
+func TestCheckAlertsTurnedOffNeverPage(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
+	defer down.Close()
+	ran := func(s *alertStory, name string) bool {
+		rs, err := s.st.CheckResults(s.ctx, name, time.Time{}, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(rs) >= 2
+	}
+
+	s := newAlertStory(t, "CHECK_API=http "+down.URL+"/health every=1s timeout=500ms fail=1 app=shop",
+		"CHECK_BILLING=http "+down.URL+"/billing every=1s timeout=500ms fail=1 app=my-billing",
+		"ALERT_CHECK_ENABLED__MY_BILLING=false")
+	s.runChecks(func() bool { return ran(s, "api") && ran(s, "billing") })
+	s.tick()
+	s.expect("checks of shop on, of my-billing off", "firing CHECK api")
+
+	s = newAlertStory(t, "CHECK_API=http "+down.URL+"/health every=1s timeout=500ms fail=1 app=shop", "ALERT_CHECK_ENABLED=false")
+	s.runChecks(func() bool { return ran(s, "api") })
+	s.tick()
+	s.expect("check alerts off")
 }

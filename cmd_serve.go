@@ -73,7 +73,7 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkLis
 	defer st.Close()
 
 	met := newMetrics()
-	al, err := newAlerting(cfg, rules, log, st, met, time.Now)
+	al, err := newAlerting(cfg, rules, checkList, log, st, met, time.Now)
 	if err != nil {
 		if srv != nil {
 			srv.Close()

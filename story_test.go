@@ -103,7 +103,11 @@ func newStory(t *testing.T, env map[string]string) *story {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s.st = storetest.MustOpen(t, store.Config{Path: filepath.Join(t.TempDir(), "story.db"), MaxConns: 1, Logger: log})
-	if s.al, err = newAlerting(cfg, rules, log, s.st, newMetrics(), s.now); err != nil {
+	checkList, err := loadChecks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.al, err = newAlerting(cfg, rules, checkList, log, s.st, newMetrics(), s.now); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -67,6 +68,11 @@ type EngineOptions struct {
 	Now          func() time.Time // optional
 	DashboardURL string           // for links; optional
 	Timezone     string           // ALERT_TIMEZONE; optional
+	// Retired, if set, says whether an alert's source is gone for good (a
+	// status check no longer configured), so that Tick resolves it instead
+	// of waiting for an observation that will never come. Alerts of rules
+	// turned off and of channels no longer set up are retired without it.
+	Retired func(Key) bool
 }
 
 // Engine applies observations to the alerts' stored states and writes the
@@ -174,6 +180,9 @@ func (e *Engine) Apply(ctx context.Context, obs []Observation) error {
 	}
 	var errs []error
 	for _, group := range coalesce(obs) {
+		if group[0].Rule != RuleMaintenance && !e.o.Rules.For(group[0].App, group[0].Rule).Enabled {
+			continue // ALERT_<RULE>_ENABLED=false, for every app or this one: Tick resolves what was firing
+		}
 		if err := e.update(ctx, group[0].Key, silences, now, func(s State, silenced bool) (State, []Status) {
 			var out []Status
 			r := e.o.Rules.For(group[0].App, group[0].Rule)
@@ -213,8 +222,14 @@ func (e *Engine) Tick(ctx context.Context) error {
 		if a.Rule == RuleMaintenance {
 			r = Rule{Name: RuleMaintenance, Enabled: true, Window: e.o.Rules.Policy.MaintenanceFor, Samples: 1, Severity: Info}
 		}
+		retired := e.retired(&a)
 		if err := e.update(ctx, a.Key, silences, now, func(s State, silenced bool) (State, []Status) {
-			s, st := Tick(s, r, e.o.Rules.Policy, now, silenced || a.Rule == RuleMaintenance)
+			var st Status
+			if retired {
+				s, st = Retire(s, now)
+			} else {
+				s, st = Tick(s, r, e.o.Rules.Policy, now, silenced || a.Rule == RuleMaintenance)
+			}
 			if st == "" {
 				return s, nil
 			}
@@ -224,6 +239,27 @@ func (e *Engine) Tick(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// retired says whether nothing will observe the alert s again: its rule is
+// off (or no longer exists), or its check or channel is no longer
+// configured.
+func (e *Engine) retired(s *State) bool {
+	if s.Rule == RuleMaintenance {
+		return false
+	}
+	if !e.o.Rules.For(s.App, s.Rule).Enabled {
+		return true
+	}
+	k, err := ParseKey(s.Key)
+	if err != nil {
+		e.o.Logger.Warn("alert key", "err", err)
+		return false
+	}
+	if k.Rule == RuleDelivery && k.Code != deliveryBacklog && !slices.Contains(e.o.Channels, k.Code) {
+		return true
+	}
+	return e.o.Retired != nil && e.o.Retired(k)
 }
 
 // update reads an alert, changes it with fn and saves it with its

@@ -232,6 +232,19 @@ func recent(ts []time.Time, now time.Time, window time.Duration) []time.Time {
 	return ts[i:]
 }
 
+// Retire ends an alert that nothing will observe again (its rule was turned
+// off, its check or channel removed): a pending one lapses, a firing one
+// resolves at once, told to whoever heard of it, and is not reminded of.
+func Retire(s State, now time.Time) (State, Status) {
+	switch s.Phase {
+	case PhasePending:
+		s.Phase, s.Counter, s.Recent = "", 0, nil
+	case PhaseFiring:
+		return resolveNow(s, now)
+	}
+	return s, ""
+}
+
 // Tick is what the passing of time does to an alert: alerts resolve a window
 // after their last event or sample over the threshold (rules without a window
 // only on samples under it), pending ones lapse, firing ones are
