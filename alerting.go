@@ -235,6 +235,10 @@ func (a alertStore) LastGroupStart(ctx context.Context, app string, since time.T
 	return time.Time{}, false, nil
 }
 
+func (a alertStore) LastNotified(ctx context.Context, key string) (time.Time, bool, error) {
+	return a.st.LastNotified(ctx, key)
+}
+
 func (a alertStore) ClaimOutbox(ctx context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]alert.Delivery, error) {
 	items, err := a.st.ClaimOutbox(ctx, holder, now, lease, limit)
 	out := make([]alert.Delivery, len(items))
@@ -243,6 +247,10 @@ func (a alertStore) ClaimOutbox(ctx context.Context, holder string, now time.Tim
 			Payload: it.Payload, Attempts: it.Attempts, CreatedAt: it.CreatedAt, FiringHeard: it.FiringHeard}
 	}
 	return out, err
+}
+
+func (a alertStore) ExtendClaim(ctx context.Context, holder string, now time.Time, lease time.Duration, ids ...int64) ([]int64, error) {
+	return a.st.ExtendClaim(ctx, holder, now, lease, ids...)
 }
 
 func (a alertStore) MarkSent(ctx context.Context, id int64, holder string, now time.Time) error {

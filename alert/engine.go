@@ -30,6 +30,9 @@ type Store interface {
 	// LastGroupStart returns when the app's latest firing notification that
 	// went out at once (not held for a group) was written, if it was since.
 	LastGroupStart(ctx context.Context, app string, since time.Time) (time.Time, bool, error)
+	// LastNotified returns when the alert's latest firing or reminder went
+	// out, or pending while it has not yet; both zero if it never will.
+	LastNotified(ctx context.Context, key string) (sentAt time.Time, pending bool, err error)
 }
 
 // Outgoing is one notification for one channel, as the outbox keeps it.
@@ -223,7 +226,23 @@ func (e *Engine) Tick(ctx context.Context) error {
 			r = Rule{Name: RuleMaintenance, Enabled: true, Window: e.o.Rules.Policy.MaintenanceFor, Samples: 1, Severity: Info}
 		}
 		retired := e.retired(&a)
+		sentAt, pending, err := e.lastNotified(ctx, &a)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		if err := e.update(ctx, a.Key, silences, now, func(s State, silenced bool) (State, []Status) {
+			if s.Phase == PhaseFiring && s.Notified {
+				// Reminders count from when the last notice went out, not
+				// from when it was written: a firing held for its group, or
+				// retried while a channel was down, is not reminded of early.
+				switch {
+				case pending:
+					s.LastNotifiedAt = now
+				case !sentAt.IsZero():
+					s.LastNotifiedAt = sentAt
+				}
+			}
 			var st Status
 			if retired {
 				s, st = Retire(s, now)
@@ -260,6 +279,19 @@ func (e *Engine) retired(s *State) bool {
 		return true
 	}
 	return e.o.Retired != nil && e.o.Retired(k)
+}
+
+// lastNotified asks the outbox when a's latest firing or reminder went out,
+// for a firing alert that was told of; zero otherwise.
+func (e *Engine) lastNotified(ctx context.Context, a *State) (time.Time, bool, error) {
+	if a.Phase != PhaseFiring || !a.Notified || len(e.o.Channels) == 0 {
+		return time.Time{}, false, nil
+	}
+	at, pending, err := e.o.Store.LastNotified(ctx, a.Key)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("alert %s: last notified: %w", a.Key, err)
+	}
+	return at, pending, nil
 }
 
 // update reads an alert, changes it with fn and saves it with its
