@@ -51,7 +51,9 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkLis
 			c.Port = ln.Addr().(*net.TCPAddr).Port
 			cfg = &c
 		}
-		srv = &http.Server{Handler: &gate, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
+		// The drain bounds its bodies itself (drain.DefaultBodyTimeout);
+		// ReadTimeout is the backstop for every other route.
+		srv = &http.Server{Handler: &gate, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 5 * time.Minute}
 		go func() { errc <- srv.Serve(ln) }()
 		gate.set(bootMux(&ready, nil))
 	}
