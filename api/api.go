@@ -501,7 +501,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		status, msg = http.StatusUnauthorized, "unauthorized"
 	case errors.As(err, &re):
 		status, msg = http.StatusBadRequest, re.msg
-	case errors.Is(err, store.ErrUnknownMetric):
+	case errors.Is(err, store.ErrUnknownMetric), errors.Is(err, store.ErrTooManyPoints):
 		status, msg = http.StatusBadRequest, err.Error()
 	case errors.Is(err, store.ErrNotFound):
 		status, msg = http.StatusNotFound, err.Error()
