@@ -373,7 +373,7 @@ func TestAlertOfARuleTurnedOffResolves(t *testing.T) {
 	s.configure("ALERT_R14_ENABLED=false", "ALERT_H_CODES_ENABLED__SHOP=false")
 	s.drain("shop", s.line(`heroku[worker.1]: Error R14 (Memory quota exceeded)`), s.line(h12Request))
 	s.tick()
-	s.expect("both rules off", "resolved R14 R14 worker.1", "resolved H_CODES H12 web.1")
+	s.expect("both rules off (the critical one first)", "resolved H_CODES H12 web.1", "resolved R14 R14 worker.1")
 	s.at(3 * time.Hour)
 	s.drain("shop", s.line(`heroku[worker.1]: Error R14 (Memory quota exceeded)`), s.line(okRequest))
 	s.tick()
