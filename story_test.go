@@ -388,3 +388,20 @@ func TestStoryFlappingAlertSendsOneNotice(t *testing.T) {
 	s.advance(40 * time.Minute)
 	s.expect("firing shop r14 R14", "resolved shop r14 R14", "flapping shop r14 R14", "resolved shop r14 R14")
 }
+
+// CRASH_LOOP counts crashes over a sliding window (3 within 15 minutes):
+// crashes at 0, 14, 16 and 17 minutes page at the 17th, because three
+// fell within the last 15 minutes, though the first episode had lapsed.
+func TestStoryCrashLoopCountsOverASlidingWindow(t *testing.T) {
+	s := newStory(t, map[string]string{"ALERT_SILENCE_ENABLED": "false"})
+	crash := "heroku[web.1]: State changed from up to crashed"
+	last := time.Duration(0)
+	for _, at := range []time.Duration{0, 14 * time.Minute, 16 * time.Minute, 17 * time.Minute} {
+		s.advance(at - last)
+		last = at
+		s.expect()
+		s.log("shop", crash)
+	}
+	s.advance(15 * time.Second)
+	s.expect("firing shop crash_loop")
+}
