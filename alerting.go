@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/checks"
 	"github.com/dynowatch/dynowatch/config"
 	"github.com/dynowatch/dynowatch/parse"
 	"github.com/dynowatch/dynowatch/store"
@@ -33,7 +35,9 @@ func loadRules() (*alert.Rules, error) {
 	return alert.LoadRules(os.Environ(), config.ChannelVars())
 }
 
-func newAlerting(cfg *config.Config, rules *alert.Rules, log *slog.Logger, st *store.Store, met *metrics) (*alerting, error) {
+// newAlerting sets up alerting for the rules and the checks configured now;
+// now is its clock (time.Now but in tests).
+func newAlerting(cfg *config.Config, rules *alert.Rules, checkList []checks.Check, log *slog.Logger, st *store.Store, met *metrics, now func() time.Time) (*alerting, error) {
 	notifiers, err := channels(cfg)
 	if err != nil {
 		return nil, err
@@ -46,12 +50,20 @@ func newAlerting(cfg *config.Config, rules *alert.Rules, log *slog.Logger, st *s
 		log.Warn("no alert channel configured: alerts are kept and shown, but nobody is told (set SENDGRID_API_KEY, SMTP_URL, INFOBIP_API_KEY or ALERT_WEBHOOK_URL)")
 	}
 	engine, err := alert.NewEngine(alert.EngineOptions{Store: alertStore{st}, Rules: rules, Channels: names, Logger: log,
-		DashboardURL: publicURL(cfg).String(), Timezone: cfg.Timezone})
+		DashboardURL: publicURL(cfg).String(), Timezone: cfg.Timezone, Now: now, Retired: removedCheck(checkList)})
 	if err != nil {
 		return nil, err
 	}
 	return &alerting{rules: rules, engine: engine, notifiers: notifiers, store: st, log: log, metrics: met,
 		detector: &alert.Detector{Rules: rules, KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs}}, nil
+}
+
+// removedCheck says whether a check alert is of none of the checks in list:
+// its CHECK_ var was removed, or its app= changed.
+func removedCheck(list []checks.Check) func(alert.Key) bool {
+	return func(k alert.Key) bool {
+		return k.Rule == alert.RuleCheck && !slices.ContainsFunc(list, func(c checks.Check) bool { return c.Name == k.Code && c.App == k.App })
+	}
 }
 
 // channels builds a notifier for every channel whose config vars are set.
@@ -157,6 +169,9 @@ func (a alertStore) SaveAlert(ctx context.Context, s *alert.State, expect int64,
 		State: string(s.Phase), Summary: s.Summary, Evidence: s.Evidence, StartedAt: s.StartedAt, FiredAt: s.FiredAt,
 		ResolvedAt: s.ResolvedAt, LastEventAt: s.LastEventAt, LastNotifiedAt: s.LastNotifiedAt, Notified: s.Notified,
 		Flapping: s.Flapping, Transitions: s.Transitions, Counter: s.Counter}
+	for _, o := range s.Recent {
+		as.Recent = append(as.Recent, store.Occurrence(o))
+	}
 	msgs := make([]store.OutboxMessage, len(out))
 	for i, o := range out {
 		msgs[i] = store.OutboxMessage{DeliveryID: o.DeliveryID, Channel: o.Channel, App: o.App, AlertKey: o.AlertKey, Status: string(o.Status),
@@ -181,6 +196,10 @@ func (a alertStore) ActiveSilences(ctx context.Context, now time.Time) ([]alert.
 	out := make([]alert.Silence, len(sl))
 	for i, s := range sl {
 		out[i] = alert.Silence{App: s.App, Rule: alert.RuleName(s.Rule), Key: s.Key, Until: s.Until}
+		// Silences stored before the API checked names may say "H_CODES".
+		if r, err := alert.ParseRuleName(s.Rule); err == nil {
+			out[i].Rule = r
+		}
 	}
 	return out, err
 }
@@ -247,8 +266,12 @@ func (a alertStore) MarkFailed(ctx context.Context, id int64, holder string, now
 }
 
 func fromStoreAlert(s store.AlertState) alert.State {
-	return alert.State{Key: s.Key, Rule: alert.RuleName(s.Rule), App: s.App, Dyno: s.Dyno, Code: s.Code, Severity: alert.Severity(s.Severity),
+	a := alert.State{Key: s.Key, Rule: alert.RuleName(s.Rule), App: s.App, Dyno: s.Dyno, Code: s.Code, Severity: alert.Severity(s.Severity),
 		Phase: alert.Phase(s.State), Summary: s.Summary, Evidence: s.Evidence, StartedAt: s.StartedAt, FiredAt: s.FiredAt,
 		ResolvedAt: s.ResolvedAt, LastEventAt: s.LastEventAt, LastNotifiedAt: s.LastNotifiedAt, Notified: s.Notified,
 		Flapping: s.Flapping, Transitions: s.Transitions, Counter: s.Counter, Version: s.Version}
+	for _, o := range s.Recent {
+		a.Recent = append(a.Recent, alert.Occurrence(o))
+	}
+	return a
 }

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -34,6 +36,11 @@ type roles struct{ web, worker bool }
 // Heroku kills a web dyno that has not bound $PORT within 60 s (R10), so the
 // port is bound first and /healthz says 503 until the store answers.
 func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkList []checks.Check, log *slog.Logger, r roles) error {
+	// Go's soft limit keeps the heap within the budget (a GOMEMLIMIT set by
+	// hand wins): the GC works harder near it rather than the dyno swapping.
+	if debug.SetMemoryLimit(-1) == math.MaxInt64 {
+		debug.SetMemoryLimit(int64(cfg.MemoryBudgetMB) << 20)
+	}
 	var (
 		srv   *http.Server
 		gate  gatedHandler
@@ -51,7 +58,9 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkLis
 			c.Port = ln.Addr().(*net.TCPAddr).Port
 			cfg = &c
 		}
-		srv = &http.Server{Handler: &gate, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
+		// The drain bounds its bodies itself (drain.DefaultBodyTimeout);
+		// ReadTimeout is the backstop for every other route.
+		srv = &http.Server{Handler: &gate, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 5 * time.Minute}
 		go func() { errc <- srv.Serve(ln) }()
 		gate.set(bootMux(&ready, nil))
 	}
@@ -66,7 +75,7 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkLis
 	defer st.Close()
 
 	met := newMetrics()
-	al, err := newAlerting(cfg, rules, log, st, met)
+	al, err := newAlerting(cfg, rules, checkList, log, st, met, time.Now)
 	if err != nil {
 		if srv != nil {
 			srv.Close()
@@ -96,7 +105,7 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkLis
 	}()
 	go func() {
 		defer wg.Done()
-		// Observations wait at most this long: an R14 pages within about a second.
+		// Router observations wait at most this long; R codes go at once.
 		if err := al.engine.Run(pipeCtx, 250*time.Millisecond); err != nil {
 			log.Error("final alert update failed", "err", err)
 		}
@@ -132,8 +141,10 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkLis
 		}
 	}
 	log.Info("shutting down")
-	// Heroku sends SIGKILL 30 s after SIGTERM.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	// Heroku sends SIGKILL 30 s after SIGTERM: requests in flight get
+	// httpShutdownTimeout, then the final flush and alert updates run
+	// together for at most ingest.FinalFlushTimeout.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), httpShutdownTimeout)
 	defer cancel()
 	if srv != nil {
 		ready.Store(false)
@@ -155,6 +166,10 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkLis
 	log.Info("stopped")
 	return nil
 }
+
+// httpShutdownTimeout bounds the wait for drain requests in flight on
+// SIGTERM: a commit takes at most 4 s and Logplex gives up after 5 s.
+const httpShutdownTimeout = 8 * time.Second
 
 // gatedHandler serves the boot mux until the full one is ready.
 type gatedHandler struct{ h atomic.Pointer[http.Handler] }
@@ -213,7 +228,20 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	if err := api.Register(mux, api.Options{Store: st, Passwords: dashPasswords, Logger: log}); err != nil {
 		return nil, err
 	}
-	met.gauge("dynowatch_alert_queue_depth", "Batches of alert observations waiting to be applied.", func() float64 { return float64(al.engine.QueueDepth()) })
+	met.counter("dynowatch_store_dropped_rows_total", "Rollup rows the database refused and that were left out; the rest of their flush was stored.",
+		nil, func() float64 { return float64(st.DroppedRows()) })
+	met.counter("dynowatch_store_dropped_samples_total", "Metric sample values left out: custom sample names over 50 per app and flush, or over the 1,000 names kept in all.",
+		nil, func() float64 { return float64(st.DroppedSamples()) })
+	met.gauge("dynowatch_alert_queue_depth", "Alerts with observations waiting to be applied.", func() float64 { return float64(al.engine.QueueDepth()) })
+	for what, read := range map[string]func(ingest.Folded) int64{
+		"dyno": func(f ingest.Folded) int64 { return f.Dynos }, "code": func(f ingest.Folded) int64 { return f.Codes },
+		"source": func(f ingest.Folded) int64 { return f.Sources }, "sample_name": func(f ingest.Folded) int64 { return f.SampleNames },
+	} {
+		met.counter("dynowatch_rollup_folded_total", "Router lines and samples beyond an app's cap of distinct dynos, codes or sources a minute, counted under \"other\"; sample names beyond the cap, left out.",
+			map[string]string{"what": what}, func() float64 { return float64(read(pipe.Folded())) })
+	}
+	met.counter("dynowatch_alert_observations_folded_total", "Router and other non-urgent observations folded into their app's alert of the rule because the alert queue was full.",
+		nil, func() float64 { return float64(al.engine.Folded()) })
 	if cfg.MetricsPublic {
 		mux.Handle("GET /metrics", met.handler())
 	} else {
@@ -228,13 +256,19 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 		return nil, err
 	}
 	shown := drainSecrets[len(drainSecrets)-1]
-	if cfg.OnHeroku() && len(cfg.DrainSecret) > 0 {
-		shown = "$DRAIN_SECRET" // the dyno's logs leave the app: don't print the secret there
+	if len(cfg.DrainSecret) > 0 {
+		// A secret the user set is theirs to know; logs often leave the
+		// machine (and on Heroku, the app). Only a generated one is shown.
+		shown = "$DRAIN_SECRET"
 	}
 	u := *base
 	u.User = url.UserPassword("dynowatch", shown)
 	u.Path = "/drain/APP"
 	log.Info("add an app with: heroku drains:add "+u.String()+" -a APP", "drain_url", u.String())
+	if cfg.URL == "" && !cfg.OnHeroku() {
+		log.Info("Heroku can't reach localhost: expose this port on a public https URL (a tunnel such as `cloudflared tunnel --url http://localhost:" +
+			strconv.Itoa(cfg.Port) + "`, or deploy to Heroku) and set DYNOWATCH_URL to it, so that the drain URL above is one Heroku can post to")
+	}
 	if len(cfg.DashboardPassword) == 0 {
 		d := *base
 		d.User = url.UserPassword("dynowatch", dashPasswords[0])
@@ -275,7 +309,14 @@ func secret(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 
 // openStore opens the store, retrying while the database is not reachable
 // yet (a dyno may boot before its database answers), and migrates it.
+//
+// On Heroku it refuses the embedded store: it would live on the dyno's disk,
+// which every restart (at least daily) wipes, and each dyno would have its own.
 func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*store.Store, error) {
+	if cfg.OnHeroku() && cfg.Embedded() {
+		return nil, errors.New("config var DATABASE_URL is not set: on Heroku the embedded store would live on the dyno's throwaway disk; " +
+			"add Heroku Postgres, which sets it: `heroku addons:create heroku-postgresql:essential-0 -a <this app>`")
+	}
 	delay := time.Second
 	for {
 		st, err := store.Open(ctx, store.Config{DatabaseURL: cfg.DatabaseURL, Path: cfg.DBPath, MaxConns: cfg.DatabaseMaxConns, Logger: log})
@@ -287,6 +328,9 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*stor
 		}
 		if cfg.Embedded() {
 			return nil, fmt.Errorf("opening the embedded store %s: %w", cfg.DBPath, err)
+		}
+		if errors.Is(err, store.ErrBadDatabaseURL) {
+			return nil, fmt.Errorf("config var DATABASE_URL: %w (example: postgres://user:pass@host:5432/db?sslmode=require)", err)
 		}
 		log.Error("store not ready; retrying", "in", delay, "err", err)
 		select {
@@ -315,6 +359,7 @@ func newPipeline(cfg *config.Config, log *slog.Logger, st *store.Store, al *aler
 	o := ingest.Options{
 		Store: st, Logger: log, FlushEvery: cfg.RollupFlushEvery.D(), Committers: committers(cfg), EventLinesPerMinute: cfg.EventLinesPerMinute,
 		KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs,
+		RollupMemory: int64(cfg.MemoryBudgetMB) << 20 / 3,
 	}
 	if al != nil {
 		o.Observe = al.observe

@@ -27,7 +27,7 @@ func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dynowatch_drain_requests_total",
-			Help: "Drain requests by result: ok, duplicate (a retried batch), unauthorized, bad_app, unsupported, too_large, bad_request, garbage, unavailable."}, []string{"result"}),
+			Help: "Drain requests by result: ok, duplicate (a retried batch), unauthorized, bad_app, unsupported, busy (too many in flight: 429 or 503), timeout (a body too slow), too_large, bad_request, garbage, unavailable."}, []string{"result"}),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dynowatch_drain_messages_total",
 			Help: "Log messages received by drains: parsed, or bad (frames that could not be parsed)."}, []string{"result"}),
 		countMismatches: prometheus.NewCounter(prometheus.CounterOpts{Name: "dynowatch_drain_count_mismatches_total",
@@ -49,6 +49,12 @@ func newMetrics() *metrics {
 // gauge adds a gauge read when scraped, such as a queue's depth.
 func (m *metrics) gauge(name, help string, read func() float64) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, read))
+}
+
+// counter adds a counter read when scraped, kept by what it counts; labels
+// may be nil.
+func (m *metrics) counter(name, help string, labels map[string]string, read func() float64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, read))
 }
 
 func (m *metrics) handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }

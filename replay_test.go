@@ -63,7 +63,7 @@ func TestReplayNeverPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	al, err := newAlerting(&config.Config{Timezone: "UTC"}, rules, log, st, newMetrics())
+	al, err := newAlerting(&config.Config{Timezone: "UTC"}, rules, nil, log, st, newMetrics(), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

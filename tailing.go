@@ -138,7 +138,11 @@ func runTail(ctx context.Context, cfg *config.Config, log *slog.Logger, args []s
 	if err != nil {
 		return err
 	}
-	al, err := newAlerting(cfg, rules, log, st, newMetrics())
+	checkList, err := loadChecks()
+	if err != nil {
+		return err
+	}
+	al, err := newAlerting(cfg, rules, checkList, log, st, newMetrics(), time.Now)
 	if err != nil {
 		return err
 	}

@@ -46,16 +46,21 @@ type Detector struct {
 // Observe returns the observations in entries of app.
 func (d *Detector) Observe(app string, entries []parse.Entry) []Observation {
 	var out []Observation
-	routerOK := false // a non-H80 router line: maintenance is over
+	var served *parse.Entry // the last router line, if the app rather than its maintenance page answered it
 	for i := range entries {
 		e := &entries[i]
 		switch e.Kind {
 		case parse.KindRouter:
 			if e.Router.Code == "H80" {
-				out = append(out, d.obs(e, app, RuleMaintenance, "", "H80", Event, "maintenance mode"))
+				served = nil
+				// One maintenance state per app, whatever the line says: the
+				// engine looks it up by rule and app.
+				o := d.obs(e, app, RuleMaintenance, "", "", Event, "maintenance mode")
+				o.Code = "H80"
+				out = append(out, o)
 				continue
 			}
-			routerOK = true
+			served = e
 			if o, ok := d.router(e, app); ok {
 				out = append(out, o)
 			}
@@ -90,8 +95,8 @@ func (d *Detector) Observe(app string, entries []parse.Entry) []Observation {
 			out = d.postgres(out, e, app)
 		}
 	}
-	if routerOK {
-		out = append(out, Observation{Key: Key{Rule: RuleMaintenance, App: app}.String(), Rule: RuleMaintenance, App: app, Kind: Below, At: entries[len(entries)-1].Time, Count: 1})
+	if served != nil {
+		out = append(out, Observation{Key: Key{Rule: RuleMaintenance, App: app}.String(), Rule: RuleMaintenance, App: app, Kind: Below, At: served.Time, Count: 1})
 	}
 	return out
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -70,6 +71,11 @@ type EngineOptions struct {
 	Now          func() time.Time // optional
 	DashboardURL string           // for links; optional
 	Timezone     string           // ALERT_TIMEZONE; optional
+	// Retired, if set, says whether an alert's source is gone for good (a
+	// status check no longer configured), so that Tick resolves it instead
+	// of waiting for an observation that will never come. Alerts of rules
+	// turned off and of channels no longer set up are retired without it.
+	Retired func(Key) bool
 }
 
 // Engine applies observations to the alerts' stored states and writes the
@@ -77,7 +83,7 @@ type EngineOptions struct {
 // one: states change by compare-and-set.
 type Engine struct {
 	o   EngineOptions
-	obs chan []Observation
+	obs *obsQueue
 }
 
 // NewEngine returns an Engine.
@@ -93,55 +99,77 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Engine{o: o, obs: make(chan []Observation, 4096)}, nil
+	return &Engine{o: o, obs: newObsQueue()}, nil
 }
 
 // Observe queues observations for Run without waiting on the store: the
-// drain calls it. It drops them, and says so, when the queue is full.
+// drain calls it. Nothing is dropped: the observations of one alert merge
+// into one, and when maxPendingKeys alerts are waiting, non-urgent ones fold
+// into their app's alert of the rule (see Folded).
 func (e *Engine) Observe(obs []Observation) {
-	if len(obs) == 0 {
-		return
-	}
-	select {
-	case e.obs <- obs:
-	default:
-		e.o.Logger.Error("alert queue full: observations dropped", "count", len(obs))
+	if len(obs) > 0 {
+		e.obs.push(obs)
 	}
 }
 
-// QueueDepth is the number of observation batches waiting for Run.
-func (e *Engine) QueueDepth() int { return len(e.obs) }
+// QueueDepth is the number of alerts with observations waiting for Run.
+func (e *Engine) QueueDepth() int { return e.obs.depth() }
 
-// Run applies queued observations every interval (an R14 pages within about
-// that), coalescing those of one alert, until ctx is done.
+// Folded is the number of observations folded into their app's alert of
+// the rule because the queue was full.
+func (e *Engine) Folded() int64 { return e.obs.foldedCount() }
+
+// FinalApplyTimeout bounds what Run does after ctx is done: applying what
+// is still queued. Heroku kills a dyno 30 s after SIGTERM.
+const FinalApplyTimeout = 15 * time.Second
+
+// Run applies queued observations until ctx is done: urgent ones (R codes,
+// crashes) as soon as they arrive and before any other, the rest every
+// interval. Then it applies what is left within FinalApplyTimeout.
 func (e *Engine) Run(ctx context.Context, interval time.Duration) error {
+	// An apply under way is not cut short when ctx is done: what it holds
+	// was committed with its batch and is applied once more below otherwise.
+	applyCtx := context.WithoutCancel(ctx)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	var pending []Observation
 	for {
 		select {
-		case obs := <-e.obs:
-			pending = append(pending, obs...)
-			continue
+		case <-e.obs.wake:
 		case <-tick.C:
 		case <-ctx.Done():
-			// Apply what is queued: it was committed with its batch.
-			for {
-				select {
-				case obs := <-e.obs:
-					pending = append(pending, obs...)
-					continue
-				default:
-				}
-				break
+			fctx, cancel := context.WithTimeout(applyCtx, FinalApplyTimeout)
+			defer cancel()
+			err := e.applyQueued(fctx, fctx.Done())
+			if n := e.obs.depth(); n > 0 {
+				err = errors.Join(err, fmt.Errorf("alert: the observations of %d alerts not applied within %v", n, FinalApplyTimeout))
 			}
-			return e.Apply(context.WithoutCancel(ctx), pending)
+			return err
 		}
-		if len(pending) > 0 {
-			if err := e.Apply(ctx, pending); err != nil {
-				e.o.Logger.Error("applying alert observations", "err", err)
-			}
-			pending = pending[:0]
+		if err := e.applyQueued(applyCtx, ctx.Done()); err != nil {
+			e.o.Logger.Error("applying alert observations", "err", err)
+		}
+	}
+}
+
+// applyQueued applies what is queued, urgent observations first and again
+// between every chunk of the rest, until the queue is empty or stop closes.
+func (e *Engine) applyQueued(ctx context.Context, stop <-chan struct{}) error {
+	var errs []error
+	for {
+		obs := e.obs.take(0, 0)
+		if len(obs) == 0 {
+			obs = e.obs.take(1, applyChunk)
+		}
+		if len(obs) == 0 {
+			return errors.Join(errs...)
+		}
+		if err := e.Apply(ctx, obs); err != nil {
+			errs = append(errs, err)
+		}
+		select {
+		case <-stop:
+			return errors.Join(errs...)
+		default:
 		}
 	}
 }
@@ -155,6 +183,9 @@ func (e *Engine) Apply(ctx context.Context, obs []Observation) error {
 	}
 	var errs []error
 	for _, group := range coalesce(obs) {
+		if group[0].Rule != RuleMaintenance && !e.o.Rules.For(group[0].App, group[0].Rule).Enabled {
+			continue // ALERT_<RULE>_ENABLED=false, for every app or this one: Tick resolves what was firing
+		}
 		if err := e.update(ctx, group[0].Key, silences, now, func(s State, silenced bool) (State, []Status) {
 			var out []Status
 			r := e.o.Rules.For(group[0].App, group[0].Rule)
@@ -194,6 +225,7 @@ func (e *Engine) Tick(ctx context.Context) error {
 		if a.Rule == RuleMaintenance {
 			r = Rule{Name: RuleMaintenance, Enabled: true, Window: e.o.Rules.Policy.MaintenanceFor, Samples: 1, Severity: Info}
 		}
+		retired := e.retired(&a)
 		sentAt, pending, err := e.lastNotified(ctx, &a)
 		if err != nil {
 			errs = append(errs, err)
@@ -211,7 +243,12 @@ func (e *Engine) Tick(ctx context.Context) error {
 					s.LastNotifiedAt = sentAt
 				}
 			}
-			s, st := Tick(s, r, e.o.Rules.Policy, now, silenced || a.Rule == RuleMaintenance)
+			var st Status
+			if retired {
+				s, st = Retire(s, now)
+			} else {
+				s, st = Tick(s, r, e.o.Rules.Policy, now, silenced || a.Rule == RuleMaintenance)
+			}
 			if st == "" {
 				return s, nil
 			}
@@ -221,6 +258,27 @@ func (e *Engine) Tick(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// retired says whether nothing will observe the alert s again: its rule is
+// off (or no longer exists), or its check or channel is no longer
+// configured.
+func (e *Engine) retired(s *State) bool {
+	if s.Rule == RuleMaintenance {
+		return false
+	}
+	if !e.o.Rules.For(s.App, s.Rule).Enabled {
+		return true
+	}
+	k, err := ParseKey(s.Key)
+	if err != nil {
+		e.o.Logger.Warn("alert key", "err", err)
+		return false
+	}
+	if k.Rule == RuleDelivery && k.Code != deliveryBacklog && !slices.Contains(e.o.Channels, k.Code) {
+		return true
+	}
+	return e.o.Retired != nil && e.o.Retired(k)
 }
 
 // lastNotified asks the outbox when a's latest firing or reminder went out,
@@ -390,7 +448,7 @@ func coalesce(obs []Observation) [][]Observation {
 		if last := &g[len(g)-1]; last.Kind == Event && o.Kind == Event {
 			last.Count += max(o.Count, 1)
 			if o.At.After(last.At) {
-				last.At, last.Summary = o.At, o.Summary
+				last.At, last.Summary, last.Dyno = o.At, o.Summary, o.Dyno
 			}
 			// Keep the first lines as evidence; the rest are counted.
 			continue

@@ -88,9 +88,12 @@ func (m *memStore) LastGroupStart(_ context.Context, app string, since time.Time
 	defer m.mu.Unlock()
 	for i := len(m.outbox) - 1; i >= 0; i-- {
 		o := m.outbox[i]
+		if o.App != app {
+			continue
+		}
 		var n Notification
 		json.Unmarshal(o.Payload, &n)
-		if o.App == app && n.Status == Firing && o.NotBefore.IsZero() && !n.CreatedAt.Before(since) {
+		if n.Status == Firing && o.NotBefore.IsZero() && !n.CreatedAt.Before(since) {
 			return n.CreatedAt, true, nil
 		}
 	}
@@ -289,5 +292,20 @@ func TestEngineGroupsAnAppsAlerts(t *testing.T) {
 		if !held[k].Equal(w) {
 			t.Errorf("%s held until %v, want %v", k, held[k], w)
 		}
+	}
+}
+
+func TestEngineCoalescedEventsKeepTheLatestDyno(t *testing.T) {
+	st, clock := newMemStore(), &testClock{t0}
+	e := newEngine(t, st, clock)
+	d := &Detector{Rules: DefaultRules()}
+	obs := d.Observe("shop", entries(t,
+		`2024-03-15T12:00:00Z heroku[router]: at=error code=H12 desc="Request timeout" method=GET path="/" dyno=web.1 service=30001ms status=503`,
+		`2024-03-15T12:00:01Z heroku[router]: at=error code=H12 desc="Request timeout" method=GET path="/" dyno=web.3 service=30001ms status=503`))
+	if err := e.Apply(context.Background(), obs); err != nil {
+		t.Fatal(err)
+	}
+	if sent := st.sent(); len(sent) != 1 || sent[0].Alerts[0].Dyno != "web.3" {
+		t.Fatalf("notifications = %+v, want one H12 on web.3", sent)
 	}
 }

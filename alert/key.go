@@ -128,9 +128,7 @@ func keyShape(r RuleName) (dyno, code, part bool) {
 		return false, true, true
 	case RulePGErrors:
 		return true, true, false
-	case RuleMaintenance:
-		return false, true, false
-	case Rule5xxRate, RuleSlowRequests, RuleSilence, RuleL10:
+	case Rule5xxRate, RuleSlowRequests, RuleSilence, RuleL10, RuleMaintenance:
 		return false, false, false
 	}
 	return true, false, false // R codes, crash loops and samples: per dyno

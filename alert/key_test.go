@@ -22,7 +22,7 @@ func TestKeyRoundTrips(t *testing.T) {
 		{Key{Rule: RuleCheck, Code: "api"}, "check||api"},
 		{Key{Rule: RuleCheck, App: "shop", Code: "api", Part: "cert"}, "check|shop|api|cert"},
 		{Key{Rule: RuleDelivery, App: "dynowatch", Code: "webhook"}, "delivery|dynowatch|webhook"},
-		{Key{Rule: RuleMaintenance, App: "shop", Code: "H80"}, "maintenance|shop|H80"},
+		{Key{Rule: RuleMaintenance, App: "shop"}, "maintenance|shop"},
 	} {
 		if got := tt.key.String(); got != tt.want {
 			t.Errorf("%+v.String() = %q, want %q", tt.key, got, tt.want)

@@ -172,3 +172,21 @@ func TestObservationSeverityOverridesTheRule(t *testing.T) {
 		t.Errorf("severity %q, want the observation's info over the rule's critical", s.Severity)
 	}
 }
+
+func TestEventThresholdAboveTheKeptOccurrencesStillCounts(t *testing.T) {
+	r := rule(RuleHCodes)
+	r.Threshold = 60
+	var s State
+	var st Status
+	for i := range 60 {
+		// Out of order in pairs, as two dynos' lines may arrive.
+		at := t0.Add(time.Duration(i^1) * time.Second)
+		s, st = Apply(s, Observation{Key: Key{Rule: RuleHCodes, App: "shop", Code: "H12"}.String(), Rule: RuleHCodes, Kind: Event, At: at, Count: 1}, r, DefaultPolicy(), false)
+		if i < 59 && (st != "" || int(s.Counter) != i+1 || len(s.Recent) > maxRecent) {
+			t.Fatalf("event %d: %q, counter %d, %d occurrences kept", i, st, s.Counter, len(s.Recent))
+		}
+	}
+	if st != Firing {
+		t.Fatalf("the 60th event: %q, want firing", st)
+	}
+}

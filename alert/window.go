@@ -66,8 +66,12 @@ type DeliveryHealth struct {
 // maxOutboxWait is how long a notification may wait before the backlog is an alert.
 const maxOutboxWait = 10 * time.Minute
 
-// deliveryApp is the app of dynowatch's own alerts.
-const deliveryApp = "dynowatch"
+// deliveryApp is the app of dynowatch's own alerts, and deliveryBacklog the
+// code of the one about notifications waiting (the others' is a channel).
+const (
+	deliveryApp     = "dynowatch"
+	deliveryBacklog = "outbox"
+)
 
 // DeliveryObservations returns the "delivery" rule's observations: one per
 // channel (failing or not) and one for the backlog.
@@ -85,7 +89,7 @@ func (r *Rules) DeliveryObservations(h DeliveryHealth, now time.Time) []Observat
 		}
 		out = append(out, o)
 	}
-	backlog := Observation{Key: Key{Rule: RuleDelivery, App: deliveryApp, Code: "outbox"}.String(), Rule: RuleDelivery, App: deliveryApp, Code: "outbox", At: now, Count: 1, Kind: Below}
+	backlog := Observation{Key: Key{Rule: RuleDelivery, App: deliveryApp, Code: deliveryBacklog}.String(), Rule: RuleDelivery, App: deliveryApp, Code: deliveryBacklog, At: now, Count: 1, Kind: Below}
 	if h.Oldest >= maxOutboxWait {
 		backlog.Kind = Above
 		backlog.Summary = fmt.Sprintf("notifications waiting for %v: are the workers running? (heroku ps)", h.Oldest.Round(time.Minute))

@@ -222,3 +222,16 @@ func TestAPI(t *testing.T) {
 		})
 	}
 }
+
+// TestSeriesOverTooManyPointsIsABadRequest: a range of ten years in steps
+// of a minute is the caller's mistake, answered 400 with the step to use.
+func TestSeriesOverTooManyPointsIsABadRequest(t *testing.T) {
+	srv := newServer(t)
+	status, body := call(t, srv, "GET", "/api/v1/apps/shop/series?metric=requests&from=3650d&step=1m", "pw")
+	if msg, _ := body["error"].(string); status != 400 || !strings.Contains(msg, "use a step of at least") {
+		t.Errorf("status %d, error %q; want 400 saying which step to use", status, msg)
+	}
+	if status, _ := call(t, srv, "GET", "/api/v1/apps/shop/series?metric=requests&from=3650d&step=1d", "pw"); status != 200 {
+		t.Errorf("ten years by day: status %d, want 200", status)
+	}
+}

@@ -30,13 +30,14 @@ type Config struct {
 	DrainSecret       Secrets `envconfig:"DRAIN_SECRET" example:"3f9c2a7e41d0b6c8" secret:"true" desc:"Password of the drain URL. Several, comma-separated, are all accepted, so one can be rotated without breaking drains. Generated and kept in the embedded store when unset locally; required on Heroku."`
 	DashboardPassword Secrets `envconfig:"DASHBOARD_PASSWORD" example:"b7e1d04c9a2f5e36" secret:"true" desc:"Basic-auth password of the dashboard and the /api/v1 API (any user name). Same local and Heroku behaviour as DRAIN_SECRET."`
 
-	DatabaseURL      string `envconfig:"DATABASE_URL" example:"postgres://user:pass@host:5432/db" secret:"true" platform:"true" desc:"Postgres to store in; Heroku Postgres sets it. Unset: an embedded database in the file DYNOWATCH_DB."`
+	DatabaseURL      string `envconfig:"DATABASE_URL" example:"postgres://user:pass@host:5432/db" secret:"true" platform:"true" desc:"Postgres to store in; Heroku Postgres sets it. Unset: an embedded database in the file DYNOWATCH_DB, locally only: on Heroku dynowatch refuses to start without it."`
 	DatabaseMaxConns int32  `envconfig:"DATABASE_MAX_CONNS" default:"5" example:"5" desc:"Connections each dyno opens to DATABASE_URL. Heroku plans cap connections, so keep it small."`
 	DBPath           string `envconfig:"DYNOWATCH_DB" default:"dynowatch.db" example:"/var/lib/dynowatch.db" desc:"File of the embedded database used when DATABASE_URL is unset."`
 
 	KeepQueryStrings    bool `envconfig:"KEEP_QUERY_STRINGS" default:"false" example:"true" desc:"Keep the query string of request paths in stored events. Off by default: query strings often carry tokens."`
 	KeepClientIPs       bool `envconfig:"KEEP_CLIENT_IPS" default:"false" example:"true" desc:"Keep client IPs (the router's fwd=) in stored events. Off by default."`
 	EventLinesPerMinute int  `envconfig:"EVENT_LINES_PER_MINUTE" default:"10" example:"10" desc:"Raw lines kept per app, code and minute (an H12 storm is counted in full but only this many of its lines are stored)."`
+	MemoryBudgetMB      int  `envconfig:"MEMORY_BUDGET_MB" default:"400" example:"900" desc:"Memory each dynowatch process keeps itself within (Go's soft memory limit); a third of it holds the request rollups between flushes. The default fits a 512 MB dyno; raise it on larger ones."`
 
 	RetentionEvents  Duration `envconfig:"RETENTION_EVENTS" default:"30d" example:"30d" desc:"How long events (H/R/L codes, crashes, releases …) with their lines are kept."`
 	RetentionMinute  Duration `envconfig:"RETENTION_MINUTE_ROLLUPS" default:"30d" example:"30d" desc:"How long per-minute request rollups and metric samples are kept."`
@@ -173,6 +174,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.InfobipAPIKey != "") != (c.InfobipBaseURL != "") || (c.InfobipAPIKey != "" && len(c.SMSTo) == 0) {
 		bad("ALERT_SMS_TO", c.SMSTo.String(), "SMS needs INFOBIP_BASE_URL, INFOBIP_API_KEY and ALERT_SMS_TO together")
+	}
+	if c.MemoryBudgetMB < 64 {
+		bad("MEMORY_BUDGET_MB", strconv.Itoa(c.MemoryBudgetMB), "want at least 64")
 	}
 	if c.EventLinesPerMinute < 0 {
 		bad("EVENT_LINES_PER_MINUTE", strconv.Itoa(c.EventLinesPerMinute), "want 0 or more")

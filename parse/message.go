@@ -149,6 +149,12 @@ func parseRouter(e *Entry) error {
 	if r.At == "" {
 		return fmt.Errorf("%w: router line without at=: %q", ErrMissingField, clipString(e.Message))
 	}
+	if err := checkName("router dyno", r.Dyno, MaxName); err != nil {
+		return err
+	}
+	if r.Code != "" && !isCode(r.Code, 'H') {
+		return fmt.Errorf("%w: router code=%q is not an H code", ErrBadValue, clipString(r.Code))
+	}
 	return nil
 }
 

@@ -482,6 +482,9 @@ func TestKnownSamples(t *testing.T) {
 				if want := buildSampleName(raw, suffix); name != want {
 					t.Errorf("knownSample(%q, %q) = %q, want %q", raw, suffix, name, want)
 				}
+				if !HerokuSample(name) {
+					t.Errorf("HerokuSample(%q) = false, want true", name)
+				}
 			}
 		}
 	}
@@ -590,5 +593,41 @@ func TestAppOutputCannotFakePlatformEvents(t *testing.T) {
 	e, err := parseOne(t, ts+"app[run.3]: Error R13 (Attach error) -> Failed to attach to process")
 	if err != nil || e.Kind != KindDynoError || e.DynoError.Code != "R13" {
 		t.Errorf("R13 of a one-off dyno: %+v, %v; want dyno_error R13", e, err)
+	}
+}
+
+// TestOverlongNamesAreBadMessages: a dyno, source, process, attachment or
+// sample name longer than Heroku makes them (or an H code that is none)
+// makes its message bad, counted and never stored, so that it can't reach a
+// database key.
+func TestOverlongNamesAreBadMessages(t *testing.T) {
+	const ts = "2024-03-15T12:00:00Z "
+	long := strings.Repeat("w", 3000)
+	for _, line := range []string{
+		`heroku[router]: at=info method=GET path="/" host=h dyno=` + long + ` connect=1ms service=5ms status=200 bytes=10`,
+		`heroku[router]: at=info method=GET path="/" host=h dyno="web 1" connect=1ms service=5ms status=200 bytes=10`,
+		`heroku[router]: at=error code=` + long + ` desc="x" method=GET path="/" host=h dyno=web.1 status=503 bytes=0`,
+		`heroku[web.1]: source=` + long + ` dyno=heroku.1.u sample#load_avg_1m=1`,
+		`heroku[` + long + `]: source=web.1 sample#load_avg_1m=1`,
+		`app[heroku-postgres]: source=` + long + ` addon=postgresql-x-1 sample#db_size=1bytes`,
+		`app[heroku-postgres]: source=DATABASE addon=postgresql-x-1 sample#` + long + `=1`,
+		`app[heroku-redis]: source=REDIS addon=redis-1 sample#hit-rate=1 sample#Ünïcode=1`,
+	} {
+		s := NewScanner(strings.NewReader(ts+line), FormPlain)
+		if !s.Scan() {
+			t.Fatalf("no message in %.80q", line)
+		}
+		if e, err := s.Entry(); !errors.Is(err, ErrBadValue) {
+			t.Errorf("%.80q: kind %v, err %v; want ErrBadValue", line, e, err)
+		}
+	}
+	ok := strings.Repeat("w", 128) + "." + strings.Repeat("1", MaxName-129)
+	for _, line := range []string{
+		`heroku[router]: at=info method=GET path="/" host=h dyno=` + ok + ` connect=1ms service=5ms status=200 bytes=10`,
+		`heroku[web.1]: source=` + ok + ` sample#load_avg_1m=1 sample#` + strings.Repeat("m", MaxSampleName) + `=1`,
+	} {
+		if _, err := parseOne(t, ts+line); err != nil {
+			t.Errorf("name at the limit: %v", err)
+		}
 	}
 }

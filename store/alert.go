@@ -25,9 +25,16 @@ type AlertState struct {
 	LastEventAt, LastNotifiedAt    time.Time // zero means never
 	Notified                       bool      // a firing notification went out, so "resolved" must go out too
 	Flapping                       bool
-	Transitions                    []time.Time // recent state changes; the store keeps the last MaxTransitions
-	Counter                        int64       // rule-specific, such as consecutive samples over a threshold
-	Version                        int64       // set by the store: the compare-and-set token of SaveAlert
+	Transitions                    []time.Time  // recent state changes; the store keeps the last MaxTransitions
+	Recent                         []Occurrence // events within the rule's window, oldest first; the store keeps the last MaxRecent
+	Counter                        int64        // rule-specific, such as consecutive samples over a threshold
+	Version                        int64        // set by the store: the compare-and-set token of SaveAlert
+}
+
+// Occurrence is Count events at one time.
+type Occurrence struct {
+	At    time.Time
+	Count int64
 }
 
 // Alert states as the store keeps them.
@@ -41,6 +48,7 @@ const (
 const (
 	MaxEvidence    = 20
 	MaxTransitions = 10
+	MaxRecent      = 100
 )
 
 func (a *AlertState) validate() error {
@@ -66,6 +74,7 @@ func (a *AlertState) validate() error {
 var alertCols = []string{
 	"key", "version", "rule", "app", "dyno", "code", "severity", "state", "summary", "evidence",
 	"started_us", "fired_us", "resolved_us", "last_event_us", "notified_us", "notified", "flapping", "transitions", "counter",
+	"recent",
 }
 
 var alertSelect = "SELECT id, " + strings.Join(alertCols, ", ") + " FROM alerts"
@@ -80,23 +89,29 @@ func alertValues(a *AlertState, version int64) []any {
 	for i, t := range tr {
 		us[i] = micros(t)
 	}
+	rec := a.Recent[max(0, len(a.Recent)-MaxRecent):]
+	pairs := make([][2]int64, len(rec))
+	for i, o := range rec {
+		pairs[i] = [2]int64{micros(o.At), o.Count}
+	}
 	evJSON, _ := json.Marshal(ev) // strings and integers always marshal
 	trJSON, _ := json.Marshal(us)
+	recJSON, _ := json.Marshal(pairs)
 	return []any{
 		a.Key, version, a.Rule, a.App, a.Dyno, a.Code, a.Severity, a.State, cleanText(a.Summary), string(evJSON),
 		micros(a.StartedAt), micros(a.FiredAt), micros(a.ResolvedAt), micros(a.LastEventAt), micros(a.LastNotifiedAt),
-		a.Notified, a.Flapping, string(trJSON), a.Counter,
+		a.Notified, a.Flapping, string(trJSON), a.Counter, string(recJSON),
 	}
 }
 
 func scanAlert(r row) (AlertState, error) {
 	var (
 		a                                      AlertState
-		ev, tr                                 string
+		ev, tr, rec                            string
 		started, fired, resolved, event, notif int64
 	)
 	err := r.Scan(&a.ID, &a.Key, &a.Version, &a.Rule, &a.App, &a.Dyno, &a.Code, &a.Severity, &a.State, &a.Summary, &ev,
-		&started, &fired, &resolved, &event, &notif, &a.Notified, &a.Flapping, &tr, &a.Counter)
+		&started, &fired, &resolved, &event, &notif, &a.Notified, &a.Flapping, &tr, &a.Counter, &rec)
 	if err != nil {
 		return a, err
 	}
@@ -114,6 +129,13 @@ func scanAlert(r row) (AlertState, error) {
 	}
 	for _, u := range us {
 		a.Transitions = append(a.Transitions, fromMicros(u))
+	}
+	var pairs [][2]int64
+	if err := json.Unmarshal([]byte(rec), &pairs); err != nil {
+		return a, fmt.Errorf("alert %s: recent: %w", a.Key, err)
+	}
+	for _, p := range pairs {
+		a.Recent = append(a.Recent, Occurrence{At: fromMicros(p[0]), Count: p[1]})
 	}
 	return a, nil
 }

@@ -119,6 +119,9 @@ func TestSaveAlertCompareAndSet(t *testing.T) {
 		for i := range 12 {
 			a.Transitions = append(a.Transitions, t0.Add(time.Duration(i)*time.Minute))
 		}
+		for i := range 105 {
+			a.Recent = append(a.Recent, store.Occurrence{At: t0.Add(time.Duration(i) * time.Second), Count: int64(i + 1)})
+		}
 		a.Counter, a.Flapping = 2, true
 		mustSaveAlert(t, s, a, 0)
 		if a.Version != 1 || a.ID == 0 {
@@ -130,6 +133,7 @@ func TestSaveAlertCompareAndSet(t *testing.T) {
 			want.Evidence[i] = fmt.Sprintf("line %d ", i-1) // NUL bytes are dropped
 		}
 		want.Transitions = a.Transitions[2:]
+		want.Recent = a.Recent[5:]
 		if diff := cmp.Diff(want, mustAlert(t, s, a.Key)); diff != "" {
 			t.Fatalf("Alert after create (-want +got):\n%s", diff)
 		}
