@@ -68,3 +68,18 @@ func TestSenderSendsAlertsOfNoAppAlone(t *testing.T) {
 		t.Fatalf("messages = %+v, want one per check", hook.got)
 	}
 }
+
+// TestWebhookSeverityIsTheHighest: a grouped webhook's top-level severity
+// is the highest of its alerts, whatever their order.
+func TestWebhookSeverityIsTheHighest(t *testing.T) {
+	n := &Notification{ID: "d", Status: Firing, Alerts: []Alert{
+		{Key: "r14|shop|web.2", Severity: Warning}, {Key: "h_codes|shop|H12", Severity: Critical}, {Key: "x", Severity: Info}}}
+	body, err := RenderWebhook(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Severity Severity }
+	if err := json.Unmarshal(body, &got); err != nil || got.Severity != Critical {
+		t.Fatalf("top-level severity %q, %v; want critical", got.Severity, err)
+	}
+}
