@@ -369,7 +369,7 @@ func TestAlertOfARuleTurnedOffResolves(t *testing.T) {
 	s.drain("shop", append(s.requests(40, okRequest), s.line(`heroku[worker.1]: Error R14 (Memory quota exceeded)`), s.line(h12Request))...)
 	s.at(2 * time.Minute)
 	s.tick()
-	s.expect("an R14 and an H12", "firing R14 R14 worker.1", "firing H_CODES H12 web.1")
+	s.expect("an R14 and an H12 (critical, not held behind the warning)", "firing H_CODES H12 web.1", "firing R14 R14 worker.1")
 	s.configure("ALERT_R14_ENABLED=false", "ALERT_H_CODES_ENABLED__SHOP=false")
 	s.drain("shop", s.line(`heroku[worker.1]: Error R14 (Memory quota exceeded)`), s.line(h12Request))
 	s.tick()

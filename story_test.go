@@ -405,3 +405,23 @@ func TestStoryCrashLoopCountsOverASlidingWindow(t *testing.T) {
 	s.advance(15 * time.Second)
 	s.expect("firing shop crash_loop")
 }
+
+// ALERT_GROUP_WAIT (1m): an app's alerts firing within it after its first
+// go out together, one message, rather than a page each; but a critical
+// alert is never held behind a group that a warning started.
+func TestStoryGroupWaitNeverHoldsACriticalBehindAWarning(t *testing.T) {
+	s := newStory(t, map[string]string{"ALERT_SILENCE_ENABLED": "false"})
+	s.log("shop", "heroku[web.1]: Error R14 (Memory quota exceeded)") // warning
+	s.send()
+	s.expect("firing shop r14 R14")
+	s.clock.Add(int64(10 * time.Second))
+	s.log("shop", "heroku[web.2]: Error R15 (Memory quota vastly exceeded)") // critical, 10 s later
+	s.send()
+	s.expect("firing shop r14 R14", "firing shop r15 R15")
+	s.clock.Add(int64(10 * time.Second))
+	s.log("shop", "heroku[web.3]: Error R14 (Memory quota exceeded)") // a warning behind the critical waits for the group
+	s.send()
+	s.expect("firing shop r14 R14", "firing shop r15 R15")
+	s.advance(time.Minute)
+	s.expect("firing shop r14 R14", "firing shop r15 R15", "firing shop r14 R14")
+}
