@@ -123,7 +123,10 @@ func (a *alerting) evaluate(ctx context.Context, now time.Time) error {
 				continue
 			}
 			ws, ok := stats[r.Window]
-			if !ok {
+			if !ok && !app.LastMessage.Before(now.Add(-r.Window)) {
+				// Only an app that spoke through a live drain in the window is
+				// judged by it: replayed history fills the same rollups, and
+				// must never page.
 				if ws, err = a.store.WindowStats(ctx, app.Name, now.Add(-r.Window), now); err != nil {
 					return err
 				}
@@ -171,7 +174,8 @@ func (a alertStore) SaveAlert(ctx context.Context, s *alert.State, expect int64,
 	}
 	msgs := make([]store.OutboxMessage, len(out))
 	for i, o := range out {
-		msgs[i] = store.OutboxMessage{DeliveryID: o.DeliveryID, Channel: o.Channel, App: o.App, Severity: string(o.Severity), Payload: o.Payload, NotBefore: o.NotBefore}
+		msgs[i] = store.OutboxMessage{DeliveryID: o.DeliveryID, Channel: o.Channel, App: o.App, AlertKey: o.AlertKey, Status: string(o.Status),
+			Severity: string(o.Severity), Payload: o.Payload, CreatedAt: o.CreatedAt, NotBefore: o.NotBefore}
 	}
 	ok, err := a.st.SaveAlert(ctx, &as, expect, msgs...)
 	s.Version = as.Version
@@ -235,13 +239,18 @@ func (a alertStore) ClaimOutbox(ctx context.Context, holder string, now time.Tim
 	items, err := a.st.ClaimOutbox(ctx, holder, now, lease, limit)
 	out := make([]alert.Delivery, len(items))
 	for i, it := range items {
-		out[i] = alert.Delivery{ID: it.ID, Channel: it.Channel, App: it.App, Payload: it.Payload, Attempts: it.Attempts, CreatedAt: it.CreatedAt}
+		out[i] = alert.Delivery{ID: it.ID, Channel: it.Channel, App: it.App, AlertKey: it.AlertKey, Status: alert.Status(it.Status),
+			Payload: it.Payload, Attempts: it.Attempts, CreatedAt: it.CreatedAt, FiringHeard: it.FiringHeard}
 	}
 	return out, err
 }
 
 func (a alertStore) MarkSent(ctx context.Context, id int64, holder string, now time.Time) error {
 	return a.st.MarkSent(ctx, id, holder, now)
+}
+
+func (a alertStore) MarkSkipped(ctx context.Context, id int64, holder string, now time.Time) error {
+	return a.st.MarkSkipped(ctx, id, holder, now)
 }
 
 func (a alertStore) MarkFailed(ctx context.Context, id int64, holder string, now, retryAt time.Time, reason string) error {

@@ -22,8 +22,18 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.DurationVar(&o.Duration, "duration", 0, "how long to send, e.g. 60s")
 	fs.IntVar(&o.Messages, "messages", 300, "messages a batch (Logplex sends up to ~100 KiB, about 300 router lines)")
 	fs.IntVar(&o.WatchPID, "watch-pid", 0, "a local process (the drain) whose peak RSS to report")
+	fs.IntVar(&o.Apps, "apps", 1, "apps to spread the batches over, APP-0 … after the URL's APP")
+	fs.IntVar(&o.Dynos, "dynos", 4, "router dynos of each app")
+	fs.IntVar(&o.HCodes, "hcodes", 0, "an H-code storm: a third of the router lines are errors over this many codes (at most 23)")
+	fs.BoolVar(&o.Hostile, "hostile", false, "every tenth batch carries 3,000-byte dyno names, sources and Frame-Id and random sample names")
+	fs.BoolVar(&o.Tiny, "tiny", false, "batches of minimal frames: with -messages 60000, a tiny-frame flood")
+	fs.IntVar(&o.R14s, "r14", 0, "R14 lines to send over the run, each from an app of its own (needs -webhook)")
+	fs.StringVar(&o.WebhookAddr, "webhook", "", "listen here (e.g. 127.0.0.1:5099) for the drain's ALERT_WEBHOOK_URL, to time R14 → page")
+	fs.StringVar(&o.StoreURL, "store", "", "the drain's DATABASE_URL: compare the messages it stored with those acknowledged")
+	fs.StringVar(&o.MetricsURL, "metrics", "", "the drain's /metrics URL with credentials: rollup flush times during the run")
+	fs.DurationVar(&o.Settle, "settle", 0, "after sending, wait this long for flushes and pages before counting, e.g. 10s")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: dynowatch loadgen -url URL -duration D [flags]\n\nPosts router-heavy Logplex batches to a drain and reports throughput, response times and the drain's RSS.")
+		fmt.Fprintln(stderr, "Usage: dynowatch loadgen -url URL -duration D [flags]\n\nPosts router-heavy Logplex batches to a drain, from many apps and dynos, in H-code storms or with hostile fields if asked,\nand reports throughput, response times, the drain's RSS, what it stored, its flush times and R14 → webhook latency.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

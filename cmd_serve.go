@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -34,6 +36,11 @@ type roles struct{ web, worker bool }
 // Heroku kills a web dyno that has not bound $PORT within 60 s (R10), so the
 // port is bound first and /healthz says 503 until the store answers.
 func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkList []checks.Check, log *slog.Logger, r roles) error {
+	// Go's soft limit keeps the heap within the budget (a GOMEMLIMIT set by
+	// hand wins): the GC works harder near it rather than the dyno swapping.
+	if debug.SetMemoryLimit(-1) == math.MaxInt64 {
+		debug.SetMemoryLimit(int64(cfg.MemoryBudgetMB) << 20)
+	}
 	var (
 		srv   *http.Server
 		gate  gatedHandler
@@ -96,7 +103,7 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkLis
 	}()
 	go func() {
 		defer wg.Done()
-		// Observations wait at most this long: an R14 pages within about a second.
+		// Router observations wait at most this long; R codes go at once.
 		if err := al.engine.Run(pipeCtx, 250*time.Millisecond); err != nil {
 			log.Error("final alert update failed", "err", err)
 		}
@@ -132,8 +139,10 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkLis
 		}
 	}
 	log.Info("shutting down")
-	// Heroku sends SIGKILL 30 s after SIGTERM.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	// Heroku sends SIGKILL 30 s after SIGTERM: requests in flight get
+	// httpShutdownTimeout, then the final flush and alert updates run
+	// together for at most ingest.FinalFlushTimeout.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), httpShutdownTimeout)
 	defer cancel()
 	if srv != nil {
 		ready.Store(false)
@@ -155,6 +164,10 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkLis
 	log.Info("stopped")
 	return nil
 }
+
+// httpShutdownTimeout bounds the wait for drain requests in flight on
+// SIGTERM: a commit takes at most 4 s and Logplex gives up after 5 s.
+const httpShutdownTimeout = 8 * time.Second
 
 // gatedHandler serves the boot mux until the full one is ready.
 type gatedHandler struct{ h atomic.Pointer[http.Handler] }
@@ -213,7 +226,20 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	if err := api.Register(mux, api.Options{Store: st, Passwords: dashPasswords, Logger: log}); err != nil {
 		return nil, err
 	}
-	met.gauge("dynowatch_alert_queue_depth", "Batches of alert observations waiting to be applied.", func() float64 { return float64(al.engine.QueueDepth()) })
+	met.counter("dynowatch_store_dropped_rows_total", "Rollup rows the database refused and that were left out; the rest of their flush was stored.",
+		nil, func() float64 { return float64(st.DroppedRows()) })
+	met.counter("dynowatch_store_dropped_samples_total", "Metric sample values left out: custom sample names over 50 per app and flush, or over the 1,000 names kept in all.",
+		nil, func() float64 { return float64(st.DroppedSamples()) })
+	met.gauge("dynowatch_alert_queue_depth", "Alerts with observations waiting to be applied.", func() float64 { return float64(al.engine.QueueDepth()) })
+	for what, read := range map[string]func(ingest.Folded) int64{
+		"dyno": func(f ingest.Folded) int64 { return f.Dynos }, "code": func(f ingest.Folded) int64 { return f.Codes },
+		"source": func(f ingest.Folded) int64 { return f.Sources }, "sample_name": func(f ingest.Folded) int64 { return f.SampleNames },
+	} {
+		met.counter("dynowatch_rollup_folded_total", "Router lines and samples beyond an app's cap of distinct dynos, codes or sources a minute, counted under \"other\"; sample names beyond the cap, left out.",
+			map[string]string{"what": what}, func() float64 { return float64(read(pipe.Folded())) })
+	}
+	met.counter("dynowatch_alert_observations_folded_total", "Router and other non-urgent observations folded into their app's alert of the rule because the alert queue was full.",
+		nil, func() float64 { return float64(al.engine.Folded()) })
 	if cfg.MetricsPublic {
 		mux.Handle("GET /metrics", met.handler())
 	} else {
@@ -315,6 +341,7 @@ func newPipeline(cfg *config.Config, log *slog.Logger, st *store.Store, al *aler
 	o := ingest.Options{
 		Store: st, Logger: log, FlushEvery: cfg.RollupFlushEvery.D(), Committers: committers(cfg), EventLinesPerMinute: cfg.EventLinesPerMinute,
 		KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs,
+		RollupMemory: int64(cfg.MemoryBudgetMB) << 20 / 3,
 	}
 	if al != nil {
 		o.Observe = al.observe

@@ -341,6 +341,8 @@ func TestMetrics(t *testing.T) {
 		`dynowatch_drain_messages_total{result="bad"} 1`,
 		`dynowatch_store_commit_seconds_count{result="ok"}`,
 		`dynowatch_alert_queue_depth`,
+		`dynowatch_store_dropped_rows_total 0`,
+		`dynowatch_store_dropped_samples_total 0`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)

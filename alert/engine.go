@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -32,12 +33,17 @@ type Store interface {
 }
 
 // Outgoing is one notification for one channel, as the outbox keeps it.
+// The outbox sends the notifications of one alert on one channel in order,
+// and a reminder or resolved only where the alert's firing was heard.
 type Outgoing struct {
 	DeliveryID string
 	Channel    string
 	App        string
+	AlertKey   string
+	Status     Status
 	Severity   Severity
 	Payload    []byte    // the Notification as JSON
+	CreatedAt  time.Time // the engine's clock when it was written, not a log's time
 	NotBefore  time.Time // held until its group goes out; zero: at once
 }
 
@@ -74,7 +80,7 @@ type EngineOptions struct {
 // one: states change by compare-and-set.
 type Engine struct {
 	o   EngineOptions
-	obs chan []Observation
+	obs *obsQueue
 }
 
 // NewEngine returns an Engine.
@@ -90,55 +96,77 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Engine{o: o, obs: make(chan []Observation, 4096)}, nil
+	return &Engine{o: o, obs: newObsQueue()}, nil
 }
 
 // Observe queues observations for Run without waiting on the store: the
-// drain calls it. It drops them, and says so, when the queue is full.
+// drain calls it. Nothing is dropped: the observations of one alert merge
+// into one, and when maxPendingKeys alerts are waiting, non-urgent ones fold
+// into their app's alert of the rule (see Folded).
 func (e *Engine) Observe(obs []Observation) {
-	if len(obs) == 0 {
-		return
-	}
-	select {
-	case e.obs <- obs:
-	default:
-		e.o.Logger.Error("alert queue full: observations dropped", "count", len(obs))
+	if len(obs) > 0 {
+		e.obs.push(obs)
 	}
 }
 
-// QueueDepth is the number of observation batches waiting for Run.
-func (e *Engine) QueueDepth() int { return len(e.obs) }
+// QueueDepth is the number of alerts with observations waiting for Run.
+func (e *Engine) QueueDepth() int { return e.obs.depth() }
 
-// Run applies queued observations every interval (an R14 pages within about
-// that), coalescing those of one alert, until ctx is done.
+// Folded is the number of observations folded into their app's alert of
+// the rule because the queue was full.
+func (e *Engine) Folded() int64 { return e.obs.foldedCount() }
+
+// FinalApplyTimeout bounds what Run does after ctx is done: applying what
+// is still queued. Heroku kills a dyno 30 s after SIGTERM.
+const FinalApplyTimeout = 15 * time.Second
+
+// Run applies queued observations until ctx is done: urgent ones (R codes,
+// crashes) as soon as they arrive and before any other, the rest every
+// interval. Then it applies what is left within FinalApplyTimeout.
 func (e *Engine) Run(ctx context.Context, interval time.Duration) error {
+	// An apply under way is not cut short when ctx is done: what it holds
+	// was committed with its batch and is applied once more below otherwise.
+	applyCtx := context.WithoutCancel(ctx)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	var pending []Observation
 	for {
 		select {
-		case obs := <-e.obs:
-			pending = append(pending, obs...)
-			continue
+		case <-e.obs.wake:
 		case <-tick.C:
 		case <-ctx.Done():
-			// Apply what is queued: it was committed with its batch.
-			for {
-				select {
-				case obs := <-e.obs:
-					pending = append(pending, obs...)
-					continue
-				default:
-				}
-				break
+			fctx, cancel := context.WithTimeout(applyCtx, FinalApplyTimeout)
+			defer cancel()
+			err := e.applyQueued(fctx, fctx.Done())
+			if n := e.obs.depth(); n > 0 {
+				err = errors.Join(err, fmt.Errorf("alert: the observations of %d alerts not applied within %v", n, FinalApplyTimeout))
 			}
-			return e.Apply(context.WithoutCancel(ctx), pending)
+			return err
 		}
-		if len(pending) > 0 {
-			if err := e.Apply(ctx, pending); err != nil {
-				e.o.Logger.Error("applying alert observations", "err", err)
-			}
-			pending = pending[:0]
+		if err := e.applyQueued(applyCtx, ctx.Done()); err != nil {
+			e.o.Logger.Error("applying alert observations", "err", err)
+		}
+	}
+}
+
+// applyQueued applies what is queued, urgent observations first and again
+// between every chunk of the rest, until the queue is empty or stop closes.
+func (e *Engine) applyQueued(ctx context.Context, stop <-chan struct{}) error {
+	var errs []error
+	for {
+		obs := e.obs.take(0, 0)
+		if len(obs) == 0 {
+			obs = e.obs.take(1, applyChunk)
+		}
+		if len(obs) == 0 {
+			return errors.Join(errs...)
+		}
+		if err := e.Apply(ctx, obs); err != nil {
+			errs = append(errs, err)
+		}
+		select {
+		case <-stop:
+			return errors.Join(errs...)
+		default:
 		}
 	}
 }
@@ -303,8 +331,9 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 		return nil, nil
 	}
 	a := s.Alert()
-	if st == Firing || st == Flapping {
-		// What changed just before often is the cause: say so.
+	if (st == Firing || st == Flapping) && s.App != "" {
+		// What changed just before often is the cause: say so. An alert of
+		// no app (a status check without app=) has no releases.
 		line, ok, err := e.o.Store.LastRelease(ctx, s.App, s.StartedAt.Add(-releaseLookback))
 		if err != nil {
 			return nil, fmt.Errorf("alert %s: releases: %w", s.Key, err)
@@ -315,7 +344,7 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 	}
 	n := Notification{ID: newDeliveryID(), Status: st, Alerts: []Alert{a}, CreatedAt: now, Timezone: e.o.Timezone}
 	if e.o.DashboardURL != "" {
-		n.URL = strings.TrimSuffix(e.o.DashboardURL, "/") + "/apps/" + s.App
+		n.URL = strings.TrimSuffix(e.o.DashboardURL, "/") + dashboardPath(s)
 	}
 	payload, err := json.Marshal(&n)
 	if err != nil {
@@ -323,8 +352,9 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 	}
 	// One outage must not page five times: an app's first alert goes out at
 	// once, those firing within GroupWait after it wait and go out together.
+	// Alerts of no app share no outage, so they are never held.
 	var notBefore time.Time
-	if st == Firing && e.o.Rules.Policy.GroupWait > 0 {
+	if st == Firing && e.o.Rules.Policy.GroupWait > 0 && s.App != "" {
 		start, ok, err := e.o.Store.LastGroupStart(ctx, s.App, now.Add(-e.o.Rules.Policy.GroupWait))
 		if err != nil {
 			return nil, fmt.Errorf("alert %s: grouping: %w", s.Key, err)
@@ -335,9 +365,23 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 	}
 	out := make([]Outgoing, 0, len(e.o.Channels))
 	for _, c := range e.o.Channels {
-		out = append(out, Outgoing{DeliveryID: n.ID, Channel: c, App: s.App, Severity: s.Severity, Payload: payload, NotBefore: notBefore})
+		out = append(out, Outgoing{DeliveryID: n.ID, Channel: c, App: s.App, AlertKey: s.Key, Status: st, Severity: s.Severity,
+			Payload: payload, CreatedAt: now, NotBefore: notBefore})
 	}
 	return out, nil
+}
+
+// dashboardPath is the dashboard page that shows s: its app's, or for an
+// alert of no app (a status check without app=) the checks page, or the
+// alerts page.
+func dashboardPath(s *State) string {
+	switch {
+	case s.App != "":
+		return "/apps/" + url.PathEscape(s.App)
+	case s.Rule == RuleCheck:
+		return "/checks"
+	}
+	return "/alerts"
 }
 
 // releaseLookback is how long before an alert started a release is named in it.

@@ -7,10 +7,10 @@ import (
 	"time"
 )
 
-// TestEngineRunPagesWithinItsInterval runs the engine's loop on simulated
-// time: an R14 observed is applied, and paged, at the next tick of the loop,
-// not before.
-func TestEngineRunPagesWithinItsInterval(t *testing.T) {
+// TestEngineRunPagesR14AtOnce runs the engine's loop on simulated time: an
+// R14 observed is applied, and paged, at once, not at the next tick, and
+// before a router error observed with it.
+func TestEngineRunPagesR14AtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := newMemStore()
 		e, err := NewEngine(EngineOptions{Store: st, Rules: DefaultRules(), Channels: []string{"webhook"},
@@ -22,16 +22,10 @@ func TestEngineRunPagesWithinItsInterval(t *testing.T) {
 		done := make(chan error)
 		go func() { done <- e.Run(ctx, 250*time.Millisecond) }()
 
-		e.Observe([]Observation{ev(Key{Rule: RuleR14, App: "shop", Dyno: "web.1"}, time.Now())})
-		time.Sleep(200 * time.Millisecond)
-		synctest.Wait()
-		if n := len(st.sent()); n != 0 {
-			t.Fatalf("%d notifications before the tick", n)
-		}
-		time.Sleep(100 * time.Millisecond) // past the 250 ms tick
-		synctest.Wait()
-		if sent := st.sent(); len(sent) != 1 || sent[0].Status != Firing {
-			t.Fatalf("after the tick: %+v, want the R14 paged", sent)
+		e.Observe([]Observation{ev(Key{Rule: RuleHCodes, App: "shop", Code: "H12"}, time.Now()), ev(Key{Rule: RuleR14, App: "shop", Dyno: "web.1"}, time.Now())})
+		synctest.Wait() // no time passes: the tick is 250 ms away
+		if sent := st.sent(); len(sent) != 2 || sent[0].Alerts[0].Rule != RuleR14 || sent[1].Alerts[0].Rule != RuleHCodes {
+			t.Fatalf("before the tick: %+v, want the R14 paged, then the H12", sent)
 		}
 		cancel()
 		if err := <-done; err != nil {

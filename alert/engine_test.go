@@ -88,9 +88,12 @@ func (m *memStore) LastGroupStart(_ context.Context, app string, since time.Time
 	defer m.mu.Unlock()
 	for i := len(m.outbox) - 1; i >= 0; i-- {
 		o := m.outbox[i]
+		if o.App != app {
+			continue
+		}
 		var n Notification
 		json.Unmarshal(o.Payload, &n)
-		if o.App == app && n.Status == Firing && o.NotBefore.IsZero() && !n.CreatedAt.Before(since) {
+		if n.Status == Firing && o.NotBefore.IsZero() && !n.CreatedAt.Before(since) {
 			return n.CreatedAt, true, nil
 		}
 	}

@@ -115,7 +115,8 @@ func startsWord(s string) bool {
 }
 
 // webhookPayload is the webhook's JSON: the first alert's fields at the top
-// level, for receivers that handle one alert, and every alert in Alerts.
+// level, for receivers that handle one alert (with the highest severity of
+// all), and every alert in Alerts.
 type webhookPayload struct {
 	Status     Status    `json:"status"`
 	App        string    `json:"app"`
@@ -134,8 +135,9 @@ type webhookPayload struct {
 }
 
 // RenderWebhook renders n as the webhook's JSON body. Times are RFC 3339 in
-// UTC; the top-level fields are those of the first alert, and "alerts"
-// holds every alert of a grouped notification.
+// UTC; the top-level fields are those of the first alert (the Sender puts
+// the most severe first) but "severity", the highest of them all, and
+// "alerts" holds every alert of a grouped notification.
 func RenderWebhook(n *Notification) ([]byte, error) {
 	alerts := make([]Alert, len(n.Alerts))
 	for i, a := range n.Alerts {
@@ -145,7 +147,7 @@ func RenderWebhook(n *Notification) ([]byte, error) {
 	a := firstAlert(n)
 	p := webhookPayload{
 		Status: n.Status, App: a.App, Rule: string(a.Rule), Code: a.Code, Dyno: a.Dyno,
-		Severity: a.Severity, Summary: a.Summary,
+		Severity: n.Severity(), Summary: a.Summary,
 		StartedAt: utc(a.StartedAt), ResolvedAt: utc(a.ResolvedAt),
 		Evidence: a.Evidence, Release: a.Release, URL: n.URL, DeliveryID: n.ID,
 		Alerts: alerts,

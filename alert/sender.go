@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -15,18 +16,34 @@ import (
 type Outbox interface {
 	ClaimOutbox(ctx context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
 	MarkSent(ctx context.Context, id int64, holder string, now time.Time) error
+	// MarkSkipped settles a row its channel was not to hear.
+	MarkSkipped(ctx context.Context, id int64, holder string, now time.Time) error
 	// MarkFailed records a failed attempt; a zero retryAt gives up for good.
 	MarkFailed(ctx context.Context, id int64, holder string, now, retryAt time.Time, reason string) error
 }
 
-// Delivery is one outbox row: a notification for one channel.
+// Delivery is one outbox row: a notification for one channel. The outbox
+// hands out the rows of one alert on one channel in order, each once the
+// one before it is settled.
 type Delivery struct {
 	ID        int64
 	Channel   string
 	App       string
+	AlertKey  string // "" for a notification of no alert
+	Status    Status
 	Payload   []byte
 	Attempts  int // claims so far, this one included
 	CreatedAt time.Time
+	// FiringHeard, on a reminder or resolved, says that this channel heard
+	// the alert's firing: it is told of the rest whatever its minimum
+	// severity, and nothing more if it did not hear the firing.
+	FiringHeard bool
+}
+
+// follows reports whether d is told only to a channel that heard its
+// alert's firing.
+func (d *Delivery) follows() bool {
+	return d.AlertKey != "" && (d.Status == Reminder || d.Status == Resolved)
 }
 
 // SenderOptions configures a Sender.
@@ -88,7 +105,10 @@ func backoff(attempts int) time.Duration {
 
 // SendDue sends what is due, up to limit rows, and reports how it went.
 // Firing notifications of one app due together on one channel (a group that
-// waited out GroupWait) go out as one message.
+// waited out GroupWait) go out as one message. Who hears what is decided
+// here, not by the channels: a firing (or a group) reaches a channel whose
+// minimum severity it meets, and its reminders and resolution reach the
+// channels that heard it, whatever their minimum.
 func (s *Sender) SendDue(ctx context.Context, limit int) (sent, failed int, err error) {
 	due, err := s.o.Outbox.ClaimOutbox(ctx, s.o.Holder, s.o.Now(), sendLease, limit)
 	if err != nil {
@@ -96,6 +116,14 @@ func (s *Sender) SendDue(ctx context.Context, limit int) (sent, failed int, err 
 	}
 	var errs []error
 	for _, group := range groupDue(due) {
+		if !s.hears(group) {
+			for _, d := range group {
+				if err := s.o.Outbox.MarkSkipped(ctx, d.ID, s.o.Holder, s.o.Now()); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			continue
+		}
 		retry, err := s.send(ctx, group)
 		s.o.Delivered(group[0].Channel, err == nil)
 		now := s.o.Now()
@@ -121,15 +149,46 @@ func (s *Sender) SendDue(ctx context.Context, limit int) (sent, failed int, err 
 	return sent, failed, errors.Join(errs...)
 }
 
+// hears reports whether the group's channel is to be told of it: a
+// reminder or resolved if it heard the firing, anything else if the most
+// severe of its alerts meets the channel's minimum. A channel that is not
+// configured any more hears everything, so that the send fails and says so.
+func (s *Sender) hears(group []Delivery) bool {
+	if d := group[0]; d.follows() {
+		return d.FiringHeard
+	}
+	n, ok := s.notifiers[group[0].Channel]
+	if !ok {
+		return true
+	}
+	nr, ok := n.(narrowed)
+	if !ok || nr.MinSeverity() == "" {
+		return true
+	}
+	top := Severity("")
+	for _, d := range group {
+		var head struct{ Alerts []Alert }
+		if json.Unmarshal(d.Payload, &head) != nil {
+			return true // the send reports it
+		}
+		for _, a := range head.Alerts {
+			if a.Severity.Rank() > top.Rank() {
+				top = a.Severity
+			}
+		}
+	}
+	return top.Rank() >= nr.MinSeverity().Rank()
+}
+
 // groupDue groups firing deliveries of one app and channel; every other
-// delivery is a group of its own.
+// delivery, and a firing of no app (a status check without app=, which
+// shares no outage with another), is a group of its own.
 func groupDue(due []Delivery) [][]Delivery {
 	type key struct{ channel, app string }
 	index := map[key]int{}
 	var groups [][]Delivery
 	for _, d := range due {
-		var head struct{ Status Status }
-		if json.Unmarshal(d.Payload, &head) == nil && head.Status == Firing {
+		if d.App != "" && d.Status == Firing {
 			k := key{d.Channel, d.App}
 			if i, ok := index[k]; ok {
 				groups[i] = append(groups[i], d)
@@ -142,24 +201,25 @@ func groupDue(due []Delivery) [][]Delivery {
 	return groups
 }
 
-// send sends a group as one notification: the first's, with the alerts of
-// the others added.
+// send sends a group as one notification: the most severe alert's, with
+// the alerts of the others added after it, most severe first, so that what
+// a channel shows first (a subject, an SMS, the webhook's top level) is the
+// worst of them.
 func (s *Sender) send(ctx context.Context, group []Delivery) (retry bool, err error) {
 	n, ok := s.notifiers[group[0].Channel]
 	if !ok {
 		// Configured once, removed since: nothing will ever send it.
 		return false, fmt.Errorf("channel %q is not configured any more", group[0].Channel)
 	}
-	var note Notification
+	notes := make([]Notification, len(group))
 	for i, d := range group {
-		var one Notification
-		if err := json.Unmarshal(d.Payload, &one); err != nil {
+		if err := json.Unmarshal(d.Payload, &notes[i]); err != nil {
 			return false, fmt.Errorf("notification %d: %w", d.ID, err)
 		}
-		if i == 0 {
-			note = one
-			continue
-		}
+	}
+	slices.SortStableFunc(notes, func(a, b Notification) int { return b.Severity().Rank() - a.Severity().Rank() })
+	note := notes[0]
+	for _, one := range notes[1:] {
 		note.Alerts = append(note.Alerts, one.Alerts...)
 	}
 	return n.Notify(ctx, &note)

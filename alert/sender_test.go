@@ -21,6 +21,7 @@ type memRow struct {
 	claimedUntil time.Time
 	nextAttempt  time.Time
 	sent, gaveUp bool
+	skipped      bool
 	reason       string
 }
 
@@ -41,6 +42,11 @@ func (m *memOutbox) row(id int64) *memRow { return m.rows[id-1] }
 
 func (m *memOutbox) MarkSent(_ context.Context, id int64, holder string, _ time.Time) error {
 	m.row(id).sent = true
+	return nil
+}
+
+func (m *memOutbox) MarkSkipped(_ context.Context, id int64, holder string, _ time.Time) error {
+	m.row(id).skipped = true
 	return nil
 }
 
@@ -127,10 +133,10 @@ func TestSenderSendsAGroupAsOneMessage(t *testing.T) {
 	}
 	resolved, _ := json.Marshal(Notification{ID: "d4", Status: Resolved, Alerts: []Alert{{Key: "r14|shop|web.2", App: "shop"}}})
 	box := &memOutbox{rows: []*memRow{
-		{Delivery: Delivery{ID: 1, Channel: "webhook", App: "shop", Payload: firing("d1", "h_codes|shop|H12"), CreatedAt: t0}},
-		{Delivery: Delivery{ID: 2, Channel: "webhook", App: "shop", Payload: firing("d2", "crash_loop|shop|web.1"), CreatedAt: t0}},
-		{Delivery: Delivery{ID: 3, Channel: "webhook", App: "other", Payload: firing("d3", "r14|other|web.1"), CreatedAt: t0}},
-		{Delivery: Delivery{ID: 4, Channel: "webhook", App: "shop", Payload: resolved, CreatedAt: t0}},
+		{Delivery: Delivery{ID: 1, Channel: "webhook", App: "shop", Status: Firing, Payload: firing("d1", "h_codes|shop|H12"), CreatedAt: t0}},
+		{Delivery: Delivery{ID: 2, Channel: "webhook", App: "shop", Status: Firing, Payload: firing("d2", "crash_loop|shop|web.1"), CreatedAt: t0}},
+		{Delivery: Delivery{ID: 3, Channel: "webhook", App: "other", Status: Firing, Payload: firing("d3", "r14|other|web.1"), CreatedAt: t0}},
+		{Delivery: Delivery{ID: 4, Channel: "webhook", App: "shop", Status: Resolved, Payload: resolved, CreatedAt: t0}},
 	}}
 	hook := &funcNotifier{name: "webhook", notify: func(*Notification) (bool, error) { return false, nil }}
 	s, _ := NewSender(SenderOptions{Outbox: box, Notifiers: []Notifier{hook}, Holder: "w1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: (&testClock{t0}).now})

@@ -13,11 +13,11 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"regexp"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/dynowatch/dynowatch/heroku"
 	"github.com/dynowatch/dynowatch/parse"
 )
 
@@ -37,6 +37,9 @@ type Batch struct {
 	BadFrames  int // messages that could not be parsed
 	// CountMismatch is set when Logplex-Msg-Count disagrees with the frames found.
 	CountMismatch bool
+	// Replayed marks history (dynowatch replay), not a live drain: it fills
+	// the charts and events but moves no last-seen time and no alert.
+	Replayed bool
 }
 
 // Sink takes delivered batches. Ingest returns once the batch is as durable
@@ -111,12 +114,6 @@ func NewHandler(o Options) (*Handler, error) {
 	return h, nil
 }
 
-// appName is what Heroku accepts as an app name.
-var appName = regexp.MustCompile(`^[a-z][a-z0-9-]{1,29}$`)
-
-// ValidApp reports whether name can be a Heroku app name.
-func ValidApp(name string) bool { return appName.MatchString(name) }
-
 // ServeHTTP handles "POST /drain/{app}".
 //
 // Logplex drops a batch for good on any 4xx but 429 and retries 5xx and 429
@@ -132,7 +129,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	app := r.PathValue("app")
-	if !ValidApp(app) {
+	if !heroku.ValidApp(app) {
 		h.metrics.Request("bad_app", 0, 0, false)
 		http.Error(w, "not a Heroku app name: "+strconv.Quote(app), http.StatusNotFound)
 		return
@@ -157,12 +154,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		*bufp = (*bufp)[:0]
 		h.entries.Put(bufp)
 	}()
-	b := &Batch{App: app, Received: received, DrainToken: r.Header.Get("Logplex-Drain-Token"), Entries: *bufp}
-	switch {
-	case r.Header.Get("Logplex-Frame-Id") != "":
-		b.Key = "frame:" + r.Header.Get("Logplex-Frame-Id")
-	case r.Header.Get("X-Request-Id") != "":
-		b.Key = "req:" + r.Header.Get("X-Request-Id")
+	b := &Batch{App: app, Received: received, Entries: *bufp}
+	if err := b.setHeaders(r.Header); err != nil {
+		h.metrics.Request("bad_request", 0, 0, false)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
 	}
 	if err := h.scan(r.Context(), b, body, form); err != nil {
 		var tooLarge *http.MaxBytesError
@@ -200,6 +196,40 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.metrics.Request(result, len(b.Entries), b.BadFrames, b.CountMismatch)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// MaxHeaderID is the longest Logplex-Frame-Id, X-Request-Id or
+// Logplex-Drain-Token taken. Logplex sends 32 hex digits and d.<uuid>,
+// log-shuttle a UUID; anything longer was made by hand.
+const MaxHeaderID = 200
+
+// setHeaders takes the dedupe key and drain token from the headers.
+func (b *Batch) setHeaders(hd http.Header) error {
+	for _, name := range []string{"Logplex-Frame-Id", "X-Request-Id", "Logplex-Drain-Token"} {
+		if v := hd.Get(name); !printable(v) {
+			return fmt.Errorf("%s must be at most %d printable ASCII characters", name, MaxHeaderID)
+		}
+	}
+	switch {
+	case hd.Get("Logplex-Frame-Id") != "":
+		b.Key = "frame:" + hd.Get("Logplex-Frame-Id")
+	case hd.Get("X-Request-Id") != "":
+		b.Key = "req:" + hd.Get("X-Request-Id")
+	}
+	b.DrainToken = hd.Get("Logplex-Drain-Token")
+	return nil
+}
+
+func printable(s string) bool {
+	if len(s) > MaxHeaderID {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // authorized compares the password with every secret in constant time, so
@@ -254,14 +284,20 @@ type cappedReader struct {
 	left int64
 }
 
+// Read reads one byte past the limit, as http.MaxBytesReader does: a body of
+// exactly MaxBody bytes is within it ("over 4 MiB" is the rule).
 func (c *cappedReader) Read(p []byte) (int, error) {
-	if c.left <= 0 {
+	if c.left < 0 {
 		return 0, &http.MaxBytesError{Limit: MaxBody}
 	}
-	if int64(len(p)) > c.left {
-		p = p[:c.left]
+	if int64(len(p)) > c.left+1 {
+		p = p[:c.left+1]
 	}
 	n, err := c.r.Read(p)
+	if int64(n) > c.left {
+		n, c.left = int(c.left), -1
+		return n, &http.MaxBytesError{Limit: MaxBody}
+	}
 	c.left -= int64(n)
 	return n, err
 }

@@ -38,6 +38,42 @@ type Options struct {
 	// must not keep the slice.
 	Observe func(app string, entries []parse.Entry)
 	Metrics Metrics // optional
+	// RollupMemory is about how many bytes the rollups and samples held
+	// between flushes may take; past it the pipeline flushes early, and
+	// while a flush cannot bring it back under (the store is down) new
+	// dynos and sources fold into "other". 0 means DefaultRollupMemory.
+	RollupMemory int64
+}
+
+// DefaultRollupMemory is the rollups' share of a 512 MB dyno by default.
+const DefaultRollupMemory = 128 << 20
+
+// Caps on what one app may spread its counts over within a minute. What
+// goes beyond is folded into the dyno, source or code "other" and counted
+// (Folded), never silently dropped: a hostile or broken sender can't make an
+// app's rollups, or the flush, grow without bound.
+const (
+	MaxDynos       = 100 // router dynos per app and minute (Heroku's limit per process type)
+	MaxCodes       = 32  // H codes per dyno and minute (Heroku has about 30)
+	MaxSources     = 120 // metric sources (dynos and add-on attachments) per app and minute
+	MaxSampleNames = 64  // sample names per source and minute; more are counted and left out
+	// Other is the dyno, source or code that overflow is folded into.
+	Other = "other"
+)
+
+// flushChunk is how many rollups go in one write: a flush of 100,000 dynos
+// is many short transactions, each retried on its own when it fails, and
+// never 100 MB of rows at once.
+const flushChunk = 2000
+
+// FinalFlushTimeout bounds the flush after Run's ctx is done. With the HTTP
+// shutdown before it, it must end within Heroku's 30 s after SIGTERM.
+const FinalFlushTimeout = 18 * time.Second
+
+// Folded counts what the caps folded into "other" (or, for sample names,
+// left out), by what.
+type Folded struct {
+	Dynos, Codes, Sources, SampleNames int64
 }
 
 // Metrics times the pipeline's writes, for /metrics.
@@ -63,6 +99,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("ingest: Options.FlushEvery must be positive, got %v", o.FlushEvery)
 	case o.EventLinesPerMinute < 0:
 		return fmt.Errorf("ingest: Options.EventLinesPerMinute must not be negative, got %d", o.EventLinesPerMinute)
+	case o.RollupMemory < 0:
+		return fmt.Errorf("ingest: Options.RollupMemory must not be negative, got %d", o.RollupMemory)
 	}
 	return nil
 }
@@ -74,23 +112,54 @@ type Pipeline struct {
 	commits chan *commit
 	done    chan struct{} // closed when Run stops taking commits
 
+	flushNow chan struct{} // holds a token when the rollups are over RollupMemory
+
 	mu      sync.Mutex
-	rollups map[rollupKey]*store.Rollup
-	samples map[sampleKey]*store.SampleRollup
+	minutes map[minuteKey]*appMinute
+	samples map[minuteKey]*appSamples
 	apps    map[string]*store.AppDelta
 	lines   map[lineKey]int // event lines kept per minute, for the cap
 	newest  int64           // the newest minute in lines
+	bytes   int64           // about what minutes and samples take
+	folded  Folded
 }
 
-type rollupKey struct {
-	app, dyno string
-	minute    int64
+// minuteKey is an app and a minute (Unix seconds / 60).
+type minuteKey struct {
+	app    string
+	minute int64
 }
 
-type sampleKey struct {
-	app, kind, source string
-	minute            int64
+// appMinute is an app's requests in one minute: counts per router dyno, and
+// one service-time histogram for all of them, which is how the store keeps
+// it (a histogram is 1 KiB; one per dyno was most of the memory).
+type appMinute struct {
+	service store.Histogram
+	dynos   map[string]*counts
 }
+
+// counts are one dyno's requests in a minute.
+type counts struct {
+	requests, s2xx, s3xx, s4xx, s5xx, bytes int64
+	codes                                   map[string]int64
+}
+
+// appSamples are an app's metric samples in one minute, by kind and source.
+type appSamples struct {
+	sources map[sourceKey]map[string]float64 // the max of each value
+}
+
+type sourceKey struct{ kind, source string }
+
+// Rough sizes of what the maps hold, for RollupMemory: Go's map entries,
+// the structs and the strings they keep.
+const (
+	costAppMinute = 1200
+	costDyno      = 200
+	costCode      = 60
+	costSource    = 250
+	costValue     = 60
+)
 
 type lineKey struct {
 	app, kind, code string
@@ -115,14 +184,18 @@ func New(o Options) (*Pipeline, error) {
 	if o.Metrics == nil {
 		o.Metrics = nopMetrics{}
 	}
+	if o.RollupMemory == 0 {
+		o.RollupMemory = DefaultRollupMemory
+	}
 	return &Pipeline{
-		o:       o,
-		commits: make(chan *commit),
-		done:    make(chan struct{}),
-		rollups: map[rollupKey]*store.Rollup{},
-		samples: map[sampleKey]*store.SampleRollup{},
-		apps:    map[string]*store.AppDelta{},
-		lines:   map[lineKey]int{},
+		o:        o,
+		commits:  make(chan *commit),
+		done:     make(chan struct{}),
+		flushNow: make(chan struct{}, 1),
+		minutes:  map[minuteKey]*appMinute{},
+		samples:  map[minuteKey]*appSamples{},
+		apps:     map[string]*store.AppDelta{},
+		lines:    map[lineKey]int{},
 	}, nil
 }
 
@@ -143,10 +216,13 @@ func (p *Pipeline) Ingest(ctx context.Context, b *drain.Batch) (bool, error) {
 	}
 	<-c.done // the committer always answers, even when stopping
 	if c.err != nil || c.dup {
+		// Nothing of this batch was kept: a retry must not use up the
+		// minute's line cap, or later distinct lines would be dropped.
+		p.release(sb)
 		return c.dup, c.err
 	}
 	p.aggregate(b)
-	if p.o.Observe != nil {
+	if p.o.Observe != nil && !b.Replayed {
 		p.o.Observe(b.App, b.Entries)
 	}
 	return false, nil
@@ -181,6 +257,21 @@ func (p *Pipeline) events(b *drain.Batch) *store.Batch {
 	return sb
 }
 
+// release gives back the line cap that events took for sb's lines.
+func (p *Pipeline) release(sb *store.Batch) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range sb.Events {
+		ev := &sb.Events[i]
+		k := lineKey{ev.App, ev.Kind, ev.Code, ev.Time.Unix() / 60}
+		if n := p.lines[k]; n > 1 {
+			p.lines[k] = n - 1
+		} else {
+			delete(p.lines, k)
+		}
+	}
+}
+
 // eventOf says whether e is kept as an event, and with which code and dyno.
 func eventOf(e *parse.Entry) (code, dyno string, ok bool) {
 	switch e.Kind {
@@ -209,7 +300,7 @@ func (p *Pipeline) aggregate(b *drain.Batch) {
 		d = &store.AppDelta{}
 		p.apps[b.App] = d
 	}
-	if b.Received.After(d.LastMessage) && len(b.Entries) > 0 {
+	if b.Received.After(d.LastMessage) && len(b.Entries) > 0 && !b.Replayed {
 		d.LastMessage = b.Received
 	}
 	if b.DrainToken != "" {
@@ -233,50 +324,94 @@ func (p *Pipeline) aggregate(b *drain.Batch) {
 			}
 		}
 	}
+	if p.bytes > p.o.RollupMemory {
+		select {
+		case p.flushNow <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Folded returns what the caps have folded since the pipeline started.
+func (p *Pipeline) Folded() Folded {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.folded
 }
 
 func (p *Pipeline) addRequest(app string, e *parse.Entry) {
 	r := &e.Router
-	k := rollupKey{app, r.Dyno, e.Time.Unix() / 60}
-	ru := p.rollups[k]
-	if ru == nil {
-		ru = &store.Rollup{App: app, Dyno: strings.Clone(r.Dyno), Minute: time.Unix(k.minute*60, 0).UTC()}
-		k.dyno = ru.Dyno // don't keep the whole line alive through the map key
-		p.rollups[k] = ru
-	}
+	c := p.dyno(minuteKey{app, e.Time.Unix() / 60}, r.Dyno)
 	// H80 is Heroku's maintenance page answering, not the app: its 503s are
 	// not the app's requests nor its 5xx (5XX_RATE would page as maintenance
 	// ends); only the code is counted.
 	maintenance := r.Code == "H80"
 	if !maintenance {
-		ru.Requests++
+		c.requests++
 	}
 	switch {
 	case maintenance:
 	case r.Status >= 500:
-		ru.Status5xx++
+		c.s5xx++
 	case r.Status >= 400:
-		ru.Status4xx++
+		c.s4xx++
 	case r.Status >= 300:
-		ru.Status3xx++
+		c.s3xx++
 	case r.Status >= 200:
-		ru.Status2xx++
+		c.s2xx++
 	}
 	if r.Bytes > 0 {
-		ru.Bytes += r.Bytes
+		c.bytes += r.Bytes
 	}
 	if r.Code != "" {
-		if ru.Codes == nil {
-			ru.Codes = map[string]int64{}
-		}
-		if _, ok := ru.Codes[r.Code]; !ok {
-			ru.Codes[strings.Clone(r.Code)] = 0
-		}
-		ru.Codes[r.Code]++
+		p.addCode(c, r.Code, 1)
 	}
 	if r.ServiceMS >= 0 {
-		ru.Service.Observe(r.ServiceMS)
+		p.minutes[minuteKey{app, e.Time.Unix() / 60}].service.Observe(r.ServiceMS)
 	}
+}
+
+// dyno returns the counts of a dyno in an app's minute, creating them, or
+// those of "other" past MaxDynos or while over RollupMemory. The names kept
+// are copies: a substring would keep the whole request body alive.
+func (p *Pipeline) dyno(k minuteKey, dyno string) *counts {
+	m := p.minutes[k]
+	if m == nil {
+		m = &appMinute{dynos: map[string]*counts{}}
+		p.minutes[k] = m
+		p.bytes += costAppMinute
+	}
+	c := m.dynos[dyno]
+	if c != nil {
+		return c
+	}
+	if len(m.dynos) >= MaxDynos || (len(m.dynos) > 0 && p.bytes > p.o.RollupMemory) {
+		p.folded.Dynos++
+		dyno = Other
+		if c = m.dynos[dyno]; c != nil {
+			return c
+		}
+	}
+	c = &counts{}
+	m.dynos[strings.Clone(dyno)] = c
+	p.bytes += costDyno
+	return c
+}
+
+func (p *Pipeline) addCode(c *counts, code string, n int64) {
+	if _, ok := c.codes[code]; !ok {
+		if c.codes == nil {
+			c.codes = map[string]int64{}
+		}
+		if len(c.codes) >= MaxCodes {
+			p.folded.Codes += n
+			code = Other
+		} else {
+			code = strings.Clone(code)
+		}
+		p.bytes += costCode
+	}
+	c.codes[code] += n
 }
 
 func (p *Pipeline) addSamples(app string, e *parse.Entry) {
@@ -285,17 +420,52 @@ func (p *Pipeline) addSamples(app string, e *parse.Entry) {
 	if source == "" {
 		source = m.Attachment
 	}
-	k := sampleKey{app, e.Kind.String(), source, e.Time.Unix() / 60}
-	sr := p.samples[k]
-	if sr == nil {
-		sr = &store.SampleRollup{App: app, Kind: k.kind, Source: strings.Clone(source), Minute: time.Unix(k.minute*60, 0).UTC(), Values: map[string]float64{}}
-		k.source = sr.Source
-		p.samples[k] = sr
-	}
+	values := p.source(minuteKey{app, e.Time.Unix() / 60}, e.Kind.String(), source)
 	for _, s := range m.Samples {
-		if v, ok := sr.Values[s.Name]; !ok || s.Value > v {
-			sr.Values[s.Name] = s.Value
+		p.addValue(values, s.Name, s.Value)
+	}
+}
+
+// source returns the values of a metric source in an app's minute, or of
+// "other" past MaxSources or while over RollupMemory.
+func (p *Pipeline) source(k minuteKey, kind, source string) map[string]float64 {
+	as := p.samples[k]
+	if as == nil {
+		as = &appSamples{sources: map[sourceKey]map[string]float64{}}
+		p.samples[k] = as
+	}
+	sk := sourceKey{kind, source}
+	v := as.sources[sk]
+	if v != nil {
+		return v
+	}
+	if len(as.sources) >= MaxSources || (len(as.sources) > 0 && p.bytes > p.o.RollupMemory) {
+		p.folded.Sources++
+		sk.source = Other
+		if v = as.sources[sk]; v != nil {
+			return v
 		}
+	}
+	sk.source = strings.Clone(sk.source)
+	v = map[string]float64{}
+	as.sources[sk] = v
+	p.bytes += costSource
+	return v
+}
+
+// addValue keeps the larger of a sample's values in a minute.
+func (p *Pipeline) addValue(values map[string]float64, name string, v float64) {
+	old, ok := values[name]
+	if !ok {
+		if len(values) >= MaxSampleNames {
+			p.folded.SampleNames++
+			return
+		}
+		name = strings.Clone(name) // not a substring of the body
+		p.bytes += costValue
+	}
+	if !ok || v > old {
+		values[name] = v
 	}
 }
 
@@ -319,20 +489,26 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	tick := time.NewTicker(p.o.FlushEvery)
 	defer tick.Stop()
+	var last time.Time // when the last flush ended
 	for {
 		select {
 		case <-tick.C:
-			p.flush(ctx)
-			continue
+		case <-p.flushNow:
+			// Over RollupMemory: flush early, but not in a loop while the
+			// store is down (the tick retries then).
+			if time.Since(last) < time.Second {
+				continue
+			}
 		case <-ctx.Done():
+			close(p.done)
+			wg.Wait()
+			fctx, cancel := context.WithTimeout(writeCtx, FinalFlushTimeout)
+			defer cancel()
+			return p.flush(fctx)
 		}
-		break
+		p.flush(writeCtx)
+		last = time.Now()
 	}
-	close(p.done)
-	wg.Wait()
-	fctx, cancel := context.WithTimeout(writeCtx, 10*time.Second)
-	defer cancel()
-	return p.flush(fctx)
 }
 
 // commitLoop commits groups of batches until ctx is done and no batch is
@@ -390,55 +566,122 @@ func (p *Pipeline) commitGroup(ctx context.Context, first *commit) {
 	}
 }
 
-// flush writes the rollups and app state gathered since the last flush. On
-// failure they are put back, to go with the next flush.
+// Flush writes what the pipeline holds now, rather than at the next tick:
+// for a caller that runs on a clock of its own, such as a simulation.
+func (p *Pipeline) Flush(ctx context.Context) error { return p.flush(ctx) }
+
+// flush writes the rollups and app state gathered since the last flush,
+// in chunks of flushChunk rows. A chunk that fails is put back, to go with
+// the next flush; the others are written all the same.
 func (p *Pipeline) flush(ctx context.Context) error {
 	p.mu.Lock()
-	rollups, samples, apps := p.rollups, p.samples, p.apps
-	p.rollups, p.samples, p.apps = map[rollupKey]*store.Rollup{}, map[sampleKey]*store.SampleRollup{}, map[string]*store.AppDelta{}
+	minutes, samples, apps := p.minutes, p.samples, p.apps
+	p.minutes, p.samples, p.apps = map[minuteKey]*appMinute{}, map[minuteKey]*appSamples{}, map[string]*store.AppDelta{}
+	p.bytes = 0
 	for k := range p.lines {
 		if k.minute < p.newest-1 {
 			delete(p.lines, k)
 		}
 	}
 	p.mu.Unlock()
-	if len(rollups)+len(samples)+len(apps) == 0 {
+	if len(minutes)+len(samples)+len(apps) == 0 {
 		return nil
 	}
 
-	rs := make([]store.Rollup, 0, len(rollups))
-	for _, r := range rollups {
-		rs = append(rs, *r)
+	start := time.Now()
+	var (
+		errs      []error
+		rs        []store.Rollup
+		ss        []store.SampleRollup
+		rows, bad int
+	)
+	write := func() {
+		if len(rs)+len(ss) == 0 {
+			return
+		}
+		if err := p.o.Store.MergeRollups(ctx, rs, ss); err != nil {
+			errs = append(errs, err)
+			bad += len(rs) + len(ss)
+			p.restore(rs, ss)
+		}
+		rows += len(rs) + len(ss)
+		rs, ss = rs[:0], ss[:0]
 	}
-	ss := make([]store.SampleRollup, 0, len(samples))
-	for _, s := range samples {
-		ss = append(ss, *s)
+	for k, m := range minutes {
+		first := true
+		for dyno, c := range m.dynos {
+			r := store.Rollup{App: k.app, Dyno: dyno, Minute: time.Unix(k.minute*60, 0).UTC(), Requests: c.requests,
+				Status2xx: c.s2xx, Status3xx: c.s3xx, Status4xx: c.s4xx, Status5xx: c.s5xx, Bytes: c.bytes, Codes: c.codes}
+			if first {
+				r.Service = m.service // the store merges it per app and minute anyway
+				first = false
+			}
+			rs = append(rs, r)
+			if len(rs) >= flushChunk {
+				write()
+			}
+		}
 	}
+	for k, as := range samples {
+		for sk, values := range as.sources {
+			ss = append(ss, store.SampleRollup{App: k.app, Kind: sk.kind, Source: sk.source, Minute: time.Unix(k.minute*60, 0).UTC(), Values: values})
+			if len(ss) >= flushChunk {
+				write()
+			}
+		}
+	}
+	write()
 	states := make([]*store.Batch, 0, len(apps))
 	now := p.o.Now()
 	for app, d := range apps {
 		states = append(states, &store.Batch{App: app, Received: now, State: *d})
 	}
-	start := time.Now()
-	err := p.o.Store.MergeRollups(ctx, rs, ss)
-	if err == nil {
-		_, err = p.o.Store.WriteBatches(ctx, states)
+	if _, err := p.o.Store.WriteBatches(ctx, states); err != nil {
+		errs = append(errs, err)
+		p.restoreApps(apps)
 	}
+	err := errors.Join(errs...)
 	p.o.Metrics.Flush(time.Since(start), err)
 	if err != nil {
-		p.o.Logger.Error("rollup flush failed; keeping them for the next one", "rollups", len(rs), "samples", len(ss), "err", err)
-		p.restore(rollups, samples, apps)
+		p.o.Logger.Error("rollup flush failed in part; keeping what failed for the next one", "rows", rows, "failed", bad, "apps", len(apps), "err", err)
 		return err
 	}
 	return nil
 }
 
-// restore merges rollups that could not be written back into the current ones.
-func (p *Pipeline) restore(rollups map[rollupKey]*store.Rollup, samples map[sampleKey]*store.SampleRollup, apps map[string]*store.AppDelta) {
+// restore adds rollups and samples that could not be written back to the
+// current ones.
+func (p *Pipeline) restore(rs []store.Rollup, ss []store.SampleRollup) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	mergeInto(p.rollups, rollups, (*store.Rollup).Merge)
-	mergeInto(p.samples, samples, (*store.SampleRollup).Merge)
+	for i := range rs {
+		r := &rs[i]
+		k := minuteKey{r.App, r.Minute.Unix() / 60}
+		c := p.dyno(k, r.Dyno)
+		c.requests += r.Requests
+		c.s2xx += r.Status2xx
+		c.s3xx += r.Status3xx
+		c.s4xx += r.Status4xx
+		c.s5xx += r.Status5xx
+		c.bytes += r.Bytes
+		for code, n := range r.Codes {
+			p.addCode(c, code, n)
+		}
+		p.minutes[k].service.Merge(&r.Service)
+	}
+	for i := range ss {
+		s := &ss[i]
+		values := p.source(minuteKey{s.App, s.Minute.Unix() / 60}, s.Kind, s.Source)
+		for name, v := range s.Values {
+			p.addValue(values, name, v)
+		}
+	}
+}
+
+// restoreApps merges app state that could not be written back.
+func (p *Pipeline) restoreApps(apps map[string]*store.AppDelta) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	mergeInto(p.apps, apps, mergeDelta)
 }
 

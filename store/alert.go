@@ -69,18 +69,6 @@ func (a *AlertState) validate() error {
 	return nil
 }
 
-// latestTime is the latest of a's times: when SaveAlert is called, as far as
-// its caller's clock goes.
-func (a *AlertState) latestTime() time.Time {
-	t := a.StartedAt
-	for _, u := range []time.Time{a.FiredAt, a.ResolvedAt, a.LastEventAt, a.LastNotifiedAt} {
-		if u.After(t) {
-			t = u
-		}
-	}
-	return t
-}
-
 // alertCols are the columns SaveAlert writes, in the order of alertValues;
 // reads select id first, then these.
 var alertCols = []string{
@@ -178,8 +166,7 @@ func (s *Store) Alert(ctx context.Context, key string) (AlertState, bool, error)
 // and a is written as a new one (a new ID); otherwise a replaces the stored
 // state. Versions keep counting up across episodes.
 //
-// The rows of out are created at the latest of a's times and are due at
-// once.
+// The rows of out are due at once unless NotBefore says otherwise.
 func (s *Store) SaveAlert(ctx context.Context, a *AlertState, expect int64, out ...OutboxMessage) (bool, error) {
 	if err := a.validate(); err != nil {
 		return false, err
@@ -205,7 +192,7 @@ func (s *Store) SaveAlert(ctx context.Context, a *AlertState, expect int64, out 
 		if err != nil || !saved {
 			return err
 		}
-		return enqueue(ctx, q, a.latestTime(), out)
+		return enqueue(ctx, q, out)
 	})
 	if err != nil {
 		return false, fmt.Errorf("store: save alert %s: %w", a.Key, err)

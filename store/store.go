@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -76,8 +77,13 @@ type Store struct {
 	// still covers other processes on the same file).
 	writeMu sync.Mutex
 
-	namesMu sync.Mutex
-	names   map[string]int32 // cache of sample_names (Postgres); -1: not numbered, the table is full
+	droppedRows    atomic.Int64 // rollup rows the database refused (see MergeRollups)
+	droppedSamples atomic.Int64 // sample values over the name caps
+	droppedLogged  atomic.Bool  // the first dropped sample was logged
+
+	namesMu      sync.Mutex
+	names        map[string]int32 // cache of sample_names (Postgres)
+	refusedNames map[string]bool  // names sample_names had no room for, bounded (see sampleIDs)
 }
 
 // Open sets up the pool for Postgres, or for the embedded file (created on
@@ -91,7 +97,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if maxConns == 0 {
 		maxConns = DefaultMaxConns
 	}
-	s := &Store{log: cfg.Logger, names: map[string]int32{}}
+	s := &Store{log: cfg.Logger, names: map[string]int32{}, refusedNames: map[string]bool{}}
 	if cfg.DatabaseURL == "" {
 		db, err := openSQLite(cfg.Path, int(maxConns))
 		if err != nil {
