@@ -437,3 +437,21 @@ func TestCheckAlertsTurnedOffNeverPage(t *testing.T) {
 	s.tick()
 	s.expect("check alerts off")
 }
+
+// TestEmailSubjectNamesTheDynoOnce: the subject of an R14's email reads
+// "… R14 memory quota exceeded on shop worker.1", not "… on worker.1 on shop
+// worker.1".
+func TestEmailSubjectNamesTheDynoOnce(t *testing.T) {
+	s := newAlertStory(t)
+	s.drain("shop", s.line(`heroku[worker.1]: Error R14 (Memory quota exceeded)`))
+	if len(s.heard) != 1 {
+		t.Fatalf("heard %d notifications, want the R14's", len(s.heard))
+	}
+	email, err := alert.RenderEmail(&s.heard[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(email.Subject, "worker.1") != 1 || !strings.HasSuffix(email.Subject, "R14 memory quota exceeded on shop worker.1") {
+		t.Errorf("subject %q, want the dyno once, after the app", email.Subject)
+	}
+}
