@@ -455,3 +455,26 @@ func TestEmailSubjectNamesTheDynoOnce(t *testing.T) {
 		t.Errorf("subject %q, want the dyno once, after the app", email.Subject)
 	}
 }
+
+// TestSlowRequestsNeedsEnoughRequests: one slow request in a quiet window is
+// not SLOW_REQUESTS; like 5XX_RATE, the rule judges a window only with at
+// least ALERT_SLOW_REQUESTS_MIN_REQUESTS (20) requests.
+func TestSlowRequestsNeedsEnoughRequests(t *testing.T) {
+	slow := strings.Replace(okRequest, "service=40ms", "service=9000ms", 1)
+	s := newAlertStory(t)
+	s.drain("shop", s.line(slow))
+	s.at(30 * time.Second)
+	s.tick()
+	s.expect("one slow request")
+	s.at(time.Minute)
+	s.drain("shop", s.requests(20, slow)...)
+	s.at(90 * time.Second)
+	s.tick()
+	s.expect("21 slow requests", "firing SLOW_REQUESTS")
+
+	s = newAlertStory(t, "ALERT_SLOW_REQUESTS_MIN_REQUESTS=1")
+	s.drain("shop", s.line(slow))
+	s.at(30 * time.Second)
+	s.tick()
+	s.expect("one slow request, with ALERT_SLOW_REQUESTS_MIN_REQUESTS=1", "firing SLOW_REQUESTS")
+}
