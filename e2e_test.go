@@ -339,6 +339,9 @@ func TestMetrics(t *testing.T) {
 		`dynowatch_drain_messages_total{result="bad"} 1`,
 		`dynowatch_store_commit_seconds_count{result="ok"}`,
 		`dynowatch_alert_queue_depth`,
+		`dynowatch_alert_observations_folded_total 0`,
+		`dynowatch_rollup_folded_total{what="dyno"} 0`,
+		`dynowatch_rollup_folded_total{what="sample_name"} 0`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
