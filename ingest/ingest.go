@@ -120,8 +120,8 @@ type Pipeline struct {
 	samples map[minuteKey]*appSamples
 	apps    map[string]*store.AppDelta
 	lines   map[lineKey]*int // event lines kept per minute, for the cap
-	newest  int64           // the newest minute in lines
-	bytes   int64           // about what minutes and samples take
+	newest  int64            // the newest minute in lines
+	bytes   int64            // about what minutes and samples take
 	folded  Folded
 }
 
