@@ -62,6 +62,13 @@ const (
 	Other = "other"
 )
 
+// MaxFlushRows is how many dyno and source rows a flush holds at most:
+// beyond it, the new dynos and sources of apps that have one already fold
+// into "other". Postgres merges a few thousand rows a second on a small
+// plan, and a flush must fit ROLLUP_FLUSH_INTERVAL, and SIGTERM's 30 s.
+// (2,000 apps × 50 dynos would be 100,000 rows each flush.)
+const MaxFlushRows = 10000
+
 // flushChunk is how many rollups go in one write: a flush of 100,000 dynos
 // is many short transactions, each retried on its own when it fails, and
 // never 100 MB of rows at once.
@@ -122,6 +129,7 @@ type Pipeline struct {
 	lines   map[lineKey]*int // event lines kept per minute, for the cap
 	newest  int64            // the newest minute in lines
 	bytes   int64            // about what minutes and samples take
+	rows    int              // dyno and source rows in minutes and samples
 	folded  Folded
 }
 
@@ -352,7 +360,8 @@ func (p *Pipeline) addRequest(app string, e *parse.Entry) {
 }
 
 // dyno returns the counts of a dyno in an app's minute, creating them, or
-// those of "other" past MaxDynos or while over RollupMemory. The names kept
+// those of "other" past MaxDynos, or MaxFlushRows, or while over
+// RollupMemory. The names kept
 // are copies: a substring would keep the whole request body alive.
 func (p *Pipeline) dyno(k minuteKey, dyno string) *counts {
 	m := p.minutes[k]
@@ -365,7 +374,7 @@ func (p *Pipeline) dyno(k minuteKey, dyno string) *counts {
 	if c != nil {
 		return c
 	}
-	if len(m.dynos) >= MaxDynos || (len(m.dynos) > 0 && p.bytes > p.o.RollupMemory) {
+	if len(m.dynos) >= MaxDynos || (len(m.dynos) > 0 && p.full()) {
 		p.folded.Dynos++
 		dyno = Other
 		if c = m.dynos[dyno]; c != nil {
@@ -375,7 +384,13 @@ func (p *Pipeline) dyno(k minuteKey, dyno string) *counts {
 	c = &counts{}
 	m.dynos[strings.Clone(dyno)] = c
 	p.bytes += costDyno
+	p.rows++
 	return c
+}
+
+// full says whether new dynos and sources go to "other" for now.
+func (p *Pipeline) full() bool {
+	return p.bytes > p.o.RollupMemory || p.rows >= MaxFlushRows
 }
 
 func (p *Pipeline) addCode(c *counts, code string, n int64) {
@@ -410,7 +425,7 @@ func (p *Pipeline) addSamples(app string, e *parse.Entry) {
 }
 
 // source returns the values of a metric source in an app's minute, or of
-// "other" past MaxSources or while over RollupMemory.
+// "other" past MaxSources, or MaxFlushRows, or while over RollupMemory.
 func (p *Pipeline) source(k minuteKey, kind, source string) map[string]*float64 {
 	as := p.samples[k]
 	if as == nil {
@@ -422,7 +437,7 @@ func (p *Pipeline) source(k minuteKey, kind, source string) map[string]*float64 
 	if v != nil {
 		return v
 	}
-	if len(as.sources) >= MaxSources || (len(as.sources) > 0 && p.bytes > p.o.RollupMemory) {
+	if len(as.sources) >= MaxSources || (len(as.sources) > 0 && p.full()) {
 		p.folded.Sources++
 		sk.source = Other
 		if v = as.sources[sk]; v != nil {
@@ -433,6 +448,7 @@ func (p *Pipeline) source(k minuteKey, kind, source string) map[string]*float64 
 	v = map[string]*float64{}
 	as.sources[sk] = v
 	p.bytes += costSource
+	p.rows++
 	return v
 }
 
@@ -560,7 +576,7 @@ func (p *Pipeline) flush(ctx context.Context) error {
 	p.mu.Lock()
 	minutes, samples, apps := p.minutes, p.samples, p.apps
 	p.minutes, p.samples, p.apps = map[minuteKey]*appMinute{}, map[minuteKey]*appSamples{}, map[string]*store.AppDelta{}
-	p.bytes = 0
+	p.bytes, p.rows = 0, 0
 	for k := range p.lines {
 		if k.minute < p.newest-1 {
 			delete(p.lines, k)
