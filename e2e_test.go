@@ -344,6 +344,9 @@ func TestMetrics(t *testing.T) {
 		`dynowatch_alert_queue_depth`,
 		`dynowatch_store_dropped_rows_total 0`,
 		`dynowatch_store_dropped_samples_total 0`,
+		`dynowatch_alert_observations_folded_total 0`,
+		`dynowatch_rollup_folded_total{what="dyno"} 0`,
+		`dynowatch_rollup_folded_total{what="sample_name"} 0`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
