@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/checks"
 	"github.com/dynowatch/dynowatch/config"
 	"github.com/dynowatch/dynowatch/parse"
 	"github.com/dynowatch/dynowatch/store"
@@ -33,7 +35,9 @@ func loadRules() (*alert.Rules, error) {
 	return alert.LoadRules(os.Environ(), config.ChannelVars())
 }
 
-func newAlerting(cfg *config.Config, rules *alert.Rules, log *slog.Logger, st *store.Store, met *metrics) (*alerting, error) {
+// newAlerting sets up alerting for the rules and the checks configured now;
+// now is its clock (time.Now but in tests).
+func newAlerting(cfg *config.Config, rules *alert.Rules, checkList []checks.Check, log *slog.Logger, st *store.Store, met *metrics, now func() time.Time) (*alerting, error) {
 	notifiers, err := channels(cfg)
 	if err != nil {
 		return nil, err
@@ -46,12 +50,20 @@ func newAlerting(cfg *config.Config, rules *alert.Rules, log *slog.Logger, st *s
 		log.Warn("no alert channel configured: alerts are kept and shown, but nobody is told (set SENDGRID_API_KEY, SMTP_URL, INFOBIP_API_KEY or ALERT_WEBHOOK_URL)")
 	}
 	engine, err := alert.NewEngine(alert.EngineOptions{Store: alertStore{st}, Rules: rules, Channels: names, Logger: log,
-		DashboardURL: publicURL(cfg).String(), Timezone: cfg.Timezone})
+		DashboardURL: publicURL(cfg).String(), Timezone: cfg.Timezone, Now: now, Retired: removedCheck(checkList)})
 	if err != nil {
 		return nil, err
 	}
 	return &alerting{rules: rules, engine: engine, notifiers: notifiers, store: st, log: log, metrics: met,
 		detector: &alert.Detector{Rules: rules, KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs}}, nil
+}
+
+// removedCheck says whether a check alert is of none of the checks in list:
+// its CHECK_ var was removed, or its app= changed.
+func removedCheck(list []checks.Check) func(alert.Key) bool {
+	return func(k alert.Key) bool {
+		return k.Rule == alert.RuleCheck && !slices.ContainsFunc(list, func(c checks.Check) bool { return c.Name == k.Code && c.App == k.App })
+	}
 }
 
 // channels builds a notifier for every channel whose config vars are set.
@@ -111,7 +123,10 @@ func (a *alerting) evaluate(ctx context.Context, now time.Time) error {
 				continue
 			}
 			ws, ok := stats[r.Window]
-			if !ok {
+			if !ok && !app.LastMessage.Before(now.Add(-r.Window)) {
+				// Only an app that spoke through a live drain in the window is
+				// judged by it: replayed history fills the same rollups, and
+				// must never page.
 				if ws, err = a.store.WindowStats(ctx, app.Name, now.Add(-r.Window), now); err != nil {
 					return err
 				}
@@ -150,13 +165,17 @@ func (a alertStore) Alert(ctx context.Context, key string) (alert.State, bool, e
 }
 
 func (a alertStore) SaveAlert(ctx context.Context, s *alert.State, expect int64, out []alert.Outgoing) (bool, error) {
-	as := store.AlertState{Key: s.Key, Rule: s.Rule, App: s.App, Dyno: s.Dyno, Code: s.Code, Severity: string(s.Severity),
+	as := store.AlertState{Key: s.Key, Rule: string(s.Rule), App: s.App, Dyno: s.Dyno, Code: s.Code, Severity: string(s.Severity),
 		State: string(s.Phase), Summary: s.Summary, Evidence: s.Evidence, StartedAt: s.StartedAt, FiredAt: s.FiredAt,
 		ResolvedAt: s.ResolvedAt, LastEventAt: s.LastEventAt, LastNotifiedAt: s.LastNotifiedAt, Notified: s.Notified,
 		Flapping: s.Flapping, Transitions: s.Transitions, Counter: s.Counter}
+	for _, o := range s.Recent {
+		as.Recent = append(as.Recent, store.Occurrence(o))
+	}
 	msgs := make([]store.OutboxMessage, len(out))
 	for i, o := range out {
-		msgs[i] = store.OutboxMessage{DeliveryID: o.DeliveryID, Channel: o.Channel, App: o.App, Severity: string(o.Severity), Payload: o.Payload, NotBefore: o.NotBefore}
+		msgs[i] = store.OutboxMessage{DeliveryID: o.DeliveryID, Channel: o.Channel, App: o.App, AlertKey: o.AlertKey, Status: string(o.Status),
+			Severity: string(o.Severity), Payload: o.Payload, CreatedAt: o.CreatedAt, NotBefore: o.NotBefore}
 	}
 	ok, err := a.st.SaveAlert(ctx, &as, expect, msgs...)
 	s.Version = as.Version
@@ -176,7 +195,11 @@ func (a alertStore) ActiveSilences(ctx context.Context, now time.Time) ([]alert.
 	sl, err := a.st.ActiveSilences(ctx, now)
 	out := make([]alert.Silence, len(sl))
 	for i, s := range sl {
-		out[i] = alert.Silence{App: s.App, Rule: s.Rule, Key: s.Key, Until: s.Until}
+		out[i] = alert.Silence{App: s.App, Rule: alert.RuleName(s.Rule), Key: s.Key, Until: s.Until}
+		// Silences stored before the API checked names may say "H_CODES".
+		if r, err := alert.ParseRuleName(s.Rule); err == nil {
+			out[i].Rule = r
+		}
 	}
 	return out, err
 }
@@ -194,7 +217,7 @@ func (a alertStore) LastRelease(ctx context.Context, app string, since time.Time
 	return "", false, nil
 }
 
-func (a alertStore) LastGroupStart(ctx context.Context, app string, since time.Time) (time.Time, bool, error) {
+func (a alertStore) LastGroupStart(ctx context.Context, app string, atLeast alert.Severity, since time.Time) (time.Time, bool, error) {
 	items, err := a.st.Outbox(ctx, store.OutboxQuery{App: app, Limit: 50})
 	if err != nil {
 		return time.Time{}, false, err
@@ -204,25 +227,39 @@ func (a alertStore) LastGroupStart(ctx context.Context, app string, since time.T
 			break
 		}
 		var head struct{ Status alert.Status }
-		if it.NextAttempt.After(it.CreatedAt) || json.Unmarshal(it.Payload, &head) != nil || head.Status != alert.Firing {
-			continue // held for a group itself, or not a firing
+		if it.NextAttempt.After(it.CreatedAt) || alert.Severity(it.Severity).Rank() < atLeast.Rank() ||
+			json.Unmarshal(it.Payload, &head) != nil || head.Status != alert.Firing {
+			continue // held for a group itself, less severe, or not a firing
 		}
 		return it.CreatedAt, true, nil
 	}
 	return time.Time{}, false, nil
 }
 
+func (a alertStore) LastNotified(ctx context.Context, key string) (time.Time, bool, error) {
+	return a.st.LastNotified(ctx, key)
+}
+
 func (a alertStore) ClaimOutbox(ctx context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]alert.Delivery, error) {
 	items, err := a.st.ClaimOutbox(ctx, holder, now, lease, limit)
 	out := make([]alert.Delivery, len(items))
 	for i, it := range items {
-		out[i] = alert.Delivery{ID: it.ID, Channel: it.Channel, App: it.App, Payload: it.Payload, Attempts: it.Attempts, CreatedAt: it.CreatedAt}
+		out[i] = alert.Delivery{ID: it.ID, Channel: it.Channel, App: it.App, AlertKey: it.AlertKey, Status: alert.Status(it.Status),
+			Payload: it.Payload, Attempts: it.Attempts, CreatedAt: it.CreatedAt, FiringHeard: it.FiringHeard}
 	}
 	return out, err
 }
 
+func (a alertStore) ExtendClaim(ctx context.Context, holder string, now time.Time, lease time.Duration, ids ...int64) ([]int64, error) {
+	return a.st.ExtendClaim(ctx, holder, now, lease, ids...)
+}
+
 func (a alertStore) MarkSent(ctx context.Context, id int64, holder string, now time.Time) error {
 	return a.st.MarkSent(ctx, id, holder, now)
+}
+
+func (a alertStore) MarkSkipped(ctx context.Context, id int64, holder string, now time.Time) error {
+	return a.st.MarkSkipped(ctx, id, holder, now)
 }
 
 func (a alertStore) MarkFailed(ctx context.Context, id int64, holder string, now, retryAt time.Time, reason string) error {
@@ -230,8 +267,12 @@ func (a alertStore) MarkFailed(ctx context.Context, id int64, holder string, now
 }
 
 func fromStoreAlert(s store.AlertState) alert.State {
-	return alert.State{Key: s.Key, Rule: s.Rule, App: s.App, Dyno: s.Dyno, Code: s.Code, Severity: alert.Severity(s.Severity),
+	a := alert.State{Key: s.Key, Rule: alert.RuleName(s.Rule), App: s.App, Dyno: s.Dyno, Code: s.Code, Severity: alert.Severity(s.Severity),
 		Phase: alert.Phase(s.State), Summary: s.Summary, Evidence: s.Evidence, StartedAt: s.StartedAt, FiredAt: s.FiredAt,
 		ResolvedAt: s.ResolvedAt, LastEventAt: s.LastEventAt, LastNotifiedAt: s.LastNotifiedAt, Notified: s.Notified,
 		Flapping: s.Flapping, Transitions: s.Transitions, Counter: s.Counter, Version: s.Version}
+	for _, o := range s.Recent {
+		a.Recent = append(a.Recent, alert.Occurrence(o))
+	}
+	return a
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/dynowatch/dynowatch/config"
 	"github.com/dynowatch/dynowatch/drain"
+	"github.com/dynowatch/dynowatch/heroku"
 	"github.com/dynowatch/dynowatch/parse"
 )
 
@@ -40,7 +41,7 @@ func runReplay(ctx context.Context, cfg *config.Config, log *slog.Logger, args [
 		}
 		return &exitError{code: 2}
 	}
-	if fs.NArg() != 1 || !drain.ValidApp(*app) {
+	if fs.NArg() != 1 || !heroku.ValidApp(*app) {
 		fs.Usage()
 		return usageError("replay needs --app with a Heroku app name and one FILE")
 	}
@@ -65,7 +66,7 @@ func runReplay(ctx context.Context, cfg *config.Config, log *slog.Logger, args [
 	go func() { flushed <- pipe.Run(pipeCtx) }()
 
 	s := parse.NewScanner(bytes.NewReader(content), parse.FormAuto)
-	b := &drain.Batch{App: *app}
+	b := &drain.Batch{App: *app, Replayed: true}
 	total, bad, dups, n := 0, 0, 0, 0
 	send := func() error {
 		n++

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dynowatch/dynowatch/alert"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's logger and the test.
@@ -246,7 +248,7 @@ func TestR14RaisesAnAlert(t *testing.T) {
 		return len(alerts.Alerts) > 0
 	})
 	a := alerts.Alerts[0]
-	if a.Key != "r14|shop|worker.1" || a.Code != "R14" || a.Severity != "warning" || len(a.Evidence) != 1 || !strings.Contains(a.Evidence[0], "heroku[worker.1]: Error R14") {
+	if a.Key != (alert.Key{Rule: alert.RuleR14, App: "shop", Dyno: "worker.1"}).String() || a.Code != "R14" || a.Severity != "warning" || len(a.Evidence) != 1 || !strings.Contains(a.Evidence[0], "heroku[worker.1]: Error R14") {
 		t.Errorf("alert = %+v; logs:\n%s", a, logs)
 	}
 }
@@ -284,8 +286,9 @@ func TestR14ReachesTheWebhook(t *testing.T) {
 	}
 }
 
-// TestAlertsOfAnAppAreGrouped: an app's first alert goes out at once, those
-// firing within ALERT_GROUP_WAIT after it follow as one message.
+// TestAlertsOfAnAppAreGrouped: an app's first alert (a critical R15) goes
+// out at once, those firing within ALERT_GROUP_WAIT after it follow as one
+// message.
 func TestAlertsOfAnAppAreGrouped(t *testing.T) {
 	got := make(chan []any, 4)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -296,7 +299,7 @@ func TestAlertsOfAnAppAreGrouped(t *testing.T) {
 	defer hook.Close()
 	base, _, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw", "ALERT_WEBHOOK_URL": hook.URL, "ALERT_GROUP_WAIT": "2s"})
 	ts := time.Now().UTC().Format(time.RFC3339)
-	post(t, base+"/drain/shop", "s", frame("<45>1 "+ts+" host heroku worker.1 - Error R14 (Memory quota exceeded)\n"), nil)
+	post(t, base+"/drain/shop", "s", frame("<45>1 "+ts+" host heroku worker.1 - Error R15 (Memory quota vastly exceeded)\n"), nil)
 	first := <-got
 	post(t, base+"/drain/shop", "s", frame("<45>1 "+ts+" host heroku worker.2 - Error R14 (Memory quota exceeded)\n")+
 		frame("<158>1 "+ts+" host heroku router - at=error code=H12 desc=\"Request timeout\" method=GET path=\"/\" dyno=web.1 service=30001ms status=503\n"), nil)
@@ -339,6 +342,8 @@ func TestMetrics(t *testing.T) {
 		`dynowatch_drain_messages_total{result="bad"} 1`,
 		`dynowatch_store_commit_seconds_count{result="ok"}`,
 		`dynowatch_alert_queue_depth`,
+		`dynowatch_store_dropped_rows_total 0`,
+		`dynowatch_store_dropped_samples_total 0`,
 		`dynowatch_alert_observations_folded_total 0`,
 		`dynowatch_rollup_folded_total{what="dyno"} 0`,
 		`dynowatch_rollup_folded_total{what="sample_name"} 0`,
@@ -363,7 +368,7 @@ func TestFailingCheckRaisesAnAlert(t *testing.T) {
 		getJSON(t, base+"/api/v1/alerts?state=firing", "pw", &alerts)
 		return len(alerts.Alerts) > 0
 	})
-	if a := alerts.Alerts[0]; a.Key != "check|shop|api" || a.Code != "api" || !strings.Contains(a.Summary, "500") {
+	if a := alerts.Alerts[0]; a.Key != (alert.Key{Rule: alert.RuleCheck, App: "shop", Code: "api"}).String() || a.Code != "api" || !strings.Contains(a.Summary, "500") {
 		t.Errorf("alert = %+v; logs:\n%s", a, logs)
 	}
 	var checks struct {

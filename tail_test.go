@@ -11,32 +11,32 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dynowatch/dynowatch/alert"
 )
 
 // fakeHeroku is a Platform API whose log sessions stream lines, the way
 // Heroku's do, then end.
-func fakeHeroku(t *testing.T, app string, lines ...string) *httptest.Server {
+func fakeHeroku(t *testing.T, lines ...string) *httptest.Server {
 	t.Helper()
 	var srv *httptest.Server
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.Method == "POST" && r.URL.Path == "/apps/"+app+"/log-sessions":
-			if r.Header.Get("Authorization") != "Bearer test-key" {
-				w.WriteHeader(http.StatusUnauthorized)
-				return
-			}
-			w.WriteHeader(http.StatusCreated)
-			json.NewEncoder(w).Encode(map[string]string{"id": "1", "logplex_url": srv.URL + "/stream/abc?srv=1"})
-		case r.URL.Path == "/stream/abc":
-			for _, l := range lines {
-				fmt.Fprintln(w, l)
-			}
-			w.(http.Flusher).Flush()
-			<-r.Context().Done() // a tail session stays open
-		default:
-			http.NotFound(w, r)
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /apps/{app}/log-sessions", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer test-key" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
 		}
-	}))
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(map[string]string{"id": "1", "logplex_url": srv.URL + "/stream/" + r.PathValue("app") + "?srv=1"})
+	})
+	mux.HandleFunc("/stream/{app}", func(w http.ResponseWriter, r *http.Request) {
+		for _, l := range lines {
+			fmt.Fprintln(w, l)
+		}
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // a tail session stays open
+	})
+	srv = httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -47,7 +47,7 @@ func TestTailCommand(t *testing.T) {
 		os.Unsetenv(v)
 	}
 	ts := time.Now().UTC().Format(time.RFC3339)
-	api := fakeHeroku(t, "shop", ts+" heroku[worker.1]: Error R14 (Memory quota exceeded)", ts+" app[web.1]: hello")
+	api := fakeHeroku(t, ts+" heroku[worker.1]: Error R14 (Memory quota exceeded)", ts+" app[web.1]: hello")
 	t.Setenv("HEROKU_API_URL", api.URL)
 	t.Setenv("HEROKU_API_KEY", "test-key")
 	t.Setenv("DYNOWATCH_DB", filepath.Join(t.TempDir(), "tail.db"))
@@ -68,21 +68,28 @@ func TestTailCommand(t *testing.T) {
 	}
 }
 
-// TestTailApps runs `dynowatch all` with TAIL_APPS: the worker follows the
-// app through a log session, and its R14 fires an alert as a drained one would.
-func TestTailApps(t *testing.T) {
+// TestTailAppsFollowsEveryListedApp runs `dynowatch all` with TAIL_APPS
+// written the way people write lists, with a space after the comma and a
+// trailing comma (the space used to be kept, so the second app was never
+// found): the worker follows every app through a log session, and their
+// R14s fire alerts as drained ones would.
+func TestTailAppsFollowsEveryListedApp(t *testing.T) {
 	ts := time.Now().UTC().Format(time.RFC3339)
-	api := fakeHeroku(t, "shop", ts+" heroku[worker.1]: Error R14 (Memory quota exceeded)")
+	api := fakeHeroku(t, ts+" heroku[worker.1]: Error R14 (Memory quota exceeded)")
 	base, logs, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw",
-		"HEROKU_API_URL": api.URL, "HEROKU_API_KEY": "test-key", "TAIL_APPS": "shop"})
+		"HEROKU_API_URL": api.URL, "HEROKU_API_KEY": "test-key", "TAIL_APPS": "shop, cart,"})
 	var alerts struct {
-		Alerts []struct{ Key string } `json:"alerts"`
+		Alerts []struct{ App, Key string } `json:"alerts"`
 	}
+	apps := map[string]bool{}
 	waitFor(t, func() bool {
 		getJSON(t, base+"/api/v1/alerts?state=firing", "pw", &alerts)
-		return len(alerts.Alerts) > 0
+		for _, a := range alerts.Alerts {
+			apps[a.App] = a.Key == (alert.Key{Rule: alert.RuleR14, App: a.App, Dyno: "worker.1"}).String()
+		}
+		return apps["shop"] && apps["cart"]
 	})
-	if alerts.Alerts[0].Key != "r14|shop|worker.1" {
-		t.Errorf("alerts = %+v; logs:\n%s", alerts, logs)
+	if len(apps) != 2 {
+		t.Errorf("alerts of apps %v, want the R14 of worker.1 of shop and cart; logs:\n%s", apps, logs)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dynowatch/dynowatch/config"
 	"github.com/dynowatch/dynowatch/drain"
+	"github.com/dynowatch/dynowatch/heroku"
 	"github.com/dynowatch/dynowatch/logsession"
 	"github.com/dynowatch/dynowatch/parse"
 	"github.com/dynowatch/dynowatch/store"
@@ -119,7 +120,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 // Platform API log session, print its messages as `dynowatch parse` does,
 // and feed them through the pipeline like a drain.
 func runTail(ctx context.Context, cfg *config.Config, log *slog.Logger, args []string, stdout, stderr io.Writer) error {
-	if len(args) != 2 || args[0] != "--app" || !drain.ValidApp(args[1]) {
+	if len(args) != 2 || args[0] != "--app" || !heroku.ValidApp(args[1]) {
 		fmt.Fprintln(stderr, "Usage: dynowatch tail --app NAME\n\nFollows an app's logs through the Heroku Platform API (HEROKU_API_KEY), prints each message as JSON, and stores them as a drain would: for apps where a drain can't be added.")
 		return usageError("tail needs --app with a Heroku app name")
 	}
@@ -137,7 +138,11 @@ func runTail(ctx context.Context, cfg *config.Config, log *slog.Logger, args []s
 	if err != nil {
 		return err
 	}
-	al, err := newAlerting(cfg, rules, log, st, newMetrics())
+	checkList, err := loadChecks()
+	if err != nil {
+		return err
+	}
+	al, err := newAlerting(cfg, rules, checkList, log, st, newMetrics(), time.Now)
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ const (
 // Alert is one alert as a notification shows it.
 type Alert struct {
 	Key        string    `json:"key"`  // rule + app + dyno or check: the alert's identity
-	Rule       string    `json:"rule"` // r14, h_codes, 5xx_rate, memory, crash_loop, silence, check, …
+	Rule       RuleName  `json:"rule"` // r14, h_codes, 5xx_rate, memory, crash_loop, silence, check, …
 	App        string    `json:"app"`
 	Dyno       string    `json:"dyno,omitempty"`
 	Code       string    `json:"code,omitempty"` // R14, H12, L10, SQLSTATE, a check name

@@ -14,15 +14,12 @@ import (
 // Timeout zero. It applies on top of the caller's context.
 const DefaultSendTimeout = 10 * time.Second
 
-// channelSkips reports whether a channel narrowed to min stays silent about
-// n. It compares the alerts' severity whatever the status, so the resolved
-// notice of an alert goes wherever its firing went. A test notification
-// always goes out: it exists to show that the channel works.
-func channelSkips(n *Notification, min Severity) bool {
-	if n.Status == Test {
-		return false
-	}
-	return n.Severity().Rank() < min.Rank()
+// narrowed is a Notifier narrowed to a minimum severity (…_MIN_SEVERITY).
+// The Sender applies it, not the channel, because who heard a firing decides
+// who hears of the rest: a channel that heard a warning grouped with a
+// critical is told when the warning resolves.
+type narrowed interface {
+	MinSeverity() Severity // "" for every severity
 }
 
 // checkMinSeverity accepts an empty minimum (every alert) or a known one.

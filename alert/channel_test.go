@@ -2,6 +2,7 @@ package alert
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -64,10 +65,10 @@ var countingChannels = []countingChannel{
 	}},
 }
 
-// TestChannelMinSeverity: a channel narrowed to a minimum severity skips
-// what ranks below it, without a request, and sends the resolved notice of
-// everything it sent as firing, because the severity is the alert's
-// whatever the status.
+// TestChannelMinSeverity: a channel narrowed to a minimum severity hears
+// no firing that ranks below it (no request is made), hears a group whose
+// most severe alert meets it, and hears the reminders and resolution of
+// every firing it heard, whatever their severity, and of no other.
 func TestChannelMinSeverity(t *testing.T) {
 	withSeverity := func(n *Notification, s Severity) *Notification {
 		for i := range n.Alerts {
@@ -75,36 +76,63 @@ func TestChannelMinSeverity(t *testing.T) {
 		}
 		return n
 	}
+	withStatus := func(n *Notification, st Status) *Notification {
+		n.Status = st
+		return n
+	}
+	// rows are outbox rows of notifications, one alert each, as the store
+	// hands them out: firings of one app grouped, the rest after their firing.
+	rows := func(firingHeard bool, ns ...*Notification) []*memRow {
+		var out []*memRow
+		for _, n := range ns {
+			for _, a := range n.Alerts {
+				one := *n
+				one.Alerts = []Alert{a}
+				payload, err := json.Marshal(&one)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, &memRow{Delivery: Delivery{ID: int64(len(out) + 1), Channel: "", App: a.App, AlertKey: a.Key,
+					Status: n.Status, Payload: payload, CreatedAt: t0, FiringHeard: firingHeard}})
+			}
+		}
+		return out
+	}
 	onlyWarnings := withSeverity(fixtureGrouped(), Warning)
 	oneCritical := withSeverity(fixtureGrouped(), Warning)
 	oneCritical.Alerts[2].Severity = Critical
 	for _, tc := range []struct {
-		name string
-		min  Severity
-		n    *Notification
-		want bool
+		name  string
+		min   Severity
+		heard bool // the firing before a reminder or resolved
+		n     *Notification
+		want  bool
 	}{
-		{"critical firing to critical channel", Critical, fixtureFiring(), true},
-		{"critical resolved to critical channel", Critical, fixtureResolved(), true},
-		{"warning firing to critical channel", Critical, withSeverity(fixtureFiring(), Warning), false},
-		{"warning resolved to critical channel", Critical, withSeverity(fixtureResolved(), Warning), false},
-		{"reminder of a warning to warning channel", Warning, func() *Notification {
-			n := withSeverity(fixtureFiring(), Warning)
-			n.Status = Reminder
-			return n
-		}(), true},
-		{"info to warning channel", Warning, withSeverity(fixtureFiring(), Info), false},
-		{"group of warnings to critical channel", Critical, onlyWarnings, false},
-		{"group with one critical to critical channel", Critical, oneCritical, true},
-		{"info to unnarrowed channel", "", withSeverity(fixtureFiring(), Info), true},
-		{"test message at info to critical channel", Critical, withSeverity(&Notification{ID: "t", Status: Test, Alerts: fixtureFiring().Alerts}, Info), true},
+		{"critical firing to critical channel", Critical, false, fixtureFiring(), true},
+		{"critical resolved to critical channel that heard it", Critical, true, fixtureResolved(), true},
+		{"warning firing to critical channel", Critical, false, withSeverity(fixtureFiring(), Warning), false},
+		{"warning resolved to critical channel that heard it in a group", Critical, true, withSeverity(fixtureResolved(), Warning), true},
+		{"warning resolved to critical channel that did not hear it", Critical, false, withSeverity(fixtureResolved(), Warning), false},
+		{"critical resolved to a channel that did not hear it", "", false, fixtureResolved(), false},
+		{"reminder of a heard warning to critical channel", Critical, true, withStatus(withSeverity(fixtureFiring(), Warning), Reminder), true},
+		{"info to warning channel", Warning, false, withSeverity(fixtureFiring(), Info), false},
+		{"group of warnings to critical channel", Critical, false, onlyWarnings, false},
+		{"group with one critical to critical channel", Critical, false, oneCritical, true},
+		{"info to unnarrowed channel", "", false, withSeverity(fixtureFiring(), Info), true},
 	} {
 		for _, ch := range countingChannels {
 			t.Run(tc.name+"/"+ch.name, func(t *testing.T) {
 				c, sent := ch.make(t, tc.min)
-				retry, err := c.Notify(context.Background(), tc.n)
-				if err != nil || retry {
-					t.Fatalf("Notify=%v, %v; want false, nil", retry, err)
+				box := &memOutbox{rows: rows(tc.heard, tc.n)}
+				for _, r := range box.rows {
+					r.Channel = c.Name()
+				}
+				s, err := NewSender(SenderOptions{Outbox: box, Notifiers: []Notifier{c}, Holder: "w1", Logger: discard(), Now: (&testClock{t0}).now})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, failed, err := s.SendDue(context.Background(), 10); failed != 0 || err != nil {
+					t.Fatalf("SendDue: %d failed, %v", failed, err)
 				}
 				want := 0
 				if tc.want {
@@ -113,7 +141,20 @@ func TestChannelMinSeverity(t *testing.T) {
 				if got := sent(); got != want {
 					t.Errorf("%d sent, want %d", got, want)
 				}
+				for _, r := range box.rows {
+					if r.sent != tc.want || r.skipped == tc.want {
+						t.Errorf("row %d: sent %v, skipped %v", r.ID, r.sent, r.skipped)
+					}
+				}
 			})
+		}
+	}
+	// A test goes through Notify directly: channels never filter themselves.
+	for _, ch := range countingChannels {
+		c, sent := ch.make(t, Critical)
+		test := withSeverity(&Notification{ID: "t", Status: Test, Alerts: fixtureFiring().Alerts}, Info)
+		if _, err := c.Notify(context.Background(), test); err != nil || sent() != 1 {
+			t.Errorf("%s: a test at info to a critical channel: %d sent, %v", ch.name, sent(), err)
 		}
 	}
 }

@@ -22,8 +22,8 @@ const (
 
 // Observation is what one log line, sample or window says about one alert.
 type Observation struct {
-	Key      string // rule|app[|dyno or code]: one alert's identity
-	Rule     string
+	Key      string // Key.String(): one alert's identity
+	Rule     RuleName
 	App      string
 	Dyno     string
 	Code     string
@@ -34,10 +34,6 @@ type Observation struct {
 	Evidence string   // the line, privacy cuts applied
 	Severity Severity // overrides the rule's when set (a check's severity=)
 }
-
-// MaintenanceRule is the pseudo-rule of H80 lines: an Event while an app is
-// in maintenance mode, a Below when a router line says it is out of it.
-const MaintenanceRule = "maintenance"
 
 // Detector turns log entries into observations. It keeps no state: counting
 // happens on the alert's stored state, which every dyno shares.
@@ -50,16 +46,21 @@ type Detector struct {
 // Observe returns the observations in entries of app.
 func (d *Detector) Observe(app string, entries []parse.Entry) []Observation {
 	var out []Observation
-	routerOK := false // a non-H80 router line: maintenance is over
+	var served *parse.Entry // the last router line, if the app rather than its maintenance page answered it
 	for i := range entries {
 		e := &entries[i]
 		switch e.Kind {
 		case parse.KindRouter:
 			if e.Router.Code == "H80" {
-				out = append(out, d.obs(e, app, MaintenanceRule, "", "H80", Event, "maintenance mode"))
+				served = nil
+				// One maintenance state per app, whatever the line says: the
+				// engine looks it up by rule and app.
+				o := d.obs(e, app, RuleMaintenance, "", "", Event, "maintenance mode")
+				o.Code = "H80"
+				out = append(out, o)
 				continue
 			}
-			routerOK = true
+			served = e
 			if o, ok := d.router(e, app); ok {
 				out = append(out, o)
 			}
@@ -69,21 +70,23 @@ func (d *Detector) Observe(app string, entries []parse.Entry) []Observation {
 			if e.DynoError.Detail != "" {
 				summary += ": " + e.DynoError.Detail
 			}
-			out = d.add(out, e, app, strings.ToLower(code), e.Process, code, Event, summary+" on "+e.Process)
+			if rule, ok := dynoErrorRules[code]; ok {
+				out = d.add(out, e, app, rule, e.Process, code, Event, summary+" on "+e.Process)
+			}
 		case parse.KindStateChange:
 			if e.Lifecycle.To == "crashed" {
-				out = d.add(out, e, app, "crash_loop", e.Process, "", Event, e.Process+" crashed (state "+e.Lifecycle.From+" to crashed)")
+				out = d.add(out, e, app, RuleCrashLoop, e.Process, "", Event, e.Process+" crashed (state "+e.Lifecycle.From+" to crashed)")
 			}
 		case parse.KindLogplexError:
-			if e.Logplex.Code == "L10" && d.Rules.For(app, "l10").Enabled {
-				o := d.obs(e, app, "l10", "", "L10", Event, fmt.Sprintf("Logplex dropped %d messages", max(e.Logplex.Dropped, 0)))
+			if e.Logplex.Code == "L10" && d.Rules.For(app, RuleL10).Enabled {
+				o := d.obs(e, app, RuleL10, "", "L10", Event, fmt.Sprintf("Logplex dropped %d messages", max(e.Logplex.Dropped, 0)))
 				o.Count = max(e.Logplex.Dropped, 1)
 				out = append(out, o)
 			}
 		case parse.KindPostgresLog:
 			code := e.Postgres.SQLErrorCode
 			if len(code) == 5 && slices.Contains([]string{"53", "57", "58", "XX"}, code[:2]) {
-				out = d.add(out, e, app, "pg_errors", e.Postgres.Attachment, code, Event,
+				out = d.add(out, e, app, RulePGErrors, e.Postgres.Attachment, code, Event,
 					fmt.Sprintf("Postgres %s %s: %s", e.Postgres.Severity, code, clipSummary(e.Postgres.Message)))
 			}
 		case parse.KindRuntimeMetrics:
@@ -92,15 +95,15 @@ func (d *Detector) Observe(app string, entries []parse.Entry) []Observation {
 			out = d.postgres(out, e, app)
 		}
 	}
-	if routerOK {
-		out = append(out, Observation{Key: MaintenanceRule + "|" + app, Rule: MaintenanceRule, App: app, Kind: Below, At: entries[len(entries)-1].Time, Count: 1})
+	if served != nil {
+		out = append(out, Observation{Key: Key{Rule: RuleMaintenance, App: app}.String(), Rule: RuleMaintenance, App: app, Kind: Below, At: served.Time, Count: 1})
 	}
 	return out
 }
 
 func (d *Detector) router(e *parse.Entry, app string) (Observation, bool) {
 	r := &e.Router
-	if r.Code == "" || r.At != "error" || slices.Contains(d.Rules.Policy.IgnoreHCodes, r.Code) || !d.Rules.For(app, "h_codes").Enabled {
+	if r.Code == "" || r.At != "error" || slices.Contains(d.Rules.Policy.IgnoreHCodes, r.Code) || !d.Rules.For(app, RuleHCodes).Enabled {
 		return Observation{}, false
 	}
 	summary := r.Code + " " + strings.ToLower(r.Desc)
@@ -111,7 +114,7 @@ func (d *Detector) router(e *parse.Entry, app string) (Observation, bool) {
 	if r.Dyno != "" {
 		summary += " on " + r.Dyno
 	}
-	o := d.obs(e, app, "h_codes", "", r.Code, Event, summary)
+	o := d.obs(e, app, RuleHCodes, "", r.Code, Event, summary)
 	o.Dyno = strings.Clone(r.Dyno) // shown, not part of the key: one alert per app and code
 	return o, true
 }
@@ -121,14 +124,14 @@ func (d *Detector) runtime(out []Observation, e *parse.Entry, app string) []Obse
 	if rss, ok := m.Sample("memory_rss_mb"); ok {
 		if quota, ok := m.Sample("memory_quota_mb"); ok && quota > 0 {
 			pct := 100 * rss / quota
-			r := d.Rules.For(app, "memory")
-			out = d.add(out, e, app, "memory", m.Dyno, "", above(pct >= r.Threshold),
+			r := d.Rules.For(app, RuleMemory)
+			out = d.add(out, e, app, RuleMemory, m.Dyno, "", above(pct >= r.Threshold),
 				fmt.Sprintf("%s memory %.0f MB of %.0f MB (%.0f%%)", m.Dyno, rss, quota, pct))
 		}
 	}
 	if load, ok := m.Sample("load_avg_1m"); ok {
-		r := d.Rules.For(app, "load")
-		out = d.add(out, e, app, "load", m.Dyno, "", above(load >= r.Threshold), fmt.Sprintf("%s load average %.2f", m.Dyno, load))
+		r := d.Rules.For(app, RuleLoad)
+		out = d.add(out, e, app, RuleLoad, m.Dyno, "", above(load >= r.Threshold), fmt.Sprintf("%s load average %.2f", m.Dyno, load))
 	}
 	return out
 }
@@ -137,18 +140,18 @@ func (d *Detector) postgres(out []Observation, e *parse.Entry, app string) []Obs
 	m := &e.Metrics
 	db := m.Attachment
 	if v, ok := m.Sample("active_connections"); ok {
-		out = d.add(out, e, app, "pg_connections", db, "", above(v >= d.Rules.For(app, "pg_connections").Threshold),
+		out = d.add(out, e, app, RulePGConnections, db, "", above(v >= d.Rules.For(app, RulePGConnections).Threshold),
 			fmt.Sprintf("Postgres %s: %.0f active connections", db, v))
 	}
 	if v, ok := m.Sample("waiting_connections"); ok {
-		out = d.add(out, e, app, "pg_waiting", db, "", above(v >= d.Rules.For(app, "pg_waiting").Threshold),
+		out = d.add(out, e, app, RulePGWaiting, db, "", above(v >= d.Rules.For(app, RulePGWaiting).Threshold),
 			fmt.Sprintf("Postgres %s: %.0f connections waiting on locks", db, v))
 	}
 	idx, ok1 := m.Sample("index_cache_hit_rate")
 	tbl, ok2 := m.Sample("table_cache_hit_rate")
 	if ok1 || ok2 {
 		low := min(ifOK(idx, ok1), ifOK(tbl, ok2))
-		out = d.add(out, e, app, "pg_cache_hit", db, "", above(low < d.Rules.For(app, "pg_cache_hit").Threshold),
+		out = d.add(out, e, app, RulePGCacheHit, db, "", above(low < d.Rules.For(app, RulePGCacheHit).Threshold),
 			fmt.Sprintf("Postgres %s: cache hit rate index %.4f, table %.4f", db, idx, tbl))
 	}
 	return out
@@ -169,21 +172,15 @@ func above(b bool) ObsKind {
 }
 
 // add appends an observation of rule when the rule is on for app.
-func (d *Detector) add(out []Observation, e *parse.Entry, app, rule, dyno, code string, kind ObsKind, summary string) []Observation {
+func (d *Detector) add(out []Observation, e *parse.Entry, app string, rule RuleName, dyno, code string, kind ObsKind, summary string) []Observation {
 	if !d.Rules.For(app, rule).Enabled {
 		return out
 	}
 	return append(out, d.obs(e, app, rule, dyno, code, kind, summary))
 }
 
-func (d *Detector) obs(e *parse.Entry, app, rule, dyno, code string, kind ObsKind, summary string) Observation {
-	key := rule + "|" + app
-	if dyno != "" {
-		key += "|" + dyno
-	}
-	if code != "" && rule != strings.ToLower(code) {
-		key += "|" + code
-	}
+func (d *Detector) obs(e *parse.Entry, app string, rule RuleName, dyno, code string, kind ObsKind, summary string) Observation {
+	key := Key{Rule: rule, App: app, Dyno: dyno, Code: code}.String()
 	// Observations wait in the engine's queue: they must not keep the
 	// scanner's buffers, which the entries' strings share, alive.
 	return Observation{Key: key, Rule: rule, App: app, Dyno: strings.Clone(dyno), Code: strings.Clone(code), Kind: kind, At: e.Time, Count: 1,

@@ -61,10 +61,10 @@ func TestDetector(t *testing.T) {
 		t.Errorf("observations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	for _, o := range obs {
-		if o.Rule == "l10" && o.Count != 42 {
+		if o.Rule == RuleL10 && o.Count != 42 {
 			t.Errorf("L10 counts %d, want 42 dropped", o.Count)
 		}
-		if o.Rule == "h_codes" && (o.Dyno != "web.2" || !strings.Contains(o.Summary, "H12 request timeout GET /slow on web.2")) {
+		if o.Rule == RuleHCodes && (o.Dyno != "web.2" || !strings.Contains(o.Summary, "H12 request timeout GET /slow on web.2")) {
 			t.Errorf("H12 observation = %+v", o)
 		}
 	}
@@ -80,7 +80,7 @@ func TestDetectorH80AndDisabledRules(t *testing.T) {
 		`2024-03-15T12:00:00Z heroku[router]: at=info code=H80 desc="Maintenance mode" method=GET path="/" status=503`,
 		`2024-03-15T12:00:04Z heroku[worker.1]: Error R14 (Memory quota exceeded)`,
 	))
-	if len(obs) != 1 || obs[0].Rule != MaintenanceRule || obs[0].Kind != Event {
+	if len(obs) != 1 || obs[0].Rule != RuleMaintenance || obs[0].Kind != Event {
 		t.Errorf("observations = %+v, want only the H80's maintenance event", obs)
 	}
 }

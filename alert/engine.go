@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -25,25 +27,36 @@ type Store interface {
 	// LastRelease returns the app's latest release or deploy event since a
 	// time, as its log line, and whether there was one.
 	LastRelease(ctx context.Context, app string, since time.Time) (string, bool, error)
-	// LastGroupStart returns when the app's latest firing notification that
-	// went out at once (not held for a group) was written, if it was since.
-	LastGroupStart(ctx context.Context, app string, since time.Time) (time.Time, bool, error)
+	// LastGroupStart returns when the app's latest firing notification of
+	// at least severity atLeast that went out at once (not held for a
+	// group) was written, if it was since.
+	LastGroupStart(ctx context.Context, app string, atLeast Severity, since time.Time) (time.Time, bool, error)
+	// LastNotified returns when the alert's latest firing or reminder went
+	// out, or pending while it has not yet; both zero if it never will.
+	LastNotified(ctx context.Context, key string) (sentAt time.Time, pending bool, err error)
 }
 
 // Outgoing is one notification for one channel, as the outbox keeps it.
+// The outbox sends the notifications of one alert on one channel in order,
+// and a reminder or resolved only where the alert's firing was heard.
 type Outgoing struct {
 	DeliveryID string
 	Channel    string
 	App        string
+	AlertKey   string
+	Status     Status
 	Severity   Severity
 	Payload    []byte    // the Notification as JSON
+	CreatedAt  time.Time // the engine's clock when it was written, not a log's time
 	NotBefore  time.Time // held until its group goes out; zero: at once
 }
 
 // Silence mutes what it matches until Until; an empty field matches all.
 type Silence struct {
-	App, Rule, Key string
-	Until          time.Time
+	App   string
+	Rule  RuleName
+	Key   string
+	Until time.Time
 }
 
 func (s Silence) matches(st *State) bool {
@@ -59,6 +72,11 @@ type EngineOptions struct {
 	Now          func() time.Time // optional
 	DashboardURL string           // for links; optional
 	Timezone     string           // ALERT_TIMEZONE; optional
+	// Retired, if set, says whether an alert's source is gone for good (a
+	// status check no longer configured), so that Tick resolves it instead
+	// of waiting for an observation that will never come. Alerts of rules
+	// turned off and of channels no longer set up are retired without it.
+	Retired func(Key) bool
 }
 
 // Engine applies observations to the alerts' stored states and writes the
@@ -167,11 +185,14 @@ func (e *Engine) Apply(ctx context.Context, obs []Observation) error {
 	}
 	var errs []error
 	for _, group := range coalesce(obs) {
+		if group[0].Rule != RuleMaintenance && !e.o.Rules.For(group[0].App, group[0].Rule).Enabled {
+			continue // ALERT_<RULE>_ENABLED=false, for every app or this one: Tick resolves what was firing
+		}
 		if err := e.update(ctx, group[0].Key, silences, now, func(s State, silenced bool) (State, []Status) {
 			var out []Status
 			r := e.o.Rules.For(group[0].App, group[0].Rule)
-			if group[0].Rule == MaintenanceRule {
-				r = Rule{Name: MaintenanceRule, Enabled: true, Threshold: 1, Window: e.o.Rules.Policy.MaintenanceFor, Samples: 1, Severity: Info}
+			if group[0].Rule == RuleMaintenance {
+				r = Rule{Name: RuleMaintenance, Enabled: true, Threshold: 1, Window: e.o.Rules.Policy.MaintenanceFor, Samples: 1, Severity: Info}
 				silenced = true // maintenance is a state, not something to page about
 			}
 			for _, o := range group {
@@ -203,11 +224,33 @@ func (e *Engine) Tick(ctx context.Context) error {
 	var errs []error
 	for _, a := range active {
 		r := e.o.Rules.For(a.App, a.Rule)
-		if a.Rule == MaintenanceRule {
-			r = Rule{Name: MaintenanceRule, Enabled: true, Window: e.o.Rules.Policy.MaintenanceFor, Samples: 1, Severity: Info}
+		if a.Rule == RuleMaintenance {
+			r = Rule{Name: RuleMaintenance, Enabled: true, Window: e.o.Rules.Policy.MaintenanceFor, Samples: 1, Severity: Info}
+		}
+		retired := e.retired(&a)
+		sentAt, pending, err := e.lastNotified(ctx, &a)
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
 		if err := e.update(ctx, a.Key, silences, now, func(s State, silenced bool) (State, []Status) {
-			s, st := Tick(s, r, e.o.Rules.Policy, now, silenced || a.Rule == MaintenanceRule)
+			if s.Phase == PhaseFiring && s.Notified {
+				// Reminders count from when the last notice went out, not
+				// from when it was written: a firing held for its group, or
+				// retried while a channel was down, is not reminded of early.
+				switch {
+				case pending:
+					s.LastNotifiedAt = now
+				case !sentAt.IsZero():
+					s.LastNotifiedAt = sentAt
+				}
+			}
+			var st Status
+			if retired {
+				s, st = Retire(s, now)
+			} else {
+				s, st = Tick(s, r, e.o.Rules.Policy, now, silenced || a.Rule == RuleMaintenance)
+			}
 			if st == "" {
 				return s, nil
 			}
@@ -217,6 +260,40 @@ func (e *Engine) Tick(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// retired says whether nothing will observe the alert s again: its rule is
+// off (or no longer exists), or its check or channel is no longer
+// configured.
+func (e *Engine) retired(s *State) bool {
+	if s.Rule == RuleMaintenance {
+		return false
+	}
+	if !e.o.Rules.For(s.App, s.Rule).Enabled {
+		return true
+	}
+	k, err := ParseKey(s.Key)
+	if err != nil {
+		e.o.Logger.Warn("alert key", "err", err)
+		return false
+	}
+	if k.Rule == RuleDelivery && k.Code != deliveryBacklog && !slices.Contains(e.o.Channels, k.Code) {
+		return true
+	}
+	return e.o.Retired != nil && e.o.Retired(k)
+}
+
+// lastNotified asks the outbox when a's latest firing or reminder went out,
+// for a firing alert that was told of; zero otherwise.
+func (e *Engine) lastNotified(ctx context.Context, a *State) (time.Time, bool, error) {
+	if a.Phase != PhaseFiring || !a.Notified || len(e.o.Channels) == 0 {
+		return time.Time{}, false, nil
+	}
+	at, pending, err := e.o.Store.LastNotified(ctx, a.Key)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("alert %s: last notified: %w", a.Key, err)
+	}
+	return at, pending, nil
 }
 
 // update reads an alert, changes it with fn and saves it with its
@@ -262,19 +339,19 @@ func (e *Engine) update(ctx context.Context, key string, silences []Silence, now
 func (e *Engine) silenced(ctx context.Context, s *State, key string, silences []Silence, now time.Time) bool {
 	probe := *s
 	if probe.Key == "" {
-		parts := strings.SplitN(key, "|", 3)
-		probe.Key, probe.Rule = key, parts[0]
-		if len(parts) > 1 {
-			probe.App = parts[1]
+		k, err := ParseKey(key)
+		if err != nil {
+			e.o.Logger.Error("alert key", "err", err)
 		}
+		probe.Key, probe.Rule, probe.App = key, k.Rule, k.App
 	}
 	for _, sl := range silences {
 		if now.Before(sl.Until) && sl.matches(&probe) {
 			return true
 		}
 	}
-	if probe.Rule == "h_codes" || probe.Rule == "5xx_rate" || probe.Rule == "slow_requests" {
-		m, ok, err := e.o.Store.Alert(ctx, MaintenanceRule+"|"+probe.App)
+	if probe.Rule == RuleHCodes || probe.Rule == Rule5xxRate || probe.Rule == RuleSlowRequests {
+		m, ok, err := e.o.Store.Alert(ctx, Key{Rule: RuleMaintenance, App: probe.App}.String())
 		if err == nil && ok && m.Phase == PhaseFiring && now.Sub(m.LastEventAt) < e.o.Rules.Policy.MaintenanceFor {
 			return true
 		}
@@ -288,8 +365,9 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 		return nil, nil
 	}
 	a := s.Alert()
-	if st == Firing || st == Flapping {
-		// What changed just before often is the cause: say so.
+	if (st == Firing || st == Flapping) && s.App != "" {
+		// What changed just before often is the cause: say so. An alert of
+		// no app (a status check without app=) has no releases.
 		line, ok, err := e.o.Store.LastRelease(ctx, s.App, s.StartedAt.Add(-releaseLookback))
 		if err != nil {
 			return nil, fmt.Errorf("alert %s: releases: %w", s.Key, err)
@@ -300,7 +378,7 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 	}
 	n := Notification{ID: newDeliveryID(), Status: st, Alerts: []Alert{a}, CreatedAt: now, Timezone: e.o.Timezone}
 	if e.o.DashboardURL != "" {
-		n.URL = strings.TrimSuffix(e.o.DashboardURL, "/") + "/apps/" + s.App
+		n.URL = strings.TrimSuffix(e.o.DashboardURL, "/") + dashboardPath(s)
 	}
 	payload, err := json.Marshal(&n)
 	if err != nil {
@@ -308,9 +386,12 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 	}
 	// One outage must not page five times: an app's first alert goes out at
 	// once, those firing within GroupWait after it wait and go out together.
+	// Only behind a group as severe as they are, though: a critical page is
+	// never held because a warning of the same app went out first. Alerts
+	// of no app share no outage, so they are never held.
 	var notBefore time.Time
-	if st == Firing && e.o.Rules.Policy.GroupWait > 0 {
-		start, ok, err := e.o.Store.LastGroupStart(ctx, s.App, now.Add(-e.o.Rules.Policy.GroupWait))
+	if st == Firing && e.o.Rules.Policy.GroupWait > 0 && s.App != "" {
+		start, ok, err := e.o.Store.LastGroupStart(ctx, s.App, s.Severity, now.Add(-e.o.Rules.Policy.GroupWait))
 		if err != nil {
 			return nil, fmt.Errorf("alert %s: grouping: %w", s.Key, err)
 		}
@@ -320,9 +401,23 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 	}
 	out := make([]Outgoing, 0, len(e.o.Channels))
 	for _, c := range e.o.Channels {
-		out = append(out, Outgoing{DeliveryID: n.ID, Channel: c, App: s.App, Severity: s.Severity, Payload: payload, NotBefore: notBefore})
+		out = append(out, Outgoing{DeliveryID: n.ID, Channel: c, App: s.App, AlertKey: s.Key, Status: st, Severity: s.Severity,
+			Payload: payload, CreatedAt: now, NotBefore: notBefore})
 	}
 	return out, nil
+}
+
+// dashboardPath is the dashboard page that shows s: its app's, or for an
+// alert of no app (a status check without app=) the checks page, or the
+// alerts page.
+func dashboardPath(s *State) string {
+	switch {
+	case s.App != "":
+		return "/apps/" + url.PathEscape(s.App)
+	case s.Rule == RuleCheck:
+		return "/checks"
+	}
+	return "/alerts"
 }
 
 // releaseLookback is how long before an alert started a release is named in it.
@@ -357,7 +452,7 @@ func coalesce(obs []Observation) [][]Observation {
 		if last := &g[len(g)-1]; last.Kind == Event && o.Kind == Event {
 			last.Count += max(o.Count, 1)
 			if o.At.After(last.At) {
-				last.At, last.Summary = o.At, o.Summary
+				last.At, last.Summary, last.Dyno = o.At, o.Summary, o.Dyno
 			}
 			// Keep the first lines as evidence; the rest are counted.
 			continue

@@ -22,9 +22,9 @@ func TestEngineRunPagesR14AtOnce(t *testing.T) {
 		done := make(chan error)
 		go func() { done <- e.Run(ctx, 250*time.Millisecond) }()
 
-		e.Observe([]Observation{ev("h_codes", "h_codes|shop|H12", time.Now()), ev("r14", "r14|shop|web.1", time.Now())})
+		e.Observe([]Observation{ev(Key{Rule: RuleHCodes, App: "shop", Code: "H12"}, time.Now()), ev(Key{Rule: RuleR14, App: "shop", Dyno: "web.1"}, time.Now())})
 		synctest.Wait() // no time passes: the tick is 250 ms away
-		if sent := st.sent(); len(sent) != 2 || sent[0].Alerts[0].Rule != "r14" || sent[1].Alerts[0].Rule != "h_codes" {
+		if sent := st.sent(); len(sent) != 2 || sent[0].Alerts[0].Rule != RuleR14 || sent[1].Alerts[0].Rule != RuleHCodes {
 			t.Fatalf("before the tick: %+v, want the R14 paged, then the H12", sent)
 		}
 		cancel()

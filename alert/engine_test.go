@@ -83,12 +83,12 @@ func (m *memStore) LastRelease(_ context.Context, app string, since time.Time) (
 	return r.Evidence, true, nil
 }
 
-func (m *memStore) LastGroupStart(_ context.Context, app string, since time.Time) (time.Time, bool, error) {
+func (m *memStore) LastGroupStart(_ context.Context, app string, atLeast Severity, since time.Time) (time.Time, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := len(m.outbox) - 1; i >= 0; i-- {
 		o := m.outbox[i]
-		if o.App != app {
+		if o.App != app || o.Severity.Rank() < atLeast.Rank() {
 			continue
 		}
 		var n Notification
@@ -133,8 +133,10 @@ func newEngine(t *testing.T, st Store, clock *testClock) *Engine {
 	return e
 }
 
-func ev(rule, key string, at time.Time) Observation {
-	return Observation{Key: key, Rule: rule, App: "shop", Kind: Event, At: at, Count: 1, Summary: rule + " summary", Evidence: "line at " + at.Format(time.TimeOnly)}
+// ev is an event of the alert k at at.
+func ev(k Key, at time.Time) Observation {
+	return Observation{Key: k.String(), Rule: k.Rule, App: k.App, Dyno: k.Dyno, Code: k.Code, Kind: Event, At: at, Count: 1,
+		Summary: string(k.Rule) + " summary", Evidence: "line at " + at.Format(time.TimeOnly)}
 }
 
 func TestEngineFiresOnceAndResolves(t *testing.T) {
@@ -143,9 +145,9 @@ func TestEngineFiresOnceAndResolves(t *testing.T) {
 	e := newEngine(t, st, clock)
 	var storm []Observation
 	for i := 0; i < 500; i++ {
-		storm = append(storm, ev("h_codes", "h_codes|shop|H12", t0.Add(time.Duration(i)*time.Millisecond)))
+		storm = append(storm, ev(Key{Rule: RuleHCodes, App: "shop", Code: "H12"}, t0.Add(time.Duration(i)*time.Millisecond)))
 	}
-	storm = append(storm, ev("r14", "r14|shop|web.1", t0))
+	storm = append(storm, ev(Key{Rule: RuleR14, App: "shop", Dyno: "web.1"}, t0))
 	if err := e.Apply(ctx, storm); err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +155,7 @@ func TestEngineFiresOnceAndResolves(t *testing.T) {
 		t.Errorf("%d store updates for an H12 storm and an R14, want 2", st.saves)
 	}
 	sent := st.sent()
-	if len(sent) != 2 || sent[0].Status != Firing || sent[0].Alerts[0].Key != "h_codes|shop|H12" || sent[0].URL != "https://dw.example.com/apps/shop" {
+	if len(sent) != 2 || sent[0].Status != Firing || sent[0].Alerts[0].Key != (Key{Rule: RuleHCodes, App: "shop", Code: "H12"}).String() || sent[0].URL != "https://dw.example.com/apps/shop" {
 		t.Fatalf("notifications = %+v", sent)
 	}
 	if len(st.outbox) != 4 || st.outbox[0].DeliveryID != st.outbox[1].DeliveryID || st.outbox[1].Channel != "sms" {
@@ -175,7 +177,7 @@ func TestEngineSilence(t *testing.T) {
 	st, clock := newMemStore(), &testClock{t0}
 	st.silences = []Silence{{App: "shop", Until: t0.Add(time.Minute)}}
 	e := newEngine(t, st, clock)
-	if err := e.Apply(ctx, []Observation{ev("r14", "r14|shop|web.1", t0)}); err != nil {
+	if err := e.Apply(ctx, []Observation{ev(Key{Rule: RuleR14, App: "shop", Dyno: "web.1"}, t0)}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(st.sent()); n != 0 {
@@ -194,17 +196,17 @@ func TestEngineMaintenanceMutesRouterAlerts(t *testing.T) {
 	ctx := context.Background()
 	st, clock := newMemStore(), &testClock{t0}
 	e := newEngine(t, st, clock)
-	h80 := Observation{Key: MaintenanceRule + "|shop", Rule: MaintenanceRule, App: "shop", Kind: Event, At: t0, Count: 1}
+	h80 := Observation{Key: Key{Rule: RuleMaintenance, App: "shop"}.String(), Rule: RuleMaintenance, App: "shop", Kind: Event, At: t0, Count: 1}
 	if err := e.Apply(ctx, []Observation{h80}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Apply(ctx, []Observation{ev("h_codes", "h_codes|shop|H10", t0.Add(time.Second))}); err != nil {
+	if err := e.Apply(ctx, []Observation{ev(Key{Rule: RuleHCodes, App: "shop", Code: "H10"}, t0.Add(time.Second))}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(st.sent()); n != 0 {
 		t.Fatalf("%d notifications in maintenance mode", n)
 	}
-	out := Observation{Key: MaintenanceRule + "|shop", Rule: MaintenanceRule, App: "shop", Kind: Below, At: t0.Add(2 * time.Second), Count: 1}
+	out := Observation{Key: Key{Rule: RuleMaintenance, App: "shop"}.String(), Rule: RuleMaintenance, App: "shop", Kind: Below, At: t0.Add(2 * time.Second), Count: 1}
 	clock.t = t0.Add(3 * time.Second)
 	if err := e.Apply(ctx, []Observation{out}); err != nil {
 		t.Fatal(err)
@@ -212,7 +214,7 @@ func TestEngineMaintenanceMutesRouterAlerts(t *testing.T) {
 	if err := e.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if sent := st.sent(); len(sent) != 1 || sent[0].Alerts[0].Code != "" || sent[0].Alerts[0].Key != "h_codes|shop|H10" {
+	if sent := st.sent(); len(sent) != 1 || sent[0].Alerts[0].Code != "H10" || sent[0].Alerts[0].Key != (Key{Rule: RuleHCodes, App: "shop", Code: "H10"}).String() {
 		t.Fatalf("after maintenance: %+v, want the H10 alert to page", sent)
 	}
 }
@@ -221,7 +223,7 @@ func TestEngineRetriesWhenAnotherDynoWins(t *testing.T) {
 	st, clock := newMemStore(), &testClock{t0}
 	st.conflicts = 2
 	e := newEngine(t, st, clock)
-	if err := e.Apply(context.Background(), []Observation{ev("r14", "r14|shop|web.1", t0)}); err != nil {
+	if err := e.Apply(context.Background(), []Observation{ev(Key{Rule: RuleR14, App: "shop", Dyno: "web.1"}, t0)}); err != nil {
 		t.Fatal(err)
 	}
 	if sent := st.sent(); len(sent) != 1 {
@@ -235,7 +237,7 @@ func TestEngineRunAppliesQueuedObservationsOnStop(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- e.Run(ctx, time.Hour) }()
-	e.Observe([]Observation{ev("r15", "r15|shop|web.1", t0)})
+	e.Observe([]Observation{ev(Key{Rule: RuleR15, App: "shop", Dyno: "web.1"}, t0)})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -249,9 +251,9 @@ func TestEngineNamesTheReleaseBefore(t *testing.T) {
 	st, clock := newMemStore(), &testClock{t0}
 	st.releases = map[string]Observation{"shop": {At: t0.Add(-12 * time.Minute), Evidence: "2024-03-15T11:48:00Z app[api]: Release v138 created by user ann@example.com"}}
 	e := newEngine(t, st, clock)
-	other := ev("r14", "r14|other|web.1", t0)
+	other := ev(Key{Rule: RuleR14, App: "other", Dyno: "web.1"}, t0)
 	other.App = "other"
-	if err := e.Apply(context.Background(), []Observation{ev("r14", "r14|shop|web.1", t0), other}); err != nil {
+	if err := e.Apply(context.Background(), []Observation{ev(Key{Rule: RuleR14, App: "shop", Dyno: "web.1"}, t0), other}); err != nil {
 		t.Fatal(err)
 	}
 	sent := st.sent()
@@ -263,13 +265,13 @@ func TestEngineNamesTheReleaseBefore(t *testing.T) {
 func TestEngineGroupsAnAppsAlerts(t *testing.T) {
 	st, clock := newMemStore(), &testClock{t0}
 	e := newEngine(t, st, clock)
-	other := ev("r14", "r14|other|web.1", t0)
+	other := ev(Key{Rule: RuleR14, App: "other", Dyno: "web.1"}, t0)
 	other.App = "other"
-	if err := e.Apply(context.Background(), []Observation{ev("r14", "r14|shop|web.1", t0), ev("h_codes", "h_codes|shop|H12", t0), other}); err != nil {
+	if err := e.Apply(context.Background(), []Observation{ev(Key{Rule: RuleR14, App: "shop", Dyno: "web.1"}, t0), ev(Key{Rule: RuleHCodes, App: "shop", Code: "H12"}, t0), other}); err != nil {
 		t.Fatal(err)
 	}
 	clock.t = t0.Add(30 * time.Second)
-	if err := e.Apply(context.Background(), []Observation{ev("crash_loop", "crash_loop|shop|web.1", t0.Add(30*time.Second)), ev("crash_loop", "crash_loop|shop|web.1", t0.Add(30*time.Second)), ev("crash_loop", "crash_loop|shop|web.1", t0.Add(30*time.Second))}); err != nil {
+	if err := e.Apply(context.Background(), []Observation{ev(Key{Rule: RuleCrashLoop, App: "shop", Dyno: "web.1"}, t0.Add(30*time.Second)), ev(Key{Rule: RuleCrashLoop, App: "shop", Dyno: "web.1"}, t0.Add(30*time.Second)), ev(Key{Rule: RuleCrashLoop, App: "shop", Dyno: "web.1"}, t0.Add(30*time.Second))}); err != nil {
 		t.Fatal(err)
 	}
 	held := map[string]time.Time{}
@@ -281,14 +283,29 @@ func TestEngineGroupsAnAppsAlerts(t *testing.T) {
 		}
 	}
 	want := map[string]time.Time{
-		"r14|shop|web.1":        {},                  // the app's first: at once
-		"h_codes|shop|H12":      t0.Add(time.Minute), // within a minute of it: held for the group
-		"crash_loop|shop|web.1": t0.Add(time.Minute), // the same group
-		"r14|other|web.1":       {},                  // another app
+		Key{Rule: RuleR14, App: "shop", Dyno: "web.1"}.String():       {},                  // the app's first: at once
+		Key{Rule: RuleHCodes, App: "shop", Code: "H12"}.String():      {},                  // critical: never held behind a warning's group
+		Key{Rule: RuleCrashLoop, App: "shop", Dyno: "web.1"}.String(): t0.Add(time.Minute), // within a minute of the H12: held for its group
+		Key{Rule: RuleR14, App: "other", Dyno: "web.1"}.String():      {},                  // another app
 	}
 	for k, w := range want {
 		if !held[k].Equal(w) {
 			t.Errorf("%s held until %v, want %v", k, held[k], w)
 		}
+	}
+}
+
+func TestEngineCoalescedEventsKeepTheLatestDyno(t *testing.T) {
+	st, clock := newMemStore(), &testClock{t0}
+	e := newEngine(t, st, clock)
+	d := &Detector{Rules: DefaultRules()}
+	obs := d.Observe("shop", entries(t,
+		`2024-03-15T12:00:00Z heroku[router]: at=error code=H12 desc="Request timeout" method=GET path="/" dyno=web.1 service=30001ms status=503`,
+		`2024-03-15T12:00:01Z heroku[router]: at=error code=H12 desc="Request timeout" method=GET path="/" dyno=web.3 service=30001ms status=503`))
+	if err := e.Apply(context.Background(), obs); err != nil {
+		t.Fatal(err)
+	}
+	if sent := st.sent(); len(sent) != 1 || sent[0].Alerts[0].Dyno != "web.3" {
+		t.Fatalf("notifications = %+v, want one H12 on web.3", sent)
 	}
 }

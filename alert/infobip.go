@@ -92,6 +92,10 @@ func NewInfobip(o InfobipOptions) (*Infobip, error) {
 // Name returns "sms".
 func (b *Infobip) Name() string { return "sms" }
 
+// MinSeverity is the least severe alert this channel is told of; the
+// Sender applies it.
+func (b *Infobip) MinSeverity() Severity { return b.min }
+
 type infobipRequest struct {
 	Messages []infobipMessage `json:"messages"`
 }
@@ -145,9 +149,6 @@ const (
 // status group comes back UNDELIVERABLE, EXPIRED or REJECTED is an error
 // naming it, not worth a retry; 429, 5xx and network errors are.
 func (b *Infobip) Notify(ctx context.Context, n *Notification) (retry bool, err error) {
-	if channelSkips(n, b.min) {
-		return false, nil
-	}
 	msg := infobipMessage{Sender: b.sender, Content: infobipContent{Text: RenderSMS(n)}}
 	for _, to := range b.to {
 		msg.Destinations = append(msg.Destinations, infobipDestination{To: to})

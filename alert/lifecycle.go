@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"slices"
 	"time"
 )
 
@@ -17,24 +18,38 @@ const (
 
 // State is one alert's state, shared by every dyno through the store.
 type State struct {
-	Key, Rule, App, Dyno, Code string
-	Severity                   Severity
-	Phase                      Phase
-	Summary                    string
-	Evidence                   []string // the latest lines, at most maxEvidence
-	StartedAt                  time.Time
-	FiredAt                    time.Time
-	ResolvedAt                 time.Time
-	LastEventAt                time.Time
-	LastNotifiedAt             time.Time
-	Notified                   bool        // a firing notification went out: "resolved" must follow
-	Flapping                   bool        // held firing until the changes calm down
-	Transitions                []time.Time // recent changes between firing and resolved
-	Counter                    int64       // events in the window, or consecutive samples
-	Version                    int64       // the store's compare-and-set token
+	Key             string
+	Rule            RuleName
+	App, Dyno, Code string
+	Severity        Severity
+	Phase           Phase
+	Summary         string
+	Evidence        []string // the latest lines, at most maxEvidence
+	StartedAt       time.Time
+	FiredAt         time.Time
+	ResolvedAt      time.Time
+	LastEventAt     time.Time
+	LastNotifiedAt  time.Time
+	Notified        bool         // a firing notification went out: "resolved" must follow
+	Flapping        bool         // held firing until the changes calm down
+	Transitions     []time.Time  // recent changes between firing and resolved
+	Recent          []Occurrence // a pending event alert's events within its window, oldest first
+	Counter         int64        // events in the window, or consecutive samples
+	Version         int64        // the store's compare-and-set token
 }
 
 const maxEvidence = 5
+
+// Occurrence is Count events at one time.
+type Occurrence struct {
+	At    time.Time
+	Count int64
+}
+
+// maxRecent bounds State.Recent: beyond it the oldest two occurrences are
+// merged. It matters only for thresholds above it, as a pending alert has
+// fewer occurrences than its threshold.
+const maxRecent = 50
 
 // Apply is what an observation does to an alert's state under rule r and
 // policy p. It returns the new state and the notification to send, if any
@@ -50,7 +65,9 @@ func Apply(s State, o Observation, r Rule, p Policy, silenced bool) (State, Stat
 	}
 	prev := s.LastEventAt
 	if o.Kind == Event || o.Kind == Above {
-		s.Summary = o.Summary
+		// The latest line's: an H_CODES alert is one per app and code, and
+		// its dyno is the one that erred last, not the first it saw.
+		s.Summary, s.Dyno = o.Summary, o.Dyno
 		if o.Evidence != "" {
 			s.Evidence = append(s.Evidence, o.Evidence)
 			if len(s.Evidence) > maxEvidence {
@@ -79,15 +96,51 @@ func applyEvent(s State, prev time.Time, o Observation, r Rule, p Policy, silenc
 		}
 		return s, ""
 	}
-	if s.Phase != PhasePending || o.At.Sub(s.StartedAt) > r.Window {
+	if s.Phase != PhasePending {
 		s = newEpisode(s, o.At)
 	}
-	s.Counter += int64(max(o.Count, 1))
+	// The threshold counts the events within the window before the latest,
+	// wherever the first one was.
+	s.Recent = addOccurrence(s.Recent, Occurrence{At: o.At, Count: int64(max(o.Count, 1))})
+	s = slide(s, s.LastEventAt, r.Window)
 	if float64(s.Counter) >= max(r.Threshold, 1) {
+		s.Recent = nil
 		return fire(s, o.At, p, silenced)
 	}
 	s.Phase = PhasePending
 	return s, ""
+}
+
+// addOccurrence inserts o in time order (lines may arrive out of order).
+func addOccurrence(rs []Occurrence, o Occurrence) []Occurrence {
+	i := len(rs)
+	for i > 0 && rs[i-1].At.After(o.At) {
+		i--
+	}
+	rs = slices.Insert(rs, i, o)
+	if len(rs) > maxRecent {
+		rs[1].Count += rs[0].Count
+		rs = rs[1:]
+	}
+	return rs
+}
+
+// slide drops the events of a pending event alert older than window before
+// now, and counts the rest; the episode starts at the oldest left.
+func slide(s State, now time.Time, window time.Duration) State {
+	i := 0
+	for i < len(s.Recent) && window > 0 && now.Sub(s.Recent[i].At) > window {
+		i++
+	}
+	s.Recent = s.Recent[i:]
+	s.Counter = 0
+	for _, o := range s.Recent {
+		s.Counter += o.Count
+	}
+	if len(s.Recent) > 0 {
+		s.StartedAt = s.Recent[0].At
+	}
+	return s
 }
 
 func applyAbove(s State, o Observation, r Rule, p Policy, silenced bool) (State, Status) {
@@ -125,7 +178,7 @@ func applyBelow(s State, o Observation, r Rule, p Policy) (State, Status) {
 
 // newEpisode starts counting afresh; a resolved alert's episode ends here.
 func newEpisode(s State, at time.Time) State {
-	s.Phase, s.Counter, s.StartedAt = PhasePending, 0, at
+	s.Phase, s.Counter, s.StartedAt, s.Recent = PhasePending, 0, at, nil
 	s.FiredAt, s.ResolvedAt, s.Notified = time.Time{}, time.Time{}, false
 	return s
 }
@@ -179,6 +232,19 @@ func recent(ts []time.Time, now time.Time, window time.Duration) []time.Time {
 	return ts[i:]
 }
 
+// Retire ends an alert that nothing will observe again (its rule was turned
+// off, its check or channel removed): a pending one lapses, a firing one
+// resolves at once, told to whoever heard of it, and is not reminded of.
+func Retire(s State, now time.Time) (State, Status) {
+	switch s.Phase {
+	case PhasePending:
+		s.Phase, s.Counter, s.Recent = "", 0, nil
+	case PhaseFiring:
+		return resolveNow(s, now)
+	}
+	return s, ""
+}
+
 // Tick is what the passing of time does to an alert: alerts resolve a window
 // after their last event or sample over the threshold (rules without a window
 // only on samples under it), pending ones lapse, firing ones are
@@ -187,6 +253,12 @@ func recent(ts []time.Time, now time.Time, window time.Duration) []time.Time {
 func Tick(s State, r Rule, p Policy, now time.Time, silenced bool) (State, Status) {
 	switch s.Phase {
 	case PhasePending:
+		if len(s.Recent) > 0 { // an event alert: its window slides
+			if s = slide(s, now, r.Window); len(s.Recent) == 0 {
+				s.Phase = ""
+			}
+			return s, ""
+		}
 		if r.Window > 0 && now.Sub(s.StartedAt) > r.Window {
 			s.Phase, s.Counter = "", 0
 		}

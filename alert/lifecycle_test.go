@@ -19,7 +19,7 @@ type step struct {
 }
 
 // story feeds steps to one alert of rule and checks after each.
-func story(t *testing.T, rule string, r Rule, p Policy, steps []step) {
+func story(t *testing.T, rule RuleName, r Rule, p Policy, steps []step) {
 	t.Helper()
 	var s State
 	for i, st := range steps {
@@ -28,7 +28,7 @@ func story(t *testing.T, rule string, r Rule, p Policy, steps []step) {
 		if st.tick {
 			s, got = Tick(s, r, p, now, st.silenced)
 		} else {
-			o := Observation{Key: rule + "|shop|web.1", Rule: rule, App: "shop", Dyno: "web.1", Kind: st.obs, At: now, Count: 1,
+			o := Observation{Key: Key{Rule: rule, App: "shop", Dyno: "web.1"}.String(), Rule: rule, App: "shop", Dyno: "web.1", Kind: st.obs, At: now, Count: 1,
 				Summary: "summary", Evidence: fmt.Sprintf("line %d", i)}
 			s, got = Apply(s, o, r, p, st.silenced)
 		}
@@ -38,10 +38,10 @@ func story(t *testing.T, rule string, r Rule, p Policy, steps []step) {
 	}
 }
 
-func rule(name string) Rule { return DefaultRules().For("shop", name) }
+func rule(name RuleName) Rule { return DefaultRules().For("shop", name) }
 
 func TestStoryR14FiresAtOnceRemindsAndResolves(t *testing.T) {
-	story(t, "r14", rule("r14"), DefaultPolicy(), []step{
+	story(t, RuleR14, rule(RuleR14), DefaultPolicy(), []step{
 		{at: 0, obs: Event, want: Firing, phase: PhaseFiring},
 		{at: 20 * time.Second, obs: Event, phase: PhaseFiring},          // the same R14 again: no second page
 		{at: 9 * time.Minute, tick: true, phase: PhaseFiring},           // within the window of the last one
@@ -54,9 +54,9 @@ func TestStoryR14FiresAtOnceRemindsAndResolves(t *testing.T) {
 }
 
 func TestStoryHCodesThreshold(t *testing.T) {
-	r := rule("h_codes")
+	r := rule(RuleHCodes)
 	r.Threshold = 3
-	story(t, "h_codes", r, DefaultPolicy(), []step{
+	story(t, RuleHCodes, r, DefaultPolicy(), []step{
 		{at: 0, obs: Event, phase: PhasePending},
 		{at: time.Minute, obs: Event, phase: PhasePending},
 		{at: 7 * time.Minute, obs: Event, phase: PhasePending},              // the first two fell out of the 5m window
@@ -66,16 +66,16 @@ func TestStoryHCodesThreshold(t *testing.T) {
 }
 
 func TestStoryPendingLapses(t *testing.T) {
-	r := rule("h_codes")
+	r := rule(RuleHCodes)
 	r.Threshold = 2
-	story(t, "h_codes", r, DefaultPolicy(), []step{
+	story(t, RuleHCodes, r, DefaultPolicy(), []step{
 		{at: 0, obs: Event, phase: PhasePending},
 		{at: 6 * time.Minute, tick: true, phase: ""},
 	})
 }
 
 func TestStoryMemoryNeedsConsecutiveSamples(t *testing.T) {
-	story(t, "memory", rule("memory"), DefaultPolicy(), []step{
+	story(t, RuleMemory, rule(RuleMemory), DefaultPolicy(), []step{
 		{at: 0, obs: Above, phase: PhasePending},
 		{at: 20 * time.Second, obs: Above, phase: PhasePending},
 		{at: 40 * time.Second, obs: Below, phase: ""}, // not three in a row
@@ -91,7 +91,7 @@ func TestStoryMemoryNeedsConsecutiveSamples(t *testing.T) {
 }
 
 func TestStorySampleAlertResolvesWhenSamplesStop(t *testing.T) {
-	story(t, "memory", rule("memory"), DefaultPolicy(), []step{
+	story(t, RuleMemory, rule(RuleMemory), DefaultPolicy(), []step{
 		{at: 0, obs: Above, phase: PhasePending},
 		{at: 20 * time.Second, obs: Above, phase: PhasePending},
 		{at: 40 * time.Second, obs: Above, want: Firing, phase: PhaseFiring},
@@ -100,21 +100,21 @@ func TestStorySampleAlertResolvesWhenSamplesStop(t *testing.T) {
 }
 
 func TestStorySilence(t *testing.T) {
-	story(t, "r14", rule("r14"), DefaultPolicy(), []step{
+	story(t, RuleR14, rule(RuleR14), DefaultPolicy(), []step{
 		{at: 0, obs: Event, silenced: true, phase: PhaseFiring},                                  // muted: nobody is paged
 		{at: time.Minute, tick: true, silenced: true, phase: PhaseFiring},                        //
 		{at: 2 * time.Minute, tick: true, want: Firing, phase: PhaseFiring},                      // silence over, still firing: now it pages
 		{at: 5 * time.Minute, obs: Event, silenced: true, phase: PhaseFiring},                    // muted again
 		{at: 16 * time.Minute, tick: true, silenced: true, want: Resolved, phase: PhaseResolved}, // heard of it, so hears it is over
 	})
-	story(t, "r14", rule("r14"), DefaultPolicy(), []step{
+	story(t, RuleR14, rule(RuleR14), DefaultPolicy(), []step{
 		{at: 0, obs: Event, silenced: true, phase: PhaseFiring},
 		{at: 11 * time.Minute, tick: true, silenced: true, phase: PhaseResolved}, // never told, so nothing to resolve
 	})
 }
 
 func TestStoryFlapping(t *testing.T) {
-	r := rule("memory")
+	r := rule(RuleMemory)
 	r.Samples = 1
 	p := DefaultPolicy()
 	steps := []step{
@@ -129,11 +129,11 @@ func TestStoryFlapping(t *testing.T) {
 		{at: 30 * time.Minute, tick: true, phase: PhaseFiring},                   // still changing within the last 30 minutes
 		{at: 38 * time.Minute, tick: true, want: Resolved, phase: PhaseResolved}, // calm for 30 minutes, and the condition is over
 	}
-	story(t, "memory", r, p, steps)
+	story(t, RuleMemory, r, p, steps)
 }
 
 func TestStoryCrashLoop(t *testing.T) {
-	story(t, "crash_loop", rule("crash_loop"), DefaultPolicy(), []step{
+	story(t, RuleCrashLoop, rule(RuleCrashLoop), DefaultPolicy(), []step{
 		{at: 0, obs: Event, phase: PhasePending},
 		{at: 3 * time.Minute, obs: Event, phase: PhasePending},
 		{at: 6 * time.Minute, obs: Event, want: Firing, phase: PhaseFiring}, // the third crash: one alert
@@ -145,7 +145,7 @@ func TestStoryCrashLoop(t *testing.T) {
 func TestEvidenceIsCapped(t *testing.T) {
 	var s State
 	for i := 0; i < 20; i++ {
-		s, _ = Apply(s, Observation{Key: "r14|a|web.1", Rule: "r14", Kind: Event, At: t0.Add(time.Duration(i) * time.Second), Evidence: fmt.Sprint(i)}, rule("r14"), DefaultPolicy(), false)
+		s, _ = Apply(s, Observation{Key: Key{Rule: RuleR14, App: "a", Dyno: "web.1"}.String(), Rule: RuleR14, Kind: Event, At: t0.Add(time.Duration(i) * time.Second), Evidence: fmt.Sprint(i)}, rule(RuleR14), DefaultPolicy(), false)
 	}
 	if len(s.Evidence) != maxEvidence || s.Evidence[maxEvidence-1] != "19" {
 		t.Errorf("evidence = %v, want the last %d lines", s.Evidence, maxEvidence)
@@ -153,7 +153,7 @@ func TestEvidenceIsCapped(t *testing.T) {
 }
 
 func TestStoryFlappingEventAlert(t *testing.T) {
-	story(t, "h_codes", rule("h_codes"), DefaultPolicy(), []step{
+	story(t, RuleHCodes, rule(RuleHCodes), DefaultPolicy(), []step{
 		{at: 0, obs: Event, want: Firing, phase: PhaseFiring},
 		{at: 5 * time.Minute, tick: true, want: Resolved, phase: PhaseResolved},
 		{at: 6 * time.Minute, obs: Event, want: Firing, phase: PhaseFiring},
@@ -167,8 +167,26 @@ func TestStoryFlappingEventAlert(t *testing.T) {
 }
 
 func TestObservationSeverityOverridesTheRule(t *testing.T) {
-	s, _ := Apply(State{}, Observation{Key: "check||api", Rule: "check", Kind: Above, At: t0, Severity: Info}, rule("check"), DefaultPolicy(), false)
+	s, _ := Apply(State{}, Observation{Key: Key{Rule: RuleCheck, Code: "api"}.String(), Rule: RuleCheck, Kind: Above, At: t0, Severity: Info}, rule(RuleCheck), DefaultPolicy(), false)
 	if s.Severity != Info {
 		t.Errorf("severity %q, want the observation's info over the rule's critical", s.Severity)
+	}
+}
+
+func TestEventThresholdAboveTheKeptOccurrencesStillCounts(t *testing.T) {
+	r := rule(RuleHCodes)
+	r.Threshold = 60
+	var s State
+	var st Status
+	for i := range 60 {
+		// Out of order in pairs, as two dynos' lines may arrive.
+		at := t0.Add(time.Duration(i^1) * time.Second)
+		s, st = Apply(s, Observation{Key: Key{Rule: RuleHCodes, App: "shop", Code: "H12"}.String(), Rule: RuleHCodes, Kind: Event, At: at, Count: 1}, r, DefaultPolicy(), false)
+		if i < 59 && (st != "" || int(s.Counter) != i+1 || len(s.Recent) > maxRecent) {
+			t.Fatalf("event %d: %q, counter %d, %d occurrences kept", i, st, s.Counter, len(s.Recent))
+		}
+	}
+	if st != Firing {
+		t.Fatalf("the 60th event: %q, want firing", st)
 	}
 }

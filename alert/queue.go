@@ -42,8 +42,8 @@ func newObsQueue() *obsQueue {
 // code) or a crash is one line that says a dyno is in trouble, while router
 // codes come in storms of thousands that are counted, not each paged.
 func urgent(o *Observation) bool {
-	r := o.Rule
-	return r == "crash_loop" || (len(r) == 3 && r[0] == 'r' && r[1] >= '0' && r[1] <= '9' && r[2] >= '0' && r[2] <= '9')
+	r := string(o.Rule)
+	return o.Rule == RuleCrashLoop || (len(r) == 3 && r[0] == 'r' && r[1] >= '0' && r[1] <= '9' && r[2] >= '0' && r[2] <= '9')
 }
 
 // push adds obs, merging each into what its alert already has waiting.
@@ -60,7 +60,7 @@ func (q *obsQueue) push(obs []Observation) {
 		if !ok && class == 1 && len(q.pending) >= maxPendingKeys {
 			// Full: fold it into its app's alert of the rule rather than
 			// dropping it. Urgent ones are always taken.
-			o.Key, o.Dyno, o.Code = o.Rule+"|"+o.App, "", ""
+			o.Key, o.Dyno, o.Code = Key{Rule: o.Rule, App: o.App}.String(), "", ""
 			q.folded++
 			list, ok = q.pending[o.Key]
 		}

@@ -172,14 +172,14 @@ func TestObservationsBeingAppliedAtSIGTERMAreKept(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- e.Run(ctx, 10*time.Millisecond) }()
-	e.Observe([]Observation{ev("r14", "r14|shop|web.1", t0)})
+	e.Observe([]Observation{ev(Key{Rule: RuleR14, App: "shop", Dyno: "web.1"}, t0)})
 	<-st.reading
 	cancel() // SIGTERM
 	close(st.release)
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if sent := st.sent(); len(sent) != 1 || sent[0].Alerts[0].Rule != "r14" {
+	if sent := st.sent(); len(sent) != 1 || sent[0].Alerts[0].Rule != RuleR14 {
 		t.Fatalf("notifications = %+v, want the R14", sent)
 	}
 }

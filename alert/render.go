@@ -102,7 +102,7 @@ func smsSummary(n *Notification, a Alert) string {
 	case n.Status == Test && len(n.Alerts) == 0:
 		return "dynowatch test message"
 	case summary == "" && a.Code == "":
-		return toGSM7(a.Rule)
+		return toGSM7(string(a.Rule))
 	}
 	return toGSM7(summary)
 }
@@ -115,7 +115,8 @@ func startsWord(s string) bool {
 }
 
 // webhookPayload is the webhook's JSON: the first alert's fields at the top
-// level, for receivers that handle one alert, and every alert in Alerts.
+// level, for receivers that handle one alert (with the highest severity of
+// all), and every alert in Alerts.
 type webhookPayload struct {
 	Status     Status    `json:"status"`
 	App        string    `json:"app"`
@@ -134,8 +135,9 @@ type webhookPayload struct {
 }
 
 // RenderWebhook renders n as the webhook's JSON body. Times are RFC 3339 in
-// UTC; the top-level fields are those of the first alert, and "alerts"
-// holds every alert of a grouped notification.
+// UTC; the top-level fields are those of the first alert (the Sender puts
+// the most severe first) but "severity", the highest of them all, and
+// "alerts" holds every alert of a grouped notification.
 func RenderWebhook(n *Notification) ([]byte, error) {
 	alerts := make([]Alert, len(n.Alerts))
 	for i, a := range n.Alerts {
@@ -144,8 +146,8 @@ func RenderWebhook(n *Notification) ([]byte, error) {
 	}
 	a := firstAlert(n)
 	p := webhookPayload{
-		Status: n.Status, App: a.App, Rule: a.Rule, Code: a.Code, Dyno: a.Dyno,
-		Severity: a.Severity, Summary: a.Summary,
+		Status: n.Status, App: a.App, Rule: string(a.Rule), Code: a.Code, Dyno: a.Dyno,
+		Severity: n.Severity(), Summary: a.Summary,
 		StartedAt: utc(a.StartedAt), ResolvedAt: utc(a.ResolvedAt),
 		Evidence: a.Evidence, Release: a.Release, URL: n.URL, DeliveryID: n.ID,
 		Alerts: alerts,
@@ -237,7 +239,7 @@ func newAlertView(n *Notification, a Alert, loc *time.Location) alertView {
 	}
 	add("App", a.App)
 	add("Dyno", a.Dyno)
-	add("Rule", a.Rule)
+	add("Rule", string(a.Rule))
 	add("Code", a.Code)
 	add("Severity", string(a.Severity))
 	d := alertDuration(n, a)
@@ -374,10 +376,15 @@ func firstAlert(n *Notification) Alert {
 // and dyno, as in "R14 memory quota exceeded on shop web.1".
 func headline(a Alert) string {
 	what := oneLine(a.Summary)
+	if dyno := oneLine(a.Dyno); dyno != "" {
+		// Summaries name the dyno ("… on web.1", "web.1 memory …"); the
+		// headline names it once, after the app.
+		what = strings.TrimPrefix(strings.TrimSuffix(what, " on "+dyno), dyno+" ")
+	}
 	code := oneLine(a.Code)
 	switch {
 	case what == "":
-		what = joinNonEmpty(" ", code, oneLine(a.Rule))
+		what = joinNonEmpty(" ", code, oneLine(string(a.Rule)))
 	case code != "" && !strings.HasPrefix(what, code):
 		what = code + " " + what
 	}

@@ -328,7 +328,7 @@ func randomNotification(r *rand.Rand) *Notification {
 	}
 	for range r.IntN(4) {
 		n.Alerts = append(n.Alerts, Alert{
-			Rule: pick(), App: pick(), Dyno: pick(), Code: pick(), Summary: pick() + " " + pick(),
+			Rule: RuleName(pick()), App: pick(), Dyno: pick(), Code: pick(), Summary: pick() + " " + pick(),
 			Severity:   severities[r.IntN(len(severities))],
 			StartedAt:  fixtureStart,
 			ResolvedAt: fixtureStart.Add(time.Duration(r.IntN(100000)) * time.Second),

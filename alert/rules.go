@@ -11,7 +11,7 @@ import (
 // Rule is the configuration of one alert rule: whether it is on, its
 // threshold, its window and how severe its alerts are.
 type Rule struct {
-	Name      string
+	Name      RuleName
 	Enabled   bool
 	Threshold float64       // the rule's unit: count, %, ms, load, ratio …
 	Window    time.Duration // counting window; for event rules also how long without a new event before resolving
@@ -26,82 +26,74 @@ type ruleSpec struct {
 	Threshold string // what the threshold means; "" when it has none
 }
 
-func spec(name string, sev Severity, threshold float64, window time.Duration, samples int, what, unit string) ruleSpec {
+func spec(name RuleName, sev Severity, threshold float64, window time.Duration, samples int, what, unit string) ruleSpec {
 	return ruleSpec{Rule: Rule{Name: name, Enabled: true, Threshold: threshold, Window: window, Samples: samples, Severity: sev}, What: what, Threshold: unit}
 }
 
 // ruleSpecs are every rule with its defaults. Rules are on by default: with
 // nothing configured but a channel, these are what pages.
 var ruleSpecs = []ruleSpec{
-	spec("r10", Critical, 1, 15*time.Minute, 0, "R10 boot timeout: a dyno did not bind $PORT in time", ""),
-	spec("r12", Warning, 1, 15*time.Minute, 0, "R12 exit timeout: a dyno ignored SIGTERM for 30 s", ""),
-	spec("r13", Warning, 1, 15*time.Minute, 0, "R13 attach error of a one-off dyno", ""),
-	spec("r14", Warning, 1, 10*time.Minute, 0, "R14 memory quota exceeded: the dyno swaps", ""),
-	spec("r15", Critical, 1, 10*time.Minute, 0, "R15 memory quota vastly exceeded: the dyno is killed", ""),
-	spec("r16", Warning, 1, 15*time.Minute, 0, "R16 detached one-off dyno", ""),
-	spec("r17", Critical, 1, 15*time.Minute, 0, "R17 checksum error of the slug", ""),
-	spec("r99", Critical, 1, 15*time.Minute, 0, "R99 Heroku platform error", ""),
-	spec("h_codes", Critical, 1, 5*time.Minute, 0, "router errors (H10, H11, H12, H13, …) per app and code", "errors of one code within the window"),
-	spec("5xx_rate", Critical, 5, 5*time.Minute, 0, "share of 5xx responses over the window (with at least ALERT_5XX_RATE_MIN_REQUESTS requests)", "percent of requests"),
-	spec("slow_requests", Warning, 5000, 5*time.Minute, 0, "p95 service time over the window", "milliseconds"),
-	spec("memory", Warning, 90, 10*time.Minute, 3, "dyno memory (rss) near its quota for consecutive samples: warns before R14", "percent of memory_quota"),
-	spec("load", Warning, 4, 10*time.Minute, 3, "dyno load_avg_1m high for consecutive samples", "load average"),
-	spec("crash_loop", Critical, 3, 15*time.Minute, 0, "a dyno crashing again and again: one alert, not one per crash", "crashes of one dyno within the window"),
-	spec("silence", Warning, 0, 15*time.Minute, 0, "an app that was sending logs went silent for the window", ""),
-	spec("l10", Warning, 1, 15*time.Minute, 0, "Logplex dropped lines (L10): the drain can't keep up or a dyno logs in bursts", "messages dropped within the window"),
-	spec("pg_connections", Warning, 100, 10*time.Minute, 3, "Heroku Postgres active connections high for consecutive samples", "connections"),
-	spec("pg_waiting", Warning, 5, 10*time.Minute, 3, "Heroku Postgres connections waiting on a lock for consecutive samples", "connections"),
-	spec("pg_cache_hit", Warning, 0.99, 30*time.Minute, 3, "Heroku Postgres index or table cache hit rate below the threshold for consecutive samples", "hit rate, 0 to 1"),
-	spec("pg_errors", Critical, 1, 15*time.Minute, 0, "Postgres errors of SQLSTATE classes 53 (resources), 57 (operator), 58 (system) and XX (internal)", "errors within the window"),
-	spec("check", Critical, 0, 0, 0, "a status check failing (see CHECK_ vars)", ""),
-	spec("delivery", Critical, 3, 0, 0, "dynowatch itself: a channel failing again and again (a revoked key), or notifications waiting over 10 minutes", "failed attempts in a row"),
+	spec(RuleR10, Critical, 1, 15*time.Minute, 0, "R10 boot timeout: a dyno did not bind $PORT in time", ""),
+	spec(RuleR12, Warning, 1, 15*time.Minute, 0, "R12 exit timeout: a dyno ignored SIGTERM for 30 s", ""),
+	spec(RuleR13, Warning, 1, 15*time.Minute, 0, "R13 attach error of a one-off dyno", ""),
+	spec(RuleR14, Warning, 1, 10*time.Minute, 0, "R14 memory quota exceeded: the dyno swaps", ""),
+	spec(RuleR15, Critical, 1, 10*time.Minute, 0, "R15 memory quota vastly exceeded: the dyno is killed", ""),
+	spec(RuleR16, Warning, 1, 15*time.Minute, 0, "R16 detached one-off dyno", ""),
+	spec(RuleR17, Critical, 1, 15*time.Minute, 0, "R17 checksum error of the slug", ""),
+	spec(RuleR99, Critical, 1, 15*time.Minute, 0, "R99 Heroku platform error", ""),
+	spec(RuleHCodes, Critical, 1, 5*time.Minute, 0, "router errors (H10, H11, H12, H13, …) per app and code", "errors of one code within the window"),
+	spec(Rule5xxRate, Critical, 5, 5*time.Minute, 0, "share of 5xx responses over the window (with at least ALERT_5XX_RATE_MIN_REQUESTS requests)", "percent of requests"),
+	spec(RuleSlowRequests, Warning, 5000, 5*time.Minute, 0, "p95 service time over the window (with at least ALERT_SLOW_REQUESTS_MIN_REQUESTS requests)", "milliseconds"),
+	spec(RuleMemory, Warning, 90, 10*time.Minute, 3, "dyno memory (rss) near its quota for consecutive samples: warns before R14", "percent of memory_quota"),
+	spec(RuleLoad, Warning, 4, 10*time.Minute, 3, "dyno load_avg_1m high for consecutive samples", "load average"),
+	spec(RuleCrashLoop, Critical, 3, 15*time.Minute, 0, "a dyno crashing again and again: one alert, not one per crash", "crashes of one dyno within the window"),
+	spec(RuleSilence, Warning, 0, 15*time.Minute, 0, "an app that was sending logs went silent for the window", ""),
+	spec(RuleL10, Warning, 1, 15*time.Minute, 0, "Logplex dropped lines (L10): the drain can't keep up or a dyno logs in bursts", "messages dropped within the window"),
+	spec(RulePGConnections, Warning, 100, 10*time.Minute, 3, "Heroku Postgres active connections high for consecutive samples", "connections"),
+	spec(RulePGWaiting, Warning, 5, 10*time.Minute, 3, "Heroku Postgres connections waiting on a lock for consecutive samples", "connections"),
+	spec(RulePGCacheHit, Warning, 0.99, 30*time.Minute, 3, "Heroku Postgres index or table cache hit rate below the threshold for consecutive samples", "hit rate, 0 to 1"),
+	spec(RulePGErrors, Critical, 1, 15*time.Minute, 0, "Postgres errors of SQLSTATE classes 53 (resources), 57 (operator), 58 (system) and XX (internal)", "errors within the window"),
+	spec(RuleCheck, Critical, 0, 0, 0, "a status check failing (see CHECK_ vars)", ""),
+	spec(RuleDelivery, Critical, 3, 0, 0, "dynowatch itself: a channel failing again and again (a revoked key), or notifications waiting over 10 minutes", "failed attempts in a row"),
 }
 
 // Policy is how alerts live once their rule has fired them.
 type Policy struct {
-	RepeatInterval time.Duration // remind while firing
-	GroupWait      time.Duration // an app's later alerts within this follow as one message
-	FlapChanges    int           // more state changes than this within FlapWindow is flapping
-	FlapWindow     time.Duration
-	MaintenanceFor time.Duration // H80 mutes an app's router alerts at most this long
-	Min5xxRequests int           // the 5xx_rate rule needs at least this many requests in its window
-	IgnoreHCodes   []string      // router codes that never page
+	RepeatInterval  time.Duration // remind while firing
+	GroupWait       time.Duration // an app's later alerts within this follow as one message
+	FlapChanges     int           // more state changes than this within FlapWindow is flapping
+	FlapWindow      time.Duration
+	MaintenanceFor  time.Duration // H80 mutes an app's router alerts at most this long
+	Min5xxRequests  int           // the 5xx_rate rule needs at least this many requests in its window
+	MinSlowRequests int           // and the slow_requests rule: a p95 of a handful of requests is their slowest
+	IgnoreHCodes    []string      // router codes that never page
 }
 
 // DefaultPolicy is the policy with no ALERT_ vars set.
 func DefaultPolicy() Policy {
 	return Policy{RepeatInterval: time.Hour, GroupWait: time.Minute, FlapChanges: 4, FlapWindow: 30 * time.Minute,
-		MaintenanceFor: 15 * time.Minute, Min5xxRequests: 20, IgnoreHCodes: []string{"H26", "H27", "H28"}}
+		MaintenanceFor: 15 * time.Minute, Min5xxRequests: 20, MinSlowRequests: 20, IgnoreHCodes: []string{"H26", "H27", "H28"}}
 }
 
 // Rules is the whole alerting configuration: rules, per-app overrides and
 // the policy.
 type Rules struct {
 	Policy Policy
-	global map[string]Rule
-	perApp map[string]map[string]Rule // app → rule → override
+	global map[RuleName]Rule
+	perApp map[string]map[RuleName]Rule // app → rule → override
 }
 
 // For returns the rule name as it applies to app.
-func (r *Rules) For(app, name string) Rule {
+func (r *Rules) For(app string, name RuleName) Rule {
 	if o, ok := r.perApp[app][name]; ok {
 		return o
 	}
 	return r.global[name]
 }
 
-// Names lists the rules.
-func (r *Rules) Names() []string {
-	names := make([]string, 0, len(ruleSpecs))
-	for _, s := range ruleSpecs {
-		names = append(names, s.Name)
-	}
-	return names
-}
-
 // DefaultRules are the rules with no ALERT_ vars set.
 func DefaultRules() *Rules {
-	r := &Rules{Policy: DefaultPolicy(), global: map[string]Rule{}, perApp: map[string]map[string]Rule{}}
+	r := &Rules{Policy: DefaultPolicy(), global: map[RuleName]Rule{}, perApp: map[string]map[RuleName]Rule{}}
 	for _, s := range ruleSpecs {
 		r.global[s.Name] = s.Rule
 	}
@@ -113,14 +105,18 @@ func DefaultRules() *Rules {
 //	ALERT_<RULE>_ENABLED | _THRESHOLD | _WINDOW | _SAMPLES | _SEVERITY   for every app
 //	ALERT_<RULE>_<SETTING>__<APP>                                        for one app (APP upper-cased, '-' as '_')
 //	ALERT_REPEAT_INTERVAL, ALERT_GROUP_WAIT, ALERT_FLAP_CHANGES, ALERT_FLAP_WINDOW,
-//	ALERT_MAINTENANCE_MUTE, ALERT_5XX_RATE_MIN_REQUESTS, ALERT_H_CODES_IGNORE
+//	ALERT_MAINTENANCE_MUTE, ALERT_5XX_RATE_MIN_REQUESTS, ALERT_SLOW_REQUESTS_MIN_REQUESTS, ALERT_H_CODES_IGNORE
 //
 // Unknown ALERT_ vars are errors, so a typo does not silently change nothing.
 // Vars of the channels (ALERT_EMAIL_TO …) are read elsewhere and skipped here.
 func LoadRules(environ []string, channelVars []string) (*Rules, error) {
 	r := DefaultRules()
 	var errs []string
-	type override struct{ app, rule, setting, value, name string }
+	type override struct {
+		app                  string
+		rule                 RuleName
+		setting, value, name string
+	}
 	var overrides []override
 	for _, kv := range environ {
 		name, value, _ := strings.Cut(kv, "=")
@@ -137,7 +133,7 @@ func LoadRules(environ []string, channelVars []string) (*Rules, error) {
 		rule, setting, ok := r.splitRuleVar(key)
 		if !ok {
 			errs = append(errs, fmt.Sprintf("config var %s: unknown; rules are %s and settings ENABLED, THRESHOLD, WINDOW, SAMPLES, SEVERITY (example: ALERT_H_CODES_THRESHOLD=5)",
-				name, strings.ToUpper(strings.Join(r.Names(), ", "))))
+				name, ruleList()))
 			continue
 		}
 		overrides = append(overrides, override{app, rule, setting, value, name})
@@ -148,7 +144,7 @@ func LoadRules(environ []string, channelVars []string) (*Rules, error) {
 		base := r.global[o.rule]
 		if o.app != "" {
 			if r.perApp[appKey(o.app)] == nil {
-				r.perApp[appKey(o.app)] = map[string]Rule{}
+				r.perApp[appKey(o.app)] = map[RuleName]Rule{}
 			}
 			if cur, ok := r.perApp[appKey(o.app)][o.rule]; ok {
 				base = cur
@@ -178,11 +174,11 @@ func appKey(varPart string) string {
 }
 
 // splitRuleVar splits "H_CODES_THRESHOLD" into the rule and the setting.
-func (r *Rules) splitRuleVar(key string) (rule, setting string, ok bool) {
+func (r *Rules) splitRuleVar(key string) (rule RuleName, setting string, ok bool) {
 	for _, s := range []string{"ENABLED", "THRESHOLD", "WINDOW", "SAMPLES", "SEVERITY"} {
 		if name, found := strings.CutSuffix(key, "_"+s); found {
-			if _, known := r.global[strings.ToLower(name)]; known {
-				return strings.ToLower(name), s, true
+			if _, known := r.global[RuleName(strings.ToLower(name))]; known {
+				return RuleName(strings.ToLower(name)), s, true
 			}
 		}
 	}
@@ -258,6 +254,8 @@ func (r *Rules) setPolicy(name, value string) error {
 		return num(&p.FlapChanges, 2)
 	case "ALERT_5XX_RATE_MIN_REQUESTS":
 		return num(&p.Min5xxRequests, 1)
+	case "ALERT_SLOW_REQUESTS_MIN_REQUESTS":
+		return num(&p.MinSlowRequests, 1)
 	case "ALERT_H_CODES_IGNORE":
 		p.IgnoreHCodes = nil
 		for _, c := range strings.Split(value, ",") {

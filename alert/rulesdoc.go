@@ -22,7 +22,7 @@ func (r *Rules) RulesTable() string {
 		if ru.Samples > 0 {
 			samples = fmt.Sprint(ru.Samples)
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %v |\n", strings.ToUpper(s.Name), s.What, threshold, window, samples, ru.Severity, ru.Enabled)
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %v |\n", s.Name.Var(), s.What, threshold, window, samples, ru.Severity, ru.Enabled)
 	}
 	return b.String()
 }

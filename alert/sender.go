@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 )
 
@@ -14,19 +16,38 @@ import (
 // marked sent or failed.
 type Outbox interface {
 	ClaimOutbox(ctx context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
+	// ExtendClaim keeps the rows ids holder's until now+lease, and returns
+	// those holder still held.
+	ExtendClaim(ctx context.Context, holder string, now time.Time, lease time.Duration, ids ...int64) ([]int64, error)
 	MarkSent(ctx context.Context, id int64, holder string, now time.Time) error
+	// MarkSkipped settles a row its channel was not to hear.
+	MarkSkipped(ctx context.Context, id int64, holder string, now time.Time) error
 	// MarkFailed records a failed attempt; a zero retryAt gives up for good.
 	MarkFailed(ctx context.Context, id int64, holder string, now, retryAt time.Time, reason string) error
 }
 
-// Delivery is one outbox row: a notification for one channel.
+// Delivery is one outbox row: a notification for one channel. The outbox
+// hands out the rows of one alert on one channel in order, each once the
+// one before it is settled.
 type Delivery struct {
 	ID        int64
 	Channel   string
 	App       string
+	AlertKey  string // "" for a notification of no alert
+	Status    Status
 	Payload   []byte
 	Attempts  int // claims so far, this one included
 	CreatedAt time.Time
+	// FiringHeard, on a reminder or resolved, says that this channel heard
+	// the alert's firing: it is told of the rest whatever its minimum
+	// severity, and nothing more if it did not hear the firing.
+	FiringHeard bool
+}
+
+// follows reports whether d is told only to a channel that heard its
+// alert's firing.
+func (d *Delivery) follows() bool {
+	return d.AlertKey != "" && (d.Status == Reminder || d.Status == Resolved)
 }
 
 // SenderOptions configures a Sender.
@@ -73,9 +94,13 @@ func NewSender(o SenderOptions) (*Sender, error) {
 	return s, nil
 }
 
-// sendLease is how long a claimed row is this worker's: longer than a send
-// may take (each has a 10 s timeout), so only a dead worker's rows are taken over.
-const sendLease = time.Minute
+// sendLease is how long a claimed row is this worker's. The sender renews it
+// before each send and bounds each send to sendBound, well within it, so
+// only a dead worker's rows are taken over, however slow a channel is.
+const (
+	sendLease = time.Minute
+	sendBound = sendLease / 3
+)
 
 // backoff is the wait before the attempt after the given one: 30 s, 1 m, 2 m …, at most an hour.
 func backoff(attempts int) time.Duration {
@@ -88,48 +113,141 @@ func backoff(attempts int) time.Duration {
 
 // SendDue sends what is due, up to limit rows, and reports how it went.
 // Firing notifications of one app due together on one channel (a group that
-// waited out GroupWait) go out as one message.
+// waited out GroupWait) go out as one message. Who hears what is decided
+// here, not by the channels: a firing (or a group) reaches a channel whose
+// minimum severity it meets, and its reminders and resolution reach the
+// channels that heard it, whatever their minimum.
 func (s *Sender) SendDue(ctx context.Context, limit int) (sent, failed int, err error) {
 	due, err := s.o.Outbox.ClaimOutbox(ctx, s.o.Holder, s.o.Now(), sendLease, limit)
 	if err != nil {
 		return 0, 0, fmt.Errorf("alert: claiming the outbox: %w", err)
 	}
-	var errs []error
-	for _, group := range groupDue(due) {
-		retry, err := s.send(ctx, group)
-		s.o.Delivered(group[0].Channel, err == nil)
-		now := s.o.Now()
-		for _, d := range group {
-			if err == nil {
-				sent++
-				if err := s.o.Outbox.MarkSent(ctx, d.ID, s.o.Holder, now); err != nil {
+	// One send at a time per channel, the channels side by side: a slow
+	// webhook delays neither the SMS nor its own rows' order.
+	byChannel := map[string][][]Delivery{}
+	var order []string
+	for _, g := range groupDue(due) {
+		ch := g[0].Channel
+		if _, ok := byChannel[ch]; !ok {
+			order = append(order, ch)
+		}
+		byChannel[ch] = append(byChannel[ch], g)
+	}
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for _, ch := range order {
+		wg.Go(func() {
+			for _, g := range byChannel[ch] {
+				n, f, err := s.deliver(ctx, g)
+				mu.Lock()
+				sent, failed = sent+n, failed+f
+				if err != nil {
 					errs = append(errs, err)
 				}
-				continue
+				mu.Unlock()
 			}
-			failed++
-			retryAt := now.Add(backoff(d.Attempts))
-			if !retry || retryAt.Sub(d.CreatedAt) > s.o.GiveUp {
-				retryAt = time.Time{}
-			}
-			s.o.Logger.Warn("notification not delivered", "channel", d.Channel, "attempt", d.Attempts, "retry_at", retryAt, "err", err)
-			if err := s.o.Outbox.MarkFailed(ctx, d.ID, s.o.Holder, now, retryAt, err.Error()); err != nil {
+		})
+	}
+	wg.Wait()
+	return sent, failed, errors.Join(errs...)
+}
+
+// deliver sends one group, or passes it over if its channel is not to hear
+// it, and records the outcome of each of its rows. It first renews their
+// claim, and leaves alone any row another worker took over meanwhile.
+func (s *Sender) deliver(ctx context.Context, group []Delivery) (sent, failed int, err error) {
+	ids := make([]int64, len(group))
+	for i, d := range group {
+		ids[i] = d.ID
+	}
+	kept, err := s.o.Outbox.ExtendClaim(ctx, s.o.Holder, s.o.Now(), sendLease, ids...)
+	if err != nil {
+		return 0, 0, fmt.Errorf("alert: renewing the claim: %w", err)
+	}
+	if len(kept) < len(group) {
+		group = slices.DeleteFunc(slices.Clone(group), func(d Delivery) bool { return !slices.Contains(kept, d.ID) })
+		if len(group) == 0 {
+			return 0, 0, nil
+		}
+	}
+	var errs []error
+	if !s.hears(group) {
+		for _, d := range group {
+			if err := s.o.Outbox.MarkSkipped(ctx, d.ID, s.o.Holder, s.o.Now()); err != nil {
 				errs = append(errs, err)
 			}
+		}
+		return 0, 0, errors.Join(errs...)
+	}
+	sendCtx, cancel := context.WithTimeout(ctx, sendBound)
+	retry, sendErr := s.send(sendCtx, group)
+	cancel()
+	s.o.Delivered(group[0].Channel, sendErr == nil)
+	now := s.o.Now()
+	for _, d := range group {
+		if sendErr == nil {
+			sent++
+			if err := s.o.Outbox.MarkSent(ctx, d.ID, s.o.Holder, now); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		failed++
+		retryAt := now.Add(backoff(d.Attempts))
+		if !retry || retryAt.Sub(d.CreatedAt) > s.o.GiveUp {
+			retryAt = time.Time{}
+		}
+		s.o.Logger.Warn("notification not delivered", "channel", d.Channel, "attempt", d.Attempts, "retry_at", retryAt, "err", sendErr)
+		if err := s.o.Outbox.MarkFailed(ctx, d.ID, s.o.Holder, now, retryAt, sendErr.Error()); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return sent, failed, errors.Join(errs...)
 }
 
+// hears reports whether the group's channel is to be told of it: a
+// reminder or resolved if it heard the firing, anything else if the most
+// severe of its alerts meets the channel's minimum. A channel that is not
+// configured any more hears everything, so that the send fails and says so.
+func (s *Sender) hears(group []Delivery) bool {
+	if d := group[0]; d.follows() {
+		return d.FiringHeard
+	}
+	n, ok := s.notifiers[group[0].Channel]
+	if !ok {
+		return true
+	}
+	nr, ok := n.(narrowed)
+	if !ok || nr.MinSeverity() == "" {
+		return true
+	}
+	top := Severity("")
+	for _, d := range group {
+		var head struct{ Alerts []Alert }
+		if json.Unmarshal(d.Payload, &head) != nil {
+			return true // the send reports it
+		}
+		for _, a := range head.Alerts {
+			if a.Severity.Rank() > top.Rank() {
+				top = a.Severity
+			}
+		}
+	}
+	return top.Rank() >= nr.MinSeverity().Rank()
+}
+
 // groupDue groups firing deliveries of one app and channel; every other
-// delivery is a group of its own.
+// delivery, and a firing of no app (a status check without app=, which
+// shares no outage with another), is a group of its own.
 func groupDue(due []Delivery) [][]Delivery {
 	type key struct{ channel, app string }
 	index := map[key]int{}
 	var groups [][]Delivery
 	for _, d := range due {
-		var head struct{ Status Status }
-		if json.Unmarshal(d.Payload, &head) == nil && head.Status == Firing {
+		if d.App != "" && d.Status == Firing {
 			k := key{d.Channel, d.App}
 			if i, ok := index[k]; ok {
 				groups[i] = append(groups[i], d)
@@ -142,24 +260,25 @@ func groupDue(due []Delivery) [][]Delivery {
 	return groups
 }
 
-// send sends a group as one notification: the first's, with the alerts of
-// the others added.
+// send sends a group as one notification: the most severe alert's, with
+// the alerts of the others added after it, most severe first, so that what
+// a channel shows first (a subject, an SMS, the webhook's top level) is the
+// worst of them.
 func (s *Sender) send(ctx context.Context, group []Delivery) (retry bool, err error) {
 	n, ok := s.notifiers[group[0].Channel]
 	if !ok {
 		// Configured once, removed since: nothing will ever send it.
 		return false, fmt.Errorf("channel %q is not configured any more", group[0].Channel)
 	}
-	var note Notification
+	notes := make([]Notification, len(group))
 	for i, d := range group {
-		var one Notification
-		if err := json.Unmarshal(d.Payload, &one); err != nil {
+		if err := json.Unmarshal(d.Payload, &notes[i]); err != nil {
 			return false, fmt.Errorf("notification %d: %w", d.ID, err)
 		}
-		if i == 0 {
-			note = one
-			continue
-		}
+	}
+	slices.SortStableFunc(notes, func(a, b Notification) int { return b.Severity().Rank() - a.Severity().Rank() })
+	note := notes[0]
+	for _, one := range notes[1:] {
 		note.Alerts = append(note.Alerts, one.Alerts...)
 	}
 	return n.Notify(ctx, &note)

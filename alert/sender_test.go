@@ -6,12 +6,14 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 )
 
 // memOutbox is an outbox in memory, claimed the way the store claims.
 type memOutbox struct {
+	mu   sync.Mutex // the sender works on channels side by side
 	rows []*memRow
 }
 
@@ -21,10 +23,13 @@ type memRow struct {
 	claimedUntil time.Time
 	nextAttempt  time.Time
 	sent, gaveUp bool
+	skipped      bool
 	reason       string
 }
 
 func (m *memOutbox) ClaimOutbox(_ context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]Delivery, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	var out []Delivery
 	for _, r := range m.rows {
 		if len(out) == limit || r.sent || r.gaveUp || now.Before(r.nextAttempt) || now.Before(r.claimedUntil) {
@@ -39,12 +44,36 @@ func (m *memOutbox) ClaimOutbox(_ context.Context, holder string, now time.Time,
 
 func (m *memOutbox) row(id int64) *memRow { return m.rows[id-1] }
 
+func (m *memOutbox) ExtendClaim(_ context.Context, holder string, now time.Time, lease time.Duration, ids ...int64) ([]int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var kept []int64
+	for _, id := range ids {
+		if r := m.row(id); r.claimedBy == holder && !r.sent && !r.gaveUp && !r.skipped {
+			r.claimedUntil = now.Add(lease)
+			kept = append(kept, id)
+		}
+	}
+	return kept, nil
+}
+
 func (m *memOutbox) MarkSent(_ context.Context, id int64, holder string, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.row(id).sent = true
 	return nil
 }
 
+func (m *memOutbox) MarkSkipped(_ context.Context, id int64, holder string, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.row(id).skipped = true
+	return nil
+}
+
 func (m *memOutbox) MarkFailed(_ context.Context, id int64, holder string, _, retryAt time.Time, reason string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	r := m.row(id)
 	r.claimedUntil, r.nextAttempt, r.reason, r.gaveUp = time.Time{}, retryAt, reason, retryAt.IsZero()
 	return nil
@@ -127,10 +156,10 @@ func TestSenderSendsAGroupAsOneMessage(t *testing.T) {
 	}
 	resolved, _ := json.Marshal(Notification{ID: "d4", Status: Resolved, Alerts: []Alert{{Key: "r14|shop|web.2", App: "shop"}}})
 	box := &memOutbox{rows: []*memRow{
-		{Delivery: Delivery{ID: 1, Channel: "webhook", App: "shop", Payload: firing("d1", "h_codes|shop|H12"), CreatedAt: t0}},
-		{Delivery: Delivery{ID: 2, Channel: "webhook", App: "shop", Payload: firing("d2", "crash_loop|shop|web.1"), CreatedAt: t0}},
-		{Delivery: Delivery{ID: 3, Channel: "webhook", App: "other", Payload: firing("d3", "r14|other|web.1"), CreatedAt: t0}},
-		{Delivery: Delivery{ID: 4, Channel: "webhook", App: "shop", Payload: resolved, CreatedAt: t0}},
+		{Delivery: Delivery{ID: 1, Channel: "webhook", App: "shop", Status: Firing, Payload: firing("d1", "h_codes|shop|H12"), CreatedAt: t0}},
+		{Delivery: Delivery{ID: 2, Channel: "webhook", App: "shop", Status: Firing, Payload: firing("d2", "crash_loop|shop|web.1"), CreatedAt: t0}},
+		{Delivery: Delivery{ID: 3, Channel: "webhook", App: "other", Status: Firing, Payload: firing("d3", "r14|other|web.1"), CreatedAt: t0}},
+		{Delivery: Delivery{ID: 4, Channel: "webhook", App: "shop", Status: Resolved, Payload: resolved, CreatedAt: t0}},
 	}}
 	hook := &funcNotifier{name: "webhook", notify: func(*Notification) (bool, error) { return false, nil }}
 	s, _ := NewSender(SenderOptions{Outbox: box, Notifiers: []Notifier{hook}, Holder: "w1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: (&testClock{t0}).now})

@@ -92,12 +92,13 @@ func NewSendGrid(o SendGridOptions) (*SendGrid, error) {
 // Name returns "email:sendgrid".
 func (s *SendGrid) Name() string { return "email:sendgrid" }
 
+// MinSeverity is the least severe alert this channel is told of; the
+// Sender applies it.
+func (s *SendGrid) MinSeverity() Severity { return s.min }
+
 // Notify sends n to every address in one request. Only 202 Accepted is
 // success; 429, 5xx and network errors are worth a retry.
 func (s *SendGrid) Notify(ctx context.Context, n *Notification) (retry bool, err error) {
-	if channelSkips(n, s.min) {
-		return false, nil
-	}
 	e, err := RenderEmail(n)
 	if err != nil {
 		return false, err

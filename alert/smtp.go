@@ -125,6 +125,10 @@ func parseSMTPURL(raw string) (*SMTP, error) {
 // Name returns "email:smtp".
 func (s *SMTP) Name() string { return "email:smtp" }
 
+// MinSeverity is the least severe alert this channel is told of; the
+// Sender applies it.
+func (s *SMTP) MinSeverity() Severity { return s.min }
+
 // Notify sends n as one multipart/alternative message (text and HTML) to
 // every address. A 4xx reply and network errors are worth a retry; a 5xx
 // reply, such as 535 for a bad password, is not. When the server takes the
@@ -132,9 +136,6 @@ func (s *SMTP) Name() string { return "email:smtp" }
 // and the error names the refused ones, without a retry that would send it
 // twice to the rest.
 func (s *SMTP) Notify(ctx context.Context, n *Notification) (retry bool, err error) {
-	if channelSkips(n, s.min) {
-		return false, nil
-	}
 	e, err := RenderEmail(n)
 	if err != nil {
 		return false, err

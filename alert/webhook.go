@@ -94,12 +94,13 @@ func webhookSecrets(u *url.URL, secret string) []string {
 // Name returns "webhook".
 func (w *Webhook) Name() string { return "webhook" }
 
+// MinSeverity is the least severe alert this channel is told of; the
+// Sender applies it.
+func (w *Webhook) MinSeverity() Severity { return w.min }
+
 // Notify posts n. Any 2xx is success; 429, 5xx and network errors are
 // worth a retry, any other answer (a 3xx included) is not.
 func (w *Webhook) Notify(ctx context.Context, n *Notification) (retry bool, err error) {
-	if channelSkips(n, w.min) {
-		return false, nil
-	}
 	body, err := RenderWebhook(n)
 	if err != nil {
 		return false, err

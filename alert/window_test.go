@@ -10,26 +10,28 @@ import (
 func TestWindowObservations(t *testing.T) {
 	r := DefaultRules()
 	tests := []struct {
-		name, rule string
-		w          Window
-		want       []ObsKind
+		name string
+		rule RuleName
+		w    Window
+		want []ObsKind
 	}{
-		{"5xx over 5%", "5xx_rate", Window{App: "shop", Requests: 100, Status5xx: 6}, []ObsKind{Above}},
-		{"5xx under 5%", "5xx_rate", Window{App: "shop", Requests: 100, Status5xx: 4}, []ObsKind{Below}},
-		{"too few requests to judge", "5xx_rate", Window{App: "shop", Requests: 19, Status5xx: 19}, []ObsKind{Below}},
-		{"slow", "slow_requests", Window{App: "shop", Requests: 10, P95: 5200}, []ObsKind{Above}},
-		{"fast", "slow_requests", Window{App: "shop", Requests: 10, P95: 80}, []ObsKind{Below}},
-		{"no requests", "slow_requests", Window{App: "shop", P95: math.NaN()}, []ObsKind{Below}},
-		{"silent", "silence", Window{App: "shop", LastMessage: t0.Add(-16 * time.Minute)}, []ObsKind{Above}},
-		{"talking", "silence", Window{App: "shop", LastMessage: t0.Add(-time.Minute)}, []ObsKind{Below}},
-		{"never talked", "silence", Window{App: "shop"}, nil},
+		{"5xx over 5%", Rule5xxRate, Window{App: "shop", Requests: 100, Status5xx: 6}, []ObsKind{Above}},
+		{"5xx under 5%", Rule5xxRate, Window{App: "shop", Requests: 100, Status5xx: 4}, []ObsKind{Below}},
+		{"too few requests to judge", Rule5xxRate, Window{App: "shop", Requests: 19, Status5xx: 19}, []ObsKind{Below}},
+		{"slow", RuleSlowRequests, Window{App: "shop", Requests: 20, P95: 5200}, []ObsKind{Above}},
+		{"too few slow requests to judge", RuleSlowRequests, Window{App: "shop", Requests: 19, P95: 5200}, []ObsKind{Below}},
+		{"fast", RuleSlowRequests, Window{App: "shop", Requests: 20, P95: 80}, []ObsKind{Below}},
+		{"no requests", RuleSlowRequests, Window{App: "shop", P95: math.NaN()}, []ObsKind{Below}},
+		{"silent", RuleSilence, Window{App: "shop", LastMessage: t0.Add(-16 * time.Minute)}, []ObsKind{Above}},
+		{"talking", RuleSilence, Window{App: "shop", LastMessage: t0.Add(-time.Minute)}, []ObsKind{Below}},
+		{"never talked", RuleSilence, Window{App: "shop"}, nil},
 	}
 	for _, tt := range tests {
 		obs := r.WindowObservations(tt.rule, tt.w, t0)
 		var got []ObsKind
 		for _, o := range obs {
 			got = append(got, o.Kind)
-			if o.Key != tt.rule+"|shop" {
+			if o.Key != (Key{Rule: tt.rule, App: "shop"}).String() {
 				t.Errorf("%s: key %q", tt.name, o.Key)
 			}
 		}

@@ -13,7 +13,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/config"
+	"github.com/dynowatch/dynowatch/heroku"
 	"github.com/dynowatch/dynowatch/store"
 )
 
@@ -377,7 +379,9 @@ func (s *server) handleSilences(w http.ResponseWriter, r *http.Request) {
 // handleCreateSilence handles "POST /api/v1/silences" with a JSON body
 // {"app":…,"rule":…,"key":…,"duration":"2h","reason":…}: mute an app, a rule
 // or one alert for a while, e.g. for planned maintenance. At least one of
-// app, rule and key; "until" (RFC 3339) may replace "duration".
+// app, rule and key; "until" (RFC 3339) may replace "duration". The rule is
+// read in any case, as the README spells it ("H_CODES") or as alerts show it
+// ("h_codes"); an unknown rule or key is refused, as it would mute nothing.
 func (s *server) handleCreateSilence(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		App, Rule, Key, Duration, Reason, CreatedBy string
@@ -390,6 +394,14 @@ func (s *server) handleCreateSilence(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.Now()
+	if in.Duration != "" && !in.Until.IsZero() {
+		writeError(w, r, s.Logger, &requestError{"a silence takes a duration or an until, not both"})
+		return
+	}
+	if in.App != "" && !heroku.ValidApp(in.App) {
+		writeError(w, r, s.Logger, &requestError{fmt.Sprintf("app %q: want %s, as in the drain URL", in.App, heroku.AppNameRule)})
+		return
+	}
 	if in.Duration != "" {
 		d, err := config.ParseDuration(in.Duration)
 		if err != nil || d <= 0 {
@@ -405,6 +417,20 @@ func (s *server) handleCreateSilence(w http.ResponseWriter, r *http.Request) {
 	case !in.Until.After(now):
 		writeError(w, r, s.Logger, &requestError{"a silence needs a duration, or an until in the future"})
 		return
+	}
+	if in.Rule != "" {
+		rule, err := alert.ParseRuleName(in.Rule)
+		if err != nil {
+			writeError(w, r, s.Logger, &requestError{err.Error()})
+			return
+		}
+		in.Rule = string(rule)
+	}
+	if in.Key != "" {
+		if _, err := alert.ParseKey(in.Key); err != nil {
+			writeError(w, r, s.Logger, &requestError{err.Error() + " (copy it from GET /api/v1/alerts)"})
+			return
+		}
 	}
 	sl := &store.Silence{App: in.App, Rule: in.Rule, Key: in.Key, Until: in.Until, Reason: in.Reason, CreatedBy: in.CreatedBy, CreatedAt: now}
 	if err := s.Store.CreateSilence(r.Context(), sl); err != nil {
@@ -484,7 +510,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		status, msg = http.StatusUnauthorized, "unauthorized"
 	case errors.As(err, &re):
 		status, msg = http.StatusBadRequest, re.msg
-	case errors.Is(err, store.ErrUnknownMetric):
+	case errors.Is(err, store.ErrUnknownMetric), errors.Is(err, store.ErrTooManyPoints):
 		status, msg = http.StatusBadRequest, err.Error()
 	case errors.Is(err, store.ErrNotFound):
 		status, msg = http.StatusNotFound, err.Error()

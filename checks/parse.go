@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/heroku"
 )
 
 // VarPrefix starts the name of every check's config var.
@@ -66,7 +67,6 @@ func Load(environ []string) ([]Check, error) {
 var (
 	checkName = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 	varName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	appName   = regexp.MustCompile(`^[a-z][a-z0-9-]{1,29}$`) // as the drain accepts
 	// table is an unquoted identifier, optionally schema-qualified; Postgres
 	// folds it to lower case.
 	tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]{0,62}(\.[A-Za-z_][A-Za-z0-9_$]{0,62})?$`)
@@ -211,8 +211,8 @@ var options = map[string]option{
 	"fail": {"", func(c *Check, v string) error { return parseRuns(v, &c.Fail) }},
 	"pass": {"", func(c *Check, v string) error { return parseRuns(v, &c.Pass) }},
 	"app": {"", func(c *Check, v string) error {
-		if !appName.MatchString(v) {
-			return errors.New("want a Heroku app name: lower-case letters, digits and dashes")
+		if !heroku.ValidApp(v) {
+			return errors.New("want " + heroku.AppNameRule)
 		}
 		c.App = v
 		return nil

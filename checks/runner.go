@@ -196,9 +196,6 @@ func (r *Runner) run(ctx context.Context, c *Check) {
 	}
 }
 
-// CheckRule is the alert rule of every check's observations.
-const CheckRule = "check"
-
 // observations are what the run cur, after the runs prev (newest first),
 // says about c's alerts. The check rule counts one sample, so the counting
 // of fail= and pass= happens here: Above once the last Fail runs all
@@ -206,9 +203,11 @@ const CheckRule = "check"
 // certificate near its end is an alert of its own (key …|cert), so that
 // the check's availability and its certificate fire and resolve apart.
 func observations(c *Check, cur Result, prev []Result) []alert.Observation {
-	key := CheckRule + "|" + c.App + "|" + c.Name
-	obs := func(key string, kind alert.ObsKind, summary, evidence string) alert.Observation {
-		return alert.Observation{Key: key, Rule: CheckRule, App: c.App, Code: c.Name, Kind: kind, At: cur.Time, Count: 1, Severity: c.Severity,
+	key := alert.Key{Rule: alert.RuleCheck, App: c.App, Code: c.Name}
+	cert := key
+	cert.Part = "cert"
+	obs := func(key alert.Key, kind alert.ObsKind, summary, evidence string) alert.Observation {
+		return alert.Observation{Key: key.String(), Rule: alert.RuleCheck, App: c.App, Code: c.Name, Kind: kind, At: cur.Time, Count: 1, Severity: c.Severity,
 			Summary: summary, Evidence: evidence}
 	}
 	var out []alert.Observation
@@ -220,12 +219,17 @@ func observations(c *Check, cur Result, prev []Result) []alert.Observation {
 		out = append(out, obs(key, alert.Below, fmt.Sprintf("%s check %s passing", c.Kind, c.Name), ""))
 	}
 	if !cur.CertExpiry.IsZero() {
+		var o alert.Observation
 		if cur.Warning != "" {
-			out = append(out, obs(key+"|cert", alert.Above, fmt.Sprintf("check %s: %s", c.Name, cur.Warning), cur.Warning))
+			o = obs(cert, alert.Above, fmt.Sprintf("check %s: %s", c.Name, cur.Warning), cur.Warning)
 		} else {
-			out = append(out, obs(key+"|cert", alert.Below, fmt.Sprintf("check %s: certificate valid until %s", c.Name,
-				cur.CertExpiry.Format(time.DateOnly)), ""))
+			o = obs(cert, alert.Below, fmt.Sprintf("check %s: certificate valid until %s", c.Name, cur.CertExpiry.Format(time.DateOnly)), "")
 		}
+		// Days ahead of the end, and reminded of every hour until it is
+		// renewed: a warning whatever the check's severity, or the default
+		// channels would send an SMS an hour for two weeks.
+		o.Severity = alert.Warning
+		out = append(out, o)
 	}
 	return out
 }

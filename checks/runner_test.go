@@ -2,6 +2,8 @@ package checks
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -108,7 +110,7 @@ func TestObservationsStory(t *testing.T) {
 		runs = append([]Result{r}, runs...)
 		var got []string
 		for _, o := range obs {
-			if o.Key != "check|shop|t" || o.Rule != "check" || o.App != "shop" || o.Code != "t" || !o.At.Equal(r.Time) || o.Count != 1 {
+			if o.Key != (alert.Key{Rule: alert.RuleCheck, App: "shop", Code: "t"}).String() || o.Rule != alert.RuleCheck || o.App != "shop" || o.Code != "t" || !o.At.Equal(r.Time) || o.Count != 1 {
 				t.Fatalf("%s: observation %+v", name, o)
 			}
 			got = append(got, map[alert.ObsKind]string{alert.Above: "above", alert.Below: "below"}[o.Kind]+": "+o.Summary)
@@ -131,7 +133,7 @@ func TestObservationsStory(t *testing.T) {
 	// fail=1 pass=1: every run decides, and the evidence is the error.
 	c1 := mustParse(t, "redis redis://h:6379 fail=1 pass=1")
 	obs := observations(c1, Result{Time: t0, Error: "PING: connection refused"}, nil)
-	if len(obs) != 1 || obs[0].Kind != alert.Above || obs[0].Key != "check||t" || obs[0].Evidence != "PING: connection refused" ||
+	if len(obs) != 1 || obs[0].Kind != alert.Above || obs[0].Key != (alert.Key{Rule: alert.RuleCheck, Code: "t"}).String() || obs[0].Evidence != "PING: connection refused" ||
 		obs[0].Summary != "redis check t failing (1 run): PING: connection refused" {
 		t.Fatalf("fail=1: %+v", obs)
 	}
@@ -148,15 +150,19 @@ func TestObservationsCertificate(t *testing.T) {
 		want []string
 	}{
 		{"up, certificate ending", Result{Time: at, OK: true, CertExpiry: end, Warning: "the certificate expires in 5 days"},
-			[]string{"check||t below", "check||t|cert above check t: the certificate expires in 5 days"}},
+			[]string{" below", "cert above check t: the certificate expires in 5 days"}},
 		{"up, certificate fine", Result{Time: at, OK: true, CertExpiry: end.AddDate(1, 0, 0)},
-			[]string{"check||t below", "check||t|cert below check t: certificate valid until 2027-11-08"}},
-		{"down: says nothing of the certificate", Result{Time: at, Error: "timed out"}, []string{"check||t above"}},
+			[]string{" below", "cert below check t: certificate valid until 2027-11-08"}},
+		{"down: says nothing of the certificate", Result{Time: at, Error: "timed out"}, []string{" above"}},
 	} {
 		var got []string
 		for _, o := range observations(c, r.res, nil) {
-			s := o.Key + map[alert.ObsKind]string{alert.Above: " above", alert.Below: " below"}[o.Kind]
-			if strings.HasSuffix(o.Key, "|cert") {
+			k, err := alert.ParseKey(o.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := k.Part + map[alert.ObsKind]string{alert.Above: " above", alert.Below: " below"}[o.Kind]
+			if k.Part == "cert" {
 				s += " " + o.Summary
 			}
 			got = append(got, s)
@@ -346,7 +352,7 @@ func TestRunnersShareChecks(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for fired := false; !fired; {
 		for _, o := range ob.take() {
-			fired = fired || (o.Key == "check||slow" && o.Kind == alert.Above)
+			fired = fired || (o.Key == (alert.Key{Rule: alert.RuleCheck, Code: "slow"}).String() && o.Kind == alert.Above)
 		}
 		if !fired && time.Now().After(deadline) {
 			t.Fatal("no Above observation for slow after two failures")
@@ -381,5 +387,48 @@ func TestRunnersShareChecks(t *testing.T) {
 	defer mu.Unlock()
 	if n, _ := stores[0].CheckUptime(ctx, "fast", time.Time{}, time.Now().Add(time.Hour)); int(n.Runs) > hits {
 		t.Fatalf("%d runs stored for %d requests", n.Runs, hits)
+	}
+}
+
+// TestCertificateEndingSoonIsAWarning: the alert of a certificate near its
+// end is a warning, as the README says, whatever the check's own severity:
+// with the default channels a critical one would send an SMS every hour.
+func TestCertificateEndingSoonIsAWarning(t *testing.T) {
+	t.Parallel()
+	cert := selfSigned(t, time.Now().Add(5*24*time.Hour+time.Hour))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert.Leaf)
+	trusting := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: true}}
+
+	rules, err := alert.LoadRules(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range []string{"CHECK_SHOP=http " + srv.URL + " app=shop", "CHECK_SHOP=http " + srv.URL + " app=shop severity=critical"} {
+		list, err := Load([]string{env})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seen observer
+		r, err := NewRunner(RunnerOptions{Checks: list, Store: &fakeStore{}, Observe: seen.observe, Logger: discard(), Holder: "w", HTTPClient: trusting})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.run(context.Background(), &list[0])
+		var severities []alert.Severity
+		for _, o := range seen.take() {
+			if k, err := alert.ParseKey(o.Key); err != nil || k.Part != "cert" || o.Kind != alert.Above {
+				continue
+			}
+			s, _ := alert.Apply(alert.State{}, o, rules.For(o.App, o.Rule), rules.Policy, false)
+			severities = append(severities, s.Severity)
+		}
+		if len(severities) != 1 || severities[0] != alert.Warning {
+			t.Errorf("%s: certificate alerts of severity %v, want one warning", env, severities)
+		}
 	}
 }

@@ -5,14 +5,18 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/mail"
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/dynowatch/dynowatch/heroku"
 )
 
 // Config is every config var dynowatch reads. Each field's tags give the var's
@@ -26,7 +30,7 @@ type Config struct {
 	DrainSecret       Secrets `envconfig:"DRAIN_SECRET" example:"3f9c2a7e41d0b6c8" secret:"true" desc:"Password of the drain URL. Several, comma-separated, are all accepted, so one can be rotated without breaking drains. Generated and kept in the embedded store when unset locally; required on Heroku."`
 	DashboardPassword Secrets `envconfig:"DASHBOARD_PASSWORD" example:"b7e1d04c9a2f5e36" secret:"true" desc:"Basic-auth password of the dashboard and the /api/v1 API (any user name). Same local and Heroku behaviour as DRAIN_SECRET."`
 
-	DatabaseURL      string `envconfig:"DATABASE_URL" example:"postgres://user:pass@host:5432/db" secret:"true" platform:"true" desc:"Postgres to store in; Heroku Postgres sets it. Unset: an embedded database in the file DYNOWATCH_DB."`
+	DatabaseURL      string `envconfig:"DATABASE_URL" example:"postgres://user:pass@host:5432/db" secret:"true" platform:"true" desc:"Postgres to store in; Heroku Postgres sets it. Unset: an embedded database in the file DYNOWATCH_DB, locally only: on Heroku dynowatch refuses to start without it."`
 	DatabaseMaxConns int32  `envconfig:"DATABASE_MAX_CONNS" default:"5" example:"5" desc:"Connections each dyno opens to DATABASE_URL. Heroku plans cap connections, so keep it small."`
 	DBPath           string `envconfig:"DYNOWATCH_DB" default:"dynowatch.db" example:"/var/lib/dynowatch.db" desc:"File of the embedded database used when DATABASE_URL is unset."`
 
@@ -40,26 +44,26 @@ type Config struct {
 	RetentionHourly  Duration `envconfig:"RETENTION_HOURLY_ROLLUPS" default:"365d" example:"365d" desc:"How long hourly rollups are kept."`
 	RollupFlushEvery Duration `envconfig:"ROLLUP_FLUSH_INTERVAL" default:"5s" example:"5s" desc:"How often each web dyno writes its in-memory request rollups to the database (also on shutdown)."`
 
-	SendGridAPIKey     string   `envconfig:"SENDGRID_API_KEY" example:"SG.xxxx" secret:"true" desc:"SendGrid API key: alerts by email through SendGrid."`
-	SendGridHost       string   `envconfig:"SENDGRID_HOST" default:"https://api.sendgrid.com" example:"https://api.eu.sendgrid.com" desc:"SendGrid API host; the EU one for EU data residency."`
-	SMTPURL            string   `envconfig:"SMTP_URL" example:"smtp://user:pass@smtp.example.com:587" secret:"true" desc:"SMTP server (STARTTLS): alerts by email through it. With SendGrid too, both are channels."`
-	EmailFrom          string   `envconfig:"ALERT_EMAIL_FROM" example:"dynowatch@example.com" desc:"Sender address of alert emails."`
-	EmailTo            []string `envconfig:"ALERT_EMAIL_TO" example:"ops@example.com,oncall@example.com" desc:"Recipients of alert emails, comma-separated."`
-	EmailMinSeverity   string   `envconfig:"ALERT_EMAIL_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity emailed: info, warning or critical."`
-	InfobipBaseURL     string   `envconfig:"INFOBIP_BASE_URL" example:"https://xxxxx.api.infobip.com" desc:"Your Infobip account's API base URL: alerts by SMS."`
-	InfobipAPIKey      string   `envconfig:"INFOBIP_API_KEY" example:"0123456789abcdef-0123" secret:"true" desc:"Infobip API key."`
-	InfobipSender      string   `envconfig:"INFOBIP_SENDER" default:"dynowatch" example:"InfoSMS" desc:"Sender name or number of alert SMS."`
-	SMSTo              []string `envconfig:"ALERT_SMS_TO" example:"41793026727,447700900123" desc:"Phone numbers (international format) of alert SMS, comma-separated."`
-	SMSMinSeverity     string   `envconfig:"ALERT_SMS_MIN_SEVERITY" default:"critical" example:"warning" desc:"Least severity sent by SMS: info, warning or critical."`
-	WebhookURL         string   `envconfig:"ALERT_WEBHOOK_URL" example:"https://hooks.example.com/dynowatch" secret:"true" desc:"URL that gets every alert as JSON."`
-	WebhookSecret      string   `envconfig:"ALERT_WEBHOOK_SECRET" example:"whsec-3f9c2a7e" secret:"true" desc:"Key of the X-Dynowatch-Signature HMAC-SHA256 of webhook bodies."`
-	WebhookMinSeverity string   `envconfig:"ALERT_WEBHOOK_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to the webhook."`
-	MetricsPublic      bool     `envconfig:"METRICS_PUBLIC" default:"false" example:"true" desc:"Serve /metrics (Prometheus) without the dashboard password."`
-	HerokuAPIKey       string   `envconfig:"HEROKU_API_KEY" example:"HRKU-0123abcd-…" secret:"true" desc:"Heroku API key (heroku authorizations:create) for pull mode: dynowatch tail and TAIL_APPS."`
-	HerokuAPIURL       string   `envconfig:"HEROKU_API_URL" default:"https://api.heroku.com" example:"https://api.heroku.com" desc:"Heroku Platform API, for pull mode."`
-	TailApps           []string `envconfig:"TAIL_APPS" example:"my-app,my-other-app" desc:"Apps the worker follows through Platform API log sessions, for apps where a drain can't be added (needs HEROKU_API_KEY)."`
-	HeartbeatURL       string   `envconfig:"HEARTBEAT_URL" example:"https://hc-ping.com/your-uuid" secret:"true" desc:"Pinged (GET) every minute by a worker: point an outside dead-man's switch at it to hear when dynowatch itself stops."`
-	Timezone           string   `envconfig:"ALERT_TIMEZONE" default:"UTC" example:"Europe/Zurich" desc:"Time zone of the times in alert messages (an IANA name)."`
+	SendGridAPIKey     string `envconfig:"SENDGRID_API_KEY" example:"SG.xxxx" secret:"true" desc:"SendGrid API key: alerts by email through SendGrid."`
+	SendGridHost       string `envconfig:"SENDGRID_HOST" default:"https://api.sendgrid.com" example:"https://api.eu.sendgrid.com" desc:"SendGrid API host; the EU one for EU data residency."`
+	SMTPURL            string `envconfig:"SMTP_URL" example:"smtp://user:pass@smtp.example.com:587" secret:"true" desc:"SMTP server (STARTTLS): alerts by email through it. With SendGrid too, both are channels."`
+	EmailFrom          string `envconfig:"ALERT_EMAIL_FROM" example:"dynowatch@example.com" desc:"Sender address of alert emails."`
+	EmailTo            List   `envconfig:"ALERT_EMAIL_TO" example:"ops@example.com,oncall@example.com" desc:"Recipients of alert emails, comma-separated."`
+	EmailMinSeverity   string `envconfig:"ALERT_EMAIL_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity emailed: info, warning or critical."`
+	InfobipBaseURL     string `envconfig:"INFOBIP_BASE_URL" example:"https://xxxxx.api.infobip.com" desc:"Your Infobip account's API base URL: alerts by SMS."`
+	InfobipAPIKey      string `envconfig:"INFOBIP_API_KEY" example:"0123456789abcdef-0123" secret:"true" desc:"Infobip API key."`
+	InfobipSender      string `envconfig:"INFOBIP_SENDER" default:"dynowatch" example:"InfoSMS" desc:"Sender name or number of alert SMS."`
+	SMSTo              List   `envconfig:"ALERT_SMS_TO" example:"41793026727,447700900123" desc:"Phone numbers (international format) of alert SMS, comma-separated."`
+	SMSMinSeverity     string `envconfig:"ALERT_SMS_MIN_SEVERITY" default:"critical" example:"warning" desc:"Least severity sent by SMS: info, warning or critical."`
+	WebhookURL         string `envconfig:"ALERT_WEBHOOK_URL" example:"https://hooks.example.com/dynowatch" secret:"true" desc:"URL that gets every alert as JSON."`
+	WebhookSecret      string `envconfig:"ALERT_WEBHOOK_SECRET" example:"whsec-3f9c2a7e" secret:"true" desc:"Key of the X-Dynowatch-Signature HMAC-SHA256 of webhook bodies."`
+	WebhookMinSeverity string `envconfig:"ALERT_WEBHOOK_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to the webhook."`
+	MetricsPublic      bool   `envconfig:"METRICS_PUBLIC" default:"false" example:"true" desc:"Serve /metrics (Prometheus) without the dashboard password."`
+	HerokuAPIKey       string `envconfig:"HEROKU_API_KEY" example:"HRKU-0123abcd-…" secret:"true" desc:"Heroku API key (heroku authorizations:create) for pull mode: dynowatch tail and TAIL_APPS."`
+	HerokuAPIURL       string `envconfig:"HEROKU_API_URL" default:"https://api.heroku.com" example:"https://api.heroku.com" desc:"Heroku Platform API, for pull mode."`
+	TailApps           List   `envconfig:"TAIL_APPS" example:"my-app,my-other-app" desc:"Apps the worker follows through Platform API log sessions, for apps where a drain can't be added (needs HEROKU_API_KEY)."`
+	HeartbeatURL       string `envconfig:"HEARTBEAT_URL" example:"https://hc-ping.com/your-uuid" secret:"true" desc:"Pinged (GET) every minute by a worker: point an outside dead-man's switch at it to hear when dynowatch itself stops."`
+	Timezone           string `envconfig:"ALERT_TIMEZONE" default:"UTC" example:"Europe/Zurich" desc:"Time zone of the times in alert messages (an IANA name)."`
 }
 
 // ChannelVars are the ALERT_ vars of the channels: the alert rules' loader,
@@ -148,13 +152,28 @@ func (c *Config) Validate() error {
 		}
 	}
 	if (c.SendGridAPIKey != "" || c.SMTPURL != "") && (c.EmailFrom == "" || len(c.EmailTo) == 0) {
-		bad("ALERT_EMAIL_TO", strings.Join(c.EmailTo, ","), "email is configured: set ALERT_EMAIL_FROM and ALERT_EMAIL_TO")
+		bad("ALERT_EMAIL_TO", c.EmailTo.String(), "email is configured: set ALERT_EMAIL_FROM and ALERT_EMAIL_TO")
+	}
+	for _, a := range c.TailApps {
+		if !heroku.ValidApp(a) {
+			bad("TAIL_APPS", c.TailApps.String(), fmt.Sprintf("%q is not %s", a, heroku.AppNameRule))
+		}
+	}
+	for _, to := range c.EmailTo {
+		if _, err := mail.ParseAddress(to); err != nil {
+			bad("ALERT_EMAIL_TO", c.EmailTo.String(), fmt.Sprintf("%q is not an email address", to))
+		}
+	}
+	for _, to := range c.SMSTo {
+		if !phoneNumber.MatchString(to) {
+			bad("ALERT_SMS_TO", c.SMSTo.String(), fmt.Sprintf("%q is not a phone number in international format (country code first, digits only)", to))
+		}
 	}
 	if len(c.TailApps) > 0 && c.HerokuAPIKey == "" {
-		bad("TAIL_APPS", strings.Join(c.TailApps, ","), "pull mode needs HEROKU_API_KEY too")
+		bad("TAIL_APPS", c.TailApps.String(), "pull mode needs HEROKU_API_KEY too")
 	}
 	if (c.InfobipAPIKey != "") != (c.InfobipBaseURL != "") || (c.InfobipAPIKey != "" && len(c.SMSTo) == 0) {
-		bad("ALERT_SMS_TO", strings.Join(c.SMSTo, ","), "SMS needs INFOBIP_BASE_URL, INFOBIP_API_KEY and ALERT_SMS_TO together")
+		bad("ALERT_SMS_TO", c.SMSTo.String(), "SMS needs INFOBIP_BASE_URL, INFOBIP_API_KEY and ALERT_SMS_TO together")
 	}
 	if c.MemoryBudgetMB < 64 {
 		bad("MEMORY_BUDGET_MB", strconv.Itoa(c.MemoryBudgetMB), "want at least 64")
@@ -236,6 +255,30 @@ func (c *Config) Vars() []Var {
 	}
 	return vars
 }
+
+// List is a comma-separated config var. Spaces around an entry and empty
+// entries ("a, b," is a and b) are dropped: people paste lists that way, and
+// a kept space or an empty entry would be an app, address or number that
+// never works.
+type List []string
+
+// Decode implements envconfig.Decoder.
+func (l *List) Decode(value string) error {
+	*l = nil
+	for _, v := range strings.Split(value, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l = append(*l, v)
+		}
+	}
+	return nil
+}
+
+// String writes the list as it is set.
+func (l List) String() string { return strings.Join(l, ",") }
+
+// phoneNumber is an international number as Infobip takes it: country code
+// first, digits only, an optional leading '+'.
+var phoneNumber = regexp.MustCompile(`^\+?[1-9][0-9]{6,14}$`)
 
 // Secrets is a comma-separated list of passwords.
 type Secrets []string

@@ -169,3 +169,51 @@ func TestDuration(t *testing.T) {
 		t.Errorf("String() = %q", s)
 	}
 }
+
+// TestListVarsTakeListsAsPeopleWriteThem: every comma-separated var drops
+// the spaces around entries and empty entries.
+func TestListVarsTakeListsAsPeopleWriteThem(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("TAIL_APPS", "shop, cart ,")
+	t.Setenv("HEROKU_API_KEY", "k")
+	t.Setenv("ALERT_EMAIL_TO", " ops@example.com, oncall@example.com,")
+	t.Setenv("ALERT_SMS_TO", "41793026727, +447700900123")
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name      string
+		got, want []string
+	}{
+		{"TAIL_APPS", c.TailApps, []string{"shop", "cart"}},
+		{"ALERT_EMAIL_TO", c.EmailTo, []string{"ops@example.com", "oncall@example.com"}},
+		{"ALERT_SMS_TO", c.SMSTo, []string{"41793026727", "+447700900123"}},
+	} {
+		if strings.Join(tt.got, "|") != strings.Join(tt.want, "|") {
+			t.Errorf("%s = %q, want %q", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+// TestListVarsRefuseBadEntries: an entry that can't work stops start-up
+// with the var's name and the entry, instead of being retried forever.
+func TestListVarsRefuseBadEntries(t *testing.T) {
+	for _, tt := range []struct{ name, value, want string }{
+		{"TAIL_APPS", "shop,My App", `"My App" is not a Heroku app name`},
+		{"TAIL_APPS", "shop,https://shop.herokuapp.com", `"https://shop.herokuapp.com" is not a Heroku app name`},
+		{"ALERT_EMAIL_TO", "ops@example.com,oncall", `"oncall" is not an email address`},
+		{"ALERT_SMS_TO", "41793026727,call me", `"call me" is not a phone number`},
+	} {
+		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
+			clearEnv(t)
+			t.Setenv("HEROKU_API_KEY", "k")
+			t.Setenv(tt.name, tt.value)
+			_, err := Load()
+			if err == nil || !strings.Contains(err.Error(), "config var "+tt.name) || !strings.Contains(err.Error(), tt.want) ||
+				!strings.Contains(err.Error(), "example: "+tt.name+"=") {
+				t.Errorf("Load() error = %v, want one naming %s and %s with an example", err, tt.name, tt.want)
+			}
+		})
+	}
+}

@@ -97,7 +97,7 @@ func (rq request) do(t *testing.T, mux http.Handler) *httptest.ResponseRecorder 
 	return w
 }
 
-func gzipped(t *testing.T, b []byte) []byte {
+func gzipped(t testing.TB, b []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -235,14 +235,6 @@ func TestOptionsValidate(t *testing.T) {
 	}
 }
 
-func TestValidApp(t *testing.T) {
-	for name, want := range map[string]bool{"my-app": true, "a1": true, "shop-production-eu": true, "x": false, "1app": false, "My-App": false, "my_app": false, "": false, strings.Repeat("a", 31): false, strings.Repeat("a", 30): true} {
-		if got := ValidApp(name); got != want {
-			t.Errorf("ValidApp(%q) = %v, want %v", name, got, want)
-		}
-	}
-}
-
 // FuzzHandler posts arbitrary bodies and headers: never a panic, never a 5xx
 // for garbage (the sink here always works).
 func FuzzHandler(f *testing.F) {
@@ -250,6 +242,9 @@ func FuzzHandler(f *testing.F) {
 	f.Add([]byte("garbage"), "text/plain", "", "")
 	f.Add([]byte("-3 <1>1"), "application/logplex-1", "gzip", "x")
 	f.Add([]byte{0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff}, "application/logplex-1", "gzip", "1")
+	// A length prefix past the body and the frame cap, good frames after it.
+	f.Add([]byte("9999999 "+r14Line+frame(routerLine)+frame(r14Line)), "application/logplex-1", "", "3")
+	f.Add(gzipped(f, []byte("70000 "+r14Line+frame(routerLine))), "application/logplex-1", "gzip", "2")
 	f.Fuzz(func(t *testing.T, body []byte, contentType, encoding, count string) {
 		mux := newTestHandler(t, &recordingSink{})
 		r := httptest.NewRequest("POST", "/drain/fuzz-app", bytes.NewReader(body))
@@ -263,4 +258,79 @@ func FuzzHandler(f *testing.F) {
 			t.Fatalf("status %d for garbage", w.Code)
 		}
 	})
+}
+
+// bodyOf returns router frames padded with one app frame to exactly n bytes.
+func bodyOf(t *testing.T, n int) []byte {
+	t.Helper()
+	f := frame(routerLine)
+	var b bytes.Buffer
+	for b.Len()+len(f)+200 < n {
+		b.WriteString(f)
+	}
+	head := "<190>1 2024-03-15T12:00:01Z host app web.1 - "
+	pad := n - b.Len() - len(head) - 1 - 4 // the prefix of the last frame is "NNN " (3 digits)
+	b.WriteString(frame(head + strings.Repeat("p", pad) + "\n"))
+	if b.Len() != n {
+		t.Fatalf("body of %d bytes, want %d", b.Len(), n)
+	}
+	return b.Bytes()
+}
+
+// TestBodyOfExactlyMaxBodyIsAccepted: "over 4 MiB" is the rule, for a plain
+// body and for one that decompresses to exactly 4 MiB.
+func TestBodyOfExactlyMaxBodyIsAccepted(t *testing.T) {
+	body := bodyOf(t, MaxBody)
+	for name, rq := range map[string]request{
+		"plain": {pass: "new-secret", body: body},
+		"gzip":  {pass: "new-secret", encoding: "gzip", body: gzipped(t, body)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			sink := &recordingSink{}
+			if w := rq.do(t, newTestHandler(t, sink)); w.Code != http.StatusNoContent {
+				t.Fatalf("status %d, want 204 (body %q)", w.Code, w.Body.String())
+			}
+			if n := len(sink.batches[0].Entries); n != bytes.Count(body, []byte(" <")) {
+				t.Errorf("%d entries stored", n)
+			}
+		})
+	}
+	over := append(bodyOf(t, MaxBody), '\n')
+	if w := (request{pass: "new-secret", encoding: "gzip", body: gzipped(t, over)}).do(t, newTestHandler(t, &recordingSink{})); w.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("one byte over: status %d, want 413", w.Code)
+	}
+}
+
+// TestHugeLengthPrefixStillStoresTheGoodFrames: a first frame claiming
+// 9,999,999 bytes is one bad frame, and the three good ones after it are
+// stored with a 2xx (a 400 would make Logplex drop them all).
+func TestHugeLengthPrefixStillStoresTheGoodFrames(t *testing.T) {
+	sink := &recordingSink{}
+	body := "9999999 " + r14Line + frame(routerLine) + frame(r14Line) + frame(routerLine)
+	w := request{pass: "new-secret", body: []byte(body), headers: map[string]string{"Logplex-Msg-Count": "4"}}.do(t, newTestHandler(t, sink))
+	if w.Code != http.StatusNoContent {
+		t.Fatalf("status %d, want 204 (body %q)", w.Code, w.Body.String())
+	}
+	if b := sink.batches[0]; len(b.Entries) != 3 || b.BadFrames != 1 {
+		t.Errorf("%d entries and %d bad frames, want 3 and 1", len(b.Entries), b.BadFrames)
+	}
+}
+
+// TestLongFrameIDIsRefused: a hand-made Logplex-Frame-Id (or request id or
+// drain token) longer than MaxHeaderID is refused with a 400 that says why,
+// before it reaches the store.
+func TestLongFrameIDIsRefused(t *testing.T) {
+	good := []byte(frame(routerLine))
+	for _, name := range []string{"Logplex-Frame-Id", "X-Request-Id", "Logplex-Drain-Token"} {
+		sink := &recordingSink{}
+		w := request{pass: "new-secret", body: good, headers: map[string]string{name: strings.Repeat("f", 3000)}}.do(t, newTestHandler(t, sink))
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), name) || len(sink.batches) != 0 {
+			t.Errorf("%s of 3000 bytes: status %d %q, %d batches; want 400 naming the header", name, w.Code, w.Body.String(), len(sink.batches))
+		}
+	}
+	sink := &recordingSink{}
+	id := strings.Repeat("f", MaxHeaderID)
+	if w := (request{pass: "new-secret", body: good, headers: map[string]string{"Logplex-Frame-Id": id}}).do(t, newTestHandler(t, sink)); w.Code != http.StatusNoContent || sink.batches[0].Key != "frame:"+id {
+		t.Errorf("Frame-Id of %d bytes: status %d, want 204 with the key", MaxHeaderID, w.Code)
+	}
 }

@@ -227,10 +227,13 @@ func (p *Pipeline) Ingest(ctx context.Context, b *drain.Batch) (bool, error) {
 	}
 	<-c.done // the committer always answers, even when stopping
 	if c.err != nil || c.dup {
+		// Nothing of this batch was kept: a retry must not use up the
+		// minute's line cap, or later distinct lines would be dropped.
+		p.release(sb)
 		return c.dup, c.err
 	}
 	p.aggregate(b)
-	if p.o.Observe != nil {
+	if p.o.Observe != nil && !b.Replayed {
 		p.o.Observe(b.App, b.Entries)
 	}
 	return false, nil
@@ -267,6 +270,19 @@ func (p *Pipeline) events(b *drain.Batch) *store.Batch {
 	return sb
 }
 
+// release gives back the line cap that events took for sb's lines.
+func (p *Pipeline) release(sb *store.Batch) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range sb.Events {
+		ev := &sb.Events[i]
+		k := lineKey{ev.App, ev.Kind, ev.Code, ev.Time.Unix() / 60}
+		if n := p.lines[k]; n != nil && *n > 0 {
+			*n--
+		}
+	}
+}
+
 // eventOf says whether e is kept as an event, and with which code and dyno.
 func eventOf(e *parse.Entry) (code, dyno string, ok bool) {
 	switch e.Kind {
@@ -295,7 +311,7 @@ func (p *Pipeline) aggregate(b *drain.Batch) {
 		d = &store.AppDelta{}
 		p.apps[b.App] = d
 	}
-	if b.Received.After(d.LastMessage) && len(b.Entries) > 0 {
+	if b.Received.After(d.LastMessage) && len(b.Entries) > 0 && !b.Replayed {
 		d.LastMessage = b.Received
 	}
 	if b.DrainToken != "" {
@@ -337,8 +353,15 @@ func (p *Pipeline) Folded() Folded {
 func (p *Pipeline) addRequest(app string, e *parse.Entry) {
 	r := &e.Router
 	c := p.dyno(minuteKey{app, e.Time.Unix() / 60}, r.Dyno)
-	c.requests++
+	// H80 is Heroku's maintenance page answering, not the app: its 503s are
+	// not the app's requests nor its 5xx (5XX_RATE would page as maintenance
+	// ends); only the code is counted.
+	maintenance := r.Code == "H80"
+	if !maintenance {
+		c.requests++
+	}
 	switch {
+	case maintenance:
 	case r.Status >= 500:
 		c.s5xx++
 	case r.Status >= 400:
@@ -568,6 +591,10 @@ func (p *Pipeline) commitGroup(ctx context.Context, first *commit) {
 		close(c.done)
 	}
 }
+
+// Flush writes what the pipeline holds now, rather than at the next tick:
+// for a caller that runs on a clock of its own, such as a simulation.
+func (p *Pipeline) Flush(ctx context.Context) error { return p.flush(ctx) }
 
 // flush writes the rollups and app state gathered since the last flush,
 // in chunks of flushChunk rows. A chunk that fails is put back, to go with

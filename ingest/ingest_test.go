@@ -218,3 +218,56 @@ func TestFailedFlushIsKept(t *testing.T) {
 		t.Fatalf("apps = %+v, want 2 messages", apps)
 	}
 }
+
+// failingBatches is the real store whose first WriteBatches calls fail, as
+// a database restarting does: the drain answers 503 and Logplex retries.
+type failingBatches struct {
+	*store.Store
+	fails int
+}
+
+func (f *failingBatches) WriteBatches(ctx context.Context, bs []*store.Batch) ([]bool, error) {
+	if f.fails > 0 {
+		f.fails--
+		return nil, errors.New("database restarting")
+	}
+	return f.Store.WriteBatches(ctx, bs)
+}
+
+// TestRetriedBatchesDoNotUseUpTheLineCap: neither a batch that got a 503
+// nor a retry of a stored one takes a place of EVENT_LINES_PER_MINUTE, so
+// the minute's later distinct lines are kept.
+func TestRetriedBatchesDoNotUseUpTheLineCap(t *testing.T) {
+	ctx := context.Background()
+	_, st, stop := newPipeline(t, Options{})
+	stop()
+	p, err := New(Options{Store: &failingBatches{Store: st, fails: 1}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		FlushEvery: time.Hour, Committers: 1, EventLinesPerMinute: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	h12 := func(sec int) string { return router(sec, 503, 30000, "web.1", "H12") }
+	first := batch(t, "shop", "frame:1", h12(1))
+	if _, err := p.Ingest(ctx, first); err == nil {
+		t.Fatal("the first commit did not fail")
+	}
+	for _, b := range []*drain.Batch{first, first, batch(t, "shop", "frame:2", h12(2))} { // Logplex's retry, a second retry, a new line
+		if _, err := p.Ingest(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	evs, err := st.Events(ctx, store.EventQuery{App: "shop", Code: "H12", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 {
+		t.Errorf("stored %d H12 lines, want 2 (the retried one once and the new one)", len(evs))
+	}
+}

@@ -93,7 +93,7 @@ func TestCapsFoldIntoOtherAndCount(t *testing.T) {
 		lines = append(lines, router(1, 503, 10, fmt.Sprintf("web.%d", d+1), "H12"))
 	}
 	for c := range MaxCodes + 5 {
-		lines = append(lines, router(2, 503, 10, "web.1", fmt.Sprintf("H%d", 100+c)))
+		lines = append(lines, router(2, 503, 10, "web.1", fmt.Sprintf("H%d", 40+c)))
 	}
 	names := make([]string, MaxSampleNames+6)
 	for i := range names {

@@ -79,6 +79,20 @@ const (
 	SourceApp    = "app"
 )
 
+// Bounds on the names a message carries. They end up in database keys
+// (rollups per router dyno, samples per source), where a name of thousands of
+// bytes would fail every write that holds it, so a longer one makes the
+// message bad: it is counted, not stored.
+const (
+	// MaxProcess bounds the process (the syslog PROCID): RFC 5424 allows 128
+	// printable ASCII characters.
+	MaxProcess = 128
+	// MaxName bounds a dyno or add-on attachment named in a message (dyno=,
+	// source=): Heroku's process types are at most 128 of [-\w] (Platform
+	// API formation schema), plus a dot and the dyno number.
+	MaxName = 140
+)
+
 // Absent marks a numeric field the line left out or left empty (`connect=`).
 const Absent = -1
 

@@ -27,6 +27,10 @@ func addSeeds(f *testing.F) {
 	f.Add([]byte("-5 <158>1 x" + frame(appFrame)))
 	f.Add([]byte("70 " + appFrame + frame(appFrame)))
 	f.Add([]byte("9999999 <1>1 "))
+	// Prefixes past the size cap or past the body, with good frames after them.
+	f.Add([]byte("9999999 " + appFrame + frame(routerFrame) + frame(appFrame)))
+	f.Add([]byte("65537 " + appFrame + frame(appFrame)))
+	f.Add([]byte("500 " + appFrame + frame(appFrame) + frame(l10Frame)))
 	f.Add([]byte("2024-03-15T12:00:00Z app[web.1: x\n\xff\xfe"))
 }
 

@@ -33,6 +33,9 @@ func parseFrame(e *Entry, s string, c *stampCache) error {
 	if proc == "-" {
 		proc = ""
 	}
+	if err := checkName("process", proc, MaxProcess); err != nil {
+		return err
+	}
 	_, rest = field(rest) // MSGID: always "-"
 	// log-shuttle's nil structured data. A Logplex message that really begins
 	// with "- " loses those two bytes; Postgres lines begin with "[" so SD
@@ -80,6 +83,9 @@ func parsePlainLine(e *Entry, s string, c *stampCache) error {
 		}
 		e.Process = src[i+1 : len(src)-1]
 		src = src[:i]
+		if err := checkName("process", e.Process, MaxProcess); err != nil {
+			return err
+		}
 	}
 	e.Source = internSource(src)
 	if colon+2 <= len(rest) {

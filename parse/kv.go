@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -141,4 +142,24 @@ func parseInt(s string) (int, bool) {
 		return 0, false
 	}
 	return digits(s)
+}
+
+// checkName reports a name over max bytes, or with bytes other than
+// printable ASCII (spaces included); what is the name of the field. An empty
+// name is fine.
+func checkName(what, name string, max int) error {
+	if len(name) > max {
+		return fmt.Errorf("%w: %s of %d bytes, limit %d", ErrBadValue, what, len(name), max)
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] <= ' ' || name[i] > '~' {
+			return fmt.Errorf("%w: %s %q is not printable ASCII", ErrBadValue, what, clipString(name))
+		}
+	}
+	return nil
+}
+
+// isCode reports whether s is a Heroku error code of the given letter: H12.
+func isCode(s string, letter byte) bool {
+	return len(s) == 3 && s[0] == letter && isDigit(s[1]) && isDigit(s[2])
 }

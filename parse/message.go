@@ -43,14 +43,23 @@ func classify(e *Entry) error {
 			if parsePostgresLog(e) {
 				return nil
 			}
-		case strings.HasPrefix(msg, "Error R"):
-			// R13 is reported by the one-off dyno itself: app[run.3].
+		case strings.HasPrefix(msg, "Error R13 ") && isOneOff(e.Process):
+			// R13 is the one R code Heroku writes under the app source, for
+			// the one-off dyno itself: app[run.3]. Any other "Error R…" under
+			// app is what the app printed, and must not page as a dyno error.
 			if parseDynoError(e) {
 				return nil
 			}
 		}
 	}
 	return parseAppLine(e)
+}
+
+// isOneOff reports whether proc is a one-off dyno such as run.3.
+func isOneOff(proc string) bool {
+	n, ok := strings.CutPrefix(proc, "run.")
+	_, isNum := parseInt(n)
+	return ok && isNum
 }
 
 // routerKeys are the keys of a router line that become fields, in the order Heroku writes them.
@@ -139,6 +148,12 @@ func parseRouter(e *Entry) error {
 	}
 	if r.At == "" {
 		return fmt.Errorf("%w: router line without at=: %q", ErrMissingField, clipString(e.Message))
+	}
+	if err := checkName("router dyno", r.Dyno, MaxName); err != nil {
+		return err
+	}
+	if r.Code != "" && !isCode(r.Code, 'H') {
+		return fmt.Errorf("%w: router code=%q is not an H code", ErrBadValue, clipString(r.Code))
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ func parseRuntimeMetrics(e *Entry) error {
 	if m.Dyno == "" {
 		m.Dyno = e.Process
 	}
-	return nil
+	return checkName("runtime metrics source", m.Dyno, MaxName)
 }
 
 // parseAddonMetrics reads a Heroku Postgres, Redis or PgBouncer metrics line:
@@ -58,7 +58,7 @@ func parseAddonMetrics(e *Entry, kind Kind) error {
 	if len(m.Samples) == 0 {
 		return fmt.Errorf("%w: %s line without sample# values", ErrMissingField, kind)
 	}
-	return nil
+	return checkName("add-on source", m.Attachment, MaxName)
 }
 
 // sizeUnit is the unit sizes are converted to.
@@ -83,8 +83,30 @@ func (m *Metrics) addSample(key, value string, size sizeUnit) error {
 	if !ok {
 		return fmt.Errorf("%w: %s=%q has unknown unit %q", ErrBadValue, key, clipString(value), unit)
 	}
-	m.Samples = append(m.Samples, Sample{Name: sampleName(raw, suffix), Value: v * factor})
+	name := sampleName(raw, suffix)
+	if !ValidSampleName(name) {
+		return fmt.Errorf("%w: %s is not a sample name of up to %d letters, digits and _", ErrBadValue, clipString(key), MaxSampleName)
+	}
+	m.Samples = append(m.Samples, Sample{Name: name, Value: v * factor})
 	return nil
+}
+
+// MaxSampleName is the longest sample name kept, after the unit is folded
+// in. Heroku's are under 30 bytes.
+const MaxSampleName = 63
+
+// ValidSampleName reports whether name can be a sample name: a lower-case
+// letter, then up to MaxSampleName-1 lower-case letters, digits and _.
+func ValidSampleName(name string) bool {
+	if name == "" || len(name) > MaxSampleName || name[0] < 'a' || name[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(name); i++ {
+		if c := name[i]; (c < 'a' || c > 'z') && !isDigit(c) && c != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 // unitFactor returns what to multiply a value in unit by, and the suffix its
@@ -183,6 +205,23 @@ func knownSample(raw, suffix string) string {
 		}
 	}
 	return ""
+}
+
+// HerokuSample reports whether name is the name parse gives a sample Heroku
+// sends (log-runtime-metrics and the Postgres, Redis and PgBouncer add-ons),
+// such as load_avg_1m or hit_rate: these are always stored, while other names
+// are capped.
+func HerokuSample(name string) bool {
+	switch name {
+	case "load_avg_1m", "load_avg_5m", "load_avg_15m", "memory_pgpgin", "memory_pgpgout", "current_transaction", "tables",
+		"client_active", "client_waiting", "server_active", "server_idle", "max_wait", "avg_query", "avg_recv", "avg_sent",
+		"active_connections", "waiting_connections", "index_cache_hit_rate", "table_cache_hit_rate", "read_iops", "write_iops",
+		"tmp_disk_used_bytes", "tmp_disk_available_bytes", "wal_percentage_used", "hit_rate", "evicted_keys",
+		"memory_total_mb", "memory_rss_mb", "memory_cache_mb", "memory_swap_mb", "memory_quota_mb",
+		"db_size_bytes", "memory_total_bytes", "memory_free_bytes", "memory_cached_bytes", "memory_postgres_bytes", "memory_redis_bytes":
+		return true
+	}
+	return false
 }
 
 // bytesWithoutUnit are add-on samples in bytes that Heroku writes without a unit.

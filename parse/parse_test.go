@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -481,6 +482,9 @@ func TestKnownSamples(t *testing.T) {
 				if want := buildSampleName(raw, suffix); name != want {
 					t.Errorf("knownSample(%q, %q) = %q, want %q", raw, suffix, name, want)
 				}
+				if !HerokuSample(name) {
+					t.Errorf("HerokuSample(%q) = false, want true", name)
+				}
 			}
 		}
 	}
@@ -533,6 +537,97 @@ func TestLargeBody(t *testing.T) {
 		}
 		if s.Err() != nil || i != len(want) {
 			t.Fatalf("%s: %d messages, err %v", name, i, s.Err())
+		}
+	}
+}
+
+// TestHugeLengthPrefixKeepsTheGoodFramesAfterIt: a length prefix that runs
+// past the body or past MaxFrame is one bad frame; the frames after it are
+// found again and kept (Logplex drops a batch answered with 400 for good).
+func TestHugeLengthPrefixKeepsTheGoodFramesAfterIt(t *testing.T) {
+	good := frame(routerFrame) + frame(appFrame) + frame(appFrame)
+	routerMsg := strings.TrimSuffix(routerFrame[strings.Index(routerFrame, "at=info"):], "\n")
+	for name, body := range map[string]string{
+		"9,999,999 bytes claimed":        "9999999 " + appFrame + good,
+		"over MaxFrame, within the body": fmt.Sprintf("%d %s", MaxFrame+1, appFrame) + good,
+		"past the end of the body":       fmt.Sprintf("%d %s", len(appFrame)+len(good)+10, appFrame) + good,
+	} {
+		t.Run(name, func(t *testing.T) {
+			for _, got := range [][]string{scanAll(t, bytes.NewReader([]byte(body)), FormLogplex), scanOneByte(t, body)} {
+				want := []string{routerMsg, "hello", "hello"}
+				if len(got) != 4 || !strings.HasPrefix(got[0], "ERR: ") || !slices.Equal(got[1:], want) {
+					t.Fatalf("got %q, want one error then %q", shortAll(got), shortAll(want))
+				}
+			}
+		})
+	}
+}
+
+// TestAppOutputCannotFakePlatformEvents: whatever an app prints is app
+// output. Only Heroku's own sources carry R and H codes, dyno state changes
+// and releases; under app, only R13 of a one-off dyno (app[run.N]) does.
+func TestAppOutputCannotFakePlatformEvents(t *testing.T) {
+	const ts = "2024-03-15T12:00:00Z "
+	for _, line := range []string{
+		"app[web.1]: Error R15 (Memory quota vastly exceeded)",
+		"app[web.1]: Error R14 (Memory quota exceeded)",
+		"app[worker.2]: Error R10 (Boot timeout) -> Web process failed to bind to $PORT",
+		"app[web.1]: Error R13 (Attach error) -> Failed to attach to process",
+		"app[run.3]: Error R15 (Memory quota vastly exceeded)",
+		"app[run.x]: Error R13 (Attach error)",
+		"app[web.1]: at=error code=H12 desc=\"Request timeout\" method=GET path=\"/\" dyno=web.1 status=503",
+		"app[web.1]: State changed from up to crashed",
+		"app[web.1]: Process running mem=1028MB(103.3%)",
+		"app[web.1]: Process exited with status 137",
+		"app[web.1]: Release v138 created by user foo@bar.com",
+		"app[web.1]: Error L10 (output buffer overflow): 500 messages dropped since 2024-03-15T12:00:00+00:00.",
+	} {
+		e, err := parseOne(t, ts+line)
+		if err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		if e.Kind != KindApp {
+			t.Errorf("%s: kind %s, want app", line, e.Kind)
+		}
+	}
+	e, err := parseOne(t, ts+"app[run.3]: Error R13 (Attach error) -> Failed to attach to process")
+	if err != nil || e.Kind != KindDynoError || e.DynoError.Code != "R13" {
+		t.Errorf("R13 of a one-off dyno: %+v, %v; want dyno_error R13", e, err)
+	}
+}
+
+// TestOverlongNamesAreBadMessages: a dyno, source, process, attachment or
+// sample name longer than Heroku makes them (or an H code that is none)
+// makes its message bad, counted and never stored, so that it can't reach a
+// database key.
+func TestOverlongNamesAreBadMessages(t *testing.T) {
+	const ts = "2024-03-15T12:00:00Z "
+	long := strings.Repeat("w", 3000)
+	for _, line := range []string{
+		`heroku[router]: at=info method=GET path="/" host=h dyno=` + long + ` connect=1ms service=5ms status=200 bytes=10`,
+		`heroku[router]: at=info method=GET path="/" host=h dyno="web 1" connect=1ms service=5ms status=200 bytes=10`,
+		`heroku[router]: at=error code=` + long + ` desc="x" method=GET path="/" host=h dyno=web.1 status=503 bytes=0`,
+		`heroku[web.1]: source=` + long + ` dyno=heroku.1.u sample#load_avg_1m=1`,
+		`heroku[` + long + `]: source=web.1 sample#load_avg_1m=1`,
+		`app[heroku-postgres]: source=` + long + ` addon=postgresql-x-1 sample#db_size=1bytes`,
+		`app[heroku-postgres]: source=DATABASE addon=postgresql-x-1 sample#` + long + `=1`,
+		`app[heroku-redis]: source=REDIS addon=redis-1 sample#hit-rate=1 sample#Ünïcode=1`,
+	} {
+		s := NewScanner(strings.NewReader(ts+line), FormPlain)
+		if !s.Scan() {
+			t.Fatalf("no message in %.80q", line)
+		}
+		if e, err := s.Entry(); !errors.Is(err, ErrBadValue) {
+			t.Errorf("%.80q: kind %v, err %v; want ErrBadValue", line, e, err)
+		}
+	}
+	ok := strings.Repeat("w", 128) + "." + strings.Repeat("1", MaxName-129)
+	for _, line := range []string{
+		`heroku[router]: at=info method=GET path="/" host=h dyno=` + ok + ` connect=1ms service=5ms status=200 bytes=10`,
+		`heroku[web.1]: source=` + ok + ` sample#load_avg_1m=1 sample#` + strings.Repeat("m", MaxSampleName) + `=1`,
+	} {
+		if _, err := parseOne(t, ts+line); err != nil {
+			t.Errorf("name at the limit: %v", err)
 		}
 	}
 }

@@ -11,7 +11,8 @@ import (
 
 // MaxFrame is the largest message accepted. Logplex caps a message at 10240
 // bytes, but a 10,000-byte line plus its header can exceed that a little and
-// other senders are less strict, so we allow headroom and skip anything larger.
+// other senders are less strict, so we allow headroom and report anything
+// larger as a bad frame, resynchronising on the next frame after it.
 const MaxFrame = 64 << 10
 
 // Errors for one message. The message is skipped; scanning goes on.
@@ -78,7 +79,6 @@ type Scanner struct {
 	tokenAt  int64 // offset of the current token
 	index    int
 
-	skipping     int   // bytes of an oversized frame still to discard
 	skippingLine bool  // discarding the rest of an oversized line
 	resyncing    bool  // inside garbage that was already reported
 	lastByte     byte  // the last byte advanced past
@@ -211,11 +211,6 @@ func (s *Scanner) split(data []byte, atEOF bool) (advance int, token []byte) {
 }
 
 func (s *Scanner) splitForm(data []byte, atEOF bool) (int, []byte, error) {
-	if s.skipping > 0 {
-		n := min(s.skipping, len(data))
-		s.skipping -= n
-		return n, nil, nil
-	}
 	if s.skippingLine {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
@@ -276,12 +271,10 @@ func (s *Scanner) splitFrame(data []byte, atEOF bool) (int, []byte, error) {
 	s.resyncing = false
 	sp := bytes.IndexByte(rest, ' ')
 	if plen > MaxFrame {
-		// Trust a well-formed prefix for the skip: the frame header follows it.
-		s.skipping = sp + 1 + plen
-		s.splitErr = fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, plen, MaxFrame)
-		n := min(s.skipping, len(rest))
-		s.skipping -= n
-		return lead + n, rest[:0], nil
+		// Skipping plen bytes would trust the very prefix that is out of
+		// bounds: a body whose first frame claims 9,999,999 bytes would lose
+		// every good frame after it. Resynchronise on the next frame instead.
+		return s.badLength(data, lead, sp, plen, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, plen, MaxFrame))
 	}
 	adv, tok, err := encoding.SyslogSplitFunc(rest, atEOF)
 	if err != nil || tok == nil {
@@ -400,7 +393,7 @@ const (
 )
 
 // frameStart checks that b begins like a frame, `LEN <PRI>`, and returns LEN.
-// LEN may be over MaxFrame (the caller skips the frame) but not over 7 digits.
+// LEN may be over MaxFrame (the caller reports the frame) but not over 7 digits.
 func frameStart(b []byte) (int, startStatus) {
 	n, i := 0, 0
 	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {

@@ -25,9 +25,16 @@ type AlertState struct {
 	LastEventAt, LastNotifiedAt    time.Time // zero means never
 	Notified                       bool      // a firing notification went out, so "resolved" must go out too
 	Flapping                       bool
-	Transitions                    []time.Time // recent state changes; the store keeps the last MaxTransitions
-	Counter                        int64       // rule-specific, such as consecutive samples over a threshold
-	Version                        int64       // set by the store: the compare-and-set token of SaveAlert
+	Transitions                    []time.Time  // recent state changes; the store keeps the last MaxTransitions
+	Recent                         []Occurrence // events within the rule's window, oldest first; the store keeps the last MaxRecent
+	Counter                        int64        // rule-specific, such as consecutive samples over a threshold
+	Version                        int64        // set by the store: the compare-and-set token of SaveAlert
+}
+
+// Occurrence is Count events at one time.
+type Occurrence struct {
+	At    time.Time
+	Count int64
 }
 
 // Alert states as the store keeps them.
@@ -41,6 +48,7 @@ const (
 const (
 	MaxEvidence    = 20
 	MaxTransitions = 10
+	MaxRecent      = 100
 )
 
 func (a *AlertState) validate() error {
@@ -61,23 +69,12 @@ func (a *AlertState) validate() error {
 	return nil
 }
 
-// latestTime is the latest of a's times: when SaveAlert is called, as far as
-// its caller's clock goes.
-func (a *AlertState) latestTime() time.Time {
-	t := a.StartedAt
-	for _, u := range []time.Time{a.FiredAt, a.ResolvedAt, a.LastEventAt, a.LastNotifiedAt} {
-		if u.After(t) {
-			t = u
-		}
-	}
-	return t
-}
-
 // alertCols are the columns SaveAlert writes, in the order of alertValues;
 // reads select id first, then these.
 var alertCols = []string{
 	"key", "version", "rule", "app", "dyno", "code", "severity", "state", "summary", "evidence",
 	"started_us", "fired_us", "resolved_us", "last_event_us", "notified_us", "notified", "flapping", "transitions", "counter",
+	"recent",
 }
 
 var alertSelect = "SELECT id, " + strings.Join(alertCols, ", ") + " FROM alerts"
@@ -92,23 +89,29 @@ func alertValues(a *AlertState, version int64) []any {
 	for i, t := range tr {
 		us[i] = micros(t)
 	}
+	rec := a.Recent[max(0, len(a.Recent)-MaxRecent):]
+	pairs := make([][2]int64, len(rec))
+	for i, o := range rec {
+		pairs[i] = [2]int64{micros(o.At), o.Count}
+	}
 	evJSON, _ := json.Marshal(ev) // strings and integers always marshal
 	trJSON, _ := json.Marshal(us)
+	recJSON, _ := json.Marshal(pairs)
 	return []any{
 		a.Key, version, a.Rule, a.App, a.Dyno, a.Code, a.Severity, a.State, cleanText(a.Summary), string(evJSON),
 		micros(a.StartedAt), micros(a.FiredAt), micros(a.ResolvedAt), micros(a.LastEventAt), micros(a.LastNotifiedAt),
-		a.Notified, a.Flapping, string(trJSON), a.Counter,
+		a.Notified, a.Flapping, string(trJSON), a.Counter, string(recJSON),
 	}
 }
 
 func scanAlert(r row) (AlertState, error) {
 	var (
 		a                                      AlertState
-		ev, tr                                 string
+		ev, tr, rec                            string
 		started, fired, resolved, event, notif int64
 	)
 	err := r.Scan(&a.ID, &a.Key, &a.Version, &a.Rule, &a.App, &a.Dyno, &a.Code, &a.Severity, &a.State, &a.Summary, &ev,
-		&started, &fired, &resolved, &event, &notif, &a.Notified, &a.Flapping, &tr, &a.Counter)
+		&started, &fired, &resolved, &event, &notif, &a.Notified, &a.Flapping, &tr, &a.Counter, &rec)
 	if err != nil {
 		return a, err
 	}
@@ -126,6 +129,13 @@ func scanAlert(r row) (AlertState, error) {
 	}
 	for _, u := range us {
 		a.Transitions = append(a.Transitions, fromMicros(u))
+	}
+	var pairs [][2]int64
+	if err := json.Unmarshal([]byte(rec), &pairs); err != nil {
+		return a, fmt.Errorf("alert %s: recent: %w", a.Key, err)
+	}
+	for _, p := range pairs {
+		a.Recent = append(a.Recent, Occurrence{At: fromMicros(p[0]), Count: p[1]})
 	}
 	return a, nil
 }
@@ -156,8 +166,7 @@ func (s *Store) Alert(ctx context.Context, key string) (AlertState, bool, error)
 // and a is written as a new one (a new ID); otherwise a replaces the stored
 // state. Versions keep counting up across episodes.
 //
-// The rows of out are created at the latest of a's times and are due at
-// once.
+// The rows of out are due at once unless NotBefore says otherwise.
 func (s *Store) SaveAlert(ctx context.Context, a *AlertState, expect int64, out ...OutboxMessage) (bool, error) {
 	if err := a.validate(); err != nil {
 		return false, err
@@ -183,7 +192,7 @@ func (s *Store) SaveAlert(ctx context.Context, a *AlertState, expect int64, out 
 		if err != nil || !saved {
 			return err
 		}
-		return enqueue(ctx, q, a.latestTime(), out)
+		return enqueue(ctx, q, out)
 	})
 	if err != nil {
 		return false, fmt.Errorf("store: save alert %s: %w", a.Key, err)

@@ -30,10 +30,18 @@ func newAlert(key, app, state string, at time.Time) *store.AlertState {
 	return a
 }
 
-// message returns a notification of delivery id on channel.
+// message returns a notification of delivery id on channel, written at t0.
 func message(id, channel, app string) store.OutboxMessage {
-	return store.OutboxMessage{DeliveryID: id, Channel: channel, App: app, Severity: "critical",
+	return store.OutboxMessage{DeliveryID: id, Channel: channel, App: app, Severity: "critical", CreatedAt: t0,
 		Payload: fmt.Appendf(nil, `{"id": %q, "status": "firing"}`, id)}
+}
+
+// writtenAt returns msgs as written at at.
+func writtenAt(at time.Time, msgs ...store.OutboxMessage) []store.OutboxMessage {
+	for i := range msgs {
+		msgs[i].CreatedAt = at
+	}
+	return msgs
 }
 
 // mustSaveAlert saves a over version expect and fails t unless it is saved.
@@ -111,6 +119,9 @@ func TestSaveAlertCompareAndSet(t *testing.T) {
 		for i := range 12 {
 			a.Transitions = append(a.Transitions, t0.Add(time.Duration(i)*time.Minute))
 		}
+		for i := range 105 {
+			a.Recent = append(a.Recent, store.Occurrence{At: t0.Add(time.Duration(i) * time.Second), Count: int64(i + 1)})
+		}
 		a.Counter, a.Flapping = 2, true
 		mustSaveAlert(t, s, a, 0)
 		if a.Version != 1 || a.ID == 0 {
@@ -122,6 +133,7 @@ func TestSaveAlertCompareAndSet(t *testing.T) {
 			want.Evidence[i] = fmt.Sprintf("line %d ", i-1) // NUL bytes are dropped
 		}
 		want.Transitions = a.Transitions[2:]
+		want.Recent = a.Recent[5:]
 		if diff := cmp.Diff(want, mustAlert(t, s, a.Key)); diff != "" {
 			t.Fatalf("Alert after create (-want +got):\n%s", diff)
 		}
@@ -133,7 +145,10 @@ func TestSaveAlertCompareAndSet(t *testing.T) {
 
 		fire := newAlert(a.Key, "shop", "firing", t0)
 		fire.FiredAt, fire.LastNotifiedAt, fire.Notified = t0.Add(time.Minute), t0.Add(time.Minute), true
-		mustSaveAlert(t, s, fire, 1, message("d-1", "webhook", "shop"), message("d-1", "sms", "shop"))
+		// The writer's clock, not the alert's log times, says when its rows
+		// were written: a backlog of old lines is no old notification.
+		written := t0.Add(time.Hour)
+		mustSaveAlert(t, s, fire, 1, writtenAt(written, message("d-1", "webhook", "shop"), message("d-1", "sms", "shop"))...)
 		if fire.Version != 2 || fire.ID != a.ID {
 			t.Fatalf("after firing: Version=%d ID=%d, want 2 and the same episode %d", fire.Version, fire.ID, a.ID)
 		}
@@ -148,14 +163,14 @@ func TestSaveAlertCompareAndSet(t *testing.T) {
 			t.Fatalf("Alert = %+v, want the firing state at version 2", got)
 		}
 
-		// Only the winners' notifications exist, created at the alert's
-		// latest time and due at once.
+		// Only the winners' notifications exist, created when written and
+		// due at once.
 		items := mustOutbox(t, s, store.OutboxQuery{})
 		if diff := cmp.Diff([]string{"d-1", "d-1"}, deliveryIDs(items)); diff != "" {
 			t.Fatalf("outbox (-want +got):\n%s", diff)
 		}
 		for _, it := range items {
-			if !it.CreatedAt.Equal(t0.Add(time.Minute)) || !it.NextAttempt.IsZero() || it.Attempts != 0 || it.App != "shop" {
+			if !it.CreatedAt.Equal(written) || !it.NextAttempt.IsZero() || it.Attempts != 0 || it.App != "shop" {
 				t.Fatalf("outbox row = %+v", it)
 			}
 		}
@@ -363,7 +378,7 @@ func TestOutboxTwoWorkersOneSend(t *testing.T) {
 		for i := range n {
 			msgs = append(msgs, message(fmt.Sprintf("d-%03d", i), []string{"webhook", "sms"}[i%2], "shop"))
 		}
-		if err := dynos[0].Enqueue(ctx, t0, msgs...); err != nil {
+		if err := dynos[0].Enqueue(ctx, msgs...); err != nil {
 			t.Fatal(err)
 		}
 		var (
@@ -426,7 +441,7 @@ func TestOutboxWorkerKilledMidSend(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *store.Store) {
 		const lease = 30 * time.Second
 		at := func(d time.Duration) time.Time { return t0.Add(d) }
-		if err := s.Enqueue(ctx, t0, message("d-1", "webhook", "shop")); err != nil {
+		if err := s.Enqueue(ctx, message("d-1", "webhook", "shop")); err != nil {
 			t.Fatal(err)
 		}
 		a := mustClaim(t, s, "worker.a", at(0), lease, 10)
@@ -468,7 +483,7 @@ func TestOutboxWorkerKilledMidSend(t *testing.T) {
 
 		// A holder whose lease ran out while nobody else claimed the row may
 		// still record its send, which spares a duplicate.
-		if err := s.Enqueue(ctx, t0, message("d-2", "webhook", "shop")); err != nil {
+		if err := s.Enqueue(ctx, message("d-2", "webhook", "shop")); err != nil {
 			t.Fatal(err)
 		}
 		slow := mustClaim(t, s, "worker.a", at(2*time.Hour), lease, 10)
@@ -506,7 +521,7 @@ func TestOutboxProviderDown(t *testing.T) {
 		at := func(d time.Duration) time.Time { return t0.Add(d) }
 
 		// One row through two failures, step by step.
-		if err := s.Enqueue(ctx, t0, message("x", "sms", "shop")); err != nil {
+		if err := s.Enqueue(ctx, message("x", "sms", "shop")); err != nil {
 			t.Fatal(err)
 		}
 		fail := func(now, retry time.Time, wantAttempt int) {
@@ -552,7 +567,7 @@ func TestOutboxProviderDown(t *testing.T) {
 			msgs = append(msgs, message(fmt.Sprintf("m-%02d", i), []string{"sms", "webhook"}[i%2], "shop"))
 		}
 		start := at(time.Hour)
-		if err := s.Enqueue(ctx, start, msgs...); err != nil {
+		if err := s.Enqueue(ctx, writtenAt(start, msgs...)...); err != nil {
 			t.Fatal(err)
 		}
 		notBefore := map[int64]time.Time{}
@@ -593,7 +608,7 @@ func TestOutboxProviderDown(t *testing.T) {
 		}
 
 		// A revoked key: give up for good, keeping why.
-		if err := s.Enqueue(ctx, now, message("g", "email:sendgrid", "shop")); err != nil {
+		if err := s.Enqueue(ctx, writtenAt(now, message("g", "email:sendgrid", "shop"))...); err != nil {
 			t.Fatal(err)
 		}
 		g := mustClaim(t, s, "w", now, lease, 10)
@@ -621,10 +636,10 @@ func TestEnqueue(t *testing.T) {
 		m := message("d-1", "webhook", "")
 		m.Payload = []byte("{\n  \"id\": \"d-1\",  \"text\": \"caf\\u00e9 \u2603\"\n}")
 		// The same delivery and channel twice is one row.
-		if err := s.Enqueue(ctx, t0, m, m, message("d-1", "sms", "")); err != nil {
+		if err := s.Enqueue(ctx, m, m, message("d-1", "sms", "")); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Enqueue(ctx, t0.Add(time.Minute), m); err != nil {
+		if err := s.Enqueue(ctx, writtenAt(t0.Add(time.Minute), m)...); err != nil {
 			t.Fatal(err)
 		}
 		items, err := s.OutboxFor(ctx, "d-1")
@@ -632,8 +647,8 @@ func TestEnqueue(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := []store.OutboxItem{
-			{ID: items[0].ID, OutboxMessage: message("d-1", "sms", ""), CreatedAt: t0},
-			{ID: items[1].ID, OutboxMessage: m, CreatedAt: t0},
+			{ID: items[0].ID, OutboxMessage: message("d-1", "sms", "")},
+			{ID: items[1].ID, OutboxMessage: m},
 		}
 		if diff := cmp.Diff(want, items); diff != "" {
 			t.Fatalf("OutboxFor (-want +got):\n%s", diff)
@@ -646,11 +661,11 @@ func TestEnqueue(t *testing.T) {
 			{DeliveryID: "x", Payload: []byte("{}")},
 			{DeliveryID: "x", Channel: "sms"},
 		} {
-			if err := s.Enqueue(ctx, t0, bad); err == nil {
+			if err := s.Enqueue(ctx, bad); err == nil {
 				t.Errorf("Enqueue(%+v) succeeded", bad)
 			}
 		}
-		if err := s.Enqueue(ctx, time.Time{}, m); err == nil {
+		if err := s.Enqueue(ctx, writtenAt(time.Time{}, m)...); err == nil {
 			t.Error("Enqueue at the zero time succeeded")
 		}
 		if _, err := s.OutboxFor(ctx, ""); err == nil {
@@ -754,7 +769,7 @@ func TestPruneAlerts(t *testing.T) {
 		mustSaveAlert(t, s, newAlert("again", "shop", "firing", ago(day)), 1)
 
 		mustEnqueue := func(at time.Time, id string) {
-			if err := s.Enqueue(ctx, at, message(id, "webhook", "shop")); err != nil {
+			if err := s.Enqueue(ctx, writtenAt(at, message(id, "webhook", "shop"))...); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -829,7 +844,7 @@ func TestDeleteAppAlerts(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := s.Enqueue(ctx, t0, message("test", "webhook", "")); err != nil {
+		if err := s.Enqueue(ctx, message("test", "webhook", "")); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.DeleteApp(ctx, "shop"); err != nil {

@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Event is one notable log line kept with its original text.
@@ -151,7 +154,7 @@ func (s *Store) writeBatchesPG(ctx context.Context, bs []*Batch, dup []bool) err
 			continue
 		}
 		idx = append(idx, int32(i))
-		app, key, token = append(app, b.App), append(key, b.Key), append(token, b.State.DrainToken)
+		app, key, token = append(app, b.App), append(key, dedupeKey(b.Key)), append(token, b.State.DrainToken)
 		recv, last = append(recv, micros(b.Received)), append(last, micros(b.State.LastMessage))
 		msgs, bad = append(msgs, b.State.Messages), append(bad, b.State.BadFrames)
 		mism, l10 = append(mism, b.State.CountMismatches), append(l10, b.State.L10Dropped)
@@ -200,6 +203,24 @@ func (s *Store) writeBatchesPG(ctx context.Context, bs []*Batch, dup []bool) err
 	return nil
 }
 
+// maxDedupeKey is the longest dedupe key stored as it is. Logplex's
+// Frame-Ids (32 hex digits) and log-shuttle's request ids (UUIDs) are far
+// shorter; a longer key, which only a hand-made request carries, is stored as
+// its SHA-256, so that no key can exceed the index's row size limit (about
+// 2.7 kB on Postgres) and fail the other batches of its group commit.
+const maxDedupeKey = 128
+
+// dedupeKey is the form of key stored in dedupe_keys. Keys that are not
+// valid UTF-8 or hold NUL bytes, which Postgres text cannot store, are
+// hashed too.
+func dedupeKey(key string) string {
+	if len(key) <= maxDedupeKey && utf8.ValidString(key) && strings.IndexByte(key, 0) < 0 {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
 // cleanText removes NUL bytes, which Postgres text cannot hold (and SQLite
 // is kept alike); a log line may carry anything.
 func cleanText(s string) string {
@@ -224,7 +245,7 @@ func (s *Store) writeBatchesLite(ctx context.Context, bs []*Batch, dup []bool) e
 			}
 			if b.Key != "" {
 				n, err := q.exec(ctx, `INSERT INTO dedupe_keys (app, key, seen_us) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-					b.App, b.Key, micros(b.Received))
+					b.App, dedupeKey(b.Key), micros(b.Received))
 				if err != nil {
 					return err
 				}

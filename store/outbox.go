@@ -13,13 +13,44 @@ import (
 
 // OutboxMessage is one notification for one channel. The store does not
 // read the payload; it keeps the few columns it needs beside it.
+//
+// The rows of one alert (AlertKey) on one channel go out in the order they
+// were enqueued: a row waits until the ones before it are sent or given up.
+// A row that follows a firing (StatusReminder, StatusResolved) goes out
+// only if the channel heard that firing (see OutboxItem.FiringHeard).
 type OutboxMessage struct {
-	DeliveryID string // the notification's id, the same on every channel; with Channel, unique
-	Channel    string // the notifier's name, such as "email:sendgrid" or "webhook"
-	App        string // "" for a notification of no app (a test, a self-alert)
-	Severity   string
+	DeliveryID string    // the notification's id, the same on every channel; with Channel, unique
+	Channel    string    // the notifier's name, such as "email:sendgrid" or "webhook"
+	App        string    // "" for a notification of no app (a test, a status check without app=)
+	AlertKey   string    // the alert it is about; "" for none (a test)
+	Status     string    // what it says of the alert: firing, flapping, reminder, resolved, test
+	Severity   string    // critical, warning or info: critical rows are claimed first
 	Payload    []byte    // the notification as JSON
+	CreatedAt  time.Time // when it was written, by the writer's clock (not a log's): how long it waits is counted from it
 	NotBefore  time.Time // not sent before this (a grouped alert waits for its group); zero: at once
+}
+
+// The statuses of an alert's rows that the outbox orders by: a firing (or
+// flapping) row is what a channel hears first; reminders and resolutions
+// follow it.
+const (
+	StatusFiring   = "firing"
+	StatusFlapping = "flapping"
+	StatusReminder = "reminder"
+	StatusResolved = "resolved"
+)
+
+// severityRank orders severities for claims: critical first.
+func severityRank(s string) int {
+	switch s {
+	case "critical":
+		return 3
+	case "warning":
+		return 2
+	case "info":
+		return 1
+	}
+	return 0
 }
 
 // OutboxItem is a stored OutboxMessage and its delivery so far.
@@ -27,12 +58,17 @@ type OutboxItem struct {
 	ID int64
 	OutboxMessage
 	Attempts    int       // claims so far, the one in progress included
-	CreatedAt   time.Time // when it was enqueued
 	NextAttempt time.Time // zero: due at once
 	LastError   string    // the reason of the latest failed attempt
 	ClaimedBy   string    // the holder of the latest claim: on a sent row, its sender
-	SentAt      time.Time // zero until sent
+	SentAt      time.Time // zero until sent, or passed over (MarkSkipped)
+	Heard       bool      // sent to the channel, not passed over
 	GaveUpAt    time.Time // zero unless MarkFailed gave up
+	// FiringHeard is set by ClaimOutbox on a reminder or resolved row: the
+	// channel heard the alert's latest firing (or flapping) row before it.
+	// If it did not (passed over, given up, or never enqueued), nobody on
+	// the channel is waiting for this row.
+	FiringHeard bool
 }
 
 // ErrClaimLost reports a MarkSent or MarkFailed by a holder that no longer
@@ -49,22 +85,21 @@ func validateMessages(msgs []OutboxMessage) error {
 			return fmt.Errorf("store: OutboxMessage.Channel is empty (message %d)", i)
 		case !json.Valid(m.Payload):
 			return fmt.Errorf("store: OutboxMessage.Payload is not JSON (message %d)", i)
+		case m.CreatedAt.IsZero():
+			return fmt.Errorf("store: OutboxMessage.CreatedAt is zero (message %d)", i)
 		}
 	}
 	return nil
 }
 
 // Enqueue adds notifications to the outbox outside of an alert's write (see
-// SaveAlert), such as a test or an alert about dynowatch itself. A message
-// whose delivery id and channel are enqueued already is skipped.
-func (s *Store) Enqueue(ctx context.Context, now time.Time, msgs ...OutboxMessage) error {
+// SaveAlert), such as a test. A message whose delivery id and channel are
+// enqueued already is skipped.
+func (s *Store) Enqueue(ctx context.Context, msgs ...OutboxMessage) error {
 	if err := validateMessages(msgs); err != nil {
 		return err
 	}
-	if now.IsZero() {
-		return errors.New("store: Enqueue: now is zero")
-	}
-	if err := s.inTx(ctx, func(q querier) error { return enqueue(ctx, q, now, msgs) }); err != nil {
+	if err := s.inTx(ctx, func(q querier) error { return enqueue(ctx, q, msgs) }); err != nil {
 		return fmt.Errorf("store: enqueue: %w", err)
 	}
 	return nil
@@ -73,20 +108,28 @@ func (s *Store) Enqueue(ctx context.Context, now time.Time, msgs ...OutboxMessag
 // outboxInsertRows is the number of messages per multi-row INSERT.
 const outboxInsertRows = 100
 
-func enqueue(ctx context.Context, q querier, now time.Time, msgs []OutboxMessage) error {
+func enqueue(ctx context.Context, q querier, msgs []OutboxMessage) error {
+	const cols = 10
 	for len(msgs) > 0 {
 		chunk := msgs[:min(len(msgs), outboxInsertRows)]
 		msgs = msgs[len(chunk):]
 		var sb strings.Builder
-		sb.WriteString(`INSERT INTO outbox (delivery_id, channel, app, severity, payload, created_us, next_us) VALUES `)
-		args := make([]any, 0, 7*len(chunk))
+		sb.WriteString(`INSERT INTO outbox (delivery_id, channel, app, alert_key, status, severity, rank, payload, created_us, next_us) VALUES `)
+		args := make([]any, 0, cols*len(chunk))
 		for i, m := range chunk {
 			if i > 0 {
 				sb.WriteByte(',')
 			}
-			n := len(args)
-			fmt.Fprintf(&sb, "($%d,$%d,$%d,$%d,$%d,$%d,$%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7)
-			args = append(args, m.DeliveryID, m.Channel, m.App, m.Severity, string(m.Payload), micros(now), micros(m.NotBefore))
+			sb.WriteByte('(')
+			for c := range cols {
+				if c > 0 {
+					sb.WriteByte(',')
+				}
+				fmt.Fprintf(&sb, "$%d", len(args)+c+1)
+			}
+			sb.WriteByte(')')
+			args = append(args, m.DeliveryID, m.Channel, m.App, m.AlertKey, m.Status, m.Severity, severityRank(m.Severity),
+				string(m.Payload), micros(m.CreatedAt), micros(m.NotBefore))
 		}
 		sb.WriteString(` ON CONFLICT DO NOTHING`)
 		if _, err := q.exec(ctx, sb.String(), args...); err != nil {
@@ -96,8 +139,8 @@ func enqueue(ctx context.Context, q querier, now time.Time, msgs []OutboxMessage
 	return nil
 }
 
-const outboxCols = `id, delivery_id, channel, app, severity, payload, attempts, created_us, next_us, last_error,
-	claimed_by, sent_us, gave_up_us`
+const outboxCols = `id, delivery_id, channel, app, alert_key, status, severity, payload, attempts, created_us, next_us, last_error,
+	claimed_by, sent_us, heard, gave_up_us`
 
 func scanOutbox(r row) (OutboxItem, error) {
 	var (
@@ -105,8 +148,8 @@ func scanOutbox(r row) (OutboxItem, error) {
 		payload                     string
 		created, next, sent, gaveUp int64
 	)
-	err := r.Scan(&it.ID, &it.DeliveryID, &it.Channel, &it.App, &it.Severity, &payload, &it.Attempts,
-		&created, &next, &it.LastError, &it.ClaimedBy, &sent, &gaveUp)
+	err := r.Scan(&it.ID, &it.DeliveryID, &it.Channel, &it.App, &it.AlertKey, &it.Status, &it.Severity, &payload, &it.Attempts,
+		&created, &next, &it.LastError, &it.ClaimedBy, &sent, &it.Heard, &gaveUp)
 	it.Payload = []byte(payload)
 	it.CreatedAt, it.NextAttempt, it.SentAt, it.GaveUpAt = fromMicros(created), fromMicros(next), fromMicros(sent), fromMicros(gaveUp)
 	return it, err
@@ -134,17 +177,19 @@ func queryAll[T any](ctx context.Context, q querier, scan func(row) (T, error), 
 const MaxClaim = 1000
 
 // ClaimOutbox takes up to limit rows that are due at now (neither sent nor
-// given up, NextAttempt at or before now, and not claimed, or claimed with
-// a lease that ran out), marks them claimed by holder until now+lease, and
-// returns them, the longest due first.
+// given up, NextAttempt at or before now, not claimed, or claimed with a
+// lease that ran out, and with no earlier row of the same alert on the same
+// channel still to go), marks them claimed by holder until now+lease, and
+// returns them, the most severe first, then the longest due.
 //
 // Any number of workers may claim at once: each row goes to one of them
 // (on Postgres, FOR UPDATE SKIP LOCKED lets each pass over the rows another
 // is claiming). A worker that dies mid-send leaves its claim to run out,
 // and another worker sends the row again: the one duplicate the outbox
-// allows, which the delivery id lets receivers drop. Holders compare times
-// of their own clocks, so keep lease well above the clock skew between
-// dynos and the longest send.
+// allows, which the delivery id lets receivers drop. A worker still sending
+// keeps its rows with ExtendClaim. Holders compare times of their own
+// clocks, so keep lease well above the clock skew between dynos and the
+// longest send.
 func (s *Store) ClaimOutbox(ctx context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]OutboxItem, error) {
 	switch {
 	case holder == "":
@@ -156,34 +201,111 @@ func (s *Store) ClaimOutbox(ctx context.Context, holder string, now time.Time, l
 	case limit <= 0 || limit > MaxClaim:
 		return nil, fmt.Errorf("store: ClaimOutbox: limit is %d, want 1…%d", limit, MaxClaim)
 	}
+	// A row claimed but not settled still holds back the later rows of its
+	// alert, so a resolved never overtakes its firing on another worker.
 	sql := `UPDATE outbox SET claimed_by = $1, claim_until_us = $2, attempts = attempts + 1
-		WHERE id IN (SELECT id FROM outbox
-			WHERE sent_us = 0 AND gave_up_us = 0 AND next_us <= $3 AND claim_until_us <= $3
-			ORDER BY next_us, id LIMIT $4` + s.dialect(" FOR UPDATE SKIP LOCKED", "") + `)
+		WHERE id IN (SELECT o.id FROM outbox o
+			WHERE o.sent_us = 0 AND o.gave_up_us = 0 AND o.next_us <= $3 AND o.claim_until_us <= $3
+			AND NOT (o.alert_key <> '' AND EXISTS (SELECT 1 FROM outbox e
+				WHERE e.alert_key = o.alert_key AND e.channel = o.channel AND e.id < o.id AND e.sent_us = 0 AND e.gave_up_us = 0))
+			ORDER BY o.rank DESC, o.next_us, o.id LIMIT $4` + s.dialect(" FOR UPDATE OF o SKIP LOCKED", "") + `)
 		RETURNING ` + outboxCols
 	unlock := s.writeLock()
 	items, err := queryAll(ctx, s.q, scanOutbox, sql, holder, now.Add(lease).UnixMicro(), now.UnixMicro(), limit)
+	if err == nil {
+		err = s.firingHeard(ctx, items)
+	}
 	unlock()
 	if err != nil {
 		return nil, fmt.Errorf("store: claim outbox: %w", err)
 	}
 	slices.SortFunc(items, func(a, b OutboxItem) int {
-		return cmp.Or(a.NextAttempt.Compare(b.NextAttempt), cmp.Compare(a.ID, b.ID))
+		return cmp.Or(cmp.Compare(severityRank(b.Severity), severityRank(a.Severity)),
+			a.NextAttempt.Compare(b.NextAttempt), cmp.Compare(a.ID, b.ID))
 	})
 	return items, nil
 }
 
-// MarkSent records that the row id was delivered, and that its channel
-// works. holder must have made the latest claim of the row; its lease may
-// have run out as long as no other holder claimed the row since (then the
-// send is recorded rather than repeated). Otherwise it returns ErrClaimLost
-// and leaves the row to the holder that claimed it last.
+// ExtendClaim keeps the rows ids holder's until now+lease, as long as holder
+// still holds them (made their latest claim, and they are not settled), and
+// returns those it kept. A sender calls it before each send, so that a row
+// it claimed with others is not taken over by another worker while it works
+// through the ones before it on a slow channel.
+func (s *Store) ExtendClaim(ctx context.Context, holder string, now time.Time, lease time.Duration, ids ...int64) ([]int64, error) {
+	switch {
+	case holder == "":
+		return nil, errors.New("store: ExtendClaim: holder is empty")
+	case now.IsZero():
+		return nil, errors.New("store: ExtendClaim: now is zero")
+	case lease <= 0:
+		return nil, fmt.Errorf("store: ExtendClaim: lease is %v, want more than 0", lease)
+	case len(ids) == 0:
+		return nil, nil
+	}
+	var in strings.Builder
+	args := []any{holder, now.Add(lease).UnixMicro()}
+	for i, id := range ids {
+		if i > 0 {
+			in.WriteByte(',')
+		}
+		args = append(args, id)
+		fmt.Fprintf(&in, "$%d", len(args))
+	}
+	unlock := s.writeLock()
+	kept, err := queryAll(ctx, s.q, func(r row) (int64, error) {
+		var id int64
+		return id, r.Scan(&id)
+	}, `UPDATE outbox SET claim_until_us = $2
+		WHERE id IN (`+in.String()+`) AND claimed_by = $1 AND sent_us = 0 AND gave_up_us = 0 RETURNING id`, args...)
+	unlock()
+	if err != nil {
+		return nil, fmt.Errorf("store: extend claim of %d rows by %s: %w", len(ids), holder, err)
+	}
+	return kept, nil
+}
+
+// firingHeard sets FiringHeard on the reminder and resolved rows of items.
+// The firing rows it reads are settled (a pending one would have held the
+// claim back), and settled rows do not change.
+func (s *Store) firingHeard(ctx context.Context, items []OutboxItem) error {
+	for i := range items {
+		it := &items[i]
+		if it.AlertKey == "" || (it.Status != StatusReminder && it.Status != StatusResolved) {
+			continue
+		}
+		err := s.q.queryRow(ctx, `SELECT heard FROM outbox WHERE alert_key = $1 AND channel = $2 AND id < $3
+			AND status IN ('`+StatusFiring+`', '`+StatusFlapping+`') ORDER BY id DESC LIMIT 1`,
+			it.AlertKey, it.Channel, it.ID).Scan(&it.FiringHeard)
+		if err != nil && !isNoRows(err) {
+			return fmt.Errorf("the firing of %s on %s: %w", it.AlertKey, it.Channel, err)
+		}
+	}
+	return nil
+}
+
+// MarkSent records that the row id was delivered (its channel heard it),
+// and that its channel works. holder must have made the latest claim of the
+// row; its lease may have run out as long as no other holder claimed the
+// row since (then the send is recorded rather than repeated). Otherwise it
+// returns ErrClaimLost and leaves the row to the holder that claimed it
+// last.
 func (s *Store) MarkSent(ctx context.Context, id int64, holder string, now time.Time) error {
-	err := s.settle(ctx, id, holder, `sent_us = $3, claim_until_us = 0`, []any{micros(now)},
+	err := s.settle(ctx, id, holder, `sent_us = $3, heard = TRUE, claim_until_us = 0`, []any{micros(now)},
 		`INSERT INTO outbox_channels (channel, failures, last_error, failed_us, sent_us) VALUES ($1, 0, '', 0, $2)
 		ON CONFLICT (channel) DO UPDATE SET failures = 0, sent_us = excluded.sent_us`, now)
 	if err != nil {
 		return fmt.Errorf("store: mark sent %d: %w", id, err)
+	}
+	return nil
+}
+
+// MarkSkipped settles the row id without a send: its channel was not to
+// hear it (narrowed to a higher severity, or a resolved whose firing it
+// never heard). The row counts as done, not as heard, and says nothing of
+// the channel's health. The claim rules are those of MarkSent.
+func (s *Store) MarkSkipped(ctx context.Context, id int64, holder string, now time.Time) error {
+	if err := s.settle(ctx, id, holder, `sent_us = $3, heard = FALSE, claim_until_us = 0`, []any{micros(now)}, "", now); err != nil {
+		return fmt.Errorf("store: mark skipped %d: %w", id, err)
 	}
 	return nil
 }
@@ -211,8 +333,8 @@ func (s *Store) MarkFailed(ctx context.Context, id int64, holder string, now, re
 }
 
 // settle updates a pending row claimed last by holder with set ($1 the id,
-// $2 the holder, then setArgs), then runs channelSQL with the row's channel,
-// now and channelArgs, in one transaction.
+// $2 the holder, then setArgs), then runs channelSQL, if any, with the
+// row's channel, now and channelArgs, in one transaction.
 func (s *Store) settle(ctx context.Context, id int64, holder, set string, setArgs []any, channelSQL string, now time.Time, channelArgs ...any) error {
 	if now.IsZero() {
 		return errors.New("now is zero")
@@ -225,12 +347,39 @@ func (s *Store) settle(ctx context.Context, id int64, holder, set string, setArg
 		switch {
 		case isNoRows(err):
 			return fmt.Errorf("%w by %s", ErrClaimLost, holder)
-		case err != nil:
+		case err != nil || channelSQL == "":
 			return err
 		}
 		_, err = q.exec(ctx, channelSQL, append([]any{channel, micros(now)}, channelArgs...)...)
 		return err
 	})
+}
+
+// LastNotified returns when the latest firing, flapping or reminder
+// notification of the alert key went out: the first of its rows settled,
+// sent or passed over (the clock of its sender). pending says that none of
+// them has yet and some are still to go. Both are zero when the alert has
+// no such notification, or all of its rows were given up.
+func (s *Store) LastNotified(ctx context.Context, alertKey string) (sentAt time.Time, pending bool, err error) {
+	var id string
+	err = s.q.queryRow(ctx, `SELECT delivery_id FROM outbox WHERE alert_key = $1
+		AND status IN ('`+StatusFiring+`', '`+StatusFlapping+`', '`+StatusReminder+`') ORDER BY id DESC LIMIT 1`, alertKey).Scan(&id)
+	switch {
+	case isNoRows(err):
+		return time.Time{}, false, nil
+	case err != nil:
+		return time.Time{}, false, fmt.Errorf("store: last notified %s: %w", alertKey, err)
+	}
+	var first, waiting int64
+	err = s.q.queryRow(ctx, `SELECT coalesce(min(nullif(sent_us, 0)), 0), coalesce(sum(CASE WHEN sent_us = 0 AND gave_up_us = 0 THEN 1 ELSE 0 END), 0)
+		FROM outbox WHERE delivery_id = $1`, id).Scan(&first, &waiting)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("store: last notified %s: %w", alertKey, err)
+	}
+	if first != 0 {
+		return fromMicros(first), false, nil
+	}
+	return time.Time{}, waiting > 0, nil
 }
 
 // OutboxStats is what the monitor watches of its own delivery.

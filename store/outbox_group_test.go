@@ -13,7 +13,7 @@ func TestOutboxNotBefore(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *store.Store) {
 		now, later := message("d-now", "webhook", "shop"), message("d-later", "webhook", "shop")
 		later.NotBefore = t0.Add(time.Minute)
-		if err := s.Enqueue(ctx, t0, now, later); err != nil {
+		if err := s.Enqueue(ctx, now, later); err != nil {
 			t.Fatal(err)
 		}
 		items, err := s.ClaimOutbox(ctx, "w1", t0.Add(time.Second), time.Minute, 10)

@@ -128,7 +128,8 @@ func (s *Store) Prune(ctx context.Context, now time.Time, r Retention) (PruneRes
 }
 
 // pruneAlerts deletes the alert episodes resolved, the outbox rows created
-// and the silences ended before r.Alerts.
+// (but the firings of alerts still active) and the silences ended before
+// r.Alerts.
 func (s *Store) pruneAlerts(ctx context.Context, now time.Time, r Retention, res *PruneResult) error {
 	if r.Alerts == 0 {
 		return nil
@@ -143,8 +144,12 @@ func (s *Store) pruneAlerts(ctx context.Context, now time.Time, r Retention, res
 		{`DELETE FROM alerts WHERE id IN
 			(SELECT id FROM alerts WHERE state = 'resolved' AND resolved_us < $1 ORDER BY resolved_us LIMIT $2)`, &res.Alerts},
 		// Rows never delivered go too: a month-old notification is noise.
+		// The firing rows of an alert still firing are kept: its resolved
+		// goes to the channels that heard them.
 		{`DELETE FROM outbox WHERE id IN
-			(SELECT id FROM outbox WHERE created_us < $1 ORDER BY created_us LIMIT $2)`, &res.Outbox},
+			(SELECT id FROM outbox WHERE created_us < $1 AND NOT (status IN ('firing', 'flapping')
+				AND alert_key IN (SELECT key FROM alerts WHERE latest AND state <> 'resolved'))
+			ORDER BY created_us LIMIT $2)`, &res.Outbox},
 		{`DELETE FROM silences WHERE id IN
 			(SELECT id FROM silences WHERE until_us < $1 ORDER BY until_us LIMIT $2)`, &res.Silences},
 	} {

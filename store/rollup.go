@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -12,6 +13,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/dynowatch/dynowatch/parse"
 )
 
 // Rollup aggregates the router lines of one app, router dyno and minute.
@@ -94,10 +98,16 @@ func (s *Store) MergeRollups(ctx context.Context, r []Rollup, sr []SampleRollup)
 	if m.sMinute, m.sHourly, err = groupSamples(sr); err != nil {
 		return err
 	}
+	s.capCustomSamples(m.sMinute, m.sHourly)
 	m.latMinute, m.latHourly = latencyRows(m.minute), latencyRows(m.hourly)
 	m.apps = rollupApps(m.minute, m.sMinute)
 	if s.pg != nil {
 		err = retryPG(ctx, func() error { return s.mergePG(ctx, &m) })
+		if isRefused(err) {
+			// One row Postgres refuses must not keep every app's counts out
+			// (and have them put back and retried forever): store the rest.
+			err = retryPG(ctx, func() error { return s.mergeIsolatedPG(ctx, &m) })
+		}
 	} else {
 		err = s.inTx(ctx, func(q querier) error { return mergeLite(ctx, q, &m) })
 	}
@@ -284,22 +294,160 @@ func (s *Store) mergePG(ctx context.Context, m *mergeSet) error {
 	if err != nil {
 		return err
 	}
+	return s.pg.SendBatch(ctx, mergeBatch(m, ids)).Close()
+}
+
+// isRefused reports whether Postgres refused the data itself (a data
+// exception, or a program limit such as an index row over 2.7 kB), which
+// writing it again cannot cure.
+func isRefused(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "54"))
+}
+
+// mergeIsolatedPG writes m as mergePG does, but in one transaction with a
+// savepoint per app and, within an app whose rows are refused, per row. Rows
+// Postgres refuses are dropped, counted in DroppedRows and logged; all the
+// others are stored, and still atomically, so a retry after a lost
+// connection counts nothing twice.
+func (s *Store) mergeIsolatedPG(ctx context.Context, m *mergeSet) error {
+	ids, err := s.sampleIDs(ctx, m.sMinute)
+	if err != nil {
+		return err
+	}
+	var dropped []string
+	var first error
+	err = pgx.BeginFunc(ctx, s.pg, func(tx pgx.Tx) error {
+		dropped, first = dropped[:0], nil
+		for _, app := range m.split(false) {
+			err := savepoint(ctx, tx, mergeBatch(&app, ids))
+			if !isRefused(err) {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			for _, row := range app.split(true) {
+				err := savepoint(ctx, tx, mergeBatch(&row, ids))
+				switch {
+				case isRefused(err):
+					dropped = append(dropped, row.describe())
+					first = cmp.Or(first, err)
+				case err != nil:
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.droppedRows.Add(int64(len(dropped)))
+	s.log.Error("rollup rows refused by the database were dropped; the others are stored",
+		"dropped", len(dropped), "rows", dropped[:min(len(dropped), 5)], "err", first)
+	return nil
+}
+
+// savepoint sends b inside a savepoint of tx, rolled back if b fails.
+func savepoint(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	if err := sp.SendBatch(ctx, b).Close(); err != nil {
+		if rerr := sp.Rollback(ctx); rerr != nil {
+			return rerr
+		}
+		return err
+	}
+	return sp.Commit(ctx)
+}
+
+// split cuts m into one set per app or, with perRow, one set per row, each
+// still sorted by key.
+func (m *mergeSet) split(perRow bool) []mergeSet {
+	var out []mergeSet
+	idx := map[string]int{}
+	at := func(app string) *mergeSet {
+		i, ok := idx[app]
+		if perRow || !ok {
+			out = append(out, mergeSet{apps: []string{app}})
+			i = len(out) - 1
+			idx[app] = i
+		}
+		return &out[i]
+	}
+	for _, r := range m.minute {
+		set := at(r.App)
+		set.minute = append(set.minute, r)
+	}
+	for _, r := range m.hourly {
+		set := at(r.App)
+		set.hourly = append(set.hourly, r)
+	}
+	for _, r := range m.latMinute {
+		set := at(r.App)
+		set.latMinute = append(set.latMinute, r)
+	}
+	for _, r := range m.latHourly {
+		set := at(r.App)
+		set.latHourly = append(set.latHourly, r)
+	}
+	for _, r := range m.sMinute {
+		set := at(r.App)
+		set.sMinute = append(set.sMinute, r)
+	}
+	for _, r := range m.sHourly {
+		set := at(r.App)
+		set.sHourly = append(set.sHourly, r)
+	}
+	return out
+}
+
+// describe names the one row of a set made by split(true), for the log.
+func (m *mergeSet) describe() string {
+	clip := func(s string) string { return s[:min(len(s), 40)] }
+	for _, rs := range [][]Rollup{m.minute, m.hourly} {
+		if len(rs) > 0 {
+			return fmt.Sprintf("rollup app=%s dyno=%q", rs[0].App, clip(rs[0].Dyno))
+		}
+	}
+	for _, ss := range [][]SampleRollup{m.sMinute, m.sHourly} {
+		if len(ss) > 0 {
+			return fmt.Sprintf("samples app=%s kind=%s source=%q", ss[0].App, ss[0].Kind, clip(ss[0].Source))
+		}
+	}
+	return "latency app=" + m.apps[0]
+}
+
+// DroppedRows is the number of rollup rows the database refused since Open
+// (see MergeRollups); they are logged and left out, never retried.
+func (s *Store) DroppedRows() int64 { return s.droppedRows.Load() }
+
+// mergeBatch queues the upserts of m.
+func mergeBatch(m *mergeSet, ids map[string]int32) *pgx.Batch {
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO apps (name, first_seen_us) SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING`,
 		m.apps, time.Now().UnixMicro())
-	if len(m.minute) > 0 {
-		b.Queue(fmt.Sprintf(mergeRollupsPG, "rollups_minute", "minute"), rollupArgs(m.minute)...)
-		b.Queue(fmt.Sprintf(mergeRollupsPG, "rollups_hourly", "hour"), rollupArgs(m.hourly)...)
+	// Each list on its own: a set made by split holds one row of one list.
+	for _, t := range []struct {
+		sql, table, col string
+		args            func() []any
+		n               int
+	}{
+		{mergeRollupsPG, "rollups_minute", "minute", func() []any { return rollupArgs(m.minute) }, len(m.minute)},
+		{mergeRollupsPG, "rollups_hourly", "hour", func() []any { return rollupArgs(m.hourly) }, len(m.hourly)},
+		{mergeLatencyPG, "latency_minute", "minute", func() []any { return latencyArgs(m.latMinute) }, len(m.latMinute)},
+		{mergeLatencyPG, "latency_hourly", "hour", func() []any { return latencyArgs(m.latHourly) }, len(m.latHourly)},
+		{mergeSamplesPG, "samples_minute", "minute", func() []any { return sampleArgs(m.sMinute, ids) }, len(m.sMinute)},
+		{mergeSamplesPG, "samples_hourly", "hour", func() []any { return sampleArgs(m.sHourly, ids) }, len(m.sHourly)},
+	} {
+		if t.n > 0 {
+			b.Queue(fmt.Sprintf(t.sql, t.table, t.col), t.args()...)
+		}
 	}
-	if len(m.latMinute) > 0 {
-		b.Queue(fmt.Sprintf(mergeLatencyPG, "latency_minute", "minute"), latencyArgs(m.latMinute)...)
-		b.Queue(fmt.Sprintf(mergeLatencyPG, "latency_hourly", "hour"), latencyArgs(m.latHourly)...)
-	}
-	if len(m.sMinute) > 0 {
-		b.Queue(fmt.Sprintf(mergeSamplesPG, "samples_minute", "minute"), sampleArgs(m.sMinute, ids)...)
-		b.Queue(fmt.Sprintf(mergeSamplesPG, "samples_hourly", "hour"), sampleArgs(m.sHourly, ids)...)
-	}
-	return s.pg.SendBatch(ctx, b).Close()
+	return b
 }
 
 func rollupArgs(rs []Rollup) []any {
@@ -342,7 +490,7 @@ func valuesArray(values map[string]float64, ids map[string]int32) string {
 	for name, v := range values {
 		id := ids[name]
 		if id <= 0 {
-			continue // not numbered: the dictionary is full
+			continue // not numbered: sample_names is full
 		}
 		for len(arr) < int(id) {
 			arr = append(arr, "NULL")
@@ -353,40 +501,119 @@ func valuesArray(values map[string]float64, ids map[string]int32) string {
 }
 
 // maxSampleNames caps sample_names: names come from log lines, and a
-// misbehaving source must not grow every row's array without bound.
+// misbehaving source must not grow every row's array without bound. The
+// names of Heroku's own samples (parse.HerokuSample) are numbered whatever
+// the count, so no one can use up the room of load_avg_1m or hit_rate.
 const maxSampleNames = 1000
 
+// maxCustomSamples caps the distinct names other than Heroku's that one app
+// may bring in one flush; values of more names are dropped and counted.
+const maxCustomSamples = 50
+
+// capCustomSamples drops the values of custom (not Heroku's) sample names
+// beyond maxCustomSamples per app from the grouped rows, and counts those of
+// the minute rows in DroppedSamples.
+func (s *Store) capCustomSamples(minute, hourly []SampleRollup) {
+	kept := map[string]map[string]bool{} // app → custom names kept
+	var dropped int64
+	for pass, rows := range [][]SampleRollup{minute, hourly} {
+		for i := range rows {
+			r := &rows[i]
+			for name := range r.Values {
+				if parse.HerokuSample(name) {
+					continue
+				}
+				names := kept[r.App]
+				if names == nil {
+					names = map[string]bool{}
+					kept[r.App] = names
+				}
+				if names[name] || len(names) < maxCustomSamples {
+					names[name] = true
+					continue
+				}
+				delete(r.Values, name)
+				if pass == 0 { // the hourly rows hold the same values again
+					dropped++
+				}
+			}
+		}
+	}
+	s.dropSamples(dropped, "over the custom sample names of one app")
+}
+
+// dropSamples counts sample values dropped for why, and logs the first
+// such drop of the process: later ones are only counted.
+func (s *Store) dropSamples(n int64, why string) {
+	if n == 0 {
+		return
+	}
+	s.droppedSamples.Add(n)
+	if s.droppedLogged.CompareAndSwap(false, true) {
+		s.log.Warn("sample values dropped "+why+"; later drops are only counted in dynowatch_store_dropped_samples_total",
+			"values", n, "max_custom_names_per_app", maxCustomSamples, "max_names", maxSampleNames)
+	}
+}
+
+// DroppedSamples is the number of sample values left out since Open: custom
+// names over the per-app or overall cap (see MergeRollups).
+func (s *Store) DroppedSamples() int64 { return s.droppedSamples.Load() }
+
 // sampleIDs returns the sample_names ids of every value name in ss,
-// numbering new names. The ids never change, so they are cached.
+// numbering new names. The ids never change, so they are cached; names that
+// could not be numbered are remembered apart, in a set that is emptied when
+// it reaches maxSampleNames, so that neither grows with what a source sends.
 func (s *Store) sampleIDs(ctx context.Context, ss []SampleRollup) (map[string]int32, error) {
 	s.namesMu.Lock()
 	defer s.namesMu.Unlock()
+	var dropped int64
 	for i := range ss {
 		for name := range ss[i].Values {
 			if _, ok := s.names[name]; ok {
+				continue
+			}
+			if s.refusedNames[name] {
+				dropped++
 				continue
 			}
 			id, err := s.numberSampleName(ctx, name)
 			if err != nil {
 				return nil, err
 			}
-			s.names[name] = id
+			if id > 0 {
+				s.names[name] = id
+				continue
+			}
+			dropped++
+			if len(s.refusedNames) >= maxSampleNames {
+				clear(s.refusedNames)
+			}
+			s.refusedNames[name] = true
 		}
 	}
+	s.dropSamples(dropped, "because sample_names is full")
 	return s.names, nil
 }
 
+// numberSampleName returns the id of name, numbering it if there is room;
+// 0 when there is none.
 func (s *Store) numberSampleName(ctx context.Context, name string) (int32, error) {
+	limit := maxSampleNames
+	if parse.HerokuSample(name) {
+		limit = math.MaxInt32
+	}
 	_, err := s.pg.Exec(ctx, `INSERT INTO sample_names (name) SELECT $1
-		WHERE (SELECT count(*) FROM sample_names) < $2 ON CONFLICT DO NOTHING`, name, maxSampleNames)
+		WHERE (SELECT count(*) FROM sample_names) < $2 ON CONFLICT DO NOTHING`, name, limit)
+	if isRefused(err) {
+		return 0, nil // a name Postgres cannot index: never numbered
+	}
 	if err != nil {
 		return 0, err
 	}
 	var id int32
 	err = s.pg.QueryRow(ctx, `SELECT id FROM sample_names WHERE name = $1`, name).Scan(&id)
 	if isNoRows(err) {
-		s.log.Warn("sample not stored: too many sample names", "name", name, "max", maxSampleNames)
-		return -1, nil
+		return 0, nil
 	}
 	return id, err
 }
@@ -397,7 +624,7 @@ func (s *Store) sampleID(ctx context.Context, name string) (int32, error) {
 	s.namesMu.Lock()
 	defer s.namesMu.Unlock()
 	if id, ok := s.names[name]; ok {
-		return max(id, 0), nil
+		return id, nil
 	}
 	var id int32
 	err := s.pg.QueryRow(ctx, `SELECT id FROM sample_names WHERE name = $1`, name).Scan(&id)

@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -76,8 +77,13 @@ type Store struct {
 	// still covers other processes on the same file).
 	writeMu sync.Mutex
 
-	namesMu sync.Mutex
-	names   map[string]int32 // cache of sample_names (Postgres); -1: not numbered, the table is full
+	droppedRows    atomic.Int64 // rollup rows the database refused (see MergeRollups)
+	droppedSamples atomic.Int64 // sample values over the name caps
+	droppedLogged  atomic.Bool  // the first dropped sample was logged
+
+	namesMu      sync.Mutex
+	names        map[string]int32 // cache of sample_names (Postgres)
+	refusedNames map[string]bool  // names sample_names had no room for, bounded (see sampleIDs)
 }
 
 // Open sets up the pool for Postgres, or for the embedded file (created on
@@ -91,7 +97,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if maxConns == 0 {
 		maxConns = DefaultMaxConns
 	}
-	s := &Store{log: cfg.Logger, names: map[string]int32{}}
+	s := &Store{log: cfg.Logger, names: map[string]int32{}, refusedNames: map[string]bool{}}
 	if cfg.DatabaseURL == "" {
 		db, err := openSQLite(cfg.Path, int(maxConns))
 		if err != nil {
@@ -102,8 +108,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	pc, err := pgxpool.ParseConfig(withSSLMode(cfg.DatabaseURL))
 	if err != nil {
-		// The error text of a bad URL may contain the password.
-		return nil, errors.New("store: Config.DatabaseURL is not a valid Postgres URL")
+		return nil, fmt.Errorf("%w: %s", ErrBadDatabaseURL, parseReason(err))
 	}
 	pc.MaxConns = maxConns
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
@@ -112,6 +117,24 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.pg, s.q = pool, pgQuerier{pool}
 	return s, nil
+}
+
+// ErrBadDatabaseURL reports a Config.DatabaseURL that can never work, such
+// as one with an unknown sslmode: trying again will not help.
+var ErrBadDatabaseURL = errors.New("store: Config.DatabaseURL is not a valid Postgres URL")
+
+// parseReason is why pgx could not parse a database URL, without the URL:
+// pgx's error quotes it, password masked on a best-effort basis only.
+func parseReason(err error) string {
+	msg := err.Error()
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		if _, after, ok := strings.Cut(msg, "`: "); ok {
+			return after
+		}
+		return "unparsable"
+	}
+	return msg
 }
 
 func openSQLite(path string, maxConns int) (*sql.DB, error) {

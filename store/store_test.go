@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -795,4 +796,132 @@ func TestEmbeddedSurvivesReopen(t *testing.T) {
 	if v, ok, err := s.Setting(ctx, "drain_secret"); v != "abc" || !ok || err != nil {
 		t.Fatalf("after reopen: %q, %v, %v", v, ok, err)
 	}
+}
+
+// TestLongDedupeKeyFailsNoOtherBatch: a hand-made Frame-Id of any length or
+// bytes is stored (hashed) and deduplicated, and the other apps' batches of
+// the same group commit are stored with it.
+func TestLongDedupeKeyFailsNoOtherBatch(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		long := make([]byte, 3000) // incompressible: Postgres compresses index entries
+		rng := rand.New(rand.NewPCG(1, 2))
+		for i := range long {
+			long[i] = "0123456789ABCDEF"[rng.IntN(16)]
+		}
+		for _, key := range []string{"frame:" + string(long), "frame:\xff\xfe", "frame:a\x00b"} {
+			attacker := batch("attacker", key, t0, h12(t0, "web.1"))
+			victim := batch("victim", "frame:"+fmt.Sprint(len(key)), t0, h12(t0, "web.1"))
+			dup, err := s.WriteBatches(ctx, []*store.Batch{attacker, victim})
+			if err != nil || dup[0] || dup[1] {
+				t.Fatalf("key of %d bytes: WriteBatches = %v, %v; want both stored", len(key), dup, err)
+			}
+			if dup, err := s.WriteBatch(ctx, attacker); err != nil || !dup {
+				t.Fatalf("key of %d bytes: retry = %v, %v; want a duplicate", len(key), dup, err)
+			}
+		}
+		if got := len(mustEvents(t, s, store.EventQuery{App: "victim"})); got != 3 {
+			t.Fatalf("%d victim events stored, want 3", got)
+		}
+	})
+}
+
+// incompressible returns n bytes Postgres cannot compress below its index
+// row limit.
+func incompressible(n int) string {
+	b := make([]byte, n)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range b {
+		b[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[rng.IntN(36)]
+	}
+	return string(b)
+}
+
+// seriesSum returns the sum of the points of every series of a metric.
+func seriesSum(t *testing.T, s *store.Store, app, metric string) float64 {
+	t.Helper()
+	ss, err := s.Series(ctx, store.SeriesQuery{App: app, Metric: metric, From: t0.Add(-time.Hour), To: t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatalf("Series(%s, %s): %v", app, metric, err)
+	}
+	var sum float64
+	for _, sr := range ss {
+		for _, p := range sr.Points {
+			sum += p.Value
+		}
+	}
+	return sum
+}
+
+// TestRefusedRowDoesNotKeepOtherAppsCountsOut: a rollup row the database
+// refuses (a dyno name over Postgres's index row limit) is dropped and
+// counted; the other rows of the flush, of its own app and of the others,
+// are stored, and the flush succeeds instead of being retried forever.
+func TestRefusedRowDoesNotKeepOtherAppsCountsOut(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		long := incompressible(3000)
+		rs := []store.Rollup{
+			rollup("attacker", long, t0, 10),
+			rollup("attacker", "web.1", t0, 10, 20),
+			rollup("victim", "web.1", t0, 10, 20, 30),
+		}
+		sr := []store.SampleRollup{
+			{App: "attacker", Kind: "runtime_metrics", Source: long, Minute: t0, Values: map[string]float64{"load_avg_1m": 9}},
+			{App: "victim", Kind: "runtime_metrics", Source: "web.1", Minute: t0, Values: map[string]float64{"load_avg_1m": 0.5}},
+		}
+		if err := s.MergeRollups(ctx, rs, sr); err != nil {
+			t.Fatalf("MergeRollups: %v", err)
+		}
+		if got := seriesSum(t, s, "victim", "requests"); got != 3 {
+			t.Errorf("victim requests = %v, want 3", got)
+		}
+		if got := seriesSum(t, s, "victim", "load_avg_1m"); got != 0.5 {
+			t.Errorf("victim load_avg_1m = %v, want 0.5", got)
+		}
+		if got := seriesSum(t, s, "attacker", "requests"); s.Embedded() && got != 3 || !s.Embedded() && got != 2 {
+			t.Errorf("attacker requests = %v, want 2 (3 on SQLite, which stores any name)", got)
+		}
+		if got, want := s.DroppedRows(), map[bool]int64{true: 0, false: 4}[s.Embedded()]; got != want {
+			t.Errorf("DroppedRows = %d, want %d (the minute and hourly rollup and sample rows)", got, want)
+		}
+	})
+}
+
+// TestHerokuSamplesAreStoredAfterCustomNamesFillTheTable: custom sample
+// names, however many apps send them, can use up neither the room of
+// Heroku's own metrics nor more than 50 names per app and flush; what is
+// left out is counted.
+func TestHerokuSamplesAreStoredAfterCustomNamesFillTheTable(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		var flood []store.SampleRollup
+		for a := range 25 {
+			r := store.SampleRollup{App: fmt.Sprintf("flood-%d", a), Kind: "redis_metrics", Source: "REDIS", Minute: t0, Values: map[string]float64{}}
+			for n := range 60 {
+				r.Values[fmt.Sprintf("x%d_%d", a, n)] = 1
+			}
+			flood = append(flood, r)
+		}
+		if err := s.MergeRollups(ctx, nil, flood); err != nil {
+			t.Fatalf("MergeRollups(flood): %v", err)
+		}
+		// 10 names over the per-app cap for each app; on Postgres, 250 more
+		// over the 1,000 names sample_names holds.
+		if got, want := s.DroppedSamples(), map[bool]int64{true: 250, false: 500}[s.Embedded()]; got != want {
+			t.Errorf("DroppedSamples = %d, want %d", got, want)
+		}
+		victim := []store.SampleRollup{
+			{App: "victim", Kind: "runtime_metrics", Source: "web.1", Minute: t0, Values: map[string]float64{"load_avg_1m": 0.25, "memory_rss_mb": 100}},
+			{App: "victim", Kind: "redis_metrics", Source: "REDIS", Minute: t0, Values: map[string]float64{"hit_rate": 0.75}},
+		}
+		if err := s.MergeRollups(ctx, nil, victim); err != nil {
+			t.Fatalf("MergeRollups(victim): %v", err)
+		}
+		for metric, want := range map[string]float64{"load_avg_1m": 0.25, "memory_rss_mb": 100, "redis:hit_rate": 0.75} {
+			if got := seriesSum(t, s, "victim", metric); got != want {
+				t.Errorf("victim %s = %v, want %v", metric, got, want)
+			}
+		}
+	})
 }

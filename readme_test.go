@@ -1,0 +1,282 @@
+package main
+
+// The README's examples, executed. Each example is read out of README.md
+// (so the two cannot drift apart) and run the way a user would, and the test
+// checks that it does what the text beside it says.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/checks"
+	"github.com/dynowatch/dynowatch/config"
+	"github.com/dynowatch/dynowatch/store/storetest"
+)
+
+func readme(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// readmeChecks returns every CHECK_<NAME>="…" the README shows, by var.
+func readmeChecks(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, m := range regexp.MustCompile(`(CHECK_[A-Z0-9_]+)="((?:[^"\\]|\\.)*)"`).FindAllStringSubmatch(readme(t), -1) {
+		out[m[1]] = m[2]
+	}
+	return out
+}
+
+// TestREADMECheckExamplesParse: every CHECK_ example of the README is
+// accepted as written, with the env: vars it names set.
+func TestREADMECheckExamplesParse(t *testing.T) {
+	ex := readmeChecks(t)
+	for _, name := range []string{"CHECK_API", "CHECK_QUEUE", "CHECK_DB"} {
+		if ex[name] == "" {
+			t.Fatalf("README.md no longer shows %s; this test runs it", name)
+		}
+	}
+	environ := []string{"QUEUE_REDIS_URL=redis://h:6379", "APP_DATABASE_URL=postgres://u:p@h:5432/d"}
+	for name, v := range ex {
+		environ = append(environ, name+"="+v)
+	}
+	cs, err := checks.Load(environ)
+	if err != nil {
+		t.Fatalf("README's checks: %v", err)
+	}
+	if len(cs) != len(ex) {
+		t.Errorf("loaded %d checks of the README's %d", len(cs), len(ex))
+	}
+}
+
+// probeREADME runs the README's check var once, its target rewritten by
+// rewrite (the README's hosts are not reachable from a test).
+func probeREADME(t *testing.T, name string, rewrite func(string) string, env map[string]string, client *http.Client) checks.Result {
+	t.Helper()
+	c, err := checks.Parse(name, rewrite(readmeChecks(t)[name]))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	p := &checks.Prober{HTTPClient: client, LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	return p.Probe(context.Background(), &c)
+}
+
+// TestREADMECheckAPI: CHECK_API "http https://myapp.herokuapp.com/health
+// every=30s timeout=5s status=200" passes on a 200 and fails, with the
+// status as the reason, on anything else.
+func TestREADMECheckAPI(t *testing.T) {
+	status := 200
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/health" {
+			http.NotFound(w, r)
+			return
+		}
+		w.WriteHeader(status)
+	}))
+	defer srv.Close()
+	rewrite := func(v string) string { return strings.Replace(v, "https://myapp.herokuapp.com", srv.URL, 1) }
+	if r := probeREADME(t, "CHECK_API", rewrite, nil, srv.Client()); !r.OK || r.Warning != "" {
+		t.Errorf("healthy endpoint: %+v", r)
+	}
+	status = 503
+	if r := probeREADME(t, "CHECK_API", rewrite, nil, srv.Client()); r.OK || !strings.Contains(r.Error, "503") {
+		t.Errorf("failing endpoint: %+v, want a failure naming the 503", r)
+	}
+}
+
+// TestREADMECheckQueue: CHECK_QUEUE "redis env:QUEUE_REDIS_URL list=jobs
+// max=1000" reads the URL from QUEUE_REDIS_URL, passes while the list holds
+// at most 1000 items and fails beyond. The list is renamed to a key of the
+// test's own: the test Redis is shared.
+func TestREADMECheckQueue(t *testing.T) {
+	rawURL := "redis://127.0.0.1:6379/0"
+	opt, _ := redis.ParseURL(rawURL)
+	client := redis.NewClient(opt)
+	defer client.Close()
+	ctx := context.Background()
+	if err := client.Ping(ctx).Err(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("the test Redis is unreachable: %v", err)
+		}
+		t.Skipf("the test Redis is unreachable: %v", err)
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	key := "dynowatch-test:" + hex.EncodeToString(b[:]) + ":jobs"
+	defer client.Del(ctx, key)
+	rewrite := func(v string) string { return strings.Replace(v, "list=jobs", "list="+key, 1) }
+	env := map[string]string{"QUEUE_REDIS_URL": rawURL}
+	for _, tt := range []struct {
+		items int
+		ok    bool
+	}{{0, true}, {1000, true}, {1001, false}} {
+		client.Del(ctx, key)
+		if tt.items > 0 {
+			vals := make([]any, tt.items)
+			for i := range vals {
+				vals[i] = i
+			}
+			client.RPush(ctx, key, vals...)
+		}
+		r := probeREADME(t, "CHECK_QUEUE", rewrite, env, nil)
+		if r.OK != tt.ok || r.Value == nil || *r.Value != float64(tt.items) {
+			t.Errorf("list of %d items: %+v, want ok=%v", tt.items, r, tt.ok)
+		}
+		if !tt.ok && !strings.Contains(r.Error, "over max=1000") {
+			t.Errorf("list of %d items: reason %q", tt.items, r.Error)
+		}
+	}
+}
+
+// TestREADMECheckDB: CHECK_DB "postgres env:APP_DATABASE_URL table=users"
+// passes while the table exists and fails, naming it, once it is gone.
+func TestREADMECheckDB(t *testing.T) {
+	rawURL := storetest.PostgresURL(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE TABLE users (id int)"); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"APP_DATABASE_URL": rawURL}
+	same := func(v string) string { return v }
+	if r := probeREADME(t, "CHECK_DB", same, env, nil); !r.OK {
+		t.Errorf("with the table: %+v", r)
+	}
+	if _, err := conn.Exec(ctx, "DROP TABLE users"); err != nil {
+		t.Fatal(err)
+	}
+	if r := probeREADME(t, "CHECK_DB", same, env, nil); r.OK || !strings.Contains(r.Error, "users") {
+		t.Errorf("without the table: %+v, want a failure naming it", r)
+	}
+}
+
+// TestREADMEAlertVarExamples: every ALERT_<RULE>_<SETTING>[__<APP>]=value
+// the README shows is accepted and sets what its name says, for the app it
+// names and no other.
+func TestREADMEAlertVarExamples(t *testing.T) {
+	found := regexp.MustCompile("`(ALERT_[A-Z0-9_]+)=([^`\\s]+)`").FindAllStringSubmatch(readme(t), -1)
+	if len(found) < 2 {
+		t.Fatalf("README.md shows %d ALERT_ examples, want the two of the Alerts section", len(found))
+	}
+	defaults := alert.DefaultRules()
+	for _, m := range found {
+		name, value := m[1], m[2]
+		t.Run(name, func(t *testing.T) {
+			rules, err := alert.LoadRules([]string{name + "=" + value}, config.ChannelVars())
+			if err != nil {
+				t.Fatalf("%s=%s: %v", name, value, err)
+			}
+			key, app, _ := strings.Cut(strings.TrimPrefix(name, "ALERT_"), "__")
+			app = strings.ReplaceAll(strings.ToLower(app), "_", "-")
+			setting := key[strings.LastIndex(key, "_")+1:]
+			rule, err := alert.ParseRuleName(strings.TrimSuffix(key, "_"+setting))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if setting != "THRESHOLD" {
+				t.Fatalf("%s: this test checks THRESHOLD examples only; teach it what %s does", name, setting)
+			}
+			want, _ := strconv.ParseFloat(value, 64)
+			target := app
+			if target == "" {
+				target = "any-app"
+			}
+			if got := rules.For(target, rule).Threshold; got != want {
+				t.Errorf("%s=%s: threshold of %s for %s is %v", name, value, rule, target, got)
+			}
+			if app != "" {
+				if got := rules.For("other-app", rule).Threshold; got != defaults.For("other-app", rule).Threshold {
+					t.Errorf("%s=%s changed %s for other apps too (%v)", name, value, rule, got)
+				}
+			}
+		})
+	}
+}
+
+// TestREADMESilenceExample: the README's silence, posted as shown, is
+// created, listed, and mutes its app's alerts while another app's still
+// reach the webhook.
+func TestREADMESilenceExample(t *testing.T) {
+	m := regexp.MustCompile("`POST /api/v1/silences` with `(\\{[^`]+\\})`").FindStringSubmatch(readme(t))
+	if m == nil {
+		t.Fatal("README.md no longer shows the POST /api/v1/silences example")
+	}
+	var ex struct{ App string }
+	if err := json.Unmarshal([]byte(m[1]), &ex); err != nil || ex.App == "" {
+		t.Fatalf("README's silence %s: %v", m[1], err)
+	}
+	got := make(chan map[string]any, 8)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n map[string]any
+		json.NewDecoder(r.Body).Decode(&n)
+		got <- n
+	}))
+	defer hook.Close()
+	base, logs, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw", "ALERT_WEBHOOK_URL": hook.URL,
+		"ALERT_GROUP_WAIT": "0s"})
+
+	req, _ := http.NewRequest("POST", base+"/api/v1/silences", strings.NewReader(m[1]))
+	req.SetBasicAuth("ops", "pw")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST the README's silence: %d %s", resp.StatusCode, body)
+	}
+	var listed struct {
+		Silences []struct{ App string } `json:"silences"`
+	}
+	getJSON(t, base+"/api/v1/silences", "pw", &listed)
+	if len(listed.Silences) != 1 || listed.Silences[0].App != ex.App {
+		t.Fatalf("silences = %+v, want the README's", listed)
+	}
+
+	ts := time.Now().UTC().Format(time.RFC3339)
+	r14 := frame("<45>1 " + ts + " host heroku worker.1 - Error R14 (Memory quota exceeded)\n")
+	for _, app := range []string{ex.App, "other-app"} {
+		if code := post(t, base+"/drain/"+app, "s", r14, nil); code != 204 {
+			t.Fatalf("drain %s: %d", app, code)
+		}
+	}
+	select {
+	case n := <-got:
+		if n["app"] != "other-app" {
+			t.Errorf("webhook got %v; the silenced app's alert went out", n)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no webhook for the app not silenced within 15 s; logs:\n%s", logs)
+	}
+	select {
+	case n := <-got:
+		t.Errorf("webhook got a second message %v; the silenced app's alert went out", n)
+	case <-time.After(2 * time.Second):
+	}
+}
