@@ -125,11 +125,12 @@ func (e *Engine) Folded() int64 { return e.obs.foldedCount() }
 const FinalApplyTimeout = 15 * time.Second
 
 // Run applies queued observations until ctx is done: urgent ones (R codes,
-// crashes) as soon as they arrive and before any other, the rest every
-// interval. Then it applies what is left within FinalApplyTimeout.
+// crashes) as soon as they arrive and before any other, the rest at least
+// every interval. Then it applies what is left, urgent ones first, within
+// FinalApplyTimeout.
 func (e *Engine) Run(ctx context.Context, interval time.Duration) error {
-	// An apply under way is not cut short when ctx is done: what it holds
-	// was committed with its batch and is applied once more below otherwise.
+	// An apply under way is not cut short when ctx is done: its
+	// observations were committed with their batches, and would be lost.
 	applyCtx := context.WithoutCancel(ctx)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
