@@ -175,7 +175,7 @@ func (a alertStore) SaveAlert(ctx context.Context, s *alert.State, expect int64,
 	msgs := make([]store.OutboxMessage, len(out))
 	for i, o := range out {
 		msgs[i] = store.OutboxMessage{DeliveryID: o.DeliveryID, Channel: o.Channel, App: o.App, AlertKey: o.AlertKey, Status: string(o.Status),
-			Severity: string(o.Severity), Payload: o.Payload, CreatedAt: o.CreatedAt, NotBefore: o.NotBefore}
+			Severity: string(o.Severity), Urgent: o.Urgent, Payload: o.Payload, CreatedAt: o.CreatedAt, NotBefore: o.NotBefore}
 	}
 	ok, err := a.st.SaveAlert(ctx, &as, expect, msgs...)
 	s.Version = as.Version

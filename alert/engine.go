@@ -46,6 +46,7 @@ type Outgoing struct {
 	AlertKey   string
 	Status     Status
 	Severity   Severity
+	Urgent     bool      // a page of an instant rule (Instant): delivered before everything else
 	Payload    []byte    // the Notification as JSON
 	CreatedAt  time.Time // the engine's clock when it was written, not a log's time
 	NotBefore  time.Time // held until its group goes out; zero: at once
@@ -402,7 +403,7 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 	out := make([]Outgoing, 0, len(e.o.Channels))
 	for _, c := range e.o.Channels {
 		out = append(out, Outgoing{DeliveryID: n.ID, Channel: c, App: s.App, AlertKey: s.Key, Status: st, Severity: s.Severity,
-			Payload: payload, CreatedAt: now, NotBefore: notBefore})
+			Urgent: s.Rule.Instant(), Payload: payload, CreatedAt: now, NotBefore: notBefore})
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -307,5 +308,28 @@ func TestEngineCoalescedEventsKeepTheLatestDyno(t *testing.T) {
 	}
 	if sent := st.sent(); len(sent) != 1 || sent[0].Alerts[0].Dyno != "web.3" {
 		t.Fatalf("notifications = %+v, want one H12 on web.3", sent)
+	}
+}
+
+// TestInstantRulesArePagedAsUrgent: an R14 (a warning) and a crash loop are
+// written to the outbox as urgent, to be delivered before a storm of
+// critical router alerts; the router alerts are not.
+func TestInstantRulesArePagedAsUrgent(t *testing.T) {
+	st, clock := newMemStore(), &testClock{t0}
+	e := newEngine(t, st, clock)
+	crash := Key{Rule: RuleCrashLoop, App: "shop", Dyno: "web.2"}
+	obs := []Observation{ev(Key{Rule: RuleHCodes, App: "shop", Code: "H12"}, t0), ev(Key{Rule: RuleR14, App: "shop", Dyno: "web.1"}, t0),
+		ev(crash, t0), ev(crash, t0), ev(crash, t0)}
+	if err := e.Apply(context.Background(), obs); err != nil {
+		t.Fatal(err)
+	}
+	urgent := map[RuleName]bool{}
+	for _, o := range st.outbox {
+		var n Notification
+		json.Unmarshal(o.Payload, &n)
+		urgent[n.Alerts[0].Rule] = o.Urgent
+	}
+	if want := map[RuleName]bool{RuleHCodes: false, RuleR14: true, RuleCrashLoop: true}; !maps.Equal(urgent, want) {
+		t.Errorf("urgent = %v, want %v", urgent, want)
 	}
 }

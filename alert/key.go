@@ -44,6 +44,18 @@ const (
 	RuleMaintenance RuleName = "maintenance"
 )
 
+// Instant says whether the rule's alerts jump every queue, the observation
+// queue's and the outbox's: a dyno error (an R code) or a crash loop is one
+// line saying a dyno is in trouble, while router codes and window rules
+// come in storms of thousands that are counted, not each paged at once.
+func (n RuleName) Instant() bool {
+	switch n {
+	case RuleR10, RuleR12, RuleR13, RuleR14, RuleR15, RuleR16, RuleR17, RuleR99, RuleCrashLoop:
+		return true
+	}
+	return false
+}
+
 // Var is the name's <RULE> part of config vars, as the README spells it: H_CODES.
 func (n RuleName) Var() string { return strings.ToUpper(string(n)) }
 
