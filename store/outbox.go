@@ -41,16 +41,17 @@ const (
 	StatusResolved = "resolved"
 )
 
-// rank orders rows for claims: urgent first, then critical, warning, info.
+// rank orders rows for claims: urgent ones first, then by severity
+// (critical, warning, info) within each.
 func (m *OutboxMessage) rank() int {
 	if m.Urgent {
-		return urgentRank
+		return urgentRanks + severityRank(m.Severity)
 	}
 	return severityRank(m.Severity)
 }
 
-// urgentRank is the rank of an urgent row, above every severity's.
-const urgentRank = 4
+// urgentRanks lifts an urgent row's rank above every other row's.
+const urgentRanks = 3
 
 // severityRank orders severities for claims: critical first.
 func severityRank(s string) int {
@@ -163,7 +164,7 @@ func scanOutbox(r row) (OutboxItem, error) {
 	)
 	err := r.Scan(&it.ID, &it.DeliveryID, &it.Channel, &it.App, &it.AlertKey, &it.Status, &it.Severity, &rank, &payload, &it.Attempts,
 		&created, &next, &it.LastError, &it.ClaimedBy, &sent, &it.Heard, &gaveUp)
-	it.Urgent = rank == urgentRank
+	it.Urgent = rank > urgentRanks
 	it.Payload = []byte(payload)
 	it.CreatedAt, it.NextAttempt, it.SentAt, it.GaveUpAt = fromMicros(created), fromMicros(next), fromMicros(sent), fromMicros(gaveUp)
 	return it, err

@@ -236,7 +236,8 @@ func TestOutboxCriticalFirst(t *testing.T) {
 
 // TestOutboxUrgentBeforeEverySeverity: an R14 (a warning, but an instant
 // rule's page) written behind an H-code storm's critical pages is claimed
-// first; then the critical ones, oldest first.
+// before them, after a more severe urgent R15; then the critical ones,
+// oldest first.
 func TestOutboxUrgentBeforeEverySeverity(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, s *store.Store) {
@@ -248,15 +249,17 @@ func TestOutboxUrgentBeforeEverySeverity(t *testing.T) {
 		}
 		r14 := alertMessage("r14", "webhook", "r14|shop|web.1", store.StatusFiring, "warning")
 		r14.Urgent, r14.CreatedAt = true, t0.Add(time.Hour)
-		if err := s.Enqueue(ctx, append(msgs, r14)...); err != nil {
+		r15 := alertMessage("r15", "webhook", "r15|shop|web.1", store.StatusFiring, "critical") // urgent too, and more severe
+		r15.Urgent, r15.CreatedAt = true, t0.Add(2*time.Hour)
+		if err := s.Enqueue(ctx, append(msgs, r14, r15)...); err != nil {
 			t.Fatal(err)
 		}
-		items := mustClaim(t, s, "w", t0.Add(2*time.Hour), time.Minute, 3)
-		if got, want := deliveryIDs(items), []string{"r14", "h-0000", "h-0001"}; !cmp.Equal(got, want) {
+		items := mustClaim(t, s, "w", t0.Add(3*time.Hour), time.Minute, 4)
+		if got, want := deliveryIDs(items), []string{"r15", "r14", "h-0000", "h-0001"}; !cmp.Equal(got, want) {
 			t.Fatalf("claimed %v, want %v", got, want)
 		}
-		if !items[0].Urgent || items[1].Urgent {
-			t.Errorf("Urgent read back as %v, %v; want true, false", items[0].Urgent, items[1].Urgent)
+		if !items[0].Urgent || !items[1].Urgent || items[2].Urgent {
+			t.Errorf("Urgent read back as %v, %v, %v; want true, true, false", items[0].Urgent, items[1].Urgent, items[2].Urgent)
 		}
 	})
 }
