@@ -217,7 +217,7 @@ func (a alertStore) LastRelease(ctx context.Context, app string, since time.Time
 	return "", false, nil
 }
 
-func (a alertStore) LastGroupStart(ctx context.Context, app string, since time.Time) (time.Time, bool, error) {
+func (a alertStore) LastGroupStart(ctx context.Context, app string, atLeast alert.Severity, since time.Time) (time.Time, bool, error) {
 	items, err := a.st.Outbox(ctx, store.OutboxQuery{App: app, Limit: 50})
 	if err != nil {
 		return time.Time{}, false, err
@@ -227,12 +227,17 @@ func (a alertStore) LastGroupStart(ctx context.Context, app string, since time.T
 			break
 		}
 		var head struct{ Status alert.Status }
-		if it.NextAttempt.After(it.CreatedAt) || json.Unmarshal(it.Payload, &head) != nil || head.Status != alert.Firing {
-			continue // held for a group itself, or not a firing
+		if it.NextAttempt.After(it.CreatedAt) || alert.Severity(it.Severity).Rank() < atLeast.Rank() ||
+			json.Unmarshal(it.Payload, &head) != nil || head.Status != alert.Firing {
+			continue // held for a group itself, less severe, or not a firing
 		}
 		return it.CreatedAt, true, nil
 	}
 	return time.Time{}, false, nil
+}
+
+func (a alertStore) LastNotified(ctx context.Context, key string) (time.Time, bool, error) {
+	return a.st.LastNotified(ctx, key)
 }
 
 func (a alertStore) ClaimOutbox(ctx context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]alert.Delivery, error) {
@@ -243,6 +248,10 @@ func (a alertStore) ClaimOutbox(ctx context.Context, holder string, now time.Tim
 			Payload: it.Payload, Attempts: it.Attempts, CreatedAt: it.CreatedAt, FiringHeard: it.FiringHeard}
 	}
 	return out, err
+}
+
+func (a alertStore) ExtendClaim(ctx context.Context, holder string, now time.Time, lease time.Duration, ids ...int64) ([]int64, error) {
+	return a.st.ExtendClaim(ctx, holder, now, lease, ids...)
 }
 
 func (a alertStore) MarkSent(ctx context.Context, id int64, holder string, now time.Time) error {

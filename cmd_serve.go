@@ -58,7 +58,9 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkLis
 			c.Port = ln.Addr().(*net.TCPAddr).Port
 			cfg = &c
 		}
-		srv = &http.Server{Handler: &gate, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
+		// The drain bounds its bodies itself (drain.DefaultBodyTimeout);
+		// ReadTimeout is the backstop for every other route.
+		srv = &http.Server{Handler: &gate, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 5 * time.Minute}
 		go func() { errc <- srv.Serve(ln) }()
 		gate.set(bootMux(&ready, nil))
 	}
@@ -254,13 +256,19 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 		return nil, err
 	}
 	shown := drainSecrets[len(drainSecrets)-1]
-	if cfg.OnHeroku() && len(cfg.DrainSecret) > 0 {
-		shown = "$DRAIN_SECRET" // the dyno's logs leave the app: don't print the secret there
+	if len(cfg.DrainSecret) > 0 {
+		// A secret the user set is theirs to know; logs often leave the
+		// machine (and on Heroku, the app). Only a generated one is shown.
+		shown = "$DRAIN_SECRET"
 	}
 	u := *base
 	u.User = url.UserPassword("dynowatch", shown)
 	u.Path = "/drain/APP"
 	log.Info("add an app with: heroku drains:add "+u.String()+" -a APP", "drain_url", u.String())
+	if cfg.URL == "" && !cfg.OnHeroku() {
+		log.Info("Heroku can't reach localhost: expose this port on a public https URL (a tunnel such as `cloudflared tunnel --url http://localhost:" +
+			strconv.Itoa(cfg.Port) + "`, or deploy to Heroku) and set DYNOWATCH_URL to it, so that the drain URL above is one Heroku can post to")
+	}
 	if len(cfg.DashboardPassword) == 0 {
 		d := *base
 		d.User = url.UserPassword("dynowatch", dashPasswords[0])
@@ -301,7 +309,14 @@ func secret(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 
 // openStore opens the store, retrying while the database is not reachable
 // yet (a dyno may boot before its database answers), and migrates it.
+//
+// On Heroku it refuses the embedded store: it would live on the dyno's disk,
+// which every restart (at least daily) wipes, and each dyno would have its own.
 func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*store.Store, error) {
+	if cfg.OnHeroku() && cfg.Embedded() {
+		return nil, errors.New("config var DATABASE_URL is not set: on Heroku the embedded store would live on the dyno's throwaway disk; " +
+			"add Heroku Postgres, which sets it: `heroku addons:create heroku-postgresql:essential-0 -a <this app>`")
+	}
 	delay := time.Second
 	for {
 		st, err := store.Open(ctx, store.Config{DatabaseURL: cfg.DatabaseURL, Path: cfg.DBPath, MaxConns: cfg.DatabaseMaxConns, Logger: log})
@@ -313,6 +328,9 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*stor
 		}
 		if cfg.Embedded() {
 			return nil, fmt.Errorf("opening the embedded store %s: %w", cfg.DBPath, err)
+		}
+		if errors.Is(err, store.ErrBadDatabaseURL) {
+			return nil, fmt.Errorf("config var DATABASE_URL: %w (example: postgres://user:pass@host:5432/db?sslmode=require)", err)
 		}
 		log.Error("store not ready; retrying", "in", delay, "err", err)
 		select {

@@ -19,10 +19,11 @@ import (
 )
 
 func TestRefusesToStartOnHerokuWithoutSecrets(t *testing.T) {
-	for _, v := range []string{"DRAIN_SECRET", "DASHBOARD_PASSWORD", "DATABASE_URL"} {
+	for _, v := range []string{"DRAIN_SECRET", "DASHBOARD_PASSWORD"} {
 		t.Setenv(v, "")
 		os.Unsetenv(v)
 	}
+	t.Setenv("DATABASE_URL", storetest.PostgresURL(t))
 	t.Setenv("DYNO", "web.1")
 	t.Setenv("PORT", "0")
 	t.Setenv("DYNOWATCH_DB", filepath.Join(t.TempDir(), "h.db"))

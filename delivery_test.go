@@ -256,3 +256,167 @@ func TestResolvedReachesANarrowedChannelThatHeardTheFiring(t *testing.T) {
 		}
 	})
 }
+
+// TestALateBacklogDoesNotLookOld: lines that arrive twelve minutes late
+// (Logplex catching up) fire an alert whose notification is new: DELIVERY's
+// "notifications waiting over 10 minutes" counts from when it was written,
+// not from the log's time.
+func TestALateBacklogDoesNotLookOld(t *testing.T) {
+	eachStoreOf(t, func(t *testing.T, st *store.Store) {
+		hook := newRecorder(t, nil)
+		c := newDeliveryChain(t, st, &testClock{t: storyT0}, map[string]string{"ALERT_WEBHOOK_URL": hook.srv.URL, "ALERT_R15_WINDOW": "1h"})
+		c.drain("shop", dynoLine(storyT0.Add(-12*time.Minute), "web.1", "Error R15 (Memory quota vastly exceeded)"))
+		// The worker's alert job runs before the sender gets to it.
+		if err := c.al.evaluate(context.Background(), c.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		stats, err := st.OutboxStats(context.Background(), c.clock.Now())
+		if err != nil || stats.Oldest != 0 {
+			t.Fatalf("OutboxStats = %+v, %v; want the new notification waiting 0s", stats, err)
+		}
+		c.send()
+		if got, want := strings.Join(hook.take(), "\n"), "firing critical: critical R15"; got != want {
+			t.Fatalf("the webhook got\n%s\nwant\n%s", got, want)
+		}
+	})
+}
+
+// TestRemindersCountFromDelivery: a firing that reached the webhook only
+// after it was down for half an hour is reminded of ALERT_REPEAT_INTERVAL
+// after it went out, not after the alert was detected.
+func TestRemindersCountFromDelivery(t *testing.T) {
+	eachStoreOf(t, func(t *testing.T, st *store.Store) {
+		var mu sync.Mutex
+		down := true
+		hook := newRecorder(t, nil)
+		failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			defer mu.Unlock()
+			if down {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			hook.srv.Config.Handler.ServeHTTP(w, r)
+		}))
+		t.Cleanup(failing.Close)
+		c := newDeliveryChain(t, st, &testClock{t: storyT0}, map[string]string{"ALERT_WEBHOOK_URL": failing.URL,
+			"ALERT_R15_WINDOW": "6h", "ALERT_REPEAT_INTERVAL": "1h",
+			"ALERT_DELIVERY_ENABLED": "false"}) // the webhook being down is not this story's
+
+		c.drain("shop", dynoLine(storyT0, "web.1", "Error R15 (Memory quota vastly exceeded)"))
+		c.send()
+		for m := time.Duration(1); m < 20; m++ {
+			c.at(storyT0, m*time.Minute)
+		}
+		mu.Lock()
+		down = false
+		mu.Unlock()
+		// Retries back off 30 s, 1 m, 2 m, 4 m, 8 m, 16 m: the firing goes
+		// out on the try after 30 minutes.
+		var delivered time.Duration
+		for s := 20 * time.Minute; delivered == 0 && s < time.Hour; s += 30 * time.Second {
+			c.at(storyT0, s)
+			if got := hook.take(); len(got) > 0 {
+				if got[0] != "firing critical: critical R15" {
+					t.Fatalf("first message %v, want the firing", got)
+				}
+				delivered = s
+			}
+		}
+		if delivered < 30*time.Minute {
+			t.Fatalf("the firing went out at %v, want its retry after half an hour", delivered)
+		}
+		// An hour after detection, and just under one after delivery: nothing.
+		for _, s := range []time.Duration{time.Hour, delivered + time.Hour - 30*time.Second} {
+			c.at(storyT0, s)
+			if got := hook.take(); len(got) > 0 {
+				t.Fatalf("at %v: %v; want no reminder before an hour after the firing went out", s, got)
+			}
+		}
+		c.at(storyT0, delivered+time.Hour)
+		if got := strings.Join(hook.take(), "\n"); got != "reminder critical: critical R15" {
+			t.Fatalf("an hour after the firing went out: %q, want the reminder", got)
+		}
+	})
+}
+
+// TestTwoWorkersAndASlowChannelDeliverOnce: fifty alerts, two workers
+// sending from one store, and a webhook that takes 2 s to answer (on the
+// test clock): each alert reaches the webhook once, although one worker's
+// claim of fifty rows takes longer than a lease to work through.
+func TestTwoWorkersAndASlowChannelDeliverOnce(t *testing.T) {
+	eachStoreOf(t, func(t *testing.T, st *store.Store) {
+		clock := &testClock{t: storyT0}
+		hook := newRecorder(t, func() {
+			clock.Advance(2 * time.Second)
+			time.Sleep(2 * time.Millisecond) // lets the other worker try its luck meanwhile
+		})
+		c := newDeliveryChain(t, st, clock, map[string]string{"ALERT_WEBHOOK_URL": hook.srv.URL})
+		for i := range 50 { // of fifty apps: no alert waits for another's group
+			c.drain(fmt.Sprintf("app-%02d", i), dynoLine(storyT0, "web.1", "Error R15 (Memory quota vastly exceeded)"))
+		}
+		second, err := alert.NewSender(alert.SenderOptions{Outbox: alertStore{st}, Notifiers: c.al.notifiers, Holder: "worker.2",
+			Logger: c.al.log, Now: clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var wg sync.WaitGroup
+		for _, s := range []*alert.Sender{c.sender, second} {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					sent, failed, err := s.SendDue(ctx, 50)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if sent+failed > 0 {
+						continue
+					}
+					if stats, err := st.OutboxStats(ctx, clock.Now()); err != nil || stats.Pending == 0 {
+						return
+					}
+					time.Sleep(time.Millisecond)
+				}
+			})
+		}
+		wg.Wait()
+		hook.mu.Lock()
+		defer hook.mu.Unlock()
+		seen := map[string]int{}
+		for _, id := range hook.ids {
+			seen[id]++
+		}
+		for id, n := range seen {
+			if n > 1 {
+				t.Errorf("delivery %s arrived %d times", id, n)
+			}
+		}
+		if len(seen) != 50 {
+			t.Errorf("%d alerts arrived, want 50", len(seen))
+		}
+	})
+}
+
+// TestACriticalPageNeverWaitsBehindWarnings: with eighty warnings
+// waiting in the outbox, an R15 written after them is the next message the
+// webhook gets.
+func TestACriticalPageNeverWaitsBehindWarnings(t *testing.T) {
+	eachStoreOf(t, func(t *testing.T, st *store.Store) {
+		hook := newRecorder(t, nil)
+		c := newDeliveryChain(t, st, &testClock{t: storyT0}, map[string]string{"ALERT_WEBHOOK_URL": hook.srv.URL})
+		for i := range 80 {
+			c.drain(fmt.Sprintf("app-%03d", i), dynoLine(storyT0, "web.1", "Error R14 (Memory quota exceeded)"))
+		}
+		c.clock.Set(storyT0.Add(time.Second))
+		c.drain("shop", dynoLine(storyT0.Add(time.Second), "web.1", "Error R15 (Memory quota vastly exceeded)"))
+		if _, _, err := c.sender.SendDue(context.Background(), 50); err != nil {
+			t.Fatal(err)
+		}
+		got := hook.take()
+		if len(got) != 50 || got[0] != "firing critical: critical R15" || got[1] != "firing warning: warning R14" {
+			t.Fatalf("the first send got %d messages, first %q; want 50, the R15 first", len(got), got[:min(len(got), 2)])
+		}
+	})
+}

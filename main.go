@@ -83,7 +83,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
-	case "all", "web", "worker", "migrate", "replay", "config", "alert", "tail":
+	case "all", "web", "worker", "migrate":
+		// They take no arguments: anything after them, --help included, must
+		// not start a server.
+		if len(rest) > 0 {
+			if isHelp(rest[0]) {
+				fmt.Fprint(stdout, usage)
+				return nil
+			}
+			fmt.Fprint(stderr, usage)
+			return usageError("dynowatch %s takes no arguments, got %q", cmd, rest[0])
+		}
+	case "replay", "config", "alert", "tail":
 	default:
 		fmt.Fprint(stderr, usage)
 		return usageError("unknown command %q", cmd)
@@ -127,4 +138,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runTail(ctx, cfg, newLogger(stderr, cfg.OnHeroku()), rest, stdout, stderr)
 	}
 	return serve(ctx, cfg, rules, checkList, log, roles{web: true, worker: true})
+}
+
+func isHelp(arg string) bool {
+	switch arg {
+	case "help", "-h", "-help", "--help":
+		return true
+	}
+	return false
 }

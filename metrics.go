@@ -27,7 +27,7 @@ func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dynowatch_drain_requests_total",
-			Help: "Drain requests by result: ok, duplicate (a retried batch), unauthorized, bad_app, unsupported, too_large, bad_request, garbage, unavailable."}, []string{"result"}),
+			Help: "Drain requests by result: ok, duplicate (a retried batch), unauthorized, bad_app, unsupported, busy (too many in flight: 429 or 503), timeout (a body too slow), too_large, bad_request, garbage, unavailable."}, []string{"result"}),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dynowatch_drain_messages_total",
 			Help: "Log messages received by drains: parsed, or bad (frames that could not be parsed)."}, []string{"result"}),
 		countMismatches: prometheus.NewCounter(prometheus.CounterOpts{Name: "dynowatch_drain_count_mismatches_total",

@@ -27,9 +27,13 @@ type Store interface {
 	// LastRelease returns the app's latest release or deploy event since a
 	// time, as its log line, and whether there was one.
 	LastRelease(ctx context.Context, app string, since time.Time) (string, bool, error)
-	// LastGroupStart returns when the app's latest firing notification that
-	// went out at once (not held for a group) was written, if it was since.
-	LastGroupStart(ctx context.Context, app string, since time.Time) (time.Time, bool, error)
+	// LastGroupStart returns when the app's latest firing notification of
+	// at least severity atLeast that went out at once (not held for a
+	// group) was written, if it was since.
+	LastGroupStart(ctx context.Context, app string, atLeast Severity, since time.Time) (time.Time, bool, error)
+	// LastNotified returns when the alert's latest firing or reminder went
+	// out, or pending while it has not yet; both zero if it never will.
+	LastNotified(ctx context.Context, key string) (sentAt time.Time, pending bool, err error)
 }
 
 // Outgoing is one notification for one channel, as the outbox keeps it.
@@ -121,11 +125,12 @@ func (e *Engine) Folded() int64 { return e.obs.foldedCount() }
 const FinalApplyTimeout = 15 * time.Second
 
 // Run applies queued observations until ctx is done: urgent ones (R codes,
-// crashes) as soon as they arrive and before any other, the rest every
-// interval. Then it applies what is left within FinalApplyTimeout.
+// crashes) as soon as they arrive and before any other, the rest at least
+// every interval. Then it applies what is left, urgent ones first, within
+// FinalApplyTimeout.
 func (e *Engine) Run(ctx context.Context, interval time.Duration) error {
-	// An apply under way is not cut short when ctx is done: what it holds
-	// was committed with its batch and is applied once more below otherwise.
+	// An apply under way is not cut short when ctx is done: its
+	// observations were committed with their batches, and would be lost.
 	applyCtx := context.WithoutCancel(ctx)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -223,7 +228,23 @@ func (e *Engine) Tick(ctx context.Context) error {
 			r = Rule{Name: RuleMaintenance, Enabled: true, Window: e.o.Rules.Policy.MaintenanceFor, Samples: 1, Severity: Info}
 		}
 		retired := e.retired(&a)
+		sentAt, pending, err := e.lastNotified(ctx, &a)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		if err := e.update(ctx, a.Key, silences, now, func(s State, silenced bool) (State, []Status) {
+			if s.Phase == PhaseFiring && s.Notified {
+				// Reminders count from when the last notice went out, not
+				// from when it was written: a firing held for its group, or
+				// retried while a channel was down, is not reminded of early.
+				switch {
+				case pending:
+					s.LastNotifiedAt = now
+				case !sentAt.IsZero():
+					s.LastNotifiedAt = sentAt
+				}
+			}
 			var st Status
 			if retired {
 				s, st = Retire(s, now)
@@ -260,6 +281,19 @@ func (e *Engine) retired(s *State) bool {
 		return true
 	}
 	return e.o.Retired != nil && e.o.Retired(k)
+}
+
+// lastNotified asks the outbox when a's latest firing or reminder went out,
+// for a firing alert that was told of; zero otherwise.
+func (e *Engine) lastNotified(ctx context.Context, a *State) (time.Time, bool, error) {
+	if a.Phase != PhaseFiring || !a.Notified || len(e.o.Channels) == 0 {
+		return time.Time{}, false, nil
+	}
+	at, pending, err := e.o.Store.LastNotified(ctx, a.Key)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("alert %s: last notified: %w", a.Key, err)
+	}
+	return at, pending, nil
 }
 
 // update reads an alert, changes it with fn and saves it with its
@@ -352,10 +386,12 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 	}
 	// One outage must not page five times: an app's first alert goes out at
 	// once, those firing within GroupWait after it wait and go out together.
-	// Alerts of no app share no outage, so they are never held.
+	// Only behind a group as severe as they are, though: a critical page is
+	// never held because a warning of the same app went out first. Alerts
+	// of no app share no outage, so they are never held.
 	var notBefore time.Time
 	if st == Firing && e.o.Rules.Policy.GroupWait > 0 && s.App != "" {
-		start, ok, err := e.o.Store.LastGroupStart(ctx, s.App, now.Add(-e.o.Rules.Policy.GroupWait))
+		start, ok, err := e.o.Store.LastGroupStart(ctx, s.App, s.Severity, now.Add(-e.o.Rules.Policy.GroupWait))
 		if err != nil {
 			return nil, fmt.Errorf("alert %s: grouping: %w", s.Key, err)
 		}

@@ -4,7 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 )
+
+// LastNotified: the memory outbox sends nothing, so a notification is
+// taken as sent when written.
+func (m *memStore) LastNotified(_ context.Context, key string) (time.Time, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := len(m.outbox) - 1; i >= 0; i-- {
+		if o := m.outbox[i]; o.AlertKey == key && o.Status != Resolved {
+			return o.CreatedAt, false, nil
+		}
+	}
+	return time.Time{}, false, nil
+}
 
 // TestAlertsOfNoAppAreNotGroupedAndLinkTheChecksPage: status checks without
 // app= share no outage, so neither waits for the other's group, and their

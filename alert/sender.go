@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -15,6 +16,9 @@ import (
 // marked sent or failed.
 type Outbox interface {
 	ClaimOutbox(ctx context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
+	// ExtendClaim keeps the rows ids holder's until now+lease, and returns
+	// those holder still held.
+	ExtendClaim(ctx context.Context, holder string, now time.Time, lease time.Duration, ids ...int64) ([]int64, error)
 	MarkSent(ctx context.Context, id int64, holder string, now time.Time) error
 	// MarkSkipped settles a row its channel was not to hear.
 	MarkSkipped(ctx context.Context, id int64, holder string, now time.Time) error
@@ -90,9 +94,13 @@ func NewSender(o SenderOptions) (*Sender, error) {
 	return s, nil
 }
 
-// sendLease is how long a claimed row is this worker's: longer than a send
-// may take (each has a 10 s timeout), so only a dead worker's rows are taken over.
-const sendLease = time.Minute
+// sendLease is how long a claimed row is this worker's. The sender renews it
+// before each send and bounds each send to sendBound, well within it, so
+// only a dead worker's rows are taken over, however slow a channel is.
+const (
+	sendLease = time.Minute
+	sendBound = sendLease / 3
+)
 
 // backoff is the wait before the attempt after the given one: 30 s, 1 m, 2 m …, at most an hour.
 func backoff(attempts int) time.Duration {
@@ -114,36 +122,87 @@ func (s *Sender) SendDue(ctx context.Context, limit int) (sent, failed int, err 
 	if err != nil {
 		return 0, 0, fmt.Errorf("alert: claiming the outbox: %w", err)
 	}
-	var errs []error
-	for _, group := range groupDue(due) {
-		if !s.hears(group) {
-			for _, d := range group {
-				if err := s.o.Outbox.MarkSkipped(ctx, d.ID, s.o.Holder, s.o.Now()); err != nil {
+	// One send at a time per channel, the channels side by side: a slow
+	// webhook delays neither the SMS nor its own rows' order.
+	byChannel := map[string][][]Delivery{}
+	var order []string
+	for _, g := range groupDue(due) {
+		ch := g[0].Channel
+		if _, ok := byChannel[ch]; !ok {
+			order = append(order, ch)
+		}
+		byChannel[ch] = append(byChannel[ch], g)
+	}
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for _, ch := range order {
+		wg.Go(func() {
+			for _, g := range byChannel[ch] {
+				n, f, err := s.deliver(ctx, g)
+				mu.Lock()
+				sent, failed = sent+n, failed+f
+				if err != nil {
 					errs = append(errs, err)
 				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return sent, failed, errors.Join(errs...)
+}
+
+// deliver sends one group, or passes it over if its channel is not to hear
+// it, and records the outcome of each of its rows. It first renews their
+// claim, and leaves alone any row another worker took over meanwhile.
+func (s *Sender) deliver(ctx context.Context, group []Delivery) (sent, failed int, err error) {
+	ids := make([]int64, len(group))
+	for i, d := range group {
+		ids[i] = d.ID
+	}
+	kept, err := s.o.Outbox.ExtendClaim(ctx, s.o.Holder, s.o.Now(), sendLease, ids...)
+	if err != nil {
+		return 0, 0, fmt.Errorf("alert: renewing the claim: %w", err)
+	}
+	if len(kept) < len(group) {
+		group = slices.DeleteFunc(slices.Clone(group), func(d Delivery) bool { return !slices.Contains(kept, d.ID) })
+		if len(group) == 0 {
+			return 0, 0, nil
+		}
+	}
+	var errs []error
+	if !s.hears(group) {
+		for _, d := range group {
+			if err := s.o.Outbox.MarkSkipped(ctx, d.ID, s.o.Holder, s.o.Now()); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return 0, 0, errors.Join(errs...)
+	}
+	sendCtx, cancel := context.WithTimeout(ctx, sendBound)
+	retry, sendErr := s.send(sendCtx, group)
+	cancel()
+	s.o.Delivered(group[0].Channel, sendErr == nil)
+	now := s.o.Now()
+	for _, d := range group {
+		if sendErr == nil {
+			sent++
+			if err := s.o.Outbox.MarkSent(ctx, d.ID, s.o.Holder, now); err != nil {
+				errs = append(errs, err)
 			}
 			continue
 		}
-		retry, err := s.send(ctx, group)
-		s.o.Delivered(group[0].Channel, err == nil)
-		now := s.o.Now()
-		for _, d := range group {
-			if err == nil {
-				sent++
-				if err := s.o.Outbox.MarkSent(ctx, d.ID, s.o.Holder, now); err != nil {
-					errs = append(errs, err)
-				}
-				continue
-			}
-			failed++
-			retryAt := now.Add(backoff(d.Attempts))
-			if !retry || retryAt.Sub(d.CreatedAt) > s.o.GiveUp {
-				retryAt = time.Time{}
-			}
-			s.o.Logger.Warn("notification not delivered", "channel", d.Channel, "attempt", d.Attempts, "retry_at", retryAt, "err", err)
-			if err := s.o.Outbox.MarkFailed(ctx, d.ID, s.o.Holder, now, retryAt, err.Error()); err != nil {
-				errs = append(errs, err)
-			}
+		failed++
+		retryAt := now.Add(backoff(d.Attempts))
+		if !retry || retryAt.Sub(d.CreatedAt) > s.o.GiveUp {
+			retryAt = time.Time{}
+		}
+		s.o.Logger.Warn("notification not delivered", "channel", d.Channel, "attempt", d.Attempts, "retry_at", retryAt, "err", sendErr)
+		if err := s.o.Outbox.MarkFailed(ctx, d.ID, s.o.Holder, now, retryAt, sendErr.Error()); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return sent, failed, errors.Join(errs...)

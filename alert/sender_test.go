@@ -6,12 +6,14 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 )
 
 // memOutbox is an outbox in memory, claimed the way the store claims.
 type memOutbox struct {
+	mu   sync.Mutex // the sender works on channels side by side
 	rows []*memRow
 }
 
@@ -26,6 +28,8 @@ type memRow struct {
 }
 
 func (m *memOutbox) ClaimOutbox(_ context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]Delivery, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	var out []Delivery
 	for _, r := range m.rows {
 		if len(out) == limit || r.sent || r.gaveUp || now.Before(r.nextAttempt) || now.Before(r.claimedUntil) {
@@ -40,17 +44,36 @@ func (m *memOutbox) ClaimOutbox(_ context.Context, holder string, now time.Time,
 
 func (m *memOutbox) row(id int64) *memRow { return m.rows[id-1] }
 
+func (m *memOutbox) ExtendClaim(_ context.Context, holder string, now time.Time, lease time.Duration, ids ...int64) ([]int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var kept []int64
+	for _, id := range ids {
+		if r := m.row(id); r.claimedBy == holder && !r.sent && !r.gaveUp && !r.skipped {
+			r.claimedUntil = now.Add(lease)
+			kept = append(kept, id)
+		}
+	}
+	return kept, nil
+}
+
 func (m *memOutbox) MarkSent(_ context.Context, id int64, holder string, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.row(id).sent = true
 	return nil
 }
 
 func (m *memOutbox) MarkSkipped(_ context.Context, id int64, holder string, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.row(id).skipped = true
 	return nil
 }
 
 func (m *memOutbox) MarkFailed(_ context.Context, id int64, holder string, _, retryAt time.Time, reason string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	r := m.row(id)
 	r.claimedUntil, r.nextAttempt, r.reason, r.gaveUp = time.Time{}, retryAt, reason, retryAt.IsZero()
 	return nil

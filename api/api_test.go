@@ -190,6 +190,8 @@ func TestAPI(t *testing.T) {
 			}
 		}},
 		{"silence without a target", "POST", `/api/v1/silences {"duration":"2h"}`, "pw", 400, nil},
+		{"silence of no app there can be", "POST", `/api/v1/silences {"app":"no such app!!","duration":"2h"}`, "pw", 400, nil},
+		{"silence with a duration and an until", "POST", `/api/v1/silences {"app":"shop","duration":"2h","until":"2020-01-01T00:00:00Z"}`, "pw", 400, nil},
 		{"silence with an unknown field", "POST", `/api/v1/silences {"app":"shop","for":"2h"}`, "pw", 400, nil},
 		{"silences", "GET", "/api/v1/silences", "pw", 200, func(t *testing.T, b map[string]any) {
 			if sl := b["silences"].([]any); len(sl) != 1 || sl[0].(map[string]any)["reason"] != "planned maintenance" {
@@ -220,5 +222,18 @@ func TestAPI(t *testing.T) {
 				tt.check(t, body)
 			}
 		})
+	}
+}
+
+// TestSeriesOverTooManyPointsIsABadRequest: a range of ten years in steps
+// of a minute is the caller's mistake, answered 400 with the step to use.
+func TestSeriesOverTooManyPointsIsABadRequest(t *testing.T) {
+	srv := newServer(t)
+	status, body := call(t, srv, "GET", "/api/v1/apps/shop/series?metric=requests&from=3650d&step=1m", "pw")
+	if msg, _ := body["error"].(string); status != 400 || !strings.Contains(msg, "use a step of at least") {
+		t.Errorf("status %d, error %q; want 400 saying which step to use", status, msg)
+	}
+	if status, _ := call(t, srv, "GET", "/api/v1/apps/shop/series?metric=requests&from=3650d&step=1d", "pw"); status != 200 {
+		t.Errorf("ten years by day: status %d, want 200", status)
 	}
 }

@@ -30,7 +30,7 @@ type Config struct {
 	DrainSecret       Secrets `envconfig:"DRAIN_SECRET" example:"3f9c2a7e41d0b6c8" secret:"true" desc:"Password of the drain URL. Several, comma-separated, are all accepted, so one can be rotated without breaking drains. Generated and kept in the embedded store when unset locally; required on Heroku."`
 	DashboardPassword Secrets `envconfig:"DASHBOARD_PASSWORD" example:"b7e1d04c9a2f5e36" secret:"true" desc:"Basic-auth password of the dashboard and the /api/v1 API (any user name). Same local and Heroku behaviour as DRAIN_SECRET."`
 
-	DatabaseURL      string `envconfig:"DATABASE_URL" example:"postgres://user:pass@host:5432/db" secret:"true" platform:"true" desc:"Postgres to store in; Heroku Postgres sets it. Unset: an embedded database in the file DYNOWATCH_DB."`
+	DatabaseURL      string `envconfig:"DATABASE_URL" example:"postgres://user:pass@host:5432/db" secret:"true" platform:"true" desc:"Postgres to store in; Heroku Postgres sets it. Unset: an embedded database in the file DYNOWATCH_DB, locally only: on Heroku dynowatch refuses to start without it."`
 	DatabaseMaxConns int32  `envconfig:"DATABASE_MAX_CONNS" default:"5" example:"5" desc:"Connections each dyno opens to DATABASE_URL. Heroku plans cap connections, so keep it small."`
 	DBPath           string `envconfig:"DYNOWATCH_DB" default:"dynowatch.db" example:"/var/lib/dynowatch.db" desc:"File of the embedded database used when DATABASE_URL is unset."`
 

@@ -4,6 +4,7 @@
 package drain
 
 import (
+	"cmp"
 	"compress/gzip"
 	"context"
 	"crypto/subtle"
@@ -13,6 +14,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -25,6 +27,20 @@ import (
 // and messages of at most ~10 KiB; log-shuttle similar, gzipped.
 const (
 	MaxBody = 4 << 20 // compressed or not, and again after decompression
+)
+
+// Defaults of the limits on requests in flight and how long a body may take.
+const (
+	// DefaultMaxInFlight is how many drain requests are read and stored at
+	// once; more wait up to slotWait for a turn, then get a 503 that Logplex
+	// retries. Logplex sends one batch at a time per drain, and a batch takes
+	// a few milliseconds, so this is many apps' worth.
+	DefaultMaxInFlight = 64
+	// DefaultBodyTimeout bounds reading one request's body. Logplex itself
+	// gives up on a request after 5 s; a body still arriving later is a slow
+	// or hostile client holding a connection.
+	DefaultBodyTimeout = 10 * time.Second
+	slotWait           = 500 * time.Millisecond
 )
 
 // Batch is what one drain request delivered.
@@ -53,8 +69,8 @@ type Sink interface {
 // Metrics counts what the drain sees, for /metrics.
 type Metrics interface {
 	// Request is called once per request: result is ok, duplicate,
-	// unauthorized, bad_app, unsupported, too_large, bad_request, garbage
-	// or unavailable.
+	// unauthorized, bad_app, unsupported, busy, timeout, too_large,
+	// bad_request, garbage or unavailable.
 	Request(result string, parsed, bad int, countMismatch bool)
 }
 
@@ -65,6 +81,12 @@ type Options struct {
 	Logger  *slog.Logger
 	Metrics Metrics          // optional
 	Now     func() time.Time // optional; time.Now by default
+	// MaxInFlight caps the requests read and stored at once (0 means
+	// DefaultMaxInFlight), MaxInFlightPerApp those of one app (0 means a
+	// quarter of MaxInFlight): one app then can't take every turn, and its
+	// requests beyond its share get a 429, which Logplex retries.
+	MaxInFlight, MaxInFlightPerApp int
+	BodyTimeout                    time.Duration // 0 means DefaultBodyTimeout
 }
 
 func (o *Options) validate() error {
@@ -75,6 +97,9 @@ func (o *Options) validate() error {
 		return errors.New("drain: Options.Sink is required")
 	case o.Logger == nil:
 		return errors.New("drain: Options.Logger is required")
+	case o.MaxInFlight < 0 || o.MaxInFlightPerApp < 0 || o.BodyTimeout < 0:
+		return fmt.Errorf("drain: Options.MaxInFlight (%d), MaxInFlightPerApp (%d) and BodyTimeout (%v) must not be negative",
+			o.MaxInFlight, o.MaxInFlightPerApp, o.BodyTimeout)
 	}
 	for i, s := range o.Secrets {
 		if s == "" {
@@ -92,6 +117,12 @@ type Handler struct {
 	metrics Metrics
 	now     func() time.Time
 	entries sync.Pool // *[]parse.Entry, reused between requests
+
+	bodyTimeout time.Duration
+	slots       chan struct{} // one token per request in flight
+	perApp      int
+	mu          sync.Mutex
+	inFlight    map[string]int // requests in flight per app; guarded by mu
 }
 
 // NewHandler returns the drain handler. Mount it on a ServeMux pattern with an
@@ -100,7 +131,11 @@ func NewHandler(o Options) (*Handler, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	h := &Handler{sink: o.Sink, log: o.Logger, now: o.Now, metrics: o.Metrics}
+	h := &Handler{sink: o.Sink, log: o.Logger, now: o.Now, metrics: o.Metrics, bodyTimeout: cmp.Or(o.BodyTimeout, DefaultBodyTimeout),
+		inFlight: map[string]int{}}
+	maxInFlight := cmp.Or(o.MaxInFlight, DefaultMaxInFlight)
+	h.slots = make(chan struct{}, maxInFlight)
+	h.perApp = cmp.Or(o.MaxInFlightPerApp, max(1, maxInFlight/4))
 	if h.metrics == nil {
 		h.metrics = nopMetrics{}
 	}
@@ -119,27 +154,42 @@ func NewHandler(o Options) (*Handler, error) {
 // Logplex drops a batch for good on any 4xx but 429 and retries 5xx and 429
 // (3 attempts, same Logplex-Frame-Id). So: 401 only for bad credentials, 2xx
 // for any body with a good frame in it (the bad frames are counted), 400 only
-// when nothing in a body parses, 503 when the batch can't be stored.
+// when nothing in a body parses, 503 when the batch can't be stored or too
+// many requests are in flight, 429 when too many of them are the app's.
+//
+// A request refused before its body is read closes the connection, so that
+// no one holds it open by sending the body slowly.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	received := h.now()
 	if !h.authorized(r) {
 		h.metrics.Request("unauthorized", 0, 0, false)
 		w.Header().Set("WWW-Authenticate", `Basic realm="dynowatch drain"`)
-		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		refuse(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
 	app := r.PathValue("app")
 	if !heroku.ValidApp(app) {
 		h.metrics.Request("bad_app", 0, 0, false)
-		http.Error(w, "not a Heroku app name: "+strconv.Quote(app), http.StatusNotFound)
+		refuse(w, "not a Heroku app name: "+strconv.Quote(app), http.StatusNotFound)
 		return
 	}
 	form, ok := bodyForm(r.Header.Get("Content-Type"))
 	if !ok {
 		h.metrics.Request("unsupported", 0, 0, false)
-		http.Error(w, "Content-Type must be application/logplex-1 or text/plain", http.StatusUnsupportedMediaType)
+		refuse(w, "Content-Type must be application/logplex-1 or text/plain", http.StatusUnsupportedMediaType)
 		return
 	}
+	release, status := h.acquire(r.Context(), app)
+	if status != 0 {
+		h.metrics.Request("busy", 0, 0, false)
+		w.Header().Set("Retry-After", "1")
+		refuse(w, "too many drain requests in flight; retry", status)
+		return
+	}
+	defer release()
+	// Errors other than http.ErrNotSupported (a test's ResponseRecorder) can't
+	// happen on a server's connection.
+	_ = http.NewResponseController(w).SetReadDeadline(received.Add(h.bodyTimeout))
 	body, err := h.body(w, r)
 	if err != nil {
 		h.metrics.Request("bad_request", 0, 0, false)
@@ -162,6 +212,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := h.scan(r.Context(), b, body, form); err != nil {
 		var tooLarge *http.MaxBytesError
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			h.metrics.Request("timeout", len(b.Entries), b.BadFrames, false)
+			refuse(w, fmt.Sprintf("body not read within %v", h.bodyTimeout), http.StatusRequestTimeout)
+			return
+		}
 		if errors.As(err, &tooLarge) {
 			h.metrics.Request("too_large", len(b.Entries), b.BadFrames, false)
 			http.Error(w, fmt.Sprintf("body over %d bytes", MaxBody), http.StatusRequestEntityTooLarge)
@@ -196,6 +251,49 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.metrics.Request(result, len(b.Entries), b.BadFrames, b.CountMismatch)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// refuse answers with an error and closes the connection after it.
+func refuse(w http.ResponseWriter, msg string, status int) {
+	w.Header().Set("Connection", "close")
+	http.Error(w, msg, status)
+}
+
+// acquire takes a turn for a request of app: at once if the app has fewer
+// than its share in flight and a slot is free, else after waiting up to
+// slotWait for a slot. It returns the release of the turn, or the status to
+// answer instead: 429 over the app's share, 503 for no slot.
+func (h *Handler) acquire(ctx context.Context, app string) (release func(), status int) {
+	h.mu.Lock()
+	if h.inFlight[app] >= h.perApp {
+		h.mu.Unlock()
+		return nil, http.StatusTooManyRequests
+	}
+	h.inFlight[app]++
+	h.mu.Unlock()
+	done := func() {
+		h.mu.Lock()
+		if h.inFlight[app]--; h.inFlight[app] == 0 {
+			delete(h.inFlight, app)
+		}
+		h.mu.Unlock()
+	}
+	select {
+	case h.slots <- struct{}{}:
+	default:
+		t := time.NewTimer(slotWait)
+		defer t.Stop()
+		select {
+		case h.slots <- struct{}{}:
+		case <-t.C:
+			done()
+			return nil, http.StatusServiceUnavailable
+		case <-ctx.Done():
+			done()
+			return nil, http.StatusServiceUnavailable
+		}
+	}
+	return func() { <-h.slots; done() }, 0
 }
 
 // MaxHeaderID is the longest Logplex-Frame-Id, X-Request-Id or

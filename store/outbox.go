@@ -226,6 +226,44 @@ func (s *Store) ClaimOutbox(ctx context.Context, holder string, now time.Time, l
 	return items, nil
 }
 
+// ExtendClaim keeps the rows ids holder's until now+lease, as long as holder
+// still holds them (made their latest claim, and they are not settled), and
+// returns those it kept. A sender calls it before each send, so that a row
+// it claimed with others is not taken over by another worker while it works
+// through the ones before it on a slow channel.
+func (s *Store) ExtendClaim(ctx context.Context, holder string, now time.Time, lease time.Duration, ids ...int64) ([]int64, error) {
+	switch {
+	case holder == "":
+		return nil, errors.New("store: ExtendClaim: holder is empty")
+	case now.IsZero():
+		return nil, errors.New("store: ExtendClaim: now is zero")
+	case lease <= 0:
+		return nil, fmt.Errorf("store: ExtendClaim: lease is %v, want more than 0", lease)
+	case len(ids) == 0:
+		return nil, nil
+	}
+	var in strings.Builder
+	args := []any{holder, now.Add(lease).UnixMicro()}
+	for i, id := range ids {
+		if i > 0 {
+			in.WriteByte(',')
+		}
+		args = append(args, id)
+		fmt.Fprintf(&in, "$%d", len(args))
+	}
+	unlock := s.writeLock()
+	kept, err := queryAll(ctx, s.q, func(r row) (int64, error) {
+		var id int64
+		return id, r.Scan(&id)
+	}, `UPDATE outbox SET claim_until_us = $2
+		WHERE id IN (`+in.String()+`) AND claimed_by = $1 AND sent_us = 0 AND gave_up_us = 0 RETURNING id`, args...)
+	unlock()
+	if err != nil {
+		return nil, fmt.Errorf("store: extend claim of %d rows by %s: %w", len(ids), holder, err)
+	}
+	return kept, nil
+}
+
 // firingHeard sets FiringHeard on the reminder and resolved rows of items.
 // The firing rows it reads are settled (a pending one would have held the
 // claim back), and settled rows do not change.
@@ -315,6 +353,33 @@ func (s *Store) settle(ctx context.Context, id int64, holder, set string, setArg
 		_, err = q.exec(ctx, channelSQL, append([]any{channel, micros(now)}, channelArgs...)...)
 		return err
 	})
+}
+
+// LastNotified returns when the latest firing, flapping or reminder
+// notification of the alert key went out: the first of its rows settled,
+// sent or passed over (the clock of its sender). pending says that none of
+// them has yet and some are still to go. Both are zero when the alert has
+// no such notification, or all of its rows were given up.
+func (s *Store) LastNotified(ctx context.Context, alertKey string) (sentAt time.Time, pending bool, err error) {
+	var id string
+	err = s.q.queryRow(ctx, `SELECT delivery_id FROM outbox WHERE alert_key = $1
+		AND status IN ('`+StatusFiring+`', '`+StatusFlapping+`', '`+StatusReminder+`') ORDER BY id DESC LIMIT 1`, alertKey).Scan(&id)
+	switch {
+	case isNoRows(err):
+		return time.Time{}, false, nil
+	case err != nil:
+		return time.Time{}, false, fmt.Errorf("store: last notified %s: %w", alertKey, err)
+	}
+	var first, waiting int64
+	err = s.q.queryRow(ctx, `SELECT coalesce(min(nullif(sent_us, 0)), 0), coalesce(sum(CASE WHEN sent_us = 0 AND gave_up_us = 0 THEN 1 ELSE 0 END), 0)
+		FROM outbox WHERE delivery_id = $1`, id).Scan(&first, &waiting)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("store: last notified %s: %w", alertKey, err)
+	}
+	if first != 0 {
+		return fromMicros(first), false, nil
+	}
+	return time.Time{}, waiting > 0, nil
 }
 
 // OutboxStats is what the monitor watches of its own delivery.

@@ -140,3 +140,96 @@ func TestOutboxResolvedGoesWhereTheFiringWasHeard(t *testing.T) {
 		}
 	})
 }
+
+// TestOutboxLastNotified: when an alert's latest firing or reminder went
+// out (its first channel's send), what reminders count from.
+func TestOutboxLastNotified(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		check := func(when string, wantAt time.Time, wantPending bool) {
+			t.Helper()
+			at, pending, err := s.LastNotified(ctx, "r15|shop|web.1")
+			if err != nil || !at.Equal(wantAt) || pending != wantPending {
+				t.Fatalf("%s: LastNotified = %v, %v, %v; want %v, %v", when, at, pending, err, wantAt, wantPending)
+			}
+		}
+		check("never notified", time.Time{}, false)
+		if err := s.Enqueue(ctx, alertMessage("f", "webhook", "r15|shop|web.1", store.StatusFiring, "critical"),
+			alertMessage("f", "sms", "r15|shop|web.1", store.StatusFiring, "critical")); err != nil {
+			t.Fatal(err)
+		}
+		check("written, not sent", time.Time{}, true)
+		sentAt := t0.Add(30 * time.Minute)
+		for i, it := range mustClaim(t, s, "w", t0, time.Minute, 10) {
+			if i == 0 {
+				if err := s.MarkSent(ctx, it.ID, "w", sentAt); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		check("sent on one channel", sentAt, false)
+		if err := s.Enqueue(ctx, alertMessage("over", "webhook", "r15|shop|web.1", store.StatusResolved, "critical")); err != nil {
+			t.Fatal(err)
+		}
+		check("a resolved written after", sentAt, false)
+	})
+}
+
+// TestOutboxExtendClaim: a holder working through its claim keeps its rows
+// while it renews them, and loses them to another holder once it stops.
+func TestOutboxExtendClaim(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		if err := s.Enqueue(ctx, message("a", "webhook", "shop"), message("b", "webhook", "shop")); err != nil {
+			t.Fatal(err)
+		}
+		items := mustClaim(t, s, "w1", t0, time.Minute, 10)
+		ids := []int64{items[0].ID, items[1].ID}
+		kept, err := s.ExtendClaim(ctx, "w1", t0.Add(50*time.Second), time.Minute, ids...)
+		if err != nil || len(kept) != 2 {
+			t.Fatalf("ExtendClaim = %v, %v; want both rows kept", kept, err)
+		}
+		if got := mustClaim(t, s, "w2", t0.Add(70*time.Second), time.Minute, 10); len(got) != 0 {
+			t.Fatalf("w2 claimed %v from w1's renewed claim", deliveryIDs(got))
+		}
+		if err := s.MarkSent(ctx, ids[0], "w1", t0.Add(70*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		// w1 stalls past its renewed lease: w2 takes the other row, and w1
+		// keeps nothing (nor the sent row).
+		if got := mustClaim(t, s, "w2", t0.Add(111*time.Second), time.Minute, 10); !cmp.Equal(deliveryIDs(got), []string{"b"}) {
+			t.Fatalf("w2 claimed %v after the lease, want b", deliveryIDs(got))
+		}
+		if kept, err := s.ExtendClaim(ctx, "w1", t0.Add(112*time.Second), time.Minute, ids...); err != nil || len(kept) != 0 {
+			t.Fatalf("w1's late ExtendClaim = %v, %v; want nothing kept", kept, err)
+		}
+	})
+}
+
+// TestOutboxCriticalFirst: a critical page written behind thousands of
+// pending warnings is claimed first; the warnings follow oldest first.
+func TestOutboxCriticalFirst(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		var msgs []store.OutboxMessage
+		for i := range 3000 {
+			m := alertMessage(fmt.Sprintf("w-%04d", i), "webhook", fmt.Sprintf("r14|app-%04d|web.1", i), store.StatusFiring, "warning")
+			m.CreatedAt = t0.Add(time.Duration(i) * time.Millisecond)
+			msgs = append(msgs, m)
+		}
+		info := alertMessage("i-1", "webhook", "x|y", store.StatusFiring, "info")
+		info.CreatedAt = t0.Add(-time.Hour)
+		if err := s.Enqueue(ctx, append([]store.OutboxMessage{info}, msgs...)...); err != nil {
+			t.Fatal(err)
+		}
+		crit := alertMessage("c-1", "webhook", "r15|shop|web.1", store.StatusFiring, "critical")
+		crit.CreatedAt = t0.Add(time.Hour)
+		if err := s.Enqueue(ctx, crit); err != nil {
+			t.Fatal(err)
+		}
+		got := deliveryIDs(mustClaim(t, s, "w", t0.Add(2*time.Hour), time.Minute, 3))
+		if want := []string{"c-1", "w-0000", "w-0001"}; !cmp.Equal(got, want) {
+			t.Fatalf("claimed %v, want %v", got, want)
+		}
+	})
+}

@@ -296,6 +296,9 @@ type Point struct {
 // ErrUnknownMetric reports a metric name Series does not know.
 var ErrUnknownMetric = errors.New("store: unknown metric")
 
+// ErrTooManyPoints reports a SeriesQuery over more than MaxSeriesPoints steps.
+var ErrTooManyPoints = errors.New("store: too many points")
+
 // Router metrics, each merged over all router dynos into one series with
 // Dyno "", except requests_by_dyno (one series per router dyno) and codes
 // (one series per H code, named in Series.Code).
@@ -398,7 +401,10 @@ func (q *SeriesQuery) plan() (table, col string, step int64, err error) {
 	}
 	step = int64(max(q.Step.Truncate(unit), unit) / time.Second)
 	if n := (q.To.Unix() - q.From.Unix()) / step; n > MaxSeriesPoints {
-		return "", "", 0, fmt.Errorf("store: SeriesQuery spans %d steps of %v, more than %d", n, q.Step, MaxSeriesPoints)
+		span := q.To.Sub(q.From)
+		least := (span/MaxSeriesPoints + time.Minute - 1).Truncate(time.Minute)
+		return "", "", 0, fmt.Errorf("%w: %v in steps of %v are %d points, more than %d: use a step of at least %v or a shorter range",
+			ErrTooManyPoints, span, time.Duration(step)*time.Second, n, MaxSeriesPoints, least)
 	}
 	return table, col, step, nil
 }

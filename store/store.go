@@ -108,8 +108,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	pc, err := pgxpool.ParseConfig(withSSLMode(cfg.DatabaseURL))
 	if err != nil {
-		// The error text of a bad URL may contain the password.
-		return nil, errors.New("store: Config.DatabaseURL is not a valid Postgres URL")
+		return nil, fmt.Errorf("%w: %s", ErrBadDatabaseURL, parseReason(err))
 	}
 	pc.MaxConns = maxConns
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
@@ -118,6 +117,24 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.pg, s.q = pool, pgQuerier{pool}
 	return s, nil
+}
+
+// ErrBadDatabaseURL reports a Config.DatabaseURL that can never work, such
+// as one with an unknown sslmode: trying again will not help.
+var ErrBadDatabaseURL = errors.New("store: Config.DatabaseURL is not a valid Postgres URL")
+
+// parseReason is why pgx could not parse a database URL, without the URL:
+// pgx's error quotes it, password masked on a best-effort basis only.
+func parseReason(err error) string {
+	msg := err.Error()
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		if _, after, ok := strings.Cut(msg, "`: "); ok {
+			return after
+		}
+		return "unparsable"
+	}
+	return msg
 }
 
 func openSQLite(path string, maxConns int) (*sql.DB, error) {

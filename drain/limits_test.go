@@ -1,0 +1,178 @@
+package drain
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// blockingSink holds the batches of one app until release is closed.
+type blockingSink struct {
+	app     string
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *blockingSink) Ingest(ctx context.Context, b *Batch) (bool, error) {
+	if b.App != s.app {
+		return false, nil
+	}
+	select {
+	case <-s.release:
+	case s.entered <- struct{}{}:
+		<-s.release
+	}
+	return false, nil
+}
+
+// serve runs a drain handler with o on a real HTTP server.
+func serve(t *testing.T, o Options) *httptest.Server {
+	t.Helper()
+	o.Secrets = []string{"s"}
+	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	h, err := NewHandler(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /drain/{app}", h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// rawRequest opens a connection and sends a drain request's headers,
+// announcing a body of bodyLen bytes, and the first bytes of the body.
+func rawRequest(t *testing.T, srv *httptest.Server, pass string, bodyLen int, start string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	req, _ := http.NewRequest("POST", srv.URL+"/drain/my-app", nil)
+	req.SetBasicAuth("dynowatch", pass)
+	fmt.Fprintf(conn, "POST /drain/my-app HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nContent-Type: application/logplex-1\r\nContent-Length: %d\r\n\r\n%s",
+		req.Header.Get("Authorization"), bodyLen, start)
+	return conn, bufio.NewReader(conn)
+}
+
+// closedSoon reports whether the server closes conn within d.
+func closedSoon(conn net.Conn, r *bufio.Reader, d time.Duration) bool {
+	conn.SetReadDeadline(time.Now().Add(d))
+	_, err := io.Copy(io.Discard, r)
+	return err == nil // EOF: the server closed it
+}
+
+// TestSlowBodyIsCutOffAtTheDeadline: a client with the right password that
+// sends its body a byte at a time gets a 408 once BodyTimeout has passed,
+// and its connection is closed.
+func TestSlowBodyIsCutOffAtTheDeadline(t *testing.T) {
+	srv := serve(t, Options{Sink: &recordingSink{}, BodyTimeout: 300 * time.Millisecond})
+	conn, r := rawRequest(t, srv, "s", 1000, "9")
+	start := time.Now()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // a byte every 50 ms
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+				if _, err := conn.Write([]byte("9")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatalf("no response: %v", err)
+	}
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Errorf("status %d, want 408", resp.StatusCode)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("answered after %v, want about 300 ms", took)
+	}
+	if !closedSoon(conn, r, 2*time.Second) {
+		t.Error("connection still open after the 408")
+	}
+}
+
+// TestWrongPasswordClosesTheConnection: a 401 is sent before the body is
+// read, and the connection is closed rather than the body drained, so a
+// client without the secret can't hold a connection by sending slowly.
+func TestWrongPasswordClosesTheConnection(t *testing.T) {
+	srv := serve(t, Options{Sink: &recordingSink{}})
+	conn, r := rawRequest(t, srv, "wrong", 1_000_000, "99 <1")
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatalf("no response: %v", err)
+	}
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("status %d, want 401", resp.StatusCode)
+	}
+	if !closedSoon(conn, r, 2*time.Second) {
+		t.Error("connection still open after the 401, waiting for the body")
+	}
+}
+
+// TestTooManyRequestsInFlightGet503AndOneAppGets429: beyond MaxInFlight
+// requests the drain answers 503 with Retry-After (Logplex retries), and an
+// app over its share gets 429 while another app is still served.
+func TestTooManyRequestsInFlightGet503AndOneAppGets429(t *testing.T) {
+	post := func(srv *httptest.Server, app string) *http.Response {
+		req, _ := http.NewRequest("POST", srv.URL+"/drain/"+app, strings.NewReader(frame(routerLine)))
+		req.Header.Set("Content-Type", "application/logplex-1")
+		req.SetBasicAuth("dynowatch", "s")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for _, tc := range []struct {
+		name             string
+		maxIn, maxPerApp int
+		blocked          int // requests of the hog held in flight
+		want             int
+	}{
+		{name: "all slots taken", maxIn: 2, maxPerApp: 3, blocked: 2, want: http.StatusServiceUnavailable},
+		{name: "the app's share taken", maxIn: 4, maxPerApp: 2, blocked: 2, want: http.StatusTooManyRequests},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sink := &blockingSink{app: "hog", entered: make(chan struct{}), release: make(chan struct{})}
+			srv := serve(t, Options{Sink: sink, MaxInFlight: tc.maxIn, MaxInFlightPerApp: tc.maxPerApp})
+			var wg sync.WaitGroup
+			for range tc.blocked {
+				wg.Add(1)
+				go func() { defer wg.Done(); post(srv, "hog") }()
+				<-sink.entered
+			}
+			resp := post(srv, "hog")
+			if resp.StatusCode != tc.want || resp.Header.Get("Retry-After") == "" {
+				t.Errorf("hog's next request: %d with Retry-After %q, want %d with one", resp.StatusCode, resp.Header.Get("Retry-After"), tc.want)
+			}
+			other := post(srv, "other")
+			if want := map[bool]int{true: http.StatusNoContent, false: http.StatusServiceUnavailable}[tc.maxIn > tc.blocked]; other.StatusCode != want {
+				t.Errorf("another app's request: %d, want %d", other.StatusCode, want)
+			}
+			close(sink.release)
+			wg.Wait()
+			if resp := post(srv, "hog"); resp.StatusCode != http.StatusNoContent {
+				t.Errorf("after the others finished: %d, want 204", resp.StatusCode)
+			}
+		})
+	}
+}
