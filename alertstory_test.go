@@ -478,3 +478,24 @@ func TestSlowRequestsNeedsEnoughRequests(t *testing.T) {
 	s.tick()
 	s.expect("one slow request, with ALERT_SLOW_REQUESTS_MIN_REQUESTS=1", "firing SLOW_REQUESTS")
 }
+
+// TestWindowRulesSpanTheirConfiguredWindow: 5XX_RATE's 5 minutes are 5
+// minutes, not the minute rollups from the start of the minute 5 minutes
+// ago: errors 5 minutes and 20 seconds ago are out of the window.
+func TestWindowRulesSpanTheirConfiguredWindow(t *testing.T) {
+	for _, tt := range []struct {
+		tickAt time.Duration
+		want   []string
+	}{
+		{4*time.Minute + 50*time.Second, []string{"firing 5XX_RATE"}},
+		{5*time.Minute + 30*time.Second, nil},
+	} {
+		s := newAlertStory(t)
+		s.at(10 * time.Second)
+		s.drain("shop", s.requests(20, serverError)...)
+		s.at(tt.tickAt)
+		s.drain("shop", s.line(okRequest)) // the app still talks
+		s.tick()
+		s.expect(fmt.Sprintf("errors at 0:10, worker at %v", tt.tickAt), tt.want...)
+	}
+}
