@@ -217,7 +217,7 @@ func (a alertStore) LastRelease(ctx context.Context, app string, since time.Time
 	return "", false, nil
 }
 
-func (a alertStore) LastGroupStart(ctx context.Context, app string, since time.Time) (time.Time, bool, error) {
+func (a alertStore) LastGroupStart(ctx context.Context, app string, atLeast alert.Severity, since time.Time) (time.Time, bool, error) {
 	items, err := a.st.Outbox(ctx, store.OutboxQuery{App: app, Limit: 50})
 	if err != nil {
 		return time.Time{}, false, err
@@ -227,8 +227,9 @@ func (a alertStore) LastGroupStart(ctx context.Context, app string, since time.T
 			break
 		}
 		var head struct{ Status alert.Status }
-		if it.NextAttempt.After(it.CreatedAt) || json.Unmarshal(it.Payload, &head) != nil || head.Status != alert.Firing {
-			continue // held for a group itself, or not a firing
+		if it.NextAttempt.After(it.CreatedAt) || alert.Severity(it.Severity).Rank() < atLeast.Rank() ||
+			json.Unmarshal(it.Payload, &head) != nil || head.Status != alert.Firing {
+			continue // held for a group itself, less severe, or not a firing
 		}
 		return it.CreatedAt, true, nil
 	}

@@ -398,3 +398,25 @@ func TestTwoWorkersAndASlowChannelDeliverOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestACriticalPageNeverWaitsBehindWarnings: with eighty warnings
+// waiting in the outbox, an R15 written after them is the next message the
+// webhook gets.
+func TestACriticalPageNeverWaitsBehindWarnings(t *testing.T) {
+	eachStoreOf(t, func(t *testing.T, st *store.Store) {
+		hook := newRecorder(t, nil)
+		c := newDeliveryChain(t, st, &testClock{t: storyT0}, map[string]string{"ALERT_WEBHOOK_URL": hook.srv.URL})
+		for i := range 80 {
+			c.drain(fmt.Sprintf("app-%03d", i), dynoLine(storyT0, "web.1", "Error R14 (Memory quota exceeded)"))
+		}
+		c.clock.Set(storyT0.Add(time.Second))
+		c.drain("shop", dynoLine(storyT0.Add(time.Second), "web.1", "Error R15 (Memory quota vastly exceeded)"))
+		if _, _, err := c.sender.SendDue(context.Background(), 50); err != nil {
+			t.Fatal(err)
+		}
+		got := hook.take()
+		if len(got) != 50 || got[0] != "firing critical: critical R15" || got[1] != "firing warning: warning R14" {
+			t.Fatalf("the first send got %d messages, first %q; want 50, the R15 first", len(got), got[:min(len(got), 2)])
+		}
+	})
+}

@@ -388,3 +388,40 @@ func TestStoryFlappingAlertSendsOneNotice(t *testing.T) {
 	s.advance(40 * time.Minute)
 	s.expect("firing shop r14 R14", "resolved shop r14 R14", "flapping shop r14 R14", "resolved shop r14 R14")
 }
+
+// CRASH_LOOP counts crashes over a sliding window (3 within 15 minutes):
+// crashes at 0, 14, 16 and 17 minutes page at the 17th, because three
+// fell within the last 15 minutes, though the first episode had lapsed.
+func TestStoryCrashLoopCountsOverASlidingWindow(t *testing.T) {
+	s := newStory(t, map[string]string{"ALERT_SILENCE_ENABLED": "false"})
+	crash := "heroku[web.1]: State changed from up to crashed"
+	last := time.Duration(0)
+	for _, at := range []time.Duration{0, 14 * time.Minute, 16 * time.Minute, 17 * time.Minute} {
+		s.advance(at - last)
+		last = at
+		s.expect()
+		s.log("shop", crash)
+	}
+	s.advance(15 * time.Second)
+	s.expect("firing shop crash_loop")
+}
+
+// ALERT_GROUP_WAIT (1m): an app's alerts firing within it after its first
+// go out together, one message, rather than a page each; but a critical
+// alert is never held behind a group that a warning started.
+func TestStoryGroupWaitNeverHoldsACriticalBehindAWarning(t *testing.T) {
+	s := newStory(t, map[string]string{"ALERT_SILENCE_ENABLED": "false"})
+	s.log("shop", "heroku[web.1]: Error R14 (Memory quota exceeded)") // warning
+	s.send()
+	s.expect("firing shop r14 R14")
+	s.clock.Add(int64(10 * time.Second))
+	s.log("shop", "heroku[web.2]: Error R15 (Memory quota vastly exceeded)") // critical, 10 s later
+	s.send()
+	s.expect("firing shop r14 R14", "firing shop r15 R15")
+	s.clock.Add(int64(10 * time.Second))
+	s.log("shop", "heroku[web.3]: Error R14 (Memory quota exceeded)") // a warning behind the critical waits for the group
+	s.send()
+	s.expect("firing shop r14 R14", "firing shop r15 R15")
+	s.advance(time.Minute)
+	s.expect("firing shop r14 R14", "firing shop r15 R15", "firing shop r14 R14")
+}

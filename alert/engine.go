@@ -27,9 +27,10 @@ type Store interface {
 	// LastRelease returns the app's latest release or deploy event since a
 	// time, as its log line, and whether there was one.
 	LastRelease(ctx context.Context, app string, since time.Time) (string, bool, error)
-	// LastGroupStart returns when the app's latest firing notification that
-	// went out at once (not held for a group) was written, if it was since.
-	LastGroupStart(ctx context.Context, app string, since time.Time) (time.Time, bool, error)
+	// LastGroupStart returns when the app's latest firing notification of
+	// at least severity atLeast that went out at once (not held for a
+	// group) was written, if it was since.
+	LastGroupStart(ctx context.Context, app string, atLeast Severity, since time.Time) (time.Time, bool, error)
 	// LastNotified returns when the alert's latest firing or reminder went
 	// out, or pending while it has not yet; both zero if it never will.
 	LastNotified(ctx context.Context, key string) (sentAt time.Time, pending bool, err error)
@@ -384,10 +385,12 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 	}
 	// One outage must not page five times: an app's first alert goes out at
 	// once, those firing within GroupWait after it wait and go out together.
-	// Alerts of no app share no outage, so they are never held.
+	// Only behind a group as severe as they are, though: a critical page is
+	// never held because a warning of the same app went out first. Alerts
+	// of no app share no outage, so they are never held.
 	var notBefore time.Time
 	if st == Firing && e.o.Rules.Policy.GroupWait > 0 && s.App != "" {
-		start, ok, err := e.o.Store.LastGroupStart(ctx, s.App, now.Add(-e.o.Rules.Policy.GroupWait))
+		start, ok, err := e.o.Store.LastGroupStart(ctx, s.App, s.Severity, now.Add(-e.o.Rules.Policy.GroupWait))
 		if err != nil {
 			return nil, fmt.Errorf("alert %s: grouping: %w", s.Key, err)
 		}

@@ -83,12 +83,12 @@ func (m *memStore) LastRelease(_ context.Context, app string, since time.Time) (
 	return r.Evidence, true, nil
 }
 
-func (m *memStore) LastGroupStart(_ context.Context, app string, since time.Time) (time.Time, bool, error) {
+func (m *memStore) LastGroupStart(_ context.Context, app string, atLeast Severity, since time.Time) (time.Time, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := len(m.outbox) - 1; i >= 0; i-- {
 		o := m.outbox[i]
-		if o.App != app {
+		if o.App != app || o.Severity.Rank() < atLeast.Rank() {
 			continue
 		}
 		var n Notification
@@ -284,8 +284,8 @@ func TestEngineGroupsAnAppsAlerts(t *testing.T) {
 	}
 	want := map[string]time.Time{
 		Key{Rule: RuleR14, App: "shop", Dyno: "web.1"}.String():       {},                  // the app's first: at once
-		Key{Rule: RuleHCodes, App: "shop", Code: "H12"}.String():      t0.Add(time.Minute), // within a minute of it: held for the group
-		Key{Rule: RuleCrashLoop, App: "shop", Dyno: "web.1"}.String(): t0.Add(time.Minute), // the same group
+		Key{Rule: RuleHCodes, App: "shop", Code: "H12"}.String():      {},                  // critical: never held behind a warning's group
+		Key{Rule: RuleCrashLoop, App: "shop", Dyno: "web.1"}.String(): t0.Add(time.Minute), // within a minute of the H12: held for its group
 		Key{Rule: RuleR14, App: "other", Dyno: "web.1"}.String():      {},                  // another app
 	}
 	for k, w := range want {

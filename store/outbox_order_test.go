@@ -205,3 +205,31 @@ func TestOutboxExtendClaim(t *testing.T) {
 		}
 	})
 }
+
+// TestOutboxCriticalFirst: a critical page written behind thousands of
+// pending warnings is claimed first; the warnings follow oldest first.
+func TestOutboxCriticalFirst(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		var msgs []store.OutboxMessage
+		for i := range 3000 {
+			m := alertMessage(fmt.Sprintf("w-%04d", i), "webhook", fmt.Sprintf("r14|app-%04d|web.1", i), store.StatusFiring, "warning")
+			m.CreatedAt = t0.Add(time.Duration(i) * time.Millisecond)
+			msgs = append(msgs, m)
+		}
+		info := alertMessage("i-1", "webhook", "x|y", store.StatusFiring, "info")
+		info.CreatedAt = t0.Add(-time.Hour)
+		if err := s.Enqueue(ctx, append([]store.OutboxMessage{info}, msgs...)...); err != nil {
+			t.Fatal(err)
+		}
+		crit := alertMessage("c-1", "webhook", "r15|shop|web.1", store.StatusFiring, "critical")
+		crit.CreatedAt = t0.Add(time.Hour)
+		if err := s.Enqueue(ctx, crit); err != nil {
+			t.Fatal(err)
+		}
+		got := deliveryIDs(mustClaim(t, s, "w", t0.Add(2*time.Hour), time.Minute, 3))
+		if want := []string{"c-1", "w-0000", "w-0001"}; !cmp.Equal(got, want) {
+			t.Fatalf("claimed %v, want %v", got, want)
+		}
+	})
+}

@@ -15,4 +15,7 @@ UPDATE outbox SET alert_key = coalesce(payload->'alerts'->0->>'key', ''), status
 
 DROP INDEX outbox_pending;
 CREATE INDEX outbox_due ON outbox (rank DESC, next_us, id) WHERE sent_us = 0 AND gave_up_us = 0;
-CREATE INDEX outbox_alert ON outbox (alert_key, channel, id) WHERE alert_key <> '';
+-- What holds a row back (the pending rows of its alert before it), and what
+-- its channel heard of the alert (all of them).
+CREATE INDEX outbox_alert_pending ON outbox (alert_key, channel, id) WHERE sent_us = 0 AND gave_up_us = 0;
+CREATE INDEX outbox_alert ON outbox (alert_key, channel, id);
