@@ -175,7 +175,7 @@ func (a alertStore) SaveAlert(ctx context.Context, s *alert.State, expect int64,
 	msgs := make([]store.OutboxMessage, len(out))
 	for i, o := range out {
 		msgs[i] = store.OutboxMessage{DeliveryID: o.DeliveryID, Channel: o.Channel, App: o.App, AlertKey: o.AlertKey, Status: string(o.Status),
-			Severity: string(o.Severity), Payload: o.Payload, CreatedAt: o.CreatedAt, NotBefore: o.NotBefore}
+			Severity: string(o.Severity), Urgent: o.Urgent, Payload: o.Payload, CreatedAt: o.CreatedAt, NotBefore: o.NotBefore}
 	}
 	ok, err := a.st.SaveAlert(ctx, &as, expect, msgs...)
 	s.Version = as.Version
@@ -217,7 +217,7 @@ func (a alertStore) LastRelease(ctx context.Context, app string, since time.Time
 	return "", false, nil
 }
 
-func (a alertStore) LastGroupStart(ctx context.Context, app string, since time.Time) (time.Time, bool, error) {
+func (a alertStore) LastGroupStart(ctx context.Context, app string, atLeast alert.Severity, since time.Time) (time.Time, bool, error) {
 	items, err := a.st.Outbox(ctx, store.OutboxQuery{App: app, Limit: 50})
 	if err != nil {
 		return time.Time{}, false, err
@@ -227,8 +227,9 @@ func (a alertStore) LastGroupStart(ctx context.Context, app string, since time.T
 			break
 		}
 		var head struct{ Status alert.Status }
-		if it.NextAttempt.After(it.CreatedAt) || json.Unmarshal(it.Payload, &head) != nil || head.Status != alert.Firing {
-			continue // held for a group itself, or not a firing
+		if it.NextAttempt.After(it.CreatedAt) || alert.Severity(it.Severity).Rank() < atLeast.Rank() ||
+			json.Unmarshal(it.Payload, &head) != nil || head.Status != alert.Firing {
+			continue // held for a group itself, less severe, or not a firing
 		}
 		return it.CreatedAt, true, nil
 	}

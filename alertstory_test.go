@@ -221,6 +221,18 @@ func (s *alertStory) expect(why string, want ...string) {
 	}
 }
 
+// expectAll is expect for notifications of different alerts, whose order
+// among each other is no promise.
+func (s *alertStory) expectAll(why string, want ...string) {
+	s.t.Helper()
+	got := s.told()
+	slices.Sort(got)
+	slices.Sort(want)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		s.t.Fatalf("%s: the receiver got %q, want %q in any order", why, got, want)
+	}
+}
+
 // call makes an API request with the dashboard password and returns the
 // status and body.
 func (s *alertStory) call(method, path, body string) (int, string) {
@@ -369,11 +381,11 @@ func TestAlertOfARuleTurnedOffResolves(t *testing.T) {
 	s.drain("shop", append(s.requests(40, okRequest), s.line(`heroku[worker.1]: Error R14 (Memory quota exceeded)`), s.line(h12Request))...)
 	s.at(2 * time.Minute)
 	s.tick()
-	s.expect("an R14 and an H12", "firing R14 R14 worker.1", "firing H_CODES H12 web.1")
+	s.expectAll("an R14 and an H12", "firing R14 R14 worker.1", "firing H_CODES H12 web.1")
 	s.configure("ALERT_R14_ENABLED=false", "ALERT_H_CODES_ENABLED__SHOP=false")
 	s.drain("shop", s.line(`heroku[worker.1]: Error R14 (Memory quota exceeded)`), s.line(h12Request))
 	s.tick()
-	s.expect("both rules off (the critical one first)", "resolved H_CODES H12 web.1", "resolved R14 R14 worker.1")
+	s.expectAll("both rules off", "resolved R14 R14 worker.1", "resolved H_CODES H12 web.1")
 	s.at(3 * time.Hour)
 	s.drain("shop", s.line(`heroku[worker.1]: Error R14 (Memory quota exceeded)`), s.line(okRequest))
 	s.tick()
@@ -392,7 +404,7 @@ func TestAlertOfARemovedChannelResolves(t *testing.T) {
 		s.drain("shop", s.line(okRequest))
 		s.tick()
 	}
-	s.expect("SMS failing 3 times in a row", "firing R15 R15 worker.1", "firing DELIVERY sms")
+	s.expectAll("SMS failing 3 times in a row", "firing R15 R15 worker.1", "firing DELIVERY sms")
 	s.configure() // heroku config:unset INFOBIP_API_KEY …
 	s.at(4 * time.Minute)
 	s.tick()
@@ -424,4 +436,66 @@ func TestCheckAlertsTurnedOffNeverPage(t *testing.T) {
 	s.runChecks(func() bool { return ran(s, "api") })
 	s.tick()
 	s.expect("check alerts off")
+}
+
+// TestEmailSubjectNamesTheDynoOnce: the subject of an R14's email reads
+// "… R14 memory quota exceeded on shop worker.1", not "… on worker.1 on shop
+// worker.1".
+func TestEmailSubjectNamesTheDynoOnce(t *testing.T) {
+	s := newAlertStory(t)
+	s.drain("shop", s.line(`heroku[worker.1]: Error R14 (Memory quota exceeded)`))
+	if len(s.heard) != 1 {
+		t.Fatalf("heard %d notifications, want the R14's", len(s.heard))
+	}
+	email, err := alert.RenderEmail(&s.heard[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(email.Subject, "worker.1") != 1 || !strings.HasSuffix(email.Subject, "R14 memory quota exceeded on shop worker.1") {
+		t.Errorf("subject %q, want the dyno once, after the app", email.Subject)
+	}
+}
+
+// TestSlowRequestsNeedsEnoughRequests: one slow request in a quiet window is
+// not SLOW_REQUESTS; like 5XX_RATE, the rule judges a window only with at
+// least ALERT_SLOW_REQUESTS_MIN_REQUESTS (20) requests.
+func TestSlowRequestsNeedsEnoughRequests(t *testing.T) {
+	slow := strings.Replace(okRequest, "service=40ms", "service=9000ms", 1)
+	s := newAlertStory(t)
+	s.drain("shop", s.line(slow))
+	s.at(30 * time.Second)
+	s.tick()
+	s.expect("one slow request")
+	s.at(time.Minute)
+	s.drain("shop", s.requests(20, slow)...)
+	s.at(90 * time.Second)
+	s.tick()
+	s.expect("21 slow requests", "firing SLOW_REQUESTS")
+
+	s = newAlertStory(t, "ALERT_SLOW_REQUESTS_MIN_REQUESTS=1")
+	s.drain("shop", s.line(slow))
+	s.at(30 * time.Second)
+	s.tick()
+	s.expect("one slow request, with ALERT_SLOW_REQUESTS_MIN_REQUESTS=1", "firing SLOW_REQUESTS")
+}
+
+// TestWindowRulesSpanTheirConfiguredWindow: 5XX_RATE's 5 minutes are 5
+// minutes, not the minute rollups from the start of the minute 5 minutes
+// ago: errors 5 minutes and 20 seconds ago are out of the window.
+func TestWindowRulesSpanTheirConfiguredWindow(t *testing.T) {
+	for _, tt := range []struct {
+		tickAt time.Duration
+		want   []string
+	}{
+		{4*time.Minute + 50*time.Second, []string{"firing 5XX_RATE"}},
+		{5*time.Minute + 30*time.Second, nil},
+	} {
+		s := newAlertStory(t)
+		s.at(10 * time.Second)
+		s.drain("shop", s.requests(20, serverError)...)
+		s.at(tt.tickAt)
+		s.drain("shop", s.line(okRequest)) // the app still talks
+		s.tick()
+		s.expect(fmt.Sprintf("errors at 0:10, worker at %v", tt.tickAt), tt.want...)
+	}
 }

@@ -30,8 +30,7 @@ func startChecks(ctx context.Context, list []checks.Check, log *slog.Logger, st 
 	if err != nil {
 		return nil, err
 	}
-	log.Info("status checks started", "checks", len(list))
-	return r.Start(ctx)
+	return r.Start(ctx) // which logs that they started
 }
 
 // checkStore gives the checks the store in their terms.

@@ -34,6 +34,9 @@ func runConfig(cfg *config.Config, loadErr error, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "\nAlert rules (ALERT_<RULE>_…; per app: …__<APP>):\n\n%s", rules.RulesTable())
+	if t := rules.OverridesTable(); t != "" {
+		fmt.Fprintf(stdout, "\nFor single apps (ALERT_<RULE>_…__<APP>):\n\n%s", t)
+	}
 	list, err := loadChecks()
 	if err != nil {
 		return err

@@ -25,7 +25,7 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.IntVar(&o.Apps, "apps", 1, "apps to spread the batches over, APP-0 … after the URL's APP")
 	fs.IntVar(&o.Dynos, "dynos", 4, "router dynos of each app")
 	fs.IntVar(&o.HCodes, "hcodes", 0, "an H-code storm: a third of the router lines are errors over this many codes (at most 23)")
-	fs.BoolVar(&o.Hostile, "hostile", false, "every tenth batch carries 3,000-byte dyno names, sources and Frame-Id and random sample names")
+	fs.BoolVar(&o.Hostile, "hostile", false, "every tenth batch carries 3,000-byte dyno names and sources and random sample names, half of them a 3,000-byte Frame-Id")
 	fs.BoolVar(&o.Tiny, "tiny", false, "batches of minimal frames: with -messages 60000, a tiny-frame flood")
 	fs.IntVar(&o.R14s, "r14", 0, "R14 lines to send over the run, each from an app of its own (needs -webhook)")
 	fs.StringVar(&o.WebhookAddr, "webhook", "", "listen here (e.g. 127.0.0.1:5099) for the drain's ALERT_WEBHOOK_URL, to time R14 → page")

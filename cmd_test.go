@@ -241,6 +241,27 @@ func TestConfigCommand(t *testing.T) {
 	}
 }
 
+// TestConfigCommandShowsPerAppOverrides: `dynowatch config` shows the
+// README's ALERT_H_CODES_THRESHOLD__MY_APP=50, and what it leaves alone.
+func TestConfigCommandShowsPerAppOverrides(t *testing.T) {
+	for _, v := range []string{"DATABASE_URL", "DYNO"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+	t.Setenv("ALERT_H_CODES_THRESHOLD", "5")
+	t.Setenv("ALERT_H_CODES_THRESHOLD__MY_APP", "50")
+	t.Setenv("ALERT_CHECK_ENABLED__MY_APP", "false")
+	stdout, _, code := runMain(t, "", "config")
+	for _, want := range []string{
+		"| `my-app` | `H_CODES` | 50 (errors of one code within the window) | 5m | — | critical | true |",
+		"| `my-app` | `CHECK` | — | — | — | critical | false |",
+	} {
+		if code != 0 || !strings.Contains(stdout, want) {
+			t.Fatalf("exit %d, output lacks %q:\n%s", code, want, stdout)
+		}
+	}
+}
+
 // TestBadCheckFailsEveryRole: a bad CHECK_ var must fail the release phase
 // (migrate) and the web role, not only the worker later.
 func TestBadCheckFailsEveryRole(t *testing.T) {

@@ -286,8 +286,9 @@ func TestR14ReachesTheWebhook(t *testing.T) {
 	}
 }
 
-// TestAlertsOfAnAppAreGrouped: an app's first alert goes out at once, those
-// firing within ALERT_GROUP_WAIT after it follow as one message.
+// TestAlertsOfAnAppAreGrouped: an app's first alert (a critical R15) goes
+// out at once, those firing within ALERT_GROUP_WAIT after it follow as one
+// message.
 func TestAlertsOfAnAppAreGrouped(t *testing.T) {
 	got := make(chan []any, 4)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -298,7 +299,7 @@ func TestAlertsOfAnAppAreGrouped(t *testing.T) {
 	defer hook.Close()
 	base, _, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw", "ALERT_WEBHOOK_URL": hook.URL, "ALERT_GROUP_WAIT": "2s"})
 	ts := time.Now().UTC().Format(time.RFC3339)
-	post(t, base+"/drain/shop", "s", frame("<45>1 "+ts+" host heroku worker.1 - Error R14 (Memory quota exceeded)\n"), nil)
+	post(t, base+"/drain/shop", "s", frame("<45>1 "+ts+" host heroku worker.1 - Error R15 (Memory quota vastly exceeded)\n"), nil)
 	first := <-got
 	post(t, base+"/drain/shop", "s", frame("<45>1 "+ts+" host heroku worker.2 - Error R14 (Memory quota exceeded)\n")+
 		frame("<158>1 "+ts+" host heroku router - at=error code=H12 desc=\"Request timeout\" method=GET path=\"/\" dyno=web.1 service=30001ms status=503\n"), nil)
@@ -343,6 +344,9 @@ func TestMetrics(t *testing.T) {
 		`dynowatch_alert_queue_depth`,
 		`dynowatch_store_dropped_rows_total 0`,
 		`dynowatch_store_dropped_samples_total 0`,
+		`dynowatch_alert_observations_folded_total 0`,
+		`dynowatch_rollup_folded_total{what="dyno"} 0`,
+		`dynowatch_rollup_folded_total{what="sample_name"} 0`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -81,3 +81,37 @@ func TestOneAppsBadLinesCannotStopAnotherAppsCounts(t *testing.T) {
 		t.Errorf("a rollup flush failed:\n%s", logs.String())
 	}
 }
+
+// TestAppOutputSayingR15PagesNobody: an app that prints "Error R15 (Memory
+// quota vastly exceeded)" is not Heroku reporting R15: no alert, no event.
+// The same words from heroku[web.1] page as ever.
+func TestAppOutputSayingR15PagesNobody(t *testing.T) {
+	base, _, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "dash-pw"})
+	ts := time.Now().UTC().Format(time.RFC3339)
+	line := func(source string) string {
+		return frame("<45>1 " + ts + " host " + source + " web.1 - Error R15 (Memory quota vastly exceeded)\n")
+	}
+	if code := post(t, base+"/drain/printer", "s", line("app"), nil); code != 204 {
+		t.Fatalf("app's line: status %d", code)
+	}
+	if code := post(t, base+"/drain/real", "s", line("heroku"), nil); code != 204 {
+		t.Fatalf("Heroku's line: status %d", code)
+	}
+	var alerts struct {
+		Alerts []struct{ Key, Code string } `json:"alerts"`
+	}
+	waitFor(t, func() bool {
+		getJSON(t, base+"/api/v1/alerts?state=firing", "dash-pw", &alerts)
+		return len(alerts.Alerts) > 0
+	})
+	if len(alerts.Alerts) != 1 || alerts.Alerts[0].Code != "R15" || !strings.Contains(alerts.Alerts[0].Key, "real") {
+		t.Errorf("alerts = %+v, want only the R15 of app real", alerts.Alerts)
+	}
+	var events struct {
+		Events []struct{ Kind, Code string } `json:"events"`
+	}
+	getJSON(t, base+"/api/v1/apps/printer/events", "dash-pw", &events)
+	if len(events.Events) != 0 {
+		t.Errorf("app printer has events %+v, want none", events.Events)
+	}
+}

@@ -239,7 +239,7 @@ func TestStoryR14PagesOnceAndResolvesAWindowAfterTheLastLine(t *testing.T) {
 // Router codes that are the client's doing never page (ALERT_H_CODES_IGNORE,
 // H26, H27 and H28 by default); the others do.
 func TestStoryClientRouterCodesNeverPage(t *testing.T) {
-	s := newStory(t, map[string]string{"ALERT_SLOW_REQUESTS_ENABLED": "false"})
+	s := newStory(t, nil)
 	s.log("shop",
 		`heroku[router]: at=error code=H27 desc="Client Request Interrupted" method=POST path="/upload" host=shop.herokuapp.com fwd="1.2.3.4" dyno=web.1 connect=1ms service=100ms status=499 bytes=0`,
 		`heroku[router]: at=error code=H28 desc="Client Connection Idle" method=GET path="/" host=shop.herokuapp.com fwd="1.2.3.4" dyno=web.1 connect=1ms service=1ms status=499 bytes=0`)
@@ -253,7 +253,7 @@ func TestStoryClientRouterCodesNeverPage(t *testing.T) {
 // 5XX_RATE fires when over 5% of at least ALERT_5XX_RATE_MIN_REQUESTS (20)
 // requests failed over its window, and resolves when the share is back under.
 func TestStory5xxRateFiresOnTheShareOfEnoughRequests(t *testing.T) {
-	s := newStory(t, map[string]string{"ALERT_SLOW_REQUESTS_ENABLED": "false"})
+	s := newStory(t, nil)
 	req := func(status int) string {
 		return fmt.Sprintf(`heroku[router]: at=info method=GET path="/" host=shop.herokuapp.com fwd="1.2.3.4" dyno=web.1 connect=1ms service=20ms status=%d bytes=10`, status)
 	}
@@ -335,7 +335,7 @@ func TestStoryMaintenanceModeNeverPages(t *testing.T) {
 // An H_CODES alert is one per app and code, and says where the latest
 // error was: a later H12 on web.3 is reported on web.3, not on web.1.
 func TestStoryHCodesAlertNamesTheLatestDyno(t *testing.T) {
-	s := newStory(t, map[string]string{"ALERT_SLOW_REQUESTS_ENABLED": "false", "ALERT_REPEAT_INTERVAL": "2m"})
+	s := newStory(t, map[string]string{"ALERT_REPEAT_INTERVAL": "2m"})
 	h12 := func(dyno string) string {
 		return `heroku[router]: at=error code=H12 desc="Request timeout" method=GET path="/slow" host=shop.herokuapp.com fwd="1.2.3.4" dyno=` + dyno + ` connect=1ms service=30000ms status=503 bytes=0`
 	}
@@ -404,4 +404,41 @@ func TestStoryCrashLoopCountsOverASlidingWindow(t *testing.T) {
 	}
 	s.advance(15 * time.Second)
 	s.expect("firing shop crash_loop")
+}
+
+// ALERT_GROUP_WAIT (1m): an app's alerts firing within it after its first
+// go out together, one message, rather than a page each; but a critical
+// alert is never held behind a group that a warning started.
+func TestStoryGroupWaitNeverHoldsACriticalBehindAWarning(t *testing.T) {
+	s := newStory(t, map[string]string{"ALERT_SILENCE_ENABLED": "false"})
+	s.log("shop", "heroku[web.1]: Error R14 (Memory quota exceeded)") // warning
+	s.send()
+	s.expect("firing shop r14 R14")
+	s.clock.Add(int64(10 * time.Second))
+	s.log("shop", "heroku[web.2]: Error R15 (Memory quota vastly exceeded)") // critical, 10 s later
+	s.send()
+	s.expect("firing shop r14 R14", "firing shop r15 R15")
+	s.clock.Add(int64(10 * time.Second))
+	s.log("shop", "heroku[web.3]: Error R14 (Memory quota exceeded)") // a warning behind the critical waits for the group
+	s.send()
+	s.expect("firing shop r14 R14", "firing shop r15 R15")
+	s.advance(time.Minute)
+	s.expect("firing shop r14 R14", "firing shop r15 R15", "firing shop r14 R14")
+}
+
+// SLOW_REQUESTS judges the p95 of enough requests, as 5XX_RATE does: one
+// slow request is not a slow app.
+func TestStorySlowRequestsNeedEnoughRequests(t *testing.T) {
+	s := newStory(t, nil)
+	slow := `heroku[router]: at=info method=GET path="/report" host=shop.herokuapp.com fwd="1.2.3.4" dyno=web.1 connect=1ms service=9000ms status=200 bytes=10`
+	s.log("shop", slow)
+	s.advance(2 * time.Minute)
+	s.expect()
+	lines := make([]string, 40)
+	for i := range lines {
+		lines[i] = slow
+	}
+	s.log("shop", lines...)
+	s.advance(time.Minute)
+	s.expect("firing shop slow_requests")
 }

@@ -70,7 +70,7 @@ func (d *Detector) Observe(app string, entries []parse.Entry) []Observation {
 			if e.DynoError.Detail != "" {
 				summary += ": " + e.DynoError.Detail
 			}
-			if rule, ok := dynoErrorRules[code]; ok {
+			if rule, ok := dynoErrorRule(code); ok {
 				out = d.add(out, e, app, rule, e.Process, code, Event, summary+" on "+e.Process)
 			}
 		case parse.KindStateChange:

@@ -27,9 +27,10 @@ type Store interface {
 	// LastRelease returns the app's latest release or deploy event since a
 	// time, as its log line, and whether there was one.
 	LastRelease(ctx context.Context, app string, since time.Time) (string, bool, error)
-	// LastGroupStart returns when the app's latest firing notification that
-	// went out at once (not held for a group) was written, if it was since.
-	LastGroupStart(ctx context.Context, app string, since time.Time) (time.Time, bool, error)
+	// LastGroupStart returns when the app's latest firing notification of
+	// at least severity atLeast that went out at once (not held for a
+	// group) was written, if it was since.
+	LastGroupStart(ctx context.Context, app string, atLeast Severity, since time.Time) (time.Time, bool, error)
 	// LastNotified returns when the alert's latest firing or reminder went
 	// out, or pending while it has not yet; both zero if it never will.
 	LastNotified(ctx context.Context, key string) (sentAt time.Time, pending bool, err error)
@@ -45,6 +46,7 @@ type Outgoing struct {
 	AlertKey   string
 	Status     Status
 	Severity   Severity
+	Urgent     bool      // a page of an instant rule (Instant): delivered before everything else
 	Payload    []byte    // the Notification as JSON
 	CreatedAt  time.Time // the engine's clock when it was written, not a log's time
 	NotBefore  time.Time // held until its group goes out; zero: at once
@@ -124,11 +126,12 @@ func (e *Engine) Folded() int64 { return e.obs.foldedCount() }
 const FinalApplyTimeout = 15 * time.Second
 
 // Run applies queued observations until ctx is done: urgent ones (R codes,
-// crashes) as soon as they arrive and before any other, the rest every
-// interval. Then it applies what is left within FinalApplyTimeout.
+// crashes) as soon as they arrive and before any other, the rest at least
+// every interval. Then it applies what is left, urgent ones first, within
+// FinalApplyTimeout.
 func (e *Engine) Run(ctx context.Context, interval time.Duration) error {
-	// An apply under way is not cut short when ctx is done: what it holds
-	// was committed with its batch and is applied once more below otherwise.
+	// An apply under way is not cut short when ctx is done: its
+	// observations were committed with their batches, and would be lost.
 	applyCtx := context.WithoutCancel(ctx)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -384,10 +387,12 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 	}
 	// One outage must not page five times: an app's first alert goes out at
 	// once, those firing within GroupWait after it wait and go out together.
-	// Alerts of no app share no outage, so they are never held.
+	// Only behind a group as severe as they are, though: a critical page is
+	// never held because a warning of the same app went out first. Alerts
+	// of no app share no outage, so they are never held.
 	var notBefore time.Time
 	if st == Firing && e.o.Rules.Policy.GroupWait > 0 && s.App != "" {
-		start, ok, err := e.o.Store.LastGroupStart(ctx, s.App, now.Add(-e.o.Rules.Policy.GroupWait))
+		start, ok, err := e.o.Store.LastGroupStart(ctx, s.App, s.Severity, now.Add(-e.o.Rules.Policy.GroupWait))
 		if err != nil {
 			return nil, fmt.Errorf("alert %s: grouping: %w", s.Key, err)
 		}
@@ -398,7 +403,7 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 	out := make([]Outgoing, 0, len(e.o.Channels))
 	for _, c := range e.o.Channels {
 		out = append(out, Outgoing{DeliveryID: n.ID, Channel: c, App: s.App, AlertKey: s.Key, Status: st, Severity: s.Severity,
-			Payload: payload, CreatedAt: now, NotBefore: notBefore})
+			Urgent: s.Rule.Instant(), Payload: payload, CreatedAt: now, NotBefore: notBefore})
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -83,12 +84,12 @@ func (m *memStore) LastRelease(_ context.Context, app string, since time.Time) (
 	return r.Evidence, true, nil
 }
 
-func (m *memStore) LastGroupStart(_ context.Context, app string, since time.Time) (time.Time, bool, error) {
+func (m *memStore) LastGroupStart(_ context.Context, app string, atLeast Severity, since time.Time) (time.Time, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := len(m.outbox) - 1; i >= 0; i-- {
 		o := m.outbox[i]
-		if o.App != app {
+		if o.App != app || o.Severity.Rank() < atLeast.Rank() {
 			continue
 		}
 		var n Notification
@@ -284,8 +285,8 @@ func TestEngineGroupsAnAppsAlerts(t *testing.T) {
 	}
 	want := map[string]time.Time{
 		Key{Rule: RuleR14, App: "shop", Dyno: "web.1"}.String():       {},                  // the app's first: at once
-		Key{Rule: RuleHCodes, App: "shop", Code: "H12"}.String():      t0.Add(time.Minute), // within a minute of it: held for the group
-		Key{Rule: RuleCrashLoop, App: "shop", Dyno: "web.1"}.String(): t0.Add(time.Minute), // the same group
+		Key{Rule: RuleHCodes, App: "shop", Code: "H12"}.String():      {},                  // critical: never held behind a warning's group
+		Key{Rule: RuleCrashLoop, App: "shop", Dyno: "web.1"}.String(): t0.Add(time.Minute), // within a minute of the H12: held for its group
 		Key{Rule: RuleR14, App: "other", Dyno: "web.1"}.String():      {},                  // another app
 	}
 	for k, w := range want {
@@ -307,5 +308,28 @@ func TestEngineCoalescedEventsKeepTheLatestDyno(t *testing.T) {
 	}
 	if sent := st.sent(); len(sent) != 1 || sent[0].Alerts[0].Dyno != "web.3" {
 		t.Fatalf("notifications = %+v, want one H12 on web.3", sent)
+	}
+}
+
+// TestInstantRulesArePagedAsUrgent: an R14 (a warning) and a crash loop are
+// written to the outbox as urgent, to be delivered before a storm of
+// critical router alerts; the router alerts are not.
+func TestInstantRulesArePagedAsUrgent(t *testing.T) {
+	st, clock := newMemStore(), &testClock{t0}
+	e := newEngine(t, st, clock)
+	crash := Key{Rule: RuleCrashLoop, App: "shop", Dyno: "web.2"}
+	obs := []Observation{ev(Key{Rule: RuleHCodes, App: "shop", Code: "H12"}, t0), ev(Key{Rule: RuleR14, App: "shop", Dyno: "web.1"}, t0),
+		ev(crash, t0), ev(crash, t0), ev(crash, t0)}
+	if err := e.Apply(context.Background(), obs); err != nil {
+		t.Fatal(err)
+	}
+	urgent := map[RuleName]bool{}
+	for _, o := range st.outbox {
+		var n Notification
+		json.Unmarshal(o.Payload, &n)
+		urgent[n.Alerts[0].Rule] = o.Urgent
+	}
+	if want := map[RuleName]bool{RuleHCodes: false, RuleR14: true, RuleCrashLoop: true}; !maps.Equal(urgent, want) {
+		t.Errorf("urgent = %v, want %v", urgent, want)
 	}
 }

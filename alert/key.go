@@ -44,6 +44,18 @@ const (
 	RuleMaintenance RuleName = "maintenance"
 )
 
+// Instant says whether the rule's alerts jump every queue, the observation
+// queue's and the outbox's: a dyno error (an R code) or a crash loop is one
+// line saying a dyno is in trouble, while router codes and window rules
+// come in storms of thousands that are counted, not each paged at once.
+func (n RuleName) Instant() bool {
+	switch n {
+	case RuleR10, RuleR12, RuleR13, RuleR14, RuleR15, RuleR16, RuleR17, RuleR99, RuleCrashLoop:
+		return true
+	}
+	return false
+}
+
 // Var is the name's <RULE> part of config vars, as the README spells it: H_CODES.
 func (n RuleName) Var() string { return strings.ToUpper(string(n)) }
 
@@ -79,10 +91,13 @@ func ruleList() string {
 	return b.String()
 }
 
-// dynoErrorRules are the rules of Heroku's R codes, by code.
-var dynoErrorRules = map[string]RuleName{
-	"R10": RuleR10, "R12": RuleR12, "R13": RuleR13, "R14": RuleR14,
-	"R15": RuleR15, "R16": RuleR16, "R17": RuleR17, "R99": RuleR99,
+// dynoErrorRule is the rule of one of Heroku's R codes, if it has one.
+func dynoErrorRule(code string) (RuleName, bool) {
+	switch r := RuleName(strings.ToLower(code)); r {
+	case RuleR10, RuleR12, RuleR13, RuleR14, RuleR15, RuleR16, RuleR17, RuleR99:
+		return r, true
+	}
+	return "", false
 }
 
 // Key is an alert's identity: one alert per rule, app and, depending on the
@@ -169,13 +184,8 @@ func ParseKey(s string) (Key, error) {
 
 // impliedCode is the code a rule's name already says: R14's is R14.
 func impliedCode(r RuleName) (string, bool) {
-	if r == RuleL10 {
-		return "L10", true
-	}
-	for code, rule := range dynoErrorRules {
-		if rule == r {
-			return code, true
-		}
+	if _, ok := dynoErrorRule(string(r)); ok || r == RuleL10 {
+		return r.Var(), true
 	}
 	return "", false
 }

@@ -38,13 +38,8 @@ func newObsQueue() *obsQueue {
 	return &obsQueue{pending: map[string][]Observation{}, wake: make(chan struct{}, 1)}
 }
 
-// urgent says whether o goes before everything else: a dyno error (an R
-// code) or a crash is one line that says a dyno is in trouble, while router
-// codes come in storms of thousands that are counted, not each paged.
-func urgent(o *Observation) bool {
-	r := string(o.Rule)
-	return o.Rule == RuleCrashLoop || (len(r) == 3 && r[0] == 'r' && r[1] >= '0' && r[1] <= '9' && r[2] >= '0' && r[2] <= '9')
-}
+// urgent says whether o goes before everything else: see RuleName.Instant.
+func urgent(o *Observation) bool { return o.Rule.Instant() }
 
 // push adds obs, merging each into what its alert already has waiting.
 func (q *obsQueue) push(obs []Observation) {

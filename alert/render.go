@@ -376,6 +376,11 @@ func firstAlert(n *Notification) Alert {
 // and dyno, as in "R14 memory quota exceeded on shop web.1".
 func headline(a Alert) string {
 	what := oneLine(a.Summary)
+	if dyno := oneLine(a.Dyno); dyno != "" {
+		// Summaries name the dyno ("… on web.1", "web.1 memory …"); the
+		// headline names it once, after the app.
+		what = strings.TrimPrefix(strings.TrimSuffix(what, " on "+dyno), dyno+" ")
+	}
 	code := oneLine(a.Code)
 	switch {
 	case what == "":

@@ -43,7 +43,7 @@ var ruleSpecs = []ruleSpec{
 	spec(RuleR99, Critical, 1, 15*time.Minute, 0, "R99 Heroku platform error", ""),
 	spec(RuleHCodes, Critical, 1, 5*time.Minute, 0, "router errors (H10, H11, H12, H13, …) per app and code", "errors of one code within the window"),
 	spec(Rule5xxRate, Critical, 5, 5*time.Minute, 0, "share of 5xx responses over the window (with at least ALERT_5XX_RATE_MIN_REQUESTS requests)", "percent of requests"),
-	spec(RuleSlowRequests, Warning, 5000, 5*time.Minute, 0, "p95 service time over the window", "milliseconds"),
+	spec(RuleSlowRequests, Warning, 5000, 5*time.Minute, 0, "p95 service time over the window (with at least ALERT_SLOW_REQUESTS_MIN_REQUESTS requests)", "milliseconds"),
 	spec(RuleMemory, Warning, 90, 10*time.Minute, 3, "dyno memory (rss) near its quota for consecutive samples: warns before R14", "percent of memory_quota"),
 	spec(RuleLoad, Warning, 4, 10*time.Minute, 3, "dyno load_avg_1m high for consecutive samples", "load average"),
 	spec(RuleCrashLoop, Critical, 3, 15*time.Minute, 0, "a dyno crashing again and again: one alert, not one per crash", "crashes of one dyno within the window"),
@@ -59,19 +59,20 @@ var ruleSpecs = []ruleSpec{
 
 // Policy is how alerts live once their rule has fired them.
 type Policy struct {
-	RepeatInterval time.Duration // remind while firing
-	GroupWait      time.Duration // an app's later alerts within this follow as one message
-	FlapChanges    int           // more state changes than this within FlapWindow is flapping
-	FlapWindow     time.Duration
-	MaintenanceFor time.Duration // H80 mutes an app's router alerts at most this long
-	Min5xxRequests int           // the 5xx_rate rule needs at least this many requests in its window
-	IgnoreHCodes   []string      // router codes that never page
+	RepeatInterval  time.Duration // remind while firing
+	GroupWait       time.Duration // an app's later alerts within this follow as one message
+	FlapChanges     int           // more state changes than this within FlapWindow is flapping
+	FlapWindow      time.Duration
+	MaintenanceFor  time.Duration // H80 mutes an app's router alerts at most this long
+	Min5xxRequests  int           // the 5xx_rate rule needs at least this many requests in its window
+	MinSlowRequests int           // and the slow_requests rule: a p95 of a handful of requests is their slowest
+	IgnoreHCodes    []string      // router codes that never page
 }
 
 // DefaultPolicy is the policy with no ALERT_ vars set.
 func DefaultPolicy() Policy {
 	return Policy{RepeatInterval: time.Hour, GroupWait: time.Minute, FlapChanges: 4, FlapWindow: 30 * time.Minute,
-		MaintenanceFor: 15 * time.Minute, Min5xxRequests: 20, IgnoreHCodes: []string{"H26", "H27", "H28"}}
+		MaintenanceFor: 15 * time.Minute, Min5xxRequests: 20, MinSlowRequests: 20, IgnoreHCodes: []string{"H26", "H27", "H28"}}
 }
 
 // Rules is the whole alerting configuration: rules, per-app overrides and
@@ -104,7 +105,7 @@ func DefaultRules() *Rules {
 //	ALERT_<RULE>_ENABLED | _THRESHOLD | _WINDOW | _SAMPLES | _SEVERITY   for every app
 //	ALERT_<RULE>_<SETTING>__<APP>                                        for one app (APP upper-cased, '-' as '_')
 //	ALERT_REPEAT_INTERVAL, ALERT_GROUP_WAIT, ALERT_FLAP_CHANGES, ALERT_FLAP_WINDOW,
-//	ALERT_MAINTENANCE_MUTE, ALERT_5XX_RATE_MIN_REQUESTS, ALERT_H_CODES_IGNORE
+//	ALERT_MAINTENANCE_MUTE, ALERT_5XX_RATE_MIN_REQUESTS, ALERT_SLOW_REQUESTS_MIN_REQUESTS, ALERT_H_CODES_IGNORE
 //
 // Unknown ALERT_ vars are errors, so a typo does not silently change nothing.
 // Vars of the channels (ALERT_EMAIL_TO …) are read elsewhere and skipped here.
@@ -253,6 +254,8 @@ func (r *Rules) setPolicy(name, value string) error {
 		return num(&p.FlapChanges, 2)
 	case "ALERT_5XX_RATE_MIN_REQUESTS":
 		return num(&p.Min5xxRequests, 1)
+	case "ALERT_SLOW_REQUESTS_MIN_REQUESTS":
+		return num(&p.MinSlowRequests, 1)
 	case "ALERT_H_CODES_IGNORE":
 		p.IgnoreHCodes = nil
 		for _, c := range strings.Split(value, ",") {

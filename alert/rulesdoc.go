@@ -2,6 +2,8 @@ package alert
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -12,17 +14,45 @@ func (r *Rules) RulesTable() string {
 	b.WriteString("| rule (`ALERT_<RULE>_…`) | catches | threshold | window | samples | severity | on |\n|---|---|---|---|---|---|---|\n")
 	for _, s := range ruleSpecs {
 		ru := r.global[s.Name]
-		threshold, window, samples := "—", "—", "—"
-		if s.Threshold != "" {
-			threshold = fmt.Sprintf("%g (%s)", ru.Threshold, s.Threshold)
-		}
-		if ru.Window > 0 {
-			window = shortDuration(ru.Window)
-		}
-		if ru.Samples > 0 {
-			samples = fmt.Sprint(ru.Samples)
-		}
+		threshold, window, samples := settings(s, ru)
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %v |\n", s.Name.Var(), s.What, threshold, window, samples, ru.Severity, ru.Enabled)
 	}
 	return b.String()
+}
+
+// OverridesTable writes the rules as the ALERT_<RULE>_…__<APP> vars set
+// them for single apps, as a Markdown table; "" when there are none.
+// `dynowatch config` prints it below RulesTable.
+func (r *Rules) OverridesTable() string {
+	apps := slices.Sorted(maps.Keys(r.perApp))
+	var b strings.Builder
+	for _, app := range apps {
+		for _, s := range ruleSpecs {
+			ru, ok := r.perApp[app][s.Name]
+			if !ok {
+				continue
+			}
+			if b.Len() == 0 {
+				b.WriteString("| app | rule | threshold | window | samples | severity | on |\n|---|---|---|---|---|---|---|\n")
+			}
+			threshold, window, samples := settings(s, ru)
+			fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s | %s | %s | %v |\n", app, s.Name.Var(), threshold, window, samples, ru.Severity, ru.Enabled)
+		}
+	}
+	return b.String()
+}
+
+// settings shows ru's threshold, window and samples, "—" for those its rule has not.
+func settings(s ruleSpec, ru Rule) (threshold, window, samples string) {
+	threshold, window, samples = "—", "—", "—"
+	if s.Threshold != "" {
+		threshold = fmt.Sprintf("%g (%s)", ru.Threshold, s.Threshold)
+	}
+	if ru.Window > 0 {
+		window = shortDuration(ru.Window)
+	}
+	if ru.Samples > 0 {
+		samples = fmt.Sprint(ru.Samples)
+	}
+	return threshold, window, samples
 }

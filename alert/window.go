@@ -36,7 +36,7 @@ func (r *Rules) WindowObservations(rule RuleName, w Window, now time.Time) []Obs
 		o.Kind = above(pct >= ru.Threshold)
 		o.Summary = fmt.Sprintf("%.1f%% of requests failed with 5xx in the last %v (%d of %d)", pct, ru.Window, w.Status5xx, w.Requests)
 	case RuleSlowRequests:
-		if w.Requests == 0 || math.IsNaN(w.P95) {
+		if w.Requests < int64(r.Policy.MinSlowRequests) || w.Requests == 0 || math.IsNaN(w.P95) {
 			return []Observation{o}
 		}
 		o.Kind = above(w.P95 >= ru.Threshold)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/config"
+	"github.com/dynowatch/dynowatch/heroku"
 	"github.com/dynowatch/dynowatch/store"
 )
 
@@ -393,6 +394,14 @@ func (s *server) handleCreateSilence(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.Now()
+	if in.Duration != "" && !in.Until.IsZero() {
+		writeError(w, r, s.Logger, &requestError{"a silence takes a duration or an until, not both"})
+		return
+	}
+	if in.App != "" && !heroku.ValidApp(in.App) {
+		writeError(w, r, s.Logger, &requestError{fmt.Sprintf("app %q: want %s, as in the drain URL", in.App, heroku.AppNameRule)})
+		return
+	}
 	if in.Duration != "" {
 		d, err := config.ParseDuration(in.Duration)
 		if err != nil || d <= 0 {

@@ -190,6 +190,8 @@ func TestAPI(t *testing.T) {
 			}
 		}},
 		{"silence without a target", "POST", `/api/v1/silences {"duration":"2h"}`, "pw", 400, nil},
+		{"silence of no app there can be", "POST", `/api/v1/silences {"app":"no such app!!","duration":"2h"}`, "pw", 400, nil},
+		{"silence with a duration and an until", "POST", `/api/v1/silences {"app":"shop","duration":"2h","until":"2020-01-01T00:00:00Z"}`, "pw", 400, nil},
 		{"silence with an unknown field", "POST", `/api/v1/silences {"app":"shop","for":"2h"}`, "pw", 400, nil},
 		{"silences", "GET", "/api/v1/silences", "pw", 200, func(t *testing.T, b map[string]any) {
 			if sl := b["silences"].([]any); len(sl) != 1 || sl[0].(map[string]any)["reason"] != "planned maintenance" {

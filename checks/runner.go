@@ -219,12 +219,17 @@ func observations(c *Check, cur Result, prev []Result) []alert.Observation {
 		out = append(out, obs(key, alert.Below, fmt.Sprintf("%s check %s passing", c.Kind, c.Name), ""))
 	}
 	if !cur.CertExpiry.IsZero() {
+		var o alert.Observation
 		if cur.Warning != "" {
-			out = append(out, obs(cert, alert.Above, fmt.Sprintf("check %s: %s", c.Name, cur.Warning), cur.Warning))
+			o = obs(cert, alert.Above, fmt.Sprintf("check %s: %s", c.Name, cur.Warning), cur.Warning)
 		} else {
-			out = append(out, obs(cert, alert.Below, fmt.Sprintf("check %s: certificate valid until %s", c.Name,
-				cur.CertExpiry.Format(time.DateOnly)), ""))
+			o = obs(cert, alert.Below, fmt.Sprintf("check %s: certificate valid until %s", c.Name, cur.CertExpiry.Format(time.DateOnly)), "")
 		}
+		// Days ahead of the end, and reminded of every hour until it is
+		// renewed: a warning whatever the check's severity, or the default
+		// channels would send an SMS an hour for two weeks.
+		o.Severity = alert.Warning
+		out = append(out, o)
 	}
 	return out
 }

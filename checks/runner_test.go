@@ -2,6 +2,8 @@ package checks
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -385,5 +387,48 @@ func TestRunnersShareChecks(t *testing.T) {
 	defer mu.Unlock()
 	if n, _ := stores[0].CheckUptime(ctx, "fast", time.Time{}, time.Now().Add(time.Hour)); int(n.Runs) > hits {
 		t.Fatalf("%d runs stored for %d requests", n.Runs, hits)
+	}
+}
+
+// TestCertificateEndingSoonIsAWarning: the alert of a certificate near its
+// end is a warning, as the README says, whatever the check's own severity:
+// with the default channels a critical one would send an SMS every hour.
+func TestCertificateEndingSoonIsAWarning(t *testing.T) {
+	t.Parallel()
+	cert := selfSigned(t, time.Now().Add(5*24*time.Hour+time.Hour))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert.Leaf)
+	trusting := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: true}}
+
+	rules, err := alert.LoadRules(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range []string{"CHECK_SHOP=http " + srv.URL + " app=shop", "CHECK_SHOP=http " + srv.URL + " app=shop severity=critical"} {
+		list, err := Load([]string{env})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seen observer
+		r, err := NewRunner(RunnerOptions{Checks: list, Store: &fakeStore{}, Observe: seen.observe, Logger: discard(), Holder: "w", HTTPClient: trusting})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.run(context.Background(), &list[0])
+		var severities []alert.Severity
+		for _, o := range seen.take() {
+			if k, err := alert.ParseKey(o.Key); err != nil || k.Part != "cert" || o.Kind != alert.Above {
+				continue
+			}
+			s, _ := alert.Apply(alert.State{}, o, rules.For(o.App, o.Rule), rules.Policy, false)
+			severities = append(severities, s.Severity)
+		}
+		if len(severities) != 1 || severities[0] != alert.Warning {
+			t.Errorf("%s: certificate alerts of severity %v, want one warning", env, severities)
+		}
 	}
 }

@@ -97,7 +97,7 @@ func (rq request) do(t *testing.T, mux http.Handler) *httptest.ResponseRecorder 
 	return w
 }
 
-func gzipped(t *testing.T, b []byte) []byte {
+func gzipped(t testing.TB, b []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -242,6 +242,9 @@ func FuzzHandler(f *testing.F) {
 	f.Add([]byte("garbage"), "text/plain", "", "")
 	f.Add([]byte("-3 <1>1"), "application/logplex-1", "gzip", "x")
 	f.Add([]byte{0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff}, "application/logplex-1", "gzip", "1")
+	// A length prefix past the body and the frame cap, good frames after it.
+	f.Add([]byte("9999999 "+r14Line+frame(routerLine)+frame(r14Line)), "application/logplex-1", "", "3")
+	f.Add(gzipped(f, []byte("70000 "+r14Line+frame(routerLine))), "application/logplex-1", "gzip", "2")
 	f.Fuzz(func(t *testing.T, body []byte, contentType, encoding, count string) {
 		mux := newTestHandler(t, &recordingSink{})
 		r := httptest.NewRequest("POST", "/drain/fuzz-app", bytes.NewReader(body))

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -60,6 +61,13 @@ const (
 	// Other is the dyno, source or code that overflow is folded into.
 	Other = "other"
 )
+
+// MaxFlushRows is how many dyno and source rows a flush holds at most:
+// beyond it, the new dynos and sources of apps that have one already fold
+// into "other". Postgres merges a few thousand rows a second on a small
+// plan, and a flush must fit ROLLUP_FLUSH_INTERVAL, and SIGTERM's 30 s.
+// (2,000 apps × 50 dynos would be 100,000 rows each flush.)
+const MaxFlushRows = 10000
 
 // flushChunk is how many rollups go in one write: a flush of 100,000 dynos
 // is many short transactions, each retried on its own when it fails, and
@@ -118,9 +126,10 @@ type Pipeline struct {
 	minutes map[minuteKey]*appMinute
 	samples map[minuteKey]*appSamples
 	apps    map[string]*store.AppDelta
-	lines   map[lineKey]int // event lines kept per minute, for the cap
-	newest  int64           // the newest minute in lines
-	bytes   int64           // about what minutes and samples take
+	lines   map[lineKey]*int // event lines kept per minute, for the cap
+	newest  int64            // the newest minute in lines
+	bytes   int64            // about what minutes and samples take
+	rows    int              // dyno and source rows in minutes and samples
 	folded  Folded
 }
 
@@ -141,12 +150,14 @@ type appMinute struct {
 // counts are one dyno's requests in a minute.
 type counts struct {
 	requests, s2xx, s3xx, s4xx, s5xx, bytes int64
-	codes                                   map[string]int64
+	// Counted through pointers: assigning to a map entry also stores the
+	// key given, and that would be a substring of the latest request body.
+	codes map[string]*int64
 }
 
 // appSamples are an app's metric samples in one minute, by kind and source.
 type appSamples struct {
-	sources map[sourceKey]map[string]float64 // the max of each value
+	sources map[sourceKey]map[string]*float64 // the max of each value, through pointers as counts.codes
 }
 
 type sourceKey struct{ kind, source string }
@@ -195,7 +206,7 @@ func New(o Options) (*Pipeline, error) {
 		minutes:  map[minuteKey]*appMinute{},
 		samples:  map[minuteKey]*appSamples{},
 		apps:     map[string]*store.AppDelta{},
-		lines:    map[lineKey]int{},
+		lines:    map[lineKey]*int{},
 	}, nil
 }
 
@@ -240,15 +251,17 @@ func (p *Pipeline) events(b *drain.Batch) *store.Batch {
 			continue
 		}
 		k := lineKey{b.App, e.Kind.String(), code, e.Time.Unix() / 60}
-		n, seen := p.lines[k]
-		if n >= p.o.EventLinesPerMinute {
-			continue // counted in the rollups, not kept whole
-		}
-		if !seen {
+		n := p.lines[k]
+		if n == nil {
 			k.code = strings.Clone(code) // the key must not keep the whole line alive
 			p.newest = max(p.newest, k.minute)
+			n = new(int)
+			p.lines[k] = n
 		}
-		p.lines[k] = n + 1
+		if *n >= p.o.EventLinesPerMinute {
+			continue // counted in the rollups, not kept whole
+		}
+		*n++
 		sb.Events = append(sb.Events, store.Event{
 			App: b.App, Time: e.Time, Kind: e.Kind.String(), Code: code, Dyno: dyno,
 			Line: e.Line(p.o.KeepQueryStrings, p.o.KeepClientIPs),
@@ -264,10 +277,8 @@ func (p *Pipeline) release(sb *store.Batch) {
 	for i := range sb.Events {
 		ev := &sb.Events[i]
 		k := lineKey{ev.App, ev.Kind, ev.Code, ev.Time.Unix() / 60}
-		if n := p.lines[k]; n > 1 {
-			p.lines[k] = n - 1
-		} else {
-			delete(p.lines, k)
+		if n := p.lines[k]; n != nil && *n > 0 {
+			*n--
 		}
 	}
 }
@@ -372,7 +383,8 @@ func (p *Pipeline) addRequest(app string, e *parse.Entry) {
 }
 
 // dyno returns the counts of a dyno in an app's minute, creating them, or
-// those of "other" past MaxDynos or while over RollupMemory. The names kept
+// those of "other" past MaxDynos, or MaxFlushRows, or while over
+// RollupMemory. The names kept
 // are copies: a substring would keep the whole request body alive.
 func (p *Pipeline) dyno(k minuteKey, dyno string) *counts {
 	m := p.minutes[k]
@@ -385,7 +397,7 @@ func (p *Pipeline) dyno(k minuteKey, dyno string) *counts {
 	if c != nil {
 		return c
 	}
-	if len(m.dynos) >= MaxDynos || (len(m.dynos) > 0 && p.bytes > p.o.RollupMemory) {
+	if len(m.dynos) >= MaxDynos || (len(m.dynos) > 0 && p.full()) {
 		p.folded.Dynos++
 		dyno = Other
 		if c = m.dynos[dyno]; c != nil {
@@ -395,23 +407,32 @@ func (p *Pipeline) dyno(k minuteKey, dyno string) *counts {
 	c = &counts{}
 	m.dynos[strings.Clone(dyno)] = c
 	p.bytes += costDyno
+	p.rows++
 	return c
 }
 
+// full says whether new dynos and sources go to "other" for now.
+func (p *Pipeline) full() bool {
+	return p.bytes > p.o.RollupMemory || p.rows >= MaxFlushRows
+}
+
 func (p *Pipeline) addCode(c *counts, code string, n int64) {
-	if _, ok := c.codes[code]; !ok {
+	v := c.codes[code]
+	if v == nil {
 		if c.codes == nil {
-			c.codes = map[string]int64{}
+			c.codes = map[string]*int64{}
 		}
 		if len(c.codes) >= MaxCodes {
 			p.folded.Codes += n
 			code = Other
-		} else {
-			code = strings.Clone(code)
 		}
-		p.bytes += costCode
+		if v = c.codes[code]; v == nil {
+			v = new(int64)
+			c.codes[strings.Clone(code)] = v
+			p.bytes += costCode
+		}
 	}
-	c.codes[code] += n
+	*v += n
 }
 
 func (p *Pipeline) addSamples(app string, e *parse.Entry) {
@@ -427,11 +448,11 @@ func (p *Pipeline) addSamples(app string, e *parse.Entry) {
 }
 
 // source returns the values of a metric source in an app's minute, or of
-// "other" past MaxSources or while over RollupMemory.
-func (p *Pipeline) source(k minuteKey, kind, source string) map[string]float64 {
+// "other" past MaxSources, or MaxFlushRows, or while over RollupMemory.
+func (p *Pipeline) source(k minuteKey, kind, source string) map[string]*float64 {
 	as := p.samples[k]
 	if as == nil {
-		as = &appSamples{sources: map[sourceKey]map[string]float64{}}
+		as = &appSamples{sources: map[sourceKey]map[string]*float64{}}
 		p.samples[k] = as
 	}
 	sk := sourceKey{kind, source}
@@ -439,7 +460,7 @@ func (p *Pipeline) source(k minuteKey, kind, source string) map[string]float64 {
 	if v != nil {
 		return v
 	}
-	if len(as.sources) >= MaxSources || (len(as.sources) > 0 && p.bytes > p.o.RollupMemory) {
+	if len(as.sources) >= MaxSources || (len(as.sources) > 0 && p.full()) {
 		p.folded.Sources++
 		sk.source = Other
 		if v = as.sources[sk]; v != nil {
@@ -447,25 +468,30 @@ func (p *Pipeline) source(k minuteKey, kind, source string) map[string]float64 {
 		}
 	}
 	sk.source = strings.Clone(sk.source)
-	v = map[string]float64{}
+	v = map[string]*float64{}
 	as.sources[sk] = v
 	p.bytes += costSource
+	p.rows++
 	return v
 }
 
 // addValue keeps the larger of a sample's values in a minute.
-func (p *Pipeline) addValue(values map[string]float64, name string, v float64) {
-	old, ok := values[name]
-	if !ok {
+func (p *Pipeline) addValue(values map[string]*float64, name string, v float64) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return // the store refuses them, and with them the rest of the flush
+	}
+	old := values[name]
+	if old == nil {
 		if len(values) >= MaxSampleNames {
 			p.folded.SampleNames++
 			return
 		}
-		name = strings.Clone(name) // not a substring of the body
+		values[strings.Clone(name)] = &v // not a substring of the body
 		p.bytes += costValue
+		return
 	}
-	if !ok || v > old {
-		values[name] = v
+	if v > *old {
+		*old = v
 	}
 }
 
@@ -577,7 +603,7 @@ func (p *Pipeline) flush(ctx context.Context) error {
 	p.mu.Lock()
 	minutes, samples, apps := p.minutes, p.samples, p.apps
 	p.minutes, p.samples, p.apps = map[minuteKey]*appMinute{}, map[minuteKey]*appSamples{}, map[string]*store.AppDelta{}
-	p.bytes = 0
+	p.bytes, p.rows = 0, 0
 	for k := range p.lines {
 		if k.minute < p.newest-1 {
 			delete(p.lines, k)
@@ -611,7 +637,7 @@ func (p *Pipeline) flush(ctx context.Context) error {
 		first := true
 		for dyno, c := range m.dynos {
 			r := store.Rollup{App: k.app, Dyno: dyno, Minute: time.Unix(k.minute*60, 0).UTC(), Requests: c.requests,
-				Status2xx: c.s2xx, Status3xx: c.s3xx, Status4xx: c.s4xx, Status5xx: c.s5xx, Bytes: c.bytes, Codes: c.codes}
+				Status2xx: c.s2xx, Status3xx: c.s3xx, Status4xx: c.s4xx, Status5xx: c.s5xx, Bytes: c.bytes, Codes: derefAll(c.codes)}
 			if first {
 				r.Service = m.service // the store merges it per app and minute anyway
 				first = false
@@ -624,7 +650,7 @@ func (p *Pipeline) flush(ctx context.Context) error {
 	}
 	for k, as := range samples {
 		for sk, values := range as.sources {
-			ss = append(ss, store.SampleRollup{App: k.app, Kind: sk.kind, Source: sk.source, Minute: time.Unix(k.minute*60, 0).UTC(), Values: values})
+			ss = append(ss, store.SampleRollup{App: k.app, Kind: sk.kind, Source: sk.source, Minute: time.Unix(k.minute*60, 0).UTC(), Values: derefAll(values)})
 			if len(ss) >= flushChunk {
 				write()
 			}
@@ -683,6 +709,19 @@ func (p *Pipeline) restoreApps(apps map[string]*store.AppDelta) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	mergeInto(p.apps, apps, mergeDelta)
+}
+
+// derefAll returns m with its values rather than pointers to them; nil for
+// an empty m.
+func derefAll[V any](m map[string]*V) map[string]V {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]V, len(m))
+	for k, v := range m {
+		out[k] = *v
+	}
+	return out
 }
 
 // mergeInto merges every value of src into dst's value of the same key, or

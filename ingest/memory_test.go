@@ -19,31 +19,41 @@ import (
 var minute = time.Date(2024, 3, 15, 12, 0, 0, 0, time.UTC)
 
 // TestKeptNamesDoNotPinTheRequestBody: the dyno, code, source and sample
-// names that the rollups keep past the request are copies, not substrings
-// of the body (one such substring keeps a 128 KiB chunk of it alive).
+// names that the rollups and the event line cap keep past the request are
+// copies, not substrings of the body (one such substring keeps a chunk of it
+// alive). The second batch matters: assigning to a map entry that exists
+// stores the key given again.
 func TestKeptNamesDoNotPinTheRequestBody(t *testing.T) {
-	p, _, stop := newPipeline(t, Options{})
+	p, _, stop := newPipeline(t, Options{EventLinesPerMinute: 10})
 	defer stop()
-	b := batch(t, "shop", "frame:1",
+	lines := []string{
 		router(1, 503, 30001, "web.1", "H12"),
+		"2024-03-15T12:00:06Z heroku[web.1]: Error R14 (Memory quota exceeded)",
 		"2024-03-15T12:00:07Z heroku[web.1]: source=web.1 dyno=heroku.1.a sample#memory_rss=100.00MB sample#memory_quota=512.00MB",
 		"2024-03-15T12:00:08Z app[heroku-redis]: source=REDIS addon=redis-cubed-11 sample#active-connections=3 sample#hit-rate=0.9",
-	)
-	body := map[unsafe.Pointer]string{}
-	for i := range b.Entries {
-		e := &b.Entries[i]
-		for _, s := range []string{e.Router.Dyno, e.Router.Code, e.Metrics.Dyno, e.Metrics.Attachment} {
-			body[unsafe.Pointer(unsafe.StringData(s))] = s
-		}
-		for _, s := range e.Metrics.Samples {
-			body[unsafe.Pointer(unsafe.StringData(s.Name))] = s.Name
-		}
 	}
-	if _, err := p.Ingest(context.Background(), b); err != nil {
-		t.Fatal(err)
+	var body map[unsafe.Pointer]string
+	for range 2 {
+		b := batch(t, "shop", "", lines...)
+		body = map[unsafe.Pointer]string{}
+		for i := range b.Entries {
+			e := &b.Entries[i]
+			for _, s := range []string{e.Router.Dyno, e.Router.Code, e.DynoError.Code, e.Metrics.Dyno, e.Metrics.Attachment} {
+				body[unsafe.Pointer(unsafe.StringData(s))] = s
+			}
+			for _, s := range e.Metrics.Samples {
+				body[unsafe.Pointer(unsafe.StringData(s.Name))] = s.Name
+			}
+		}
+		if _, err := p.Ingest(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var kept []string
 	p.mu.Lock()
+	for k := range p.lines {
+		kept = append(kept, k.code)
+	}
 	for _, m := range p.minutes {
 		for dyno, c := range m.dynos {
 			kept = append(kept, dyno)
@@ -61,8 +71,8 @@ func TestKeptNamesDoNotPinTheRequestBody(t *testing.T) {
 		}
 	}
 	p.mu.Unlock()
-	if len(kept) < 8 {
-		t.Fatalf("kept %q: the batch was not rolled up", kept)
+	if len(kept) < 10 {
+		t.Fatalf("kept %q: the batches were not rolled up", kept)
 	}
 	for _, s := range kept {
 		if s != "" && body[unsafe.Pointer(unsafe.StringData(s))] != "" {
@@ -164,8 +174,8 @@ func TestRollupsOverTheirMemoryFlushEarly(t *testing.T) {
 // slowStore takes perRow to write each row, as Postgres does, and gives up
 // when its context ends.
 type slowStore struct {
-	perRow time.Duration
-	rows   int
+	perRow         time.Duration
+	rows, requests int64
 }
 
 func (s *slowStore) WriteBatches(_ context.Context, bs []*store.Batch) ([]bool, error) {
@@ -175,7 +185,10 @@ func (s *slowStore) WriteBatches(_ context.Context, bs []*store.Batch) ([]bool, 
 func (s *slowStore) MergeRollups(ctx context.Context, r []store.Rollup, sr []store.SampleRollup) error {
 	select {
 	case <-time.After(time.Duration(len(r)+len(sr)) * s.perRow):
-		s.rows += len(r) + len(sr)
+		s.rows += int64(len(r) + len(sr))
+		for i := range r {
+			s.requests += r[i].Requests
+		}
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -184,8 +197,8 @@ func (s *slowStore) MergeRollups(ctx context.Context, r []store.Rollup, sr []sto
 
 // TestSIGTERMWritesEveryDynosCounts: 2,000 apps × 15 dynos acknowledged,
 // then the pipeline is stopped as on SIGTERM, on a store that takes 0.5 ms
-// a row (15 s in all): the final flush writes every row within Heroku's
-// 30 s, rather than giving up on all of them after 10 s.
+// a row (15 s for one row per dyno): the final flush writes every request
+// within Heroku's 30 s, rather than giving up on all of them after 10 s.
 func TestSIGTERMWritesEveryDynosCounts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := &slowStore{perRow: 500 * time.Microsecond}
@@ -212,8 +225,46 @@ func TestSIGTERMWritesEveryDynosCounts(t *testing.T) {
 		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 			t.Fatalf("final flush: %v", err)
 		}
-		if took := time.Since(start); took > 25*time.Second || st.rows != 30000 {
-			t.Fatalf("final flush wrote %d of 30,000 rows in %v", st.rows, took)
+		if took := time.Since(start); took > 25*time.Second || st.requests != 30000 {
+			t.Fatalf("final flush wrote %d of 30,000 requests in %v", st.requests, took)
+		}
+	})
+}
+
+// TestFlushRowsAreBounded: 2,000 apps × 50 dynos in one minute would be
+// 100,000 rows a flush, more than Postgres writes within the flush interval.
+// Past MaxFlushRows the dynos of apps that have a row already fold into
+// "other": every request is written, in at most MaxFlushRows rows plus two
+// per app (its first dyno and "other").
+func TestFlushRowsAreBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := &slowStore{}
+		p, err := New(Options{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), FlushEvery: time.Hour, Committers: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- p.Run(ctx) }()
+		var lines []string
+		for d := range 50 {
+			lines = append(lines, router(1, 200, 10, fmt.Sprintf("web.%d", d+1), ""))
+		}
+		b := batch(t, "", "", lines...)
+		for a := range 2000 {
+			if _, err := p.Ingest(ctx, &drain.Batch{App: fmt.Sprint("app-", a), Received: b.Received, Entries: b.Entries}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("final flush: %v", err)
+		}
+		if st.requests != 100000 || st.rows > MaxFlushRows+2*2000 {
+			t.Fatalf("flushed %d requests in %d rows; want 100,000 in at most %d", st.requests, st.rows, MaxFlushRows+2*2000)
+		}
+		if f := p.Folded(); f.Dynos == 0 {
+			t.Error("no dyno counted as folded")
 		}
 	})
 }

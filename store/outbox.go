@@ -25,6 +25,7 @@ type OutboxMessage struct {
 	AlertKey   string    // the alert it is about; "" for none (a test)
 	Status     string    // what it says of the alert: firing, flapping, reminder, resolved, test
 	Severity   string    // critical, warning or info: critical rows are claimed first
+	Urgent     bool      // an instant rule's page (an R code, a crash loop): claimed before every other row, whatever its severity
 	Payload    []byte    // the notification as JSON
 	CreatedAt  time.Time // when it was written, by the writer's clock (not a log's): how long it waits is counted from it
 	NotBefore  time.Time // not sent before this (a grouped alert waits for its group); zero: at once
@@ -39,6 +40,18 @@ const (
 	StatusReminder = "reminder"
 	StatusResolved = "resolved"
 )
+
+// rank orders rows for claims: urgent ones first, then by severity
+// (critical, warning, info) within each.
+func (m *OutboxMessage) rank() int {
+	if m.Urgent {
+		return urgentRanks + severityRank(m.Severity)
+	}
+	return severityRank(m.Severity)
+}
+
+// urgentRanks lifts an urgent row's rank above every other row's.
+const urgentRanks = 3
 
 // severityRank orders severities for claims: critical first.
 func severityRank(s string) int {
@@ -128,7 +141,7 @@ func enqueue(ctx context.Context, q querier, msgs []OutboxMessage) error {
 				fmt.Fprintf(&sb, "$%d", len(args)+c+1)
 			}
 			sb.WriteByte(')')
-			args = append(args, m.DeliveryID, m.Channel, m.App, m.AlertKey, m.Status, m.Severity, severityRank(m.Severity),
+			args = append(args, m.DeliveryID, m.Channel, m.App, m.AlertKey, m.Status, m.Severity, m.rank(),
 				string(m.Payload), micros(m.CreatedAt), micros(m.NotBefore))
 		}
 		sb.WriteString(` ON CONFLICT DO NOTHING`)
@@ -139,7 +152,7 @@ func enqueue(ctx context.Context, q querier, msgs []OutboxMessage) error {
 	return nil
 }
 
-const outboxCols = `id, delivery_id, channel, app, alert_key, status, severity, payload, attempts, created_us, next_us, last_error,
+const outboxCols = `id, delivery_id, channel, app, alert_key, status, severity, rank, payload, attempts, created_us, next_us, last_error,
 	claimed_by, sent_us, heard, gave_up_us`
 
 func scanOutbox(r row) (OutboxItem, error) {
@@ -147,9 +160,11 @@ func scanOutbox(r row) (OutboxItem, error) {
 		it                          OutboxItem
 		payload                     string
 		created, next, sent, gaveUp int64
+		rank                        int
 	)
-	err := r.Scan(&it.ID, &it.DeliveryID, &it.Channel, &it.App, &it.AlertKey, &it.Status, &it.Severity, &payload, &it.Attempts,
+	err := r.Scan(&it.ID, &it.DeliveryID, &it.Channel, &it.App, &it.AlertKey, &it.Status, &it.Severity, &rank, &payload, &it.Attempts,
 		&created, &next, &it.LastError, &it.ClaimedBy, &sent, &it.Heard, &gaveUp)
+	it.Urgent = rank > urgentRanks
 	it.Payload = []byte(payload)
 	it.CreatedAt, it.NextAttempt, it.SentAt, it.GaveUpAt = fromMicros(created), fromMicros(next), fromMicros(sent), fromMicros(gaveUp)
 	return it, err
@@ -180,7 +195,7 @@ const MaxClaim = 1000
 // given up, NextAttempt at or before now, not claimed, or claimed with a
 // lease that ran out, and with no earlier row of the same alert on the same
 // channel still to go), marks them claimed by holder until now+lease, and
-// returns them, the most severe first, then the longest due.
+// returns them, the urgent first, then the most severe, then the longest due.
 //
 // Any number of workers may claim at once: each row goes to one of them
 // (on Postgres, FOR UPDATE SKIP LOCKED lets each pass over the rows another
@@ -220,7 +235,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, holder string, now time.Time, l
 		return nil, fmt.Errorf("store: claim outbox: %w", err)
 	}
 	slices.SortFunc(items, func(a, b OutboxItem) int {
-		return cmp.Or(cmp.Compare(severityRank(b.Severity), severityRank(a.Severity)),
+		return cmp.Or(cmp.Compare(b.rank(), a.rank()),
 			a.NextAttempt.Compare(b.NextAttempt), cmp.Compare(a.ID, b.ID))
 	})
 	return items, nil

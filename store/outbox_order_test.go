@@ -233,3 +233,33 @@ func TestOutboxCriticalFirst(t *testing.T) {
 		}
 	})
 }
+
+// TestOutboxUrgentBeforeEverySeverity: an R14 (a warning, but an instant
+// rule's page) written behind an H-code storm's critical pages is claimed
+// before them, after a more severe urgent R15; then the critical ones,
+// oldest first.
+func TestOutboxUrgentBeforeEverySeverity(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		var msgs []store.OutboxMessage
+		for i := range 2000 {
+			m := alertMessage(fmt.Sprintf("h-%04d", i), "webhook", fmt.Sprintf("h_codes|app-%04d|H12", i), store.StatusFiring, "critical")
+			m.CreatedAt = t0.Add(time.Duration(i) * time.Millisecond)
+			msgs = append(msgs, m)
+		}
+		r14 := alertMessage("r14", "webhook", "r14|shop|web.1", store.StatusFiring, "warning")
+		r14.Urgent, r14.CreatedAt = true, t0.Add(time.Hour)
+		r15 := alertMessage("r15", "webhook", "r15|shop|web.1", store.StatusFiring, "critical") // urgent too, and more severe
+		r15.Urgent, r15.CreatedAt = true, t0.Add(2*time.Hour)
+		if err := s.Enqueue(ctx, append(msgs, r14, r15)...); err != nil {
+			t.Fatal(err)
+		}
+		items := mustClaim(t, s, "w", t0.Add(3*time.Hour), time.Minute, 4)
+		if got, want := deliveryIDs(items), []string{"r15", "r14", "h-0000", "h-0001"}; !cmp.Equal(got, want) {
+			t.Fatalf("claimed %v, want %v", got, want)
+		}
+		if !items[0].Urgent || !items[1].Urgent || items[2].Urgent {
+			t.Errorf("Urgent read back as %v, %v, %v; want true, true, false", items[0].Urgent, items[1].Urgent, items[2].Urgent)
+		}
+	})
+}

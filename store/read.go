@@ -164,11 +164,13 @@ type WindowStats struct {
 	Service   Histogram        // service times of all dynos
 }
 
-// WindowStats returns the totals of app's minute rollups from the minute of
-// from (inclusive) up to to (exclusive), all dynos together.
+// WindowStats returns the totals of app's minute rollups of the minutes
+// that start at or after from and before to, all dynos together. A window
+// of 5 minutes is 5 minute rollups, the one in progress included: starting
+// at the minute of from would make it 6, counting requests up to 6 minutes old.
 func (s *Store) WindowStats(ctx context.Context, app string, from, to time.Time) (WindowStats, error) {
 	var w WindowStats
-	lo, hi := floorTo(from.Unix(), 60), to.Unix()
+	lo, hi := floorTo(from.Unix()+59, 60), to.Unix()
 	err := s.scanRollups(ctx, "rollups_minute", "minute", app, lo, hi, func(_ int64, r *Rollup) {
 		w.Requests += r.Requests
 		w.Status2xx += r.Status2xx

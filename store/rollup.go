@@ -343,6 +343,9 @@ func (s *Store) mergeIsolatedPG(ctx context.Context, m *mergeSet) error {
 	if err != nil {
 		return err
 	}
+	if len(dropped) == 0 {
+		return nil
+	}
 	s.droppedRows.Add(int64(len(dropped)))
 	s.log.Error("rollup rows refused by the database were dropped; the others are stored",
 		"dropped", len(dropped), "rows", dropped[:min(len(dropped), 5)], "err", first)
