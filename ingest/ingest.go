@@ -322,11 +322,12 @@ func (p *Pipeline) aggregate(b *drain.Batch) {
 	if b.CountMismatch {
 		d.CountMismatches++
 	}
+	var last minuteRef
 	for i := range b.Entries {
 		e := &b.Entries[i]
 		switch e.Kind {
 		case parse.KindRouter:
-			p.addRequest(b.App, e)
+			p.addRequest(b.App, e, &last)
 		case parse.KindRuntimeMetrics, parse.KindPostgresMetrics, parse.KindRedisMetrics, parse.KindPgBouncerMetrics:
 			p.addSamples(b.App, e)
 		case parse.KindLogplexError:
@@ -350,9 +351,10 @@ func (p *Pipeline) Folded() Folded {
 	return p.folded
 }
 
-func (p *Pipeline) addRequest(app string, e *parse.Entry) {
+func (p *Pipeline) addRequest(app string, e *parse.Entry, last *minuteRef) {
 	r := &e.Router
-	c := p.dyno(minuteKey{app, e.Time.Unix() / 60}, r.Dyno)
+	m := p.minute(minuteKey{app, e.Time.Unix() / 60}, last)
+	c := p.dyno(m, r.Dyno)
 	// H80 is Heroku's maintenance page answering, not the app: its 503s are
 	// not the app's requests nor its 5xx (5XX_RATE would page as maintenance
 	// ends); only the code is counted.
@@ -378,21 +380,40 @@ func (p *Pipeline) addRequest(app string, e *parse.Entry) {
 		p.addCode(c, r.Code, 1)
 	}
 	if r.ServiceMS >= 0 {
-		p.minutes[minuteKey{app, e.Time.Unix() / 60}].service.Observe(r.ServiceMS)
+		m.service.Observe(r.ServiceMS)
 	}
 }
 
-// dyno returns the counts of a dyno in an app's minute, creating them, or
-// those of "other" past MaxDynos, or MaxFlushRows, or while over
-// RollupMemory. The names kept
-// are copies: a substring would keep the whole request body alive.
-func (p *Pipeline) dyno(k minuteKey, dyno string) *counts {
+// minute returns an app's minute, creating it. last, if not nil, is the
+// one looked up before: a batch's lines are one app's, mostly of one
+// minute, so most lines need no map lookup. p.mu must be held throughout.
+func (p *Pipeline) minute(k minuteKey, last *minuteRef) *appMinute {
+	if last != nil && last.m != nil && last.k == k {
+		return last.m
+	}
 	m := p.minutes[k]
 	if m == nil {
 		m = &appMinute{dynos: map[string]*counts{}}
 		p.minutes[k] = m
 		p.bytes += costAppMinute
 	}
+	if last != nil {
+		*last = minuteRef{k, m}
+	}
+	return m
+}
+
+// minuteRef is an app minute looked up, with its key.
+type minuteRef struct {
+	k minuteKey
+	m *appMinute
+}
+
+// dyno returns the counts of a dyno in an app's minute, creating them, or
+// those of "other" past MaxDynos, or MaxFlushRows, or while over
+// RollupMemory. The names kept are copies: a substring would keep the whole
+// request body alive.
+func (p *Pipeline) dyno(m *appMinute, dyno string) *counts {
 	c := m.dynos[dyno]
 	if c != nil {
 		return c
@@ -682,8 +703,8 @@ func (p *Pipeline) restore(rs []store.Rollup, ss []store.SampleRollup) {
 	defer p.mu.Unlock()
 	for i := range rs {
 		r := &rs[i]
-		k := minuteKey{r.App, r.Minute.Unix() / 60}
-		c := p.dyno(k, r.Dyno)
+		m := p.minute(minuteKey{r.App, r.Minute.Unix() / 60}, nil)
+		c := p.dyno(m, r.Dyno)
 		c.requests += r.Requests
 		c.s2xx += r.Status2xx
 		c.s3xx += r.Status3xx
@@ -693,7 +714,7 @@ func (p *Pipeline) restore(rs []store.Rollup, ss []store.SampleRollup) {
 		for code, n := range r.Codes {
 			p.addCode(c, code, n)
 		}
-		p.minutes[k].service.Merge(&r.Service)
+		m.service.Merge(&r.Service)
 	}
 	for i := range ss {
 		s := &ss[i]
