@@ -138,11 +138,9 @@ func parseReason(err error) string {
 }
 
 func openSQLite(path string, maxConns int) (*sql.DB, error) {
-	// WAL lets readers run beside the writer; IMMEDIATE transactions take the
-	// write lock up front, so two writers queue on busy_timeout instead of
-	// failing on a lock upgrade.
+	// IMMEDIATE transactions take the write lock up front, so two writers
+	// queue on busy_timeout instead of failing on a lock upgrade.
 	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
@@ -154,7 +152,31 @@ func openSQLite(path string, maxConns int) (*sql.DB, error) {
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
 	db.SetConnMaxIdleTime(0)
+	if err := setWAL(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: WAL: %w", path, err)
+	}
 	return db, nil
+}
+
+// setWAL puts the file in WAL mode, which lets readers run beside the
+// writer. The mode is kept in the file, so it is set once here rather than
+// on every connection: switching a new file to WAL needs a lock that SQLite
+// does not wait for, and another process opening the same file at once
+// (dynowatch and a replay) may hold it for a moment, so a refusal is retried.
+func setWAL(db *sql.DB) error {
+	var err error
+	for wait := 10 * time.Millisecond; wait < 10*time.Second; wait *= 2 {
+		var mode string
+		if err = db.QueryRow(`PRAGMA journal_mode=WAL`).Scan(&mode); err == nil {
+			if mode != "wal" {
+				return fmt.Errorf("journal mode is %q", mode)
+			}
+			return nil
+		}
+		time.Sleep(wait)
+	}
+	return err
 }
 
 // withSSLMode adds sslmode=require to a remote Postgres URL that sets no
