@@ -21,7 +21,11 @@ import (
 const (
 	pruneEvery = 10 * time.Minute       // delete data past its retention
 	alertEvery = 15 * time.Second       // window rules, resolutions, reminders
-	sendEvery  = 500 * time.Millisecond // deliver the outbox: an R14 reaches a phone in about a second
+	sendEvery  = 250 * time.Millisecond // deliver the outbox: an R14 reaches a phone in about a second
+	// sendBatch is how many rows the worker claims at a time. Small, so that
+	// during a backlog an R14 written meanwhile is claimed (urgent rows go
+	// first) after at most this many sends, not after a long batch.
+	sendBatch = 10
 )
 
 // startWorker starts the worker's scheduled jobs and returns how to stop them.
@@ -55,11 +59,11 @@ func startWorker(ctx context.Context, cfg *config.Config, log *slog.Logger, st *
 	if _, err = s.NewJob(gocron.DurationJob(sendEvery),
 		gocron.NewTask(func(ctx context.Context) {
 			for {
-				sent, failed, err := sender.SendDue(ctx, 50)
+				sent, failed, err := sender.SendDue(ctx, sendBatch)
 				if err != nil {
 					log.Error("sending notifications", "err", err)
 				}
-				if sent+failed < 50 || ctx.Err() != nil {
+				if sent+failed < sendBatch || ctx.Err() != nil {
 					return
 				}
 			}
