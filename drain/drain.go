@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/dynowatch/dynowatch/heroku"
 	"github.com/dynowatch/dynowatch/parse"
 )
@@ -42,6 +44,29 @@ const (
 	DefaultBodyTimeout = 10 * time.Second
 	slotWait           = 500 * time.Millisecond
 )
+
+// Bounds on the parsed messages that requests hold in memory until their
+// batch is stored: each costs about 800 bytes, so a 4 MiB body of tiny
+// frames is some 50 MB. Logplex sends a few hundred messages a batch; only a
+// flood of tiny frames comes near these.
+const (
+	// MaxMessagesInFlight is how many parsed messages all requests in
+	// flight may hold together (about 80 MB). A request that would go over
+	// it waits up to slotWait for others to finish, then gets a 503 that
+	// Logplex retries.
+	MaxMessagesInFlight = 100_000
+	// messageChunk is how many messages a request takes from the budget at a time.
+	messageChunk = 1024
+	// pooledEntries is the largest slice of entries kept for the next
+	// request: a flood's huge slice is left to the collector, not kept.
+	pooledEntries = 4 * messageChunk
+)
+
+// errBusy is a request refused for want of room in MaxMessagesInFlight.
+var errBusy = errors.New("too many messages in flight")
+
+// errTooManyMessages is a request of more messages than MaxMessagesInFlight.
+var errTooManyMessages = fmt.Errorf("over %d messages in one request", MaxMessagesInFlight)
 
 // Batch is what one drain request delivered.
 type Batch struct {
@@ -122,7 +147,8 @@ type Handler struct {
 	slots       chan struct{} // one token per request in flight
 	perApp      int
 	mu          sync.Mutex
-	inFlight    map[string]int // requests in flight per app; guarded by mu
+	inFlight    map[string]int      // requests in flight per app; guarded by mu
+	messages    *semaphore.Weighted // of MaxMessagesInFlight
 }
 
 // NewHandler returns the drain handler. Mount it on a ServeMux pattern with an
@@ -132,7 +158,7 @@ func NewHandler(o Options) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{sink: o.Sink, log: o.Logger, now: o.Now, metrics: o.Metrics, bodyTimeout: cmp.Or(o.BodyTimeout, DefaultBodyTimeout),
-		inFlight: map[string]int{}}
+		inFlight: map[string]int{}, messages: semaphore.NewWeighted(MaxMessagesInFlight)}
 	maxInFlight := cmp.Or(o.MaxInFlight, DefaultMaxInFlight)
 	h.slots = make(chan struct{}, maxInFlight)
 	h.perApp = cmp.Or(o.MaxInFlightPerApp, max(1, maxInFlight/4))
@@ -199,7 +225,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer body.Close()
 
 	bufp := h.entries.Get().(*[]parse.Entry)
+	var held int64 // of h.messages
 	defer func() {
+		h.messages.Release(held)
+		if cap(*bufp) > pooledEntries {
+			return
+		}
 		clear(*bufp) // drop references to the strings before pooling
 		*bufp = (*bufp)[:0]
 		h.entries.Put(bufp)
@@ -210,8 +241,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if err := h.scan(r.Context(), b, body, form); err != nil {
+	if err := h.scan(r.Context(), b, body, form, &held); err != nil {
 		var tooLarge *http.MaxBytesError
+		if errors.Is(err, errTooManyMessages) {
+			h.metrics.Request("too_large", len(b.Entries), b.BadFrames, false)
+			refuse(w, err.Error(), http.StatusRequestEntityTooLarge)
+			return
+		}
+		if errors.Is(err, errBusy) {
+			h.metrics.Request("busy", len(b.Entries), b.BadFrames, false)
+			w.Header().Set("Retry-After", "1")
+			refuse(w, "too many drain messages in flight; retry", http.StatusServiceUnavailable)
+			return
+		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			h.metrics.Request("timeout", len(b.Entries), b.BadFrames, false)
 			refuse(w, fmt.Sprintf("body not read within %v", h.bodyTimeout), http.StatusRequestTimeout)
@@ -404,9 +446,27 @@ func (c *cappedReader) Close() error { return c.c.Close() }
 
 // scan parses the body into b. Bad messages are counted; only a read error
 // (a cut connection, an oversized or corrupt body) fails the whole request.
-func (h *Handler) scan(ctx context.Context, b *Batch, body io.Reader, form parse.Form) error {
+//
+// It takes room for the messages it keeps from MaxMessagesInFlight as it
+// goes, adding what it took to *held, and fails with errBusy when there is
+// none within slotWait.
+func (h *Handler) scan(ctx context.Context, b *Batch, body io.Reader, form parse.Form, held *int64) error {
 	s := parse.NewScanner(body, form)
 	for s.Scan() {
+		if len(b.Entries) >= MaxMessagesInFlight {
+			return errTooManyMessages // would never fit: no retry will
+		}
+		if int64(len(b.Entries)) >= *held {
+			if !h.messages.TryAcquire(messageChunk) {
+				wctx, cancel := context.WithTimeout(ctx, slotWait)
+				err := h.messages.Acquire(wctx, messageChunk)
+				cancel()
+				if err != nil {
+					return errBusy
+				}
+			}
+			*held += messageChunk
+		}
 		e, err := s.Entry()
 		if err != nil {
 			b.BadFrames++

@@ -176,3 +176,43 @@ func TestTooManyRequestsInFlightGet503AndOneAppGets429(t *testing.T) {
 		})
 	}
 }
+
+// TestTinyFrameFloodsStayWithinTheMessageBudget: requests holding, between
+// them, MaxMessagesInFlight parsed messages leave no room: the next one gets
+// a 503 with Retry-After (Logplex retries it), another app's small batch
+// too, and once they are stored the retry is taken. Memory stays bounded
+// however many tiny frames are in flight.
+func TestTinyFrameFloodsStayWithinTheMessageBudget(t *testing.T) {
+	sink := &blockingSink{app: "hog", entered: make(chan struct{}), release: make(chan struct{})}
+	srv := serve(t, Options{Sink: sink})
+	tiny := frame("<158>1 2024-03-15T12:00:00Z h app web.1 - x")
+	const perRequest = 34 * messageChunk // three of them are over the budget
+	flood := strings.Repeat(tiny, perRequest)
+	post := func(app, body string) *http.Response {
+		req, _ := http.NewRequest("POST", srv.URL+"/drain/"+app, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/logplex-1")
+		req.SetBasicAuth("dynowatch", "s")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	var wg sync.WaitGroup
+	for range MaxMessagesInFlight / perRequest {
+		wg.Add(1)
+		go func() { defer wg.Done(); post("hog", flood) }()
+		<-sink.entered
+	}
+	for _, app := range []string{"hog", "other"} {
+		if resp := post(app, flood); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s's flood with the budget taken: %d, Retry-After %q; want 503 with one", app, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+	}
+	close(sink.release)
+	wg.Wait()
+	if resp := post("other", flood); resp.StatusCode != http.StatusNoContent {
+		t.Errorf("the retry once the floods were stored: %d, want 204", resp.StatusCode)
+	}
+}
