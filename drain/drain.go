@@ -54,7 +54,12 @@ const (
 	// flight may hold together (about 80 MB). A request that would go over
 	// it waits up to slotWait for others to finish, then gets a 503 that
 	// Logplex retries.
-	MaxMessagesInFlight = 100_000
+	MaxMessagesInFlight = 100 * messageChunk
+	// MaxMessagesPerApp is an app's share of it: beyond, its requests get a
+	// 429 (Logplex retries), so that one app's flood leaves room for the
+	// others. It is also the most messages one request may carry (413): a
+	// 4 MiB body of router lines has some 30,000.
+	MaxMessagesPerApp = MaxMessagesInFlight / 2
 	// messageChunk is how many messages a request takes from the budget at a time.
 	messageChunk = 1024
 	// pooledEntries is the largest slice of entries kept for the next
@@ -65,8 +70,12 @@ const (
 // errBusy is a request refused for want of room in MaxMessagesInFlight.
 var errBusy = errors.New("too many messages in flight")
 
-// errTooManyMessages is a request of more messages than MaxMessagesInFlight.
-var errTooManyMessages = fmt.Errorf("over %d messages in one request", MaxMessagesInFlight)
+// errAppBusy is a request refused because its app holds its share of
+// MaxMessagesInFlight.
+var errAppBusy = errors.New("too many of the app's messages in flight")
+
+// errTooManyMessages is a request of more messages than MaxMessagesPerApp.
+var errTooManyMessages = fmt.Errorf("over %d messages in one request", MaxMessagesPerApp)
 
 // Batch is what one drain request delivered.
 type Batch struct {
@@ -149,6 +158,7 @@ type Handler struct {
 	mu          sync.Mutex
 	inFlight    map[string]int      // requests in flight per app; guarded by mu
 	messages    *semaphore.Weighted // of MaxMessagesInFlight
+	appMessages map[string]int64    // of MaxMessagesPerApp, taken by each app's requests in flight; guarded by mu
 }
 
 // NewHandler returns the drain handler. Mount it on a ServeMux pattern with an
@@ -158,7 +168,8 @@ func NewHandler(o Options) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{sink: o.Sink, log: o.Logger, now: o.Now, metrics: o.Metrics, bodyTimeout: cmp.Or(o.BodyTimeout, DefaultBodyTimeout),
-		inFlight: map[string]int{}, messages: semaphore.NewWeighted(MaxMessagesInFlight)}
+		inFlight: map[string]int{}, messages: semaphore.NewWeighted(MaxMessagesInFlight),
+		appMessages: map[string]int64{}}
 	maxInFlight := cmp.Or(o.MaxInFlight, DefaultMaxInFlight)
 	h.slots = make(chan struct{}, maxInFlight)
 	h.perApp = cmp.Or(o.MaxInFlightPerApp, max(1, maxInFlight/4))
@@ -225,9 +236,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer body.Close()
 
 	bufp := h.entries.Get().(*[]parse.Entry)
-	var held int64 // of h.messages
+	var held int64 // of h.messages and the app's share
 	defer func() {
-		h.messages.Release(held)
+		h.releaseMessages(app, held)
 		if cap(*bufp) > pooledEntries {
 			return
 		}
@@ -246,6 +257,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, errTooManyMessages) {
 			h.metrics.Request("too_large", len(b.Entries), b.BadFrames, false)
 			refuse(w, err.Error(), http.StatusRequestEntityTooLarge)
+			return
+		}
+		if errors.Is(err, errAppBusy) {
+			h.metrics.Request("busy", len(b.Entries), b.BadFrames, false)
+			w.Header().Set("Retry-After", "1")
+			refuse(w, "too many of this app's drain messages in flight; retry", http.StatusTooManyRequests)
 			return
 		}
 		if errors.Is(err, errBusy) {
@@ -453,17 +470,12 @@ func (c *cappedReader) Close() error { return c.c.Close() }
 func (h *Handler) scan(ctx context.Context, b *Batch, body io.Reader, form parse.Form, held *int64) error {
 	s := parse.NewScanner(body, form)
 	for s.Scan() {
-		if len(b.Entries) >= MaxMessagesInFlight {
+		if len(b.Entries) >= MaxMessagesPerApp {
 			return errTooManyMessages // would never fit: no retry will
 		}
 		if int64(len(b.Entries)) >= *held {
-			if !h.messages.TryAcquire(messageChunk) {
-				wctx, cancel := context.WithTimeout(ctx, slotWait)
-				err := h.messages.Acquire(wctx, messageChunk)
-				cancel()
-				if err != nil {
-					return errBusy
-				}
+			if err := h.takeMessages(ctx, b.App); err != nil {
+				return err
 			}
 			*held += messageChunk
 		}
@@ -481,6 +493,47 @@ func (h *Handler) scan(ctx context.Context, b *Batch, body io.Reader, form parse
 		return err
 	}
 	return ctx.Err()
+}
+
+// takeMessages takes room for messageChunk more messages of app: from the
+// app's share at once, or errAppBusy; then from MaxMessagesInFlight, waiting
+// up to slotWait, or errBusy.
+func (h *Handler) takeMessages(ctx context.Context, app string) error {
+	h.mu.Lock()
+	if h.appMessages[app]+messageChunk > MaxMessagesPerApp {
+		h.mu.Unlock()
+		return errAppBusy
+	}
+	h.appMessages[app] += messageChunk
+	h.mu.Unlock()
+	if !h.messages.TryAcquire(messageChunk) {
+		wctx, cancel := context.WithTimeout(ctx, slotWait)
+		err := h.messages.Acquire(wctx, messageChunk)
+		cancel()
+		if err != nil {
+			h.releaseAppMessages(app, messageChunk)
+			return errBusy
+		}
+	}
+	return nil
+}
+
+// releaseMessages gives back n messages' room that app's request took.
+func (h *Handler) releaseMessages(app string, n int64) {
+	if n == 0 {
+		return
+	}
+	h.messages.Release(n)
+	h.releaseAppMessages(app, n)
+}
+
+// releaseAppMessages gives back n messages of app's share.
+func (h *Handler) releaseAppMessages(app string, n int64) {
+	h.mu.Lock()
+	if h.appMessages[app] -= n; h.appMessages[app] <= 0 {
+		delete(h.appMessages, app)
+	}
+	h.mu.Unlock()
 }
 
 type nopMetrics struct{}

@@ -177,17 +177,32 @@ func TestTooManyRequestsInFlightGet503AndOneAppGets429(t *testing.T) {
 	}
 }
 
-// TestTinyFrameFloodsStayWithinTheMessageBudget: requests holding, between
-// them, MaxMessagesInFlight parsed messages leave no room: the next one gets
-// a 503 with Retry-After (Logplex retries it), another app's small batch
-// too, and once they are stored the retry is taken. Memory stays bounded
-// however many tiny frames are in flight.
+// floodSink holds the batches of the apps named hog… until release.
+type floodSink struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *floodSink) Ingest(ctx context.Context, b *Batch) (bool, error) {
+	if strings.HasPrefix(b.App, "hog") {
+		s.entered <- struct{}{}
+		<-s.release
+	}
+	return false, nil
+}
+
+// TestTinyFrameFloodsStayWithinTheMessageBudget: the parsed messages held
+// by requests in flight are bounded, whatever the flood of tiny frames. One
+// app holding its share (MaxMessagesPerApp) gets 429s for more while other
+// apps are served; apps holding MaxMessagesInFlight between them leave no
+// room, and the next request gets a 503 with Retry-After (Logplex retries
+// both); a request of more than MaxMessagesPerApp is a 413; once the floods
+// are stored, the retries are taken.
 func TestTinyFrameFloodsStayWithinTheMessageBudget(t *testing.T) {
-	sink := &blockingSink{app: "hog", entered: make(chan struct{}), release: make(chan struct{})}
+	sink := &floodSink{entered: make(chan struct{}), release: make(chan struct{})}
 	srv := serve(t, Options{Sink: sink})
 	tiny := frame("<158>1 2024-03-15T12:00:00Z h app web.1 - x")
-	const perRequest = 34 * messageChunk // three of them are over the budget
-	flood := strings.Repeat(tiny, perRequest)
+	flood := func(n int) string { return strings.Repeat(tiny, n) }
 	post := func(app, body string) *http.Response {
 		req, _ := http.NewRequest("POST", srv.URL+"/drain/"+app, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/logplex-1")
@@ -199,20 +214,28 @@ func TestTinyFrameFloodsStayWithinTheMessageBudget(t *testing.T) {
 		resp.Body.Close()
 		return resp
 	}
-	var wg sync.WaitGroup
-	for range MaxMessagesInFlight / perRequest {
-		wg.Add(1)
-		go func() { defer wg.Done(); post("hog", flood) }()
-		<-sink.entered
-	}
-	for _, app := range []string{"hog", "other"} {
-		if resp := post(app, flood); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
-			t.Errorf("%s's flood with the budget taken: %d, Retry-After %q; want 503 with one", app, resp.StatusCode, resp.Header.Get("Retry-After"))
+	expect := func(what string, resp *http.Response, want int) {
+		t.Helper()
+		if resp.StatusCode != want || (want != http.StatusNoContent && want != http.StatusRequestEntityTooLarge && resp.Header.Get("Retry-After") == "") {
+			t.Errorf("%s: %d, Retry-After %q; want %d", what, resp.StatusCode, resp.Header.Get("Retry-After"), want)
 		}
 	}
+	big := flood(30 * messageChunk) // 30,720 messages: within an app's share, not two of them
+	var wg sync.WaitGroup
+	hold := func(app string) {
+		wg.Add(1)
+		go func() { defer wg.Done(); expect(app+"'s held flood", post(app, big), http.StatusNoContent) }()
+		<-sink.entered
+	}
+	hold("hog-1")
+	expect("hog-1's second flood", post("hog-1", big), http.StatusTooManyRequests)
+	expect("a small batch of another app", post("shop", flood(300)), http.StatusNoContent)
+	expect("one request over an app's share", post("shop", flood(MaxMessagesPerApp+1)), http.StatusRequestEntityTooLarge)
+	for _, app := range []string{"hog-2", "hog-3"} { // with hog-1's, 90 of MaxMessagesInFlight's 100 chunks
+		hold(app)
+	}
+	expect("a flood with the budget taken", post("shop", big), http.StatusServiceUnavailable)
 	close(sink.release)
 	wg.Wait()
-	if resp := post("other", flood); resp.StatusCode != http.StatusNoContent {
-		t.Errorf("the retry once the floods were stored: %d, want 204", resp.StatusCode)
-	}
+	expect("the retry once the floods were stored", post("shop", big), http.StatusNoContent)
 }
