@@ -442,3 +442,30 @@ func TestStorySlowRequestsNeedEnoughRequests(t *testing.T) {
 	s.advance(time.Minute)
 	s.expect("firing shop slow_requests")
 }
+
+// A line's time is what its sender says. An R15 dated years ahead pages as
+// of now and resolves a window later, rather than staying firing (and
+// reminding) until that date; an R15 older than its window pages nobody.
+func TestStoryLinesDatedFarAwayNeitherPinNorPage(t *testing.T) {
+	s := newStory(t, map[string]string{"ALERT_SILENCE_ENABLED": "false"})
+	future := s.now().Add(24 * 365 * time.Hour).Format(time.RFC3339)
+	old := s.now().Add(-24 * time.Hour).Format(time.RFC3339)
+	body := frame("<45>1 "+future+" host heroku web.1 - Error R15 (Memory quota vastly exceeded)") +
+		frame("<45>1 "+old+" host heroku web.2 - Error R15 (Memory quota vastly exceeded)")
+	req := httptest.NewRequest("POST", "/drain/shop", strings.NewReader(body))
+	req.SetPathValue("app", "shop")
+	req.SetBasicAuth("dynowatch", "s")
+	req.Header.Set("Content-Type", "application/logplex-1")
+	w := httptest.NewRecorder()
+	s.drain.ServeHTTP(w, req)
+	if w.Code != http.StatusNoContent {
+		t.Fatalf("drain: %d %s", w.Code, w.Body)
+	}
+	s.advance(time.Minute)
+	s.expect("firing shop r15 R15")
+	if got := s.received(); got[0].Dyno != "web.1" {
+		t.Errorf("paged for %s, want the future-dated web.1 only", got[0].Dyno)
+	}
+	s.advance(10 * time.Minute)
+	s.expect("firing shop r15 R15", "resolved shop r15 R15")
+}

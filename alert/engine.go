@@ -185,7 +185,7 @@ func (e *Engine) Apply(ctx context.Context, obs []Observation) error {
 		return fmt.Errorf("alert: silences: %w", err)
 	}
 	var errs []error
-	for _, group := range coalesce(obs) {
+	for _, group := range coalesce(e.inTime(obs, now)) {
 		if group[0].Rule != RuleMaintenance && !e.o.Rules.For(group[0].App, group[0].Rule).Enabled {
 			continue // ALERT_<RULE>_ENABLED=false, for every app or this one: Tick resolves what was firing
 		}
@@ -208,6 +208,33 @@ func (e *Engine) Apply(ctx context.Context, obs []Observation) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// maxClockAhead is how far a line's time may be ahead of the engine's clock
+// and still count as it is: Heroku's clocks and ours differ by a second or
+// so, and the order of a batch's lines must survive that.
+const maxClockAhead = 5 * time.Minute
+
+// inTime keeps alert clocks to the engine's own. A line's time is what
+// whoever sends it says: one dated far in the future would keep its alert
+// firing (and reminding) until that date, so it counts as of now; an event
+// older than its rule's window is one the alert would already be over for
+// (a nine-year-old R15, or history a log session replays on connecting), so
+// it pages nobody. obs is changed in place.
+func (e *Engine) inTime(obs []Observation, now time.Time) []Observation {
+	kept := obs[:0]
+	for _, o := range obs {
+		if o.At.After(now.Add(maxClockAhead)) {
+			o.At = now
+		}
+		if o.Kind == Event && o.Rule != RuleMaintenance {
+			if w := e.o.Rules.For(o.App, o.Rule).Window; w > 0 && now.Sub(o.At) > w {
+				continue
+			}
+		}
+		kept = append(kept, o)
+	}
+	return kept
 }
 
 // Tick lets time act on every active alert: resolutions a window after the

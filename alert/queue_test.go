@@ -165,7 +165,8 @@ func (b *blockingStore) Alert(ctx context.Context, key string) (State, bool, err
 // "context canceled".
 func TestObservationsBeingAppliedAtSIGTERMAreKept(t *testing.T) {
 	st := &blockingStore{memStore: newMemStore(), reading: make(chan struct{}), release: make(chan struct{})}
-	e, err := NewEngine(EngineOptions{Store: st, Rules: DefaultRules(), Channels: []string{"webhook"}, Logger: discard()})
+	e, err := NewEngine(EngineOptions{Store: st, Rules: DefaultRules(), Channels: []string{"webhook"}, Logger: discard(),
+		Now: func() time.Time { return t0 }})
 	if err != nil {
 		t.Fatal(err)
 	}
