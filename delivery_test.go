@@ -17,7 +17,6 @@ import (
 	"github.com/dynowatch/dynowatch/config"
 	"github.com/dynowatch/dynowatch/parse"
 	"github.com/dynowatch/dynowatch/store"
-	"github.com/dynowatch/dynowatch/store/storetest"
 )
 
 // The delivery stories: the alert chain as the worker runs it (detector,
@@ -188,12 +187,6 @@ func (c *deliveryChain) send() {
 			return
 		}
 	}
-}
-
-// eachStoreOf runs fn on a fresh store of each backend.
-func eachStoreOf(t *testing.T, fn func(t *testing.T, st *store.Store)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, storetest.MustOpenEmbedded(t)) })
-	t.Run("postgres", func(t *testing.T) { fn(t, storetest.MustOpenPostgres(t)) })
 }
 
 func dynoLine(at time.Time, dyno, msg string) string {
