@@ -4,7 +4,10 @@ package main
 // a drain request, the parser, the pipeline, the detector and the window
 // rules, the engine, the outbox, the sender and the webhook channel — on a
 // simulated clock, asserting what a receiver gets and in what order. The
-// configuration is the environment a user sets.
+// configuration is the environment a user sets, and may change as a release
+// does (configure); the silences API and the status checks are the real
+// ones; stories that promise something of the store run on both databases
+// (eachStoreOf).
 
 import (
 	"context"
@@ -792,4 +795,172 @@ func TestWindowRulesSpanTheirConfiguredWindow(t *testing.T) {
 		s.tick()
 		s.expect(tt.want...)
 	}
+}
+
+// TestResolvedNeverArrivesBeforeItsFiring: an R14 that fires within
+// ALERT_GROUP_WAIT of the app's first alert is held for the group; when it
+// resolves while held, the receiver still hears its firing first.
+func TestResolvedNeverArrivesBeforeItsFiring(t *testing.T) {
+	eachStoreOf(t, func(t *testing.T, st *store.Store) {
+		s := newStoryOn(t, st, "ALERT_GROUP_WAIT=2m", "ALERT_R14_WINDOW=1m")
+		s.log("shop", "heroku[web.1]: Error R15 (Memory quota vastly exceeded)")
+		s.send()
+		s.clock.Add(int64(10 * time.Second))
+		s.log("shop", "heroku[web.2]: Error R14 (Memory quota exceeded)")
+		s.send()
+		s.advance(65 * time.Second) // R14 is over (a window after its line) while its firing waits for the group
+		s.expectBySeverity("firing critical: critical R15")
+		s.advance(time.Minute) // past the group's time
+		s.expectBySeverity("firing critical: critical R15", "firing warning: warning R14", "resolved warning: warning R14")
+	})
+}
+
+// TestResolvedReachesANarrowedChannelThatHeardTheFiring: a webhook narrowed
+// to critical hears a warning that rode along with a critical in a grouped
+// message, so it is told when the warning resolves; the grouped message's
+// top-level severity is the highest of its alerts.
+func TestResolvedReachesANarrowedChannelThatHeardTheFiring(t *testing.T) {
+	eachStoreOf(t, func(t *testing.T, st *store.Store) {
+		s := newStoryOn(t, st, "ALERT_WEBHOOK_MIN_SEVERITY=critical", "ALERT_GROUP_WAIT=1m", "ALERT_R14_WINDOW=2m")
+		s.log("shop", "heroku[web.1]: Error R15 (Memory quota vastly exceeded)")
+		s.send()
+		s.clock.Add(int64(10 * time.Second))
+		s.log("shop", "heroku[web.2]: Error R14 (Memory quota exceeded)",
+			`heroku[router]: at=error code=H12 desc="Request timeout" method=GET path="/" host=shop.example.com dyno=web.1 connect=1ms service=30001ms status=503 bytes=0`)
+		s.advance(2 * time.Minute) // the group (the warning with a critical) at 1m; R14 over at 2m10s
+		s.advance(15 * time.Second)
+		// A warning alone is not for this channel, nor its resolution.
+		s.log("shop", "heroku[worker.1]: Error R14 (Memory quota exceeded)")
+		s.advance(10*time.Minute - 145*time.Second)
+		s.expectBySeverity("firing critical: critical R15", "firing critical: critical H12, warning R14", "resolved warning: warning R14",
+			"resolved critical: critical H12", "resolved critical: critical R15") // H_CODES's window (5m) ends before R15's (10m)
+	})
+}
+
+// TestALateBacklogDoesNotLookOld: lines that arrive twelve minutes late
+// (Logplex catching up) fire an alert whose notification is new: DELIVERY's
+// "notifications waiting over 10 minutes" counts from when it was written,
+// not from the log's time.
+func TestALateBacklogDoesNotLookOld(t *testing.T) {
+	eachStoreOf(t, func(t *testing.T, st *store.Store) {
+		s := newStoryOn(t, st, "ALERT_R15_WINDOW=1h")
+		s.logAt("shop", s.now().Add(-12*time.Minute), "heroku[web.1]: Error R15 (Memory quota vastly exceeded)")
+		// The worker's alert job runs before the sender gets to it.
+		if err := s.al.evaluate(s.ctx, s.now()); err != nil {
+			t.Fatal(err)
+		}
+		stats, err := st.OutboxStats(s.ctx, s.now())
+		if err != nil || stats.Oldest != 0 {
+			t.Fatalf("OutboxStats = %+v, %v; want the new notification waiting 0s", stats, err)
+		}
+		s.send()
+		s.expectBySeverity("firing critical: critical R15")
+	})
+}
+
+// TestRemindersCountFromDelivery: a firing that reached the webhook only
+// after it was down for half an hour is reminded of ALERT_REPEAT_INTERVAL
+// after it went out, not after the alert was detected.
+func TestRemindersCountFromDelivery(t *testing.T) {
+	eachStoreOf(t, func(t *testing.T, st *store.Store) {
+		s := newStoryOn(t, st, "ALERT_R15_WINDOW=6h", "ALERT_REPEAT_INTERVAL=1h",
+			"ALERT_DELIVERY_ENABLED=false", "ALERT_SILENCE_ENABLED=false") // the webhook being down, or the app quiet, is not this story's
+		s.mu.Lock()
+		s.down = true
+		s.mu.Unlock()
+		detected := s.now()
+		s.log("shop", "heroku[web.1]: Error R15 (Memory quota vastly exceeded)")
+		s.send()
+		s.advance(20 * time.Minute)
+		s.mu.Lock()
+		s.down = false
+		s.mu.Unlock()
+		// Retries back off 30 s, 1 m, 2 m, 4 m, 8 m, 16 m: the firing goes
+		// out on the try after 30 minutes.
+		for len(s.received()) == 0 && s.now().Before(detected.Add(time.Hour)) {
+			s.advance(alertEvery)
+		}
+		s.expectBySeverity("firing critical: critical R15")
+		delivered := s.received()[0].At
+		if delivered.Sub(detected) < 30*time.Minute {
+			t.Fatalf("the firing went out at +%v, want its retry after half an hour", delivered.Sub(detected))
+		}
+		// An hour after detection, and up to just under one after delivery: nothing.
+		s.advance(delivered.Add(time.Hour - alertEvery).Sub(s.now()))
+		s.expectBySeverity("firing critical: critical R15")
+		s.advance(alertEvery)
+		s.expectBySeverity("firing critical: critical R15", "reminder critical: critical R15")
+	})
+}
+
+// TestTwoWorkersAndASlowChannelDeliverOnce: fifty alerts, two workers
+// sending from one store, and a webhook that takes 2 s to answer (on the
+// test clock): each alert reaches the webhook once, although one worker's
+// claim of fifty rows takes longer than a lease to work through.
+func TestTwoWorkersAndASlowChannelDeliverOnce(t *testing.T) {
+	eachStoreOf(t, func(t *testing.T, st *store.Store) {
+		s := newStoryOn(t, st)
+		for i := range 50 { // of fifty apps: no alert waits for another's group
+			s.log(fmt.Sprintf("app-%02d", i), "heroku[web.1]: Error R15 (Memory quota vastly exceeded)")
+		}
+		s.mu.Lock()
+		s.answer = func() {
+			s.clock.Add(int64(2 * time.Second))
+			time.Sleep(2 * time.Millisecond) // lets the other worker try its luck meanwhile
+		}
+		s.mu.Unlock()
+		ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+		defer cancel()
+		var wg sync.WaitGroup
+		for _, sender := range []*alert.Sender{s.sender, s.newSender("story.2")} {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					sent, failed, err := sender.SendDue(ctx, 50)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if sent+failed > 0 {
+						continue
+					}
+					if stats, err := st.OutboxStats(ctx, s.now()); err != nil || stats.Pending == 0 {
+						return
+					}
+					time.Sleep(time.Millisecond)
+				}
+			})
+		}
+		wg.Wait()
+		seen := map[string]int{}
+		for _, r := range s.received() {
+			seen[r.ID]++
+		}
+		for id, n := range seen {
+			if n > 1 {
+				t.Errorf("delivery %s arrived %d times", id, n)
+			}
+		}
+		if len(seen) != 50 {
+			t.Errorf("%d alerts arrived, want 50", len(seen))
+		}
+	})
+}
+
+// TestACriticalPageNeverWaitsBehindWarnings: with eighty warnings
+// waiting in the outbox, an R15 written after them is the next message the
+// webhook gets.
+func TestACriticalPageNeverWaitsBehindWarnings(t *testing.T) {
+	eachStoreOf(t, func(t *testing.T, st *store.Store) {
+		s := newStoryOn(t, st)
+		for i := range 80 {
+			s.log(fmt.Sprintf("app-%03d", i), "heroku[web.1]: Error R14 (Memory quota exceeded)")
+		}
+		s.clock.Add(int64(time.Second))
+		s.log("shop", "heroku[web.1]: Error R15 (Memory quota vastly exceeded)")
+		s.send()
+		got := s.received()
+		if len(got) != 50 || got[0].bySeverity() != "firing critical: critical R15" || got[1].bySeverity() != "firing warning: warning R14" {
+			t.Fatalf("the first send got %d messages, first %v; want 50, the R15 first", len(got), got[:min(len(got), 2)])
+		}
+	})
 }
