@@ -969,7 +969,7 @@ func TestACriticalPageNeverWaitsBehindWarnings(t *testing.T) {
 // of now and resolves a window later, rather than staying firing (and
 // reminding) until that date; an R15 older than its window pages nobody.
 func TestStoryLinesDatedFarAwayNeitherPinNorPage(t *testing.T) {
-	s := newStory(t, map[string]string{"ALERT_SILENCE_ENABLED": "false"})
+	s := newStory(t, "ALERT_SILENCE_ENABLED=false")
 	future := s.now().Add(24 * 365 * time.Hour).Format(time.RFC3339)
 	old := s.now().Add(-24 * time.Hour).Format(time.RFC3339)
 	body := frame("<45>1 "+future+" host heroku web.1 - Error R15 (Memory quota vastly exceeded)") +
