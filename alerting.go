@@ -13,6 +13,7 @@ import (
 	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/checks"
 	"github.com/dynowatch/dynowatch/config"
+	"github.com/dynowatch/dynowatch/notify"
 	"github.com/dynowatch/dynowatch/parse"
 	"github.com/dynowatch/dynowatch/store"
 )
@@ -23,7 +24,7 @@ type alerting struct {
 	rules     *alert.Rules
 	detector  *alert.Detector
 	engine    *alert.Engine
-	notifiers []alert.Notifier
+	notifiers []notify.Notifier
 	store     *store.Store
 	log       *slog.Logger
 	metrics   *metrics
@@ -67,10 +68,10 @@ func removedCheck(list []checks.Check) func(alert.Key) bool {
 }
 
 // channels builds a notifier for every channel whose config vars are set.
-func channels(cfg *config.Config) ([]alert.Notifier, error) {
-	var out []alert.Notifier
+func channels(cfg *config.Config) ([]notify.Notifier, error) {
+	var out []notify.Notifier
 	if cfg.SendGridAPIKey != "" {
-		n, err := alert.NewSendGrid(alert.SendGridOptions{APIKey: cfg.SendGridAPIKey, Host: cfg.SendGridHost, From: cfg.EmailFrom,
+		n, err := notify.NewSendGrid(notify.SendGridOptions{APIKey: cfg.SendGridAPIKey, Host: cfg.SendGridHost, From: cfg.EmailFrom,
 			To: cfg.EmailTo, MinSeverity: alert.Severity(cfg.EmailMinSeverity)})
 		if err != nil {
 			return nil, fmt.Errorf("email through SendGrid: %w", err)
@@ -78,14 +79,14 @@ func channels(cfg *config.Config) ([]alert.Notifier, error) {
 		out = append(out, n)
 	}
 	if cfg.SMTPURL != "" {
-		n, err := alert.NewSMTP(alert.SMTPOptions{URL: cfg.SMTPURL, From: cfg.EmailFrom, To: cfg.EmailTo, MinSeverity: alert.Severity(cfg.EmailMinSeverity)})
+		n, err := notify.NewSMTP(notify.SMTPOptions{URL: cfg.SMTPURL, From: cfg.EmailFrom, To: cfg.EmailTo, MinSeverity: alert.Severity(cfg.EmailMinSeverity)})
 		if err != nil {
 			return nil, fmt.Errorf("email through SMTP: %w", err)
 		}
 		out = append(out, n)
 	}
 	if cfg.InfobipAPIKey != "" {
-		n, err := alert.NewInfobip(alert.InfobipOptions{BaseURL: cfg.InfobipBaseURL, APIKey: cfg.InfobipAPIKey, Sender: cfg.InfobipSender,
+		n, err := notify.NewInfobip(notify.InfobipOptions{BaseURL: cfg.InfobipBaseURL, APIKey: cfg.InfobipAPIKey, Sender: cfg.InfobipSender,
 			To: cfg.SMSTo, MinSeverity: alert.Severity(cfg.SMSMinSeverity)})
 		if err != nil {
 			return nil, fmt.Errorf("SMS through Infobip: %w", err)
@@ -93,7 +94,7 @@ func channels(cfg *config.Config) ([]alert.Notifier, error) {
 		out = append(out, n)
 	}
 	if cfg.WebhookURL != "" {
-		n, err := alert.NewWebhook(alert.WebhookOptions{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, MinSeverity: alert.Severity(cfg.WebhookMinSeverity)})
+		n, err := notify.NewWebhook(notify.WebhookOptions{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, MinSeverity: alert.Severity(cfg.WebhookMinSeverity)})
 		if err != nil {
 			return nil, fmt.Errorf("webhook: %w", err)
 		}
@@ -240,11 +241,11 @@ func (a alertStore) LastNotified(ctx context.Context, key string) (time.Time, bo
 	return a.st.LastNotified(ctx, key)
 }
 
-func (a alertStore) ClaimOutbox(ctx context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]alert.Delivery, error) {
+func (a alertStore) ClaimOutbox(ctx context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]notify.Delivery, error) {
 	items, err := a.st.ClaimOutbox(ctx, holder, now, lease, limit)
-	out := make([]alert.Delivery, len(items))
+	out := make([]notify.Delivery, len(items))
 	for i, it := range items {
-		out[i] = alert.Delivery{ID: it.ID, Channel: it.Channel, App: it.App, AlertKey: it.AlertKey, Status: alert.Status(it.Status),
+		out[i] = notify.Delivery{ID: it.ID, Channel: it.Channel, App: it.App, AlertKey: it.AlertKey, Status: alert.Status(it.Status),
 			Payload: it.Payload, Attempts: it.Attempts, CreatedAt: it.CreatedAt, FiringHeard: it.FiringHeard}
 	}
 	return out, err

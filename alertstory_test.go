@@ -20,6 +20,7 @@ import (
 	"github.com/dynowatch/dynowatch/config"
 	"github.com/dynowatch/dynowatch/drain"
 	"github.com/dynowatch/dynowatch/ingest"
+	"github.com/dynowatch/dynowatch/notify"
 	"github.com/dynowatch/dynowatch/parse"
 	"github.com/dynowatch/dynowatch/store"
 	"github.com/dynowatch/dynowatch/store/storetest"
@@ -447,7 +448,7 @@ func TestEmailSubjectNamesTheDynoOnce(t *testing.T) {
 	if len(s.heard) != 1 {
 		t.Fatalf("heard %d notifications, want the R14's", len(s.heard))
 	}
-	email, err := alert.RenderEmail(&s.heard[0])
+	email, err := notify.RenderEmail(&s.heard[0])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/config"
+	"github.com/dynowatch/dynowatch/notify"
 	"github.com/dynowatch/dynowatch/parse"
 	"github.com/dynowatch/dynowatch/store"
 	"github.com/dynowatch/dynowatch/store/storetest"
@@ -99,7 +100,7 @@ type deliveryChain struct {
 	clock  *testClock
 	st     *store.Store
 	al     *alerting
-	sender *alert.Sender
+	sender *notify.Sender
 }
 
 // newDeliveryChain loads the config from env as dynowatch does (env holds
@@ -131,7 +132,7 @@ func newDeliveryChain(t *testing.T, st *store.Store, clock *testClock, env map[s
 	if err != nil {
 		t.Fatal(err)
 	}
-	sender, err := alert.NewSender(alert.SenderOptions{Outbox: alertStore{st}, Notifiers: notifiers, Holder: "worker.1", Logger: log, Now: clock.Now})
+	sender, err := notify.NewSender(notify.SenderOptions{Outbox: alertStore{st}, Notifiers: notifiers, Holder: "worker.1", Logger: log, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +356,7 @@ func TestTwoWorkersAndASlowChannelDeliverOnce(t *testing.T) {
 		for i := range 50 { // of fifty apps: no alert waits for another's group
 			c.drain(fmt.Sprintf("app-%02d", i), dynoLine(storyT0, "web.1", "Error R15 (Memory quota vastly exceeded)"))
 		}
-		second, err := alert.NewSender(alert.SenderOptions{Outbox: alertStore{st}, Notifiers: c.al.notifiers, Holder: "worker.2",
+		second, err := notify.NewSender(notify.SenderOptions{Outbox: alertStore{st}, Notifiers: c.al.notifiers, Holder: "worker.2",
 			Logger: c.al.log, Now: clock.Now})
 		if err != nil {
 			t.Fatal(err)
@@ -363,7 +364,7 @@ func TestTwoWorkersAndASlowChannelDeliverOnce(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		var wg sync.WaitGroup
-		for _, s := range []*alert.Sender{c.sender, second} {
+		for _, s := range []*notify.Sender{c.sender, second} {
 			wg.Go(func() {
 				for ctx.Err() == nil {
 					sent, failed, err := s.SendDue(ctx, 50)

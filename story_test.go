@@ -22,10 +22,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/config"
 	"github.com/dynowatch/dynowatch/drain"
 	"github.com/dynowatch/dynowatch/ingest"
+	"github.com/dynowatch/dynowatch/notify"
 	"github.com/dynowatch/dynowatch/parse"
 	"github.com/dynowatch/dynowatch/store"
 	"github.com/dynowatch/dynowatch/store/storetest"
@@ -39,7 +39,7 @@ type story struct {
 	al     *alerting
 	pipe   *ingest.Pipeline
 	drain  http.Handler
-	sender *alert.Sender
+	sender *notify.Sender
 	mu     sync.Mutex
 	got    []received
 }
@@ -135,7 +135,7 @@ func newStory(t *testing.T, env map[string]string) *story {
 	if s.drain, err = drain.NewHandler(drain.Options{Secrets: []string{"s"}, Sink: s.pipe, Logger: log, Now: s.now}); err != nil {
 		t.Fatal(err)
 	}
-	if s.sender, err = alert.NewSender(alert.SenderOptions{Outbox: alertStore{s.st}, Notifiers: s.al.notifiers, Holder: "story",
+	if s.sender, err = notify.NewSender(notify.SenderOptions{Outbox: alertStore{s.st}, Notifiers: s.al.notifiers, Holder: "story",
 		Logger: log, Now: s.now}); err != nil {
 		t.Fatal(err)
 	}

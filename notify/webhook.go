@@ -1,4 +1,4 @@
-package alert
+package notify
 
 import (
 	"bytes"
@@ -12,13 +12,15 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/dynowatch/dynowatch/alert"
 )
 
 // WebhookOptions configure a webhook: a JSON POST to a URL of the user's.
 type WebhookOptions struct {
-	URL         string   // ALERT_WEBHOOK_URL; may carry credentials or a token, which never appear in errors
-	Secret      string   // ALERT_WEBHOOK_SECRET: signs each body when set
-	MinSeverity Severity // the least severe alert sent; empty sends all
+	URL         string         // ALERT_WEBHOOK_URL; may carry credentials or a token, which never appear in errors
+	Secret      string         // ALERT_WEBHOOK_SECRET: signs each body when set
+	MinSeverity alert.Severity // the least severe alert sent; empty sends all
 	// HTTPClient is optional. Redirects are never followed, even with a
 	// client of the caller's: a 3xx answer is an error.
 	HTTPClient *http.Client
@@ -32,7 +34,7 @@ type Webhook struct {
 	url     string
 	where   string // the URL as errors show it: scheme and host
 	secret  []byte
-	min     Severity
+	min     alert.Severity
 	client  *http.Client
 	timeout time.Duration
 	redact  redactor
@@ -41,7 +43,7 @@ type Webhook struct {
 // NewWebhook checks o and returns a webhook channel.
 func NewWebhook(o WebhookOptions) (*Webhook, error) {
 	if o.URL == "" {
-		return nil, fmt.Errorf("alert: WebhookOptions.URL is required")
+		return nil, fmt.Errorf("notify: WebhookOptions.URL is required")
 	}
 	u, err := parseHTTPURL("WebhookOptions.URL", o.URL)
 	if err != nil {
@@ -96,11 +98,11 @@ func (w *Webhook) Name() string { return "webhook" }
 
 // MinSeverity is the least severe alert this channel is told of; the
 // Sender applies it.
-func (w *Webhook) MinSeverity() Severity { return w.min }
+func (w *Webhook) MinSeverity() alert.Severity { return w.min }
 
 // Notify posts n. Any 2xx is success; 429, 5xx and network errors are
 // worth a retry, any other answer (a 3xx included) is not.
-func (w *Webhook) Notify(ctx context.Context, n *Notification) (retry bool, err error) {
+func (w *Webhook) Notify(ctx context.Context, n *alert.Notification) (retry bool, err error) {
 	body, err := RenderWebhook(n)
 	if err != nil {
 		return false, err
