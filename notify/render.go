@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -312,43 +313,15 @@ func (v messageView) text() string {
 	return b.String()
 }
 
+// The email's HTML is a file of its own, like the dashboard's pages, so it
+// can be read and changed as HTML.
+//
+//go:embed templates/email.html
+var templates embed.FS
+
 // emailHTML is parsed once and only executed after: html/template escapes
 // every value for its context, so a log line cannot inject markup.
-var emailHTML = template.Must(template.New("email").Parse(`<!DOCTYPE html>
-<html>
-<head><meta charset="utf-8"><title>{{.Title}}</title></head>
-<body style="font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#1f2328;font-size:14px">
-<h2 style="margin:0 0 12px;color:{{.Color}}">{{.Title}}</h2>
-{{- range .Intro}}
-<p>{{.}}</p>
-{{- end}}
-{{- range $i, $a := .Alerts}}
-{{- if $.Grouped}}
-<h3 style="margin:16px 0 6px">{{$a.Headline}}</h3>
-{{- end}}
-<table style="border-collapse:collapse">
-{{- range $a.Fields}}
-<tr><th align="left" style="padding:2px 12px 2px 0;font-weight:600">{{.Name}}</th><td style="padding:2px 0">{{.Value}}</td></tr>
-{{- end}}
-</table>
-{{- if $a.Evidence}}
-<p style="margin:12px 0 4px;font-weight:600">Log lines</p>
-<pre style="background:#f6f8fa;padding:8px;white-space:pre-wrap;font-size:12px">
-{{- range $a.Evidence}}
-{{.}}
-{{- end}}
-{{- if $a.MoreEvidence}}
-({{$a.MoreEvidence}} more)
-{{- end}}</pre>
-{{- end}}
-{{- end}}
-{{- if .URL}}
-<p><a href="{{.URL}}">Open in dynowatch</a></p>
-{{- end}}
-<p style="color:#656d76;font-size:12px">dynowatch{{if .ID}}, delivery {{.ID}}{{end}}</p>
-</body>
-</html>
-`))
+var emailHTML = template.Must(template.ParseFS(templates, "templates/email.html"))
 
 func titleColor(n *alert.Notification) string {
 	switch {
