@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -162,16 +161,12 @@ func (b *Infobip) Notify(ctx context.Context, n *alert.Notification) (retry bool
 
 	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.endpoint, bytes.NewReader(body))
+	h := http.Header{}
+	h.Set("Authorization", "App "+b.key)
+	h.Set("Accept", "application/json")
+	resp, retry, err := postJSON(ctx, b.client, b.redact, "infobip", b.endpoint, b.endpoint, h, body)
 	if err != nil {
-		return false, b.redact.wrap("infobip", err, b.endpoint)
-	}
-	req.Header.Set("Authorization", "App "+b.key)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	resp, err := b.client.Do(req)
-	if err != nil {
-		return true, b.redact.wrap("infobip", err, b.endpoint)
+		return retry, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -187,9 +182,9 @@ func (b *Infobip) Notify(ctx context.Context, n *alert.Notification) (retry bool
 	if !ok {
 		detail := infobipErrorText(r)
 		if decodeErr != nil || detail == "" {
-			detail = clip(oneLine(scrubbed), 200, "…")
+			detail = answerSnippet(scrubbed)
 		}
-		return retry, b.redact.errorf("infobip: %d %s%s", resp.StatusCode, http.StatusText(resp.StatusCode), sep(detail, ": "))
+		return retry, b.redact.statusError("infobip", resp.StatusCode, detail)
 	}
 	var failed []string
 	for _, m := range r.Messages {

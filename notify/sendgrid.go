@@ -147,11 +147,12 @@ func (s *SendGrid) Notify(ctx context.Context, n *alert.Notification) (retry boo
 		return false, nil
 	}
 	_, retry = RetryableStatus(resp.StatusCode)
-	return retry, s.redact.errorf("sendgrid: %d %s%s", resp.StatusCode, http.StatusText(resp.StatusCode), sendGridErrors(s.redact.scrub(resp.Body)))
+	return retry, s.redact.statusError("sendgrid", resp.StatusCode, sendGridErrors(s.redact.scrub(resp.Body)))
 }
 
 // sendGridErrors reads the messages of a scrubbed error body
-// {"errors":[{"field":"from","message":"…"}]} as ": message (field); …".
+// {"errors":[{"field":"from","message":"…"}]} as "message (field); …", or
+// shows the start of a body of another shape.
 func sendGridErrors(body string) string {
 	var b struct {
 		Errors []struct {
@@ -160,10 +161,7 @@ func sendGridErrors(body string) string {
 		} `json:"errors"`
 	}
 	if json.Unmarshal([]byte(body), &b) != nil || len(b.Errors) == 0 {
-		if s := clip(oneLine(body), 200, "…"); s != "" {
-			return ": " + s
-		}
-		return ""
+		return answerSnippet(body)
 	}
 	var msgs []string
 	for _, e := range b.Errors {
@@ -173,5 +171,5 @@ func sendGridErrors(body string) string {
 		}
 		msgs = append(msgs, m)
 	}
-	return ": " + clip(strings.Join(msgs, "; "), 500, "…")
+	return clip(strings.Join(msgs, "; "), 500, "…")
 }

@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -109,21 +108,17 @@ func (w *Webhook) Notify(ctx context.Context, n *alert.Notification) (retry bool
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
-	if err != nil {
-		return false, w.redact.wrap("webhook", err, w.where)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "dynowatch")
+	h := http.Header{}
+	h.Set("User-Agent", "dynowatch")
 	if id := oneLine(n.ID); id != "" {
-		req.Header.Set("X-Dynowatch-Delivery", id)
+		h.Set("X-Dynowatch-Delivery", id)
 	}
 	if len(w.secret) > 0 {
-		req.Header.Set("X-Dynowatch-Signature", WebhookSignature(w.secret, body))
+		h.Set("X-Dynowatch-Signature", WebhookSignature(w.secret, body))
 	}
-	resp, err := w.client.Do(req)
+	resp, retry, err := postJSON(ctx, w.client, w.redact, "webhook", w.url, w.where, h, body)
 	if err != nil {
-		return true, w.redact.wrap("webhook", err, w.where)
+		return retry, err
 	}
 	defer resp.Body.Close()
 	ok, retry := RetryableStatus(resp.StatusCode)
@@ -132,13 +127,12 @@ func (w *Webhook) Notify(ctx context.Context, n *alert.Notification) (retry bool
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		return false, nil
 	}
-	// Scrub before cutting, or a cut secret would slip through half shown.
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	detail := clip(oneLine(w.redact.scrub(string(snippet))), 200, "…")
+	detail := answerSnippet(w.redact.scrub(string(snippet)))
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		detail = "redirects are not followed"
 	}
-	return retry, w.redact.errorf("webhook %s: %d %s%s", w.where, resp.StatusCode, http.StatusText(resp.StatusCode), sep(detail, ": "))
+	return retry, w.redact.statusError("webhook "+w.where, resp.StatusCode, detail)
 }
 
 // WebhookSignature is the X-Dynowatch-Signature of a webhook body: "sha256=" and
