@@ -118,7 +118,7 @@ func newDeliveryChain(t *testing.T, st *store.Store, clock *testClock, env map[s
 	if err != nil {
 		t.Fatal(err)
 	}
-	notifiers, err := channels(cfg)
+	notifiers, err := notify.Channels(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

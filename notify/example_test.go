@@ -26,7 +26,7 @@ func (c lineChannel) Notify(ctx context.Context, n *alert.Notification) (retry b
 }
 
 // A channel of your own takes a few lines. Add it to the notifiers the
-// worker is given (channels in alerting.go), beside the built-in ones.
+// worker is given (notify.Channels), beside the built-in ones.
 func Example_ownChannel() {
 	var ch notify.Notifier = lineChannel{os.Stdout}
 	ch.Notify(context.Background(), &alert.Notification{

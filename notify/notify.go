@@ -5,9 +5,11 @@ package notify
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/config"
 )
 
 // Notifier delivers notifications on one channel. Notify reports retry=true
@@ -29,4 +31,45 @@ func RetryableStatus(code int) (ok, retry bool) {
 		return false, true
 	}
 	return false, false
+}
+
+// ChannelVars names the vars that switch a channel on, for the messages
+// that say none is.
+const ChannelVars = "SENDGRID_API_KEY, SMTP_URL, INFOBIP_API_KEY or ALERT_WEBHOOK_URL"
+
+// Channels builds a notifier for every channel whose config vars are set.
+// A new channel is added here, with its vars in config.
+func Channels(cfg *config.Config) ([]Notifier, error) {
+	var out []Notifier
+	if cfg.SendGridAPIKey != "" {
+		n, err := NewSendGrid(SendGridOptions{APIKey: cfg.SendGridAPIKey, Host: cfg.SendGridHost, From: cfg.EmailFrom,
+			To: cfg.EmailTo, MinSeverity: alert.Severity(cfg.EmailMinSeverity)})
+		if err != nil {
+			return nil, fmt.Errorf("email through SendGrid: %w", err)
+		}
+		out = append(out, n)
+	}
+	if cfg.SMTPURL != "" {
+		n, err := NewSMTP(SMTPOptions{URL: cfg.SMTPURL, From: cfg.EmailFrom, To: cfg.EmailTo, MinSeverity: alert.Severity(cfg.EmailMinSeverity)})
+		if err != nil {
+			return nil, fmt.Errorf("email through SMTP: %w", err)
+		}
+		out = append(out, n)
+	}
+	if cfg.InfobipAPIKey != "" {
+		n, err := NewInfobip(InfobipOptions{BaseURL: cfg.InfobipBaseURL, APIKey: cfg.InfobipAPIKey, Sender: cfg.InfobipSender,
+			To: cfg.SMSTo, MinSeverity: alert.Severity(cfg.SMSMinSeverity)})
+		if err != nil {
+			return nil, fmt.Errorf("SMS through Infobip: %w", err)
+		}
+		out = append(out, n)
+	}
+	if cfg.WebhookURL != "" {
+		n, err := NewWebhook(WebhookOptions{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, MinSeverity: alert.Severity(cfg.WebhookMinSeverity)})
+		if err != nil {
+			return nil, fmt.Errorf("webhook: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
