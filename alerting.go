@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"math"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/checks"
 	"github.com/dynowatch/dynowatch/config"
+	"github.com/dynowatch/dynowatch/notify"
 	"github.com/dynowatch/dynowatch/parse"
 	"github.com/dynowatch/dynowatch/store"
 )
@@ -23,7 +23,7 @@ type alerting struct {
 	rules     *alert.Rules
 	detector  *alert.Detector
 	engine    *alert.Engine
-	notifiers []alert.Notifier
+	notifiers []notify.Notifier
 	store     *store.Store
 	log       *slog.Logger
 	metrics   *metrics
@@ -38,7 +38,7 @@ func loadRules() (*alert.Rules, error) {
 // newAlerting sets up alerting for the rules and the checks configured now;
 // now is its clock (time.Now but in tests).
 func newAlerting(cfg *config.Config, rules *alert.Rules, checkList []checks.Check, log *slog.Logger, st *store.Store, met *metrics, now func() time.Time) (*alerting, error) {
-	notifiers, err := channels(cfg)
+	notifiers, err := notify.Channels(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func newAlerting(cfg *config.Config, rules *alert.Rules, checkList []checks.Chec
 		names[i] = n.Name()
 	}
 	if len(names) == 0 {
-		log.Warn("no alert channel configured: alerts are kept and shown, but nobody is told (set SENDGRID_API_KEY, SMTP_URL, INFOBIP_API_KEY or ALERT_WEBHOOK_URL)")
+		log.Warn("no alert channel configured: alerts are kept and shown, but nobody is told (set " + notify.ChannelVars + ")")
 	}
 	engine, err := alert.NewEngine(alert.EngineOptions{Store: alertStore{st}, Rules: rules, Channels: names, Logger: log,
 		DashboardURL: publicURL(cfg).String(), Timezone: cfg.Timezone, Now: now, Retired: removedCheck(checkList)})
@@ -64,42 +64,6 @@ func removedCheck(list []checks.Check) func(alert.Key) bool {
 	return func(k alert.Key) bool {
 		return k.Rule == alert.RuleCheck && !slices.ContainsFunc(list, func(c checks.Check) bool { return c.Name == k.Code && c.App == k.App })
 	}
-}
-
-// channels builds a notifier for every channel whose config vars are set.
-func channels(cfg *config.Config) ([]alert.Notifier, error) {
-	var out []alert.Notifier
-	if cfg.SendGridAPIKey != "" {
-		n, err := alert.NewSendGrid(alert.SendGridOptions{APIKey: cfg.SendGridAPIKey, Host: cfg.SendGridHost, From: cfg.EmailFrom,
-			To: cfg.EmailTo, MinSeverity: alert.Severity(cfg.EmailMinSeverity)})
-		if err != nil {
-			return nil, fmt.Errorf("email through SendGrid: %w", err)
-		}
-		out = append(out, n)
-	}
-	if cfg.SMTPURL != "" {
-		n, err := alert.NewSMTP(alert.SMTPOptions{URL: cfg.SMTPURL, From: cfg.EmailFrom, To: cfg.EmailTo, MinSeverity: alert.Severity(cfg.EmailMinSeverity)})
-		if err != nil {
-			return nil, fmt.Errorf("email through SMTP: %w", err)
-		}
-		out = append(out, n)
-	}
-	if cfg.InfobipAPIKey != "" {
-		n, err := alert.NewInfobip(alert.InfobipOptions{BaseURL: cfg.InfobipBaseURL, APIKey: cfg.InfobipAPIKey, Sender: cfg.InfobipSender,
-			To: cfg.SMSTo, MinSeverity: alert.Severity(cfg.SMSMinSeverity)})
-		if err != nil {
-			return nil, fmt.Errorf("SMS through Infobip: %w", err)
-		}
-		out = append(out, n)
-	}
-	if cfg.WebhookURL != "" {
-		n, err := alert.NewWebhook(alert.WebhookOptions{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, MinSeverity: alert.Severity(cfg.WebhookMinSeverity)})
-		if err != nil {
-			return nil, fmt.Errorf("webhook: %w", err)
-		}
-		out = append(out, n)
-	}
-	return out, nil
 }
 
 // observe is the drain's hook: alert rules see every committed batch.
@@ -240,11 +204,11 @@ func (a alertStore) LastNotified(ctx context.Context, key string) (time.Time, bo
 	return a.st.LastNotified(ctx, key)
 }
 
-func (a alertStore) ClaimOutbox(ctx context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]alert.Delivery, error) {
+func (a alertStore) ClaimOutbox(ctx context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]notify.Delivery, error) {
 	items, err := a.st.ClaimOutbox(ctx, holder, now, lease, limit)
-	out := make([]alert.Delivery, len(items))
+	out := make([]notify.Delivery, len(items))
 	for i, it := range items {
-		out[i] = alert.Delivery{ID: it.ID, Channel: it.Channel, App: it.App, AlertKey: it.AlertKey, Status: alert.Status(it.Status),
+		out[i] = notify.Delivery{ID: it.ID, Channel: it.Channel, App: it.App, AlertKey: it.AlertKey, Status: alert.Status(it.Status),
 			Payload: it.Payload, Attempts: it.Attempts, CreatedAt: it.CreatedAt, FiringHeard: it.FiringHeard}
 	}
 	return out, err

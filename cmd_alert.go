@@ -8,6 +8,7 @@ import (
 
 	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/config"
+	"github.com/dynowatch/dynowatch/notify"
 )
 
 // runAlertTest implements "dynowatch alert test": a test notification
@@ -17,12 +18,12 @@ func runAlertTest(ctx context.Context, cfg *config.Config, args []string, stdout
 	if len(args) != 1 || args[0] != "test" {
 		return usageError("usage: dynowatch alert test")
 	}
-	notifiers, err := channels(cfg)
+	notifiers, err := notify.Channels(cfg)
 	if err != nil {
 		return err
 	}
 	if len(notifiers) == 0 {
-		return fmt.Errorf("no alert channel configured: set SENDGRID_API_KEY, SMTP_URL, INFOBIP_API_KEY or ALERT_WEBHOOK_URL (see README)")
+		return fmt.Errorf("no alert channel configured: set %s (see README)", notify.ChannelVars)
 	}
 	now := time.Now()
 	n := &alert.Notification{ID: "test-" + now.UTC().Format("20060102T150405"), Status: alert.Test, CreatedAt: now, Timezone: cfg.Timezone,

@@ -12,8 +12,8 @@ import (
 
 	"github.com/go-co-op/gocron/v2"
 
-	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/config"
+	"github.com/dynowatch/dynowatch/notify"
 	"github.com/dynowatch/dynowatch/store"
 )
 
@@ -41,7 +41,7 @@ func startWorker(ctx context.Context, cfg *config.Config, log *slog.Logger, st *
 		Events: cfg.RetentionEvents.D(), Minute: cfg.RetentionMinute.D(), Samples: cfg.RetentionMinute.D(),
 		Hourly: cfg.RetentionHourly.D(), DedupeKeys: store.DefaultRetention().DedupeKeys, Alerts: cfg.RetentionEvents.D(), Checks: cfg.RetentionMinute.D(),
 	}
-	sender, err := alert.NewSender(alert.SenderOptions{Outbox: alertStore{st}, Notifiers: al.notifiers, Holder: holder, Logger: log,
+	sender, err := notify.NewSender(notify.SenderOptions{Outbox: alertStore{st}, Notifiers: al.notifiers, Holder: holder, Logger: log,
 		Delivered: al.metrics.Delivered})
 	if err != nil {
 		return nil, err

@@ -32,6 +32,7 @@ import (
 	"github.com/dynowatch/dynowatch/config"
 	"github.com/dynowatch/dynowatch/drain"
 	"github.com/dynowatch/dynowatch/ingest"
+	"github.com/dynowatch/dynowatch/notify"
 	"github.com/dynowatch/dynowatch/parse"
 	"github.com/dynowatch/dynowatch/store"
 	"github.com/dynowatch/dynowatch/store/storetest"
@@ -52,7 +53,7 @@ type story struct {
 	pipe   *ingest.Pipeline
 	drain  http.Handler
 	api    http.Handler
-	sender *alert.Sender
+	sender *notify.Sender
 	mu     sync.Mutex
 	got    []received
 	frames int    // drain requests posted, for their Logplex-Frame-Id
@@ -204,9 +205,9 @@ func (s *story) configure(env ...string) {
 }
 
 // newSender is another worker's sender on the story's store and channels.
-func (s *story) newSender(holder string) *alert.Sender {
+func (s *story) newSender(holder string) *notify.Sender {
 	s.t.Helper()
-	sender, err := alert.NewSender(alert.SenderOptions{Outbox: alertStore{s.st}, Notifiers: s.al.notifiers, Holder: holder,
+	sender, err := notify.NewSender(notify.SenderOptions{Outbox: alertStore{s.st}, Notifiers: s.al.notifiers, Holder: holder,
 		Logger: s.logger, Now: s.now})
 	if err != nil {
 		s.t.Fatal(err)
@@ -766,7 +767,7 @@ func TestEmailSubjectNamesTheDynoOnce(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("heard %d notifications, want the R14's", len(got))
 	}
-	email, err := alert.RenderEmail(got[0].notification())
+	email, err := notify.RenderEmail(got[0].notification())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -912,7 +913,7 @@ func TestTwoWorkersAndASlowChannelDeliverOnce(t *testing.T) {
 		ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 		defer cancel()
 		var wg sync.WaitGroup
-		for _, sender := range []*alert.Sender{s.sender, s.newSender("story.2")} {
+		for _, sender := range []*notify.Sender{s.sender, s.newSender("story.2")} {
 			wg.Go(func() {
 				for ctx.Err() == nil {
 					sent, failed, err := sender.SendDue(ctx, 50)

@@ -1,12 +1,10 @@
-// Package alert decides when something is wrong with a monitored app, keeps
-// each alert's state (pending, firing, resolved), and tells people through
-// notifiers: email, SMS, webhook or your own.
+// Package alert decides when something is wrong with a monitored app and
+// keeps each alert's state (pending, firing, resolved); the notifications it
+// writes to the outbox are delivered by package notify.
 package alert
 
 import (
-	"context"
 	"fmt"
-	"net/http"
 	"time"
 )
 
@@ -88,25 +86,4 @@ func (n *Notification) Severity() Severity {
 		}
 	}
 	return s
-}
-
-// Notifier delivers notifications on one channel. Notify reports retry=true
-// for failures worth trying again (5xx, 429, network errors, timeouts) and
-// false for those that won't get better (a rejected key or address), with
-// the reason in err. Errors must never contain secrets.
-type Notifier interface {
-	Name() string // the channel, such as "email:sendgrid", "sms", "webhook"
-	Notify(ctx context.Context, n *Notification) (retry bool, err error)
-}
-
-// RetryableStatus is the rule every HTTP notifier shares: 2xx is success,
-// 5xx and 429 are worth retrying, any other status is final.
-func RetryableStatus(code int) (ok, retry bool) {
-	switch {
-	case code >= 200 && code < 300:
-		return true, false
-	case code == http.StatusTooManyRequests || code >= 500:
-		return false, true
-	}
-	return false, false
 }

@@ -47,39 +47,3 @@ func TestAlertsOfNoAppAreNotGroupedAndLinkTheChecksPage(t *testing.T) {
 		}
 	}
 }
-
-// TestSenderSendsAlertsOfNoAppAlone: two failing checks without app= due
-// together on one channel go out as two messages, not one group.
-func TestSenderSendsAlertsOfNoAppAlone(t *testing.T) {
-	firing := func(id, key string) []byte {
-		b, _ := json.Marshal(Notification{ID: id, Status: Firing, Alerts: []Alert{{Key: key, Rule: RuleCheck}}})
-		return b
-	}
-	box := &memOutbox{rows: []*memRow{
-		{Delivery: Delivery{ID: 1, Channel: "webhook", Status: Firing, Payload: firing("d1", "check||api"), CreatedAt: t0}},
-		{Delivery: Delivery{ID: 2, Channel: "webhook", Status: Firing, Payload: firing("d2", "check||db"), CreatedAt: t0}},
-	}}
-	hook := &funcNotifier{name: "webhook", notify: func(*Notification) (bool, error) { return false, nil }}
-	s, _ := NewSender(SenderOptions{Outbox: box, Notifiers: []Notifier{hook}, Holder: "w1", Logger: discard(), Now: (&testClock{t0}).now})
-	if sent, _, err := s.SendDue(context.Background(), 10); sent != 2 || err != nil {
-		t.Fatalf("sent %d, %v", sent, err)
-	}
-	if len(hook.got) != 2 || len(hook.got[0].Alerts) != 1 || len(hook.got[1].Alerts) != 1 {
-		t.Fatalf("messages = %+v, want one per check", hook.got)
-	}
-}
-
-// TestWebhookSeverityIsTheHighest: a grouped webhook's top-level severity
-// is the highest of its alerts, whatever their order.
-func TestWebhookSeverityIsTheHighest(t *testing.T) {
-	n := &Notification{ID: "d", Status: Firing, Alerts: []Alert{
-		{Key: "r14|shop|web.2", Severity: Warning}, {Key: "h_codes|shop|H12", Severity: Critical}, {Key: "x", Severity: Info}}}
-	body, err := RenderWebhook(n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got struct{ Severity Severity }
-	if err := json.Unmarshal(body, &got); err != nil || got.Severity != Critical {
-		t.Fatalf("top-level severity %q, %v; want critical", got.Severity, err)
-	}
-}

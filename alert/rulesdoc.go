@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // RulesTable writes the rules as r has them, as a Markdown table: the
@@ -55,4 +57,32 @@ func settings(s ruleSpec, ru Rule) (threshold, window, samples string) {
 		samples = fmt.Sprint(ru.Samples)
 	}
 	return threshold, window, samples
+}
+
+// shortDuration writes d for people: 45s, 12m30s, 3h5m, 2d4h. It is the
+// format notify's messages show durations in, so the rules table and an
+// alert's message say a window the same way.
+func shortDuration(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(d/time.Second)) + "s"
+	case d < time.Hour:
+		m, s := int(d/time.Minute), int(d%time.Minute/time.Second)
+		if s == 0 {
+			return strconv.Itoa(m) + "m"
+		}
+		return fmt.Sprintf("%dm%ds", m, s)
+	case d < 48*time.Hour:
+		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+		if m == 0 {
+			return strconv.Itoa(h) + "h"
+		}
+		return fmt.Sprintf("%dh%dm", h, m)
+	}
+	days, h := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour)
+	if h == 0 {
+		return strconv.Itoa(days) + "d"
+	}
+	return fmt.Sprintf("%dd%dh", days, h)
 }

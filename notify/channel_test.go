@@ -1,4 +1,4 @@
-package alert
+package notify
 
 import (
 	"context"
@@ -8,13 +8,15 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/dynowatch/dynowatch/alert"
 )
 
 // countingChannel is a channel under test against a server that accepts
 // everything and counts what it gets.
 type countingChannel struct {
 	name string
-	make func(t *testing.T, min Severity) (n Notifier, sent func() int)
+	make func(t *testing.T, min alert.Severity) (n Notifier, sent func() int)
 }
 
 // acceptingHTTPServer answers every request with status and body.
@@ -31,7 +33,7 @@ func acceptingHTTPServer(t *testing.T, status int, body string) (*httptest.Serve
 }
 
 var countingChannels = []countingChannel{
-	{"sendgrid", func(t *testing.T, min Severity) (Notifier, func() int) {
+	{"sendgrid", func(t *testing.T, min alert.Severity) (Notifier, func() int) {
 		srv, sent := acceptingHTTPServer(t, http.StatusAccepted, "")
 		c, err := NewSendGrid(SendGridOptions{APIKey: "k", Host: srv.URL, From: "a@example.com", To: []string{"b@example.com"}, MinSeverity: min})
 		if err != nil {
@@ -39,7 +41,7 @@ var countingChannels = []countingChannel{
 		}
 		return c, sent
 	}},
-	{"smtp", func(t *testing.T, min Severity) (Notifier, func() int) {
+	{"smtp", func(t *testing.T, min alert.Severity) (Notifier, func() int) {
 		srv := newTestSMTPServer(t, nil)
 		c, err := NewSMTP(SMTPOptions{URL: "smtp://" + srv.addr(), From: "a@example.com", To: []string{"b@example.com"}, MinSeverity: min})
 		if err != nil {
@@ -47,7 +49,7 @@ var countingChannels = []countingChannel{
 		}
 		return c, func() int { return len(srv.messages()) }
 	}},
-	{"infobip", func(t *testing.T, min Severity) (Notifier, func() int) {
+	{"infobip", func(t *testing.T, min alert.Severity) (Notifier, func() int) {
 		srv, sent := acceptingHTTPServer(t, http.StatusOK, infobipPending)
 		c, err := NewInfobip(InfobipOptions{BaseURL: srv.URL, APIKey: "k", To: []string{"41793026727"}, MinSeverity: min})
 		if err != nil {
@@ -55,7 +57,7 @@ var countingChannels = []countingChannel{
 		}
 		return c, sent
 	}},
-	{"webhook", func(t *testing.T, min Severity) (Notifier, func() int) {
+	{"webhook", func(t *testing.T, min alert.Severity) (Notifier, func() int) {
 		srv, sent := acceptingHTTPServer(t, http.StatusOK, "")
 		c, err := NewWebhook(WebhookOptions{URL: srv.URL, MinSeverity: min})
 		if err != nil {
@@ -70,24 +72,24 @@ var countingChannels = []countingChannel{
 // most severe alert meets it, and hears the reminders and resolution of
 // every firing it heard, whatever their severity, and of no other.
 func TestChannelMinSeverity(t *testing.T) {
-	withSeverity := func(n *Notification, s Severity) *Notification {
+	withSeverity := func(n *alert.Notification, s alert.Severity) *alert.Notification {
 		for i := range n.Alerts {
 			n.Alerts[i].Severity = s
 		}
 		return n
 	}
-	withStatus := func(n *Notification, st Status) *Notification {
+	withStatus := func(n *alert.Notification, st alert.Status) *alert.Notification {
 		n.Status = st
 		return n
 	}
 	// rows are outbox rows of notifications, one alert each, as the store
 	// hands them out: firings of one app grouped, the rest after their firing.
-	rows := func(firingHeard bool, ns ...*Notification) []*memRow {
+	rows := func(firingHeard bool, ns ...*alert.Notification) []*memRow {
 		var out []*memRow
 		for _, n := range ns {
 			for _, a := range n.Alerts {
 				one := *n
-				one.Alerts = []Alert{a}
+				one.Alerts = []alert.Alert{a}
 				payload, err := json.Marshal(&one)
 				if err != nil {
 					t.Fatal(err)
@@ -98,27 +100,27 @@ func TestChannelMinSeverity(t *testing.T) {
 		}
 		return out
 	}
-	onlyWarnings := withSeverity(fixtureGrouped(), Warning)
-	oneCritical := withSeverity(fixtureGrouped(), Warning)
-	oneCritical.Alerts[2].Severity = Critical
+	onlyWarnings := withSeverity(fixtureGrouped(), alert.Warning)
+	oneCritical := withSeverity(fixtureGrouped(), alert.Warning)
+	oneCritical.Alerts[2].Severity = alert.Critical
 	for _, tc := range []struct {
 		name  string
-		min   Severity
+		min   alert.Severity
 		heard bool // the firing before a reminder or resolved
-		n     *Notification
+		n     *alert.Notification
 		want  bool
 	}{
-		{"critical firing to critical channel", Critical, false, fixtureFiring(), true},
-		{"critical resolved to critical channel that heard it", Critical, true, fixtureResolved(), true},
-		{"warning firing to critical channel", Critical, false, withSeverity(fixtureFiring(), Warning), false},
-		{"warning resolved to critical channel that heard it in a group", Critical, true, withSeverity(fixtureResolved(), Warning), true},
-		{"warning resolved to critical channel that did not hear it", Critical, false, withSeverity(fixtureResolved(), Warning), false},
+		{"critical firing to critical channel", alert.Critical, false, fixtureFiring(), true},
+		{"critical resolved to critical channel that heard it", alert.Critical, true, fixtureResolved(), true},
+		{"warning firing to critical channel", alert.Critical, false, withSeverity(fixtureFiring(), alert.Warning), false},
+		{"warning resolved to critical channel that heard it in a group", alert.Critical, true, withSeverity(fixtureResolved(), alert.Warning), true},
+		{"warning resolved to critical channel that did not hear it", alert.Critical, false, withSeverity(fixtureResolved(), alert.Warning), false},
 		{"critical resolved to a channel that did not hear it", "", false, fixtureResolved(), false},
-		{"reminder of a heard warning to critical channel", Critical, true, withStatus(withSeverity(fixtureFiring(), Warning), Reminder), true},
-		{"info to warning channel", Warning, false, withSeverity(fixtureFiring(), Info), false},
-		{"group of warnings to critical channel", Critical, false, onlyWarnings, false},
-		{"group with one critical to critical channel", Critical, false, oneCritical, true},
-		{"info to unnarrowed channel", "", false, withSeverity(fixtureFiring(), Info), true},
+		{"reminder of a heard warning to critical channel", alert.Critical, true, withStatus(withSeverity(fixtureFiring(), alert.Warning), alert.Reminder), true},
+		{"info to warning channel", alert.Warning, false, withSeverity(fixtureFiring(), alert.Info), false},
+		{"group of warnings to critical channel", alert.Critical, false, onlyWarnings, false},
+		{"group with one critical to critical channel", alert.Critical, false, oneCritical, true},
+		{"info to unnarrowed channel", "", false, withSeverity(fixtureFiring(), alert.Info), true},
 	} {
 		for _, ch := range countingChannels {
 			t.Run(tc.name+"/"+ch.name, func(t *testing.T) {
@@ -151,8 +153,8 @@ func TestChannelMinSeverity(t *testing.T) {
 	}
 	// A test goes through Notify directly: channels never filter themselves.
 	for _, ch := range countingChannels {
-		c, sent := ch.make(t, Critical)
-		test := withSeverity(&Notification{ID: "t", Status: Test, Alerts: fixtureFiring().Alerts}, Info)
+		c, sent := ch.make(t, alert.Critical)
+		test := withSeverity(&alert.Notification{ID: "t", Status: alert.Test, Alerts: fixtureFiring().Alerts}, alert.Info)
 		if _, err := c.Notify(context.Background(), test); err != nil || sent() != 1 {
 			t.Errorf("%s: a test at info to a critical channel: %d sent, %v", ch.name, sent(), err)
 		}

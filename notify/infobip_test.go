@@ -1,4 +1,4 @@
-package alert
+package notify
 
 import (
 	"context"
@@ -140,15 +140,15 @@ func TestNewInfobipValidates(t *testing.T) {
 		edit    func(*InfobipOptions)
 		wantErr string
 	}{
-		{"no base URL", func(o *InfobipOptions) { o.BaseURL = " " }, "alert: InfobipOptions.BaseURL is required"},
-		{"base URL with path", func(o *InfobipOptions) { o.BaseURL = "https://xyz123.api.infobip.com/sms/2" }, "alert: InfobipOptions.BaseURL: want the account's host only, such as xyz123.api.infobip.com"},
-		{"base URL scheme", func(o *InfobipOptions) { o.BaseURL = "ftp://xyz123.api.infobip.com" }, `alert: InfobipOptions.BaseURL: want an http or https URL, got scheme "ftp"`},
-		{"no key", func(o *InfobipOptions) { o.APIKey = "" }, "alert: InfobipOptions.APIKey is required"},
-		{"no to", func(o *InfobipOptions) { o.To = nil }, "alert: InfobipOptions.To is required"},
-		{"bad number", func(o *InfobipOptions) { o.To = []string{"41793026727", "call me"} }, `alert: InfobipOptions.To[1] "call me": want an international number, such as 41793026727`},
-		{"too long", func(o *InfobipOptions) { o.To = []string{"+1234567890123456"} }, `alert: InfobipOptions.To[0] "+1234567890123456": want an international number, such as 41793026727`},
-		{"bad severity", func(o *InfobipOptions) { o.MinSeverity = "urgent" }, `alert: InfobipOptions.MinSeverity "urgent": want critical, warning or info`},
-		{"negative timeout", func(o *InfobipOptions) { o.Timeout = -5 }, "alert: InfobipOptions.Timeout -5ns: must not be negative"},
+		{"no base URL", func(o *InfobipOptions) { o.BaseURL = " " }, "notify: InfobipOptions.BaseURL is required"},
+		{"base URL with path", func(o *InfobipOptions) { o.BaseURL = "https://xyz123.api.infobip.com/sms/2" }, "notify: InfobipOptions.BaseURL: want the account's host only, such as xyz123.api.infobip.com"},
+		{"base URL scheme", func(o *InfobipOptions) { o.BaseURL = "ftp://xyz123.api.infobip.com" }, `notify: InfobipOptions.BaseURL: want an http or https URL, got scheme "ftp"`},
+		{"no key", func(o *InfobipOptions) { o.APIKey = "" }, "notify: InfobipOptions.APIKey is required"},
+		{"no to", func(o *InfobipOptions) { o.To = nil }, "notify: InfobipOptions.To is required"},
+		{"bad number", func(o *InfobipOptions) { o.To = []string{"41793026727", "call me"} }, `notify: InfobipOptions.To[1] "call me": want an international number, such as 41793026727`},
+		{"too long", func(o *InfobipOptions) { o.To = []string{"+1234567890123456"} }, `notify: InfobipOptions.To[0] "+1234567890123456": want an international number, such as 41793026727`},
+		{"bad severity", func(o *InfobipOptions) { o.MinSeverity = "urgent" }, `notify: InfobipOptions.MinSeverity "urgent": want critical, warning or info`},
+		{"negative timeout", func(o *InfobipOptions) { o.Timeout = -5 }, "notify: InfobipOptions.Timeout -5ns: must not be negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := good()

@@ -1,4 +1,4 @@
-package alert
+package notify
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dynowatch/dynowatch/alert"
 	"github.com/sendgrid/rest"
 	"github.com/sendgrid/sendgrid-go"
 	sgmail "github.com/sendgrid/sendgrid-go/helpers/mail"
@@ -24,11 +25,11 @@ const sendGridMaxRecipients = 1000
 
 // SendGridOptions configure email through SendGrid's v3 Mail Send API.
 type SendGridOptions struct {
-	APIKey      string   // SENDGRID_API_KEY
-	Host        string   // SENDGRID_HOST; default SendGridHost, SendGridHostEU for EU data residency
-	From        string   // ALERT_EMAIL_FROM: "alerts@example.com" or "dynowatch <alerts@example.com>"
-	To          []string // ALERT_EMAIL_TO
-	MinSeverity Severity // the least severe alert sent; empty sends all
+	APIKey      string         // SENDGRID_API_KEY
+	Host        string         // SENDGRID_HOST; default SendGridHost, SendGridHostEU for EU data residency
+	From        string         // ALERT_EMAIL_FROM: "alerts@example.com" or "dynowatch <alerts@example.com>"
+	To          []string       // ALERT_EMAIL_TO
+	MinSeverity alert.Severity // the least severe alert sent; empty sends all
 	HTTPClient  *http.Client
 	Timeout     time.Duration // of one send; default DefaultSendTimeout
 }
@@ -39,7 +40,7 @@ type SendGrid struct {
 	host    string
 	from    *sgmail.Email
 	to      []*sgmail.Email
-	min     Severity
+	min     alert.Severity
 	client  *rest.Client
 	timeout time.Duration
 	redact  redactor
@@ -48,7 +49,7 @@ type SendGrid struct {
 // NewSendGrid checks o and returns a SendGrid channel.
 func NewSendGrid(o SendGridOptions) (*SendGrid, error) {
 	if o.APIKey == "" {
-		return nil, fmt.Errorf("alert: SendGridOptions.APIKey is required")
+		return nil, fmt.Errorf("notify: SendGridOptions.APIKey is required")
 	}
 	host := strings.TrimRight(o.Host, "/")
 	if host == "" {
@@ -57,14 +58,14 @@ func NewSendGrid(o SendGridOptions) (*SendGrid, error) {
 	if u, err := parseHTTPURL("SendGridOptions.Host", host); err != nil {
 		return nil, err
 	} else if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-		return nil, fmt.Errorf("alert: SendGridOptions.Host: want a scheme and host only, such as %s", SendGridHostEU)
+		return nil, fmt.Errorf("notify: SendGridOptions.Host: want a scheme and host only, such as %s", SendGridHostEU)
 	}
 	from, addrs, err := parseEmailAddresses("SendGridOptions", o.From, o.To)
 	if err != nil {
 		return nil, err
 	}
 	if len(addrs) > sendGridMaxRecipients {
-		return nil, fmt.Errorf("alert: SendGridOptions.To: %d addresses, SendGrid takes at most %d", len(addrs), sendGridMaxRecipients)
+		return nil, fmt.Errorf("notify: SendGridOptions.To: %d addresses, SendGrid takes at most %d", len(addrs), sendGridMaxRecipients)
 	}
 	var to []*sgmail.Email
 	for _, a := range addrs {
@@ -94,11 +95,11 @@ func (s *SendGrid) Name() string { return "email:sendgrid" }
 
 // MinSeverity is the least severe alert this channel is told of; the
 // Sender applies it.
-func (s *SendGrid) MinSeverity() Severity { return s.min }
+func (s *SendGrid) MinSeverity() alert.Severity { return s.min }
 
 // Notify sends n to every address in one request. Only 202 Accepted is
 // success; 429, 5xx and network errors are worth a retry.
-func (s *SendGrid) Notify(ctx context.Context, n *Notification) (retry bool, err error) {
+func (s *SendGrid) Notify(ctx context.Context, n *alert.Notification) (retry bool, err error) {
 	e, err := RenderEmail(n)
 	if err != nil {
 		return false, err
@@ -123,7 +124,7 @@ func (s *SendGrid) Notify(ctx context.Context, n *Notification) (retry bool, err
 	})
 	body, err := json.Marshal(m)
 	if err != nil {
-		return false, fmt.Errorf("alert: sendgrid: %w", err)
+		return false, fmt.Errorf("notify: sendgrid: %w", err)
 	}
 
 	// A request of our own per send: the shared sendgrid.Client writes its
@@ -146,11 +147,12 @@ func (s *SendGrid) Notify(ctx context.Context, n *Notification) (retry bool, err
 		return false, nil
 	}
 	_, retry = RetryableStatus(resp.StatusCode)
-	return retry, s.redact.errorf("sendgrid: %d %s%s", resp.StatusCode, http.StatusText(resp.StatusCode), sendGridErrors(s.redact.scrub(resp.Body)))
+	return retry, s.redact.statusError("sendgrid", resp.StatusCode, sendGridErrors(s.redact.scrub(resp.Body)))
 }
 
 // sendGridErrors reads the messages of a scrubbed error body
-// {"errors":[{"field":"from","message":"…"}]} as ": message (field); …".
+// {"errors":[{"field":"from","message":"…"}]} as "message (field); …", or
+// shows the start of a body of another shape.
 func sendGridErrors(body string) string {
 	var b struct {
 		Errors []struct {
@@ -159,10 +161,7 @@ func sendGridErrors(body string) string {
 		} `json:"errors"`
 	}
 	if json.Unmarshal([]byte(body), &b) != nil || len(b.Errors) == 0 {
-		if s := clip(oneLine(body), 200, "…"); s != "" {
-			return ": " + s
-		}
-		return ""
+		return answerSnippet(body)
 	}
 	var msgs []string
 	for _, e := range b.Errors {
@@ -172,5 +171,5 @@ func sendGridErrors(body string) string {
 		}
 		msgs = append(msgs, m)
 	}
-	return ": " + clip(strings.Join(msgs, "; "), 500, "…")
+	return clip(strings.Join(msgs, "; "), 500, "…")
 }

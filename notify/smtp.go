@@ -1,4 +1,4 @@
-package alert
+package notify
 
 import (
 	"bytes"
@@ -24,6 +24,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/dynowatch/dynowatch/alert"
 )
 
 // SMTPOptions configure email through an SMTP server.
@@ -33,9 +35,9 @@ type SMTPOptions struct {
 	// smtps://user:pass@host:465 speaks TLS from the start. The password
 	// is only ever sent over TLS, or to localhost.
 	URL         string
-	From        string   // ALERT_EMAIL_FROM: "alerts@example.com" or "dynowatch <alerts@example.com>"
-	To          []string // ALERT_EMAIL_TO
-	MinSeverity Severity // the least severe alert sent; empty sends all
+	From        string         // ALERT_EMAIL_FROM: "alerts@example.com" or "dynowatch <alerts@example.com>"
+	To          []string       // ALERT_EMAIL_TO
+	MinSeverity alert.Severity // the least severe alert sent; empty sends all
 	Timeout     time.Duration
 	// TLSConfig is optional, for a server whose certificate a private CA
 	// signed. ServerName defaults to the URL's host.
@@ -50,7 +52,7 @@ type SMTP struct {
 	user, pass  string
 	from        *mail.Address
 	to          []*mail.Address
-	min         Severity
+	min         alert.Severity
 	timeout     time.Duration
 	tlsConfig   *tls.Config
 	where       string // the URL without credentials, for errors
@@ -88,11 +90,11 @@ func NewSMTP(o SMTPOptions) (*SMTP, error) {
 func parseSMTPURL(raw string) (*SMTP, error) {
 	const want = "want smtp://user:pass@host:587"
 	if raw == "" {
-		return nil, fmt.Errorf("alert: SMTPOptions.URL is required")
+		return nil, fmt.Errorf("notify: SMTPOptions.URL is required")
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("alert: SMTPOptions.URL is not a valid URL; %s", want)
+		return nil, fmt.Errorf("notify: SMTPOptions.URL is not a valid URL; %s", want)
 	}
 	s := &SMTP{host: u.Hostname()}
 	port := u.Port()
@@ -102,13 +104,13 @@ func parseSMTPURL(raw string) (*SMTP, error) {
 	case "smtps":
 		port, s.implicitTLS = cmp.Or(port, "465"), true
 	default:
-		return nil, fmt.Errorf("alert: SMTPOptions.URL: want scheme smtp or smtps, got %q", u.Scheme)
+		return nil, fmt.Errorf("notify: SMTPOptions.URL: want scheme smtp or smtps, got %q", u.Scheme)
 	}
 	if s.host == "" {
-		return nil, fmt.Errorf("alert: SMTPOptions.URL: no host; %s", want)
+		return nil, fmt.Errorf("notify: SMTPOptions.URL: no host; %s", want)
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-		return nil, fmt.Errorf("alert: SMTPOptions.URL: want no path or query; %s", want)
+		return nil, fmt.Errorf("notify: SMTPOptions.URL: want no path or query; %s", want)
 	}
 	s.addr = net.JoinHostPort(s.host, port)
 	s.where = u.Scheme + "://" + s.addr
@@ -127,7 +129,7 @@ func (s *SMTP) Name() string { return "email:smtp" }
 
 // MinSeverity is the least severe alert this channel is told of; the
 // Sender applies it.
-func (s *SMTP) MinSeverity() Severity { return s.min }
+func (s *SMTP) MinSeverity() alert.Severity { return s.min }
 
 // Notify sends n as one multipart/alternative message (text and HTML) to
 // every address. A 4xx reply and network errors are worth a retry; a 5xx
@@ -135,14 +137,14 @@ func (s *SMTP) MinSeverity() Severity { return s.min }
 // message for some recipients and refuses others, the message stays sent
 // and the error names the refused ones, without a retry that would send it
 // twice to the rest.
-func (s *SMTP) Notify(ctx context.Context, n *Notification) (retry bool, err error) {
+func (s *SMTP) Notify(ctx context.Context, n *alert.Notification) (retry bool, err error) {
 	e, err := RenderEmail(n)
 	if err != nil {
 		return false, err
 	}
 	msg, err := s.message(n, e)
 	if err != nil {
-		return false, fmt.Errorf("alert: smtp: %w", err)
+		return false, fmt.Errorf("notify: smtp: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -321,7 +323,7 @@ func smtpRetry(err error) bool {
 
 // message is the RFC 5322 message: headers, then text and HTML as
 // multipart/alternative, both quoted-printable so that no line is too long.
-func (s *SMTP) message(n *Notification, e Email) ([]byte, error) {
+func (s *SMTP) message(n *alert.Notification, e Email) ([]byte, error) {
 	var parts bytes.Buffer
 	mw := multipart.NewWriter(&parts)
 	for _, p := range []struct{ typ, body string }{

@@ -1,4 +1,4 @@
-package alert
+package notify
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/dynowatch/dynowatch/alert"
 )
 
 // DefaultSendTimeout bounds one send on any channel when its options leave
@@ -19,13 +21,13 @@ const DefaultSendTimeout = 10 * time.Second
 // who hears of the rest: a channel that heard a warning grouped with a
 // critical is told when the warning resolves.
 type narrowed interface {
-	MinSeverity() Severity // "" for every severity
+	MinSeverity() alert.Severity // "" for every severity
 }
 
 // checkMinSeverity accepts an empty minimum (every alert) or a known one.
-func checkMinSeverity(field string, s Severity) error {
+func checkMinSeverity(field string, s alert.Severity) error {
 	if s != "" && s.Rank() == 0 {
-		return fmt.Errorf("alert: %s %q: want critical, warning or info", field, string(s))
+		return fmt.Errorf("notify: %s %q: want critical, warning or info", field, string(s))
 	}
 	return nil
 }
@@ -34,7 +36,7 @@ func checkMinSeverity(field string, s Severity) error {
 func sendTimeout(field string, d time.Duration) (time.Duration, error) {
 	switch {
 	case d < 0:
-		return 0, fmt.Errorf("alert: %s %v: must not be negative", field, d)
+		return 0, fmt.Errorf("notify: %s %v: must not be negative", field, d)
 	case d == 0:
 		return DefaultSendTimeout, nil
 	}
@@ -52,11 +54,11 @@ func channelHTTPClient(c *http.Client, timeout time.Duration) *http.Client {
 // checkRecipients rejects an empty list and empty entries.
 func checkRecipients(field string, to []string) error {
 	if len(to) == 0 {
-		return fmt.Errorf("alert: %s is required", field)
+		return fmt.Errorf("notify: %s is required", field)
 	}
 	for i, s := range to {
 		if strings.TrimSpace(s) == "" {
-			return fmt.Errorf("alert: %s[%d] is empty", field, i)
+			return fmt.Errorf("notify: %s[%d] is empty", field, i)
 		}
 	}
 	return nil
@@ -67,13 +69,13 @@ func parseHTTPURL(field, s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
 		// url.Parse quotes the input, which may hold credentials.
-		return nil, fmt.Errorf("alert: %s is not a valid URL", field)
+		return nil, fmt.Errorf("notify: %s is not a valid URL", field)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("alert: %s: want an http or https URL, got scheme %q", field, u.Scheme)
+		return nil, fmt.Errorf("notify: %s: want an http or https URL, got scheme %q", field, u.Scheme)
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("alert: %s: URL has no host", field)
+		return nil, fmt.Errorf("notify: %s: URL has no host", field)
 	}
 	return u, nil
 }
@@ -157,7 +159,7 @@ func redactURL(u *url.URL) string {
 // is shown as "dynowatch".
 func parseEmailAddresses(prefix, from string, to []string) (*mail.Address, []*mail.Address, error) {
 	if from == "" {
-		return nil, nil, fmt.Errorf("alert: %s.From is required", prefix)
+		return nil, nil, fmt.Errorf("notify: %s.From is required", prefix)
 	}
 	f, err := parseMailAddress(prefix+".From", from)
 	if err != nil {
@@ -184,7 +186,7 @@ func parseEmailAddresses(prefix, from string, to []string) (*mail.Address, []*ma
 func parseMailAddress(field, s string) (*mail.Address, error) {
 	a, err := mail.ParseAddress(strings.TrimSpace(s))
 	if err != nil {
-		return nil, fmt.Errorf("alert: %s %q: not an email address", field, s)
+		return nil, fmt.Errorf("notify: %s %q: not an email address", field, s)
 	}
 	return a, nil
 }

@@ -1,4 +1,4 @@
-package alert
+package notify
 
 import (
 	"bytes"
@@ -21,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dynowatch/dynowatch/alert"
 )
 
 var _ Notifier = (*SMTP)(nil)
@@ -261,7 +263,7 @@ func TestSMTPSendsWithSTARTTLSAndAuth(t *testing.T) {
 
 // checkSMTPMessage parses data as a mail client would and compares it with
 // what RenderEmail makes of n.
-func checkSMTPMessage(t *testing.T, data []byte, n *Notification) {
+func checkSMTPMessage(t *testing.T, data []byte, n *alert.Notification) {
 	t.Helper()
 	want, err := RenderEmail(n)
 	if err != nil {
@@ -496,17 +498,17 @@ func TestNewSMTPValidates(t *testing.T) {
 		edit    func(*SMTPOptions)
 		wantErr string
 	}{
-		{"no URL", func(o *SMTPOptions) { o.URL = "" }, "alert: SMTPOptions.URL is required"},
-		{"bad URL", func(o *SMTPOptions) { o.URL = "smtp://u:p%zz@host" }, "alert: SMTPOptions.URL is not a valid URL; want smtp://user:pass@host:587"},
-		{"bad scheme", func(o *SMTPOptions) { o.URL = "mail.example.com:587" }, `alert: SMTPOptions.URL: want scheme smtp or smtps, got "mail.example.com"`},
-		{"no host", func(o *SMTPOptions) { o.URL = "smtp://u:p@:587" }, "alert: SMTPOptions.URL: no host; want smtp://user:pass@host:587"},
-		{"path", func(o *SMTPOptions) { o.URL = "smtp://u:p@host/x" }, "alert: SMTPOptions.URL: want no path or query; want smtp://user:pass@host:587"},
-		{"no from", func(o *SMTPOptions) { o.From = "" }, "alert: SMTPOptions.From is required"},
-		{"bad from", func(o *SMTPOptions) { o.From = "nobody" }, `alert: SMTPOptions.From "nobody": not an email address`},
-		{"no to", func(o *SMTPOptions) { o.To = []string{} }, "alert: SMTPOptions.To is required"},
-		{"bad to", func(o *SMTPOptions) { o.To = []string{"b@example.com", "x y"} }, `alert: SMTPOptions.To[1] "x y": not an email address`},
-		{"bad severity", func(o *SMTPOptions) { o.MinSeverity = "CRITICAL" }, `alert: SMTPOptions.MinSeverity "CRITICAL": want critical, warning or info`},
-		{"negative timeout", func(o *SMTPOptions) { o.Timeout = -time.Second }, "alert: SMTPOptions.Timeout -1s: must not be negative"},
+		{"no URL", func(o *SMTPOptions) { o.URL = "" }, "notify: SMTPOptions.URL is required"},
+		{"bad URL", func(o *SMTPOptions) { o.URL = "smtp://u:p%zz@host" }, "notify: SMTPOptions.URL is not a valid URL; want smtp://user:pass@host:587"},
+		{"bad scheme", func(o *SMTPOptions) { o.URL = "mail.example.com:587" }, `notify: SMTPOptions.URL: want scheme smtp or smtps, got "mail.example.com"`},
+		{"no host", func(o *SMTPOptions) { o.URL = "smtp://u:p@:587" }, "notify: SMTPOptions.URL: no host; want smtp://user:pass@host:587"},
+		{"path", func(o *SMTPOptions) { o.URL = "smtp://u:p@host/x" }, "notify: SMTPOptions.URL: want no path or query; want smtp://user:pass@host:587"},
+		{"no from", func(o *SMTPOptions) { o.From = "" }, "notify: SMTPOptions.From is required"},
+		{"bad from", func(o *SMTPOptions) { o.From = "nobody" }, `notify: SMTPOptions.From "nobody": not an email address`},
+		{"no to", func(o *SMTPOptions) { o.To = []string{} }, "notify: SMTPOptions.To is required"},
+		{"bad to", func(o *SMTPOptions) { o.To = []string{"b@example.com", "x y"} }, `notify: SMTPOptions.To[1] "x y": not an email address`},
+		{"bad severity", func(o *SMTPOptions) { o.MinSeverity = "CRITICAL" }, `notify: SMTPOptions.MinSeverity "CRITICAL": want critical, warning or info`},
+		{"negative timeout", func(o *SMTPOptions) { o.Timeout = -time.Second }, "notify: SMTPOptions.Timeout -1s: must not be negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := good()

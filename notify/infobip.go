@@ -1,7 +1,6 @@
-package alert
+package notify
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,15 +10,17 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dynowatch/dynowatch/alert"
 )
 
 // InfobipOptions configure SMS through Infobip's SMS API v3.
 type InfobipOptions struct {
-	BaseURL     string   // INFOBIP_BASE_URL: the account's, such as "xyz123.api.infobip.com", with or without https://
-	APIKey      string   // INFOBIP_API_KEY
-	Sender      string   // INFOBIP_SENDER: a number or an alphanumeric name; empty lets Infobip choose
-	To          []string // ALERT_SMS_TO: international numbers, such as "41793026727" or "+41 79 302 67 27"
-	MinSeverity Severity // the least severe alert sent; empty sends all
+	BaseURL     string         // INFOBIP_BASE_URL: the account's, such as "xyz123.api.infobip.com", with or without https://
+	APIKey      string         // INFOBIP_API_KEY
+	Sender      string         // INFOBIP_SENDER: a number or an alphanumeric name; empty lets Infobip choose
+	To          []string       // ALERT_SMS_TO: international numbers, such as "41793026727" or "+41 79 302 67 27"
+	MinSeverity alert.Severity // the least severe alert sent; empty sends all
 	HTTPClient  *http.Client
 	Timeout     time.Duration // of one send; default DefaultSendTimeout
 }
@@ -30,7 +31,7 @@ type Infobip struct {
 	key      string
 	sender   string
 	to       []string
-	min      Severity
+	min      alert.Severity
 	client   *http.Client
 	timeout  time.Duration
 	redact   redactor
@@ -44,7 +45,7 @@ var phoneNumber = regexp.MustCompile(`^\+?[1-9][0-9]{5,14}$`)
 func NewInfobip(o InfobipOptions) (*Infobip, error) {
 	base := strings.TrimRight(strings.TrimSpace(o.BaseURL), "/")
 	if base == "" {
-		return nil, fmt.Errorf("alert: InfobipOptions.BaseURL is required")
+		return nil, fmt.Errorf("notify: InfobipOptions.BaseURL is required")
 	}
 	if !strings.Contains(base, "://") {
 		base = "https://" + base
@@ -54,10 +55,10 @@ func NewInfobip(o InfobipOptions) (*Infobip, error) {
 		return nil, err
 	}
 	if u.User != nil || u.RawQuery != "" || (u.Path != "" && u.Path != "/") {
-		return nil, fmt.Errorf("alert: InfobipOptions.BaseURL: want the account's host only, such as xyz123.api.infobip.com")
+		return nil, fmt.Errorf("notify: InfobipOptions.BaseURL: want the account's host only, such as xyz123.api.infobip.com")
 	}
 	if o.APIKey == "" {
-		return nil, fmt.Errorf("alert: InfobipOptions.APIKey is required")
+		return nil, fmt.Errorf("notify: InfobipOptions.APIKey is required")
 	}
 	if err := checkRecipients("InfobipOptions.To", o.To); err != nil {
 		return nil, err
@@ -66,7 +67,7 @@ func NewInfobip(o InfobipOptions) (*Infobip, error) {
 	for i, s := range o.To {
 		num := strings.NewReplacer(" ", "", "-", "", ".", "", "(", "", ")", "").Replace(s)
 		if !phoneNumber.MatchString(num) {
-			return nil, fmt.Errorf("alert: InfobipOptions.To[%d] %q: want an international number, such as 41793026727", i, s)
+			return nil, fmt.Errorf("notify: InfobipOptions.To[%d] %q: want an international number, such as 41793026727", i, s)
 		}
 		to = append(to, num)
 	}
@@ -94,7 +95,7 @@ func (b *Infobip) Name() string { return "sms" }
 
 // MinSeverity is the least severe alert this channel is told of; the
 // Sender applies it.
-func (b *Infobip) MinSeverity() Severity { return b.min }
+func (b *Infobip) MinSeverity() alert.Severity { return b.min }
 
 type infobipRequest struct {
 	Messages []infobipMessage `json:"messages"`
@@ -148,28 +149,24 @@ const (
 // Notify sends RenderSMS(n) to every number in one request. A number whose
 // status group comes back UNDELIVERABLE, EXPIRED or REJECTED is an error
 // naming it, not worth a retry; 429, 5xx and network errors are.
-func (b *Infobip) Notify(ctx context.Context, n *Notification) (retry bool, err error) {
+func (b *Infobip) Notify(ctx context.Context, n *alert.Notification) (retry bool, err error) {
 	msg := infobipMessage{Sender: b.sender, Content: infobipContent{Text: RenderSMS(n)}}
 	for _, to := range b.to {
 		msg.Destinations = append(msg.Destinations, infobipDestination{To: to})
 	}
 	body, err := json.Marshal(infobipRequest{Messages: []infobipMessage{msg}})
 	if err != nil {
-		return false, fmt.Errorf("alert: infobip: %w", err)
+		return false, fmt.Errorf("notify: infobip: %w", err)
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.endpoint, bytes.NewReader(body))
+	h := http.Header{}
+	h.Set("Authorization", "App "+b.key)
+	h.Set("Accept", "application/json")
+	resp, retry, err := postJSON(ctx, b.client, b.redact, "infobip", b.endpoint, b.endpoint, h, body)
 	if err != nil {
-		return false, b.redact.wrap("infobip", err, b.endpoint)
-	}
-	req.Header.Set("Authorization", "App "+b.key)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	resp, err := b.client.Do(req)
-	if err != nil {
-		return true, b.redact.wrap("infobip", err, b.endpoint)
+		return retry, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -185,9 +182,9 @@ func (b *Infobip) Notify(ctx context.Context, n *Notification) (retry bool, err 
 	if !ok {
 		detail := infobipErrorText(r)
 		if decodeErr != nil || detail == "" {
-			detail = clip(oneLine(scrubbed), 200, "…")
+			detail = answerSnippet(scrubbed)
 		}
-		return retry, b.redact.errorf("infobip: %d %s%s", resp.StatusCode, http.StatusText(resp.StatusCode), sep(detail, ": "))
+		return retry, b.redact.statusError("infobip", resp.StatusCode, detail)
 	}
 	var failed []string
 	for _, m := range r.Messages {

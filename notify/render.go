@@ -1,6 +1,7 @@
-package alert
+package notify
 
 import (
+	"embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -9,6 +10,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/dynowatch/dynowatch/alert"
 )
 
 // Email is a notification rendered for email.
@@ -31,11 +34,11 @@ const (
 // RenderEmail renders n as an email: what happened, where, since when, how
 // bad, the evidence, the release it followed and the link, with times in
 // n.Timezone.
-func RenderEmail(n *Notification) (Email, error) {
+func RenderEmail(n *alert.Notification) (Email, error) {
 	v := newMessageView(n)
 	var h strings.Builder
 	if err := emailHTML.Execute(&h, v); err != nil {
-		return Email{}, fmt.Errorf("alert: render email: %w", err)
+		return Email{}, fmt.Errorf("notify: render email: %w", err)
 	}
 	return Email{Subject: "[dynowatch] " + v.Title, Text: v.text(), HTML: h.String()}, nil
 }
@@ -44,7 +47,7 @@ func RenderEmail(n *Notification) (Email, error) {
 // basic GSM-7 alphabet. The most important facts come first (status,
 // severity, code, app, dyno), then the summary, the number of other alerts
 // grouped with the first, and the link when there is room for it.
-func RenderSMS(n *Notification) string {
+func RenderSMS(n *alert.Notification) string {
 	a := firstAlert(n)
 	head, summary := smsHead(n, a), smsSummary(n, a)
 	var more string
@@ -77,29 +80,29 @@ func RenderSMS(n *Notification) string {
 
 // smsHead is the facts an SMS starts with: "FIRING critical R14 shop
 // web.1", and how long it lasted or has lasted.
-func smsHead(n *Notification, a Alert) string {
+func smsHead(n *alert.Notification, a alert.Alert) string {
 	head := joinNonEmpty(" ",
 		toGSM7(strings.ToUpper(string(n.Status))), toGSM7(string(n.Severity())),
 		toGSM7(a.Code), toGSM7(a.App), toGSM7(a.Dyno))
 	d := alertDuration(n, a)
 	switch {
 	case d <= 0:
-	case n.Status == Resolved:
+	case n.Status == alert.Resolved:
 		head += " after " + shortDuration(d)
-	case n.Status == Reminder, n.Status == Flapping:
+	case n.Status == alert.Reminder, n.Status == alert.Flapping:
 		head += " for " + shortDuration(d)
 	}
 	return head
 }
 
 // smsSummary is the summary without the code the head already shows.
-func smsSummary(n *Notification, a Alert) string {
+func smsSummary(n *alert.Notification, a alert.Alert) string {
 	summary := strings.TrimSpace(a.Summary)
 	if rest, ok := strings.CutPrefix(summary, a.Code); ok && a.Code != "" && !startsWord(rest) {
 		summary = strings.TrimLeft(rest, " :-")
 	}
 	switch {
-	case n.Status == Test && len(n.Alerts) == 0:
+	case n.Status == alert.Test && len(n.Alerts) == 0:
 		return "dynowatch test message"
 	case summary == "" && a.Code == "":
 		return toGSM7(string(a.Rule))
@@ -118,28 +121,28 @@ func startsWord(s string) bool {
 // level, for receivers that handle one alert (with the highest severity of
 // all), and every alert in Alerts.
 type webhookPayload struct {
-	Status     Status    `json:"status"`
-	App        string    `json:"app"`
-	Rule       string    `json:"rule"`
-	Code       string    `json:"code"`
-	Dyno       string    `json:"dyno"`
-	Severity   Severity  `json:"severity"`
-	Summary    string    `json:"summary"`
-	StartedAt  time.Time `json:"started_at,omitzero"`
-	ResolvedAt time.Time `json:"resolved_at,omitzero"`
-	Evidence   []string  `json:"evidence"`
-	Release    string    `json:"release,omitempty"`
-	URL        string    `json:"url"`
-	DeliveryID string    `json:"delivery_id"`
-	Alerts     []Alert   `json:"alerts"`
+	Status     alert.Status   `json:"status"`
+	App        string         `json:"app"`
+	Rule       string         `json:"rule"`
+	Code       string         `json:"code"`
+	Dyno       string         `json:"dyno"`
+	Severity   alert.Severity `json:"severity"`
+	Summary    string         `json:"summary"`
+	StartedAt  time.Time      `json:"started_at,omitzero"`
+	ResolvedAt time.Time      `json:"resolved_at,omitzero"`
+	Evidence   []string       `json:"evidence"`
+	Release    string         `json:"release,omitempty"`
+	URL        string         `json:"url"`
+	DeliveryID string         `json:"delivery_id"`
+	Alerts     []alert.Alert  `json:"alerts"`
 }
 
 // RenderWebhook renders n as the webhook's JSON body. Times are RFC 3339 in
 // UTC; the top-level fields are those of the first alert (the Sender puts
 // the most severe first) but "severity", the highest of them all, and
 // "alerts" holds every alert of a grouped notification.
-func RenderWebhook(n *Notification) ([]byte, error) {
-	alerts := make([]Alert, len(n.Alerts))
+func RenderWebhook(n *alert.Notification) ([]byte, error) {
+	alerts := make([]alert.Alert, len(n.Alerts))
 	for i, a := range n.Alerts {
 		a.StartedAt, a.ResolvedAt = utc(a.StartedAt), utc(a.ResolvedAt)
 		alerts[i] = a
@@ -157,7 +160,7 @@ func RenderWebhook(n *Notification) ([]byte, error) {
 	}
 	b, err := json.Marshal(p)
 	if err != nil {
-		return nil, fmt.Errorf("alert: render webhook: %w", err)
+		return nil, fmt.Errorf("notify: render webhook: %w", err)
 	}
 	return b, nil
 }
@@ -190,7 +193,7 @@ type alertView struct {
 
 type viewField struct{ Name, Value string }
 
-func newMessageView(n *Notification) messageView {
+func newMessageView(n *alert.Notification) messageView {
 	loc := notificationLocation(n.Timezone)
 	v := messageView{
 		Grouped: len(n.Alerts) > 1,
@@ -207,7 +210,7 @@ func newMessageView(n *Notification) messageView {
 	if len(n.Alerts) == 0 {
 		title = "dynowatch test message"
 	}
-	if d := alertDuration(n, a); d > 0 && n.Status == Resolved {
+	if d := alertDuration(n, a); d > 0 && n.Status == alert.Resolved {
 		title += " (lasted " + shortDuration(d) + ")"
 	}
 	if k := len(n.Alerts) - 1; k > 0 {
@@ -216,9 +219,9 @@ func newMessageView(n *Notification) messageView {
 	v.Title = status + ": " + title
 
 	switch n.Status {
-	case Flapping:
+	case alert.Flapping:
 		v.Intro = append(v.Intro, "This alert keeps changing state. It stays firing, without further notices, until it calms down.")
-	case Test:
+	case alert.Test:
 		v.Intro = append(v.Intro, "This is a test message from dynowatch: nothing is wrong. If you can read it, this channel works.")
 	}
 	if v.Grouped {
@@ -230,7 +233,7 @@ func newMessageView(n *Notification) messageView {
 	return v
 }
 
-func newAlertView(n *Notification, a Alert, loc *time.Location) alertView {
+func newAlertView(n *alert.Notification, a alert.Alert, loc *time.Location) alertView {
 	av := alertView{Headline: headline(a)}
 	add := func(name, value string) {
 		if value = oneLine(value); value != "" {
@@ -244,13 +247,13 @@ func newAlertView(n *Notification, a Alert, loc *time.Location) alertView {
 	add("Severity", string(a.Severity))
 	d := alertDuration(n, a)
 	switch {
-	case n.Status == Resolved:
+	case n.Status == alert.Resolved:
 		add("Started", showTime(a.StartedAt, loc))
 		add("Resolved", showTime(a.ResolvedAt, loc))
 		if d > 0 {
 			add("Lasted", shortDuration(d))
 		}
-	case (n.Status == Reminder || n.Status == Flapping) && d > 0 && !a.StartedAt.IsZero():
+	case (n.Status == alert.Reminder || n.Status == alert.Flapping) && d > 0 && !a.StartedAt.IsZero():
 		add("Since", showTime(a.StartedAt, loc)+" (firing for "+shortDuration(d)+")")
 	default:
 		add("Since", showTime(a.StartedAt, loc))
@@ -310,71 +313,43 @@ func (v messageView) text() string {
 	return b.String()
 }
 
+// The email's HTML is a file of its own, like the dashboard's pages, so it
+// can be read and changed as HTML.
+//
+//go:embed templates/email.html
+var templates embed.FS
+
 // emailHTML is parsed once and only executed after: html/template escapes
 // every value for its context, so a log line cannot inject markup.
-var emailHTML = template.Must(template.New("email").Parse(`<!DOCTYPE html>
-<html>
-<head><meta charset="utf-8"><title>{{.Title}}</title></head>
-<body style="font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#1f2328;font-size:14px">
-<h2 style="margin:0 0 12px;color:{{.Color}}">{{.Title}}</h2>
-{{- range .Intro}}
-<p>{{.}}</p>
-{{- end}}
-{{- range $i, $a := .Alerts}}
-{{- if $.Grouped}}
-<h3 style="margin:16px 0 6px">{{$a.Headline}}</h3>
-{{- end}}
-<table style="border-collapse:collapse">
-{{- range $a.Fields}}
-<tr><th align="left" style="padding:2px 12px 2px 0;font-weight:600">{{.Name}}</th><td style="padding:2px 0">{{.Value}}</td></tr>
-{{- end}}
-</table>
-{{- if $a.Evidence}}
-<p style="margin:12px 0 4px;font-weight:600">Log lines</p>
-<pre style="background:#f6f8fa;padding:8px;white-space:pre-wrap;font-size:12px">
-{{- range $a.Evidence}}
-{{.}}
-{{- end}}
-{{- if $a.MoreEvidence}}
-({{$a.MoreEvidence}} more)
-{{- end}}</pre>
-{{- end}}
-{{- end}}
-{{- if .URL}}
-<p><a href="{{.URL}}">Open in dynowatch</a></p>
-{{- end}}
-<p style="color:#656d76;font-size:12px">dynowatch{{if .ID}}, delivery {{.ID}}{{end}}</p>
-</body>
-</html>
-`))
+var emailHTML = template.Must(template.ParseFS(templates, "templates/email.html"))
 
-func titleColor(n *Notification) string {
+func titleColor(n *alert.Notification) string {
 	switch {
-	case n.Status == Resolved:
+	case n.Status == alert.Resolved:
 		return "#1a7f37"
-	case n.Status == Test:
+	case n.Status == alert.Test:
 		return "#656d76"
 	}
 	switch n.Severity() {
-	case Critical:
+	case alert.Critical:
 		return "#cf222e"
-	case Warning:
+	case alert.Warning:
 		return "#9a6700"
 	}
 	return "#0969da"
 }
 
 // firstAlert is the alert a notification is named after, or a zero one.
-func firstAlert(n *Notification) Alert {
+func firstAlert(n *alert.Notification) alert.Alert {
 	if len(n.Alerts) == 0 {
-		return Alert{}
+		return alert.Alert{}
 	}
 	return n.Alerts[0]
 }
 
 // headline says what happened and where: the code and summary, then the app
 // and dyno, as in "R14 memory quota exceeded on shop web.1".
-func headline(a Alert) string {
+func headline(a alert.Alert) string {
 	what := oneLine(a.Summary)
 	if dyno := oneLine(a.Dyno); dyno != "" {
 		// Summaries name the dyno ("… on web.1", "web.1 memory …"); the
@@ -396,7 +371,7 @@ func headline(a Alert) string {
 }
 
 // appsOf lists the distinct apps of alerts, in order.
-func appsOf(alerts []Alert) string {
+func appsOf(alerts []alert.Alert) string {
 	var apps []string
 	for _, a := range alerts {
 		app := oneLine(a.App)
@@ -421,7 +396,7 @@ func contains(list []string, s string) bool {
 
 // alertDuration is how long a has lasted: until it resolved, or until the
 // notification was made. It is zero when unknown.
-func alertDuration(n *Notification, a Alert) time.Duration {
+func alertDuration(n *alert.Notification, a alert.Alert) time.Duration {
 	end := a.ResolvedAt
 	if end.IsZero() {
 		end = n.CreatedAt

@@ -1,7 +1,6 @@
-package alert
+package notify
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -12,13 +11,15 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/dynowatch/dynowatch/alert"
 )
 
 // WebhookOptions configure a webhook: a JSON POST to a URL of the user's.
 type WebhookOptions struct {
-	URL         string   // ALERT_WEBHOOK_URL; may carry credentials or a token, which never appear in errors
-	Secret      string   // ALERT_WEBHOOK_SECRET: signs each body when set
-	MinSeverity Severity // the least severe alert sent; empty sends all
+	URL         string         // ALERT_WEBHOOK_URL; may carry credentials or a token, which never appear in errors
+	Secret      string         // ALERT_WEBHOOK_SECRET: signs each body when set
+	MinSeverity alert.Severity // the least severe alert sent; empty sends all
 	// HTTPClient is optional. Redirects are never followed, even with a
 	// client of the caller's: a 3xx answer is an error.
 	HTTPClient *http.Client
@@ -32,7 +33,7 @@ type Webhook struct {
 	url     string
 	where   string // the URL as errors show it: scheme and host
 	secret  []byte
-	min     Severity
+	min     alert.Severity
 	client  *http.Client
 	timeout time.Duration
 	redact  redactor
@@ -41,7 +42,7 @@ type Webhook struct {
 // NewWebhook checks o and returns a webhook channel.
 func NewWebhook(o WebhookOptions) (*Webhook, error) {
 	if o.URL == "" {
-		return nil, fmt.Errorf("alert: WebhookOptions.URL is required")
+		return nil, fmt.Errorf("notify: WebhookOptions.URL is required")
 	}
 	u, err := parseHTTPURL("WebhookOptions.URL", o.URL)
 	if err != nil {
@@ -96,32 +97,28 @@ func (w *Webhook) Name() string { return "webhook" }
 
 // MinSeverity is the least severe alert this channel is told of; the
 // Sender applies it.
-func (w *Webhook) MinSeverity() Severity { return w.min }
+func (w *Webhook) MinSeverity() alert.Severity { return w.min }
 
 // Notify posts n. Any 2xx is success; 429, 5xx and network errors are
 // worth a retry, any other answer (a 3xx included) is not.
-func (w *Webhook) Notify(ctx context.Context, n *Notification) (retry bool, err error) {
+func (w *Webhook) Notify(ctx context.Context, n *alert.Notification) (retry bool, err error) {
 	body, err := RenderWebhook(n)
 	if err != nil {
 		return false, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
-	if err != nil {
-		return false, w.redact.wrap("webhook", err, w.where)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "dynowatch")
+	h := http.Header{}
+	h.Set("User-Agent", "dynowatch")
 	if id := oneLine(n.ID); id != "" {
-		req.Header.Set("X-Dynowatch-Delivery", id)
+		h.Set("X-Dynowatch-Delivery", id)
 	}
 	if len(w.secret) > 0 {
-		req.Header.Set("X-Dynowatch-Signature", WebhookSignature(w.secret, body))
+		h.Set("X-Dynowatch-Signature", WebhookSignature(w.secret, body))
 	}
-	resp, err := w.client.Do(req)
+	resp, retry, err := postJSON(ctx, w.client, w.redact, "webhook", w.url, w.where, h, body)
 	if err != nil {
-		return true, w.redact.wrap("webhook", err, w.where)
+		return retry, err
 	}
 	defer resp.Body.Close()
 	ok, retry := RetryableStatus(resp.StatusCode)
@@ -130,13 +127,12 @@ func (w *Webhook) Notify(ctx context.Context, n *Notification) (retry bool, err 
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		return false, nil
 	}
-	// Scrub before cutting, or a cut secret would slip through half shown.
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	detail := clip(oneLine(w.redact.scrub(string(snippet))), 200, "…")
+	detail := answerSnippet(w.redact.scrub(string(snippet)))
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		detail = "redirects are not followed"
 	}
-	return retry, w.redact.errorf("webhook %s: %d %s%s", w.where, resp.StatusCode, http.StatusText(resp.StatusCode), sep(detail, ": "))
+	return retry, w.redact.statusError("webhook "+w.where, resp.StatusCode, detail)
 }
 
 // WebhookSignature is the X-Dynowatch-Signature of a webhook body: "sha256=" and

@@ -1,4 +1,4 @@
-package alert
+package notify
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/dynowatch/dynowatch/alert"
 )
 
 // Outbox is what the sender needs of the store's outbox: rows claimed by one
@@ -34,7 +36,7 @@ type Delivery struct {
 	Channel   string
 	App       string
 	AlertKey  string // "" for a notification of no alert
-	Status    Status
+	Status    alert.Status
 	Payload   []byte
 	Attempts  int // claims so far, this one included
 	CreatedAt time.Time
@@ -47,7 +49,7 @@ type Delivery struct {
 // follows reports whether d is told only to a channel that heard its
 // alert's firing.
 func (d *Delivery) follows() bool {
-	return d.AlertKey != "" && (d.Status == Reminder || d.Status == Resolved)
+	return d.AlertKey != "" && (d.Status == alert.Reminder || d.Status == alert.Resolved)
 }
 
 // SenderOptions configures a Sender.
@@ -72,11 +74,11 @@ type Sender struct {
 func NewSender(o SenderOptions) (*Sender, error) {
 	switch {
 	case o.Outbox == nil:
-		return nil, errors.New("alert: SenderOptions.Outbox is required")
+		return nil, errors.New("notify: SenderOptions.Outbox is required")
 	case o.Holder == "":
-		return nil, errors.New("alert: SenderOptions.Holder is required")
+		return nil, errors.New("notify: SenderOptions.Holder is required")
 	case o.Logger == nil:
-		return nil, errors.New("alert: SenderOptions.Logger is required")
+		return nil, errors.New("notify: SenderOptions.Logger is required")
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -120,7 +122,7 @@ func backoff(attempts int) time.Duration {
 func (s *Sender) SendDue(ctx context.Context, limit int) (sent, failed int, err error) {
 	due, err := s.o.Outbox.ClaimOutbox(ctx, s.o.Holder, s.o.Now(), sendLease, limit)
 	if err != nil {
-		return 0, 0, fmt.Errorf("alert: claiming the outbox: %w", err)
+		return 0, 0, fmt.Errorf("notify: claiming the outbox: %w", err)
 	}
 	// One send at a time per channel, the channels side by side: a slow
 	// webhook delays neither the SMS nor its own rows' order.
@@ -165,7 +167,7 @@ func (s *Sender) deliver(ctx context.Context, group []Delivery) (sent, failed in
 	}
 	kept, err := s.o.Outbox.ExtendClaim(ctx, s.o.Holder, s.o.Now(), sendLease, ids...)
 	if err != nil {
-		return 0, 0, fmt.Errorf("alert: renewing the claim: %w", err)
+		return 0, 0, fmt.Errorf("notify: renewing the claim: %w", err)
 	}
 	if len(kept) < len(group) {
 		group = slices.DeleteFunc(slices.Clone(group), func(d Delivery) bool { return !slices.Contains(kept, d.ID) })
@@ -224,9 +226,9 @@ func (s *Sender) hears(group []Delivery) bool {
 	if !ok || nr.MinSeverity() == "" {
 		return true
 	}
-	top := Severity("")
+	top := alert.Severity("")
 	for _, d := range group {
-		var head struct{ Alerts []Alert }
+		var head struct{ Alerts []alert.Alert }
 		if json.Unmarshal(d.Payload, &head) != nil {
 			return true // the send reports it
 		}
@@ -247,7 +249,7 @@ func groupDue(due []Delivery) [][]Delivery {
 	index := map[key]int{}
 	var groups [][]Delivery
 	for _, d := range due {
-		if d.App != "" && d.Status == Firing {
+		if d.App != "" && d.Status == alert.Firing {
 			k := key{d.Channel, d.App}
 			if i, ok := index[k]; ok {
 				groups[i] = append(groups[i], d)
@@ -270,13 +272,13 @@ func (s *Sender) send(ctx context.Context, group []Delivery) (retry bool, err er
 		// Configured once, removed since: nothing will ever send it.
 		return false, fmt.Errorf("channel %q is not configured any more", group[0].Channel)
 	}
-	notes := make([]Notification, len(group))
+	notes := make([]alert.Notification, len(group))
 	for i, d := range group {
 		if err := json.Unmarshal(d.Payload, &notes[i]); err != nil {
 			return false, fmt.Errorf("notification %d: %w", d.ID, err)
 		}
 	}
-	slices.SortStableFunc(notes, func(a, b Notification) int { return b.Severity().Rank() - a.Severity().Rank() })
+	slices.SortStableFunc(notes, func(a, b alert.Notification) int { return b.Severity().Rank() - a.Severity().Rank() })
 	note := notes[0]
 	for _, one := range notes[1:] {
 		note.Alerts = append(note.Alerts, one.Alerts...)

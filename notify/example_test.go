@@ -1,4 +1,4 @@
-package alert_test
+package notify_test
 
 import (
 	"bytes"
@@ -11,23 +11,24 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/notify"
 )
 
 // lineChannel is a channel of your own: any type with Name and Notify is an
-// alert.Notifier. This one writes each notification as one line.
+// notify.Notifier. This one writes each notification as one line.
 type lineChannel struct{ w io.Writer }
 
 func (c lineChannel) Name() string { return "line" }
 
 func (c lineChannel) Notify(ctx context.Context, n *alert.Notification) (retry bool, err error) {
-	_, err = fmt.Fprintln(c.w, alert.RenderSMS(n))
+	_, err = fmt.Fprintln(c.w, notify.RenderSMS(n))
 	return false, err
 }
 
 // A channel of your own takes a few lines. Add it to the notifiers the
-// worker is given (channels in alerting.go), beside the built-in ones.
+// worker is given (notify.Channels), beside the built-in ones.
 func Example_ownChannel() {
-	var ch alert.Notifier = lineChannel{os.Stdout}
+	var ch notify.Notifier = lineChannel{os.Stdout}
 	ch.Notify(context.Background(), &alert.Notification{
 		ID:     "01JPB7M2Z3R14SHOPWEB1",
 		Status: alert.Firing,
@@ -41,7 +42,7 @@ func Example_ownChannel() {
 }
 
 // chatChannel posts to a chat's incoming webhook. It shows the contract of
-// Notify: retry=true for what may work later (alert.RetryableStatus
+// Notify: retry=true for what may work later (notify.RetryableStatus
 // decides for HTTP statuses), and errors without the webhook's URL, which
 // is a secret.
 type chatChannel struct {
@@ -52,7 +53,7 @@ type chatChannel struct {
 func (c chatChannel) Name() string { return "chat" }
 
 func (c chatChannel) Notify(ctx context.Context, n *alert.Notification) (retry bool, err error) {
-	e, err := alert.RenderEmail(n)
+	e, err := notify.RenderEmail(n)
 	if err != nil {
 		return false, err
 	}
@@ -67,7 +68,7 @@ func (c chatChannel) Notify(ctx context.Context, n *alert.Notification) (retry b
 		return true, fmt.Errorf("chat: the post failed") // net errors quote the URL
 	}
 	resp.Body.Close()
-	ok, retry := alert.RetryableStatus(resp.StatusCode)
+	ok, retry := notify.RetryableStatus(resp.StatusCode)
 	if !ok {
 		return retry, fmt.Errorf("chat: %s", resp.Status)
 	}
@@ -78,7 +79,7 @@ func (c chatChannel) Notify(ctx context.Context, n *alert.Notification) (retry b
 // ones: it says whether a failure is worth a retry, and its errors hold no
 // secret.
 func Example_chatChannel() {
-	var ch alert.Notifier = chatChannel{
+	var ch notify.Notifier = chatChannel{
 		url:    "https://chat.example.com/hooks/secret-token",
 		client: &http.Client{Timeout: 10 * time.Second},
 	}

@@ -1,4 +1,4 @@
-package alert
+package notify
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 	_ "time/tzdata" // the tests must not depend on the machine's zoneinfo
+
+	"github.com/dynowatch/dynowatch/alert"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -18,17 +20,17 @@ var updateGolden = flag.Bool("update", false, "rewrite the golden files in testd
 var fixtureStart = time.Date(2025, 3, 14, 9, 26, 3, 0, time.UTC)
 
 // fixtureFiring is one R14 alert, with log lines that try to inject markup.
-func fixtureFiring() *Notification {
-	return &Notification{
+func fixtureFiring() *alert.Notification {
+	return &alert.Notification{
 		ID:     "01JPB7M2Z3R14SHOPWEB1",
-		Status: Firing,
-		Alerts: []Alert{{
+		Status: alert.Firing,
+		Alerts: []alert.Alert{{
 			Key:       "r14/shop/web.1",
 			Rule:      "r14",
 			App:       "shop",
 			Dyno:      "web.1",
 			Code:      "R14",
-			Severity:  Critical,
+			Severity:  alert.Critical,
 			Summary:   "R14 memory quota exceeded: rss 612MB of 512MB",
 			StartedAt: fixtureStart,
 			Evidence: []string{
@@ -45,20 +47,20 @@ func fixtureFiring() *Notification {
 }
 
 // fixtureGrouped is three alerts of one app that fired within a minute.
-func fixtureGrouped() *Notification {
+func fixtureGrouped() *alert.Notification {
 	n := fixtureFiring()
 	n.ID = "01JPB7M2Z3GROUPEDSHOP"
 	n.Alerts = append(n.Alerts,
-		Alert{
-			Key: "h_codes/shop/H12", Rule: "h_codes", App: "shop", Code: "H12", Severity: Critical,
+		alert.Alert{
+			Key: "h_codes/shop/H12", Rule: "h_codes", App: "shop", Code: "H12", Severity: alert.Critical,
 			Summary:   "H12 request timeout: 14 in 5m on POST /checkout",
 			StartedAt: fixtureStart.Add(20 * time.Second),
 			Evidence: []string{
 				`2025-03-14T09:26:23Z heroku[router]: at=error code=H12 desc="Request timeout" method=POST path="/checkout" host=shop.herokuapp.com dyno=web.1 connect=0ms service=30000ms status=503 bytes=0`,
 			},
 		},
-		Alert{
-			Key: "5xx_rate/shop", Rule: "5xx_rate", App: "shop", Severity: Warning,
+		alert.Alert{
+			Key: "5xx_rate/shop", Rule: "5xx_rate", App: "shop", Severity: alert.Warning,
 			Summary:   "5xx share 7.5% of 240 requests in 5m",
 			StartedAt: fixtureStart.Add(41 * time.Second),
 		},
@@ -67,10 +69,10 @@ func fixtureGrouped() *Notification {
 }
 
 // fixtureResolved is the R14 alert, over after 12m30s.
-func fixtureResolved() *Notification {
+func fixtureResolved() *alert.Notification {
 	n := fixtureFiring()
 	n.ID = "01JPB7M2Z3R14RESOLVED"
-	n.Status = Resolved
+	n.Status = alert.Resolved
 	n.Alerts[0].ResolvedAt = fixtureStart.Add(12*time.Minute + 30*time.Second)
 	n.CreatedAt = n.Alerts[0].ResolvedAt.Add(time.Second)
 	return n
@@ -79,7 +81,7 @@ func fixtureResolved() *Notification {
 func TestRenderGolden(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		n    *Notification
+		n    *alert.Notification
 	}{
 		{"firing", fixtureFiring()},
 		{"grouped", fixtureGrouped()},
@@ -129,18 +131,18 @@ func checkGolden(t *testing.T, name, got string) {
 func TestRenderEmailSubject(t *testing.T) {
 	injected := fixtureFiring()
 	injected.Alerts[0].Summary = "R14 boom\r\nBcc: victim@example.com"
-	test := &Notification{ID: "t1", Status: Test}
+	test := &alert.Notification{ID: "t1", Status: alert.Test}
 	for _, tc := range []struct {
 		name string
-		n    *Notification
+		n    *alert.Notification
 		want string
 	}{
 		{"firing", fixtureFiring(), "[dynowatch] FIRING critical: R14 memory quota exceeded: rss 612MB of 512MB on shop web.1"},
 		{"grouped", fixtureGrouped(), "[dynowatch] FIRING critical: R14 memory quota exceeded: rss 612MB of 512MB on shop web.1 (+2 more)"},
 		{"resolved", fixtureResolved(), "[dynowatch] RESOLVED critical: R14 memory quota exceeded: rss 612MB of 512MB on shop web.1 (lasted 12m30s)"},
-		{"code added", &Notification{Status: Reminder, Alerts: []Alert{{App: "shop", Dyno: "worker.2", Code: "R15", Severity: Warning, Summary: "memory quota vastly exceeded"}}},
+		{"code added", &alert.Notification{Status: alert.Reminder, Alerts: []alert.Alert{{App: "shop", Dyno: "worker.2", Code: "R15", Severity: alert.Warning, Summary: "memory quota vastly exceeded"}}},
 			"[dynowatch] REMINDER warning: R15 memory quota vastly exceeded on shop worker.2"},
-		{"no summary", &Notification{Status: Firing, Alerts: []Alert{{App: "shop", Rule: "silence", Severity: Info}}},
+		{"no summary", &alert.Notification{Status: alert.Firing, Alerts: []alert.Alert{{App: "shop", Rule: "silence", Severity: alert.Info}}},
 			"[dynowatch] FIRING info: silence on shop"},
 		{"test without alerts", test, "[dynowatch] TEST: dynowatch test message"},
 		{"header injection", injected, "[dynowatch] FIRING critical: R14 boom  Bcc: victim@example.com on shop web.1"},
@@ -263,7 +265,7 @@ func TestRenderSMS(t *testing.T) {
 	fancy.Alerts[0].Summary = "R14 “memory” quota exceeded — 🔥 rss ≥ 612MB… on café’s [web] dyno"
 	for _, tc := range []struct {
 		name string
-		n    *Notification
+		n    *alert.Notification
 		want string
 	}{
 		{"firing with link", fixtureFiring(),
@@ -278,11 +280,11 @@ func TestRenderSMS(t *testing.T) {
 			"RESOLVED critical R14 shop web.1 after 12m30s: memory quota exceeded: rss 612MB of 512MB https://dynowatch.example.com/alerts/r14%2Fshop%2Fweb.1"},
 		{"typography", fancy,
 			`FIRING critical R14 shop web.1: "memory" quota exceeded - rss >= 612MB... on café's (web) dyno https://dynowatch.example.com/alerts/r14%2Fshop%2Fweb.1`},
-		{"test", &Notification{Status: Test}, "TEST: dynowatch test message"},
-		{"code is only cut as a whole word", &Notification{Status: Firing, Alerts: []Alert{{App: "shop", Code: "api", Severity: Warning, Summary: "api_latency high"}}},
+		{"test", &alert.Notification{Status: alert.Test}, "TEST: dynowatch test message"},
+		{"code is only cut as a whole word", &alert.Notification{Status: alert.Firing, Alerts: []alert.Alert{{App: "shop", Code: "api", Severity: alert.Warning, Summary: "api_latency high"}}},
 			"FIRING warning api shop: api_latency high"},
-		{"reminder says for how long", &Notification{Status: Reminder, CreatedAt: fixtureStart.Add(time.Hour),
-			Alerts: []Alert{{App: "shop", Dyno: "web.1", Code: "R14", Severity: Critical, Summary: "R14 memory quota exceeded", StartedAt: fixtureStart}}},
+		{"reminder says for how long", &alert.Notification{Status: alert.Reminder, CreatedAt: fixtureStart.Add(time.Hour),
+			Alerts: []alert.Alert{{App: "shop", Dyno: "web.1", Code: "R14", Severity: alert.Critical, Summary: "R14 memory quota exceeded", StartedAt: fixtureStart}}},
 			"REMINDER critical R14 shop web.1 for 1h: memory quota exceeded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -318,17 +320,17 @@ var nastyStrings = []string{
 	"https://dynowatch.example.com/alerts/r14", "https://x.example/with space", "https://x.example/~user/[1]",
 }
 
-func randomNotification(r *rand.Rand) *Notification {
+func randomNotification(r *rand.Rand) *alert.Notification {
 	pick := func() string { return nastyStrings[r.IntN(len(nastyStrings))] }
-	statuses := []Status{Firing, Reminder, Flapping, Resolved, Test, "weird"}
-	severities := []Severity{Info, Warning, Critical, ""}
-	n := &Notification{
+	statuses := []alert.Status{alert.Firing, alert.Reminder, alert.Flapping, alert.Resolved, alert.Test, "weird"}
+	severities := []alert.Severity{alert.Info, alert.Warning, alert.Critical, ""}
+	n := &alert.Notification{
 		ID: pick(), Status: statuses[r.IntN(len(statuses))], URL: pick(),
 		CreatedAt: fixtureStart.Add(time.Duration(r.IntN(100000)) * time.Second), Timezone: "Asia/Kolkata",
 	}
 	for range r.IntN(4) {
-		n.Alerts = append(n.Alerts, Alert{
-			Rule: RuleName(pick()), App: pick(), Dyno: pick(), Code: pick(), Summary: pick() + " " + pick(),
+		n.Alerts = append(n.Alerts, alert.Alert{
+			Rule: alert.RuleName(pick()), App: pick(), Dyno: pick(), Code: pick(), Summary: pick() + " " + pick(),
 			Severity:   severities[r.IntN(len(severities))],
 			StartedAt:  fixtureStart,
 			ResolvedAt: fixtureStart.Add(time.Duration(r.IntN(100000)) * time.Second),
@@ -358,8 +360,8 @@ func FuzzRenderSMS(f *testing.F) {
 		f.Add(s, s, s, s)
 	}
 	f.Fuzz(func(t *testing.T, app, code, summary, link string) {
-		n := &Notification{Status: Firing, URL: link, Alerts: []Alert{
-			{App: app, Code: code, Summary: summary, Severity: Critical, Dyno: "web.1"},
+		n := &alert.Notification{Status: alert.Firing, URL: link, Alerts: []alert.Alert{
+			{App: app, Code: code, Summary: summary, Severity: alert.Critical, Dyno: "web.1"},
 		}}
 		checkOneSMS(t, RenderSMS(n))
 	})
@@ -440,7 +442,7 @@ func TestRenderWebhook(t *testing.T) {
 	}
 
 	// No alert has evidence: the field is an empty list, not null.
-	n = &Notification{ID: "x", Status: Test}
+	n = &alert.Notification{ID: "x", Status: alert.Test}
 	b, err = RenderWebhook(n)
 	if err != nil {
 		t.Fatal(err)
@@ -462,5 +464,20 @@ func TestShortDuration(t *testing.T) {
 		if got := shortDuration(tc.d); got != tc.want {
 			t.Errorf("shortDuration(%v)=%q, want %q", tc.d, got, tc.want)
 		}
+	}
+}
+
+// TestWebhookSeverityIsTheHighest: a grouped webhook's top-level severity
+// is the highest of its alerts, whatever their order.
+func TestWebhookSeverityIsTheHighest(t *testing.T) {
+	n := &alert.Notification{ID: "d", Status: alert.Firing, Alerts: []alert.Alert{
+		{Key: "r14|shop|web.2", Severity: alert.Warning}, {Key: "h_codes|shop|H12", Severity: alert.Critical}, {Key: "x", Severity: alert.Info}}}
+	body, err := RenderWebhook(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Severity alert.Severity }
+	if err := json.Unmarshal(body, &got); err != nil || got.Severity != alert.Critical {
+		t.Fatalf("top-level severity %q, %v; want critical", got.Severity, err)
 	}
 }

@@ -1,4 +1,4 @@
-package alert
+package notify
 
 import (
 	"context"
@@ -9,7 +9,18 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dynowatch/dynowatch/alert"
 )
+
+// t0 is when the tests' notifications are made.
+var t0 = time.Date(2024, 3, 15, 12, 0, 0, 0, time.UTC)
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+type testClock struct{ t time.Time }
+
+func (c *testClock) now() time.Time { return c.t }
 
 // memOutbox is an outbox in memory, claimed the way the store claims.
 type memOutbox struct {
@@ -82,21 +93,21 @@ func (m *memOutbox) MarkFailed(_ context.Context, id int64, holder string, _, re
 // funcNotifier is a notifier whose behaviour the test sets.
 type funcNotifier struct {
 	name   string
-	notify func(*Notification) (bool, error)
-	got    []Notification
+	notify func(*alert.Notification) (bool, error)
+	got    []alert.Notification
 }
 
 func (f *funcNotifier) Name() string { return f.name }
-func (f *funcNotifier) Notify(_ context.Context, n *Notification) (bool, error) {
+func (f *funcNotifier) Notify(_ context.Context, n *alert.Notification) (bool, error) {
 	f.got = append(f.got, *n)
 	return f.notify(n)
 }
 
 func TestSenderRetriesThenDelivers(t *testing.T) {
-	payload, _ := json.Marshal(Notification{ID: "d1", Status: Firing, Alerts: []Alert{{Key: "r14|shop|web.1"}}})
+	payload, _ := json.Marshal(alert.Notification{ID: "d1", Status: alert.Firing, Alerts: []alert.Alert{{Key: "r14|shop|web.1"}}})
 	box := &memOutbox{rows: []*memRow{{Delivery: Delivery{ID: 1, Channel: "webhook", Payload: payload, CreatedAt: t0}}}}
 	down := true
-	hook := &funcNotifier{name: "webhook", notify: func(*Notification) (bool, error) {
+	hook := &funcNotifier{name: "webhook", notify: func(*alert.Notification) (bool, error) {
 		if down {
 			return true, errors.New("503 from the webhook")
 		}
@@ -123,12 +134,12 @@ func TestSenderRetriesThenDelivers(t *testing.T) {
 }
 
 func TestSenderGivesUpOnFinalErrors(t *testing.T) {
-	payload, _ := json.Marshal(Notification{ID: "d2", Status: Firing})
+	payload, _ := json.Marshal(alert.Notification{ID: "d2", Status: alert.Firing})
 	box := &memOutbox{rows: []*memRow{
 		{Delivery: Delivery{ID: 1, Channel: "sms", Payload: payload, CreatedAt: t0}},
 		{Delivery: Delivery{ID: 2, Channel: "email:gone", Payload: payload, CreatedAt: t0}},
 	}}
-	sms := &funcNotifier{name: "sms", notify: func(*Notification) (bool, error) { return false, errors.New("401 Invalid login details") }}
+	sms := &funcNotifier{name: "sms", notify: func(*alert.Notification) (bool, error) { return false, errors.New("401 Invalid login details") }}
 	s, _ := NewSender(SenderOptions{Outbox: box, Notifiers: []Notifier{sms}, Holder: "w1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: (&testClock{t0}).now})
 	if _, failed, err := s.SendDue(context.Background(), 10); failed != 2 || err != nil {
 		t.Fatalf("failed %d, %v", failed, err)
@@ -151,22 +162,43 @@ func TestBackoff(t *testing.T) {
 
 func TestSenderSendsAGroupAsOneMessage(t *testing.T) {
 	firing := func(id, key string) []byte {
-		b, _ := json.Marshal(Notification{ID: id, Status: Firing, Alerts: []Alert{{Key: key, App: "shop"}}})
+		b, _ := json.Marshal(alert.Notification{ID: id, Status: alert.Firing, Alerts: []alert.Alert{{Key: key, App: "shop"}}})
 		return b
 	}
-	resolved, _ := json.Marshal(Notification{ID: "d4", Status: Resolved, Alerts: []Alert{{Key: "r14|shop|web.2", App: "shop"}}})
+	resolved, _ := json.Marshal(alert.Notification{ID: "d4", Status: alert.Resolved, Alerts: []alert.Alert{{Key: "r14|shop|web.2", App: "shop"}}})
 	box := &memOutbox{rows: []*memRow{
-		{Delivery: Delivery{ID: 1, Channel: "webhook", App: "shop", Status: Firing, Payload: firing("d1", "h_codes|shop|H12"), CreatedAt: t0}},
-		{Delivery: Delivery{ID: 2, Channel: "webhook", App: "shop", Status: Firing, Payload: firing("d2", "crash_loop|shop|web.1"), CreatedAt: t0}},
-		{Delivery: Delivery{ID: 3, Channel: "webhook", App: "other", Status: Firing, Payload: firing("d3", "r14|other|web.1"), CreatedAt: t0}},
-		{Delivery: Delivery{ID: 4, Channel: "webhook", App: "shop", Status: Resolved, Payload: resolved, CreatedAt: t0}},
+		{Delivery: Delivery{ID: 1, Channel: "webhook", App: "shop", Status: alert.Firing, Payload: firing("d1", "h_codes|shop|H12"), CreatedAt: t0}},
+		{Delivery: Delivery{ID: 2, Channel: "webhook", App: "shop", Status: alert.Firing, Payload: firing("d2", "crash_loop|shop|web.1"), CreatedAt: t0}},
+		{Delivery: Delivery{ID: 3, Channel: "webhook", App: "other", Status: alert.Firing, Payload: firing("d3", "r14|other|web.1"), CreatedAt: t0}},
+		{Delivery: Delivery{ID: 4, Channel: "webhook", App: "shop", Status: alert.Resolved, Payload: resolved, CreatedAt: t0}},
 	}}
-	hook := &funcNotifier{name: "webhook", notify: func(*Notification) (bool, error) { return false, nil }}
+	hook := &funcNotifier{name: "webhook", notify: func(*alert.Notification) (bool, error) { return false, nil }}
 	s, _ := NewSender(SenderOptions{Outbox: box, Notifiers: []Notifier{hook}, Holder: "w1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: (&testClock{t0}).now})
 	if sent, _, err := s.SendDue(context.Background(), 10); sent != 4 || err != nil {
 		t.Fatalf("sent %d, %v", sent, err)
 	}
 	if len(hook.got) != 3 || len(hook.got[0].Alerts) != 2 || hook.got[0].Alerts[1].Key != "crash_loop|shop|web.1" {
 		t.Fatalf("messages = %+v, want shop's two firing alerts as one, then other's, then the resolution", hook.got)
+	}
+}
+
+// TestSenderSendsAlertsOfNoAppAlone: two failing checks without app= due
+// together on one channel go out as two messages, not one group.
+func TestSenderSendsAlertsOfNoAppAlone(t *testing.T) {
+	firing := func(id, key string) []byte {
+		b, _ := json.Marshal(alert.Notification{ID: id, Status: alert.Firing, Alerts: []alert.Alert{{Key: key, Rule: alert.RuleCheck}}})
+		return b
+	}
+	box := &memOutbox{rows: []*memRow{
+		{Delivery: Delivery{ID: 1, Channel: "webhook", Status: alert.Firing, Payload: firing("d1", "check||api"), CreatedAt: t0}},
+		{Delivery: Delivery{ID: 2, Channel: "webhook", Status: alert.Firing, Payload: firing("d2", "check||db"), CreatedAt: t0}},
+	}}
+	hook := &funcNotifier{name: "webhook", notify: func(*alert.Notification) (bool, error) { return false, nil }}
+	s, _ := NewSender(SenderOptions{Outbox: box, Notifiers: []Notifier{hook}, Holder: "w1", Logger: discard(), Now: (&testClock{t0}).now})
+	if sent, _, err := s.SendDue(context.Background(), 10); sent != 2 || err != nil {
+		t.Fatalf("sent %d, %v", sent, err)
+	}
+	if len(hook.got) != 2 || len(hook.got[0].Alerts) != 1 || len(hook.got[1].Alerts) != 1 {
+		t.Fatalf("messages = %+v, want one per check", hook.got)
 	}
 }

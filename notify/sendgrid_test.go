@@ -1,4 +1,4 @@
-package alert
+package notify
 
 import (
 	"context"
@@ -204,16 +204,16 @@ func TestNewSendGridValidates(t *testing.T) {
 		edit    func(*SendGridOptions)
 		wantErr string
 	}{
-		{"no key", func(o *SendGridOptions) { o.APIKey = "" }, "alert: SendGridOptions.APIKey is required"},
-		{"no from", func(o *SendGridOptions) { o.From = "" }, "alert: SendGridOptions.From is required"},
-		{"bad from", func(o *SendGridOptions) { o.From = "not an address" }, `alert: SendGridOptions.From "not an address": not an email address`},
-		{"no to", func(o *SendGridOptions) { o.To = nil }, "alert: SendGridOptions.To is required"},
-		{"empty to", func(o *SendGridOptions) { o.To = []string{"b@example.com", " "} }, "alert: SendGridOptions.To[1] is empty"},
-		{"bad to", func(o *SendGridOptions) { o.To = []string{"b@"} }, `alert: SendGridOptions.To[0] "b@": not an email address`},
-		{"bad host", func(o *SendGridOptions) { o.Host = "api.sendgrid.com" }, `alert: SendGridOptions.Host: want an http or https URL, got scheme ""`},
-		{"host with path", func(o *SendGridOptions) { o.Host = "https://api.sendgrid.com/v3" }, "alert: SendGridOptions.Host: want a scheme and host only, such as https://api.eu.sendgrid.com"},
-		{"bad severity", func(o *SendGridOptions) { o.MinSeverity = "high" }, `alert: SendGridOptions.MinSeverity "high": want critical, warning or info`},
-		{"negative timeout", func(o *SendGridOptions) { o.Timeout = -1 }, "alert: SendGridOptions.Timeout -1ns: must not be negative"},
+		{"no key", func(o *SendGridOptions) { o.APIKey = "" }, "notify: SendGridOptions.APIKey is required"},
+		{"no from", func(o *SendGridOptions) { o.From = "" }, "notify: SendGridOptions.From is required"},
+		{"bad from", func(o *SendGridOptions) { o.From = "not an address" }, `notify: SendGridOptions.From "not an address": not an email address`},
+		{"no to", func(o *SendGridOptions) { o.To = nil }, "notify: SendGridOptions.To is required"},
+		{"empty to", func(o *SendGridOptions) { o.To = []string{"b@example.com", " "} }, "notify: SendGridOptions.To[1] is empty"},
+		{"bad to", func(o *SendGridOptions) { o.To = []string{"b@"} }, `notify: SendGridOptions.To[0] "b@": not an email address`},
+		{"bad host", func(o *SendGridOptions) { o.Host = "api.sendgrid.com" }, `notify: SendGridOptions.Host: want an http or https URL, got scheme ""`},
+		{"host with path", func(o *SendGridOptions) { o.Host = "https://api.sendgrid.com/v3" }, "notify: SendGridOptions.Host: want a scheme and host only, such as https://api.eu.sendgrid.com"},
+		{"bad severity", func(o *SendGridOptions) { o.MinSeverity = "high" }, `notify: SendGridOptions.MinSeverity "high": want critical, warning or info`},
+		{"negative timeout", func(o *SendGridOptions) { o.Timeout = -1 }, "notify: SendGridOptions.Timeout -1ns: must not be negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := good()

@@ -1,4 +1,4 @@
-package alert
+package notify
 
 import (
 	"context"
@@ -191,12 +191,12 @@ func TestNewWebhookValidates(t *testing.T) {
 		o       WebhookOptions
 		wantErr string
 	}{
-		{"no URL", WebhookOptions{}, "alert: WebhookOptions.URL is required"},
-		{"not http", WebhookOptions{URL: "ftp://example.com/x"}, `alert: WebhookOptions.URL: want an http or https URL, got scheme "ftp"`},
-		{"no host", WebhookOptions{URL: "https:///x"}, "alert: WebhookOptions.URL: URL has no host"},
-		{"unparsable, with a secret in it", WebhookOptions{URL: "https://u:sec%zzret@example.com/"}, "alert: WebhookOptions.URL is not a valid URL"},
-		{"bad severity", WebhookOptions{URL: "https://example.com", MinSeverity: "warn"}, `alert: WebhookOptions.MinSeverity "warn": want critical, warning or info`},
-		{"negative timeout", WebhookOptions{URL: "https://example.com", Timeout: -1}, "alert: WebhookOptions.Timeout -1ns: must not be negative"},
+		{"no URL", WebhookOptions{}, "notify: WebhookOptions.URL is required"},
+		{"not http", WebhookOptions{URL: "ftp://example.com/x"}, `notify: WebhookOptions.URL: want an http or https URL, got scheme "ftp"`},
+		{"no host", WebhookOptions{URL: "https:///x"}, "notify: WebhookOptions.URL: URL has no host"},
+		{"unparsable, with a secret in it", WebhookOptions{URL: "https://u:sec%zzret@example.com/"}, "notify: WebhookOptions.URL is not a valid URL"},
+		{"bad severity", WebhookOptions{URL: "https://example.com", MinSeverity: "warn"}, `notify: WebhookOptions.MinSeverity "warn": want critical, warning or info`},
+		{"negative timeout", WebhookOptions{URL: "https://example.com", Timeout: -1}, "notify: WebhookOptions.Timeout -1ns: must not be negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := NewWebhook(tc.o)

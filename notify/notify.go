@@ -1,0 +1,75 @@
+// Package notify tells people of alerts: it renders the notifications the
+// alert engine writes to the outbox, and delivers them on each channel
+// (email, SMS, webhook or your own) through the outbox sender.
+package notify
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/config"
+)
+
+// Notifier delivers notifications on one channel. Notify reports retry=true
+// for failures worth trying again (5xx, 429, network errors, timeouts) and
+// false for those that won't get better (a rejected key or address), with
+// the reason in err. Errors must never contain secrets.
+type Notifier interface {
+	Name() string // the channel, such as "email:sendgrid", "sms", "webhook"
+	Notify(ctx context.Context, n *alert.Notification) (retry bool, err error)
+}
+
+// RetryableStatus is the rule every HTTP notifier shares: 2xx is success,
+// 5xx and 429 are worth retrying, any other status is final.
+func RetryableStatus(code int) (ok, retry bool) {
+	switch {
+	case code >= 200 && code < 300:
+		return true, false
+	case code == http.StatusTooManyRequests || code >= 500:
+		return false, true
+	}
+	return false, false
+}
+
+// ChannelVars names the vars that switch a channel on, for the messages
+// that say none is.
+const ChannelVars = "SENDGRID_API_KEY, SMTP_URL, INFOBIP_API_KEY or ALERT_WEBHOOK_URL"
+
+// Channels builds a notifier for every channel whose config vars are set.
+// A new channel is added here, with its vars in config.
+func Channels(cfg *config.Config) ([]Notifier, error) {
+	var out []Notifier
+	if cfg.SendGridAPIKey != "" {
+		n, err := NewSendGrid(SendGridOptions{APIKey: cfg.SendGridAPIKey, Host: cfg.SendGridHost, From: cfg.EmailFrom,
+			To: cfg.EmailTo, MinSeverity: alert.Severity(cfg.EmailMinSeverity)})
+		if err != nil {
+			return nil, fmt.Errorf("email through SendGrid: %w", err)
+		}
+		out = append(out, n)
+	}
+	if cfg.SMTPURL != "" {
+		n, err := NewSMTP(SMTPOptions{URL: cfg.SMTPURL, From: cfg.EmailFrom, To: cfg.EmailTo, MinSeverity: alert.Severity(cfg.EmailMinSeverity)})
+		if err != nil {
+			return nil, fmt.Errorf("email through SMTP: %w", err)
+		}
+		out = append(out, n)
+	}
+	if cfg.InfobipAPIKey != "" {
+		n, err := NewInfobip(InfobipOptions{BaseURL: cfg.InfobipBaseURL, APIKey: cfg.InfobipAPIKey, Sender: cfg.InfobipSender,
+			To: cfg.SMSTo, MinSeverity: alert.Severity(cfg.SMSMinSeverity)})
+		if err != nil {
+			return nil, fmt.Errorf("SMS through Infobip: %w", err)
+		}
+		out = append(out, n)
+	}
+	if cfg.WebhookURL != "" {
+		n, err := NewWebhook(WebhookOptions{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, MinSeverity: alert.Severity(cfg.WebhookMinSeverity)})
+		if err != nil {
+			return nil, fmt.Errorf("webhook: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
