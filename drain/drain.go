@@ -315,6 +315,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // refuse answers with an error and closes the connection after it.
 func refuse(w http.ResponseWriter, msg string, status int) {
 	w.Header().Set("Connection", "close")
+	// Before closing, Go's server reads up to 256 KB of a body the handler
+	// left unread, as slowly as the client sends it (until ReadTimeout):
+	// don't wait for it. (Only a test's ResponseRecorder can't do this.)
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 	http.Error(w, msg, status)
 }
 
