@@ -198,6 +198,13 @@ func setRule(r Rule, setting, value string) (Rule, error) {
 		if err != nil || f < 0 {
 			return r, fmt.Errorf("want a number of 0 or more, e.g. 5")
 		}
+		// A share written in the wrong unit would page for ever, or never.
+		switch {
+		case r.Name == RulePGCacheHit && f > 1:
+			return r, fmt.Errorf("want a hit rate from 0 to 1, e.g. 0.99 (not a percent)")
+		case r.Name == Rule5xxRate && f > 100:
+			return r, fmt.Errorf("want a percent from 0 to 100, e.g. 5")
+		}
 		r.Threshold = f
 	case "WINDOW":
 		d, err := parseDuration(value)

@@ -38,15 +38,17 @@ func TestLoadRules(t *testing.T) {
 
 func TestLoadRulesErrors(t *testing.T) {
 	for kv, want := range map[string]string{
-		"ALERT_H_CODE_THRESHOLD=5":      "config var ALERT_H_CODE_THRESHOLD: unknown",
-		"ALERT_H_CODES_THRESHOLD=lots":  "want a number",
-		"ALERT_R14_SEVERITY=urgent":     "want critical, warning or info",
-		"ALERT_MEMORY_WINDOW=10":        "want a duration",
-		"ALERT_MEMORY_SAMPLES=0":        "at least 1",
-		"ALERT_LOAD_ENABLED=nope":       "true or false",
-		"ALERT_REPEAT_INTERVAL=1s":      "at least 1m0s",
-		"ALERT_H_CODES_IGNORE=teapot":   "want router codes",
-		"ALERT_H_CODES_ENABLED__SHOP=x": "ALERT_H_CODES_ENABLED__SHOP",
+		"ALERT_H_CODE_THRESHOLD=5":        "config var ALERT_H_CODE_THRESHOLD: unknown",
+		"ALERT_H_CODES_THRESHOLD=lots":    "want a number",
+		"ALERT_R14_SEVERITY=urgent":       "want critical, warning or info",
+		"ALERT_MEMORY_WINDOW=10":          "want a duration",
+		"ALERT_MEMORY_SAMPLES=0":          "at least 1",
+		"ALERT_LOAD_ENABLED=nope":         "true or false",
+		"ALERT_REPEAT_INTERVAL=1s":        "at least 1m0s",
+		"ALERT_H_CODES_IGNORE=teapot":     "want router codes",
+		"ALERT_H_CODES_ENABLED__SHOP=x":   "ALERT_H_CODES_ENABLED__SHOP",
+		"ALERT_PG_CACHE_HIT_THRESHOLD=99": "from 0 to 1, e.g. 0.99",
+		"ALERT_5XX_RATE_THRESHOLD=500":    "from 0 to 100",
 	} {
 		_, err := LoadRules([]string{kv}, nil)
 		if err == nil || !strings.Contains(err.Error(), want) {
