@@ -51,7 +51,7 @@ func settings(s ruleSpec, ru Rule) (threshold, window, samples string) {
 		threshold = fmt.Sprintf("%g (%s)", ru.Threshold, s.Threshold)
 	}
 	if ru.Window > 0 {
-		window = shortDuration(ru.Window)
+		window = ShortDuration(ru.Window)
 	}
 	if ru.Samples > 0 {
 		samples = fmt.Sprint(ru.Samples)
@@ -59,10 +59,9 @@ func settings(s ruleSpec, ru Rule) (threshold, window, samples string) {
 	return threshold, window, samples
 }
 
-// shortDuration writes d for people: 45s, 12m30s, 3h5m, 2d4h. It is the
-// format notify's messages show durations in, so the rules table and an
-// alert's message say a window the same way.
-func shortDuration(d time.Duration) string {
+// ShortDuration writes d for people: 45s, 12m30s, 3h5m, 2d4h. The rules
+// table and notify's messages both use it, so they say a window the same way.
+func ShortDuration(d time.Duration) string {
 	d = d.Round(time.Second)
 	switch {
 	case d < time.Minute:

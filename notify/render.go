@@ -88,9 +88,9 @@ func smsHead(n *alert.Notification, a alert.Alert) string {
 	switch {
 	case d <= 0:
 	case n.Status == alert.Resolved:
-		head += " after " + shortDuration(d)
+		head += " after " + alert.ShortDuration(d)
 	case n.Status == alert.Reminder, n.Status == alert.Flapping:
-		head += " for " + shortDuration(d)
+		head += " for " + alert.ShortDuration(d)
 	}
 	return head
 }
@@ -211,7 +211,7 @@ func newMessageView(n *alert.Notification) messageView {
 		title = "dynowatch test message"
 	}
 	if d := alertDuration(n, a); d > 0 && n.Status == alert.Resolved {
-		title += " (lasted " + shortDuration(d) + ")"
+		title += " (lasted " + alert.ShortDuration(d) + ")"
 	}
 	if k := len(n.Alerts) - 1; k > 0 {
 		title += " (+" + strconv.Itoa(k) + " more)"
@@ -251,10 +251,10 @@ func newAlertView(n *alert.Notification, a alert.Alert, loc *time.Location) aler
 		add("Started", showTime(a.StartedAt, loc))
 		add("Resolved", showTime(a.ResolvedAt, loc))
 		if d > 0 {
-			add("Lasted", shortDuration(d))
+			add("Lasted", alert.ShortDuration(d))
 		}
 	case (n.Status == alert.Reminder || n.Status == alert.Flapping) && d > 0 && !a.StartedAt.IsZero():
-		add("Since", showTime(a.StartedAt, loc)+" (firing for "+shortDuration(d)+")")
+		add("Since", showTime(a.StartedAt, loc)+" (firing for "+alert.ShortDuration(d)+")")
 	default:
 		add("Since", showTime(a.StartedAt, loc))
 	}
@@ -425,32 +425,6 @@ func showTime(t time.Time, loc *time.Location) string {
 		return ""
 	}
 	return t.In(loc).Format("2006-01-02 15:04:05 MST")
-}
-
-// shortDuration writes d for people: 45s, 12m30s, 3h5m, 2d4h.
-func shortDuration(d time.Duration) string {
-	d = d.Round(time.Second)
-	switch {
-	case d < time.Minute:
-		return strconv.Itoa(int(d/time.Second)) + "s"
-	case d < time.Hour:
-		m, s := int(d/time.Minute), int(d%time.Minute/time.Second)
-		if s == 0 {
-			return strconv.Itoa(m) + "m"
-		}
-		return fmt.Sprintf("%dm%ds", m, s)
-	case d < 48*time.Hour:
-		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
-		if m == 0 {
-			return strconv.Itoa(h) + "h"
-		}
-		return fmt.Sprintf("%dh%dm", h, m)
-	}
-	days, h := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour)
-	if h == 0 {
-		return strconv.Itoa(days) + "d"
-	}
-	return fmt.Sprintf("%dd%dh", days, h)
 }
 
 // oneLine makes an untrusted string safe to show on one line: control

@@ -452,21 +452,6 @@ func TestRenderWebhook(t *testing.T) {
 	}
 }
 
-func TestShortDuration(t *testing.T) {
-	for _, tc := range []struct {
-		d    time.Duration
-		want string
-	}{
-		{0, "0s"}, {45 * time.Second, "45s"}, {12 * time.Minute, "12m"}, {12*time.Minute + 30*time.Second, "12m30s"},
-		{3*time.Hour + 5*time.Minute + 20*time.Second, "3h5m"}, {2 * time.Hour, "2h"},
-		{50 * time.Hour, "2d2h"}, {72 * time.Hour, "3d"},
-	} {
-		if got := shortDuration(tc.d); got != tc.want {
-			t.Errorf("shortDuration(%v)=%q, want %q", tc.d, got, tc.want)
-		}
-	}
-}
-
 // TestWebhookSeverityIsTheHighest: a grouped webhook's top-level severity
 // is the highest of its alerts, whatever their order.
 func TestWebhookSeverityIsTheHighest(t *testing.T) {
