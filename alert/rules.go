@@ -33,14 +33,14 @@ func spec(name RuleName, sev Severity, threshold float64, window time.Duration, 
 // ruleSpecs are every rule with its defaults. Rules are on by default: with
 // nothing configured but a channel, these are what pages.
 var ruleSpecs = []ruleSpec{
-	spec(RuleR10, Critical, 1, 15*time.Minute, 0, "R10 boot timeout: a dyno did not bind $PORT in time", ""),
-	spec(RuleR12, Warning, 1, 15*time.Minute, 0, "R12 exit timeout: a dyno ignored SIGTERM for 30 s", ""),
-	spec(RuleR13, Warning, 1, 15*time.Minute, 0, "R13 attach error of a one-off dyno", ""),
-	spec(RuleR14, Warning, 1, 10*time.Minute, 0, "R14 memory quota exceeded: the dyno swaps", ""),
-	spec(RuleR15, Critical, 1, 10*time.Minute, 0, "R15 memory quota vastly exceeded: the dyno is killed", ""),
-	spec(RuleR16, Warning, 1, 15*time.Minute, 0, "R16 detached one-off dyno", ""),
-	spec(RuleR17, Critical, 1, 15*time.Minute, 0, "R17 checksum error of the slug", ""),
-	spec(RuleR99, Critical, 1, 15*time.Minute, 0, "R99 Heroku platform error", ""),
+	spec(RuleR10, Critical, 1, 15*time.Minute, 0, "R10 boot timeout: a dyno did not bind $PORT in time", "lines of one dyno within the window"),
+	spec(RuleR12, Warning, 1, 15*time.Minute, 0, "R12 exit timeout: a dyno ignored SIGTERM for 30 s", "lines of one dyno within the window"),
+	spec(RuleR13, Warning, 1, 15*time.Minute, 0, "R13 attach error of a one-off dyno", "lines of one dyno within the window"),
+	spec(RuleR14, Warning, 1, 10*time.Minute, 0, "R14 memory quota exceeded: the dyno swaps", "lines of one dyno within the window"),
+	spec(RuleR15, Critical, 1, 10*time.Minute, 0, "R15 memory quota vastly exceeded: the dyno is killed", "lines of one dyno within the window"),
+	spec(RuleR16, Warning, 1, 15*time.Minute, 0, "R16 detached one-off dyno", "lines of one dyno within the window"),
+	spec(RuleR17, Critical, 1, 15*time.Minute, 0, "R17 checksum error of the slug", "lines of one dyno within the window"),
+	spec(RuleR99, Critical, 1, 15*time.Minute, 0, "R99 Heroku platform error", "lines of one dyno within the window"),
 	spec(RuleHCodes, Critical, 1, 5*time.Minute, 0, "router errors (H10, H11, H12, H13, …) per app and code", "errors of one code within the window"),
 	spec(Rule5xxRate, Critical, 5, 5*time.Minute, 0, "share of 5xx responses over the window (with at least ALERT_5XX_RATE_MIN_REQUESTS requests)", "percent of requests"),
 	spec(RuleSlowRequests, Warning, 5000, 5*time.Minute, 0, "p95 service time over the window (with at least ALERT_SLOW_REQUESTS_MIN_REQUESTS requests)", "milliseconds"),
@@ -213,6 +213,9 @@ func setRule(r Rule, setting, value string) (Rule, error) {
 		}
 		r.Window = d
 	case "SAMPLES":
+		if r.Samples == 0 {
+			return r, fmt.Errorf("%s counts no samples: only MEMORY, LOAD and the PG_ sample rules take SAMPLES", r.Name.Var())
+		}
 		n, err := strconv.Atoi(value)
 		if err != nil || n < 1 {
 			return r, fmt.Errorf("want a whole number of at least 1, e.g. 3")

@@ -49,6 +49,7 @@ func TestLoadRulesErrors(t *testing.T) {
 		"ALERT_H_CODES_ENABLED__SHOP=x":   "ALERT_H_CODES_ENABLED__SHOP",
 		"ALERT_PG_CACHE_HIT_THRESHOLD=99": "from 0 to 1, e.g. 0.99",
 		"ALERT_5XX_RATE_THRESHOLD=500":    "from 0 to 100",
+		"ALERT_R14_SAMPLES=4":             "R14 counts no samples",
 	} {
 		_, err := LoadRules([]string{kv}, nil)
 		if err == nil || !strings.Contains(err.Error(), want) {
