@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
@@ -47,4 +48,27 @@ func (s checkStore) CheckResults(ctx context.Context, name string, since time.Ti
 		out[i] = checks.Result(r)
 	}
 	return out, err
+}
+
+// configuredStore is the store as the dashboard and the API read it.
+type configuredStore struct {
+	*store.Store
+	checks map[string]bool
+}
+
+// configuredChecks gives the dashboard and the API the store with the
+// latest runs of the checks configured now only: a check removed from the
+// config vars keeps its results until they are pruned, but it is not "down".
+func configuredChecks(st *store.Store, list []checks.Check) configuredStore {
+	names := map[string]bool{}
+	for _, c := range list {
+		names[c.Name] = true
+	}
+	return configuredStore{Store: st, checks: names}
+}
+
+// LatestChecks returns the latest run of every configured check.
+func (s configuredStore) LatestChecks(ctx context.Context) ([]store.CheckResult, error) {
+	all, err := s.Store.LatestChecks(ctx)
+	return slices.DeleteFunc(all, func(r store.CheckResult) bool { return !s.checks[r.Check] }), err
 }

@@ -111,7 +111,7 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkLis
 		}
 	}()
 	if r.web {
-		mux, err := webMux(ctx, cfg, log, st, pipe, al, met, &ready)
+		mux, err := webMux(ctx, cfg, log, st, checkList, pipe, al, met, &ready)
 		if err != nil {
 			srv.Close()
 			return err
@@ -210,7 +210,7 @@ func bootMux(ready *atomic.Bool, st *store.Store) *http.ServeMux {
 
 // webMux builds every route of the web role: routes are registered here and
 // only here.
-func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store, pipe *ingest.Pipeline, al *alerting, met *metrics, ready *atomic.Bool) (*http.ServeMux, error) {
+func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store, checkList []checks.Check, pipe *ingest.Pipeline, al *alerting, met *metrics, ready *atomic.Bool) (*http.ServeMux, error) {
 	drainSecrets, err := secret(ctx, cfg, log, st, "DRAIN_SECRET", cfg.DrainSecret)
 	if err != nil {
 		return nil, err
@@ -225,7 +225,8 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	}
 	mux := bootMux(ready, st)
 	mux.Handle("POST /drain/{app}", dh)
-	if err := api.Register(mux, api.Options{Store: st, Passwords: dashPasswords, Logger: log}); err != nil {
+	reads := configuredChecks(st, checkList)
+	if err := api.Register(mux, api.Options{Store: reads, Passwords: dashPasswords, Logger: log}); err != nil {
 		return nil, err
 	}
 	met.counter("dynowatch_store_dropped_rows_total", "Rollup rows the database refused and that were left out; the rest of their flush was stored.",
@@ -252,7 +253,7 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	page := *base // the dashboard is behind its password: it shows the drain URL whole
 	page.User = url.UserPassword("dynowatch", drainSecrets[len(drainSecrets)-1])
 	page.Path = "/drain/APP"
-	if err := dashboard.Register(mux, dashboard.Options{Store: st, Logger: log, Auth: api.BasicAuth(dashPasswords, "dynowatch"), DrainURL: page.String()}); err != nil {
+	if err := dashboard.Register(mux, dashboard.Options{Store: reads, Logger: log, Auth: api.BasicAuth(dashPasswords, "dynowatch"), DrainURL: page.String()}); err != nil {
 		return nil, err
 	}
 	shown := drainSecrets[len(drainSecrets)-1]
