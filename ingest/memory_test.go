@@ -202,27 +202,9 @@ func (s *slowStore) MergeRollups(ctx context.Context, r []store.Rollup, sr []sto
 func TestSIGTERMWritesEveryDynosCounts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := &slowStore{perRow: 500 * time.Microsecond}
-		p, err := New(Options{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), FlushEvery: time.Hour, Committers: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error)
-		go func() { done <- p.Run(ctx) }()
-		var lines []string
-		for d := range 15 {
-			lines = append(lines, router(1, 200, 10, fmt.Sprintf("web.%d", d+1), ""))
-		}
-		b := batch(t, "", "", lines...)
-		for a := range 2000 {
-			b.App = fmt.Sprintf("app-%d", a)
-			if _, err := p.Ingest(ctx, &drain.Batch{App: b.App, Received: b.Received, Entries: b.Entries}); err != nil {
-				t.Fatal(err)
-			}
-		}
+		_, stop := manyAppsAndDynos(t, st, 2000, 15)
 		start := time.Now()
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		if err := stop(); err != nil && !errors.Is(err, context.Canceled) {
 			t.Fatalf("final flush: %v", err)
 		}
 		if took := time.Since(start); took > 25*time.Second || st.requests != 30000 {
@@ -239,25 +221,8 @@ func TestSIGTERMWritesEveryDynosCounts(t *testing.T) {
 func TestFlushRowsAreBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := &slowStore{}
-		p, err := New(Options{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), FlushEvery: time.Hour, Committers: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error)
-		go func() { done <- p.Run(ctx) }()
-		var lines []string
-		for d := range 50 {
-			lines = append(lines, router(1, 200, 10, fmt.Sprintf("web.%d", d+1), ""))
-		}
-		b := batch(t, "", "", lines...)
-		for a := range 2000 {
-			if _, err := p.Ingest(ctx, &drain.Batch{App: fmt.Sprint("app-", a), Received: b.Received, Entries: b.Entries}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		cancel()
-		if err := <-done; err != nil {
+		p, stop := manyAppsAndDynos(t, st, 2000, 50)
+		if err := stop(); err != nil {
 			t.Fatalf("final flush: %v", err)
 		}
 		if st.requests != 100000 || st.rows > MaxFlushRows+2*2000 {
@@ -267,4 +232,29 @@ func TestFlushRowsAreBounded(t *testing.T) {
 			t.Error("no dyno counted as folded")
 		}
 	})
+}
+
+// manyAppsAndDynos runs a pipeline on st and ingests one request from each
+// of dynos router dynos of each of apps apps; stop stops the pipeline as
+// SIGTERM does and returns what its final flush returned.
+func manyAppsAndDynos(t *testing.T, st Store, apps, dynos int) (p *Pipeline, stop func() error) {
+	t.Helper()
+	p, err := New(Options{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), FlushEvery: time.Hour, Committers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	var lines []string
+	for d := range dynos {
+		lines = append(lines, router(1, 200, 10, fmt.Sprintf("web.%d", d+1), ""))
+	}
+	b := batch(t, "", "", lines...)
+	for a := range apps {
+		if _, err := p.Ingest(ctx, &drain.Batch{App: fmt.Sprint("app-", a), Received: b.Received, Entries: b.Entries}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p, func() error { cancel(); return <-done }
 }
