@@ -14,6 +14,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/dynowatch/dynowatch/duration"
 )
 
 // maxBody is the most of a response body an http check reads: contains=
@@ -74,7 +76,7 @@ func (p *Prober) probeHTTP(ctx context.Context, c *Check, raw string, start, now
 		problems = append(problems, "reading the body: "+readErr.Error())
 	}
 	if c.MaxLatency > 0 && latency > c.MaxLatency {
-		problems = append(problems, fmt.Sprintf("took %s, over max_latency=%s", latency.Round(time.Millisecond), formatDuration(c.MaxLatency)))
+		problems = append(problems, fmt.Sprintf("took %s, over max_latency=%s", latency.Round(time.Millisecond), duration.Format(c.MaxLatency)))
 	}
 	if c.Contains != "" && readErr == nil && !bytes.Contains(body, []byte(c.Contains)) {
 		msg := fmt.Sprintf("the body does not contain %q", c.Contains)

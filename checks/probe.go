@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/dynowatch/dynowatch/duration"
 )
 
 // Result is what one run of a check found. It has the fields of
@@ -99,7 +101,7 @@ func (p *Prober) Probe(ctx context.Context, c *Check) Result {
 // "" when it did not.
 func timedOut(ctx context.Context, c *Check, doing string) string {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Sprintf("timed out after %s %s", formatDuration(c.Timeout), doing)
+		return fmt.Sprintf("timed out after %s %s", duration.Format(c.Timeout), doing)
 	}
 	return ""
 }
