@@ -3,7 +3,6 @@ package checks
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/duration"
+	"github.com/dynowatch/dynowatch/endpoint"
 	"github.com/dynowatch/dynowatch/heroku"
 )
 
@@ -351,16 +351,9 @@ func parseBool(v string, dst *bool) error {
 
 // validURL checks that raw is a URL a check of kind can probe.
 func validURL(kind Kind, raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return errors.New("not a URL")
-	}
 	schemes := map[Kind][]string{HTTP: {"http", "https"}, Redis: {"redis", "rediss"}, Postgres: {"postgres", "postgresql"}}[kind]
-	if !slices.Contains(schemes, u.Scheme) {
-		return fmt.Errorf("want a %s:// URL", strings.Join(schemes, ":// or "))
-	}
-	if u.Host == "" && kind != Postgres { // postgres:///db is a Unix socket
-		return errors.New("the URL has no host")
+	if _, err := endpoint.Parse(raw, schemes...); err != nil {
+		return err
 	}
 	if kind == Redis {
 		if _, err := redis.ParseURL(raw); err != nil {

@@ -103,8 +103,8 @@ func TestParseErrors(t *testing.T) {
 		{"unknown type", "CHECK_API", "https https://x.com", "the type https is unknown"},
 		{"no target", "CHECK_API", "http", "no target after http"},
 		{"option as target", "CHECK_API", "http every=30s", "no target after http"},
-		{"wrong scheme", "CHECK_API", "http ftp://x.com", "want a http:// or https:// URL"},
-		{"redis scheme for postgres", "CHECK_DB", "postgres redis://x.com", "want a postgres:// or postgresql:// URL"},
+		{"wrong scheme", "CHECK_API", "http ftp://x.com", "target ftp://x.com: want a URL starting http:// or https://"},
+		{"redis scheme for postgres", "CHECK_DB", "postgres redis://x.com", "want a URL starting postgres:// or postgresql://"},
 		{"no host", "CHECK_API", "http https:///health", "no host"},
 		{"bad redis URL option", "CHECK_Q", "redis redis://x.com:6379?nope=1", "unexpected option"},
 		{"bad env var", "CHECK_Q", "redis env:1BAD", "does not name a config var"},
@@ -277,7 +277,7 @@ func TestLoadErrors(t *testing.T) {
 	for _, want := range []string{
 		"config var CHECK_api: names the same check as CHECK_API",
 		"config var CHECK_QUEUE: its target env:QUEUE_REDIS_URL is not set",
-		"config var CHECK_DB: its target env:DATABASE_URL holds mysql://u:xxxxx@x.com/d: want a postgres:// or postgresql:// URL",
+		"config var CHECK_DB: its target env:DATABASE_URL holds mysql://u:xxxxx@x.com/d: want a URL starting postgres:// or postgresql://",
 		"config var CHECK_BAD: no target after http",
 	} {
 		if !strings.Contains(msg, want) {

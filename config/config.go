@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
-	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -17,21 +16,24 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/dynowatch/dynowatch/duration"
+	"github.com/dynowatch/dynowatch/endpoint"
 	"github.com/dynowatch/dynowatch/heroku"
 )
 
 // Config is every config var dynowatch reads. Each field's tags give the var's
 // name, its default, an example of a good value and a description; README.md
-// and app.json list the same vars, and a test keeps them in step.
+// and app.json list the same vars, and a test keeps them in step. A var that
+// holds a URL dynowatch connects to names the schemes it takes (url:"http,https"),
+// and Validate checks it.
 type Config struct {
 	Port int    `envconfig:"PORT" default:"5000" example:"5000" platform:"true" desc:"HTTP port of the web process; Heroku sets it."`
 	Dyno string `envconfig:"DYNO" example:"web.1" platform:"true" desc:"Set by Heroku on every dyno; dynowatch uses it to know it runs on Heroku."`
-	URL  string `envconfig:"DYNOWATCH_URL" example:"https://my-dynowatch.herokuapp.com" desc:"Public base URL of this dynowatch, used in printed drain URLs and alert links."`
+	URL  string `envconfig:"DYNOWATCH_URL" url:"http,https" example:"https://my-dynowatch.herokuapp.com" desc:"Public base URL of this dynowatch, used in printed drain URLs and alert links."`
 
 	DrainSecret       Secrets `envconfig:"DRAIN_SECRET" example:"3f9c2a7e41d0b6c8" secret:"true" desc:"Password of the drain URL. Several, comma-separated, are all accepted, so one can be rotated without breaking drains. Generated and kept in the embedded store when unset locally; required on Heroku."`
 	DashboardPassword Secrets `envconfig:"DASHBOARD_PASSWORD" example:"b7e1d04c9a2f5e36" secret:"true" desc:"Basic-auth password of the dashboard and the /api/v1 API (any user name). Same local and Heroku behaviour as DRAIN_SECRET."`
 
-	DatabaseURL      string `envconfig:"DATABASE_URL" example:"postgres://user:pass@host:5432/db" secret:"true" platform:"true" desc:"Postgres to store in; Heroku Postgres sets it. Unset: an embedded database in the file DYNOWATCH_DB, locally only: on Heroku dynowatch refuses to start without it."`
+	DatabaseURL      string `envconfig:"DATABASE_URL" url:"postgres,postgresql" example:"postgres://user:pass@host:5432/db" secret:"true" platform:"true" desc:"Postgres to store in; Heroku Postgres sets it. Unset: an embedded database in the file DYNOWATCH_DB, locally only: on Heroku dynowatch refuses to start without it."`
 	DatabaseMaxConns int32  `envconfig:"DATABASE_MAX_CONNS" default:"5" example:"5" desc:"Connections each dyno opens to DATABASE_URL. Heroku plans cap connections, so keep it small."`
 	DBPath           string `envconfig:"DYNOWATCH_DB" default:"dynowatch.db" example:"/var/lib/dynowatch.db" desc:"File of the embedded database used when DATABASE_URL is unset."`
 
@@ -46,8 +48,8 @@ type Config struct {
 	RollupFlushEvery duration.Duration `envconfig:"ROLLUP_FLUSH_INTERVAL" default:"5s" example:"5s" desc:"How often each web dyno writes its in-memory request rollups to the database (also on shutdown)."`
 
 	SendGridAPIKey     string `envconfig:"SENDGRID_API_KEY" example:"SG.xxxx" secret:"true" desc:"SendGrid API key: alerts by email through SendGrid."`
-	SendGridHost       string `envconfig:"SENDGRID_HOST" default:"https://api.sendgrid.com" example:"https://api.eu.sendgrid.com" desc:"SendGrid API host; the EU one for EU data residency."`
-	SMTPURL            string `envconfig:"SMTP_URL" example:"smtp://user:pass@smtp.example.com:587" secret:"true" desc:"SMTP server (STARTTLS): alerts by email through it. With SendGrid too, both are channels."`
+	SendGridHost       string `envconfig:"SENDGRID_HOST" url:"http,https" default:"https://api.sendgrid.com" example:"https://api.eu.sendgrid.com" desc:"SendGrid API host; the EU one for EU data residency."`
+	SMTPURL            string `envconfig:"SMTP_URL" url:"smtp,smtps" example:"smtp://user:pass@smtp.example.com:587" secret:"true" desc:"SMTP server (STARTTLS): alerts by email through it. With SendGrid too, both are channels."`
 	EmailFrom          string `envconfig:"ALERT_EMAIL_FROM" example:"dynowatch@example.com" desc:"Sender address of alert emails."`
 	EmailTo            List   `envconfig:"ALERT_EMAIL_TO" example:"ops@example.com,oncall@example.com" desc:"Recipients of alert emails, comma-separated."`
 	EmailMinSeverity   string `envconfig:"ALERT_EMAIL_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity emailed: info, warning or critical."`
@@ -56,14 +58,14 @@ type Config struct {
 	InfobipSender      string `envconfig:"INFOBIP_SENDER" default:"dynowatch" example:"InfoSMS" desc:"Sender name or number of alert SMS."`
 	SMSTo              List   `envconfig:"ALERT_SMS_TO" example:"41793026727,447700900123" desc:"Phone numbers (international format) of alert SMS, comma-separated."`
 	SMSMinSeverity     string `envconfig:"ALERT_SMS_MIN_SEVERITY" default:"critical" example:"warning" desc:"Least severity sent by SMS: info, warning or critical."`
-	WebhookURL         string `envconfig:"ALERT_WEBHOOK_URL" example:"https://hooks.example.com/dynowatch" secret:"true" desc:"URL that gets every alert as JSON."`
+	WebhookURL         string `envconfig:"ALERT_WEBHOOK_URL" url:"http,https" example:"https://hooks.example.com/dynowatch" secret:"true" desc:"URL that gets every alert as JSON."`
 	WebhookSecret      string `envconfig:"ALERT_WEBHOOK_SECRET" example:"whsec-3f9c2a7e" secret:"true" desc:"Key of the X-Dynowatch-Signature HMAC-SHA256 of webhook bodies."`
 	WebhookMinSeverity string `envconfig:"ALERT_WEBHOOK_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to the webhook."`
 	MetricsPublic      bool   `envconfig:"METRICS_PUBLIC" default:"false" example:"true" desc:"Serve /metrics (Prometheus) without the dashboard password."`
 	HerokuAPIKey       string `envconfig:"HEROKU_API_KEY" example:"HRKU-0123abcd-…" secret:"true" desc:"Heroku API key (heroku authorizations:create) for pull mode: dynowatch tail and TAIL_APPS."`
-	HerokuAPIURL       string `envconfig:"HEROKU_API_URL" default:"https://api.heroku.com" example:"https://api.heroku.com" desc:"Heroku Platform API, for pull mode."`
+	HerokuAPIURL       string `envconfig:"HEROKU_API_URL" url:"http,https" default:"https://api.heroku.com" example:"https://api.heroku.com" desc:"Heroku Platform API, for pull mode."`
 	TailApps           List   `envconfig:"TAIL_APPS" example:"my-app,my-other-app" desc:"Apps the worker follows through Platform API log sessions, for apps where a drain can't be added (needs HEROKU_API_KEY)."`
-	HeartbeatURL       string `envconfig:"HEARTBEAT_URL" example:"https://hc-ping.com/your-uuid" secret:"true" desc:"Pinged (GET) every minute by a worker: point an outside dead-man's switch at it to hear when dynowatch itself stops."`
+	HeartbeatURL       string `envconfig:"HEARTBEAT_URL" url:"http,https" example:"https://hc-ping.com/your-uuid" secret:"true" desc:"Pinged (GET) every minute by a worker: point an outside dead-man's switch at it to hear when dynowatch itself stops."`
 	Timezone           string `envconfig:"ALERT_TIMEZONE" default:"UTC" example:"Europe/Zurich" desc:"Time zone of the times in alert messages (an IANA name)."`
 }
 
@@ -108,11 +110,7 @@ func (c *Config) Validate() error {
 	if c.Port < 0 || c.Port > 65535 {
 		bad("PORT", strconv.Itoa(c.Port), "not a TCP port")
 	}
-	if c.URL != "" {
-		if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("DYNOWATCH_URL", c.URL, "want an http or https URL")
-		}
-	}
+	c.validateURLs(bad)
 	for _, s := range []struct {
 		name string
 		v    Secrets
@@ -121,11 +119,6 @@ func (c *Config) Validate() error {
 			if why := checkPassword(p); why != "" {
 				bad(s.name, "(redacted)", why)
 			}
-		}
-	}
-	if c.DatabaseURL != "" {
-		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			bad("DATABASE_URL", "(redacted)", "want a postgres:// URL")
 		}
 	}
 	if c.DatabaseMaxConns < 1 {
@@ -138,19 +131,6 @@ func (c *Config) Validate() error {
 	}
 	if _, err := time.LoadLocation(c.Timezone); err != nil {
 		bad("ALERT_TIMEZONE", c.Timezone, "not a time zone name")
-	}
-	for _, u := range []struct{ name, v string }{{"ALERT_WEBHOOK_URL", c.WebhookURL}, {"SENDGRID_HOST", c.SendGridHost}, {"HEARTBEAT_URL", c.HeartbeatURL}} {
-		if u.v == "" {
-			continue
-		}
-		if p, err := url.Parse(u.v); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			bad(u.name, "(redacted)", "want an http or https URL")
-		}
-	}
-	if c.SMTPURL != "" {
-		if p, err := url.Parse(c.SMTPURL); err != nil || (p.Scheme != "smtp" && p.Scheme != "smtps") || p.Host == "" {
-			bad("SMTP_URL", "(redacted)", "want smtp://user:pass@host:587")
-		}
 	}
 	if (c.SendGridAPIKey != "" || c.SMTPURL != "") && (c.EmailFrom == "" || len(c.EmailTo) == 0) {
 		bad("ALERT_EMAIL_TO", c.EmailTo.String(), "email is configured: set ALERT_EMAIL_FROM and ALERT_EMAIL_TO")
@@ -193,6 +173,26 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateURLs checks every var with a url tag that is set.
+func (c *Config) validateURLs(bad func(name, value, why string)) {
+	v := reflect.ValueOf(c).Elem()
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		schemes := f.Tag.Get("url")
+		if schemes == "" || v.Field(i).String() == "" {
+			continue
+		}
+		raw := v.Field(i).String()
+		if _, err := endpoint.Parse(raw, strings.Split(schemes, ",")...); err != nil {
+			shown := raw
+			if f.Tag.Get("secret") == "true" {
+				shown = "(redacted)"
+			}
+			bad(f.Tag.Get("envconfig"), shown, err.Error())
+		}
+	}
 }
 
 // checkPassword returns why p can't be a password in a drain URL, or "".

@@ -59,14 +59,17 @@ func TestLoadErrors(t *testing.T) {
 		{"DRAIN_SECRET", "a,,b", []string{"empty secret"}},
 		{"RETENTION_EVENTS", "a month", []string{"RETENTION_EVENTS", "30d"}},
 		{"RETENTION_HOURLY_ROLLUPS", "1m", []string{"at least 1h "}},
-		{"DYNOWATCH_URL", "my-dynowatch.herokuapp.com", []string{"http or https URL", "example: DYNOWATCH_URL=https://"}},
+		{"DYNOWATCH_URL", "my-dynowatch.herokuapp.com", []string{`DYNOWATCH_URL="my-dynowatch.herokuapp.com": want a URL starting http:// or https://`, "example: DYNOWATCH_URL=https://"}},
 		{"DATABASE_URL", "mysql://x", []string{"postgres://", "(redacted)"}},
 		{"KEEP_CLIENT_IPS", "maybe", []string{"KEEP_CLIENT_IPS"}},
 		{"SENDGRID_API_KEY", "SG.x", []string{"set ALERT_EMAIL_FROM and ALERT_EMAIL_TO"}},
 		{"INFOBIP_API_KEY", "k", []string{"SMS needs INFOBIP_BASE_URL, INFOBIP_API_KEY and ALERT_SMS_TO together"}},
 		{"ALERT_SMS_MIN_SEVERITY", "urgent", []string{"want info, warning or critical", "example: ALERT_SMS_MIN_SEVERITY=warning"}},
 		{"ALERT_TIMEZONE", "Mars/Olympus", []string{"not a time zone name"}},
-		{"SMTP_URL", "http://x", []string{"smtp://user:pass@host:587"}},
+		{"SMTP_URL", "http://x", []string{`SMTP_URL="(redacted)": want a URL starting smtp:// or smtps://`, "example: SMTP_URL=smtp://user:pass@"}},
+		{"SENDGRID_HOST", "api.sendgrid.com", []string{`SENDGRID_HOST="api.sendgrid.com": want a URL starting http:// or https://`}},
+		{"ALERT_WEBHOOK_URL", "https:///hook?token=abc", []string{`ALERT_WEBHOOK_URL="(redacted)": the URL has no host`}},
+		{"HEROKU_API_URL", "api.heroku.com", []string{"HEROKU_API_URL", "want a URL starting http://"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {

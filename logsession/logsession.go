@@ -18,6 +18,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/dynowatch/dynowatch/endpoint"
 )
 
 // DefaultAPIURL is the Platform API that Options.APIURL defaults to.
@@ -89,9 +91,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("logsession: Options.CatchUp is %d, want 0 to %d", o.CatchUp, maxCatchUp)
 	}
 	if o.APIURL != "" {
-		u, err := url.Parse(o.APIURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return fmt.Errorf("logsession: Options.APIURL %s is not an http(s) URL", redactAPIURL(o.APIURL))
+		if _, err := endpoint.HTTP(o.APIURL); err != nil {
+			return fmt.Errorf("logsession: Options.APIURL %s: %w", redactAPIURL(o.APIURL), err)
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/endpoint"
 )
 
 // DefaultSendTimeout bounds one send on any channel when its options leave
@@ -64,18 +65,11 @@ func checkRecipients(field string, to []string) error {
 	return nil
 }
 
-// parseHTTPURL parses an http(s) URL with a host.
+// parseHTTPURL parses the http(s) URL of the option field.
 func parseHTTPURL(field, s string) (*url.URL, error) {
-	u, err := url.Parse(s)
+	u, err := endpoint.HTTP(s)
 	if err != nil {
-		// url.Parse quotes the input, which may hold credentials.
-		return nil, fmt.Errorf("notify: %s is not a valid URL", field)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("notify: %s: want an http or https URL, got scheme %q", field, u.Scheme)
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("notify: %s: URL has no host", field)
+		return nil, fmt.Errorf("notify: %s: %w", field, err)
 	}
 	return u, nil
 }

@@ -142,7 +142,7 @@ func TestNewInfobipValidates(t *testing.T) {
 	}{
 		{"no base URL", func(o *InfobipOptions) { o.BaseURL = " " }, "notify: InfobipOptions.BaseURL is required"},
 		{"base URL with path", func(o *InfobipOptions) { o.BaseURL = "https://xyz123.api.infobip.com/sms/2" }, "notify: InfobipOptions.BaseURL: want the account's host only, such as xyz123.api.infobip.com"},
-		{"base URL scheme", func(o *InfobipOptions) { o.BaseURL = "ftp://xyz123.api.infobip.com" }, `notify: InfobipOptions.BaseURL: want an http or https URL, got scheme "ftp"`},
+		{"base URL scheme", func(o *InfobipOptions) { o.BaseURL = "ftp://xyz123.api.infobip.com" }, "notify: InfobipOptions.BaseURL: want a URL starting http:// or https://"},
 		{"no key", func(o *InfobipOptions) { o.APIKey = "" }, "notify: InfobipOptions.APIKey is required"},
 		{"no to", func(o *InfobipOptions) { o.To = nil }, "notify: InfobipOptions.To is required"},
 		{"bad number", func(o *InfobipOptions) { o.To = []string{"41793026727", "call me"} }, `notify: InfobipOptions.To[1] "call me": want an international number, such as 41793026727`},

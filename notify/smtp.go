@@ -19,13 +19,13 @@ import (
 	"net/mail"
 	"net/smtp"
 	"net/textproto"
-	"net/url"
 	"os"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/endpoint"
 )
 
 // SMTPOptions configure email through an SMTP server.
@@ -92,22 +92,14 @@ func parseSMTPURL(raw string) (*SMTP, error) {
 	if raw == "" {
 		return nil, fmt.Errorf("notify: SMTPOptions.URL is required")
 	}
-	u, err := url.Parse(raw)
+	u, err := endpoint.Parse(raw, "smtp", "smtps")
 	if err != nil {
-		return nil, fmt.Errorf("notify: SMTPOptions.URL is not a valid URL; %s", want)
+		return nil, fmt.Errorf("notify: SMTPOptions.URL: %w; %s", err, want)
 	}
 	s := &SMTP{host: u.Hostname()}
-	port := u.Port()
-	switch u.Scheme {
-	case "smtp":
-		port = cmp.Or(port, "587")
-	case "smtps":
-		port, s.implicitTLS = cmp.Or(port, "465"), true
-	default:
-		return nil, fmt.Errorf("notify: SMTPOptions.URL: want scheme smtp or smtps, got %q", u.Scheme)
-	}
-	if s.host == "" {
-		return nil, fmt.Errorf("notify: SMTPOptions.URL: no host; %s", want)
+	port := cmp.Or(u.Port(), "587")
+	if u.Scheme == "smtps" {
+		port, s.implicitTLS = cmp.Or(u.Port(), "465"), true
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
 		return nil, fmt.Errorf("notify: SMTPOptions.URL: want no path or query; %s", want)

@@ -499,9 +499,9 @@ func TestNewSMTPValidates(t *testing.T) {
 		wantErr string
 	}{
 		{"no URL", func(o *SMTPOptions) { o.URL = "" }, "notify: SMTPOptions.URL is required"},
-		{"bad URL", func(o *SMTPOptions) { o.URL = "smtp://u:p%zz@host" }, "notify: SMTPOptions.URL is not a valid URL; want smtp://user:pass@host:587"},
-		{"bad scheme", func(o *SMTPOptions) { o.URL = "mail.example.com:587" }, `notify: SMTPOptions.URL: want scheme smtp or smtps, got "mail.example.com"`},
-		{"no host", func(o *SMTPOptions) { o.URL = "smtp://u:p@:587" }, "notify: SMTPOptions.URL: no host; want smtp://user:pass@host:587"},
+		{"bad URL", func(o *SMTPOptions) { o.URL = "smtp://u:p%zz@host" }, "notify: SMTPOptions.URL: not a URL; want smtp://user:pass@host:587"},
+		{"bad scheme", func(o *SMTPOptions) { o.URL = "mail.example.com:587" }, "notify: SMTPOptions.URL: want a URL starting smtp:// or smtps://; want smtp://user:pass@host:587"},
+		{"no host", func(o *SMTPOptions) { o.URL = "smtp://u:p@:587" }, "notify: SMTPOptions.URL: the URL has no host; want smtp://user:pass@host:587"},
 		{"path", func(o *SMTPOptions) { o.URL = "smtp://u:p@host/x" }, "notify: SMTPOptions.URL: want no path or query; want smtp://user:pass@host:587"},
 		{"no from", func(o *SMTPOptions) { o.From = "" }, "notify: SMTPOptions.From is required"},
 		{"bad from", func(o *SMTPOptions) { o.From = "nobody" }, `notify: SMTPOptions.From "nobody": not an email address`},

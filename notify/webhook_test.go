@@ -192,9 +192,9 @@ func TestNewWebhookValidates(t *testing.T) {
 		wantErr string
 	}{
 		{"no URL", WebhookOptions{}, "notify: WebhookOptions.URL is required"},
-		{"not http", WebhookOptions{URL: "ftp://example.com/x"}, `notify: WebhookOptions.URL: want an http or https URL, got scheme "ftp"`},
-		{"no host", WebhookOptions{URL: "https:///x"}, "notify: WebhookOptions.URL: URL has no host"},
-		{"unparsable, with a secret in it", WebhookOptions{URL: "https://u:sec%zzret@example.com/"}, "notify: WebhookOptions.URL is not a valid URL"},
+		{"not http", WebhookOptions{URL: "ftp://example.com/x"}, "notify: WebhookOptions.URL: want a URL starting http:// or https://"},
+		{"no host", WebhookOptions{URL: "https:///x"}, "notify: WebhookOptions.URL: the URL has no host"},
+		{"unparsable, with a secret in it", WebhookOptions{URL: "https://u:sec%zzret@example.com/"}, "notify: WebhookOptions.URL: not a URL"},
 		{"bad severity", WebhookOptions{URL: "https://example.com", MinSeverity: "warn"}, `notify: WebhookOptions.MinSeverity "warn": want critical, warning or info`},
 		{"negative timeout", WebhookOptions{URL: "https://example.com", Timeout: -1}, "notify: WebhookOptions.Timeout -1ns: must not be negative"},
 	} {
