@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"math"
-	"os"
 	"slices"
 	"time"
 
@@ -27,12 +26,6 @@ type alerting struct {
 	store     *store.Store
 	log       *slog.Logger
 	metrics   *metrics
-}
-
-// loadRules reads the ALERT_<RULE>_… config vars. Every role checks them at
-// start, so a typo fails the release phase rather than a worker later.
-func loadRules() (*alert.Rules, error) {
-	return alert.LoadRules(os.Environ(), config.ChannelVars())
 }
 
 // newAlerting sets up alerting for the rules and the checks configured now;

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"os"
 	"slices"
 	"time"
 
@@ -12,17 +11,14 @@ import (
 	"github.com/dynowatch/dynowatch/store"
 )
 
-// loadChecks reads the CHECK_<NAME> config vars. Every role checks them at
-// start, so a bad one fails the release phase rather than a worker later.
-func loadChecks() ([]checks.Check, error) { return checks.Load(os.Environ()) }
-
 // startChecks runs the status checks on the worker. Their alert observations
 // are applied at once: a worker-only dyno runs no engine loop to drain a queue.
-func startChecks(ctx context.Context, list []checks.Check, log *slog.Logger, st *store.Store, al *alerting, holder string) (stop func() error, err error) {
+// lookup finds the config var of an env:VAR target (config.Config.LookupEnv).
+func startChecks(ctx context.Context, list []checks.Check, lookup func(string) (string, bool), log *slog.Logger, st *store.Store, al *alerting, holder string) (stop func() error, err error) {
 	if len(list) == 0 {
 		return func() error { return nil }, nil
 	}
-	r, err := checks.NewRunner(checks.RunnerOptions{Checks: list, Store: checkStore{st}, Logger: log, Holder: holder, Ran: al.metrics.CheckRan,
+	r, err := checks.NewRunner(checks.RunnerOptions{Checks: list, LookupEnv: lookup, Store: checkStore{st}, Logger: log, Holder: holder, Ran: al.metrics.CheckRan,
 		Observe: func(obs []alert.Observation) {
 			if err := al.engine.Apply(context.WithoutCancel(ctx), obs); err != nil {
 				log.Error("check alerts", "err", err)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/api"
-	"github.com/dynowatch/dynowatch/checks"
+	"github.com/dynowatch/dynowatch/config"
 	"github.com/dynowatch/dynowatch/store"
 	"github.com/dynowatch/dynowatch/store/storetest"
 )
@@ -28,10 +28,11 @@ func TestRemovedCheckIsNotShownDown(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	configured, err := checks.Load([]string{`CHECK_API=http https://myapp.herokuapp.com/health every=30s timeout=5s status=200`})
+	cfg, err := config.Load([]string{`CHECK_API=http https://myapp.herokuapp.com/health every=30s timeout=5s status=200`})
 	if err != nil {
 		t.Fatal(err)
 	}
+	configured := cfg.Checks
 	mux := http.NewServeMux()
 	if err := api.Register(mux, api.Options{Store: configuredChecks(st, configured), Passwords: []string{"pw"},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {

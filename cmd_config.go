@@ -14,10 +14,6 @@ func runConfig(cfg *config.Config, loadErr error, stdout io.Writer) error {
 	if loadErr != nil {
 		return loadErr
 	}
-	rules, err := loadRules()
-	if err != nil {
-		return err
-	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VAR\tVALUE\tSOURCE")
 	for _, v := range cfg.Vars() {
@@ -33,16 +29,12 @@ func runConfig(cfg *config.Config, loadErr error, stdout io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nAlert rules (ALERT_<RULE>_…; per app: …__<APP>):\n\n%s", rules.RulesTable())
-	if t := rules.OverridesTable(); t != "" {
+	fmt.Fprintf(stdout, "\nAlert rules (ALERT_<RULE>_…; per app: …__<APP>):\n\n%s", cfg.Rules.RulesTable())
+	if t := cfg.Rules.OverridesTable(); t != "" {
 		fmt.Fprintf(stdout, "\nFor single apps (ALERT_<RULE>_…__<APP>):\n\n%s", t)
 	}
-	list, err := loadChecks()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "\nStatus checks (CHECK_<NAME>): %d\n", len(list))
-	for _, c := range list {
+	fmt.Fprintf(stdout, "\nStatus checks (CHECK_<NAME>): %d\n", len(cfg.Checks))
+	for _, c := range cfg.Checks {
 		fmt.Fprintf(stdout, "  %s\n", c.String())
 	}
 	return nil

@@ -125,7 +125,7 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkLis
 		if stopWorker, err = startWorker(ctx, cfg, log, st, al); err != nil {
 			return err
 		}
-		if stopChecks, err = startChecks(ctx, checkList, log, st, al, workerID(cfg)); err != nil {
+		if stopChecks, err = startChecks(ctx, checkList, cfg.LookupEnv, log, st, al, workerID(cfg)); err != nil {
 			return err
 		}
 		if waitTails, err = tailApps(ctx, cfg, log, st, pipe, workerID(cfg)); err != nil {

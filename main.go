@@ -100,7 +100,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return usageError("unknown command %q", cmd)
 	}
 
-	cfg, err := config.Load()
+	// The one read of the environment: config hands every part its piece.
+	cfg, err := config.Load(os.Environ())
 	if cmd == "config" {
 		return runConfig(cfg, err, stdout)
 	}
@@ -108,14 +109,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	log := newLogger(stdout, cfg.OnHeroku())
-	rules, err := loadRules()
-	if err != nil {
-		return err
-	}
-	checkList, err := loadChecks()
-	if err != nil {
-		return err
-	}
+	rules, checkList := cfg.Rules, cfg.Checks
 	switch cmd {
 	case "web":
 		return serve(ctx, cfg, rules, checkList, log, roles{web: true})

@@ -60,10 +60,11 @@ func TestREADMECheckExamplesParse(t *testing.T) {
 	for name, v := range ex {
 		environ = append(environ, name+"="+v)
 	}
-	cs, err := checks.Load(environ)
+	cfg, err := config.Load(environ)
 	if err != nil {
 		t.Fatalf("README's checks: %v", err)
 	}
+	cs := cfg.Checks
 	if len(cs) != len(ex) {
 		t.Errorf("loaded %d checks of the README's %d", len(cs), len(ex))
 	}
@@ -186,10 +187,11 @@ func TestREADMEAlertVarExamples(t *testing.T) {
 	for _, m := range found {
 		name, value := m[1], m[2]
 		t.Run(name, func(t *testing.T) {
-			rules, err := alert.LoadRules([]string{name + "=" + value}, config.ChannelVars())
+			cfg, err := config.Load([]string{name + "=" + value})
 			if err != nil {
 				t.Fatalf("%s=%s: %v", name, value, err)
 			}
+			rules := cfg.Rules
 			key, app, _ := strings.Cut(strings.TrimPrefix(name, "ALERT_"), "__")
 			app = strings.ReplaceAll(strings.ToLower(app), "_", "-")
 			setting := key[strings.LastIndex(key, "_")+1:]

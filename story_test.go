@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -172,33 +171,12 @@ func newStoryOn(t *testing.T, st *store.Store, env ...string) *story {
 // changed config vars restarts every dyno: the store and what it holds stay.
 func (s *story) configure(env ...string) {
 	s.t.Helper()
-	for _, v := range (&config.Config{}).Vars() {
-		s.t.Setenv(v.Name, "")
-		os.Unsetenv(v.Name)
-	}
-	for _, kv := range os.Environ() { // the ALERT_ rule vars are not config fields
-		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "ALERT_") || strings.HasPrefix(name, "CHECK_") {
-			s.t.Setenv(name, "")
-			os.Unsetenv(name)
-		}
-	}
-	s.t.Setenv("ALERT_WEBHOOK_URL", s.hook)
-	for _, kv := range env {
-		name, value, _ := strings.Cut(kv, "=")
-		s.t.Setenv(name, value)
-	}
 	var err error
-	if s.cfg, err = config.Load(); err != nil {
+	if s.cfg, err = config.Load(append([]string{"ALERT_WEBHOOK_URL=" + s.hook}, env...)); err != nil {
 		s.t.Fatal(err)
 	}
-	rules, err := loadRules()
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if s.checks, err = loadChecks(); err != nil {
-		s.t.Fatal(err)
-	}
-	if s.al, err = newAlerting(s.cfg, rules, s.checks, s.logger, s.st, newMetrics(), s.now); err != nil {
+	s.checks = s.cfg.Checks
+	if s.al, err = newAlerting(s.cfg, s.cfg.Rules, s.checks, s.logger, s.st, newMetrics(), s.now); err != nil {
 		s.t.Fatal(err)
 	}
 	s.sender = s.newSender("story")
@@ -347,7 +325,7 @@ func (s *story) call(method, path, body string) (int, string) {
 // until done says so, failing after 10 s.
 func (s *story) runChecks(done func() bool) {
 	s.t.Helper()
-	stop, err := startChecks(s.ctx, s.checks, s.logger, s.st, s.al, "story")
+	stop, err := startChecks(s.ctx, s.checks, s.cfg.LookupEnv, s.logger, s.st, s.al, "story")
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -134,15 +134,7 @@ func runTail(ctx context.Context, cfg *config.Config, log *slog.Logger, args []s
 		return err
 	}
 	defer st.Close()
-	rules, err := loadRules()
-	if err != nil {
-		return err
-	}
-	checkList, err := loadChecks()
-	if err != nil {
-		return err
-	}
-	al, err := newAlerting(cfg, rules, checkList, log, st, newMetrics(), time.Now)
+	al, err := newAlerting(cfg, cfg.Rules, cfg.Checks, log, st, newMetrics(), time.Now)
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,7 @@ func TestDetector(t *testing.T) {
 }
 
 func TestDetectorH80AndDisabledRules(t *testing.T) {
-	r, err := LoadRules([]string{"ALERT_R14_ENABLED=false"}, nil)
+	r, err := ParseRules(map[string]string{"ALERT_R14_ENABLED": "false"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,9 @@
 package alert
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -102,39 +104,41 @@ func DefaultRules() *Rules {
 	return r
 }
 
-// LoadRules reads the ALERT_ config vars from environ (os.Environ's form):
+// VarPrefix starts the name of every var of the alert rules and policy (and
+// of the channels, which config reads).
+const VarPrefix = "ALERT_"
+
+// ParseRules reads the alert rules and policy from vars (name → value), the
+// ALERT_ config vars that are not a channel's:
 //
 //	ALERT_<RULE>_ENABLED | _THRESHOLD | _WINDOW | _SAMPLES | _SEVERITY   for every app
 //	ALERT_<RULE>_<SETTING>__<APP>                                        for one app (APP upper-cased, '-' as '_')
 //	ALERT_REPEAT_INTERVAL, ALERT_GROUP_WAIT, ALERT_FLAP_CHANGES, ALERT_FLAP_WINDOW,
 //	ALERT_MAINTENANCE_MUTE, ALERT_5XX_RATE_MIN_REQUESTS, ALERT_SLOW_REQUESTS_MIN_REQUESTS, ALERT_H_CODES_IGNORE
 //
-// Unknown ALERT_ vars are errors, so a typo does not silently change nothing.
-// Vars of the channels (ALERT_EMAIL_TO …) are read elsewhere and skipped here.
-func LoadRules(environ []string, channelVars []string) (*Rules, error) {
+// Unknown vars are errors, so a typo does not silently change nothing. It
+// returns every problem at once, joined.
+func ParseRules(vars map[string]string) (*Rules, error) {
 	r := DefaultRules()
-	var errs []string
+	var errs []error
 	type override struct {
 		app                  string
 		rule                 RuleName
 		setting, value, name string
 	}
 	var overrides []override
-	for _, kv := range environ {
-		name, value, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, "ALERT_") || slices.Contains(channelVars, name) {
-			continue
-		}
+	for _, name := range slices.Sorted(maps.Keys(vars)) {
+		value := vars[name]
 		if err := r.setPolicy(name, value); err != errNotPolicy {
 			if err != nil {
-				errs = append(errs, err.Error())
+				errs = append(errs, err)
 			}
 			continue
 		}
-		key, app, _ := strings.Cut(strings.TrimPrefix(name, "ALERT_"), "__")
+		key, app, _ := strings.Cut(strings.TrimPrefix(name, VarPrefix), "__")
 		rule, setting, ok := r.splitRuleVar(key)
-		if !ok {
-			errs = append(errs, fmt.Sprintf("config var %s: unknown; rules are %s and settings ENABLED, THRESHOLD, WINDOW, SAMPLES, SEVERITY (example: ALERT_H_CODES_THRESHOLD=5)",
+		if !ok || !strings.HasPrefix(name, VarPrefix) {
+			errs = append(errs, fmt.Errorf("config var %s: unknown; rules are %s and settings ENABLED, THRESHOLD, WINDOW, SAMPLES, SEVERITY (example: ALERT_H_CODES_THRESHOLD=5)",
 				name, ruleList()))
 			continue
 		}
@@ -154,7 +158,7 @@ func LoadRules(environ []string, channelVars []string) (*Rules, error) {
 		}
 		next, err := setRule(base, o.setting, o.value)
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("config var %s=%q: %v", o.name, o.value, err))
+			errs = append(errs, fmt.Errorf("config var %s=%q: %w", o.name, o.value, err))
 			continue
 		}
 		if o.app == "" {
@@ -165,7 +169,7 @@ func LoadRules(environ []string, channelVars []string) (*Rules, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
+		return nil, errors.Join(errs...)
 	}
 	return r, nil
 }
@@ -233,7 +237,7 @@ func setRule(r Rule, setting, value string) (Rule, error) {
 	return r, nil
 }
 
-var errNotPolicy = fmt.Errorf("not a policy var")
+var errNotPolicy = errors.New("not a policy var")
 
 func (r *Rules) setPolicy(name, value string) error {
 	p := &r.Policy

@@ -6,20 +6,18 @@ import (
 	"time"
 )
 
-func TestLoadRules(t *testing.T) {
-	r, err := LoadRules([]string{
-		"ALERT_H_CODES_THRESHOLD=5",
-		"ALERT_H_CODES_WINDOW=10m",
-		"ALERT_R14_SEVERITY=critical",
-		"ALERT_MEMORY_SAMPLES=2",
-		"ALERT_LOAD_ENABLED=false",
-		"ALERT_H_CODES_THRESHOLD__MY_APP=50",
-		"ALERT_REPEAT_INTERVAL=2h",
-		"ALERT_FLAP_WINDOW=1d12h",
-		"ALERT_H_CODES_IGNORE=H26,h13",
-		"ALERT_EMAIL_TO=ops@example.com", // a channel var, read elsewhere
-		"PATH=/usr/bin",
-	}, []string{"ALERT_EMAIL_TO"})
+func TestParseRules(t *testing.T) {
+	r, err := ParseRules(map[string]string{
+		"ALERT_H_CODES_THRESHOLD":         "5",
+		"ALERT_H_CODES_WINDOW":            "10m",
+		"ALERT_R14_SEVERITY":              "critical",
+		"ALERT_MEMORY_SAMPLES":            "2",
+		"ALERT_LOAD_ENABLED":              "false",
+		"ALERT_H_CODES_THRESHOLD__MY_APP": "50",
+		"ALERT_REPEAT_INTERVAL":           "2h",
+		"ALERT_FLAP_WINDOW":               "1d12h",
+		"ALERT_H_CODES_IGNORE":            "H26,h13",
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +35,7 @@ func TestLoadRules(t *testing.T) {
 	}
 }
 
-func TestLoadRulesErrors(t *testing.T) {
+func TestParseRulesErrors(t *testing.T) {
 	for kv, want := range map[string]string{
 		"ALERT_H_CODE_THRESHOLD=5":        "config var ALERT_H_CODE_THRESHOLD: unknown",
 		"ALERT_H_CODES_THRESHOLD=lots":    "want a number",
@@ -51,10 +49,37 @@ func TestLoadRulesErrors(t *testing.T) {
 		"ALERT_PG_CACHE_HIT_THRESHOLD=99": "from 0 to 1, e.g. 0.99",
 		"ALERT_5XX_RATE_THRESHOLD=500":    "from 0 to 100",
 		"ALERT_R14_SAMPLES=4":             "R14 counts no samples",
+		"ALERT_EMAIL_TO=ops@example.com":  "config var ALERT_EMAIL_TO: unknown", // a channel's: config keeps it
+		"R14_ENABLED=false":               "config var R14_ENABLED: unknown",
 	} {
-		_, err := LoadRules([]string{kv}, nil)
+		name, value, _ := strings.Cut(kv, "=")
+		_, err := ParseRules(map[string]string{name: value})
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v, want one containing %q", kv, err, want)
+		}
+	}
+}
+
+// TestParseRulesJoinsErrors: every bad var is reported at once, and the
+// good ones do not hide them.
+func TestParseRulesJoinsErrors(t *testing.T) {
+	_, err := ParseRules(map[string]string{
+		"ALERT_R14_SEVERITY":      "urgent",
+		"ALERT_H_CODE_THRESHOLD":  "5",
+		"ALERT_H_CODES_THRESHOLD": "5",
+		"ALERT_GROUP_WAIT":        "soon",
+	})
+	want := []string{"config var ALERT_GROUP_WAIT=\"soon\"", "config var ALERT_H_CODE_THRESHOLD: unknown", "config var ALERT_R14_SEVERITY=\"urgent\""}
+	if err == nil {
+		t.Fatal("no error")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("error has %d lines, want %d:\n%v", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("line %d = %q, want it to start %q", i, lines[i], w)
 		}
 	}
 }

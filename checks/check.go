@@ -103,14 +103,14 @@ func (c *Check) Target() string {
 	return RedactURL(c.URL)
 }
 
-// ResolveURL returns the URL to probe now: c.URL, or the current value of
-// the config var c.URLVar as lookup (os.LookupEnv's shape) finds it. Its
+// ResolveURL returns the URL to probe now: c.URL, or the value of the config
+// var c.URLVar as lookup (os.LookupEnv's shape; nil finds none) finds it. Its
 // errors contain no password.
 func (c *Check) ResolveURL(lookup func(string) (string, bool)) (string, error) {
 	if c.URLVar == "" {
 		return c.URL, nil
 	}
-	v, ok := lookup(c.URLVar)
+	v, ok := lookupIn(lookup, c.URLVar)
 	if p := resolveProblem(c, v, ok); p != "" {
 		return "", fmt.Errorf("%s: %s", c.Var, p)
 	}

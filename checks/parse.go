@@ -3,6 +3,7 @@ package checks
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -20,27 +21,16 @@ import (
 // VarPrefix starts the name of every check's config var.
 const VarPrefix = "CHECK_"
 
-// Load parses every CHECK_<NAME> var of environ (os.Environ's form), sorted
-// by name. A target env:VAR must name a var of environ that holds a URL of
-// the check's kind. It returns every problem at once, as ConfigErrors
-// joined, and no checks when there is one.
-func Load(environ []string) ([]Check, error) {
-	env := map[string]string{}
-	var names []string
-	for _, kv := range environ {
-		name, value, _ := strings.Cut(kv, "=")
-		env[name] = value
-		if strings.HasPrefix(name, VarPrefix) {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
-	names = slices.Compact(names)
+// ParseVars parses the CHECK_<NAME> vars (name → value), sorted by name.
+// A target env:VAR must name a var that lookup (os.LookupEnv's shape; nil
+// finds none) finds holding a URL of the check's kind. It returns every
+// problem at once, as ConfigErrors joined, and no checks when there is one.
+func ParseVars(vars map[string]string, lookup func(string) (string, bool)) ([]Check, error) {
 	var checks []Check
 	var errs []error
 	byName := map[string]string{}
-	for _, name := range names {
-		c, err := Parse(name, env[name])
+	for _, name := range slices.Sorted(maps.Keys(vars)) {
+		c, err := Parse(name, vars[name])
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -51,7 +41,7 @@ func Load(environ []string) ([]Check, error) {
 		}
 		byName[c.Name] = name
 		if c.URLVar != "" {
-			v, ok := env[c.URLVar]
+			v, ok := lookupIn(lookup, c.URLVar)
 			if problem := resolveProblem(&c, v, ok); problem != "" {
 				errs = append(errs, configError(name, c.Kind, "%s", problem))
 				continue
@@ -361,6 +351,14 @@ func validURL(kind Kind, raw string) error {
 		}
 	}
 	return nil
+}
+
+// lookupIn finds name with lookup; a nil lookup finds nothing.
+func lookupIn(lookup func(string) (string, bool), name string) (string, bool) {
+	if lookup == nil {
+		return "", false
+	}
+	return lookup(name)
 }
 
 // resolveProblem says what is wrong with the value v of c.URLVar (found

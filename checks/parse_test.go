@@ -232,46 +232,53 @@ func TestStatusesMatch(t *testing.T) {
 	}
 }
 
-func TestLoad(t *testing.T) {
+// lookupMap returns a lookup of env, as config.Config.LookupEnv is.
+func lookupMap(env map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) { v, ok := env[name]; return v, ok }
+}
+
+func TestParseVars(t *testing.T) {
 	t.Parallel()
-	env := []string{
-		"PATH=/usr/bin",
-		"CHECK_QUEUE=redis env:REDIS_URL list=jobs max=1000",
-		"REDIS_URL=rediss://:pw@ec2-1-2-3-4.compute-1.amazonaws.com:6380",
-		"CHECK_API=http https://myapp.herokuapp.com/health",
-		"DATABASE_URL=postgres://u:pw@ec2-5-6-7-8.compute-1.amazonaws.com:5432/d8x",
-		"CHECK_DB=postgres env:DATABASE_URL table=users",
-		"CHECKS=not a check var",
+	vars := map[string]string{
+		"CHECK_QUEUE": "redis env:REDIS_URL list=jobs max=1000",
+		"CHECK_API":   "http https://myapp.herokuapp.com/health",
+		"CHECK_DB":    "postgres env:DATABASE_URL table=users",
 	}
-	cs, err := Load(env)
+	env := lookupMap(map[string]string{
+		"REDIS_URL":    "rediss://:pw@ec2-1-2-3-4.compute-1.amazonaws.com:6380",
+		"DATABASE_URL": "postgres://u:pw@ec2-5-6-7-8.compute-1.amazonaws.com:5432/d8x",
+	})
+	cs, err := ParseVars(vars, env)
 	if err != nil {
-		t.Fatalf("Load: %v", err)
+		t.Fatalf("ParseVars: %v", err)
 	}
 	var names []string
 	for _, c := range cs {
 		names = append(names, c.Name)
 	}
 	if want := []string{"api", "db", "queue"}; !cmp.Equal(names, want) {
-		t.Fatalf("Load names %v, want %v", names, want)
+		t.Fatalf("ParseVars names %v, want %v", names, want)
 	}
-	if cs, err := Load([]string{"PATH=/usr/bin"}); err != nil || len(cs) != 0 {
-		t.Fatalf("Load without checks = %v, %v", cs, err)
+	if cs, err := ParseVars(nil, env); err != nil || len(cs) != 0 {
+		t.Fatalf("ParseVars without checks = %v, %v", cs, err)
+	}
+	if _, err := ParseVars(vars, nil); err == nil || !strings.Contains(err.Error(), "its target env:DATABASE_URL is not set") {
+		t.Fatalf("ParseVars with a nil lookup = %v, want env: targets unset", err)
 	}
 }
 
-func TestLoadErrors(t *testing.T) {
+func TestParseVarsErrors(t *testing.T) {
 	t.Parallel()
-	cs, err := Load([]string{
-		"CHECK_API=http https://myapp.herokuapp.com/health",
-		"CHECK_api=http https://other.herokuapp.com/health",
-		"CHECK_QUEUE=redis env:QUEUE_REDIS_URL list=jobs",
-		"CHECK_DB=postgres env:DATABASE_URL",
-		"DATABASE_URL=mysql://u:s3cretpw@x.com/d",
-		"CHECK_BAD=http every=1m",
-		"CHECK_GOOD=http https://x.com",
-	})
+	cs, err := ParseVars(map[string]string{
+		"CHECK_API":   "http https://myapp.herokuapp.com/health",
+		"CHECK_api":   "http https://other.herokuapp.com/health",
+		"CHECK_QUEUE": "redis env:QUEUE_REDIS_URL list=jobs",
+		"CHECK_DB":    "postgres env:DATABASE_URL",
+		"CHECK_BAD":   "http every=1m",
+		"CHECK_GOOD":  "http https://x.com",
+	}, lookupMap(map[string]string{"DATABASE_URL": "mysql://u:s3cretpw@x.com/d"}))
 	if err == nil || cs != nil {
-		t.Fatalf("Load = %v, %v; want no checks and an error", cs, err)
+		t.Fatalf("ParseVars = %v, %v; want no checks and an error", cs, err)
 	}
 	msg := err.Error()
 	for _, want := range []string{
@@ -281,14 +288,14 @@ func TestLoadErrors(t *testing.T) {
 		"config var CHECK_BAD: no target after http",
 	} {
 		if !strings.Contains(msg, want) {
-			t.Errorf("Load error:\n%s\nwant it to contain %q", msg, want)
+			t.Errorf("ParseVars error:\n%s\nwant it to contain %q", msg, want)
 		}
 	}
 	if strings.Contains(msg, "s3cretpw") || strings.Contains(msg, "CHECK_GOOD") {
-		t.Errorf("Load error leaks a secret or blames a good var:\n%s", msg)
+		t.Errorf("ParseVars error leaks a secret or blames a good var:\n%s", msg)
 	}
 	if n := strings.Count(msg, "\n") + 1; n != 4 {
-		t.Errorf("Load error has %d lines, want one a bad var:\n%s", n, msg)
+		t.Errorf("ParseVars error has %d lines, want one a bad var:\n%s", n, msg)
 	}
 }
 

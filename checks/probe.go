@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/dynowatch/dynowatch/duration"
@@ -36,8 +35,9 @@ type Prober struct {
 	// own without keep-alives, so that every run dials, resolves and
 	// shakes hands afresh, as a new visitor would.
 	HTTPClient *http.Client
-	// LookupEnv reads the config var of an env:VAR target at every run, so
-	// that credentials Heroku rotates are followed. nil means os.LookupEnv.
+	// LookupEnv reads the config var of an env:VAR target at every run;
+	// config.Config.LookupEnv in dynowatch. nil finds no var, so such a
+	// check fails saying its var is not set.
 	LookupEnv func(string) (string, bool)
 	// Now is the clock of Result.Time and of certificate expiry; nil means
 	// time.Now. Deadlines and latency use the real clock.
@@ -63,12 +63,8 @@ func (p *Prober) Probe(ctx context.Context, c *Check) Result {
 	if p.Now != nil {
 		now = p.Now
 	}
-	lookup := os.LookupEnv
-	if p.LookupEnv != nil {
-		lookup = p.LookupEnv
-	}
 	r := Result{Check: c.Name, App: c.App, Kind: string(c.Kind), Time: now()}
-	raw, err := c.ResolveURL(lookup)
+	raw, err := c.ResolveURL(p.LookupEnv)
 	if err != nil {
 		r.Error = err.Error()
 		return r

@@ -37,7 +37,7 @@ type RunnerOptions struct {
 
 	Now        func() time.Time            // optional: the clock of leases and results
 	HTTPClient *http.Client                // optional: see Prober
-	LookupEnv  func(string) (string, bool) // optional: see Prober
+	LookupEnv  func(string) (string, bool) // required when a check reads env:VAR: see Prober
 	Ran        func(name string, ok bool)  // optional: hears of every run, for /metrics
 }
 
@@ -69,6 +69,8 @@ func (o *RunnerOptions) validate() error {
 			problem = fmt.Sprintf("Timeout is %v, want more than 0 and less than Every (%v)", c.Timeout, c.Every)
 		case c.Fail < 1 || c.Pass < 1:
 			problem = fmt.Sprintf("Fail and Pass are %d and %d, want at least 1", c.Fail, c.Pass)
+		case c.URLVar != "" && o.LookupEnv == nil:
+			problem = fmt.Sprintf("its target is env:%s, and RunnerOptions.LookupEnv is nil", c.URLVar)
 		}
 		if problem != "" {
 			return fmt.Errorf("checks: RunnerOptions.Checks[%d] (%s): %s", i, c.Name, problem)

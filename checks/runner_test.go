@@ -194,6 +194,7 @@ func TestNewRunnerValidates(t *testing.T) {
 		{"twice", func(o *RunnerOptions) { o.Checks = append(o.Checks, o.Checks[0]) }, "Checks[1] (t): Name is not unique"},
 		{"timeout", func(o *RunnerOptions) { o.Checks[0].Timeout = o.Checks[0].Every }, "Checks[0] (t): Timeout"},
 		{"zero check", func(o *RunnerOptions) { o.Checks = []Check{{Name: "z", Kind: HTTP}} }, "Checks[0] (z): Every"},
+		{"env: target without a lookup", func(o *RunnerOptions) { o.Checks[0].URL, o.Checks[0].URLVar = "", "API_URL" }, "Checks[0] (t): its target is env:API_URL, and RunnerOptions.LookupEnv is nil"},
 	} {
 		o := good()
 		c.edit(&o)
@@ -404,15 +405,13 @@ func TestCertificateEndingSoonIsAWarning(t *testing.T) {
 	pool.AddCert(cert.Leaf)
 	trusting := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: true}}
 
-	rules, err := alert.LoadRules(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, env := range []string{"CHECK_SHOP=http " + srv.URL + " app=shop", "CHECK_SHOP=http " + srv.URL + " app=shop severity=critical"} {
-		list, err := Load([]string{env})
+	rules := alert.DefaultRules()
+	for _, value := range []string{"http " + srv.URL + " app=shop", "http " + srv.URL + " app=shop severity=critical"} {
+		c, err := Parse("CHECK_SHOP", value)
 		if err != nil {
 			t.Fatal(err)
 		}
+		list := []Check{c}
 		var seen observer
 		r, err := NewRunner(RunnerOptions{Checks: list, Store: &fakeStore{}, Observe: seen.observe, Logger: discard(), Holder: "w", HTTPClient: trusting})
 		if err != nil {
@@ -428,7 +427,7 @@ func TestCertificateEndingSoonIsAWarning(t *testing.T) {
 			severities = append(severities, s.Severity)
 		}
 		if len(severities) != 1 || severities[0] != alert.Warning {
-			t.Errorf("%s: certificate alerts of severity %v, want one warning", env, severities)
+			t.Errorf("%s: certificate alerts of severity %v, want one warning", value, severities)
 		}
 	}
 }

@@ -1,30 +1,35 @@
 // Package config reads dynowatch's configuration from config vars (the
-// environment), validates it, and describes it for people.
+// environment, which only package main reads and hands over), validates it,
+// and describes it for people. It is the one reader of the vars: its own
+// settings, the alert rules (ALERT_<RULE>_…) and the status checks
+// (CHECK_<NAME>) come out of one Load.
 package config
 
 import (
+	"encoding"
 	"errors"
 	"fmt"
 	"net/mail"
-	"os"
 	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
-
+	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/checks"
 	"github.com/dynowatch/dynowatch/duration"
 	"github.com/dynowatch/dynowatch/endpoint"
 	"github.com/dynowatch/dynowatch/heroku"
 )
 
-// Config is every config var dynowatch reads. Each field's tags give the var's
-// name, its default, an example of a good value and a description; README.md
-// and app.json list the same vars, and a test keeps them in step. A var that
-// holds a URL dynowatch connects to names the schemes it takes (url:"http,https"),
-// and Validate checks it.
+// Config is every config var dynowatch reads. Each field with an envconfig
+// tag is one var; its tags give the var's name, its default, an example of a
+// good value and a description; README.md and app.json list the same vars,
+// and a test keeps them in step. A var that holds a URL dynowatch connects to
+// names the schemes it takes (url:"http,https"), and Validate checks it. A
+// field's type is a string, bool, integer or float, or has a Decode(string)
+// error or UnmarshalText method.
 type Config struct {
 	Port int    `envconfig:"PORT" default:"5000" example:"5000" platform:"true" desc:"HTTP port of the web process; Heroku sets it."`
 	Dyno string `envconfig:"DYNO" example:"web.1" platform:"true" desc:"Set by Heroku on every dyno; dynowatch uses it to know it runs on Heroku."`
@@ -67,18 +72,14 @@ type Config struct {
 	TailApps           List   `envconfig:"TAIL_APPS" example:"my-app,my-other-app" desc:"Apps the worker follows through Platform API log sessions, for apps where a drain can't be added (needs HEROKU_API_KEY)."`
 	HeartbeatURL       string `envconfig:"HEARTBEAT_URL" url:"http,https" example:"https://hc-ping.com/your-uuid" secret:"true" desc:"Pinged (GET) every minute by a worker: point an outside dead-man's switch at it to hear when dynowatch itself stops."`
 	Timezone           string `envconfig:"ALERT_TIMEZONE" default:"UTC" example:"Europe/Zurich" desc:"Time zone of the times in alert messages (an IANA name)."`
-}
 
-// ChannelVars are the ALERT_ vars of the channels: the alert rules' loader,
-// which reads the ALERT_<RULE>_… family from the environment, skips them.
-func ChannelVars() []string {
-	var names []string
-	for _, v := range (&Config{}).Vars() {
-		if strings.HasPrefix(v.Name, "ALERT_") {
-			names = append(names, v.Name)
-		}
-	}
-	return names
+	// Rules are the alert rules and policy, read from the ALERT_ vars that
+	// are not a channel's (the fields above).
+	Rules *alert.Rules
+	// Checks are the status checks of the CHECK_<NAME> vars, sorted by var.
+	Checks []checks.Check
+
+	env map[string]string // every var Load was given
 }
 
 // OnHeroku reports whether dynowatch runs in a Heroku dyno.
@@ -87,20 +88,135 @@ func (c *Config) OnHeroku() bool { return c.Dyno != "" }
 // Embedded reports whether the embedded database is used.
 func (c *Config) Embedded() bool { return c.DatabaseURL == "" }
 
-// Load reads the configuration from the environment and validates it.
-func Load() (*Config, error) {
-	var c Config
-	if err := envconfig.Process("", &c); err != nil {
-		var pe *envconfig.ParseError
-		if errors.As(err, &pe) {
-			return nil, varError(pe.KeyName, pe.Value, pe.Err.Error())
+// Load reads the configuration from environ, given in os.Environ's form
+// ("NAME=value"; of a name given twice the later wins, as in exec.Cmd.Env),
+// and validates it. It reads nothing else, so that tests can load configs
+// side by side. Each var goes to one reader: the fields of Config, the
+// alert rules (other ALERT_ vars) or the checks (CHECK_ vars). It returns
+// every problem at once, joined.
+func Load(environ []string) (*Config, error) {
+	c := &Config{env: make(map[string]string, len(environ))}
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		c.env[name] = value
+	}
+	errs := c.decode()
+	if len(errs) == 0 {
+		// Values that did not decode would be blamed twice.
+		if err := c.Validate(); err != nil {
+			errs = append(errs, err)
 		}
-		return nil, err
 	}
-	if err := c.Validate(); err != nil {
-		return nil, err
+	rules, checkVars := map[string]string{}, map[string]string{}
+	for name, value := range c.env {
+		switch {
+		case strings.HasPrefix(name, checks.VarPrefix):
+			checkVars[name] = value
+		case strings.HasPrefix(name, alert.VarPrefix):
+			if _, ours := fieldByVar(name); !ours {
+				rules[name] = value
+			}
+		}
 	}
-	return &c, nil
+	var err error
+	if c.Rules, err = alert.ParseRules(rules); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Checks, err = checks.ParseVars(checkVars, c.LookupEnv); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// LookupEnv returns the value of the var name as Load was given it, as
+// os.LookupEnv would: checks read their env:VAR targets with it.
+func (c *Config) LookupEnv(name string) (string, bool) {
+	v, ok := c.env[name]
+	return v, ok
+}
+
+// decode sets each var's field from c.env, or from its default when the var
+// is not set (a var set to "" is set, as envconfig has it).
+func (c *Config) decode() []error {
+	var errs []error
+	v := reflect.ValueOf(c).Elem()
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		name := f.Tag.Get("envconfig")
+		if name == "" {
+			continue
+		}
+		value, set := c.env[name]
+		if !set {
+			if value = f.Tag.Get("default"); value == "" {
+				continue
+			}
+		}
+		if err := decodeField(v.Field(i), value); err != nil {
+			shown := value
+			if f.Tag.Get("secret") == "true" {
+				shown = "(redacted)"
+			}
+			errs = append(errs, varError(name, shown, err.Error()))
+		}
+	}
+	return errs
+}
+
+// wantWhole says why a var is not the whole number its field takes.
+func wantWhole(err error) error {
+	if errors.Is(err, strconv.ErrRange) {
+		return errors.New("too large a number")
+	}
+	return errors.New("want a whole number")
+}
+
+// decoder is a type that reads itself from a var's value, as
+// envconfig.Decoder.
+type decoder interface{ Decode(value string) error }
+
+func decodeField(field reflect.Value, value string) error {
+	switch d := field.Addr().Interface().(type) {
+	case decoder:
+		return d.Decode(value)
+	case encoding.TextUnmarshaler:
+		return d.UnmarshalText([]byte(value))
+	}
+	switch field.Kind() {
+	case reflect.String:
+		field.SetString(value)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		field.SetBool(b)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, err := strconv.ParseInt(value, 10, field.Type().Bits())
+		if err != nil {
+			return wantWhole(err)
+		}
+		field.SetInt(n)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		n, err := strconv.ParseUint(value, 10, field.Type().Bits())
+		if err != nil {
+			return wantWhole(err)
+		}
+		field.SetUint(n)
+	case reflect.Float32, reflect.Float64:
+		n, err := strconv.ParseFloat(value, field.Type().Bits())
+		if err != nil {
+			return errors.New("want a number")
+		}
+		field.SetFloat(n)
+	default:
+		// A field of another type is a mistake in Config, not in the var.
+		return fmt.Errorf("config: a %s field can't be read from a config var; give its type a Decode method", field.Type())
+	}
+	return nil
 }
 
 // Validate checks values that parse but make no sense.
@@ -230,7 +346,7 @@ func fieldByVar(name string) (reflect.StructField, bool) {
 type Var struct {
 	Name        string
 	Value       string // as parsed; secrets redacted
-	Set         bool   // present in the environment
+	Set         bool   // present in the environment Load read
 	Default     string
 	Example     string
 	Description string
@@ -246,7 +362,10 @@ func (c *Config) Vars() []Var {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name := f.Tag.Get("envconfig")
-		_, set := os.LookupEnv(name)
+		if name == "" {
+			continue // not a var: Rules, Checks
+		}
+		_, set := c.env[name]
 		val := fmt.Sprint(v.Field(i).Interface())
 		if f.Tag.Get("secret") == "true" && val != "" && val != "[]" {
 			val = "(redacted)"
@@ -263,7 +382,7 @@ func (c *Config) Vars() []Var {
 // never works.
 type List []string
 
-// Decode implements envconfig.Decoder.
+// Decode reads the var's value (Load's decoder interface, as envconfig's).
 func (l *List) Decode(value string) error {
 	*l = nil
 	for _, v := range strings.Split(value, ",") {
@@ -284,7 +403,7 @@ var phoneNumber = regexp.MustCompile(`^\+?[1-9][0-9]{6,14}$`)
 // Secrets is a comma-separated list of passwords.
 type Secrets []string
 
-// Decode implements envconfig.Decoder.
+// Decode reads the var's value (Load's decoder interface, as envconfig's).
 func (s *Secrets) Decode(value string) error {
 	*s = nil
 	for _, p := range strings.Split(value, ",") {

@@ -6,96 +6,166 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dynowatch/dynowatch/alert"
 )
 
-// clearEnv unsets every config var for the test, so the machine's own
-// environment (DATABASE_URL, PORT …) does not leak in.
-func clearEnv(t *testing.T) {
-	t.Helper()
-	for _, v := range (&Config{}).Vars() {
-		t.Setenv(v.Name, "")
-		os.Unsetenv(v.Name)
-	}
-}
-
 func TestLoadDefaults(t *testing.T) {
-	clearEnv(t)
-	c, err := Load()
+	t.Parallel()
+	c, err := Load(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Port != 5000 || c.DBPath != "dynowatch.db" || c.DatabaseMaxConns != 5 || c.RetentionEvents.D() != 30*24*time.Hour ||
-		c.RetentionHourly.D() != 365*24*time.Hour || c.KeepQueryStrings || c.OnHeroku() || !c.Embedded() {
+		c.RetentionHourly.D() != 365*24*time.Hour || c.KeepQueryStrings || c.OnHeroku() || !c.Embedded() ||
+		c.SendGridHost != "https://api.sendgrid.com" || len(c.Checks) != 0 {
 		t.Errorf("defaults = %+v", c)
+	}
+	if got, want := c.Rules.For("shop", alert.RuleHCodes), alert.DefaultRules().For("shop", alert.RuleHCodes); got != want {
+		t.Errorf("rules = %+v, want the defaults %+v", got, want)
 	}
 }
 
 func TestLoad(t *testing.T) {
-	clearEnv(t)
-	t.Setenv("PORT", "8080")
-	t.Setenv("DYNO", "web.1")
-	t.Setenv("DRAIN_SECRET", "old-one, new-one")
-	t.Setenv("RETENTION_EVENTS", "7d")
-	t.Setenv("ROLLUP_FLUSH_INTERVAL", "2s")
-	t.Setenv("DATABASE_URL", "postgres://u:p@db.example.com:5432/d")
-	c, err := Load()
+	t.Parallel()
+	c, err := Load([]string{
+		"PORT=8080",
+		"DYNO=web.1",
+		"DRAIN_SECRET=old-one, new-one",
+		"RETENTION_EVENTS=7d",
+		"ROLLUP_FLUSH_INTERVAL=2s",
+		"DATABASE_URL=postgres://u:p@db.example.com:5432/d",
+		"KEEP_CLIENT_IPS=true",
+		"PORT=8081", // the later wins, as in exec.Cmd.Env
+		"EVENT_LINES_PER_MINUTE=0",
+		"PATH=/usr/bin",
+		"MALFORMED",
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Port != 8080 || !c.OnHeroku() || c.Embedded() || len(c.DrainSecret) != 2 || c.DrainSecret[1] != "new-one" ||
-		c.RetentionEvents.D() != 7*24*time.Hour || c.RollupFlushEvery.D() != 2*time.Second {
+	if c.Port != 8081 || !c.OnHeroku() || c.Embedded() || len(c.DrainSecret) != 2 || c.DrainSecret[1] != "new-one" ||
+		c.RetentionEvents.D() != 7*24*time.Hour || c.RollupFlushEvery.D() != 2*time.Second || !c.KeepClientIPs || c.EventLinesPerMinute != 0 {
 		t.Errorf("config = %+v", c)
+	}
+	if v, ok := c.LookupEnv("PATH"); !ok || v != "/usr/bin" {
+		t.Errorf("LookupEnv(PATH) = %q, %v", v, ok)
+	}
+	if _, ok := c.LookupEnv("HOME"); ok {
+		t.Error("LookupEnv(HOME) found a var Load was not given")
+	}
+}
+
+// TestLoadRoutesVars: each var goes to one reader: a channel's ALERT_ var
+// to Config, other ALERT_ vars to the alert rules, CHECK_ vars to the
+// checks, whose env:VAR targets are looked up among the vars given.
+func TestLoadRoutesVars(t *testing.T) {
+	t.Parallel()
+	c, err := Load([]string{
+		"ALERT_WEBHOOK_URL=https://hooks.example.com/x",
+		"ALERT_WEBHOOK_MIN_SEVERITY=warning",
+		"ALERT_H_CODES_THRESHOLD__MY_APP=50",
+		"ALERT_REPEAT_INTERVAL=2h",
+		"CHECK_API=http https://x.test every=1d",
+		"CHECK_QUEUE=redis env:QUEUE_REDIS_URL list=jobs",
+		"QUEUE_REDIS_URL=redis://h:6379",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.WebhookURL != "https://hooks.example.com/x" || c.WebhookMinSeverity != "warning" {
+		t.Errorf("channel vars = %q, %q", c.WebhookURL, c.WebhookMinSeverity)
+	}
+	if got := c.Rules.For("my-app", alert.RuleHCodes).Threshold; got != 50 {
+		t.Errorf("H_CODES threshold of my-app = %v, want 50", got)
+	}
+	if c.Rules.Policy.RepeatInterval != 2*time.Hour {
+		t.Errorf("repeat interval = %v", c.Rules.Policy.RepeatInterval)
+	}
+	if len(c.Checks) != 2 || c.Checks[0].Name != "api" || c.Checks[0].Every != 24*time.Hour || c.Checks[1].URLVar != "QUEUE_REDIS_URL" {
+		t.Fatalf("checks = %+v", c.Checks)
+	}
+	if u, err := c.Checks[1].ResolveURL(c.LookupEnv); err != nil || u != "redis://h:6379" {
+		t.Errorf("env:QUEUE_REDIS_URL resolves to %q, %v", u, err)
 	}
 }
 
 func TestLoadErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
-		name, value string
-		want        []string // parts of the error
+		environ []string
+		want    []string // parts of the error
 	}{
-		{"PORT", "web", []string{`PORT="web"`, "example: PORT=5000"}},
-		{"PORT", "70000", []string{"not a TCP port"}},
-		{"DRAIN_SECRET", "a:b", []string{"DRAIN_SECRET", "goes into a URL", "example: DRAIN_SECRET="}},
-		{"DRAIN_SECRET", "a,,b", []string{"empty secret"}},
-		{"RETENTION_EVENTS", "a month", []string{"RETENTION_EVENTS", "30d"}},
-		{"RETENTION_HOURLY_ROLLUPS", "1m", []string{"at least 1h "}},
-		{"DYNOWATCH_URL", "my-dynowatch.herokuapp.com", []string{`DYNOWATCH_URL="my-dynowatch.herokuapp.com": want a URL starting http:// or https://`, "example: DYNOWATCH_URL=https://"}},
-		{"DATABASE_URL", "mysql://x", []string{"postgres://", "(redacted)"}},
-		{"KEEP_CLIENT_IPS", "maybe", []string{"KEEP_CLIENT_IPS"}},
-		{"SENDGRID_API_KEY", "SG.x", []string{"set ALERT_EMAIL_FROM and ALERT_EMAIL_TO"}},
-		{"INFOBIP_API_KEY", "k", []string{"SMS needs INFOBIP_BASE_URL, INFOBIP_API_KEY and ALERT_SMS_TO together"}},
-		{"ALERT_SMS_MIN_SEVERITY", "urgent", []string{"want info, warning or critical", "example: ALERT_SMS_MIN_SEVERITY=warning"}},
-		{"ALERT_TIMEZONE", "Mars/Olympus", []string{"not a time zone name"}},
-		{"SMTP_URL", "http://x", []string{`SMTP_URL="(redacted)": want a URL starting smtp:// or smtps://`, "example: SMTP_URL=smtp://user:pass@"}},
-		{"SENDGRID_HOST", "api.sendgrid.com", []string{`SENDGRID_HOST="api.sendgrid.com": want a URL starting http:// or https://`}},
-		{"ALERT_WEBHOOK_URL", "https:///hook?token=abc", []string{`ALERT_WEBHOOK_URL="(redacted)": the URL has no host`}},
-		{"HEROKU_API_URL", "api.heroku.com", []string{"HEROKU_API_URL", "want a URL starting http://"}},
+		{[]string{"PORT=web"}, []string{`PORT="web": want a whole number`, "example: PORT=5000"}},
+		{[]string{"PORT="}, []string{`PORT="": want a whole number`}},
+		{[]string{"PORT=70000"}, []string{"not a TCP port"}},
+		{[]string{"DATABASE_MAX_CONNS=99999999999"}, []string{`DATABASE_MAX_CONNS="99999999999": too large a number`}},
+		{[]string{"DRAIN_SECRET=a:b"}, []string{"DRAIN_SECRET", "goes into a URL", "example: DRAIN_SECRET="}},
+		{[]string{"DRAIN_SECRET=a,,b"}, []string{"empty secret"}},
+		{[]string{"RETENTION_EVENTS=a month"}, []string{`RETENTION_EVENTS="a month": want a number and a unit`, "example: RETENTION_EVENTS=30d"}},
+		{[]string{"RETENTION_HOURLY_ROLLUPS=1m"}, []string{"at least 1h "}},
+		{[]string{"DYNOWATCH_URL=my-dynowatch.herokuapp.com"}, []string{`DYNOWATCH_URL="my-dynowatch.herokuapp.com": want a URL starting http:// or https://`, "example: DYNOWATCH_URL=https://"}},
+		{[]string{"DATABASE_URL=mysql://x"}, []string{"postgres://", "(redacted)"}},
+		{[]string{"KEEP_CLIENT_IPS=maybe"}, []string{`KEEP_CLIENT_IPS="maybe": want true or false`}},
+		{[]string{"SENDGRID_API_KEY=SG.x"}, []string{"set ALERT_EMAIL_FROM and ALERT_EMAIL_TO"}},
+		{[]string{"INFOBIP_API_KEY=k"}, []string{"SMS needs INFOBIP_BASE_URL, INFOBIP_API_KEY and ALERT_SMS_TO together"}},
+		{[]string{"ALERT_SMS_MIN_SEVERITY=urgent"}, []string{"want info, warning or critical", "example: ALERT_SMS_MIN_SEVERITY=warning"}},
+		{[]string{"ALERT_TIMEZONE=Mars/Olympus"}, []string{"not a time zone name"}},
+		{[]string{"SMTP_URL=http://x"}, []string{`SMTP_URL="(redacted)": want a URL starting smtp:// or smtps://`, "example: SMTP_URL=smtp://user:pass@"}},
+		{[]string{"SENDGRID_HOST=api.sendgrid.com"}, []string{`SENDGRID_HOST="api.sendgrid.com": want a URL starting http:// or https://`}},
+		{[]string{"ALERT_WEBHOOK_URL=https:///hook?token=abc"}, []string{`ALERT_WEBHOOK_URL="(redacted)": the URL has no host`}},
+		{[]string{"HEROKU_API_URL=api.heroku.com"}, []string{"HEROKU_API_URL", "want a URL starting http://"}},
+		{[]string{"ALERT_H_CODE_THRESHOLD=5"}, []string{"config var ALERT_H_CODE_THRESHOLD: unknown", "example: ALERT_H_CODES_THRESHOLD=5"}},
+		{[]string{"CHECK_X=http https://x.test every=2d"}, []string{"config var CHECK_X: every=2d: want a duration from 1s to 1d", "for example CHECK_X="}},
+		{[]string{"CHECK_Q=redis env:QUEUE_URL"}, []string{"config var CHECK_Q: its target env:QUEUE_URL is not set"}},
+		// Every problem at once: the settings', the rules' and the checks'.
+		{[]string{"PORT=web", "MEMORY_BUDGET_MB=lots", "ALERT_R14_SEVERITY=urgent", "CHECK_X=ftp x"},
+			[]string{`PORT="web"`, `MEMORY_BUDGET_MB="lots"`, `ALERT_R14_SEVERITY="urgent"`, "config var CHECK_X: the type ftp is unknown"}},
+		{[]string{"DATABASE_MAX_CONNS=0", "EVENT_LINES_PER_MINUTE=-1", "ALERT_GROUP_WAIT=soon"},
+			[]string{"DATABASE_MAX_CONNS", "EVENT_LINES_PER_MINUTE", "ALERT_GROUP_WAIT"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
-			clearEnv(t)
-			t.Setenv(tt.name, tt.value)
-			_, err := Load()
-			if err == nil {
-				t.Fatal("no error")
+		t.Run(strings.Join(tt.environ, " "), func(t *testing.T) {
+			t.Parallel()
+			c, err := Load(tt.environ)
+			if err == nil || c != nil {
+				t.Fatalf("Load = %v, %v; want no config and an error", c, err)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
 			}
-			if tt.name == "DATABASE_URL" && strings.Contains(err.Error(), "mysql") {
+			if strings.Contains(err.Error(), "mysql") || strings.Contains(err.Error(), "token=abc") {
 				t.Errorf("error shows the secret: %q", err)
 			}
 		})
 	}
 }
 
+// TestExamplesLoad: the example of every var, all set together, is a good
+// config: the examples the README, app.json and errors show work, and
+// every field's type can be read from a var.
+func TestExamplesLoad(t *testing.T) {
+	t.Parallel()
+	var environ []string
+	for _, v := range (&Config{}).Vars() {
+		environ = append(environ, v.Name+"="+v.Example)
+	}
+	c, err := Load(environ)
+	if err != nil {
+		t.Fatalf("the examples: %v", err)
+	}
+	for _, v := range c.Vars() {
+		if !v.Set {
+			t.Errorf("%s is not Set", v.Name)
+		}
+	}
+}
+
 func TestVarsRedactSecrets(t *testing.T) {
-	clearEnv(t)
-	t.Setenv("DRAIN_SECRET", "topsecret1")
-	t.Setenv("DATABASE_URL", "postgres://u:topsecret2@h/d")
-	c, err := Load()
+	t.Parallel()
+	c, err := Load([]string{"DRAIN_SECRET=topsecret1", "DATABASE_URL=postgres://u:topsecret2@h/d"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,12 +229,9 @@ func TestDocsInStep(t *testing.T) {
 // TestListVarsTakeListsAsPeopleWriteThem: every comma-separated var drops
 // the spaces around entries and empty entries.
 func TestListVarsTakeListsAsPeopleWriteThem(t *testing.T) {
-	clearEnv(t)
-	t.Setenv("TAIL_APPS", "shop, cart ,")
-	t.Setenv("HEROKU_API_KEY", "k")
-	t.Setenv("ALERT_EMAIL_TO", " ops@example.com, oncall@example.com,")
-	t.Setenv("ALERT_SMS_TO", "41793026727, +447700900123")
-	c, err := Load()
+	t.Parallel()
+	c, err := Load([]string{"TAIL_APPS=shop, cart ,", "HEROKU_API_KEY=k",
+		"ALERT_EMAIL_TO= ops@example.com, oncall@example.com,", "ALERT_SMS_TO=41793026727, +447700900123"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,6 +252,7 @@ func TestListVarsTakeListsAsPeopleWriteThem(t *testing.T) {
 // TestListVarsRefuseBadEntries: an entry that can't work stops start-up
 // with the var's name and the entry, instead of being retried forever.
 func TestListVarsRefuseBadEntries(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ name, value, want string }{
 		{"TAIL_APPS", "shop,My App", `"My App" is not a Heroku app name`},
 		{"TAIL_APPS", "shop,https://shop.herokuapp.com", `"https://shop.herokuapp.com" is not a Heroku app name`},
@@ -192,10 +260,8 @@ func TestListVarsRefuseBadEntries(t *testing.T) {
 		{"ALERT_SMS_TO", "41793026727,call me", `"call me" is not a phone number`},
 	} {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
-			clearEnv(t)
-			t.Setenv("HEROKU_API_KEY", "k")
-			t.Setenv(tt.name, tt.value)
-			_, err := Load()
+			t.Parallel()
+			_, err := Load([]string{"HEROKU_API_KEY=k", tt.name + "=" + tt.value})
 			if err == nil || !strings.Contains(err.Error(), "config var "+tt.name) || !strings.Contains(err.Error(), tt.want) ||
 				!strings.Contains(err.Error(), "example: "+tt.name+"=") {
 				t.Errorf("Load() error = %v, want one naming %s and %s with an example", err, tt.name, tt.want)
