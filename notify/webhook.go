@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // WebhookOptions configure a webhook: a JSON POST to a URL of the user's.
@@ -36,7 +37,7 @@ type Webhook struct {
 	min     alert.Severity
 	client  *http.Client
 	timeout time.Duration
-	redact  redactor
+	redact  redact.Scrubber
 }
 
 // NewWebhook checks o and returns a webhook channel.
@@ -60,12 +61,12 @@ func NewWebhook(o WebhookOptions) (*Webhook, error) {
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Webhook{
 		url:     o.URL,
-		where:   redactURL(u),
+		where:   redact.Origin(u),
 		secret:  []byte(o.Secret),
 		min:     o.MinSeverity,
 		client:  &client,
 		timeout: timeout,
-		redact:  newRedactor(webhookSecrets(u, o.Secret)...),
+		redact:  redact.NewScrubber(webhookSecrets(u, o.Secret)...),
 	}, nil
 }
 
@@ -73,7 +74,7 @@ func NewWebhook(o WebhookOptions) (*Webhook, error) {
 // and the signing secret.
 func webhookSecrets(u *url.URL, secret string) []string {
 	s := []string{secret, u.RawQuery}
-	if u.String() != redactURL(u) {
+	if u.String() != redact.Origin(u) {
 		s = append(s, u.String())
 	}
 	if u.User != nil {
@@ -128,11 +129,11 @@ func (w *Webhook) Notify(ctx context.Context, n *alert.Notification) (retry bool
 		return false, nil
 	}
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	detail := answerSnippet(w.redact.scrub(string(snippet)))
+	detail := answerSnippet(w.redact.Scrub(string(snippet)))
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		detail = "redirects are not followed"
 	}
-	return retry, w.redact.statusError("webhook "+w.where, resp.StatusCode, detail)
+	return retry, statusError(w.redact, "webhook "+w.where, resp.StatusCode, detail)
 }
 
 // WebhookSignature is the X-Dynowatch-Signature of a webhook body: "sha256=" and
