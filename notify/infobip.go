@@ -184,7 +184,7 @@ func (b *Infobip) Notify(ctx context.Context, n *alert.Notification) (retry bool
 		if decodeErr != nil || detail == "" {
 			detail = answerSnippet(scrubbed)
 		}
-		return retry, b.redact.statusError("infobip", resp.StatusCode, detail)
+		return retry, b.redact.answerError("infobip", resp, detail)
 	}
 	var failed []string
 	for _, m := range r.Messages {

@@ -147,7 +147,8 @@ func (s *SendGrid) Notify(ctx context.Context, n *alert.Notification) (retry boo
 		return false, nil
 	}
 	_, retry = RetryableStatus(resp.StatusCode)
-	return retry, s.redact.statusError("sendgrid", resp.StatusCode, sendGridErrors(s.redact.scrub(resp.Body)))
+	return retry, s.redact.answerError("sendgrid", &http.Response{StatusCode: resp.StatusCode, Header: resp.Headers},
+		sendGridErrors(s.redact.scrub(resp.Body)))
 }
 
 // sendGridErrors reads the messages of a scrubbed error body
