@@ -133,7 +133,7 @@ func (w *Webhook) Notify(ctx context.Context, n *alert.Notification) (retry bool
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		detail = "redirects are not followed"
 	}
-	return retry, statusError(w.redact, "webhook "+w.where, resp.StatusCode, detail)
+	return retry, answerError(w.redact, "webhook "+w.where, resp, detail)
 }
 
 // WebhookSignature is the X-Dynowatch-Signature of a webhook body: "sha256=" and
