@@ -14,7 +14,7 @@ import (
 
 	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/auth"
-	"github.com/dynowatch/dynowatch/config"
+	"github.com/dynowatch/dynowatch/duration"
 	"github.com/dynowatch/dynowatch/heroku"
 	"github.com/dynowatch/dynowatch/store"
 )
@@ -172,7 +172,7 @@ func (s *server) handleSeries(w http.ResponseWriter, r *http.Request) {
 	}
 	q.Step = defaultStep(q.To.Sub(q.From))
 	if v := r.FormValue("step"); v != "" {
-		if q.Step, err = config.ParseDuration(v); err != nil || q.Step < time.Minute {
+		if q.Step, err = duration.Parse(v); err != nil || q.Step < time.Minute {
 			writeError(w, r, s.Logger, badRequest("step", v, "a duration of at least 1m, like 5m or 1h", err))
 			return
 		}
@@ -195,7 +195,7 @@ func (s *server) handleSeries(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, js)
 	}
-	writeJSON(w, map[string]any{"metric": q.Metric, "step": config.Duration(q.Step).String(), "series": out})
+	writeJSON(w, map[string]any{"metric": q.Metric, "step": duration.Format(q.Step), "series": out})
 }
 
 // defaultStep keeps a chart near 60 to 360 points.
@@ -379,7 +379,7 @@ func (s *server) handleCreateSilence(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if in.Duration != "" {
-		d, err := config.ParseDuration(in.Duration)
+		d, err := duration.Parse(in.Duration)
 		if err != nil || d <= 0 {
 			writeError(w, r, s.Logger, &requestError{fmt.Sprintf("duration %q: want a duration such as 30m, 2h or 1d", in.Duration)})
 			return
@@ -454,7 +454,7 @@ func parseTime(v string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 		return t, nil
 	}
-	d, err := config.ParseDuration(v)
+	d, err := duration.Parse(v)
 	if err != nil {
 		return time.Time{}, err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/dynowatch/dynowatch/duration"
 	"github.com/dynowatch/dynowatch/redact"
 )
 
@@ -102,7 +103,7 @@ func (p *Prober) Probe(ctx context.Context, c *Check) Result {
 // "" when it did not.
 func timedOut(ctx context.Context, c *Check, doing string) string {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Sprintf("timed out after %s %s", formatDuration(c.Timeout), doing)
+		return fmt.Sprintf("timed out after %s %s", duration.Format(c.Timeout), doing)
 	}
 	return ""
 }

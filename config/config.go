@@ -16,6 +16,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/dynowatch/dynowatch/duration"
 	"github.com/dynowatch/dynowatch/heroku"
 )
 
@@ -39,10 +40,10 @@ type Config struct {
 	EventLinesPerMinute int  `envconfig:"EVENT_LINES_PER_MINUTE" default:"10" example:"10" desc:"Raw lines kept per app, code and minute (an H12 storm is counted in full but only this many of its lines are stored)."`
 	MemoryBudgetMB      int  `envconfig:"MEMORY_BUDGET_MB" default:"400" example:"900" desc:"Memory each dynowatch process keeps itself within (Go's soft memory limit); a third of it holds the request rollups between flushes. The default fits a 512 MB dyno; raise it on larger ones."`
 
-	RetentionEvents  Duration `envconfig:"RETENTION_EVENTS" default:"30d" example:"30d" desc:"How long events (H/R/L codes, crashes, releases …) with their lines are kept."`
-	RetentionMinute  Duration `envconfig:"RETENTION_MINUTE_ROLLUPS" default:"30d" example:"30d" desc:"How long per-minute request rollups and metric samples are kept."`
-	RetentionHourly  Duration `envconfig:"RETENTION_HOURLY_ROLLUPS" default:"365d" example:"365d" desc:"How long hourly rollups are kept."`
-	RollupFlushEvery Duration `envconfig:"ROLLUP_FLUSH_INTERVAL" default:"5s" example:"5s" desc:"How often each web dyno writes its in-memory request rollups to the database (also on shutdown)."`
+	RetentionEvents  duration.Duration `envconfig:"RETENTION_EVENTS" default:"30d" example:"30d" desc:"How long events (H/R/L codes, crashes, releases …) with their lines are kept."`
+	RetentionMinute  duration.Duration `envconfig:"RETENTION_MINUTE_ROLLUPS" default:"30d" example:"30d" desc:"How long per-minute request rollups and metric samples are kept."`
+	RetentionHourly  duration.Duration `envconfig:"RETENTION_HOURLY_ROLLUPS" default:"365d" example:"365d" desc:"How long hourly rollups are kept."`
+	RollupFlushEvery duration.Duration `envconfig:"ROLLUP_FLUSH_INTERVAL" default:"5s" example:"5s" desc:"How often each web dyno writes its in-memory request rollups to the database (also on shutdown)."`
 
 	SendGridAPIKey     string `envconfig:"SENDGRID_API_KEY" example:"SG.xxxx" secret:"true" desc:"SendGrid API key: alerts by email through SendGrid."`
 	SendGridHost       string `envconfig:"SENDGRID_HOST" default:"https://api.sendgrid.com" example:"https://api.eu.sendgrid.com" desc:"SendGrid API host; the EU one for EU data residency."`
@@ -183,12 +184,12 @@ func (c *Config) Validate() error {
 	}
 	for _, d := range []struct {
 		name string
-		v    Duration
+		v    duration.Duration
 		min  time.Duration
 	}{{"RETENTION_EVENTS", c.RetentionEvents, time.Hour}, {"RETENTION_MINUTE_ROLLUPS", c.RetentionMinute, time.Hour},
 		{"RETENTION_HOURLY_ROLLUPS", c.RetentionHourly, time.Hour}, {"ROLLUP_FLUSH_INTERVAL", c.RollupFlushEvery, 100 * time.Millisecond}} {
 		if d.v.D() < d.min {
-			bad(d.name, d.v.String(), "want at least "+Duration(d.min).String())
+			bad(d.name, d.v.String(), "want at least "+duration.Format(d.min))
 		}
 	}
 	return errors.Join(errs...)
@@ -298,42 +299,4 @@ func (s Secrets) String() string {
 		return ""
 	}
 	return fmt.Sprintf("(%d redacted)", len(s))
-}
-
-// Duration is a time.Duration that also accepts days, as in "30d".
-type Duration time.Duration
-
-// D returns d as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// Decode implements envconfig.Decoder.
-func (d *Duration) Decode(value string) error {
-	v, err := ParseDuration(value)
-	*d = Duration(v)
-	return err
-}
-
-// ParseDuration parses "30d", "12h", "90s" and other time.ParseDuration forms.
-func ParseDuration(s string) (time.Duration, error) {
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("%q is not a number of days", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration like 30s, 5m, 12h or 30d", s)
-	}
-	return v, nil
-}
-
-// String writes whole days as "30d".
-func (d Duration) String() string {
-	v := time.Duration(d)
-	if v > 0 && v%(24*time.Hour) == 0 {
-		return strconv.Itoa(int(v/(24*time.Hour))) + "d"
-	}
-	return v.String()
 }
