@@ -123,7 +123,8 @@ func TestNoSecretInErrors(t *testing.T) {
 	secrets := []string{sgKey, ibKey, smtpPass, hookPass, "leakcheckpathtoken", hookQuery, hookSecret,
 		hookUser + ":" + hookPass, "alerts:" + smtpPass,
 		base64.StdEncoding.EncodeToString([]byte(hookUser + ":" + hookPass)),
-		base64.StdEncoding.EncodeToString([]byte("\x00alerts\x00" + smtpPass))}
+		base64.StdEncoding.EncodeToString([]byte("\x00alerts\x00" + smtpPass)),
+		base64.StdEncoding.EncodeToString([]byte(smtpPass))}
 	short := 150 * time.Millisecond
 
 	sendgrid := func(addr string) (Notifier, error) {
@@ -145,6 +146,11 @@ func TestNoSecretInErrors(t *testing.T) {
 		return newTestSMTPServer(t, func(s *testSMTPServer) {
 			s.user, s.pass = "alerts", "another-pass"
 			s.reply = map[string]string{"AUTH": reply}
+		}).addr()
+	}
+	smtpLoginFailing := func() string {
+		return newTestSMTPServer(t, func(s *testSMTPServer) {
+			s.user, s.pass, s.mechs = "alerts", "another-pass", "LOGIN"
 		}).addr()
 	}
 
@@ -172,6 +178,10 @@ func TestNoSecretInErrors(t *testing.T) {
 		}},
 		{"smtp 535 echoing AUTH PLAIN", func() (Notifier, error) {
 			return smtpTo(smtpFailing("535 5.7.8 bad credentials " + base64.StdEncoding.EncodeToString([]byte("\x00alerts\x00"+smtpPass))))
+		}},
+		{"smtp 535 after AUTH LOGIN", func() (Notifier, error) { return smtpTo(smtpLoginFailing()) }},
+		{"smtp 535 echoing AUTH LOGIN's password", func() (Notifier, error) {
+			return smtpTo(smtpFailing("535 5.7.8 bad password " + base64.StdEncoding.EncodeToString([]byte(smtpPass))))
 		}},
 		{"smtp connection refused", func() (Notifier, error) { return smtpTo(closedAddr(t)) }},
 		{"smtp timeout", func() (Notifier, error) { return smtpTo(newSilentServer(t)) }},
