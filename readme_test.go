@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/checks"
 	"github.com/dynowatch/dynowatch/config"
+	"github.com/dynowatch/dynowatch/notify"
 	"github.com/dynowatch/dynowatch/store/storetest"
 )
 
@@ -278,5 +280,40 @@ func TestREADMESilenceExample(t *testing.T) {
 	case n := <-got:
 		t.Errorf("webhook got a second message %v; the silenced app's alert went out", n)
 	case <-time.After(2 * time.Second):
+	}
+}
+
+// TestREADMEWebhookSignatureExample: the README's worked signature is the
+// one dynowatch sends for its secret, timestamp and body, VerifyWebhook
+// takes it, and the openssl command it shows prints it.
+func TestREADMEWebhookSignatureExample(t *testing.T) {
+	text := readme(t)
+	m := regexp.MustCompile("the secret `([^`]+)`, `X-Dynowatch-Timestamp: ([0-9]+)` and\\s+the body `([^`]+)`").FindStringSubmatch(text)
+	sig := regexp.MustCompile("`X-Dynowatch-Signature-V2: (sha256=[0-9a-f]{64})`").FindStringSubmatch(text)
+	cmd := regexp.MustCompile("`(printf [^`]+ \\| openssl dgst -sha256 -hmac [^`]+)`").FindStringSubmatch(text)
+	if m == nil || sig == nil || cmd == nil {
+		t.Fatal("README.md no longer shows the worked webhook signature (secret, timestamp, body, openssl command, signature)")
+	}
+	secret, ts, body := []byte(m[1]), m[2], []byte(m[3])
+	if got := notify.WebhookSignatureV2(secret, ts, body); got != sig[1] {
+		t.Errorf("README's signature %s, dynowatch signs %s", sig[1], got)
+	}
+	h := http.Header{}
+	h.Set("X-Dynowatch-Timestamp", ts)
+	h.Set("X-Dynowatch-Signature-V2", sig[1])
+	sec, _ := strconv.ParseInt(ts, 10, 64)
+	if err := notify.VerifyWebhook(secret, h, body, time.Unix(sec, 0).Add(time.Minute), notify.DefaultWebhookTolerance); err != nil {
+		t.Errorf("VerifyWebhook refuses the README's example: %v", err)
+	}
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Log("openssl not installed: the README's command is not run")
+		return
+	}
+	out, err := exec.Command("sh", "-c", cmd[1]).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", cmd[1], err)
+	}
+	if hex := strings.TrimPrefix(sig[1], "sha256="); !strings.Contains(string(out), hex) {
+		t.Errorf("%s prints %q, not the README's %s", cmd[1], out, hex)
 	}
 }

@@ -56,7 +56,7 @@ type Config struct {
 	SMSTo              List   `envconfig:"ALERT_SMS_TO" example:"41793026727,447700900123" desc:"Phone numbers (international format) of alert SMS, comma-separated."`
 	SMSMinSeverity     string `envconfig:"ALERT_SMS_MIN_SEVERITY" default:"critical" example:"warning" desc:"Least severity sent by SMS: info, warning or critical."`
 	WebhookURL         string `envconfig:"ALERT_WEBHOOK_URL" example:"https://hooks.example.com/dynowatch" secret:"true" desc:"URL that gets every alert as JSON."`
-	WebhookSecret      string `envconfig:"ALERT_WEBHOOK_SECRET" example:"whsec-3f9c2a7e" secret:"true" desc:"Key of the X-Dynowatch-Signature HMAC-SHA256 of webhook bodies."`
+	WebhookSecret      string `envconfig:"ALERT_WEBHOOK_SECRET" example:"whsec-3f9c2a7e" secret:"true" desc:"Key of the HMAC-SHA256 signatures of webhook requests: X-Dynowatch-Signature-V2 (of X-Dynowatch-Timestamp and the body) and X-Dynowatch-Signature (of the body)."`
 	WebhookMinSeverity string `envconfig:"ALERT_WEBHOOK_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to the webhook."`
 	MetricsPublic      bool   `envconfig:"METRICS_PUBLIC" default:"false" example:"true" desc:"Serve /metrics (Prometheus) without the dashboard password."`
 	HerokuAPIKey       string `envconfig:"HEROKU_API_KEY" example:"HRKU-0123abcd-…" secret:"true" desc:"Heroku API key (heroku authorizations:create) for pull mode: dynowatch tail and TAIL_APPS."`
