@@ -15,8 +15,10 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -315,5 +317,80 @@ func TestREADMEWebhookSignatureExample(t *testing.T) {
 	}
 	if hex := strings.TrimPrefix(sig[1], "sha256="); !strings.Contains(string(out), hex) {
 		t.Errorf("%s prints %q, not the README's %s", cmd[1], out, hex)
+	}
+}
+
+// readmeConfigSets returns the vars of every `heroku config:set NAME=value …`
+// example of the README whose names start with prefix.
+func readmeConfigSets(t *testing.T, prefix string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, m := range regexp.MustCompile("`heroku config:set ([^`]+)`").FindAllStringSubmatch(readme(t), -1) {
+		for _, kv := range strings.Fields(m[1]) {
+			if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, prefix) {
+				out[k] = v
+			}
+		}
+	}
+	return out
+}
+
+// TestREADMEPagingExamples: each paging channel's example, set as the
+// README shows it (with the provider's host pointed at a fake of it), makes
+// a channel that `dynowatch alert test` reaches with the example's
+// credentials.
+func TestREADMEPagingExamples(t *testing.T) {
+	for _, tc := range []struct {
+		prefix string
+		// fake starts a fake provider, and returns the vars that point
+		// the channel at it and what it heard.
+		fake func(t *testing.T, example map[string]string) (override map[string]string, heard func() []string)
+		want func(example map[string]string) []string
+	}{
+		{"PAGERDUTY_", func(t *testing.T, _ map[string]string) (map[string]string, func() []string) {
+			var mu sync.Mutex
+			var heard []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var e struct {
+					RoutingKey  string `json:"routing_key"`
+					EventAction string `json:"event_action"`
+				}
+				json.NewDecoder(r.Body).Decode(&e)
+				mu.Lock()
+				heard = append(heard, r.URL.Path+" "+e.EventAction+" "+e.RoutingKey)
+				mu.Unlock()
+				w.WriteHeader(http.StatusAccepted)
+				io.WriteString(w, `{"status":"success","message":"Event processed","dedup_key":"x"}`)
+			}))
+			t.Cleanup(srv.Close)
+			return map[string]string{"PAGERDUTY_API_URL": srv.URL}, func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(heard) }
+		}, func(ex map[string]string) []string {
+			return []string{"/v2/enqueue trigger " + ex["PAGERDUTY_ROUTING_KEY"], "/v2/enqueue resolve " + ex["PAGERDUTY_ROUTING_KEY"]}
+		}},
+	} {
+		t.Run(tc.prefix, func(t *testing.T) {
+			example := readmeConfigSets(t, tc.prefix)
+			if len(example) == 0 {
+				t.Fatalf("README.md shows no `heroku config:set %s…` example", tc.prefix)
+			}
+			for _, v := range (&config.Config{}).Vars() {
+				t.Setenv(v.Name, "")
+				os.Unsetenv(v.Name)
+			}
+			override, heard := tc.fake(t, example)
+			for k, v := range example {
+				t.Setenv(k, v)
+			}
+			for k, v := range override {
+				t.Setenv(k, v)
+			}
+			stdout, stderr, code := runMain(t, "", "alert", "test")
+			if code != 0 {
+				t.Fatalf("dynowatch alert test with the README's %s example: exit %d\n%s%s", tc.prefix, code, stdout, stderr)
+			}
+			if got, want := heard(), tc.want(example); !slices.Equal(got, want) {
+				t.Errorf("the fake heard %q, want %q", got, want)
+			}
+		})
 	}
 }

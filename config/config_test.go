@@ -67,6 +67,9 @@ func TestLoadErrors(t *testing.T) {
 		{"ALERT_SMS_MIN_SEVERITY", "urgent", []string{"want info, warning or critical", "example: ALERT_SMS_MIN_SEVERITY=warning"}},
 		{"ALERT_TIMEZONE", "Mars/Olympus", []string{"not a time zone name"}},
 		{"SMTP_URL", "http://x", []string{"smtp://user:pass@host:587"}},
+		{"PAGERDUTY_ROUTING_KEY", "u+0123456789abcdef@example.com", []string{"PAGERDUTY_ROUTING_KEY=\"(redacted)\"", "32-character integration key", "example: PAGERDUTY_ROUTING_KEY=0123456789abcdef0123456789abcdef"}},
+		{"PAGERDUTY_API_URL", "events.pagerduty.com", []string{"want an http or https URL", "example: PAGERDUTY_API_URL=https://events.eu.pagerduty.com"}},
+		{"PAGERDUTY_MIN_SEVERITY", "high", []string{"want info, warning or critical", "example: PAGERDUTY_MIN_SEVERITY=warning"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {

@@ -119,8 +119,9 @@ func TestNoSecretInErrors(t *testing.T) {
 		hookPath   = "/services/T0LEAK/B0LEAK/leakcheckpathtoken"
 		hookQuery  = "leakcheck-query-token"
 		hookSecret = "leakcheck-signing-secret"
+		pdKey      = "leakcheckpagerdutyrouting0123456"
 	)
-	secrets := []string{sgKey, ibKey, smtpPass, hookPass, "leakcheckpathtoken", hookQuery, hookSecret,
+	secrets := []string{sgKey, ibKey, pdKey, smtpPass, hookPass, "leakcheckpathtoken", hookQuery, hookSecret,
 		hookUser + ":" + hookPass, "alerts:" + smtpPass,
 		base64.StdEncoding.EncodeToString([]byte(hookUser + ":" + hookPass)),
 		base64.StdEncoding.EncodeToString([]byte("\x00alerts\x00" + smtpPass)),
@@ -138,6 +139,9 @@ func TestNoSecretInErrors(t *testing.T) {
 			URL:    "http://" + hookUser + ":" + hookPass + "@" + addr + hookPath + "?token=" + hookQuery,
 			Secret: hookSecret, Timeout: short,
 		})
+	}
+	pagerduty := func(addr string) (Notifier, error) {
+		return NewPagerDuty(PagerDutyOptions{RoutingKey: pdKey, APIURL: "http://" + addr, Timeout: short})
 	}
 	smtpTo := func(addr string) (Notifier, error) {
 		return NewSMTP(SMTPOptions{URL: "smtp://alerts:" + smtpPass + "@" + addr, From: "a@example.com", To: []string{"b@example.com"}, Timeout: short})
@@ -170,6 +174,13 @@ func TestNoSecretInErrors(t *testing.T) {
 		{"webhook 502 echoing the request", func() (Notifier, error) { return webhook(echoingServer(t, 502)) }},
 		{"webhook connection refused", func() (Notifier, error) { return webhook(closedAddr(t)) }},
 		{"webhook timeout", func() (Notifier, error) { return webhook(hangingServer(t)) }},
+		{"pagerduty 400 echoing the request", func() (Notifier, error) { return pagerduty(echoingServer(t, 400)) }},
+		{"pagerduty 429 echoing the request", func() (Notifier, error) { return pagerduty(echoingServer(t, 429)) }},
+		{"pagerduty connection refused", func() (Notifier, error) { return pagerduty(closedAddr(t)) }},
+		{"pagerduty timeout", func() (Notifier, error) { return pagerduty(hangingServer(t)) }},
+		{"pagerduty key of the wrong length", func() (Notifier, error) {
+			return NewPagerDuty(PagerDutyOptions{RoutingKey: pdKey + "x"})
+		}},
 		{"smtp 535 echoing the password", func() (Notifier, error) {
 			return smtpTo(smtpFailing("535 5.7.8 password " + smtpPass + " not accepted"))
 		}},
