@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -366,6 +367,26 @@ func TestREADMEPagingExamples(t *testing.T) {
 			return map[string]string{"PAGERDUTY_API_URL": srv.URL}, func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(heard) }
 		}, func(ex map[string]string) []string {
 			return []string{"/v2/enqueue trigger " + ex["PAGERDUTY_ROUTING_KEY"], "/v2/enqueue resolve " + ex["PAGERDUTY_ROUTING_KEY"]}
+		}},
+		{"NTFY_", func(t *testing.T, ex map[string]string) (map[string]string, func() []string) {
+			topic, err := url.Parse(ex["NTFY_URL"])
+			if err != nil {
+				t.Fatalf("README's NTFY_URL: %v", err)
+			}
+			var mu sync.Mutex
+			var heard []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				heard = append(heard, r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization"))
+				mu.Unlock()
+				io.WriteString(w, `{"id":"hwQ2YpKdmg","time":1741944365,"event":"message","topic":"dynowatch","message":"…"}`)
+			}))
+			t.Cleanup(srv.Close)
+			// The README's topic, on the fake's host.
+			return map[string]string{"NTFY_URL": srv.URL + topic.Path}, func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(heard) }
+		}, func(ex map[string]string) []string {
+			u, _ := url.Parse(ex["NTFY_URL"])
+			return []string{"POST " + u.Path + " Bearer " + ex["NTFY_TOKEN"]}
 		}},
 	} {
 		t.Run(tc.prefix, func(t *testing.T) {

@@ -61,6 +61,9 @@ type Config struct {
 	PagerDutyRoutingKey  string `envconfig:"PAGERDUTY_ROUTING_KEY" example:"0123456789abcdef0123456789abcdef" secret:"true" desc:"Integration key (32 characters) of a PagerDuty service's Events API v2 integration: alerts open and resolve PagerDuty incidents."`
 	PagerDutyAPIURL      string `envconfig:"PAGERDUTY_API_URL" default:"https://events.pagerduty.com" example:"https://events.eu.pagerduty.com" desc:"PagerDuty Events API host; the EU one for an EU service region."`
 	PagerDutyMinSeverity string `envconfig:"PAGERDUTY_MIN_SEVERITY" default:"critical" example:"warning" desc:"Least severity sent to PagerDuty: info, warning or critical."`
+	NtfyURL              string `envconfig:"NTFY_URL" example:"https://ntfy.sh/dynowatch-alerts-7f3a9c" secret:"true" desc:"URL of an ntfy topic (ntfy.sh or your own server; user:pass@ in it for basic auth): alerts as phone push notifications. On ntfy.sh the topic name is the password: pick one nobody guesses."`
+	NtfyToken            string `envconfig:"NTFY_TOKEN" example:"tk_AgQdq7mVBoFD37zQVN29RhuMzNIz2" secret:"true" desc:"ntfy access token, for a topic that needs one (instead of user:pass in NTFY_URL)."`
+	NtfyMinSeverity      string `envconfig:"NTFY_MIN_SEVERITY" default:"warning" example:"critical" desc:"Least severity pushed through ntfy: info, warning or critical."`
 	MetricsPublic        bool   `envconfig:"METRICS_PUBLIC" default:"false" example:"true" desc:"Serve /metrics (Prometheus) without the dashboard password."`
 	HerokuAPIKey         string `envconfig:"HEROKU_API_KEY" example:"HRKU-0123abcd-…" secret:"true" desc:"Heroku API key (heroku authorizations:create) for pull mode: dynowatch tail and TAIL_APPS."`
 	HerokuAPIURL         string `envconfig:"HEROKU_API_URL" default:"https://api.heroku.com" example:"https://api.heroku.com" desc:"Heroku Platform API, for pull mode."`
@@ -134,7 +137,7 @@ func (c *Config) Validate() error {
 		bad("DATABASE_MAX_CONNS", strconv.Itoa(int(c.DatabaseMaxConns)), "want at least 1")
 	}
 	for _, sv := range []struct{ name, v string }{{"ALERT_EMAIL_MIN_SEVERITY", c.EmailMinSeverity}, {"ALERT_SMS_MIN_SEVERITY", c.SMSMinSeverity}, {"ALERT_WEBHOOK_MIN_SEVERITY", c.WebhookMinSeverity},
-		{"PAGERDUTY_MIN_SEVERITY", c.PagerDutyMinSeverity}} {
+		{"PAGERDUTY_MIN_SEVERITY", c.PagerDutyMinSeverity}, {"NTFY_MIN_SEVERITY", c.NtfyMinSeverity}} {
 		if sv.v != "info" && sv.v != "warning" && sv.v != "critical" {
 			bad(sv.name, sv.v, "want info, warning or critical")
 		}
@@ -182,6 +185,16 @@ func (c *Config) Validate() error {
 	}
 	if k := c.PagerDutyRoutingKey; k != "" && (len(k) != 32 || strings.ContainsAny(k, " \t/:@")) {
 		bad("PAGERDUTY_ROUTING_KEY", "(redacted)", "want the 32-character integration key of an Events API v2 integration (the service's Integrations tab), not a REST API key or a URL")
+	}
+	if c.NtfyURL != "" {
+		if u, err := url.Parse(c.NtfyURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") == "" || u.RawQuery != "" {
+			bad("NTFY_URL", "(redacted)", "want the topic's URL, such as https://ntfy.sh/my-topic")
+		} else if _, pass := u.User.Password(); pass && c.NtfyToken != "" {
+			bad("NTFY_TOKEN", "(redacted)", "NTFY_URL has a password too: set one of them")
+		}
+	}
+	if c.NtfyToken != "" && c.NtfyURL == "" {
+		bad("NTFY_TOKEN", "(redacted)", "set NTFY_URL, the topic's URL, too")
 	}
 	if c.MemoryBudgetMB < 64 {
 		bad("MEMORY_BUDGET_MB", strconv.Itoa(c.MemoryBudgetMB), "want at least 64")

@@ -65,6 +65,14 @@ var countingChannels = []countingChannel{
 		}
 		return c, sent
 	}},
+	{"ntfy", func(t *testing.T, min alert.Severity) (Notifier, func() int) {
+		srv := newNtfyServer(t, "alerts", "")
+		c, err := NewNtfy(NtfyOptions{URL: srv.srv.URL + "/alerts", MinSeverity: min})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, func() int { return len(srv.got()) }
+	}},
 	{"pagerduty", func(t *testing.T, min alert.Severity) (Notifier, func() int) {
 		srv := newPagerDutyServer(t)
 		c, err := NewPagerDuty(PagerDutyOptions{RoutingKey: testPagerDutyKey, APIURL: srv.srv.URL, MinSeverity: min})
@@ -213,7 +221,11 @@ func TestChannelSendTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []Notifier{sg, ib, wh, sm, pd} {
+	nt, err := NewNtfy(NtfyOptions{URL: hang + "/alerts", Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []Notifier{sg, ib, wh, sm, pd, nt} {
 		t.Run(c.Name(), func(t *testing.T) {
 			start := time.Now()
 			retry, err := c.Notify(context.Background(), fixtureFiring())

@@ -79,5 +79,12 @@ func Channels(cfg *config.Config) ([]Notifier, error) {
 		}
 		out = append(out, n)
 	}
+	if cfg.NtfyURL != "" {
+		n, err := NewNtfy(NtfyOptions{URL: cfg.NtfyURL, Token: cfg.NtfyToken, MinSeverity: alert.Severity(cfg.NtfyMinSeverity)})
+		if err != nil {
+			return nil, fmt.Errorf("ntfy: %w", err)
+		}
+		out = append(out, n)
+	}
 	return out, nil
 }

@@ -120,8 +120,12 @@ func TestNoSecretInErrors(t *testing.T) {
 		hookQuery  = "leakcheck-query-token"
 		hookSecret = "leakcheck-signing-secret"
 		pdKey      = "leakcheckpagerdutyrouting0123456"
+		ntfyToken  = "tk_leakcheckntfytoken"
+		ntfyPass   = "leakcheck-ntfy-pass"
+		ntfyTopic  = "leakcheck-ntfy-topic"
 	)
-	secrets := []string{sgKey, ibKey, pdKey, smtpPass, hookPass, "leakcheckpathtoken", hookQuery, hookSecret,
+	secrets := []string{sgKey, ibKey, pdKey, ntfyToken, ntfyPass, ntfyTopic, smtpPass,
+		base64.StdEncoding.EncodeToString([]byte("phil:" + ntfyPass)), hookPass, "leakcheckpathtoken", hookQuery, hookSecret,
 		hookUser + ":" + hookPass, "alerts:" + smtpPass,
 		base64.StdEncoding.EncodeToString([]byte(hookUser + ":" + hookPass)),
 		base64.StdEncoding.EncodeToString([]byte("\x00alerts\x00" + smtpPass)),
@@ -142,6 +146,12 @@ func TestNoSecretInErrors(t *testing.T) {
 	}
 	pagerduty := func(addr string) (Notifier, error) {
 		return NewPagerDuty(PagerDutyOptions{RoutingKey: pdKey, APIURL: "http://" + addr, Timeout: short})
+	}
+	ntfyWithToken := func(addr string) (Notifier, error) {
+		return NewNtfy(NtfyOptions{URL: "http://" + addr + "/" + ntfyTopic, Token: ntfyToken, Timeout: short})
+	}
+	ntfyWithPassword := func(addr string) (Notifier, error) {
+		return NewNtfy(NtfyOptions{URL: "http://phil:" + ntfyPass + "@" + addr + "/" + ntfyTopic, Timeout: short})
 	}
 	smtpTo := func(addr string) (Notifier, error) {
 		return NewSMTP(SMTPOptions{URL: "smtp://alerts:" + smtpPass + "@" + addr, From: "a@example.com", To: []string{"b@example.com"}, Timeout: short})
@@ -180,6 +190,14 @@ func TestNoSecretInErrors(t *testing.T) {
 		{"pagerduty timeout", func() (Notifier, error) { return pagerduty(hangingServer(t)) }},
 		{"pagerduty key of the wrong length", func() (Notifier, error) {
 			return NewPagerDuty(PagerDutyOptions{RoutingKey: pdKey + "x"})
+		}},
+		{"ntfy 401 echoing the token", func() (Notifier, error) { return ntfyWithToken(echoingServer(t, 401)) }},
+		{"ntfy 403 echoing the password", func() (Notifier, error) { return ntfyWithPassword(echoingServer(t, 403)) }},
+		{"ntfy 429 echoing the request", func() (Notifier, error) { return ntfyWithToken(echoingServer(t, 429)) }},
+		{"ntfy connection refused", func() (Notifier, error) { return ntfyWithPassword(closedAddr(t)) }},
+		{"ntfy timeout", func() (Notifier, error) { return ntfyWithToken(hangingServer(t)) }},
+		{"ntfy URL that does not parse", func() (Notifier, error) {
+			return NewNtfy(NtfyOptions{URL: "http://phil:" + ntfyPass + "%zz@ntfy.example.com/" + ntfyTopic})
 		}},
 		{"smtp 535 echoing the password", func() (Notifier, error) {
 			return smtpTo(smtpFailing("535 5.7.8 password " + smtpPass + " not accepted"))
