@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // ntfyMaxMessage is what ntfy takes as a message: a longer body becomes an
@@ -46,7 +47,7 @@ type Ntfy struct {
 	min     alert.Severity
 	client  *http.Client
 	timeout time.Duration
-	redact  redactor
+	redact  redact.Scrubber
 }
 
 // NewNtfy checks o and returns an ntfy channel.
@@ -87,12 +88,12 @@ func NewNtfy(o NtfyOptions) (*Ntfy, error) {
 		url: u.String(),
 		// On a public server the topic name is the password: errors show
 		// the host only.
-		where:   redactURL(u),
+		where:   redact.Origin(u),
 		auth:    auth,
 		min:     o.MinSeverity,
 		client:  channelHTTPClient(o.HTTPClient, timeout),
 		timeout: timeout,
-		redact:  newRedactor(secrets...),
+		redact:  redact.NewScrubber(secrets...),
 	}, nil
 }
 
@@ -215,7 +216,7 @@ func (c *Ntfy) Notify(ctx context.Context, n *alert.Notification) (retry bool, e
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader([]byte(m.Body)))
 	if err != nil {
-		return false, c.redact.wrap("ntfy", err, c.where)
+		return false, c.redact.Wrap("ntfy", err, c.where)
 	}
 	req.Header = m.header()
 	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
@@ -225,7 +226,7 @@ func (c *Ntfy) Notify(ctx context.Context, n *alert.Notification) (retry bool, e
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return true, c.redact.wrap("ntfy", err, c.where)
+		return true, c.redact.Wrap("ntfy", err, c.where)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
@@ -233,11 +234,11 @@ func (c *Ntfy) Notify(ctx context.Context, n *alert.Notification) (retry bool, e
 	if ok {
 		return false, nil
 	}
-	scrubbed := c.redact.scrub(string(raw))
+	scrubbed := c.redact.Scrub(string(raw))
 	detail := answerSnippet(scrubbed)
 	var a ntfyAnswer
 	if json.Unmarshal([]byte(scrubbed), &a) == nil && a.Error != "" {
 		detail = oneLine(a.Error + " (" + strconv.Itoa(a.Code) + sep(a.Link, ", see ") + ")")
 	}
-	return retry, c.redact.statusError("ntfy "+c.where, resp.StatusCode, detail)
+	return retry, statusError(c.redact, "ntfy "+c.where, resp.StatusCode, detail)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // PagerDutyAPIURL is the Events API's host; PAGERDUTY_API_URL overrides it
@@ -48,7 +49,7 @@ type PagerDuty struct {
 	min      alert.Severity
 	client   *http.Client
 	timeout  time.Duration
-	redact   redactor
+	redact   redact.Scrubber
 }
 
 // NewPagerDuty checks o and returns a PagerDuty channel.
@@ -84,7 +85,7 @@ func NewPagerDuty(o PagerDutyOptions) (*PagerDuty, error) {
 		min:      o.MinSeverity,
 		client:   channelHTTPClient(o.HTTPClient, timeout),
 		timeout:  timeout,
-		redact:   newRedactor(key),
+		redact:   redact.NewScrubber(key),
 	}, nil
 }
 
@@ -257,17 +258,17 @@ func (p *PagerDuty) send(ctx context.Context, e pagerDutyEvent) (retry bool, err
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
-		return true, p.redact.wrap("pagerduty: reading the answer", err, p.endpoint)
+		return true, p.redact.Wrap("pagerduty: reading the answer", err, p.endpoint)
 	}
 	ok, retry := RetryableStatus(resp.StatusCode)
 	if ok {
 		return false, nil
 	}
-	scrubbed := p.redact.scrub(string(raw))
+	scrubbed := p.redact.Scrub(string(raw))
 	var a pagerDutyAnswer
 	detail := answerSnippet(scrubbed)
 	if json.Unmarshal([]byte(scrubbed), &a) == nil && (a.Message != "" || len(a.Errors) > 0) {
 		detail = oneLine(joinNonEmpty(": ", a.Status, a.Message, strings.Join(a.Errors, "; ")))
 	}
-	return retry, p.redact.statusError("pagerduty "+e.EventAction+" "+e.DedupKey, resp.StatusCode, detail)
+	return retry, statusError(p.redact, "pagerduty "+e.EventAction+" "+e.DedupKey, resp.StatusCode, detail)
 }

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // SMTPOptions configure email through an SMTP server.
@@ -57,7 +58,7 @@ type SMTP struct {
 	timeout     time.Duration
 	tlsConfig   *tls.Config
 	where       string // the URL without credentials, for errors
-	redact      redactor
+	redact      redact.Scrubber
 }
 
 // NewSMTP checks o and returns an SMTP channel.
@@ -121,7 +122,7 @@ func parseSMTPURL(raw string) (*SMTP, error) {
 	}
 	// The password, as the URL spells it, and as AUTH PLAIN and AUTH
 	// LOGIN send it.
-	s.redact = newRedactor(s.pass, u.User.String(),
+	s.redact = redact.NewScrubber(s.pass, u.User.String(),
 		base64.StdEncoding.EncodeToString([]byte("\x00"+s.user+"\x00"+s.pass)),
 		base64.StdEncoding.EncodeToString([]byte(s.pass)))
 	return s, nil
@@ -160,10 +161,10 @@ func (s *SMTP) Notify(ctx context.Context, n *alert.Notification) (retry bool, e
 		} else if errors.Is(err, os.ErrDeadlineExceeded) {
 			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
 		}
-		return smtpRetry(err), s.redact.wrap("smtp "+s.where, err, s.where)
+		return smtpRetry(err), s.redact.Wrap("smtp "+s.where, err, s.where)
 	}
 	if len(refused) > 0 {
-		return false, s.redact.errorf("smtp %s: sent, but recipients refused: %s", s.where, strings.Join(refused, "; "))
+		return false, s.redact.Errorf("smtp %s: sent, but recipients refused: %s", s.where, strings.Join(refused, "; "))
 	}
 	return false, nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // WebhookOptions configure a webhook: a JSON POST to a URL of the user's.
@@ -55,7 +56,7 @@ type Webhook struct {
 	client  *http.Client
 	timeout time.Duration
 	now     func() time.Time
-	redact  redactor
+	redact  redact.Scrubber
 }
 
 // NewWebhook checks o and returns a webhook channel.
@@ -82,13 +83,13 @@ func NewWebhook(o WebhookOptions) (*Webhook, error) {
 	}
 	return &Webhook{
 		url:     o.URL,
-		where:   redactURL(u),
+		where:   redact.Origin(u),
 		secret:  []byte(o.Secret),
 		min:     o.MinSeverity,
 		client:  &client,
 		timeout: timeout,
 		now:     o.Now,
-		redact:  newRedactor(webhookSecrets(u, o.Secret)...),
+		redact:  redact.NewScrubber(webhookSecrets(u, o.Secret)...),
 	}, nil
 }
 
@@ -96,7 +97,7 @@ func NewWebhook(o WebhookOptions) (*Webhook, error) {
 // and the signing secret.
 func webhookSecrets(u *url.URL, secret string) []string {
 	s := []string{secret, u.RawQuery}
-	if u.String() != redactURL(u) {
+	if u.String() != redact.Origin(u) {
 		s = append(s, u.String())
 	}
 	if u.User != nil {
@@ -154,11 +155,11 @@ func (w *Webhook) Notify(ctx context.Context, n *alert.Notification) (retry bool
 		return false, nil
 	}
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	detail := answerSnippet(w.redact.scrub(string(snippet)))
+	detail := answerSnippet(w.redact.Scrub(string(snippet)))
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		detail = "redirects are not followed"
 	}
-	return retry, w.redact.statusError("webhook "+w.where, resp.StatusCode, detail)
+	return retry, statusError(w.redact, "webhook "+w.where, resp.StatusCode, detail)
 }
 
 // WebhookSignature is the X-Dynowatch-Signature of a webhook body: "sha256=" and
