@@ -437,9 +437,13 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 
 // dashboardPath is the dashboard page that shows s: its app's, or for an
 // alert of no app (a status check without app=) the checks page, or the
-// alerts page.
+// alerts page. dynowatch's own DELIVERY alerts carry the app name
+// "dynowatch" but no app page shows them: the alerts page lists them with
+// the channel's error.
 func dashboardPath(s *State) string {
 	switch {
+	case s.Rule == RuleDelivery:
+		return "/alerts"
 	case s.App != "":
 		return "/apps/" + url.PathEscape(s.App)
 	case s.Rule == RuleCheck:
