@@ -676,6 +676,47 @@ func TestSilenceOfAnUnknownRuleIsRefused(t *testing.T) {
 	}
 }
 
+// `heroku maintenance:on` for an app with a status check (app=): Heroku's
+// maintenance page answers the check with 503, and the check's own request
+// is an H80 line in the app's drain. The failing check pages nobody while
+// maintenance lasts, as the app's router alerts do not; once it ends (a
+// router line the app served), a check still failing pages, and one that
+// passes again was never told of. Its certificate is not muted: maintenance
+// does not renew it.
+func TestStoryMaintenanceModeMutesTheAppsChecks(t *testing.T) {
+	const h80 = `heroku[router]: at=info code=H80 desc="Maintenance mode" method=GET path="/health" host=shop.herokuapp.com request_id=0d6f2c8e fwd="1.2.3.4" dyno= connect= service= status=503 bytes=`
+	for _, tt := range []struct {
+		name         string
+		healthyAfter bool
+		want         []string
+	}{
+		{"still failing after", false, []string{"firing shop check api"}},
+		{"passing after", true, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var healthy atomic.Bool
+			target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !healthy.Load() {
+					w.WriteHeader(http.StatusServiceUnavailable) // Heroku's maintenance page
+				}
+			}))
+			defer target.Close()
+			s := newStory(t, "CHECK_API=http "+target.URL+"/health every=1s timeout=500ms fail=1 app=shop")
+			s.log("shop", h80) // maintenance:on
+			s.runChecks(func() bool { return s.firing(alert.RuleCheck) })
+			s.advance(5 * time.Minute)
+			s.expect()
+			healthy.Store(tt.healthyAfter)
+			s.log("shop", okRequest) // maintenance:off
+			if tt.healthyAfter {
+				s.runChecks(func() bool { return !s.firing(alert.RuleCheck) })
+			}
+			s.advance(time.Minute)
+			s.expect(tt.want...)
+		})
+	}
+}
+
 // TestAlertOfARemovedCheckResolves: removing a failing check's CHECK_ var
 // resolves its alert at the worker's next tick, and nobody is reminded of it.
 func TestAlertOfARemovedCheckResolves(t *testing.T) {

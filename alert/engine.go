@@ -362,15 +362,14 @@ func (e *Engine) update(ctx context.Context, key string, silences []Silence, now
 	return fmt.Errorf("alert %s: changed by other dynos five times in a row", key)
 }
 
-// silenced says whether a silence, or maintenance mode for router alerts,
-// mutes the alert.
+// silenced says whether a silence, or maintenance mode, mutes the alert.
 func (e *Engine) silenced(ctx context.Context, s *State, key string, silences []Silence, now time.Time) bool {
+	k, err := ParseKey(key)
+	if err != nil {
+		e.o.Logger.Error("alert key", "err", err)
+	}
 	probe := *s
 	if probe.Key == "" {
-		k, err := ParseKey(key)
-		if err != nil {
-			e.o.Logger.Error("alert key", "err", err)
-		}
 		probe.Key, probe.Rule, probe.App = key, k.Rule, k.App
 	}
 	for _, sl := range silences {
@@ -378,11 +377,25 @@ func (e *Engine) silenced(ctx context.Context, s *State, key string, silences []
 			return true
 		}
 	}
-	if probe.Rule == RuleHCodes || probe.Rule == Rule5xxRate || probe.Rule == RuleSlowRequests {
+	if mutedInMaintenance(k) {
 		m, ok, err := e.o.Store.Alert(ctx, Key{Rule: RuleMaintenance, App: probe.App}.String())
 		if err == nil && ok && m.Phase == PhaseFiring && now.Sub(m.LastEventAt) < e.o.Rules.Policy.MaintenanceFor {
 			return true
 		}
+	}
+	return false
+}
+
+// mutedInMaintenance says whether maintenance mode mutes the alert k: its
+// app's router alerts, whose errors are Heroku's maintenance page, and its
+// status checks (app=), which that page answers with 503. Not a check's
+// certificate: maintenance does not renew it.
+func mutedInMaintenance(k Key) bool {
+	switch k.Rule {
+	case RuleHCodes, Rule5xxRate, RuleSlowRequests:
+		return true
+	case RuleCheck:
+		return k.App != "" && k.Part == ""
 	}
 	return false
 }
