@@ -160,11 +160,19 @@ func newStoryOn(t *testing.T, st *store.Store, env ...string) *story {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	if err := api.Register(mux, api.Options{Store: s.st, Passwords: []string{"pw"}, Logger: s.logger, Now: s.now}); err != nil {
+	if err := api.Register(mux, api.Options{Store: s.st, Alerts: storyAlerts{s}, Passwords: []string{"pw"}, Logger: s.logger, Now: s.now}); err != nil {
 		t.Fatal(err)
 	}
 	s.api = mux
 	return s
+}
+
+// storyAlerts is the alert engine of the story's latest configure, as the
+// API asks it.
+type storyAlerts struct{ s *story }
+
+func (a storyAlerts) RetireApp(ctx context.Context, app string) error {
+	return a.s.al.engine.RetireApp(ctx, app)
 }
 
 // configure starts alerting afresh with env ("NAME=value") as the only
@@ -714,6 +722,28 @@ func TestStoryMaintenanceModeMutesTheAppsChecks(t *testing.T) {
 			s.advance(time.Minute)
 			s.expect(tt.want...)
 		})
+	}
+}
+
+// DELETE /api/v1/apps/{app} (after `heroku drains:remove`) while the app's
+// alerts fire: the channel that heard them fire hears them resolve, though
+// the app and its alerts are forgotten at once; other apps' alerts go on.
+func TestStoryForgettingAnAppResolvesItsFiringAlerts(t *testing.T) {
+	s := newStory(t)
+	s.log("shop", "heroku[worker.1]: Error R14 (Memory quota exceeded)")
+	s.log("blog", "heroku[web.1]: Error R15 (Memory quota vastly exceeded)")
+	s.send()
+	s.expectAlerts("firing r14 R14 worker.1", "firing r15 R15 web.1")
+	if code, body := s.call("DELETE", "/api/v1/apps/shop", ""); code != http.StatusNoContent {
+		t.Fatalf("DELETE /api/v1/apps/shop: %d %s", code, body)
+	}
+	s.send()
+	s.expectAlerts("firing r14 R14 worker.1", "firing r15 R15 web.1", "resolved r14 R14 worker.1")
+	if _, body := s.call("GET", "/api/v1/alerts?app=shop", ""); strings.Contains(body, "r14") {
+		t.Errorf("shop's alerts are still listed: %s", body)
+	}
+	if s.firing(alert.RuleR14) || !s.firing(alert.RuleR15) {
+		t.Error("want shop's R14 forgotten and blog's R15 firing")
 	}
 }
 

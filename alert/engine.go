@@ -290,6 +290,36 @@ func (e *Engine) Tick(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// RetireApp ends app's active alerts as it is forgotten (DELETE
+// /api/v1/apps/{app}): a firing one resolves at once, told to whoever
+// heard it fire, a pending one lapses, as Tick does with a retired alert.
+func (e *Engine) RetireApp(ctx context.Context, app string) error {
+	if app == "" {
+		return errors.New("alert: RetireApp: app is empty") // the alerts of no app are no app's to end
+	}
+	now := e.o.Now()
+	active, err := e.o.Store.ActiveAlerts(ctx)
+	if err != nil {
+		return fmt.Errorf("alert: active alerts: %w", err)
+	}
+	var errs []error
+	for _, a := range active {
+		if a.App != app {
+			continue
+		}
+		if err := e.update(ctx, a.Key, nil, now, func(s State, _ bool) (State, []Status) {
+			s, st := Retire(s, now)
+			if st == "" {
+				return s, nil
+			}
+			return s, []Status{st}
+		}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // retired says whether nothing will observe the alert s again: its rule is
 // off (or no longer exists), or its check or channel is no longer
 // configured.
