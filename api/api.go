@@ -33,9 +33,17 @@ type Store interface {
 	CheckUptime(ctx context.Context, name string, from, to time.Time) (store.Uptime, error)
 }
 
+// Alerts is what the API asks of the alert engine.
+type Alerts interface {
+	// RetireApp ends the app's active alerts, resolving those firing, before
+	// the app is forgotten.
+	RetireApp(ctx context.Context, app string) error
+}
+
 // Options configures the API.
 type Options struct {
 	Store     Store
+	Alerts    Alerts
 	Passwords []string // DASHBOARD_PASSWORD; any user name
 	Logger    *slog.Logger
 	Now       func() time.Time // optional
@@ -46,6 +54,8 @@ func Register(mux *http.ServeMux, o Options) error {
 	switch {
 	case o.Store == nil:
 		return errors.New("api: Options.Store is required")
+	case o.Alerts == nil:
+		return errors.New("api: Options.Alerts is required")
 	case len(o.Passwords) == 0:
 		return errors.New("api: Options.Passwords is empty")
 	case o.Logger == nil:
@@ -212,9 +222,16 @@ func defaultStep(span time.Duration) time.Duration {
 }
 
 // handleDeleteApp handles "DELETE /api/v1/apps/{app}": forget an app and its
-// data, after `heroku drains:remove`.
+// data, after `heroku drains:remove`. Its firing alerts resolve first, so
+// that whoever heard them fire hears them end; the store keeps those
+// notifications until they are sent.
 func (s *server) handleDeleteApp(w http.ResponseWriter, r *http.Request) {
-	if err := s.Store.DeleteApp(r.Context(), r.PathValue("app")); err != nil {
+	app := r.PathValue("app")
+	if err := s.Alerts.RetireApp(r.Context(), app); err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	if err := s.Store.DeleteApp(r.Context(), app); err != nil {
 		writeError(w, r, s.Logger, err)
 		return
 	}
