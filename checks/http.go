@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/duration"
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // maxBody is the most of a response body an http check reads: contains=
@@ -65,7 +66,7 @@ func (p *Prober) probeHTTP(ctx context.Context, c *Check, raw string, start, now
 	if !c.Status.Match(resp.StatusCode) {
 		msg := fmt.Sprintf("HTTP %s, want %s", resp.Status, c.Status)
 		if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
-			msg += fmt.Sprintf(" (a redirect to %s, not followed without follow_redirects=true)", RedactURL(loc))
+			msg += fmt.Sprintf(" (a redirect to %s, not followed without follow_redirects=true)", redact.URL(loc))
 		}
 		problems = append(problems, msg)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/dynowatch/dynowatch/duration"
 	"github.com/dynowatch/dynowatch/endpoint"
 	"github.com/dynowatch/dynowatch/heroku"
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // VarPrefix starts the name of every check's config var.
@@ -132,7 +133,7 @@ func (c *Check) parseHead(l *lexer) error {
 		return fmt.Errorf("no target after %s; want a URL or env:VAR before the options", kind)
 	}
 	if err := validURL(c.Kind, target); err != nil {
-		return fmt.Errorf("target %s: %v", RedactURL(target), err)
+		return fmt.Errorf("target %s: %v", redact.URL(target), err)
 	}
 	c.URL = target
 	return nil
@@ -347,7 +348,7 @@ func validURL(kind Kind, raw string) error {
 	}
 	if kind == Redis {
 		if _, err := redis.ParseURL(raw); err != nil {
-			return errors.New(scrub(strings.TrimPrefix(err.Error(), "redis: "), raw))
+			return errors.New(redact.URLScrubber(raw).Scrub(strings.TrimPrefix(err.Error(), "redis: ")))
 		}
 	}
 	return nil
@@ -368,7 +369,7 @@ func resolveProblem(c *Check, v string, found bool) string {
 		return fmt.Sprintf("its target env:%s is not set", c.URLVar)
 	}
 	if err := validURL(c.Kind, v); err != nil {
-		return fmt.Sprintf("its target env:%s holds %s: %v", c.URLVar, RedactURL(v), err)
+		return fmt.Sprintf("its target env:%s holds %s: %v", c.URLVar, redact.URL(v), err)
 	}
 	return ""
 }
@@ -377,7 +378,7 @@ func resolveProblem(c *Check, v string, found bool) string {
 // URL's password.
 func clipWord(s string) string {
 	if strings.Contains(s, "://") {
-		s = RedactURL(s)
+		s = redact.URL(s)
 	}
 	if len(s) > 40 {
 		i := 40

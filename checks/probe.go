@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/duration"
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // Result is what one run of a check found. It has the fields of
@@ -89,7 +90,8 @@ func (p *Prober) Probe(ctx context.Context, c *Check) Result {
 	}
 	r.OK = o.err == ""
 	r.Value, r.CertExpiry = o.value, o.certExpiry
-	r.Error, r.Warning = scrub(o.err, raw), scrub(o.warning, raw)
+	scrub := redact.URLScrubber(raw)
+	r.Error, r.Warning = scrub.Scrub(o.err), scrub.Scrub(o.warning)
 	return r
 }
 

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"net/url"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -52,26 +53,32 @@ type Config struct {
 	RetentionHourly  duration.Duration `envconfig:"RETENTION_HOURLY_ROLLUPS" default:"365d" example:"365d" desc:"How long hourly rollups are kept."`
 	RollupFlushEvery duration.Duration `envconfig:"ROLLUP_FLUSH_INTERVAL" default:"5s" example:"5s" desc:"How often each web dyno writes its in-memory request rollups to the database (also on shutdown)."`
 
-	SendGridAPIKey     string `envconfig:"SENDGRID_API_KEY" example:"SG.xxxx" secret:"true" desc:"SendGrid API key: alerts by email through SendGrid."`
-	SendGridHost       string `envconfig:"SENDGRID_HOST" url:"http,https" default:"https://api.sendgrid.com" example:"https://api.eu.sendgrid.com" desc:"SendGrid API host; the EU one for EU data residency."`
-	SMTPURL            string `envconfig:"SMTP_URL" url:"smtp,smtps" example:"smtp://user:pass@smtp.example.com:587" secret:"true" desc:"SMTP server (STARTTLS): alerts by email through it. With SendGrid too, both are channels."`
-	EmailFrom          string `envconfig:"ALERT_EMAIL_FROM" example:"dynowatch@example.com" desc:"Sender address of alert emails."`
-	EmailTo            List   `envconfig:"ALERT_EMAIL_TO" example:"ops@example.com,oncall@example.com" desc:"Recipients of alert emails, comma-separated."`
-	EmailMinSeverity   string `envconfig:"ALERT_EMAIL_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity emailed: info, warning or critical."`
-	InfobipBaseURL     string `envconfig:"INFOBIP_BASE_URL" example:"https://xxxxx.api.infobip.com" desc:"Your Infobip account's API base URL: alerts by SMS."`
-	InfobipAPIKey      string `envconfig:"INFOBIP_API_KEY" example:"0123456789abcdef-0123" secret:"true" desc:"Infobip API key."`
-	InfobipSender      string `envconfig:"INFOBIP_SENDER" default:"dynowatch" example:"InfoSMS" desc:"Sender name or number of alert SMS."`
-	SMSTo              List   `envconfig:"ALERT_SMS_TO" example:"41793026727,447700900123" desc:"Phone numbers (international format) of alert SMS, comma-separated."`
-	SMSMinSeverity     string `envconfig:"ALERT_SMS_MIN_SEVERITY" default:"critical" example:"warning" desc:"Least severity sent by SMS: info, warning or critical."`
-	WebhookURL         string `envconfig:"ALERT_WEBHOOK_URL" url:"http,https" example:"https://hooks.example.com/dynowatch" secret:"true" desc:"URL that gets every alert as JSON."`
-	WebhookSecret      string `envconfig:"ALERT_WEBHOOK_SECRET" example:"whsec-3f9c2a7e" secret:"true" desc:"Key of the X-Dynowatch-Signature HMAC-SHA256 of webhook bodies."`
-	WebhookMinSeverity string `envconfig:"ALERT_WEBHOOK_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to the webhook."`
-	MetricsPublic      bool   `envconfig:"METRICS_PUBLIC" default:"false" example:"true" desc:"Serve /metrics (Prometheus) without the dashboard password."`
-	HerokuAPIKey       string `envconfig:"HEROKU_API_KEY" example:"HRKU-0123abcd-…" secret:"true" desc:"Heroku API key (heroku authorizations:create) for pull mode: dynowatch tail and TAIL_APPS."`
-	HerokuAPIURL       string `envconfig:"HEROKU_API_URL" url:"http,https" default:"https://api.heroku.com" example:"https://api.heroku.com" desc:"Heroku Platform API, for pull mode."`
-	TailApps           List   `envconfig:"TAIL_APPS" example:"my-app,my-other-app" desc:"Apps the worker follows through Platform API log sessions, for apps where a drain can't be added (needs HEROKU_API_KEY)."`
-	HeartbeatURL       string `envconfig:"HEARTBEAT_URL" url:"http,https" example:"https://hc-ping.com/your-uuid" secret:"true" desc:"Pinged (GET) every minute by a worker: point an outside dead-man's switch at it to hear when dynowatch itself stops."`
-	Timezone           string `envconfig:"ALERT_TIMEZONE" default:"UTC" example:"Europe/Zurich" desc:"Time zone of the times in alert messages (an IANA name)."`
+	SendGridAPIKey       string `envconfig:"SENDGRID_API_KEY" example:"SG.xxxx" secret:"true" desc:"SendGrid API key: alerts by email through SendGrid."`
+	SendGridHost         string `envconfig:"SENDGRID_HOST" url:"http,https" default:"https://api.sendgrid.com" example:"https://api.eu.sendgrid.com" desc:"SendGrid API host; the EU one for EU data residency."`
+	SMTPURL              string `envconfig:"SMTP_URL" url:"smtp,smtps" example:"smtp://user:pass@smtp.example.com:587" secret:"true" desc:"SMTP server (STARTTLS): alerts by email through it. With SendGrid too, both are channels."`
+	EmailFrom            string `envconfig:"ALERT_EMAIL_FROM" example:"dynowatch@example.com" desc:"Sender address of alert emails."`
+	EmailTo              List   `envconfig:"ALERT_EMAIL_TO" example:"ops@example.com,oncall@example.com" desc:"Recipients of alert emails, comma-separated."`
+	EmailMinSeverity     string `envconfig:"ALERT_EMAIL_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity emailed: info, warning or critical."`
+	InfobipBaseURL       string `envconfig:"INFOBIP_BASE_URL" example:"https://xxxxx.api.infobip.com" desc:"Your Infobip account's API base URL: alerts by SMS."`
+	InfobipAPIKey        string `envconfig:"INFOBIP_API_KEY" example:"0123456789abcdef-0123" secret:"true" desc:"Infobip API key."`
+	InfobipSender        string `envconfig:"INFOBIP_SENDER" default:"dynowatch" example:"InfoSMS" desc:"Sender name or number of alert SMS."`
+	SMSTo                List   `envconfig:"ALERT_SMS_TO" example:"41793026727,447700900123" desc:"Phone numbers (international format) of alert SMS, comma-separated."`
+	SMSMinSeverity       string `envconfig:"ALERT_SMS_MIN_SEVERITY" default:"critical" example:"warning" desc:"Least severity sent by SMS: info, warning or critical."`
+	WebhookURL           string `envconfig:"ALERT_WEBHOOK_URL" url:"http,https" example:"https://hooks.example.com/dynowatch" secret:"true" desc:"URL that gets every alert as JSON."`
+	WebhookSecret        string `envconfig:"ALERT_WEBHOOK_SECRET" example:"whsec-3f9c2a7e" secret:"true" desc:"Key of the HMAC-SHA256 signatures of webhook requests: X-Dynowatch-Signature-V2 (of X-Dynowatch-Timestamp and the body) and X-Dynowatch-Signature (of the body)."`
+	WebhookMinSeverity   string `envconfig:"ALERT_WEBHOOK_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to the webhook."`
+	PagerDutyRoutingKey  string `envconfig:"PAGERDUTY_ROUTING_KEY" example:"0123456789abcdef0123456789abcdef" secret:"true" desc:"Integration key (32 characters) of a PagerDuty service's Events API v2 integration: alerts open and resolve PagerDuty incidents."`
+	PagerDutyAPIURL      string `envconfig:"PAGERDUTY_API_URL" url:"http,https" default:"https://events.pagerduty.com" example:"https://events.eu.pagerduty.com" desc:"PagerDuty Events API host; the EU one for an EU service region."`
+	PagerDutyMinSeverity string `envconfig:"PAGERDUTY_MIN_SEVERITY" default:"critical" example:"warning" desc:"Least severity sent to PagerDuty: info, warning or critical."`
+	NtfyURL              string `envconfig:"NTFY_URL" url:"http,https" example:"https://ntfy.sh/dynowatch-alerts-7f3a9c" secret:"true" desc:"URL of an ntfy topic (ntfy.sh or your own server; user:pass@ in it for basic auth): alerts as phone push notifications. On ntfy.sh the topic name is the password: pick one nobody guesses."`
+	NtfyToken            string `envconfig:"NTFY_TOKEN" example:"tk_AgQdq7mVBoFD37zQVN29RhuMzNIz2" secret:"true" desc:"ntfy access token, for a topic that needs one (instead of user:pass in NTFY_URL)."`
+	NtfyMinSeverity      string `envconfig:"NTFY_MIN_SEVERITY" default:"warning" example:"critical" desc:"Least severity pushed through ntfy: info, warning or critical."`
+	MetricsPublic        bool   `envconfig:"METRICS_PUBLIC" default:"false" example:"true" desc:"Serve /metrics (Prometheus) without the dashboard password."`
+	HerokuAPIKey         string `envconfig:"HEROKU_API_KEY" example:"HRKU-0123abcd-…" secret:"true" desc:"Heroku API key (heroku authorizations:create) for pull mode: dynowatch tail and TAIL_APPS."`
+	HerokuAPIURL         string `envconfig:"HEROKU_API_URL" url:"http,https" default:"https://api.heroku.com" example:"https://api.heroku.com" desc:"Heroku Platform API, for pull mode."`
+	TailApps             List   `envconfig:"TAIL_APPS" example:"my-app,my-other-app" desc:"Apps the worker follows through Platform API log sessions, for apps where a drain can't be added (needs HEROKU_API_KEY)."`
+	HeartbeatURL         string `envconfig:"HEARTBEAT_URL" url:"http,https" example:"https://hc-ping.com/your-uuid" secret:"true" desc:"Pinged (GET) every minute by a worker: point an outside dead-man's switch at it to hear when dynowatch itself stops."`
+	Timezone             string `envconfig:"ALERT_TIMEZONE" default:"UTC" example:"Europe/Zurich" desc:"Time zone of the times in alert messages (an IANA name)."`
 
 	// Rules are the alert rules and policy, read from the ALERT_ vars that
 	// are not a channel's (the fields above).
@@ -240,7 +247,8 @@ func (c *Config) Validate() error {
 	if c.DatabaseMaxConns < 1 {
 		bad("DATABASE_MAX_CONNS", strconv.Itoa(int(c.DatabaseMaxConns)), "want at least 1")
 	}
-	for _, sv := range []struct{ name, v string }{{"ALERT_EMAIL_MIN_SEVERITY", c.EmailMinSeverity}, {"ALERT_SMS_MIN_SEVERITY", c.SMSMinSeverity}, {"ALERT_WEBHOOK_MIN_SEVERITY", c.WebhookMinSeverity}} {
+	for _, sv := range []struct{ name, v string }{{"ALERT_EMAIL_MIN_SEVERITY", c.EmailMinSeverity}, {"ALERT_SMS_MIN_SEVERITY", c.SMSMinSeverity}, {"ALERT_WEBHOOK_MIN_SEVERITY", c.WebhookMinSeverity},
+		{"PAGERDUTY_MIN_SEVERITY", c.PagerDutyMinSeverity}, {"NTFY_MIN_SEVERITY", c.NtfyMinSeverity}} {
 		if sv.v != "info" && sv.v != "warning" && sv.v != "critical" {
 			bad(sv.name, sv.v, "want info, warning or critical")
 		}
@@ -271,6 +279,22 @@ func (c *Config) Validate() error {
 	}
 	if (c.InfobipAPIKey != "") != (c.InfobipBaseURL != "") || (c.InfobipAPIKey != "" && len(c.SMSTo) == 0) {
 		bad("ALERT_SMS_TO", c.SMSTo.String(), "SMS needs INFOBIP_BASE_URL, INFOBIP_API_KEY and ALERT_SMS_TO together")
+	}
+	if k := c.PagerDutyRoutingKey; k != "" && (len(k) != 32 || strings.ContainsAny(k, " \t/:@")) {
+		bad("PAGERDUTY_ROUTING_KEY", "(redacted)", "want the 32-character integration key of an Events API v2 integration (the service's Integrations tab), not a REST API key or a URL")
+	}
+	// NTFY_URL's scheme and host are checked with the other URLs; here,
+	// that it is a topic's.
+	if u, err := url.Parse(c.NtfyURL); c.NtfyURL != "" && err == nil {
+		switch _, pass := u.User.Password(); {
+		case strings.Trim(u.Path, "/") == "" || u.RawQuery != "":
+			bad("NTFY_URL", "(redacted)", "want the topic's URL, such as https://ntfy.sh/my-topic")
+		case pass && c.NtfyToken != "":
+			bad("NTFY_TOKEN", "(redacted)", "NTFY_URL has a password too: set one of them")
+		}
+	}
+	if c.NtfyToken != "" && c.NtfyURL == "" {
+		bad("NTFY_TOKEN", "(redacted)", "set NTFY_URL, the topic's URL, too")
 	}
 	if c.MemoryBudgetMB < 64 {
 		bad("MEMORY_BUDGET_MB", strconv.Itoa(c.MemoryBudgetMB), "want at least 64")

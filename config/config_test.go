@@ -118,6 +118,13 @@ func TestLoadErrors(t *testing.T) {
 		{[]string{"ALERT_H_CODE_THRESHOLD=5"}, []string{"config var ALERT_H_CODE_THRESHOLD: unknown", "example: ALERT_H_CODES_THRESHOLD=5"}},
 		{[]string{"CHECK_X=http https://x.test every=2d"}, []string{"config var CHECK_X: every=2d: want a duration from 1s to 1d", "for example CHECK_X="}},
 		{[]string{"CHECK_Q=redis env:QUEUE_URL"}, []string{"config var CHECK_Q: its target env:QUEUE_URL is not set"}},
+		{[]string{"PAGERDUTY_ROUTING_KEY=u+0123456789abcdef@example.com"}, []string{"PAGERDUTY_ROUTING_KEY=\"(redacted)\"", "32-character integration key", "example: PAGERDUTY_ROUTING_KEY=0123456789abcdef0123456789abcdef"}},
+		{[]string{"PAGERDUTY_API_URL=events.pagerduty.com"}, []string{"want a URL starting http:// or https://", "example: PAGERDUTY_API_URL=https://events.eu.pagerduty.com"}},
+		{[]string{"NTFY_URL=ntfy.sh/alerts"}, []string{"NTFY_URL=\"(redacted)\"", "want a URL starting http:// or https://", "example: NTFY_URL=https://ntfy.sh/"}},
+		{[]string{"NTFY_URL=https://ntfy.sh/"}, []string{"want the topic's URL"}},
+		{[]string{"NTFY_TOKEN=tk_x"}, []string{"set NTFY_URL, the topic's URL, too", "example: NTFY_TOKEN=tk_"}},
+		{[]string{"NTFY_MIN_SEVERITY=loud"}, []string{"want info, warning or critical"}},
+		{[]string{"PAGERDUTY_MIN_SEVERITY=high"}, []string{"want info, warning or critical", "example: PAGERDUTY_MIN_SEVERITY=warning"}},
 		// Every problem at once: the settings', the rules' and the checks'.
 		{[]string{"PORT=web", "MEMORY_BUDGET_MB=lots", "ALERT_R14_SEVERITY=urgent", "CHECK_X=ftp x"},
 			[]string{`PORT="web"`, `MEMORY_BUDGET_MB="lots"`, `ALERT_R14_SEVERITY="urgent"`, "config var CHECK_X: the type ftp is unknown"}},
@@ -160,6 +167,23 @@ func TestExamplesLoad(t *testing.T) {
 		if !v.Set {
 			t.Errorf("%s is not Set", v.Name)
 		}
+	}
+}
+
+// TestNtfyPasswordAndToken: a password in NTFY_URL and NTFY_TOKEN are two
+// ways to log in; both set is a mistake, and the error shows neither.
+func TestNtfyPasswordAndToken(t *testing.T) {
+	t.Parallel()
+	url := "NTFY_URL=https://phil:topsecret1@ntfy.example.com/alerts"
+	_, err := Load([]string{url, "NTFY_TOKEN=tk_topsecret2"})
+	if err == nil || !strings.Contains(err.Error(), "NTFY_URL has a password too: set one of them") {
+		t.Fatalf("err=%v", err)
+	}
+	if strings.Contains(err.Error(), "topsecret") {
+		t.Errorf("error shows a secret: %v", err)
+	}
+	if _, err := Load([]string{url, "NTFY_TOKEN="}); err != nil {
+		t.Errorf("NTFY_URL with a password alone: %v", err)
 	}
 }
 

@@ -15,11 +15,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/dynowatch/dynowatch/endpoint"
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // DefaultAPIURL is the Platform API that Options.APIURL defaults to.
@@ -92,7 +92,7 @@ func (o *Options) validate() error {
 	}
 	if o.APIURL != "" {
 		if _, err := endpoint.HTTP(o.APIURL); err != nil {
-			return fmt.Errorf("logsession: Options.APIURL %s: %w", redactAPIURL(o.APIURL), err)
+			return fmt.Errorf("logsession: Options.APIURL %s: %w", redact.URL(o.APIURL), err)
 		}
 	}
 	return nil
@@ -162,39 +162,4 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// redactAPIURL returns the API URL for an error message: a user, password or
-// query string in it may be a credential, so they are hidden.
-func redactAPIURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(a value that is not a URL)"
-	}
-	if u.User != nil {
-		u.User = url.User("xxxxx")
-	}
-	if u.RawQuery != "" {
-		u.RawQuery = "xxxxx"
-	}
-	return u.String()
-}
-
-// redactSessionURL returns a session URL for errors and logs. The URL is
-// the capability to read the app's logs, so only its scheme and host show.
-func redactSessionURL(u *url.URL) string {
-	s := u.Scheme + "://" + u.Host
-	if u.Path != "" || u.RawQuery != "" {
-		s += "/…"
-	}
-	return s
-}
-
-// redactURLError replaces the URL that net/http puts in its errors.
-func redactURLError(err error, shown string) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return &url.Error{Op: ue.Op, URL: shown, Err: ue.Err}
-	}
-	return err
 }
