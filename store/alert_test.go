@@ -728,26 +728,6 @@ func TestSilences(t *testing.T) {
 	})
 }
 
-func TestSilenceMatches(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct {
-		name string
-		sl   store.Silence
-		want bool
-	}{
-		{"app", store.Silence{App: "shop"}, true},
-		{"other app", store.Silence{App: "blog"}, false},
-		{"rule", store.Silence{Rule: "r14"}, true},
-		{"app and rule", store.Silence{App: "shop", Rule: "h12"}, false},
-		{"key", store.Silence{Key: "r14/shop/web.1"}, true},
-		{"other key", store.Silence{Key: "r14/shop/web.2"}, false},
-	} {
-		if got := c.sl.Matches("shop", "r14", "r14/shop/web.1"); got != c.want {
-			t.Errorf("%s: Matches = %v, want %v", c.name, got, c.want)
-		}
-	}
-}
-
 func TestPruneAlerts(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, s *store.Store) {

@@ -21,12 +21,6 @@ type Silence struct {
 	CreatedAt time.Time
 }
 
-// Matches reports whether sl mutes the alert with app, rule and key (at
-// any time: see ActiveSilences).
-func (sl *Silence) Matches(app, rule, key string) bool {
-	return (sl.App == "" || sl.App == app) && (sl.Rule == "" || sl.Rule == rule) && (sl.Key == "" || sl.Key == key)
-}
-
 func (sl *Silence) validate() error {
 	switch {
 	case sl.App == "" && sl.Rule == "" && sl.Key == "":
