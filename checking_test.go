@@ -12,7 +12,6 @@ import (
 
 	"github.com/dynowatch/dynowatch/api"
 	"github.com/dynowatch/dynowatch/checks"
-	"github.com/dynowatch/dynowatch/store"
 	"github.com/dynowatch/dynowatch/store/storetest"
 )
 
@@ -24,7 +23,7 @@ func TestRemovedCheckIsNotShownDown(t *testing.T) {
 	st := storetest.MustOpenEmbedded(t)
 	now := time.Now()
 	for _, name := range []string{"api", "gone"} {
-		if err := st.RecordCheck(ctx, store.CheckResult{Check: name, Kind: "http", Time: now, OK: name == "api", Error: "HTTP 503"}); err != nil {
+		if err := st.RecordCheck(ctx, checks.Result{Check: name, Kind: "http", Time: now, OK: name == "api", Error: "HTTP 503"}); err != nil {
 			t.Fatal(err)
 		}
 	}
