@@ -16,6 +16,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/heroku"
 )
 
@@ -131,7 +132,7 @@ func (c *Config) Validate() error {
 		bad("DATABASE_MAX_CONNS", strconv.Itoa(int(c.DatabaseMaxConns)), "want at least 1")
 	}
 	for _, sv := range []struct{ name, v string }{{"ALERT_EMAIL_MIN_SEVERITY", c.EmailMinSeverity}, {"ALERT_SMS_MIN_SEVERITY", c.SMSMinSeverity}, {"ALERT_WEBHOOK_MIN_SEVERITY", c.WebhookMinSeverity}} {
-		if sv.v != "info" && sv.v != "warning" && sv.v != "critical" {
+		if _, err := alert.ParseSeverity(sv.v); err != nil {
 			bad(sv.name, sv.v, "want info, warning or critical")
 		}
 	}
