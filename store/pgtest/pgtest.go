@@ -1,7 +1,7 @@
 // Package pgtest gives a test a schema of its own on the local Postgres
-// test server. It imports no package of dynowatch, so that the packages the
-// store imports (checks, alert, notify) can test against Postgres too; use
-// storetest to open a store.
+// test server. Of dynowatch it imports only redact, so that the packages
+// the store imports (checks, alert, notify) can test against Postgres too;
+// use storetest to open a store.
 package pgtest
 
 import (
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // DefaultURL is the local test server: trust auth, database test.
@@ -34,7 +36,7 @@ func URL(tb testing.TB) string {
 	defer cancel()
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
-		msg := "pgtest: Postgres at " + redact(base) + " is unreachable (set DYNOWATCH_TEST_DATABASE_URL): " + err.Error()
+		msg := "pgtest: Postgres at " + redact.URL(base) + " is unreachable (set DYNOWATCH_TEST_DATABASE_URL): " + err.Error()
 		if os.Getenv("CI") == "true" {
 			tb.Fatal(msg)
 		}
@@ -70,12 +72,4 @@ func URL(tb testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
-}
-
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }
