@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/dynowatch/dynowatch/store"
+	"github.com/dynowatch/dynowatch/store/pgtest"
 	"github.com/dynowatch/dynowatch/store/storetest"
 )
 
@@ -35,7 +36,7 @@ func eachBackend(t *testing.T, fn func(t *testing.T, cfg store.Config)) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
-		fn(t, store.Config{DatabaseURL: storetest.PostgresURL(t)})
+		fn(t, store.Config{DatabaseURL: pgtest.URL(t)})
 	})
 }
 
