@@ -41,7 +41,7 @@ func newServerWith(t *testing.T, alerts Alerts) *httptest.Server {
 	for i, code := range []string{"H12", "R14", "H12"} {
 		b.Events = append(b.Events, store.Event{App: "shop", Time: now.Add(time.Duration(i-10) * time.Minute), Kind: "router", Code: code, Dyno: "web.1", Line: "line " + code})
 	}
-	if _, err := st.WriteBatch(ctx, b); err != nil {
+	if _, err := st.WriteBatches(ctx, []*store.Batch{b}); err != nil {
 		t.Fatal(err)
 	}
 	r := store.Rollup{App: "shop", Dyno: "web.1", Minute: now.Add(-5 * time.Minute), Requests: 10, Status2xx: 9, Status5xx: 1}

@@ -84,7 +84,7 @@ func mustFillMonth(tb testing.TB, st *store.Store, now time.Time) {
 				at := day.Add(time.Duration(i) * 71 * time.Minute)
 				b.Events = append(b.Events, store.Event{Time: at, Kind: "dyno_error", Code: "R14", Dyno: "web.1", Line: line(at, "heroku[web.1]: Error R14 (Memory quota exceeded)")})
 			}
-			if _, err := st.WriteBatch(ctx, b); err != nil {
+			if _, err := st.WriteBatches(ctx, []*store.Batch{b}); err != nil {
 				tb.Fatal(err)
 			}
 		}

@@ -23,7 +23,7 @@ func TestOverview(t *testing.T) {
 		{App: "shop", Received: now, State: store.AppDelta{LastMessage: now.Add(-time.Minute), Messages: 10}},
 		{App: "quiet-app", Received: now, State: store.AppDelta{LastMessage: now.Add(-time.Hour), Messages: 1}},
 	} {
-		if _, err := st.WriteBatch(ctx, b); err != nil {
+		if _, err := st.WriteBatches(ctx, []*store.Batch{b}); err != nil {
 			t.Fatal(err)
 		}
 	}

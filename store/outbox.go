@@ -57,19 +57,6 @@ func validateMessages(msgs []alert.Outgoing) error {
 	return nil
 }
 
-// Enqueue adds notifications to the outbox outside of an alert's write (see
-// SaveAlert), such as a test. A message whose delivery id and channel are
-// enqueued already is skipped.
-func (s *Store) Enqueue(ctx context.Context, msgs ...alert.Outgoing) error {
-	if err := validateMessages(msgs); err != nil {
-		return err
-	}
-	if err := s.inTx(ctx, func(q querier) error { return enqueue(ctx, q, msgs) }); err != nil {
-		return fmt.Errorf("store: enqueue: %w", err)
-	}
-	return nil
-}
-
 // outboxInsertRows is the number of messages per multi-row INSERT.
 const outboxInsertRows = 100
 
@@ -451,12 +438,4 @@ func (s *Store) Outbox(ctx context.Context, q OutboxQuery) ([]notify.Delivery, e
 		return nil, fmt.Errorf("store: outbox: %w", err)
 	}
 	return items, nil
-}
-
-// OutboxFor returns the rows of one notification, one per channel.
-func (s *Store) OutboxFor(ctx context.Context, deliveryID string) ([]notify.Delivery, error) {
-	if deliveryID == "" {
-		return nil, errors.New("store: OutboxFor: delivery id is empty")
-	}
-	return s.Outbox(ctx, OutboxQuery{DeliveryID: deliveryID, Limit: MaxAlertLimit})
 }
