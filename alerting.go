@@ -200,8 +200,13 @@ func (a alertStore) LastGroupStart(ctx context.Context, app string, atLeast aler
 	return time.Time{}, false, nil
 }
 
-func (a alertStore) LastNotified(ctx context.Context, key string) (time.Time, bool, error) {
-	return a.st.LastNotified(ctx, key)
+func (a alertStore) LastNotified(ctx context.Context, keys []string) (map[string]alert.Notified, error) {
+	ns, err := a.st.LastNotified(ctx, keys)
+	out := make(map[string]alert.Notified, len(ns))
+	for k, n := range ns {
+		out[k] = alert.Notified{SentAt: n.SentAt, Pending: n.Pending}
+	}
+	return out, err
 }
 
 func (a alertStore) ClaimOutbox(ctx context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]notify.Delivery, error) {

@@ -9,15 +9,20 @@ import (
 
 // LastNotified: the memory outbox sends nothing, so a notification is
 // taken as sent when written.
-func (m *memStore) LastNotified(_ context.Context, key string) (time.Time, bool, error) {
+func (m *memStore) LastNotified(_ context.Context, keys []string) (map[string]Notified, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for i := len(m.outbox) - 1; i >= 0; i-- {
-		if o := m.outbox[i]; o.AlertKey == key && o.Status != Resolved {
-			return o.CreatedAt, false, nil
+	m.lastNotifiedCalls++
+	out := map[string]Notified{}
+	for _, key := range keys {
+		for i := len(m.outbox) - 1; i >= 0; i-- {
+			if o := m.outbox[i]; o.AlertKey == key && o.Status != Resolved {
+				out[key] = Notified{SentAt: o.CreatedAt}
+				break
+			}
 		}
 	}
-	return time.Time{}, false, nil
+	return out, nil
 }
 
 // TestAlertsOfNoAppAreNotGroupedAndLinkTheChecksPage: status checks without
