@@ -245,3 +245,16 @@ func fromStoreAlert(s store.AlertState) alert.State {
 	}
 	return a
 }
+
+func (a alertStore) MessageRef(ctx context.Context, channel, alertKey string) (notify.MessageRef, bool, error) {
+	m, ok, err := a.st.MessageRef(ctx, channel, alertKey)
+	return notify.MessageRef{ID: m.Ref, Grouped: m.Grouped}, ok, err
+}
+
+func (a alertStore) SaveMessageRef(ctx context.Context, channel string, alertKeys []string, ref notify.MessageRef, now time.Time) error {
+	refs := make([]store.MessageRef, len(alertKeys))
+	for i, k := range alertKeys {
+		refs[i] = store.MessageRef{Channel: channel, AlertKey: k, Ref: ref.ID, Grouped: ref.Grouped, UpdatedAt: now}
+	}
+	return a.st.SaveMessageRefs(ctx, refs...)
+}

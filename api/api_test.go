@@ -148,7 +148,7 @@ func TestAPI(t *testing.T) {
 		}},
 		{"series", "GET", "/api/v1/apps/shop/series?metric=requests", "pw", 200, func(t *testing.T, b map[string]any) {
 			s := b["series"].([]any)
-			if b["metric"] != "requests" || b["step"] != "1m0s" || len(s) != 1 {
+			if b["metric"] != "requests" || b["step"] != "1m" || len(s) != 1 {
 				t.Fatalf("body = %v", b)
 			}
 			pts := s[0].(map[string]any)["points"].([]any)
