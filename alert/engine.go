@@ -411,12 +411,12 @@ func (e *Engine) update(ctx context.Context, key string, silences []Silence, now
 
 // silenced says whether a silence, or maintenance mode, mutes the alert.
 func (e *Engine) silenced(ctx context.Context, s *State, key string, silences []Silence, now time.Time) bool {
-	k, err := ParseKey(key)
-	if err != nil {
-		e.o.Logger.Error("alert key", "err", err)
-	}
 	probe := *s
 	if probe.Key == "" {
+		k, err := ParseKey(key)
+		if err != nil {
+			e.o.Logger.Error("alert key", "err", err)
+		}
 		probe.Key, probe.Rule, probe.App = key, k.Rule, k.App
 	}
 	for _, sl := range silences {
@@ -424,7 +424,7 @@ func (e *Engine) silenced(ctx context.Context, s *State, key string, silences []
 			return true
 		}
 	}
-	if mutedInMaintenance(k) {
+	if mutedInMaintenance(&probe) {
 		m, ok, err := e.o.Store.Alert(ctx, Key{Rule: RuleMaintenance, App: probe.App}.String())
 		if err == nil && ok && m.Phase == PhaseFiring && now.Sub(m.LastEventAt) < e.o.Rules.Policy.MaintenanceFor {
 			return true
@@ -433,16 +433,17 @@ func (e *Engine) silenced(ctx context.Context, s *State, key string, silences []
 	return false
 }
 
-// mutedInMaintenance says whether maintenance mode mutes the alert k: its
+// mutedInMaintenance says whether maintenance mode mutes the alert s: its
 // app's router alerts, whose errors are Heroku's maintenance page, and its
 // status checks (app=), which that page answers with 503. Not a check's
 // certificate: maintenance does not renew it.
-func mutedInMaintenance(k Key) bool {
-	switch k.Rule {
+func mutedInMaintenance(s *State) bool {
+	switch s.Rule {
 	case RuleHCodes, Rule5xxRate, RuleSlowRequests:
 		return true
 	case RuleCheck:
-		return k.App != "" && k.Part == ""
+		k, err := ParseKey(s.Key)
+		return err == nil && s.App != "" && k.Part == ""
 	}
 	return false
 }
