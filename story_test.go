@@ -747,6 +747,21 @@ func TestStoryForgettingAnAppResolvesItsFiringAlerts(t *testing.T) {
 	}
 }
 
+// PG_ERRORS pages on Heroku Postgres's own log lines only. An app's process
+// type named postgres (a self-run Postgres whose log_line_prefix is
+// "sql_error_code = %e ") logs as app[postgres.1], as Heroku Postgres logs
+// as app[postgres.<pid>]; its lines lack the [DATABASE] [9-1] tags Heroku
+// Postgres writes, and are app output.
+func TestStoryOnlyHerokuPostgresLinesPagePGErrors(t *testing.T) {
+	s := newStory(t)
+	s.log("shop", `app[postgres.1]: sql_error_code = 53300 FATAL:  sorry, too many clients already`)
+	s.advance(time.Minute)
+	s.expect()
+	s.log("shop", `app[postgres.1262692]: [DATABASE] [9-1]  sql_error_code = 53300 FATAL:  too many connections for role "u3v"`)
+	s.advance(time.Minute)
+	s.expect("firing shop pg_errors 53300")
+}
+
 // TestAlertOfARemovedCheckResolves: removing a failing check's CHECK_ var
 // resolves its alert at the worker's next tick, and nobody is reminded of it.
 func TestAlertOfARemovedCheckResolves(t *testing.T) {
