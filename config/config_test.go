@@ -73,6 +73,9 @@ func TestLoadErrors(t *testing.T) {
 		{"NTFY_URL", "https://ntfy.sh/", []string{"want the topic's URL"}},
 		{"NTFY_TOKEN", "tk_x", []string{"set NTFY_URL, the topic's URL, too", "example: NTFY_TOKEN=tk_"}},
 		{"NTFY_MIN_SEVERITY", "loud", []string{"want info, warning or critical"}},
+		{"PUSHOVER_TOKEN", "azGDORePK8gMaC0QOYAMyEEuzJnyUi", []string{"PUSHOVER_USER=\"(redacted)\"", "needs PUSHOVER_TOKEN and PUSHOVER_USER", "example: PUSHOVER_USER=u"}},
+		{"PUSHOVER_USER", "me@example.com", []string{"PUSHOVER_USER=\"(redacted)\"", "PUSHOVER_TOKEN=\"(redacted)\"", "30 letters and digits"}},
+		{"PUSHOVER_MIN_SEVERITY", "emergency", []string{"want info, warning or critical"}},
 		{"PAGERDUTY_MIN_SEVERITY", "high", []string{"want info, warning or critical", "example: PAGERDUTY_MIN_SEVERITY=warning"}},
 	}
 	for _, tt := range tests {

@@ -75,14 +75,22 @@ func Channels(cfg *config.Config) ([]Notifier, error) {
 		n, err := NewPagerDuty(PagerDutyOptions{RoutingKey: cfg.PagerDutyRoutingKey, APIURL: cfg.PagerDutyAPIURL,
 			MinSeverity: alert.Severity(cfg.PagerDutyMinSeverity)})
 		if err != nil {
-			return nil, fmt.Errorf("PagerDuty: %w", err)
+			return nil, fmt.Errorf("paging through PagerDuty: %w", err)
 		}
 		out = append(out, n)
 	}
 	if cfg.NtfyURL != "" {
 		n, err := NewNtfy(NtfyOptions{URL: cfg.NtfyURL, Token: cfg.NtfyToken, MinSeverity: alert.Severity(cfg.NtfyMinSeverity)})
 		if err != nil {
-			return nil, fmt.Errorf("ntfy: %w", err)
+			return nil, fmt.Errorf("push through ntfy: %w", err)
+		}
+		out = append(out, n)
+	}
+	if cfg.PushoverToken != "" {
+		n, err := NewPushover(PushoverOptions{Token: cfg.PushoverToken, User: cfg.PushoverUser, APIURL: cfg.PushoverAPIURL,
+			MinSeverity: alert.Severity(cfg.PushoverMinSeverity)})
+		if err != nil {
+			return nil, fmt.Errorf("push through Pushover: %w", err)
 		}
 		out = append(out, n)
 	}

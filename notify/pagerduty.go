@@ -270,5 +270,5 @@ func (p *PagerDuty) send(ctx context.Context, e pagerDutyEvent) (retry bool, err
 	if json.Unmarshal([]byte(scrubbed), &a) == nil && (a.Message != "" || len(a.Errors) > 0) {
 		detail = oneLine(joinNonEmpty(": ", a.Status, a.Message, strings.Join(a.Errors, "; ")))
 	}
-	return retry, statusError(p.redact, "pagerduty "+e.EventAction+" "+e.DedupKey, resp.StatusCode, detail)
+	return retry, answerError(p.redact, "pagerduty "+e.EventAction+" "+e.DedupKey, resp, detail)
 }
