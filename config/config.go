@@ -18,6 +18,7 @@ import (
 
 	"github.com/dynowatch/dynowatch/duration"
 	"github.com/dynowatch/dynowatch/heroku"
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // Config is every config var dynowatch reads. Each field's tags give the var's
@@ -157,6 +158,13 @@ func (c *Config) Validate() error {
 		}
 		if p, err := url.Parse(u.v); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			bad(u.name, "(redacted)", "want an http or https URL")
+		}
+	}
+	// An API host pasted with the endpoint's path would post to the path
+	// twice: a 404 at the first alert instead of an error now.
+	for _, u := range []struct{ name, v string }{{"PAGERDUTY_API_URL", c.PagerDutyAPIURL}, {"PUSHOVER_API_URL", c.PushoverAPIURL}} {
+		if p, err := url.Parse(u.v); err == nil && (strings.Trim(p.Path, "/") != "" || p.RawQuery != "" || p.User != nil) {
+			bad(u.name, redact.URL(u.v), "want the API host only, without a path")
 		}
 	}
 	if c.SMTPURL != "" {

@@ -69,8 +69,8 @@ func NewPagerDuty(o PagerDutyOptions) (*PagerDuty, error) {
 	if err != nil {
 		return nil, err
 	}
-	if u.User != nil || u.RawQuery != "" {
-		return nil, fmt.Errorf("notify: PagerDutyOptions.APIURL: want a URL without credentials or query, such as %s", PagerDutyAPIURL)
+	if u.User != nil || u.RawQuery != "" || strings.Trim(u.Path, "/") != "" {
+		return nil, fmt.Errorf("notify: PagerDutyOptions.APIURL: want the API host only, such as %s", PagerDutyAPIURL)
 	}
 	if err := checkMinSeverity("PagerDutyOptions.MinSeverity", o.MinSeverity); err != nil {
 		return nil, err

@@ -85,8 +85,8 @@ func NewPushover(o PushoverOptions) (*Pushover, error) {
 	if err != nil {
 		return nil, err
 	}
-	if u.User != nil || u.RawQuery != "" {
-		return nil, fmt.Errorf("notify: PushoverOptions.APIURL: want a URL without credentials or query, such as %s", PushoverAPIURL)
+	if u.User != nil || u.RawQuery != "" || strings.Trim(u.Path, "/") != "" {
+		return nil, fmt.Errorf("notify: PushoverOptions.APIURL: want the API host only, such as %s", PushoverAPIURL)
 	}
 	if err := checkMinSeverity("PushoverOptions.MinSeverity", o.MinSeverity); err != nil {
 		return nil, err
