@@ -320,6 +320,10 @@ func TestPushoverRendering(t *testing.T) {
 			t.Errorf("%s %s: retry set %v", tc.st, tc.sev, ok)
 		}
 	}
+	bare := &alert.Notification{ID: "b", Status: alert.Firing, Alerts: []alert.Alert{{Key: "k", App: "shop", Code: "H10", Severity: alert.Critical}}}
+	if m := renderPushover(bare, time.Minute, time.Hour).Get("message"); m != "H10 on shop" {
+		t.Errorf("message of an alert with nothing more to say = %q, want its headline (Pushover refuses a blank one)", m)
+	}
 	big := fixtureGrouped()
 	for i := range 30 {
 		big.Alerts = append(big.Alerts, alert.Alert{Key: fmt.Sprint(i), App: "shop", Summary: strings.Repeat("ü", 80)})
