@@ -16,6 +16,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/duration"
 	"github.com/dynowatch/dynowatch/heroku"
 	"github.com/dynowatch/dynowatch/redact"
@@ -144,7 +145,7 @@ func (c *Config) Validate() error {
 	}
 	for _, sv := range []struct{ name, v string }{{"ALERT_EMAIL_MIN_SEVERITY", c.EmailMinSeverity}, {"ALERT_SMS_MIN_SEVERITY", c.SMSMinSeverity}, {"ALERT_WEBHOOK_MIN_SEVERITY", c.WebhookMinSeverity},
 		{"PAGERDUTY_MIN_SEVERITY", c.PagerDutyMinSeverity}, {"NTFY_MIN_SEVERITY", c.NtfyMinSeverity}, {"PUSHOVER_MIN_SEVERITY", c.PushoverMinSeverity}} {
-		if sv.v != "info" && sv.v != "warning" && sv.v != "critical" {
+		if _, err := alert.ParseSeverity(sv.v); err != nil {
 			bad(sv.name, sv.v, "want info, warning or critical")
 		}
 	}

@@ -172,8 +172,8 @@ func pushoverRow(t *testing.T, id int64, n *alert.Notification) *memRow {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &memRow{Delivery: Delivery{ID: id, Channel: "pushover", App: n.Alerts[0].App, AlertKey: n.Alerts[0].Key, Status: n.Status,
-		Payload: b, CreatedAt: t0, FiringHeard: n.Status != alert.Firing}}
+	return &memRow{Delivery: Delivery{ID: id, Outgoing: alert.Outgoing{Channel: "pushover", App: n.Alerts[0].App, AlertKey: n.Alerts[0].Key,
+		Status: n.Status, Payload: b, CreatedAt: t0}, FiringHeard: n.Status != alert.Firing}}
 }
 
 // TestPushoverEmergencyCancelledOnResolve: through the Sender, a critical
