@@ -125,6 +125,13 @@ func TestLoadErrors(t *testing.T) {
 		{[]string{"NTFY_TOKEN=tk_x"}, []string{"set NTFY_URL, the topic's URL, too", "example: NTFY_TOKEN=tk_"}},
 		{[]string{"NTFY_MIN_SEVERITY=loud"}, []string{"want info, warning or critical"}},
 		{[]string{"PAGERDUTY_MIN_SEVERITY=high"}, []string{"want info, warning or critical", "example: PAGERDUTY_MIN_SEVERITY=warning"}},
+		{[]string{"PUSHOVER_TOKEN=azGDORePK8gMaC0QOYAMyEEuzJnyUi"}, []string{"PUSHOVER_USER=\"(redacted)\"", "needs PUSHOVER_TOKEN and PUSHOVER_USER", "example: PUSHOVER_USER=u"}},
+		{[]string{"PUSHOVER_USER=me@example.com"}, []string{"PUSHOVER_USER=\"(redacted)\"", "PUSHOVER_TOKEN=\"(redacted)\"", "30 letters and digits"}},
+		{[]string{"PUSHOVER_MIN_SEVERITY=emergency"}, []string{"want info, warning or critical"}},
+		{[]string{"PAGERDUTY_API_URL=https://events.pagerduty.com/v2/enqueue"}, []string{"want the API host only, without a path", "example: PAGERDUTY_API_URL=https://events.eu.pagerduty.com"}},
+		{[]string{"PUSHOVER_API_URL=https://api.pushover.net/1/messages.json"}, []string{"want the API host only, without a path"}},
+		{[]string{"PUSHOVER_API_URL=https://u:topsecret3@proxy.example.com"}, []string{`PUSHOVER_API_URL="https://u:xxxxx@proxy.example.com"`, "want the API host only"}},
+		{[]string{"PUSHOVER_API_URL=api.pushover.net"}, []string{`PUSHOVER_API_URL="api.pushover.net": want a URL starting http:// or https://`}},
 		// Every problem at once: the settings', the rules' and the checks'.
 		{[]string{"PORT=web", "MEMORY_BUDGET_MB=lots", "ALERT_R14_SEVERITY=urgent", "CHECK_X=ftp x"},
 			[]string{`PORT="web"`, `MEMORY_BUDGET_MB="lots"`, `ALERT_R14_SEVERITY="urgent"`, "config var CHECK_X: the type ftp is unknown"}},
@@ -143,7 +150,7 @@ func TestLoadErrors(t *testing.T) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
 			}
-			if strings.Contains(err.Error(), "mysql") || strings.Contains(err.Error(), "token=abc") {
+			if strings.Contains(err.Error(), "mysql") || strings.Contains(err.Error(), "token=abc") || strings.Contains(err.Error(), "topsecret") {
 				t.Errorf("error shows the secret: %q", err)
 			}
 		})
