@@ -44,26 +44,39 @@ type Config struct {
 	RetentionHourly  Duration `envconfig:"RETENTION_HOURLY_ROLLUPS" default:"365d" example:"365d" desc:"How long hourly rollups are kept."`
 	RollupFlushEvery Duration `envconfig:"ROLLUP_FLUSH_INTERVAL" default:"5s" example:"5s" desc:"How often each web dyno writes its in-memory request rollups to the database (also on shutdown)."`
 
-	SendGridAPIKey     string `envconfig:"SENDGRID_API_KEY" example:"SG.xxxx" secret:"true" desc:"SendGrid API key: alerts by email through SendGrid."`
-	SendGridHost       string `envconfig:"SENDGRID_HOST" default:"https://api.sendgrid.com" example:"https://api.eu.sendgrid.com" desc:"SendGrid API host; the EU one for EU data residency."`
-	SMTPURL            string `envconfig:"SMTP_URL" example:"smtp://user:pass@smtp.example.com:587" secret:"true" desc:"SMTP server (STARTTLS): alerts by email through it. With SendGrid too, both are channels."`
-	EmailFrom          string `envconfig:"ALERT_EMAIL_FROM" example:"dynowatch@example.com" desc:"Sender address of alert emails."`
-	EmailTo            List   `envconfig:"ALERT_EMAIL_TO" example:"ops@example.com,oncall@example.com" desc:"Recipients of alert emails, comma-separated."`
-	EmailMinSeverity   string `envconfig:"ALERT_EMAIL_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity emailed: info, warning or critical."`
-	InfobipBaseURL     string `envconfig:"INFOBIP_BASE_URL" example:"https://xxxxx.api.infobip.com" desc:"Your Infobip account's API base URL: alerts by SMS."`
-	InfobipAPIKey      string `envconfig:"INFOBIP_API_KEY" example:"0123456789abcdef-0123" secret:"true" desc:"Infobip API key."`
-	InfobipSender      string `envconfig:"INFOBIP_SENDER" default:"dynowatch" example:"InfoSMS" desc:"Sender name or number of alert SMS."`
-	SMSTo              List   `envconfig:"ALERT_SMS_TO" example:"41793026727,447700900123" desc:"Phone numbers (international format) of alert SMS, comma-separated."`
-	SMSMinSeverity     string `envconfig:"ALERT_SMS_MIN_SEVERITY" default:"critical" example:"warning" desc:"Least severity sent by SMS: info, warning or critical."`
-	WebhookURL         string `envconfig:"ALERT_WEBHOOK_URL" example:"https://hooks.example.com/dynowatch" secret:"true" desc:"URL that gets every alert as JSON."`
-	WebhookSecret      string `envconfig:"ALERT_WEBHOOK_SECRET" example:"whsec-3f9c2a7e" secret:"true" desc:"Key of the X-Dynowatch-Signature HMAC-SHA256 of webhook bodies."`
-	WebhookMinSeverity string `envconfig:"ALERT_WEBHOOK_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to the webhook."`
-	MetricsPublic      bool   `envconfig:"METRICS_PUBLIC" default:"false" example:"true" desc:"Serve /metrics (Prometheus) without the dashboard password."`
-	HerokuAPIKey       string `envconfig:"HEROKU_API_KEY" example:"HRKU-0123abcd-…" secret:"true" desc:"Heroku API key (heroku authorizations:create) for pull mode: dynowatch tail and TAIL_APPS."`
-	HerokuAPIURL       string `envconfig:"HEROKU_API_URL" default:"https://api.heroku.com" example:"https://api.heroku.com" desc:"Heroku Platform API, for pull mode."`
-	TailApps           List   `envconfig:"TAIL_APPS" example:"my-app,my-other-app" desc:"Apps the worker follows through Platform API log sessions, for apps where a drain can't be added (needs HEROKU_API_KEY)."`
-	HeartbeatURL       string `envconfig:"HEARTBEAT_URL" example:"https://hc-ping.com/your-uuid" secret:"true" desc:"Pinged (GET) every minute by a worker: point an outside dead-man's switch at it to hear when dynowatch itself stops."`
-	Timezone           string `envconfig:"ALERT_TIMEZONE" default:"UTC" example:"Europe/Zurich" desc:"Time zone of the times in alert messages (an IANA name)."`
+	SendGridAPIKey      string `envconfig:"SENDGRID_API_KEY" example:"SG.xxxx" secret:"true" desc:"SendGrid API key: alerts by email through SendGrid."`
+	SendGridHost        string `envconfig:"SENDGRID_HOST" default:"https://api.sendgrid.com" example:"https://api.eu.sendgrid.com" desc:"SendGrid API host; the EU one for EU data residency."`
+	SMTPURL             string `envconfig:"SMTP_URL" example:"smtp://user:pass@smtp.example.com:587" secret:"true" desc:"SMTP server (STARTTLS): alerts by email through it. With SendGrid too, both are channels."`
+	EmailFrom           string `envconfig:"ALERT_EMAIL_FROM" example:"dynowatch@example.com" desc:"Sender address of alert emails."`
+	EmailTo             List   `envconfig:"ALERT_EMAIL_TO" example:"ops@example.com,oncall@example.com" desc:"Recipients of alert emails, comma-separated."`
+	EmailMinSeverity    string `envconfig:"ALERT_EMAIL_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity emailed: info, warning or critical."`
+	InfobipBaseURL      string `envconfig:"INFOBIP_BASE_URL" example:"https://xxxxx.api.infobip.com" desc:"Your Infobip account's API base URL: alerts by SMS."`
+	InfobipAPIKey       string `envconfig:"INFOBIP_API_KEY" example:"0123456789abcdef-0123" secret:"true" desc:"Infobip API key."`
+	InfobipSender       string `envconfig:"INFOBIP_SENDER" default:"dynowatch" example:"InfoSMS" desc:"Sender name or number of alert SMS."`
+	SMSTo               List   `envconfig:"ALERT_SMS_TO" example:"41793026727,447700900123" desc:"Phone numbers (international format) of alert SMS, comma-separated."`
+	SMSMinSeverity      string `envconfig:"ALERT_SMS_MIN_SEVERITY" default:"critical" example:"warning" desc:"Least severity sent by SMS: info, warning or critical."`
+	WebhookURL          string `envconfig:"ALERT_WEBHOOK_URL" example:"https://hooks.example.com/dynowatch" secret:"true" desc:"URL that gets every alert as JSON."`
+	WebhookSecret       string `envconfig:"ALERT_WEBHOOK_SECRET" example:"whsec-3f9c2a7e" secret:"true" desc:"Key of the X-Dynowatch-Signature HMAC-SHA256 of webhook bodies."`
+	WebhookMinSeverity  string `envconfig:"ALERT_WEBHOOK_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to the webhook."`
+	SlackBotToken       string `envconfig:"SLACK_BOT_TOKEN" example:"xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp" secret:"true" desc:"Slack bot token (chat:write scope): alerts in SLACK_CHANNEL, one message per incident edited in place."`
+	SlackChannel        string `envconfig:"SLACK_CHANNEL" example:"C0123456789" desc:"Slack channel (its ID, or #name) the bot posts in; invite the bot to it."`
+	SlackWebhookURL     string `envconfig:"SLACK_WEBHOOK_URL" example:"https://hooks.slack.com/services/T000/B000/XXXXXXXX" secret:"true" desc:"Slack incoming webhook, instead of a bot token: it can't edit, so an incident's later news are follow-ups."`
+	SlackAPIURL         string `envconfig:"SLACK_API_URL" default:"https://slack.com/api" example:"https://slack.com/api" desc:"Slack Web API base URL."`
+	SlackMinSeverity    string `envconfig:"ALERT_SLACK_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to Slack."`
+	DiscordWebhookURL   string `envconfig:"DISCORD_WEBHOOK_URL" example:"https://discord.com/api/webhooks/123456789012345678/AbCdEf-token" secret:"true" desc:"Discord webhook: alerts as embeds, one message per incident edited in place."`
+	DiscordMinSeverity  string `envconfig:"ALERT_DISCORD_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to Discord."`
+	TelegramBotToken    string `envconfig:"TELEGRAM_BOT_TOKEN" example:"123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw" secret:"true" desc:"Telegram bot token (from @BotFather): alerts in TELEGRAM_CHAT_ID, one message per incident edited in place."`
+	TelegramChatID      string `envconfig:"TELEGRAM_CHAT_ID" example:"-1001234567890" desc:"Telegram chat the bot writes to: its number (-100… for a group or channel) or @channelname."`
+	TelegramAPIURL      string `envconfig:"TELEGRAM_API_URL" default:"https://api.telegram.org" example:"https://telegram-bot-api.example.com" desc:"Telegram Bot API base URL; a local Bot API server's."`
+	TelegramMinSeverity string `envconfig:"ALERT_TELEGRAM_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to Telegram."`
+	TeamsWebhookURL     string `envconfig:"TEAMS_WEBHOOK_URL" example:"https://prod-00.westeurope.logic.azure.com:443/workflows/0123abcd/triggers/manual/paths/invoke?sig=XXXX" secret:"true" desc:"Microsoft Teams Workflows webhook (Post to a channel when a webhook request is received): alerts as Adaptive Cards."`
+	TeamsMinSeverity    string `envconfig:"ALERT_TEAMS_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to Teams."`
+	MetricsPublic       bool   `envconfig:"METRICS_PUBLIC" default:"false" example:"true" desc:"Serve /metrics (Prometheus) without the dashboard password."`
+	HerokuAPIKey        string `envconfig:"HEROKU_API_KEY" example:"HRKU-0123abcd-…" secret:"true" desc:"Heroku API key (heroku authorizations:create) for pull mode: dynowatch tail and TAIL_APPS."`
+	HerokuAPIURL        string `envconfig:"HEROKU_API_URL" default:"https://api.heroku.com" example:"https://api.heroku.com" desc:"Heroku Platform API, for pull mode."`
+	TailApps            List   `envconfig:"TAIL_APPS" example:"my-app,my-other-app" desc:"Apps the worker follows through Platform API log sessions, for apps where a drain can't be added (needs HEROKU_API_KEY)."`
+	HeartbeatURL        string `envconfig:"HEARTBEAT_URL" example:"https://hc-ping.com/your-uuid" secret:"true" desc:"Pinged (GET) every minute by a worker: point an outside dead-man's switch at it to hear when dynowatch itself stops."`
+	Timezone            string `envconfig:"ALERT_TIMEZONE" default:"UTC" example:"Europe/Zurich" desc:"Time zone of the times in alert messages (an IANA name)."`
 }
 
 // ChannelVars are the ALERT_ vars of the channels: the alert rules' loader,
@@ -130,7 +143,9 @@ func (c *Config) Validate() error {
 	if c.DatabaseMaxConns < 1 {
 		bad("DATABASE_MAX_CONNS", strconv.Itoa(int(c.DatabaseMaxConns)), "want at least 1")
 	}
-	for _, sv := range []struct{ name, v string }{{"ALERT_EMAIL_MIN_SEVERITY", c.EmailMinSeverity}, {"ALERT_SMS_MIN_SEVERITY", c.SMSMinSeverity}, {"ALERT_WEBHOOK_MIN_SEVERITY", c.WebhookMinSeverity}} {
+	for _, sv := range []struct{ name, v string }{{"ALERT_EMAIL_MIN_SEVERITY", c.EmailMinSeverity}, {"ALERT_SMS_MIN_SEVERITY", c.SMSMinSeverity}, {"ALERT_WEBHOOK_MIN_SEVERITY", c.WebhookMinSeverity},
+		{"ALERT_SLACK_MIN_SEVERITY", c.SlackMinSeverity}, {"ALERT_DISCORD_MIN_SEVERITY", c.DiscordMinSeverity},
+		{"ALERT_TELEGRAM_MIN_SEVERITY", c.TelegramMinSeverity}, {"ALERT_TEAMS_MIN_SEVERITY", c.TeamsMinSeverity}} {
 		if sv.v != "info" && sv.v != "warning" && sv.v != "critical" {
 			bad(sv.name, sv.v, "want info, warning or critical")
 		}
@@ -138,7 +153,9 @@ func (c *Config) Validate() error {
 	if _, err := time.LoadLocation(c.Timezone); err != nil {
 		bad("ALERT_TIMEZONE", c.Timezone, "not a time zone name")
 	}
-	for _, u := range []struct{ name, v string }{{"ALERT_WEBHOOK_URL", c.WebhookURL}, {"SENDGRID_HOST", c.SendGridHost}, {"HEARTBEAT_URL", c.HeartbeatURL}} {
+	for _, u := range []struct{ name, v string }{{"ALERT_WEBHOOK_URL", c.WebhookURL}, {"SENDGRID_HOST", c.SendGridHost}, {"HEARTBEAT_URL", c.HeartbeatURL},
+		{"SLACK_WEBHOOK_URL", c.SlackWebhookURL}, {"SLACK_API_URL", c.SlackAPIURL}, {"DISCORD_WEBHOOK_URL", c.DiscordWebhookURL},
+		{"TELEGRAM_API_URL", c.TelegramAPIURL}, {"TEAMS_WEBHOOK_URL", c.TeamsWebhookURL}} {
 		if u.v == "" {
 			continue
 		}
@@ -175,6 +192,7 @@ func (c *Config) Validate() error {
 	if (c.InfobipAPIKey != "") != (c.InfobipBaseURL != "") || (c.InfobipAPIKey != "" && len(c.SMSTo) == 0) {
 		bad("ALERT_SMS_TO", c.SMSTo.String(), "SMS needs INFOBIP_BASE_URL, INFOBIP_API_KEY and ALERT_SMS_TO together")
 	}
+	errs = append(errs, c.validateChat()...)
 	if c.MemoryBudgetMB < 64 {
 		bad("MEMORY_BUDGET_MB", strconv.Itoa(c.MemoryBudgetMB), "want at least 64")
 	}
@@ -192,6 +210,45 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Shapes of the chat channels' credentials, to catch one pasted in
+// another's place at start-up rather than at the first alert.
+var (
+	slackToken    = regexp.MustCompile(`^xox[bp]-[A-Za-z0-9-]+$`)
+	telegramToken = regexp.MustCompile(`^[0-9]+:[A-Za-z0-9_-]+$`)
+	telegramChat  = regexp.MustCompile(`^(-?[0-9]+|@[A-Za-z][A-Za-z0-9_]{3,})$`)
+)
+
+// validateChat checks the vars of Slack, Discord, Telegram and Teams: each
+// channel's vars together, and each in its shape.
+func (c *Config) validateChat() []error {
+	var errs []error
+	bad := func(name, value, why string) { errs = append(errs, varError(name, value, why)) }
+	switch {
+	case c.SlackBotToken != "" && c.SlackWebhookURL != "":
+		bad("SLACK_WEBHOOK_URL", "(redacted)", "set SLACK_BOT_TOKEN and SLACK_CHANNEL, or SLACK_WEBHOOK_URL, not both")
+	case c.SlackBotToken != "" && !slackToken.MatchString(c.SlackBotToken):
+		bad("SLACK_BOT_TOKEN", "(redacted)", "want a bot token, xoxb-…")
+	case c.SlackBotToken != "" && c.SlackChannel == "":
+		bad("SLACK_CHANNEL", "", "SLACK_BOT_TOKEN is set: name the channel to post in")
+	case c.SlackBotToken == "" && c.SlackChannel != "":
+		bad("SLACK_BOT_TOKEN", "", "SLACK_CHANNEL is set: the bot token that posts there is missing")
+	}
+	if c.DiscordWebhookURL != "" && !strings.Contains(c.DiscordWebhookURL, "/webhooks/") {
+		bad("DISCORD_WEBHOOK_URL", "(redacted)", "want a webhook URL, https://discord.com/api/webhooks/{id}/{token}")
+	}
+	switch {
+	case c.TelegramBotToken != "" && !telegramToken.MatchString(c.TelegramBotToken):
+		bad("TELEGRAM_BOT_TOKEN", "(redacted)", "want the token @BotFather gave, digits:letters")
+	case c.TelegramBotToken != "" && c.TelegramChatID == "":
+		bad("TELEGRAM_CHAT_ID", "", "TELEGRAM_BOT_TOKEN is set: name the chat to write to")
+	case c.TelegramBotToken == "" && c.TelegramChatID != "":
+		bad("TELEGRAM_BOT_TOKEN", "", "TELEGRAM_CHAT_ID is set: the bot token that writes there is missing")
+	case c.TelegramChatID != "" && !telegramChat.MatchString(c.TelegramChatID):
+		bad("TELEGRAM_CHAT_ID", c.TelegramChatID, "want a chat number or @channelname")
+	}
+	return errs
 }
 
 // checkPassword returns why p can't be a password in a drain URL, or "".
