@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/api"
 	"github.com/dynowatch/dynowatch/checks"
 	"github.com/dynowatch/dynowatch/store"
@@ -32,9 +33,14 @@ func TestRemovedCheckIsNotShownDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	engine, err := alert.NewEngine(alert.EngineOptions{Store: alertStore{st}, Rules: alert.DefaultRules(), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
-	if err := api.Register(mux, api.Options{Store: configuredChecks(st, configured), Passwords: []string{"pw"},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {
+	if err := api.Register(mux, api.Options{Store: configuredChecks(st, configured), Alerts: engine, Passwords: []string{"pw"},
+		Logger: log}); err != nil {
 		t.Fatal(err)
 	}
 	req := httptest.NewRequest("GET", "/api/v1/checks", nil)

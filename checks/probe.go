@@ -7,6 +7,9 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/dynowatch/dynowatch/duration"
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // Result is what one run of a check found. It has the fields of
@@ -91,7 +94,8 @@ func (p *Prober) Probe(ctx context.Context, c *Check) Result {
 	}
 	r.OK = o.err == ""
 	r.Value, r.CertExpiry = o.value, o.certExpiry
-	r.Error, r.Warning = scrub(o.err, raw), scrub(o.warning, raw)
+	scrub := redact.URLScrubber(raw)
+	r.Error, r.Warning = scrub.Scrub(o.err), scrub.Scrub(o.warning)
 	return r
 }
 
@@ -99,7 +103,7 @@ func (p *Prober) Probe(ctx context.Context, c *Check) Result {
 // "" when it did not.
 func timedOut(ctx context.Context, c *Check, doing string) string {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Sprintf("timed out after %s %s", formatDuration(c.Timeout), doing)
+		return fmt.Sprintf("timed out after %s %s", duration.Format(c.Timeout), doing)
 	}
 	return ""
 }

@@ -60,15 +60,6 @@ func (f *fakeProvider) requests() []chatRequest {
 	return append([]chatRequest(nil), f.got...)
 }
 
-// fixtureReminder is the R14 alert, still firing an hour on.
-func fixtureReminder() *alert.Notification {
-	n := fixtureFiring()
-	n.ID = "01JPB7M2Z3R14REMINDER"
-	n.Status = alert.Reminder
-	n.CreatedAt = fixtureStart.Add(time.Hour)
-	return n
-}
-
 // incident is what the tests send a channel: an R14 fires, is reminded,
 // resolves, each after the last with the ref it returned.
 func incident(t *testing.T, c IncidentNotifier) []MessageRef {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // DiscordOptions configure a Discord webhook.
@@ -32,7 +33,7 @@ type Discord struct {
 	min     alert.Severity
 	client  *http.Client
 	timeout time.Duration
-	redact  redactor
+	redact  redact.Scrubber
 }
 
 // NewDiscord checks o and returns a Discord channel.
@@ -56,8 +57,8 @@ func NewDiscord(o DiscordOptions) (*Discord, error) {
 	}
 	base := *u
 	base.RawQuery, base.Fragment = "", ""
-	return &Discord{base: &base, query: u.Query(), where: redactURL(u), min: o.MinSeverity,
-		client: channelHTTPClient(o.HTTPClient, timeout), timeout: timeout, redact: newRedactor(webhookSecrets(u, "")...)}, nil
+	return &Discord{base: &base, query: u.Query(), where: redact.Origin(u), min: o.MinSeverity,
+		client: channelHTTPClient(o.HTTPClient, timeout), timeout: timeout, redact: redact.NewScrubber(webhookSecrets(u, "")...)}, nil
 }
 
 // Name returns "discord".
@@ -149,14 +150,14 @@ func (d *Discord) send(ctx context.Context, method, id string, msg DiscordMessag
 		if decodeErr == nil && a.Message != "" {
 			detail = oneLine(a.Message) + " (code " + strconv.Itoa(a.Code) + ")"
 		}
-		err := d.redact.answerError(prefix, resp, detail)
+		err := answerError(d.redact, prefix, resp, detail)
 		if _, has := RetryAfter(err); !has && a.RetryAfter > 0 {
 			err = withRetryAfter(err, time.Duration(a.RetryAfter*float64(time.Second)))
 		}
 		return MessageRef{}, retry, &discordError{code: a.Code, err: err}
 	}
 	if decodeErr != nil || a.ID == "" {
-		return MessageRef{}, false, d.redact.errorf("%s: answer names no message: %s", prefix, answerSnippet(text))
+		return MessageRef{}, false, d.redact.Errorf("%s: answer names no message: %s", prefix, answerSnippet(text))
 	}
 	return MessageRef{ID: a.ID}, false, nil
 }

@@ -9,28 +9,30 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // What the HTTP channels share, in the manner of Alertmanager's notify
 // package: the JSON post, the reading of a failed answer, and its error.
-// Which statuses are worth a retry is RetryableStatus; scrubbing is the
-// redactor's.
+// Which statuses are worth a retry is RetryableStatus; scrubbing is
+// package redact's.
 
 // postJSON posts body as JSON to url with the channel's headers. The caller
 // reads and closes the answer. A request that cannot be made is not worth
 // a retry; one that could not be sent (a network error, a timeout) is.
 // Either error is named by prefix, scrubbed by r, and shows the URL as
 // where.
-func postJSON(ctx context.Context, c *http.Client, r redactor, prefix, url, where string, header http.Header, body []byte) (resp *http.Response, retry bool, err error) {
+func postJSON(ctx context.Context, c *http.Client, r redact.Scrubber, prefix, url, where string, header http.Header, body []byte) (resp *http.Response, retry bool, err error) {
 	return sendJSON(ctx, c, r, http.MethodPost, prefix, url, where, header, body)
 }
 
 // sendJSON is postJSON with another method, such as Discord's PATCH of a
 // message.
-func sendJSON(ctx context.Context, c *http.Client, r redactor, method, prefix, url, where string, header http.Header, body []byte) (resp *http.Response, retry bool, err error) {
+func sendJSON(ctx context.Context, c *http.Client, r redact.Scrubber, method, prefix, url, where string, header http.Header, body []byte) (resp *http.Response, retry bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
-		return nil, false, r.wrap(prefix, err, where)
+		return nil, false, r.Wrap(prefix, err, where)
 	}
 	for k, v := range header {
 		req.Header[k] = v
@@ -38,19 +40,19 @@ func sendJSON(ctx context.Context, c *http.Client, r redactor, method, prefix, u
 	req.Header.Set("Content-Type", "application/json")
 	resp, err = c.Do(req)
 	if err != nil {
-		return nil, true, r.wrap(prefix, err, where)
+		return nil, true, r.Wrap(prefix, err, where)
 	}
 	return resp, false, nil
 }
 
 // readAnswer reads up to 1 MB of an answer's body, scrubbed of secrets. A
 // body cut short by the network is worth a retry.
-func readAnswer(resp *http.Response, r redactor, prefix, where string) (string, error) {
+func readAnswer(resp *http.Response, r redact.Scrubber, prefix, where string) (string, error) {
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return "", r.wrap(prefix+": reading the answer", err, where)
+		return "", r.Wrap(prefix+": reading the answer", err, where)
 	}
-	return r.scrub(string(raw)), nil
+	return r.Scrub(string(raw)), nil
 }
 
 // answerSnippet is what an error shows of an answer's body, already
@@ -60,14 +62,14 @@ func answerSnippet(scrubbed string) string { return clip(oneLine(scrubbed), 200,
 
 // statusError says that an answer was not a success: its status, and what
 // it says of it.
-func (r redactor) statusError(prefix string, code int, detail string) error {
-	return r.errorf("%s: %d %s%s", prefix, code, http.StatusText(code), sep(detail, ": "))
+func statusError(r redact.Scrubber, prefix string, code int, detail string) error {
+	return r.Errorf("%s: %d %s%s", prefix, code, http.StatusText(code), sep(detail, ": "))
 }
 
 // answerError is statusError for an answer, which keeps the answer's
 // Retry-After when it is a 429 or 503 (see RetryAfter).
-func (r redactor) answerError(prefix string, resp *http.Response, detail string) error {
-	err := r.statusError(prefix, resp.StatusCode, detail)
+func answerError(r redact.Scrubber, prefix string, resp *http.Response, detail string) error {
+	err := statusError(r, prefix, resp.StatusCode, detail)
 	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
 		return err
 	}

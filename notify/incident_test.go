@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // memRefs keeps message refs in memory, as the store does.
@@ -162,7 +163,7 @@ func TestSenderWaitsForRetryAfter(t *testing.T) {
 		wait, want time.Duration
 	}{{5 * time.Minute, 5 * time.Minute}, {time.Second, 30 * time.Second}} {
 		resp := &http.Response{StatusCode: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {fmt.Sprint(tc.wait.Seconds())}}}
-		limited := newRedactor().answerError("chat", resp, "")
+		limited := answerError(redact.NewScrubber(), "chat", resp, "")
 		chat := &editor{fail: limited}
 		box := &memOutbox{rows: []*memRow{incidentRow(1, alert.Firing, "r14|shop|web.1")}}
 		s, _ := NewSender(SenderOptions{Outbox: box, Refs: &memRefs{}, Notifiers: []Notifier{chat}, Holder: "w1", Logger: discard(), Now: (&testClock{t0}).now})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // SlackOptions configure Slack: a bot token and a channel, whose messages
@@ -39,7 +40,7 @@ type Slack struct {
 	min            alert.Severity
 	client         *http.Client
 	timeout        time.Duration
-	redact         redactor
+	redact         redact.Scrubber
 }
 
 // NewSlack checks o and returns a Slack channel.
@@ -60,7 +61,7 @@ func NewSlack(o SlackOptions) (*Slack, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.hook, s.where, s.redact = o.WebhookURL, redactURL(u), newRedactor(webhookSecrets(u, "")...)
+		s.hook, s.where, s.redact = o.WebhookURL, redact.Origin(u), redact.NewScrubber(webhookSecrets(u, "")...)
 		return s, nil
 	case o.Token == "":
 		return nil, errors.New("notify: SlackOptions.Token or WebhookURL is required")
@@ -75,8 +76,8 @@ func NewSlack(o SlackOptions) (*Slack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.token, s.channel, s.api, s.where = o.Token, strings.TrimSpace(o.Channel), strings.TrimRight(api, "/"), redactURL(u)
-	s.redact = newRedactor(o.Token)
+	s.token, s.channel, s.api, s.where = o.Token, strings.TrimSpace(o.Channel), strings.TrimRight(api, "/"), redact.Origin(u)
+	s.redact = redact.NewScrubber(o.Token)
 	return s, nil
 }
 
@@ -175,21 +176,21 @@ func (s *Slack) call(ctx context.Context, method string, msg SlackMessage) (Mess
 	}
 	ok, retry := RetryableStatus(resp.StatusCode)
 	if !ok {
-		return MessageRef{}, retry, s.redact.answerError(prefix, resp, answerSnippet(text))
+		return MessageRef{}, retry, answerError(s.redact, prefix, resp, answerSnippet(text))
 	}
 	var a slackAnswer
 	if err := json.Unmarshal([]byte(text), &a); err != nil {
-		return MessageRef{}, true, s.redact.errorf("%s: answer is not Slack's JSON: %s", prefix, answerSnippet(text))
+		return MessageRef{}, true, s.redact.Errorf("%s: answer is not Slack's JSON: %s", prefix, answerSnippet(text))
 	}
 	if !a.OK {
-		err := s.redact.errorf("%s: %s", prefix, oneLine(a.Error))
+		err := s.redact.Errorf("%s: %s", prefix, oneLine(a.Error))
 		if wait, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 			err = withRetryAfter(err, wait)
 		}
 		return MessageRef{}, slackRetryable[a.Error], &slackError{code: a.Error, err: err}
 	}
 	if a.Channel == "" || a.TS == "" {
-		return MessageRef{}, false, s.redact.errorf("%s: answer names no message: %s", prefix, answerSnippet(text))
+		return MessageRef{}, false, s.redact.Errorf("%s: answer names no message: %s", prefix, answerSnippet(text))
 	}
 	return MessageRef{ID: a.Channel + " " + a.TS}, false, nil
 }
@@ -214,7 +215,7 @@ func (s *Slack) postWebhook(ctx context.Context, msg SlackMessage) (bool, error)
 	if ok {
 		return false, nil
 	}
-	return retry, s.redact.answerError("slack webhook "+s.where, resp, answerSnippet(text))
+	return retry, answerError(s.redact, "slack webhook "+s.where, resp, answerSnippet(text))
 }
 
 // SlackMessage is the JSON of chat.postMessage, chat.update and incoming

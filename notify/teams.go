@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // TeamsOptions configure Microsoft Teams through a Workflows (Power
@@ -30,7 +31,7 @@ type Teams struct {
 	min        alert.Severity
 	client     *http.Client
 	timeout    time.Duration
-	redact     redactor
+	redact     redact.Scrubber
 }
 
 // NewTeams checks o and returns a Teams channel.
@@ -49,8 +50,8 @@ func NewTeams(o TeamsOptions) (*Teams, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Teams{url: o.WebhookURL, where: redactURL(u), min: o.MinSeverity, client: channelHTTPClient(o.HTTPClient, timeout),
-		timeout: timeout, redact: newRedactor(webhookSecrets(u, "")...)}, nil
+	return &Teams{url: o.WebhookURL, where: redact.Origin(u), min: o.MinSeverity, client: channelHTTPClient(o.HTTPClient, timeout),
+		timeout: timeout, redact: redact.NewScrubber(webhookSecrets(u, "")...)}, nil
 }
 
 // Name returns "teams".
@@ -100,7 +101,7 @@ func (t *Teams) NotifyIncident(ctx context.Context, n *alert.Notification, prior
 	if json.Unmarshal([]byte(text), &a) == nil && a.Error.Code != "" {
 		detail = answerSnippet(a.Error.Code + ": " + a.Error.Message)
 	}
-	return MessageRef{}, retry, t.redact.answerError(prefix, resp, detail)
+	return MessageRef{}, retry, answerError(t.redact, prefix, resp, detail)
 }
 
 // TeamsMessage is what a Workflows webhook takes: a message whose one

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // TelegramOptions configure a Telegram bot.
@@ -35,7 +36,7 @@ type Telegram struct {
 	min         alert.Severity
 	client      *http.Client
 	timeout     time.Duration
-	redact      redactor
+	redact      redact.Scrubber
 }
 
 // NewTelegram checks o and returns a Telegram channel.
@@ -61,8 +62,8 @@ func NewTelegram(o TelegramOptions) (*Telegram, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Telegram{token: o.Token, chat: strings.TrimSpace(o.ChatID), api: strings.TrimRight(api, "/"), where: redactURL(u),
-		min: o.MinSeverity, client: channelHTTPClient(o.HTTPClient, timeout), timeout: timeout, redact: newRedactor(o.Token)}, nil
+	return &Telegram{token: o.Token, chat: strings.TrimSpace(o.ChatID), api: strings.TrimRight(api, "/"), where: redact.Origin(u),
+		min: o.MinSeverity, client: channelHTTPClient(o.HTTPClient, timeout), timeout: timeout, redact: redact.NewScrubber(o.Token)}, nil
 }
 
 // Name returns "telegram".
@@ -156,14 +157,14 @@ func (t *Telegram) call(ctx context.Context, method string, msg TelegramMessage)
 		if decodeErr == nil && a.Description != "" {
 			detail = oneLine(a.Description)
 		}
-		err := t.redact.answerError(prefix, resp, detail)
+		err := answerError(t.redact, prefix, resp, detail)
 		if _, has := RetryAfter(err); !has && a.Parameters.RetryAfter > 0 {
 			err = withRetryAfter(err, time.Duration(a.Parameters.RetryAfter)*time.Second)
 		}
 		return MessageRef{}, retry, &telegramError{description: a.Description, err: err}
 	}
 	if decodeErr != nil || a.Result.MessageID == 0 {
-		return MessageRef{}, false, t.redact.errorf("%s: answer names no message: %s", prefix, answerSnippet(text))
+		return MessageRef{}, false, t.redact.Errorf("%s: answer names no message: %s", prefix, answerSnippet(text))
 	}
 	// The chat's number, not the @name it may have been sent to: edits
 	// want either, and a number survives a rename.

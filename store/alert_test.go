@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -829,24 +830,44 @@ func TestPruneAlerts(t *testing.T) {
 	})
 }
 
+// TestDeleteAppAlerts: DeleteApp forgets the app's alerts, silences and
+// the notifications it sent, but keeps those still to go (a resolved the
+// engine wrote as the app was forgotten) and the firing rows they follow,
+// so that the resolved reaches the channels that heard the firing.
 func TestDeleteAppAlerts(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, s *store.Store) {
+		msg := func(id, app, key, status string) store.OutboxMessage {
+			m := message(id, "webhook", app)
+			m.AlertKey, m.Status = key, status
+			return m
+		}
 		for _, app := range []string{"shop", "blog"} {
 			if _, err := s.WriteBatch(ctx, batch(app, "", t0)); err != nil {
 				t.Fatal(err)
 			}
-			a := newAlert("r14/"+app, app, "firing", t0)
-			mustSaveAlert(t, s, a, 0, message("fire-"+app, "webhook", app))
-			mustSaveAlert(t, s, newAlert("r14/"+app, app, "resolved", t0.Add(time.Minute)), 1, message("resolve-"+app, "webhook", app))
-			mustSaveAlert(t, s, newAlert("r14/"+app, app, "pending", t0.Add(2*time.Minute)), 2)
 			if err := s.CreateSilence(ctx, &store.Silence{App: app, Until: t0.Add(time.Hour), CreatedAt: t0}); err != nil {
 				t.Fatal(err)
 			}
 		}
+		// shop: r14 fired and was heard; r15 fired, was heard and is over.
+		mustSaveAlert(t, s, newAlert("r14/shop", "shop", "firing", t0), 0, msg("fire-shop", "shop", "r14/shop", "firing"))
+		mustSaveAlert(t, s, newAlert("r15/shop", "shop", "firing", t0), 0, msg("fire15-shop", "shop", "r15/shop", "firing"))
+		for _, it := range mustClaim(t, s, "w", t0, time.Minute, 10) {
+			if err := s.MarkSent(ctx, it.ID, "w", t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustSaveAlert(t, s, newAlert("r15/shop", "shop", "resolved", t0.Add(time.Minute)), 1)
+		// blog: an episode over and one pending, nothing sent.
+		mustSaveAlert(t, s, newAlert("r14/blog", "blog", "firing", t0), 0, msg("fire-blog", "blog", "r14/blog", "firing"))
+		mustSaveAlert(t, s, newAlert("r14/blog", "blog", "resolved", t0.Add(time.Minute)), 1, msg("resolve-blog", "blog", "r14/blog", "resolved"))
+		mustSaveAlert(t, s, newAlert("r14/blog", "blog", "pending", t0.Add(2*time.Minute)), 2)
 		if err := s.Enqueue(ctx, message("test", "webhook", "")); err != nil {
 			t.Fatal(err)
 		}
+		// The engine resolves shop's r14 as the app is forgotten.
+		mustSaveAlert(t, s, newAlert("r14/shop", "shop", "resolved", t0.Add(time.Minute)), 1, msg("resolve-shop", "shop", "r14/shop", "resolved"))
 		if err := s.DeleteApp(ctx, "shop"); err != nil {
 			t.Fatal(err)
 		}
@@ -854,15 +875,19 @@ func TestDeleteAppAlerts(t *testing.T) {
 			if n := len(mustAlerts(t, s, store.AlertQuery{App: app})); n != want {
 				t.Errorf("%s has %d alert episodes, want %d", app, n, want)
 			}
-			if n := len(mustOutbox(t, s, store.OutboxQuery{App: app})); n != want {
-				t.Errorf("%s has %d outbox rows, want %d", app, n, want)
-			}
+		}
+		var kept []string
+		for _, it := range mustOutbox(t, s, store.OutboxQuery{App: "shop"}) {
+			kept = append(kept, it.DeliveryID)
+		}
+		if got, want := strings.Join(kept, " "), "resolve-shop fire-shop"; got != want {
+			t.Errorf("shop's outbox rows kept: %s, want %s (the resolved to go, and the firing it follows)", got, want)
+		}
+		if n := len(mustOutbox(t, s, store.OutboxQuery{})); n != 5 {
+			t.Errorf("%d outbox rows in all, want shop's 2, blog's 2 and the test's", n)
 		}
 		if _, ok, _ := s.Alert(ctx, "r14/shop"); ok {
 			t.Error("Alert(r14/shop) survived DeleteApp")
-		}
-		if n := len(mustOutbox(t, s, store.OutboxQuery{})); n != 3 {
-			t.Errorf("%d outbox rows in all, want blog's 2 and the test's", n)
 		}
 		sls, err := s.ActiveSilences(ctx, t0)
 		if err != nil || len(sls) != 1 || sls[0].App != "blog" {
@@ -871,6 +896,15 @@ func TestDeleteAppAlerts(t *testing.T) {
 		active, err := s.ActiveAlerts(ctx)
 		if err != nil || len(active) != 1 || active[0].App != "blog" {
 			t.Fatalf("ActiveAlerts = %+v, %v; want blog's only", active, err)
+		}
+		var resolved []store.OutboxItem
+		for _, it := range mustClaim(t, s, "w", t0.Add(time.Minute), time.Minute, 10) {
+			if it.DeliveryID == "resolve-shop" {
+				resolved = append(resolved, it)
+			}
+		}
+		if len(resolved) != 1 || !resolved[0].FiringHeard {
+			t.Errorf("claimed of shop's: %+v; want its resolved, its firing heard", resolved)
 		}
 	})
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/dynowatch/dynowatch/redact"
 	"github.com/dynowatch/dynowatch/store"
 )
 
@@ -38,7 +39,7 @@ func PostgresURL(tb testing.TB) string {
 	defer cancel()
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
-		msg := "storetest: Postgres at " + redact(base) + " is unreachable (set DYNOWATCH_TEST_DATABASE_URL): " + err.Error()
+		msg := "storetest: Postgres at " + redact.URL(base) + " is unreachable (set DYNOWATCH_TEST_DATABASE_URL): " + err.Error()
 		if os.Getenv("CI") == "true" {
 			tb.Fatal(msg)
 		}
@@ -74,14 +75,6 @@ func PostgresURL(tb testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
-}
-
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }
 
 // MustOpenPostgres opens a migrated store in a fresh schema of the test
