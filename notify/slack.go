@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -100,19 +101,21 @@ func (s *Slack) NotifyIncident(ctx context.Context, n *alert.Notification, prior
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	v := newMessageView(n)
+	channel, ts, posted := slackMessageRef(prior)
 	if s.hook != "" {
 		msg := RenderSlack(n, "")
 		ref := MessageRef{ID: firstName(n, v)}
-		if prior.ID != "" {
+		if prior.ID != "" && !posted {
 			msg, ref = RenderSlack(n, prior.ID), prior
 		}
 		retry, err := s.postWebhook(ctx, msg)
 		return ref, retry, err
 	}
-	channel, ts, _ := strings.Cut(prior.ID, " ")
 	msg := RenderSlack(n, "")
 	switch {
-	case prior.ID == "":
+	case !posted:
+		// A new incident, or one whose first message went through the
+		// webhook, before the bot token: nothing to edit.
 		msg.Channel = s.channel
 		return s.call(ctx, "chat.postMessage", msg)
 	case followsUp(n, prior):
@@ -131,6 +134,17 @@ func (s *Slack) NotifyIncident(ctx context.Context, n *alert.Notification, prior
 		return s.call(ctx, "chat.postMessage", msg)
 	}
 	return ref, retry, err
+}
+
+// slackTS is the shape of a message's ts, Slack's id of it.
+var slackTS = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
+
+// slackMessageRef reads the channel and ts of a message the bot posted from
+// its ref; posted is false for no ref, or one of the webhook (which names
+// its first message in words).
+func slackMessageRef(ref MessageRef) (channel, ts string, posted bool) {
+	channel, ts, _ = strings.Cut(ref.ID, " ")
+	return channel, ts, channel != "" && slackTS.MatchString(ts)
 }
 
 // slackAnswer is what every Web API method answers, with HTTP 200 even on

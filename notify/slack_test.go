@@ -178,3 +178,27 @@ func TestNewSlackRefusesBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestSlackSwitchingBetweenWebhookAndBot: an incident begun through the
+// webhook goes on with a new message once a bot token replaces it (there
+// is no ts to edit), and one begun by the bot goes on through the webhook
+// with a full message, not a follow-up naming a ts.
+func TestSlackSwitchingBetweenWebhookAndBot(t *testing.T) {
+	api := slackAPI(t)
+	webhookRef := MessageRef{ID: "FIRING critical: R14 … on shop web.1, sent 2025-03-14 10:26:05 CET"}
+	ref, _, err := newTestSlack(t, api.srv.URL).NotifyIncident(context.Background(), fixtureResolved(), webhookRef)
+	if err != nil || ref.ID != "C0DYNO 1700000000.000001" {
+		t.Fatalf("bot after webhook: %+v, %v; want a new message", ref, err)
+	}
+	if got := api.requests(); len(got) != 1 || got[0].Path != "/api/chat.postMessage" {
+		t.Fatalf("bot after webhook: requests %+v", got)
+	}
+	hook := newFakeProvider(t, func(chatRequest) (int, http.Header, string) { return 200, nil, "ok" })
+	s, _ := NewSlack(SlackOptions{WebhookURL: hook.srv.URL + "/services/T/B/x"})
+	if _, _, err := s.NotifyIncident(context.Background(), fixtureResolved(), MessageRef{ID: "C0DYNO 1700000000.000001"}); err != nil {
+		t.Fatal(err)
+	}
+	if body := hook.requests()[0].Body; strings.Contains(fmt.Sprint(body), "Follows:") {
+		t.Errorf("webhook after bot follows up on a ts: %v", body)
+	}
+}
