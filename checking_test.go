@@ -13,7 +13,6 @@ import (
 	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/api"
 	"github.com/dynowatch/dynowatch/checks"
-	"github.com/dynowatch/dynowatch/store"
 	"github.com/dynowatch/dynowatch/store/storetest"
 )
 
@@ -25,7 +24,7 @@ func TestRemovedCheckIsNotShownDown(t *testing.T) {
 	st := storetest.MustOpenEmbedded(t)
 	now := time.Now()
 	for _, name := range []string{"api", "gone"} {
-		if err := st.RecordCheck(ctx, store.CheckResult{Check: name, Kind: "http", Time: now, OK: name == "api", Error: "HTTP 503"}); err != nil {
+		if err := st.RecordCheck(ctx, checks.Result{Check: name, Kind: "http", Time: now, OK: name == "api", Error: "HTTP 503"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -34,7 +33,7 @@ func TestRemovedCheckIsNotShownDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	engine, err := alert.NewEngine(alert.EngineOptions{Store: alertStore{st}, Rules: alert.DefaultRules(), Logger: log})
+	engine, err := alert.NewEngine(alert.EngineOptions{Store: st, Rules: alert.DefaultRules(), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

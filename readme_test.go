@@ -30,7 +30,7 @@ import (
 	"github.com/dynowatch/dynowatch/checks"
 	"github.com/dynowatch/dynowatch/config"
 	"github.com/dynowatch/dynowatch/notify"
-	"github.com/dynowatch/dynowatch/store/storetest"
+	"github.com/dynowatch/dynowatch/store/pgtest"
 )
 
 func readme(t *testing.T) string {
@@ -156,7 +156,7 @@ func TestREADMECheckQueue(t *testing.T) {
 // TestREADMECheckDB: CHECK_DB "postgres env:APP_DATABASE_URL table=users"
 // passes while the table exists and fails, naming it, once it is gone.
 func TestREADMECheckDB(t *testing.T) {
-	rawURL := storetest.PostgresURL(t)
+	rawURL := pgtest.URL(t)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, rawURL)
 	if err != nil {

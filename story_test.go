@@ -215,7 +215,7 @@ func (s *story) configure(env ...string) {
 // newSender is another worker's sender on the story's store and channels.
 func (s *story) newSender(holder string) *notify.Sender {
 	s.t.Helper()
-	sender, err := notify.NewSender(notify.SenderOptions{Outbox: alertStore{s.st}, Refs: alertStore{s.st}, Notifiers: s.al.notifiers, Holder: holder,
+	sender, err := notify.NewSender(notify.SenderOptions{Outbox: s.st, Refs: messageRefs{s.st}, Notifiers: s.al.notifiers, Holder: holder,
 		Logger: s.logger, Now: s.now})
 	if err != nil {
 		s.t.Fatal(err)
@@ -374,7 +374,7 @@ func (s *story) firing(rule alert.RuleName) bool {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	return slices.ContainsFunc(active, func(a store.AlertState) bool { return a.Rule == string(rule) && a.State == "firing" })
+	return slices.ContainsFunc(active, func(a alert.State) bool { return a.Rule == rule && a.Phase == alert.PhaseFiring })
 }
 
 // eachStoreOf runs fn on a fresh store of each backend.

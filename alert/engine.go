@@ -52,12 +52,17 @@ type Outgoing struct {
 	NotBefore  time.Time // held until its group goes out; zero: at once
 }
 
-// Silence mutes what it matches until Until; an empty field matches all.
+// Silence mutes what it matches until Until, such as an app during planned
+// maintenance; an empty App, Rule or Key matches every value.
 type Silence struct {
-	App   string
-	Rule  RuleName
-	Key   string
-	Until time.Time
+	ID        int64 // set by the store
+	App       string
+	Rule      RuleName
+	Key       string
+	Until     time.Time
+	Reason    string
+	CreatedBy string
+	CreatedAt time.Time
 }
 
 func (s Silence) matches(st *State) bool {

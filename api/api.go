@@ -14,6 +14,7 @@ import (
 
 	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/auth"
+	"github.com/dynowatch/dynowatch/checks"
 	"github.com/dynowatch/dynowatch/duration"
 	"github.com/dynowatch/dynowatch/heroku"
 	"github.com/dynowatch/dynowatch/store"
@@ -25,11 +26,11 @@ type Store interface {
 	Events(ctx context.Context, q store.EventQuery) ([]store.Event, error)
 	Series(ctx context.Context, q store.SeriesQuery) ([]store.Series, error)
 	DeleteApp(ctx context.Context, app string) error
-	Alerts(ctx context.Context, q store.AlertQuery) ([]store.AlertState, error)
-	CreateSilence(ctx context.Context, s *store.Silence) error
-	ActiveSilences(ctx context.Context, now time.Time) ([]store.Silence, error)
+	Alerts(ctx context.Context, q store.AlertQuery) ([]alert.State, error)
+	CreateSilence(ctx context.Context, s *alert.Silence) error
+	ActiveSilences(ctx context.Context, now time.Time) ([]alert.Silence, error)
 	DeleteSilence(ctx context.Context, id int64) error
-	LatestChecks(ctx context.Context) ([]store.CheckResult, error)
+	LatestChecks(ctx context.Context) ([]checks.Result, error)
 	CheckUptime(ctx context.Context, name string, from, to time.Time) (store.Uptime, error)
 }
 
@@ -239,22 +240,22 @@ func (s *server) handleDeleteApp(w http.ResponseWriter, r *http.Request) {
 }
 
 type alertJSON struct {
-	ID          int64      `json:"id"`
-	Key         string     `json:"key"`
-	Rule        string     `json:"rule"`
-	App         string     `json:"app"`
-	Dyno        string     `json:"dyno,omitempty"`
-	Code        string     `json:"code,omitempty"`
-	Severity    string     `json:"severity"`
-	State       string     `json:"state"`
-	Summary     string     `json:"summary"`
-	Evidence    []string   `json:"evidence"`
-	StartedAt   time.Time  `json:"started_at"`
-	FiredAt     *time.Time `json:"fired_at,omitempty"`
-	ResolvedAt  *time.Time `json:"resolved_at,omitempty"`
-	LastEventAt *time.Time `json:"last_event_at,omitempty"`
-	Notified    bool       `json:"notified"`
-	Flapping    bool       `json:"flapping"`
+	ID          int64          `json:"id"`
+	Key         string         `json:"key"`
+	Rule        alert.RuleName `json:"rule"`
+	App         string         `json:"app"`
+	Dyno        string         `json:"dyno,omitempty"`
+	Code        string         `json:"code,omitempty"`
+	Severity    alert.Severity `json:"severity"`
+	Phase       alert.Phase    `json:"state"`
+	Summary     string         `json:"summary"`
+	Evidence    []string       `json:"evidence"`
+	StartedAt   time.Time      `json:"started_at"`
+	FiredAt     *time.Time     `json:"fired_at,omitempty"`
+	ResolvedAt  *time.Time     `json:"resolved_at,omitempty"`
+	LastEventAt *time.Time     `json:"last_event_at,omitempty"`
+	Notified    bool           `json:"notified"`
+	Flapping    bool           `json:"flapping"`
 }
 
 func optTime(t time.Time) *time.Time {
@@ -268,14 +269,14 @@ func optTime(t time.Time) *time.Time {
 // handleAlerts handles "GET /api/v1/alerts?state=&app=&limit=&before=":
 // alert episodes, current and past, newest first.
 func (s *server) handleAlerts(w http.ResponseWriter, r *http.Request) {
-	q := store.AlertQuery{State: r.FormValue("state"), App: r.FormValue("app")}
-	switch q.State {
-	case "", "pending", "firing", "resolved":
-	default:
-		writeError(w, r, s.Logger, badRequest("state", q.State, "pending, firing or resolved", nil))
-		return
-	}
+	q := store.AlertQuery{App: r.FormValue("app")}
 	var err error
+	if v := r.FormValue("state"); v != "" {
+		if q.Phase, err = alert.ParsePhase(v); err != nil {
+			writeError(w, r, s.Logger, badRequest("state", v, "pending, firing or resolved", nil))
+			return
+		}
+	}
 	if q.Limit, q.Before, err = page(r); err != nil {
 		writeError(w, r, s.Logger, err)
 		return
@@ -288,7 +289,7 @@ func (s *server) handleAlerts(w http.ResponseWriter, r *http.Request) {
 	out := make([]alertJSON, 0, len(alerts))
 	for _, a := range alerts {
 		out = append(out, alertJSON{ID: a.ID, Key: a.Key, Rule: a.Rule, App: a.App, Dyno: a.Dyno, Code: a.Code, Severity: a.Severity,
-			State: a.State, Summary: a.Summary, Evidence: a.Evidence, StartedAt: a.StartedAt.UTC(), FiredAt: optTime(a.FiredAt),
+			Phase: a.Phase, Summary: a.Summary, Evidence: a.Evidence, StartedAt: a.StartedAt.UTC(), FiredAt: optTime(a.FiredAt),
 			ResolvedAt: optTime(a.ResolvedAt), LastEventAt: optTime(a.LastEventAt), Notified: a.Notified, Flapping: a.Flapping})
 	}
 	resp := map[string]any{"alerts": out}
@@ -345,14 +346,14 @@ func (s *server) handleChecks(w http.ResponseWriter, r *http.Request) {
 }
 
 type silenceJSON struct {
-	ID        int64     `json:"id"`
-	App       string    `json:"app,omitempty"`
-	Rule      string    `json:"rule,omitempty"`
-	Key       string    `json:"key,omitempty"`
-	Until     time.Time `json:"until"`
-	Reason    string    `json:"reason,omitempty"`
-	CreatedBy string    `json:"created_by,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
+	ID        int64          `json:"id"`
+	App       string         `json:"app,omitempty"`
+	Rule      alert.RuleName `json:"rule,omitempty"`
+	Key       string         `json:"key,omitempty"`
+	Until     time.Time      `json:"until"`
+	Reason    string         `json:"reason,omitempty"`
+	CreatedBy string         `json:"created_by,omitempty"`
+	CreatedAt time.Time      `json:"created_at"`
 }
 
 // handleSilences handles "GET /api/v1/silences": the silences in force.
@@ -411,13 +412,13 @@ func (s *server) handleCreateSilence(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Logger, &requestError{"a silence needs a duration, or an until in the future"})
 		return
 	}
+	var rule alert.RuleName
 	if in.Rule != "" {
-		rule, err := alert.ParseRuleName(in.Rule)
-		if err != nil {
+		var err error
+		if rule, err = alert.ParseRuleName(in.Rule); err != nil {
 			writeError(w, r, s.Logger, &requestError{err.Error()})
 			return
 		}
-		in.Rule = string(rule)
 	}
 	if in.Key != "" {
 		if _, err := alert.ParseKey(in.Key); err != nil {
@@ -425,7 +426,7 @@ func (s *server) handleCreateSilence(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	sl := &store.Silence{App: in.App, Rule: in.Rule, Key: in.Key, Until: in.Until, Reason: in.Reason, CreatedBy: in.CreatedBy, CreatedAt: now}
+	sl := &alert.Silence{App: in.App, Rule: rule, Key: in.Key, Until: in.Until, Reason: in.Reason, CreatedBy: in.CreatedBy, CreatedAt: now}
 	if err := s.Store.CreateSilence(r.Context(), sl); err != nil {
 		writeError(w, r, s.Logger, err)
 		return

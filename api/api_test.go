@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/checks"
 	"github.com/dynowatch/dynowatch/store"
 	"github.com/dynowatch/dynowatch/store/storetest"
 )
@@ -39,7 +41,7 @@ func newServerWith(t *testing.T, alerts Alerts) *httptest.Server {
 	for i, code := range []string{"H12", "R14", "H12"} {
 		b.Events = append(b.Events, store.Event{App: "shop", Time: now.Add(time.Duration(i-10) * time.Minute), Kind: "router", Code: code, Dyno: "web.1", Line: "line " + code})
 	}
-	if _, err := st.WriteBatch(ctx, b); err != nil {
+	if _, err := st.WriteBatches(ctx, []*store.Batch{b}); err != nil {
 		t.Fatal(err)
 	}
 	r := store.Rollup{App: "shop", Dyno: "web.1", Minute: now.Add(-5 * time.Minute), Requests: 10, Status2xx: 9, Status5xx: 1}
@@ -49,14 +51,14 @@ func newServerWith(t *testing.T, alerts Alerts) *httptest.Server {
 	if err := st.MergeRollups(ctx, []store.Rollup{r}, nil); err != nil {
 		t.Fatal(err)
 	}
-	a := &store.AlertState{Key: "r14|shop|web.1", Rule: "r14", App: "shop", Dyno: "web.1", Code: "R14", Severity: "warning", State: "firing",
+	a := &alert.State{Key: "r14|shop|web.1", Rule: alert.RuleR14, App: "shop", Dyno: "web.1", Code: "R14", Severity: alert.Warning, Phase: alert.PhaseFiring,
 		Summary: "R14 memory quota exceeded on web.1", Evidence: []string{"line R14"}, StartedAt: now.Add(-10 * time.Minute), FiredAt: now.Add(-10 * time.Minute), LastEventAt: now.Add(-9 * time.Minute)}
-	if ok, err := st.SaveAlert(ctx, a, 0); err != nil || !ok {
+	if ok, err := st.SaveAlert(ctx, a, 0, nil); err != nil || !ok {
 		t.Fatalf("SaveAlert = %v, %v", ok, err)
 	}
 	v := 7.0
 	for i, ok := range []bool{true, true, false, true} {
-		if err := st.RecordCheck(ctx, store.CheckResult{Check: "queue", Kind: "redis", Time: now.Add(time.Duration(i-4) * time.Minute), OK: ok,
+		if err := st.RecordCheck(ctx, checks.Result{Check: "queue", Kind: "redis", Time: now.Add(time.Duration(i-4) * time.Minute), OK: ok,
 			Latency: 3 * time.Millisecond, Value: &v}); err != nil {
 			t.Fatal(err)
 		}

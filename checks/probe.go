@@ -12,8 +12,7 @@ import (
 	"github.com/dynowatch/dynowatch/redact"
 )
 
-// Result is what one run of a check found. It has the fields of
-// store.CheckResult, in the same order, so that one converts to the other.
+// Result is what one run of a check found, as the store keeps it.
 type Result struct {
 	ID         int64         // set by the store
 	Check      string        // Check.Name

@@ -130,16 +130,6 @@ func (r *Runner) Start(ctx context.Context) (stop func() error, err error) {
 	return s.Shutdown, nil
 }
 
-// Run runs the checks until ctx is done.
-func (r *Runner) Run(ctx context.Context) error {
-	stop, err := r.Start(ctx)
-	if err != nil {
-		return err
-	}
-	<-ctx.Done()
-	return stop()
-}
-
 // tick runs c if this worker holds, or can take, c's lease. The lease lasts
 // most of an interval (or the timeout, if longer, so that runs never
 // overlap across workers) and is not released: released, a second worker

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/duration"
 	"github.com/dynowatch/dynowatch/heroku"
 )
@@ -154,7 +155,7 @@ func (c *Config) Validate() error {
 		{"PAGERDUTY_MIN_SEVERITY", c.PagerDutyMinSeverity}, {"NTFY_MIN_SEVERITY", c.NtfyMinSeverity},
 		{"SLACK_MIN_SEVERITY", c.SlackMinSeverity}, {"DISCORD_MIN_SEVERITY", c.DiscordMinSeverity},
 		{"TELEGRAM_MIN_SEVERITY", c.TelegramMinSeverity}, {"TEAMS_MIN_SEVERITY", c.TeamsMinSeverity}} {
-		if sv.v != "info" && sv.v != "warning" && sv.v != "critical" {
+		if _, err := alert.ParseSeverity(sv.v); err != nil {
 			bad(sv.name, sv.v, "want info, warning or critical")
 		}
 	}

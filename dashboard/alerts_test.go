@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynowatch/dynowatch/store"
+	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/store/storetest"
 )
 
@@ -17,9 +17,9 @@ func TestAlertOfNoAppLinksTheChecksPage(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2024, 3, 15, 12, 30, 0, 0, time.UTC)
 	st := storetest.MustOpenEmbedded(t)
-	a := &store.AlertState{Key: "check||api", Rule: "check", Code: "api", Severity: "critical", State: "firing",
+	a := &alert.State{Key: "check||api", Rule: "check", Code: "api", Severity: alert.Critical, Phase: alert.PhaseFiring,
 		Summary: "http check api failing (2 runs in a row): 500 Internal Server Error", StartedAt: now.Add(-time.Minute), FiredAt: now}
-	if ok, err := st.SaveAlert(ctx, a, 0); err != nil || !ok {
+	if ok, err := st.SaveAlert(ctx, a, 0, nil); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 	get, _ := mustServe(t, st, now)
@@ -41,9 +41,9 @@ func TestDeliveryAlertLinksNoAppPage(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2024, 3, 15, 12, 30, 0, 0, time.UTC)
 	st := storetest.MustOpenEmbedded(t)
-	a := &store.AlertState{Key: "delivery|dynowatch|sms", Rule: "delivery", App: "dynowatch", Code: "sms", Severity: "critical", State: "firing",
+	a := &alert.State{Key: "delivery|dynowatch|sms", Rule: "delivery", App: "dynowatch", Code: "sms", Severity: alert.Critical, Phase: alert.PhaseFiring,
 		Summary: "channel sms failed 3 times in a row: 401 Unauthorized", StartedAt: now.Add(-time.Minute), FiredAt: now}
-	if ok, err := st.SaveAlert(ctx, a, 0); err != nil || !ok {
+	if ok, err := st.SaveAlert(ctx, a, 0, nil); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 	get, _ := mustServe(t, st, now)

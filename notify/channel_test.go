@@ -128,8 +128,8 @@ func TestChannelMinSeverity(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				out = append(out, &memRow{Delivery: Delivery{ID: int64(len(out) + 1), Channel: "", App: a.App, AlertKey: a.Key,
-					Status: n.Status, Payload: payload, CreatedAt: t0, FiringHeard: firingHeard}})
+				out = append(out, &memRow{Delivery: Delivery{ID: int64(len(out) + 1), Outgoing: alert.Outgoing{Channel: "", App: a.App, AlertKey: a.Key,
+					Status: n.Status, Payload: payload, CreatedAt: t0}, FiringHeard: firingHeard}})
 			}
 		}
 		return out

@@ -84,8 +84,8 @@ func incidentRow(id int64, status alert.Status, keys ...string) *memRow {
 		n.Alerts = append(n.Alerts, alert.Alert{Key: k, App: "shop", Severity: alert.Warning})
 	}
 	b, _ := json.Marshal(n)
-	return &memRow{Delivery: Delivery{ID: id, Channel: "chat", App: "shop", AlertKey: keys[0], Status: status, Payload: b,
-		CreatedAt: t0, FiringHeard: status != alert.Firing}}
+	return &memRow{Delivery: Delivery{ID: id, Outgoing: alert.Outgoing{Channel: "chat", App: "shop", AlertKey: keys[0], Status: status, Payload: b,
+		CreatedAt: t0}, FiringHeard: status != alert.Firing}}
 }
 
 // TestSenderKeepsOneMessagePerIncident: a firing starts a message; its

@@ -28,18 +28,20 @@ type Outbox interface {
 	MarkFailed(ctx context.Context, id int64, holder string, now, retryAt time.Time, reason string) error
 }
 
-// Delivery is one outbox row: a notification for one channel. The outbox
-// hands out the rows of one alert on one channel in order, each once the
-// one before it is settled.
+// Delivery is one outbox row: a notification for one channel, as the
+// engine wrote it, and its delivery so far. The outbox hands out the rows
+// of one alert on one channel in order, each once the one before it is
+// settled.
 type Delivery struct {
-	ID        int64
-	Channel   string
-	App       string
-	AlertKey  string // "" for a notification of no alert
-	Status    alert.Status
-	Payload   []byte
-	Attempts  int // claims so far, this one included
-	CreatedAt time.Time
+	ID int64 // the row, set by the store
+	alert.Outgoing
+	Attempts    int       // claims so far, this one included
+	NextAttempt time.Time // when it is due (Outgoing.NotBefore is not read back); zero: at once
+	LastError   string    // the reason of the latest failed attempt
+	ClaimedBy   string    // the holder of the latest claim: on a sent row, its sender
+	SentAt      time.Time // zero until sent, or passed over (MarkSkipped)
+	Heard       bool      // sent to the channel, not passed over
+	GaveUpAt    time.Time // zero unless MarkFailed gave up
 	// FiringHeard, on a reminder or resolved, says that this channel heard
 	// the alert's firing: it is told of the rest whatever its minimum
 	// severity, and nothing more if it did not hear the firing.
