@@ -15,7 +15,7 @@ import (
 	"github.com/dynowatch/dynowatch/heroku"
 	"github.com/dynowatch/dynowatch/logsession"
 	"github.com/dynowatch/dynowatch/parse"
-	"github.com/dynowatch/dynowatch/store"
+	"github.com/dynowatch/dynowatch/worker"
 )
 
 // sessionClient is the Platform API client of pull mode.
@@ -54,66 +54,29 @@ func deliverTo(sink drain.Sink, app string, log *slog.Logger, show func(*parse.E
 // when it dies, another worker takes the app over within about this.
 const tailLease = 90 * time.Second
 
-// tailApps follows every app of TAIL_APPS on the worker that holds its
+// addTails follows every app of TAIL_APPS on the worker that holds its
 // lease, so that with several workers each app is followed once.
-func tailApps(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store, sink drain.Sink, holder string) (wait func(), err error) {
-	var wg sync.WaitGroup
+func addTails(w *worker.Worker, cfg *config.Config, log *slog.Logger, sink drain.Sink) error {
 	if len(cfg.TailApps) == 0 {
-		return wg.Wait, nil
+		return nil
 	}
 	client, err := sessionClient(cfg, log)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, app := range cfg.TailApps {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			followLeased(ctx, log, st, client, sink, app, holder)
-		}()
+		if err := w.AddHeld(worker.Held{Name: "tail:" + app, Lease: tailLease, Run: func(ctx context.Context) error {
+			err := client.Follow(ctx, app, deliverTo(sink, app, log, nil))
+			if errors.Is(err, logsession.ErrUnauthorized) || errors.Is(err, logsession.ErrNoApp) {
+				return fmt.Errorf("pull mode stopped for app %s: %w", app, err)
+			}
+			return nil // Follow logged it: follow again while the lease is held
+		}}); err != nil {
+			return err
+		}
 	}
 	log.Info("pull mode: following apps through log sessions", "apps", len(cfg.TailApps))
-	return wg.Wait, nil
-}
-
-func followLeased(ctx context.Context, log *slog.Logger, st *store.Store, client *logsession.Client, sink drain.Sink, app, holder string) {
-	lease := "tail:" + app
-	for ctx.Err() == nil {
-		ok, err := st.AcquireLease(ctx, lease, holder, tailLease, time.Now())
-		if err != nil || !ok {
-			if err != nil {
-				log.Error("tail lease", "app", app, "err", err)
-			}
-			sleep(ctx, tailLease/3)
-			continue
-		}
-		fctx, cancel := context.WithCancel(ctx)
-		go func() { // renew while following; stop following when it is lost
-			for sleep(fctx, tailLease/3) == nil {
-				if ok, err := st.AcquireLease(fctx, lease, holder, tailLease, time.Now()); err != nil || !ok {
-					cancel()
-					return
-				}
-			}
-		}()
-		err = client.Follow(fctx, app, deliverTo(sink, app, log, nil))
-		cancel()
-		if errors.Is(err, logsession.ErrUnauthorized) || errors.Is(err, logsession.ErrNoApp) {
-			log.Error("pull mode stopped for this app", "app", app, "err", err)
-			return
-		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return nil
 }
 
 // runTail implements "dynowatch tail --app NAME": follow one app through a

@@ -17,6 +17,7 @@ import (
 	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/store"
 	"github.com/dynowatch/dynowatch/store/storetest"
+	"github.com/dynowatch/dynowatch/worker"
 )
 
 // storeAdapter gives a Runner the store, as main.go does: the results
@@ -40,18 +41,10 @@ var _ Store = storeAdapter{}
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// fakeStore is a Store in memory, with every lease granted unless
-// denyLease says otherwise.
+// fakeStore is a Store in memory.
 type fakeStore struct {
-	mu        sync.Mutex
-	results   []Result // newest last
-	denyLease bool
-}
-
-func (f *fakeStore) AcquireLease(context.Context, string, string, time.Duration, time.Time) (bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return !f.denyLease, nil
+	mu      sync.Mutex
+	results []Result // newest last
 }
 
 func (f *fakeStore) RecordCheck(_ context.Context, r Result) error {
@@ -203,8 +196,7 @@ func TestNewRunnerValidates(t *testing.T) {
 	}
 }
 
-// One run: a queue's growth from the run before, the lease, and nothing
-// recorded when the run is cut short by shutdown.
+// One run: a queue's growth from the run before, and nothing recorded when the run is cut short by shutdown.
 func TestRunnerRun(t *testing.T) {
 	t.Parallel()
 	raw, client, prefix := testRedis(t)
@@ -224,7 +216,7 @@ func TestRunnerRun(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		r.tick(ctx, &r.o.Checks[0])
+		r.run(ctx, &r.o.Checks[0])
 		last := fs.results[len(fs.results)-1]
 		if !last.OK || value(last) != float64(items) || last.Worker != "w1" {
 			t.Fatalf("run %d: %+v", i, last)
@@ -241,15 +233,9 @@ func TestRunnerRun(t *testing.T) {
 		t.Fatalf("observations %+v, want one below a run", obs)
 	}
 
-	fs.denyLease = true // another worker has it
-	r.tick(ctx, &r.o.Checks[0])
-	if len(fs.results) != 2 {
-		t.Fatalf("%d results after a tick without the lease, want 2", len(fs.results))
-	}
-	fs.denyLease = false
 	stopped, cancel := context.WithCancel(ctx)
 	cancel()
-	r.tick(stopped, &r.o.Checks[0])
+	r.run(stopped, &r.o.Checks[0])
 	if len(fs.results) != 2 {
 		t.Fatalf("a run cut short by shutdown was recorded: %+v", fs.results[len(fs.results)-1])
 	}
@@ -288,9 +274,19 @@ func TestRunnersShareChecks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if stops[i], err = r.Start(ctx); err != nil {
+		w, err := worker.New(worker.Options{Leases: stores[i], Holder: fmt.Sprintf("worker.%d", i+1), Logger: discard()})
+		if err != nil {
 			t.Fatal(err)
 		}
+		for _, j := range r.Jobs() {
+			if err := w.Add(j); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- w.Run(wctx) }()
+		stops[i] = func() error { cancel(); return <-done }
 	}
 	defer func() {
 		for _, stop := range stops {
