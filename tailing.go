@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,30 +25,6 @@ func sessionClient(cfg *config.Config, log *slog.Logger) (*logsession.Client, er
 	return logsession.New(logsession.Options{APIURL: cfg.HerokuAPIURL, APIKey: cfg.HerokuAPIKey, Logger: log})
 }
 
-// deliverTo returns a logsession delivery that parses a batch of lines and
-// hands it to the pipeline like a drain request, and to show, if set.
-func deliverTo(sink drain.Sink, app string, log *slog.Logger, show func(*parse.Entry)) func(context.Context, []byte) error {
-	return func(ctx context.Context, lines []byte) error {
-		b := &drain.Batch{App: app, Received: time.Now()}
-		s := parse.NewScanner(bytes.NewReader(lines), parse.FormPlain)
-		for s.Scan() {
-			e, err := s.Entry()
-			if err != nil {
-				b.BadFrames++
-				log.Warn("bad log line from the log session", "app", app, "err", err)
-				continue
-			}
-			if show != nil {
-				show(e)
-			}
-			b.Entries = append(b.Entries, *e)
-		}
-		// A session has no frame id and no retries: nothing to dedupe.
-		_, err := sink.Ingest(ctx, b)
-		return err
-	}
-}
-
 // tailLease is how long a worker holds an app of TAIL_APPS between renewals:
 // when it dies, another worker takes the app over within about this.
 const tailLease = 90 * time.Second
@@ -66,11 +41,11 @@ func addTails(w *worker.Worker, cfg *config.Config, log *slog.Logger, sink drain
 	}
 	for _, app := range cfg.TailApps {
 		if err := w.AddHeld(worker.Held{Name: "tail:" + app, Lease: tailLease, Run: func(ctx context.Context) error {
-			err := client.Follow(ctx, app, deliverTo(sink, app, log, nil))
+			err := client.Tail(ctx, app, sink, nil)
 			if errors.Is(err, logsession.ErrUnauthorized) || errors.Is(err, logsession.ErrNoApp) {
 				return fmt.Errorf("pull mode stopped for app %s: %w", app, err)
 			}
-			return nil // Follow logged it: follow again while the lease is held
+			return nil // the session ended or a batch was refused: follow again while the lease is held
 		}}); err != nil {
 			return err
 		}
@@ -126,7 +101,7 @@ func runTail(ctx context.Context, cfg *config.Config, log *slog.Logger, args []s
 		line = append(e.AppendJSON(line[:0]), '\n')
 		stdout.Write(line)
 	}
-	err = client.Follow(ctx, app, deliverTo(pipe, app, log, show))
+	err = client.Tail(ctx, app, pipe, show)
 	stop()
 	wg.Wait()
 	return err
