@@ -19,6 +19,7 @@ import (
 
 	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/api"
+	"github.com/dynowatch/dynowatch/auth"
 	"github.com/dynowatch/dynowatch/checks"
 	"github.com/dynowatch/dynowatch/config"
 	"github.com/dynowatch/dynowatch/dashboard"
@@ -228,7 +229,7 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	mux := bootMux(ready, st)
 	mux.Handle("POST /drain/{app}", dh)
 	reads := configuredChecks(st, checkList)
-	if err := api.Register(mux, api.Options{Store: reads, Passwords: dashPasswords, Logger: log}); err != nil {
+	if err := api.Register(mux, api.Options{Store: reads, Alerts: al.engine, Passwords: dashPasswords, Logger: log}); err != nil {
 		return nil, err
 	}
 	met.counter("dynowatch_store_dropped_rows_total", "Rollup rows the database refused and that were left out; the rest of their flush was stored.",
@@ -248,14 +249,14 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	if cfg.MetricsPublic {
 		mux.Handle("GET /metrics", met.handler())
 	} else {
-		mux.Handle("GET /metrics", api.BasicAuth(dashPasswords, "dynowatch")(met.handler()))
+		mux.Handle("GET /metrics", auth.Basic(dashPasswords, "dynowatch")(met.handler()))
 	}
 
 	base := publicURL(cfg)
 	page := *base // the dashboard is behind its password: it shows the drain URL whole
 	page.User = url.UserPassword("dynowatch", drainSecrets[len(drainSecrets)-1])
 	page.Path = "/drain/APP"
-	if err := dashboard.Register(mux, dashboard.Options{Store: reads, Logger: log, Auth: api.BasicAuth(dashPasswords, "dynowatch"), DrainURL: page.String()}); err != nil {
+	if err := dashboard.Register(mux, dashboard.Options{Store: reads, Logger: log, Auth: auth.Basic(dashPasswords, "dynowatch"), DrainURL: page.String()}); err != nil {
 		return nil, err
 	}
 	shown := drainSecrets[len(drainSecrets)-1]

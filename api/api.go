@@ -4,7 +4,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +13,9 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
-	"github.com/dynowatch/dynowatch/config"
+	"github.com/dynowatch/dynowatch/auth"
+	"github.com/dynowatch/dynowatch/checks"
+	"github.com/dynowatch/dynowatch/duration"
 	"github.com/dynowatch/dynowatch/heroku"
 	"github.com/dynowatch/dynowatch/store"
 )
@@ -25,17 +26,25 @@ type Store interface {
 	Events(ctx context.Context, q store.EventQuery) ([]store.Event, error)
 	Series(ctx context.Context, q store.SeriesQuery) ([]store.Series, error)
 	DeleteApp(ctx context.Context, app string) error
-	Alerts(ctx context.Context, q store.AlertQuery) ([]store.AlertState, error)
-	CreateSilence(ctx context.Context, s *store.Silence) error
-	ActiveSilences(ctx context.Context, now time.Time) ([]store.Silence, error)
+	Alerts(ctx context.Context, q store.AlertQuery) ([]alert.State, error)
+	CreateSilence(ctx context.Context, s *alert.Silence) error
+	ActiveSilences(ctx context.Context, now time.Time) ([]alert.Silence, error)
 	DeleteSilence(ctx context.Context, id int64) error
-	LatestChecks(ctx context.Context) ([]store.CheckResult, error)
+	LatestChecks(ctx context.Context) ([]checks.Result, error)
 	CheckUptime(ctx context.Context, name string, from, to time.Time) (store.Uptime, error)
+}
+
+// Alerts is what the API asks of the alert engine.
+type Alerts interface {
+	// RetireApp ends the app's active alerts, resolving those firing, before
+	// the app is forgotten.
+	RetireApp(ctx context.Context, app string) error
 }
 
 // Options configures the API.
 type Options struct {
 	Store     Store
+	Alerts    Alerts
 	Passwords []string // DASHBOARD_PASSWORD; any user name
 	Logger    *slog.Logger
 	Now       func() time.Time // optional
@@ -46,6 +55,8 @@ func Register(mux *http.ServeMux, o Options) error {
 	switch {
 	case o.Store == nil:
 		return errors.New("api: Options.Store is required")
+	case o.Alerts == nil:
+		return errors.New("api: Options.Alerts is required")
 	case len(o.Passwords) == 0:
 		return errors.New("api: Options.Passwords is empty")
 	case o.Logger == nil:
@@ -55,41 +66,17 @@ func Register(mux *http.ServeMux, o Options) error {
 		o.Now = time.Now
 	}
 	s := &server{Options: o}
-	auth := BasicAuth(o.Passwords, "dynowatch")
-	mux.Handle("GET /api/v1/apps", auth(http.HandlerFunc(s.handleApps)))
-	mux.Handle("GET /api/v1/apps/{app}/events", auth(http.HandlerFunc(s.handleEvents)))
-	mux.Handle("GET /api/v1/apps/{app}/series", auth(http.HandlerFunc(s.handleSeries)))
-	mux.Handle("DELETE /api/v1/apps/{app}", auth(http.HandlerFunc(s.handleDeleteApp)))
-	mux.Handle("GET /api/v1/alerts", auth(http.HandlerFunc(s.handleAlerts)))
-	mux.Handle("GET /api/v1/checks", auth(http.HandlerFunc(s.handleChecks)))
-	mux.Handle("GET /api/v1/silences", auth(http.HandlerFunc(s.handleSilences)))
-	mux.Handle("POST /api/v1/silences", auth(http.HandlerFunc(s.handleCreateSilence)))
-	mux.Handle("DELETE /api/v1/silences/{id}", auth(http.HandlerFunc(s.handleDeleteSilence)))
+	guard := auth.Basic(o.Passwords, "dynowatch")
+	mux.Handle("GET /api/v1/apps", guard(http.HandlerFunc(s.handleApps)))
+	mux.Handle("GET /api/v1/apps/{app}/events", guard(http.HandlerFunc(s.handleEvents)))
+	mux.Handle("GET /api/v1/apps/{app}/series", guard(http.HandlerFunc(s.handleSeries)))
+	mux.Handle("DELETE /api/v1/apps/{app}", guard(http.HandlerFunc(s.handleDeleteApp)))
+	mux.Handle("GET /api/v1/alerts", guard(http.HandlerFunc(s.handleAlerts)))
+	mux.Handle("GET /api/v1/checks", guard(http.HandlerFunc(s.handleChecks)))
+	mux.Handle("GET /api/v1/silences", guard(http.HandlerFunc(s.handleSilences)))
+	mux.Handle("POST /api/v1/silences", guard(http.HandlerFunc(s.handleCreateSilence)))
+	mux.Handle("DELETE /api/v1/silences/{id}", guard(http.HandlerFunc(s.handleDeleteSilence)))
 	return nil
-}
-
-// BasicAuth is middleware that accepts any user name with one of the
-// passwords, compared in constant time.
-func BasicAuth(passwords []string, realm string) func(http.Handler) http.Handler {
-	secrets := make([][]byte, len(passwords))
-	for i, p := range passwords {
-		secrets[i] = []byte(p)
-	}
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, pass, ok := r.BasicAuth()
-			match := 0
-			for _, s := range secrets {
-				match |= subtle.ConstantTimeCompare([]byte(pass), s)
-			}
-			if !ok || match != 1 {
-				w.Header().Set("WWW-Authenticate", `Basic realm="`+realm+`"`)
-				writeError(w, r, nil, errUnauthorized)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
 }
 
 type server struct {
@@ -196,7 +183,7 @@ func (s *server) handleSeries(w http.ResponseWriter, r *http.Request) {
 	}
 	q.Step = defaultStep(q.To.Sub(q.From))
 	if v := r.FormValue("step"); v != "" {
-		if q.Step, err = config.ParseDuration(v); err != nil || q.Step < time.Minute {
+		if q.Step, err = duration.Parse(v); err != nil || q.Step < time.Minute {
 			writeError(w, r, s.Logger, badRequest("step", v, "a duration of at least 1m, like 5m or 1h", err))
 			return
 		}
@@ -219,7 +206,7 @@ func (s *server) handleSeries(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, js)
 	}
-	writeJSON(w, map[string]any{"metric": q.Metric, "step": config.Duration(q.Step).String(), "series": out})
+	writeJSON(w, map[string]any{"metric": q.Metric, "step": duration.Format(q.Step), "series": out})
 }
 
 // defaultStep keeps a chart near 60 to 360 points.
@@ -236,9 +223,16 @@ func defaultStep(span time.Duration) time.Duration {
 }
 
 // handleDeleteApp handles "DELETE /api/v1/apps/{app}": forget an app and its
-// data, after `heroku drains:remove`.
+// data, after `heroku drains:remove`. Its firing alerts resolve first, so
+// that whoever heard them fire hears them end; the store keeps those
+// notifications until they are sent.
 func (s *server) handleDeleteApp(w http.ResponseWriter, r *http.Request) {
-	if err := s.Store.DeleteApp(r.Context(), r.PathValue("app")); err != nil {
+	app := r.PathValue("app")
+	if err := s.Alerts.RetireApp(r.Context(), app); err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	if err := s.Store.DeleteApp(r.Context(), app); err != nil {
 		writeError(w, r, s.Logger, err)
 		return
 	}
@@ -246,22 +240,22 @@ func (s *server) handleDeleteApp(w http.ResponseWriter, r *http.Request) {
 }
 
 type alertJSON struct {
-	ID          int64      `json:"id"`
-	Key         string     `json:"key"`
-	Rule        string     `json:"rule"`
-	App         string     `json:"app"`
-	Dyno        string     `json:"dyno,omitempty"`
-	Code        string     `json:"code,omitempty"`
-	Severity    string     `json:"severity"`
-	State       string     `json:"state"`
-	Summary     string     `json:"summary"`
-	Evidence    []string   `json:"evidence"`
-	StartedAt   time.Time  `json:"started_at"`
-	FiredAt     *time.Time `json:"fired_at,omitempty"`
-	ResolvedAt  *time.Time `json:"resolved_at,omitempty"`
-	LastEventAt *time.Time `json:"last_event_at,omitempty"`
-	Notified    bool       `json:"notified"`
-	Flapping    bool       `json:"flapping"`
+	ID          int64          `json:"id"`
+	Key         string         `json:"key"`
+	Rule        alert.RuleName `json:"rule"`
+	App         string         `json:"app"`
+	Dyno        string         `json:"dyno,omitempty"`
+	Code        string         `json:"code,omitempty"`
+	Severity    alert.Severity `json:"severity"`
+	Phase       alert.Phase    `json:"state"`
+	Summary     string         `json:"summary"`
+	Evidence    []string       `json:"evidence"`
+	StartedAt   time.Time      `json:"started_at"`
+	FiredAt     *time.Time     `json:"fired_at,omitempty"`
+	ResolvedAt  *time.Time     `json:"resolved_at,omitempty"`
+	LastEventAt *time.Time     `json:"last_event_at,omitempty"`
+	Notified    bool           `json:"notified"`
+	Flapping    bool           `json:"flapping"`
 }
 
 func optTime(t time.Time) *time.Time {
@@ -275,14 +269,14 @@ func optTime(t time.Time) *time.Time {
 // handleAlerts handles "GET /api/v1/alerts?state=&app=&limit=&before=":
 // alert episodes, current and past, newest first.
 func (s *server) handleAlerts(w http.ResponseWriter, r *http.Request) {
-	q := store.AlertQuery{State: r.FormValue("state"), App: r.FormValue("app")}
-	switch q.State {
-	case "", "pending", "firing", "resolved":
-	default:
-		writeError(w, r, s.Logger, badRequest("state", q.State, "pending, firing or resolved", nil))
-		return
-	}
+	q := store.AlertQuery{App: r.FormValue("app")}
 	var err error
+	if v := r.FormValue("state"); v != "" {
+		if q.Phase, err = alert.ParsePhase(v); err != nil {
+			writeError(w, r, s.Logger, badRequest("state", v, "pending, firing or resolved", nil))
+			return
+		}
+	}
 	if q.Limit, q.Before, err = page(r); err != nil {
 		writeError(w, r, s.Logger, err)
 		return
@@ -295,7 +289,7 @@ func (s *server) handleAlerts(w http.ResponseWriter, r *http.Request) {
 	out := make([]alertJSON, 0, len(alerts))
 	for _, a := range alerts {
 		out = append(out, alertJSON{ID: a.ID, Key: a.Key, Rule: a.Rule, App: a.App, Dyno: a.Dyno, Code: a.Code, Severity: a.Severity,
-			State: a.State, Summary: a.Summary, Evidence: a.Evidence, StartedAt: a.StartedAt.UTC(), FiredAt: optTime(a.FiredAt),
+			Phase: a.Phase, Summary: a.Summary, Evidence: a.Evidence, StartedAt: a.StartedAt.UTC(), FiredAt: optTime(a.FiredAt),
 			ResolvedAt: optTime(a.ResolvedAt), LastEventAt: optTime(a.LastEventAt), Notified: a.Notified, Flapping: a.Flapping})
 	}
 	resp := map[string]any{"alerts": out}
@@ -352,14 +346,14 @@ func (s *server) handleChecks(w http.ResponseWriter, r *http.Request) {
 }
 
 type silenceJSON struct {
-	ID        int64     `json:"id"`
-	App       string    `json:"app,omitempty"`
-	Rule      string    `json:"rule,omitempty"`
-	Key       string    `json:"key,omitempty"`
-	Until     time.Time `json:"until"`
-	Reason    string    `json:"reason,omitempty"`
-	CreatedBy string    `json:"created_by,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
+	ID        int64          `json:"id"`
+	App       string         `json:"app,omitempty"`
+	Rule      alert.RuleName `json:"rule,omitempty"`
+	Key       string         `json:"key,omitempty"`
+	Until     time.Time      `json:"until"`
+	Reason    string         `json:"reason,omitempty"`
+	CreatedBy string         `json:"created_by,omitempty"`
+	CreatedAt time.Time      `json:"created_at"`
 }
 
 // handleSilences handles "GET /api/v1/silences": the silences in force.
@@ -403,7 +397,7 @@ func (s *server) handleCreateSilence(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if in.Duration != "" {
-		d, err := config.ParseDuration(in.Duration)
+		d, err := duration.Parse(in.Duration)
 		if err != nil || d <= 0 {
 			writeError(w, r, s.Logger, &requestError{fmt.Sprintf("duration %q: want a duration such as 30m, 2h or 1d", in.Duration)})
 			return
@@ -418,13 +412,13 @@ func (s *server) handleCreateSilence(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Logger, &requestError{"a silence needs a duration, or an until in the future"})
 		return
 	}
+	var rule alert.RuleName
 	if in.Rule != "" {
-		rule, err := alert.ParseRuleName(in.Rule)
-		if err != nil {
+		var err error
+		if rule, err = alert.ParseRuleName(in.Rule); err != nil {
 			writeError(w, r, s.Logger, &requestError{err.Error()})
 			return
 		}
-		in.Rule = string(rule)
 	}
 	if in.Key != "" {
 		if _, err := alert.ParseKey(in.Key); err != nil {
@@ -432,7 +426,7 @@ func (s *server) handleCreateSilence(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	sl := &store.Silence{App: in.App, Rule: in.Rule, Key: in.Key, Until: in.Until, Reason: in.Reason, CreatedBy: in.CreatedBy, CreatedAt: now}
+	sl := &alert.Silence{App: in.App, Rule: rule, Key: in.Key, Until: in.Until, Reason: in.Reason, CreatedBy: in.CreatedBy, CreatedAt: now}
 	if err := s.Store.CreateSilence(r.Context(), sl); err != nil {
 		writeError(w, r, s.Logger, err)
 		return
@@ -478,14 +472,12 @@ func parseTime(v string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 		return t, nil
 	}
-	d, err := config.ParseDuration(v)
+	d, err := duration.Parse(v)
 	if err != nil {
 		return time.Time{}, err
 	}
 	return now.Add(-d), nil
 }
-
-var errUnauthorized = errors.New("unauthorized")
 
 // requestError is a client's mistake, shown to it as it is.
 type requestError struct{ msg string }
@@ -506,8 +498,6 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	var re *requestError
 	status, msg := http.StatusInternalServerError, "internal error"
 	switch {
-	case errors.Is(err, errUnauthorized):
-		status, msg = http.StatusUnauthorized, "unauthorized"
 	case errors.As(err, &re):
 		status, msg = http.StatusBadRequest, re.msg
 	case errors.Is(err, store.ErrUnknownMetric), errors.Is(err, store.ErrTooManyPoints):

@@ -4,12 +4,13 @@ package checks
 
 import (
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/duration"
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // Kind is what a check probes.
@@ -99,7 +100,7 @@ func (c *Check) Target() string {
 	if c.URLVar != "" {
 		return "env:" + c.URLVar
 	}
-	return RedactURL(c.URL)
+	return redact.URL(c.URL)
 }
 
 // ResolveURL returns the URL to probe now: c.URL, or the current value of
@@ -120,18 +121,18 @@ func (c *Check) ResolveURL(lookup func(string) (string, bool)) (string, error) {
 // password of its URL and the values of its headers redacted.
 func (c *Check) String() string { return c.format(true) }
 
-func (c *Check) format(redact bool) string {
+func (c *Check) format(hide bool) string {
 	var b strings.Builder
 	target := c.URL
 	if c.URLVar != "" {
 		target = "env:" + c.URLVar
-	} else if redact {
-		target = RedactURL(c.URL)
+	} else if hide {
+		target = redact.URL(c.URL)
 	}
 	b.WriteString(string(c.Kind) + " " + quote(target))
 	opt := func(k, v string) { b.WriteString(" " + k + "=" + quote(v)) }
-	opt("every", formatDuration(c.Every))
-	opt("timeout", formatDuration(c.Timeout))
+	opt("every", duration.Format(c.Every))
+	opt("timeout", duration.Format(c.Timeout))
 	opt("fail", strconv.Itoa(c.Fail))
 	opt("pass", strconv.Itoa(c.Pass))
 	if c.App != "" {
@@ -148,12 +149,12 @@ func (c *Check) format(redact bool) string {
 			opt("contains", c.Contains)
 		}
 		if c.MaxLatency > 0 {
-			opt("max_latency", formatDuration(c.MaxLatency))
+			opt("max_latency", duration.Format(c.MaxLatency))
 		}
 		for _, h := range c.Headers {
 			v := h.Value
-			if redact {
-				v = "xxxxx"
+			if hide {
+				v = redact.Mask
 			}
 			opt("header", h.Name+": "+v)
 		}
@@ -181,69 +182,6 @@ func quote(v string) string {
 		return v
 	}
 	return strconv.Quote(v)
-}
-
-// formatDuration writes d as people do: 1m rather than 1m0s.
-func formatDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
-}
-
-// secretParams are the query parameters whose values RedactURL hides.
-var secretParams = []string{"pass", "secret", "token", "key"}
-
-// RedactURL returns raw with its password, and the values of query
-// parameters that look secret, replaced by xxxxx. Text that is not a URL
-// comes back as a placeholder, since it may be a password.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(a value that is not a URL)"
-	}
-	if u.RawQuery != "" {
-		q := u.Query()
-		for k := range q {
-			for _, s := range secretParams {
-				if strings.Contains(strings.ToLower(k), s) {
-					q[k] = []string{"xxxxx"}
-				}
-			}
-		}
-		u.RawQuery = q.Encode()
-	}
-	return u.Redacted()
-}
-
-// scrub removes the secrets of raw (its password and secret query values)
-// from text, such as a driver's error message.
-func scrub(text, raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return strings.ReplaceAll(text, raw, "(url)")
-	}
-	var secrets []string
-	if p, ok := u.User.Password(); ok && p != "" {
-		secrets = append(secrets, p, url.PathEscape(p), url.QueryEscape(p))
-	}
-	for k, vs := range u.Query() {
-		for _, s := range secretParams {
-			if strings.Contains(strings.ToLower(k), s) {
-				secrets = append(secrets, vs...)
-			}
-		}
-	}
-	for _, s := range secrets {
-		if len(s) >= 3 { // shorter would mangle ordinary words and still tell little
-			text = strings.ReplaceAll(text, s, "xxxxx")
-		}
-	}
-	return text
 }
 
 // ConfigError is a bad CHECK_ var: which, what is wrong, and an example of

@@ -14,6 +14,9 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/dynowatch/dynowatch/duration"
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // maxBody is the most of a response body an http check reads: contains=
@@ -63,7 +66,7 @@ func (p *Prober) probeHTTP(ctx context.Context, c *Check, raw string, start, now
 	if !c.Status.Match(resp.StatusCode) {
 		msg := fmt.Sprintf("HTTP %s, want %s", resp.Status, c.Status)
 		if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
-			msg += fmt.Sprintf(" (a redirect to %s, not followed without follow_redirects=true)", RedactURL(loc))
+			msg += fmt.Sprintf(" (a redirect to %s, not followed without follow_redirects=true)", redact.URL(loc))
 		}
 		problems = append(problems, msg)
 	}
@@ -74,7 +77,7 @@ func (p *Prober) probeHTTP(ctx context.Context, c *Check, raw string, start, now
 		problems = append(problems, "reading the body: "+readErr.Error())
 	}
 	if c.MaxLatency > 0 && latency > c.MaxLatency {
-		problems = append(problems, fmt.Sprintf("took %s, over max_latency=%s", latency.Round(time.Millisecond), formatDuration(c.MaxLatency)))
+		problems = append(problems, fmt.Sprintf("took %s, over max_latency=%s", latency.Round(time.Millisecond), duration.Format(c.MaxLatency)))
 	}
 	if c.Contains != "" && readErr == nil && !bytes.Contains(body, []byte(c.Contains)) {
 		msg := fmt.Sprintf("the body does not contain %q", c.Contains)

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 var ctx = context.Background()
@@ -221,7 +223,7 @@ func TestHTTPErrorsHidePasswords(t *testing.T) {
 	} {
 		r := (&Prober{}).Probe(ctx, mustParse(t, "http "+target+" timeout=5s"))
 		if r.OK || r.Error == "" || strings.Contains(r.Error, "s3cretpw") {
-			t.Fatalf("run of %s: ok=%v error %q; want a failure without the secret", RedactURL(target), r.OK, r.Error)
+			t.Fatalf("run of %s: ok=%v error %q; want a failure without the secret", redact.URL(target), r.OK, r.Error)
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynowatch/dynowatch/redact"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -58,7 +59,7 @@ func testRedis(t *testing.T) (rawURL string, client *redis.Client, prefix string
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := client.Ping(ctx).Err(); err != nil {
-		unreachable(t, "the test Redis at "+RedactURL(rawURL), err)
+		unreachable(t, "the test Redis at "+redact.URL(rawURL), err)
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])

@@ -128,7 +128,7 @@ func mustSeedShop(t *testing.T, st *store.Store, now time.Time) {
 			{Time: at.Add(time.Minute), Kind: "state_change", Dyno: "web.1", Line: "2024-03-15T12:21:00Z heroku[web.1]: State changed from up to crashed"},
 			{Time: at.Add(2 * time.Minute), Kind: "dyno_error", Code: "R14", Dyno: "web.1", Line: "2024-03-15T12:22:00Z heroku[web.1]: Error R14 (Memory quota exceeded) <script>alert(1)</script>"},
 		}}
-	if _, err := st.WriteBatch(ctx, b); err != nil {
+	if _, err := st.WriteBatches(ctx, []*store.Batch{b}); err != nil {
 		t.Fatal(err)
 	}
 	var rs []store.Rollup

@@ -7,7 +7,6 @@ import (
 	"cmp"
 	"compress/gzip"
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +20,7 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
+	"github.com/dynowatch/dynowatch/auth"
 	"github.com/dynowatch/dynowatch/heroku"
 	"github.com/dynowatch/dynowatch/parse"
 )
@@ -145,7 +145,7 @@ func (o *Options) validate() error {
 
 // Handler serves "POST /drain/{app}".
 type Handler struct {
-	secrets [][]byte
+	secrets auth.Passwords
 	sink    Sink
 	log     *slog.Logger
 	metrics Metrics
@@ -179,9 +179,7 @@ func NewHandler(o Options) (*Handler, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
-	for _, s := range o.Secrets {
-		h.secrets = append(h.secrets, []byte(s))
-	}
+	h.secrets = auth.NewPasswords(o.Secrets...)
 	h.entries.New = func() any { s := make([]parse.Entry, 0, 128); return &s }
 	return h, nil
 }
@@ -198,7 +196,7 @@ func NewHandler(o Options) (*Handler, error) {
 // no one holds it open by sending the body slowly.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	received := h.now()
-	if !h.authorized(r) {
+	if !h.secrets.Allow(r) {
 		h.metrics.Request("unauthorized", 0, 0, false)
 		w.Header().Set("WWW-Authenticate", `Basic realm="dynowatch drain"`)
 		refuse(w, "unauthorized", http.StatusUnauthorized)
@@ -391,20 +389,6 @@ func printable(s string) bool {
 		}
 	}
 	return true
-}
-
-// authorized compares the password with every secret in constant time, so
-// neither a match nor its position leaks through timing.
-func (h *Handler) authorized(r *http.Request) bool {
-	_, pass, ok := r.BasicAuth()
-	if !ok {
-		return false
-	}
-	match := 0
-	for _, s := range h.secrets {
-		match |= subtle.ConstantTimeCompare([]byte(pass), s)
-	}
-	return match == 1
 }
 
 func bodyForm(contentType string) (parse.Form, bool) {

@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dynowatch/dynowatch/redact"
 	"github.com/dynowatch/dynowatch/store"
 )
 
@@ -645,11 +646,11 @@ func scrapeFlushes(ctx context.Context, client *http.Client, url string) (flushH
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return h, fmt.Errorf("loadgen: scraping %s: %w", req.URL.Redacted(), err)
+		return h, fmt.Errorf("loadgen: scraping %s: %w", redact.URL(req.URL.String()), err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return h, fmt.Errorf("loadgen: scraping %s: %s", req.URL.Redacted(), resp.Status)
+		return h, fmt.Errorf("loadgen: scraping %s: %s", redact.URL(req.URL.String()), resp.Status)
 	}
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {

@@ -18,6 +18,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // DefaultAPIURL is the Platform API that Options.APIURL defaults to.
@@ -91,7 +93,7 @@ func (o *Options) validate() error {
 	if o.APIURL != "" {
 		u, err := url.Parse(o.APIURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return fmt.Errorf("logsession: Options.APIURL %s is not an http(s) URL", redactAPIURL(o.APIURL))
+			return fmt.Errorf("logsession: Options.APIURL %s is not an http(s) URL", redact.URL(o.APIURL))
 		}
 	}
 	return nil
@@ -161,39 +163,4 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// redactAPIURL returns the API URL for an error message: a user, password or
-// query string in it may be a credential, so they are hidden.
-func redactAPIURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(a value that is not a URL)"
-	}
-	if u.User != nil {
-		u.User = url.User("xxxxx")
-	}
-	if u.RawQuery != "" {
-		u.RawQuery = "xxxxx"
-	}
-	return u.String()
-}
-
-// redactSessionURL returns a session URL for errors and logs. The URL is
-// the capability to read the app's logs, so only its scheme and host show.
-func redactSessionURL(u *url.URL) string {
-	s := u.Scheme + "://" + u.Host
-	if u.Path != "" || u.RawQuery != "" {
-		s += "/…"
-	}
-	return s
-}
-
-// redactURLError replaces the URL that net/http puts in its errors.
-func redactURLError(err error, shown string) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return &url.Error{Op: ue.Op, URL: shown, Err: ue.Err}
-	}
-	return err
 }

@@ -10,9 +10,10 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // Bounds on the requests Open makes; the stream itself has none.
@@ -100,7 +101,7 @@ func (c *Client) create(ctx context.Context, app string, lines int) (*url.URL, e
 	endpoint := c.apiURL + "/apps/" + url.PathEscape(app) + "/log-sessions"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("bad request to %s", redactAPIURL(endpoint))
+		return nil, fmt.Errorf("bad request to %s", redact.URL(endpoint))
 	}
 	req.Header.Set("Authorization", "Bearer "+c.apiKey)
 	req.Header.Set("Accept", "application/vnd.heroku+json; version=3")
@@ -108,7 +109,7 @@ func (c *Client) create(ctx context.Context, app string, lines int) (*url.URL, e
 	req.Header.Set("User-Agent", userAgent)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, redactURLError(err, redactAPIURL(endpoint))
+		return nil, redact.Error(err, redact.URL(endpoint))
 	}
 	defer resp.Body.Close()
 	// 201 is documented; the Heroku CLI's tests expect 200.
@@ -139,14 +140,14 @@ func (c *Client) apiError(resp *http.Response) error {
 	if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body) == nil {
 		e.ID = clip(body.ID, 40)
 		// Heroku does not echo the key, but a proxy in between might.
-		e.Message = clip(strings.ReplaceAll(body.Message, c.apiKey, "xxxxx"), 200)
+		e.Message = clip(redact.NewScrubber(c.apiKey).Scrub(body.Message), 200)
 	}
 	return e
 }
 
 // stream GETs the session URL and returns its body as plain lines.
 func (c *Client) stream(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
-	shown := redactSessionURL(u)
+	shown := redact.Origin(u)
 	ctx, cancel := context.WithCancel(ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -168,7 +169,7 @@ func (c *Client) stream(ctx context.Context, u *url.URL) (io.ReadCloser, error) 
 		if timedOut && ctx.Err() != nil {
 			return nil, fmt.Errorf("%s did not answer within %v", shown, streamHeaderTimeout)
 		}
-		return nil, redactURLError(err, shown)
+		return nil, redact.Error(err, shown)
 	}
 	if resp.StatusCode/100 != 2 {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))

@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/mail"
@@ -78,80 +77,6 @@ func parseHTTPURL(field, s string) (*url.URL, error) {
 		return nil, fmt.Errorf("notify: %s: URL has no host", field)
 	}
 	return u, nil
-}
-
-// redactor scrubs secrets from the error text a channel returns: API keys,
-// passwords, webhook secrets and URLs that may carry them.
-type redactor struct {
-	secrets []string
-}
-
-// newRedactor keeps the secrets worth scrubbing: each non-empty one, and
-// its escaped forms as they would appear inside a URL.
-func newRedactor(secrets ...string) redactor {
-	var r redactor
-	for _, s := range secrets {
-		// A secret of one or two characters would scrub ordinary words
-		// (and is no secret).
-		if len(s) < 3 {
-			continue
-		}
-		r.secrets = append(r.secrets, s, url.QueryEscape(s), url.PathEscape(s))
-	}
-	return r
-}
-
-const redacted = "[REDACTED]"
-
-func (r redactor) scrub(s string) string {
-	for _, secret := range r.secrets {
-		s = strings.ReplaceAll(s, secret, redacted)
-	}
-	return s
-}
-
-// errorf formats an error and scrubs its text.
-func (r redactor) errorf(format string, args ...any) error {
-	return &channelError{msg: r.scrub(fmt.Sprintf(format, args...))}
-}
-
-// wrap describes a transport error under prefix with its text scrubbed. If
-// err is a *url.Error, the URL in it is replaced by safeURL. The result
-// unwraps to the error beneath when that one's text holds no secret, so
-// callers can still test for context.DeadlineExceeded.
-func (r redactor) wrap(prefix string, err error, safeURL string) error {
-	cause := err
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = &url.Error{Op: ue.Op, URL: safeURL, Err: ue.Err}
-		cause = ue.Err
-	}
-	msg := r.scrub(prefix + ": " + err.Error())
-	if cause != nil && r.scrub(cause.Error()) != cause.Error() {
-		cause = nil
-	}
-	return &channelError{msg: msg, cause: cause}
-}
-
-// channelError is the error every built-in channel returns: its text was
-// scrubbed of secrets when it was made.
-type channelError struct {
-	msg   string
-	cause error
-}
-
-func (e *channelError) Error() string { return e.msg }
-func (e *channelError) Unwrap() error { return e.cause }
-
-// redactURL shows where a request went without what may authorize it: the
-// scheme and host, never userinfo, path or query (a webhook path is often
-// the token itself, as in Slack's).
-func redactURL(u *url.URL) string {
-	s := u.Scheme + "://" + u.Host
-	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
-		s += "/..."
-	}
-	return s
 }
 
 // parseEmailAddresses reads the From and To of an email channel whose

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // InfobipOptions configure SMS through Infobip's SMS API v3.
@@ -34,7 +35,7 @@ type Infobip struct {
 	min      alert.Severity
 	client   *http.Client
 	timeout  time.Duration
-	redact   redactor
+	redact   redact.Scrubber
 }
 
 // phoneNumber is an international number once spaces, dashes, dots and
@@ -86,7 +87,7 @@ func NewInfobip(o InfobipOptions) (*Infobip, error) {
 		min:      o.MinSeverity,
 		client:   channelHTTPClient(o.HTTPClient, timeout),
 		timeout:  timeout,
-		redact:   newRedactor(o.APIKey),
+		redact:   redact.NewScrubber(o.APIKey),
 	}, nil
 }
 
@@ -171,10 +172,10 @@ func (b *Infobip) Notify(ctx context.Context, n *alert.Notification) (retry bool
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return true, b.redact.wrap("infobip: reading the answer", err, b.endpoint)
+		return true, b.redact.Wrap("infobip: reading the answer", err, b.endpoint)
 	}
 	// Scrub before cutting, or a cut secret would slip through half shown.
-	scrubbed := b.redact.scrub(string(raw))
+	scrubbed := b.redact.Scrub(string(raw))
 	var r infobipResponse
 	decodeErr := json.Unmarshal([]byte(scrubbed), &r)
 
@@ -184,7 +185,7 @@ func (b *Infobip) Notify(ctx context.Context, n *alert.Notification) (retry bool
 		if decodeErr != nil || detail == "" {
 			detail = answerSnippet(scrubbed)
 		}
-		return retry, b.redact.statusError("infobip", resp.StatusCode, detail)
+		return retry, answerError(b.redact, "infobip", resp, detail)
 	}
 	var failed []string
 	for _, m := range r.Messages {
@@ -194,7 +195,7 @@ func (b *Infobip) Notify(ctx context.Context, n *alert.Notification) (retry bool
 		}
 	}
 	if len(failed) > 0 {
-		return false, b.redact.errorf("infobip: %s", strings.Join(failed, "; "))
+		return false, b.redact.Errorf("infobip: %s", strings.Join(failed, "; "))
 	}
 	return false, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/redact"
 	"github.com/sendgrid/rest"
 	"github.com/sendgrid/sendgrid-go"
 	sgmail "github.com/sendgrid/sendgrid-go/helpers/mail"
@@ -43,7 +44,7 @@ type SendGrid struct {
 	min     alert.Severity
 	client  *rest.Client
 	timeout time.Duration
-	redact  redactor
+	redact  redact.Scrubber
 }
 
 // NewSendGrid checks o and returns a SendGrid channel.
@@ -86,7 +87,7 @@ func NewSendGrid(o SendGridOptions) (*SendGrid, error) {
 		min:     o.MinSeverity,
 		client:  &rest.Client{HTTPClient: channelHTTPClient(o.HTTPClient, timeout)},
 		timeout: timeout,
-		redact:  newRedactor(o.APIKey),
+		redact:  redact.NewScrubber(o.APIKey),
 	}, nil
 }
 
@@ -141,13 +142,14 @@ func (s *SendGrid) Notify(ctx context.Context, n *alert.Notification) (retry boo
 	// client injectable without touching package state.
 	resp, err := s.client.SendWithContext(ctx, req)
 	if err != nil {
-		return true, s.redact.wrap("sendgrid", err, s.host+"/v3/mail/send")
+		return true, s.redact.Wrap("sendgrid", err, s.host+"/v3/mail/send")
 	}
 	if resp.StatusCode == http.StatusAccepted {
 		return false, nil
 	}
 	_, retry = RetryableStatus(resp.StatusCode)
-	return retry, s.redact.statusError("sendgrid", resp.StatusCode, sendGridErrors(s.redact.scrub(resp.Body)))
+	return retry, answerError(s.redact, "sendgrid", &http.Response{StatusCode: resp.StatusCode, Header: resp.Headers},
+		sendGridErrors(s.redact.Scrub(resp.Body)))
 }
 
 // sendGridErrors reads the messages of a scrubbed error body

@@ -63,16 +63,6 @@ func (k Kind) String() string {
 	return "unknown"
 }
 
-// KindFromString returns the kind named s and whether there is one.
-func KindFromString(s string) (Kind, bool) {
-	for k, name := range kindNames {
-		if name == s {
-			return Kind(k), true
-		}
-	}
-	return 0, false
-}
-
 // Sources of a message: Heroku's own components, or the app and its add-ons.
 const (
 	SourceHeroku = "heroku"

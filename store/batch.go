@@ -13,7 +13,7 @@ import (
 
 // Event is one notable log line kept with its original text.
 type Event struct {
-	ID   int64 // set by the store; WriteBatch leaves Batch.Events untouched
+	ID   int64 // set by the store; WriteBatches leaves Batch.Events untouched
 	App  string
 	Time time.Time
 	Kind string // a parse.Kind name: router, dyno_error, logplex_error, state_change, process_exit, release, …
@@ -51,22 +51,13 @@ func (b *Batch) validate() error {
 	return nil
 }
 
-// WriteBatch writes b in one transaction: it first records b.Key; if the key
-// was recorded already (a retry Logplex sent after a timeout, possibly to
-// another web dyno) it writes nothing and returns duplicate = true. Keys are
-// kept until Prune removes them (Retention.DedupeKeys, at least 10 minutes).
-func (s *Store) WriteBatch(ctx context.Context, b *Batch) (duplicate bool, err error) {
-	dup, err := s.WriteBatches(ctx, []*Batch{b})
-	if err != nil {
-		return false, err
-	}
-	return dup[0], nil
-}
-
 // WriteBatches writes several batches in one transaction (group commit) and
-// reports for each whether it was a duplicate and skipped. A duplicate key
-// skips only its own batch; of two batches with the same key in bs, the
-// later one is the duplicate.
+// reports for each whether it was a duplicate and skipped: a batch whose
+// Key was recorded already (a retry Logplex sent after a timeout, possibly
+// to another web dyno) is not written. A duplicate key skips only its own
+// batch; of two batches with the same key in bs, the later one is the
+// duplicate. Keys are kept until Prune removes them (Retention.DedupeKeys,
+// at least 10 minutes).
 func (s *Store) WriteBatches(ctx context.Context, bs []*Batch) ([]bool, error) {
 	dup := make([]bool, len(bs))
 	if len(bs) == 0 {

@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// Setting returns the value of a stored setting and whether there is one.
-func (s *Store) Setting(ctx context.Context, name string) (string, bool, error) {
+// setting returns the value of a stored setting and whether there is one.
+func (s *Store) setting(ctx context.Context, name string) (string, bool, error) {
 	var v string
 	err := s.q.queryRow(ctx, `SELECT value FROM settings WHERE name = $1`, name).Scan(&v)
 	switch {
@@ -36,7 +36,7 @@ func (s *Store) SetSettingIfAbsent(ctx context.Context, name, value string) (str
 	if err != nil {
 		return "", fmt.Errorf("store: set setting %s: %w", name, err)
 	}
-	v, ok, err := s.Setting(ctx, name)
+	v, ok, err := s.setting(ctx, name)
 	if err == nil && !ok {
 		err = fmt.Errorf("store: setting %s vanished after it was set", name)
 	}
@@ -68,14 +68,4 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 		return false, fmt.Errorf("store: acquire lease %s: %w", name, err)
 	}
 	return got, nil
-}
-
-// ReleaseLease gives up the lease name if holder has it, so another holder
-// can take it before it expires.
-func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
-	defer s.writeLock()()
-	if _, err := s.q.exec(ctx, `DELETE FROM leases WHERE name = $1 AND holder = $2`, name, holder); err != nil {
-		return fmt.Errorf("store: release lease %s: %w", name, err)
-	}
-	return nil
 }

@@ -1,6 +1,13 @@
 package store
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/notify"
+)
 
 // QueryRow runs one query of a test's own on s, such as a size measurement.
 func QueryRow(ctx context.Context, s *Store, sql string, dest ...any) error {
@@ -11,4 +18,40 @@ func QueryRow(ctx context.Context, s *Store, sql string, dest ...any) error {
 func Exec(ctx context.Context, s *Store, sql string) error {
 	_, err := s.q.exec(ctx, sql)
 	return err
+}
+
+// Setting returns the value of a stored setting and whether there is one.
+func (s *Store) Setting(ctx context.Context, name string) (string, bool, error) {
+	return s.setting(ctx, name)
+}
+
+// WriteBatch writes one batch, as WriteBatches does, and reports whether it
+// was a duplicate.
+func (s *Store) WriteBatch(ctx context.Context, b *Batch) (duplicate bool, err error) {
+	dup, err := s.WriteBatches(ctx, []*Batch{b})
+	if err != nil {
+		return false, err
+	}
+	return dup[0], nil
+}
+
+// Enqueue adds notifications to the outbox outside of an alert's write (see
+// SaveAlert). A message whose delivery id and channel are enqueued already
+// is skipped.
+func (s *Store) Enqueue(ctx context.Context, msgs ...alert.Outgoing) error {
+	if err := validateMessages(msgs); err != nil {
+		return err
+	}
+	if err := s.inTx(ctx, func(q querier) error { return enqueue(ctx, q, msgs) }); err != nil {
+		return fmt.Errorf("store: enqueue: %w", err)
+	}
+	return nil
+}
+
+// OutboxFor returns the rows of one notification, one per channel.
+func (s *Store) OutboxFor(ctx context.Context, deliveryID string) ([]notify.Delivery, error) {
+	if deliveryID == "" {
+		return nil, errors.New("store: OutboxFor: delivery id is empty")
+	}
+	return s.Outbox(ctx, OutboxQuery{DeliveryID: deliveryID, Limit: MaxAlertLimit})
 }

@@ -1,4 +1,4 @@
-package worker
+package worker_test
 
 import (
 	"context"
@@ -10,14 +10,16 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/store"
+	"github.com/dynowatch/dynowatch/store/pgtest"
 	"github.com/dynowatch/dynowatch/store/storetest"
+	"github.com/dynowatch/dynowatch/worker"
 )
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func newWorker(t *testing.T, l Leases, holder string) *Worker {
+func newWorker(t *testing.T, l worker.Leases, holder string) *worker.Worker {
 	t.Helper()
-	w, err := New(Options{Leases: l, Holder: holder, Logger: discard()})
+	w, err := worker.New(worker.Options{Leases: l, Holder: holder, Logger: discard()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,8 +37,8 @@ func TestLease(t *testing.T) {
 		{"a short minimum changes nothing", time.Minute, 5 * time.Second, 54 * time.Second},
 		{"a timeout near the interval wins", 10 * time.Second, 9500 * time.Millisecond, 9500 * time.Millisecond},
 	} {
-		if got := Lease(c.every, c.atLeast); got != c.want {
-			t.Errorf("%s: Lease(%v, %v) = %v, want %v", c.name, c.every, c.atLeast, got, c.want)
+		if got := worker.Lease(c.every, c.atLeast); got != c.want {
+			t.Errorf("%s: worker.Lease(%v, %v) = %v, want %v", c.name, c.every, c.atLeast, got, c.want)
 		}
 	}
 }
@@ -46,14 +48,14 @@ func TestNewValidates(t *testing.T) {
 	st := storetest.MustOpenEmbedded(t)
 	for _, c := range []struct {
 		name string
-		o    Options
+		o    worker.Options
 	}{
-		{"Leases", Options{Holder: "w", Logger: discard()}},
-		{"Holder", Options{Leases: st, Logger: discard()}},
-		{"Logger", Options{Leases: st, Holder: "w"}},
+		{"Leases", worker.Options{Holder: "w", Logger: discard()}},
+		{"Holder", worker.Options{Leases: st, Logger: discard()}},
+		{"Logger", worker.Options{Leases: st, Holder: "w"}},
 	} {
-		if _, err := New(c.o); err == nil {
-			t.Errorf("New without %s: no error", c.name)
+		if _, err := worker.New(c.o); err == nil {
+			t.Errorf("worker.New without %s: no error", c.name)
 		}
 	}
 }
@@ -65,22 +67,22 @@ func TestLeasedJobRunsOncePerInterval(t *testing.T) {
 	st := storetest.MustOpenPostgres(t)
 	a, b := newWorker(t, st, "worker-a"), newWorker(t, st, "worker-b")
 	var runs atomic.Int32
-	job := Job{Name: "job:prune", Every: time.Minute, Run: func(context.Context, time.Time) error { runs.Add(1); return nil }}
+	job := worker.Job{Name: "job:prune", Every: time.Minute, Run: func(context.Context, time.Time) error { runs.Add(1); return nil }}
 	ctx := context.Background()
 	now := time.Date(2024, 3, 15, 12, 0, 0, 0, time.UTC)
-	a.runOnce(ctx, job, now)
-	b.runOnce(ctx, job, now.Add(time.Second))
+	a.RunOnce(ctx, job, now)
+	b.RunOnce(ctx, job, now.Add(time.Second))
 	if n := runs.Load(); n != 1 {
 		t.Fatalf("%d runs from two workers in one interval, want 1", n)
 	}
 	// worker-a is gone: at the next interval worker-b runs the job.
-	b.runOnce(ctx, job, now.Add(time.Minute))
+	b.RunOnce(ctx, job, now.Add(time.Minute))
 	if n := runs.Load(); n != 2 {
 		t.Fatalf("%d runs after worker-a stopped, want 2", n)
 	}
 	job.Shared = true
-	a.runOnce(ctx, job, now.Add(time.Minute))
-	b.runOnce(ctx, job, now.Add(time.Minute))
+	a.RunOnce(ctx, job, now.Add(time.Minute))
+	b.RunOnce(ctx, job, now.Add(time.Minute))
 	if n := runs.Load(); n != 4 {
 		t.Fatalf("%d runs after a shared job ran on both workers, want 4", n)
 	}
@@ -90,7 +92,7 @@ func TestLeasedJobRunsOncePerInterval(t *testing.T) {
 // and moves to the other when its worker stops.
 func TestHeldJobMovesWhenItsWorkerStops(t *testing.T) {
 	t.Parallel()
-	dbURL := storetest.PostgresURL(t)
+	dbURL := pgtest.URL(t)
 	const lease = 300 * time.Millisecond
 	var mu sync.Mutex
 	running := map[string]int{} // holder → runs in progress
@@ -100,9 +102,13 @@ func TestHeldJobMovesWhenItsWorkerStops(t *testing.T) {
 		done chan error
 	}
 	workers := map[string]stoppable{}
-	for _, holder := range []string{"worker-a", "worker-b"} {
-		w := newWorker(t, storetest.MustOpen(t, store.Config{DatabaseURL: dbURL}), holder)
-		if err := w.AddHeld(Held{Name: "tail:demo", Lease: lease, Run: func(ctx context.Context) error {
+	for i, holder := range []string{"worker-a", "worker-b"} {
+		open := storetest.MustOpen
+		if i > 0 {
+			open = storetest.MustOpenUnmigrated // the second dyno on the database
+		}
+		w := newWorker(t, open(t, store.Config{DatabaseURL: dbURL}), holder)
+		if err := w.AddHeld(worker.Held{Name: "tail:demo", Lease: lease, Run: func(ctx context.Context) error {
 			mu.Lock()
 			running[holder]++
 			both := running["worker-a"] > 0 && running["worker-b"] > 0
