@@ -101,19 +101,3 @@ func (w windowSource) DeliveryHealth(ctx context.Context, now time.Time) (alert.
 	s, err := w.st.OutboxStats(ctx, now)
 	return alert.DeliveryHealth{Oldest: s.Oldest, FailedByChannel: s.FailedByChannel, LastError: s.LastError}, err
 }
-
-// messageRefs gives the sender the store's message refs in its terms.
-type messageRefs struct{ st *store.Store }
-
-func (a messageRefs) MessageRef(ctx context.Context, channel, alertKey string) (notify.MessageRef, bool, error) {
-	m, ok, err := a.st.MessageRef(ctx, channel, alertKey)
-	return notify.MessageRef{ID: m.Ref, Grouped: m.Grouped}, ok, err
-}
-
-func (a messageRefs) SaveMessageRef(ctx context.Context, channel string, alertKeys []string, ref notify.MessageRef, now time.Time) error {
-	refs := make([]store.MessageRef, len(alertKeys))
-	for i, k := range alertKeys {
-		refs[i] = store.MessageRef{Channel: channel, AlertKey: k, Ref: ref.ID, Grouped: ref.Grouped, UpdatedAt: now}
-	}
-	return a.st.SaveMessageRefs(ctx, refs...)
-}

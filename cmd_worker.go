@@ -39,7 +39,7 @@ func newWorker(cfg *config.Config, log *slog.Logger, st *store.Store, al *alerti
 		Events: cfg.RetentionEvents.D(), Minute: cfg.RetentionMinute.D(), Samples: cfg.RetentionMinute.D(),
 		Hourly: cfg.RetentionHourly.D(), DedupeKeys: store.DefaultRetention().DedupeKeys, Alerts: cfg.RetentionEvents.D(), Checks: cfg.RetentionMinute.D(),
 	}
-	sender, err := notify.NewSender(notify.SenderOptions{Outbox: st, Refs: messageRefs{st}, Notifiers: al.notifiers, Holder: workerID(cfg), Logger: log,
+	sender, err := notify.NewSender(notify.SenderOptions{Outbox: st, Refs: st, Notifiers: al.notifiers, Holder: workerID(cfg), Logger: log,
 		Delivered: al.metrics.Delivered})
 	if err != nil {
 		return nil, err
