@@ -98,26 +98,20 @@ func (s *Store) LatestChecks(ctx context.Context) ([]CheckResult, error) {
 }
 
 func (s *Store) checkResults(ctx context.Context, sql string, args ...any) ([]CheckResult, error) {
-	rs, err := s.q.query(ctx, sql, args...)
+	out, err := queryAll(ctx, s.q, scanCheckResult, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: check results: %w", err)
 	}
-	defer rs.Close()
-	out := []CheckResult{}
-	for rs.Next() {
-		var r CheckResult
-		var at, latency, cert int64
-		if err := rs.Scan(&r.ID, &r.Check, &r.App, &r.Kind, &at, &r.OK, &latency, &r.Value, &r.Growth, &cert,
-			&r.Warning, &r.Error, &r.Worker); err != nil {
-			return nil, fmt.Errorf("store: check results: %w", err)
-		}
-		r.Time, r.Latency, r.CertExpiry = fromMicros(at), time.Duration(latency)*time.Microsecond, fromMicros(cert)
-		out = append(out, r)
-	}
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("store: check results: %w", err)
-	}
 	return out, nil
+}
+
+func scanCheckResult(rs row) (CheckResult, error) {
+	var r CheckResult
+	var at, latency, cert int64
+	err := rs.Scan(&r.ID, &r.Check, &r.App, &r.Kind, &at, &r.OK, &latency, &r.Value, &r.Growth, &cert,
+		&r.Warning, &r.Error, &r.Worker)
+	r.Time, r.Latency, r.CertExpiry = fromMicros(at), time.Duration(latency)*time.Microsecond, fromMicros(cert)
+	return r, err
 }
 
 // Uptime counts the runs of a check within a window.
@@ -178,20 +172,11 @@ func (s *Store) pruneChecks(ctx context.Context, now time.Time, r Retention, res
 
 // checkNames lists the checks with stored runs.
 func (s *Store) checkNames(ctx context.Context) ([]string, error) {
-	rs, err := s.q.query(ctx, `SELECT DISTINCT name FROM check_results`)
+	names, err := queryAll(ctx, s.q, scanValue[string], `SELECT DISTINCT name FROM check_results`)
 	if err != nil {
 		return nil, fmt.Errorf("store: prune: %w", err)
 	}
-	defer rs.Close()
-	var names []string
-	for rs.Next() {
-		var n string
-		if err := rs.Scan(&n); err != nil {
-			return nil, fmt.Errorf("store: prune: %w", err)
-		}
-		names = append(names, n)
-	}
-	return names, rs.Err()
+	return names, nil
 }
 
 // clip cuts s to at most n bytes, at a rune boundary.

@@ -28,23 +28,14 @@ type App struct {
 
 // Apps returns every app, sorted by name.
 func (s *Store) Apps(ctx context.Context) ([]App, error) {
-	r, err := s.q.query(ctx, `SELECT name, first_seen_us, last_message_us, drain_token, messages, bad_frames, count_mismatches, l10_dropped
+	apps, err := queryAll(ctx, s.q, func(r row) (a App, err error) {
+		var first, last int64
+		err = r.Scan(&a.Name, &first, &last, &a.DrainToken, &a.Messages, &a.BadFrames, &a.CountMismatches, &a.L10Dropped)
+		a.FirstSeen, a.LastMessage = fromMicros(first), fromMicros(last)
+		return a, err
+	}, `SELECT name, first_seen_us, last_message_us, drain_token, messages, bad_frames, count_mismatches, l10_dropped
 		FROM apps ORDER BY name`)
 	if err != nil {
-		return nil, fmt.Errorf("store: apps: %w", err)
-	}
-	defer r.Close()
-	apps := []App{}
-	for r.Next() {
-		var a App
-		var first, last int64
-		if err := r.Scan(&a.Name, &first, &last, &a.DrainToken, &a.Messages, &a.BadFrames, &a.CountMismatches, &a.L10Dropped); err != nil {
-			return nil, fmt.Errorf("store: apps: %w", err)
-		}
-		a.FirstSeen, a.LastMessage = fromMicros(first), fromMicros(last)
-		apps = append(apps, a)
-	}
-	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("store: apps: %w", err)
 	}
 	return apps, nil
@@ -131,22 +122,14 @@ func (s *Store) Events(ctx context.Context, q EventQuery) ([]Event, error) {
 	f.and(q.Code != "", "code =", q.Code)
 	query, args := f.page(limit)
 
-	r, err := s.q.query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: events: %w", err)
-	}
-	defer r.Close()
-	evs := []Event{}
-	for r.Next() {
+	evs, err := queryAll(ctx, s.q, func(r row) (Event, error) {
 		e := Event{App: q.App}
 		var t int64
-		if err := r.Scan(&e.ID, &t, &e.Kind, &e.Code, &e.Dyno, &e.Line); err != nil {
-			return nil, fmt.Errorf("store: events: %w", err)
-		}
+		err := r.Scan(&e.ID, &t, &e.Kind, &e.Code, &e.Dyno, &e.Line)
 		e.Time = fromMicros(t)
-		evs = append(evs, e)
-	}
-	if err := r.Err(); err != nil {
+		return e, err
+	}, query, args...)
+	if err != nil {
 		return nil, fmt.Errorf("store: events: %w", err)
 	}
 	return evs, nil

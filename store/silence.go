@@ -52,25 +52,14 @@ func (s *Store) CreateSilence(ctx context.Context, sl *Silence) error {
 // ActiveSilences returns the silences that have not ended at now, oldest
 // first.
 func (s *Store) ActiveSilences(ctx context.Context, now time.Time) ([]Silence, error) {
-	r, err := s.q.query(ctx, `SELECT id, app, rule, key, until_us, reason, created_by, created_us
+	out, err := queryAll(ctx, s.q, func(r row) (sl Silence, err error) {
+		var until, created int64
+		err = r.Scan(&sl.ID, &sl.App, &sl.Rule, &sl.Key, &until, &sl.Reason, &sl.CreatedBy, &created)
+		sl.Until, sl.CreatedAt = fromMicros(until), fromMicros(created)
+		return sl, err
+	}, `SELECT id, app, rule, key, until_us, reason, created_by, created_us
 		FROM silences WHERE until_us > $1 ORDER BY id`, micros(now))
 	if err != nil {
-		return nil, fmt.Errorf("store: active silences: %w", err)
-	}
-	defer r.Close()
-	out := []Silence{}
-	for r.Next() {
-		var (
-			sl             Silence
-			until, created int64
-		)
-		if err := r.Scan(&sl.ID, &sl.App, &sl.Rule, &sl.Key, &until, &sl.Reason, &sl.CreatedBy, &created); err != nil {
-			return nil, fmt.Errorf("store: active silences: %w", err)
-		}
-		sl.Until, sl.CreatedAt = fromMicros(until), fromMicros(created)
-		out = append(out, sl)
-	}
-	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("store: active silences: %w", err)
 	}
 	return out, nil
