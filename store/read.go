@@ -152,29 +152,17 @@ type WindowStats struct {
 // of 5 minutes is 5 minute rollups, the one in progress included: starting
 // at the minute of from would make it 6, counting requests up to 6 minutes old.
 func (s *Store) WindowStats(ctx context.Context, app string, from, to time.Time) (WindowStats, error) {
-	var w WindowStats
+	var sum Rollup
 	lo, hi := floorTo(from.Unix()+59, 60), to.Unix()
-	err := s.scanRollups(ctx, "rollups_minute", "minute", app, lo, hi, func(_ int64, r *Rollup) {
-		w.Requests += r.Requests
-		w.Status2xx += r.Status2xx
-		w.Status3xx += r.Status3xx
-		w.Status4xx += r.Status4xx
-		w.Status5xx += r.Status5xx
-		w.Bytes += r.Bytes
-		for c, n := range r.Codes {
-			if w.Codes == nil {
-				w.Codes = map[string]int64{}
-			}
-			w.Codes[c] += n
-		}
-	})
+	err := s.scanRollups(ctx, "rollups_minute", "minute", app, lo, hi, func(_ int64, r *Rollup) { sum.Merge(r) })
 	if err == nil {
-		err = s.scanLatency(ctx, "latency_minute", "minute", app, lo, hi, func(_ int64, h *Histogram) { w.Service.Merge(h) })
+		err = s.scanLatency(ctx, "latency_minute", "minute", app, lo, hi, func(_ int64, h *Histogram) { sum.Service.Merge(h) })
 	}
 	if err != nil {
 		return WindowStats{}, fmt.Errorf("store: window stats: %w", err)
 	}
-	return w, nil
+	return WindowStats{Requests: sum.Requests, Status2xx: sum.Status2xx, Status3xx: sum.Status3xx, Status4xx: sum.Status4xx,
+		Status5xx: sum.Status5xx, Bytes: sum.Bytes, Codes: sum.Codes, Service: sum.Service}, nil
 }
 
 // scanRollups calls fn with every rollup row of app in [from, to) (Unix
