@@ -292,12 +292,9 @@ func (s *Store) Alerts(ctx context.Context, q AlertQuery) ([]AlertState, error) 
 	if q.State != "" && !slices.Contains([]string{statePending, stateFiring, stateResolved}, q.State) {
 		return nil, fmt.Errorf("store: AlertQuery.State is %q, want pending, firing, resolved or empty", q.State)
 	}
-	if q.Limit < 0 || q.Limit > MaxAlertLimit {
-		return nil, fmt.Errorf("store: AlertQuery.Limit is %d, want 0…%d", q.Limit, MaxAlertLimit)
-	}
-	limit := q.Limit
-	if limit == 0 {
-		limit = DefaultAlertLimit
+	limit, err := pageLimit("AlertQuery.Limit", q.Limit, DefaultAlertLimit, MaxAlertLimit)
+	if err != nil {
+		return nil, err
 	}
 	f := newFilter(alertSelect + " WHERE TRUE")
 	f.and(q.State != "", "state =", q.State)

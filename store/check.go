@@ -81,11 +81,9 @@ const checkCols = `r.id, r.name, r.app, r.kind, r.time_us, r.ok, r.latency_us, r
 // CheckResults returns the runs of check name at or after since, newest
 // first. limit 0 means DefaultCheckLimit; it may be at most MaxCheckLimit.
 func (s *Store) CheckResults(ctx context.Context, name string, since time.Time, limit int) ([]CheckResult, error) {
-	if limit < 0 || limit > MaxCheckLimit {
-		return nil, fmt.Errorf("store: check results limit is %d, want 0…%d", limit, MaxCheckLimit)
-	}
-	if limit == 0 {
-		limit = DefaultCheckLimit
+	limit, err := pageLimit("check results limit", limit, DefaultCheckLimit, MaxCheckLimit)
+	if err != nil {
+		return nil, err
 	}
 	return s.checkResults(ctx, `SELECT `+checkCols+` FROM check_results r
 		WHERE r.name = $1 AND r.time_us >= $2 ORDER BY r.time_us DESC, r.id DESC LIMIT $3`, name, micros(since), limit)

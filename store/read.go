@@ -108,12 +108,9 @@ func (s *Store) Events(ctx context.Context, q EventQuery) ([]Event, error) {
 	if q.App == "" {
 		return nil, errors.New("store: EventQuery.App is empty")
 	}
-	if q.Limit < 0 || q.Limit > MaxEventLimit {
-		return nil, fmt.Errorf("store: EventQuery.Limit is %d, want 0…%d", q.Limit, MaxEventLimit)
-	}
-	limit := q.Limit
-	if limit == 0 {
-		limit = DefaultEventLimit
+	limit, err := pageLimit("EventQuery.Limit", q.Limit, DefaultEventLimit, MaxEventLimit)
+	if err != nil {
+		return nil, err
 	}
 	f := newFilter(`SELECT id, time_us, kind, code, dyno, line FROM events WHERE app = $1`, q.App)
 	f.and(!q.Since.IsZero(), "time_us >=", micros(q.Since))
