@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"math"
 	"os"
@@ -49,7 +48,7 @@ func newAlerting(cfg *config.Config, rules *alert.Rules, checkList []checks.Chec
 	if len(names) == 0 {
 		log.Warn("no alert channel configured: alerts are kept and shown, but nobody is told (set " + notify.ChannelVars + ")")
 	}
-	engine, err := alert.NewEngine(alert.EngineOptions{Store: alertStore{st}, Rules: rules, Channels: names, Logger: log,
+	engine, err := alert.NewEngine(alert.EngineOptions{Store: st, Rules: rules, Channels: names, Logger: log,
 		DashboardURL: publicURL(cfg).String(), Timezone: cfg.Timezone, Now: now, Retired: removedCheck(checkList)})
 	if err != nil {
 		return nil, err
@@ -120,123 +119,18 @@ func (a *alerting) evaluate(ctx context.Context, now time.Time) error {
 	return a.engine.Tick(ctx)
 }
 
-// alertStore gives the alert engine and sender the store in their terms.
-type alertStore struct{ st *store.Store }
+// messageRefs gives the sender the store's message refs in its terms.
+type messageRefs struct{ st *store.Store }
 
-func (a alertStore) Alert(ctx context.Context, key string) (alert.State, bool, error) {
-	s, ok, err := a.st.Alert(ctx, key)
-	return fromStoreAlert(s), ok, err
+func (a messageRefs) MessageRef(ctx context.Context, channel, alertKey string) (notify.MessageRef, bool, error) {
+	m, ok, err := a.st.MessageRef(ctx, channel, alertKey)
+	return notify.MessageRef{ID: m.Ref, Grouped: m.Grouped}, ok, err
 }
 
-func (a alertStore) SaveAlert(ctx context.Context, s *alert.State, expect int64, out []alert.Outgoing) (bool, error) {
-	as := store.AlertState{Key: s.Key, Rule: string(s.Rule), App: s.App, Dyno: s.Dyno, Code: s.Code, Severity: string(s.Severity),
-		State: string(s.Phase), Summary: s.Summary, Evidence: s.Evidence, StartedAt: s.StartedAt, FiredAt: s.FiredAt,
-		ResolvedAt: s.ResolvedAt, LastEventAt: s.LastEventAt, LastNotifiedAt: s.LastNotifiedAt, Notified: s.Notified,
-		Flapping: s.Flapping, Transitions: s.Transitions, Counter: s.Counter}
-	for _, o := range s.Recent {
-		as.Recent = append(as.Recent, store.Occurrence(o))
+func (a messageRefs) SaveMessageRef(ctx context.Context, channel string, alertKeys []string, ref notify.MessageRef, now time.Time) error {
+	refs := make([]store.MessageRef, len(alertKeys))
+	for i, k := range alertKeys {
+		refs[i] = store.MessageRef{Channel: channel, AlertKey: k, Ref: ref.ID, Grouped: ref.Grouped, UpdatedAt: now}
 	}
-	msgs := make([]store.OutboxMessage, len(out))
-	for i, o := range out {
-		msgs[i] = store.OutboxMessage{DeliveryID: o.DeliveryID, Channel: o.Channel, App: o.App, AlertKey: o.AlertKey, Status: string(o.Status),
-			Severity: string(o.Severity), Urgent: o.Urgent, Payload: o.Payload, CreatedAt: o.CreatedAt, NotBefore: o.NotBefore}
-	}
-	ok, err := a.st.SaveAlert(ctx, &as, expect, msgs...)
-	s.Version = as.Version
-	return ok, err
-}
-
-func (a alertStore) ActiveAlerts(ctx context.Context) ([]alert.State, error) {
-	active, err := a.st.ActiveAlerts(ctx)
-	out := make([]alert.State, len(active))
-	for i, s := range active {
-		out[i] = fromStoreAlert(s)
-	}
-	return out, err
-}
-
-func (a alertStore) ActiveSilences(ctx context.Context, now time.Time) ([]alert.Silence, error) {
-	sl, err := a.st.ActiveSilences(ctx, now)
-	out := make([]alert.Silence, len(sl))
-	for i, s := range sl {
-		out[i] = alert.Silence{App: s.App, Rule: alert.RuleName(s.Rule), Key: s.Key, Until: s.Until}
-		// Silences stored before the API checked names may say "H_CODES".
-		if r, err := alert.ParseRuleName(s.Rule); err == nil {
-			out[i].Rule = r
-		}
-	}
-	return out, err
-}
-
-func (a alertStore) LastRelease(ctx context.Context, app string, since time.Time) (string, bool, error) {
-	for _, kind := range []string{"release", "deploy"} {
-		ev, err := a.st.Events(ctx, store.EventQuery{App: app, Kind: kind, Since: since, Limit: 1})
-		if err != nil || len(ev) > 0 {
-			if err != nil {
-				return "", false, err
-			}
-			return ev[0].Line, true, nil
-		}
-	}
-	return "", false, nil
-}
-
-func (a alertStore) LastGroupStart(ctx context.Context, app string, atLeast alert.Severity, since time.Time) (time.Time, bool, error) {
-	items, err := a.st.Outbox(ctx, store.OutboxQuery{App: app, Limit: 50})
-	if err != nil {
-		return time.Time{}, false, err
-	}
-	for _, it := range items { // newest first
-		if it.CreatedAt.Before(since) {
-			break
-		}
-		var head struct{ Status alert.Status }
-		if it.NextAttempt.After(it.CreatedAt) || alert.Severity(it.Severity).Rank() < atLeast.Rank() ||
-			json.Unmarshal(it.Payload, &head) != nil || head.Status != alert.Firing {
-			continue // held for a group itself, less severe, or not a firing
-		}
-		return it.CreatedAt, true, nil
-	}
-	return time.Time{}, false, nil
-}
-
-func (a alertStore) LastNotified(ctx context.Context, key string) (time.Time, bool, error) {
-	return a.st.LastNotified(ctx, key)
-}
-
-func (a alertStore) ClaimOutbox(ctx context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]notify.Delivery, error) {
-	items, err := a.st.ClaimOutbox(ctx, holder, now, lease, limit)
-	out := make([]notify.Delivery, len(items))
-	for i, it := range items {
-		out[i] = notify.Delivery{ID: it.ID, Channel: it.Channel, App: it.App, AlertKey: it.AlertKey, Status: alert.Status(it.Status),
-			Payload: it.Payload, Attempts: it.Attempts, CreatedAt: it.CreatedAt, FiringHeard: it.FiringHeard}
-	}
-	return out, err
-}
-
-func (a alertStore) ExtendClaim(ctx context.Context, holder string, now time.Time, lease time.Duration, ids ...int64) ([]int64, error) {
-	return a.st.ExtendClaim(ctx, holder, now, lease, ids...)
-}
-
-func (a alertStore) MarkSent(ctx context.Context, id int64, holder string, now time.Time) error {
-	return a.st.MarkSent(ctx, id, holder, now)
-}
-
-func (a alertStore) MarkSkipped(ctx context.Context, id int64, holder string, now time.Time) error {
-	return a.st.MarkSkipped(ctx, id, holder, now)
-}
-
-func (a alertStore) MarkFailed(ctx context.Context, id int64, holder string, now, retryAt time.Time, reason string) error {
-	return a.st.MarkFailed(ctx, id, holder, now, retryAt, reason)
-}
-
-func fromStoreAlert(s store.AlertState) alert.State {
-	a := alert.State{Key: s.Key, Rule: alert.RuleName(s.Rule), App: s.App, Dyno: s.Dyno, Code: s.Code, Severity: alert.Severity(s.Severity),
-		Phase: alert.Phase(s.State), Summary: s.Summary, Evidence: s.Evidence, StartedAt: s.StartedAt, FiredAt: s.FiredAt,
-		ResolvedAt: s.ResolvedAt, LastEventAt: s.LastEventAt, LastNotifiedAt: s.LastNotifiedAt, Notified: s.Notified,
-		Flapping: s.Flapping, Transitions: s.Transitions, Counter: s.Counter, Version: s.Version}
-	for _, o := range s.Recent {
-		a.Recent = append(a.Recent, alert.Occurrence(o))
-	}
-	return a
+	return a.st.SaveMessageRefs(ctx, refs...)
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/heroku/x/logplex/encoding"
 
 	"github.com/dynowatch/dynowatch/loadgen"
-	"github.com/dynowatch/dynowatch/store/storetest"
+	"github.com/dynowatch/dynowatch/store/pgtest"
 )
 
 // BenchmarkDrainPath posts router-heavy Logplex batches of 300 messages
@@ -38,7 +38,7 @@ func BenchmarkDrainPath(b *testing.B) {
 
 	b.Run("dynowatch", func(b *testing.B) {
 		base, _, stop := startServer(b, map[string]string{
-			"DATABASE_URL": storetest.PostgresURL(b), "DRAIN_SECRET": "bench", "DASHBOARD_PASSWORD": "bench",
+			"DATABASE_URL": pgtest.URL(b), "DRAIN_SECRET": "bench", "DASHBOARD_PASSWORD": "bench",
 		})
 		defer stop()
 		postParallel(b, base+"/drain/bench", bodies, perBatch)

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/checks"
@@ -22,7 +21,7 @@ func startChecks(ctx context.Context, list []checks.Check, log *slog.Logger, st 
 	if len(list) == 0 {
 		return func() error { return nil }, nil
 	}
-	r, err := checks.NewRunner(checks.RunnerOptions{Checks: list, Store: checkStore{st}, Logger: log, Holder: holder, Ran: al.metrics.CheckRan,
+	r, err := checks.NewRunner(checks.RunnerOptions{Checks: list, Store: st, Logger: log, Holder: holder, Ran: al.metrics.CheckRan,
 		Observe: func(obs []alert.Observation) {
 			if err := al.engine.Apply(context.WithoutCancel(ctx), obs); err != nil {
 				log.Error("check alerts", "err", err)
@@ -32,22 +31,6 @@ func startChecks(ctx context.Context, list []checks.Check, log *slog.Logger, st 
 		return nil, err
 	}
 	return r.Start(ctx) // which logs that they started
-}
-
-// checkStore gives the checks the store in their terms.
-type checkStore struct{ *store.Store }
-
-func (s checkStore) RecordCheck(ctx context.Context, r checks.Result) error {
-	return s.Store.RecordCheck(ctx, store.CheckResult(r))
-}
-
-func (s checkStore) CheckResults(ctx context.Context, name string, since time.Time, limit int) ([]checks.Result, error) {
-	rs, err := s.Store.CheckResults(ctx, name, since, limit)
-	out := make([]checks.Result, len(rs))
-	for i, r := range rs {
-		out[i] = checks.Result(r)
-	}
-	return out, err
 }
 
 // configuredStore is the store as the dashboard and the API read it.
@@ -68,7 +51,7 @@ func configuredChecks(st *store.Store, list []checks.Check) configuredStore {
 }
 
 // LatestChecks returns the latest run of every configured check.
-func (s configuredStore) LatestChecks(ctx context.Context) ([]store.CheckResult, error) {
+func (s configuredStore) LatestChecks(ctx context.Context) ([]checks.Result, error) {
 	all, err := s.Store.LatestChecks(ctx)
-	return slices.DeleteFunc(all, func(r store.CheckResult) bool { return !s.checks[r.Check] }), err
+	return slices.DeleteFunc(all, func(r checks.Result) bool { return !s.checks[r.Check] }), err
 }

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/api"
 	"github.com/dynowatch/dynowatch/checks"
-	"github.com/dynowatch/dynowatch/store"
 	"github.com/dynowatch/dynowatch/store/storetest"
 )
 
@@ -24,7 +24,7 @@ func TestRemovedCheckIsNotShownDown(t *testing.T) {
 	st := storetest.MustOpenEmbedded(t)
 	now := time.Now()
 	for _, name := range []string{"api", "gone"} {
-		if err := st.RecordCheck(ctx, store.CheckResult{Check: name, Kind: "http", Time: now, OK: name == "api", Error: "HTTP 503"}); err != nil {
+		if err := st.RecordCheck(ctx, checks.Result{Check: name, Kind: "http", Time: now, OK: name == "api", Error: "HTTP 503"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -32,9 +32,14 @@ func TestRemovedCheckIsNotShownDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	engine, err := alert.NewEngine(alert.EngineOptions{Store: st, Rules: alert.DefaultRules(), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
-	if err := api.Register(mux, api.Options{Store: configuredChecks(st, configured), Passwords: []string{"pw"},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {
+	if err := api.Register(mux, api.Options{Store: configuredChecks(st, configured), Alerts: engine, Passwords: []string{"pw"},
+		Logger: log}); err != nil {
 		t.Fatal(err)
 	}
 	req := httptest.NewRequest("GET", "/api/v1/checks", nil)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/store"
+	"github.com/dynowatch/dynowatch/store/pgtest"
 	"github.com/dynowatch/dynowatch/store/storetest"
 )
 
@@ -23,7 +24,7 @@ func TestRefusesToStartOnHerokuWithoutSecrets(t *testing.T) {
 		t.Setenv(v, "")
 		os.Unsetenv(v)
 	}
-	t.Setenv("DATABASE_URL", storetest.PostgresURL(t))
+	t.Setenv("DATABASE_URL", pgtest.URL(t))
 	t.Setenv("DYNO", "web.1")
 	t.Setenv("PORT", "0")
 	t.Setenv("DYNOWATCH_DB", filepath.Join(t.TempDir(), "h.db"))

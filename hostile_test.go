@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynowatch/dynowatch/store/storetest"
+	"github.com/dynowatch/dynowatch/store/pgtest"
 )
 
 // seriesTotal sums the points of every series of a metric, read through the API.
@@ -35,7 +35,7 @@ func seriesTotal(t *testing.T, base, app, metric string) float64 {
 // are counted as bad and every later flush still stores the victim's
 // requests and metrics.
 func TestOneAppsBadLinesCannotStopAnotherAppsCounts(t *testing.T) {
-	base, logs, _ := startServer(t, map[string]string{"DATABASE_URL": storetest.PostgresURL(t), "DRAIN_SECRET": "s3cret", "DASHBOARD_PASSWORD": "dash-pw"})
+	base, logs, _ := startServer(t, map[string]string{"DATABASE_URL": pgtest.URL(t), "DRAIN_SECRET": "s3cret", "DASHBOARD_PASSWORD": "dash-pw"})
 	ts := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
 	long := make([]byte, 3000) // incompressible: Postgres compresses index entries
 	rng := rand.New(rand.NewPCG(5, 6))

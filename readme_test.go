@@ -12,10 +12,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +29,8 @@ import (
 	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/checks"
 	"github.com/dynowatch/dynowatch/config"
-	"github.com/dynowatch/dynowatch/store/storetest"
+	"github.com/dynowatch/dynowatch/notify"
+	"github.com/dynowatch/dynowatch/store/pgtest"
 )
 
 func readme(t *testing.T) string {
@@ -151,7 +156,7 @@ func TestREADMECheckQueue(t *testing.T) {
 // TestREADMECheckDB: CHECK_DB "postgres env:APP_DATABASE_URL table=users"
 // passes while the table exists and fails, naming it, once it is gone.
 func TestREADMECheckDB(t *testing.T) {
-	rawURL := storetest.PostgresURL(t)
+	rawURL := pgtest.URL(t)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, rawURL)
 	if err != nil {
@@ -278,5 +283,135 @@ func TestREADMESilenceExample(t *testing.T) {
 	case n := <-got:
 		t.Errorf("webhook got a second message %v; the silenced app's alert went out", n)
 	case <-time.After(2 * time.Second):
+	}
+}
+
+// TestREADMEWebhookSignatureExample: the README's worked signature is the
+// one dynowatch sends for its secret, timestamp and body, VerifyWebhook
+// takes it, and the openssl command it shows prints it.
+func TestREADMEWebhookSignatureExample(t *testing.T) {
+	text := readme(t)
+	m := regexp.MustCompile("the secret `([^`]+)`, `X-Dynowatch-Timestamp: ([0-9]+)` and\\s+the body `([^`]+)`").FindStringSubmatch(text)
+	sig := regexp.MustCompile("`X-Dynowatch-Signature-V2: (sha256=[0-9a-f]{64})`").FindStringSubmatch(text)
+	cmd := regexp.MustCompile("`(printf [^`]+ \\| openssl dgst -sha256 -hmac [^`]+)`").FindStringSubmatch(text)
+	if m == nil || sig == nil || cmd == nil {
+		t.Fatal("README.md no longer shows the worked webhook signature (secret, timestamp, body, openssl command, signature)")
+	}
+	secret, ts, body := []byte(m[1]), m[2], []byte(m[3])
+	if got := notify.WebhookSignatureV2(secret, ts, body); got != sig[1] {
+		t.Errorf("README's signature %s, dynowatch signs %s", sig[1], got)
+	}
+	h := http.Header{}
+	h.Set("X-Dynowatch-Timestamp", ts)
+	h.Set("X-Dynowatch-Signature-V2", sig[1])
+	sec, _ := strconv.ParseInt(ts, 10, 64)
+	if err := notify.VerifyWebhook(secret, h, body, time.Unix(sec, 0).Add(time.Minute), notify.DefaultWebhookTolerance); err != nil {
+		t.Errorf("VerifyWebhook refuses the README's example: %v", err)
+	}
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Log("openssl not installed: the README's command is not run")
+		return
+	}
+	out, err := exec.Command("sh", "-c", cmd[1]).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", cmd[1], err)
+	}
+	if hex := strings.TrimPrefix(sig[1], "sha256="); !strings.Contains(string(out), hex) {
+		t.Errorf("%s prints %q, not the README's %s", cmd[1], out, hex)
+	}
+}
+
+// readmeConfigSets returns the vars of every `heroku config:set NAME=value …`
+// example of the README whose names start with prefix.
+func readmeConfigSets(t *testing.T, prefix string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, m := range regexp.MustCompile("`heroku config:set ([^`]+)`").FindAllStringSubmatch(readme(t), -1) {
+		for _, kv := range strings.Fields(m[1]) {
+			if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, prefix) {
+				out[k] = v
+			}
+		}
+	}
+	return out
+}
+
+// TestREADMEPagingExamples: each paging channel's example, set as the
+// README shows it (with the provider's host pointed at a fake of it), makes
+// a channel that `dynowatch alert test` reaches with the example's
+// credentials.
+func TestREADMEPagingExamples(t *testing.T) {
+	for _, tc := range []struct {
+		prefix string
+		// fake starts a fake provider, and returns the vars that point
+		// the channel at it and what it heard.
+		fake func(t *testing.T, example map[string]string) (override map[string]string, heard func() []string)
+		want func(example map[string]string) []string
+	}{
+		{"PAGERDUTY_", func(t *testing.T, _ map[string]string) (map[string]string, func() []string) {
+			var mu sync.Mutex
+			var heard []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var e struct {
+					RoutingKey  string `json:"routing_key"`
+					EventAction string `json:"event_action"`
+				}
+				json.NewDecoder(r.Body).Decode(&e)
+				mu.Lock()
+				heard = append(heard, r.URL.Path+" "+e.EventAction+" "+e.RoutingKey)
+				mu.Unlock()
+				w.WriteHeader(http.StatusAccepted)
+				io.WriteString(w, `{"status":"success","message":"Event processed","dedup_key":"x"}`)
+			}))
+			t.Cleanup(srv.Close)
+			return map[string]string{"PAGERDUTY_API_URL": srv.URL}, func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(heard) }
+		}, func(ex map[string]string) []string {
+			return []string{"/v2/enqueue trigger " + ex["PAGERDUTY_ROUTING_KEY"], "/v2/enqueue resolve " + ex["PAGERDUTY_ROUTING_KEY"]}
+		}},
+		{"NTFY_", func(t *testing.T, ex map[string]string) (map[string]string, func() []string) {
+			topic, err := url.Parse(ex["NTFY_URL"])
+			if err != nil {
+				t.Fatalf("README's NTFY_URL: %v", err)
+			}
+			var mu sync.Mutex
+			var heard []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				heard = append(heard, r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization"))
+				mu.Unlock()
+				io.WriteString(w, `{"id":"hwQ2YpKdmg","time":1741944365,"event":"message","topic":"dynowatch","message":"…"}`)
+			}))
+			t.Cleanup(srv.Close)
+			// The README's topic, on the fake's host.
+			return map[string]string{"NTFY_URL": srv.URL + topic.Path}, func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(heard) }
+		}, func(ex map[string]string) []string {
+			u, _ := url.Parse(ex["NTFY_URL"])
+			return []string{"POST " + u.Path + " Bearer " + ex["NTFY_TOKEN"]}
+		}},
+	} {
+		t.Run(tc.prefix, func(t *testing.T) {
+			example := readmeConfigSets(t, tc.prefix)
+			if len(example) == 0 {
+				t.Fatalf("README.md shows no `heroku config:set %s…` example", tc.prefix)
+			}
+			for _, v := range (&config.Config{}).Vars() {
+				t.Setenv(v.Name, "")
+				os.Unsetenv(v.Name)
+			}
+			override, heard := tc.fake(t, example)
+			for k, v := range example {
+				t.Setenv(k, v)
+			}
+			for k, v := range override {
+				t.Setenv(k, v)
+			}
+			stdout, stderr, code := runMain(t, "", "alert", "test")
+			if code != 0 {
+				t.Fatalf("dynowatch alert test with the README's %s example: exit %d\n%s%s", tc.prefix, code, stdout, stderr)
+			}
+			if got, want := heard(), tc.want(example); !slices.Equal(got, want) {
+				t.Errorf("the fake heard %q, want %q", got, want)
+			}
+		})
 	}
 }

@@ -77,8 +77,8 @@ func TestReplayNeverPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, a := range alerts {
-		if a.State != "resolved" || a.Notified {
-			t.Errorf("replay raised %s (%s): %s", a.Key, a.State, a.Summary)
+		if a.Phase != alert.PhaseResolved || a.Notified {
+			t.Errorf("replay raised %s (%s): %s", a.Key, a.Phase, a.Summary)
 		}
 	}
 }

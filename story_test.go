@@ -160,11 +160,19 @@ func newStoryOn(t *testing.T, st *store.Store, env ...string) *story {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	if err := api.Register(mux, api.Options{Store: s.st, Passwords: []string{"pw"}, Logger: s.logger, Now: s.now}); err != nil {
+	if err := api.Register(mux, api.Options{Store: s.st, Alerts: storyAlerts{s}, Passwords: []string{"pw"}, Logger: s.logger, Now: s.now}); err != nil {
 		t.Fatal(err)
 	}
 	s.api = mux
 	return s
+}
+
+// storyAlerts is the alert engine of the story's latest configure, as the
+// API asks it.
+type storyAlerts struct{ s *story }
+
+func (a storyAlerts) RetireApp(ctx context.Context, app string) error {
+	return a.s.al.engine.RetireApp(ctx, app)
 }
 
 // configure starts alerting afresh with env ("NAME=value") as the only
@@ -207,7 +215,7 @@ func (s *story) configure(env ...string) {
 // newSender is another worker's sender on the story's store and channels.
 func (s *story) newSender(holder string) *notify.Sender {
 	s.t.Helper()
-	sender, err := notify.NewSender(notify.SenderOptions{Outbox: alertStore{s.st}, Notifiers: s.al.notifiers, Holder: holder,
+	sender, err := notify.NewSender(notify.SenderOptions{Outbox: s.st, Refs: messageRefs{s.st}, Notifiers: s.al.notifiers, Holder: holder,
 		Logger: s.logger, Now: s.now})
 	if err != nil {
 		s.t.Fatal(err)
@@ -366,7 +374,7 @@ func (s *story) firing(rule alert.RuleName) bool {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	return slices.ContainsFunc(active, func(a store.AlertState) bool { return a.Rule == string(rule) && a.State == "firing" })
+	return slices.ContainsFunc(active, func(a alert.State) bool { return a.Rule == rule && a.Phase == alert.PhaseFiring })
 }
 
 // eachStoreOf runs fn on a fresh store of each backend.
@@ -673,6 +681,69 @@ func TestSilenceOfAnUnknownRuleIsRefused(t *testing.T) {
 	}
 	if _, body := s.call("GET", "/api/v1/silences", ""); strings.Contains(body, "H12") || strings.Contains(body, "h12") {
 		t.Errorf("refused silences were kept: %s", body)
+	}
+}
+
+// `heroku maintenance:on` for an app with a status check (app=): Heroku's
+// maintenance page answers the check with 503, and the check's own request
+// is an H80 line in the app's drain. The failing check pages nobody while
+// maintenance lasts, as the app's router alerts do not; once it ends (a
+// router line the app served), a check still failing pages, and one that
+// passes again was never told of. Its certificate is not muted: maintenance
+// does not renew it.
+func TestStoryMaintenanceModeMutesTheAppsChecks(t *testing.T) {
+	const h80 = `heroku[router]: at=info code=H80 desc="Maintenance mode" method=GET path="/health" host=shop.herokuapp.com request_id=0d6f2c8e fwd="1.2.3.4" dyno= connect= service= status=503 bytes=`
+	for _, tt := range []struct {
+		name         string
+		healthyAfter bool
+		want         []string
+	}{
+		{"still failing after", false, []string{"firing shop check api"}},
+		{"passing after", true, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var healthy atomic.Bool
+			target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !healthy.Load() {
+					w.WriteHeader(http.StatusServiceUnavailable) // Heroku's maintenance page
+				}
+			}))
+			defer target.Close()
+			s := newStory(t, "CHECK_API=http "+target.URL+"/health every=1s timeout=500ms fail=1 app=shop")
+			s.log("shop", h80) // maintenance:on
+			s.runChecks(func() bool { return s.firing(alert.RuleCheck) })
+			s.advance(5 * time.Minute)
+			s.expect()
+			healthy.Store(tt.healthyAfter)
+			s.log("shop", okRequest) // maintenance:off
+			if tt.healthyAfter {
+				s.runChecks(func() bool { return !s.firing(alert.RuleCheck) })
+			}
+			s.advance(time.Minute)
+			s.expect(tt.want...)
+		})
+	}
+}
+
+// DELETE /api/v1/apps/{app} (after `heroku drains:remove`) while the app's
+// alerts fire: the channel that heard them fire hears them resolve, though
+// the app and its alerts are forgotten at once; other apps' alerts go on.
+func TestStoryForgettingAnAppResolvesItsFiringAlerts(t *testing.T) {
+	s := newStory(t)
+	s.log("shop", "heroku[worker.1]: Error R14 (Memory quota exceeded)")
+	s.log("blog", "heroku[web.1]: Error R15 (Memory quota vastly exceeded)")
+	s.send()
+	s.expectAlerts("firing r14 R14 worker.1", "firing r15 R15 web.1")
+	if code, body := s.call("DELETE", "/api/v1/apps/shop", ""); code != http.StatusNoContent {
+		t.Fatalf("DELETE /api/v1/apps/shop: %d %s", code, body)
+	}
+	s.send()
+	s.expectAlerts("firing r14 R14 worker.1", "firing r15 R15 web.1", "resolved r14 R14 worker.1")
+	if _, body := s.call("GET", "/api/v1/alerts?app=shop", ""); strings.Contains(body, "r14") {
+		t.Errorf("shop's alerts are still listed: %s", body)
+	}
+	if s.firing(alert.RuleR14) || !s.firing(alert.RuleR15) {
+		t.Error("want shop's R14 forgotten and blog's R15 firing")
 	}
 }
 

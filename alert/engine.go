@@ -52,12 +52,17 @@ type Outgoing struct {
 	NotBefore  time.Time // held until its group goes out; zero: at once
 }
 
-// Silence mutes what it matches until Until; an empty field matches all.
+// Silence mutes what it matches until Until, such as an app during planned
+// maintenance; an empty App, Rule or Key matches every value.
 type Silence struct {
-	App   string
-	Rule  RuleName
-	Key   string
-	Until time.Time
+	ID        int64 // set by the store
+	App       string
+	Rule      RuleName
+	Key       string
+	Until     time.Time
+	Reason    string
+	CreatedBy string
+	CreatedAt time.Time
 }
 
 func (s Silence) matches(st *State) bool {
@@ -290,6 +295,36 @@ func (e *Engine) Tick(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// RetireApp ends app's active alerts as it is forgotten (DELETE
+// /api/v1/apps/{app}): a firing one resolves at once, told to whoever
+// heard it fire, a pending one lapses, as Tick does with a retired alert.
+func (e *Engine) RetireApp(ctx context.Context, app string) error {
+	if app == "" {
+		return errors.New("alert: RetireApp: app is empty") // the alerts of no app are no app's to end
+	}
+	now := e.o.Now()
+	active, err := e.o.Store.ActiveAlerts(ctx)
+	if err != nil {
+		return fmt.Errorf("alert: active alerts: %w", err)
+	}
+	var errs []error
+	for _, a := range active {
+		if a.App != app {
+			continue
+		}
+		if err := e.update(ctx, a.Key, nil, now, func(s State, _ bool) (State, []Status) {
+			s, st := Retire(s, now)
+			if st == "" {
+				return s, nil
+			}
+			return s, []Status{st}
+		}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // retired says whether nothing will observe the alert s again: its rule is
 // off (or no longer exists), or its check or channel is no longer
 // configured.
@@ -362,15 +397,14 @@ func (e *Engine) update(ctx context.Context, key string, silences []Silence, now
 	return fmt.Errorf("alert %s: changed by other dynos five times in a row", key)
 }
 
-// silenced says whether a silence, or maintenance mode for router alerts,
-// mutes the alert.
+// silenced says whether a silence, or maintenance mode, mutes the alert.
 func (e *Engine) silenced(ctx context.Context, s *State, key string, silences []Silence, now time.Time) bool {
+	k, err := ParseKey(key)
+	if err != nil {
+		e.o.Logger.Error("alert key", "err", err)
+	}
 	probe := *s
 	if probe.Key == "" {
-		k, err := ParseKey(key)
-		if err != nil {
-			e.o.Logger.Error("alert key", "err", err)
-		}
 		probe.Key, probe.Rule, probe.App = key, k.Rule, k.App
 	}
 	for _, sl := range silences {
@@ -378,11 +412,25 @@ func (e *Engine) silenced(ctx context.Context, s *State, key string, silences []
 			return true
 		}
 	}
-	if probe.Rule == RuleHCodes || probe.Rule == Rule5xxRate || probe.Rule == RuleSlowRequests {
+	if mutedInMaintenance(k) {
 		m, ok, err := e.o.Store.Alert(ctx, Key{Rule: RuleMaintenance, App: probe.App}.String())
 		if err == nil && ok && m.Phase == PhaseFiring && now.Sub(m.LastEventAt) < e.o.Rules.Policy.MaintenanceFor {
 			return true
 		}
+	}
+	return false
+}
+
+// mutedInMaintenance says whether maintenance mode mutes the alert k: its
+// app's router alerts, whose errors are Heroku's maintenance page, and its
+// status checks (app=), which that page answers with 503. Not a check's
+// certificate: maintenance does not renew it.
+func mutedInMaintenance(k Key) bool {
+	switch k.Rule {
+	case RuleHCodes, Rule5xxRate, RuleSlowRequests:
+		return true
+	case RuleCheck:
+		return k.App != "" && k.Part == ""
 	}
 	return false
 }
@@ -437,9 +485,13 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 
 // dashboardPath is the dashboard page that shows s: its app's, or for an
 // alert of no app (a status check without app=) the checks page, or the
-// alerts page.
+// alerts page. dynowatch's own DELIVERY alerts carry the app name
+// "dynowatch" but no app page shows them: the alerts page lists them with
+// the channel's error.
 func dashboardPath(s *State) string {
 	switch {
+	case s.Rule == RuleDelivery:
+		return "/alerts"
 	case s.App != "":
 		return "/apps/" + url.PathEscape(s.App)
 	case s.Rule == RuleCheck:

@@ -92,10 +92,8 @@ func (m *memStore) LastGroupStart(_ context.Context, app string, atLeast Severit
 		if o.App != app || o.Severity.Rank() < atLeast.Rank() {
 			continue
 		}
-		var n Notification
-		json.Unmarshal(o.Payload, &n)
-		if n.Status == Firing && o.NotBefore.IsZero() && !n.CreatedAt.Before(since) {
-			return n.CreatedAt, true, nil
+		if o.Status == Firing && o.NotBefore.IsZero() && !o.CreatedAt.Before(since) {
+			return o.CreatedAt, true, nil
 		}
 	}
 	return time.Time{}, false, nil

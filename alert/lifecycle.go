@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"fmt"
 	"slices"
 	"time"
 )
@@ -16,8 +17,19 @@ const (
 	PhaseResolved Phase = "resolved"
 )
 
-// State is one alert's state, shared by every dyno through the store.
+// ParsePhase reads "pending", "firing" or "resolved".
+func ParsePhase(s string) (Phase, error) {
+	switch p := Phase(s); p {
+	case PhasePending, PhaseFiring, PhaseResolved:
+		return p, nil
+	}
+	return "", fmt.Errorf("state %q: want pending, firing or resolved", s)
+}
+
+// State is one alert's state in one episode (from pending or firing to
+// resolved), shared by every dyno through the store.
 type State struct {
+	ID              int64 // the episode, set by the store
 	Key             string
 	Rule            RuleName
 	App, Dyno, Code string

@@ -47,3 +47,32 @@ func TestAlertsOfNoAppAreNotGroupedAndLinkTheChecksPage(t *testing.T) {
 		}
 	}
 }
+
+// TestDeliveryAlertsLinkTheAlertsPage: dynowatch's own DELIVERY alerts
+// (a channel failing, the outbox backing up) are of no monitored app: their
+// notifications link the alerts page, which lists them with the channel's
+// error, not /apps/dynowatch, the page of an app that is not monitored (or
+// of the user's own app of that name).
+func TestDeliveryAlertsLinkTheAlertsPage(t *testing.T) {
+	st, clock := newMemStore(), &testClock{t0}
+	e := newEngine(t, st, clock)
+	obs := DefaultRules().DeliveryObservations(DeliveryHealth{Oldest: time.Hour, FailedByChannel: map[string]int{"sms": 5},
+		LastError: map[string]string{"sms": "401 Unauthorized"}, Channels: []string{"webhook", "sms"}}, t0)
+	if err := e.Apply(context.Background(), obs); err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	for _, o := range st.outbox {
+		var n Notification
+		if err := json.Unmarshal(o.Payload, &n); err != nil {
+			t.Fatal(err)
+		}
+		keys[n.Alerts[0].Key] = true
+		if n.URL != "https://dw.example.com/alerts" {
+			t.Errorf("%s on %s links %q, want the alerts page", n.Alerts[0].Key, o.Channel, n.URL)
+		}
+	}
+	if len(keys) != 2 {
+		t.Errorf("notified of %v, want the sms channel's and the outbox's delivery alerts", keys)
+	}
+}

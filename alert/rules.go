@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dynowatch/dynowatch/duration"
 )
 
 // Rule is the configuration of one alert rule: whether it is on, its
@@ -207,7 +209,7 @@ func setRule(r Rule, setting, value string) (Rule, error) {
 		}
 		r.Threshold = f
 	case "WINDOW":
-		d, err := parseDuration(value)
+		d, err := duration.Parse(value)
 		if err != nil || d < time.Minute {
 			return r, fmt.Errorf("want a duration of at least 1m, e.g. 5m or 1h")
 		}
@@ -236,9 +238,9 @@ var errNotPolicy = fmt.Errorf("not a policy var")
 func (r *Rules) setPolicy(name, value string) error {
 	p := &r.Policy
 	dur := func(d *time.Duration, min time.Duration) error {
-		v, err := parseDuration(value)
+		v, err := duration.Parse(value)
 		if err != nil || v < min {
-			return fmt.Errorf("config var %s=%q: want a duration of at least %v, e.g. 1h", name, value, min)
+			return fmt.Errorf("config var %s=%q: want a duration of at least %s, e.g. 1h", name, value, duration.Format(min))
 		}
 		*d = v
 		return nil
@@ -281,16 +283,4 @@ func (r *Rules) setPolicy(name, value string) error {
 		return nil
 	}
 	return errNotPolicy
-}
-
-// parseDuration reads "30s", "5m", "1h" and "30d".
-func parseDuration(s string) (time.Duration, error) {
-	if d, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(d)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("%q is not a number of days", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	return time.ParseDuration(s)
 }

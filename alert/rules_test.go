@@ -15,6 +15,7 @@ func TestLoadRules(t *testing.T) {
 		"ALERT_LOAD_ENABLED=false",
 		"ALERT_H_CODES_THRESHOLD__MY_APP=50",
 		"ALERT_REPEAT_INTERVAL=2h",
+		"ALERT_FLAP_WINDOW=1d12h",
 		"ALERT_H_CODES_IGNORE=H26,h13",
 		"ALERT_EMAIL_TO=ops@example.com", // a channel var, read elsewhere
 		"PATH=/usr/bin",
@@ -31,7 +32,7 @@ func TestLoadRules(t *testing.T) {
 	if r.For("shop", "r14").Severity != Critical || r.For("shop", "memory").Samples != 2 || r.For("shop", "load").Enabled {
 		t.Errorf("rules = %+v", r.global)
 	}
-	if r.Policy.RepeatInterval != 2*time.Hour || strings.Join(r.Policy.IgnoreHCodes, ",") != "H26,H13" {
+	if r.Policy.RepeatInterval != 2*time.Hour || r.Policy.FlapWindow != 36*time.Hour || strings.Join(r.Policy.IgnoreHCodes, ",") != "H26,H13" {
 		t.Errorf("policy = %+v", r.Policy)
 	}
 }
@@ -44,7 +45,7 @@ func TestLoadRulesErrors(t *testing.T) {
 		"ALERT_MEMORY_WINDOW=10":          "want a duration",
 		"ALERT_MEMORY_SAMPLES=0":          "at least 1",
 		"ALERT_LOAD_ENABLED=nope":         "true or false",
-		"ALERT_REPEAT_INTERVAL=1s":        "at least 1m0s",
+		"ALERT_REPEAT_INTERVAL=1s":        "at least 1m,",
 		"ALERT_H_CODES_IGNORE=teapot":     "want router codes",
 		"ALERT_H_CODES_ENABLED__SHOP=x":   "ALERT_H_CODES_ENABLED__SHOP",
 		"ALERT_PG_CACHE_HIT_THRESHOLD=99": "from 0 to 1, e.g. 0.99",

@@ -14,7 +14,8 @@ import (
 
 	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/auth"
-	"github.com/dynowatch/dynowatch/config"
+	"github.com/dynowatch/dynowatch/checks"
+	"github.com/dynowatch/dynowatch/duration"
 	"github.com/dynowatch/dynowatch/heroku"
 	"github.com/dynowatch/dynowatch/store"
 )
@@ -25,17 +26,25 @@ type Store interface {
 	Events(ctx context.Context, q store.EventQuery) ([]store.Event, error)
 	Series(ctx context.Context, q store.SeriesQuery) ([]store.Series, error)
 	DeleteApp(ctx context.Context, app string) error
-	Alerts(ctx context.Context, q store.AlertQuery) ([]store.AlertState, error)
-	CreateSilence(ctx context.Context, s *store.Silence) error
-	ActiveSilences(ctx context.Context, now time.Time) ([]store.Silence, error)
+	Alerts(ctx context.Context, q store.AlertQuery) ([]alert.State, error)
+	CreateSilence(ctx context.Context, s *alert.Silence) error
+	ActiveSilences(ctx context.Context, now time.Time) ([]alert.Silence, error)
 	DeleteSilence(ctx context.Context, id int64) error
-	LatestChecks(ctx context.Context) ([]store.CheckResult, error)
+	LatestChecks(ctx context.Context) ([]checks.Result, error)
 	CheckUptime(ctx context.Context, name string, from, to time.Time) (store.Uptime, error)
+}
+
+// Alerts is what the API asks of the alert engine.
+type Alerts interface {
+	// RetireApp ends the app's active alerts, resolving those firing, before
+	// the app is forgotten.
+	RetireApp(ctx context.Context, app string) error
 }
 
 // Options configures the API.
 type Options struct {
 	Store     Store
+	Alerts    Alerts
 	Passwords []string // DASHBOARD_PASSWORD; any user name
 	Logger    *slog.Logger
 	Now       func() time.Time // optional
@@ -46,6 +55,8 @@ func Register(mux *http.ServeMux, o Options) error {
 	switch {
 	case o.Store == nil:
 		return errors.New("api: Options.Store is required")
+	case o.Alerts == nil:
+		return errors.New("api: Options.Alerts is required")
 	case len(o.Passwords) == 0:
 		return errors.New("api: Options.Passwords is empty")
 	case o.Logger == nil:
@@ -172,7 +183,7 @@ func (s *server) handleSeries(w http.ResponseWriter, r *http.Request) {
 	}
 	q.Step = defaultStep(q.To.Sub(q.From))
 	if v := r.FormValue("step"); v != "" {
-		if q.Step, err = config.ParseDuration(v); err != nil || q.Step < time.Minute {
+		if q.Step, err = duration.Parse(v); err != nil || q.Step < time.Minute {
 			writeError(w, r, s.Logger, badRequest("step", v, "a duration of at least 1m, like 5m or 1h", err))
 			return
 		}
@@ -195,7 +206,7 @@ func (s *server) handleSeries(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, js)
 	}
-	writeJSON(w, map[string]any{"metric": q.Metric, "step": config.Duration(q.Step).String(), "series": out})
+	writeJSON(w, map[string]any{"metric": q.Metric, "step": duration.Format(q.Step), "series": out})
 }
 
 // defaultStep keeps a chart near 60 to 360 points.
@@ -212,9 +223,16 @@ func defaultStep(span time.Duration) time.Duration {
 }
 
 // handleDeleteApp handles "DELETE /api/v1/apps/{app}": forget an app and its
-// data, after `heroku drains:remove`.
+// data, after `heroku drains:remove`. Its firing alerts resolve first, so
+// that whoever heard them fire hears them end; the store keeps those
+// notifications until they are sent.
 func (s *server) handleDeleteApp(w http.ResponseWriter, r *http.Request) {
-	if err := s.Store.DeleteApp(r.Context(), r.PathValue("app")); err != nil {
+	app := r.PathValue("app")
+	if err := s.Alerts.RetireApp(r.Context(), app); err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	if err := s.Store.DeleteApp(r.Context(), app); err != nil {
 		writeError(w, r, s.Logger, err)
 		return
 	}
@@ -222,22 +240,22 @@ func (s *server) handleDeleteApp(w http.ResponseWriter, r *http.Request) {
 }
 
 type alertJSON struct {
-	ID          int64      `json:"id"`
-	Key         string     `json:"key"`
-	Rule        string     `json:"rule"`
-	App         string     `json:"app"`
-	Dyno        string     `json:"dyno,omitempty"`
-	Code        string     `json:"code,omitempty"`
-	Severity    string     `json:"severity"`
-	State       string     `json:"state"`
-	Summary     string     `json:"summary"`
-	Evidence    []string   `json:"evidence"`
-	StartedAt   time.Time  `json:"started_at"`
-	FiredAt     *time.Time `json:"fired_at,omitempty"`
-	ResolvedAt  *time.Time `json:"resolved_at,omitempty"`
-	LastEventAt *time.Time `json:"last_event_at,omitempty"`
-	Notified    bool       `json:"notified"`
-	Flapping    bool       `json:"flapping"`
+	ID          int64          `json:"id"`
+	Key         string         `json:"key"`
+	Rule        alert.RuleName `json:"rule"`
+	App         string         `json:"app"`
+	Dyno        string         `json:"dyno,omitempty"`
+	Code        string         `json:"code,omitempty"`
+	Severity    alert.Severity `json:"severity"`
+	Phase       alert.Phase    `json:"state"`
+	Summary     string         `json:"summary"`
+	Evidence    []string       `json:"evidence"`
+	StartedAt   time.Time      `json:"started_at"`
+	FiredAt     *time.Time     `json:"fired_at,omitempty"`
+	ResolvedAt  *time.Time     `json:"resolved_at,omitempty"`
+	LastEventAt *time.Time     `json:"last_event_at,omitempty"`
+	Notified    bool           `json:"notified"`
+	Flapping    bool           `json:"flapping"`
 }
 
 func optTime(t time.Time) *time.Time {
@@ -251,14 +269,14 @@ func optTime(t time.Time) *time.Time {
 // handleAlerts handles "GET /api/v1/alerts?state=&app=&limit=&before=":
 // alert episodes, current and past, newest first.
 func (s *server) handleAlerts(w http.ResponseWriter, r *http.Request) {
-	q := store.AlertQuery{State: r.FormValue("state"), App: r.FormValue("app")}
-	switch q.State {
-	case "", "pending", "firing", "resolved":
-	default:
-		writeError(w, r, s.Logger, badRequest("state", q.State, "pending, firing or resolved", nil))
-		return
-	}
+	q := store.AlertQuery{App: r.FormValue("app")}
 	var err error
+	if v := r.FormValue("state"); v != "" {
+		if q.Phase, err = alert.ParsePhase(v); err != nil {
+			writeError(w, r, s.Logger, badRequest("state", v, "pending, firing or resolved", nil))
+			return
+		}
+	}
 	if q.Limit, q.Before, err = page(r); err != nil {
 		writeError(w, r, s.Logger, err)
 		return
@@ -271,7 +289,7 @@ func (s *server) handleAlerts(w http.ResponseWriter, r *http.Request) {
 	out := make([]alertJSON, 0, len(alerts))
 	for _, a := range alerts {
 		out = append(out, alertJSON{ID: a.ID, Key: a.Key, Rule: a.Rule, App: a.App, Dyno: a.Dyno, Code: a.Code, Severity: a.Severity,
-			State: a.State, Summary: a.Summary, Evidence: a.Evidence, StartedAt: a.StartedAt.UTC(), FiredAt: optTime(a.FiredAt),
+			Phase: a.Phase, Summary: a.Summary, Evidence: a.Evidence, StartedAt: a.StartedAt.UTC(), FiredAt: optTime(a.FiredAt),
 			ResolvedAt: optTime(a.ResolvedAt), LastEventAt: optTime(a.LastEventAt), Notified: a.Notified, Flapping: a.Flapping})
 	}
 	resp := map[string]any{"alerts": out}
@@ -328,14 +346,14 @@ func (s *server) handleChecks(w http.ResponseWriter, r *http.Request) {
 }
 
 type silenceJSON struct {
-	ID        int64     `json:"id"`
-	App       string    `json:"app,omitempty"`
-	Rule      string    `json:"rule,omitempty"`
-	Key       string    `json:"key,omitempty"`
-	Until     time.Time `json:"until"`
-	Reason    string    `json:"reason,omitempty"`
-	CreatedBy string    `json:"created_by,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
+	ID        int64          `json:"id"`
+	App       string         `json:"app,omitempty"`
+	Rule      alert.RuleName `json:"rule,omitempty"`
+	Key       string         `json:"key,omitempty"`
+	Until     time.Time      `json:"until"`
+	Reason    string         `json:"reason,omitempty"`
+	CreatedBy string         `json:"created_by,omitempty"`
+	CreatedAt time.Time      `json:"created_at"`
 }
 
 // handleSilences handles "GET /api/v1/silences": the silences in force.
@@ -379,7 +397,7 @@ func (s *server) handleCreateSilence(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if in.Duration != "" {
-		d, err := config.ParseDuration(in.Duration)
+		d, err := duration.Parse(in.Duration)
 		if err != nil || d <= 0 {
 			writeError(w, r, s.Logger, &requestError{fmt.Sprintf("duration %q: want a duration such as 30m, 2h or 1d", in.Duration)})
 			return
@@ -394,13 +412,13 @@ func (s *server) handleCreateSilence(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Logger, &requestError{"a silence needs a duration, or an until in the future"})
 		return
 	}
+	var rule alert.RuleName
 	if in.Rule != "" {
-		rule, err := alert.ParseRuleName(in.Rule)
-		if err != nil {
+		var err error
+		if rule, err = alert.ParseRuleName(in.Rule); err != nil {
 			writeError(w, r, s.Logger, &requestError{err.Error()})
 			return
 		}
-		in.Rule = string(rule)
 	}
 	if in.Key != "" {
 		if _, err := alert.ParseKey(in.Key); err != nil {
@@ -408,7 +426,7 @@ func (s *server) handleCreateSilence(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	sl := &store.Silence{App: in.App, Rule: in.Rule, Key: in.Key, Until: in.Until, Reason: in.Reason, CreatedBy: in.CreatedBy, CreatedAt: now}
+	sl := &alert.Silence{App: in.App, Rule: rule, Key: in.Key, Until: in.Until, Reason: in.Reason, CreatedBy: in.CreatedBy, CreatedAt: now}
 	if err := s.Store.CreateSilence(r.Context(), sl); err != nil {
 		writeError(w, r, s.Logger, err)
 		return
@@ -454,7 +472,7 @@ func parseTime(v string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 		return t, nil
 	}
-	d, err := config.ParseDuration(v)
+	d, err := duration.Parse(v)
 	if err != nil {
 		return time.Time{}, err
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,15 +12,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/checks"
 	"github.com/dynowatch/dynowatch/store"
 	"github.com/dynowatch/dynowatch/store/storetest"
 )
 
 var now = time.Date(2024, 3, 15, 12, 30, 0, 0, time.UTC)
 
+// retireFunc is a fake Alerts.
+type retireFunc func(ctx context.Context, app string) error
+
+func (f retireFunc) RetireApp(ctx context.Context, app string) error { return f(ctx, app) }
+
 // newServer serves the API over an embedded store holding one app, "shop",
-// with three events and a minute of requests.
+// with three events and a minute of requests, and a firing R14.
 func newServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	return newServerWith(t, retireFunc(func(context.Context, string) error { return nil }))
+}
+
+// newServerWith is newServer with alerts as the alert engine.
+func newServerWith(t *testing.T, alerts Alerts) *httptest.Server {
 	t.Helper()
 	ctx := context.Background()
 	st := storetest.MustOpenEmbedded(t)
@@ -37,20 +51,20 @@ func newServer(t *testing.T) *httptest.Server {
 	if err := st.MergeRollups(ctx, []store.Rollup{r}, nil); err != nil {
 		t.Fatal(err)
 	}
-	a := &store.AlertState{Key: "r14|shop|web.1", Rule: "r14", App: "shop", Dyno: "web.1", Code: "R14", Severity: "warning", State: "firing",
+	a := &alert.State{Key: "r14|shop|web.1", Rule: alert.RuleR14, App: "shop", Dyno: "web.1", Code: "R14", Severity: alert.Warning, Phase: alert.PhaseFiring,
 		Summary: "R14 memory quota exceeded on web.1", Evidence: []string{"line R14"}, StartedAt: now.Add(-10 * time.Minute), FiredAt: now.Add(-10 * time.Minute), LastEventAt: now.Add(-9 * time.Minute)}
-	if ok, err := st.SaveAlert(ctx, a, 0); err != nil || !ok {
+	if ok, err := st.SaveAlert(ctx, a, 0, nil); err != nil || !ok {
 		t.Fatalf("SaveAlert = %v, %v", ok, err)
 	}
 	v := 7.0
 	for i, ok := range []bool{true, true, false, true} {
-		if err := st.RecordCheck(ctx, store.CheckResult{Check: "queue", Kind: "redis", Time: now.Add(time.Duration(i-4) * time.Minute), OK: ok,
+		if err := st.RecordCheck(ctx, checks.Result{Check: "queue", Kind: "redis", Time: now.Add(time.Duration(i-4) * time.Minute), OK: ok,
 			Latency: 3 * time.Millisecond, Value: &v}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	mux := http.NewServeMux()
-	if err := Register(mux, Options{Store: st, Passwords: []string{"pw"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }}); err != nil {
+	if err := Register(mux, Options{Store: st, Alerts: alerts, Passwords: []string{"pw"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(mux)
@@ -136,7 +150,7 @@ func TestAPI(t *testing.T) {
 		}},
 		{"series", "GET", "/api/v1/apps/shop/series?metric=requests", "pw", 200, func(t *testing.T, b map[string]any) {
 			s := b["series"].([]any)
-			if b["metric"] != "requests" || b["step"] != "1m0s" || len(s) != 1 {
+			if b["metric"] != "requests" || b["step"] != "1m" || len(s) != 1 {
 				t.Fatalf("body = %v", b)
 			}
 			pts := s[0].(map[string]any)["points"].([]any)
@@ -235,5 +249,42 @@ func TestSeriesOverTooManyPointsIsABadRequest(t *testing.T) {
 	}
 	if status, _ := call(t, srv, "GET", "/api/v1/apps/shop/series?metric=requests&from=3650d&step=1d", "pw"); status != 200 {
 		t.Errorf("ten years by day: status %d, want 200", status)
+	}
+}
+
+// TestDeleteAppEndsItsAlertsFirst: DELETE /api/v1/apps/{app} has the alert
+// engine end the app's alerts before the store forgets them, so that
+// "resolved" reaches whoever heard them fire; if it cannot, the app is kept
+// and the caller may try again.
+func TestDeleteAppEndsItsAlertsFirst(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		retireErr  error
+		wantStatus int
+		wantAlerts int // shop's alerts left
+	}{
+		{"ended, then forgotten", nil, http.StatusNoContent, 0},
+		{"not ended, kept", errors.New("database down"), http.StatusInternalServerError, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var retired []string
+			var srv *httptest.Server
+			srv = newServerWith(t, retireFunc(func(ctx context.Context, app string) error {
+				if _, b := call(t, srv, "GET", "/api/v1/alerts?app="+app, "pw"); len(b["alerts"].([]any)) != 1 {
+					t.Errorf("RetireApp(%s) called after its alerts were forgotten: %v", app, b)
+				}
+				retired = append(retired, app)
+				return tt.retireErr
+			}))
+			if status, _ := call(t, srv, "DELETE", "/api/v1/apps/shop", "pw"); status != tt.wantStatus {
+				t.Errorf("DELETE: %d, want %d", status, tt.wantStatus)
+			}
+			if strings.Join(retired, " ") != "shop" {
+				t.Errorf("RetireApp called for %v, want shop once", retired)
+			}
+			if _, b := call(t, srv, "GET", "/api/v1/alerts?app=shop", "pw"); len(b["alerts"].([]any)) != tt.wantAlerts {
+				t.Errorf("shop's alerts after DELETE: %v, want %d", b, tt.wantAlerts)
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/duration"
 	"github.com/dynowatch/dynowatch/redact"
 )
 
@@ -130,8 +131,8 @@ func (c *Check) format(hide bool) string {
 	}
 	b.WriteString(string(c.Kind) + " " + quote(target))
 	opt := func(k, v string) { b.WriteString(" " + k + "=" + quote(v)) }
-	opt("every", formatDuration(c.Every))
-	opt("timeout", formatDuration(c.Timeout))
+	opt("every", duration.Format(c.Every))
+	opt("timeout", duration.Format(c.Timeout))
 	opt("fail", strconv.Itoa(c.Fail))
 	opt("pass", strconv.Itoa(c.Pass))
 	if c.App != "" {
@@ -148,7 +149,7 @@ func (c *Check) format(hide bool) string {
 			opt("contains", c.Contains)
 		}
 		if c.MaxLatency > 0 {
-			opt("max_latency", formatDuration(c.MaxLatency))
+			opt("max_latency", duration.Format(c.MaxLatency))
 		}
 		for _, h := range c.Headers {
 			v := h.Value
@@ -181,18 +182,6 @@ func quote(v string) string {
 		return v
 	}
 	return strconv.Quote(v)
-}
-
-// formatDuration writes d as people do: 1m rather than 1m0s.
-func formatDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
 }
 
 // ConfigError is a bad CHECK_ var: which, what is wrong, and an example of

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dynowatch/dynowatch/duration"
 	"github.com/dynowatch/dynowatch/redact"
 )
 
@@ -76,7 +77,7 @@ func (p *Prober) probeHTTP(ctx context.Context, c *Check, raw string, start, now
 		problems = append(problems, "reading the body: "+readErr.Error())
 	}
 	if c.MaxLatency > 0 && latency > c.MaxLatency {
-		problems = append(problems, fmt.Sprintf("took %s, over max_latency=%s", latency.Round(time.Millisecond), formatDuration(c.MaxLatency)))
+		problems = append(problems, fmt.Sprintf("took %s, over max_latency=%s", latency.Round(time.Millisecond), duration.Format(c.MaxLatency)))
 	}
 	if c.Contains != "" && readErr == nil && !bytes.Contains(body, []byte(c.Contains)) {
 		msg := fmt.Sprintf("the body does not contain %q", c.Contains)

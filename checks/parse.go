@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/duration"
 	"github.com/dynowatch/dynowatch/heroku"
 	"github.com/dynowatch/dynowatch/redact"
 )
@@ -185,9 +186,9 @@ func (c *Check) crossCheck(timeoutSet bool) error {
 	}
 	switch {
 	case c.Timeout >= c.Every:
-		return fmt.Errorf("timeout=%s is not under every=%s: a run must end before the next one starts", formatDuration(c.Timeout), formatDuration(c.Every))
+		return fmt.Errorf("timeout=%s is not under every=%s: a run must end before the next one starts", duration.Format(c.Timeout), duration.Format(c.Every))
 	case c.MaxLatency > 0 && c.MaxLatency >= c.Timeout:
-		return fmt.Errorf("max_latency=%s is not under timeout=%s: the timeout would end the run first", formatDuration(c.MaxLatency), formatDuration(c.Timeout))
+		return fmt.Errorf("max_latency=%s is not under timeout=%s: the timeout would end the run first", duration.Format(c.MaxLatency), duration.Format(c.Timeout))
 	case c.Max != nil && c.List == "":
 		return errors.New("max= needs list=, the list whose length it limits")
 	case c.Contains != "" && c.Method == "HEAD":
@@ -204,10 +205,10 @@ type option struct {
 
 var options = map[string]option{
 	"every": {"", func(c *Check, v string) error {
-		return parseDuration(v, MinEvery, MaxEvery, &c.Every)
+		return setDuration(v, MinEvery, MaxEvery, &c.Every)
 	}},
 	"timeout": {"", func(c *Check, v string) error {
-		return parseDuration(v, time.Millisecond, MaxEvery, &c.Timeout)
+		return setDuration(v, time.Millisecond, MaxEvery, &c.Timeout)
 	}},
 	"fail": {"", func(c *Check, v string) error { return parseRuns(v, &c.Fail) }},
 	"pass": {"", func(c *Check, v string) error { return parseRuns(v, &c.Pass) }},
@@ -254,7 +255,7 @@ var options = map[string]option{
 		return nil
 	}},
 	"max_latency": {HTTP, func(c *Check, v string) error {
-		return parseDuration(v, time.Millisecond, MaxEvery, &c.MaxLatency)
+		return setDuration(v, time.Millisecond, MaxEvery, &c.MaxLatency)
 	}},
 	"header": {HTTP, func(c *Check, v string) error {
 		n, val, ok := strings.Cut(v, ":")
@@ -318,10 +319,11 @@ func optionList(kind Kind) string {
 	return fmt.Sprintf("%s options are %s and the common %s", kind, strings.Join(own, ", "), strings.Join(common, ", "))
 }
 
-func parseDuration(v string, lo, hi time.Duration, dst *time.Duration) error {
-	d, err := time.ParseDuration(v)
+// setDuration reads v into dst when it is a duration from lo to hi.
+func setDuration(v string, lo, hi time.Duration, dst *time.Duration) error {
+	d, err := duration.Parse(v)
 	if err != nil || d < lo || d > hi {
-		return fmt.Errorf("want a duration from %s to %s, such as 500ms, 30s, 5m or 1h", formatDuration(lo), formatDuration(hi))
+		return fmt.Errorf("want a duration from %s to %s, such as 500ms, 30s, 5m, 1h or 1d", duration.Format(lo), duration.Format(hi))
 	}
 	*dst = d
 	return nil

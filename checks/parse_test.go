@@ -61,6 +61,10 @@ func TestParse(t *testing.T) {
 			*c = Check{Name: "db", Var: "CHECK_DB", Kind: Postgres, URL: "postgres:///app?host=/var/run", Every: time.Minute,
 				Timeout: 10 * time.Second, Fail: 2, Pass: 1, Table: "audit.Events"}
 		}},
+		{"days, as every duration in dynowatch takes them", "CHECK_X", "http https://x.test every=1d timeout=1h30m", func(c *Check) {
+			*c = httpCheck("CHECK_X", "https://x.test")
+			c.Every, c.Timeout = 24*time.Hour, 90*time.Minute
+		}},
 		{"spaces around", "CHECK_WEB", "  http   http://example.com   every=2m  ", func(c *Check) {
 			*c = httpCheck("CHECK_WEB", "http://example.com")
 			c.Every = 2 * time.Minute
@@ -107,8 +111,10 @@ func TestParseErrors(t *testing.T) {
 		{"unknown option", "CHECK_API", "http http://x.com evry=30s", "unknown option evry=; http options are cert_days=, contains=, "},
 		{"other kind's option", "CHECK_API", "http http://x.com list=jobs", "option list= is for redis checks; http options are"},
 		{"twice", "CHECK_API", "http http://x.com every=1m every=2m", "option every= is given twice"},
-		{"bad duration", "CHECK_API", "http http://x.com every=30", "every=30: want a duration from 1s to 24h"},
+		{"bad duration", "CHECK_API", "http http://x.com every=30", "every=30: want a duration from 1s to 1d"},
 		{"every too short", "CHECK_API", "http http://x.com every=500ms", "every=500ms: want a duration"},
+		{"every over a day", "CHECK_API", "http http://x.com every=1d1s", "every=1d1s: want a duration from 1s to 1d"},
+		{"every in weeks", "CHECK_API", "http http://x.com every=1w", "every=1w: want a duration"},
 		{"timeout not under every", "CHECK_API", "http http://x.com every=30s timeout=30s", "timeout=30s is not under every=30s"},
 		{"default timeout not under a short every is fine, set one is not", "CHECK_API", "http http://x.com every=5s timeout=10s", "timeout=10s is not under every=5s"},
 		{"fail 0", "CHECK_API", "http http://x.com fail=0", "fail=0: want a number of consecutive runs from 1 to 100"},

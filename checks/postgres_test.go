@@ -6,16 +6,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynowatch/dynowatch/store/pgtest"
 	"github.com/jackc/pgx/v5"
-
-	"github.com/dynowatch/dynowatch/store/storetest"
 )
 
 // testPostgres returns a URL of the test server whose connections use a
 // schema of t's own (dropped when t ends), and that schema's name.
 func testPostgres(t *testing.T) (rawURL, schema string) {
 	t.Helper()
-	rawURL = storetest.PostgresURL(t) // skips, or fails with CI=true, when the server is down
+	rawURL = pgtest.URL(t) // skips, or fails with CI=true, when the server is down
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		t.Fatal(err)

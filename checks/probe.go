@@ -8,11 +8,11 @@ import (
 	"os"
 	"time"
 
+	"github.com/dynowatch/dynowatch/duration"
 	"github.com/dynowatch/dynowatch/redact"
 )
 
-// Result is what one run of a check found. It has the fields of
-// store.CheckResult, in the same order, so that one converts to the other.
+// Result is what one run of a check found, as the store keeps it.
 type Result struct {
 	ID         int64         // set by the store
 	Check      string        // Check.Name
@@ -102,7 +102,7 @@ func (p *Prober) Probe(ctx context.Context, c *Check) Result {
 // "" when it did not.
 func timedOut(ctx context.Context, c *Check, doing string) string {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Sprintf("timed out after %s %s", formatDuration(c.Timeout), doing)
+		return fmt.Sprintf("timed out after %s %s", duration.Format(c.Timeout), doing)
 	}
 	return ""
 }

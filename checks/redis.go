@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/dynowatch/dynowatch/duration"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
@@ -64,7 +65,7 @@ func describeRedisError(ctx context.Context, c *Check, cmd string, err error) st
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		return fmt.Sprintf("cannot connect to %s: %v", opErr.Addr, opErr.Err)
 	case errors.As(err, &netErr) && netErr.Timeout():
-		return fmt.Sprintf("timed out after %s waiting for %s", formatDuration(c.Timeout), strings.Fields(cmd)[0])
+		return fmt.Sprintf("timed out after %s waiting for %s", duration.Format(c.Timeout), strings.Fields(cmd)[0])
 	}
 	return cmd + ": " + err.Error()
 }

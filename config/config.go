@@ -16,6 +16,8 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/duration"
 	"github.com/dynowatch/dynowatch/heroku"
 )
 
@@ -39,31 +41,37 @@ type Config struct {
 	EventLinesPerMinute int  `envconfig:"EVENT_LINES_PER_MINUTE" default:"10" example:"10" desc:"Raw lines kept per app, code and minute (an H12 storm is counted in full but only this many of its lines are stored)."`
 	MemoryBudgetMB      int  `envconfig:"MEMORY_BUDGET_MB" default:"400" example:"900" desc:"Memory each dynowatch process keeps itself within (Go's soft memory limit); a third of it holds the request rollups between flushes. The default fits a 512 MB dyno; raise it on larger ones."`
 
-	RetentionEvents  Duration `envconfig:"RETENTION_EVENTS" default:"30d" example:"30d" desc:"How long events (H/R/L codes, crashes, releases …) with their lines are kept."`
-	RetentionMinute  Duration `envconfig:"RETENTION_MINUTE_ROLLUPS" default:"30d" example:"30d" desc:"How long per-minute request rollups and metric samples are kept."`
-	RetentionHourly  Duration `envconfig:"RETENTION_HOURLY_ROLLUPS" default:"365d" example:"365d" desc:"How long hourly rollups are kept."`
-	RollupFlushEvery Duration `envconfig:"ROLLUP_FLUSH_INTERVAL" default:"5s" example:"5s" desc:"How often each web dyno writes its in-memory request rollups to the database (also on shutdown)."`
+	RetentionEvents  duration.Duration `envconfig:"RETENTION_EVENTS" default:"30d" example:"30d" desc:"How long events (H/R/L codes, crashes, releases …) with their lines are kept."`
+	RetentionMinute  duration.Duration `envconfig:"RETENTION_MINUTE_ROLLUPS" default:"30d" example:"30d" desc:"How long per-minute request rollups and metric samples are kept."`
+	RetentionHourly  duration.Duration `envconfig:"RETENTION_HOURLY_ROLLUPS" default:"365d" example:"365d" desc:"How long hourly rollups are kept."`
+	RollupFlushEvery duration.Duration `envconfig:"ROLLUP_FLUSH_INTERVAL" default:"5s" example:"5s" desc:"How often each web dyno writes its in-memory request rollups to the database (also on shutdown)."`
 
-	SendGridAPIKey     string `envconfig:"SENDGRID_API_KEY" example:"SG.xxxx" secret:"true" desc:"SendGrid API key: alerts by email through SendGrid."`
-	SendGridHost       string `envconfig:"SENDGRID_HOST" default:"https://api.sendgrid.com" example:"https://api.eu.sendgrid.com" desc:"SendGrid API host; the EU one for EU data residency."`
-	SMTPURL            string `envconfig:"SMTP_URL" example:"smtp://user:pass@smtp.example.com:587" secret:"true" desc:"SMTP server (STARTTLS): alerts by email through it. With SendGrid too, both are channels."`
-	EmailFrom          string `envconfig:"ALERT_EMAIL_FROM" example:"dynowatch@example.com" desc:"Sender address of alert emails."`
-	EmailTo            List   `envconfig:"ALERT_EMAIL_TO" example:"ops@example.com,oncall@example.com" desc:"Recipients of alert emails, comma-separated."`
-	EmailMinSeverity   string `envconfig:"ALERT_EMAIL_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity emailed: info, warning or critical."`
-	InfobipBaseURL     string `envconfig:"INFOBIP_BASE_URL" example:"https://xxxxx.api.infobip.com" desc:"Your Infobip account's API base URL: alerts by SMS."`
-	InfobipAPIKey      string `envconfig:"INFOBIP_API_KEY" example:"0123456789abcdef-0123" secret:"true" desc:"Infobip API key."`
-	InfobipSender      string `envconfig:"INFOBIP_SENDER" default:"dynowatch" example:"InfoSMS" desc:"Sender name or number of alert SMS."`
-	SMSTo              List   `envconfig:"ALERT_SMS_TO" example:"41793026727,447700900123" desc:"Phone numbers (international format) of alert SMS, comma-separated."`
-	SMSMinSeverity     string `envconfig:"ALERT_SMS_MIN_SEVERITY" default:"critical" example:"warning" desc:"Least severity sent by SMS: info, warning or critical."`
-	WebhookURL         string `envconfig:"ALERT_WEBHOOK_URL" example:"https://hooks.example.com/dynowatch" secret:"true" desc:"URL that gets every alert as JSON."`
-	WebhookSecret      string `envconfig:"ALERT_WEBHOOK_SECRET" example:"whsec-3f9c2a7e" secret:"true" desc:"Key of the X-Dynowatch-Signature HMAC-SHA256 of webhook bodies."`
-	WebhookMinSeverity string `envconfig:"ALERT_WEBHOOK_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to the webhook."`
-	MetricsPublic      bool   `envconfig:"METRICS_PUBLIC" default:"false" example:"true" desc:"Serve /metrics (Prometheus) without the dashboard password."`
-	HerokuAPIKey       string `envconfig:"HEROKU_API_KEY" example:"HRKU-0123abcd-…" secret:"true" desc:"Heroku API key (heroku authorizations:create) for pull mode: dynowatch tail and TAIL_APPS."`
-	HerokuAPIURL       string `envconfig:"HEROKU_API_URL" default:"https://api.heroku.com" example:"https://api.heroku.com" desc:"Heroku Platform API, for pull mode."`
-	TailApps           List   `envconfig:"TAIL_APPS" example:"my-app,my-other-app" desc:"Apps the worker follows through Platform API log sessions, for apps where a drain can't be added (needs HEROKU_API_KEY)."`
-	HeartbeatURL       string `envconfig:"HEARTBEAT_URL" example:"https://hc-ping.com/your-uuid" secret:"true" desc:"Pinged (GET) every minute by a worker: point an outside dead-man's switch at it to hear when dynowatch itself stops."`
-	Timezone           string `envconfig:"ALERT_TIMEZONE" default:"UTC" example:"Europe/Zurich" desc:"Time zone of the times in alert messages (an IANA name)."`
+	SendGridAPIKey       string `envconfig:"SENDGRID_API_KEY" example:"SG.xxxx" secret:"true" desc:"SendGrid API key: alerts by email through SendGrid."`
+	SendGridHost         string `envconfig:"SENDGRID_HOST" default:"https://api.sendgrid.com" example:"https://api.eu.sendgrid.com" desc:"SendGrid API host; the EU one for EU data residency."`
+	SMTPURL              string `envconfig:"SMTP_URL" example:"smtp://user:pass@smtp.example.com:587" secret:"true" desc:"SMTP server (STARTTLS): alerts by email through it. With SendGrid too, both are channels."`
+	EmailFrom            string `envconfig:"ALERT_EMAIL_FROM" example:"dynowatch@example.com" desc:"Sender address of alert emails."`
+	EmailTo              List   `envconfig:"ALERT_EMAIL_TO" example:"ops@example.com,oncall@example.com" desc:"Recipients of alert emails, comma-separated."`
+	EmailMinSeverity     string `envconfig:"ALERT_EMAIL_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity emailed: info, warning or critical."`
+	InfobipBaseURL       string `envconfig:"INFOBIP_BASE_URL" example:"https://xxxxx.api.infobip.com" desc:"Your Infobip account's API base URL: alerts by SMS."`
+	InfobipAPIKey        string `envconfig:"INFOBIP_API_KEY" example:"0123456789abcdef-0123" secret:"true" desc:"Infobip API key."`
+	InfobipSender        string `envconfig:"INFOBIP_SENDER" default:"dynowatch" example:"InfoSMS" desc:"Sender name or number of alert SMS."`
+	SMSTo                List   `envconfig:"ALERT_SMS_TO" example:"41793026727,447700900123" desc:"Phone numbers (international format) of alert SMS, comma-separated."`
+	SMSMinSeverity       string `envconfig:"ALERT_SMS_MIN_SEVERITY" default:"critical" example:"warning" desc:"Least severity sent by SMS: info, warning or critical."`
+	WebhookURL           string `envconfig:"ALERT_WEBHOOK_URL" example:"https://hooks.example.com/dynowatch" secret:"true" desc:"URL that gets every alert as JSON."`
+	WebhookSecret        string `envconfig:"ALERT_WEBHOOK_SECRET" example:"whsec-3f9c2a7e" secret:"true" desc:"Key of the HMAC-SHA256 signatures of webhook requests: X-Dynowatch-Signature-V2 (of X-Dynowatch-Timestamp and the body) and X-Dynowatch-Signature (of the body)."`
+	WebhookMinSeverity   string `envconfig:"ALERT_WEBHOOK_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to the webhook."`
+	PagerDutyRoutingKey  string `envconfig:"PAGERDUTY_ROUTING_KEY" example:"0123456789abcdef0123456789abcdef" secret:"true" desc:"Integration key (32 characters) of a PagerDuty service's Events API v2 integration: alerts open and resolve PagerDuty incidents."`
+	PagerDutyAPIURL      string `envconfig:"PAGERDUTY_API_URL" default:"https://events.pagerduty.com" example:"https://events.eu.pagerduty.com" desc:"PagerDuty Events API host; the EU one for an EU service region."`
+	PagerDutyMinSeverity string `envconfig:"PAGERDUTY_MIN_SEVERITY" default:"critical" example:"warning" desc:"Least severity sent to PagerDuty: info, warning or critical."`
+	NtfyURL              string `envconfig:"NTFY_URL" example:"https://ntfy.sh/dynowatch-alerts-7f3a9c" secret:"true" desc:"URL of an ntfy topic (ntfy.sh or your own server; user:pass@ in it for basic auth): alerts as phone push notifications. On ntfy.sh the topic name is the password: pick one nobody guesses."`
+	NtfyToken            string `envconfig:"NTFY_TOKEN" example:"tk_AgQdq7mVBoFD37zQVN29RhuMzNIz2" secret:"true" desc:"ntfy access token, for a topic that needs one (instead of user:pass in NTFY_URL)."`
+	NtfyMinSeverity      string `envconfig:"NTFY_MIN_SEVERITY" default:"warning" example:"critical" desc:"Least severity pushed through ntfy: info, warning or critical."`
+	MetricsPublic        bool   `envconfig:"METRICS_PUBLIC" default:"false" example:"true" desc:"Serve /metrics (Prometheus) without the dashboard password."`
+	HerokuAPIKey         string `envconfig:"HEROKU_API_KEY" example:"HRKU-0123abcd-…" secret:"true" desc:"Heroku API key (heroku authorizations:create) for pull mode: dynowatch tail and TAIL_APPS."`
+	HerokuAPIURL         string `envconfig:"HEROKU_API_URL" default:"https://api.heroku.com" example:"https://api.heroku.com" desc:"Heroku Platform API, for pull mode."`
+	TailApps             List   `envconfig:"TAIL_APPS" example:"my-app,my-other-app" desc:"Apps the worker follows through Platform API log sessions, for apps where a drain can't be added (needs HEROKU_API_KEY)."`
+	HeartbeatURL         string `envconfig:"HEARTBEAT_URL" example:"https://hc-ping.com/your-uuid" secret:"true" desc:"Pinged (GET) every minute by a worker: point an outside dead-man's switch at it to hear when dynowatch itself stops."`
+	Timezone             string `envconfig:"ALERT_TIMEZONE" default:"UTC" example:"Europe/Zurich" desc:"Time zone of the times in alert messages (an IANA name)."`
 }
 
 // ChannelVars are the ALERT_ vars of the channels: the alert rules' loader,
@@ -130,15 +138,17 @@ func (c *Config) Validate() error {
 	if c.DatabaseMaxConns < 1 {
 		bad("DATABASE_MAX_CONNS", strconv.Itoa(int(c.DatabaseMaxConns)), "want at least 1")
 	}
-	for _, sv := range []struct{ name, v string }{{"ALERT_EMAIL_MIN_SEVERITY", c.EmailMinSeverity}, {"ALERT_SMS_MIN_SEVERITY", c.SMSMinSeverity}, {"ALERT_WEBHOOK_MIN_SEVERITY", c.WebhookMinSeverity}} {
-		if sv.v != "info" && sv.v != "warning" && sv.v != "critical" {
+	for _, sv := range []struct{ name, v string }{{"ALERT_EMAIL_MIN_SEVERITY", c.EmailMinSeverity}, {"ALERT_SMS_MIN_SEVERITY", c.SMSMinSeverity}, {"ALERT_WEBHOOK_MIN_SEVERITY", c.WebhookMinSeverity},
+		{"PAGERDUTY_MIN_SEVERITY", c.PagerDutyMinSeverity}, {"NTFY_MIN_SEVERITY", c.NtfyMinSeverity}} {
+		if _, err := alert.ParseSeverity(sv.v); err != nil {
 			bad(sv.name, sv.v, "want info, warning or critical")
 		}
 	}
 	if _, err := time.LoadLocation(c.Timezone); err != nil {
 		bad("ALERT_TIMEZONE", c.Timezone, "not a time zone name")
 	}
-	for _, u := range []struct{ name, v string }{{"ALERT_WEBHOOK_URL", c.WebhookURL}, {"SENDGRID_HOST", c.SendGridHost}, {"HEARTBEAT_URL", c.HeartbeatURL}} {
+	for _, u := range []struct{ name, v string }{{"ALERT_WEBHOOK_URL", c.WebhookURL}, {"SENDGRID_HOST", c.SendGridHost}, {"HEARTBEAT_URL", c.HeartbeatURL},
+		{"PAGERDUTY_API_URL", c.PagerDutyAPIURL}} {
 		if u.v == "" {
 			continue
 		}
@@ -175,6 +185,19 @@ func (c *Config) Validate() error {
 	if (c.InfobipAPIKey != "") != (c.InfobipBaseURL != "") || (c.InfobipAPIKey != "" && len(c.SMSTo) == 0) {
 		bad("ALERT_SMS_TO", c.SMSTo.String(), "SMS needs INFOBIP_BASE_URL, INFOBIP_API_KEY and ALERT_SMS_TO together")
 	}
+	if k := c.PagerDutyRoutingKey; k != "" && (len(k) != 32 || strings.ContainsAny(k, " \t/:@")) {
+		bad("PAGERDUTY_ROUTING_KEY", "(redacted)", "want the 32-character integration key of an Events API v2 integration (the service's Integrations tab), not a REST API key or a URL")
+	}
+	if c.NtfyURL != "" {
+		if u, err := url.Parse(c.NtfyURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") == "" || u.RawQuery != "" {
+			bad("NTFY_URL", "(redacted)", "want the topic's URL, such as https://ntfy.sh/my-topic")
+		} else if _, pass := u.User.Password(); pass && c.NtfyToken != "" {
+			bad("NTFY_TOKEN", "(redacted)", "NTFY_URL has a password too: set one of them")
+		}
+	}
+	if c.NtfyToken != "" && c.NtfyURL == "" {
+		bad("NTFY_TOKEN", "(redacted)", "set NTFY_URL, the topic's URL, too")
+	}
 	if c.MemoryBudgetMB < 64 {
 		bad("MEMORY_BUDGET_MB", strconv.Itoa(c.MemoryBudgetMB), "want at least 64")
 	}
@@ -183,12 +206,12 @@ func (c *Config) Validate() error {
 	}
 	for _, d := range []struct {
 		name string
-		v    Duration
+		v    duration.Duration
 		min  time.Duration
 	}{{"RETENTION_EVENTS", c.RetentionEvents, time.Hour}, {"RETENTION_MINUTE_ROLLUPS", c.RetentionMinute, time.Hour},
 		{"RETENTION_HOURLY_ROLLUPS", c.RetentionHourly, time.Hour}, {"ROLLUP_FLUSH_INTERVAL", c.RollupFlushEvery, 100 * time.Millisecond}} {
 		if d.v.D() < d.min {
-			bad(d.name, d.v.String(), "want at least "+Duration(d.min).String())
+			bad(d.name, d.v.String(), "want at least "+duration.Format(d.min))
 		}
 	}
 	return errors.Join(errs...)
@@ -298,42 +321,4 @@ func (s Secrets) String() string {
 		return ""
 	}
 	return fmt.Sprintf("(%d redacted)", len(s))
-}
-
-// Duration is a time.Duration that also accepts days, as in "30d".
-type Duration time.Duration
-
-// D returns d as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// Decode implements envconfig.Decoder.
-func (d *Duration) Decode(value string) error {
-	v, err := ParseDuration(value)
-	*d = Duration(v)
-	return err
-}
-
-// ParseDuration parses "30d", "12h", "90s" and other time.ParseDuration forms.
-func ParseDuration(s string) (time.Duration, error) {
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("%q is not a number of days", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration like 30s, 5m, 12h or 30d", s)
-	}
-	return v, nil
-}
-
-// String writes whole days as "30d".
-func (d Duration) String() string {
-	v := time.Duration(d)
-	if v > 0 && v%(24*time.Hour) == 0 {
-		return strconv.Itoa(int(v/(24*time.Hour))) + "d"
-	}
-	return v.String()
 }

@@ -58,7 +58,7 @@ func TestLoadErrors(t *testing.T) {
 		{"DRAIN_SECRET", "a:b", []string{"DRAIN_SECRET", "goes into a URL", "example: DRAIN_SECRET="}},
 		{"DRAIN_SECRET", "a,,b", []string{"empty secret"}},
 		{"RETENTION_EVENTS", "a month", []string{"RETENTION_EVENTS", "30d"}},
-		{"RETENTION_HOURLY_ROLLUPS", "1m", []string{"at least 1h0m0s"}},
+		{"RETENTION_HOURLY_ROLLUPS", "1m", []string{"at least 1h "}},
 		{"DYNOWATCH_URL", "my-dynowatch.herokuapp.com", []string{"http or https URL", "example: DYNOWATCH_URL=https://"}},
 		{"DATABASE_URL", "mysql://x", []string{"postgres://", "(redacted)"}},
 		{"KEEP_CLIENT_IPS", "maybe", []string{"KEEP_CLIENT_IPS"}},
@@ -67,6 +67,13 @@ func TestLoadErrors(t *testing.T) {
 		{"ALERT_SMS_MIN_SEVERITY", "urgent", []string{"want info, warning or critical", "example: ALERT_SMS_MIN_SEVERITY=warning"}},
 		{"ALERT_TIMEZONE", "Mars/Olympus", []string{"not a time zone name"}},
 		{"SMTP_URL", "http://x", []string{"smtp://user:pass@host:587"}},
+		{"PAGERDUTY_ROUTING_KEY", "u+0123456789abcdef@example.com", []string{"PAGERDUTY_ROUTING_KEY=\"(redacted)\"", "32-character integration key", "example: PAGERDUTY_ROUTING_KEY=0123456789abcdef0123456789abcdef"}},
+		{"PAGERDUTY_API_URL", "events.pagerduty.com", []string{"want an http or https URL", "example: PAGERDUTY_API_URL=https://events.eu.pagerduty.com"}},
+		{"NTFY_URL", "ntfy.sh/alerts", []string{"NTFY_URL=\"(redacted)\"", "want the topic's URL", "example: NTFY_URL=https://ntfy.sh/"}},
+		{"NTFY_URL", "https://ntfy.sh/", []string{"want the topic's URL"}},
+		{"NTFY_TOKEN", "tk_x", []string{"set NTFY_URL, the topic's URL, too", "example: NTFY_TOKEN=tk_"}},
+		{"NTFY_MIN_SEVERITY", "loud", []string{"want info, warning or critical"}},
+		{"PAGERDUTY_MIN_SEVERITY", "high", []string{"want info, warning or critical", "example: PAGERDUTY_MIN_SEVERITY=warning"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
@@ -85,6 +92,25 @@ func TestLoadErrors(t *testing.T) {
 				t.Errorf("error shows the secret: %q", err)
 			}
 		})
+	}
+}
+
+// TestNtfyPasswordAndToken: a password in NTFY_URL and NTFY_TOKEN are two
+// ways to log in; both set is a mistake, and the error shows neither.
+func TestNtfyPasswordAndToken(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("NTFY_URL", "https://phil:topsecret1@ntfy.example.com/alerts")
+	t.Setenv("NTFY_TOKEN", "tk_topsecret2")
+	_, err := Load()
+	if err == nil || !strings.Contains(err.Error(), "NTFY_URL has a password too: set one of them") {
+		t.Fatalf("err=%v", err)
+	}
+	if strings.Contains(err.Error(), "topsecret") {
+		t.Errorf("error shows a secret: %v", err)
+	}
+	t.Setenv("NTFY_TOKEN", "")
+	if _, err := Load(); err != nil {
+		t.Errorf("NTFY_URL with a password alone: %v", err)
 	}
 }
 
@@ -150,23 +176,6 @@ func TestDocsInStep(t *testing.T) {
 		if !known[name] {
 			t.Errorf("app.json declares %s, which the code does not read", name)
 		}
-	}
-}
-
-func TestDuration(t *testing.T) {
-	for in, want := range map[string]time.Duration{"30d": 30 * 24 * time.Hour, "12h": 12 * time.Hour, "90s": 90 * time.Second, "0d": 0} {
-		got, err := ParseDuration(in)
-		if err != nil || got != want {
-			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "d", "-1d", "1w", "3"} {
-		if _, err := ParseDuration(in); err == nil {
-			t.Errorf("ParseDuration(%q) accepted", in)
-		}
-	}
-	if s := Duration(48 * time.Hour).String(); s != "2d" {
-		t.Errorf("String() = %q", s)
 	}
 }
 

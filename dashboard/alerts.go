@@ -4,12 +4,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/store"
 )
 
 type alertsPage struct {
-	Active []store.AlertState // pending and firing
-	Past   []store.AlertState // resolved, newest first
+	Active []alert.State // pending and firing
+	Past   []alert.State // resolved, newest first
 	Now    time.Time
 }
 
@@ -25,16 +26,16 @@ func (d *dashboard) handleAlerts(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, err)
 		return
 	}
-	past, err := d.Store.Alerts(ctx, store.AlertQuery{State: "resolved", Limit: pastAlerts})
+	past, err := d.Store.Alerts(ctx, store.AlertQuery{Phase: alert.PhaseResolved, Limit: pastAlerts})
 	if err != nil {
 		d.fail(w, r, err)
 		return
 	}
 	// Newest first, firing before pending.
 	page := alertsPage{Past: past, Now: d.Now()}
-	for _, state := range []string{"firing", "pending"} {
+	for _, phase := range []alert.Phase{alert.PhaseFiring, alert.PhasePending} {
 		for i := len(active) - 1; i >= 0; i-- {
-			if active[i].State == state {
+			if active[i].Phase == phase {
 				page.Active = append(page.Active, active[i])
 			}
 		}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/checks"
 	"github.com/dynowatch/dynowatch/store"
 	"github.com/dynowatch/dynowatch/store/storetest"
 )
@@ -98,7 +100,7 @@ func mustFillChecks(tb testing.TB, st *store.Store, now time.Time) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, name := range []string{"api", "redis-queue", "db"} {
 		for at := now.Add(-benchDays * 24 * time.Hour); at.Before(now); at = at.Add(2 * time.Minute) {
-			c := store.CheckResult{Check: name, App: "app-01", Kind: "http", Time: at, OK: r.IntN(500) != 0,
+			c := checks.Result{Check: name, App: "app-01", Kind: "http", Time: at, OK: r.IntN(500) != 0,
 				Latency: time.Duration(40+r.IntN(200)) * time.Millisecond, Worker: "worker.1"}
 			if !c.OK {
 				c.Error = "GET https://app-01.example.com/health: 503 Service Unavailable"
@@ -111,13 +113,13 @@ func mustFillChecks(tb testing.TB, st *store.Store, now time.Time) {
 	for i := range 100 + benchApps {
 		app := fmt.Sprintf("app-%02d", i%benchApps)
 		at := now.Add(-time.Duration(100+benchApps-i) * 5 * time.Hour)
-		a := &store.AlertState{Key: fmt.Sprintf("h12|%s|%d", app, i), Rule: "h12", App: app, Code: "H12", Severity: "critical", State: "resolved",
+		a := &alert.State{Key: fmt.Sprintf("h12|%s|%d", app, i), Rule: "h12", App: app, Code: "H12", Severity: alert.Critical, Phase: alert.PhaseResolved,
 			Summary: "requests time out", StartedAt: at, FiredAt: at, ResolvedAt: at.Add(20 * time.Minute),
 			Evidence: []string{`at=error code=H12 desc="Request timeout" method=GET path="/reports" dyno=web.1 service=30000ms status=503`}}
 		if i >= 100 {
-			a.State, a.ResolvedAt = "firing", time.Time{}
+			a.Phase, a.ResolvedAt = alert.PhaseFiring, time.Time{}
 		}
-		if ok, err := st.SaveAlert(ctx, a, 0); err != nil || !ok {
+		if ok, err := st.SaveAlert(ctx, a, 0, nil); err != nil || !ok {
 			tb.Fatal(ok, err)
 		}
 	}

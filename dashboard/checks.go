@@ -7,12 +7,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dynowatch/dynowatch/store"
+	"github.com/dynowatch/dynowatch/checks"
 )
 
 // checkRow is one status check on the checks page.
 type checkRow struct {
-	store.CheckResult
+	checks.Result
 	ChartID   string
 	Uptime    [3]string // 24h, 7d, 30d: "99.95%", or "—" without runs
 	LastError string    // the newest failure among the recent runs
@@ -80,8 +80,8 @@ func (d *dashboard) handleChecks(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (d *dashboard) checkRow(ctx context.Context, c store.CheckResult, now time.Time) (checkRow, *chartData, error) {
-	row := checkRow{CheckResult: c}
+func (d *dashboard) checkRow(ctx context.Context, c checks.Result, now time.Time) (checkRow, *chartData, error) {
+	row := checkRow{Result: c}
 	for i, win := range uptimeWindows {
 		u, err := d.Store.CheckUptime(ctx, c.Check, now.Add(-win), now.Add(time.Second))
 		if err != nil {

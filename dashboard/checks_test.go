@@ -6,7 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynowatch/dynowatch/store"
+	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/checks"
 	"github.com/dynowatch/dynowatch/store/storetest"
 )
 
@@ -15,7 +16,7 @@ func TestChecksPage(t *testing.T) {
 	now := time.Date(2024, 3, 15, 12, 30, 0, 0, time.UTC)
 	st := storetest.MustOpenEmbedded(t)
 	for i := range 10 {
-		r := store.CheckResult{Check: "api", App: "shop", Kind: "http", Time: now.Add(time.Duration(-10+i) * time.Minute), OK: i != 7, Latency: 80 * time.Millisecond, Worker: "worker.1"}
+		r := checks.Result{Check: "api", App: "shop", Kind: "http", Time: now.Add(time.Duration(-10+i) * time.Minute), OK: i != 7, Latency: 80 * time.Millisecond, Worker: "worker.1"}
 		if !r.OK {
 			r.Error = "GET https://shop.example.com/health: 503 <Service Unavailable>"
 		}
@@ -24,7 +25,7 @@ func TestChecksPage(t *testing.T) {
 		}
 	}
 	// 2 days ago, a failure: in the 7d uptime but not the 24h one.
-	if err := st.RecordCheck(ctx, store.CheckResult{Check: "api", App: "shop", Kind: "http", Time: now.Add(-48 * time.Hour), Error: "timeout", Latency: time.Second, Worker: "worker.1"}); err != nil {
+	if err := st.RecordCheck(ctx, checks.Result{Check: "api", App: "shop", Kind: "http", Time: now.Add(-48 * time.Hour), Error: "timeout", Latency: time.Second, Worker: "worker.1"}); err != nil {
 		t.Fatal(err)
 	}
 	get, _ := mustServe(t, st, now)
@@ -50,13 +51,13 @@ func TestAlertsPage(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2024, 3, 15, 12, 30, 0, 0, time.UTC)
 	st := storetest.MustOpenEmbedded(t)
-	for _, a := range []*store.AlertState{
-		{Key: "r14|shop|web.1", Rule: "r14", App: "shop", Dyno: "web.1", Code: "R14", Severity: "warning", State: "firing", Summary: "web.1 is over its memory quota",
+	for _, a := range []*alert.State{
+		{Key: "r14|shop|web.1", Rule: "r14", App: "shop", Dyno: "web.1", Code: "R14", Severity: alert.Warning, Phase: alert.PhaseFiring, Summary: "web.1 is over its memory quota",
 			StartedAt: now.Add(-5 * time.Minute), FiredAt: now.Add(-4 * time.Minute), Evidence: []string{"2024-03-15T12:25:00Z heroku[web.1]: Error R14 (Memory quota exceeded)"}},
-		{Key: "h12|shop", Rule: "h12", App: "shop", Code: "H12", Severity: "critical", State: "resolved", Summary: "requests time out",
+		{Key: "h12|shop", Rule: "h12", App: "shop", Code: "H12", Severity: alert.Critical, Phase: alert.PhaseResolved, Summary: "requests time out",
 			StartedAt: now.Add(-3 * time.Hour), FiredAt: now.Add(-3 * time.Hour), ResolvedAt: now.Add(-2 * time.Hour), Evidence: []string{`at=error code=H12 desc="Request timeout" path="/<b>"`}},
 	} {
-		if ok, err := st.SaveAlert(ctx, a, 0); err != nil || !ok {
+		if ok, err := st.SaveAlert(ctx, a, 0, nil); err != nil || !ok {
 			t.Fatal(ok, err)
 		}
 	}

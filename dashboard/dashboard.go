@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/checks"
 	"github.com/dynowatch/dynowatch/store"
 )
 
@@ -23,13 +25,13 @@ var templates embed.FS
 type Store interface {
 	Apps(ctx context.Context) ([]store.App, error)
 	WindowStats(ctx context.Context, app string, from, to time.Time) (store.WindowStats, error)
-	ActiveAlerts(ctx context.Context) ([]store.AlertState, error)
-	LatestChecks(ctx context.Context) ([]store.CheckResult, error)
+	ActiveAlerts(ctx context.Context) ([]alert.State, error)
+	LatestChecks(ctx context.Context) ([]checks.Result, error)
 	Series(ctx context.Context, q store.SeriesQuery) ([]store.Series, error)
 	Events(ctx context.Context, q store.EventQuery) ([]store.Event, error)
-	CheckResults(ctx context.Context, name string, since time.Time, limit int) ([]store.CheckResult, error)
+	CheckResults(ctx context.Context, name string, since time.Time, limit int) ([]checks.Result, error)
 	CheckUptime(ctx context.Context, name string, from, to time.Time) (store.Uptime, error)
-	Alerts(ctx context.Context, q store.AlertQuery) ([]store.AlertState, error)
+	Alerts(ctx context.Context, q store.AlertQuery) ([]alert.State, error)
 }
 
 // Options configures the dashboard.
@@ -119,7 +121,7 @@ func (d *dashboard) handleOverview(w http.ResponseWriter, r *http.Request) {
 	}
 	firing := map[string]int{}
 	for _, a := range active {
-		if a.State == "firing" {
+		if a.Phase == alert.PhaseFiring {
 			firing[a.App]++
 		}
 	}
@@ -187,10 +189,10 @@ func ago(now, t time.Time) string {
 // nowAnd carries the page's time into a sub-template with one item.
 type nowAnd struct {
 	Now   time.Time
-	Alert store.AlertState
+	Alert alert.State
 }
 
-func pair(now time.Time, a store.AlertState) nowAnd { return nowAnd{now, a} }
+func pair(now time.Time, a alert.State) nowAnd { return nowAnd{now, a} }
 
 // ms writes a duration in milliseconds, with a decimal under 10 ms.
 func ms(d time.Duration) string {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/store"
 	"github.com/dynowatch/dynowatch/store/storetest"
 )
@@ -33,8 +34,8 @@ func TestOverview(t *testing.T) {
 	if err := st.MergeRollups(ctx, []store.Rollup{r}, nil); err != nil {
 		t.Fatal(err)
 	}
-	a := &store.AlertState{Key: "r14|shop|web.1", Rule: "r14", App: "shop", Severity: "warning", State: "firing", StartedAt: now, FiredAt: now}
-	if ok, err := st.SaveAlert(ctx, a, 0); err != nil || !ok {
+	a := &alert.State{Key: "r14|shop|web.1", Rule: "r14", App: "shop", Severity: alert.Warning, Phase: alert.PhaseFiring, StartedAt: now, FiredAt: now}
+	if ok, err := st.SaveAlert(ctx, a, 0, nil); err != nil || !ok {
 		t.Fatal(err)
 	}
 	get, mux := mustServe(t, st, now)

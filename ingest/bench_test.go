@@ -21,6 +21,7 @@ func (nopStore) WriteBatches(_ context.Context, bs []*store.Batch) ([]bool, erro
 	return make([]bool, len(bs)), nil
 }
 func (nopStore) MergeRollups(context.Context, []store.Rollup, []store.SampleRollup) error { return nil }
+func (nopStore) FoldHourly(context.Context, time.Time) error                              { return nil }
 
 // BenchmarkAggregate is the in-memory part of the drain path: one app's
 // 300-message batch (loadgen's) added to the rollups.

@@ -22,6 +22,7 @@ import (
 type Store interface {
 	WriteBatches(ctx context.Context, bs []*store.Batch) ([]bool, error)
 	MergeRollups(ctx context.Context, r []store.Rollup, s []store.SampleRollup) error
+	FoldHourly(ctx context.Context, upTo time.Time) error
 }
 
 // Options configures a Pipeline.
@@ -73,6 +74,11 @@ const MaxFlushRows = 10000
 // is many short transactions, each retried on its own when it fails, and
 // never 100 MB of rows at once.
 const flushChunk = 2000
+
+// foldEvery is how often a flush folds the closed minutes into the hourly
+// rollups (see store.FoldHourly): each hourly row is then written about
+// once a minute instead of by every flush.
+const foldEvery = time.Minute
 
 // FinalFlushTimeout bounds the flush after Run's ctx is done. With the HTTP
 // shutdown before it, it must end within Heroku's 30 s after SIGTERM.
@@ -131,6 +137,8 @@ type Pipeline struct {
 	bytes   int64            // about what minutes and samples take
 	rows    int              // dyno and source rows in minutes and samples
 	folded  Folded
+
+	foldedAt time.Time // when flush last folded the hourly rollups; used by flush only
 }
 
 // minuteKey is an app and a minute (Unix seconds / 60).
@@ -631,7 +639,9 @@ func (p *Pipeline) flush(ctx context.Context) error {
 		}
 	}
 	p.mu.Unlock()
-	if len(minutes)+len(samples)+len(apps) == 0 {
+	now := p.o.Now()
+	foldDue := now.Sub(p.foldedAt) >= foldEvery
+	if len(minutes)+len(samples)+len(apps) == 0 && !foldDue {
 		return nil
 	}
 
@@ -679,13 +689,21 @@ func (p *Pipeline) flush(ctx context.Context) error {
 	}
 	write()
 	states := make([]*store.Batch, 0, len(apps))
-	now := p.o.Now()
 	for app, d := range apps {
 		states = append(states, &store.Batch{App: app, Received: now, State: *d})
 	}
 	if _, err := p.o.Store.WriteBatches(ctx, states); err != nil {
 		errs = append(errs, err)
 		p.restoreApps(apps)
+	}
+	if foldDue {
+		// The minutes that ended a minute ago are closed: only a late batch
+		// still adds to them (and its flush writes the hourly rows itself).
+		if err := p.o.Store.FoldHourly(ctx, now.Add(-time.Minute)); err != nil {
+			errs = append(errs, err)
+		} else {
+			p.foldedAt = now
+		}
 	}
 	err := errors.Join(errs...)
 	p.o.Metrics.Flush(time.Since(start), err)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -269,5 +270,45 @@ func TestRetriedBatchesDoNotUseUpTheLineCap(t *testing.T) {
 	}
 	if len(evs) != 2 {
 		t.Errorf("stored %d H12 lines, want 2 (the retried one once and the new one)", len(evs))
+	}
+}
+
+// foldStore records the FoldHourly calls of a pipeline.
+type foldStore struct {
+	slowStore
+	folds []time.Time
+}
+
+func (f *foldStore) FoldHourly(_ context.Context, upTo time.Time) error {
+	f.folds = append(f.folds, upTo)
+	return nil
+}
+
+// TestFlushFoldsClosedMinutesOnceAMinute: the hourly rollups are folded
+// from the minutes that ended a minute ago, by one flush a minute, with
+// or without rollups to write, not by every flush.
+func TestFlushFoldsClosedMinutesOnceAMinute(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 30, 0, time.UTC)
+	st := &foldStore{}
+	p, err := New(Options{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), FlushEvery: time.Hour, Committers: 1,
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []time.Time
+	for _, step := range []struct {
+		after time.Duration
+		folds bool
+	}{{0, true}, {5 * time.Second, false}, {50 * time.Second, false}, {5 * time.Second, true}, {2 * time.Minute, true}} {
+		now = now.Add(step.after)
+		if step.folds {
+			want = append(want, now.Add(-time.Minute))
+		}
+		if err := p.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(st.folds, want) {
+		t.Errorf("folded up to %v, want %v", st.folds, want)
 	}
 }

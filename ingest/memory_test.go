@@ -182,6 +182,8 @@ func (s *slowStore) WriteBatches(_ context.Context, bs []*store.Batch) ([]bool, 
 	return make([]bool, len(bs)), nil
 }
 
+func (s *slowStore) FoldHourly(context.Context, time.Time) error { return nil }
+
 func (s *slowStore) MergeRollups(ctx context.Context, r []store.Rollup, sr []store.SampleRollup) error {
 	select {
 	case <-time.After(time.Duration(len(r)+len(sr)) * s.perRow):

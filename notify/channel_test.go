@@ -65,6 +65,40 @@ var countingChannels = []countingChannel{
 		}
 		return c, sent
 	}},
+	{"ntfy", func(t *testing.T, min alert.Severity) (Notifier, func() int) {
+		srv := newNtfyServer(t, "alerts", "")
+		c, err := NewNtfy(NtfyOptions{URL: srv.srv.URL + "/alerts", MinSeverity: min})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, func() int { return len(srv.got()) }
+	}},
+	{"pagerduty", func(t *testing.T, min alert.Severity) (Notifier, func() int) {
+		srv := newPagerDutyServer(t)
+		c, err := NewPagerDuty(PagerDutyOptions{RoutingKey: testPagerDutyKey, APIURL: srv.srv.URL, MinSeverity: min})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// PagerDuty hears a notification as an event per alert: count the
+		// notifications (the delivery ids of triggers), and the resolves of
+		// alerts it was not told of here.
+		return c, func() int {
+			heard := map[string]bool{}
+			triggered := map[string]bool{}
+			for _, e := range srv.got() {
+				switch e.EventAction {
+				case "trigger":
+					heard[e.Payload.CustomDetails.DeliveryID] = true
+					triggered[e.DedupKey] = true
+				case "resolve":
+					if !triggered[e.DedupKey] {
+						heard["resolve "+e.DedupKey] = true
+					}
+				}
+			}
+			return len(heard)
+		}
+	}},
 }
 
 // TestChannelMinSeverity: a channel narrowed to a minimum severity hears
@@ -94,8 +128,8 @@ func TestChannelMinSeverity(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				out = append(out, &memRow{Delivery: Delivery{ID: int64(len(out) + 1), Channel: "", App: a.App, AlertKey: a.Key,
-					Status: n.Status, Payload: payload, CreatedAt: t0, FiringHeard: firingHeard}})
+				out = append(out, &memRow{Delivery: Delivery{ID: int64(len(out) + 1), Outgoing: alert.Outgoing{Channel: "", App: a.App, AlertKey: a.Key,
+					Status: n.Status, Payload: payload, CreatedAt: t0}, FiringHeard: firingHeard}})
 			}
 		}
 		return out
@@ -183,7 +217,15 @@ func TestChannelSendTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []Notifier{sg, ib, wh, sm} {
+	pd, err := NewPagerDuty(PagerDutyOptions{RoutingKey: testPagerDutyKey, APIURL: hang, Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nt, err := NewNtfy(NtfyOptions{URL: hang + "/alerts", Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []Notifier{sg, ib, wh, sm, pd, nt} {
 		t.Run(c.Name(), func(t *testing.T) {
 			start := time.Now()
 			retry, err := c.Notify(context.Background(), fixtureFiring())

@@ -3,7 +3,11 @@ package notify
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/dynowatch/dynowatch/redact"
 )
@@ -43,4 +47,60 @@ func answerSnippet(scrubbed string) string { return clip(oneLine(scrubbed), 200,
 // it says of it.
 func statusError(r redact.Scrubber, prefix string, code int, detail string) error {
 	return r.Errorf("%s: %d %s%s", prefix, code, http.StatusText(code), sep(detail, ": "))
+}
+
+// answerError is statusError for an answer, which keeps the answer's
+// Retry-After when it is a 429 or 503 (see RetryAfter).
+func answerError(r redact.Scrubber, prefix string, resp *http.Response, detail string) error {
+	err := statusError(r, prefix, resp.StatusCode, detail)
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return err
+	}
+	if wait, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+		return withRetryAfter(err, wait)
+	}
+	return err
+}
+
+// parseRetryAfter reads a Retry-After header: seconds, or an HTTP date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		return time.Duration(secs * float64(time.Second)), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// retryAfterError is a failure whose provider said when to try again.
+type retryAfterError struct {
+	err  error
+	wait time.Duration
+}
+
+func (e *retryAfterError) Error() string { return e.err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.err }
+
+// withRetryAfter marks err as one not to retry within wait.
+func withRetryAfter(err error, wait time.Duration) error {
+	return &retryAfterError{err: err, wait: wait}
+}
+
+// RetryAfter reports how long the provider asked to wait before the next
+// attempt (a Retry-After header, or its JSON equivalent), if it did: the
+// Sender retries no sooner.
+func RetryAfter(err error) (time.Duration, bool) {
+	var ra *retryAfterError
+	if errors.As(err, &ra) {
+		return ra.wait, true
+	}
+	return 0, false
 }

@@ -185,7 +185,7 @@ func (b *Infobip) Notify(ctx context.Context, n *alert.Notification) (retry bool
 		if decodeErr != nil || detail == "" {
 			detail = answerSnippet(scrubbed)
 		}
-		return retry, statusError(b.redact, "infobip", resp.StatusCode, detail)
+		return retry, answerError(b.redact, "infobip", resp, detail)
 	}
 	var failed []string
 	for _, m := range r.Messages {

@@ -35,7 +35,7 @@ func RetryableStatus(code int) (ok, retry bool) {
 
 // ChannelVars names the vars that switch a channel on, for the messages
 // that say none is.
-const ChannelVars = "SENDGRID_API_KEY, SMTP_URL, INFOBIP_API_KEY or ALERT_WEBHOOK_URL"
+const ChannelVars = "SENDGRID_API_KEY, SMTP_URL, INFOBIP_API_KEY, ALERT_WEBHOOK_URL, PAGERDUTY_ROUTING_KEY, NTFY_URL or PUSHOVER_TOKEN"
 
 // Channels builds a notifier for every channel whose config vars are set.
 // A new channel is added here, with its vars in config.
@@ -68,6 +68,21 @@ func Channels(cfg *config.Config) ([]Notifier, error) {
 		n, err := NewWebhook(WebhookOptions{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, MinSeverity: alert.Severity(cfg.WebhookMinSeverity)})
 		if err != nil {
 			return nil, fmt.Errorf("webhook: %w", err)
+		}
+		out = append(out, n)
+	}
+	if cfg.PagerDutyRoutingKey != "" {
+		n, err := NewPagerDuty(PagerDutyOptions{RoutingKey: cfg.PagerDutyRoutingKey, APIURL: cfg.PagerDutyAPIURL,
+			MinSeverity: alert.Severity(cfg.PagerDutyMinSeverity)})
+		if err != nil {
+			return nil, fmt.Errorf("PagerDuty: %w", err)
+		}
+		out = append(out, n)
+	}
+	if cfg.NtfyURL != "" {
+		n, err := NewNtfy(NtfyOptions{URL: cfg.NtfyURL, Token: cfg.NtfyToken, MinSeverity: alert.Severity(cfg.NtfyMinSeverity)})
+		if err != nil {
+			return nil, fmt.Errorf("ntfy: %w", err)
 		}
 		out = append(out, n)
 	}

@@ -119,11 +119,17 @@ func TestNoSecretInErrors(t *testing.T) {
 		hookPath   = "/services/T0LEAK/B0LEAK/leakcheckpathtoken"
 		hookQuery  = "leakcheck-query-token"
 		hookSecret = "leakcheck-signing-secret"
+		pdKey      = "leakcheckpagerdutyrouting0123456"
+		ntfyToken  = "tk_leakcheckntfytoken"
+		ntfyPass   = "leakcheck-ntfy-pass"
+		ntfyTopic  = "leakcheck-ntfy-topic"
 	)
-	secrets := []string{sgKey, ibKey, smtpPass, hookPass, "leakcheckpathtoken", hookQuery, hookSecret,
+	secrets := []string{sgKey, ibKey, pdKey, ntfyToken, ntfyPass, ntfyTopic, smtpPass,
+		base64.StdEncoding.EncodeToString([]byte("phil:" + ntfyPass)), hookPass, "leakcheckpathtoken", hookQuery, hookSecret,
 		hookUser + ":" + hookPass, "alerts:" + smtpPass,
 		base64.StdEncoding.EncodeToString([]byte(hookUser + ":" + hookPass)),
-		base64.StdEncoding.EncodeToString([]byte("\x00alerts\x00" + smtpPass))}
+		base64.StdEncoding.EncodeToString([]byte("\x00alerts\x00" + smtpPass)),
+		base64.StdEncoding.EncodeToString([]byte(smtpPass))}
 	short := 150 * time.Millisecond
 
 	sendgrid := func(addr string) (Notifier, error) {
@@ -138,6 +144,15 @@ func TestNoSecretInErrors(t *testing.T) {
 			Secret: hookSecret, Timeout: short,
 		})
 	}
+	pagerduty := func(addr string) (Notifier, error) {
+		return NewPagerDuty(PagerDutyOptions{RoutingKey: pdKey, APIURL: "http://" + addr, Timeout: short})
+	}
+	ntfyWithToken := func(addr string) (Notifier, error) {
+		return NewNtfy(NtfyOptions{URL: "http://" + addr + "/" + ntfyTopic, Token: ntfyToken, Timeout: short})
+	}
+	ntfyWithPassword := func(addr string) (Notifier, error) {
+		return NewNtfy(NtfyOptions{URL: "http://phil:" + ntfyPass + "@" + addr + "/" + ntfyTopic, Timeout: short})
+	}
 	smtpTo := func(addr string) (Notifier, error) {
 		return NewSMTP(SMTPOptions{URL: "smtp://alerts:" + smtpPass + "@" + addr, From: "a@example.com", To: []string{"b@example.com"}, Timeout: short})
 	}
@@ -145,6 +160,11 @@ func TestNoSecretInErrors(t *testing.T) {
 		return newTestSMTPServer(t, func(s *testSMTPServer) {
 			s.user, s.pass = "alerts", "another-pass"
 			s.reply = map[string]string{"AUTH": reply}
+		}).addr()
+	}
+	smtpLoginFailing := func() string {
+		return newTestSMTPServer(t, func(s *testSMTPServer) {
+			s.user, s.pass, s.mechs = "alerts", "another-pass", "LOGIN"
 		}).addr()
 	}
 
@@ -164,6 +184,21 @@ func TestNoSecretInErrors(t *testing.T) {
 		{"webhook 502 echoing the request", func() (Notifier, error) { return webhook(echoingServer(t, 502)) }},
 		{"webhook connection refused", func() (Notifier, error) { return webhook(closedAddr(t)) }},
 		{"webhook timeout", func() (Notifier, error) { return webhook(hangingServer(t)) }},
+		{"pagerduty 400 echoing the request", func() (Notifier, error) { return pagerduty(echoingServer(t, 400)) }},
+		{"pagerduty 429 echoing the request", func() (Notifier, error) { return pagerduty(echoingServer(t, 429)) }},
+		{"pagerduty connection refused", func() (Notifier, error) { return pagerduty(closedAddr(t)) }},
+		{"pagerduty timeout", func() (Notifier, error) { return pagerduty(hangingServer(t)) }},
+		{"pagerduty key of the wrong length", func() (Notifier, error) {
+			return NewPagerDuty(PagerDutyOptions{RoutingKey: pdKey + "x"})
+		}},
+		{"ntfy 401 echoing the token", func() (Notifier, error) { return ntfyWithToken(echoingServer(t, 401)) }},
+		{"ntfy 403 echoing the password", func() (Notifier, error) { return ntfyWithPassword(echoingServer(t, 403)) }},
+		{"ntfy 429 echoing the request", func() (Notifier, error) { return ntfyWithToken(echoingServer(t, 429)) }},
+		{"ntfy connection refused", func() (Notifier, error) { return ntfyWithPassword(closedAddr(t)) }},
+		{"ntfy timeout", func() (Notifier, error) { return ntfyWithToken(hangingServer(t)) }},
+		{"ntfy URL that does not parse", func() (Notifier, error) {
+			return NewNtfy(NtfyOptions{URL: "http://phil:" + ntfyPass + "%zz@ntfy.example.com/" + ntfyTopic})
+		}},
 		{"smtp 535 echoing the password", func() (Notifier, error) {
 			return smtpTo(smtpFailing("535 5.7.8 password " + smtpPass + " not accepted"))
 		}},
@@ -172,6 +207,10 @@ func TestNoSecretInErrors(t *testing.T) {
 		}},
 		{"smtp 535 echoing AUTH PLAIN", func() (Notifier, error) {
 			return smtpTo(smtpFailing("535 5.7.8 bad credentials " + base64.StdEncoding.EncodeToString([]byte("\x00alerts\x00"+smtpPass))))
+		}},
+		{"smtp 535 after AUTH LOGIN", func() (Notifier, error) { return smtpTo(smtpLoginFailing()) }},
+		{"smtp 535 echoing AUTH LOGIN's password", func() (Notifier, error) {
+			return smtpTo(smtpFailing("535 5.7.8 bad password " + base64.StdEncoding.EncodeToString([]byte(smtpPass))))
 		}},
 		{"smtp connection refused", func() (Notifier, error) { return smtpTo(closedAddr(t)) }},
 		{"smtp timeout", func() (Notifier, error) { return smtpTo(newSilentServer(t)) }},

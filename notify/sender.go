@@ -28,18 +28,20 @@ type Outbox interface {
 	MarkFailed(ctx context.Context, id int64, holder string, now, retryAt time.Time, reason string) error
 }
 
-// Delivery is one outbox row: a notification for one channel. The outbox
-// hands out the rows of one alert on one channel in order, each once the
-// one before it is settled.
+// Delivery is one outbox row: a notification for one channel, as the
+// engine wrote it, and its delivery so far. The outbox hands out the rows
+// of one alert on one channel in order, each once the one before it is
+// settled.
 type Delivery struct {
-	ID        int64
-	Channel   string
-	App       string
-	AlertKey  string // "" for a notification of no alert
-	Status    alert.Status
-	Payload   []byte
-	Attempts  int // claims so far, this one included
-	CreatedAt time.Time
+	ID int64 // the row, set by the store
+	alert.Outgoing
+	Attempts    int       // claims so far, this one included
+	NextAttempt time.Time // when it is due (Outgoing.NotBefore is not read back); zero: at once
+	LastError   string    // the reason of the latest failed attempt
+	ClaimedBy   string    // the holder of the latest claim: on a sent row, its sender
+	SentAt      time.Time // zero until sent, or passed over (MarkSkipped)
+	Heard       bool      // sent to the channel, not passed over
+	GaveUpAt    time.Time // zero unless MarkFailed gave up
 	// FiringHeard, on a reminder or resolved, says that this channel heard
 	// the alert's firing: it is told of the rest whatever its minimum
 	// severity, and nothing more if it did not hear the firing.
@@ -56,10 +58,13 @@ func (d *Delivery) follows() bool {
 type SenderOptions struct {
 	Outbox    Outbox
 	Notifiers []Notifier
-	Holder    string // this worker, among those sharing the outbox
-	Logger    *slog.Logger
-	Now       func() time.Time // optional
-	GiveUp    time.Duration    // stop retrying a notification this old; 24 h by default
+	// Refs keeps the messages of the channels that edit them (see
+	// IncidentNotifier). Without it, each notification is a new message.
+	Refs   MessageRefs
+	Holder string // this worker, among those sharing the outbox
+	Logger *slog.Logger
+	Now    func() time.Time // optional
+	GiveUp time.Duration    // stop retrying a notification this old; 24 h by default
 	// Delivered, if set, hears of every attempt, for /metrics.
 	Delivered func(channel string, ok bool)
 }
@@ -199,6 +204,9 @@ func (s *Sender) deliver(ctx context.Context, group []Delivery) (sent, failed in
 		}
 		failed++
 		retryAt := now.Add(backoff(d.Attempts))
+		if wait, ok := RetryAfter(sendErr); ok && now.Add(wait).After(retryAt) {
+			retryAt = now.Add(wait) // the provider asked for no sooner
+		}
 		if !retry || retryAt.Sub(d.CreatedAt) > s.o.GiveUp {
 			retryAt = time.Time{}
 		}
@@ -283,5 +291,42 @@ func (s *Sender) send(ctx context.Context, group []Delivery) (retry bool, err er
 	for _, one := range notes[1:] {
 		note.Alerts = append(note.Alerts, one.Alerts...)
 	}
-	return n.Notify(ctx, &note)
+	in, ok := n.(IncidentNotifier)
+	var keys []string
+	for _, d := range group {
+		if d.AlertKey != "" {
+			keys = append(keys, d.AlertKey)
+		}
+	}
+	if !ok || s.o.Refs == nil || len(keys) == 0 {
+		return n.Notify(ctx, &note)
+	}
+	return s.sendIncident(ctx, in, &note, keys)
+}
+
+// sendIncident sends note on a channel that keeps one message per incident:
+// a firing starts a new message, anything after it edits (or follows up)
+// the one its alert's firing made. The ref is saved before the rows are
+// marked sent, so the alert's next row, on whichever worker, finds it.
+func (s *Sender) sendIncident(ctx context.Context, in IncidentNotifier, note *alert.Notification, keys []string) (retry bool, err error) {
+	var prior MessageRef
+	if note.Status != alert.Firing {
+		if prior, _, err = s.o.Refs.MessageRef(ctx, in.Name(), keys[0]); err != nil {
+			return true, fmt.Errorf("notify: the message of %s on %s: %w", keys[0], in.Name(), err)
+		}
+	}
+	ref, retry, err := in.NotifyIncident(ctx, note, prior)
+	if err != nil {
+		return retry, err
+	}
+	if ref == prior || ref.ID == "" {
+		return false, nil
+	}
+	ref.Grouped = ref.Grouped || len(keys) > 1
+	if err := s.o.Refs.SaveMessageRef(ctx, in.Name(), keys, ref, s.o.Now()); err != nil {
+		// Sent all the same: sending it again would repeat it. The
+		// alert's next notification is a message of its own.
+		s.o.Logger.Warn("message ref not kept", "channel", in.Name(), "alert", keys[0], "err", err)
+	}
+	return false, nil
 }

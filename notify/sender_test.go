@@ -105,7 +105,7 @@ func (f *funcNotifier) Notify(_ context.Context, n *alert.Notification) (bool, e
 
 func TestSenderRetriesThenDelivers(t *testing.T) {
 	payload, _ := json.Marshal(alert.Notification{ID: "d1", Status: alert.Firing, Alerts: []alert.Alert{{Key: "r14|shop|web.1"}}})
-	box := &memOutbox{rows: []*memRow{{Delivery: Delivery{ID: 1, Channel: "webhook", Payload: payload, CreatedAt: t0}}}}
+	box := &memOutbox{rows: []*memRow{{Delivery: Delivery{ID: 1, Outgoing: alert.Outgoing{Channel: "webhook", Payload: payload, CreatedAt: t0}}}}}
 	down := true
 	hook := &funcNotifier{name: "webhook", notify: func(*alert.Notification) (bool, error) {
 		if down {
@@ -136,8 +136,8 @@ func TestSenderRetriesThenDelivers(t *testing.T) {
 func TestSenderGivesUpOnFinalErrors(t *testing.T) {
 	payload, _ := json.Marshal(alert.Notification{ID: "d2", Status: alert.Firing})
 	box := &memOutbox{rows: []*memRow{
-		{Delivery: Delivery{ID: 1, Channel: "sms", Payload: payload, CreatedAt: t0}},
-		{Delivery: Delivery{ID: 2, Channel: "email:gone", Payload: payload, CreatedAt: t0}},
+		{Delivery: Delivery{ID: 1, Outgoing: alert.Outgoing{Channel: "sms", Payload: payload, CreatedAt: t0}}},
+		{Delivery: Delivery{ID: 2, Outgoing: alert.Outgoing{Channel: "email:gone", Payload: payload, CreatedAt: t0}}},
 	}}
 	sms := &funcNotifier{name: "sms", notify: func(*alert.Notification) (bool, error) { return false, errors.New("401 Invalid login details") }}
 	s, _ := NewSender(SenderOptions{Outbox: box, Notifiers: []Notifier{sms}, Holder: "w1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: (&testClock{t0}).now})
@@ -167,10 +167,10 @@ func TestSenderSendsAGroupAsOneMessage(t *testing.T) {
 	}
 	resolved, _ := json.Marshal(alert.Notification{ID: "d4", Status: alert.Resolved, Alerts: []alert.Alert{{Key: "r14|shop|web.2", App: "shop"}}})
 	box := &memOutbox{rows: []*memRow{
-		{Delivery: Delivery{ID: 1, Channel: "webhook", App: "shop", Status: alert.Firing, Payload: firing("d1", "h_codes|shop|H12"), CreatedAt: t0}},
-		{Delivery: Delivery{ID: 2, Channel: "webhook", App: "shop", Status: alert.Firing, Payload: firing("d2", "crash_loop|shop|web.1"), CreatedAt: t0}},
-		{Delivery: Delivery{ID: 3, Channel: "webhook", App: "other", Status: alert.Firing, Payload: firing("d3", "r14|other|web.1"), CreatedAt: t0}},
-		{Delivery: Delivery{ID: 4, Channel: "webhook", App: "shop", Status: alert.Resolved, Payload: resolved, CreatedAt: t0}},
+		{Delivery: Delivery{ID: 1, Outgoing: alert.Outgoing{Channel: "webhook", App: "shop", Status: alert.Firing, Payload: firing("d1", "h_codes|shop|H12"), CreatedAt: t0}}},
+		{Delivery: Delivery{ID: 2, Outgoing: alert.Outgoing{Channel: "webhook", App: "shop", Status: alert.Firing, Payload: firing("d2", "crash_loop|shop|web.1"), CreatedAt: t0}}},
+		{Delivery: Delivery{ID: 3, Outgoing: alert.Outgoing{Channel: "webhook", App: "other", Status: alert.Firing, Payload: firing("d3", "r14|other|web.1"), CreatedAt: t0}}},
+		{Delivery: Delivery{ID: 4, Outgoing: alert.Outgoing{Channel: "webhook", App: "shop", Status: alert.Resolved, Payload: resolved, CreatedAt: t0}}},
 	}}
 	hook := &funcNotifier{name: "webhook", notify: func(*alert.Notification) (bool, error) { return false, nil }}
 	s, _ := NewSender(SenderOptions{Outbox: box, Notifiers: []Notifier{hook}, Holder: "w1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: (&testClock{t0}).now})
@@ -190,8 +190,8 @@ func TestSenderSendsAlertsOfNoAppAlone(t *testing.T) {
 		return b
 	}
 	box := &memOutbox{rows: []*memRow{
-		{Delivery: Delivery{ID: 1, Channel: "webhook", Status: alert.Firing, Payload: firing("d1", "check||api"), CreatedAt: t0}},
-		{Delivery: Delivery{ID: 2, Channel: "webhook", Status: alert.Firing, Payload: firing("d2", "check||db"), CreatedAt: t0}},
+		{Delivery: Delivery{ID: 1, Outgoing: alert.Outgoing{Channel: "webhook", Status: alert.Firing, Payload: firing("d1", "check||api"), CreatedAt: t0}}},
+		{Delivery: Delivery{ID: 2, Outgoing: alert.Outgoing{Channel: "webhook", Status: alert.Firing, Payload: firing("d2", "check||db"), CreatedAt: t0}}},
 	}}
 	hook := &funcNotifier{name: "webhook", notify: func(*alert.Notification) (bool, error) { return false, nil }}
 	s, _ := NewSender(SenderOptions{Outbox: box, Notifiers: []Notifier{hook}, Holder: "w1", Logger: discard(), Now: (&testClock{t0}).now})

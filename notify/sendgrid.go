@@ -148,7 +148,8 @@ func (s *SendGrid) Notify(ctx context.Context, n *alert.Notification) (retry boo
 		return false, nil
 	}
 	_, retry = RetryableStatus(resp.StatusCode)
-	return retry, statusError(s.redact, "sendgrid", resp.StatusCode, sendGridErrors(s.redact.Scrub(resp.Body)))
+	return retry, answerError(s.redact, "sendgrid", &http.Response{StatusCode: resp.StatusCode, Header: resp.Headers},
+		sendGridErrors(s.redact.Scrub(resp.Body)))
 }
 
 // sendGridErrors reads the messages of a scrubbed error body

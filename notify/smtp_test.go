@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -16,7 +17,9 @@ import (
 	"mime/multipart"
 	"net"
 	"net/mail"
+	"net/smtp"
 	"net/textproto"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -28,13 +31,14 @@ import (
 var _ Notifier = (*SMTP)(nil)
 
 // testSMTPServer speaks just enough SMTP for the client: EHLO, STARTTLS,
-// AUTH PLAIN, MAIL, RCPT, DATA, RSET, NOOP and QUIT. It records each
-// message it accepts.
+// AUTH PLAIN and LOGIN, MAIL, RCPT, DATA, RSET, NOOP and QUIT. It records
+// each message it accepts.
 type testSMTPServer struct {
 	ln          net.Listener
 	tlsConfig   *tls.Config       // offers STARTTLS when set
 	implicitTLS bool              // speaks TLS from the start (smtps)
-	user, pass  string            // offers and requires AUTH PLAIN when set
+	user, pass  string            // offers and requires AUTH when set
+	mechs       string            // the AUTH mechanisms offered; "PLAIN" when empty
 	reply       map[string]string // a verb's forced reply, such as "MAIL": "451 4.3.0 Try again later"
 	rcptReply   map[string]string // an address's forced reply to RCPT
 
@@ -114,7 +118,7 @@ func (s *testSMTPServer) handle(conn net.Conn) {
 				ext = append(ext, "STARTTLS")
 			}
 			if s.user != "" {
-				ext = append(ext, "AUTH PLAIN")
+				ext = append(ext, "AUTH "+cmp.Or(s.mechs, "PLAIN"))
 			}
 			ext = append(ext, "8BITMIME")
 			for i, e := range ext {
@@ -133,10 +137,35 @@ func (s *testSMTPServer) handle(conn net.Conn) {
 			conn, tp, isTLS = tc, textproto.NewConn(tc), true
 		case "AUTH":
 			mech, resp, _ := strings.Cut(arg, " ")
-			b, _ := base64.StdEncoding.DecodeString(resp)
-			parts := strings.Split(string(b), "\x00")
-			if mech == "PLAIN" && len(parts) == 3 && parts[1] == s.user && parts[2] == s.pass {
-				user = parts[1]
+			if !slices.Contains(strings.Fields(cmp.Or(s.mechs, "PLAIN")), mech) {
+				tp.PrintfLine("504 5.7.4 Unrecognized authentication type")
+				continue
+			}
+			var gotUser, gotPass string
+			switch mech {
+			case "PLAIN":
+				b, _ := base64.StdEncoding.DecodeString(resp)
+				if parts := strings.Split(string(b), "\x00"); len(parts) == 3 {
+					gotUser, gotPass = parts[1], parts[2]
+				}
+			case "LOGIN":
+				// As Office 365 does: "Username:" then "Password:", base64.
+				tp.PrintfLine("334 VXNlcm5hbWU6")
+				u, err := tp.ReadLine()
+				if err != nil {
+					return
+				}
+				tp.PrintfLine("334 UGFzc3dvcmQ6")
+				p, err := tp.ReadLine()
+				if err != nil {
+					return
+				}
+				bu, _ := base64.StdEncoding.DecodeString(u)
+				bp, _ := base64.StdEncoding.DecodeString(p)
+				gotUser, gotPass = string(bu), string(bp)
+			}
+			if gotUser == s.user && gotPass == s.pass {
+				user = gotUser
 				tp.PrintfLine("235 2.7.0 Authentication successful")
 			} else {
 				tp.PrintfLine("535 5.7.8 Authentication credentials invalid")
@@ -259,6 +288,73 @@ func TestSMTPSendsWithSTARTTLSAndAuth(t *testing.T) {
 		t.Errorf("envelope from %q to %q", m.From, m.To)
 	}
 	checkSMTPMessage(t, m.Data, n)
+}
+
+// TestSMTPAuthMechanisms: the client logs in with what the server offers,
+// AUTH LOGIN alone included (Office 365's smtp.office365.com offers
+// "LOGIN XOAUTH2"), and a wrong password under either is a final error.
+func TestSMTPAuthMechanisms(t *testing.T) {
+	serverTLS, roots := testCert(t)
+	for _, tc := range []struct {
+		name, mechs, pass string
+		wantErr           string
+	}{
+		{"PLAIN only", "PLAIN", "s3cret-pass", ""},
+		{"LOGIN only, as Office 365", "LOGIN XOAUTH2", "s3cret-pass", ""},
+		{"both: PLAIN", "LOGIN PLAIN", "s3cret-pass", ""},
+		{"LOGIN, wrong password", "LOGIN", "wrong-pass", "AUTH: 535 5.7.8 Authentication credentials invalid"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newTestSMTPServer(t, func(s *testSMTPServer) {
+				s.tlsConfig, s.user, s.pass, s.mechs = serverTLS, "alerts@example.com", "s3cret-pass", tc.mechs
+			})
+			c := newTestSMTP(t, SMTPOptions{
+				URL:       "smtp://alerts%40example.com:" + tc.pass + "@" + srv.addr(),
+				TLSConfig: &tls.Config{RootCAs: roots},
+			})
+			retry, err := c.Notify(context.Background(), fixtureFiring())
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || retry {
+					t.Fatalf("Notify=%v, %v; want no retry and %q", retry, err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), base64.StdEncoding.EncodeToString([]byte(tc.pass))) {
+					t.Errorf("error shows the password in base64: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Notify: %v", err)
+			}
+			if msgs := srv.messages(); len(msgs) != 1 || msgs[0].User != "alerts@example.com" || !msgs[0].TLS {
+				t.Fatalf("messages %+v, want one sent over TLS as alerts@example.com", msgs)
+			}
+		})
+	}
+}
+
+// TestSMTPLoginNeedsTLS: AUTH LOGIN, like PLAIN, never sends the password
+// in the clear to another host.
+func TestSMTPLoginNeedsTLS(t *testing.T) {
+	a := &loginAuth{user: "u", pass: "p", host: "mail.example.com"}
+	if _, _, err := a.Start(&smtp.ServerInfo{Name: "mail.example.com", TLS: false, Auth: []string{"LOGIN"}}); err == nil {
+		t.Error("Start without TLS: no error")
+	}
+	if _, _, err := a.Start(&smtp.ServerInfo{Name: "other.example.com", TLS: true, Auth: []string{"LOGIN"}}); err == nil {
+		t.Error("Start for another host: no error")
+	}
+	mech, _, err := a.Start(&smtp.ServerInfo{Name: "mail.example.com", TLS: true, Auth: []string{"LOGIN"}})
+	if err != nil || mech != "LOGIN" {
+		t.Fatalf("Start=%q, %v", mech, err)
+	}
+	for i, want := range []string{"u", "p"} {
+		got, err := a.Next([]byte("prompt"), true)
+		if err != nil || string(got) != want {
+			t.Errorf("answer %d = %q, %v; want %q", i+1, got, err, want)
+		}
+	}
+	if _, err := a.Next([]byte("again?"), true); err == nil {
+		t.Error("a third prompt: no error")
+	}
 }
 
 // checkSMTPMessage parses data as a mail client would and compares it with

@@ -5,12 +5,14 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 var _ Notifier = (*Webhook)(nil)
@@ -81,6 +83,87 @@ func TestWebhookPostsSignedJSON(t *testing.T) {
 	}
 }
 
+// TestWebhookSignsTheTimestamp: each attempt carries the time it was signed
+// and a signature over that time and the body, which VerifyWebhook accepts
+// then and refuses once stale or altered.
+func TestWebhookSignsTheTimestamp(t *testing.T) {
+	srv, got := newWebhookServer(t, http.StatusNoContent, "")
+	const secret = "whsec-0123456789"
+	signed := time.Date(2025, 3, 14, 9, 26, 5, 0, time.UTC)
+	w, err := NewWebhook(WebhookOptions{URL: srv.URL, Secret: secret, Now: func() time.Time { return signed }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Notify(context.Background(), fixtureFiring()); err != nil {
+		t.Fatal(err)
+	}
+	r := <-got
+	if ts := r.header.Get("X-Dynowatch-Timestamp"); ts != "1741944365" {
+		t.Errorf("X-Dynowatch-Timestamp=%q, want 1741944365", ts)
+	}
+	// As a receiver in another language would: HMAC of "timestamp.body".
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte("1741944365."))
+	mac.Write(r.body)
+	if sig, want := r.header.Get("X-Dynowatch-Signature-V2"), "sha256="+hex.EncodeToString(mac.Sum(nil)); sig != want {
+		t.Errorf("X-Dynowatch-Signature-V2=%q, want %q", sig, want)
+	}
+	if r.header.Get("X-Dynowatch-Signature") != WebhookSignature([]byte(secret), r.body) {
+		t.Errorf("X-Dynowatch-Signature, of the body alone, is no longer sent for older receivers")
+	}
+
+	altered := r.header.Clone()
+	altered.Set("X-Dynowatch-Timestamp", "1741944999")
+	for _, tc := range []struct {
+		name    string
+		secret  string
+		header  http.Header
+		body    []byte
+		now     time.Time
+		wantErr string
+	}{
+		{"as sent", secret, r.header, r.body, signed.Add(2 * time.Second), ""},
+		{"clock of the receiver a little behind", secret, r.header, r.body, signed.Add(-time.Minute), ""},
+		{"replayed ten minutes later", secret, r.header, r.body, signed.Add(10 * time.Minute), "signed 10m0s away from now"},
+		{"timestamp moved forward", secret, altered, r.body, signed.Add(10 * time.Minute), "X-Dynowatch-Signature-V2 does not match"},
+		{"body altered", secret, r.header, append([]byte(" "), r.body...), signed, "X-Dynowatch-Signature-V2 does not match"},
+		{"another secret", "whsec-other", r.header, r.body, signed, "X-Dynowatch-Signature-V2 does not match"},
+		{"no timestamp", secret, http.Header{}, r.body, signed, `X-Dynowatch-Timestamp "" is not Unix seconds`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := VerifyWebhook([]byte(tc.secret), tc.header, tc.body, tc.now, DefaultWebhookTolerance)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("VerifyWebhook: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ErrWebhookSignature)):
+				t.Errorf("VerifyWebhook=%v, want ErrWebhookSignature saying %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestWebhookRetryIsSignedAnew: the outbox's retry an hour later carries
+// a fresh timestamp, so a receiver's tolerance does not refuse it.
+func TestWebhookRetryIsSignedAnew(t *testing.T) {
+	srv, got := newWebhookServer(t, http.StatusNoContent, "")
+	now := time.Date(2025, 3, 14, 9, 26, 5, 0, time.UTC)
+	w, err := NewWebhook(WebhookOptions{URL: srv.URL, Secret: "whsec-0123456789", Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := fixtureFiring()
+	for range 2 {
+		if _, err := w.Notify(context.Background(), n); err != nil {
+			t.Fatal(err)
+		}
+		r := <-got
+		if err := VerifyWebhook([]byte("whsec-0123456789"), r.header, r.body, now, DefaultWebhookTolerance); err != nil {
+			t.Errorf("attempt at %v: %v", now, err)
+		}
+		now = now.Add(time.Hour)
+	}
+}
+
 func TestWebhookWithoutSecretSendsNoSignature(t *testing.T) {
 	srv, got := newWebhookServer(t, http.StatusOK, "ok")
 	w, err := NewWebhook(WebhookOptions{URL: srv.URL})
@@ -91,8 +174,10 @@ func TestWebhookWithoutSecretSendsNoSignature(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := <-got
-	if _, ok := r.header["X-Dynowatch-Signature"]; ok {
-		t.Errorf("signature sent without a secret")
+	for _, h := range []string{"X-Dynowatch-Signature", "X-Dynowatch-Signature-V2", "X-Dynowatch-Timestamp"} {
+		if _, ok := r.header[h]; ok {
+			t.Errorf("%s sent without a secret", h)
+		}
 	}
 	if !strings.Contains(string(r.body), `"status":"resolved"`) || !strings.Contains(string(r.body), `"resolved_at":"2025-03-14T09:38:33Z"`) {
 		t.Errorf("body %s, want status resolved and resolved_at", r.body)

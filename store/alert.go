@@ -5,66 +5,38 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/parse"
 )
 
-// AlertState is the state of one alert key (rule + app + dyno or check) in
-// one episode: from pending or firing to resolved. The store keeps only what
+// Limits of what SaveAlert keeps of an alert.State. The store keeps what
 // package alert tells it; it decides nothing about the lifecycle except
 // where an episode ends (see SaveAlert).
-type AlertState struct {
-	ID                             int64 // the episode, set by the store; the cursor of AlertQuery.Before
-	Key, Rule, App, Dyno, Code     string
-	Severity                       string // critical, warning or info
-	State                          string // pending, firing or resolved
-	Summary                        string
-	Evidence                       []string // a few log lines; the store keeps the first MaxEvidence
-	StartedAt, FiredAt, ResolvedAt time.Time
-	LastEventAt, LastNotifiedAt    time.Time // zero means never
-	Notified                       bool      // a firing notification went out, so "resolved" must go out too
-	Flapping                       bool
-	Transitions                    []time.Time  // recent state changes; the store keeps the last MaxTransitions
-	Recent                         []Occurrence // events within the rule's window, oldest first; the store keeps the last MaxRecent
-	Counter                        int64        // rule-specific, such as consecutive samples over a threshold
-	Version                        int64        // set by the store: the compare-and-set token of SaveAlert
-}
-
-// Occurrence is Count events at one time.
-type Occurrence struct {
-	At    time.Time
-	Count int64
-}
-
-// Alert states as the store keeps them.
-const (
-	statePending  = "pending"
-	stateFiring   = "firing"
-	stateResolved = "resolved"
-)
-
-// Limits of what SaveAlert keeps of an AlertState.
 const (
 	MaxEvidence    = 20
 	MaxTransitions = 10
 	MaxRecent      = 100
 )
 
-func (a *AlertState) validate() error {
+func validateAlert(a *alert.State) error {
 	switch {
 	case a.Key == "":
-		return errors.New("store: AlertState.Key is empty")
+		return errors.New("store: alert Key is empty")
 	case a.Rule == "":
-		return errors.New("store: AlertState.Rule is empty")
-	case !slices.Contains([]string{"critical", "warning", "info"}, a.Severity):
-		return fmt.Errorf("store: AlertState.Severity is %q, want critical, warning or info", a.Severity)
-	case !slices.Contains([]string{statePending, stateFiring, stateResolved}, a.State):
-		return fmt.Errorf("store: AlertState.State is %q, want pending, firing or resolved", a.State)
+		return errors.New("store: alert Rule is empty")
 	case a.StartedAt.IsZero():
-		return errors.New("store: AlertState.StartedAt is zero")
-	case a.State == stateResolved && a.ResolvedAt.IsZero():
-		return errors.New("store: AlertState.ResolvedAt is zero in state resolved")
+		return errors.New("store: alert StartedAt is zero")
+	case a.Phase == alert.PhaseResolved && a.ResolvedAt.IsZero():
+		return errors.New("store: alert ResolvedAt is zero in phase resolved")
+	}
+	if _, err := alert.ParseSeverity(string(a.Severity)); err != nil {
+		return fmt.Errorf("store: alert %s: %w", a.Key, err)
+	}
+	if _, err := alert.ParsePhase(string(a.Phase)); err != nil {
+		return fmt.Errorf("store: alert %s: %w", a.Key, err)
 	}
 	return nil
 }
@@ -79,7 +51,7 @@ var alertCols = []string{
 
 var alertSelect = "SELECT id, " + strings.Join(alertCols, ", ") + " FROM alerts"
 
-func alertValues(a *AlertState, version int64) []any {
+func alertValues(a *alert.State, version int64) []any {
 	ev := make([]string, 0, min(len(a.Evidence), MaxEvidence))
 	for _, l := range a.Evidence[:min(len(a.Evidence), MaxEvidence)] {
 		ev = append(ev, cleanText(l))
@@ -98,19 +70,19 @@ func alertValues(a *AlertState, version int64) []any {
 	trJSON, _ := json.Marshal(us)
 	recJSON, _ := json.Marshal(pairs)
 	return []any{
-		a.Key, version, a.Rule, a.App, a.Dyno, a.Code, a.Severity, a.State, cleanText(a.Summary), string(evJSON),
+		a.Key, version, string(a.Rule), a.App, a.Dyno, a.Code, string(a.Severity), string(a.Phase), cleanText(a.Summary), string(evJSON),
 		micros(a.StartedAt), micros(a.FiredAt), micros(a.ResolvedAt), micros(a.LastEventAt), micros(a.LastNotifiedAt),
 		a.Notified, a.Flapping, string(trJSON), a.Counter, string(recJSON),
 	}
 }
 
-func scanAlert(r row) (AlertState, error) {
+func scanAlert(r row) (alert.State, error) {
 	var (
-		a                                      AlertState
+		a                                      alert.State
 		ev, tr, rec                            string
 		started, fired, resolved, event, notif int64
 	)
-	err := r.Scan(&a.ID, &a.Key, &a.Version, &a.Rule, &a.App, &a.Dyno, &a.Code, &a.Severity, &a.State, &a.Summary, &ev,
+	err := r.Scan(&a.ID, &a.Key, &a.Version, &a.Rule, &a.App, &a.Dyno, &a.Code, &a.Severity, &a.Phase, &a.Summary, &ev,
 		&started, &fired, &resolved, &event, &notif, &a.Notified, &a.Flapping, &tr, &a.Counter, &rec)
 	if err != nil {
 		return a, err
@@ -135,7 +107,7 @@ func scanAlert(r row) (AlertState, error) {
 		return a, fmt.Errorf("alert %s: recent: %w", a.Key, err)
 	}
 	for _, p := range pairs {
-		a.Recent = append(a.Recent, Occurrence{At: fromMicros(p[0]), Count: p[1]})
+		a.Recent = append(a.Recent, alert.Occurrence{At: fromMicros(p[0]), Count: p[1]})
 	}
 	return a, nil
 }
@@ -143,13 +115,13 @@ func scanAlert(r row) (AlertState, error) {
 // Alert returns the current state of key: its latest episode, which may be
 // resolved. It reports false when the key has no state (never had, or its
 // last episode was pruned): then SaveAlert with expect 0 creates it.
-func (s *Store) Alert(ctx context.Context, key string) (AlertState, bool, error) {
+func (s *Store) Alert(ctx context.Context, key string) (alert.State, bool, error) {
 	a, err := scanAlert(s.q.queryRow(ctx, alertSelect+" WHERE key = $1 AND latest", key))
 	switch {
 	case isNoRows(err):
-		return AlertState{}, false, nil
+		return alert.State{}, false, nil
 	case err != nil:
-		return AlertState{}, false, fmt.Errorf("store: alert %s: %w", key, err)
+		return alert.State{}, false, fmt.Errorf("store: alert %s: %w", key, err)
 	}
 	return a, true, nil
 }
@@ -167,8 +139,8 @@ func (s *Store) Alert(ctx context.Context, key string) (AlertState, bool, error)
 // state. Versions keep counting up across episodes.
 //
 // The rows of out are due at once unless NotBefore says otherwise.
-func (s *Store) SaveAlert(ctx context.Context, a *AlertState, expect int64, out ...OutboxMessage) (bool, error) {
-	if err := a.validate(); err != nil {
+func (s *Store) SaveAlert(ctx context.Context, a *alert.State, expect int64, out []alert.Outgoing) (bool, error) {
+	if err := validateAlert(a); err != nil {
 		return false, err
 	}
 	if expect < 0 {
@@ -206,7 +178,7 @@ func (s *Store) SaveAlert(ctx context.Context, a *AlertState, expect int64, out 
 // insertAlert inserts a as the latest episode of its key, unless the key
 // has one: the unique index on (key) WHERE latest decides between racing
 // writers.
-func insertAlert(ctx context.Context, q querier, a *AlertState, version int64) (int64, bool, error) {
+func insertAlert(ctx context.Context, q querier, a *alert.State, version int64) (int64, bool, error) {
 	ph := make([]string, len(alertCols))
 	for i := range ph {
 		ph[i] = fmt.Sprintf("$%d", i+1)
@@ -228,22 +200,22 @@ func insertAlert(ctx context.Context, q querier, a *AlertState, version int64) (
 
 // updateAlert writes a over the latest episode of its key if that is at
 // version expect, or starts a new episode after a resolved one.
-func (s *Store) updateAlert(ctx context.Context, q querier, a *AlertState, expect int64) (int64, bool, error) {
+func (s *Store) updateAlert(ctx context.Context, q querier, a *alert.State, expect int64) (int64, bool, error) {
 	// On Postgres the row lock makes a racing writer wait here, then find
 	// the version (or the latest flag) changed.
 	var (
 		id    int64
-		state string
+		phase alert.Phase
 	)
 	err := q.queryRow(ctx, `SELECT id, state FROM alerts WHERE key = $1 AND latest AND version = $2`+s.dialect(" FOR UPDATE", ""),
-		a.Key, expect).Scan(&id, &state)
+		a.Key, expect).Scan(&id, &phase)
 	switch {
 	case isNoRows(err):
 		return 0, false, nil
 	case err != nil:
 		return 0, false, err
 	}
-	if state == stateResolved && a.State != stateResolved {
+	if phase == alert.PhaseResolved && a.Phase != alert.PhaseResolved {
 		if _, err := q.exec(ctx, `UPDATE alerts SET latest = FALSE WHERE id = $1`, id); err != nil {
 			return 0, false, err
 		}
@@ -262,8 +234,8 @@ func (s *Store) updateAlert(ctx context.Context, q querier, a *AlertState, expec
 
 // ActiveAlerts returns the alerts that are pending or firing, oldest
 // episode first: what the worker's ticks look at.
-func (s *Store) ActiveAlerts(ctx context.Context) ([]AlertState, error) {
-	as, err := queryAll(ctx, s.q, scanAlert, alertSelect+" WHERE state <> 'resolved' ORDER BY id")
+func (s *Store) ActiveAlerts(ctx context.Context) ([]alert.State, error) {
+	as, err := queryAll(ctx, s.q, scanAlert, alertSelect+" WHERE state <> '"+string(alert.PhaseResolved)+"' ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("store: active alerts: %w", err)
 	}
@@ -278,7 +250,7 @@ const (
 
 // AlertQuery selects alert episodes, newest first. Empty fields select all.
 type AlertQuery struct {
-	State  string // pending, firing or resolved
+	Phase  alert.Phase // pending, firing or resolved
 	App    string
 	Key    string // the episodes of one alert
 	Before int64  // cursor: only episodes with ID < Before; 0 for the newest
@@ -288,16 +260,18 @@ type AlertQuery struct {
 // Alerts returns the alert episodes q selects, past and current, newest
 // (highest ID: the latest to start) first. To page, pass the ID of the last
 // one returned as the next query's Before.
-func (s *Store) Alerts(ctx context.Context, q AlertQuery) ([]AlertState, error) {
-	if q.State != "" && !slices.Contains([]string{statePending, stateFiring, stateResolved}, q.State) {
-		return nil, fmt.Errorf("store: AlertQuery.State is %q, want pending, firing, resolved or empty", q.State)
+func (s *Store) Alerts(ctx context.Context, q AlertQuery) ([]alert.State, error) {
+	if q.Phase != "" {
+		if _, err := alert.ParsePhase(string(q.Phase)); err != nil {
+			return nil, fmt.Errorf("store: AlertQuery.Phase: %w", err)
+		}
 	}
 	limit, err := pageLimit("AlertQuery.Limit", q.Limit, DefaultAlertLimit, MaxAlertLimit)
 	if err != nil {
 		return nil, err
 	}
 	f := newFilter(alertSelect + " WHERE TRUE")
-	f.and(q.State != "", "state =", q.State)
+	f.and(q.Phase != "", "state =", string(q.Phase))
 	f.and(q.App != "", "app =", q.App)
 	f.and(q.Key != "", "key =", q.Key)
 	f.and(q.Before > 0, "id <", q.Before)
@@ -307,4 +281,20 @@ func (s *Store) Alerts(ctx context.Context, q AlertQuery) ([]AlertState, error) 
 		return nil, fmt.Errorf("store: alerts: %w", err)
 	}
 	return as, nil
+}
+
+// LastRelease returns the line of the app's latest release event since a
+// time, or else of its latest deploy, and whether there was one: the change
+// an alert may have followed.
+func (s *Store) LastRelease(ctx context.Context, app string, since time.Time) (string, bool, error) {
+	for _, kind := range []parse.Kind{parse.KindRelease, parse.KindDeploy} {
+		ev, err := s.Events(ctx, EventQuery{App: app, Kind: kind.String(), Since: since, Limit: 1})
+		if err != nil {
+			return "", false, err
+		}
+		if len(ev) > 0 {
+			return ev[0].Line, true, nil
+		}
+	}
+	return "", false, nil
 }

@@ -3,41 +3,51 @@ package store_test
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/notify"
 	"github.com/dynowatch/dynowatch/store"
 	"github.com/dynowatch/dynowatch/store/storetest"
 )
 
-// The conformance suite of alert state, the outbox and silences.
+// The conformance suite of alert state, the outbox and silences. The store
+// is what the alert engine keeps its states in and what the sender claims
+// the outbox from.
+var (
+	_ alert.Store   = (*store.Store)(nil)
+	_ notify.Outbox = (*store.Store)(nil)
+)
 
 // newAlert returns the state of an alert of app that starts at at.
-func newAlert(key, app, state string, at time.Time) *store.AlertState {
-	a := &store.AlertState{Key: key, Rule: "r14", App: app, Dyno: "web.1", Code: "R14", Severity: "critical",
-		State: state, Summary: "R14 memory quota exceeded on web.1", StartedAt: at, LastEventAt: at,
+func newAlert(key, app string, phase alert.Phase, at time.Time) *alert.State {
+	a := &alert.State{Key: key, Rule: alert.RuleR14, App: app, Dyno: "web.1", Code: "R14", Severity: alert.Critical,
+		Phase: phase, Summary: "R14 memory quota exceeded on web.1", StartedAt: at, LastEventAt: at,
 		Evidence: []string{at.Format(time.RFC3339) + " heroku[web.1]: Error R14 (Memory quota exceeded)"}}
-	if state == "firing" {
+	if phase == alert.PhaseFiring {
 		a.FiredAt = at
 	}
-	if state == "resolved" {
+	if phase == alert.PhaseResolved {
 		a.ResolvedAt = at
 	}
 	return a
 }
 
 // message returns a notification of delivery id on channel, written at t0.
-func message(id, channel, app string) store.OutboxMessage {
-	return store.OutboxMessage{DeliveryID: id, Channel: channel, App: app, Severity: "critical", CreatedAt: t0,
+func message(id, channel, app string) alert.Outgoing {
+	return alert.Outgoing{DeliveryID: id, Channel: channel, App: app, Severity: alert.Critical, CreatedAt: t0,
 		Payload: fmt.Appendf(nil, `{"id": %q, "status": "firing"}`, id)}
 }
 
 // writtenAt returns msgs as written at at.
-func writtenAt(at time.Time, msgs ...store.OutboxMessage) []store.OutboxMessage {
+func writtenAt(at time.Time, msgs ...alert.Outgoing) []alert.Outgoing {
 	for i := range msgs {
 		msgs[i].CreatedAt = at
 	}
@@ -45,15 +55,15 @@ func writtenAt(at time.Time, msgs ...store.OutboxMessage) []store.OutboxMessage 
 }
 
 // mustSaveAlert saves a over version expect and fails t unless it is saved.
-func mustSaveAlert(t *testing.T, s *store.Store, a *store.AlertState, expect int64, out ...store.OutboxMessage) {
+func mustSaveAlert(t *testing.T, s *store.Store, a *alert.State, expect int64, out ...alert.Outgoing) {
 	t.Helper()
-	ok, err := s.SaveAlert(ctx, a, expect, out...)
+	ok, err := s.SaveAlert(ctx, a, expect, out)
 	if err != nil || !ok {
-		t.Fatalf("SaveAlert(%s %s, %d) = %v, %v; want saved", a.Key, a.State, expect, ok, err)
+		t.Fatalf("SaveAlert(%s %s, %d) = %v, %v; want saved", a.Key, a.Phase, expect, ok, err)
 	}
 }
 
-func mustAlert(t *testing.T, s *store.Store, key string) store.AlertState {
+func mustAlert(t *testing.T, s *store.Store, key string) alert.State {
 	t.Helper()
 	a, ok, err := s.Alert(ctx, key)
 	if err != nil || !ok {
@@ -62,7 +72,7 @@ func mustAlert(t *testing.T, s *store.Store, key string) store.AlertState {
 	return a
 }
 
-func mustAlerts(t *testing.T, s *store.Store, q store.AlertQuery) []store.AlertState {
+func mustAlerts(t *testing.T, s *store.Store, q store.AlertQuery) []alert.State {
 	t.Helper()
 	as, err := s.Alerts(ctx, q)
 	if err != nil {
@@ -71,7 +81,7 @@ func mustAlerts(t *testing.T, s *store.Store, q store.AlertQuery) []store.AlertS
 	return as
 }
 
-func mustOutbox(t *testing.T, s *store.Store, q store.OutboxQuery) []store.OutboxItem {
+func mustOutbox(t *testing.T, s *store.Store, q store.OutboxQuery) []notify.Delivery {
 	t.Helper()
 	items, err := s.Outbox(ctx, q)
 	if err != nil {
@@ -80,7 +90,7 @@ func mustOutbox(t *testing.T, s *store.Store, q store.OutboxQuery) []store.Outbo
 	return items
 }
 
-func mustClaim(t *testing.T, s *store.Store, holder string, now time.Time, lease time.Duration, limit int) []store.OutboxItem {
+func mustClaim(t *testing.T, s *store.Store, holder string, now time.Time, lease time.Duration, limit int) []notify.Delivery {
 	t.Helper()
 	items, err := s.ClaimOutbox(ctx, holder, now, lease, limit)
 	if err != nil {
@@ -98,12 +108,36 @@ func mustStats(t *testing.T, s *store.Store, now time.Time) store.OutboxStats {
 	return st
 }
 
-func deliveryIDs(items []store.OutboxItem) []string {
+func deliveryIDs(items []notify.Delivery) []string {
 	var ids []string
 	for _, it := range items {
 		ids = append(ids, it.DeliveryID)
 	}
 	return ids
+}
+
+// TestAlertKeepsEveryField: every field of alert.State comes back as it was
+// saved. A field added to alert.State fails here until the fixture sets it,
+// and then until the store keeps it.
+func TestAlertKeepsEveryField(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		a := &alert.State{Key: "r14|shop|web.1", Rule: alert.RuleR14, App: "shop", Dyno: "web.1", Code: "R14",
+			Severity: alert.Warning, Phase: alert.PhaseFiring, Summary: "R14 on web.1", Evidence: []string{"line 1", "line 2"},
+			StartedAt: t0, FiredAt: t0.Add(time.Minute), ResolvedAt: t0.Add(2 * time.Minute), LastEventAt: t0.Add(3 * time.Minute),
+			LastNotifiedAt: t0.Add(4 * time.Minute), Notified: true, Flapping: true, Transitions: []time.Time{t0.Add(time.Minute)},
+			Recent: []alert.Occurrence{{At: t0, Count: 3}}, Counter: 7}
+		mustSaveAlert(t, s, a, 0)
+		v := reflect.ValueOf(*a)
+		for i := range v.NumField() {
+			if v.Field(i).IsZero() {
+				t.Fatalf("the fixture leaves alert.State.%s zero: set it, and keep it in the store", v.Type().Field(i).Name)
+			}
+		}
+		if diff := cmp.Diff(*a, mustAlert(t, s, a.Key)); diff != "" {
+			t.Fatalf("Alert after SaveAlert (-saved +read):\n%s", diff)
+		}
+	})
 }
 
 func TestSaveAlertCompareAndSet(t *testing.T) {
@@ -120,7 +154,7 @@ func TestSaveAlertCompareAndSet(t *testing.T) {
 			a.Transitions = append(a.Transitions, t0.Add(time.Duration(i)*time.Minute))
 		}
 		for i := range 105 {
-			a.Recent = append(a.Recent, store.Occurrence{At: t0.Add(time.Duration(i) * time.Second), Count: int64(i + 1)})
+			a.Recent = append(a.Recent, alert.Occurrence{At: t0.Add(time.Duration(i) * time.Second), Count: int64(i + 1)})
 		}
 		a.Counter, a.Flapping = 2, true
 		mustSaveAlert(t, s, a, 0)
@@ -139,7 +173,7 @@ func TestSaveAlertCompareAndSet(t *testing.T) {
 		}
 
 		// Another writer creating the same key loses.
-		if ok, err := s.SaveAlert(ctx, newAlert(a.Key, "shop", "firing", t0), 0, message("lost-1", "webhook", "shop")); err != nil || ok {
+		if ok, err := s.SaveAlert(ctx, newAlert(a.Key, "shop", "firing", t0), 0, []alert.Outgoing{message("lost-1", "webhook", "shop")}); err != nil || ok {
 			t.Fatalf("second create = %v, %v; want not saved", ok, err)
 		}
 
@@ -155,11 +189,11 @@ func TestSaveAlertCompareAndSet(t *testing.T) {
 		// Writers that read an older version, or one that never was, lose.
 		for _, expect := range []int64{1, 3, 7} {
 			stale := newAlert(a.Key, "shop", "resolved", t0.Add(time.Hour))
-			if ok, err := s.SaveAlert(ctx, stale, expect, message("lost-2", "webhook", "shop")); err != nil || ok {
+			if ok, err := s.SaveAlert(ctx, stale, expect, []alert.Outgoing{message("lost-2", "webhook", "shop")}); err != nil || ok {
 				t.Fatalf("SaveAlert over version %d = %v, %v; want not saved", expect, ok, err)
 			}
 		}
-		if got := mustAlert(t, s, a.Key); got.State != "firing" || got.Version != 2 || !got.Notified {
+		if got := mustAlert(t, s, a.Key); got.Phase != "firing" || got.Version != 2 || !got.Notified {
 			t.Fatalf("Alert = %+v, want the firing state at version 2", got)
 		}
 
@@ -177,24 +211,24 @@ func TestSaveAlertCompareAndSet(t *testing.T) {
 
 		for _, c := range []struct {
 			name   string
-			edit   func(a *store.AlertState)
+			edit   func(a *alert.State)
 			expect int64
-			out    []store.OutboxMessage
+			out    []alert.Outgoing
 		}{
-			{"no key", func(a *store.AlertState) { a.Key = "" }, 0, nil},
-			{"no rule", func(a *store.AlertState) { a.Rule = "" }, 0, nil},
-			{"bad severity", func(a *store.AlertState) { a.Severity = "page" }, 0, nil},
-			{"bad state", func(a *store.AlertState) { a.State = "open" }, 0, nil},
-			{"no start", func(a *store.AlertState) { a.StartedAt = time.Time{} }, 0, nil},
-			{"resolved without time", func(a *store.AlertState) { a.State, a.ResolvedAt = "resolved", time.Time{} }, 0, nil},
-			{"negative expect", func(*store.AlertState) {}, -1, nil},
-			{"payload not JSON", func(*store.AlertState) {}, 0, []store.OutboxMessage{{DeliveryID: "x", Channel: "sms", Payload: []byte("{")}}},
-			{"no delivery id", func(*store.AlertState) {}, 0, []store.OutboxMessage{{Channel: "sms", Payload: []byte("{}")}}},
-			{"no channel", func(*store.AlertState) {}, 0, []store.OutboxMessage{{DeliveryID: "x", Payload: []byte("{}")}}},
+			{"no key", func(a *alert.State) { a.Key = "" }, 0, nil},
+			{"no rule", func(a *alert.State) { a.Rule = "" }, 0, nil},
+			{"bad severity", func(a *alert.State) { a.Severity = "page" }, 0, nil},
+			{"bad state", func(a *alert.State) { a.Phase = "open" }, 0, nil},
+			{"no start", func(a *alert.State) { a.StartedAt = time.Time{} }, 0, nil},
+			{"resolved without time", func(a *alert.State) { a.Phase, a.ResolvedAt = "resolved", time.Time{} }, 0, nil},
+			{"negative expect", func(*alert.State) {}, -1, nil},
+			{"payload not JSON", func(*alert.State) {}, 0, []alert.Outgoing{{DeliveryID: "x", Channel: "sms", Payload: []byte("{")}}},
+			{"no delivery id", func(*alert.State) {}, 0, []alert.Outgoing{{Channel: "sms", Payload: []byte("{}")}}},
+			{"no channel", func(*alert.State) {}, 0, []alert.Outgoing{{DeliveryID: "x", Payload: []byte("{}")}}},
 		} {
 			b := newAlert("other", "shop", "pending", t0)
 			c.edit(b)
-			if ok, err := s.SaveAlert(ctx, b, c.expect, c.out...); err == nil || ok {
+			if ok, err := s.SaveAlert(ctx, b, c.expect, c.out); err == nil || ok {
 				t.Errorf("%s: SaveAlert = %v, %v; want an error", c.name, ok, err)
 			}
 		}
@@ -210,14 +244,14 @@ func TestSaveAlertRace(t *testing.T) {
 		dynos := []*store.Store{storetest.MustOpen(t, cfg), storetest.MustOpenUnmigrated(t, cfg)}
 		// race has each dyno save its own copy of a over expect, with a
 		// notification of its own, and returns which dyno won.
-		race := func(t *testing.T, round string, a *store.AlertState, expect int64) int {
+		race := func(t *testing.T, round string, a *alert.State, expect int64) int {
 			t.Helper()
 			saved := make([]bool, len(dynos))
 			var wg sync.WaitGroup
 			for d, s := range dynos {
 				b := *a
 				wg.Go(func() {
-					ok, err := s.SaveAlert(ctx, &b, expect, message(fmt.Sprintf("%s-%d", round, d), "webhook", b.App))
+					ok, err := s.SaveAlert(ctx, &b, expect, []alert.Outgoing{message(fmt.Sprintf("%s-%d", round, d), "webhook", b.App)})
 					if err != nil {
 						t.Errorf("%s: dyno %d: %v", round, d, err)
 					}
@@ -248,7 +282,7 @@ func TestSaveAlertRace(t *testing.T) {
 			// Fired again: both start a new episode from the resolved one.
 			race(t, fmt.Sprintf("refire-%d", i), newAlert(key, "shop", "firing", at.Add(2*time.Minute)), 2)
 			eps := mustAlerts(t, dynos[1], store.AlertQuery{Key: key})
-			if len(eps) != 2 || eps[0].State != "firing" || eps[0].Version != 3 || eps[1].State != "resolved" {
+			if len(eps) != 2 || eps[0].Phase != "firing" || eps[0].Version != 3 || eps[1].Phase != "resolved" {
 				t.Fatalf("%s episodes = %+v, want firing at version 3 after one resolved", key, eps)
 			}
 		}
@@ -270,7 +304,7 @@ func TestAlertHistory(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *store.Store) {
 		minute := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Minute) }
 		// steps writes the states of one key in turn, each over the last.
-		steps := func(key, app string, states ...string) {
+		steps := func(key, app string, states ...alert.Phase) {
 			t.Helper()
 			var v int64
 			if a, ok, _ := s.Alert(ctx, key); ok {
@@ -307,15 +341,15 @@ func TestAlertHistory(t *testing.T) {
 			t.Fatalf("history, newest first (-want +got):\n%s", diff)
 		}
 		// The archived episodes keep their last state.
-		if ep := all[5]; ep.State != "resolved" || !ep.ResolvedAt.Equal(minute(2)) || ep.Version != 3 || len(ep.Evidence) != 1 {
+		if ep := all[5]; ep.Phase != "resolved" || !ep.ResolvedAt.Equal(minute(2)) || ep.Version != 3 || len(ep.Evidence) != 1 {
 			t.Fatalf("first r14 episode = %+v", ep)
 		}
-		if cur := mustAlert(t, s, r14); cur.ID != all[0].ID || cur.Version != 7 || cur.State != "pending" {
+		if cur := mustAlert(t, s, r14); cur.ID != all[0].ID || cur.Version != 7 || cur.Phase != "pending" {
 			t.Fatalf("Alert(r14) = %+v, want the third episode at version 7", cur)
 		}
 
 		// Page through all of it, 4 at a time.
-		var paged []store.AlertState
+		var paged []alert.State
 		for before := int64(0); ; {
 			page := mustAlerts(t, s, store.AlertQuery{Before: before, Limit: 4})
 			paged = append(paged, page...)
@@ -333,11 +367,11 @@ func TestAlertHistory(t *testing.T) {
 			q    store.AlertQuery
 			want int
 		}{
-			{"resolved", store.AlertQuery{State: "resolved"}, 3},
-			{"firing", store.AlertQuery{State: "firing"}, 1},
-			{"pending", store.AlertQuery{State: "pending"}, 2},
+			{"resolved", store.AlertQuery{Phase: alert.PhaseResolved}, 3},
+			{"firing", store.AlertQuery{Phase: alert.PhaseFiring}, 1},
+			{"pending", store.AlertQuery{Phase: alert.PhasePending}, 2},
 			{"app", store.AlertQuery{App: "shop"}, 4},
-			{"app and state", store.AlertQuery{App: "shop", State: "resolved"}, 2},
+			{"app and state", store.AlertQuery{App: "shop", Phase: alert.PhaseResolved}, 2},
 			{"key", store.AlertQuery{Key: r14}, 3},
 			{"before", store.AlertQuery{App: "blog", Before: all[1].ID}, 1},
 			{"limit", store.AlertQuery{Limit: 2}, 2},
@@ -347,7 +381,7 @@ func TestAlertHistory(t *testing.T) {
 				t.Errorf("%s: %d alerts, want %d", c.name, n, c.want)
 			}
 		}
-		for _, bad := range []store.AlertQuery{{State: "open"}, {Limit: -1}, {Limit: store.MaxAlertLimit + 1}} {
+		for _, bad := range []store.AlertQuery{{Phase: "open"}, {Limit: -1}, {Limit: store.MaxAlertLimit + 1}} {
 			if _, err := s.Alerts(ctx, bad); err == nil {
 				t.Errorf("Alerts(%+v) succeeded", bad)
 			}
@@ -359,7 +393,7 @@ func TestAlertHistory(t *testing.T) {
 		}
 		var keys []string
 		for _, a := range active {
-			keys = append(keys, a.Key+" "+a.State)
+			keys = append(keys, a.Key+" "+string(a.Phase))
 		}
 		if diff := cmp.Diff([]string{"h12/shop firing", "memory/blog/web.1 pending", r14 + " pending"}, keys); diff != "" {
 			t.Fatalf("ActiveAlerts (-want +got):\n%s", diff)
@@ -374,7 +408,7 @@ func TestOutboxTwoWorkersOneSend(t *testing.T) {
 	eachBackend(t, func(t *testing.T, cfg store.Config) {
 		dynos := []*store.Store{storetest.MustOpen(t, cfg), storetest.MustOpenUnmigrated(t, cfg)}
 		const n = 200
-		var msgs []store.OutboxMessage
+		var msgs []alert.Outgoing
 		for i := range n {
 			msgs = append(msgs, message(fmt.Sprintf("d-%03d", i), []string{"webhook", "sms"}[i%2], "shop"))
 		}
@@ -562,7 +596,7 @@ func TestOutboxProviderDown(t *testing.T) {
 		// Many rows, two channels, SMS down for 3 minutes, a worker ticking
 		// every 5 s with exponential backoff.
 		const rows = 30
-		var msgs []store.OutboxMessage
+		var msgs []alert.Outgoing
 		for i := range rows {
 			msgs = append(msgs, message(fmt.Sprintf("m-%02d", i), []string{"sms", "webhook"}[i%2], "shop"))
 		}
@@ -646,9 +680,9 @@ func TestEnqueue(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []store.OutboxItem{
-			{ID: items[0].ID, OutboxMessage: message("d-1", "sms", "")},
-			{ID: items[1].ID, OutboxMessage: m},
+		want := []notify.Delivery{
+			{ID: items[0].ID, Outgoing: message("d-1", "sms", "")},
+			{ID: items[1].ID, Outgoing: m},
 		}
 		if diff := cmp.Diff(want, items); diff != "" {
 			t.Fatalf("OutboxFor (-want +got):\n%s", diff)
@@ -656,7 +690,7 @@ func TestEnqueue(t *testing.T) {
 		if st := mustStats(t, s, t0.Add(-time.Minute)); st.Pending != 2 || st.Oldest != 0 {
 			t.Fatalf("OutboxStats before the rows = %+v, want 2 pending, none old", st)
 		}
-		for _, bad := range []store.OutboxMessage{
+		for _, bad := range []alert.Outgoing{
 			{Channel: "sms", Payload: []byte("{}")},
 			{DeliveryID: "x", Payload: []byte("{}")},
 			{DeliveryID: "x", Channel: "sms"},
@@ -677,7 +711,7 @@ func TestEnqueue(t *testing.T) {
 func TestSilences(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, s *store.Store) {
-		sls := []*store.Silence{
+		sls := []*alert.Silence{
 			{App: "shop", Until: t0.Add(time.Hour), Reason: "maintenance", CreatedBy: "ops@example.com", CreatedAt: t0},
 			{Rule: "r14", Until: t0.Add(2 * time.Hour), CreatedAt: t0},
 			{Key: "h12/blog", Until: t0.Add(30 * time.Minute), CreatedAt: t0},
@@ -687,7 +721,7 @@ func TestSilences(t *testing.T) {
 				t.Fatalf("CreateSilence = %v, ID %d", err, sl.ID)
 			}
 		}
-		active := func(now time.Time) []store.Silence {
+		active := func(now time.Time) []alert.Silence {
 			t.Helper()
 			got, err := s.ActiveSilences(ctx, now)
 			if err != nil {
@@ -695,7 +729,7 @@ func TestSilences(t *testing.T) {
 			}
 			return got
 		}
-		if diff := cmp.Diff([]store.Silence{*sls[0], *sls[1], *sls[2]}, active(t0)); diff != "" {
+		if diff := cmp.Diff([]alert.Silence{*sls[0], *sls[1], *sls[2]}, active(t0)); diff != "" {
 			t.Fatalf("ActiveSilences at the start (-want +got):\n%s", diff)
 		}
 		for _, c := range []struct {
@@ -715,13 +749,72 @@ func TestSilences(t *testing.T) {
 		if err := s.DeleteSilence(ctx, sls[1].ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("DeleteSilence again = %v, want ErrNotFound", err)
 		}
-		for _, bad := range []store.Silence{
+		for _, bad := range []alert.Silence{
 			{Until: t0.Add(time.Hour), CreatedAt: t0},
 			{App: "shop", Until: t0, CreatedAt: t0},
 			{App: "shop", Until: t0.Add(time.Hour)},
 		} {
 			if err := s.CreateSilence(ctx, &bad); err == nil {
 				t.Errorf("CreateSilence(%+v) succeeded", bad)
+			}
+		}
+	})
+}
+
+// Silences stored before the API checked rule names are read as the rule
+// they name; a rule that names none is left as it is, and mutes nothing.
+func TestSilenceRulesInAnyCase(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		for _, rule := range []alert.RuleName{"H_CODES", alert.RuleR14, "no_such_rule"} {
+			if err := s.CreateSilence(ctx, &alert.Silence{Rule: rule, Until: t0.Add(time.Hour), CreatedAt: t0}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.ActiveSilences(ctx, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rules []alert.RuleName
+		for _, sl := range got {
+			rules = append(rules, sl.Rule)
+		}
+		if diff := cmp.Diff([]alert.RuleName{alert.RuleHCodes, alert.RuleR14, "no_such_rule"}, rules); diff != "" {
+			t.Fatalf("rules of ActiveSilences (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestLastRelease: the release an alert may have followed is the app's
+// latest release since a time, or else its latest deploy.
+func TestLastRelease(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		ev := func(at time.Duration, kind, app string) store.Event {
+			return store.Event{Time: t0.Add(at), Kind: kind, Line: fmt.Sprintf("%s %s of %s", t0.Add(at).Format(time.RFC3339), kind, app)}
+		}
+		for i, b := range []*store.Batch{
+			batch("shop", "f1", t0, ev(0, "release", "shop"), ev(time.Minute, "deploy", "shop"), ev(2*time.Minute, "router", "shop")),
+			batch("blog", "f2", t0, ev(time.Minute, "deploy", "blog"), ev(3*time.Minute, "deploy", "blog")),
+		} {
+			if _, err := s.WriteBatch(ctx, b); err != nil {
+				t.Fatalf("batch %d: %v", i, err)
+			}
+		}
+		for _, c := range []struct {
+			app   string
+			since time.Duration
+			want  string // "" for none
+		}{
+			{"shop", 0, t0.Format(time.RFC3339) + " release of shop"}, // a release before a later deploy
+			{"shop", 30 * time.Second, t0.Add(time.Minute).Format(time.RFC3339) + " deploy of shop"},
+			{"shop", 90 * time.Second, ""},
+			{"blog", 0, t0.Add(3*time.Minute).Format(time.RFC3339) + " deploy of blog"},
+			{"news", 0, ""},
+		} {
+			line, ok, err := s.LastRelease(ctx, c.app, t0.Add(c.since))
+			if err != nil || ok != (c.want != "") || line != c.want {
+				t.Errorf("LastRelease(%s, t0+%v) = %q, %v, %v; want %q", c.app, c.since, line, ok, err, c.want)
 			}
 		}
 	})
@@ -761,7 +854,7 @@ func TestPruneAlerts(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		for _, sl := range []store.Silence{
+		for _, sl := range []alert.Silence{
 			{App: "shop", Until: ago(40 * day), CreatedAt: ago(41 * day)},
 			{App: "shop", Until: ago(10 * day), CreatedAt: ago(11 * day)},
 			{App: "shop", Until: now.Add(day), CreatedAt: ago(day)},
@@ -780,7 +873,7 @@ func TestPruneAlerts(t *testing.T) {
 		}
 		var left []string
 		for _, a := range mustAlerts(t, s, store.AlertQuery{}) {
-			left = append(left, a.Key+" "+a.State)
+			left = append(left, a.Key+" "+string(a.Phase))
 		}
 		if diff := cmp.Diff([]string{"again firing", "long firing", "recent resolved"}, left); diff != "" {
 			t.Fatalf("alerts left (-want +got):\n%s", diff)
@@ -809,24 +902,44 @@ func TestPruneAlerts(t *testing.T) {
 	})
 }
 
+// TestDeleteAppAlerts: DeleteApp forgets the app's alerts, silences and
+// the notifications it sent, but keeps those still to go (a resolved the
+// engine wrote as the app was forgotten) and the firing rows they follow,
+// so that the resolved reaches the channels that heard the firing.
 func TestDeleteAppAlerts(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, s *store.Store) {
+		msg := func(id, app, key string, status alert.Status) alert.Outgoing {
+			m := message(id, "webhook", app)
+			m.AlertKey, m.Status = key, status
+			return m
+		}
 		for _, app := range []string{"shop", "blog"} {
 			if _, err := s.WriteBatch(ctx, batch(app, "", t0)); err != nil {
 				t.Fatal(err)
 			}
-			a := newAlert("r14/"+app, app, "firing", t0)
-			mustSaveAlert(t, s, a, 0, message("fire-"+app, "webhook", app))
-			mustSaveAlert(t, s, newAlert("r14/"+app, app, "resolved", t0.Add(time.Minute)), 1, message("resolve-"+app, "webhook", app))
-			mustSaveAlert(t, s, newAlert("r14/"+app, app, "pending", t0.Add(2*time.Minute)), 2)
-			if err := s.CreateSilence(ctx, &store.Silence{App: app, Until: t0.Add(time.Hour), CreatedAt: t0}); err != nil {
+			if err := s.CreateSilence(ctx, &alert.Silence{App: app, Until: t0.Add(time.Hour), CreatedAt: t0}); err != nil {
 				t.Fatal(err)
 			}
 		}
+		// shop: r14 fired and was heard; r15 fired, was heard and is over.
+		mustSaveAlert(t, s, newAlert("r14/shop", "shop", "firing", t0), 0, msg("fire-shop", "shop", "r14/shop", "firing"))
+		mustSaveAlert(t, s, newAlert("r15/shop", "shop", "firing", t0), 0, msg("fire15-shop", "shop", "r15/shop", "firing"))
+		for _, it := range mustClaim(t, s, "w", t0, time.Minute, 10) {
+			if err := s.MarkSent(ctx, it.ID, "w", t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustSaveAlert(t, s, newAlert("r15/shop", "shop", "resolved", t0.Add(time.Minute)), 1)
+		// blog: an episode over and one pending, nothing sent.
+		mustSaveAlert(t, s, newAlert("r14/blog", "blog", "firing", t0), 0, msg("fire-blog", "blog", "r14/blog", "firing"))
+		mustSaveAlert(t, s, newAlert("r14/blog", "blog", "resolved", t0.Add(time.Minute)), 1, msg("resolve-blog", "blog", "r14/blog", "resolved"))
+		mustSaveAlert(t, s, newAlert("r14/blog", "blog", "pending", t0.Add(2*time.Minute)), 2)
 		if err := s.Enqueue(ctx, message("test", "webhook", "")); err != nil {
 			t.Fatal(err)
 		}
+		// The engine resolves shop's r14 as the app is forgotten.
+		mustSaveAlert(t, s, newAlert("r14/shop", "shop", "resolved", t0.Add(time.Minute)), 1, msg("resolve-shop", "shop", "r14/shop", "resolved"))
 		if err := s.DeleteApp(ctx, "shop"); err != nil {
 			t.Fatal(err)
 		}
@@ -834,15 +947,19 @@ func TestDeleteAppAlerts(t *testing.T) {
 			if n := len(mustAlerts(t, s, store.AlertQuery{App: app})); n != want {
 				t.Errorf("%s has %d alert episodes, want %d", app, n, want)
 			}
-			if n := len(mustOutbox(t, s, store.OutboxQuery{App: app})); n != want {
-				t.Errorf("%s has %d outbox rows, want %d", app, n, want)
-			}
+		}
+		var kept []string
+		for _, it := range mustOutbox(t, s, store.OutboxQuery{App: "shop"}) {
+			kept = append(kept, it.DeliveryID)
+		}
+		if got, want := strings.Join(kept, " "), "resolve-shop fire-shop"; got != want {
+			t.Errorf("shop's outbox rows kept: %s, want %s (the resolved to go, and the firing it follows)", got, want)
+		}
+		if n := len(mustOutbox(t, s, store.OutboxQuery{})); n != 5 {
+			t.Errorf("%d outbox rows in all, want shop's 2, blog's 2 and the test's", n)
 		}
 		if _, ok, _ := s.Alert(ctx, "r14/shop"); ok {
 			t.Error("Alert(r14/shop) survived DeleteApp")
-		}
-		if n := len(mustOutbox(t, s, store.OutboxQuery{})); n != 3 {
-			t.Errorf("%d outbox rows in all, want blog's 2 and the test's", n)
 		}
 		sls, err := s.ActiveSilences(ctx, t0)
 		if err != nil || len(sls) != 1 || sls[0].App != "blog" {
@@ -851,6 +968,15 @@ func TestDeleteAppAlerts(t *testing.T) {
 		active, err := s.ActiveAlerts(ctx)
 		if err != nil || len(active) != 1 || active[0].App != "blog" {
 			t.Fatalf("ActiveAlerts = %+v, %v; want blog's only", active, err)
+		}
+		var resolved []notify.Delivery
+		for _, it := range mustClaim(t, s, "w", t0.Add(time.Minute), time.Minute, 10) {
+			if it.DeliveryID == "resolve-shop" {
+				resolved = append(resolved, it)
+			}
+		}
+		if len(resolved) != 1 || !resolved[0].FiringHeard {
+			t.Errorf("claimed of shop's: %+v; want its resolved, its firing heard", resolved)
 		}
 	})
 }

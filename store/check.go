@@ -6,27 +6,12 @@ import (
 	"fmt"
 	"time"
 	"unicode/utf8"
+
+	"github.com/dynowatch/dynowatch/checks"
 )
 
-// CheckResult is one run of a status check (a CHECK_ config var).
-type CheckResult struct {
-	ID         int64         // set by the store
-	Check      string        // the check's name: CHECK_API is api
-	App        string        // the monitored app; "" when the check names none
-	Kind       string        // http, redis or postgres
-	Time       time.Time     // when the run started
-	OK         bool          // whether the target was up and within its limits
-	Latency    time.Duration // how long the run took
-	Value      *float64      // http: the status; redis list: its length; nil: none
-	Growth     *float64      // redis list: items a minute since the run before; nil: none
-	CertExpiry time.Time     // https: when the certificate ends; zero: none
-	Warning    string        // something to know that is not a failure, such as a certificate near its end
-	Error      string        // why the run failed; "" when OK
-	Worker     string        // the dyno that ran it
-}
-
-// MaxCheckText is the most bytes of CheckResult.Error and Warning the store
-// keeps.
+// MaxCheckText is the most bytes of checks.Result.Error and Warning the
+// store keeps.
 const MaxCheckText = 2000
 
 // Check result query limits.
@@ -35,24 +20,24 @@ const (
 	MaxCheckLimit     = 1000
 )
 
-func (r *CheckResult) validate() error {
+func validateCheck(r *checks.Result) error {
 	switch {
 	case r.Check == "":
-		return errors.New("store: CheckResult.Check is empty")
+		return errors.New("store: checks.Result.Check is empty")
 	case r.Kind == "":
-		return errors.New("store: CheckResult.Kind is empty")
+		return errors.New("store: checks.Result.Kind is empty")
 	case r.Time.IsZero():
-		return errors.New("store: CheckResult.Time is zero")
+		return errors.New("store: checks.Result.Time is zero")
 	case r.Latency < 0:
-		return fmt.Errorf("store: CheckResult.Latency is %v, want 0 or more", r.Latency)
+		return fmt.Errorf("store: checks.Result.Latency is %v, want 0 or more", r.Latency)
 	}
 	return nil
 }
 
 // RecordCheck stores the result of one run and makes it its check's latest,
 // unless a later run of the check is stored already.
-func (s *Store) RecordCheck(ctx context.Context, r CheckResult) error {
-	if err := r.validate(); err != nil {
+func (s *Store) RecordCheck(ctx context.Context, r checks.Result) error {
+	if err := validateCheck(&r); err != nil {
 		return err
 	}
 	err := s.inTx(ctx, func(q querier) error {
@@ -80,7 +65,7 @@ const checkCols = `r.id, r.name, r.app, r.kind, r.time_us, r.ok, r.latency_us, r
 
 // CheckResults returns the runs of check name at or after since, newest
 // first. limit 0 means DefaultCheckLimit; it may be at most MaxCheckLimit.
-func (s *Store) CheckResults(ctx context.Context, name string, since time.Time, limit int) ([]CheckResult, error) {
+func (s *Store) CheckResults(ctx context.Context, name string, since time.Time, limit int) ([]checks.Result, error) {
 	limit, err := pageLimit("check results limit", limit, DefaultCheckLimit, MaxCheckLimit)
 	if err != nil {
 		return nil, err
@@ -91,11 +76,11 @@ func (s *Store) CheckResults(ctx context.Context, name string, since time.Time, 
 
 // LatestChecks returns the latest run of every check, sorted by name. A
 // check whose runs are all past their retention is not listed.
-func (s *Store) LatestChecks(ctx context.Context) ([]CheckResult, error) {
+func (s *Store) LatestChecks(ctx context.Context) ([]checks.Result, error) {
 	return s.checkResults(ctx, `SELECT `+checkCols+` FROM check_latest l JOIN check_results r ON r.id = l.result_id ORDER BY l.name`)
 }
 
-func (s *Store) checkResults(ctx context.Context, sql string, args ...any) ([]CheckResult, error) {
+func (s *Store) checkResults(ctx context.Context, sql string, args ...any) ([]checks.Result, error) {
 	out, err := queryAll(ctx, s.q, scanCheckResult, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: check results: %w", err)
@@ -103,8 +88,8 @@ func (s *Store) checkResults(ctx context.Context, sql string, args ...any) ([]Ch
 	return out, nil
 }
 
-func scanCheckResult(rs row) (CheckResult, error) {
-	var r CheckResult
+func scanCheckResult(rs row) (checks.Result, error) {
+	var r checks.Result
 	var at, latency, cert int64
 	err := rs.Scan(&r.ID, &r.Check, &r.App, &r.Kind, &at, &r.OK, &latency, &r.Value, &r.Growth, &cert,
 		&r.Warning, &r.Error, &r.Worker)

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/dynowatch/dynowatch/checks"
 	"github.com/dynowatch/dynowatch/store"
 	"github.com/dynowatch/dynowatch/store/storetest"
 )
@@ -18,8 +19,8 @@ import (
 func ptr(f float64) *float64 { return &f }
 
 // checkRun is a result of check name at t0+at.
-func checkRun(name, app string, at time.Duration, ok bool) store.CheckResult {
-	r := store.CheckResult{Check: name, App: app, Kind: "http", Time: t0.Add(at), OK: ok, Latency: 120 * time.Millisecond,
+func checkRun(name, app string, at time.Duration, ok bool) checks.Result {
+	r := checks.Result{Check: name, App: app, Kind: "http", Time: t0.Add(at), OK: ok, Latency: 120 * time.Millisecond,
 		Value: ptr(200), Worker: "worker.1@host:42"}
 	if !ok {
 		r.Value, r.Error = ptr(500), "HTTP 500 Internal Server Error, want 2xx"
@@ -27,7 +28,7 @@ func checkRun(name, app string, at time.Duration, ok bool) store.CheckResult {
 	return r
 }
 
-func mustRecord(t *testing.T, s *store.Store, rs ...store.CheckResult) {
+func mustRecord(t *testing.T, s *store.Store, rs ...checks.Result) {
 	t.Helper()
 	for _, r := range rs {
 		if err := s.RecordCheck(ctx, r); err != nil {
@@ -36,7 +37,7 @@ func mustRecord(t *testing.T, s *store.Store, rs ...store.CheckResult) {
 	}
 }
 
-func mustCheckResults(t *testing.T, s *store.Store, name string, since time.Time, limit int) []store.CheckResult {
+func mustCheckResults(t *testing.T, s *store.Store, name string, since time.Time, limit int) []checks.Result {
 	t.Helper()
 	rs, err := s.CheckResults(ctx, name, since, limit)
 	if err != nil {
@@ -45,19 +46,19 @@ func mustCheckResults(t *testing.T, s *store.Store, name string, since time.Time
 	return rs
 }
 
-var ignoreID = cmpopts.IgnoreFields(store.CheckResult{}, "ID")
+var ignoreID = cmpopts.IgnoreFields(checks.Result{}, "ID")
 
 func TestCheckResultsRoundTrip(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, s *store.Store) {
-		queue := store.CheckResult{Check: "queue", App: "shop", Kind: "redis", Time: t0.Add(time.Minute), OK: false,
+		queue := checks.Result{Check: "queue", App: "shop", Kind: "redis", Time: t0.Add(time.Minute), OK: false,
 			Latency: 1234567 * time.Microsecond, Value: ptr(1500), Growth: ptr(-12.5),
 			Error: "list jobs has 1500 items, over max=1000", Worker: "worker.2"}
-		api := store.CheckResult{Check: "api", Kind: "http", Time: t0, OK: true, Latency: 80 * time.Millisecond, Value: ptr(204),
+		api := checks.Result{Check: "api", Kind: "http", Time: t0, OK: true, Latency: 80 * time.Millisecond, Value: ptr(204),
 			CertExpiry: t0.Add(10 * 24 * time.Hour), Warning: "certificate expires in 10 days"}
-		db := store.CheckResult{Check: "db", App: "shop", Kind: "postgres", Time: t0.Add(2 * time.Minute), OK: true}
+		db := checks.Result{Check: "db", App: "shop", Kind: "postgres", Time: t0.Add(2 * time.Minute), OK: true}
 		mustRecord(t, s, queue, api, db)
-		for _, want := range []store.CheckResult{queue, api, db} {
+		for _, want := range []checks.Result{queue, api, db} {
 			got := mustCheckResults(t, s, want.Check, time.Time{}, 0)
 			if len(got) != 1 || got[0].ID == 0 {
 				t.Fatalf("CheckResults(%s) = %+v, want one with an ID", want.Check, got)
@@ -79,7 +80,7 @@ func TestCheckResultsOrderSinceLimit(t *testing.T) {
 			mustRecord(t, s, checkRun("api", "shop", time.Duration(i)*time.Minute, i%2 == 0))
 		}
 		mustRecord(t, s, checkRun("other", "shop", 10*time.Minute, true))
-		times := func(rs []store.CheckResult) []int {
+		times := func(rs []checks.Result) []int {
 			var out []int
 			for _, r := range rs {
 				out = append(out, int(r.Time.Sub(t0)/time.Minute))
@@ -115,13 +116,13 @@ func TestRecordCheckValidatesAndClips(t *testing.T) {
 		good := checkRun("api", "", 0, false)
 		for _, c := range []struct {
 			name  string
-			edit  func(*store.CheckResult)
+			edit  func(*checks.Result)
 			field string
 		}{
-			{"no check", func(r *store.CheckResult) { r.Check = "" }, "Check"},
-			{"no kind", func(r *store.CheckResult) { r.Kind = "" }, "Kind"},
-			{"no time", func(r *store.CheckResult) { r.Time = time.Time{} }, "Time"},
-			{"negative latency", func(r *store.CheckResult) { r.Latency = -time.Second }, "Latency"},
+			{"no check", func(r *checks.Result) { r.Check = "" }, "Check"},
+			{"no kind", func(r *checks.Result) { r.Kind = "" }, "Kind"},
+			{"no time", func(r *checks.Result) { r.Time = time.Time{} }, "Time"},
+			{"negative latency", func(r *checks.Result) { r.Latency = -time.Second }, "Latency"},
 		} {
 			r := good
 			c.edit(&r)
@@ -157,7 +158,7 @@ func TestLatestChecks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []store.CheckResult{checkRun("api", "", 2*time.Minute, true), newest}
+		want := []checks.Result{checkRun("api", "", 2*time.Minute, true), newest}
 		if diff := cmp.Diff(want, got, ignoreID); diff != "" {
 			t.Fatalf("LatestChecks (-want +got):\n%s", diff)
 		}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/notify"
 )
 
 // QueryRow runs one query of a test's own on s, such as a size measurement.
@@ -35,7 +38,7 @@ func (s *Store) WriteBatch(ctx context.Context, b *Batch) (duplicate bool, err e
 // Enqueue adds notifications to the outbox outside of an alert's write (see
 // SaveAlert). A message whose delivery id and channel are enqueued already
 // is skipped.
-func (s *Store) Enqueue(ctx context.Context, msgs ...OutboxMessage) error {
+func (s *Store) Enqueue(ctx context.Context, msgs ...alert.Outgoing) error {
 	if err := validateMessages(msgs); err != nil {
 		return err
 	}
@@ -46,7 +49,7 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...OutboxMessage) error {
 }
 
 // OutboxFor returns the rows of one notification, one per channel.
-func (s *Store) OutboxFor(ctx context.Context, deliveryID string) ([]OutboxItem, error) {
+func (s *Store) OutboxFor(ctx context.Context, deliveryID string) ([]notify.Delivery, error) {
 	if deliveryID == "" {
 		return nil, errors.New("store: OutboxFor: delivery id is empty")
 	}

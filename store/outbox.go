@@ -9,97 +9,49 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/notify"
 )
 
-// OutboxMessage is one notification for one channel. The store does not
-// read the payload; it keeps the few columns it needs beside it.
+// The outbox keeps each alert.Outgoing as a row (a notify.Delivery once
+// read back). It does not read the payload; it keeps the few columns it
+// needs beside it.
 //
 // The rows of one alert (AlertKey) on one channel go out in the order they
 // were enqueued: a row waits until the ones before it are sent or given up.
-// A row that follows a firing (StatusReminder, StatusResolved) goes out
-// only if the channel heard that firing (see OutboxItem.FiringHeard).
-type OutboxMessage struct {
-	DeliveryID string    // the notification's id, the same on every channel; with Channel, unique
-	Channel    string    // the notifier's name, such as "email:sendgrid" or "webhook"
-	App        string    // "" for a notification of no app (a test, a status check without app=)
-	AlertKey   string    // the alert it is about; "" for none (a test)
-	Status     string    // what it says of the alert: firing, flapping, reminder, resolved, test
-	Severity   string    // critical, warning or info: critical rows are claimed first
-	Urgent     bool      // an instant rule's page (an R code, a crash loop): claimed before every other row, whatever its severity
-	Payload    []byte    // the notification as JSON
-	CreatedAt  time.Time // when it was written, by the writer's clock (not a log's): how long it waits is counted from it
-	NotBefore  time.Time // not sent before this (a grouped alert waits for its group); zero: at once
-}
+// A row that follows a firing (alert.Reminder, alert.Resolved) goes out
+// only if the channel heard that firing (see notify.Delivery.FiringHeard).
 
-// The statuses of an alert's rows that the outbox orders by: a firing (or
-// flapping) row is what a channel hears first; reminders and resolutions
-// follow it.
-const (
-	StatusFiring   = "firing"
-	StatusFlapping = "flapping"
-	StatusReminder = "reminder"
-	StatusResolved = "resolved"
-)
-
-// rank orders rows for claims: urgent ones first, then by severity
-// (critical, warning, info) within each.
-func (m *OutboxMessage) rank() int {
-	if m.Urgent {
-		return urgentRanks + severityRank(m.Severity)
+// rank orders rows for claims: urgent ones (an instant rule's page, such as
+// an R code or a crash loop) first, then by severity (critical, warning,
+// info) within each.
+func rank(o *alert.Outgoing) int {
+	if o.Urgent {
+		return urgentRanks + o.Severity.Rank()
 	}
-	return severityRank(m.Severity)
+	return o.Severity.Rank()
 }
 
 // urgentRanks lifts an urgent row's rank above every other row's.
 const urgentRanks = 3
-
-// severityRank orders severities for claims: critical first.
-func severityRank(s string) int {
-	switch s {
-	case "critical":
-		return 3
-	case "warning":
-		return 2
-	case "info":
-		return 1
-	}
-	return 0
-}
-
-// OutboxItem is a stored OutboxMessage and its delivery so far.
-type OutboxItem struct {
-	ID int64
-	OutboxMessage
-	Attempts    int       // claims so far, the one in progress included
-	NextAttempt time.Time // zero: due at once
-	LastError   string    // the reason of the latest failed attempt
-	ClaimedBy   string    // the holder of the latest claim: on a sent row, its sender
-	SentAt      time.Time // zero until sent, or passed over (MarkSkipped)
-	Heard       bool      // sent to the channel, not passed over
-	GaveUpAt    time.Time // zero unless MarkFailed gave up
-	// FiringHeard is set by ClaimOutbox on a reminder or resolved row: the
-	// channel heard the alert's latest firing (or flapping) row before it.
-	// If it did not (passed over, given up, or never enqueued), nobody on
-	// the channel is waiting for this row.
-	FiringHeard bool
-}
 
 // ErrClaimLost reports a MarkSent or MarkFailed by a holder that no longer
 // holds the row: another holder claimed it after the lease ran out, or it is
 // settled already (or gone). The row is left as it is.
 var ErrClaimLost = errors.New("store: outbox claim lost")
 
-func validateMessages(msgs []OutboxMessage) error {
+func validateMessages(msgs []alert.Outgoing) error {
 	for i, m := range msgs {
 		switch {
 		case m.DeliveryID == "":
-			return fmt.Errorf("store: OutboxMessage.DeliveryID is empty (message %d)", i)
+			return fmt.Errorf("store: Outgoing.DeliveryID is empty (message %d)", i)
 		case m.Channel == "":
-			return fmt.Errorf("store: OutboxMessage.Channel is empty (message %d)", i)
+			return fmt.Errorf("store: Outgoing.Channel is empty (message %d)", i)
 		case !json.Valid(m.Payload):
-			return fmt.Errorf("store: OutboxMessage.Payload is not JSON (message %d)", i)
+			return fmt.Errorf("store: Outgoing.Payload is not JSON (message %d)", i)
 		case m.CreatedAt.IsZero():
-			return fmt.Errorf("store: OutboxMessage.CreatedAt is zero (message %d)", i)
+			return fmt.Errorf("store: Outgoing.CreatedAt is zero (message %d)", i)
 		}
 	}
 	return nil
@@ -108,7 +60,7 @@ func validateMessages(msgs []OutboxMessage) error {
 // outboxInsertRows is the number of messages per multi-row INSERT.
 const outboxInsertRows = 100
 
-func enqueue(ctx context.Context, q querier, msgs []OutboxMessage) error {
+func enqueue(ctx context.Context, q querier, msgs []alert.Outgoing) error {
 	const cols = 10
 	for len(msgs) > 0 {
 		chunk := msgs[:min(len(msgs), outboxInsertRows)]
@@ -128,7 +80,7 @@ func enqueue(ctx context.Context, q querier, msgs []OutboxMessage) error {
 				fmt.Fprintf(&sb, "$%d", len(args)+c+1)
 			}
 			sb.WriteByte(')')
-			args = append(args, m.DeliveryID, m.Channel, m.App, m.AlertKey, m.Status, m.Severity, m.rank(),
+			args = append(args, m.DeliveryID, m.Channel, m.App, m.AlertKey, string(m.Status), string(m.Severity), rank(&m),
 				string(m.Payload), micros(m.CreatedAt), micros(m.NotBefore))
 		}
 		sb.WriteString(` ON CONFLICT DO NOTHING`)
@@ -142,16 +94,16 @@ func enqueue(ctx context.Context, q querier, msgs []OutboxMessage) error {
 const outboxCols = `id, delivery_id, channel, app, alert_key, status, severity, rank, payload, attempts, created_us, next_us, last_error,
 	claimed_by, sent_us, heard, gave_up_us`
 
-func scanOutbox(r row) (OutboxItem, error) {
+func scanOutbox(r row) (notify.Delivery, error) {
 	var (
-		it                          OutboxItem
+		it                          notify.Delivery
 		payload                     string
 		created, next, sent, gaveUp int64
-		rank                        int
+		rk                          int
 	)
-	err := r.Scan(&it.ID, &it.DeliveryID, &it.Channel, &it.App, &it.AlertKey, &it.Status, &it.Severity, &rank, &payload, &it.Attempts,
+	err := r.Scan(&it.ID, &it.DeliveryID, &it.Channel, &it.App, &it.AlertKey, &it.Status, &it.Severity, &rk, &payload, &it.Attempts,
 		&created, &next, &it.LastError, &it.ClaimedBy, &sent, &it.Heard, &gaveUp)
-	it.Urgent = rank > urgentRanks
+	it.Urgent = rk > urgentRanks
 	it.Payload = []byte(payload)
 	it.CreatedAt, it.NextAttempt, it.SentAt, it.GaveUpAt = fromMicros(created), fromMicros(next), fromMicros(sent), fromMicros(gaveUp)
 	return it, err
@@ -174,7 +126,7 @@ const MaxClaim = 1000
 // keeps its rows with ExtendClaim. Holders compare times of their own
 // clocks, so keep lease well above the clock skew between dynos and the
 // longest send.
-func (s *Store) ClaimOutbox(ctx context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]OutboxItem, error) {
+func (s *Store) ClaimOutbox(ctx context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]notify.Delivery, error) {
 	switch {
 	case holder == "":
 		return nil, errors.New("store: ClaimOutbox: holder is empty")
@@ -203,8 +155,8 @@ func (s *Store) ClaimOutbox(ctx context.Context, holder string, now time.Time, l
 	if err != nil {
 		return nil, fmt.Errorf("store: claim outbox: %w", err)
 	}
-	slices.SortFunc(items, func(a, b OutboxItem) int {
-		return cmp.Or(cmp.Compare(b.rank(), a.rank()),
+	slices.SortFunc(items, func(a, b notify.Delivery) int {
+		return cmp.Or(cmp.Compare(rank(&b.Outgoing), rank(&a.Outgoing)),
 			a.NextAttempt.Compare(b.NextAttempt), cmp.Compare(a.ID, b.ID))
 	})
 	return items, nil
@@ -248,14 +200,14 @@ func (s *Store) ExtendClaim(ctx context.Context, holder string, now time.Time, l
 // firingHeard sets FiringHeard on the reminder and resolved rows of items.
 // The firing rows it reads are settled (a pending one would have held the
 // claim back), and settled rows do not change.
-func (s *Store) firingHeard(ctx context.Context, items []OutboxItem) error {
+func (s *Store) firingHeard(ctx context.Context, items []notify.Delivery) error {
 	for i := range items {
 		it := &items[i]
-		if it.AlertKey == "" || (it.Status != StatusReminder && it.Status != StatusResolved) {
+		if it.AlertKey == "" || (it.Status != alert.Reminder && it.Status != alert.Resolved) {
 			continue
 		}
 		err := s.q.queryRow(ctx, `SELECT heard FROM outbox WHERE alert_key = $1 AND channel = $2 AND id < $3
-			AND status IN ('`+StatusFiring+`', '`+StatusFlapping+`') ORDER BY id DESC LIMIT 1`,
+			AND status IN ('`+string(alert.Firing)+`', '`+string(alert.Flapping)+`') ORDER BY id DESC LIMIT 1`,
 			it.AlertKey, it.Channel, it.ID).Scan(&it.FiringHeard)
 		if err != nil && !isNoRows(err) {
 			return fmt.Errorf("the firing of %s on %s: %w", it.AlertKey, it.Channel, err)
@@ -344,7 +296,7 @@ func (s *Store) settle(ctx context.Context, id int64, holder, set string, setArg
 func (s *Store) LastNotified(ctx context.Context, alertKey string) (sentAt time.Time, pending bool, err error) {
 	var id string
 	err = s.q.queryRow(ctx, `SELECT delivery_id FROM outbox WHERE alert_key = $1
-		AND status IN ('`+StatusFiring+`', '`+StatusFlapping+`', '`+StatusReminder+`') ORDER BY id DESC LIMIT 1`, alertKey).Scan(&id)
+		AND status IN ('`+string(alert.Firing)+`', '`+string(alert.Flapping)+`', '`+string(alert.Reminder)+`') ORDER BY id DESC LIMIT 1`, alertKey).Scan(&id)
 	switch {
 	case isNoRows(err):
 		return time.Time{}, false, nil
@@ -361,6 +313,33 @@ func (s *Store) LastNotified(ctx context.Context, alertKey string) (sentAt time.
 		return fromMicros(first), false, nil
 	}
 	return time.Time{}, waiting > 0, nil
+}
+
+// groupScan is how many of an app's newest rows LastGroupStart looks at: a
+// group's start is within its group wait, a minute or so, so it is among
+// them unless a storm of other rows came after it.
+const groupScan = 50
+
+// LastGroupStart returns when the app's latest firing row of at least
+// severity atLeast that was due at once (not held for a group itself) was
+// written, if it was at or after since, among the app's groupScan newest
+// rows: the start of the group a new firing of the app joins.
+func (s *Store) LastGroupStart(ctx context.Context, app string, atLeast alert.Severity, since time.Time) (time.Time, bool, error) {
+	// A row's rank is its severity's, lifted by urgentRanks when urgent.
+	var created int64
+	err := s.q.queryRow(ctx, `SELECT created_us FROM (
+			SELECT id, status, rank, created_us, next_us FROM outbox WHERE app = $1 ORDER BY id DESC LIMIT $2) o
+		WHERE o.status = $3 AND o.created_us >= $4 AND o.next_us <= o.created_us
+			AND (o.rank BETWEEN $5 AND $6 OR o.rank >= $5 + $6)
+		ORDER BY o.id DESC LIMIT 1`,
+		app, groupScan, string(alert.Firing), micros(since), atLeast.Rank(), urgentRanks).Scan(&created)
+	switch {
+	case isNoRows(err):
+		return time.Time{}, false, nil
+	case err != nil:
+		return time.Time{}, false, fmt.Errorf("store: last group start of %s: %w", app, err)
+	}
+	return fromMicros(created), true, nil
 }
 
 // OutboxStats is what the monitor watches of its own delivery.
@@ -414,7 +393,7 @@ type OutboxQuery struct {
 // Outbox returns the rows q selects, newest (highest ID) first: the
 // deliveries an alert history shows. To page, pass the ID of the last one
 // returned as the next query's Before.
-func (s *Store) Outbox(ctx context.Context, q OutboxQuery) ([]OutboxItem, error) {
+func (s *Store) Outbox(ctx context.Context, q OutboxQuery) ([]notify.Delivery, error) {
 	limit, err := pageLimit("OutboxQuery.Limit", q.Limit, DefaultAlertLimit, MaxAlertLimit)
 	if err != nil {
 		return nil, err

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynowatch/dynowatch/store"
+	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/store/storetest"
 )
 
@@ -16,9 +16,9 @@ import (
 func BenchmarkClaimCriticalBehindBacklog(b *testing.B) {
 	s := storetest.MustOpenPostgres(b)
 	const backlog = 81_000
-	msgs := make([]store.OutboxMessage, 0, 1000)
+	msgs := make([]alert.Outgoing, 0, 1000)
 	for i := range backlog {
-		msgs = append(msgs, alertMessage(fmt.Sprintf("w-%d", i), "webhook", fmt.Sprintf("h_codes|app-%d|H%d", i%200, i/200), store.StatusFiring, "warning"))
+		msgs = append(msgs, alertMessage(fmt.Sprintf("w-%d", i), "webhook", fmt.Sprintf("h_codes|app-%d|H%d", i%200, i/200), alert.Firing, "warning"))
 		if len(msgs) == cap(msgs) {
 			if err := s.Enqueue(ctx, msgs...); err != nil {
 				b.Fatal(err)
@@ -31,7 +31,7 @@ func BenchmarkClaimCriticalBehindBacklog(b *testing.B) {
 	for b.Loop() {
 		n++
 		id := fmt.Sprintf("c-%d", n)
-		if err := s.Enqueue(ctx, alertMessage(id, "webhook", fmt.Sprintf("r15|shop|web.%d", n), store.StatusFiring, "critical")); err != nil {
+		if err := s.Enqueue(ctx, alertMessage(id, "webhook", fmt.Sprintf("r15|shop|web.%d", n), alert.Firing, "critical")); err != nil {
 			b.Fatal(err)
 		}
 		start := time.Now()

@@ -7,19 +7,21 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/notify"
 	"github.com/dynowatch/dynowatch/store"
 )
 
 // alertMessage returns the notification id about alert key saying status,
 // on channel, written at t0.
-func alertMessage(id, channel, key, status, severity string) store.OutboxMessage {
-	return store.OutboxMessage{DeliveryID: id, Channel: channel, App: "shop", AlertKey: key, Status: status, Severity: severity,
+func alertMessage(id, channel, key string, status alert.Status, severity alert.Severity) alert.Outgoing {
+	return alert.Outgoing{DeliveryID: id, Channel: channel, App: "shop", AlertKey: key, Status: status, Severity: severity,
 		CreatedAt: t0, Payload: fmt.Appendf(nil, `{"id": %q, "status": %q}`, id, status)}
 }
 
 // claimed returns the delivery ids a claim at now returns, and marks each
 // with settle.
-func claimed(t *testing.T, s *store.Store, holder string, now time.Time, settle func(store.OutboxItem) error) []string {
+func claimed(t *testing.T, s *store.Store, holder string, now time.Time, settle func(notify.Delivery) error) []string {
 	t.Helper()
 	items := mustClaim(t, s, holder, now, time.Minute, 10)
 	for _, it := range items {
@@ -38,21 +40,21 @@ func claimed(t *testing.T, s *store.Store, holder string, now time.Time, settle 
 func TestOutboxResolvedNeverBeforeItsFiring(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, s *store.Store) {
-		firing := alertMessage("fire", "webhook", "r14|shop|web.1", store.StatusFiring, "warning")
+		firing := alertMessage("fire", "webhook", "r14|shop|web.1", alert.Firing, "warning")
 		firing.NotBefore = t0.Add(time.Minute) // held for its group
-		resolved := alertMessage("resolve", "webhook", "r14|shop|web.1", store.StatusResolved, "warning")
+		resolved := alertMessage("resolve", "webhook", "r14|shop|web.1", alert.Resolved, "warning")
 		// The same alert on another channel, whose firing went out: not held.
-		smsFiring := alertMessage("fire", "sms", "r14|shop|web.1", store.StatusFiring, "warning")
+		smsFiring := alertMessage("fire", "sms", "r14|shop|web.1", alert.Firing, "warning")
 		if err := s.Enqueue(ctx, firing, smsFiring); err != nil {
 			t.Fatal(err)
 		}
-		sent := func(holder string) func(store.OutboxItem) error {
-			return func(it store.OutboxItem) error { return s.MarkSent(ctx, it.ID, holder, t0.Add(time.Hour)) }
+		sent := func(holder string) func(notify.Delivery) error {
+			return func(it notify.Delivery) error { return s.MarkSent(ctx, it.ID, holder, t0.Add(time.Hour)) }
 		}
 		if got := claimed(t, s, "w1", t0, sent("w1")); !cmp.Equal(got, []string{"fire"}) {
 			t.Fatalf("claimed %v at once, want the sms firing", got)
 		}
-		if err := s.Enqueue(ctx, resolved, alertMessage("resolve", "sms", "r14|shop|web.1", store.StatusResolved, "warning")); err != nil {
+		if err := s.Enqueue(ctx, resolved, alertMessage("resolve", "sms", "r14|shop|web.1", alert.Resolved, "warning")); err != nil {
 			t.Fatal(err)
 		}
 		items := mustClaim(t, s, "w1", t0.Add(time.Second), time.Minute, 10)
@@ -93,10 +95,10 @@ func TestOutboxResolvedNeverBeforeItsFiring(t *testing.T) {
 func TestOutboxResolvedGoesWhereTheFiringWasHeard(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, s *store.Store) {
-		for _, m := range []store.OutboxMessage{
-			alertMessage("f1", "sms", "heard", store.StatusFiring, "warning"),
-			alertMessage("f2", "sms", "skipped", store.StatusFiring, "warning"),
-			alertMessage("f3", "sms", "gave-up", store.StatusFiring, "warning"),
+		for _, m := range []alert.Outgoing{
+			alertMessage("f1", "sms", "heard", alert.Firing, "warning"),
+			alertMessage("f2", "sms", "skipped", alert.Firing, "warning"),
+			alertMessage("f3", "sms", "gave-up", alert.Firing, "warning"),
 		} {
 			if err := s.Enqueue(ctx, m); err != nil {
 				t.Fatal(err)
@@ -117,7 +119,7 @@ func TestOutboxResolvedGoesWhereTheFiringWasHeard(t *testing.T) {
 			}
 		}
 		for _, key := range []string{"heard", "skipped", "gave-up", "never-fired"} {
-			if err := s.Enqueue(ctx, alertMessage("r-"+key, "sms", key, store.StatusResolved, "warning")); err != nil {
+			if err := s.Enqueue(ctx, alertMessage("r-"+key, "sms", key, alert.Resolved, "warning")); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -154,8 +156,8 @@ func TestOutboxLastNotified(t *testing.T) {
 			}
 		}
 		check("never notified", time.Time{}, false)
-		if err := s.Enqueue(ctx, alertMessage("f", "webhook", "r15|shop|web.1", store.StatusFiring, "critical"),
-			alertMessage("f", "sms", "r15|shop|web.1", store.StatusFiring, "critical")); err != nil {
+		if err := s.Enqueue(ctx, alertMessage("f", "webhook", "r15|shop|web.1", alert.Firing, "critical"),
+			alertMessage("f", "sms", "r15|shop|web.1", alert.Firing, "critical")); err != nil {
 			t.Fatal(err)
 		}
 		check("written, not sent", time.Time{}, true)
@@ -168,7 +170,7 @@ func TestOutboxLastNotified(t *testing.T) {
 			}
 		}
 		check("sent on one channel", sentAt, false)
-		if err := s.Enqueue(ctx, alertMessage("over", "webhook", "r15|shop|web.1", store.StatusResolved, "critical")); err != nil {
+		if err := s.Enqueue(ctx, alertMessage("over", "webhook", "r15|shop|web.1", alert.Resolved, "critical")); err != nil {
 			t.Fatal(err)
 		}
 		check("a resolved written after", sentAt, false)
@@ -211,18 +213,18 @@ func TestOutboxExtendClaim(t *testing.T) {
 func TestOutboxCriticalFirst(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, s *store.Store) {
-		var msgs []store.OutboxMessage
+		var msgs []alert.Outgoing
 		for i := range 3000 {
-			m := alertMessage(fmt.Sprintf("w-%04d", i), "webhook", fmt.Sprintf("r14|app-%04d|web.1", i), store.StatusFiring, "warning")
+			m := alertMessage(fmt.Sprintf("w-%04d", i), "webhook", fmt.Sprintf("r14|app-%04d|web.1", i), alert.Firing, "warning")
 			m.CreatedAt = t0.Add(time.Duration(i) * time.Millisecond)
 			msgs = append(msgs, m)
 		}
-		info := alertMessage("i-1", "webhook", "x|y", store.StatusFiring, "info")
+		info := alertMessage("i-1", "webhook", "x|y", alert.Firing, "info")
 		info.CreatedAt = t0.Add(-time.Hour)
-		if err := s.Enqueue(ctx, append([]store.OutboxMessage{info}, msgs...)...); err != nil {
+		if err := s.Enqueue(ctx, append([]alert.Outgoing{info}, msgs...)...); err != nil {
 			t.Fatal(err)
 		}
-		crit := alertMessage("c-1", "webhook", "r15|shop|web.1", store.StatusFiring, "critical")
+		crit := alertMessage("c-1", "webhook", "r15|shop|web.1", alert.Firing, "critical")
 		crit.CreatedAt = t0.Add(time.Hour)
 		if err := s.Enqueue(ctx, crit); err != nil {
 			t.Fatal(err)
@@ -241,15 +243,15 @@ func TestOutboxCriticalFirst(t *testing.T) {
 func TestOutboxUrgentBeforeEverySeverity(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, s *store.Store) {
-		var msgs []store.OutboxMessage
+		var msgs []alert.Outgoing
 		for i := range 2000 {
-			m := alertMessage(fmt.Sprintf("h-%04d", i), "webhook", fmt.Sprintf("h_codes|app-%04d|H12", i), store.StatusFiring, "critical")
+			m := alertMessage(fmt.Sprintf("h-%04d", i), "webhook", fmt.Sprintf("h_codes|app-%04d|H12", i), alert.Firing, "critical")
 			m.CreatedAt = t0.Add(time.Duration(i) * time.Millisecond)
 			msgs = append(msgs, m)
 		}
-		r14 := alertMessage("r14", "webhook", "r14|shop|web.1", store.StatusFiring, "warning")
+		r14 := alertMessage("r14", "webhook", "r14|shop|web.1", alert.Firing, "warning")
 		r14.Urgent, r14.CreatedAt = true, t0.Add(time.Hour)
-		r15 := alertMessage("r15", "webhook", "r15|shop|web.1", store.StatusFiring, "critical") // urgent too, and more severe
+		r15 := alertMessage("r15", "webhook", "r15|shop|web.1", alert.Firing, "critical") // urgent too, and more severe
 		r15.Urgent, r15.CreatedAt = true, t0.Add(2*time.Hour)
 		if err := s.Enqueue(ctx, append(msgs, r14, r15)...); err != nil {
 			t.Fatal(err)

@@ -58,6 +58,7 @@ type PruneResult struct {
 	Outbox        int64
 	Silences      int64
 	Checks        int64 // status check results
+	MessageRefs   int64 // where channels told of alerts no longer active
 }
 
 // pruneChunk is the most rows one DELETE removes, so no statement holds
@@ -128,7 +129,8 @@ func (s *Store) Prune(ctx context.Context, now time.Time, r Retention) (PruneRes
 }
 
 // pruneAlerts deletes the alert episodes resolved, the outbox rows created
-// (but the firings of alerts still active) and the silences ended before
+// (but the firings of alerts still active), the silences ended and the
+// message refs last used (but those of alerts still active) before
 // r.Alerts.
 func (s *Store) pruneAlerts(ctx context.Context, now time.Time, r Retention, res *PruneResult) error {
 	if r.Alerts == 0 {
@@ -152,6 +154,12 @@ func (s *Store) pruneAlerts(ctx context.Context, now time.Time, r Retention, res
 			ORDER BY created_us LIMIT $2)`, &res.Outbox},
 		{`DELETE FROM silences WHERE id IN
 			(SELECT id FROM silences WHERE until_us < $1 ORDER BY until_us LIMIT $2)`, &res.Silences},
+		// An alert still active keeps its message, however old: its
+		// resolution edits it.
+		{`DELETE FROM message_refs WHERE (channel, alert_key) IN
+			(SELECT channel, alert_key FROM message_refs WHERE updated_us < $1
+				AND alert_key NOT IN (SELECT key FROM alerts WHERE latest AND state <> 'resolved')
+			ORDER BY updated_us LIMIT $2)`, &res.MessageRefs},
 	} {
 		n, err := s.pruneChunks(ctx, p.sql, cutoff)
 		*p.n += n

@@ -48,7 +48,10 @@ var appTables = []string{
 }
 
 // DeleteApp forgets app and all its rows, its alerts (past and current),
-// notifications (sent or not), silences and check results included. It
+// sent notifications, silences and check results included. Notifications
+// still to go are kept until they are sent (then pruned as any), with the
+// rows of their alerts' before them: the "resolved" the engine wrote as the
+// app was forgotten goes to the channels that heard the alert fire. It
 // returns ErrNotFound for an app the store has no row of. An app whose drain
 // is still attached comes back with its next batch, and one a check names
 // with the check's next run.
@@ -66,7 +69,12 @@ func (s *Store) DeleteApp(ctx context.Context, app string) error {
 			if t == "apps" {
 				col = "name"
 			}
-			n, err := q.exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE %s = $1`, t, col), app)
+			sql := fmt.Sprintf(`DELETE FROM %s WHERE %s = $1`, t, col)
+			if t == "outbox" {
+				sql += ` AND (sent_us <> 0 OR gave_up_us <> 0) AND NOT (alert_key <> '' AND alert_key IN
+					(SELECT alert_key FROM outbox WHERE app = $1 AND sent_us = 0 AND gave_up_us = 0))`
+			}
+			n, err := q.exec(ctx, sql, app)
 			if err != nil {
 				return err
 			}

@@ -82,10 +82,11 @@ type sampleKey struct {
 }
 
 // MergeRollups adds rollups and samples to the stored ones (creating rows
-// as needed) and keeps the hourly rollups in step, in one transaction.
-// Several web dynos flush the same keys at once: on Postgres the upsert
-// itself adds the counts and merges the histograms and values, and rows are
-// written in key order so concurrent flushes cannot deadlock.
+// as needed), in one transaction. SQLite keeps the hourly rollups in step;
+// Postgres leaves those of minutes not folded yet to FoldHourly. Several web
+// dynos flush the same keys at once: on Postgres the upsert itself adds the
+// counts and merges the histograms and values, and rows are written in key
+// order so concurrent flushes cannot deadlock.
 func (s *Store) MergeRollups(ctx context.Context, r []Rollup, sr []SampleRollup) error {
 	if len(r) == 0 && len(sr) == 0 {
 		return nil
@@ -102,6 +103,9 @@ func (s *Store) MergeRollups(ctx context.Context, r []Rollup, sr []SampleRollup)
 	m.latMinute, m.latHourly = latencyRows(m.minute), latencyRows(m.hourly)
 	m.apps = rollupApps(m.minute, m.sMinute)
 	if s.pg != nil {
+		// Postgres builds the hourly rows from the minute rows (see
+		// FoldHourly and mergeBatch).
+		m.hourly, m.latHourly, m.sHourly = nil, nil, nil
 		err = retryPG(ctx, func() error { return s.mergePG(ctx, &m) })
 		if isRefused(err) {
 			// One row Postgres refuses must not keep every app's counts out
@@ -123,6 +127,8 @@ type mergeSet struct {
 	minute, hourly       []Rollup // per router dyno; their Service goes to the latency rows
 	latMinute, latHourly []Rollup // per app and time: only App, Minute and Service are set
 	sMinute, sHourly     []SampleRollup
+	// hourly, latHourly and sHourly are nil on Postgres, which builds them
+	// from the minute rows.
 }
 
 // latencyRows merges the histograms of rollups (sorted by app, time and
@@ -251,18 +257,20 @@ func jsonValues(m map[string]float64) string {
 	return string(b)
 }
 
+// The Postgres merges. A flush upserts minute rows, passed as parallel
+// arrays (codes as JSON text, ” meaning none); hourly rows are built from
+// minute rows: from those of a flush when their minute is folded already
+// (a late flush), or by FoldHourly from the stored ones of closed minutes.
 const (
-	// mergeRollupsPG upserts rollups passed as parallel arrays; %[1]s is
-	// the table and %[2]s its time column. Codes travel as JSON text, ''
-	// meaning none.
-	mergeRollupsPG = `
-INSERT INTO %[1]s AS r (app, %[2]s, dyno, requests, s2xx, s3xx, s4xx, s5xx, bytes, codes)
-SELECT app, t, dyno, requests, s2xx, s3xx, s4xx, s5xx, bytes, nullif(codes, '')::jsonb
-FROM unnest($1::text[], $2::int8[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::int8[],
-            $9::int8[], $10::text[])
-	AS u(app, t, dyno, requests, s2xx, s3xx, s4xx, s5xx, bytes, codes)
-ORDER BY app, t, dyno
-ON CONFLICT (app, %[2]s, dyno) DO UPDATE SET
+	rollupsFromArgs = `SELECT app, t, dyno, requests, s2xx, s3xx, s4xx, s5xx, bytes, nullif(codes, '')::jsonb AS codes
+	FROM unnest($1::text[], $2::int8[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::int8[],
+	            $9::int8[], $10::text[]) AS u(app, t, dyno, requests, s2xx, s3xx, s4xx, s5xx, bytes, codes)`
+	// A fold reads the minute rows through each app's primary key: every
+	// row belongs to an app (see rollupApps), and no index on minute alone
+	// costs room in every row.
+	rollupsFromMinutes = `SELECT r.app, r.minute AS t, r.dyno, r.requests, r.s2xx, r.s3xx, r.s4xx, r.s5xx, r.bytes, r.codes
+	FROM apps a JOIN rollups_minute r ON r.app = a.name AND r.minute >= $1 AND r.minute < $2`
+	rollupsConflict = `DO UPDATE SET
 	requests = r.requests + excluded.requests,
 	s2xx     = r.s2xx + excluded.s2xx,
 	s3xx     = r.s3xx + excluded.s3xx,
@@ -270,20 +278,41 @@ ON CONFLICT (app, %[2]s, dyno) DO UPDATE SET
 	s5xx     = r.s5xx + excluded.s5xx,
 	bytes    = r.bytes + excluded.bytes,
 	codes    = dw_sum_merge(r.codes, excluded.codes)`
+	// %s is one of the sources above.
+	mergeRollupsPG = `INSERT INTO rollups_minute AS r (app, minute, dyno, requests, s2xx, s3xx, s4xx, s5xx, bytes, codes)
+SELECT * FROM (` + rollupsFromArgs + `) m ORDER BY app, t, dyno
+ON CONFLICT (app, minute, dyno) ` + rollupsConflict
+	// %[1]s is a source, %[2]s a condition on its rows.
+	hourlyRollupsPG = `INSERT INTO rollups_hourly AS r (app, hour, dyno, requests, s2xx, s3xx, s4xx, s5xx, bytes, codes)
+SELECT app, t / 3600 * 3600, dyno, sum(requests), sum(s2xx), sum(s3xx), sum(s4xx), sum(s5xx), sum(bytes), dw_sum_agg(codes)
+FROM (%[1]s) m WHERE %[2]s GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+ON CONFLICT (app, hour, dyno) ` + rollupsConflict
 
-	// mergeLatencyPG upserts histograms, passed as int4[] literals.
-	mergeLatencyPG = `
-INSERT INTO %[1]s AS l (app, %[2]s, service)
-SELECT app, t, service::int4[] FROM unnest($1::text[], $2::int8[], $3::text[]) AS u(app, t, service)
-ORDER BY app, t
-ON CONFLICT (app, %[2]s) DO UPDATE SET service = dw_hist_merge(l.service, excluded.service)`
+	// Histograms travel as int4[] literals.
+	latencyFromArgs    = `SELECT app, t, service::int4[] AS service FROM unnest($1::text[], $2::int8[], $3::text[]) AS u(app, t, service)`
+	latencyFromMinutes = `SELECT l.app, l.minute AS t, l.service
+	FROM apps a JOIN latency_minute l ON l.app = a.name AND l.minute >= $1 AND l.minute < $2`
+	mergeLatencyPG = `INSERT INTO latency_minute AS l (app, minute, service)
+SELECT * FROM (` + latencyFromArgs + `) m ORDER BY app, t
+ON CONFLICT (app, minute) DO UPDATE SET service = dw_hist_merge(l.service, excluded.service)`
+	hourlyLatencyPG = `INSERT INTO latency_hourly AS l (app, hour, service)
+SELECT app, t / 3600 * 3600, dw_hist_agg(service) FROM (%[1]s) m WHERE %[2]s GROUP BY 1, 2 ORDER BY 1, 2
+ON CONFLICT (app, hour) DO UPDATE SET service = dw_hist_merge(l.service, excluded.service)`
 
-	mergeSamplesPG = `
-INSERT INTO %[1]s AS s (app, kind, source, %[2]s, vals)
-SELECT app, kind, source, t, vals::float8[]
-FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[]) AS u(app, kind, source, t, vals)
-ORDER BY app, t, kind, source
-ON CONFLICT (app, %[2]s, kind, source) DO UPDATE SET vals = dw_max_merge(s.vals, excluded.vals)`
+	samplesFromArgs = `SELECT app, kind, source, t, vals::float8[] AS vals
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[]) AS u(app, kind, source, t, vals)`
+	samplesFromMinutes = `SELECT s.app, s.kind, s.source, s.minute AS t, s.vals
+	FROM apps a JOIN samples_minute s ON s.app = a.name AND s.minute >= $1 AND s.minute < $2`
+	mergeSamplesPG = `INSERT INTO samples_minute AS s (app, kind, source, minute, vals)
+SELECT * FROM (` + samplesFromArgs + `) m ORDER BY app, t, kind, source
+ON CONFLICT (app, minute, kind, source) DO UPDATE SET vals = dw_max_merge(s.vals, excluded.vals)`
+	hourlySamplesPG = `INSERT INTO samples_hourly AS s (app, kind, source, hour, vals)
+SELECT app, kind, source, t / 3600 * 3600, dw_max_agg(vals) FROM (%[1]s) m WHERE %[2]s GROUP BY 1, 2, 3, 4 ORDER BY 1, 4, 2, 3
+ON CONFLICT (app, hour, kind, source) DO UPDATE SET vals = dw_max_merge(s.vals, excluded.vals)`
+
+	// lateMinute keeps the rows of a flush whose minute FoldHourly has
+	// folded already; the flush holds rollup_fold FOR SHARE (see mergeBatch).
+	lateMinute = `t < (SELECT folded_to FROM rollup_fold)`
 )
 
 // mergePG sends the upserts as one pgx batch: one round trip, run by the
@@ -295,6 +324,42 @@ func (s *Store) mergePG(ctx context.Context, m *mergeSet) error {
 		return err
 	}
 	return s.pg.SendBatch(ctx, mergeBatch(m, ids)).Close()
+}
+
+// FoldHourly adds the minute rows of the minutes before upTo that are not
+// folded yet to the hourly rows, on Postgres (SQLite writes both at once,
+// being one writer). Web dynos call it every minute or so for the minutes
+// that closed a minute ago: an hourly row is then updated once a minute,
+// not by every flush. It is exactly once, whichever dynos fold at once, and
+// whatever flushes run meanwhile: a fold holds rollup_fold FOR UPDATE, and
+// a flush FOR SHARE until it commits, writing the hourly rows of a minute
+// folded already itself.
+func (s *Store) FoldHourly(ctx context.Context, upTo time.Time) error {
+	if s.pg == nil {
+		return nil
+	}
+	to := upTo.Unix() / 60 * 60
+	err := retryPG(ctx, func() error {
+		return pgx.BeginFunc(ctx, s.pg, func(tx pgx.Tx) error {
+			var from int64
+			if err := tx.QueryRow(ctx, `SELECT folded_to FROM rollup_fold FOR UPDATE`).Scan(&from); err != nil {
+				return err
+			}
+			if to <= from {
+				return nil
+			}
+			b := &pgx.Batch{}
+			b.Queue(fmt.Sprintf(hourlyRollupsPG, rollupsFromMinutes, "true"), from, to)
+			b.Queue(fmt.Sprintf(hourlyLatencyPG, latencyFromMinutes, "true"), from, to)
+			b.Queue(fmt.Sprintf(hourlySamplesPG, samplesFromMinutes, "true"), from, to)
+			b.Queue(`UPDATE rollup_fold SET folded_to = $1`, to)
+			return tx.SendBatch(ctx, b).Close()
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("store: fold hourly rollups up to %v: %w", upTo, err)
+	}
+	return nil
 }
 
 // isRefused reports whether Postgres refused the data itself (a data
@@ -428,27 +493,28 @@ func (m *mergeSet) describe() string {
 // (see MergeRollups); they are logged and left out, never retried.
 func (s *Store) DroppedRows() int64 { return s.droppedRows.Load() }
 
-// mergeBatch queues the upserts of m.
+// mergeBatch queues the upserts of m: its minute rows, and the hourly rows
+// of those whose minute is folded already.
 func mergeBatch(m *mergeSet, ids map[string]int32) *pgx.Batch {
 	b := &pgx.Batch{}
+	b.Queue(`SELECT FROM rollup_fold FOR SHARE`)
 	b.Queue(`INSERT INTO apps (name, first_seen_us) SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING`,
 		m.apps, time.Now().UnixMicro())
 	// Each list on its own: a set made by split holds one row of one list.
-	for _, t := range []struct {
-		sql, table, col string
-		args            func() []any
-		n               int
-	}{
-		{mergeRollupsPG, "rollups_minute", "minute", func() []any { return rollupArgs(m.minute) }, len(m.minute)},
-		{mergeRollupsPG, "rollups_hourly", "hour", func() []any { return rollupArgs(m.hourly) }, len(m.hourly)},
-		{mergeLatencyPG, "latency_minute", "minute", func() []any { return latencyArgs(m.latMinute) }, len(m.latMinute)},
-		{mergeLatencyPG, "latency_hourly", "hour", func() []any { return latencyArgs(m.latHourly) }, len(m.latHourly)},
-		{mergeSamplesPG, "samples_minute", "minute", func() []any { return sampleArgs(m.sMinute, ids) }, len(m.sMinute)},
-		{mergeSamplesPG, "samples_hourly", "hour", func() []any { return sampleArgs(m.sHourly, ids) }, len(m.sHourly)},
-	} {
-		if t.n > 0 {
-			b.Queue(fmt.Sprintf(t.sql, t.table, t.col), t.args()...)
-		}
+	if len(m.minute) > 0 {
+		args := rollupArgs(m.minute)
+		b.Queue(mergeRollupsPG, args...)
+		b.Queue(fmt.Sprintf(hourlyRollupsPG, rollupsFromArgs, lateMinute), args...)
+	}
+	if len(m.latMinute) > 0 {
+		args := latencyArgs(m.latMinute)
+		b.Queue(mergeLatencyPG, args...)
+		b.Queue(fmt.Sprintf(hourlyLatencyPG, latencyFromArgs, lateMinute), args...)
+	}
+	if len(m.sMinute) > 0 {
+		args := sampleArgs(m.sMinute, ids)
+		b.Queue(mergeSamplesPG, args...)
+		b.Queue(fmt.Sprintf(hourlySamplesPG, samplesFromArgs, lateMinute), args...)
 	}
 	return b
 }

@@ -5,23 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/dynowatch/dynowatch/alert"
 )
 
-// Silence mutes the alerts it matches until Until, such as an app during
-// planned maintenance. An empty App, Rule or Key matches every value; at
-// least one is set.
-type Silence struct {
-	ID        int64 // set by CreateSilence
-	App       string
-	Rule      string
-	Key       string
-	Until     time.Time
-	Reason    string
-	CreatedBy string
-	CreatedAt time.Time
-}
-
-func (sl *Silence) validate() error {
+func validateSilence(sl *alert.Silence) error {
 	switch {
 	case sl.App == "" && sl.Rule == "" && sl.Key == "":
 		return errors.New("store: Silence needs an App, Rule or Key: it would mute everything")
@@ -34,14 +22,14 @@ func (sl *Silence) validate() error {
 }
 
 // CreateSilence stores sl and sets its ID.
-func (s *Store) CreateSilence(ctx context.Context, sl *Silence) error {
-	if err := sl.validate(); err != nil {
+func (s *Store) CreateSilence(ctx context.Context, sl *alert.Silence) error {
+	if err := validateSilence(sl); err != nil {
 		return err
 	}
 	unlock := s.writeLock()
 	err := s.q.queryRow(ctx, `INSERT INTO silences (app, rule, key, until_us, reason, created_by, created_us)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		sl.App, sl.Rule, sl.Key, micros(sl.Until), cleanText(sl.Reason), cleanText(sl.CreatedBy), micros(sl.CreatedAt)).Scan(&sl.ID)
+		sl.App, string(sl.Rule), sl.Key, micros(sl.Until), cleanText(sl.Reason), cleanText(sl.CreatedBy), micros(sl.CreatedAt)).Scan(&sl.ID)
 	unlock()
 	if err != nil {
 		return fmt.Errorf("store: create silence: %w", err)
@@ -50,11 +38,19 @@ func (s *Store) CreateSilence(ctx context.Context, sl *Silence) error {
 }
 
 // ActiveSilences returns the silences that have not ended at now, oldest
-// first.
-func (s *Store) ActiveSilences(ctx context.Context, now time.Time) ([]Silence, error) {
-	out, err := queryAll(ctx, s.q, func(r row) (sl Silence, err error) {
-		var until, created int64
-		err = r.Scan(&sl.ID, &sl.App, &sl.Rule, &sl.Key, &until, &sl.Reason, &sl.CreatedBy, &created)
+// first. A rule stored in another case (the API took any before it checked
+// names, such as "H_CODES") is read as its name.
+func (s *Store) ActiveSilences(ctx context.Context, now time.Time) ([]alert.Silence, error) {
+	out, err := queryAll(ctx, s.q, func(r row) (sl alert.Silence, err error) {
+		var (
+			rule           string
+			until, created int64
+		)
+		err = r.Scan(&sl.ID, &sl.App, &rule, &sl.Key, &until, &sl.Reason, &sl.CreatedBy, &created)
+		sl.Rule = alert.RuleName(rule)
+		if n, err := alert.ParseRuleName(rule); err == nil {
+			sl.Rule = n
+		}
 		sl.Until, sl.CreatedAt = fromMicros(until), fromMicros(created)
 		return sl, err
 	}, `SELECT id, app, rule, key, until_us, reason, created_by, created_us
