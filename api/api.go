@@ -327,17 +327,14 @@ func (s *server) handleChecks(w http.ResponseWriter, r *http.Request) {
 	for _, c := range latest {
 		j := checkJSON{Name: c.Check, App: c.App, Kind: c.Kind, OK: c.OK, Time: c.Time.UTC(), LatencyMS: float64(c.Latency.Microseconds()) / 1000,
 			Value: c.Value, Growth: c.Growth, CertExpiry: optTime(c.CertExpiry), Warning: c.Warning, Error: c.Error, Uptime: map[string]float64{}}
-		for _, span := range []struct {
-			name string
-			d    time.Duration
-		}{{"24h", 24 * time.Hour}, {"7d", 7 * 24 * time.Hour}, {"30d", 30 * 24 * time.Hour}} {
-			u, err := s.Store.CheckUptime(r.Context(), c.Check, now.Add(-span.d), now)
+		for _, win := range checks.UptimeWindows {
+			u, err := s.Store.CheckUptime(r.Context(), c.Check, now.Add(-win.Span), now)
 			if err != nil {
 				writeError(w, r, s.Logger, err)
 				return
 			}
 			if ratio, ok := u.Ratio(); ok {
-				j.Uptime[span.name] = ratio
+				j.Uptime[win.Name] = ratio
 			}
 		}
 		out = append(out, j)
