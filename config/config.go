@@ -19,6 +19,7 @@ import (
 	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/duration"
 	"github.com/dynowatch/dynowatch/heroku"
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // Config is every config var dynowatch reads. Each field's tags give the var's
@@ -66,6 +67,10 @@ type Config struct {
 	NtfyURL              string `envconfig:"NTFY_URL" example:"https://ntfy.sh/dynowatch-alerts-7f3a9c" secret:"true" desc:"URL of an ntfy topic (ntfy.sh or your own server; user:pass@ in it for basic auth): alerts as phone push notifications. On ntfy.sh the topic name is the password: pick one nobody guesses."`
 	NtfyToken            string `envconfig:"NTFY_TOKEN" example:"tk_AgQdq7mVBoFD37zQVN29RhuMzNIz2" secret:"true" desc:"ntfy access token, for a topic that needs one (instead of user:pass in NTFY_URL)."`
 	NtfyMinSeverity      string `envconfig:"NTFY_MIN_SEVERITY" default:"warning" example:"critical" desc:"Least severity pushed through ntfy: info, warning or critical."`
+	PushoverToken        string `envconfig:"PUSHOVER_TOKEN" example:"azGDORePK8gMaC0QOYAMyEEuzJnyUi" secret:"true" desc:"API token of your Pushover application: alerts as Pushover notifications, a critical one as an emergency that repeats until acknowledged (needs PUSHOVER_USER)."`
+	PushoverUser         string `envconfig:"PUSHOVER_USER" example:"uQiRzpo4DXghDmr9QzzfQu27cmVRsG" secret:"true" desc:"Pushover user or group key that gets the alerts."`
+	PushoverAPIURL       string `envconfig:"PUSHOVER_API_URL" default:"https://api.pushover.net" example:"https://api.pushover.net" desc:"Pushover API host."`
+	PushoverMinSeverity  string `envconfig:"PUSHOVER_MIN_SEVERITY" default:"warning" example:"critical" desc:"Least severity sent through Pushover: info, warning or critical."`
 	MetricsPublic        bool   `envconfig:"METRICS_PUBLIC" default:"false" example:"true" desc:"Serve /metrics (Prometheus) without the dashboard password."`
 	HerokuAPIKey         string `envconfig:"HEROKU_API_KEY" example:"HRKU-0123abcd-…" secret:"true" desc:"Heroku API key (heroku authorizations:create) for pull mode: dynowatch tail and TAIL_APPS."`
 	HerokuAPIURL         string `envconfig:"HEROKU_API_URL" default:"https://api.heroku.com" example:"https://api.heroku.com" desc:"Heroku Platform API, for pull mode."`
@@ -139,7 +144,7 @@ func (c *Config) Validate() error {
 		bad("DATABASE_MAX_CONNS", strconv.Itoa(int(c.DatabaseMaxConns)), "want at least 1")
 	}
 	for _, sv := range []struct{ name, v string }{{"ALERT_EMAIL_MIN_SEVERITY", c.EmailMinSeverity}, {"ALERT_SMS_MIN_SEVERITY", c.SMSMinSeverity}, {"ALERT_WEBHOOK_MIN_SEVERITY", c.WebhookMinSeverity},
-		{"PAGERDUTY_MIN_SEVERITY", c.PagerDutyMinSeverity}, {"NTFY_MIN_SEVERITY", c.NtfyMinSeverity}} {
+		{"PAGERDUTY_MIN_SEVERITY", c.PagerDutyMinSeverity}, {"NTFY_MIN_SEVERITY", c.NtfyMinSeverity}, {"PUSHOVER_MIN_SEVERITY", c.PushoverMinSeverity}} {
 		if _, err := alert.ParseSeverity(sv.v); err != nil {
 			bad(sv.name, sv.v, "want info, warning or critical")
 		}
@@ -148,12 +153,19 @@ func (c *Config) Validate() error {
 		bad("ALERT_TIMEZONE", c.Timezone, "not a time zone name")
 	}
 	for _, u := range []struct{ name, v string }{{"ALERT_WEBHOOK_URL", c.WebhookURL}, {"SENDGRID_HOST", c.SendGridHost}, {"HEARTBEAT_URL", c.HeartbeatURL},
-		{"PAGERDUTY_API_URL", c.PagerDutyAPIURL}} {
+		{"PAGERDUTY_API_URL", c.PagerDutyAPIURL}, {"PUSHOVER_API_URL", c.PushoverAPIURL}} {
 		if u.v == "" {
 			continue
 		}
 		if p, err := url.Parse(u.v); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			bad(u.name, "(redacted)", "want an http or https URL")
+		}
+	}
+	// An API host pasted with the endpoint's path would post to the path
+	// twice: a 404 at the first alert instead of an error now.
+	for _, u := range []struct{ name, v string }{{"PAGERDUTY_API_URL", c.PagerDutyAPIURL}, {"PUSHOVER_API_URL", c.PushoverAPIURL}} {
+		if p, err := url.Parse(u.v); err == nil && (strings.Trim(p.Path, "/") != "" || p.RawQuery != "" || p.User != nil) {
+			bad(u.name, redact.URL(u.v), "want the API host only, without a path")
 		}
 	}
 	if c.SMTPURL != "" {
@@ -193,6 +205,13 @@ func (c *Config) Validate() error {
 			bad("NTFY_URL", "(redacted)", "want the topic's URL, such as https://ntfy.sh/my-topic")
 		} else if _, pass := u.User.Password(); pass && c.NtfyToken != "" {
 			bad("NTFY_TOKEN", "(redacted)", "NTFY_URL has a password too: set one of them")
+		}
+	}
+	if c.PushoverToken != "" || c.PushoverUser != "" {
+		for _, k := range []struct{ name, v string }{{"PUSHOVER_TOKEN", c.PushoverToken}, {"PUSHOVER_USER", c.PushoverUser}} {
+			if !pushoverKey.MatchString(k.v) {
+				bad(k.name, "(redacted)", "Pushover needs PUSHOVER_TOKEN and PUSHOVER_USER, each 30 letters and digits as Pushover shows them")
+			}
 		}
 	}
 	if c.NtfyToken != "" && c.NtfyURL == "" {
@@ -302,6 +321,9 @@ func (l List) String() string { return strings.Join(l, ",") }
 // phoneNumber is an international number as Infobip takes it: country code
 // first, digits only, an optional leading '+'.
 var phoneNumber = regexp.MustCompile(`^\+?[1-9][0-9]{6,14}$`)
+
+// pushoverKey is a Pushover application token or user or group key.
+var pushoverKey = regexp.MustCompile(`^[A-Za-z0-9]{30}$`)
 
 // Secrets is a comma-separated list of passwords.
 type Secrets []string
