@@ -36,6 +36,7 @@ import (
 	"github.com/dynowatch/dynowatch/parse"
 	"github.com/dynowatch/dynowatch/store"
 	"github.com/dynowatch/dynowatch/store/storetest"
+	"github.com/dynowatch/dynowatch/worker"
 )
 
 // story is one dynowatch on a simulated clock, with a webhook receiver and
@@ -215,7 +216,7 @@ func (s *story) configure(env ...string) {
 // newSender is another worker's sender on the story's store and channels.
 func (s *story) newSender(holder string) *notify.Sender {
 	s.t.Helper()
-	sender, err := notify.NewSender(notify.SenderOptions{Outbox: s.st, Refs: messageRefs{s.st}, Notifiers: s.al.notifiers, Holder: holder,
+	sender, err := notify.NewSender(notify.SenderOptions{Outbox: s.st, Refs: s.st, Notifiers: s.al.notifiers, Holder: holder,
 		Logger: s.logger, Now: s.now})
 	if err != nil {
 		s.t.Fatal(err)
@@ -355,11 +356,22 @@ func (s *story) call(method, path, body string) (int, string) {
 // until done says so, failing after 10 s.
 func (s *story) runChecks(done func() bool) {
 	s.t.Helper()
-	stop, err := startChecks(s.ctx, s.checks, s.logger, s.st, s.al, "story")
+	w, err := worker.New(worker.Options{Leases: s.st, Holder: "story", Logger: s.logger})
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	defer stop()
+	if err := addChecks(w, s.checks, s.logger, s.st, s.al, "story"); err != nil {
+		s.t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(s.ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- w.Run(ctx) }()
+	defer func() {
+		stop()
+		if err := <-ran; err != nil {
+			s.t.Error(err)
+		}
+	}()
 	for deadline := time.Now().Add(10 * time.Second); !done(); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			s.t.Fatal("checks: not done within 10 s")
@@ -745,6 +757,21 @@ func TestStoryForgettingAnAppResolvesItsFiringAlerts(t *testing.T) {
 	if s.firing(alert.RuleR14) || !s.firing(alert.RuleR15) {
 		t.Error("want shop's R14 forgotten and blog's R15 firing")
 	}
+}
+
+// PG_ERRORS pages on Heroku Postgres's own log lines only. An app's process
+// type named postgres (a self-run Postgres whose log_line_prefix is
+// "sql_error_code = %e ") logs as app[postgres.1], as Heroku Postgres logs
+// as app[postgres.<pid>]; its lines lack the [DATABASE] [9-1] tags Heroku
+// Postgres writes, and are app output.
+func TestStoryOnlyHerokuPostgresLinesPagePGErrors(t *testing.T) {
+	s := newStory(t)
+	s.log("shop", `app[postgres.1]: sql_error_code = 53300 FATAL:  sorry, too many clients already`)
+	s.advance(time.Minute)
+	s.expect()
+	s.log("shop", `app[postgres.1262692]: [DATABASE] [9-1]  sql_error_code = 53300 FATAL:  too many connections for role "u3v"`)
+	s.advance(time.Minute)
+	s.expect("firing shop pg_errors 53300")
 }
 
 // TestAlertOfARemovedCheckResolves: removing a failing check's CHECK_ var

@@ -73,6 +73,12 @@ func TestLoadErrors(t *testing.T) {
 		{"NTFY_URL", "https://ntfy.sh/", []string{"want the topic's URL"}},
 		{"NTFY_TOKEN", "tk_x", []string{"set NTFY_URL, the topic's URL, too", "example: NTFY_TOKEN=tk_"}},
 		{"NTFY_MIN_SEVERITY", "loud", []string{"want info, warning or critical"}},
+		{"PUSHOVER_TOKEN", "azGDORePK8gMaC0QOYAMyEEuzJnyUi", []string{"PUSHOVER_USER=\"(redacted)\"", "needs PUSHOVER_TOKEN and PUSHOVER_USER", "example: PUSHOVER_USER=u"}},
+		{"PUSHOVER_USER", "me@example.com", []string{"PUSHOVER_USER=\"(redacted)\"", "PUSHOVER_TOKEN=\"(redacted)\"", "30 letters and digits"}},
+		{"PUSHOVER_MIN_SEVERITY", "emergency", []string{"want info, warning or critical"}},
+		{"PAGERDUTY_API_URL", "https://events.pagerduty.com/v2/enqueue", []string{"want the API host only, without a path", "example: PAGERDUTY_API_URL=https://events.eu.pagerduty.com"}},
+		{"PUSHOVER_API_URL", "https://api.pushover.net/1/messages.json", []string{"want the API host only, without a path"}},
+		{"PUSHOVER_API_URL", "https://u:topsecret3@proxy.example.com", []string{`PUSHOVER_API_URL="https://u:xxxxx@proxy.example.com"`, "want the API host only"}},
 		{"PAGERDUTY_MIN_SEVERITY", "high", []string{"want info, warning or critical", "example: PAGERDUTY_MIN_SEVERITY=warning"}},
 	}
 	for _, tt := range tests {
@@ -88,7 +94,7 @@ func TestLoadErrors(t *testing.T) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
 			}
-			if tt.name == "DATABASE_URL" && strings.Contains(err.Error(), "mysql") {
+			if tt.name == "DATABASE_URL" && strings.Contains(err.Error(), "mysql") || strings.Contains(err.Error(), "topsecret") {
 				t.Errorf("error shows the secret: %q", err)
 			}
 		})
@@ -222,6 +228,62 @@ func TestListVarsRefuseBadEntries(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "config var "+tt.name) || !strings.Contains(err.Error(), tt.want) ||
 				!strings.Contains(err.Error(), "example: "+tt.name+"=") {
 				t.Errorf("Load() error = %v, want one naming %s and %s with an example", err, tt.name, tt.want)
+			}
+		})
+	}
+}
+
+// TestChatChannelVars: each chat channel's vars are checked together at
+// start-up, and an error names the var and shows an example.
+func TestChatChannelVars(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want []string // parts of the error; none for a good config
+	}{
+		{"slack bot", map[string]string{"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_CHANNEL": "C0123"}, nil},
+		{"slack webhook", map[string]string{"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/x"}, nil},
+		{"slack token without channel", map[string]string{"SLACK_BOT_TOKEN": "xoxb-1-2-abc"}, []string{"SLACK_CHANNEL", "example: SLACK_CHANNEL=C0123456789"}},
+		{"slack channel without token", map[string]string{"SLACK_CHANNEL": "C0123"}, []string{"SLACK_BOT_TOKEN", "example: SLACK_BOT_TOKEN=xoxb-"}},
+		{"slack webhook pasted as token", map[string]string{"SLACK_BOT_TOKEN": "https://hooks.slack.com/services/T/B/x", "SLACK_CHANNEL": "C1"}, []string{"SLACK_BOT_TOKEN", "xoxb-"}},
+		{"slack both", map[string]string{"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_CHANNEL": "C1", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/x"}, []string{"SLACK_WEBHOOK_URL", "not both"}},
+		{"slack webhook not a URL", map[string]string{"SLACK_WEBHOOK_URL": "hooks.slack.com/x"}, []string{"SLACK_WEBHOOK_URL", "http or https"}},
+		{"slack severity", map[string]string{"SLACK_MIN_SEVERITY": "page"}, []string{"SLACK_MIN_SEVERITY", "example: SLACK_MIN_SEVERITY=warning"}},
+		{"discord", map[string]string{"DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1/abc"}, nil},
+		{"discord not a webhook", map[string]string{"DISCORD_WEBHOOK_URL": "https://discord.com/channels/1/2"}, []string{"DISCORD_WEBHOOK_URL", "example: DISCORD_WEBHOOK_URL=https://discord.com/api/webhooks/"}},
+		{"telegram", map[string]string{"TELEGRAM_BOT_TOKEN": "123:AAH-x_y", "TELEGRAM_CHAT_ID": "-1001234"}, nil},
+		{"telegram channel name", map[string]string{"TELEGRAM_BOT_TOKEN": "123:AAH-x_y", "TELEGRAM_CHAT_ID": "@dynoalerts"}, nil},
+		{"telegram token without chat", map[string]string{"TELEGRAM_BOT_TOKEN": "123:AAH"}, []string{"TELEGRAM_CHAT_ID", "example: TELEGRAM_CHAT_ID=-100"}},
+		{"telegram chat without token", map[string]string{"TELEGRAM_CHAT_ID": "-1001234"}, []string{"TELEGRAM_BOT_TOKEN"}},
+		{"telegram bad token", map[string]string{"TELEGRAM_BOT_TOKEN": "AAH", "TELEGRAM_CHAT_ID": "1"}, []string{"TELEGRAM_BOT_TOKEN", "BotFather"}},
+		{"telegram bad chat", map[string]string{"TELEGRAM_BOT_TOKEN": "123:AAH", "TELEGRAM_CHAT_ID": "ops room"}, []string{"TELEGRAM_CHAT_ID", "@channelname"}},
+		{"teams", map[string]string{"TEAMS_WEBHOOK_URL": "https://prod-00.westeurope.logic.azure.com/workflows/x"}, nil},
+		{"teams not a URL", map[string]string{"TEAMS_WEBHOOK_URL": "outlook.office.com/webhook"}, []string{"TEAMS_WEBHOOK_URL", "example: TEAMS_WEBHOOK_URL=https://"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clearEnv(t)
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			_, err := Load()
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			for _, secret := range []string{"xoxb-1-2-abc", "123:AAH", "hooks.slack.com/services/T/B/x"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("error shows the secret %q: %v", secret, err)
+				}
 			}
 		})
 	}

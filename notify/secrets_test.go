@@ -119,13 +119,21 @@ func TestNoSecretInErrors(t *testing.T) {
 		hookPath   = "/services/T0LEAK/B0LEAK/leakcheckpathtoken"
 		hookQuery  = "leakcheck-query-token"
 		hookSecret = "leakcheck-signing-secret"
+		slackToken = "xoxb-leakcheck-slack-token"
+		slackHook  = "/services/T0LEAK/B0LEAK/leakcheckslackhook"
+		discord    = "/api/webhooks/123/leakcheckdiscordtoken"
+		tgToken    = "123456:leakcheck-telegram-token"
+		teamsSig   = "leakcheckteamssig"
 		pdKey      = "leakcheckpagerdutyrouting0123456"
 		ntfyToken  = "tk_leakcheckntfytoken"
 		ntfyPass   = "leakcheck-ntfy-pass"
 		ntfyTopic  = "leakcheck-ntfy-topic"
+		poToken    = "leakcheckpushovertoken01234567"
+		poUser     = "leakcheckpushoveruser012345678"
 	)
-	secrets := []string{sgKey, ibKey, pdKey, ntfyToken, ntfyPass, ntfyTopic, smtpPass,
+	secrets := []string{sgKey, ibKey, pdKey, poToken, poUser, ntfyToken, ntfyPass, ntfyTopic, smtpPass,
 		base64.StdEncoding.EncodeToString([]byte("phil:" + ntfyPass)), hookPass, "leakcheckpathtoken", hookQuery, hookSecret,
+		slackToken, "leakcheckslackhook", "leakcheckdiscordtoken", "leakcheck-telegram-token", teamsSig,
 		hookUser + ":" + hookPass, "alerts:" + smtpPass,
 		base64.StdEncoding.EncodeToString([]byte(hookUser + ":" + hookPass)),
 		base64.StdEncoding.EncodeToString([]byte("\x00alerts\x00" + smtpPass)),
@@ -144,6 +152,21 @@ func TestNoSecretInErrors(t *testing.T) {
 			Secret: hookSecret, Timeout: short,
 		})
 	}
+	slack := func(addr string) (Notifier, error) {
+		return NewSlack(SlackOptions{Token: slackToken, Channel: "C1", APIURL: "http://" + addr + "/api", Timeout: short})
+	}
+	slackWebhook := func(addr string) (Notifier, error) {
+		return NewSlack(SlackOptions{WebhookURL: "http://" + addr + slackHook, Timeout: short})
+	}
+	discordHook := func(addr string) (Notifier, error) {
+		return NewDiscord(DiscordOptions{WebhookURL: "http://" + addr + discord, Timeout: short})
+	}
+	telegram := func(addr string) (Notifier, error) {
+		return NewTelegram(TelegramOptions{Token: tgToken, ChatID: "-100", APIURL: "http://" + addr, Timeout: short})
+	}
+	teams := func(addr string) (Notifier, error) {
+		return NewTeams(TeamsOptions{WebhookURL: "http://" + addr + "/workflows/1/triggers/manual/paths/invoke?sig=" + teamsSig, Timeout: short})
+	}
 	pagerduty := func(addr string) (Notifier, error) {
 		return NewPagerDuty(PagerDutyOptions{RoutingKey: pdKey, APIURL: "http://" + addr, Timeout: short})
 	}
@@ -152,6 +175,9 @@ func TestNoSecretInErrors(t *testing.T) {
 	}
 	ntfyWithPassword := func(addr string) (Notifier, error) {
 		return NewNtfy(NtfyOptions{URL: "http://phil:" + ntfyPass + "@" + addr + "/" + ntfyTopic, Timeout: short})
+	}
+	pushover := func(addr string) (Notifier, error) {
+		return NewPushover(PushoverOptions{Token: poToken, User: poUser, APIURL: "http://" + addr, Timeout: short})
 	}
 	smtpTo := func(addr string) (Notifier, error) {
 		return NewSMTP(SMTPOptions{URL: "smtp://alerts:" + smtpPass + "@" + addr, From: "a@example.com", To: []string{"b@example.com"}, Timeout: short})
@@ -184,6 +210,35 @@ func TestNoSecretInErrors(t *testing.T) {
 		{"webhook 502 echoing the request", func() (Notifier, error) { return webhook(echoingServer(t, 502)) }},
 		{"webhook connection refused", func() (Notifier, error) { return webhook(closedAddr(t)) }},
 		{"webhook timeout", func() (Notifier, error) { return webhook(hangingServer(t)) }},
+		{"slack 401 echoing the request", func() (Notifier, error) { return slack(echoingServer(t, 401)) }},
+		{"slack 429 echoing the request", func() (Notifier, error) { return slack(echoingServer(t, 429)) }},
+		{"slack 500 echoing the request", func() (Notifier, error) { return slack(echoingServer(t, 500)) }},
+		{"slack connection refused", func() (Notifier, error) { return slack(closedAddr(t)) }},
+		{"slack timeout", func() (Notifier, error) { return slack(hangingServer(t)) }},
+		{"slackWebhook 401 echoing the request", func() (Notifier, error) { return slackWebhook(echoingServer(t, 401)) }},
+		{"slackWebhook 429 echoing the request", func() (Notifier, error) { return slackWebhook(echoingServer(t, 429)) }},
+		{"slackWebhook 500 echoing the request", func() (Notifier, error) { return slackWebhook(echoingServer(t, 500)) }},
+		{"slackWebhook connection refused", func() (Notifier, error) { return slackWebhook(closedAddr(t)) }},
+		{"slackWebhook timeout", func() (Notifier, error) { return slackWebhook(hangingServer(t)) }},
+		{"discordHook 401 echoing the request", func() (Notifier, error) { return discordHook(echoingServer(t, 401)) }},
+		{"discordHook 429 echoing the request", func() (Notifier, error) { return discordHook(echoingServer(t, 429)) }},
+		{"discordHook 500 echoing the request", func() (Notifier, error) { return discordHook(echoingServer(t, 500)) }},
+		{"discordHook connection refused", func() (Notifier, error) { return discordHook(closedAddr(t)) }},
+		{"discordHook timeout", func() (Notifier, error) { return discordHook(hangingServer(t)) }},
+		{"telegram 401 echoing the request", func() (Notifier, error) { return telegram(echoingServer(t, 401)) }},
+		{"telegram 429 echoing the request", func() (Notifier, error) { return telegram(echoingServer(t, 429)) }},
+		{"telegram 500 echoing the request", func() (Notifier, error) { return telegram(echoingServer(t, 500)) }},
+		{"telegram connection refused", func() (Notifier, error) { return telegram(closedAddr(t)) }},
+		{"telegram timeout", func() (Notifier, error) { return telegram(hangingServer(t)) }},
+		{"teams 401 echoing the request", func() (Notifier, error) { return teams(echoingServer(t, 401)) }},
+		{"teams 429 echoing the request", func() (Notifier, error) { return teams(echoingServer(t, 429)) }},
+		{"teams 500 echoing the request", func() (Notifier, error) { return teams(echoingServer(t, 500)) }},
+		{"teams connection refused", func() (Notifier, error) { return teams(closedAddr(t)) }},
+		{"teams timeout", func() (Notifier, error) { return teams(hangingServer(t)) }},
+		{"slack 200 echoing the request", func() (Notifier, error) { return slack(echoingServer(t, 200)) }},
+		{"telegram 200 echoing the request", func() (Notifier, error) { return telegram(echoingServer(t, 200)) }},
+		{"discord 200 echoing the request", func() (Notifier, error) { return discordHook(echoingServer(t, 200)) }},
+		{"discord URL that does not parse", func() (Notifier, error) { return NewDiscord(DiscordOptions{WebhookURL: "http://x%zz" + discord}) }},
 		{"pagerduty 400 echoing the request", func() (Notifier, error) { return pagerduty(echoingServer(t, 400)) }},
 		{"pagerduty 429 echoing the request", func() (Notifier, error) { return pagerduty(echoingServer(t, 429)) }},
 		{"pagerduty connection refused", func() (Notifier, error) { return pagerduty(closedAddr(t)) }},
@@ -198,6 +253,13 @@ func TestNoSecretInErrors(t *testing.T) {
 		{"ntfy timeout", func() (Notifier, error) { return ntfyWithToken(hangingServer(t)) }},
 		{"ntfy URL that does not parse", func() (Notifier, error) {
 			return NewNtfy(NtfyOptions{URL: "http://phil:" + ntfyPass + "%zz@ntfy.example.com/" + ntfyTopic})
+		}},
+		{"pushover 400 echoing the request", func() (Notifier, error) { return pushover(echoingServer(t, 400)) }},
+		{"pushover 429 echoing the request", func() (Notifier, error) { return pushover(echoingServer(t, 429)) }},
+		{"pushover connection refused", func() (Notifier, error) { return pushover(closedAddr(t)) }},
+		{"pushover timeout", func() (Notifier, error) { return pushover(hangingServer(t)) }},
+		{"pushover user key of the wrong form", func() (Notifier, error) {
+			return NewPushover(PushoverOptions{Token: poToken, User: poUser + "!"})
 		}},
 		{"smtp 535 echoing the password", func() (Notifier, error) {
 			return smtpTo(smtpFailing("535 5.7.8 password " + smtpPass + " not accepted"))
