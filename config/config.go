@@ -71,6 +71,19 @@ type Config struct {
 	PushoverUser         string `envconfig:"PUSHOVER_USER" example:"uQiRzpo4DXghDmr9QzzfQu27cmVRsG" secret:"true" desc:"Pushover user or group key that gets the alerts."`
 	PushoverAPIURL       string `envconfig:"PUSHOVER_API_URL" default:"https://api.pushover.net" example:"https://api.pushover.net" desc:"Pushover API host."`
 	PushoverMinSeverity  string `envconfig:"PUSHOVER_MIN_SEVERITY" default:"warning" example:"critical" desc:"Least severity sent through Pushover: info, warning or critical."`
+	SlackBotToken        string `envconfig:"SLACK_BOT_TOKEN" example:"xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp" secret:"true" desc:"Slack bot token (chat:write scope): alerts in SLACK_CHANNEL, one message per incident edited in place."`
+	SlackChannel         string `envconfig:"SLACK_CHANNEL" example:"C0123456789" desc:"Slack channel (its ID, or #name) the bot posts in; invite the bot to it."`
+	SlackWebhookURL      string `envconfig:"SLACK_WEBHOOK_URL" example:"https://hooks.slack.com/services/T000/B000/XXXXXXXX" secret:"true" desc:"Slack incoming webhook, instead of a bot token: it can't edit, so an incident's later news are follow-ups."`
+	SlackAPIURL          string `envconfig:"SLACK_API_URL" default:"https://slack.com/api" example:"https://slack.com/api" desc:"Slack Web API base URL."`
+	SlackMinSeverity     string `envconfig:"SLACK_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to Slack."`
+	DiscordWebhookURL    string `envconfig:"DISCORD_WEBHOOK_URL" example:"https://discord.com/api/webhooks/123456789012345678/AbCdEf-token" secret:"true" desc:"Discord webhook: alerts as embeds, one message per incident edited in place."`
+	DiscordMinSeverity   string `envconfig:"DISCORD_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to Discord."`
+	TelegramBotToken     string `envconfig:"TELEGRAM_BOT_TOKEN" example:"123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw" secret:"true" desc:"Telegram bot token (from @BotFather): alerts in TELEGRAM_CHAT_ID, one message per incident edited in place."`
+	TelegramChatID       string `envconfig:"TELEGRAM_CHAT_ID" example:"-1001234567890" desc:"Telegram chat the bot writes to: its number (-100… for a group or channel) or @channelname."`
+	TelegramAPIURL       string `envconfig:"TELEGRAM_API_URL" default:"https://api.telegram.org" example:"https://telegram-bot-api.example.com" desc:"Telegram Bot API base URL; a local Bot API server's."`
+	TelegramMinSeverity  string `envconfig:"TELEGRAM_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to Telegram."`
+	TeamsWebhookURL      string `envconfig:"TEAMS_WEBHOOK_URL" example:"https://prod-00.westeurope.logic.azure.com:443/workflows/0123abcd/triggers/manual/paths/invoke?sig=XXXX" secret:"true" desc:"Microsoft Teams Workflows webhook (Post to a channel when a webhook request is received): alerts as Adaptive Cards."`
+	TeamsMinSeverity     string `envconfig:"TEAMS_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to Teams."`
 	MetricsPublic        bool   `envconfig:"METRICS_PUBLIC" default:"false" example:"true" desc:"Serve /metrics (Prometheus) without the dashboard password."`
 	HerokuAPIKey         string `envconfig:"HEROKU_API_KEY" example:"HRKU-0123abcd-…" secret:"true" desc:"Heroku API key (heroku authorizations:create) for pull mode: dynowatch tail and TAIL_APPS."`
 	HerokuAPIURL         string `envconfig:"HEROKU_API_URL" default:"https://api.heroku.com" example:"https://api.heroku.com" desc:"Heroku Platform API, for pull mode."`
@@ -144,7 +157,9 @@ func (c *Config) Validate() error {
 		bad("DATABASE_MAX_CONNS", strconv.Itoa(int(c.DatabaseMaxConns)), "want at least 1")
 	}
 	for _, sv := range []struct{ name, v string }{{"ALERT_EMAIL_MIN_SEVERITY", c.EmailMinSeverity}, {"ALERT_SMS_MIN_SEVERITY", c.SMSMinSeverity}, {"ALERT_WEBHOOK_MIN_SEVERITY", c.WebhookMinSeverity},
-		{"PAGERDUTY_MIN_SEVERITY", c.PagerDutyMinSeverity}, {"NTFY_MIN_SEVERITY", c.NtfyMinSeverity}, {"PUSHOVER_MIN_SEVERITY", c.PushoverMinSeverity}} {
+		{"PAGERDUTY_MIN_SEVERITY", c.PagerDutyMinSeverity}, {"NTFY_MIN_SEVERITY", c.NtfyMinSeverity}, {"PUSHOVER_MIN_SEVERITY", c.PushoverMinSeverity},
+		{"SLACK_MIN_SEVERITY", c.SlackMinSeverity}, {"DISCORD_MIN_SEVERITY", c.DiscordMinSeverity},
+		{"TELEGRAM_MIN_SEVERITY", c.TelegramMinSeverity}, {"TEAMS_MIN_SEVERITY", c.TeamsMinSeverity}} {
 		if _, err := alert.ParseSeverity(sv.v); err != nil {
 			bad(sv.name, sv.v, "want info, warning or critical")
 		}
@@ -153,7 +168,9 @@ func (c *Config) Validate() error {
 		bad("ALERT_TIMEZONE", c.Timezone, "not a time zone name")
 	}
 	for _, u := range []struct{ name, v string }{{"ALERT_WEBHOOK_URL", c.WebhookURL}, {"SENDGRID_HOST", c.SendGridHost}, {"HEARTBEAT_URL", c.HeartbeatURL},
-		{"PAGERDUTY_API_URL", c.PagerDutyAPIURL}, {"PUSHOVER_API_URL", c.PushoverAPIURL}} {
+		{"PAGERDUTY_API_URL", c.PagerDutyAPIURL}, {"PUSHOVER_API_URL", c.PushoverAPIURL},
+		{"SLACK_WEBHOOK_URL", c.SlackWebhookURL}, {"SLACK_API_URL", c.SlackAPIURL}, {"DISCORD_WEBHOOK_URL", c.DiscordWebhookURL},
+		{"TELEGRAM_API_URL", c.TelegramAPIURL}, {"TEAMS_WEBHOOK_URL", c.TeamsWebhookURL}} {
 		if u.v == "" {
 			continue
 		}
@@ -197,6 +214,7 @@ func (c *Config) Validate() error {
 	if (c.InfobipAPIKey != "") != (c.InfobipBaseURL != "") || (c.InfobipAPIKey != "" && len(c.SMSTo) == 0) {
 		bad("ALERT_SMS_TO", c.SMSTo.String(), "SMS needs INFOBIP_BASE_URL, INFOBIP_API_KEY and ALERT_SMS_TO together")
 	}
+	errs = append(errs, c.validateChat()...)
 	if k := c.PagerDutyRoutingKey; k != "" && (len(k) != 32 || strings.ContainsAny(k, " \t/:@")) {
 		bad("PAGERDUTY_ROUTING_KEY", "(redacted)", "want the 32-character integration key of an Events API v2 integration (the service's Integrations tab), not a REST API key or a URL")
 	}
@@ -234,6 +252,45 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Shapes of the chat channels' credentials, to catch one pasted in
+// another's place at start-up rather than at the first alert.
+var (
+	slackToken    = regexp.MustCompile(`^xox[bp]-[A-Za-z0-9-]+$`)
+	telegramToken = regexp.MustCompile(`^[0-9]+:[A-Za-z0-9_-]+$`)
+	telegramChat  = regexp.MustCompile(`^(-?[0-9]+|@[A-Za-z][A-Za-z0-9_]{3,})$`)
+)
+
+// validateChat checks the vars of Slack, Discord, Telegram and Teams: each
+// channel's vars together, and each in its shape.
+func (c *Config) validateChat() []error {
+	var errs []error
+	bad := func(name, value, why string) { errs = append(errs, varError(name, value, why)) }
+	switch {
+	case c.SlackBotToken != "" && c.SlackWebhookURL != "":
+		bad("SLACK_WEBHOOK_URL", "(redacted)", "set SLACK_BOT_TOKEN and SLACK_CHANNEL, or SLACK_WEBHOOK_URL, not both")
+	case c.SlackBotToken != "" && !slackToken.MatchString(c.SlackBotToken):
+		bad("SLACK_BOT_TOKEN", "(redacted)", "want a bot token, xoxb-…")
+	case c.SlackBotToken != "" && c.SlackChannel == "":
+		bad("SLACK_CHANNEL", "", "SLACK_BOT_TOKEN is set: name the channel to post in")
+	case c.SlackBotToken == "" && c.SlackChannel != "":
+		bad("SLACK_BOT_TOKEN", "", "SLACK_CHANNEL is set: the bot token that posts there is missing")
+	}
+	if c.DiscordWebhookURL != "" && !strings.Contains(c.DiscordWebhookURL, "/webhooks/") {
+		bad("DISCORD_WEBHOOK_URL", "(redacted)", "want a webhook URL, https://discord.com/api/webhooks/{id}/{token}")
+	}
+	switch {
+	case c.TelegramBotToken != "" && !telegramToken.MatchString(c.TelegramBotToken):
+		bad("TELEGRAM_BOT_TOKEN", "(redacted)", "want the token @BotFather gave, digits:letters")
+	case c.TelegramBotToken != "" && c.TelegramChatID == "":
+		bad("TELEGRAM_CHAT_ID", "", "TELEGRAM_BOT_TOKEN is set: name the chat to write to")
+	case c.TelegramBotToken == "" && c.TelegramChatID != "":
+		bad("TELEGRAM_BOT_TOKEN", "", "TELEGRAM_CHAT_ID is set: the bot token that writes there is missing")
+	case c.TelegramChatID != "" && !telegramChat.MatchString(c.TelegramChatID):
+		bad("TELEGRAM_CHAT_ID", c.TelegramChatID, "want a chat number or @channelname")
+	}
+	return errs
 }
 
 // checkPassword returns why p can't be a password in a drain URL, or "".

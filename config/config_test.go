@@ -232,3 +232,59 @@ func TestListVarsRefuseBadEntries(t *testing.T) {
 		})
 	}
 }
+
+// TestChatChannelVars: each chat channel's vars are checked together at
+// start-up, and an error names the var and shows an example.
+func TestChatChannelVars(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want []string // parts of the error; none for a good config
+	}{
+		{"slack bot", map[string]string{"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_CHANNEL": "C0123"}, nil},
+		{"slack webhook", map[string]string{"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/x"}, nil},
+		{"slack token without channel", map[string]string{"SLACK_BOT_TOKEN": "xoxb-1-2-abc"}, []string{"SLACK_CHANNEL", "example: SLACK_CHANNEL=C0123456789"}},
+		{"slack channel without token", map[string]string{"SLACK_CHANNEL": "C0123"}, []string{"SLACK_BOT_TOKEN", "example: SLACK_BOT_TOKEN=xoxb-"}},
+		{"slack webhook pasted as token", map[string]string{"SLACK_BOT_TOKEN": "https://hooks.slack.com/services/T/B/x", "SLACK_CHANNEL": "C1"}, []string{"SLACK_BOT_TOKEN", "xoxb-"}},
+		{"slack both", map[string]string{"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_CHANNEL": "C1", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/x"}, []string{"SLACK_WEBHOOK_URL", "not both"}},
+		{"slack webhook not a URL", map[string]string{"SLACK_WEBHOOK_URL": "hooks.slack.com/x"}, []string{"SLACK_WEBHOOK_URL", "http or https"}},
+		{"slack severity", map[string]string{"SLACK_MIN_SEVERITY": "page"}, []string{"SLACK_MIN_SEVERITY", "example: SLACK_MIN_SEVERITY=warning"}},
+		{"discord", map[string]string{"DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1/abc"}, nil},
+		{"discord not a webhook", map[string]string{"DISCORD_WEBHOOK_URL": "https://discord.com/channels/1/2"}, []string{"DISCORD_WEBHOOK_URL", "example: DISCORD_WEBHOOK_URL=https://discord.com/api/webhooks/"}},
+		{"telegram", map[string]string{"TELEGRAM_BOT_TOKEN": "123:AAH-x_y", "TELEGRAM_CHAT_ID": "-1001234"}, nil},
+		{"telegram channel name", map[string]string{"TELEGRAM_BOT_TOKEN": "123:AAH-x_y", "TELEGRAM_CHAT_ID": "@dynoalerts"}, nil},
+		{"telegram token without chat", map[string]string{"TELEGRAM_BOT_TOKEN": "123:AAH"}, []string{"TELEGRAM_CHAT_ID", "example: TELEGRAM_CHAT_ID=-100"}},
+		{"telegram chat without token", map[string]string{"TELEGRAM_CHAT_ID": "-1001234"}, []string{"TELEGRAM_BOT_TOKEN"}},
+		{"telegram bad token", map[string]string{"TELEGRAM_BOT_TOKEN": "AAH", "TELEGRAM_CHAT_ID": "1"}, []string{"TELEGRAM_BOT_TOKEN", "BotFather"}},
+		{"telegram bad chat", map[string]string{"TELEGRAM_BOT_TOKEN": "123:AAH", "TELEGRAM_CHAT_ID": "ops room"}, []string{"TELEGRAM_CHAT_ID", "@channelname"}},
+		{"teams", map[string]string{"TEAMS_WEBHOOK_URL": "https://prod-00.westeurope.logic.azure.com/workflows/x"}, nil},
+		{"teams not a URL", map[string]string{"TEAMS_WEBHOOK_URL": "outlook.office.com/webhook"}, []string{"TEAMS_WEBHOOK_URL", "example: TEAMS_WEBHOOK_URL=https://"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clearEnv(t)
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			_, err := Load()
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			for _, secret := range []string{"xoxb-1-2-abc", "123:AAH", "hooks.slack.com/services/T/B/x"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("error shows the secret %q: %v", secret, err)
+				}
+			}
+		})
+	}
+}

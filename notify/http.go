@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,7 +24,13 @@ import (
 // Either error is named by prefix, scrubbed by r, and shows the URL as
 // where.
 func postJSON(ctx context.Context, c *http.Client, r redact.Scrubber, prefix, url, where string, header http.Header, body []byte) (resp *http.Response, retry bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	return sendJSON(ctx, c, r, http.MethodPost, prefix, url, where, header, body)
+}
+
+// sendJSON is postJSON with another method, such as Discord's PATCH of a
+// message.
+func sendJSON(ctx context.Context, c *http.Client, r redact.Scrubber, method, prefix, url, where string, header http.Header, body []byte) (resp *http.Response, retry bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, false, r.Wrap(prefix, err, where)
 	}
@@ -36,6 +43,16 @@ func postJSON(ctx context.Context, c *http.Client, r redact.Scrubber, prefix, ur
 		return nil, true, r.Wrap(prefix, err, where)
 	}
 	return resp, false, nil
+}
+
+// readAnswer reads up to 1 MB of an answer's body, scrubbed of secrets. A
+// body cut short by the network is worth a retry.
+func readAnswer(resp *http.Response, r redact.Scrubber, prefix, where string) (string, error) {
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", r.Wrap(prefix+": reading the answer", err, where)
+	}
+	return r.Scrub(string(raw)), nil
 }
 
 // answerSnippet is what an error shows of an answer's body, already

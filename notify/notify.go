@@ -36,7 +36,7 @@ func RetryableStatus(code int) (ok, retry bool) {
 
 // ChannelVars names the vars that switch a channel on, for the messages
 // that say none is.
-const ChannelVars = "SENDGRID_API_KEY, SMTP_URL, INFOBIP_API_KEY, ALERT_WEBHOOK_URL, PAGERDUTY_ROUTING_KEY, NTFY_URL or PUSHOVER_TOKEN"
+const ChannelVars = "SENDGRID_API_KEY, SMTP_URL, INFOBIP_API_KEY, ALERT_WEBHOOK_URL, PAGERDUTY_ROUTING_KEY, NTFY_URL, PUSHOVER_TOKEN, SLACK_BOT_TOKEN, SLACK_WEBHOOK_URL, DISCORD_WEBHOOK_URL, TELEGRAM_BOT_TOKEN or TEAMS_WEBHOOK_URL"
 
 // Channels builds a notifier for every channel whose config vars are set.
 // A new channel is added here, with its vars in config.
@@ -92,6 +92,36 @@ func Channels(cfg *config.Config) ([]Notifier, error) {
 			MinSeverity: alert.Severity(cfg.PushoverMinSeverity)})
 		if err != nil {
 			return nil, fmt.Errorf("push through Pushover: %w", err)
+		}
+		out = append(out, n)
+	}
+	if cfg.SlackBotToken != "" || cfg.SlackWebhookURL != "" {
+		n, err := NewSlack(SlackOptions{Token: cfg.SlackBotToken, Channel: cfg.SlackChannel, WebhookURL: cfg.SlackWebhookURL,
+			APIURL: cfg.SlackAPIURL, MinSeverity: alert.Severity(cfg.SlackMinSeverity)})
+		if err != nil {
+			return nil, fmt.Errorf("slack: %w", err)
+		}
+		out = append(out, n)
+	}
+	if cfg.DiscordWebhookURL != "" {
+		n, err := NewDiscord(DiscordOptions{WebhookURL: cfg.DiscordWebhookURL, MinSeverity: alert.Severity(cfg.DiscordMinSeverity)})
+		if err != nil {
+			return nil, fmt.Errorf("discord: %w", err)
+		}
+		out = append(out, n)
+	}
+	if cfg.TelegramBotToken != "" {
+		n, err := NewTelegram(TelegramOptions{Token: cfg.TelegramBotToken, ChatID: cfg.TelegramChatID, APIURL: cfg.TelegramAPIURL,
+			MinSeverity: alert.Severity(cfg.TelegramMinSeverity)})
+		if err != nil {
+			return nil, fmt.Errorf("telegram: %w", err)
+		}
+		out = append(out, n)
+	}
+	if cfg.TeamsWebhookURL != "" {
+		n, err := NewTeams(TeamsOptions{WebhookURL: cfg.TeamsWebhookURL, MinSeverity: alert.Severity(cfg.TeamsMinSeverity)})
+		if err != nil {
+			return nil, fmt.Errorf("teams: %w", err)
 		}
 		out = append(out, n)
 	}

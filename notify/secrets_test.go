@@ -119,6 +119,11 @@ func TestNoSecretInErrors(t *testing.T) {
 		hookPath   = "/services/T0LEAK/B0LEAK/leakcheckpathtoken"
 		hookQuery  = "leakcheck-query-token"
 		hookSecret = "leakcheck-signing-secret"
+		slackToken = "xoxb-leakcheck-slack-token"
+		slackHook  = "/services/T0LEAK/B0LEAK/leakcheckslackhook"
+		discord    = "/api/webhooks/123/leakcheckdiscordtoken"
+		tgToken    = "123456:leakcheck-telegram-token"
+		teamsSig   = "leakcheckteamssig"
 		pdKey      = "leakcheckpagerdutyrouting0123456"
 		ntfyToken  = "tk_leakcheckntfytoken"
 		ntfyPass   = "leakcheck-ntfy-pass"
@@ -128,6 +133,7 @@ func TestNoSecretInErrors(t *testing.T) {
 	)
 	secrets := []string{sgKey, ibKey, pdKey, poToken, poUser, ntfyToken, ntfyPass, ntfyTopic, smtpPass,
 		base64.StdEncoding.EncodeToString([]byte("phil:" + ntfyPass)), hookPass, "leakcheckpathtoken", hookQuery, hookSecret,
+		slackToken, "leakcheckslackhook", "leakcheckdiscordtoken", "leakcheck-telegram-token", teamsSig,
 		hookUser + ":" + hookPass, "alerts:" + smtpPass,
 		base64.StdEncoding.EncodeToString([]byte(hookUser + ":" + hookPass)),
 		base64.StdEncoding.EncodeToString([]byte("\x00alerts\x00" + smtpPass)),
@@ -145,6 +151,21 @@ func TestNoSecretInErrors(t *testing.T) {
 			URL:    "http://" + hookUser + ":" + hookPass + "@" + addr + hookPath + "?token=" + hookQuery,
 			Secret: hookSecret, Timeout: short,
 		})
+	}
+	slack := func(addr string) (Notifier, error) {
+		return NewSlack(SlackOptions{Token: slackToken, Channel: "C1", APIURL: "http://" + addr + "/api", Timeout: short})
+	}
+	slackWebhook := func(addr string) (Notifier, error) {
+		return NewSlack(SlackOptions{WebhookURL: "http://" + addr + slackHook, Timeout: short})
+	}
+	discordHook := func(addr string) (Notifier, error) {
+		return NewDiscord(DiscordOptions{WebhookURL: "http://" + addr + discord, Timeout: short})
+	}
+	telegram := func(addr string) (Notifier, error) {
+		return NewTelegram(TelegramOptions{Token: tgToken, ChatID: "-100", APIURL: "http://" + addr, Timeout: short})
+	}
+	teams := func(addr string) (Notifier, error) {
+		return NewTeams(TeamsOptions{WebhookURL: "http://" + addr + "/workflows/1/triggers/manual/paths/invoke?sig=" + teamsSig, Timeout: short})
 	}
 	pagerduty := func(addr string) (Notifier, error) {
 		return NewPagerDuty(PagerDutyOptions{RoutingKey: pdKey, APIURL: "http://" + addr, Timeout: short})
@@ -189,6 +210,35 @@ func TestNoSecretInErrors(t *testing.T) {
 		{"webhook 502 echoing the request", func() (Notifier, error) { return webhook(echoingServer(t, 502)) }},
 		{"webhook connection refused", func() (Notifier, error) { return webhook(closedAddr(t)) }},
 		{"webhook timeout", func() (Notifier, error) { return webhook(hangingServer(t)) }},
+		{"slack 401 echoing the request", func() (Notifier, error) { return slack(echoingServer(t, 401)) }},
+		{"slack 429 echoing the request", func() (Notifier, error) { return slack(echoingServer(t, 429)) }},
+		{"slack 500 echoing the request", func() (Notifier, error) { return slack(echoingServer(t, 500)) }},
+		{"slack connection refused", func() (Notifier, error) { return slack(closedAddr(t)) }},
+		{"slack timeout", func() (Notifier, error) { return slack(hangingServer(t)) }},
+		{"slackWebhook 401 echoing the request", func() (Notifier, error) { return slackWebhook(echoingServer(t, 401)) }},
+		{"slackWebhook 429 echoing the request", func() (Notifier, error) { return slackWebhook(echoingServer(t, 429)) }},
+		{"slackWebhook 500 echoing the request", func() (Notifier, error) { return slackWebhook(echoingServer(t, 500)) }},
+		{"slackWebhook connection refused", func() (Notifier, error) { return slackWebhook(closedAddr(t)) }},
+		{"slackWebhook timeout", func() (Notifier, error) { return slackWebhook(hangingServer(t)) }},
+		{"discordHook 401 echoing the request", func() (Notifier, error) { return discordHook(echoingServer(t, 401)) }},
+		{"discordHook 429 echoing the request", func() (Notifier, error) { return discordHook(echoingServer(t, 429)) }},
+		{"discordHook 500 echoing the request", func() (Notifier, error) { return discordHook(echoingServer(t, 500)) }},
+		{"discordHook connection refused", func() (Notifier, error) { return discordHook(closedAddr(t)) }},
+		{"discordHook timeout", func() (Notifier, error) { return discordHook(hangingServer(t)) }},
+		{"telegram 401 echoing the request", func() (Notifier, error) { return telegram(echoingServer(t, 401)) }},
+		{"telegram 429 echoing the request", func() (Notifier, error) { return telegram(echoingServer(t, 429)) }},
+		{"telegram 500 echoing the request", func() (Notifier, error) { return telegram(echoingServer(t, 500)) }},
+		{"telegram connection refused", func() (Notifier, error) { return telegram(closedAddr(t)) }},
+		{"telegram timeout", func() (Notifier, error) { return telegram(hangingServer(t)) }},
+		{"teams 401 echoing the request", func() (Notifier, error) { return teams(echoingServer(t, 401)) }},
+		{"teams 429 echoing the request", func() (Notifier, error) { return teams(echoingServer(t, 429)) }},
+		{"teams 500 echoing the request", func() (Notifier, error) { return teams(echoingServer(t, 500)) }},
+		{"teams connection refused", func() (Notifier, error) { return teams(closedAddr(t)) }},
+		{"teams timeout", func() (Notifier, error) { return teams(hangingServer(t)) }},
+		{"slack 200 echoing the request", func() (Notifier, error) { return slack(echoingServer(t, 200)) }},
+		{"telegram 200 echoing the request", func() (Notifier, error) { return telegram(echoingServer(t, 200)) }},
+		{"discord 200 echoing the request", func() (Notifier, error) { return discordHook(echoingServer(t, 200)) }},
+		{"discord URL that does not parse", func() (Notifier, error) { return NewDiscord(DiscordOptions{WebhookURL: "http://x%zz" + discord}) }},
 		{"pagerduty 400 echoing the request", func() (Notifier, error) { return pagerduty(echoingServer(t, 400)) }},
 		{"pagerduty 429 echoing the request", func() (Notifier, error) { return pagerduty(echoingServer(t, 429)) }},
 		{"pagerduty connection refused", func() (Notifier, error) { return pagerduty(closedAddr(t)) }},
