@@ -1,6 +1,6 @@
 // Package notify tells people of alerts: it renders the notifications the
 // alert engine writes to the outbox, and delivers them on each channel
-// (email, SMS, webhook or your own) through the outbox sender.
+// (email, SMS, chat, paging, webhook or your own) through the outbox sender.
 package notify
 
 import (
