@@ -118,19 +118,3 @@ func (a *alerting) evaluate(ctx context.Context, now time.Time) error {
 	}
 	return a.engine.Tick(ctx)
 }
-
-// messageRefs gives the sender the store's message refs in its terms.
-type messageRefs struct{ st *store.Store }
-
-func (a messageRefs) MessageRef(ctx context.Context, channel, alertKey string) (notify.MessageRef, bool, error) {
-	m, ok, err := a.st.MessageRef(ctx, channel, alertKey)
-	return notify.MessageRef{ID: m.Ref, Grouped: m.Grouped}, ok, err
-}
-
-func (a messageRefs) SaveMessageRef(ctx context.Context, channel string, alertKeys []string, ref notify.MessageRef, now time.Time) error {
-	refs := make([]store.MessageRef, len(alertKeys))
-	for i, k := range alertKeys {
-		refs[i] = store.MessageRef{Channel: channel, AlertKey: k, Ref: ref.ID, Grouped: ref.Grouped, UpdatedAt: now}
-	}
-	return a.st.SaveMessageRefs(ctx, refs...)
-}

@@ -220,7 +220,9 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	if err != nil {
 		return nil, err
 	}
-	dh, err := drain.NewHandler(drain.Options{Secrets: drainSecrets, Sink: pipe, Logger: log, Metrics: met})
+	// Only Heroku's router can reach a dyno: there the last X-Forwarded-For
+	// hop is the client; anywhere else anyone may write it.
+	dh, err := drain.NewHandler(drain.Options{Secrets: drainSecrets, Sink: pipe, Logger: log, Metrics: met, TrustForwardedFor: cfg.OnHeroku()})
 	if err != nil {
 		return nil, err
 	}

@@ -41,7 +41,7 @@ func startWorker(ctx context.Context, cfg *config.Config, log *slog.Logger, st *
 		Events: cfg.RetentionEvents.D(), Minute: cfg.RetentionMinute.D(), Samples: cfg.RetentionMinute.D(),
 		Hourly: cfg.RetentionHourly.D(), DedupeKeys: store.DefaultRetention().DedupeKeys, Alerts: cfg.RetentionEvents.D(), Checks: cfg.RetentionMinute.D(),
 	}
-	sender, err := notify.NewSender(notify.SenderOptions{Outbox: st, Refs: messageRefs{st}, Notifiers: al.notifiers, Holder: holder, Logger: log,
+	sender, err := notify.NewSender(notify.SenderOptions{Outbox: st, Refs: st, Notifiers: al.notifiers, Holder: holder, Logger: log,
 		Delivered: al.metrics.Delivered})
 	if err != nil {
 		return nil, err

@@ -388,6 +388,22 @@ func TestREADMEPagingExamples(t *testing.T) {
 			u, _ := url.Parse(ex["NTFY_URL"])
 			return []string{"POST " + u.Path + " Bearer " + ex["NTFY_TOKEN"]}
 		}},
+		{"PUSHOVER_", func(t *testing.T, _ map[string]string) (map[string]string, func() []string) {
+			var mu sync.Mutex
+			var heard []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				r.ParseForm()
+				mu.Lock()
+				heard = append(heard, r.URL.Path+" "+r.PostForm.Get("token")+" "+r.PostForm.Get("user")+" "+r.PostForm.Get("priority"))
+				mu.Unlock()
+				io.WriteString(w, `{"status":1,"request":"647d2300-702c-4b38-8b2f-d56326ae460b"}`)
+			}))
+			t.Cleanup(srv.Close)
+			return map[string]string{"PUSHOVER_API_URL": srv.URL}, func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(heard) }
+		}, func(ex map[string]string) []string {
+			// A test is never an emergency: it would repeat until acknowledged.
+			return []string{"/1/messages.json " + ex["PUSHOVER_TOKEN"] + " " + ex["PUSHOVER_USER"] + " 0"}
+		}},
 	} {
 		t.Run(tc.prefix, func(t *testing.T) {
 			example := readmeConfigSets(t, tc.prefix)

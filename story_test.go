@@ -215,7 +215,7 @@ func (s *story) configure(env ...string) {
 // newSender is another worker's sender on the story's store and channels.
 func (s *story) newSender(holder string) *notify.Sender {
 	s.t.Helper()
-	sender, err := notify.NewSender(notify.SenderOptions{Outbox: s.st, Refs: messageRefs{s.st}, Notifiers: s.al.notifiers, Holder: holder,
+	sender, err := notify.NewSender(notify.SenderOptions{Outbox: s.st, Refs: s.st, Notifiers: s.al.notifiers, Holder: holder,
 		Logger: s.logger, Now: s.now})
 	if err != nil {
 		s.t.Fatal(err)
@@ -745,6 +745,21 @@ func TestStoryForgettingAnAppResolvesItsFiringAlerts(t *testing.T) {
 	if s.firing(alert.RuleR14) || !s.firing(alert.RuleR15) {
 		t.Error("want shop's R14 forgotten and blog's R15 firing")
 	}
+}
+
+// PG_ERRORS pages on Heroku Postgres's own log lines only. An app's process
+// type named postgres (a self-run Postgres whose log_line_prefix is
+// "sql_error_code = %e ") logs as app[postgres.1], as Heroku Postgres logs
+// as app[postgres.<pid>]; its lines lack the [DATABASE] [9-1] tags Heroku
+// Postgres writes, and are app output.
+func TestStoryOnlyHerokuPostgresLinesPagePGErrors(t *testing.T) {
+	s := newStory(t)
+	s.log("shop", `app[postgres.1]: sql_error_code = 53300 FATAL:  sorry, too many clients already`)
+	s.advance(time.Minute)
+	s.expect()
+	s.log("shop", `app[postgres.1262692]: [DATABASE] [9-1]  sql_error_code = 53300 FATAL:  too many connections for role "u3v"`)
+	s.advance(time.Minute)
+	s.expect("firing shop pg_errors 53300")
 }
 
 // TestAlertOfARemovedCheckResolves: removing a failing check's CHECK_ var

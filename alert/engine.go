@@ -31,9 +31,17 @@ type Store interface {
 	// at least severity atLeast that went out at once (not held for a
 	// group) was written, if it was since.
 	LastGroupStart(ctx context.Context, app string, atLeast Severity, since time.Time) (time.Time, bool, error)
-	// LastNotified returns when the alert's latest firing or reminder went
-	// out, or pending while it has not yet; both zero if it never will.
-	LastNotified(ctx context.Context, key string) (sentAt time.Time, pending bool, err error)
+	// LastNotified returns, for each of keys whose alert's latest firing or
+	// reminder is written, when it went out, or Pending while it has not
+	// yet; zero if it never will. Tick asks it of every firing alert at
+	// once: one query, not one an alert.
+	LastNotified(ctx context.Context, keys []string) (map[string]Notified, error)
+}
+
+// Notified is when an alert's latest firing or reminder went out.
+type Notified struct {
+	SentAt  time.Time
+	Pending bool // written, not sent yet
 }
 
 // Outgoing is one notification for one channel, as the outbox keeps it.
@@ -254,6 +262,10 @@ func (e *Engine) Tick(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("alert: silences: %w", err)
 	}
+	notified, err := e.lastNotified(ctx, active)
+	if err != nil {
+		return err
+	}
 	var errs []error
 	for _, a := range active {
 		r := e.o.Rules.For(a.App, a.Rule)
@@ -261,21 +273,17 @@ func (e *Engine) Tick(ctx context.Context) error {
 			r = Rule{Name: RuleMaintenance, Enabled: true, Window: e.o.Rules.Policy.MaintenanceFor, Samples: 1, Severity: Info}
 		}
 		retired := e.retired(&a)
-		sentAt, pending, err := e.lastNotified(ctx, &a)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
+		n := notified[a.Key]
 		if err := e.update(ctx, a.Key, silences, now, func(s State, silenced bool) (State, []Status) {
 			if s.Phase == PhaseFiring && s.Notified {
 				// Reminders count from when the last notice went out, not
 				// from when it was written: a firing held for its group, or
 				// retried while a channel was down, is not reminded of early.
 				switch {
-				case pending:
+				case n.Pending:
 					s.LastNotifiedAt = now
-				case !sentAt.IsZero():
-					s.LastNotifiedAt = sentAt
+				case !n.SentAt.IsZero():
+					s.LastNotifiedAt = n.SentAt
 				}
 			}
 			var st Status
@@ -346,17 +354,26 @@ func (e *Engine) retired(s *State) bool {
 	return e.o.Retired != nil && e.o.Retired(k)
 }
 
-// lastNotified asks the outbox when a's latest firing or reminder went out,
-// for a firing alert that was told of; zero otherwise.
-func (e *Engine) lastNotified(ctx context.Context, a *State) (time.Time, bool, error) {
-	if a.Phase != PhaseFiring || !a.Notified || len(e.o.Channels) == 0 {
-		return time.Time{}, false, nil
+// lastNotified asks the outbox, in one query, when the latest firing or
+// reminder of each firing alert of active that was told of went out.
+func (e *Engine) lastNotified(ctx context.Context, active []State) (map[string]Notified, error) {
+	if len(e.o.Channels) == 0 {
+		return nil, nil
 	}
-	at, pending, err := e.o.Store.LastNotified(ctx, a.Key)
+	var keys []string
+	for i := range active {
+		if a := &active[i]; a.Phase == PhaseFiring && a.Notified {
+			keys = append(keys, a.Key)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	n, err := e.o.Store.LastNotified(ctx, keys)
 	if err != nil {
-		return time.Time{}, false, fmt.Errorf("alert %s: last notified: %w", a.Key, err)
+		return nil, fmt.Errorf("alert: last notified of %d alerts: %w", len(keys), err)
 	}
-	return at, pending, nil
+	return n, nil
 }
 
 // update reads an alert, changes it with fn and saves it with its
@@ -399,12 +416,12 @@ func (e *Engine) update(ctx context.Context, key string, silences []Silence, now
 
 // silenced says whether a silence, or maintenance mode, mutes the alert.
 func (e *Engine) silenced(ctx context.Context, s *State, key string, silences []Silence, now time.Time) bool {
-	k, err := ParseKey(key)
-	if err != nil {
-		e.o.Logger.Error("alert key", "err", err)
-	}
 	probe := *s
 	if probe.Key == "" {
+		k, err := ParseKey(key)
+		if err != nil {
+			e.o.Logger.Error("alert key", "err", err)
+		}
 		probe.Key, probe.Rule, probe.App = key, k.Rule, k.App
 	}
 	for _, sl := range silences {
@@ -412,7 +429,7 @@ func (e *Engine) silenced(ctx context.Context, s *State, key string, silences []
 			return true
 		}
 	}
-	if mutedInMaintenance(k) {
+	if mutedInMaintenance(&probe) {
 		m, ok, err := e.o.Store.Alert(ctx, Key{Rule: RuleMaintenance, App: probe.App}.String())
 		if err == nil && ok && m.Phase == PhaseFiring && now.Sub(m.LastEventAt) < e.o.Rules.Policy.MaintenanceFor {
 			return true
@@ -421,16 +438,17 @@ func (e *Engine) silenced(ctx context.Context, s *State, key string, silences []
 	return false
 }
 
-// mutedInMaintenance says whether maintenance mode mutes the alert k: its
+// mutedInMaintenance says whether maintenance mode mutes the alert s: its
 // app's router alerts, whose errors are Heroku's maintenance page, and its
 // status checks (app=), which that page answers with 503. Not a check's
 // certificate: maintenance does not renew it.
-func mutedInMaintenance(k Key) bool {
-	switch k.Rule {
+func mutedInMaintenance(s *State) bool {
+	switch s.Rule {
 	case RuleHCodes, Rule5xxRate, RuleSlowRequests:
 		return true
 	case RuleCheck:
-		return k.App != "" && k.Part == ""
+		k, err := ParseKey(s.Key)
+		return err == nil && s.App != "" && k.Part == ""
 	}
 	return false
 }

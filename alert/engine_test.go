@@ -3,6 +3,7 @@ package alert
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -21,6 +22,8 @@ type memStore struct {
 	silences  []Silence
 	saves     int
 	conflicts int // SaveAlert calls to refuse, as if another dyno won
+	// lastNotifiedCalls counts LastNotified calls: queries of the outbox.
+	lastNotifiedCalls int
 }
 
 func newMemStore() *memStore { return &memStore{alerts: map[string]State{}} }
@@ -329,5 +332,27 @@ func TestInstantRulesArePagedAsUrgent(t *testing.T) {
 	}
 	if want := map[RuleName]bool{RuleHCodes: false, RuleR14: true, RuleCrashLoop: true}; !maps.Equal(urgent, want) {
 		t.Errorf("urgent = %v, want %v", urgent, want)
+	}
+}
+
+// TestTickAsksTheOutboxOnceForAllFiringAlerts: with thousands of alerts
+// firing, a tick asks the outbox when each was last told of in one query,
+// not one an alert (2,000 queries every 15 s before).
+func TestTickAsksTheOutboxOnceForAllFiringAlerts(t *testing.T) {
+	st, clock := newMemStore(), &testClock{t0}
+	e := newEngine(t, st, clock)
+	var obs []Observation
+	for i := range 2000 {
+		obs = append(obs, ev(Key{Rule: RuleR14, App: fmt.Sprintf("app-%d", i), Dyno: "web.1"}, t0))
+	}
+	if err := e.Apply(context.Background(), obs); err != nil {
+		t.Fatal(err)
+	}
+	clock.t = t0.Add(time.Minute)
+	if err := e.Tick(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st.lastNotifiedCalls != 1 {
+		t.Errorf("one tick over 2000 firing alerts asked LastNotified %d times, want once", st.lastNotifiedCalls)
 	}
 }

@@ -9,15 +9,20 @@ import (
 
 // LastNotified: the memory outbox sends nothing, so a notification is
 // taken as sent when written.
-func (m *memStore) LastNotified(_ context.Context, key string) (time.Time, bool, error) {
+func (m *memStore) LastNotified(_ context.Context, keys []string) (map[string]Notified, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for i := len(m.outbox) - 1; i >= 0; i-- {
-		if o := m.outbox[i]; o.AlertKey == key && o.Status != Resolved {
-			return o.CreatedAt, false, nil
+	m.lastNotifiedCalls++
+	out := map[string]Notified{}
+	for _, key := range keys {
+		for i := len(m.outbox) - 1; i >= 0; i-- {
+			if o := m.outbox[i]; o.AlertKey == key && o.Status != Resolved {
+				out[key] = Notified{SentAt: o.CreatedAt}
+				break
+			}
 		}
 	}
-	return time.Time{}, false, nil
+	return out, nil
 }
 
 // TestAlertsOfNoAppAreNotGroupedAndLinkTheChecksPage: status checks without
@@ -74,5 +79,36 @@ func TestDeliveryAlertsLinkTheAlertsPage(t *testing.T) {
 	}
 	if len(keys) != 2 {
 		t.Errorf("notified of %v, want the sms channel's and the outbox's delivery alerts", keys)
+	}
+}
+
+// TestMaintenanceMutesAChecksFailureNotItsCertificate: while shop is in
+// maintenance (an H80 just now), its check failing pages nobody (Heroku's
+// maintenance page answers it), but its certificate ending soon does, as
+// does a check of no app.
+func TestMaintenanceMutesAChecksFailureNotItsCertificate(t *testing.T) {
+	st, clock := newMemStore(), &testClock{t0}
+	e := newEngine(t, st, clock)
+	h80 := Observation{Key: Key{Rule: RuleMaintenance, App: "shop"}.String(), Rule: RuleMaintenance, App: "shop", Kind: Event, At: t0, Count: 1, Code: "H80"}
+	above := func(k Key) Observation {
+		return Observation{Key: k.String(), Rule: RuleCheck, App: k.App, Code: k.Code, Kind: Above, At: t0, Count: 1, Severity: Critical, Summary: k.String()}
+	}
+	obs := []Observation{h80,
+		above(Key{Rule: RuleCheck, App: "shop", Code: "api"}),
+		above(Key{Rule: RuleCheck, App: "shop", Code: "api", Part: "cert"}),
+		above(Key{Rule: RuleCheck, Code: "status"})}
+	if err := e.Apply(context.Background(), obs); err != nil {
+		t.Fatal(err)
+	}
+	told := map[string]bool{}
+	for _, o := range st.outbox {
+		told[o.AlertKey] = true
+	}
+	want := map[string]bool{"check|shop|api|cert": true, "check||status": true}
+	if len(told) != len(want) || !told["check|shop|api|cert"] || !told["check||status"] {
+		t.Errorf("told of %v, want %v", told, want)
+	}
+	if s := st.alerts["check|shop|api"]; s.Phase != PhaseFiring {
+		t.Errorf("shop's check is %s, want firing (muted)", s.Phase)
 	}
 }

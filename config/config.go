@@ -19,6 +19,7 @@ import (
 	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/duration"
 	"github.com/dynowatch/dynowatch/heroku"
+	"github.com/dynowatch/dynowatch/redact"
 )
 
 // Config is every config var dynowatch reads. Each field's tags give the var's
@@ -66,6 +67,10 @@ type Config struct {
 	NtfyURL              string `envconfig:"NTFY_URL" example:"https://ntfy.sh/dynowatch-alerts-7f3a9c" secret:"true" desc:"URL of an ntfy topic (ntfy.sh or your own server; user:pass@ in it for basic auth): alerts as phone push notifications. On ntfy.sh the topic name is the password: pick one nobody guesses."`
 	NtfyToken            string `envconfig:"NTFY_TOKEN" example:"tk_AgQdq7mVBoFD37zQVN29RhuMzNIz2" secret:"true" desc:"ntfy access token, for a topic that needs one (instead of user:pass in NTFY_URL)."`
 	NtfyMinSeverity      string `envconfig:"NTFY_MIN_SEVERITY" default:"warning" example:"critical" desc:"Least severity pushed through ntfy: info, warning or critical."`
+	PushoverToken        string `envconfig:"PUSHOVER_TOKEN" example:"azGDORePK8gMaC0QOYAMyEEuzJnyUi" secret:"true" desc:"API token of your Pushover application: alerts as Pushover notifications, a critical one as an emergency that repeats until acknowledged (needs PUSHOVER_USER)."`
+	PushoverUser         string `envconfig:"PUSHOVER_USER" example:"uQiRzpo4DXghDmr9QzzfQu27cmVRsG" secret:"true" desc:"Pushover user or group key that gets the alerts."`
+	PushoverAPIURL       string `envconfig:"PUSHOVER_API_URL" default:"https://api.pushover.net" example:"https://api.pushover.net" desc:"Pushover API host."`
+	PushoverMinSeverity  string `envconfig:"PUSHOVER_MIN_SEVERITY" default:"warning" example:"critical" desc:"Least severity sent through Pushover: info, warning or critical."`
 	SlackBotToken        string `envconfig:"SLACK_BOT_TOKEN" example:"xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp" secret:"true" desc:"Slack bot token (chat:write scope): alerts in SLACK_CHANNEL, one message per incident edited in place."`
 	SlackChannel         string `envconfig:"SLACK_CHANNEL" example:"C0123456789" desc:"Slack channel (its ID, or #name) the bot posts in; invite the bot to it."`
 	SlackWebhookURL      string `envconfig:"SLACK_WEBHOOK_URL" example:"https://hooks.slack.com/services/T000/B000/XXXXXXXX" secret:"true" desc:"Slack incoming webhook, instead of a bot token: it can't edit, so an incident's later news are follow-ups."`
@@ -152,7 +157,7 @@ func (c *Config) Validate() error {
 		bad("DATABASE_MAX_CONNS", strconv.Itoa(int(c.DatabaseMaxConns)), "want at least 1")
 	}
 	for _, sv := range []struct{ name, v string }{{"ALERT_EMAIL_MIN_SEVERITY", c.EmailMinSeverity}, {"ALERT_SMS_MIN_SEVERITY", c.SMSMinSeverity}, {"ALERT_WEBHOOK_MIN_SEVERITY", c.WebhookMinSeverity},
-		{"PAGERDUTY_MIN_SEVERITY", c.PagerDutyMinSeverity}, {"NTFY_MIN_SEVERITY", c.NtfyMinSeverity},
+		{"PAGERDUTY_MIN_SEVERITY", c.PagerDutyMinSeverity}, {"NTFY_MIN_SEVERITY", c.NtfyMinSeverity}, {"PUSHOVER_MIN_SEVERITY", c.PushoverMinSeverity},
 		{"SLACK_MIN_SEVERITY", c.SlackMinSeverity}, {"DISCORD_MIN_SEVERITY", c.DiscordMinSeverity},
 		{"TELEGRAM_MIN_SEVERITY", c.TelegramMinSeverity}, {"TEAMS_MIN_SEVERITY", c.TeamsMinSeverity}} {
 		if _, err := alert.ParseSeverity(sv.v); err != nil {
@@ -163,7 +168,7 @@ func (c *Config) Validate() error {
 		bad("ALERT_TIMEZONE", c.Timezone, "not a time zone name")
 	}
 	for _, u := range []struct{ name, v string }{{"ALERT_WEBHOOK_URL", c.WebhookURL}, {"SENDGRID_HOST", c.SendGridHost}, {"HEARTBEAT_URL", c.HeartbeatURL},
-		{"PAGERDUTY_API_URL", c.PagerDutyAPIURL},
+		{"PAGERDUTY_API_URL", c.PagerDutyAPIURL}, {"PUSHOVER_API_URL", c.PushoverAPIURL},
 		{"SLACK_WEBHOOK_URL", c.SlackWebhookURL}, {"SLACK_API_URL", c.SlackAPIURL}, {"DISCORD_WEBHOOK_URL", c.DiscordWebhookURL},
 		{"TELEGRAM_API_URL", c.TelegramAPIURL}, {"TEAMS_WEBHOOK_URL", c.TeamsWebhookURL}} {
 		if u.v == "" {
@@ -171,6 +176,13 @@ func (c *Config) Validate() error {
 		}
 		if p, err := url.Parse(u.v); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			bad(u.name, "(redacted)", "want an http or https URL")
+		}
+	}
+	// An API host pasted with the endpoint's path would post to the path
+	// twice: a 404 at the first alert instead of an error now.
+	for _, u := range []struct{ name, v string }{{"PAGERDUTY_API_URL", c.PagerDutyAPIURL}, {"PUSHOVER_API_URL", c.PushoverAPIURL}} {
+		if p, err := url.Parse(u.v); err == nil && (strings.Trim(p.Path, "/") != "" || p.RawQuery != "" || p.User != nil) {
+			bad(u.name, redact.URL(u.v), "want the API host only, without a path")
 		}
 	}
 	if c.SMTPURL != "" {
@@ -211,6 +223,13 @@ func (c *Config) Validate() error {
 			bad("NTFY_URL", "(redacted)", "want the topic's URL, such as https://ntfy.sh/my-topic")
 		} else if _, pass := u.User.Password(); pass && c.NtfyToken != "" {
 			bad("NTFY_TOKEN", "(redacted)", "NTFY_URL has a password too: set one of them")
+		}
+	}
+	if c.PushoverToken != "" || c.PushoverUser != "" {
+		for _, k := range []struct{ name, v string }{{"PUSHOVER_TOKEN", c.PushoverToken}, {"PUSHOVER_USER", c.PushoverUser}} {
+			if !pushoverKey.MatchString(k.v) {
+				bad(k.name, "(redacted)", "Pushover needs PUSHOVER_TOKEN and PUSHOVER_USER, each 30 letters and digits as Pushover shows them")
+			}
 		}
 	}
 	if c.NtfyToken != "" && c.NtfyURL == "" {
@@ -359,6 +378,9 @@ func (l List) String() string { return strings.Join(l, ",") }
 // phoneNumber is an international number as Infobip takes it: country code
 // first, digits only, an optional leading '+'.
 var phoneNumber = regexp.MustCompile(`^\+?[1-9][0-9]{6,14}$`)
+
+// pushoverKey is a Pushover application token or user or group key.
+var pushoverKey = regexp.MustCompile(`^[A-Za-z0-9]{30}$`)
 
 // Secrets is a comma-separated list of passwords.
 type Secrets []string

@@ -73,6 +73,12 @@ func TestLoadErrors(t *testing.T) {
 		{"NTFY_URL", "https://ntfy.sh/", []string{"want the topic's URL"}},
 		{"NTFY_TOKEN", "tk_x", []string{"set NTFY_URL, the topic's URL, too", "example: NTFY_TOKEN=tk_"}},
 		{"NTFY_MIN_SEVERITY", "loud", []string{"want info, warning or critical"}},
+		{"PUSHOVER_TOKEN", "azGDORePK8gMaC0QOYAMyEEuzJnyUi", []string{"PUSHOVER_USER=\"(redacted)\"", "needs PUSHOVER_TOKEN and PUSHOVER_USER", "example: PUSHOVER_USER=u"}},
+		{"PUSHOVER_USER", "me@example.com", []string{"PUSHOVER_USER=\"(redacted)\"", "PUSHOVER_TOKEN=\"(redacted)\"", "30 letters and digits"}},
+		{"PUSHOVER_MIN_SEVERITY", "emergency", []string{"want info, warning or critical"}},
+		{"PAGERDUTY_API_URL", "https://events.pagerduty.com/v2/enqueue", []string{"want the API host only, without a path", "example: PAGERDUTY_API_URL=https://events.eu.pagerduty.com"}},
+		{"PUSHOVER_API_URL", "https://api.pushover.net/1/messages.json", []string{"want the API host only, without a path"}},
+		{"PUSHOVER_API_URL", "https://u:topsecret3@proxy.example.com", []string{`PUSHOVER_API_URL="https://u:xxxxx@proxy.example.com"`, "want the API host only"}},
 		{"PAGERDUTY_MIN_SEVERITY", "high", []string{"want info, warning or critical", "example: PAGERDUTY_MIN_SEVERITY=warning"}},
 	}
 	for _, tt := range tests {
@@ -88,7 +94,7 @@ func TestLoadErrors(t *testing.T) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
 			}
-			if tt.name == "DATABASE_URL" && strings.Contains(err.Error(), "mysql") {
+			if tt.name == "DATABASE_URL" && strings.Contains(err.Error(), "mysql") || strings.Contains(err.Error(), "topsecret") {
 				t.Errorf("error shows the secret: %q", err)
 			}
 		})

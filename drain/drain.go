@@ -12,9 +12,11 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,7 +122,18 @@ type Options struct {
 	// quarter of MaxInFlight): one app then can't take every turn, and its
 	// requests beyond its share get a 429, which Logplex retries.
 	MaxInFlight, MaxInFlightPerApp int
-	BodyTimeout                    time.Duration // 0 means DefaultBodyTimeout
+	// MaxInFlightPerClient caps the requests of one client address (0 means
+	// a quarter of MaxInFlight): someone holding the secret can't take every
+	// slot with slow bodies spread over many app names. Beyond it, a 503
+	// with Retry-After.
+	MaxInFlightPerClient int
+	// TrustForwardedFor takes the client's address from the last hop of
+	// X-Forwarded-For, which Heroku's router appends to what the client
+	// sent. Set it on Heroku only: there every request comes through the
+	// router, from the router's address; elsewhere anyone may write the
+	// header, and the connection's address is the client's.
+	TrustForwardedFor bool
+	BodyTimeout       time.Duration // 0 means DefaultBodyTimeout
 }
 
 func (o *Options) validate() error {
@@ -131,9 +144,9 @@ func (o *Options) validate() error {
 		return errors.New("drain: Options.Sink is required")
 	case o.Logger == nil:
 		return errors.New("drain: Options.Logger is required")
-	case o.MaxInFlight < 0 || o.MaxInFlightPerApp < 0 || o.BodyTimeout < 0:
-		return fmt.Errorf("drain: Options.MaxInFlight (%d), MaxInFlightPerApp (%d) and BodyTimeout (%v) must not be negative",
-			o.MaxInFlight, o.MaxInFlightPerApp, o.BodyTimeout)
+	case o.MaxInFlight < 0 || o.MaxInFlightPerApp < 0 || o.MaxInFlightPerClient < 0 || o.BodyTimeout < 0:
+		return fmt.Errorf("drain: Options.MaxInFlight (%d), MaxInFlightPerApp (%d), MaxInFlightPerClient (%d) and BodyTimeout (%v) must not be negative",
+			o.MaxInFlight, o.MaxInFlightPerApp, o.MaxInFlightPerClient, o.BodyTimeout)
 	}
 	for i, s := range o.Secrets {
 		if s == "" {
@@ -155,8 +168,11 @@ type Handler struct {
 	bodyTimeout time.Duration
 	slots       chan struct{} // one token per request in flight
 	perApp      int
+	perClient   int
+	forwarded   bool // trust X-Forwarded-For's last hop
 	mu          sync.Mutex
 	inFlight    map[string]int      // requests in flight per app; guarded by mu
+	clients     map[string]int      // requests in flight per client address; guarded by mu
 	messages    *semaphore.Weighted // of MaxMessagesInFlight
 	appMessages map[string]int64    // of MaxMessagesPerApp, taken by each app's requests in flight; guarded by mu
 }
@@ -168,11 +184,12 @@ func NewHandler(o Options) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{sink: o.Sink, log: o.Logger, now: o.Now, metrics: o.Metrics, bodyTimeout: cmp.Or(o.BodyTimeout, DefaultBodyTimeout),
-		inFlight: map[string]int{}, messages: semaphore.NewWeighted(MaxMessagesInFlight),
+		forwarded: o.TrustForwardedFor, inFlight: map[string]int{}, clients: map[string]int{}, messages: semaphore.NewWeighted(MaxMessagesInFlight),
 		appMessages: map[string]int64{}}
 	maxInFlight := cmp.Or(o.MaxInFlight, DefaultMaxInFlight)
 	h.slots = make(chan struct{}, maxInFlight)
 	h.perApp = cmp.Or(o.MaxInFlightPerApp, max(1, maxInFlight/4))
+	h.perClient = cmp.Or(o.MaxInFlightPerClient, max(1, maxInFlight/4))
 	if h.metrics == nil {
 		h.metrics = nopMetrics{}
 	}
@@ -214,7 +231,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, "Content-Type must be application/logplex-1 or text/plain", http.StatusUnsupportedMediaType)
 		return
 	}
-	release, status := h.acquire(r.Context(), app)
+	release, status := h.acquire(r.Context(), app, h.client(r))
 	if status != 0 {
 		h.metrics.Request("busy", 0, 0, false)
 		w.Header().Set("Retry-After", "1")
@@ -320,22 +337,53 @@ func refuse(w http.ResponseWriter, msg string, status int) {
 	http.Error(w, msg, status)
 }
 
-// acquire takes a turn for a request of app: at once if the app has fewer
-// than its share in flight and a slot is free, else after waiting up to
-// slotWait for a slot. It returns the release of the turn, or the status to
-// answer instead: 429 over the app's share, 503 for no slot.
-func (h *Handler) acquire(ctx context.Context, app string) (release func(), status int) {
+// client returns the address of r's client: the last hop of
+// X-Forwarded-For when trusted (the one Heroku's router appended; earlier
+// hops are the client's to write), else the connection's.
+func (h *Handler) client(r *http.Request) string {
+	if h.forwarded {
+		if hops := r.Header.Values("X-Forwarded-For"); len(hops) > 0 {
+			last := hops[len(hops)-1]
+			if i := strings.LastIndexByte(last, ','); i >= 0 {
+				last = last[i+1:]
+			}
+			if last = strings.TrimSpace(last); last != "" {
+				return last
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// acquire takes a turn for a request of app from client: at once if both
+// have fewer than their share in flight and a slot is free, else after
+// waiting up to slotWait for a slot. It returns the release of the turn, or
+// the status to answer instead: 429 over the app's share, 503 over the
+// client's or for no slot.
+func (h *Handler) acquire(ctx context.Context, app, client string) (release func(), status int) {
 	h.mu.Lock()
 	if h.inFlight[app] >= h.perApp {
 		h.mu.Unlock()
 		return nil, http.StatusTooManyRequests
 	}
+	if h.clients[client] >= h.perClient {
+		h.mu.Unlock()
+		return nil, http.StatusServiceUnavailable
+	}
 	h.inFlight[app]++
+	h.clients[client]++
 	h.mu.Unlock()
 	done := func() {
 		h.mu.Lock()
 		if h.inFlight[app]--; h.inFlight[app] == 0 {
 			delete(h.inFlight, app)
+		}
+		if h.clients[client]--; h.clients[client] == 0 {
+			delete(h.clients, client)
 		}
 		h.mu.Unlock()
 	}

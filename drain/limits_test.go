@@ -161,7 +161,8 @@ func TestTooManyRequestsInFlightGet503AndOneAppGets429(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sink := &blockingSink{app: "hog", entered: make(chan struct{}), release: make(chan struct{})}
-			srv := serve(t, Options{Sink: sink, MaxInFlight: tc.maxIn, MaxInFlightPerApp: tc.maxPerApp})
+			// All requests come from this test's address: no per-client cap here.
+			srv := serve(t, Options{Sink: sink, MaxInFlight: tc.maxIn, MaxInFlightPerApp: tc.maxPerApp, MaxInFlightPerClient: tc.maxIn})
 			var wg sync.WaitGroup
 			for range tc.blocked {
 				wg.Add(1)
@@ -180,6 +181,78 @@ func TestTooManyRequestsInFlightGet503AndOneAppGets429(t *testing.T) {
 			wg.Wait()
 			if resp := post(srv, "hog"); resp.StatusCode != http.StatusNoContent {
 				t.Errorf("after the others finished: %d, want 204", resp.StatusCode)
+			}
+		})
+	}
+}
+
+// TestSlowClientHoldsNoMoreThanItsShareOfSlots: a client with the secret
+// opening slow requests over many app names holds at most a quarter of the
+// slots until their bodies time out; its requests beyond get a 503 with
+// Retry-After at once, and another client is served meanwhile. On Heroku the
+// client is the last X-Forwarded-For hop, the one the router appends (the
+// earlier ones are the client's to forge); elsewhere the header is ignored.
+func TestSlowClientHoldsNoMoreThanItsShareOfSlots(t *testing.T) {
+	const hostile, router = "203.0.113.9", "10.1.2.3"
+	slow := func(t *testing.T, srv *httptest.Server, app, xff string) (net.Conn, *bufio.Reader) {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		req, _ := http.NewRequest("POST", srv.URL, nil)
+		req.SetBasicAuth("dynowatch", "s")
+		fmt.Fprintf(conn, "POST /drain/%s HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nX-Forwarded-For: %s\r\n"+
+			"Content-Type: application/logplex-1\r\nContent-Length: 1000\r\n\r\n9", app, req.Header.Get("Authorization"), xff)
+		return conn, bufio.NewReader(conn)
+	}
+	post := func(t *testing.T, srv *httptest.Server, xff string) int {
+		req, _ := http.NewRequest("POST", srv.URL+"/drain/fair-app", strings.NewReader(frame(routerLine)))
+		req.Header.Set("Content-Type", "application/logplex-1")
+		req.Header.Set("X-Forwarded-For", xff)
+		req.SetBasicAuth("dynowatch", "s")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		name      string
+		trust     bool
+		other     string // X-Forwarded-For of another client's request
+		wantOther int
+	}{
+		{"on Heroku, another client", true, "198.51.100.7, " + router, http.StatusNoContent},
+		{"on Heroku, the same client forging an earlier hop", true, "198.51.100.7, " + hostile, http.StatusServiceUnavailable},
+		{"off Heroku the header is the client's to write", false, "198.51.100.7", http.StatusServiceUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const slots = 8 // a quarter: 2 for each client
+			srv := serve(t, Options{Sink: &recordingSink{}, MaxInFlight: slots, TrustForwardedFor: tc.trust, BodyTimeout: time.Minute})
+			xff := hostile
+			if !tc.trust {
+				xff = "192.0.2.1" // ignored: every request is this test's address
+			}
+			var refused int
+			for i := range slots {
+				conn, r := slow(t, srv, fmt.Sprintf("app-%d", i), xff)
+				conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+				resp, err := http.ReadResponse(r, nil)
+				if err != nil {
+					continue // no answer: the request holds a slot, reading its body
+				}
+				refused++
+				if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+					t.Errorf("slow request %d: %d with Retry-After %q, want 503 with one", i, resp.StatusCode, resp.Header.Get("Retry-After"))
+				}
+			}
+			if refused != slots-slots/4 {
+				t.Errorf("%d of %d slow requests refused, want all but the client's share of %d", refused, slots, slots/4)
+			}
+			if got := post(t, srv, tc.other); got != tc.wantOther {
+				t.Errorf("request with X-Forwarded-For %q: %d, want %d", tc.other, got, tc.wantOther)
 			}
 		})
 	}
@@ -208,7 +281,9 @@ func (s *floodSink) Ingest(ctx context.Context, b *Batch) (bool, error) {
 // are stored, the retries are taken.
 func TestTinyFrameFloodsStayWithinTheMessageBudget(t *testing.T) {
 	sink := &floodSink{entered: make(chan struct{}), release: make(chan struct{})}
-	srv := serve(t, Options{Sink: sink})
+	// Parsing 50,000 frames under -race on a busy machine can take longer
+	// than the default BodyTimeout, which is not what this test is about.
+	srv := serve(t, Options{Sink: sink, BodyTimeout: time.Minute})
 	tiny := frame("<158>1 2024-03-15T12:00:00Z h app web.1 - x")
 	flood := func(n int) string { return strings.Repeat(tiny, n) }
 	post := func(app, body string) *http.Response {

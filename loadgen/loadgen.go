@@ -195,7 +195,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 						id = strings.Repeat(id, 3000/len(id))
 					}
 				}
-				req, err := http.NewRequestWithContext(sendCtx, "POST", base+app, bytes.NewReader(body))
+				// A request sent runs to its answer after the duration: one
+				// cancelled then may have been stored all the same, and would
+				// count as stored but not acknowledged.
+				req, err := http.NewRequestWithContext(ctx, "POST", base+app, bytes.NewReader(body))
 				if err != nil {
 					atomic.AddInt64(&res.Failed, 1)
 					return
@@ -207,9 +210,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 				t0 := time.Now()
 				resp, err := client.Do(req)
 				if err != nil {
-					if sendCtx.Err() == nil {
-						atomic.AddInt64(&res.Failed, 1)
-					}
+					atomic.AddInt64(&res.Failed, 1)
 					continue
 				}
 				io.Copy(io.Discard, resp.Body)

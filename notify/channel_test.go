@@ -73,6 +73,14 @@ var countingChannels = []countingChannel{
 		}
 		return c, func() int { return len(srv.got()) }
 	}},
+	{"pushover", func(t *testing.T, min alert.Severity) (Notifier, func() int) {
+		srv := newPushoverServer(t)
+		c, err := NewPushover(PushoverOptions{Token: testPushoverToken, User: testPushoverUser, APIURL: srv.srv.URL, MinSeverity: min})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, func() int { msgs, _, _ := srv.state(); return len(msgs) }
+	}},
 	{"pagerduty", func(t *testing.T, min alert.Severity) (Notifier, func() int) {
 		srv := newPagerDutyServer(t)
 		c, err := NewPagerDuty(PagerDutyOptions{RoutingKey: testPagerDutyKey, APIURL: srv.srv.URL, MinSeverity: min})
@@ -225,7 +233,11 @@ func TestChannelSendTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []Notifier{sg, ib, wh, sm, pd, nt} {
+	po, err := NewPushover(PushoverOptions{Token: testPushoverToken, User: testPushoverUser, APIURL: hang, Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []Notifier{sg, ib, wh, sm, pd, nt, po} {
 		t.Run(c.Name(), func(t *testing.T) {
 			start := time.Now()
 			retry, err := c.Notify(context.Background(), fixtureFiring())

@@ -1,6 +1,7 @@
 // Package notify tells people of alerts: it renders the notifications the
 // alert engine writes to the outbox, and delivers them on each channel
-// (email, SMS, chat, paging, webhook or your own) through the outbox sender.
+// (email, SMS, chat, webhook, PagerDuty, phone push or your own) through
+// the outbox sender.
 package notify
 
 import (
@@ -75,14 +76,22 @@ func Channels(cfg *config.Config) ([]Notifier, error) {
 		n, err := NewPagerDuty(PagerDutyOptions{RoutingKey: cfg.PagerDutyRoutingKey, APIURL: cfg.PagerDutyAPIURL,
 			MinSeverity: alert.Severity(cfg.PagerDutyMinSeverity)})
 		if err != nil {
-			return nil, fmt.Errorf("PagerDuty: %w", err)
+			return nil, fmt.Errorf("paging through PagerDuty: %w", err)
 		}
 		out = append(out, n)
 	}
 	if cfg.NtfyURL != "" {
 		n, err := NewNtfy(NtfyOptions{URL: cfg.NtfyURL, Token: cfg.NtfyToken, MinSeverity: alert.Severity(cfg.NtfyMinSeverity)})
 		if err != nil {
-			return nil, fmt.Errorf("ntfy: %w", err)
+			return nil, fmt.Errorf("push through ntfy: %w", err)
+		}
+		out = append(out, n)
+	}
+	if cfg.PushoverToken != "" {
+		n, err := NewPushover(PushoverOptions{Token: cfg.PushoverToken, User: cfg.PushoverUser, APIURL: cfg.PushoverAPIURL,
+			MinSeverity: alert.Severity(cfg.PushoverMinSeverity)})
+		if err != nil {
+			return nil, fmt.Errorf("push through Pushover: %w", err)
 		}
 		out = append(out, n)
 	}

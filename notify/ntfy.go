@@ -240,5 +240,5 @@ func (c *Ntfy) Notify(ctx context.Context, n *alert.Notification) (retry bool, e
 	if json.Unmarshal([]byte(scrubbed), &a) == nil && a.Error != "" {
 		detail = oneLine(a.Error + " (" + strconv.Itoa(a.Code) + sep(a.Link, ", see ") + ")")
 	}
-	return retry, statusError(c.redact, "ntfy "+c.where, resp.StatusCode, detail)
+	return retry, answerError(c.redact, "ntfy "+c.where, resp, detail)
 }

@@ -69,8 +69,8 @@ func NewPagerDuty(o PagerDutyOptions) (*PagerDuty, error) {
 	if err != nil {
 		return nil, err
 	}
-	if u.User != nil || u.RawQuery != "" {
-		return nil, fmt.Errorf("notify: PagerDutyOptions.APIURL: want a URL without credentials or query, such as %s", PagerDutyAPIURL)
+	if u.User != nil || u.RawQuery != "" || strings.Trim(u.Path, "/") != "" {
+		return nil, fmt.Errorf("notify: PagerDutyOptions.APIURL: want the API host only, such as %s", PagerDutyAPIURL)
 	}
 	if err := checkMinSeverity("PagerDutyOptions.MinSeverity", o.MinSeverity); err != nil {
 		return nil, err
@@ -270,5 +270,5 @@ func (p *PagerDuty) send(ctx context.Context, e pagerDutyEvent) (retry bool, err
 	if json.Unmarshal([]byte(scrubbed), &a) == nil && (a.Message != "" || len(a.Errors) > 0) {
 		detail = oneLine(joinNonEmpty(": ", a.Status, a.Message, strings.Join(a.Errors, "; ")))
 	}
-	return retry, statusError(p.redact, "pagerduty "+e.EventAction+" "+e.DedupKey, resp.StatusCode, detail)
+	return retry, answerError(p.redact, "pagerduty "+e.EventAction+" "+e.DedupKey, resp, detail)
 }

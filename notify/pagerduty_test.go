@@ -309,7 +309,7 @@ func TestNewPagerDutyValidates(t *testing.T) {
 		{"no key", PagerDutyOptions{}, "notify: PagerDutyOptions.RoutingKey is required"},
 		{"short key", PagerDutyOptions{RoutingKey: "abc"}, "notify: PagerDutyOptions.RoutingKey: want the 32-character integration key of an Events API v2 integration, got 3 characters"},
 		{"bad URL", PagerDutyOptions{RoutingKey: testPagerDutyKey, APIURL: "events.pagerduty.com"}, "notify: PagerDutyOptions.APIURL: want an http or https URL"},
-		{"URL with credentials", PagerDutyOptions{RoutingKey: testPagerDutyKey, APIURL: "https://u:p@events.pagerduty.com"}, "notify: PagerDutyOptions.APIURL: want a URL without credentials or query"},
+		{"URL with credentials", PagerDutyOptions{RoutingKey: testPagerDutyKey, APIURL: "https://u:p@events.pagerduty.com"}, "notify: PagerDutyOptions.APIURL: want the API host only"},
 		{"bad severity", PagerDutyOptions{RoutingKey: testPagerDutyKey, MinSeverity: "high"}, `notify: PagerDutyOptions.MinSeverity "high"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -46,7 +46,13 @@ func pushText(n *alert.Notification, maxBytes int) string {
 			b.WriteString("> " + clip(line, 200, "…") + "\n")
 		}
 	}
-	return cutBytes(strings.TrimRight(b.String(), "\n"), maxBytes, "…")
+	text := strings.TrimRight(b.String(), "\n")
+	if text == "" {
+		// Pushover refuses a blank message, and ntfy would show
+		// "triggered": say what happened again.
+		text = headline(firstAlert(n))
+	}
+	return cutBytes(text, maxBytes, "…")
 }
 
 // cutBytes cuts s to at most n bytes on a rune boundary, ending it with

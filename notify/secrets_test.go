@@ -128,8 +128,10 @@ func TestNoSecretInErrors(t *testing.T) {
 		ntfyToken  = "tk_leakcheckntfytoken"
 		ntfyPass   = "leakcheck-ntfy-pass"
 		ntfyTopic  = "leakcheck-ntfy-topic"
+		poToken    = "leakcheckpushovertoken01234567"
+		poUser     = "leakcheckpushoveruser012345678"
 	)
-	secrets := []string{sgKey, ibKey, pdKey, ntfyToken, ntfyPass, ntfyTopic, smtpPass,
+	secrets := []string{sgKey, ibKey, pdKey, poToken, poUser, ntfyToken, ntfyPass, ntfyTopic, smtpPass,
 		base64.StdEncoding.EncodeToString([]byte("phil:" + ntfyPass)), hookPass, "leakcheckpathtoken", hookQuery, hookSecret,
 		slackToken, "leakcheckslackhook", "leakcheckdiscordtoken", "leakcheck-telegram-token", teamsSig,
 		hookUser + ":" + hookPass, "alerts:" + smtpPass,
@@ -173,6 +175,9 @@ func TestNoSecretInErrors(t *testing.T) {
 	}
 	ntfyWithPassword := func(addr string) (Notifier, error) {
 		return NewNtfy(NtfyOptions{URL: "http://phil:" + ntfyPass + "@" + addr + "/" + ntfyTopic, Timeout: short})
+	}
+	pushover := func(addr string) (Notifier, error) {
+		return NewPushover(PushoverOptions{Token: poToken, User: poUser, APIURL: "http://" + addr, Timeout: short})
 	}
 	smtpTo := func(addr string) (Notifier, error) {
 		return NewSMTP(SMTPOptions{URL: "smtp://alerts:" + smtpPass + "@" + addr, From: "a@example.com", To: []string{"b@example.com"}, Timeout: short})
@@ -248,6 +253,13 @@ func TestNoSecretInErrors(t *testing.T) {
 		{"ntfy timeout", func() (Notifier, error) { return ntfyWithToken(hangingServer(t)) }},
 		{"ntfy URL that does not parse", func() (Notifier, error) {
 			return NewNtfy(NtfyOptions{URL: "http://phil:" + ntfyPass + "%zz@ntfy.example.com/" + ntfyTopic})
+		}},
+		{"pushover 400 echoing the request", func() (Notifier, error) { return pushover(echoingServer(t, 400)) }},
+		{"pushover 429 echoing the request", func() (Notifier, error) { return pushover(echoingServer(t, 429)) }},
+		{"pushover connection refused", func() (Notifier, error) { return pushover(closedAddr(t)) }},
+		{"pushover timeout", func() (Notifier, error) { return pushover(hangingServer(t)) }},
+		{"pushover user key of the wrong form", func() (Notifier, error) {
+			return NewPushover(PushoverOptions{Token: poToken, User: poUser + "!"})
 		}},
 		{"smtp 535 echoing the password", func() (Notifier, error) {
 			return smtpTo(smtpFailing("535 5.7.8 password " + smtpPass + " not accepted"))

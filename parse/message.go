@@ -39,7 +39,7 @@ func classify(e *Entry) error {
 			if parseLogplexError(e) {
 				return nil
 			}
-		case strings.HasPrefix(e.Process, "postgres."):
+		case strings.HasPrefix(e.Process, "postgres."): // or an app's process type named postgres: see parsePostgresLog
 			if parsePostgresLog(e) {
 				return nil
 			}
@@ -417,16 +417,27 @@ var postgresSeverities = [...]string{"LOG", "ERROR", "FATAL", "PANIC", "WARNING"
 func parsePostgresLog(e *Entry) bool {
 	rest := e.Message
 	var p PostgresLog
+	numbered := false
 	for strings.HasPrefix(rest, "[") {
 		end := strings.IndexByte(rest, ']')
 		if end < 0 {
 			return false
 		}
 		tag := rest[1:end]
-		if !isSequence(tag) {
+		if isSequence(tag) {
+			numbered = true
+		} else {
 			p.Attachment = tag
 		}
 		rest = strings.TrimLeft(rest[end+1:], " ")
+	}
+	// Heroku Postgres numbers every line it drains ([1846263-1]: the
+	// statement and its part). A line without that number is not Heroku
+	// Postgres's: an app's own process type named postgres has dynos
+	// postgres.1, postgres.2, … as Heroku Postgres's processes are
+	// postgres.<pid>, and its "ERROR:" must not count as the database's.
+	if !numbered {
+		return false
 	}
 	if after, ok := strings.CutPrefix(rest, "sql_error_code = "); ok {
 		p.SQLErrorCode, rest = field(after)

@@ -102,6 +102,20 @@ func TestKinds(t *testing.T) {
 			Entry{Source: "app", Process: "log-shuttle", Kind: KindLogplexError, Logplex: LogplexError{Code: "L13", Dropped: 111, Since: "2024-03-15T12:00:00+00:00"}}},
 		{"L14 without a count", `heroku[logplex]: Error L14 (certificate validation): error="bad certificate"`,
 			Entry{Source: "heroku", Process: "logplex", Kind: KindLogplexError, Logplex: LogplexError{Code: "L14", Dropped: Absent}}},
+		{"postgres log without an attachment", `app[postgres.1127530]: [121-1]  sql_error_code = 00000 LOG:  checkpoint starting: time`,
+			Entry{Source: "app", Process: "postgres.1127530", Kind: KindPostgresLog, Postgres: PostgresLog{SQLErrorCode: "00000", Severity: "LOG", Message: "checkpoint starting: time"}}},
+		{"postgres log of a small pid", `app[postgres.2]: [DATABASE] [9-1]  sql_error_code = 28000 FATAL:  no pg_hba.conf entry for host "48.136.164.110", user "postgres", database "postgres", SSL off`,
+			Entry{Source: "app", Process: "postgres.2", Kind: KindPostgresLog, Postgres: PostgresLog{Attachment: "DATABASE", SQLErrorCode: "28000", Severity: "FATAL",
+				Message: `no pg_hba.conf entry for host "48.136.164.110", user "postgres", database "postgres", SSL off`}}},
+		// An app's own process type named postgres (Procfile "postgres: …")
+		// logs as app[postgres.1]: its output is app output, not Heroku
+		// Postgres's, whatever it says.
+		{"process type postgres: its own error", `app[postgres.1]: ERROR:  could not connect to the primary, retrying in 5s`,
+			Entry{Source: "app", Process: "postgres.1", Kind: KindApp}},
+		{"process type postgres running Postgres", `app[postgres.2]: 2024-03-15 12:00:00.123 UTC [42] FATAL:  the database system is starting up`,
+			Entry{Source: "app", Process: "postgres.2", Kind: KindApp}},
+		{"process type postgres with a tag", `app[postgres.1]: [backup] FATAL: pg_dump failed`,
+			Entry{Source: "app", Process: "postgres.1", Kind: KindApp}},
 		{"app with l2met metrics", `app[web.1]: at=info msg="cache miss" measure#db.query=12.5ms count#hits=1 user=`,
 			Entry{Source: "app", Process: "web.1", Kind: KindApp, App: AppLine{
 				Pairs:   []Pair{{"at", "info"}, {"msg", "cache miss"}, {"user", ""}},

@@ -55,3 +55,33 @@ func (s *Store) OutboxFor(ctx context.Context, deliveryID string) ([]notify.Deli
 	}
 	return s.Outbox(ctx, OutboxQuery{DeliveryID: deliveryID, Limit: MaxAlertLimit})
 }
+
+// OutboxQuery selects outbox rows, newest first. Empty fields select all.
+type OutboxQuery struct {
+	App        string
+	DeliveryID string
+	Before     int64 // cursor: only rows with ID < Before; 0 for the newest
+	Limit      int   // 0 means DefaultAlertLimit; at most MaxAlertLimit
+}
+
+// Outbox returns the rows q selects, newest (highest ID) first. To page,
+// pass the ID of the last one returned as the next query's Before.
+func (s *Store) Outbox(ctx context.Context, q OutboxQuery) ([]notify.Delivery, error) {
+	if q.Limit < 0 || q.Limit > MaxAlertLimit {
+		return nil, fmt.Errorf("store: OutboxQuery.Limit is %d, want 0…%d", q.Limit, MaxAlertLimit)
+	}
+	limit := q.Limit
+	if limit == 0 {
+		limit = DefaultAlertLimit
+	}
+	f := newFilter(`SELECT ` + outboxCols + ` FROM outbox WHERE TRUE`)
+	f.and(q.App != "", "app =", q.App)
+	f.and(q.DeliveryID != "", "delivery_id =", q.DeliveryID)
+	f.and(q.Before > 0, "id <", q.Before)
+	query, args := f.page(limit)
+	items, err := queryAll(ctx, s.q, scanOutbox, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: outbox: %w", err)
+	}
+	return items, nil
+}

@@ -46,10 +46,10 @@ func loadMigrations(dialect string) ([]migration, error) {
 	}
 	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
 	for i := 1; i < len(ms); i++ {
-		// Two branches can each add the next number: one of them would
-		// never run where the other ran first.
+		// Two branches that each added "the next" migration: one of them
+		// would never run on a database that has the other's number.
 		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("store: migrations %s/%s and %s share version %d: renumber the newer", dir, ms[i-1].name, ms[i].name, ms[i].version)
+			return nil, fmt.Errorf("store: migrations %s/%s and %s share version %d", dir, ms[i-1].name, ms[i].name, ms[i].version)
 		}
 	}
 	return ms, nil

@@ -2,14 +2,13 @@ package store
 
 import "testing"
 
-// TestMigrationsLoad: each dialect's migrations are named NNNN_name.sql and
-// no two share a version (two branches adding the same next number would
-// leave one of them unrun wherever the other ran first).
-func TestMigrationsLoad(t *testing.T) {
+// TestMigrationVersionsAreUnique: every dialect's migrations load, each
+// with a version of its own (two branches once both added a 0007).
+func TestMigrationVersionsAreUnique(t *testing.T) {
 	for _, dialect := range []string{"postgres", "sqlite"} {
 		ms, err := loadMigrations(dialect)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", dialect, err)
 		}
 		if len(ms) == 0 {
 			t.Fatalf("%s: no migrations", dialect)

@@ -309,31 +309,52 @@ func (s *Store) settle(ctx context.Context, id int64, holder, set string, setArg
 	})
 }
 
-// LastNotified returns when the latest firing, flapping or reminder
-// notification of the alert key went out: the first of its rows settled,
-// sent or passed over (the clock of its sender). pending says that none of
-// them has yet and some are still to go. Both are zero when the alert has
-// no such notification, or all of its rows were given up.
-func (s *Store) LastNotified(ctx context.Context, alertKey string) (sentAt time.Time, pending bool, err error) {
-	var id string
-	err = s.q.queryRow(ctx, `SELECT delivery_id FROM outbox WHERE alert_key = $1
-		AND status IN ('`+string(alert.Firing)+`', '`+string(alert.Flapping)+`', '`+string(alert.Reminder)+`') ORDER BY id DESC LIMIT 1`, alertKey).Scan(&id)
-	switch {
-	case isNoRows(err):
-		return time.Time{}, false, nil
-	case err != nil:
-		return time.Time{}, false, fmt.Errorf("store: last notified %s: %w", alertKey, err)
+// LastNotified returns, for each of alertKeys that has a firing, flapping
+// or reminder notification, when the latest went out: the first of its rows
+// settled, sent or passed over (the clock of its sender), or Pending while
+// none has and some are still to go; zero when all were given up. One
+// query whatever their number: the alert engine asks it of every firing
+// alert at every tick.
+func (s *Store) LastNotified(ctx context.Context, alertKeys []string) (map[string]alert.Notified, error) {
+	out := make(map[string]alert.Notified, len(alertKeys))
+	if len(alertKeys) == 0 {
+		return out, nil
 	}
-	var first, waiting int64
-	err = s.q.queryRow(ctx, `SELECT coalesce(min(nullif(sent_us, 0)), 0), coalesce(sum(CASE WHEN sent_us = 0 AND gave_up_us = 0 THEN 1 ELSE 0 END), 0)
-		FROM outbox WHERE delivery_id = $1`, id).Scan(&first, &waiting)
+	keys, err := json.Marshal(alertKeys)
 	if err != nil {
-		return time.Time{}, false, fmt.Errorf("store: last notified %s: %w", alertKey, err)
+		return nil, fmt.Errorf("store: last notified of %d alerts: %w", len(alertKeys), err)
 	}
-	if first != 0 {
-		return fromMicros(first), false, nil
+	// The keys travel as one JSON array: thousands of them are one
+	// parameter, not thousands (over SQLite's and Postgres's limits).
+	r, err := s.q.query(ctx, `WITH latest AS (
+			SELECT alert_key, max(id) AS id FROM outbox
+			WHERE alert_key IN (`+s.dialect(`SELECT json_array_elements_text($1::json)`, `SELECT value FROM json_each($1)`)+`)
+			AND status IN ('`+string(alert.Firing)+`', '`+string(alert.Flapping)+`', '`+string(alert.Reminder)+`')
+			GROUP BY alert_key)
+		SELECT l.alert_key, coalesce(min(nullif(o.sent_us, 0)), 0),
+			coalesce(sum(CASE WHEN o.sent_us = 0 AND o.gave_up_us = 0 THEN 1 ELSE 0 END), 0)
+		FROM latest l JOIN outbox d ON d.id = l.id JOIN outbox o ON o.delivery_id = d.delivery_id
+		GROUP BY l.alert_key`, string(keys))
+	if err != nil {
+		return nil, fmt.Errorf("store: last notified of %d alerts: %w", len(alertKeys), err)
 	}
-	return time.Time{}, waiting > 0, nil
+	defer r.Close()
+	for r.Next() {
+		var key string
+		var first, waiting int64
+		if err := r.Scan(&key, &first, &waiting); err != nil {
+			return nil, fmt.Errorf("store: last notified of %d alerts: %w", len(alertKeys), err)
+		}
+		if first != 0 {
+			out[key] = alert.Notified{SentAt: fromMicros(first)}
+		} else {
+			out[key] = alert.Notified{Pending: waiting > 0}
+		}
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("store: last notified of %d alerts: %w", len(alertKeys), err)
+	}
+	return out, nil
 }
 
 // groupScan is how many of an app's newest rows LastGroupStart looks at: a
@@ -407,35 +428,4 @@ func (s *Store) OutboxStats(ctx context.Context, now time.Time) (OutboxStats, er
 		return st, fmt.Errorf("store: outbox stats: %w", err)
 	}
 	return st, nil
-}
-
-// OutboxQuery selects outbox rows, newest first. Empty fields select all.
-type OutboxQuery struct {
-	App        string
-	DeliveryID string
-	Before     int64 // cursor: only rows with ID < Before; 0 for the newest
-	Limit      int   // 0 means DefaultAlertLimit; at most MaxAlertLimit
-}
-
-// Outbox returns the rows q selects, newest (highest ID) first: the
-// deliveries an alert history shows. To page, pass the ID of the last one
-// returned as the next query's Before.
-func (s *Store) Outbox(ctx context.Context, q OutboxQuery) ([]notify.Delivery, error) {
-	if q.Limit < 0 || q.Limit > MaxAlertLimit {
-		return nil, fmt.Errorf("store: OutboxQuery.Limit is %d, want 0…%d", q.Limit, MaxAlertLimit)
-	}
-	limit := q.Limit
-	if limit == 0 {
-		limit = DefaultAlertLimit
-	}
-	f := newFilter(`SELECT ` + outboxCols + ` FROM outbox WHERE TRUE`)
-	f.and(q.App != "", "app =", q.App)
-	f.and(q.DeliveryID != "", "delivery_id =", q.DeliveryID)
-	f.and(q.Before > 0, "id <", q.Before)
-	query, args := f.page(limit)
-	items, err := queryAll(ctx, s.q, scanOutbox, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: outbox: %w", err)
-	}
-	return items, nil
 }

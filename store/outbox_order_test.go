@@ -150,9 +150,23 @@ func TestOutboxLastNotified(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *store.Store) {
 		check := func(when string, wantAt time.Time, wantPending bool) {
 			t.Helper()
-			at, pending, err := s.LastNotified(ctx, "r15|shop|web.1")
-			if err != nil || !at.Equal(wantAt) || pending != wantPending {
-				t.Fatalf("%s: LastNotified = %v, %v, %v; want %v, %v", when, at, pending, err, wantAt, wantPending)
+			// Asked with others, as the engine asks of every firing alert.
+			got, err := s.LastNotified(ctx, []string{"r14|shop|web.1", "r15|shop|web.1", "never|told"})
+			n := got["r15|shop|web.1"]
+			if err != nil || !n.SentAt.Equal(wantAt) || n.Pending != wantPending {
+				t.Fatalf("%s: LastNotified = %+v, %v; want %v, %v", when, got, err, wantAt, wantPending)
+			}
+			if other := got["r14|shop|web.1"]; other != (alert.Notified{SentAt: t0.Add(time.Hour)}) || len(got) > 2 {
+				t.Fatalf("%s: LastNotified = %+v; want r14's sent at %v, and nothing of an alert never told of", when, got, t0.Add(time.Hour))
+			}
+		}
+		// Another alert, told of long before: its rows are not r15's.
+		if err := s.Enqueue(ctx, alertMessage("r14", "webhook", "r14|shop|web.1", alert.Firing, "critical")); err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range mustClaim(t, s, "w", t0, time.Minute, 10) {
+			if err := s.MarkSent(ctx, it.ID, "w", t0.Add(time.Hour)); err != nil {
+				t.Fatal(err)
 			}
 		}
 		check("never notified", time.Time{}, false)

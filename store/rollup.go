@@ -708,7 +708,10 @@ func (s *Store) sampleID(ctx context.Context, name string) (int32, error) {
 }
 
 // mergeLite reads, merges and writes each row inside the caller's IMMEDIATE
-// transaction, which no other writer can interleave with.
+// transaction, which no other writer can interleave with. Unlike Postgres,
+// SQLite refuses no row for its data (any bytes are text, no index row
+// limit, no CHECK): an error is the database's, and the flush is retried
+// whole (TestRefusedRowDoesNotKeepOtherAppsCountsOut).
 func mergeLite(ctx context.Context, q querier, m *mergeSet) error {
 	now := time.Now().UnixMicro()
 	for _, a := range m.apps {

@@ -846,38 +846,51 @@ func seriesSum(t *testing.T, s *store.Store, app, metric string) float64 {
 }
 
 // TestRefusedRowDoesNotKeepOtherAppsCountsOut: a rollup row the database
-// refuses (a dyno name over Postgres's index row limit) is dropped and
-// counted; the other rows of the flush, of its own app and of the others,
-// are stored, and the flush succeeds instead of being retried forever.
+// refuses is dropped and counted; the other rows of the flush, of its own
+// app and of the others, are stored, and the flush succeeds instead of
+// being retried forever. Postgres refuses a dyno name over its index row
+// limit, a NUL byte and bytes that are not UTF-8. SQLite refuses none of
+// them: its text is any bytes, it has no index row limit (a row may reach
+// SQLITE_MAX_LENGTH, 1 GB) and these tables have no CHECK; its errors are
+// the database's own (a full disk, a lost file), the same for every row.
+// So its flush needs no per-row isolation, and stores every row.
 func TestRefusedRowDoesNotKeepOtherAppsCountsOut(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, s *store.Store) {
-		long := incompressible(3000)
-		rs := []store.Rollup{
-			rollup("attacker", long, t0, 10),
-			rollup("attacker", "web.1", t0, 10, 20),
-			rollup("victim", "web.1", t0, 10, 20, 30),
-		}
-		sr := []store.SampleRollup{
-			{App: "attacker", Kind: "runtime_metrics", Source: long, Minute: t0, Values: map[string]float64{"load_avg_1m": 9}},
-			{App: "victim", Kind: "runtime_metrics", Source: "web.1", Minute: t0, Values: map[string]float64{"load_avg_1m": 0.5}},
-		}
-		if err := s.MergeRollups(ctx, rs, sr); err != nil {
-			t.Fatalf("MergeRollups: %v", err)
-		}
-		if got := seriesSum(t, s, "victim", "requests"); got != 3 {
-			t.Errorf("victim requests = %v, want 3", got)
-		}
-		if got := seriesSum(t, s, "victim", "load_avg_1m"); got != 0.5 {
-			t.Errorf("victim load_avg_1m = %v, want 0.5", got)
-		}
-		if got := seriesSum(t, s, "attacker", "requests"); s.Embedded() && got != 3 || !s.Embedded() && got != 2 {
-			t.Errorf("attacker requests = %v, want 2 (3 on SQLite, which stores any name)", got)
-		}
-		if got, want := s.DroppedRows(), map[bool]int64{true: 0, false: 2}[s.Embedded()]; got != want {
-			t.Errorf("DroppedRows = %d, want %d (the rollup and sample rows, each with its hourly row)", got, want)
-		}
-	})
+	for _, tt := range []struct{ name, dyno string }{
+		{"over the index row limit", incompressible(3000)},
+		{"a NUL byte", "web.1\x00"},
+		{"not UTF-8", "web.\xff"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			eachStore(t, func(t *testing.T, s *store.Store) {
+				rs := []store.Rollup{
+					rollup("attacker", tt.dyno, t0, 10),
+					rollup("attacker", "web.1", t0, 10, 20),
+					rollup("victim", "web.1", t0, 10, 20, 30),
+				}
+				sr := []store.SampleRollup{
+					{App: "attacker", Kind: "runtime_metrics", Source: tt.dyno, Minute: t0, Values: map[string]float64{"load_avg_1m": 9}},
+					{App: "victim", Kind: "runtime_metrics", Source: "web.1", Minute: t0, Values: map[string]float64{"load_avg_1m": 0.5}},
+				}
+				if err := s.MergeRollups(ctx, rs, sr); err != nil {
+					t.Fatalf("MergeRollups: %v", err)
+				}
+				if got := seriesSum(t, s, "victim", "requests"); got != 3 {
+					t.Errorf("victim requests = %v, want 3", got)
+				}
+				if got := seriesSum(t, s, "victim", "load_avg_1m"); got != 0.5 {
+					t.Errorf("victim load_avg_1m = %v, want 0.5", got)
+				}
+				if got := seriesSum(t, s, "attacker", "requests"); s.Embedded() && got != 3 || !s.Embedded() && got != 2 {
+					t.Errorf("attacker requests = %v, want 2 (3 on SQLite, which stores any name)", got)
+				}
+				if got, want := s.DroppedRows(), map[bool]int64{true: 0, false: 2}[s.Embedded()]; got != want {
+					t.Errorf("DroppedRows = %d, want %d (the rollup and sample rows, each with its hourly row)", got, want)
+				}
+			})
+		})
+	}
 }
 
 // TestHerokuSamplesAreStoredAfterCustomNamesFillTheTable: custom sample
