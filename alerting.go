@@ -73,48 +73,31 @@ func (a *alerting) observe(app string, entries []parse.Entry) {
 // evaluate runs the window rules over every app and lets time act on the
 // active alerts (the worker's job, every alertEvery).
 func (a *alerting) evaluate(ctx context.Context, now time.Time) error {
-	apps, err := a.store.Apps(ctx)
-	if err != nil {
-		return err
+	return a.engine.EvaluateWindows(ctx, windowSource{a.store}, now)
+}
+
+// windowSource gives the window rules the store in their terms.
+type windowSource struct{ st *store.Store }
+
+func (w windowSource) Apps(ctx context.Context) ([]alert.AppHeard, error) {
+	apps, err := w.st.Apps(ctx)
+	out := make([]alert.AppHeard, len(apps))
+	for i, a := range apps {
+		out[i] = alert.AppHeard{Name: a.Name, LastMessage: a.LastMessage}
 	}
-	var obs []alert.Observation
-	for _, app := range apps {
-		stats := map[time.Duration]store.WindowStats{}
-		for _, rule := range alert.WindowRules {
-			r := a.rules.For(app.Name, rule)
-			if !r.Enabled {
-				continue
-			}
-			ws, ok := stats[r.Window]
-			if !ok && !app.LastMessage.Before(now.Add(-r.Window)) {
-				// Only an app that spoke through a live drain in the window is
-				// judged by it: replayed history fills the same rollups, and
-				// must never page.
-				if ws, err = a.store.WindowStats(ctx, app.Name, now.Add(-r.Window), now); err != nil {
-					return err
-				}
-				stats[r.Window] = ws
-			}
-			p95 := math.NaN()
-			if ws.Service.Count() > 0 {
-				p95 = ws.Service.Quantile(0.95)
-			}
-			obs = append(obs, a.rules.WindowObservations(rule, alert.Window{App: app.Name, Requests: ws.Requests,
-				Status5xx: ws.Status5xx, P95: p95, LastMessage: app.LastMessage}, now)...)
-		}
+	return out, err
+}
+
+func (w windowSource) Window(ctx context.Context, app string, from, to time.Time) (alert.Window, error) {
+	ws, err := w.st.WindowStats(ctx, app, from, to)
+	p95 := math.NaN()
+	if ws.Service.Count() > 0 {
+		p95 = ws.Service.Quantile(0.95)
 	}
-	stats, err := a.store.OutboxStats(ctx, now)
-	if err != nil {
-		return err
-	}
-	names := make([]string, len(a.notifiers))
-	for i, n := range a.notifiers {
-		names[i] = n.Name()
-	}
-	obs = append(obs, a.rules.DeliveryObservations(alert.DeliveryHealth{Oldest: stats.Oldest, FailedByChannel: stats.FailedByChannel,
-		LastError: stats.LastError, Channels: names}, now)...)
-	if err := a.engine.Apply(ctx, obs); err != nil {
-		return err
-	}
-	return a.engine.Tick(ctx)
+	return alert.Window{App: app, Requests: ws.Requests, Status5xx: ws.Status5xx, P95: p95}, err
+}
+
+func (w windowSource) DeliveryHealth(ctx context.Context, now time.Time) (alert.DeliveryHealth, error) {
+	s, err := w.st.OutboxStats(ctx, now)
+	return alert.DeliveryHealth{Oldest: s.Oldest, FailedByChannel: s.FailedByChannel, LastError: s.LastError}, err
 }

@@ -9,28 +9,36 @@ import (
 	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/checks"
 	"github.com/dynowatch/dynowatch/store"
+	"github.com/dynowatch/dynowatch/worker"
 )
 
 // loadChecks reads the CHECK_<NAME> config vars. Every role checks them at
 // start, so a bad one fails the release phase rather than a worker later.
 func loadChecks() ([]checks.Check, error) { return checks.Load(os.Environ()) }
 
-// startChecks runs the status checks on the worker. Their alert observations
-// are applied at once: a worker-only dyno runs no engine loop to drain a queue.
-func startChecks(ctx context.Context, list []checks.Check, log *slog.Logger, st *store.Store, al *alerting, holder string) (stop func() error, err error) {
+// addChecks puts the status checks on the worker w. Their alert observations
+// are applied at once: a worker-only dyno runs no engine loop to drain a
+// queue, and shutdown does not cut an observation short.
+func addChecks(w *worker.Worker, list []checks.Check, log *slog.Logger, st *store.Store, al *alerting, holder string) error {
 	if len(list) == 0 {
-		return func() error { return nil }, nil
+		return nil
 	}
 	r, err := checks.NewRunner(checks.RunnerOptions{Checks: list, Store: st, Logger: log, Holder: holder, Ran: al.metrics.CheckRan,
 		Observe: func(obs []alert.Observation) {
-			if err := al.engine.Apply(context.WithoutCancel(ctx), obs); err != nil {
+			if err := al.engine.Apply(context.Background(), obs); err != nil {
 				log.Error("check alerts", "err", err)
 			}
 		}})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return r.Start(ctx) // which logs that they started
+	for _, j := range r.Jobs() {
+		if err := w.Add(j); err != nil {
+			return err
+		}
+	}
+	log.Info("status checks scheduled", "checks", len(list), "holder", holder)
+	return nil
 }
 
 // configuredStore is the store as the dashboard and the API read it.

@@ -65,7 +65,6 @@ func runReplay(ctx context.Context, cfg *config.Config, log *slog.Logger, args [
 	flushed := make(chan error, 1)
 	go func() { flushed <- pipe.Run(pipeCtx) }()
 
-	s := parse.NewScanner(bytes.NewReader(content), parse.FormAuto)
 	b := &drain.Batch{App: *app, Replayed: true}
 	total, bad, dups, n := 0, 0, 0, 0
 	send := func() error {
@@ -80,18 +79,14 @@ func runReplay(ctx context.Context, cfg *config.Config, log *slog.Logger, args [
 		b.Entries, b.BadFrames = b.Entries[:0], 0
 		return err
 	}
-	for s.Scan() && err == nil {
-		e, perr := s.Entry()
-		if perr != nil {
-			b.BadFrames++
-			fmt.Fprintf(stderr, "%s: %v\n", fs.Arg(0), perr)
-			continue
-		}
-		b.Entries = append(b.Entries, *e)
-		if len(b.Entries) == replayBatch {
-			err = send()
-		}
-	}
+	err = drain.ScanBatch(b, bytes.NewReader(content), parse.FormAuto,
+		func(b *drain.Batch) error {
+			if len(b.Entries) == replayBatch {
+				return send()
+			}
+			return nil
+		},
+		func(perr error) { fmt.Fprintf(stderr, "%s: %v\n", fs.Arg(0), perr) })
 	if err == nil && (len(b.Entries) > 0 || b.BadFrames > 0) {
 		err = send()
 	}

@@ -120,18 +120,23 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkLis
 		gate.set(mux)
 		ready.Store(true)
 	}
-	var stopWorker, stopChecks func() error
-	waitTails := func() {}
+	workerDone := make(chan error, 1)
+	wctx, stopWork := context.WithCancel(ctx)
+	defer stopWork()
 	if r.worker {
-		if stopWorker, err = startWorker(ctx, cfg, log, st, al); err != nil {
+		w, err := newWorker(cfg, log, st, al)
+		if err != nil {
 			return err
 		}
-		if stopChecks, err = startChecks(ctx, checkList, log, st, al, workerID(cfg)); err != nil {
+		if err := addChecks(w, checkList, log, st, al, workerID(cfg)); err != nil {
 			return err
 		}
-		if waitTails, err = tailApps(ctx, cfg, log, st, pipe, workerID(cfg)); err != nil {
+		if err := addTails(w, cfg, log, pipe); err != nil {
 			return err
 		}
+		go func() { workerDone <- w.Run(wctx) }()
+	} else {
+		workerDone <- nil
 	}
 
 	select {
@@ -153,17 +158,14 @@ func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkLis
 			log.Error("http shutdown", "err", err)
 		}
 	}
-	waitTails() // ctx is done: the sessions deliver what they read and stop
+	// The jobs stop, and the sessions deliver what they read, before the
+	// pipeline's final flush.
+	stopWork()
+	if err := <-workerDone; err != nil {
+		log.Error("worker shutdown", "err", err)
+	}
 	stopPipe()
 	wg.Wait()
-	for _, stop := range []func() error{stopChecks, stopWorker} {
-		if stop == nil {
-			continue
-		}
-		if err := stop(); err != nil {
-			log.Error("worker shutdown", "err", err)
-		}
-	}
 	log.Info("stopped")
 	return nil
 }

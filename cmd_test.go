@@ -114,27 +114,6 @@ func TestReplay(t *testing.T) {
 	}
 }
 
-// TestLeasedJobRunsOncePerInterval runs the same job from two workers on one
-// Postgres: one run per interval, and the other takes over when the first stops.
-func TestLeasedJobRunsOncePerInterval(t *testing.T) {
-	st := storetest.MustOpenPostgres(t)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	var runs atomic.Int32
-	job := func(context.Context, time.Time) error { runs.Add(1); return nil }
-	ctx := context.Background()
-	now := time.Date(2024, 3, 15, 12, 0, 0, 0, time.UTC)
-	leased(ctx, log, st, "prune", "worker-a", time.Minute, now, job)
-	leased(ctx, log, st, "prune", "worker-b", time.Minute, now.Add(time.Second), job)
-	if n := runs.Load(); n != 1 {
-		t.Fatalf("%d runs from two workers in one interval, want 1", n)
-	}
-	// worker-a is gone: at the next interval worker-b runs the job.
-	leased(ctx, log, st, "prune", "worker-b", time.Minute, now.Add(time.Minute), job)
-	if n := runs.Load(); n != 2 {
-		t.Fatalf("%d runs after worker-a stopped, want 2", n)
-	}
-}
-
 // TestBindsPortBeforeTheStoreAnswers starts the web role on a database that
 // does not answer: the port must be bound at once, with /healthz saying 503
 // (Heroku's R10 comes after 60 s).

@@ -10,11 +10,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/go-co-op/gocron/v2"
-
 	"github.com/dynowatch/dynowatch/config"
 	"github.com/dynowatch/dynowatch/notify"
 	"github.com/dynowatch/dynowatch/store"
+	"github.com/dynowatch/dynowatch/worker"
 )
 
 // How often the worker's jobs run.
@@ -28,101 +27,57 @@ const (
 	sendBatch = 10
 )
 
-// startWorker starts the worker's scheduled jobs and returns how to stop them.
-// Several worker dynos may run: each job takes a lease in the store, so one
-// of them runs it per interval, and another takes over when that one dies.
-func startWorker(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store, al *alerting) (stop func() error, err error) {
-	s, err := gocron.NewScheduler(gocron.WithStopTimeout(20 * time.Second))
+// newWorker builds the worker's scheduled jobs. Several worker dynos may
+// run: each job takes a lease in the store, so one of them runs it per
+// interval, and another takes over when that one dies.
+func newWorker(cfg *config.Config, log *slog.Logger, st *store.Store, al *alerting) (*worker.Worker, error) {
+	w, err := worker.New(worker.Options{Leases: st, Holder: workerID(cfg), Logger: log})
 	if err != nil {
-		return nil, fmt.Errorf("worker scheduler: %w", err)
+		return nil, err
 	}
-	holder := workerID(cfg)
 	retention := store.Retention{
 		Events: cfg.RetentionEvents.D(), Minute: cfg.RetentionMinute.D(), Samples: cfg.RetentionMinute.D(),
 		Hourly: cfg.RetentionHourly.D(), DedupeKeys: store.DefaultRetention().DedupeKeys, Alerts: cfg.RetentionEvents.D(), Checks: cfg.RetentionMinute.D(),
 	}
-	sender, err := notify.NewSender(notify.SenderOptions{Outbox: st, Refs: st, Notifiers: al.notifiers, Holder: holder, Logger: log,
+	sender, err := notify.NewSender(notify.SenderOptions{Outbox: st, Refs: st, Notifiers: al.notifiers, Holder: workerID(cfg), Logger: log,
 		Delivered: al.metrics.Delivered})
 	if err != nil {
 		return nil, err
 	}
-	// Window rules and the passing of time, by one worker per interval.
-	if _, err = s.NewJob(gocron.DurationJob(alertEvery),
-		gocron.NewTask(func(ctx context.Context) {
-			leased(ctx, log, st, "alerts", holder, alertEvery, time.Now(), al.evaluate)
-		}),
-		gocron.WithName("alerts"), gocron.WithSingletonMode(gocron.LimitModeReschedule), gocron.WithContext(ctx),
-	); err != nil {
-		return nil, fmt.Errorf("scheduling alerts: %w", err)
-	}
-	// Delivery by every worker: the outbox hands each row to one of them.
-	if _, err = s.NewJob(gocron.DurationJob(sendEvery),
-		gocron.NewTask(func(ctx context.Context) {
+	jobs := []worker.Job{
+		// Window rules and the passing of time, by one worker per interval.
+		{Name: "job:alerts", Every: alertEvery, Run: al.evaluate},
+		// Delivery by every worker: the outbox hands each row to one of them.
+		{Name: "job:outbox", Every: sendEvery, Shared: true, Run: func(ctx context.Context, _ time.Time) error {
 			for {
 				sent, failed, err := sender.SendDue(ctx, sendBatch)
 				if err != nil {
 					log.Error("sending notifications", "err", err)
 				}
 				if sent+failed < sendBatch || ctx.Err() != nil {
-					return
+					return nil
 				}
 			}
-		}),
-		gocron.WithName("outbox"), gocron.WithSingletonMode(gocron.LimitModeReschedule), gocron.WithContext(ctx),
-	); err != nil {
-		return nil, fmt.Errorf("scheduling the outbox: %w", err)
-	}
-	_, err = s.NewJob(gocron.DurationJob(pruneEvery),
-		gocron.NewTask(func(ctx context.Context) {
-			leased(ctx, log, st, "prune", holder, pruneEvery, time.Now(), func(ctx context.Context, now time.Time) error {
-				res, err := st.Prune(ctx, now, retention)
-				if err == nil {
-					log.Info("pruned old data", "result", fmt.Sprintf("%+v", res))
-				}
-				return err
-			})
-		}),
-		gocron.WithName("prune"),
-		gocron.WithSingletonMode(gocron.LimitModeReschedule),
-		gocron.WithStartAt(gocron.WithStartImmediately()),
-		gocron.WithContext(ctx),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("scheduling prune: %w", err)
+		}},
+		{Name: "job:prune", Every: pruneEvery, Immediately: true, Run: func(ctx context.Context, now time.Time) error {
+			res, err := st.Prune(ctx, now, retention)
+			if err == nil {
+				log.Info("pruned old data", "result", fmt.Sprintf("%+v", res))
+			}
+			return err
+		}},
 	}
 	if cfg.HeartbeatURL != "" {
-		if _, err = s.NewJob(gocron.DurationJob(time.Minute),
-			gocron.NewTask(func(ctx context.Context) {
-				leased(ctx, log, st, "heartbeat", holder, time.Minute, time.Now(), func(ctx context.Context, _ time.Time) error {
-					return heartbeat(ctx, cfg.HeartbeatURL)
-				})
-			}),
-			gocron.WithName("heartbeat"), gocron.WithStartAt(gocron.WithStartImmediately()), gocron.WithContext(ctx),
-		); err != nil {
-			return nil, fmt.Errorf("scheduling the heartbeat: %w", err)
+		jobs = append(jobs, worker.Job{Name: "job:heartbeat", Every: time.Minute, Immediately: true, Run: func(ctx context.Context, _ time.Time) error {
+			return heartbeat(ctx, cfg.HeartbeatURL)
+		}})
+	}
+	for _, j := range jobs {
+		if err := w.Add(j); err != nil {
+			return nil, err
 		}
 	}
-	s.Start()
-	log.Info("worker started", "holder", holder)
-	return s.Shutdown, nil
-}
-
-// leased runs job if this worker holds, or can take, the job's lease. The
-// lease lasts a little less than the interval, so the job runs once per
-// interval across all workers, and is not released: released early, a second
-// worker whose timer fires a moment later would run it again.
-func leased(ctx context.Context, log *slog.Logger, st *store.Store, job, holder string, every time.Duration, now time.Time, run func(context.Context, time.Time) error) {
-	ok, err := st.AcquireLease(ctx, "job:"+job, holder, every*9/10, now)
-	if err != nil {
-		log.Error("job lease", "job", job, "err", err)
-		return
-	}
-	if !ok {
-		return
-	}
-	if err := run(ctx, now); err != nil {
-		log.Error("job failed", "job", job, "err", err)
-	}
+	return w, nil
 }
 
 // workerID names this process among the workers sharing the store.

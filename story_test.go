@@ -36,6 +36,7 @@ import (
 	"github.com/dynowatch/dynowatch/parse"
 	"github.com/dynowatch/dynowatch/store"
 	"github.com/dynowatch/dynowatch/store/storetest"
+	"github.com/dynowatch/dynowatch/worker"
 )
 
 // story is one dynowatch on a simulated clock, with a webhook receiver and
@@ -355,11 +356,22 @@ func (s *story) call(method, path, body string) (int, string) {
 // until done says so, failing after 10 s.
 func (s *story) runChecks(done func() bool) {
 	s.t.Helper()
-	stop, err := startChecks(s.ctx, s.checks, s.logger, s.st, s.al, "story")
+	w, err := worker.New(worker.Options{Leases: s.st, Holder: "story", Logger: s.logger})
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	defer stop()
+	if err := addChecks(w, s.checks, s.logger, s.st, s.al, "story"); err != nil {
+		s.t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(s.ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- w.Run(ctx) }()
+	defer func() {
+		stop()
+		if err := <-ran; err != nil {
+			s.t.Error(err)
+		}
+	}()
 	for deadline := time.Now().Add(10 * time.Second); !done(); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			s.t.Fatal("checks: not done within 10 s")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +14,7 @@ import (
 	"github.com/dynowatch/dynowatch/heroku"
 	"github.com/dynowatch/dynowatch/logsession"
 	"github.com/dynowatch/dynowatch/parse"
-	"github.com/dynowatch/dynowatch/store"
+	"github.com/dynowatch/dynowatch/worker"
 )
 
 // sessionClient is the Platform API client of pull mode.
@@ -26,94 +25,33 @@ func sessionClient(cfg *config.Config, log *slog.Logger) (*logsession.Client, er
 	return logsession.New(logsession.Options{APIURL: cfg.HerokuAPIURL, APIKey: cfg.HerokuAPIKey, Logger: log})
 }
 
-// deliverTo returns a logsession delivery that parses a batch of lines and
-// hands it to the pipeline like a drain request, and to show, if set.
-func deliverTo(sink drain.Sink, app string, log *slog.Logger, show func(*parse.Entry)) func(context.Context, []byte) error {
-	return func(ctx context.Context, lines []byte) error {
-		b := &drain.Batch{App: app, Received: time.Now()}
-		s := parse.NewScanner(bytes.NewReader(lines), parse.FormPlain)
-		for s.Scan() {
-			e, err := s.Entry()
-			if err != nil {
-				b.BadFrames++
-				log.Warn("bad log line from the log session", "app", app, "err", err)
-				continue
-			}
-			if show != nil {
-				show(e)
-			}
-			b.Entries = append(b.Entries, *e)
-		}
-		// A session has no frame id and no retries: nothing to dedupe.
-		_, err := sink.Ingest(ctx, b)
-		return err
-	}
-}
-
 // tailLease is how long a worker holds an app of TAIL_APPS between renewals:
 // when it dies, another worker takes the app over within about this.
 const tailLease = 90 * time.Second
 
-// tailApps follows every app of TAIL_APPS on the worker that holds its
+// addTails follows every app of TAIL_APPS on the worker that holds its
 // lease, so that with several workers each app is followed once.
-func tailApps(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store, sink drain.Sink, holder string) (wait func(), err error) {
-	var wg sync.WaitGroup
+func addTails(w *worker.Worker, cfg *config.Config, log *slog.Logger, sink drain.Sink) error {
 	if len(cfg.TailApps) == 0 {
-		return wg.Wait, nil
+		return nil
 	}
 	client, err := sessionClient(cfg, log)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, app := range cfg.TailApps {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			followLeased(ctx, log, st, client, sink, app, holder)
-		}()
+		if err := w.AddHeld(worker.Held{Name: "tail:" + app, Lease: tailLease, Run: func(ctx context.Context) error {
+			err := client.Tail(ctx, app, sink, nil)
+			if errors.Is(err, logsession.ErrUnauthorized) || errors.Is(err, logsession.ErrNoApp) {
+				return fmt.Errorf("pull mode stopped for app %s: %w", app, err)
+			}
+			return nil // the session ended or a batch was refused: follow again while the lease is held
+		}}); err != nil {
+			return err
+		}
 	}
 	log.Info("pull mode: following apps through log sessions", "apps", len(cfg.TailApps))
-	return wg.Wait, nil
-}
-
-func followLeased(ctx context.Context, log *slog.Logger, st *store.Store, client *logsession.Client, sink drain.Sink, app, holder string) {
-	lease := "tail:" + app
-	for ctx.Err() == nil {
-		ok, err := st.AcquireLease(ctx, lease, holder, tailLease, time.Now())
-		if err != nil || !ok {
-			if err != nil {
-				log.Error("tail lease", "app", app, "err", err)
-			}
-			sleep(ctx, tailLease/3)
-			continue
-		}
-		fctx, cancel := context.WithCancel(ctx)
-		go func() { // renew while following; stop following when it is lost
-			for sleep(fctx, tailLease/3) == nil {
-				if ok, err := st.AcquireLease(fctx, lease, holder, tailLease, time.Now()); err != nil || !ok {
-					cancel()
-					return
-				}
-			}
-		}()
-		err = client.Follow(fctx, app, deliverTo(sink, app, log, nil))
-		cancel()
-		if errors.Is(err, logsession.ErrUnauthorized) || errors.Is(err, logsession.ErrNoApp) {
-			log.Error("pull mode stopped for this app", "app", app, "err", err)
-			return
-		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return nil
 }
 
 // runTail implements "dynowatch tail --app NAME": follow one app through a
@@ -163,7 +101,7 @@ func runTail(ctx context.Context, cfg *config.Config, log *slog.Logger, args []s
 		line = append(e.AppendJSON(line[:0]), '\n')
 		stdout.Write(line)
 	}
-	err = client.Follow(ctx, app, deliverTo(pipe, app, log, show))
+	err = client.Tail(ctx, app, pipe, show)
 	stop()
 	wg.Wait()
 	return err

@@ -9,18 +9,13 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/go-co-op/gocron/v2"
-
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/worker"
 )
 
-// Store is what a Runner needs from the store: leases, so that one worker
-// of several runs each check per interval, and the results, which all
+// Store is what a Runner needs from the store: the results, which all
 // workers share (a check's previous runs may have been another worker's).
 type Store interface {
-	// AcquireLease takes the lease name for holder until now+ttl if it is
-	// free, expired or holder's already, and reports whether holder has it.
-	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error)
 	RecordCheck(ctx context.Context, r Result) error
 	// CheckResults returns the runs of check name at or after since,
 	// newest first, at most limit of them.
@@ -33,9 +28,9 @@ type RunnerOptions struct {
 	Store   Store
 	Observe func([]alert.Observation) // where the alert observations of each run go: the alert engine's Observe
 	Logger  *slog.Logger
-	Holder  string // this worker's name among those sharing the store, for the leases
+	Holder  string // this worker's name among those sharing the store, recorded with each result
 
-	Now        func() time.Time            // optional: the clock of leases and results
+	Now        func() time.Time            // optional: the clock of results
 	HTTPClient *http.Client                // optional: see Prober
 	LookupEnv  func(string) (string, bool) // optional: see Prober
 	Ran        func(name string, ok bool)  // optional: hears of every run, for /metrics
@@ -78,9 +73,8 @@ func (o *RunnerOptions) validate() error {
 	return nil
 }
 
-// Runner runs checks on a schedule, stores their results and turns them
-// into alert observations. Any number of workers may run one over the same
-// store: a lease per check lets one of them run it per interval.
+// Runner runs checks, stores their results and turns them into alert
+// observations. Its Jobs put them on a worker's schedule.
 type Runner struct {
 	o      RunnerOptions
 	prober Prober
@@ -101,50 +95,19 @@ func NewRunner(o RunnerOptions) (*Runner, error) {
 // worker's other jobs.
 func LeaseName(name string) string { return "check:" + name }
 
-// Start schedules one job per check, named "check:<name>", on a gocron
-// scheduler of its own, and starts it: each check runs right away and then
-// every Every, never beside itself (a run that outlasts its interval delays
-// only its own next run), and a slow target never delays another check.
-// stop shuts the scheduler down; runs in flight are cancelled and their
-// results dropped. The jobs also end when ctx does.
-func (r *Runner) Start(ctx context.Context) (stop func() error, err error) {
-	s, err := gocron.NewScheduler(gocron.WithStopTimeout(10 * time.Second))
-	if err != nil {
-		return nil, fmt.Errorf("checks: scheduler: %w", err)
-	}
+// Jobs are the worker jobs of the checks, one per check named by its lease:
+// each check runs right away and then every Every, on one worker of those
+// sharing the store, and a slow target never delays another check. The
+// lease lasts at least the check's timeout, so that runs never overlap
+// across workers. Runs cut short by shutdown record nothing.
+func (r *Runner) Jobs() []worker.Job {
+	jobs := make([]worker.Job, len(r.o.Checks))
 	for i := range r.o.Checks {
 		c := &r.o.Checks[i]
-		if _, err := s.NewJob(gocron.DurationJob(c.Every),
-			gocron.NewTask(func(ctx context.Context) { r.tick(ctx, c) }),
-			gocron.WithName(LeaseName(c.Name)),
-			gocron.WithSingletonMode(gocron.LimitModeReschedule),
-			gocron.WithStartAt(gocron.WithStartImmediately()),
-			gocron.WithContext(ctx),
-		); err != nil {
-			_ = s.Shutdown()
-			return nil, fmt.Errorf("checks: scheduling %s: %w", c.Name, err)
-		}
+		jobs[i] = worker.Job{Name: LeaseName(c.Name), Every: c.Every, MinLease: c.Timeout, Immediately: true,
+			Run: func(ctx context.Context, _ time.Time) error { r.run(ctx, c); return nil }}
 	}
-	s.Start()
-	r.o.Logger.Info("status checks started", "checks", len(r.o.Checks), "holder", r.o.Holder)
-	return s.Shutdown, nil
-}
-
-// tick runs c if this worker holds, or can take, c's lease. The lease lasts
-// most of an interval (or the timeout, if longer, so that runs never
-// overlap across workers) and is not released: released, a second worker
-// whose timer fires a moment later would run the check again. The holder
-// renews it at its next tick; if it dies, another takes over once the lease
-// ends, within one interval.
-func (r *Runner) tick(ctx context.Context, c *Check) {
-	ok, err := r.o.Store.AcquireLease(ctx, LeaseName(c.Name), r.o.Holder, max(c.Every*9/10, c.Timeout), r.o.Now())
-	if err != nil {
-		r.o.Logger.Error("check lease", "check", c.Name, "err", err)
-		return
-	}
-	if ok {
-		r.run(ctx, c)
-	}
+	return jobs
 }
 
 // run probes c, stores the result and hands on what it means for c's

@@ -18,18 +18,10 @@ import (
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// fakeStore is a Store in memory, with every lease granted unless
-// denyLease says otherwise.
+// fakeStore is a Store in memory.
 type fakeStore struct {
-	mu        sync.Mutex
-	results   []Result // newest last
-	denyLease bool
-}
-
-func (f *fakeStore) AcquireLease(context.Context, string, string, time.Duration, time.Time) (bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return !f.denyLease, nil
+	mu      sync.Mutex
+	results []Result // newest last
 }
 
 func (f *fakeStore) RecordCheck(_ context.Context, r Result) error {
@@ -181,8 +173,7 @@ func TestNewRunnerValidates(t *testing.T) {
 	}
 }
 
-// One run: a queue's growth from the run before, the lease, and nothing
-// recorded when the run is cut short by shutdown.
+// One run: a queue's growth from the run before, and nothing recorded when the run is cut short by shutdown.
 func TestRunnerRun(t *testing.T) {
 	t.Parallel()
 	raw, client, prefix := testRedis(t)
@@ -202,7 +193,7 @@ func TestRunnerRun(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		r.tick(ctx, &r.o.Checks[0])
+		r.run(ctx, &r.o.Checks[0])
 		last := fs.results[len(fs.results)-1]
 		if !last.OK || value(last) != float64(items) || last.Worker != "w1" {
 			t.Fatalf("run %d: %+v", i, last)
@@ -219,15 +210,9 @@ func TestRunnerRun(t *testing.T) {
 		t.Fatalf("observations %+v, want one below a run", obs)
 	}
 
-	fs.denyLease = true // another worker has it
-	r.tick(ctx, &r.o.Checks[0])
-	if len(fs.results) != 2 {
-		t.Fatalf("%d results after a tick without the lease, want 2", len(fs.results))
-	}
-	fs.denyLease = false
 	stopped, cancel := context.WithCancel(ctx)
 	cancel()
-	r.tick(stopped, &r.o.Checks[0])
+	r.run(stopped, &r.o.Checks[0])
 	if len(fs.results) != 2 {
 		t.Fatalf("a run cut short by shutdown was recorded: %+v", fs.results[len(fs.results)-1])
 	}

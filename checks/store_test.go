@@ -4,6 +4,7 @@ package checks_test
 // checks.
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/dynowatch/dynowatch/store"
 	"github.com/dynowatch/dynowatch/store/pgtest"
 	"github.com/dynowatch/dynowatch/store/storetest"
+	"github.com/dynowatch/dynowatch/worker"
 )
 
 // The store is what a runner records its checks in.
@@ -73,9 +75,19 @@ func TestRunnersShareChecks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if stops[i], err = r.Start(t.Context()); err != nil {
+		w, err := worker.New(worker.Options{Leases: stores[i], Holder: fmt.Sprintf("worker.%d", i+1), Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
 			t.Fatal(err)
 		}
+		for _, j := range r.Jobs() {
+			if err := w.Add(j); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- w.Run(ctx) }()
+		stops[i] = func() error { cancel(); return <-done }
 	}
 	defer func() {
 		for _, stop := range stops {

@@ -504,8 +504,7 @@ func (c *cappedReader) Close() error { return c.c.Close() }
 // goes, adding what it took to *held, and fails with errBusy when there is
 // none within slotWait.
 func (h *Handler) scan(ctx context.Context, b *Batch, body io.Reader, form parse.Form, held *int64) error {
-	s := parse.NewScanner(body, form)
-	for s.Scan() {
+	room := func(b *Batch) error {
 		if len(b.Entries) >= MaxMessagesPerApp {
 			return errTooManyMessages // would never fit: no retry will
 		}
@@ -515,20 +514,43 @@ func (h *Handler) scan(ctx context.Context, b *Batch, body io.Reader, form parse
 			}
 			*held += messageChunk
 		}
+		return nil
+	}
+	bad := func(err error) {
+		if b.BadFrames <= 3 {
+			h.log.Warn("bad drain message", "app", b.App, "err", err)
+		}
+	}
+	if err := ScanBatch(b, body, form, room, bad); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// ScanBatch parses the messages of body, in form, into b: each one parsed
+// is appended to b.Entries; each bad one is counted in b.BadFrames and its
+// error handed to bad, if set. next, if set, runs before each message, and
+// its error stops the scan: the drain's limits, replay's batching. It
+// returns next's error or body's read error.
+func ScanBatch(b *Batch, body io.Reader, form parse.Form, next func(*Batch) error, bad func(error)) error {
+	s := parse.NewScanner(body, form)
+	for s.Scan() {
+		if next != nil {
+			if err := next(b); err != nil {
+				return err
+			}
+		}
 		e, err := s.Entry()
 		if err != nil {
 			b.BadFrames++
-			if b.BadFrames <= 3 {
-				h.log.Warn("bad drain message", "app", b.App, "err", err)
+			if bad != nil {
+				bad(err)
 			}
 			continue
 		}
 		b.Entries = append(b.Entries, *e)
 	}
-	if err := s.Err(); err != nil {
-		return err
-	}
-	return ctx.Err()
+	return s.Err()
 }
 
 // takeMessages takes room for messageChunk more messages of app: from the

@@ -1,0 +1,73 @@
+package alert
+
+import (
+	"context"
+	"math"
+	"time"
+)
+
+// WindowSource is what EvaluateWindows reads: the apps, their requests over
+// a rule's window, and the outbox's health.
+type WindowSource interface {
+	// Apps returns every app and when its last message arrived through a
+	// live drain (zero when none did yet).
+	Apps(ctx context.Context) ([]AppHeard, error)
+	// Window returns app's requests from from to to: Requests, Status5xx and
+	// P95 (NaN when no request had a service time).
+	Window(ctx context.Context, app string, from, to time.Time) (Window, error)
+	// DeliveryHealth returns the outbox's backlog and failing channels at
+	// now; Channels is left for EvaluateWindows to fill.
+	DeliveryHealth(ctx context.Context, now time.Time) (DeliveryHealth, error)
+}
+
+// AppHeard is an app and when dynowatch last heard from it.
+type AppHeard struct {
+	Name        string
+	LastMessage time.Time
+}
+
+// EvaluateWindows runs the window rules over every app of src and the
+// delivery rules over its outbox, applies what they observe at now, and
+// lets time act on the active alerts (Tick). The worker runs it on one
+// dyno per interval.
+func (e *Engine) EvaluateWindows(ctx context.Context, src WindowSource, now time.Time) error {
+	apps, err := src.Apps(ctx)
+	if err != nil {
+		return err
+	}
+	var obs []Observation
+	for _, app := range apps {
+		windows := map[time.Duration]Window{} // rules of one window read it once
+		for _, rule := range WindowRules {
+			r := e.o.Rules.For(app.Name, rule)
+			if !r.Enabled {
+				continue
+			}
+			w, ok := windows[r.Window]
+			if !ok {
+				w = Window{App: app.Name, LastMessage: app.LastMessage, P95: math.NaN()}
+				// Only an app that spoke through a live drain in the window is
+				// judged by it: replayed history fills the same rollups, and
+				// must never page.
+				if !app.LastMessage.Before(now.Add(-r.Window)) {
+					if w, err = src.Window(ctx, app.Name, now.Add(-r.Window), now); err != nil {
+						return err
+					}
+					w.App, w.LastMessage = app.Name, app.LastMessage
+				}
+				windows[r.Window] = w
+			}
+			obs = append(obs, e.o.Rules.WindowObservations(rule, w, now)...)
+		}
+	}
+	health, err := src.DeliveryHealth(ctx, now)
+	if err != nil {
+		return err
+	}
+	health.Channels = e.o.Channels
+	obs = append(obs, e.o.Rules.DeliveryObservations(health, now)...)
+	if err := e.Apply(ctx, obs); err != nil {
+		return err
+	}
+	return e.Tick(ctx)
+}
