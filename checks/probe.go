@@ -28,6 +28,16 @@ type Result struct {
 	Worker     string        // the holder that ran it
 }
 
+// UptimeWindow is a span over which a check's uptime is shown.
+type UptimeWindow struct {
+	Name string // as the API names it: 24h, 7d, 30d
+	Span time.Duration
+}
+
+// UptimeWindows are the spans over which the API and the dashboard show
+// the share of a check's runs that passed.
+var UptimeWindows = [3]UptimeWindow{{"24h", 24 * time.Hour}, {"7d", 7 * 24 * time.Hour}, {"30d", 30 * 24 * time.Hour}}
+
 // Prober runs checks once. Its zero value is ready to use.
 type Prober struct {
 	// HTTPClient sends the requests of http checks; its Timeout and

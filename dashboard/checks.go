@@ -14,8 +14,8 @@ import (
 type checkRow struct {
 	checks.Result
 	ChartID   string
-	Uptime    [3]string // 24h, 7d, 30d: "99.95%", or "—" without runs
-	LastError string    // the newest failure among the recent runs
+	Uptime    [len(checks.UptimeWindows)]string // 24h, 7d, 30d: "99.95%", or "—" without runs
+	LastError string                            // the newest failure among the recent runs
 	ErrorAt   time.Time
 }
 
@@ -27,8 +27,6 @@ type checksPage struct {
 
 // checkRuns is how many recent runs a check's latency chart draws.
 const checkRuns = 500
-
-var uptimeWindows = [3]time.Duration{24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour}
 
 // handleChecks handles "GET /checks": each check's state, uptime over 24 h,
 // 7 d and 30 d, a chart of its recent latencies, and its last error.
@@ -82,8 +80,8 @@ func (d *dashboard) handleChecks(w http.ResponseWriter, r *http.Request) {
 
 func (d *dashboard) checkRow(ctx context.Context, c checks.Result, now time.Time) (checkRow, *chartData, error) {
 	row := checkRow{Result: c}
-	for i, win := range uptimeWindows {
-		u, err := d.Store.CheckUptime(ctx, c.Check, now.Add(-win), now.Add(time.Second))
+	for i, win := range checks.UptimeWindows {
+		u, err := d.Store.CheckUptime(ctx, c.Check, now.Add(-win.Span), now.Add(time.Second))
 		if err != nil {
 			return row, nil, err
 		}

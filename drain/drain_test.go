@@ -195,7 +195,7 @@ func TestHandler(t *testing.T) {
 func TestRetryIsStoredOnce(t *testing.T) {
 	sink := &recordingSink{}
 	mux := newTestHandler(t, sink)
-	body, err := os.ReadFile("testdata/samples.logplex")
+	body, err := os.ReadFile("../testdata/samples.logplex") // the repository's sample, shared with parse's tests
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,9 +13,10 @@ import (
 	_ "time/tzdata" // the tests must not depend on the machine's zoneinfo
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/google/go-cmp/cmp"
 )
 
-var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata/")
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var fixtureStart = time.Date(2025, 3, 14, 9, 26, 3, 0, time.UTC)
 
@@ -111,7 +112,7 @@ func TestRenderGolden(t *testing.T) {
 func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
-	if *updateGolden {
+	if *update {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -121,10 +122,10 @@ func checkGolden(t *testing.T, name, got string) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test ./alert -run TestRenderGolden -update to create it)", err)
+		t.Fatalf("%v (run go test ./notify -run TestRenderGolden -update to create it)", err)
 	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s differs from the golden file (-want +got):\n%s", name, diff)
 	}
 }
 

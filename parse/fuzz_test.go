@@ -5,14 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"path/filepath"
 	"testing"
 )
 
 func addSeeds(f *testing.F) {
 	f.Helper()
-	for _, name := range []string{"mixed.txt", "samples.txt", "samples.logplex"} {
-		b, err := os.ReadFile(filepath.Join("testdata", name))
+	for _, path := range []string{"testdata/mixed.txt", samplesTxt, samplesLogplex} {
+		b, err := os.ReadFile(path)
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -19,7 +19,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// The sample logs are the repository's, shared with drain's tests and the
+// commands' (dynowatch parse testdata/samples.txt).
+const (
+	samplesTxt     = "../testdata/samples.txt"
+	samplesLogplex = "../testdata/samples.logplex"
+)
 
 // parseOne parses a single plain line.
 func parseOne(t *testing.T, line string) (*Entry, error) {
@@ -408,9 +415,10 @@ func toLogplex(t *testing.T, plain []byte) []byte {
 }
 
 func TestGolden(t *testing.T) {
-	for _, name := range []string{"mixed.txt", "samples.logplex"} {
+	for _, path := range []string{"testdata/mixed.txt", samplesLogplex} {
+		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
-			in, err := os.ReadFile(filepath.Join("testdata", name))
+			in, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -439,15 +447,15 @@ func TestGolden(t *testing.T) {
 
 // TestFormsAgree checks that a message reads the same as a plain line and as a drain frame.
 func TestFormsAgree(t *testing.T) {
-	for _, pair := range [][2]string{{"samples.txt", "samples.logplex"}, {"mixed.txt", ""}} {
-		plain, err := os.ReadFile(filepath.Join("testdata", pair[0]))
+	for _, pair := range [][2]string{{samplesTxt, samplesLogplex}, {"testdata/mixed.txt", ""}} {
+		plain, err := os.ReadFile(pair[0])
 		if err != nil {
 			t.Fatal(err)
 		}
 		var framed []byte
 		if pair[1] == "" {
 			framed = toLogplex(t, plain)
-		} else if framed, err = os.ReadFile(filepath.Join("testdata", pair[1])); err != nil {
+		} else if framed, err = os.ReadFile(pair[1]); err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff(string(render(t, plain)), string(render(t, framed))); diff != "" {

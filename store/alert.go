@@ -266,12 +266,9 @@ func (s *Store) Alerts(ctx context.Context, q AlertQuery) ([]alert.State, error)
 			return nil, fmt.Errorf("store: AlertQuery.Phase: %w", err)
 		}
 	}
-	if q.Limit < 0 || q.Limit > MaxAlertLimit {
-		return nil, fmt.Errorf("store: AlertQuery.Limit is %d, want 0…%d", q.Limit, MaxAlertLimit)
-	}
-	limit := q.Limit
-	if limit == 0 {
-		limit = DefaultAlertLimit
+	limit, err := pageLimit("AlertQuery.Limit", q.Limit, DefaultAlertLimit, MaxAlertLimit)
+	if err != nil {
+		return nil, err
 	}
 	f := newFilter(alertSelect + " WHERE TRUE")
 	f.and(q.Phase != "", "state =", string(q.Phase))

@@ -11,17 +11,6 @@ import (
 	"unicode/utf8"
 )
 
-// Event is one notable log line kept with its original text.
-type Event struct {
-	ID   int64 // set by the store; WriteBatches leaves Batch.Events untouched
-	App  string
-	Time time.Time
-	Kind string // a parse.Kind name: router, dyno_error, logplex_error, state_change, process_exit, release, …
-	Code string // H12, R14, L10, a SQLSTATE such as 53300, or ""
-	Dyno string // web.1: the dyno the router reached, or the process
-	Line string // the original line as `TS source[proc]: msg`
-}
-
 // AppDelta updates the per-app drain state.
 type AppDelta struct {
 	LastMessage     time.Time // the latest is kept

@@ -66,11 +66,9 @@ const checkCols = `r.id, r.name, r.app, r.kind, r.time_us, r.ok, r.latency_us, r
 // CheckResults returns the runs of check name at or after since, newest
 // first. limit 0 means DefaultCheckLimit; it may be at most MaxCheckLimit.
 func (s *Store) CheckResults(ctx context.Context, name string, since time.Time, limit int) ([]checks.Result, error) {
-	if limit < 0 || limit > MaxCheckLimit {
-		return nil, fmt.Errorf("store: check results limit is %d, want 0…%d", limit, MaxCheckLimit)
-	}
-	if limit == 0 {
-		limit = DefaultCheckLimit
+	limit, err := pageLimit("check results limit", limit, DefaultCheckLimit, MaxCheckLimit)
+	if err != nil {
+		return nil, err
 	}
 	return s.checkResults(ctx, `SELECT `+checkCols+` FROM check_results r
 		WHERE r.name = $1 AND r.time_us >= $2 ORDER BY r.time_us DESC, r.id DESC LIMIT $3`, name, micros(since), limit)
@@ -83,26 +81,20 @@ func (s *Store) LatestChecks(ctx context.Context) ([]checks.Result, error) {
 }
 
 func (s *Store) checkResults(ctx context.Context, sql string, args ...any) ([]checks.Result, error) {
-	rs, err := s.q.query(ctx, sql, args...)
+	out, err := queryAll(ctx, s.q, scanCheckResult, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: check results: %w", err)
 	}
-	defer rs.Close()
-	out := []checks.Result{}
-	for rs.Next() {
-		var r checks.Result
-		var at, latency, cert int64
-		if err := rs.Scan(&r.ID, &r.Check, &r.App, &r.Kind, &at, &r.OK, &latency, &r.Value, &r.Growth, &cert,
-			&r.Warning, &r.Error, &r.Worker); err != nil {
-			return nil, fmt.Errorf("store: check results: %w", err)
-		}
-		r.Time, r.Latency, r.CertExpiry = fromMicros(at), time.Duration(latency)*time.Microsecond, fromMicros(cert)
-		out = append(out, r)
-	}
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("store: check results: %w", err)
-	}
 	return out, nil
+}
+
+func scanCheckResult(rs row) (checks.Result, error) {
+	var r checks.Result
+	var at, latency, cert int64
+	err := rs.Scan(&r.ID, &r.Check, &r.App, &r.Kind, &at, &r.OK, &latency, &r.Value, &r.Growth, &cert,
+		&r.Warning, &r.Error, &r.Worker)
+	r.Time, r.Latency, r.CertExpiry = fromMicros(at), time.Duration(latency)*time.Microsecond, fromMicros(cert)
+	return r, err
 }
 
 // Uptime counts the runs of a check within a window.
@@ -163,20 +155,11 @@ func (s *Store) pruneChecks(ctx context.Context, now time.Time, r Retention, res
 
 // checkNames lists the checks with stored runs.
 func (s *Store) checkNames(ctx context.Context) ([]string, error) {
-	rs, err := s.q.query(ctx, `SELECT DISTINCT name FROM check_results`)
+	names, err := queryAll(ctx, s.q, scanValue[string], `SELECT DISTINCT name FROM check_results`)
 	if err != nil {
 		return nil, fmt.Errorf("store: prune: %w", err)
 	}
-	defer rs.Close()
-	var names []string
-	for rs.Next() {
-		var n string
-		if err := rs.Scan(&n); err != nil {
-			return nil, fmt.Errorf("store: prune: %w", err)
-		}
-		names = append(names, n)
-	}
-	return names, rs.Err()
+	return names, nil
 }
 
 // clip cuts s to at most n bytes, at a rune boundary.

@@ -67,12 +67,9 @@ type OutboxQuery struct {
 // Outbox returns the rows q selects, newest (highest ID) first. To page,
 // pass the ID of the last one returned as the next query's Before.
 func (s *Store) Outbox(ctx context.Context, q OutboxQuery) ([]notify.Delivery, error) {
-	if q.Limit < 0 || q.Limit > MaxAlertLimit {
-		return nil, fmt.Errorf("store: OutboxQuery.Limit is %d, want 0…%d", q.Limit, MaxAlertLimit)
-	}
-	limit := q.Limit
-	if limit == 0 {
-		limit = DefaultAlertLimit
+	limit, err := pageLimit("OutboxQuery.Limit", q.Limit, DefaultAlertLimit, MaxAlertLimit)
+	if err != nil {
+		return nil, err
 	}
 	f := newFilter(`SELECT ` + outboxCols + ` FROM outbox WHERE TRUE`)
 	f.and(q.App != "", "app =", q.App)

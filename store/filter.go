@@ -35,3 +35,16 @@ func (f *filter) page(limit int) (string, []any) {
 	fmt.Fprintf(&f.sb, " ORDER BY id DESC LIMIT $%d", len(f.args))
 	return f.sb.String(), f.args
 }
+
+// pageLimit checks the limit of a list query, named what in its error
+// ("AlertQuery.Limit"), and returns the limit to use: def for 0, the limit
+// itself up to most.
+func pageLimit(what string, limit, def, most int) (int, error) {
+	if limit < 0 || limit > most {
+		return 0, fmt.Errorf("store: %s is %d, want 0…%d", what, limit, most)
+	}
+	if limit == 0 {
+		return def, nil
+	}
+	return limit, nil
+}

@@ -109,18 +109,13 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 func appliedVersions(ctx context.Context, q querier) (map[int]bool, error) {
-	r, err := q.query(ctx, `SELECT version FROM schema_migrations`)
+	vs, err := queryAll(ctx, q, scanValue[int], `SELECT version FROM schema_migrations`)
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	done := map[int]bool{}
-	for r.Next() {
-		var v int
-		if err := r.Scan(&v); err != nil {
-			return nil, err
-		}
+	done := make(map[int]bool, len(vs))
+	for _, v := range vs {
 		done[v] = true
 	}
-	return done, r.Err()
+	return done, nil
 }

@@ -109,24 +109,6 @@ func scanOutbox(r row) (notify.Delivery, error) {
 	return it, err
 }
 
-// queryAll runs a query and scans every row of it with scan.
-func queryAll[T any](ctx context.Context, q querier, scan func(row) (T, error), sql string, args ...any) ([]T, error) {
-	r, err := q.query(ctx, sql, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	out := []T{}
-	for r.Next() {
-		v, err := scan(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, r.Err()
-}
-
 // MaxClaim caps the limit of ClaimOutbox.
 const MaxClaim = 1000
 
@@ -206,10 +188,7 @@ func (s *Store) ExtendClaim(ctx context.Context, holder string, now time.Time, l
 		fmt.Fprintf(&in, "$%d", len(args))
 	}
 	unlock := s.writeLock()
-	kept, err := queryAll(ctx, s.q, func(r row) (int64, error) {
-		var id int64
-		return id, r.Scan(&id)
-	}, `UPDATE outbox SET claim_until_us = $2
+	kept, err := queryAll(ctx, s.q, scanValue[int64], `UPDATE outbox SET claim_until_us = $2
 		WHERE id IN (`+in.String()+`) AND claimed_by = $1 AND sent_us = 0 AND gave_up_us = 0 RETURNING id`, args...)
 	unlock()
 	if err != nil {
@@ -409,23 +388,17 @@ func (s *Store) OutboxStats(ctx context.Context, now time.Time) (OutboxStats, er
 	if oldest != 0 {
 		st.Oldest = max(0, now.Sub(fromMicros(oldest)))
 	}
-	r, err := s.q.query(ctx, `SELECT channel, failures, last_error FROM outbox_channels WHERE failures > 0`)
+	type failing struct {
+		ch, msg string
+		n       int
+	}
+	fs, err := queryAll(ctx, s.q, func(r row) (f failing, err error) { return f, r.Scan(&f.ch, &f.n, &f.msg) },
+		`SELECT channel, failures, last_error FROM outbox_channels WHERE failures > 0`)
 	if err != nil {
 		return st, fmt.Errorf("store: outbox stats: %w", err)
 	}
-	defer r.Close()
-	for r.Next() {
-		var (
-			ch, msg string
-			n       int
-		)
-		if err := r.Scan(&ch, &n, &msg); err != nil {
-			return st, fmt.Errorf("store: outbox stats: %w", err)
-		}
-		st.FailedByChannel[ch], st.LastError[ch] = n, msg
-	}
-	if err := r.Err(); err != nil {
-		return st, fmt.Errorf("store: outbox stats: %w", err)
+	for _, f := range fs {
+		st.FailedByChannel[f.ch], st.LastError[f.ch] = f.n, f.msg
 	}
 	return st, nil
 }

@@ -41,30 +41,21 @@ func (s *Store) CreateSilence(ctx context.Context, sl *alert.Silence) error {
 // first. A rule stored in another case (the API took any before it checked
 // names, such as "H_CODES") is read as its name.
 func (s *Store) ActiveSilences(ctx context.Context, now time.Time) ([]alert.Silence, error) {
-	r, err := s.q.query(ctx, `SELECT id, app, rule, key, until_us, reason, created_by, created_us
-		FROM silences WHERE until_us > $1 ORDER BY id`, micros(now))
-	if err != nil {
-		return nil, fmt.Errorf("store: active silences: %w", err)
-	}
-	defer r.Close()
-	out := []alert.Silence{}
-	for r.Next() {
+	out, err := queryAll(ctx, s.q, func(r row) (sl alert.Silence, err error) {
 		var (
-			sl             alert.Silence
 			rule           string
 			until, created int64
 		)
-		if err := r.Scan(&sl.ID, &sl.App, &rule, &sl.Key, &until, &sl.Reason, &sl.CreatedBy, &created); err != nil {
-			return nil, fmt.Errorf("store: active silences: %w", err)
-		}
+		err = r.Scan(&sl.ID, &sl.App, &rule, &sl.Key, &until, &sl.Reason, &sl.CreatedBy, &created)
 		sl.Rule = alert.RuleName(rule)
 		if n, err := alert.ParseRuleName(rule); err == nil {
 			sl.Rule = n
 		}
 		sl.Until, sl.CreatedAt = fromMicros(until), fromMicros(created)
-		out = append(out, sl)
-	}
-	if err := r.Err(); err != nil {
+		return sl, err
+	}, `SELECT id, app, rule, key, until_us, reason, created_by, created_us
+		FROM silences WHERE until_us > $1 ORDER BY id`, micros(now))
+	if err != nil {
 		return nil, fmt.Errorf("store: active silences: %w", err)
 	}
 	return out, nil

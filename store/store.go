@@ -247,6 +247,27 @@ type rows interface {
 
 type row interface{ Scan(dest ...any) error }
 
+// queryAll runs a query and scans every row of it with scan.
+func queryAll[T any](ctx context.Context, q querier, scan func(row) (T, error), sql string, args ...any) ([]T, error) {
+	r, err := q.query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	out := []T{}
+	for r.Next() {
+		v, err := scan(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, r.Err()
+}
+
+// scanValue scans a row of one column.
+func scanValue[T any](r row) (v T, err error) { return v, r.Scan(&v) }
+
 // pgDB is what a pgxpool.Pool and a pgx.Tx have in common.
 type pgDB interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
