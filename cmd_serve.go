@@ -7,17 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
-	"net"
 	"net/http"
 	"net/url"
-	"runtime/debug"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/dynowatch/dynowatch/alert"
 	"github.com/dynowatch/dynowatch/api"
 	"github.com/dynowatch/dynowatch/auth"
 	"github.com/dynowatch/dynowatch/checks"
@@ -27,148 +22,6 @@ import (
 	"github.com/dynowatch/dynowatch/ingest"
 	"github.com/dynowatch/dynowatch/store"
 )
-
-// roles says which parts of dynowatch a process runs.
-type roles struct{ web, worker bool }
-
-// serve runs the web role, the worker role or both until ctx is done, then
-// shuts down in order: stop taking requests, flush what they left, stop jobs.
-//
-// Heroku kills a web dyno that has not bound $PORT within 60 s (R10), so the
-// port is bound first and /healthz says 503 until the store answers.
-func serve(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkList []checks.Check, log *slog.Logger, r roles) error {
-	// Go's soft limit keeps the heap within the budget (a GOMEMLIMIT set by
-	// hand wins): the GC works harder near it rather than the dyno swapping.
-	if debug.SetMemoryLimit(-1) == math.MaxInt64 {
-		debug.SetMemoryLimit(int64(cfg.MemoryBudgetMB) << 20)
-	}
-	var (
-		srv   *http.Server
-		gate  gatedHandler
-		ready atomic.Bool
-		errc  = make(chan error, 4)
-	)
-	if r.web {
-		ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
-		if err != nil {
-			return fmt.Errorf("binding PORT %d: %w", cfg.Port, err)
-		}
-		log.Info("listening", "addr", ln.Addr().String())
-		if cfg.Port == 0 { // a test's port 0: print URLs with the port chosen
-			c := *cfg
-			c.Port = ln.Addr().(*net.TCPAddr).Port
-			cfg = &c
-		}
-		// The drain bounds its bodies itself (drain.DefaultBodyTimeout);
-		// ReadTimeout is the backstop for every other route.
-		srv = &http.Server{Handler: &gate, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 5 * time.Minute}
-		go func() { errc <- srv.Serve(ln) }()
-		gate.set(bootMux(&ready, nil))
-	}
-
-	st, err := openStore(ctx, cfg, log)
-	if err != nil {
-		if srv != nil {
-			srv.Close()
-		}
-		return err
-	}
-	defer st.Close()
-
-	met := newMetrics()
-	al, err := newAlerting(cfg, rules, checkList, log, st, met, time.Now)
-	if err != nil {
-		if srv != nil {
-			srv.Close()
-		}
-		return err
-	}
-
-	// The pipeline and the alert engine outlive the HTTP server and the log
-	// sessions: requests in flight need them, and they write what the last
-	// ones left. The worker needs them too, for TAIL_APPS.
-	pipe, err := newPipeline(cfg, log, st, al, met)
-	if err != nil {
-		if srv != nil {
-			srv.Close()
-		}
-		return err
-	}
-	pipeCtx, stopPipe := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopPipe()
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		if err := pipe.Run(pipeCtx); err != nil {
-			log.Error("final rollup flush failed", "err", err)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		// Router observations wait at most this long; R codes go at once.
-		if err := al.engine.Run(pipeCtx, 250*time.Millisecond); err != nil {
-			log.Error("final alert update failed", "err", err)
-		}
-	}()
-	if r.web {
-		mux, err := webMux(ctx, cfg, log, st, checkList, pipe, al, met, &ready)
-		if err != nil {
-			srv.Close()
-			return err
-		}
-		gate.set(mux)
-		ready.Store(true)
-	}
-	workerDone := make(chan error, 1)
-	wctx, stopWork := context.WithCancel(ctx)
-	defer stopWork()
-	if r.worker {
-		w, err := newWorker(cfg, log, st, al)
-		if err != nil {
-			return err
-		}
-		if err := addChecks(w, checkList, log, st, al, workerID(cfg)); err != nil {
-			return err
-		}
-		if err := addTails(w, cfg, log, pipe); err != nil {
-			return err
-		}
-		go func() { workerDone <- w.Run(wctx) }()
-	} else {
-		workerDone <- nil
-	}
-
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http server: %w", err)
-		}
-	}
-	log.Info("shutting down")
-	// Heroku sends SIGKILL 30 s after SIGTERM: requests in flight get
-	// httpShutdownTimeout, then the final flush and alert updates run
-	// together for at most ingest.FinalFlushTimeout.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), httpShutdownTimeout)
-	defer cancel()
-	if srv != nil {
-		ready.Store(false)
-		if err := srv.Shutdown(sctx); err != nil {
-			log.Error("http shutdown", "err", err)
-		}
-	}
-	// The jobs stop, and the sessions deliver what they read, before the
-	// pipeline's final flush.
-	stopWork()
-	if err := <-workerDone; err != nil {
-		log.Error("worker shutdown", "err", err)
-	}
-	stopPipe()
-	wg.Wait()
-	log.Info("stopped")
-	return nil
-}
 
 // httpShutdownTimeout bounds the wait for drain requests in flight on
 // SIGTERM: a commit takes at most 4 s and Logplex gives up after 5 s.

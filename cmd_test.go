@@ -126,40 +126,23 @@ func TestBindsPortBeforeTheStoreAnswers(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nothing?sslmode=disable&connect_timeout=1")
 	t.Setenv("DRAIN_SECRET", "s")
 	t.Setenv("DASHBOARD_PASSWORD", "pw")
-	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"dynowatch", "web"}, strings.NewReader(""), logs, logs) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	addr := regexp.MustCompile(`msg=listening addr=\S*:(\d+)`)
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("port not bound within 5 s:\n%s", logs)
-		}
-		m := addr.FindStringSubmatch(logs.String())
-		if m == nil {
-			continue
-		}
-		resp, err := http.Get("http://127.0.0.1:" + m[1] + "/healthz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusServiceUnavailable {
-			t.Fatalf("/healthz = %d while the store is down, want 503", resp.StatusCode)
-		}
-		resp, err = http.Post("http://127.0.0.1:"+m[1]+"/drain/shop", "application/logplex-1", strings.NewReader(""))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusServiceUnavailable {
-			t.Fatalf("drain = %d while starting, want 503 so that Logplex retries", resp.StatusCode)
-		}
-		return
+	a, _ := startApp(t, roles{web: true}, logs) // the port is bound once the app is built
+	resp, err := http.Get(a.URL() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("/healthz = %d while the store is down, want 503; logs:\n%s", resp.StatusCode, logs)
+	}
+	resp, err = http.Post(a.URL()+"/drain/shop", "application/logplex-1", strings.NewReader(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("drain = %d while starting, want 503 so that Logplex retries", resp.StatusCode)
 	}
 }
 

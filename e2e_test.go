@@ -13,13 +13,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/config"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's logger and the test.
@@ -40,7 +40,8 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startServer runs `dynowatch all` on port 0 with an embedded store and
+// startServer runs the app of both roles (`dynowatch all`) on port 0 with an
+// embedded store and
 // returns its base URL once /healthz answers 200.
 func startServer(t testing.TB, env map[string]string) (base string, logs *syncBuffer, stop func() error) {
 	t.Helper()
@@ -54,10 +55,47 @@ func startServer(t testing.TB, env map[string]string) (base string, logs *syncBu
 	for k, v := range env {
 		t.Setenv(k, v)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	logs = &syncBuffer{}
+	a, stop := startApp(t, roles{web: true, worker: true}, logs)
+	base = a.URL()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return base, logs, stop
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("server not ready; logs:\n%s", logs.String())
+	return "", nil, nil
+}
+
+// startApp builds the app of roles r from the config vars the test set, as
+// run does, and runs it, logging to logs; stop ends it (and so does the
+// test's cleanup).
+func startApp(t testing.TB, r roles, logs io.Writer) (a *app, stop func() error) {
+	t.Helper()
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := loadRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkList, err := loadChecks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err = newApp(cfg, rules, checkList, newLogger(logs, cfg.OnHeroku()), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"dynowatch", "all"}, strings.NewReader(""), logs, logs) }()
+	go func() { done <- a.Run(ctx) }()
 	var once sync.Once
 	var stopErr error
 	stop = func() error {
@@ -66,29 +104,13 @@ func startServer(t testing.TB, env map[string]string) (base string, logs *syncBu
 			select {
 			case stopErr = <-done:
 			case <-time.After(25 * time.Second):
-				stopErr = fmt.Errorf("server did not stop within 25 s")
+				stopErr = fmt.Errorf("app did not stop within 25 s")
 			}
 		})
 		return stopErr
 	}
 	t.Cleanup(func() { stop() })
-
-	addr := regexp.MustCompile(`msg=listening addr=\S*:(\d+)`)
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := addr.FindStringSubmatch(logs.String()); m != nil {
-			base = "http://127.0.0.1:" + m[1]
-			if resp, err := http.Get(base + "/healthz"); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					return base, logs, stop
-				}
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("server not ready; logs:\n%s", logs.String())
-	return "", nil, nil
+	return a, stop
 }
 
 func frame(msg string) string { return fmt.Sprintf("%d %s", len(msg), msg) }

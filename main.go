@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 	_ "time/tzdata" // ALERT_TIMEZONE must work on a dyno without a zoneinfo database
 
+	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/checks"
 	"github.com/dynowatch/dynowatch/config"
 )
 
@@ -118,9 +121,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	switch cmd {
 	case "web":
-		return serve(ctx, cfg, rules, checkList, log, roles{web: true})
+		return runApp(ctx, cfg, rules, checkList, log, roles{web: true})
 	case "worker":
-		return serve(ctx, cfg, rules, checkList, log, roles{worker: true})
+		return runApp(ctx, cfg, rules, checkList, log, roles{worker: true})
 	case "migrate":
 		st, err := openStore(ctx, cfg, log)
 		if err != nil {
@@ -137,7 +140,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		// stdout carries the messages as JSON: the logs go to stderr.
 		return runTail(ctx, cfg, newLogger(stderr, cfg.OnHeroku()), rest, stdout, stderr)
 	}
-	return serve(ctx, cfg, rules, checkList, log, roles{web: true, worker: true})
+	return runApp(ctx, cfg, rules, checkList, log, roles{web: true, worker: true})
 }
 
 func isHelp(arg string) bool {
@@ -146,4 +149,13 @@ func isHelp(arg string) bool {
 		return true
 	}
 	return false
+}
+
+// runApp builds the process of roles r and runs it until ctx is done.
+func runApp(ctx context.Context, cfg *config.Config, rules *alert.Rules, checkList []checks.Check, log *slog.Logger, r roles) error {
+	a, err := newApp(cfg, rules, checkList, log, r)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
 }

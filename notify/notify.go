@@ -1,7 +1,7 @@
 // Package notify tells people of alerts: it renders the notifications the
 // alert engine writes to the outbox, and delivers them on each channel
-// (email, SMS, webhook, PagerDuty, phone push or your own) through the
-// outbox sender.
+// (email, SMS, chat, webhook, PagerDuty, phone push or your own) through
+// the outbox sender.
 package notify
 
 import (

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/checks"
+	"github.com/dynowatch/dynowatch/config"
+	"github.com/dynowatch/dynowatch/worker"
+)
+
+// roles says which parts of dynowatch a process runs.
+type roles struct{ web, worker bool }
+
+// app is one process of the web role, the worker role or both: built from
+// the config by newApp, it owns the store, the pipeline, the alert engine,
+// the HTTP server, and the worker with its tails, and runs them in Run.
+type app struct {
+	cfg       *config.Config
+	rules     *alert.Rules
+	checkList []checks.Check
+	log       *slog.Logger
+	roles     roles
+
+	ln    net.Listener // the web role's, bound by newApp
+	gate  gatedHandler // the boot mux until the store answers, then the full one
+	ready atomic.Bool  // /healthz: the full mux is up and not shutting down
+}
+
+// newApp builds the process of roles r. The web role binds its port at once:
+// Heroku kills a web dyno that has not bound $PORT within 60 s (R10), and
+// the store may take longer to answer (Run serves /healthz 503 till then).
+func newApp(cfg *config.Config, rules *alert.Rules, checkList []checks.Check, log *slog.Logger, r roles) (*app, error) {
+	a := &app{cfg: cfg, rules: rules, checkList: checkList, log: log, roles: r}
+	if r.web {
+		ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+		if err != nil {
+			return nil, fmt.Errorf("binding PORT %d: %w", cfg.Port, err)
+		}
+		log.Info("listening", "addr", ln.Addr().String())
+		if cfg.Port == 0 { // a test's port 0: print URLs with the port chosen
+			c := *cfg
+			c.Port = ln.Addr().(*net.TCPAddr).Port
+			a.cfg = &c
+		}
+		a.ln = ln
+		a.gate.set(bootMux(&a.ready, nil))
+	}
+	return a, nil
+}
+
+// URL is where the web role listens, for tests ("" without it).
+func (a *app) URL() string {
+	if a.ln == nil {
+		return ""
+	}
+	return "http://127.0.0.1:" + strconv.Itoa(a.ln.Addr().(*net.TCPAddr).Port)
+}
+
+// Run runs the process until ctx is done, then shuts down in order: stop
+// taking requests and stop the jobs and tails, then flush what they left.
+// Heroku sends SIGKILL 30 s after SIGTERM: requests in flight get
+// httpShutdownTimeout, then the final flush and alert updates run together
+// for at most ingest.FinalFlushTimeout.
+func (a *app) Run(ctx context.Context) error {
+	// Go's soft limit keeps the heap within the budget (a GOMEMLIMIT set by
+	// hand wins): the GC works harder near it rather than the dyno swapping.
+	if debug.SetMemoryLimit(-1) == math.MaxInt64 {
+		debug.SetMemoryLimit(int64(a.cfg.MemoryBudgetMB) << 20)
+	}
+	cfg, log := a.cfg, a.log
+	// The front takes work in: the HTTP server and the worker, tails
+	// included. It stops when ctx is done or one of them fails.
+	frontCtx, stopFront := context.WithCancel(ctx)
+	defer stopFront()
+	front, frontCtx := errgroup.WithContext(frontCtx)
+	if a.roles.web {
+		srv := &http.Server{Handler: &a.gate, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 5 * time.Minute}
+		front.Go(func() error { return a.serveHTTP(frontCtx, srv) })
+	}
+	front.Go(func() error {
+		<-frontCtx.Done()
+		log.Info("shutting down")
+		return nil
+	})
+	failed := func(err error) error { // before the back runs: stop the front
+		stopFront()
+		_ = front.Wait()
+		return err
+	}
+
+	st, err := openStore(frontCtx, cfg, log)
+	if err != nil {
+		return failed(err)
+	}
+	defer st.Close()
+	met := newMetrics()
+	al, err := newAlerting(cfg, a.rules, a.checkList, log, st, met, time.Now)
+	if err != nil {
+		return failed(err)
+	}
+	pipe, err := newPipeline(cfg, log, st, al, met)
+	if err != nil {
+		return failed(err)
+	}
+	var w *worker.Worker
+	if a.roles.worker {
+		w, err = newWorker(cfg, log, st, al)
+		if err == nil {
+			err = addChecks(w, a.checkList, log, st, al, workerID(cfg))
+		}
+		if err == nil {
+			err = addTails(w, cfg, log, pipe)
+		}
+		if err != nil {
+			return failed(err)
+		}
+	}
+	var mux http.Handler
+	if a.roles.web {
+		if mux, err = webMux(frontCtx, cfg, log, st, a.checkList, pipe, al, met, &a.ready); err != nil {
+			return failed(err)
+		}
+	}
+
+	// The back, the pipeline and the alert engine, outlives the front:
+	// requests in flight and the tails need it, and it writes what the last
+	// ones left.
+	backCtx, stopBack := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBack()
+	var back errgroup.Group
+	back.Go(func() error {
+		if err := pipe.Run(backCtx); err != nil {
+			log.Error("final rollup flush failed", "err", err)
+		}
+		return nil
+	})
+	back.Go(func() error {
+		// Router observations wait at most this long; R codes go at once.
+		if err := al.engine.Run(backCtx, 250*time.Millisecond); err != nil {
+			log.Error("final alert update failed", "err", err)
+		}
+		return nil
+	})
+	if mux != nil {
+		a.gate.set(mux)
+		a.ready.Store(true)
+	}
+	if w != nil {
+		front.Go(func() error {
+			if err := w.Run(frontCtx); err != nil {
+				log.Error("worker shutdown", "err", err)
+			}
+			return nil
+		})
+	}
+	err = front.Wait()
+	stopBack()
+	_ = back.Wait()
+	log.Info("stopped")
+	return err
+}
+
+// serveHTTP serves until ctx is done, then lets requests in flight finish
+// within httpShutdownTimeout.
+func (a *app) serveHTTP(ctx context.Context, srv *http.Server) error {
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(a.ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	a.ready.Store(false)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), httpShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		a.log.Error("http shutdown", "err", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http server: %w", err)
+	}
+	return nil
+}
