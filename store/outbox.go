@@ -305,7 +305,12 @@ func (s *Store) LastNotified(ctx context.Context, alertKeys []string) (map[strin
 	}
 	// The keys travel as one JSON array: thousands of them are one
 	// parameter, not thousands (over SQLite's and Postgres's limits).
-	r, err := s.q.query(ctx, `WITH latest AS (
+	type notified struct {
+		key            string
+		first, waiting int64
+	}
+	ns, err := queryAll(ctx, s.q, func(r row) (n notified, err error) { return n, r.Scan(&n.key, &n.first, &n.waiting) },
+		`WITH latest AS (
 			SELECT alert_key, max(id) AS id FROM outbox
 			WHERE alert_key IN (`+s.dialect(`SELECT json_array_elements_text($1::json)`, `SELECT value FROM json_each($1)`)+`)
 			AND status IN ('`+string(alert.Firing)+`', '`+string(alert.Flapping)+`', '`+string(alert.Reminder)+`')
@@ -317,21 +322,12 @@ func (s *Store) LastNotified(ctx context.Context, alertKeys []string) (map[strin
 	if err != nil {
 		return nil, fmt.Errorf("store: last notified of %d alerts: %w", len(alertKeys), err)
 	}
-	defer r.Close()
-	for r.Next() {
-		var key string
-		var first, waiting int64
-		if err := r.Scan(&key, &first, &waiting); err != nil {
-			return nil, fmt.Errorf("store: last notified of %d alerts: %w", len(alertKeys), err)
-		}
-		if first != 0 {
-			out[key] = alert.Notified{SentAt: fromMicros(first)}
+	for _, n := range ns {
+		if n.first != 0 {
+			out[n.key] = alert.Notified{SentAt: fromMicros(n.first)}
 		} else {
-			out[key] = alert.Notified{Pending: waiting > 0}
+			out[n.key] = alert.Notified{Pending: n.waiting > 0}
 		}
-	}
-	if err := r.Err(); err != nil {
-		return nil, fmt.Errorf("store: last notified of %d alerts: %w", len(alertKeys), err)
 	}
 	return out, nil
 }
