@@ -29,7 +29,7 @@ func TestRefusesToStartOnHerokuWithoutSecrets(t *testing.T) {
 	t.Setenv("PORT", "0")
 	t.Setenv("DYNOWATCH_DB", filepath.Join(t.TempDir(), "h.db"))
 	var out syncBuffer
-	err := run(context.Background(), []string{"dynowatch", "web"}, strings.NewReader(""), &out, &out)
+	err := run(context.Background(), []string{"dynowatch", "web"}, os.Environ(), strings.NewReader(""), &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "config var DRAIN_SECRET is not set") || !strings.Contains(err.Error(), "heroku config:set DRAIN_SECRET=") {
 		t.Fatalf("err %v, want one that says how to set DRAIN_SECRET", err)
 	}
@@ -236,7 +236,7 @@ func TestBadCheckFailsEveryRole(t *testing.T) {
 	t.Setenv("CHECK_QUEUE", "redis redis://localhost:6379 list=jobs max=lots")
 	for _, cmd := range []string{"migrate", "web", "worker", "config"} {
 		var out syncBuffer
-		err := run(context.Background(), []string{"dynowatch", cmd}, strings.NewReader(""), &out, &out)
+		err := run(context.Background(), []string{"dynowatch", cmd}, os.Environ(), strings.NewReader(""), &out, &out)
 		if err == nil || !strings.Contains(err.Error(), "CHECK_QUEUE") {
 			t.Errorf("%s: err %v, want one naming CHECK_QUEUE", cmd, err)
 		}

@@ -20,7 +20,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args, os.Environ(), os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		var ee *exitError
@@ -72,8 +72,11 @@ Usage:
 Configuration comes from config vars (environment variables); see README.md.
 `
 
-// run is the whole program: main only adds the process's signals, streams and exit status.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+// run is the whole program: main only adds the process's signals, streams,
+// environment (environ, in os.Environ's form) and exit status. Nothing below
+// run reads the process's environment, so that tests can run side by side,
+// each with its own config vars.
+func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd, rest := "all", []string(nil)
 	if len(args) > 1 {
 		cmd, rest = args[1], args[2:]
@@ -104,7 +107,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 
 	// The one read of the environment: config hands every part its piece.
-	cfg, err := config.Load(os.Environ())
+	cfg, err := config.Load(environ)
 	if cmd == "config" {
 		return runConfig(cfg, err, stdout)
 	}

@@ -15,7 +15,7 @@ import (
 func runMain(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), append([]string{"dynowatch"}, args...), strings.NewReader(stdin), &out, &errOut)
+	err := run(context.Background(), append([]string{"dynowatch"}, args...), os.Environ(), strings.NewReader(stdin), &out, &errOut)
 	code = 0
 	if err != nil {
 		code = 1

@@ -44,7 +44,7 @@ func TestRefusesToStartOnHerokuWithoutDatabaseURL(t *testing.T) {
 	t.Setenv("DASHBOARD_PASSWORD", "pw")
 	t.Setenv("DYNOWATCH_DB", filepath.Join(t.TempDir(), "h.db"))
 	var out syncBuffer
-	err := run(context.Background(), []string{"dynowatch", "web"}, strings.NewReader(""), &out, &out)
+	err := run(context.Background(), []string{"dynowatch", "web"}, os.Environ(), strings.NewReader(""), &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "config var DATABASE_URL is not set") || !strings.Contains(err.Error(), "heroku addons:create heroku-postgresql") {
 		t.Fatalf("err %v, want one that says DATABASE_URL is missing and how to add it", err)
 	}
@@ -62,7 +62,7 @@ func TestBadDatabaseURLFailsWithTheReason(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var out syncBuffer
-	err := run(ctx, []string{"dynowatch", "web"}, strings.NewReader(""), &out, &out)
+	err := run(ctx, []string{"dynowatch", "web"}, os.Environ(), strings.NewReader(""), &out, &out)
 	if ctx.Err() != nil {
 		t.Fatalf("still retrying after 10 s:\n%s", out.String())
 	}

@@ -55,7 +55,7 @@ func TestTailCommand(t *testing.T) {
 	out, errOut := &syncBuffer{}, &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"dynowatch", "tail", "--app", "shop"}, strings.NewReader(""), out, errOut)
+		done <- run(ctx, []string{"dynowatch", "tail", "--app", "shop"}, os.Environ(), strings.NewReader(""), out, errOut)
 	}()
 	waitFor(t, func() bool { return strings.Count(out.String(), "\n") >= 2 })
 	cancel()
