@@ -3,10 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynowatch/dynowatch/config"
 	"github.com/dynowatch/dynowatch/store"
 )
 
@@ -182,6 +181,7 @@ func readmeConfigSet(t *testing.T, name string) map[string]string {
 // `dynowatch alert test` reaches with the example's credentials, at the
 // provider's path.
 func TestREADMEChatExamples(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string // the var whose example this is
 		override func(f *chatFake, example map[string]string) map[string]string
@@ -209,19 +209,14 @@ func TestREADMEChatExamples(t *testing.T) {
 		}, func(ex map[string]string) string { u, _ := url.Parse(ex["TEAMS_WEBHOOK_URL"]); return "POST " + u.Path }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			example := readmeConfigSet(t, tc.name)
-			for _, v := range (&config.Config{}).Vars() {
-				t.Setenv(v.Name, "")
-				os.Unsetenv(v.Name)
-			}
+			// The example's vars and no other config var, the override's
+			// over the example's.
 			f := newChatFake(t)
-			for k, v := range example {
-				t.Setenv(k, v)
-			}
-			for k, v := range tc.override(f, example) {
-				t.Setenv(k, v)
-			}
-			stdout, stderr, code := runMain(t, "", "alert", "test")
+			vars := maps.Clone(example)
+			maps.Copy(vars, tc.override(f, example))
+			stdout, stderr, code := runMain(t, envOf(vars), "", "alert", "test")
 			if code != 0 {
 				t.Fatalf("dynowatch alert test with the README's %s example: exit %d\n%s%s", tc.name, code, stdout, stderr)
 			}
@@ -240,6 +235,7 @@ func TestREADMEChatExamples(t *testing.T) {
 // another worker, reminded and resolved: the provider shows one message,
 // edited from firing through its reminders to resolved. On both databases.
 func TestStoryChatChannelsKeepOneMessagePerIncident(t *testing.T) {
+	t.Parallel()
 	eachStoreOf(t, func(t *testing.T, st *store.Store) {
 		for _, ch := range []struct {
 			name string
@@ -255,6 +251,8 @@ func TestStoryChatChannelsKeepOneMessagePerIncident(t *testing.T) {
 				return []string{"TELEGRAM_BOT_TOKEN=123:story", "TELEGRAM_CHAT_ID=-1001234567890", "TELEGRAM_API_URL=" + f.srv.URL}
 			}},
 		} {
+			// Not in parallel: the channels' stories share st, and a
+			// story's sender would claim another's outbox rows.
 			t.Run(ch.name, func(t *testing.T) {
 				f := newChatFake(t)
 				env := append(ch.env(f), "ALERT_REPEAT_INTERVAL=5m")

@@ -21,6 +21,7 @@ import (
 // the API (and the dashboard, which reads the same) lists the checks still
 // configured, not the removed one as down; its results stay stored.
 func TestRemovedCheckIsNotShownDown(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := storetest.MustOpenEmbedded(t)
 	now := time.Now()

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -20,16 +19,12 @@ import (
 )
 
 func TestRefusesToStartOnHerokuWithoutSecrets(t *testing.T) {
-	for _, v := range []string{"DRAIN_SECRET", "DASHBOARD_PASSWORD"} {
-		t.Setenv(v, "")
-		os.Unsetenv(v)
-	}
-	t.Setenv("DATABASE_URL", pgtest.URL(t))
-	t.Setenv("DYNO", "web.1")
-	t.Setenv("PORT", "0")
-	t.Setenv("DYNOWATCH_DB", filepath.Join(t.TempDir(), "h.db"))
+	t.Parallel()
+	// DRAIN_SECRET and DASHBOARD_PASSWORD unset.
+	env := envOf(map[string]string{"DATABASE_URL": pgtest.URL(t), "DYNO": "web.1", "PORT": "0",
+		"DYNOWATCH_DB": filepath.Join(t.TempDir(), "h.db")})
 	var out syncBuffer
-	err := run(context.Background(), []string{"dynowatch", "web"}, os.Environ(), strings.NewReader(""), &out, &out)
+	err := run(context.Background(), []string{"dynowatch", "web"}, env, strings.NewReader(""), &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "config var DRAIN_SECRET is not set") || !strings.Contains(err.Error(), "heroku config:set DRAIN_SECRET=") {
 		t.Fatalf("err %v, want one that says how to set DRAIN_SECRET", err)
 	}
@@ -38,6 +33,7 @@ func TestRefusesToStartOnHerokuWithoutSecrets(t *testing.T) {
 // TestGeneratedSecretSurvivesRestart runs the server twice on one embedded
 // store: the drain URL it prints must not change.
 func TestGeneratedSecretSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "keep.db")
 	url := regexp.MustCompile(`drain_url=(\S+)`)
 	var urls []string
@@ -60,6 +56,7 @@ func TestGeneratedSecretSurvivesRestart(t *testing.T) {
 // TestShutdownFlushesRollups posts a batch and stops the server long before
 // its flush interval: the requests must be in the store after the restart.
 func TestShutdownFlushesRollups(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "flush.db")
 	env := map[string]string{"DYNOWATCH_DB": db, "DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw", "ROLLUP_FLUSH_INTERVAL": "1h"}
 	base, _, stop := startServer(t, env)
@@ -86,18 +83,15 @@ func TestShutdownFlushesRollups(t *testing.T) {
 }
 
 func TestReplay(t *testing.T) {
-	for _, v := range []string{"DATABASE_URL", "DYNO"} {
-		t.Setenv(v, "")
-		os.Unsetenv(v)
-	}
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "replay.db")
-	t.Setenv("DYNOWATCH_DB", db)
-	for i := 0; i < 2; i++ { // the second replay of the same file stores nothing more
-		if _, stderr, code := runMain(t, "", "replay", "--app", "demo", "testdata/samples.txt"); code != 0 {
+	env := envOf(map[string]string{"DYNOWATCH_DB": db}) // DATABASE_URL and DYNO unset
+	for i := 0; i < 2; i++ {                            // the second replay of the same file stores nothing more
+		if _, stderr, code := runMain(t, env, "", "replay", "--app", "demo", "testdata/samples.txt"); code != 0 {
 			t.Fatalf("replay: exit %d: %s", code, stderr)
 		}
 	}
-	if _, _, code := runMain(t, "", "replay", "testdata/samples.txt"); code != 2 {
+	if _, _, code := runMain(t, env, "", "replay", "testdata/samples.txt"); code != 2 {
 		t.Errorf("replay without --app: exit %d, want 2", code)
 	}
 	st := storetest.MustOpen(t, store.Config{Path: db, MaxConns: 1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -118,16 +112,12 @@ func TestReplay(t *testing.T) {
 // does not answer: the port must be bound at once, with /healthz saying 503
 // (Heroku's R10 comes after 60 s).
 func TestBindsPortBeforeTheStoreAnswers(t *testing.T) {
-	for _, v := range []string{"DYNO", "DYNOWATCH_URL"} {
-		t.Setenv(v, "")
-		os.Unsetenv(v)
-	}
-	t.Setenv("PORT", "0")
-	t.Setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nothing?sslmode=disable&connect_timeout=1")
-	t.Setenv("DRAIN_SECRET", "s")
-	t.Setenv("DASHBOARD_PASSWORD", "pw")
+	t.Parallel()
+	// DYNO and DYNOWATCH_URL unset.
+	env := envOf(map[string]string{"PORT": "0", "DATABASE_URL": "postgres://postgres@127.0.0.1:1/nothing?sslmode=disable&connect_timeout=1",
+		"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw"})
 	logs := &syncBuffer{}
-	a, _ := startApp(t, roles{web: true}, logs) // the port is bound once the app is built
+	a, _ := startApp(t, env, roles{web: true}, logs) // the port is bound once the app is built
 	resp, err := http.Get(a.URL() + "/healthz")
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +137,7 @@ func TestBindsPortBeforeTheStoreAnswers(t *testing.T) {
 }
 
 func TestAlertTestCommand(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int32
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if hits.Add(1) == 2 {
@@ -154,26 +145,25 @@ func TestAlertTestCommand(t *testing.T) {
 		}
 	}))
 	defer hook.Close()
-	for _, v := range []string{"DATABASE_URL", "DYNO", "SENDGRID_API_KEY", "SMTP_URL", "INFOBIP_API_KEY", "INFOBIP_BASE_URL"} {
-		t.Setenv(v, "")
-		os.Unsetenv(v)
-	}
-	t.Setenv("ALERT_WEBHOOK_URL", hook.URL)
-	stdout, _, code := runMain(t, "", "alert", "test")
+	// The webhook is the only channel: no DATABASE_URL, DYNO, SENDGRID_API_KEY,
+	// SMTP_URL, INFOBIP_API_KEY or INFOBIP_BASE_URL.
+	env := envOf(map[string]string{"ALERT_WEBHOOK_URL": hook.URL})
+	stdout, _, code := runMain(t, env, "", "alert", "test")
 	if code != 0 || !strings.Contains(stdout, "webhook") || !strings.Contains(stdout, "ok") {
 		t.Fatalf("exit %d, stdout %q", code, stdout)
 	}
-	stdout, _, code = runMain(t, "", "alert", "test")
+	stdout, _, code = runMain(t, env, "", "alert", "test")
 	if code != 1 || !strings.Contains(stdout, "FAILED") {
 		t.Fatalf("failing channel: exit %d, stdout %q", code, stdout)
 	}
-	t.Setenv("ALERT_WEBHOOK_URL", "")
-	if _, _, code := runMain(t, "", "alert", "test"); code != 1 {
+	env = envOf(map[string]string{"ALERT_WEBHOOK_URL": ""})
+	if _, _, code := runMain(t, env, "", "alert", "test"); code != 1 {
 		t.Fatalf("no channel: exit %d, want 1", code)
 	}
 }
 
 func TestHeartbeat(t *testing.T) {
+	t.Parallel()
 	status := http.StatusOK
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(status) }))
 	defer srv.Close()
@@ -188,18 +178,14 @@ func TestHeartbeat(t *testing.T) {
 }
 
 func TestConfigCommand(t *testing.T) {
-	for _, v := range []string{"DATABASE_URL", "DYNO"} {
-		t.Setenv(v, "")
-		os.Unsetenv(v)
-	}
-	t.Setenv("DRAIN_SECRET", "hunter2-secret")
-	t.Setenv("ALERT_H_CODES_THRESHOLD", "7")
-	stdout, _, code := runMain(t, "", "config")
+	t.Parallel()
+	vars := map[string]string{"DRAIN_SECRET": "hunter2-secret", "ALERT_H_CODES_THRESHOLD": "7"} // DATABASE_URL and DYNO unset
+	stdout, _, code := runMain(t, envOf(vars), "", "config")
 	if code != 0 || strings.Contains(stdout, "hunter2") || !strings.Contains(stdout, "DRAIN_SECRET") || !strings.Contains(stdout, "| `H_CODES` |") || !strings.Contains(stdout, "| 7 (") {
 		t.Fatalf("exit %d, output:\n%s", code, stdout)
 	}
-	t.Setenv("ALERT_H_CODE_THRESHOLD", "7")
-	if _, _, code := runMain(t, "", "config"); code == 0 {
+	vars["ALERT_H_CODE_THRESHOLD"] = "7"
+	if _, _, code := runMain(t, envOf(vars), "", "config"); code == 0 {
 		t.Fatal("a misspelt ALERT_ var passed")
 	}
 }
@@ -207,14 +193,10 @@ func TestConfigCommand(t *testing.T) {
 // TestConfigCommandShowsPerAppOverrides: `dynowatch config` shows the
 // README's ALERT_H_CODES_THRESHOLD__MY_APP=50, and what it leaves alone.
 func TestConfigCommandShowsPerAppOverrides(t *testing.T) {
-	for _, v := range []string{"DATABASE_URL", "DYNO"} {
-		t.Setenv(v, "")
-		os.Unsetenv(v)
-	}
-	t.Setenv("ALERT_H_CODES_THRESHOLD", "5")
-	t.Setenv("ALERT_H_CODES_THRESHOLD__MY_APP", "50")
-	t.Setenv("ALERT_CHECK_ENABLED__MY_APP", "false")
-	stdout, _, code := runMain(t, "", "config")
+	t.Parallel()
+	// DATABASE_URL and DYNO unset.
+	env := envOf(map[string]string{"ALERT_H_CODES_THRESHOLD": "5", "ALERT_H_CODES_THRESHOLD__MY_APP": "50", "ALERT_CHECK_ENABLED__MY_APP": "false"})
+	stdout, _, code := runMain(t, env, "", "config")
 	for _, want := range []string{
 		"| `my-app` | `H_CODES` | 50 (errors of one code within the window) | 5m | — | critical | true |",
 		"| `my-app` | `CHECK` | — | — | — | critical | false |",
@@ -228,15 +210,13 @@ func TestConfigCommandShowsPerAppOverrides(t *testing.T) {
 // TestBadCheckFailsEveryRole: a bad CHECK_ var must fail the release phase
 // (migrate) and the web role, not only the worker later.
 func TestBadCheckFailsEveryRole(t *testing.T) {
-	for _, v := range []string{"DATABASE_URL", "DYNO"} {
-		t.Setenv(v, "")
-		os.Unsetenv(v)
-	}
-	t.Setenv("DYNOWATCH_DB", filepath.Join(t.TempDir(), "c.db"))
-	t.Setenv("CHECK_QUEUE", "redis redis://localhost:6379 list=jobs max=lots")
+	t.Parallel()
+	// DATABASE_URL and DYNO unset.
+	env := envOf(map[string]string{"DYNOWATCH_DB": filepath.Join(t.TempDir(), "c.db"),
+		"CHECK_QUEUE": "redis redis://localhost:6379 list=jobs max=lots"})
 	for _, cmd := range []string{"migrate", "web", "worker", "config"} {
 		var out syncBuffer
-		err := run(context.Background(), []string{"dynowatch", cmd}, os.Environ(), strings.NewReader(""), &out, &out)
+		err := run(context.Background(), []string{"dynowatch", cmd}, env, strings.NewReader(""), &out, &out)
 		if err == nil || !strings.Contains(err.Error(), "CHECK_QUEUE") {
 			t.Errorf("%s: err %v, want one naming CHECK_QUEUE", cmd, err)
 		}

@@ -85,6 +85,7 @@ func replayedLog(now time.Time) string {
 // its charts with data, and the console shows no errors. Screenshots go to
 // $DYNOWATCH_SCREENSHOTS, or a temporary directory.
 func TestDashboardInBrowser(t *testing.T) {
+	t.Parallel()
 	chromium := chromiumPath(t)
 	// The app's health endpoint, for a status check: every fourth run fails.
 	var hits atomic.Int64

@@ -74,6 +74,7 @@ func nextMessage(t *testing.T, got <-chan hookMessage, within time.Duration, log
 // page, then a resolved once the endpoint recovers. Its runs are every=30s
 // as written, so this takes a minute.
 func TestREADMECheckWithoutAppFiresThenResolves(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs the README's every=30s check for a minute")
 	}

@@ -9,10 +9,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -41,22 +42,14 @@ func (s *syncBuffer) String() string {
 }
 
 // startServer runs the app of both roles (`dynowatch all`) on port 0 with an
-// embedded store and
-// returns its base URL once /healthz answers 200.
+// embedded store, its config vars env over a few defaults and nothing else,
+// and returns its base URL once /healthz answers 200.
 func startServer(t testing.TB, env map[string]string) (base string, logs *syncBuffer, stop func() error) {
 	t.Helper()
-	for _, v := range []string{"DATABASE_URL", "DYNO", "DYNOWATCH_URL", "DRAIN_SECRET", "DASHBOARD_PASSWORD", "TAIL_APPS", "HEROKU_API_KEY"} {
-		t.Setenv(v, "")
-		os.Unsetenv(v)
-	}
-	t.Setenv("PORT", "0")
-	t.Setenv("DYNOWATCH_DB", filepath.Join(t.TempDir(), "e2e.db"))
-	t.Setenv("ROLLUP_FLUSH_INTERVAL", "200ms")
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
+	vars := map[string]string{"PORT": "0", "DYNOWATCH_DB": filepath.Join(t.TempDir(), "e2e.db"), "ROLLUP_FLUSH_INTERVAL": "200ms"}
+	maps.Copy(vars, env)
 	logs = &syncBuffer{}
-	a, stop := startApp(t, roles{web: true, worker: true}, logs)
+	a, stop := startApp(t, envOf(vars), roles{web: true, worker: true}, logs)
 	base = a.URL()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
@@ -72,12 +65,12 @@ func startServer(t testing.TB, env map[string]string) (base string, logs *syncBu
 	return "", nil, nil
 }
 
-// startApp builds the app of roles r from the config vars the test set, as
-// run does, and runs it, logging to logs; stop ends it (and so does the
-// test's cleanup).
-func startApp(t testing.TB, r roles, logs io.Writer) (a *app, stop func() error) {
+// startApp builds the app of roles r from the config vars environ, as run
+// does, and runs it, logging to logs; stop ends it (and so does the test's
+// cleanup).
+func startApp(t testing.TB, environ []string, r roles, logs io.Writer) (a *app, stop func() error) {
 	t.Helper()
-	cfg, err := config.Load(os.Environ())
+	cfg, err := config.Load(environ)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +96,19 @@ func startApp(t testing.TB, r roles, logs io.Writer) (a *app, stop func() error)
 	}
 	t.Cleanup(func() { stop() })
 	return a, stop
+}
+
+// envOf is vars in os.Environ's form, as run and config.Load take them. The
+// tests give each run its config vars this way, never through the process's
+// environment, so that they can run in parallel; a var absent from vars is
+// unset, one mapped to "" is set and empty.
+func envOf(vars map[string]string) []string {
+	env := make([]string, 0, len(vars))
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	slices.Sort(env)
+	return env
 }
 
 func frame(msg string) string { return fmt.Sprintf("%d %s", len(msg), msg) }
@@ -147,6 +153,7 @@ func getJSON(t testing.TB, url, pass string, v any) {
 // TestEndToEnd runs the server, posts real Logplex bodies with retries and
 // garbage, and reads the result back through the API.
 func TestEndToEnd(t *testing.T) {
+	t.Parallel()
 	base, logs, stop := startServer(t, map[string]string{"DRAIN_SECRET": "s3cret-one,s3cret-two", "DASHBOARD_PASSWORD": "dash-pw"})
 	now := time.Now().UTC().Truncate(time.Second)
 	ts := func(sec int) string { return now.Add(time.Duration(sec) * time.Second).Format(time.RFC3339) }
@@ -246,6 +253,7 @@ func waitFor(t *testing.T, cond func() bool) {
 // TestR14RaisesAnAlert posts an R14 through the drain and finds it firing
 // through the API, with its line as evidence.
 func TestR14RaisesAnAlert(t *testing.T) {
+	t.Parallel()
 	base, logs, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw"})
 	ts := time.Now().UTC().Format(time.RFC3339)
 	if code := post(t, base+"/drain/shop", "s", frame("<45>1 "+ts+" host heroku worker.1 - Error R14 (Memory quota exceeded)\n"), nil); code != 204 {
@@ -271,6 +279,7 @@ func TestR14RaisesAnAlert(t *testing.T) {
 // drain, the engine firing it, the worker delivering it to a webhook with its
 // delivery id and signature.
 func TestR14ReachesTheWebhook(t *testing.T) {
+	t.Parallel()
 	got := make(chan map[string]any, 4)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -304,6 +313,7 @@ func TestR14ReachesTheWebhook(t *testing.T) {
 // out at once, those firing within ALERT_GROUP_WAIT after it follow as one
 // message.
 func TestAlertsOfAnAppAreGrouped(t *testing.T) {
+	t.Parallel()
 	got := make(chan []any, 4)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var n struct{ Alerts []any }
@@ -329,6 +339,7 @@ func TestAlertsOfAnAppAreGrouped(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	base, _, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw"})
 	ts := time.Now().UTC().Format(time.RFC3339)
 	post(t, base+"/drain/shop", "s", frame("<45>1 "+ts+" host heroku worker.1 - Error R14 (Memory quota exceeded)\n")+"junk", nil)
@@ -371,6 +382,7 @@ func TestMetrics(t *testing.T) {
 // TestFailingCheckRaisesAnAlert runs `dynowatch all` with a CHECK_ var on a
 // failing endpoint: after fail=2 runs the check's alert fires.
 func TestFailingCheckRaisesAnAlert(t *testing.T) {
+	t.Parallel()
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) }))
 	defer down.Close()
 	base, logs, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw",
@@ -409,6 +421,7 @@ func TestFailingCheckRaisesAnAlert(t *testing.T) {
 }
 
 func TestUnknownPathIs404OnceReady(t *testing.T) {
+	t.Parallel()
 	base, _, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw"})
 	resp, err := http.Get(base + "/no/such/page")
 	if err != nil {

@@ -35,6 +35,7 @@ func seriesTotal(t *testing.T, base, app, metric string) float64 {
 // are counted as bad and every later flush still stores the victim's
 // requests and metrics.
 func TestOneAppsBadLinesCannotStopAnotherAppsCounts(t *testing.T) {
+	t.Parallel()
 	base, logs, _ := startServer(t, map[string]string{"DATABASE_URL": pgtest.URL(t), "DRAIN_SECRET": "s3cret", "DASHBOARD_PASSWORD": "dash-pw"})
 	ts := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
 	long := make([]byte, 3000) // incompressible: Postgres compresses index entries
@@ -86,6 +87,7 @@ func TestOneAppsBadLinesCannotStopAnotherAppsCounts(t *testing.T) {
 // quota vastly exceeded)" is not Heroku reporting R15: no alert, no event.
 // The same words from heroku[web.1] page as ever.
 func TestAppOutputSayingR15PagesNobody(t *testing.T) {
+	t.Parallel()
 	base, _, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "dash-pw"})
 	ts := time.Now().UTC().Format(time.RFC3339)
 	line := func(source string) string {

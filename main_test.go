@@ -11,11 +11,12 @@ import (
 	"testing"
 )
 
-// runMain runs the program and returns its output and exit status.
-func runMain(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+// runMain runs the program with the config vars environ (os.Environ's form)
+// and returns its output and exit status.
+func runMain(t *testing.T, environ []string, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), append([]string{"dynowatch"}, args...), os.Environ(), strings.NewReader(stdin), &out, &errOut)
+	err := run(context.Background(), append([]string{"dynowatch"}, args...), environ, strings.NewReader(stdin), &out, &errOut)
 	code = 0
 	if err != nil {
 		code = 1
@@ -28,7 +29,8 @@ func runMain(t *testing.T, stdin string, args ...string) (stdout, stderr string,
 }
 
 func TestParseCommand(t *testing.T) {
-	stdout, stderr, code := runMain(t, "", "parse", "testdata/samples.txt")
+	t.Parallel()
+	stdout, stderr, code := runMain(t, nil, "", "parse", "testdata/samples.txt")
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
@@ -54,8 +56,9 @@ func TestParseCommand(t *testing.T) {
 }
 
 func TestParseCommandStdinWithBadLines(t *testing.T) {
+	t.Parallel()
 	in := "2024-03-15T12:00:00Z heroku[web.1]: Error R14 (Memory quota exceeded)\nnot a log line\n2024-03-15T12:00:01Z app[web.1]: ok\n"
-	stdout, stderr, code := runMain(t, in, "parse", "-")
+	stdout, stderr, code := runMain(t, nil, in, "parse", "-")
 	if code != 1 {
 		t.Fatalf("exit %d, want 1 for a bad message", code)
 	}
@@ -68,27 +71,29 @@ func TestParseCommandStdinWithBadLines(t *testing.T) {
 }
 
 func TestParseCommandErrors(t *testing.T) {
-	if _, _, code := runMain(t, "", "parse", filepath.Join(t.TempDir(), "missing.log")); code != 2 {
+	t.Parallel()
+	if _, _, code := runMain(t, nil, "", "parse", filepath.Join(t.TempDir(), "missing.log")); code != 2 {
 		t.Errorf("missing file: exit %d, want 2", code)
 	}
-	if _, _, code := runMain(t, "", "parse", "a", "b"); code != 2 {
+	if _, _, code := runMain(t, nil, "", "parse", "a", "b"); code != 2 {
 		t.Errorf("two files: exit %d, want 2", code)
 	}
-	if _, stderr, code := runMain(t, "", "parse", "-h"); code != 0 || !strings.Contains(stderr, "heroku logs") {
+	if _, stderr, code := runMain(t, nil, "", "parse", "-h"); code != 0 || !strings.Contains(stderr, "heroku logs") {
 		t.Errorf("help: exit %d, stderr %q", code, stderr)
 	}
-	if _, _, code := runMain(t, "", "frobnicate"); code != 2 {
+	if _, _, code := runMain(t, nil, "", "frobnicate"); code != 2 {
 		t.Errorf("unknown command: exit %d, want 2", code)
 	}
 }
 
 func TestParseCommandLogplexFile(t *testing.T) {
+	t.Parallel()
 	body, err := os.ReadFile("testdata/samples.logplex")
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromFile, _, code := runMain(t, string(body), "parse")
-	plain, _, _ := runMain(t, "", "parse", "testdata/samples.txt")
+	fromFile, _, code := runMain(t, nil, string(body), "parse")
+	plain, _, _ := runMain(t, nil, "", "parse", "testdata/samples.txt")
 	if code != 0 || fromFile != plain {
 		t.Errorf("logplex body parsed differently from the same lines in plain form (exit %d)", code)
 	}

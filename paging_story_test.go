@@ -99,6 +99,7 @@ func (p *pagers) heard() (pagerduty, pushover, ntfy []string, repeating int) {
 // one dedup_key throughout (one incident), Pushover's emergency is
 // cancelled when it resolves, and ntfy's messages share one sequence id.
 func TestStoryPagingChannelsKeepOneIncident(t *testing.T) {
+	t.Parallel()
 	eachStoreOf(t, func(t *testing.T, st *store.Store) {
 		p := newPagers(t)
 		env := append([]string{"ALERT_GROUP_WAIT=0s", "ALERT_REPEAT_INTERVAL=30m", "ALERT_SILENCE_ENABLED=false"}, p.env...)

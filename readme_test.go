@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -55,6 +56,7 @@ func readmeChecks(t *testing.T) map[string]string {
 // TestREADMECheckExamplesParse: every CHECK_ example of the README is
 // accepted as written, with the env: vars it names set.
 func TestREADMECheckExamplesParse(t *testing.T) {
+	t.Parallel()
 	ex := readmeChecks(t)
 	for _, name := range []string{"CHECK_API", "CHECK_QUEUE", "CHECK_DB"} {
 		if ex[name] == "" {
@@ -91,6 +93,7 @@ func probeREADME(t *testing.T, name string, rewrite func(string) string, env map
 // every=30s timeout=5s status=200" passes on a 200 and fails, with the
 // status as the reason, on anything else.
 func TestREADMECheckAPI(t *testing.T) {
+	t.Parallel()
 	status := 200
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/health" {
@@ -115,6 +118,7 @@ func TestREADMECheckAPI(t *testing.T) {
 // at most 1000 items and fails beyond. The list is renamed to a key of the
 // test's own: the test Redis is shared.
 func TestREADMECheckQueue(t *testing.T) {
+	t.Parallel()
 	rawURL := "redis://127.0.0.1:6379/0"
 	opt, _ := redis.ParseURL(rawURL)
 	client := redis.NewClient(opt)
@@ -157,6 +161,7 @@ func TestREADMECheckQueue(t *testing.T) {
 // TestREADMECheckDB: CHECK_DB "postgres env:APP_DATABASE_URL table=users"
 // passes while the table exists and fails, naming it, once it is gone.
 func TestREADMECheckDB(t *testing.T) {
+	t.Parallel()
 	rawURL := pgtest.URL(t)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, rawURL)
@@ -184,6 +189,7 @@ func TestREADMECheckDB(t *testing.T) {
 // the README shows is accepted and sets what its name says, for the app it
 // names and no other.
 func TestREADMEAlertVarExamples(t *testing.T) {
+	t.Parallel()
 	found := regexp.MustCompile("`(ALERT_[A-Z0-9_]+)=([^`\\s]+)`").FindAllStringSubmatch(readme(t), -1)
 	if len(found) < 2 {
 		t.Fatalf("README.md shows %d ALERT_ examples, want the two of the Alerts section", len(found))
@@ -228,6 +234,7 @@ func TestREADMEAlertVarExamples(t *testing.T) {
 // created, listed, and mutes its app's alerts while another app's still
 // reach the webhook.
 func TestREADMESilenceExample(t *testing.T) {
+	t.Parallel()
 	m := regexp.MustCompile("`POST /api/v1/silences` with `(\\{[^`]+\\})`").FindStringSubmatch(readme(t))
 	if m == nil {
 		t.Fatal("README.md no longer shows the POST /api/v1/silences example")
@@ -292,6 +299,7 @@ func TestREADMESilenceExample(t *testing.T) {
 // one dynowatch sends for its secret, timestamp and body, VerifyWebhook
 // takes it, and the openssl command it shows prints it.
 func TestREADMEWebhookSignatureExample(t *testing.T) {
+	t.Parallel()
 	text := readme(t)
 	m := regexp.MustCompile("the secret `([^`]+)`, `X-Dynowatch-Timestamp: ([0-9]+)` and\\s+the body `([^`]+)`").FindStringSubmatch(text)
 	sig := regexp.MustCompile("`X-Dynowatch-Signature-V2: (sha256=[0-9a-f]{64})`").FindStringSubmatch(text)
@@ -343,6 +351,7 @@ func readmeConfigSets(t *testing.T, prefix string) map[string]string {
 // a channel that `dynowatch alert test` reaches with the example's
 // credentials.
 func TestREADMEPagingExamples(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		prefix string
 		// fake starts a fake provider, and returns the vars that point
@@ -408,22 +417,17 @@ func TestREADMEPagingExamples(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.prefix, func(t *testing.T) {
+			t.Parallel()
 			example := readmeConfigSets(t, tc.prefix)
 			if len(example) == 0 {
 				t.Fatalf("README.md shows no `heroku config:set %s…` example", tc.prefix)
 			}
-			for _, v := range (&config.Config{}).Vars() {
-				t.Setenv(v.Name, "")
-				os.Unsetenv(v.Name)
-			}
+			// The example's vars and no other config var, the override's
+			// over the example's.
 			override, heard := tc.fake(t, example)
-			for k, v := range example {
-				t.Setenv(k, v)
-			}
-			for k, v := range override {
-				t.Setenv(k, v)
-			}
-			stdout, stderr, code := runMain(t, "", "alert", "test")
+			vars := maps.Clone(example)
+			maps.Copy(vars, override)
+			stdout, stderr, code := runMain(t, envOf(vars), "", "alert", "test")
 			if code != 0 {
 				t.Fatalf("dynowatch alert test with the README's %s example: exit %d\n%s%s", tc.prefix, code, stdout, stderr)
 			}

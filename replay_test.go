@@ -23,13 +23,10 @@ import (
 // rule, and SILENCE does not fire a window later, because the replay moved
 // no last-seen time (the dashboard shows no "last log: just now" either).
 func TestReplayNeverPages(t *testing.T) {
-	for _, v := range []string{"DATABASE_URL", "DYNO"} {
-		t.Setenv(v, "")
-		os.Unsetenv(v)
-	}
+	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "replay.db")
-	t.Setenv("DYNOWATCH_DB", db)
+	env := envOf(map[string]string{"DYNOWATCH_DB": db}) // DATABASE_URL and DYNO unset
 	now := time.Now().UTC().Truncate(time.Second)
 	var lines []string
 	for i := range 60 {
@@ -40,7 +37,7 @@ func TestReplayNeverPages(t *testing.T) {
 	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, stderr, code := runMain(t, "", "replay", "--app", "myapp", file); code != 0 {
+	if _, stderr, code := runMain(t, env, "", "replay", "--app", "myapp", file); code != 0 {
 		t.Fatalf("replay: exit %d: %s", code, stderr)
 	}
 

@@ -22,6 +22,7 @@ import (
 // after a drain request: it must stop taking requests, write what it held
 // and exit 0 well within Heroku's 30 s.
 func TestSIGTERM(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,24 +11,16 @@ import (
 // TestServerCommandsPrintHelpWithoutStarting: `dynowatch web --help` prints
 // the usage and exits 0; it must not start a server.
 func TestServerCommandsPrintHelpWithoutStarting(t *testing.T) {
-	t.Setenv("PORT", "0")
+	t.Parallel()
+	env := envOf(map[string]string{"PORT": "0"})
 	for _, cmd := range []string{"web", "worker", "all", "migrate"} {
-		out, _, code := runMain(t, "", cmd, "--help")
+		out, _, code := runMain(t, env, "", cmd, "--help")
 		if code != 0 || !strings.Contains(out, "Usage:") {
 			t.Errorf("%s --help: exit %d, stdout %q; want the usage and 0", cmd, code, out)
 		}
 	}
-	if _, errOut, code := runMain(t, "", "web", "--port=5000"); code != 2 || !strings.Contains(errOut, "Usage:") {
+	if _, errOut, code := runMain(t, env, "", "web", "--port=5000"); code != 2 || !strings.Contains(errOut, "Usage:") {
 		t.Errorf("web --port=5000: exit %d; want 2 and the usage", code)
-	}
-}
-
-// unsetAll clears the config vars a test must not inherit.
-func unsetAll(t *testing.T, vars ...string) {
-	t.Helper()
-	for _, v := range vars {
-		t.Setenv(v, "")
-		os.Unsetenv(v)
 	}
 }
 
@@ -37,14 +28,12 @@ func unsetAll(t *testing.T, vars ...string) {
 // would live on a disk every restart wipes, so a missing DATABASE_URL stops
 // dynowatch with an error naming it, as for missing secrets.
 func TestRefusesToStartOnHerokuWithoutDatabaseURL(t *testing.T) {
-	unsetAll(t, "DATABASE_URL", "DYNOWATCH_URL")
-	t.Setenv("DYNO", "web.1")
-	t.Setenv("PORT", "0")
-	t.Setenv("DRAIN_SECRET", "s")
-	t.Setenv("DASHBOARD_PASSWORD", "pw")
-	t.Setenv("DYNOWATCH_DB", filepath.Join(t.TempDir(), "h.db"))
+	t.Parallel()
+	// DATABASE_URL and DYNOWATCH_URL unset.
+	env := envOf(map[string]string{"DYNO": "web.1", "PORT": "0", "DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw",
+		"DYNOWATCH_DB": filepath.Join(t.TempDir(), "h.db")})
 	var out syncBuffer
-	err := run(context.Background(), []string{"dynowatch", "web"}, os.Environ(), strings.NewReader(""), &out, &out)
+	err := run(context.Background(), []string{"dynowatch", "web"}, env, strings.NewReader(""), &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "config var DATABASE_URL is not set") || !strings.Contains(err.Error(), "heroku addons:create heroku-postgresql") {
 		t.Fatalf("err %v, want one that says DATABASE_URL is missing and how to add it", err)
 	}
@@ -54,15 +43,14 @@ func TestRefusesToStartOnHerokuWithoutDatabaseURL(t *testing.T) {
 // (an unknown sslmode) stops dynowatch at once with the reason, without the
 // password, instead of being retried forever.
 func TestBadDatabaseURLFailsWithTheReason(t *testing.T) {
-	unsetAll(t, "DYNO", "DYNOWATCH_URL")
-	t.Setenv("PORT", "0")
-	t.Setenv("DRAIN_SECRET", "s")
-	t.Setenv("DASHBOARD_PASSWORD", "pw")
-	t.Setenv("DATABASE_URL", "postgres://u:topsecret9@db.example.com:5432/d?sslmode=bogus")
+	t.Parallel()
+	// DYNO and DYNOWATCH_URL unset.
+	env := envOf(map[string]string{"PORT": "0", "DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw",
+		"DATABASE_URL": "postgres://u:topsecret9@db.example.com:5432/d?sslmode=bogus"})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var out syncBuffer
-	err := run(ctx, []string{"dynowatch", "web"}, os.Environ(), strings.NewReader(""), &out, &out)
+	err := run(ctx, []string{"dynowatch", "web"}, env, strings.NewReader(""), &out, &out)
 	if ctx.Err() != nil {
 		t.Fatalf("still retrying after 10 s:\n%s", out.String())
 	}
@@ -78,6 +66,7 @@ func TestBadDatabaseURLFailsWithTheReason(t *testing.T) {
 // written to the log; the drain URL shows $DRAIN_SECRET instead, and says how
 // to expose a local dynowatch to Heroku when DYNOWATCH_URL is unset.
 func TestConfiguredDrainSecretIsNotLogged(t *testing.T) {
+	t.Parallel()
 	_, logs, stop := startServer(t, map[string]string{"DRAIN_SECRET": "my-own-secret-42", "DASHBOARD_PASSWORD": "pw"})
 	if err := stop(); err != nil {
 		t.Fatal(err)

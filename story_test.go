@@ -367,15 +367,17 @@ func (s *story) firing(rule alert.RuleName) bool {
 	return slices.ContainsFunc(active, func(a alert.State) bool { return a.Rule == rule && a.Phase == alert.PhaseFiring })
 }
 
-// eachStoreOf runs fn on a fresh store of each backend.
+// eachStoreOf runs fn on a fresh store of each backend, side by side: its
+// callers do nothing after it returns.
 func eachStoreOf(t *testing.T, fn func(t *testing.T, st *store.Store)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, storetest.MustOpenEmbedded(t)) })
-	t.Run("postgres", func(t *testing.T) { fn(t, storetest.MustOpenPostgres(t)) })
+	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.MustOpenEmbedded(t)) })
+	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, storetest.MustOpenPostgres(t)) })
 }
 
 // R14 is one alert per app, dyno and code however often Heroku repeats it,
 // and it resolves one window (ALERT_R14_WINDOW, 10m) after the last line.
 func TestStoryR14PagesOnceAndResolvesAWindowAfterTheLastLine(t *testing.T) {
+	t.Parallel()
 	s := newStory(t)
 	for range 6 { // Heroku repeats R14 while the dyno swaps
 		s.log("shop", "heroku[worker.1]: Process running mem=1028MB(103.3%)", "heroku[worker.1]: Error R14 (Memory quota exceeded)")
@@ -394,6 +396,7 @@ func TestStoryR14PagesOnceAndResolvesAWindowAfterTheLastLine(t *testing.T) {
 // Router codes that are the client's doing never page (ALERT_H_CODES_IGNORE,
 // H26, H27 and H28 by default); the others do.
 func TestStoryClientRouterCodesNeverPage(t *testing.T) {
+	t.Parallel()
 	s := newStory(t)
 	s.log("shop",
 		`heroku[router]: at=error code=H27 desc="Client Request Interrupted" method=POST path="/upload" host=shop.herokuapp.com fwd="1.2.3.4" dyno=web.1 connect=1ms service=100ms status=499 bytes=0`,
@@ -408,6 +411,7 @@ func TestStoryClientRouterCodesNeverPage(t *testing.T) {
 // 5XX_RATE fires when over 5% of at least ALERT_5XX_RATE_MIN_REQUESTS (20)
 // requests failed over its window, and resolves when the share is back under.
 func TestStory5xxRateFiresOnTheShareOfEnoughRequests(t *testing.T) {
+	t.Parallel()
 	s := newStory(t)
 	req := func(status int) string {
 		return fmt.Sprintf(`heroku[router]: at=info method=GET path="/" host=shop.herokuapp.com fwd="1.2.3.4" dyno=web.1 connect=1ms service=20ms status=%d bytes=10`, status)
@@ -437,6 +441,7 @@ func TestStory5xxRateFiresOnTheShareOfEnoughRequests(t *testing.T) {
 
 // A firing alert is reminded of every ALERT_REPEAT_INTERVAL.
 func TestStoryFiringAlertIsRemindedEveryRepeatInterval(t *testing.T) {
+	t.Parallel()
 	s := newStory(t, "ALERT_REPEAT_INTERVAL=30m")
 	for range 14 { // an R15 every five minutes for 70 minutes
 		s.log("shop", "heroku[web.1]: Error R15 (Memory quota vastly exceeded)")
@@ -448,6 +453,7 @@ func TestStoryFiringAlertIsRemindedEveryRepeatInterval(t *testing.T) {
 // Only Heroku's own sources carry platform errors: an app printing an R15
 // line does not page; Heroku's R15 for the same dyno does.
 func TestStoryAppOutputCannotFakePlatformErrors(t *testing.T) {
+	t.Parallel()
 	s := newStory(t)
 	s.log("shop", "app[web.1]: Error R15 (Memory quota vastly exceeded)", "app[web.1]: at=error code=H12 desc=\"Request timeout\"")
 	s.advance(time.Minute)
@@ -462,6 +468,7 @@ func TestStoryAppOutputCannotFakePlatformErrors(t *testing.T) {
 // it on), and its 503s page nobody when it ends (they are not the app's
 // 5xx); the first real error after it pages as usual.
 func TestStoryMaintenanceModeNeverPages(t *testing.T) {
+	t.Parallel()
 	s := newStory(t)
 	s.log("shop", append(times(37, okRequest), times(3, serverError)...)...) // 7.5% 5xx, then maintenance:on
 	h80 := `heroku[router]: at=info code=H80 desc="Maintenance mode" method=GET path="/" host=shop.herokuapp.com request_id=0d6f2c8e fwd="1.2.3.4" dyno= connect= service= status=503 bytes=`
@@ -494,6 +501,7 @@ func TestStoryMaintenanceModeNeverPages(t *testing.T) {
 // once resolved, an H12 on web.5 fires naming web.5, not the first dyno
 // the alert ever saw.
 func TestStoryHCodesAlertNamesTheLatestDyno(t *testing.T) {
+	t.Parallel()
 	s := newStory(t, "ALERT_REPEAT_INTERVAL=2m", "ALERT_SILENCE_ENABLED=false")
 	h12 := func(dyno string) string {
 		return `heroku[router]: at=error code=H12 desc="Request timeout" method=GET path="/slow" host=shop.herokuapp.com fwd="1.2.3.4" dyno=` + dyno + ` connect=1ms service=30000ms status=503 bytes=0`
@@ -521,6 +529,7 @@ func TestStoryHCodesAlertNamesTheLatestDyno(t *testing.T) {
 // threshold and resolve after as many under it: MEMORY warns at 90% of the
 // quota for 3 samples, before R14.
 func TestStoryMemoryWarnsAfterConsecutiveSamplesAndResolvesAfterAsManyUnder(t *testing.T) {
+	t.Parallel()
 	s := newStory(t)
 	sample := func(rssMB int) string {
 		return fmt.Sprintf("heroku[web.1]: source=web.1 dyno=heroku.12345.d2f4 sample#load_avg_1m=0.10 sample#memory_total=%[1]d.00MB sample#memory_rss=%[1]d.00MB sample#memory_cache=0.00MB sample#memory_swap=0.00MB sample#memory_pgpgin=0pages sample#memory_pgpgout=0pages sample#memory_quota=512.00MB", rssMB)
@@ -547,6 +556,7 @@ func TestStoryMemoryWarnsAfterConsecutiveSamplesAndResolvesAfterAsManyUnder(t *t
 // ALERT_FLAP_WINDOW sends one "flapping" notice instead of a page per
 // change, stays firing while it flaps, and resolves once calm.
 func TestStoryFlappingAlertSendsOneNotice(t *testing.T) {
+	t.Parallel()
 	s := newStory(t, "ALERT_FLAP_CHANGES=2", "ALERT_R14_WINDOW=1m", "ALERT_SILENCE_ENABLED=false")
 	for range 4 { // an R14, quiet for two minutes (resolved), again …
 		s.log("shop", "heroku[web.1]: Error R14 (Memory quota exceeded)")
@@ -561,6 +571,7 @@ func TestStoryFlappingAlertSendsOneNotice(t *testing.T) {
 // crashes at 0, 14, 16 and 17 minutes page at the 17th, because three
 // fell within the last 15 minutes, though the first episode had lapsed.
 func TestStoryCrashLoopCountsOverASlidingWindow(t *testing.T) {
+	t.Parallel()
 	s := newStory(t, "ALERT_SILENCE_ENABLED=false")
 	crash := "heroku[web.1]: State changed from up to crashed"
 	last := time.Duration(0)
@@ -578,6 +589,7 @@ func TestStoryCrashLoopCountsOverASlidingWindow(t *testing.T) {
 // go out together, one message, rather than a page each; but a critical
 // alert is never held behind a group that a warning started.
 func TestStoryGroupWaitNeverHoldsACriticalBehindAWarning(t *testing.T) {
+	t.Parallel()
 	s := newStory(t, "ALERT_SILENCE_ENABLED=false")
 	s.log("shop", "heroku[web.1]: Error R14 (Memory quota exceeded)") // warning
 	s.send()
@@ -598,6 +610,7 @@ func TestStoryGroupWaitNeverHoldsACriticalBehindAWarning(t *testing.T) {
 // slow request is not a slow app, unless ALERT_SLOW_REQUESTS_MIN_REQUESTS
 // (20) says one is enough.
 func TestStorySlowRequestsNeedEnoughRequests(t *testing.T) {
+	t.Parallel()
 	s := newStory(t)
 	slow := `heroku[router]: at=info method=GET path="/report" host=shop.herokuapp.com fwd="1.2.3.4" dyno=web.1 connect=1ms service=9000ms status=200 bytes=10`
 	s.log("shop", slow)
@@ -637,6 +650,7 @@ func times(n int, line string) []string {
 // the README's spelling, mutes those alerts, as does the spelling of alerts
 // ("slow_requests": the H12's 30 s makes the minute's p95).
 func TestSilenceByTheREADMEsRuleNameMutes(t *testing.T) {
+	t.Parallel()
 	s := newStory(t)
 	for _, rule := range []string{"R15", "H_CODES", "slow_requests"} {
 		if code, body := s.call("POST", "/api/v1/silences", `{"rule":"`+rule+`","duration":"1h","reason":"known"}`); code != http.StatusCreated {
@@ -660,6 +674,7 @@ func TestSilenceByTheREADMEsRuleNameMutes(t *testing.T) {
 // TestSilenceOfAnUnknownRuleIsRefused: a silence that would mute nothing is
 // a 400 that lists the rules.
 func TestSilenceOfAnUnknownRuleIsRefused(t *testing.T) {
+	t.Parallel()
 	s := newStory(t)
 	code, body := s.call("POST", "/api/v1/silences", `{"rule":"H12","duration":"1h"}`)
 	if code != http.StatusBadRequest || !strings.Contains(body, "H_CODES") || !strings.Contains(body, "R15") {
@@ -682,6 +697,7 @@ func TestSilenceOfAnUnknownRuleIsRefused(t *testing.T) {
 // passes again was never told of. Its certificate is not muted: maintenance
 // does not renew it.
 func TestStoryMaintenanceModeMutesTheAppsChecks(t *testing.T) {
+	t.Parallel()
 	const h80 = `heroku[router]: at=info code=H80 desc="Maintenance mode" method=GET path="/health" host=shop.herokuapp.com request_id=0d6f2c8e fwd="1.2.3.4" dyno= connect= service= status=503 bytes=`
 	for _, tt := range []struct {
 		name         string
@@ -719,6 +735,7 @@ func TestStoryMaintenanceModeMutesTheAppsChecks(t *testing.T) {
 // alerts fire: the channel that heard them fire hears them resolve, though
 // the app and its alerts are forgotten at once; other apps' alerts go on.
 func TestStoryForgettingAnAppResolvesItsFiringAlerts(t *testing.T) {
+	t.Parallel()
 	s := newStory(t)
 	s.log("shop", "heroku[worker.1]: Error R14 (Memory quota exceeded)")
 	s.log("blog", "heroku[web.1]: Error R15 (Memory quota vastly exceeded)")
@@ -743,6 +760,7 @@ func TestStoryForgettingAnAppResolvesItsFiringAlerts(t *testing.T) {
 // as app[postgres.<pid>]; its lines lack the [DATABASE] [9-1] tags Heroku
 // Postgres writes, and are app output.
 func TestStoryOnlyHerokuPostgresLinesPagePGErrors(t *testing.T) {
+	t.Parallel()
 	s := newStory(t)
 	s.log("shop", `app[postgres.1]: sql_error_code = 53300 FATAL:  sorry, too many clients already`)
 	s.advance(time.Minute)
@@ -755,6 +773,7 @@ func TestStoryOnlyHerokuPostgresLinesPagePGErrors(t *testing.T) {
 // TestAlertOfARemovedCheckResolves: removing a failing check's CHECK_ var
 // resolves its alert at the worker's next tick, and nobody is reminded of it.
 func TestAlertOfARemovedCheckResolves(t *testing.T) {
+	t.Parallel()
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) }))
 	defer down.Close()
 	s := newStory(t, "CHECK_API=http "+down.URL+"/health every=1s timeout=500ms fail=1 app=shop")
@@ -772,6 +791,7 @@ func TestAlertOfARemovedCheckResolves(t *testing.T) {
 // TestAlertOfARuleTurnedOffResolves: ALERT_<RULE>_ENABLED=false, for every
 // app or for one, resolves the rule's firing alerts at the worker's next tick.
 func TestAlertOfARuleTurnedOffResolves(t *testing.T) {
+	t.Parallel()
 	s := newStory(t)
 	s.log("shop", append(times(40, okRequest), `heroku[worker.1]: Error R14 (Memory quota exceeded)`, h12Request)...)
 	s.advance(2 * time.Minute)
@@ -789,6 +809,7 @@ func TestAlertOfARuleTurnedOffResolves(t *testing.T) {
 // TestAlertOfARemovedChannelResolves: a channel failing again and again
 // raises DELIVERY; removing the channel's config vars resolves it.
 func TestAlertOfARemovedChannelResolves(t *testing.T) {
+	t.Parallel()
 	revoked := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
@@ -809,6 +830,7 @@ func TestAlertOfARemovedChannelResolves(t *testing.T) {
 // check's alerts, ALERT_CHECK_ENABLED__<APP>=false those of one app's checks;
 // the checks still run and record their results.
 func TestCheckAlertsTurnedOffNeverPage(t *testing.T) {
+	t.Parallel()
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
 	defer down.Close()
 	ran := func(s *story, name string) bool {
@@ -836,6 +858,7 @@ func TestCheckAlertsTurnedOffNeverPage(t *testing.T) {
 // "… R14 memory quota exceeded on shop worker.1", not "… on worker.1 on shop
 // worker.1".
 func TestEmailSubjectNamesTheDynoOnce(t *testing.T) {
+	t.Parallel()
 	s := newStory(t)
 	s.log("shop", `heroku[worker.1]: Error R14 (Memory quota exceeded)`)
 	s.send()
@@ -857,6 +880,7 @@ func TestEmailSubjectNamesTheDynoOnce(t *testing.T) {
 // ago: errors 5 minutes and 20 seconds ago are out of the window. The
 // worker runs once, when the test says: it was busy before.
 func TestWindowRulesSpanTheirConfiguredWindow(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		tickAt time.Duration
 		want   []string
@@ -878,6 +902,7 @@ func TestWindowRulesSpanTheirConfiguredWindow(t *testing.T) {
 // ALERT_GROUP_WAIT of the app's first alert is held for the group; when it
 // resolves while held, the receiver still hears its firing first.
 func TestResolvedNeverArrivesBeforeItsFiring(t *testing.T) {
+	t.Parallel()
 	eachStoreOf(t, func(t *testing.T, st *store.Store) {
 		s := newStoryOn(t, st, "ALERT_GROUP_WAIT=2m", "ALERT_R14_WINDOW=1m")
 		s.log("shop", "heroku[web.1]: Error R15 (Memory quota vastly exceeded)")
@@ -897,6 +922,7 @@ func TestResolvedNeverArrivesBeforeItsFiring(t *testing.T) {
 // message, so it is told when the warning resolves; the grouped message's
 // top-level severity is the highest of its alerts.
 func TestResolvedReachesANarrowedChannelThatHeardTheFiring(t *testing.T) {
+	t.Parallel()
 	eachStoreOf(t, func(t *testing.T, st *store.Store) {
 		s := newStoryOn(t, st, "ALERT_WEBHOOK_MIN_SEVERITY=critical", "ALERT_GROUP_WAIT=1m", "ALERT_R14_WINDOW=2m")
 		s.log("shop", "heroku[web.1]: Error R15 (Memory quota vastly exceeded)")
@@ -919,6 +945,7 @@ func TestResolvedReachesANarrowedChannelThatHeardTheFiring(t *testing.T) {
 // "notifications waiting over 10 minutes" counts from when it was written,
 // not from the log's time.
 func TestALateBacklogDoesNotLookOld(t *testing.T) {
+	t.Parallel()
 	eachStoreOf(t, func(t *testing.T, st *store.Store) {
 		s := newStoryOn(t, st, "ALERT_R15_WINDOW=1h")
 		s.logAt("shop", s.now().Add(-12*time.Minute), "heroku[web.1]: Error R15 (Memory quota vastly exceeded)")
@@ -939,6 +966,7 @@ func TestALateBacklogDoesNotLookOld(t *testing.T) {
 // after it was down for half an hour is reminded of ALERT_REPEAT_INTERVAL
 // after it went out, not after the alert was detected.
 func TestRemindersCountFromDelivery(t *testing.T) {
+	t.Parallel()
 	eachStoreOf(t, func(t *testing.T, st *store.Store) {
 		s := newStoryOn(t, st, "ALERT_R15_WINDOW=6h", "ALERT_REPEAT_INTERVAL=1h",
 			"ALERT_DELIVERY_ENABLED=false", "ALERT_SILENCE_ENABLED=false") // the webhook being down, or the app quiet, is not this story's
@@ -975,6 +1003,7 @@ func TestRemindersCountFromDelivery(t *testing.T) {
 // test clock): each alert reaches the webhook once, although one worker's
 // claim of fifty rows takes longer than a lease to work through.
 func TestTwoWorkersAndASlowChannelDeliverOnce(t *testing.T) {
+	t.Parallel()
 	eachStoreOf(t, func(t *testing.T, st *store.Store) {
 		s := newStoryOn(t, st)
 		for i := range 50 { // of fifty apps: no alert waits for another's group
@@ -1027,6 +1056,7 @@ func TestTwoWorkersAndASlowChannelDeliverOnce(t *testing.T) {
 // waiting in the outbox, an R15 written after them is the next message the
 // webhook gets.
 func TestACriticalPageNeverWaitsBehindWarnings(t *testing.T) {
+	t.Parallel()
 	eachStoreOf(t, func(t *testing.T, st *store.Store) {
 		s := newStoryOn(t, st)
 		for i := range 80 {
@@ -1046,6 +1076,7 @@ func TestACriticalPageNeverWaitsBehindWarnings(t *testing.T) {
 // of now and resolves a window later, rather than staying firing (and
 // reminding) until that date; an R15 older than its window pages nobody.
 func TestStoryLinesDatedFarAwayNeitherPinNorPage(t *testing.T) {
+	t.Parallel()
 	s := newStory(t, "ALERT_SILENCE_ENABLED=false")
 	future := s.now().Add(24 * 365 * time.Hour).Format(time.RFC3339)
 	old := s.now().Add(-24 * time.Hour).Format(time.RFC3339)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,20 +41,16 @@ func fakeHeroku(t *testing.T, lines ...string) *httptest.Server {
 }
 
 func TestTailCommand(t *testing.T) {
-	for _, v := range []string{"DATABASE_URL", "DYNO", "TAIL_APPS"} {
-		t.Setenv(v, "")
-		os.Unsetenv(v)
-	}
+	t.Parallel()
 	ts := time.Now().UTC().Format(time.RFC3339)
 	api := fakeHeroku(t, ts+" heroku[worker.1]: Error R14 (Memory quota exceeded)", ts+" app[web.1]: hello")
-	t.Setenv("HEROKU_API_URL", api.URL)
-	t.Setenv("HEROKU_API_KEY", "test-key")
-	t.Setenv("DYNOWATCH_DB", filepath.Join(t.TempDir(), "tail.db"))
+	// DATABASE_URL, DYNO and TAIL_APPS unset.
+	env := envOf(map[string]string{"HEROKU_API_URL": api.URL, "HEROKU_API_KEY": "test-key", "DYNOWATCH_DB": filepath.Join(t.TempDir(), "tail.db")})
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errOut := &syncBuffer{}, &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"dynowatch", "tail", "--app", "shop"}, os.Environ(), strings.NewReader(""), out, errOut)
+		done <- run(ctx, []string{"dynowatch", "tail", "--app", "shop"}, env, strings.NewReader(""), out, errOut)
 	}()
 	waitFor(t, func() bool { return strings.Count(out.String(), "\n") >= 2 })
 	cancel()
@@ -74,6 +69,7 @@ func TestTailCommand(t *testing.T) {
 // found): the worker follows every app through a log session, and their
 // R14s fire alerts as drained ones would.
 func TestTailAppsFollowsEveryListedApp(t *testing.T) {
+	t.Parallel()
 	ts := time.Now().UTC().Format(time.RFC3339)
 	api := fakeHeroku(t, ts+" heroku[worker.1]: Error R14 (Memory quota exceeded)")
 	base, logs, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw",
