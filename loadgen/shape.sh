@@ -40,5 +40,8 @@ wait "$PID" || RC=$?
 T1=$(date +%s.%N)
 STORED=$(psql "$DATABASE_URL" -tAc "SELECT coalesce(sum(messages),0) FROM apps WHERE name LIKE 'st-%' OR name = 'st'")
 BATCHES=$(psql "$DATABASE_URL" -tAc "SELECT count(*) FROM dedupe_keys")
-echo "RESULT $NAME apps=$APPS dynos=$DYNOS hcodes=$HC sig=$SIG exit=$RC stop=$(echo "$T1 - $T0" | bc)s" \
-	"acknowledged=$ACK stored=$STORED ($(echo "scale=1; 100*$STORED/$ACK" | bc)%) committed_batches=$BATCHES"
+awk -v n="$NAME" -v a="$APPS" -v d="$DYNOS" -v h="$HC" -v s="$SIG" -v rc="$RC" -v t0="$T0" -v t1="$T1" \
+	-v ack="$ACK" -v st="$STORED" -v b="$BATCHES" 'BEGIN {
+	printf "RESULT %s apps=%s dynos=%s hcodes=%s sig=%s exit=%s stop=%.2fs acknowledged=%s stored=%s (%.1f%%) committed_batches=%s\n",
+		n, a, d, h, s, rc, t1 - t0, ack, st, (ack > 0 ? 100 * st / ack : 0), b
+}'
