@@ -437,3 +437,102 @@ func TestREADMEPagingExamples(t *testing.T) {
 		})
 	}
 }
+
+// readmeRouting returns the vars of the README's Routing example, as the
+// shell would set them.
+func readmeRouting(t *testing.T) map[string]string {
+	t.Helper()
+	m := regexp.MustCompile("(?s)### Routing\n.*?```sh\n(.*?)```").FindStringSubmatch(readme(t))
+	if m == nil {
+		t.Fatal("README.md no longer shows the Routing example")
+	}
+	out := map[string]string{}
+	for _, kv := range strings.Fields(strings.ReplaceAll(m[1], "\\\n", " ")) {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			out[k] = strings.Trim(v, `"`)
+		}
+	}
+	return out
+}
+
+// TestREADMERoutingExample: with the README's routing set as shown, a
+// critical alert of a production app reaches Slack, SMS and PagerDuty, while
+// a critical alert of a staging app and a warning of a production app reach
+// Slack only.
+func TestREADMERoutingExample(t *testing.T) {
+	t.Parallel()
+	example := readmeRouting(t)
+	if example["ALERT_SMS_APPS"] == "" || example["PAGERDUTY_APPS"] == "" {
+		t.Fatalf("README's Routing example %v routes neither SMS nor PagerDuty by app", example)
+	}
+	// One fake for the three providers, telling them apart by path.
+	var mu sync.Mutex
+	heard := map[string][]string{}
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		channel := "slack"
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/sms/"):
+			channel = "sms"
+			io.WriteString(w, `{"messages":[{"status":{"groupId":1,"groupName":"PENDING"}}]}`)
+		case strings.HasPrefix(r.URL.Path, "/v2/enqueue"):
+			channel = "pagerduty"
+			w.WriteHeader(http.StatusAccepted)
+			io.WriteString(w, `{"status":"success","message":"Event processed","dedup_key":"x"}`)
+		default:
+			io.WriteString(w, "ok")
+		}
+		mu.Lock()
+		heard[channel] = append(heard[channel], string(body))
+		mu.Unlock()
+	}))
+	defer fake.Close()
+	vars := map[string]string{"DRAIN_SECRET": "s", "ALERT_GROUP_WAIT": "0s",
+		"SLACK_WEBHOOK_URL": fake.URL + "/services/T000/B000/XXXXXXXX",
+		"INFOBIP_BASE_URL":  fake.URL, "INFOBIP_API_KEY": "k", "ALERT_SMS_TO": "41793026727",
+		"PAGERDUTY_ROUTING_KEY": "0123456789abcdef0123456789abcdef", "PAGERDUTY_API_URL": fake.URL}
+	maps.Copy(vars, example)
+	base, logs, _ := startServer(t, vars)
+
+	prod := strings.ReplaceAll(example["ALERT_SMS_APPS"], "*", "eu")
+	prodWarning := strings.ReplaceAll(example["ALERT_SMS_APPS"], "*", "us")
+	ts := time.Now().UTC().Format(time.RFC3339)
+	for _, p := range []struct{ app, line string }{
+		{prod, "Error R15 (Memory quota vastly exceeded)"},           // critical
+		{"shop-staging", "Error R15 (Memory quota vastly exceeded)"}, // critical, not production
+		{prodWarning, "Error R14 (Memory quota exceeded)"},           // production, a warning
+	} {
+		if code := post(t, base+"/drain/"+p.app, "s", frame("<45>1 "+ts+" host heroku web.1 - "+p.line+"\n"), nil); code != 204 {
+			t.Fatalf("drain %s: %d", p.app, code)
+		}
+	}
+	// mentions counts, per channel, the messages that name app.
+	mentions := func(channel, app string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, b := range heard[channel] {
+			if strings.Contains(b, app) {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for mentions("slack", prod) == 0 || mentions("slack", "shop-staging") == 0 || mentions("slack", prodWarning) == 0 ||
+		mentions("sms", prod) == 0 || mentions("pagerduty", prod) == 0 {
+		if time.Now().After(deadline) {
+			mu.Lock()
+			t.Fatalf("within 20 s: heard %q; logs:\n%s", heard, logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // the same pass sent the others, if it was to
+	for _, ch := range []string{"sms", "pagerduty"} {
+		for _, app := range []string{"shop-staging", prodWarning} {
+			if n := mentions(ch, app); n != 0 {
+				t.Errorf("%s got %d messages of %s; the README routes it only critical alerts of production apps", ch, n, app)
+			}
+		}
+	}
+}

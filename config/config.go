@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
+	"path"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -60,37 +61,57 @@ type Config struct {
 	EmailFrom            string `envconfig:"ALERT_EMAIL_FROM" example:"dynowatch@example.com" desc:"Sender address of alert emails."`
 	EmailTo              List   `envconfig:"ALERT_EMAIL_TO" example:"ops@example.com,oncall@example.com" desc:"Recipients of alert emails, comma-separated."`
 	EmailMinSeverity     string `envconfig:"ALERT_EMAIL_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity emailed: info, warning or critical."`
+	EmailApps            List   `envconfig:"ALERT_EMAIL_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are emailed: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
+	EmailRules           List   `envconfig:"ALERT_EMAIL_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are emailed, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
 	InfobipBaseURL       string `envconfig:"INFOBIP_BASE_URL" example:"https://xxxxx.api.infobip.com" desc:"Your Infobip account's API base URL: alerts by SMS."`
 	InfobipAPIKey        string `envconfig:"INFOBIP_API_KEY" example:"0123456789abcdef-0123" secret:"true" desc:"Infobip API key."`
 	InfobipSender        string `envconfig:"INFOBIP_SENDER" default:"dynowatch" example:"InfoSMS" desc:"Sender name or number of alert SMS."`
 	SMSTo                List   `envconfig:"ALERT_SMS_TO" example:"41793026727,447700900123" desc:"Phone numbers (international format) of alert SMS, comma-separated."`
 	SMSMinSeverity       string `envconfig:"ALERT_SMS_MIN_SEVERITY" default:"critical" example:"warning" desc:"Least severity sent by SMS: info, warning or critical."`
+	SMSApps              List   `envconfig:"ALERT_SMS_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent by SMS: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
+	SMSRules             List   `envconfig:"ALERT_SMS_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent by SMS, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
 	WebhookURL           string `envconfig:"ALERT_WEBHOOK_URL" url:"http,https" example:"https://hooks.example.com/dynowatch" secret:"true" desc:"URL that gets every alert as JSON."`
 	WebhookSecret        string `envconfig:"ALERT_WEBHOOK_SECRET" example:"whsec-3f9c2a7e" secret:"true" desc:"Key of the HMAC-SHA256 signatures of webhook requests: X-Dynowatch-Signature-V2 (of X-Dynowatch-Timestamp and the body) and X-Dynowatch-Signature (of the body)."`
 	WebhookMinSeverity   string `envconfig:"ALERT_WEBHOOK_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to the webhook."`
+	WebhookApps          List   `envconfig:"ALERT_WEBHOOK_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent to the webhook: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
+	WebhookRules         List   `envconfig:"ALERT_WEBHOOK_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent to the webhook, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
 	PagerDutyRoutingKey  string `envconfig:"PAGERDUTY_ROUTING_KEY" example:"0123456789abcdef0123456789abcdef" secret:"true" desc:"Integration key (32 characters) of a PagerDuty service's Events API v2 integration: alerts open and resolve PagerDuty incidents."`
 	PagerDutyAPIURL      string `envconfig:"PAGERDUTY_API_URL" url:"http,https" default:"https://events.pagerduty.com" example:"https://events.eu.pagerduty.com" desc:"PagerDuty Events API host; the EU one for an EU service region."`
 	PagerDutyMinSeverity string `envconfig:"PAGERDUTY_MIN_SEVERITY" default:"critical" example:"warning" desc:"Least severity sent to PagerDuty: info, warning or critical."`
+	PagerDutyApps        List   `envconfig:"PAGERDUTY_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent to PagerDuty: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
+	PagerDutyRules       List   `envconfig:"PAGERDUTY_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent to PagerDuty, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
 	NtfyURL              string `envconfig:"NTFY_URL" url:"http,https" example:"https://ntfy.sh/dynowatch-alerts-7f3a9c" secret:"true" desc:"URL of an ntfy topic (ntfy.sh or your own server; user:pass@ in it for basic auth): alerts as phone push notifications. On ntfy.sh the topic name is the password: pick one nobody guesses."`
 	NtfyToken            string `envconfig:"NTFY_TOKEN" example:"tk_AgQdq7mVBoFD37zQVN29RhuMzNIz2" secret:"true" desc:"ntfy access token, for a topic that needs one (instead of user:pass in NTFY_URL)."`
 	NtfyMinSeverity      string `envconfig:"NTFY_MIN_SEVERITY" default:"warning" example:"critical" desc:"Least severity pushed through ntfy: info, warning or critical."`
+	NtfyApps             List   `envconfig:"NTFY_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are pushed through ntfy: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
+	NtfyRules            List   `envconfig:"NTFY_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are pushed through ntfy, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
 	PushoverToken        string `envconfig:"PUSHOVER_TOKEN" example:"azGDORePK8gMaC0QOYAMyEEuzJnyUi" secret:"true" desc:"API token of your Pushover application: alerts as Pushover notifications, a critical one as an emergency that repeats until acknowledged (needs PUSHOVER_USER)."`
 	PushoverUser         string `envconfig:"PUSHOVER_USER" example:"uQiRzpo4DXghDmr9QzzfQu27cmVRsG" secret:"true" desc:"Pushover user or group key that gets the alerts."`
 	PushoverAPIURL       string `envconfig:"PUSHOVER_API_URL" url:"http,https" default:"https://api.pushover.net" example:"https://api.pushover.net" desc:"Pushover API host."`
 	PushoverMinSeverity  string `envconfig:"PUSHOVER_MIN_SEVERITY" default:"warning" example:"critical" desc:"Least severity sent through Pushover: info, warning or critical."`
+	PushoverApps         List   `envconfig:"PUSHOVER_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent through Pushover: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
+	PushoverRules        List   `envconfig:"PUSHOVER_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent through Pushover, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
 	SlackBotToken        string `envconfig:"SLACK_BOT_TOKEN" example:"xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp" secret:"true" desc:"Slack bot token (chat:write scope): alerts in SLACK_CHANNEL, one message per incident edited in place."`
 	SlackChannel         string `envconfig:"SLACK_CHANNEL" example:"C0123456789" desc:"Slack channel (its ID, or #name) the bot posts in; invite the bot to it."`
 	SlackWebhookURL      string `envconfig:"SLACK_WEBHOOK_URL" url:"http,https" example:"https://hooks.slack.com/services/T000/B000/XXXXXXXX" secret:"true" desc:"Slack incoming webhook, instead of a bot token: it can't edit, so an incident's later news are follow-ups."`
 	SlackAPIURL          string `envconfig:"SLACK_API_URL" url:"http,https" default:"https://slack.com/api" example:"https://slack.com/api" desc:"Slack Web API base URL."`
 	SlackMinSeverity     string `envconfig:"SLACK_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to Slack."`
+	SlackApps            List   `envconfig:"SLACK_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent to Slack: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
+	SlackRules           List   `envconfig:"SLACK_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent to Slack, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
 	DiscordWebhookURL    string `envconfig:"DISCORD_WEBHOOK_URL" url:"http,https" example:"https://discord.com/api/webhooks/123456789012345678/AbCdEf-token" secret:"true" desc:"Discord webhook: alerts as embeds, one message per incident edited in place."`
 	DiscordMinSeverity   string `envconfig:"DISCORD_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to Discord."`
+	DiscordApps          List   `envconfig:"DISCORD_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent to Discord: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
+	DiscordRules         List   `envconfig:"DISCORD_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent to Discord, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
 	TelegramBotToken     string `envconfig:"TELEGRAM_BOT_TOKEN" example:"123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw" secret:"true" desc:"Telegram bot token (from @BotFather): alerts in TELEGRAM_CHAT_ID, one message per incident edited in place."`
 	TelegramChatID       string `envconfig:"TELEGRAM_CHAT_ID" example:"-1001234567890" desc:"Telegram chat the bot writes to: its number (-100… for a group or channel) or @channelname."`
 	TelegramAPIURL       string `envconfig:"TELEGRAM_API_URL" url:"http,https" default:"https://api.telegram.org" example:"https://telegram-bot-api.example.com" desc:"Telegram Bot API base URL; a local Bot API server's."`
 	TelegramMinSeverity  string `envconfig:"TELEGRAM_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to Telegram."`
+	TelegramApps         List   `envconfig:"TELEGRAM_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent to Telegram: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
+	TelegramRules        List   `envconfig:"TELEGRAM_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent to Telegram, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
 	TeamsWebhookURL      string `envconfig:"TEAMS_WEBHOOK_URL" url:"http,https" example:"https://prod-00.westeurope.logic.azure.com:443/workflows/0123abcd/triggers/manual/paths/invoke?sig=XXXX" secret:"true" desc:"Microsoft Teams Workflows webhook (Post to a channel when a webhook request is received): alerts as Adaptive Cards."`
 	TeamsMinSeverity     string `envconfig:"TEAMS_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to Teams."`
+	TeamsApps            List   `envconfig:"TEAMS_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent to Teams: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
+	TeamsRules           List   `envconfig:"TEAMS_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent to Teams, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
 	MetricsPublic        bool   `envconfig:"METRICS_PUBLIC" default:"false" example:"true" desc:"Serve /metrics (Prometheus) without the dashboard password."`
 	HerokuAPIKey         string `envconfig:"HEROKU_API_KEY" example:"HRKU-0123abcd-…" secret:"true" desc:"Heroku API key (heroku authorizations:create) for pull mode: dynowatch tail and TAIL_APPS."`
 	HerokuAPIURL         string `envconfig:"HEROKU_API_URL" url:"http,https" default:"https://api.heroku.com" example:"https://api.heroku.com" desc:"Heroku Platform API, for pull mode."`
@@ -273,6 +294,18 @@ func (c *Config) Validate() error {
 			bad(sv.name, sv.v, "want info, warning or critical")
 		}
 	}
+	for _, r := range c.Routes() {
+		for _, p := range r.Apps {
+			if _, err := path.Match(p, ""); err != nil || strings.ContainsAny(p, "[]\\") {
+				bad(r.Prefix+"_APPS", r.Apps.String(), fmt.Sprintf("%q is not an app name or a pattern with * and ?", p))
+			}
+		}
+		for _, n := range r.Rules {
+			if _, err := alert.ParseRuleName(n); err != nil {
+				bad(r.Prefix+"_RULES", r.Rules.String(), err.Error())
+			}
+		}
+	}
 	if _, err := time.LoadLocation(c.Timezone); err != nil {
 		bad("ALERT_TIMEZONE", c.Timezone, "not a time zone name")
 	}
@@ -348,6 +381,35 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Route is what one channel's vars say it is told of: <Prefix>_MIN_SEVERITY,
+// <Prefix>_APPS and <Prefix>_RULES.
+type Route struct {
+	Prefix      string // ALERT_SMS, SLACK …
+	MinSeverity string
+	Apps, Rules List
+}
+
+// Routes returns the route of every channel, configured or not, by the
+// prefix of its vars: the one table of which vars route which channel.
+func (c *Config) Routes() map[string]Route {
+	out := map[string]Route{}
+	for _, r := range []Route{
+		{"ALERT_EMAIL", c.EmailMinSeverity, c.EmailApps, c.EmailRules},
+		{"ALERT_SMS", c.SMSMinSeverity, c.SMSApps, c.SMSRules},
+		{"ALERT_WEBHOOK", c.WebhookMinSeverity, c.WebhookApps, c.WebhookRules},
+		{"PAGERDUTY", c.PagerDutyMinSeverity, c.PagerDutyApps, c.PagerDutyRules},
+		{"NTFY", c.NtfyMinSeverity, c.NtfyApps, c.NtfyRules},
+		{"PUSHOVER", c.PushoverMinSeverity, c.PushoverApps, c.PushoverRules},
+		{"SLACK", c.SlackMinSeverity, c.SlackApps, c.SlackRules},
+		{"DISCORD", c.DiscordMinSeverity, c.DiscordApps, c.DiscordRules},
+		{"TELEGRAM", c.TelegramMinSeverity, c.TelegramApps, c.TelegramRules},
+		{"TEAMS", c.TeamsMinSeverity, c.TeamsApps, c.TeamsRules},
+	} {
+		out[r.Prefix] = r
+	}
+	return out
 }
 
 // validateURLs checks every var with a url tag that is set.

@@ -64,6 +64,8 @@ func TestLoadRoutesVars(t *testing.T) {
 	c, err := Load([]string{
 		"ALERT_WEBHOOK_URL=https://hooks.example.com/x",
 		"ALERT_WEBHOOK_MIN_SEVERITY=warning",
+		"ALERT_WEBHOOK_APPS=shop-prod-*, billing",
+		"ALERT_WEBHOOK_RULES=r14,H_CODES",
 		"ALERT_H_CODES_THRESHOLD__MY_APP=50",
 		"ALERT_REPEAT_INTERVAL=2h",
 		"CHECK_API=http https://x.test every=1d",
@@ -75,6 +77,12 @@ func TestLoadRoutesVars(t *testing.T) {
 	}
 	if c.WebhookURL != "https://hooks.example.com/x" || c.WebhookMinSeverity != "warning" {
 		t.Errorf("channel vars = %q, %q", c.WebhookURL, c.WebhookMinSeverity)
+	}
+	if r := c.Routes()["ALERT_WEBHOOK"]; r.MinSeverity != "warning" || r.Apps.String() != "shop-prod-*,billing" || r.Rules.String() != "r14,H_CODES" {
+		t.Errorf("webhook route = %+v", r)
+	}
+	if r := c.Routes()["ALERT_SMS"]; r.MinSeverity != "critical" || len(r.Apps) != 0 || len(r.Rules) != 0 {
+		t.Errorf("SMS route = %+v, want the default: critical alerts of every app and rule", r)
 	}
 	if got := c.Rules.For("my-app", alert.RuleHCodes).Threshold; got != 50 {
 		t.Errorf("H_CODES threshold of my-app = %v, want 50", got)
@@ -128,6 +136,9 @@ func TestLoadErrors(t *testing.T) {
 		{[]string{"PUSHOVER_TOKEN=azGDORePK8gMaC0QOYAMyEEuzJnyUi"}, []string{"PUSHOVER_USER=\"(redacted)\"", "needs PUSHOVER_TOKEN and PUSHOVER_USER", "example: PUSHOVER_USER=u"}},
 		{[]string{"PUSHOVER_USER=me@example.com"}, []string{"PUSHOVER_USER=\"(redacted)\"", "PUSHOVER_TOKEN=\"(redacted)\"", "30 letters and digits"}},
 		{[]string{"PUSHOVER_MIN_SEVERITY=emergency"}, []string{"want info, warning or critical"}},
+		{[]string{"SLACK_RULES=R14,H12"}, []string{`SLACK_RULES="R14,H12": rule "H12": unknown; rules are`, "H_CODES", "example: SLACK_RULES=R14,H_CODES"}},
+		{[]string{"ALERT_SMS_APPS=shop-[prod"}, []string{`ALERT_SMS_APPS="shop-[prod": "shop-[prod" is not an app name or a pattern`, "example: ALERT_SMS_APPS=shop-prod-*"}},
+		{[]string{"PAGERDUTY_APPS=shop-prod-*, billing\\"}, []string{"PAGERDUTY_APPS=", "example: PAGERDUTY_APPS=shop-prod-*"}},
 		{[]string{"PAGERDUTY_API_URL=https://events.pagerduty.com/v2/enqueue"}, []string{"want the API host only, without a path", "example: PAGERDUTY_API_URL=https://events.eu.pagerduty.com"}},
 		{[]string{"PUSHOVER_API_URL=https://api.pushover.net/1/messages.json"}, []string{"want the API host only, without a path"}},
 		{[]string{"PUSHOVER_API_URL=https://u:topsecret3@proxy.example.com"}, []string{`PUSHOVER_API_URL="https://u:xxxxx@proxy.example.com"`, "want the API host only"}},

@@ -120,7 +120,7 @@ func checkFailure(t *testing.T, name string, send func() (bool, error), wantRetr
 }
 
 // TestChannelsBuildsTheChatChannels: each chat channel is on when its vars
-// are set, with its minimum severity, and edits (or names) its messages.
+// are set, with its minimum severity as its route, and edits (or names) its messages.
 func TestChannelsBuildsTheChatChannels(t *testing.T) {
 	cfg := &config.Config{
 		SlackBotToken: slackTestToken, SlackChannel: "C0DYNO", SlackAPIURL: "https://slack.com/api", SlackMinSeverity: "warning",
@@ -137,10 +137,11 @@ func TestChannelsBuildsTheChatChannels(t *testing.T) {
 		t.Fatalf("channels = %v, want %v", got, want)
 	}
 	for _, n := range got {
-		if _, ok := n.(IncidentNotifier); !ok {
+		r := n.(*routed)
+		if _, ok := r.Notifier.(IncidentNotifier); !ok {
 			t.Errorf("%s keeps no message per incident", n.Name())
 		}
-		if min := n.(narrowed).MinSeverity(); min != want[n.Name()] {
+		if min := r.route.MinSeverity; min != want[n.Name()] {
 			t.Errorf("%s: min severity %q, want %q", n.Name(), min, want[n.Name()])
 		}
 	}

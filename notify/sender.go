@@ -73,6 +73,7 @@ type SenderOptions struct {
 type Sender struct {
 	o         SenderOptions
 	notifiers map[string]Notifier
+	routes    map[string]Route // by channel: what its firings must pass
 }
 
 // NewSender returns a Sender.
@@ -94,9 +95,19 @@ func NewSender(o SenderOptions) (*Sender, error) {
 	if o.Delivered == nil {
 		o.Delivered = func(string, bool) {}
 	}
-	s := &Sender{o: o, notifiers: map[string]Notifier{}}
+	s := &Sender{o: o, notifiers: map[string]Notifier{}, routes: map[string]Route{}}
 	for _, n := range o.Notifiers {
-		s.notifiers[n.Name()] = n
+		switch r := n.(type) {
+		case *routed:
+			s.notifiers[n.Name()], s.routes[n.Name()] = r.Notifier, r.route
+		case narrowed:
+			s.notifiers[n.Name()], s.routes[n.Name()] = n, Route{MinSeverity: r.MinSeverity()}
+		default:
+			s.notifiers[n.Name()] = n
+		}
+		if s.routes[n.Name()].open() {
+			delete(s.routes, n.Name()) // it hears every firing, even one of no alerts
+		}
 	}
 	return s, nil
 }
@@ -122,8 +133,9 @@ func backoff(attempts int) time.Duration {
 // Firing notifications of one app due together on one channel (a group that
 // waited out GroupWait) go out as one message. Who hears what is decided
 // here, not by the channels: a firing (or a group) reaches a channel whose
-// minimum severity it meets, and its reminders and resolution reach the
-// channels that heard it, whatever their minimum.
+// route (minimum severity, apps, rules) one of its alerts passes, and its
+// reminders and resolution reach the channels that heard it, whatever
+// their route.
 func (s *Sender) SendDue(ctx context.Context, limit int) (sent, failed int, err error) {
 	due, err := s.o.Outbox.ClaimOutbox(ctx, s.o.Holder, s.o.Now(), sendLease, limit)
 	if err != nil {
@@ -219,34 +231,31 @@ func (s *Sender) deliver(ctx context.Context, group []Delivery) (sent, failed in
 }
 
 // hears reports whether the group's channel is to be told of it: a
-// reminder or resolved if it heard the firing, anything else if the most
-// severe of its alerts meets the channel's minimum. A channel that is not
-// configured any more hears everything, so that the send fails and says so.
+// reminder or resolved if it heard the firing, anything else if any of its
+// alerts passes the channel's route (so a group reaches a channel for the
+// one alert it is to hear, with the others of the app alongside, and is
+// then told of each of their resolutions). A channel that is not configured
+// any more hears everything, so that the send fails and says so.
 func (s *Sender) hears(group []Delivery) bool {
 	if d := group[0]; d.follows() {
 		return d.FiringHeard
 	}
-	n, ok := s.notifiers[group[0].Channel]
+	route, ok := s.routes[group[0].Channel]
 	if !ok {
 		return true
 	}
-	nr, ok := n.(narrowed)
-	if !ok || nr.MinSeverity() == "" {
-		return true
-	}
-	top := alert.Severity("")
 	for _, d := range group {
 		var head struct{ Alerts []alert.Alert }
 		if json.Unmarshal(d.Payload, &head) != nil {
 			return true // the send reports it
 		}
 		for _, a := range head.Alerts {
-			if a.Severity.Rank() > top.Rank() {
-				top = a.Severity
+			if route.Hears(a) {
+				return true
 			}
 		}
 	}
-	return top.Rank() >= nr.MinSeverity().Rank()
+	return false
 }
 
 // groupDue groups firing deliveries of one app and channel; every other
