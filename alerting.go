@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"math"
 	"slices"
 	"time"
 
@@ -66,31 +65,5 @@ func (a *alerting) observe(app string, entries []parse.Entry) {
 // evaluate runs the window rules over every app and lets time act on the
 // active alerts (the worker's job, every alertEvery).
 func (a *alerting) evaluate(ctx context.Context, now time.Time) error {
-	return a.engine.EvaluateWindows(ctx, windowSource{a.store}, now)
-}
-
-// windowSource gives the window rules the store in their terms.
-type windowSource struct{ st *store.Store }
-
-func (w windowSource) Apps(ctx context.Context) ([]alert.AppHeard, error) {
-	apps, err := w.st.Apps(ctx)
-	out := make([]alert.AppHeard, len(apps))
-	for i, a := range apps {
-		out[i] = alert.AppHeard{Name: a.Name, LastMessage: a.LastMessage}
-	}
-	return out, err
-}
-
-func (w windowSource) Window(ctx context.Context, app string, from, to time.Time) (alert.Window, error) {
-	ws, err := w.st.WindowStats(ctx, app, from, to)
-	p95 := math.NaN()
-	if ws.Service.Count() > 0 {
-		p95 = ws.Service.Quantile(0.95)
-	}
-	return alert.Window{App: app, Requests: ws.Requests, Status5xx: ws.Status5xx, P95: p95}, err
-}
-
-func (w windowSource) DeliveryHealth(ctx context.Context, now time.Time) (alert.DeliveryHealth, error) {
-	s, err := w.st.OutboxStats(ctx, now)
-	return alert.DeliveryHealth{Oldest: s.Oldest, FailedByChannel: s.FailedByChannel, LastError: s.LastError}, err
+	return a.engine.EvaluateWindows(ctx, a.store, now)
 }

@@ -22,11 +22,16 @@ import (
 )
 
 // roles says which parts of dynowatch a process runs.
-type roles struct{ web, worker bool }
+type roles struct {
+	web, worker bool
+	// tail follows one app for "dynowatch tail"; the process ends with it.
+	tail *tailOne
+}
 
 // app is one process of the web role, the worker role or both: built from
 // the config by newApp, it owns the store, the pipeline, the alert engine,
-// the HTTP server, and the worker with its tails, and runs them in Run.
+// the HTTP server, the worker with its tails, and the tail of "dynowatch
+// tail", and runs them in Run.
 type app struct {
 	cfg       *config.Config
 	rules     *alert.Rules
@@ -164,6 +169,13 @@ func (a *app) Run(ctx context.Context) error {
 				log.Error("worker shutdown", "err", err)
 			}
 			return nil
+		})
+	}
+	if t := a.roles.tail; t != nil {
+		front.Go(func() error {
+			err := t.client.Tail(frontCtx, t.app, pipe, t.show)
+			stopFront() // the session is the process: its end ends the rest
+			return err
 		})
 	}
 	err = front.Wait()

@@ -54,6 +54,14 @@ func addTails(w *worker.Worker, cfg *config.Config, log *slog.Logger, sink drain
 	return nil
 }
 
+// tailOne is the role of "dynowatch tail": follow app through client,
+// handing each message to show as well as to the pipeline.
+type tailOne struct {
+	client *logsession.Client
+	app    string
+	show   func(*parse.Entry)
+}
+
 // runTail implements "dynowatch tail --app NAME": follow one app through a
 // Platform API log session, print its messages as `dynowatch parse` does,
 // and feed them through the pipeline like a drain.
@@ -62,29 +70,10 @@ func runTail(ctx context.Context, cfg *config.Config, log *slog.Logger, args []s
 		fmt.Fprintln(stderr, "Usage: dynowatch tail --app NAME\n\nFollows an app's logs through the Heroku Platform API (HEROKU_API_KEY), prints each message as JSON, and stores them as a drain would: for apps where a drain can't be added.")
 		return usageError("tail needs --app with a Heroku app name")
 	}
-	app := args[1]
 	client, err := sessionClient(cfg, log)
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	al, err := newAlerting(cfg, cfg.Rules, cfg.Checks, log, st, newMetrics(), time.Now)
-	if err != nil {
-		return err
-	}
-	pipe, err := newPipeline(cfg, log, st, al, nil)
-	if err != nil {
-		return err
-	}
-	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); pipe.Run(bg) }()
-	go func() { defer wg.Done(); al.engine.Run(bg, 250*time.Millisecond) }()
 	var mu sync.Mutex
 	var line []byte
 	show := func(e *parse.Entry) {
@@ -93,8 +82,5 @@ func runTail(ctx context.Context, cfg *config.Config, log *slog.Logger, args []s
 		line = append(e.AppendJSON(line[:0]), '\n')
 		stdout.Write(line)
 	}
-	err = client.Tail(ctx, app, pipe, show)
-	stop()
-	wg.Wait()
-	return err
+	return runApp(ctx, cfg, cfg.Rules, cfg.Checks, log, roles{tail: &tailOne{client: client, app: args[1], show: show}})
 }

@@ -9,9 +9,9 @@ import (
 // WindowSource is what EvaluateWindows reads: the apps, their requests over
 // a rule's window, and the outbox's health.
 type WindowSource interface {
-	// Apps returns every app and when its last message arrived through a
-	// live drain (zero when none did yet).
-	Apps(ctx context.Context) ([]AppHeard, error)
+	// AppsHeard returns every app and when its last message arrived
+	// through a live drain (zero when none did yet).
+	AppsHeard(ctx context.Context) ([]AppHeard, error)
 	// Window returns app's requests from from to to: Requests, Status5xx and
 	// P95 (NaN when no request had a service time).
 	Window(ctx context.Context, app string, from, to time.Time) (Window, error)
@@ -31,7 +31,7 @@ type AppHeard struct {
 // lets time act on the active alerts (Tick). The worker runs it on one
 // dyno per interval.
 func (e *Engine) EvaluateWindows(ctx context.Context, src WindowSource, now time.Time) error {
-	apps, err := src.Apps(ctx)
+	apps, err := src.AppsHeard(ctx)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ type fakeWindows struct {
 	read   []string // app@window length, in order
 }
 
-func (f *fakeWindows) Apps(context.Context) ([]AppHeard, error) { return f.apps, nil }
+func (f *fakeWindows) AppsHeard(context.Context) ([]AppHeard, error) { return f.apps, nil }
 
 func (f *fakeWindows) Window(_ context.Context, app string, from, to time.Time) (Window, error) {
 	f.read = append(f.read, app+"@"+to.Sub(from).String())

@@ -19,11 +19,12 @@ import (
 )
 
 // The conformance suite of alert state, the outbox and silences. The store
-// is what the alert engine keeps its states in and what the sender claims
-// the outbox from.
+// is what the alert engine keeps its states in, what its window rules read,
+// and what the sender claims the outbox from.
 var (
-	_ alert.Store   = (*store.Store)(nil)
-	_ notify.Outbox = (*store.Store)(nil)
+	_ alert.Store        = (*store.Store)(nil)
+	_ alert.WindowSource = (*store.Store)(nil)
+	_ notify.Outbox      = (*store.Store)(nil)
 )
 
 // newAlert returns the state of an alert of app that starts at at.

@@ -58,7 +58,8 @@ type Job struct {
 	Shared bool
 	// Immediately runs the job once at start rather than after Every.
 	Immediately bool
-	// Run is the job. Its error is logged; the job runs again next interval.
+	// Run is the job. Its error is logged (at info when it is ctx's, at
+	// shutdown); the job runs again next interval.
 	Run func(ctx context.Context, now time.Time) error
 }
 
@@ -160,7 +161,14 @@ func (w *Worker) runOnce(ctx context.Context, j Job, now time.Time) {
 			return
 		}
 	}
-	if err := j.Run(ctx, now); err != nil {
+	err := j.Run(ctx, now)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		// Shutdown cut the run short: not a failure, and its error may join
+		// one cancelled write per app, so it is told once and without them.
+		w.o.Logger.Info("job cut short by shutdown", "job", j.Name)
+	default:
 		w.o.Logger.Error("job failed", "job", j.Name, "err", err)
 	}
 }

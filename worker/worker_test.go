@@ -1,9 +1,13 @@
 package worker_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -153,5 +157,58 @@ func TestHeldJobMovesWhenItsWorkerStops(t *testing.T) {
 		}
 	case <-time.After(5 * lease):
 		t.Fatalf("the held job did not move within %v after %s stopped", 5*lease, first)
+	}
+}
+
+// noLeases is Leases for shared jobs, which take none.
+type noLeases struct{}
+
+func (noLeases) AcquireLease(context.Context, string, string, time.Duration, time.Time) (bool, error) {
+	return false, errors.New("a shared job took a lease")
+}
+
+// A run cut short by shutdown is told once at info, without the
+// cancellations it joins; a real error stays an error, also at shutdown.
+func TestJobErrorLevel(t *testing.T) {
+	t.Parallel()
+	cancelled := errors.Join(
+		fmt.Errorf("store: save alert shop/h12: %w", context.Canceled),
+		fmt.Errorf("store: save alert blog/h12: %w", context.Canceled))
+	for _, c := range []struct {
+		name     string
+		shutdown bool
+		err      error
+		want     string // level and message of the one line logged
+	}{
+		{"shutdown", true, cancelled, "INFO job cut short by shutdown"},
+		{"cancelled without shutdown", false, cancelled, "ERROR job failed"},
+		{"real error at shutdown", true, errors.New("store: save alert shop/h12: disk full"), "ERROR job failed"},
+	} {
+		var buf bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{
+			ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+				if a.Key == slog.TimeKey {
+					return slog.Attr{}
+				}
+				return a
+			}}))
+		w, err := worker.New(worker.Options{Leases: noLeases{}, Holder: "w", Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		if c.shutdown {
+			cancel()
+		}
+		w.RunOnce(ctx, worker.Job{Name: "job:alerts", Every: time.Minute, Shared: true,
+			Run: func(context.Context, time.Time) error { return c.err }}, time.Now())
+		cancel()
+		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		if len(lines) != 1 || !strings.HasPrefix(lines[0], "level="+strings.Replace(c.want, " ", ` msg="`, 1)+`"`) {
+			t.Errorf("%s: logged %q, want one line %q", c.name, buf.String(), c.want)
+		}
+		if c.want[0] == 'I' && strings.Contains(buf.String(), "save alert") {
+			t.Errorf("%s: logged the cancelled writes: %q", c.name, buf.String())
+		}
 	}
 }
