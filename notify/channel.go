@@ -18,9 +18,9 @@ const DefaultSendTimeout = 10 * time.Second
 
 // narrowed is a Notifier narrowed to a minimum severity (…_MIN_SEVERITY),
 // the Sender's route for it when it is not Routed. The Sender applies it,
-// not the channel, because who heard a firing decides
-// who hears of the rest: a channel that heard a warning grouped with a
-// critical is told when the warning resolves.
+// not the channel, because who heard a firing decides who hears of the
+// rest: a channel that heard a warning grouped with a critical is told when
+// the warning resolves.
 type narrowed interface {
 	MinSeverity() alert.Severity // "" for every severity
 }
