@@ -6,12 +6,12 @@ import (
 	"slices"
 	"time"
 
-	"github.com/dynowatch/dynowatch/alert"
-	"github.com/dynowatch/dynowatch/checks"
-	"github.com/dynowatch/dynowatch/config"
-	"github.com/dynowatch/dynowatch/notify"
-	"github.com/dynowatch/dynowatch/parse"
-	"github.com/dynowatch/dynowatch/store"
+	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/checks"
+	"github.com/dynowatch/dynowatch/internal/config"
+	"github.com/dynowatch/dynowatch/internal/notify"
+	"github.com/dynowatch/dynowatch/internal/parse"
+	"github.com/dynowatch/dynowatch/internal/store"
 )
 
 // alerting is the alert side of a process: rules, the detector that reads

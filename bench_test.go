@@ -15,8 +15,8 @@ import (
 
 	"github.com/heroku/x/logplex/encoding"
 
-	"github.com/dynowatch/dynowatch/loadgen"
-	"github.com/dynowatch/dynowatch/store/pgtest"
+	"github.com/dynowatch/dynowatch/internal/loadgen"
+	"github.com/dynowatch/dynowatch/internal/store/pgtest"
 )
 
 // BenchmarkDrainPath posts router-heavy Logplex batches of 300 messages

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynowatch/dynowatch/store"
+	"github.com/dynowatch/dynowatch/internal/store"
 )
 
 // chatFake is Slack's Web API and incoming webhooks, Discord webhooks, the

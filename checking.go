@@ -5,10 +5,10 @@ import (
 	"log/slog"
 	"slices"
 
-	"github.com/dynowatch/dynowatch/alert"
-	"github.com/dynowatch/dynowatch/checks"
-	"github.com/dynowatch/dynowatch/store"
-	"github.com/dynowatch/dynowatch/worker"
+	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/checks"
+	"github.com/dynowatch/dynowatch/internal/store"
+	"github.com/dynowatch/dynowatch/internal/worker"
 )
 
 // addChecks puts the status checks on the worker w. Their alert observations

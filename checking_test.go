@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynowatch/dynowatch/alert"
-	"github.com/dynowatch/dynowatch/api"
-	"github.com/dynowatch/dynowatch/checks"
-	"github.com/dynowatch/dynowatch/config"
-	"github.com/dynowatch/dynowatch/store/storetest"
+	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/api"
+	"github.com/dynowatch/dynowatch/internal/checks"
+	"github.com/dynowatch/dynowatch/internal/config"
+	"github.com/dynowatch/dynowatch/internal/store/storetest"
 )
 
 // TestRemovedCheckIsNotShownDown: after `heroku config:unset CHECK_GONE`,

@@ -6,9 +6,9 @@ import (
 	"io"
 	"time"
 
-	"github.com/dynowatch/dynowatch/alert"
-	"github.com/dynowatch/dynowatch/config"
-	"github.com/dynowatch/dynowatch/notify"
+	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/config"
+	"github.com/dynowatch/dynowatch/internal/notify"
 )
 
 // runAlertTest implements "dynowatch alert test": a test notification

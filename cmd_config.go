@@ -5,7 +5,7 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"github.com/dynowatch/dynowatch/config"
+	"github.com/dynowatch/dynowatch/internal/config"
 )
 
 // runConfig implements "dynowatch config": every config var with the value

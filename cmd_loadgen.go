@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/dynowatch/dynowatch/loadgen"
+	"github.com/dynowatch/dynowatch/internal/loadgen"
 )
 
 // runLoadgen implements "dynowatch loadgen": realistic Logplex batches posted

@@ -9,7 +9,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/dynowatch/dynowatch/parse"
+	"github.com/dynowatch/dynowatch/internal/parse"
 )
 
 const parseUsage = `Usage: dynowatch parse [FILE]

@@ -14,10 +14,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/dynowatch/dynowatch/config"
-	"github.com/dynowatch/dynowatch/drain"
-	"github.com/dynowatch/dynowatch/heroku"
-	"github.com/dynowatch/dynowatch/parse"
+	"github.com/dynowatch/dynowatch/internal/config"
+	"github.com/dynowatch/dynowatch/internal/drain"
+	"github.com/dynowatch/dynowatch/internal/heroku"
+	"github.com/dynowatch/dynowatch/internal/parse"
 )
 
 // replayBatch is how many messages go to the pipeline at a time, about a

@@ -13,14 +13,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dynowatch/dynowatch/api"
-	"github.com/dynowatch/dynowatch/auth"
-	"github.com/dynowatch/dynowatch/checks"
-	"github.com/dynowatch/dynowatch/config"
-	"github.com/dynowatch/dynowatch/dashboard"
-	"github.com/dynowatch/dynowatch/drain"
-	"github.com/dynowatch/dynowatch/ingest"
-	"github.com/dynowatch/dynowatch/store"
+	"github.com/dynowatch/dynowatch/internal/api"
+	"github.com/dynowatch/dynowatch/internal/auth"
+	"github.com/dynowatch/dynowatch/internal/checks"
+	"github.com/dynowatch/dynowatch/internal/config"
+	"github.com/dynowatch/dynowatch/internal/dashboard"
+	"github.com/dynowatch/dynowatch/internal/drain"
+	"github.com/dynowatch/dynowatch/internal/ingest"
+	"github.com/dynowatch/dynowatch/internal/store"
 )
 
 // httpShutdownTimeout bounds the wait for drain requests in flight on

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynowatch/dynowatch/store"
-	"github.com/dynowatch/dynowatch/store/pgtest"
-	"github.com/dynowatch/dynowatch/store/storetest"
+	"github.com/dynowatch/dynowatch/internal/store"
+	"github.com/dynowatch/dynowatch/internal/store/pgtest"
+	"github.com/dynowatch/dynowatch/internal/store/storetest"
 )
 
 func TestRefusesToStartOnHerokuWithoutSecrets(t *testing.T) {

@@ -10,10 +10,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/dynowatch/dynowatch/config"
-	"github.com/dynowatch/dynowatch/notify"
-	"github.com/dynowatch/dynowatch/store"
-	"github.com/dynowatch/dynowatch/worker"
+	"github.com/dynowatch/dynowatch/internal/config"
+	"github.com/dynowatch/dynowatch/internal/notify"
+	"github.com/dynowatch/dynowatch/internal/store"
+	"github.com/dynowatch/dynowatch/internal/worker"
 )
 
 // How often the worker's jobs run.

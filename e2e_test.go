@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynowatch/dynowatch/alert"
-	"github.com/dynowatch/dynowatch/config"
+	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/config"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's logger and the test.

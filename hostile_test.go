@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynowatch/dynowatch/store/pgtest"
+	"github.com/dynowatch/dynowatch/internal/store/pgtest"
 )
 
 // seriesTotal sums the points of every series of a metric, read through the API.

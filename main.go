@@ -13,9 +13,9 @@ import (
 	"syscall"
 	_ "time/tzdata" // ALERT_TIMEZONE must work on a dyno without a zoneinfo database
 
-	"github.com/dynowatch/dynowatch/alert"
-	"github.com/dynowatch/dynowatch/checks"
-	"github.com/dynowatch/dynowatch/config"
+	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/checks"
+	"github.com/dynowatch/dynowatch/internal/config"
 )
 
 func main() {

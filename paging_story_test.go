@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynowatch/dynowatch/store"
+	"github.com/dynowatch/dynowatch/internal/store"
 )
 
 // pagers are fake PagerDuty, Pushover and ntfy services, each recording

@@ -27,11 +27,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dynowatch/dynowatch/alert"
-	"github.com/dynowatch/dynowatch/checks"
-	"github.com/dynowatch/dynowatch/config"
-	"github.com/dynowatch/dynowatch/notify"
-	"github.com/dynowatch/dynowatch/store/pgtest"
+	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/checks"
+	"github.com/dynowatch/dynowatch/internal/config"
+	"github.com/dynowatch/dynowatch/internal/notify"
+	"github.com/dynowatch/dynowatch/internal/store/pgtest"
 )
 
 func readme(t *testing.T) string {

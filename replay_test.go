@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynowatch/dynowatch/alert"
-	"github.com/dynowatch/dynowatch/config"
-	"github.com/dynowatch/dynowatch/store"
-	"github.com/dynowatch/dynowatch/store/storetest"
+	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/config"
+	"github.com/dynowatch/dynowatch/internal/store"
+	"github.com/dynowatch/dynowatch/internal/store/storetest"
 )
 
 // TestReplayNeverPages keeps the README's promise that "replayed history

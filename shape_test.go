@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-// TestREADMEShapeScript runs the README's loadgen/shape.sh for one small
+// TestREADMEShapeScript runs the README's scripts/shape.sh for one small
 // shape, as its example does: a fresh Postgres database, the load, SIGTERM,
 // and a RESULT line with every acknowledged message stored.
 func TestREADMEShapeScript(t *testing.T) {
@@ -46,7 +46,7 @@ func TestREADMEShapeScript(t *testing.T) {
 		exec.Command("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "dw_shape_"+name).Run()
 	})
 
-	cmd := exec.Command("loadgen/shape.sh", bin, name, "2", "3", "0", "2s", "TERM")
+	cmd := exec.Command("scripts/shape.sh", bin, name, "2", "3", "0", "2s", "TERM")
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "OUT="+dir)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

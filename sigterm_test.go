@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynowatch/dynowatch/store"
-	"github.com/dynowatch/dynowatch/store/storetest"
+	"github.com/dynowatch/dynowatch/internal/store"
+	"github.com/dynowatch/dynowatch/internal/store/storetest"
 )
 
 // TestSIGTERM runs the real binary as Heroku would and sends it SIGTERM

@@ -25,17 +25,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynowatch/dynowatch/alert"
-	"github.com/dynowatch/dynowatch/api"
-	"github.com/dynowatch/dynowatch/checks"
-	"github.com/dynowatch/dynowatch/config"
-	"github.com/dynowatch/dynowatch/drain"
-	"github.com/dynowatch/dynowatch/ingest"
-	"github.com/dynowatch/dynowatch/notify"
-	"github.com/dynowatch/dynowatch/parse"
-	"github.com/dynowatch/dynowatch/store"
-	"github.com/dynowatch/dynowatch/store/storetest"
-	"github.com/dynowatch/dynowatch/worker"
+	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/api"
+	"github.com/dynowatch/dynowatch/internal/checks"
+	"github.com/dynowatch/dynowatch/internal/config"
+	"github.com/dynowatch/dynowatch/internal/drain"
+	"github.com/dynowatch/dynowatch/internal/ingest"
+	"github.com/dynowatch/dynowatch/internal/notify"
+	"github.com/dynowatch/dynowatch/internal/parse"
+	"github.com/dynowatch/dynowatch/internal/store"
+	"github.com/dynowatch/dynowatch/internal/store/storetest"
+	"github.com/dynowatch/dynowatch/internal/worker"
 )
 
 // story is one dynowatch on a simulated clock, with a webhook receiver and

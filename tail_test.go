@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynowatch/dynowatch/alert"
+	"github.com/dynowatch/dynowatch/internal/alert"
 )
 
 // fakeHeroku is a Platform API whose log sessions stream lines, the way

@@ -9,12 +9,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dynowatch/dynowatch/config"
-	"github.com/dynowatch/dynowatch/drain"
-	"github.com/dynowatch/dynowatch/heroku"
-	"github.com/dynowatch/dynowatch/logsession"
-	"github.com/dynowatch/dynowatch/parse"
-	"github.com/dynowatch/dynowatch/worker"
+	"github.com/dynowatch/dynowatch/internal/config"
+	"github.com/dynowatch/dynowatch/internal/drain"
+	"github.com/dynowatch/dynowatch/internal/heroku"
+	"github.com/dynowatch/dynowatch/internal/logsession"
+	"github.com/dynowatch/dynowatch/internal/parse"
+	"github.com/dynowatch/dynowatch/internal/worker"
 )
 
 // sessionClient is the Platform API client of pull mode.

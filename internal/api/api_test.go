@@ -1,0 +1,290 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/checks"
+	"github.com/dynowatch/dynowatch/internal/store"
+	"github.com/dynowatch/dynowatch/internal/store/storetest"
+)
+
+var now = time.Date(2024, 3, 15, 12, 30, 0, 0, time.UTC)
+
+// retireFunc is a fake Alerts.
+type retireFunc func(ctx context.Context, app string) error
+
+func (f retireFunc) RetireApp(ctx context.Context, app string) error { return f(ctx, app) }
+
+// newServer serves the API over an embedded store holding one app, "shop",
+// with three events and a minute of requests, and a firing R14.
+func newServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	return newServerWith(t, retireFunc(func(context.Context, string) error { return nil }))
+}
+
+// newServerWith is newServer with alerts as the alert engine.
+func newServerWith(t *testing.T, alerts Alerts) *httptest.Server {
+	t.Helper()
+	ctx := context.Background()
+	st := storetest.MustOpenEmbedded(t)
+	b := &store.Batch{App: "shop", Key: "frame:1", Received: now, State: store.AppDelta{LastMessage: now, DrainToken: "d.x", Messages: 3}}
+	for i, code := range []string{"H12", "R14", "H12"} {
+		b.Events = append(b.Events, store.Event{App: "shop", Time: now.Add(time.Duration(i-10) * time.Minute), Kind: "router", Code: code, Dyno: "web.1", Line: "line " + code})
+	}
+	if _, err := st.WriteBatches(ctx, []*store.Batch{b}); err != nil {
+		t.Fatal(err)
+	}
+	r := store.Rollup{App: "shop", Dyno: "web.1", Minute: now.Add(-5 * time.Minute), Requests: 10, Status2xx: 9, Status5xx: 1}
+	for i := 1; i <= 10; i++ {
+		r.Service.Observe(i * 100)
+	}
+	if err := st.MergeRollups(ctx, []store.Rollup{r}, nil); err != nil {
+		t.Fatal(err)
+	}
+	a := &alert.State{Key: "r14|shop|web.1", Rule: alert.RuleR14, App: "shop", Dyno: "web.1", Code: "R14", Severity: alert.Warning, Phase: alert.PhaseFiring,
+		Summary: "R14 memory quota exceeded on web.1", Evidence: []string{"line R14"}, StartedAt: now.Add(-10 * time.Minute), FiredAt: now.Add(-10 * time.Minute), LastEventAt: now.Add(-9 * time.Minute)}
+	if ok, err := st.SaveAlert(ctx, a, 0, nil); err != nil || !ok {
+		t.Fatalf("SaveAlert = %v, %v", ok, err)
+	}
+	v := 7.0
+	for i, ok := range []bool{true, true, false, true} {
+		if err := st.RecordCheck(ctx, checks.Result{Check: "queue", Kind: "redis", Time: now.Add(time.Duration(i-4) * time.Minute), OK: ok,
+			Latency: 3 * time.Millisecond, Value: &v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mux := http.NewServeMux()
+	if err := Register(mux, Options{Store: st, Alerts: alerts, Passwords: []string{"pw"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func call(t *testing.T, srv *httptest.Server, method, path, pass string) (int, map[string]any) {
+	t.Helper()
+	if method == "POST" {
+		path, raw, _ := strings.Cut(path, " ")
+		return callBody(t, srv, method, path, pass, raw)
+	}
+	req, _ := http.NewRequest(method, srv.URL+path, nil)
+	if pass != "" {
+		req.SetBasicAuth("someone", pass)
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	raw, _ := io.ReadAll(resp.Body)
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &body); err != nil {
+			t.Fatalf("%s %s: %v in %q", method, path, err, raw)
+		}
+	}
+	return resp.StatusCode, body
+}
+
+func callBody(t *testing.T, srv *httptest.Server, method, path, pass, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	req.SetBasicAuth("someone", pass)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func TestAPI(t *testing.T) {
+	srv := newServer(t)
+	tests := []struct {
+		name, method, path, pass string
+		status                   int
+		check                    func(t *testing.T, body map[string]any)
+	}{
+		{"no password", "GET", "/api/v1/apps", "", 401, nil},
+		{"wrong password", "GET", "/api/v1/apps", "nope", 401, nil},
+		{"apps", "GET", "/api/v1/apps", "pw", 200, func(t *testing.T, b map[string]any) {
+			apps := b["apps"].([]any)
+			a := apps[0].(map[string]any)
+			if len(apps) != 1 || a["name"] != "shop" || a["drain_token"] != "d.x" || a["last_message"] != "2024-03-15T12:30:00Z" {
+				t.Errorf("apps = %v", apps)
+			}
+		}},
+		{"events newest first, paged", "GET", "/api/v1/apps/shop/events?limit=2", "pw", 200, func(t *testing.T, b map[string]any) {
+			ev := b["events"].([]any)
+			if len(ev) != 2 || ev[0].(map[string]any)["line"] != "line H12" || ev[1].(map[string]any)["code"] != "R14" || b["next"] == nil {
+				t.Errorf("body = %v", b)
+			}
+		}},
+		{"events by code", "GET", "/api/v1/apps/shop/events?code=R14", "pw", 200, func(t *testing.T, b map[string]any) {
+			if ev := b["events"].([]any); len(ev) != 1 {
+				t.Errorf("events = %v", ev)
+			}
+		}},
+		{"events since a duration", "GET", "/api/v1/apps/shop/events?since=9m30s", "pw", 200, func(t *testing.T, b map[string]any) {
+			if ev := b["events"].([]any); len(ev) != 2 {
+				t.Errorf("events in the last 9m30s = %v, want the two newest", ev)
+			}
+		}},
+		{"bad limit", "GET", "/api/v1/apps/shop/events?limit=0", "pw", 400, func(t *testing.T, b map[string]any) {
+			if !strings.Contains(b["error"].(string), "limit") {
+				t.Errorf("error = %v", b["error"])
+			}
+		}},
+		{"series", "GET", "/api/v1/apps/shop/series?metric=requests", "pw", 200, func(t *testing.T, b map[string]any) {
+			s := b["series"].([]any)
+			if b["metric"] != "requests" || b["step"] != "1m" || len(s) != 1 {
+				t.Fatalf("body = %v", b)
+			}
+			pts := s[0].(map[string]any)["points"].([]any)
+			total := 0.0
+			for _, p := range pts {
+				total += p.([]any)[1].(float64)
+			}
+			if total != 10 {
+				t.Errorf("requests sum to %v, want 10: %v", total, pts)
+			}
+		}},
+		{"p95", "GET", "/api/v1/apps/shop/series?metric=p95&from=2024-03-15T12:20:00Z&to=2024-03-15T12:30:00Z", "pw", 200, func(t *testing.T, b map[string]any) {
+			pts := b["series"].([]any)[0].(map[string]any)["points"].([]any)
+			var v float64
+			for _, p := range pts {
+				v = max(v, p.([]any)[1].(float64))
+			}
+			if v < 850 || v > 1100 {
+				t.Errorf("p95 = %v, want about 1000", v)
+			}
+		}},
+		{"unknown metric", "GET", "/api/v1/apps/shop/series?metric=No-Such!", "pw", 400, func(t *testing.T, b map[string]any) {
+			if !strings.Contains(b["error"].(string), "requests") {
+				t.Errorf("error does not list the metrics: %v", b["error"])
+			}
+		}},
+		{"codes", "GET", "/api/v1/apps/shop/series?metric=codes", "pw", 200, nil},
+		{"no metric", "GET", "/api/v1/apps/shop/series", "pw", 400, nil},
+		{"from after to", "GET", "/api/v1/apps/shop/series?metric=requests&from=2024-03-16T00:00:00Z", "pw", 400, nil},
+		{"bad step", "GET", "/api/v1/apps/shop/series?metric=requests&step=1s", "pw", 400, nil},
+		{"alerts", "GET", "/api/v1/alerts?state=firing&app=shop", "pw", 200, func(t *testing.T, b map[string]any) {
+			al := b["alerts"].([]any)
+			if len(al) != 1 || al[0].(map[string]any)["code"] != "R14" || al[0].(map[string]any)["state"] != "firing" {
+				t.Errorf("alerts = %v", al)
+			}
+		}},
+		{"checks", "GET", "/api/v1/checks", "pw", 200, func(t *testing.T, b map[string]any) {
+			c := b["checks"].([]any)
+			if len(c) != 1 {
+				t.Fatalf("checks = %v", c)
+			}
+			q := c[0].(map[string]any)
+			if q["name"] != "queue" || q["ok"] != true || q["value"] != 7.0 || q["uptime"].(map[string]any)["24h"] != 0.75 {
+				t.Errorf("check = %v", q)
+			}
+		}},
+		{"alerts, bad state", "GET", "/api/v1/alerts?state=angry", "pw", 400, nil},
+		{"silence an app", "POST", `/api/v1/silences {"app":"shop","duration":"2h","reason":"planned maintenance"}`, "pw", 201, func(t *testing.T, b map[string]any) {
+			if b["until"] != "2024-03-15T14:30:00Z" || b["app"] != "shop" {
+				t.Errorf("silence = %v", b)
+			}
+		}},
+		{"silence without a target", "POST", `/api/v1/silences {"duration":"2h"}`, "pw", 400, nil},
+		{"silence of no app there can be", "POST", `/api/v1/silences {"app":"no such app!!","duration":"2h"}`, "pw", 400, nil},
+		{"silence with a duration and an until", "POST", `/api/v1/silences {"app":"shop","duration":"2h","until":"2020-01-01T00:00:00Z"}`, "pw", 400, nil},
+		{"silence with an unknown field", "POST", `/api/v1/silences {"app":"shop","for":"2h"}`, "pw", 400, nil},
+		{"silences", "GET", "/api/v1/silences", "pw", 200, func(t *testing.T, b map[string]any) {
+			if sl := b["silences"].([]any); len(sl) != 1 || sl[0].(map[string]any)["reason"] != "planned maintenance" {
+				t.Errorf("silences = %v", sl)
+			}
+		}},
+		{"end the silence", "DELETE", "/api/v1/silences/1", "pw", 204, nil},
+		{"no silences left", "GET", "/api/v1/silences", "pw", 200, func(t *testing.T, b map[string]any) {
+			if sl := b["silences"].([]any); len(sl) != 0 {
+				t.Errorf("silences = %v", sl)
+			}
+		}},
+		{"delete unknown app", "DELETE", "/api/v1/apps/other", "pw", 404, nil},
+		{"delete", "DELETE", "/api/v1/apps/shop", "pw", 204, nil},
+		{"gone", "GET", "/api/v1/apps", "pw", 200, func(t *testing.T, b map[string]any) {
+			if apps := b["apps"].([]any); len(apps) != 0 {
+				t.Errorf("apps after delete = %v", apps)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := call(t, srv, tt.method, tt.path, tt.pass)
+			if status != tt.status {
+				t.Fatalf("status %d, want %d (%v)", status, tt.status, body)
+			}
+			if tt.check != nil {
+				tt.check(t, body)
+			}
+		})
+	}
+}
+
+// TestSeriesOverTooManyPointsIsABadRequest: a range of ten years in steps
+// of a minute is the caller's mistake, answered 400 with the step to use.
+func TestSeriesOverTooManyPointsIsABadRequest(t *testing.T) {
+	srv := newServer(t)
+	status, body := call(t, srv, "GET", "/api/v1/apps/shop/series?metric=requests&from=3650d&step=1m", "pw")
+	if msg, _ := body["error"].(string); status != 400 || !strings.Contains(msg, "use a step of at least") {
+		t.Errorf("status %d, error %q; want 400 saying which step to use", status, msg)
+	}
+	if status, _ := call(t, srv, "GET", "/api/v1/apps/shop/series?metric=requests&from=3650d&step=1d", "pw"); status != 200 {
+		t.Errorf("ten years by day: status %d, want 200", status)
+	}
+}
+
+// TestDeleteAppEndsItsAlertsFirst: DELETE /api/v1/apps/{app} has the alert
+// engine end the app's alerts before the store forgets them, so that
+// "resolved" reaches whoever heard them fire; if it cannot, the app is kept
+// and the caller may try again.
+func TestDeleteAppEndsItsAlertsFirst(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		retireErr  error
+		wantStatus int
+		wantAlerts int // shop's alerts left
+	}{
+		{"ended, then forgotten", nil, http.StatusNoContent, 0},
+		{"not ended, kept", errors.New("database down"), http.StatusInternalServerError, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var retired []string
+			var srv *httptest.Server
+			srv = newServerWith(t, retireFunc(func(ctx context.Context, app string) error {
+				if _, b := call(t, srv, "GET", "/api/v1/alerts?app="+app, "pw"); len(b["alerts"].([]any)) != 1 {
+					t.Errorf("RetireApp(%s) called after its alerts were forgotten: %v", app, b)
+				}
+				retired = append(retired, app)
+				return tt.retireErr
+			}))
+			if status, _ := call(t, srv, "DELETE", "/api/v1/apps/shop", "pw"); status != tt.wantStatus {
+				t.Errorf("DELETE: %d, want %d", status, tt.wantStatus)
+			}
+			if strings.Join(retired, " ") != "shop" {
+				t.Errorf("RetireApp called for %v, want shop once", retired)
+			}
+			if _, b := call(t, srv, "GET", "/api/v1/alerts?app=shop", "pw"); len(b["alerts"].([]any)) != tt.wantAlerts {
+				t.Errorf("shop's alerts after DELETE: %v, want %d", b, tt.wantAlerts)
+			}
+		})
+	}
+}

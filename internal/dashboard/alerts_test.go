@@ -1,0 +1,53 @@
+package dashboard
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/store/storetest"
+)
+
+// TestAlertOfNoAppLinksTheChecksPage: a status check without app= fires an
+// alert of app ""; the alerts page and the overview show it without a link
+// to an app page that does not exist.
+func TestAlertOfNoAppLinksTheChecksPage(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2024, 3, 15, 12, 30, 0, 0, time.UTC)
+	st := storetest.MustOpenEmbedded(t)
+	a := &alert.State{Key: "check||api", Rule: "check", Code: "api", Severity: alert.Critical, Phase: alert.PhaseFiring,
+		Summary: "http check api failing (2 runs in a row): 500 Internal Server Error", StartedAt: now.Add(-time.Minute), FiredAt: now}
+	if ok, err := st.SaveAlert(ctx, a, 0, nil); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	get, _ := mustServe(t, st, now)
+	for _, path := range []string{"/", "/alerts", "/checks"} {
+		code, page := get(path)
+		if code != 200 || strings.Contains(page, `href="/apps/"`) {
+			t.Errorf("%s: %d, or a link to /apps/:\n%s", path, code, page)
+		}
+	}
+	if _, page := get("/alerts"); !strings.Contains(page, `<a href="/checks">checks</a>`) {
+		t.Errorf("the alert does not link the checks page:\n%s", page)
+	}
+}
+
+// TestDeliveryAlertLinksNoAppPage: dynowatch's own DELIVERY alert (app
+// "dynowatch") is shown as dynowatch's, without a link to /apps/dynowatch,
+// which is no monitored app's page.
+func TestDeliveryAlertLinksNoAppPage(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2024, 3, 15, 12, 30, 0, 0, time.UTC)
+	st := storetest.MustOpenEmbedded(t)
+	a := &alert.State{Key: "delivery|dynowatch|sms", Rule: "delivery", App: "dynowatch", Code: "sms", Severity: alert.Critical, Phase: alert.PhaseFiring,
+		Summary: "channel sms failed 3 times in a row: 401 Unauthorized", StartedAt: now.Add(-time.Minute), FiredAt: now}
+	if ok, err := st.SaveAlert(ctx, a, 0, nil); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	get, _ := mustServe(t, st, now)
+	if code, page := get("/alerts"); code != 200 || strings.Contains(page, `href="/apps/dynowatch"`) || !strings.Contains(page, "dynowatch itself") {
+		t.Errorf("/alerts: %d, a link to /apps/dynowatch or no \"dynowatch itself\":\n%s", code, page)
+	}
+}

@@ -1,0 +1,316 @@
+package dashboard
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dynowatch/dynowatch/internal/store"
+)
+
+// timeRange is one choice of the app page's range picker.
+type timeRange struct {
+	Name string
+	Span time.Duration
+	Step time.Duration // a few hundred points at most
+}
+
+var ranges = []timeRange{
+	{"1h", time.Hour, time.Minute},
+	{"6h", 6 * time.Hour, 2 * time.Minute},
+	{"24h", 24 * time.Hour, 5 * time.Minute},
+	{"7d", 7 * 24 * time.Hour, time.Hour}, // from 1h up the hourly rollups are read
+	{"30d", 30 * 24 * time.Hour, 3 * time.Hour},
+}
+
+// chartSpec is one chart of the app page and the metrics it draws.
+type chartSpec struct {
+	ID, Title, Unit string
+	Metrics         []string // each a store.Series metric
+	Stacked         bool     // draw the series stacked (the codes)
+	Quota           string   // a metric drawn as one dashed limit line, the max over its series
+}
+
+var appCharts = []chartSpec{
+	{ID: "requests", Title: "Requests by status class", Unit: "per step", Metrics: []string{"requests_2xx", "requests_3xx", "requests_4xx", "requests_5xx"}},
+	{ID: "5xx", Title: "5xx share", Unit: "%", Metrics: []string{"5xx_pct"}},
+	{ID: "latency", Title: "Service time", Unit: "ms", Metrics: []string{"p50", "p95", "p99"}},
+	{ID: "codes", Title: "H and R codes", Unit: "per step", Metrics: []string{"codes"}, Stacked: true},
+	{ID: "memory", Title: "Memory per dyno (RSS)", Unit: "MB", Metrics: []string{"memory_rss_mb"}, Quota: "memory_quota_mb"},
+	{ID: "load", Title: "Load per dyno (1m)", Unit: "", Metrics: []string{"load_avg_1m"}},
+	{ID: "pg-conn", Title: "Postgres active connections", Metrics: []string{"postgres:active_connections"}},
+	{ID: "pg-size", Title: "Postgres database size", Unit: "bytes", Metrics: []string{"postgres:db_size_bytes"}},
+	{ID: "pg-load", Title: "Postgres load (1m)", Metrics: []string{"postgres:load_avg_1m"}},
+	{ID: "pgb-wait", Title: "PgBouncer clients waiting", Metrics: []string{"pgbouncer:client_waiting"}},
+	{ID: "redis-mem", Title: "Redis memory", Unit: "bytes", Metrics: []string{"redis:memory_redis_bytes"}},
+	{ID: "redis-conn", Title: "Redis connections", Metrics: []string{"redis:active_connections"}},
+	{ID: "redis-hit", Title: "Redis hit rate", Metrics: []string{"redis:hit_rate"}},
+}
+
+// chartData is one chart as the page's script reads it: uPlot's aligned
+// columns, x in Unix seconds, null where a series has no point.
+type chartData struct {
+	ID      string       `json:"id"`
+	Title   string       `json:"title"`
+	Unit    string       `json:"unit"`
+	Stacked bool         `json:"stacked"`
+	Labels  []string     `json:"labels"`
+	Dashed  []bool       `json:"dashed"`
+	Data    [][]*float64 `json:"data"` // Data[0] is x
+}
+
+// marker is a release or crash drawn across every chart.
+type marker struct {
+	Time  int64  `json:"t"`
+	Kind  string `json:"kind"` // release or crash
+	Label string `json:"label"`
+}
+
+type appPage struct {
+	App     string
+	Range   string
+	Ranges  []timeRange
+	Charts  []chartData
+	Markers []marker
+	Events  []store.Event
+	Empty   []string // titles of charts left out for want of data
+	Data    any      // the charts and markers, which html/template writes as JSON into the script block
+	Now     time.Time
+}
+
+// maxEvents is how many log lines the app page's table shows.
+const maxEvents = 200
+
+// handleApp handles "GET /apps/{app}": the app's charts over ?range= (1h,
+// 6h, 24h, 7d, 30d; 1h by default), releases and crashes as markers, and
+// its latest events with their raw log lines.
+func (d *dashboard) handleApp(w http.ResponseWriter, r *http.Request) {
+	ctx, now := r.Context(), d.Now()
+	app := r.PathValue("app")
+	rg := ranges[0]
+	if q := r.URL.Query().Get("range"); q != "" {
+		i := slices.IndexFunc(ranges, func(x timeRange) bool { return x.Name == q })
+		if i < 0 {
+			http.Error(w, "range must be one of 1h, 6h, 24h, 7d, 30d", http.StatusBadRequest)
+			return
+		}
+		rg = ranges[i]
+	}
+	apps, err := d.Store.Apps(ctx)
+	if err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	if !slices.ContainsFunc(apps, func(a store.App) bool { return a.Name == app }) {
+		http.Error(w, "no such app", http.StatusNotFound)
+		return
+	}
+	from := now.Add(-rg.Span)
+	// The charts' queries are independent: run them side by side.
+	series := map[string][]store.Series{}
+	var (
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		first error
+	)
+	for _, c := range appCharts {
+		for _, m := range append(slices.Clip(c.Metrics), c.Quota) {
+			if m == "" {
+				continue
+			}
+			wg.Go(func() {
+				s, err := d.Store.Series(ctx, store.SeriesQuery{App: app, Metric: m, From: from, To: now, Step: rg.Step})
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil && first == nil {
+					first = err
+				}
+				series[m] = s
+			})
+		}
+	}
+	var events, dynoErrors []store.Event
+	var marks []marker
+	wg.Go(func() {
+		evs, ms, errs, err := d.events(ctx, app, from)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil && first == nil {
+			first = err
+		}
+		events, marks, dynoErrors = evs, ms, errs
+	})
+	wg.Wait()
+	if first != nil {
+		d.fail(w, r, first)
+		return
+	}
+	page := appPage{App: app, Range: rg.Name, Ranges: ranges, Charts: []chartData{}, Markers: marks, Events: events, Now: now}
+	for _, c := range appCharts {
+		cd, ok := buildChart(c, series, dynoErrors, from, now, rg.Step)
+		if !ok {
+			page.Empty = append(page.Empty, c.Title)
+			continue
+		}
+		page.Charts = append(page.Charts, cd)
+	}
+	// from and to fix the x axis to the whole range, so that a marker after
+	// the start of the last step still shows.
+	page.Data = map[string]any{"charts": page.Charts, "markers": page.Markers, "from": from.Unix(), "to": now.Unix()}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := d.t.ExecuteTemplate(w, "app.html", page); err != nil {
+		d.Logger.Error("rendering the app page", "app", app, "err", err)
+	}
+}
+
+// events reads the app's latest events for the table, and the releases,
+// crashes and dyno errors since from for the markers and the R codes.
+func (d *dashboard) events(ctx context.Context, app string, from time.Time) (table []store.Event, marks []marker, dynoErrors []store.Event, err error) {
+	if table, err = d.Store.Events(ctx, store.EventQuery{App: app, Since: from, Limit: maxEvents}); err != nil {
+		return nil, nil, nil, err
+	}
+	// The store numbers a batch's events kind by kind, not in time order.
+	slices.SortStableFunc(table, func(a, b store.Event) int { return b.Time.Compare(a.Time) })
+	for _, kind := range []string{"release", "deploy", "state_change"} {
+		evs, err := d.Store.Events(ctx, store.EventQuery{App: app, Since: from, Kind: kind, Limit: store.MaxEventLimit})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		for _, e := range evs {
+			switch {
+			case kind != "state_change":
+				marks = append(marks, marker{e.Time.Unix(), "release", eventText(e)})
+			case strings.Contains(e.Line, "to crashed"):
+				marks = append(marks, marker{e.Time.Unix(), "crash", eventText(e)})
+			}
+		}
+	}
+	if dynoErrors, err = d.Store.Events(ctx, store.EventQuery{App: app, Since: from, Kind: "dyno_error", Limit: store.MaxEventLimit}); err != nil {
+		return nil, nil, nil, err
+	}
+	for _, e := range dynoErrors {
+		if e.Code == "R10" { // boot timeout: the dyno crashes
+			marks = append(marks, marker{e.Time.Unix(), "crash", eventText(e)})
+		}
+	}
+	slices.SortFunc(marks, func(a, b marker) int { return int(a.Time - b.Time) })
+	return table, marks, dynoErrors, nil
+}
+
+// eventText is an event's line without the timestamp the line starts with.
+func eventText(e store.Event) string {
+	if _, rest, ok := strings.Cut(e.Line, " "); ok {
+		return rest
+	}
+	return e.Line
+}
+
+// buildChart aligns a chart's series on one time axis; ok is false when
+// none has a point.
+func buildChart(c chartSpec, series map[string][]store.Series, dynoErrors []store.Event, from, to time.Time, step time.Duration) (chartData, bool) {
+	type line struct {
+		label  string
+		dashed bool
+		pts    map[int64]float64
+	}
+	var lines []line
+	add := func(label string, dashed bool, pts []store.Point) {
+		m := make(map[int64]float64, len(pts))
+		for _, p := range pts {
+			m[p.Time.Unix()] = p.Value
+		}
+		lines = append(lines, line{label, dashed, m})
+	}
+	for _, m := range c.Metrics {
+		for _, s := range series[m] {
+			label := strings.TrimPrefix(m, "requests_")
+			switch {
+			case m == "5xx_pct":
+				label = "5xx %"
+			case s.Code != "":
+				label = s.Code
+			case s.Dyno != "":
+				label = s.Dyno
+			}
+			add(label, false, s.Points)
+		}
+	}
+	if c.ID == "codes" {
+		// R codes come from the dyno errors, counted per step.
+		byCode := map[string][]store.Point{}
+		sec := int64(step / time.Second)
+		for _, e := range dynoErrors {
+			if e.Code == "" {
+				continue
+			}
+			t := e.Time.Unix() - e.Time.Unix()%sec
+			byCode[e.Code] = append(byCode[e.Code], store.Point{Time: time.Unix(t, 0), Value: 1})
+		}
+		for _, code := range slices.Sorted(maps.Keys(byCode)) {
+			sum := map[int64]float64{}
+			for _, p := range byCode[code] {
+				sum[p.Time.Unix()]++
+			}
+			lines = append(lines, line{code, false, sum})
+		}
+	}
+	if len(lines) == 0 {
+		return chartData{}, false
+	}
+	if c.Quota != "" {
+		quota := map[int64]float64{}
+		for _, s := range series[c.Quota] {
+			for _, p := range s.Points {
+				quota[p.Time.Unix()] = max(quota[p.Time.Unix()], p.Value)
+			}
+		}
+		if len(quota) > 0 {
+			lines = append(lines, line{"quota", true, quota})
+		}
+	}
+	// Every step of the range gets an x, so gaps show as gaps.
+	sec := int64(step / time.Second)
+	var xs []int64
+	for t := from.Unix() - from.Unix()%sec; t < to.Unix(); t += sec {
+		xs = append(xs, t)
+	}
+	unit := c.Unit
+	if unit == "per step" {
+		unit = "per " + stepName(step)
+	}
+	cd := chartData{ID: c.ID, Title: c.Title, Unit: unit, Stacked: c.Stacked, Data: make([][]*float64, 1, len(lines)+1)}
+	x := make([]*float64, len(xs))
+	for i, t := range xs {
+		v := float64(t)
+		x[i] = &v
+	}
+	cd.Data[0] = x
+	for _, l := range lines {
+		col := make([]*float64, len(xs))
+		for i, t := range xs {
+			if v, ok := l.pts[t]; ok {
+				col[i] = &v
+			} else if c.Stacked {
+				zero := 0.0 // stacked counts: a step without any is none
+				col[i] = &zero
+			}
+		}
+		cd.Labels = append(cd.Labels, l.label)
+		cd.Dashed = append(cd.Dashed, l.dashed)
+		cd.Data = append(cd.Data, col)
+	}
+	return cd, true
+}
+
+// stepName writes a step as "5m" or "3h".
+func stepName(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return fmt.Sprintf("%dm", d/time.Minute)
+}

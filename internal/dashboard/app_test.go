@@ -1,0 +1,159 @@
+package dashboard
+
+import (
+	"context"
+	"encoding/json"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dynowatch/dynowatch/internal/store"
+	"github.com/dynowatch/dynowatch/internal/store/storetest"
+)
+
+// mustServe registers the dashboard over st with the password "pw" and
+// returns a function that GETs a path with it, and the mux itself.
+func mustServe(t *testing.T, st Store, now time.Time) (get func(path string) (int, string), mux *http.ServeMux) {
+	t.Helper()
+	mux = http.NewServeMux()
+	auth := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if _, p, _ := r.BasicAuth(); p != "pw" {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	if err := Register(mux, Options{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: auth,
+		DrainURL: "https://dynowatch:s3cret@dw.example.com/drain/APP", Now: func() time.Time { return now }}); err != nil {
+		t.Fatal(err)
+	}
+	return func(path string) (int, string) {
+		req := httptest.NewRequest("GET", path, nil)
+		req.SetBasicAuth("", "pw")
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, req)
+		return w.Code, w.Body.String()
+	}, mux
+}
+
+func TestAppPage(t *testing.T) {
+	now := time.Date(2024, 3, 15, 12, 30, 0, 0, time.UTC)
+	st := storetest.MustOpenEmbedded(t)
+	mustSeedShop(t, st, now)
+	get, _ := mustServe(t, st, now)
+
+	code, page := get("/apps/shop") // 1h by default
+	if code != 200 {
+		t.Fatalf("app page: %d\n%s", code, page)
+	}
+	for _, want := range []string{
+		`<h1>shop</h1>`, `<a href="?range=1h" class="on">1h</a>`, `<a href="?range=30d">30d</a>`,
+		`Requests by status class <span class="muted">(per 1m)</span>`, `H and R codes <span class="muted">(per 1m)</span>`,
+		`data-chart="requests"`, `data-chart="5xx"`, `data-chart="latency"`, `data-chart="codes"`, `data-chart="memory"`, `data-chart="load"`, `data-chart="pg-conn"`,
+		`Release v42 created by me@example.com`, `&lt;script&gt;alert(1)&lt;/script&gt;`,
+		`/static/uPlot.iife.min.js?v=`, `/static/charts.js?v=`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("app page lacks %s", want)
+		}
+	}
+	for _, unwanted := range []string{`data-chart="redis-mem"`, `<script>alert(1)`} {
+		if strings.Contains(page, unwanted) {
+			t.Errorf("app page has %s", unwanted)
+		}
+	}
+	// The chart data is JSON the script can parse.
+	m := regexp.MustCompile(`(?s)<script type="application/json" id="chart-data">(.*?)</script>`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no chart data")
+	}
+	var data struct {
+		Charts []struct {
+			ID     string
+			Labels []string
+			Dashed []bool
+			Data   [][]*float64
+		}
+		Markers []marker
+	}
+	if err := json.Unmarshal([]byte(html.UnescapeString(m[1])), &data); err != nil {
+		t.Fatalf("chart data: %v\n%s", err, m[1])
+	}
+	charts := map[string][]string{}
+	for _, c := range data.Charts {
+		charts[c.ID] = c.Labels
+		if len(c.Data) != len(c.Labels)+1 || len(c.Data[0]) != 60 {
+			t.Errorf("chart %s: %d columns of %d points", c.ID, len(c.Data), len(c.Data[0]))
+		}
+	}
+	for id, want := range map[string]string{"requests": "2xx 3xx 4xx 5xx", "latency": "p50 p95 p99", "codes": "H12 R14", "memory": "web.1 quota", "pg-conn": "DATABASE"} {
+		if got := strings.Join(charts[id], " "); got != want {
+			t.Errorf("chart %s: series %q, want %q", id, got, want)
+		}
+	}
+	if len(data.Markers) != 2 || data.Markers[0].Kind != "release" || data.Markers[1].Kind != "crash" {
+		t.Errorf("markers: %+v", data.Markers)
+	}
+
+	if code, _ := get("/apps/shop?range=2y"); code != http.StatusBadRequest {
+		t.Errorf("bad range: %d", code)
+	}
+	if code, _ := get("/apps/nope"); code != http.StatusNotFound {
+		t.Errorf("unknown app: %d", code)
+	}
+	for _, r := range []string{"6h", "24h", "7d", "30d"} {
+		if code, page := get("/apps/shop?range=" + r); code != 200 {
+			t.Errorf("range %s: %d %s", r, code, page)
+		}
+	}
+}
+
+// mustSeedShop writes five minutes of "shop" before now: requests, H12s,
+// runtime and Postgres metrics, a release, a crash and an R14.
+func mustSeedShop(t *testing.T, st *store.Store, now time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	at := now.Add(-10 * time.Minute)
+	b := &store.Batch{App: "shop", Received: now, State: store.AppDelta{LastMessage: now.Add(-time.Minute), Messages: 10},
+		Events: []store.Event{
+			{Time: at, Kind: "release", Line: "2024-03-15T12:20:00Z app[api]: Release v42 created by me@example.com"},
+			{Time: at.Add(time.Minute), Kind: "state_change", Dyno: "web.1", Line: "2024-03-15T12:21:00Z heroku[web.1]: State changed from up to crashed"},
+			{Time: at.Add(2 * time.Minute), Kind: "dyno_error", Code: "R14", Dyno: "web.1", Line: "2024-03-15T12:22:00Z heroku[web.1]: Error R14 (Memory quota exceeded) <script>alert(1)</script>"},
+		}}
+	if _, err := st.WriteBatches(ctx, []*store.Batch{b}); err != nil {
+		t.Fatal(err)
+	}
+	var rs []store.Rollup
+	var ss []store.SampleRollup
+	for i := range 5 {
+		m := now.Add(time.Duration(-5+i) * time.Minute)
+		r := store.Rollup{App: "shop", Dyno: "web.1", Minute: m, Requests: 100, Status2xx: 90, Status5xx: 10, Codes: map[string]int64{"H12": 2}}
+		for range 100 {
+			r.Service.Observe(120)
+		}
+		rs = append(rs, r)
+		ss = append(ss, store.SampleRollup{App: "shop", Kind: "runtime_metrics", Source: "web.1", Minute: m,
+			Values: map[string]float64{"memory_rss_mb": 400 + float64(i), "memory_quota_mb": 512, "load_avg_1m": 0.5}})
+	}
+	ss = append(ss, store.SampleRollup{App: "shop", Kind: "postgres_metrics", Source: "DATABASE", Minute: now.Add(-time.Minute),
+		Values: map[string]float64{"active_connections": 12}})
+	if err := st.MergeRollups(ctx, rs, ss); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStepName(t *testing.T) {
+	for d, want := range map[time.Duration]string{time.Minute: "1m", 5 * time.Minute: "5m", time.Hour: "1h", 3 * time.Hour: "3h"} {
+		if got := stepName(d); got != want {
+			t.Errorf("stepName(%v) = %q, want %q", d, got, want)
+		}
+	}
+}

@@ -1,0 +1,211 @@
+package logsession
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"time"
+	"unicode/utf8"
+
+	"github.com/dynowatch/dynowatch/internal/redact"
+)
+
+// Bounds on the requests Open makes; the stream itself has none.
+const (
+	apiTimeout = 30 * time.Second
+	// Fir takes a moment to provision a stream before it answers.
+	streamHeaderTimeout = time.Minute
+	userAgent           = "dynowatch-logsession"
+)
+
+// APIError is an error answer from the Platform API. It wraps
+// ErrUnauthorized for 401 and 403 and ErrNoApp for 404.
+type APIError struct {
+	Status  int
+	ID      string // Heroku's error id, such as "unauthorized" or "not_found"
+	Message string // Heroku's explanation, clipped
+}
+
+func (e *APIError) Error() string {
+	s := fmt.Sprintf("Heroku API answered %d", e.Status)
+	if e.ID != "" {
+		s += " " + e.ID
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if k := e.Unwrap(); k != nil {
+		s = k.Error() + " (" + s + ")"
+	}
+	return s
+}
+
+// Unwrap returns the sentinel for the status, or nil.
+func (e *APIError) Unwrap() error {
+	switch e.Status {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return ErrUnauthorized
+	case http.StatusNotFound:
+		return ErrNoApp
+	}
+	return nil
+}
+
+// Open creates a log session for app (a name or an id) that tails the log
+// from now on, and returns its stream as plain lines, as `heroku logs`
+// prints them, whichever form the server sends them in. The stream lasts
+// until Heroku ends the session, ctx is done or it is closed.
+//
+// The session URL is a capability to read the app's log; errors show only
+// its host. An error wrapping ErrUnauthorized or ErrNoApp will not go away by
+// retrying; any other, ErrSessionExpired included, may.
+func (c *Client) Open(ctx context.Context, app string) (io.ReadCloser, error) {
+	return c.open(ctx, app, 0)
+}
+
+// open is Open that asks the session to replay up to lines recent lines first.
+func (c *Client) open(ctx context.Context, app string, lines int) (io.ReadCloser, error) {
+	if app == "" {
+		return nil, errors.New("logsession: no app given")
+	}
+	u, err := c.create(ctx, app, lines)
+	if err != nil {
+		return nil, fmt.Errorf("logsession: creating a log session for %s: %w", app, err)
+	}
+	rc, err := c.stream(ctx, u)
+	if err != nil {
+		return nil, fmt.Errorf("logsession: streaming %s's log session: %w", app, err)
+	}
+	return rc, nil
+}
+
+type createRequest struct {
+	Tail  bool `json:"tail"`
+	Lines int  `json:"lines,omitempty"`
+}
+
+// create asks the API for a log session and returns its logplex_url.
+func (c *Client) create(ctx context.Context, app string, lines int) (*url.URL, error) {
+	body, err := json.Marshal(createRequest{Tail: true, Lines: lines})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	endpoint := c.apiURL + "/apps/" + url.PathEscape(app) + "/log-sessions"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("bad request to %s", redact.URL(endpoint))
+	}
+	req.Header.Set("Authorization", "Bearer "+c.apiKey)
+	req.Header.Set("Accept", "application/vnd.heroku+json; version=3")
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, redact.Error(err, redact.URL(endpoint))
+	}
+	defer resp.Body.Close()
+	// 201 is documented; the Heroku CLI's tests expect 200.
+	if resp.StatusCode/100 != 2 {
+		return nil, c.apiError(resp)
+	}
+	var session struct {
+		LogplexURL string `json:"logplex_url"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&session); err != nil {
+		return nil, fmt.Errorf("reading the API's answer: %w", err)
+	}
+	u, err := url.Parse(session.LogplexURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, errors.New("the API's answer has no usable logplex_url")
+	}
+	return u, nil
+}
+
+// apiError reads Heroku's error body ({"id": …, "message": …}) into an
+// *APIError.
+func (c *Client) apiError(resp *http.Response) error {
+	e := &APIError{Status: resp.StatusCode}
+	var body struct {
+		ID      string `json:"id"`
+		Message string `json:"message"`
+	}
+	if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body) == nil {
+		e.ID = clip(body.ID, 40)
+		// Heroku does not echo the key, but a proxy in between might.
+		e.Message = clip(redact.NewScrubber(c.apiKey).Scrub(body.Message), 200)
+	}
+	return e
+}
+
+// stream GETs the session URL and returns its body as plain lines.
+func (c *Client) stream(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
+	shown := redact.Origin(u)
+	ctx, cancel := context.WithCancel(ctx)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("request to %s failed", shown)
+	}
+	// No Authorization: the URL is the capability.
+	req.Header.Set("Accept", "text/event-stream, text/plain")
+	req.Header.Set("User-Agent", userAgent)
+	timer := time.AfterFunc(streamHeaderTimeout, cancel)
+	resp, err := c.http.Do(req)
+	timedOut := !timer.Stop()
+	if err == nil && timedOut {
+		resp.Body.Close()
+		err = context.DeadlineExceeded
+	}
+	if err != nil {
+		cancel()
+		if timedOut && ctx.Err() != nil {
+			return nil, fmt.Errorf("%s did not answer within %v", shown, streamHeaderTimeout)
+		}
+		return nil, redact.Error(err, shown)
+	}
+	if resp.StatusCode/100 != 2 {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		resp.Body.Close()
+		cancel()
+		if resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound {
+			return nil, fmt.Errorf("%w: %s answered %d", ErrSessionExpired, shown, resp.StatusCode)
+		}
+		return nil, fmt.Errorf("%s answered %d", shown, resp.StatusCode)
+	}
+	body := &cancelCloser{ReadCloser: resp.Body, cancel: cancel}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "text/event-stream" {
+		return newSSEReader(body), nil
+	}
+	return body, nil
+}
+
+// cancelCloser releases the request's context when the body is closed.
+type cancelCloser struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelCloser) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+// clip shortens s to about n bytes, on a rune boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

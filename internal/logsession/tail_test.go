@@ -1,0 +1,72 @@
+package logsession_test
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dynowatch/dynowatch/internal/drain"
+	"github.com/dynowatch/dynowatch/internal/logsession"
+	"github.com/dynowatch/dynowatch/internal/parse"
+)
+
+// batchSink is a drain.Sink that keeps what it takes.
+type batchSink struct {
+	mu      sync.Mutex
+	entries []string
+	bad     int
+	got     chan struct{}
+}
+
+func (s *batchSink) Ingest(_ context.Context, b *drain.Batch) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b.App != "shop" || b.Key != "" || b.Replayed {
+		panic("batch of the wrong app, with a dedupe key, or replayed")
+	}
+	for _, e := range b.Entries {
+		s.entries = append(s.entries, e.Message)
+	}
+	s.bad += b.BadFrames
+	if len(s.entries) >= 3 {
+		close(s.got)
+	}
+	return false, nil
+}
+
+// Tail hands a session's lines to a drain sink as batches, and shows each
+// message it parsed.
+func TestTail(t *testing.T) {
+	t.Parallel()
+	heroku := exampleHeroku()
+	t.Cleanup(heroku.Close)
+	c, err := logsession.New(logsession.Options{APIURL: heroku.URL, APIKey: "k", Logger: slog.New(slog.DiscardHandler), FlushAfter: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &batchSink{got: make(chan struct{})}
+	var shown []string
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Tail(ctx, "shop", sink, func(e *parse.Entry) { shown = append(shown, e.Message) })
+	}()
+	select {
+	case <-sink.got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("3 messages not taken within 10 s")
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	const r14 = "Error R14 (Memory quota exceeded)"
+	if len(sink.entries) != 3 || sink.entries[1] != "Completed 200 OK in 11ms" || sink.entries[2] != r14 || sink.bad != 0 {
+		t.Errorf("sink took %q and %d bad, want the 3 messages", sink.entries, sink.bad)
+	}
+	if len(shown) != 3 || shown[2] != r14 {
+		t.Errorf("shown %q, want the 3 messages", shown)
+	}
+}
