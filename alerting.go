@@ -9,6 +9,7 @@ import (
 	"github.com/dynowatch/dynowatch/internal/alert"
 	"github.com/dynowatch/dynowatch/internal/checks"
 	"github.com/dynowatch/dynowatch/internal/config"
+	"github.com/dynowatch/dynowatch/internal/metrics"
 	"github.com/dynowatch/dynowatch/internal/notify"
 	"github.com/dynowatch/dynowatch/internal/parse"
 	"github.com/dynowatch/dynowatch/internal/store"
@@ -23,12 +24,12 @@ type alerting struct {
 	notifiers []notify.Notifier
 	store     *store.Store
 	log       *slog.Logger
-	metrics   *metrics
+	metrics   *metrics.Metrics
 }
 
 // newAlerting sets up alerting for the rules and the checks configured now;
 // now is its clock (time.Now but in tests).
-func newAlerting(cfg *config.Config, rules *alert.Rules, checkList []checks.Check, log *slog.Logger, st *store.Store, met *metrics, now func() time.Time) (*alerting, error) {
+func newAlerting(cfg *config.Config, rules *alert.Rules, checkList []checks.Check, log *slog.Logger, st *store.Store, met *metrics.Metrics, now func() time.Time) (*alerting, error) {
 	notifiers, err := notify.Channels(cfg)
 	if err != nil {
 		return nil, err

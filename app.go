@@ -18,6 +18,7 @@ import (
 	"github.com/dynowatch/dynowatch/internal/alert"
 	"github.com/dynowatch/dynowatch/internal/checks"
 	"github.com/dynowatch/dynowatch/internal/config"
+	"github.com/dynowatch/dynowatch/internal/metrics"
 	"github.com/dynowatch/dynowatch/internal/worker"
 )
 
@@ -111,7 +112,7 @@ func (a *app) Run(ctx context.Context) error {
 		return failed(err)
 	}
 	defer st.Close()
-	met := newMetrics()
+	met := metrics.New()
 	al, err := newAlerting(cfg, a.rules, a.checkList, log, st, met, time.Now)
 	if err != nil {
 		return failed(err)
