@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/internal/config"
+	"github.com/dynowatch/dynowatch/internal/drain"
 	"github.com/dynowatch/dynowatch/internal/notify"
 	"github.com/dynowatch/dynowatch/internal/store"
 	"github.com/dynowatch/dynowatch/internal/worker"
@@ -106,5 +107,24 @@ func heartbeat(ctx context.Context, rawURL string) error {
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("heartbeat to %s: %s", req.URL.Host, resp.Status)
 	}
+	return nil
+}
+
+// addTails follows every app of TAIL_APPS on the worker w, each on the
+// worker that holds its lease.
+func addTails(w *worker.Worker, cfg *config.Config, log *slog.Logger, sink drain.Sink) error {
+	if len(cfg.TailApps) == 0 {
+		return nil
+	}
+	client, err := sessionClient(cfg, log)
+	if err != nil {
+		return err
+	}
+	for _, j := range client.Jobs(cfg.TailApps, sink) {
+		if err := w.AddHeld(j); err != nil {
+			return err
+		}
+	}
+	log.Info("pull mode: following apps through log sessions", "apps", len(cfg.TailApps))
 	return nil
 }
