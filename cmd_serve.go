@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -228,4 +229,27 @@ func newPipeline(cfg *config.Config, log *slog.Logger, st *store.Store, al *aler
 		o.Metrics = met
 	}
 	return ingest.New(o)
+}
+
+// configuredStore is the store as the dashboard and the API read it.
+type configuredStore struct {
+	*store.Store
+	checks map[string]bool
+}
+
+// configuredChecks gives the dashboard and the API the store with the
+// latest runs of the checks configured now only: a check removed from the
+// config vars keeps its results until they are pruned, but it is not "down".
+func configuredChecks(st *store.Store, list []checks.Check) configuredStore {
+	names := map[string]bool{}
+	for _, c := range list {
+		names[c.Name] = true
+	}
+	return configuredStore{Store: st, checks: names}
+}
+
+// LatestChecks returns the latest run of every configured check.
+func (s configuredStore) LatestChecks(ctx context.Context) ([]checks.Result, error) {
+	all, err := s.Store.LatestChecks(ctx)
+	return slices.DeleteFunc(all, func(r checks.Result) bool { return !s.checks[r.Check] }), err
 }
