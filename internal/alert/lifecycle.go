@@ -36,7 +36,7 @@ type State struct {
 	Severity        Severity
 	Phase           Phase
 	Summary         string
-	Evidence        []string // the latest lines, at most maxEvidence
+	Evidence        []string // the latest lines, at most MaxEvidence
 	StartedAt       time.Time
 	FiredAt         time.Time
 	ResolvedAt      time.Time
@@ -50,7 +50,9 @@ type State struct {
 	Version         int64        // the store's compare-and-set token
 }
 
-const maxEvidence = 5
+// MaxEvidence is how many log lines an alert keeps as evidence, the latest:
+// the one cap of evidence, which the store and the messages hold to too.
+const MaxEvidence = 5
 
 // Occurrence is Count events at one time.
 type Occurrence struct {
@@ -82,8 +84,8 @@ func Apply(s State, o Observation, r Rule, p Policy, silenced bool) (State, Stat
 		s.Summary, s.Dyno = o.Summary, o.Dyno
 		if o.Evidence != "" {
 			s.Evidence = append(s.Evidence, o.Evidence)
-			if len(s.Evidence) > maxEvidence {
-				s.Evidence = s.Evidence[len(s.Evidence)-maxEvidence:]
+			if len(s.Evidence) > MaxEvidence {
+				s.Evidence = s.Evidence[len(s.Evidence)-MaxEvidence:]
 			}
 		}
 		if o.At.After(s.LastEventAt) {

@@ -26,7 +26,6 @@ type Email struct {
 // can be long, and a mail of many kilobytes of evidence helps nobody.
 const (
 	maxHeadlineRunes = 150
-	maxEvidenceLines = 20
 	maxEvidenceRunes = 500
 	smsMaxChars      = 160 // one SMS in the GSM-7 alphabet
 	smsMinSummary    = 40  // the summary keeps this much before the link is dropped
@@ -261,7 +260,7 @@ func newAlertView(n *alert.Notification, a alert.Alert, loc *time.Location) aler
 	}
 	add("After release", a.Release)
 	for i, line := range a.Evidence {
-		if i == maxEvidenceLines {
+		if i == alert.MaxEvidence {
 			av.MoreEvidence = len(a.Evidence) - i
 			break
 		}
