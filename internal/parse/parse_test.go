@@ -399,6 +399,30 @@ func shortAll(ss []string) []string {
 	return out
 }
 
+// TestText: Text gives the message as read, good or bad, for a caller to
+// show the lines Entry could not parse.
+func TestText(t *testing.T) {
+	for _, tt := range []struct {
+		name, body string
+		form       Form
+		want       []string
+	}{
+		{"plain", "2024-03-15T12:00:00Z app[web.1]: one\r\nnot a log line\n", FormPlain,
+			[]string{"2024-03-15T12:00:00Z app[web.1]: one", "not a log line"}},
+		{"logplex", frame(appFrame) + "xx yy zz" + frame(appFrame), FormLogplex,
+			[]string{strings.TrimSuffix(appFrame, "\n"), "xx yy zz", strings.TrimSuffix(appFrame, "\n")}},
+	} {
+		s := NewScanner(strings.NewReader(tt.body), tt.form)
+		var got []string
+		for s.Scan() {
+			got = append(got, s.Text())
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: Text() = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
 func TestPlainLines(t *testing.T) {
 	body := "2024-03-15T12:00:00Z app[web.1]: one\r\n\n2024-03-15T12:00:01Z app[web.1]: " + strings.Repeat("z", MaxFrame+10) + "\ngarbage\n2024-03-15T12:00:02Z heroku[web.1]: three"
 	got := scanAll(t, bytes.NewReader([]byte(body)), FormAuto)
