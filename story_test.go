@@ -194,7 +194,7 @@ func (s *story) configure(env ...string) {
 // newSender is another worker's sender on the story's store and channels.
 func (s *story) newSender(holder string) *notify.Sender {
 	s.t.Helper()
-	sender, err := notify.NewSender(notify.SenderOptions{Outbox: s.st, Refs: s.st, Notifiers: s.al.notifiers, Holder: holder,
+	sender, err := notify.NewSender(notify.SenderOptions{Outbox: s.st, Refs: s.st, Storms: s.st, DashboardURL: s.cfg.URL, Notifiers: s.al.notifiers, Holder: holder,
 		Logger: s.logger, Now: s.now})
 	if err != nil {
 		s.t.Fatal(err)
