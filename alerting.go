@@ -41,12 +41,28 @@ func newAlerting(cfg *config.Config, rules *alert.Rules, checkList []checks.Chec
 		log.Warn("no alert channel configured: alerts are kept and shown, but nobody is told (set " + notify.ChannelVars + ")")
 	}
 	engine, err := alert.NewEngine(alert.EngineOptions{Store: st, Rules: rules, Channels: names, Logger: log,
-		DashboardURL: publicURL(cfg).String(), Timezone: cfg.Timezone, Now: now, Retired: removedCheck(checkList)})
+		DashboardURL: publicURL(cfg).String(), Timezone: cfg.Timezone, Now: now, Retired: removedCheck(checkList),
+		Causes: storageChecks(checkList)})
 	if err != nil {
 		return nil, err
 	}
 	return &alerting{rules: rules, engine: engine, notifiers: notifiers, store: st, log: log, metrics: met,
 		detector: &alert.Detector{Rules: rules, KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs}}, nil
+}
+
+// storageChecks names, for an app, the alerts of its Postgres and Redis
+// checks: the causes its request timeouts and 5xx join (see alert's
+// cause.go).
+func storageChecks(list []checks.Check) func(app string) []alert.Key {
+	return func(app string) []alert.Key {
+		var out []alert.Key
+		for _, c := range list {
+			if c.App == app && (c.Kind == checks.Postgres || c.Kind == checks.Redis) {
+				out = append(out, alert.Key{Rule: alert.RuleCheck, App: app, Code: c.Name})
+			}
+		}
+		return out
+	}
 }
 
 // removedCheck says whether a check alert is of none of the checks in list:

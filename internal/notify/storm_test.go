@@ -48,3 +48,25 @@ func TestSenderNeedsStormsForACap(t *testing.T) {
 		t.Errorf("NewSender = %v, want it to ask for Storms", err)
 	}
 }
+
+// An alert that joined a failing check's incident names the check: the SMS
+// in place of its summary, the other channels as an intro and a field.
+func TestJoinedAlertNamesItsCause(t *testing.T) {
+	t.Parallel()
+	n := &alert.Notification{Status: alert.Firing, URL: "https://dw.example.com/apps/shop", Alerts: []alert.Alert{
+		{Key: "h_codes|shop|H12", Rule: alert.RuleHCodes, App: "shop", Code: "H12", Severity: alert.Critical, Summary: "H12 request timeout: 30 in 5m",
+			Cause: "postgres check db failing (2 runs in a row): cannot connect"},
+		{Key: "5xx_rate|shop", Rule: alert.Rule5xxRate, App: "shop", Severity: alert.Critical, Summary: "5xx at 40%",
+			Cause: "postgres check db failing (2 runs in a row): cannot connect"}}}
+	if got, want := RenderSMS(n), "FIRING critical H12 shop: caused by postgres check db failing (2 runs in a row): cannot connect (+1 more) https://dw.example.com/apps/shop"; got != want {
+		t.Errorf("SMS\n  %q\nwant\n  %q", got, want)
+	}
+	e, err := RenderEmail(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(e.Text, "Caused by postgres check db failing (2 runs in a row): cannot connect: joined its incident.") ||
+		!strings.Contains(e.Text, "Caused by:") {
+		t.Errorf("email text does not name the cause:\n%s", e.Text)
+	}
+}
