@@ -143,6 +143,7 @@ func newStoryOn(t *testing.T, st *store.Store, env ...string) *story {
 			if err := s.al.engine.Apply(s.ctx, s.al.detector.Observe(app, entries)); err != nil {
 				t.Errorf("applying observations: %v", err)
 			}
+			s.al.tellChanges(app, entries)
 		}})
 	if err != nil {
 		t.Fatal(err)

@@ -54,11 +54,16 @@ func (r Route) Hears(a alert.Alert) bool {
 	if len(r.Rules) > 0 && !slices.Contains(r.Rules, a.Rule) {
 		return false
 	}
+	return r.HearsApp(a.App)
+}
+
+// HearsApp reports whether app passes the route's Apps.
+func (r Route) HearsApp(app string) bool {
 	if len(r.Apps) == 0 {
 		return true
 	}
 	for _, p := range r.Apps {
-		if ok, _ := path.Match(p, a.App); ok {
+		if ok, _ := path.Match(p, app); ok {
 			return true
 		}
 	}

@@ -265,6 +265,9 @@ func (s *Sender) hears(group []Delivery) bool {
 	if !ok {
 		return true
 	}
+	if d := group[0]; d.Status == StatusChange {
+		return route.HearsApp(d.App) // a change has no severity or rule
+	}
 	for _, d := range group {
 		var head struct{ Alerts []alert.Alert }
 		if json.Unmarshal(d.Payload, &head) != nil {
@@ -288,7 +291,7 @@ func (s *Sender) hears(group []Delivery) bool {
 func (s *Sender) admits(ctx context.Context, group []Delivery) (bool, error) {
 	d := &group[0]
 	limit, ok := s.storms[d.Channel]
-	if !ok || d.follows() || d.Status == StatusStorm {
+	if !ok || d.follows() || d.Status == StatusStorm || d.Status == StatusChange {
 		return true, nil
 	}
 	told, err := s.o.Storms.AdmitIncident(ctx, d.Channel, limit, group, s.o.Now())
@@ -342,8 +345,11 @@ func (s *Sender) send(ctx context.Context, group []Delivery) (retry bool, err er
 		// Configured once, removed since: nothing will ever send it.
 		return false, fmt.Errorf("channel %q is not configured any more", group[0].Channel)
 	}
-	if d := &group[0]; d.Status == StatusStorm {
+	switch d := &group[0]; d.Status {
+	case StatusStorm:
 		return s.sendSummary(ctx, n, d)
+	case StatusChange:
+		return sendChange(ctx, n, d)
 	}
 	notes := make([]alert.Notification, len(group))
 	for i, d := range group {
