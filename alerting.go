@@ -100,7 +100,7 @@ func (a *alerting) tellChanges(app string, entries []parse.Entry) {
 	out, err := notify.Changes(app, entries, a.changes, a.dashboard, a.now())
 	if err == nil && len(out) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), changeTimeout)
-		err = a.store.Enqueue(ctx, out)
+		err = a.store.Enqueue(ctx, out...)
 		cancel()
 	}
 	if err != nil {
