@@ -39,6 +39,8 @@ type Alerts interface {
 	// RetireApp ends the app's active alerts, resolving those firing, before
 	// the app is forgotten.
 	RetireApp(ctx context.Context, app string) error
+	// Ack records who acknowledged the alert key's firing episode, and why.
+	Ack(ctx context.Context, key, by, reason string) (alert.State, error)
 }
 
 // Options configures the API.
@@ -74,6 +76,7 @@ func Register(mux *http.ServeMux, o Options) error {
 	mux.Handle("GET /api/v1/apps/{app}/series", read(s.handleSeries))
 	mux.Handle("DELETE /api/v1/apps/{app}", act(s.handleDeleteApp))
 	mux.Handle("GET /api/v1/alerts", read(s.handleAlerts))
+	mux.Handle("POST /api/v1/alerts/{key}/ack", act(s.handleAck))
 	mux.Handle("GET /api/v1/checks", read(s.handleChecks))
 	mux.Handle("GET /api/v1/silences", read(s.handleSilences))
 	mux.Handle("POST /api/v1/silences", act(s.handleCreateSilence))
