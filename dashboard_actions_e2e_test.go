@@ -14,10 +14,10 @@ import (
 
 // TestDashboardActionsInBrowser drives headless Chromium as an operator
 // (DASHBOARD_PASSWORD, user name ana) and as a viewer
-// (DASHBOARD_VIEW_PASSWORD): the operator silences an R14 from the alerts
-// page, sees the silence in its incident's timeline with the webhook that
-// heard it fire, ends the silence, and silences the app from its page; the
-// audit log keeps all three under ana's name. The viewer sees no button on
+// (DASHBOARD_VIEW_PASSWORD): the operator silences and acknowledges an R14
+// from the alerts page, sees both in its incident's timeline with the
+// webhook that heard it fire, ends the silence, and silences the app from
+// its page; the audit log keeps all four under ana's name. The viewer sees no button on
 // any of those pages, and what it posts anyway is refused.
 func TestDashboardActionsInBrowser(t *testing.T) {
 	t.Parallel()
@@ -67,9 +67,9 @@ func TestDashboardActionsInBrowser(t *testing.T) {
 	run(ctx, "silence the alert from the alerts page",
 		chromedp.Navigate(base+"/alerts"),
 		chromedp.WaitVisible(chromedp.CSS(card+" form.silence")),
-		chromedp.SetValue(chromedp.CSS(card+` select[name="scope"]`), fmt.Sprintf(`{"key":%q}`, alerts.Alerts[0].Key)),
-		chromedp.SetValue(chromedp.CSS(card+` input[name="duration"]`), "2h"),
-		chromedp.SendKeys(chromedp.CSS(card+` input[name="reason"]`), "deploying the fix"),
+		chromedp.SetValue(chromedp.CSS(card+` form.silence select[name="scope"]`), fmt.Sprintf(`{"key":%q}`, alerts.Alerts[0].Key)),
+		chromedp.SetValue(chromedp.CSS(card+` form.silence input[name="duration"]`), "2h"),
+		chromedp.SendKeys(chromedp.CSS(card+` form.silence input[name="reason"]`), "deploying the fix"),
 		chromedp.Click(chromedp.CSS(card+` form.silence button`)),
 		chromedp.WaitVisible(chromedp.CSS(card+" .silenced")),
 	)
@@ -77,9 +77,18 @@ func TestDashboardActionsInBrowser(t *testing.T) {
 		t.Errorf("silences in force: %q, want ana's silence of the alert", s)
 	}
 
+	run(ctx, "acknowledge the alert from the alerts page",
+		chromedp.SendKeys(chromedp.CSS(card+` form.ack input[name="reason"]`), "on it: restarting web.1"),
+		chromedp.Click(chromedp.CSS(card+` form.ack button`)),
+		chromedp.WaitVisible(chromedp.CSS(card+" .acked")),
+	)
+	if s := text(ctx, card+" .acked"); !strings.Contains(s, "Acknowledged by ana") || !strings.Contains(s, "on it: restarting web.1") {
+		t.Errorf("the acknowledged alert says %q", s)
+	}
+
 	run(ctx, "the incident's timeline", chromedp.Click(chromedp.CSS(card+" a.timeline")), chromedp.WaitVisible(chromedp.CSS("table.timeline")))
 	tl := text(ctx, "table.timeline")
-	for _, want := range []string{"started", "fired", "firing notice\twebhook\tsent", "silenced\tana\t“deploying the fix”"} {
+	for _, want := range []string{"started", "fired", "firing notice\twebhook\tsent", "silenced\tana\t“deploying the fix”", "acknowledged\tana\ton it: restarting web.1"} {
 		if !strings.Contains(tl, want) {
 			t.Errorf("the timeline lacks %q:\n%s", want, tl)
 		}
@@ -111,13 +120,14 @@ func TestDashboardActionsInBrowser(t *testing.T) {
 	for _, e := range audit.Entries {
 		did = append(did, e.Actor+" "+e.Action+" "+e.App+e.Key+" "+e.Reason)
 	}
-	want := []string{"ana silence shop planned maintenance", "ana unsilence " + alerts.Alerts[0].Key + " ", "ana silence " + alerts.Alerts[0].Key + " deploying the fix"}
+	key := alerts.Alerts[0].Key
+	want := []string{"ana silence shop planned maintenance", "ana unsilence " + key + " ", "ana ack shop" + key + " on it: restarting web.1", "ana silence " + key + " deploying the fix"}
 	if strings.Join(did, "\n") != strings.Join(want, "\n") {
 		t.Errorf("audit log:\n%s\nwant:\n%s", strings.Join(did, "\n"), strings.Join(want, "\n"))
 	}
 	run(ctx, "the audit page", chromedp.Navigate(base+"/audit"), chromedp.WaitVisible(chromedp.CSS("table.audit")))
-	if s := text(ctx, "table.audit"); strings.Count(s, "ana") != 3 {
-		t.Errorf("the audit page: %q, want ana's three actions", s)
+	if s := text(ctx, "table.audit"); strings.Count(s, "\tana\t") != 4 {
+		t.Errorf("the audit page: %q, want ana's four actions", s)
 	}
 
 	// The viewer: every page, no button; a post made by hand is refused.

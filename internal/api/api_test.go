@@ -396,6 +396,15 @@ func TestAck(t *testing.T) {
 	if status, body := callBody(t, srv, "POST", key, "pw", `{"by":"Bo"}`); status != http.StatusOK || !reflect.DeepEqual(body["ack"], wantAck) {
 		t.Fatalf("second ack: %d %v, want Ana's kept", status, body)
 	}
+	_, audit := call(t, srv, "GET", "/api/v1/audit", "pw")
+	wantAudit := []any{map[string]any{"id": 1.0, "at": "2024-03-15T12:30:00Z", "actor": "someone", "action": "ack", "app": "shop", "rule": "r14",
+		"key": "r14|shop|web.1", "reason": "restarting web.1", "detail": "as Ana"}}
+	if diff := cmp.Diff(wantAudit, audit["entries"]); diff != "" {
+		t.Errorf("audit log after two acks (-want +got):\n%s", diff)
+	}
+	if status, _ := callBody(t, srv, "POST", key, "view-pw", `{"by":"Vic"}`); status != http.StatusForbidden {
+		t.Errorf("ack with the view password: %d, want 403", status)
+	}
 	_, list := call(t, srv, "GET", "/api/v1/alerts?state=firing", "pw")
 	if as := list["alerts"].([]any); len(as) != 1 || !reflect.DeepEqual(as[0].(map[string]any)["ack"], wantAck) {
 		t.Fatalf("GET /api/v1/alerts: %v, want the R14 with Ana's ack", list)

@@ -186,3 +186,34 @@ func TestAuditPage(t *testing.T) {
 		t.Errorf("/audit?before=x: %d, want 400", code)
 	}
 }
+
+// TestAck: a firing alert nobody took on offers the Acknowledge form, with
+// the signed-in user's name; once acknowledged, its card and its timeline
+// say by whom and why, and the form is gone.
+func TestAck(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2024, 3, 15, 12, 30, 0, 0, time.UTC)
+	st := storetest.MustOpenEmbedded(t)
+	a := mustSeedIncident(t, st, now)
+	get := mustServeRoles(t, st, now)
+	form := `<form class="act ack" data-api="/api/v1/alerts/r14%7cshop%7cweb.1/ack">`
+	_, page := get("/alerts", "act-pw")
+	if !strings.Contains(strings.ToLower(page), form) || !strings.Contains(page, `<input name="by" value="ana"`) {
+		t.Fatalf("/alerts lacks the ack form for ana:\n%s", page)
+	}
+	acked, _, err := alert.Acknowledge(a, "Ana", "restarting web.1", now.Add(-5*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := st.SaveAlert(ctx, &acked, a.Version, nil); err != nil || !ok {
+		t.Fatalf("SaveAlert = %v, %v", ok, err)
+	}
+	_, page = get("/alerts", "act-pw")
+	if strings.Contains(page, `class="act ack"`) || !strings.Contains(page, "Acknowledged by Ana 5m ago: “restarting web.1”") {
+		t.Errorf("/alerts after the ack: still the form, or not who acked:\n%s", page)
+	}
+	_, page = get(fmt.Sprintf("/alerts/%d", a.ID), "view-pw")
+	if !strings.Contains(page, `<td class="ok">acknowledged</td><td>Ana</td><td class="line">restarting web.1</td>`) {
+		t.Errorf("the timeline lacks the ack:\n%s", page)
+	}
+}

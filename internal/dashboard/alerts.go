@@ -3,6 +3,7 @@ package dashboard
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/dynowatch/dynowatch/internal/alert"
@@ -22,8 +23,25 @@ type alertCard struct {
 	alert.State
 	Now      time.Time
 	CanAct   bool           // show its buttons
+	Me       string         // the basic-auth user name, the name an ack form offers
 	Silenced *alert.Silence // a silence in force that covers it
 	Scopes   []scope        // what a silence of it may cover, the narrowest first
+	AckAPI   string         // the API route that acknowledges it, while it fires unacknowledged
+}
+
+// Acked says whether someone acknowledged the episode (State's method
+// takes a pointer, which templates can't make of an embedded field).
+func (c alertCard) Acked() bool { return c.State.Acked() }
+
+// viewer is who looks at a page: what its cards offer them.
+type viewer struct {
+	CanAct bool
+	Name   string
+}
+
+func (d *dashboard) viewer(r *http.Request) viewer {
+	name, _, _ := r.BasicAuth()
+	return viewer{CanAct: d.canAct(r), Name: name}
 }
 
 // scope is one choice of a silence form: the label shown and the JSON the
@@ -54,25 +72,26 @@ func (d *dashboard) handleAlerts(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, err)
 		return
 	}
-	page := alertsPage{Silences: silences, CanAct: d.canAct(r), Now: now}
+	v := d.viewer(r)
+	page := alertsPage{Silences: silences, CanAct: v.CanAct, Now: now}
 	// Newest first, firing before pending.
 	for _, phase := range []alert.Phase{alert.PhaseFiring, alert.PhasePending} {
 		for i := len(active) - 1; i >= 0; i-- {
 			if active[i].Phase == phase {
-				page.Active = append(page.Active, d.card(active[i], silences, page.CanAct, now))
+				page.Active = append(page.Active, d.card(active[i], silences, v, now))
 			}
 		}
 	}
 	for _, a := range past {
-		page.Past = append(page.Past, d.card(a, nil, page.CanAct, now))
+		page.Past = append(page.Past, d.card(a, nil, v, now))
 	}
 	d.render(w, "alerts.html", page)
 }
 
 // card makes a's card: the silence that covers it and, while it is active,
-// the scopes a new silence may take.
-func (d *dashboard) card(a alert.State, silences []alert.Silence, canAct bool, now time.Time) alertCard {
-	c := alertCard{State: a, Now: now, CanAct: canAct}
+// the scopes a new silence may take and the route that acknowledges it.
+func (d *dashboard) card(a alert.State, silences []alert.Silence, v viewer, now time.Time) alertCard {
+	c := alertCard{State: a, Now: now, CanAct: v.CanAct, Me: v.Name}
 	for i, s := range silences {
 		if covers(s, a) {
 			c.Silenced = &silences[i]
@@ -81,6 +100,9 @@ func (d *dashboard) card(a alert.State, silences []alert.Silence, canAct bool, n
 	}
 	if a.Phase == alert.PhaseResolved {
 		return c
+	}
+	if a.Phase == alert.PhaseFiring && !a.Acked() {
+		c.AckAPI = "/api/v1/alerts/" + url.PathEscape(a.Key) + "/ack"
 	}
 	add := func(label string, v map[string]string) {
 		b, _ := json.Marshal(v)

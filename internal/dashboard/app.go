@@ -160,9 +160,10 @@ func (d *dashboard) handleApp(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, first)
 		return
 	}
-	page := appPage{App: app, Range: rg.Name, Ranges: ranges, Charts: []chartData{}, Markers: marks, Events: events, Now: now, CanAct: d.canAct(r),
+	v := d.viewer(r)
+	page := appPage{App: app, Range: rg.Name, Ranges: ranges, Charts: []chartData{}, Markers: marks, Events: events, Now: now, CanAct: v.CanAct,
 		AppScope: []scope{{"all of " + app, `{"app":` + strconv.Quote(app) + `}`}}}
-	if err := d.appAlerts(ctx, app, &page); err != nil {
+	if err := d.appAlerts(ctx, app, v, &page); err != nil {
 		d.fail(w, r, err)
 		return
 	}
@@ -184,7 +185,7 @@ func (d *dashboard) handleApp(w http.ResponseWriter, r *http.Request) {
 }
 
 // appAlerts fills in the app's latest alert episodes and its silences.
-func (d *dashboard) appAlerts(ctx context.Context, app string, page *appPage) error {
+func (d *dashboard) appAlerts(ctx context.Context, app string, v viewer, page *appPage) error {
 	as, err := d.Store.Alerts(ctx, store.AlertQuery{App: app, Limit: appAlerts})
 	if err != nil {
 		return err
@@ -194,7 +195,7 @@ func (d *dashboard) appAlerts(ctx context.Context, app string, page *appPage) er
 		return err
 	}
 	for _, a := range as {
-		page.Alerts = append(page.Alerts, d.card(a, silences, page.CanAct, page.Now))
+		page.Alerts = append(page.Alerts, d.card(a, silences, v, page.Now))
 	}
 	for _, s := range silences {
 		if s.App == app {

@@ -33,7 +33,8 @@ const auditSteps = 200
 
 // handleTimeline handles "GET /alerts/{id}": one episode of an alert, and
 // its timeline: when it started and fired, every notification with its
-// channel and fate (sent, passed over, given up, waiting), who silenced or
+// channel and fate (sent, passed over, given up, waiting; an escalation's
+// too, as they go through the outbox), who acknowledged it, who silenced or
 // unsilenced it meanwhile, and when it resolved.
 func (d *dashboard) handleTimeline(w http.ResponseWriter, r *http.Request) {
 	ctx, now := r.Context(), d.Now()
@@ -67,7 +68,7 @@ func (d *dashboard) handleTimeline(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, err)
 		return
 	}
-	page := timelinePage{Alert: d.card(a, silences, d.canAct(r), now), Steps: timeline(a, deliveries, audit), Now: now}
+	page := timelinePage{Alert: d.card(a, silences, d.viewer(r), now), Steps: timeline(a, deliveries, audit), Now: now}
 	d.render(w, "timeline.html", page)
 }
 
@@ -80,15 +81,19 @@ func timeline(a alert.State, deliveries []notify.Delivery, audit []store.AuditEn
 	for _, dl := range deliveries {
 		steps = append(steps, deliveryStep(dl))
 	}
+	if a.Acked() {
+		steps = append(steps, step{At: a.Ack.At, What: "acknowledged", Who: a.Ack.By, Detail: a.Ack.Reason, Class: "ok"})
+	}
 	for _, e := range audit {
+		if e.Action == store.AuditAck {
+			continue // the episode's own ack, above, says who took it on
+		}
 		s := step{At: e.At, What: string(e.Action), Who: e.Actor, Detail: e.Reason, Class: "muted"}
 		switch e.Action {
 		case store.AuditSilence:
 			s.What, s.Class = "silenced", "silent"
 		case store.AuditUnsilence:
 			s.What = "silence ended"
-		case store.AuditAck:
-			s.What, s.Class = "acknowledged", "ok"
 		case store.AuditDeleteApp:
 			s.What = "app deleted"
 		}
