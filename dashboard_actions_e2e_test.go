@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -47,6 +49,26 @@ func TestDashboardActionsInBrowser(t *testing.T) {
 
 	browser := newBrowser(t, chromium)
 	ops := browserTab(t, browser, "ana", "dash-pw")
+	var (
+		mu         sync.Mutex
+		exceptions []string
+	)
+	if err := chromedp.Listen(ops, func(ev any) {
+		if ev, ok := ev.(*runtime.EventExceptionThrown); ok {
+			mu.Lock()
+			defer mu.Unlock()
+			exceptions = append(exceptions, fmt.Sprintf("%s:%d: %s %s", ev.ExceptionDetails.URL, ev.ExceptionDetails.LineNumber+1, ev.ExceptionDetails.Text, exceptionDescription(ev.ExceptionDetails)))
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range exceptions {
+			t.Errorf("exception in the operator's tab: %s", e)
+		}
+	}()
 	ctx, cancel := context.WithTimeout(ops, 60*time.Second)
 	defer cancel()
 	run := func(ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {

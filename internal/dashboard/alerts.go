@@ -104,18 +104,21 @@ func (d *dashboard) card(a alert.State, silences []alert.Silence, v viewer, now 
 	if a.Phase == alert.PhaseFiring && !a.Acked() {
 		c.AckAPI = "/api/v1/alerts/" + url.PathEscape(a.Key) + "/ack"
 	}
-	add := func(label string, v map[string]string) {
-		b, _ := json.Marshal(v)
-		c.Scopes = append(c.Scopes, scope{label, string(b)})
-	}
-	add("this alert", map[string]string{"key": a.Key})
+	c.Scopes = append(c.Scopes, newScope("this alert", map[string]string{"key": a.Key}))
 	if a.App != "" {
-		add(string(a.Rule)+" on "+a.App, map[string]string{"app": a.App, "rule": string(a.Rule)})
-		add("all of "+a.App, map[string]string{"app": a.App})
+		c.Scopes = append(c.Scopes, newScope(string(a.Rule)+" on "+a.App, map[string]string{"app": a.App, "rule": string(a.Rule)}), appScope(a.App))
 	}
-	add(string(a.Rule)+" on every app", map[string]string{"rule": string(a.Rule)})
+	c.Scopes = append(c.Scopes, newScope(string(a.Rule)+" on every app", map[string]string{"rule": string(a.Rule)}))
 	return c
 }
+
+func newScope(label string, fields map[string]string) scope {
+	b, _ := json.Marshal(fields) // strings only: it can't fail
+	return scope{label, string(b)}
+}
+
+// appScope is the scope of a silence of all of app.
+func appScope(app string) scope { return newScope("all of "+app, map[string]string{"app": app}) }
 
 // covers reports whether s mutes a, as the alert engine matches them: each
 // of its app, rule and key empty or a's.

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -162,7 +161,7 @@ func (d *dashboard) handleApp(w http.ResponseWriter, r *http.Request) {
 	}
 	v := d.viewer(r)
 	page := appPage{App: app, Range: rg.Name, Ranges: ranges, Charts: []chartData{}, Markers: marks, Events: events, Now: now, CanAct: v.CanAct,
-		AppScope: []scope{{"all of " + app, `{"app":` + strconv.Quote(app) + `}`}}}
+		AppScope: []scope{appScope(app)}}
 	if err := d.appAlerts(ctx, app, v, &page); err != nil {
 		d.fail(w, r, err)
 		return
