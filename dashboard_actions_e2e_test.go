@@ -69,7 +69,7 @@ func TestDashboardActionsInBrowser(t *testing.T) {
 			t.Errorf("exception in the operator's tab: %s", e)
 		}
 	}()
-	ctx, cancel := context.WithTimeout(ops, 60*time.Second)
+	ctx, cancel := context.WithTimeout(ops, browserTimeout)
 	defer cancel()
 	run := func(ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -154,7 +154,7 @@ func TestDashboardActionsInBrowser(t *testing.T) {
 
 	// The viewer: every page, no button; a post made by hand is refused.
 	viewer := browserTab(t, ops, "vic", "view-pw") // a second tab of the same browser
-	vctx, vcancel := context.WithTimeout(viewer, 30*time.Second)
+	vctx, vcancel := context.WithTimeout(viewer, browserTimeout)
 	defer vcancel()
 	for _, page := range []string{"/alerts", "/apps/shop", fmt.Sprintf("/alerts/%d", id), "/audit"} {
 		var controls int

@@ -38,6 +38,9 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
+// browserTimeout bounds the steps of a browser test.
+const browserTimeout = 3 * time.Minute
+
 // newBrowser starts headless Chromium for t; tabs open with browserTab.
 func newBrowser(t *testing.T, chromium string) context.Context {
 	t.Helper()
@@ -191,7 +194,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	tctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	// Generous: two browser tests run side by side, on a CI machine that
+	// may be busy with the rest of the suite (60 s ran out at a load of 30).
+	tctx, cancelTimeout := context.WithTimeout(ctx, browserTimeout)
 	defer cancelTimeout()
 	ctx = tctx
 
