@@ -27,6 +27,7 @@ import (
 
 	"github.com/dynowatch/dynowatch/internal/alert"
 	"github.com/dynowatch/dynowatch/internal/api"
+	"github.com/dynowatch/dynowatch/internal/auth"
 	"github.com/dynowatch/dynowatch/internal/checks"
 	"github.com/dynowatch/dynowatch/internal/config"
 	"github.com/dynowatch/dynowatch/internal/drain"
@@ -162,7 +163,7 @@ func newStoryOn(t *testing.T, st *store.Store, env ...string) *story {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	if err := api.Register(mux, api.Options{Store: s.st, Alerts: storyAlerts{s}, Passwords: []string{"pw"}, Logger: s.logger, Now: s.now}); err != nil {
+	if err := api.Register(mux, api.Options{Store: s.st, Alerts: storyAlerts{s}, Guard: auth.NewDashboard([]string{"pw"}, nil, "dynowatch"), Logger: s.logger, Now: s.now}); err != nil {
 		t.Fatal(err)
 	}
 	s.api = mux
