@@ -67,3 +67,9 @@ func (a *alerting) observe(app string, entries []parse.Entry) {
 func (a *alerting) evaluate(ctx context.Context, now time.Time) error {
 	return a.engine.EvaluateWindows(ctx, a.store, now)
 }
+
+// forecastMemory runs the MEMORY_LEAK rule over every dyno of every app
+// (the worker's job, every memoryEvery).
+func (a *alerting) forecastMemory(ctx context.Context, now time.Time) error {
+	return a.engine.EvaluateMemory(ctx, a.store, now)
+}

@@ -41,7 +41,7 @@ func TestRemovedCheckIsNotShownDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	if err := api.Register(mux, api.Options{Store: configuredChecks(st, configured), Alerts: engine, Passwords: []string{"pw"},
+	if err := api.Register(mux, api.Options{Store: configuredChecks(st, configured), Alerts: engine, Rules: alert.DefaultRules(), Passwords: []string{"pw"},
 		Logger: log}); err != nil {
 		t.Fatal(err)
 	}

@@ -84,7 +84,7 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	mux := bootMux(ready, st)
 	mux.Handle("POST /drain/{app}", dh)
 	reads := configuredChecks(st, checkList)
-	if err := api.Register(mux, api.Options{Store: reads, Alerts: al.engine, Passwords: dashPasswords, Logger: log}); err != nil {
+	if err := api.Register(mux, api.Options{Store: reads, Alerts: al.engine, Rules: cfg.Rules, Passwords: dashPasswords, Logger: log}); err != nil {
 		return nil, err
 	}
 	met.counter("dynowatch_store_dropped_rows_total", "Rollup rows the database refused and that were left out; the rest of their flush was stored.",

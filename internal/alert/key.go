@@ -26,6 +26,7 @@ const (
 	Rule5xxRate       RuleName = "5xx_rate"
 	RuleSlowRequests  RuleName = "slow_requests"
 	RuleMemory        RuleName = "memory"
+	RuleMemoryLeak    RuleName = "memory_leak"
 	RuleLoad          RuleName = "load"
 	RuleCrashLoop     RuleName = "crash_loop"
 	RuleSilence       RuleName = "silence"

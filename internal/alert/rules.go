@@ -49,6 +49,7 @@ var ruleSpecs = []ruleSpec{
 	spec(Rule5xxRate, Critical, 5, 5*time.Minute, 0, "share of 5xx responses over the window (with at least ALERT_5XX_RATE_MIN_REQUESTS requests)", "percent of requests"),
 	spec(RuleSlowRequests, Warning, 5000, 5*time.Minute, 0, "p95 service time over the window (with at least ALERT_SLOW_REQUESTS_MIN_REQUESTS requests)", "milliseconds"),
 	spec(RuleMemory, Warning, 90, 10*time.Minute, 3, "dyno memory (rss) near its quota for consecutive samples: warns before R14", "percent of memory_quota"),
+	spec(RuleMemoryLeak, Warning, 0.8, 2*time.Hour, 0, "dyno memory (rss + swap) growing steadily since the dyno started, forecast to reach its quota (R14) within the window", "least R² of the fit, 0 to 1"),
 	spec(RuleLoad, Warning, 4, 10*time.Minute, 3, "dyno load_avg_1m high for consecutive samples", "load average"),
 	spec(RuleCrashLoop, Critical, 3, 15*time.Minute, 0, "a dyno crashing again and again: one alert, not one per crash", "crashes of one dyno within the window"),
 	spec(RuleSilence, Warning, 0, 15*time.Minute, 0, "an app that was sending logs went silent for the window", ""),
@@ -70,13 +71,16 @@ type Policy struct {
 	MaintenanceFor  time.Duration // H80 mutes an app's router alerts at most this long
 	Min5xxRequests  int           // the 5xx_rate rule needs at least this many requests in its window
 	MinSlowRequests int           // and the slow_requests rule: a p95 of a handful of requests is their slowest
-	IgnoreHCodes    []string      // router codes that never page
+	// MemoryLeakMinSpan is the least span of samples since a dyno started
+	// that the memory_leak rule fits: a shorter one is a dyno warming up.
+	MemoryLeakMinSpan time.Duration
+	IgnoreHCodes      []string // router codes that never page
 }
 
 // DefaultPolicy is the policy with no ALERT_ vars set.
 func DefaultPolicy() Policy {
 	return Policy{RepeatInterval: time.Hour, GroupWait: time.Minute, FlapChanges: 4, FlapWindow: 30 * time.Minute,
-		MaintenanceFor: 15 * time.Minute, Min5xxRequests: 20, MinSlowRequests: 20, IgnoreHCodes: []string{"H26", "H27", "H28"}}
+		MaintenanceFor: 15 * time.Minute, Min5xxRequests: 20, MinSlowRequests: 20, MemoryLeakMinSpan: 30 * time.Minute, IgnoreHCodes: []string{"H26", "H27", "H28"}}
 }
 
 // Rules is the whole alerting configuration: rules, per-app overrides and
@@ -114,7 +118,8 @@ const VarPrefix = "ALERT_"
 //	ALERT_<RULE>_ENABLED | _THRESHOLD | _WINDOW | _SAMPLES | _SEVERITY   for every app
 //	ALERT_<RULE>_<SETTING>__<APP>                                        for one app (APP upper-cased, '-' as '_')
 //	ALERT_REPEAT_INTERVAL, ALERT_GROUP_WAIT, ALERT_FLAP_CHANGES, ALERT_FLAP_WINDOW,
-//	ALERT_MAINTENANCE_MUTE, ALERT_5XX_RATE_MIN_REQUESTS, ALERT_SLOW_REQUESTS_MIN_REQUESTS, ALERT_H_CODES_IGNORE
+//	ALERT_MAINTENANCE_MUTE, ALERT_5XX_RATE_MIN_REQUESTS, ALERT_SLOW_REQUESTS_MIN_REQUESTS, ALERT_H_CODES_IGNORE,
+//	ALERT_MEMORY_LEAK_MIN_SPAN
 //
 // Unknown vars are errors, so a typo does not silently change nothing. It
 // returns every problem at once, joined.
@@ -208,6 +213,8 @@ func setRule(r Rule, setting, value string) (Rule, error) {
 		switch {
 		case r.Name == RulePGCacheHit && f > 1:
 			return r, fmt.Errorf("want a hit rate from 0 to 1, e.g. 0.99 (not a percent)")
+		case r.Name == RuleMemoryLeak && f > 1:
+			return r, fmt.Errorf("want an R² from 0 to 1, e.g. 0.8")
 		case r.Name == Rule5xxRate && f > 100:
 			return r, fmt.Errorf("want a percent from 0 to 100, e.g. 5")
 		}
@@ -266,6 +273,8 @@ func (r *Rules) setPolicy(name, value string) error {
 		return dur(&p.FlapWindow, time.Minute)
 	case "ALERT_MAINTENANCE_MUTE":
 		return dur(&p.MaintenanceFor, 0)
+	case "ALERT_MEMORY_LEAK_MIN_SPAN":
+		return dur(&p.MemoryLeakMinSpan, 10*time.Minute)
 	case "ALERT_FLAP_CHANGES":
 		return num(&p.FlapChanges, 2)
 	case "ALERT_5XX_RATE_MIN_REQUESTS":

@@ -30,6 +30,7 @@ type Store interface {
 	DeleteSilence(ctx context.Context, id int64) error
 	LatestChecks(ctx context.Context) ([]checks.Result, error)
 	CheckUptime(ctx context.Context, name string, from, to time.Time) (store.Uptime, error)
+	DynoMemory(ctx context.Context, app string, now time.Time) ([]alert.DynoMemory, error)
 }
 
 // Alerts is what the API asks of the alert engine.
@@ -43,7 +44,8 @@ type Alerts interface {
 type Options struct {
 	Store     Store
 	Alerts    Alerts
-	Passwords []string // DASHBOARD_PASSWORD; any user name
+	Rules     *alert.Rules // what the memory forecasts are judged by
+	Passwords []string     // DASHBOARD_PASSWORD; any user name
 	Logger    *slog.Logger
 	Now       func() time.Time // optional
 }
@@ -55,6 +57,8 @@ func Register(mux *http.ServeMux, o Options) error {
 		return errors.New("api: Options.Store is required")
 	case o.Alerts == nil:
 		return errors.New("api: Options.Alerts is required")
+	case o.Rules == nil:
+		return errors.New("api: Options.Rules is required")
 	case len(o.Passwords) == 0:
 		return errors.New("api: Options.Passwords is empty")
 	case o.Logger == nil:
@@ -68,6 +72,7 @@ func Register(mux *http.ServeMux, o Options) error {
 	mux.Handle("GET /api/v1/apps", guard(http.HandlerFunc(s.handleApps)))
 	mux.Handle("GET /api/v1/apps/{app}/events", guard(http.HandlerFunc(s.handleEvents)))
 	mux.Handle("GET /api/v1/apps/{app}/series", guard(http.HandlerFunc(s.handleSeries)))
+	mux.Handle("GET /api/v1/apps/{app}/dynos", guard(http.HandlerFunc(s.handleDynos)))
 	mux.Handle("DELETE /api/v1/apps/{app}", guard(http.HandlerFunc(s.handleDeleteApp)))
 	mux.Handle("GET /api/v1/alerts", guard(http.HandlerFunc(s.handleAlerts)))
 	mux.Handle("GET /api/v1/checks", guard(http.HandlerFunc(s.handleChecks)))

@@ -64,7 +64,7 @@ func newServerWith(t *testing.T, alerts Alerts) *httptest.Server {
 		}
 	}
 	mux := http.NewServeMux()
-	if err := Register(mux, Options{Store: st, Alerts: alerts, Passwords: []string{"pw"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }}); err != nil {
+	if err := Register(mux, Options{Store: st, Alerts: alerts, Rules: alert.DefaultRules(), Passwords: []string{"pw"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(mux)
