@@ -73,3 +73,9 @@ func (a *alerting) evaluate(ctx context.Context, now time.Time) error {
 func (a *alerting) forecastMemory(ctx context.Context, now time.Time) error {
 	return a.engine.EvaluateMemory(ctx, a.store, now)
 }
+
+// judgeReleases runs the RELEASE rule over the recent releases of every
+// app (the worker's job, every releaseEvery).
+func (a *alerting) judgeReleases(ctx context.Context, now time.Time) error {
+	return a.engine.EvaluateReleases(ctx, a.store, now)
+}

@@ -250,7 +250,8 @@ func (s *story) advance(d time.Duration) {
 
 // tick is one of the worker's steps, now: it flushes the rollups, evaluates
 // the window rules and lets time act on the alerts (as the worker does
-// every 15 s), forecasts memory once a minute, then sends what is due.
+// every 15 s), forecasts memory and judges releases once a minute, then
+// sends what is due.
 func (s *story) tick() {
 	s.t.Helper()
 	if err := s.pipe.Flush(s.ctx); err != nil {
@@ -262,6 +263,9 @@ func (s *story) tick() {
 	if s.now().Sub(s.memory) >= memoryEvery {
 		s.memory = s.now()
 		if err := s.al.forecastMemory(s.ctx, s.now()); err != nil {
+			s.t.Fatal(err)
+		}
+		if err := s.al.judgeReleases(s.ctx, s.now()); err != nil {
 			s.t.Fatal(err)
 		}
 	}

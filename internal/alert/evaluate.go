@@ -109,3 +109,45 @@ func (e *Engine) EvaluateMemory(ctx context.Context, src MemorySource, now time.
 	}
 	return e.Apply(ctx, obs)
 }
+
+// ReleaseSource is what EvaluateReleases reads: the apps, their releases
+// and their figures.
+type ReleaseSource interface {
+	AppsHeard(ctx context.Context) ([]AppHeard, error)
+	ReleaseFigures
+}
+
+// EvaluateReleases judges the recent releases of every app of src and
+// applies the RELEASE rule's observations at now (the worker's job, once a
+// minute: the figures are per minute).
+func (e *Engine) EvaluateReleases(ctx context.Context, src ReleaseSource, now time.Time) error {
+	apps, err := src.AppsHeard(ctx)
+	if err != nil {
+		return err
+	}
+	var obs []Observation
+	for _, app := range apps {
+		ru := e.o.Rules.For(app.Name, RuleRelease)
+		// Only an app that spoke through a live drain within the window:
+		// replayed history is judged for people (the API) but never pages.
+		if !ru.Enabled || app.LastMessage.Before(now.Add(-ru.Window)) {
+			continue
+		}
+		// Releases whose window after ended within the last window are
+		// observed; those before them bound their spans.
+		rels, err := src.Releases(ctx, app.Name, now.Add(-3*ru.Window), now)
+		if err != nil {
+			return err
+		}
+		vs, err := e.o.Rules.Verdicts(ctx, src, app.Name, rels, now)
+		if err != nil {
+			return err
+		}
+		for _, v := range vs {
+			if o, ok := e.o.Rules.ReleaseObservation(app.Name, v, now); ok {
+				obs = append(obs, o)
+			}
+		}
+	}
+	return e.Apply(ctx, obs)
+}

@@ -29,6 +29,7 @@ const (
 	RuleMemoryLeak    RuleName = "memory_leak"
 	RuleLoad          RuleName = "load"
 	RuleCrashLoop     RuleName = "crash_loop"
+	RuleRelease       RuleName = "release"
 	RuleSilence       RuleName = "silence"
 	RuleL10           RuleName = "l10"
 	RulePGConnections RuleName = "pg_connections"

@@ -52,6 +52,7 @@ var ruleSpecs = []ruleSpec{
 	spec(RuleMemoryLeak, Warning, 0.8, 2*time.Hour, 0, "dyno memory (rss + swap) growing steadily since the dyno started, forecast to reach its quota (R14) within the window", "least R² of the fit, 0 to 1"),
 	spec(RuleLoad, Warning, 4, 10*time.Minute, 3, "dyno load_avg_1m high for consecutive samples", "load average"),
 	spec(RuleCrashLoop, Critical, 3, 15*time.Minute, 0, "a dyno crashing again and again: one alert, not one per crash", "crashes of one dyno within the window"),
+	spec(RuleRelease, Warning, 2, 15*time.Minute, 0, "a release that made the app worse: 5xx share, p95/p99, H errors or crashes over the window after it against as long before it", "times the figure before it"),
 	spec(RuleSilence, Warning, 0, 15*time.Minute, 0, "an app that was sending logs went silent for the window", ""),
 	spec(RuleL10, Warning, 1, 15*time.Minute, 0, "Logplex dropped lines (L10): the drain can't keep up or a dyno logs in bursts", "messages dropped within the window"),
 	spec(RulePGConnections, Warning, 100, 10*time.Minute, 3, "Heroku Postgres active connections high for consecutive samples", "connections"),
@@ -74,13 +75,16 @@ type Policy struct {
 	// MemoryLeakMinSpan is the least span of samples since a dyno started
 	// that the memory_leak rule fits: a shorter one is a dyno warming up.
 	MemoryLeakMinSpan time.Duration
-	IgnoreHCodes      []string // router codes that never page
+	// MinReleaseRequests: the release rule compares shares and service
+	// times only with at least this many requests before and after.
+	MinReleaseRequests int
+	IgnoreHCodes       []string // router codes that never page
 }
 
 // DefaultPolicy is the policy with no ALERT_ vars set.
 func DefaultPolicy() Policy {
 	return Policy{RepeatInterval: time.Hour, GroupWait: time.Minute, FlapChanges: 4, FlapWindow: 30 * time.Minute,
-		MaintenanceFor: 15 * time.Minute, Min5xxRequests: 20, MinSlowRequests: 20, MemoryLeakMinSpan: 30 * time.Minute, IgnoreHCodes: []string{"H26", "H27", "H28"}}
+		MaintenanceFor: 15 * time.Minute, Min5xxRequests: 20, MinSlowRequests: 20, MemoryLeakMinSpan: 30 * time.Minute, MinReleaseRequests: 100, IgnoreHCodes: []string{"H26", "H27", "H28"}}
 }
 
 // Rules is the whole alerting configuration: rules, per-app overrides and
@@ -119,7 +123,7 @@ const VarPrefix = "ALERT_"
 //	ALERT_<RULE>_<SETTING>__<APP>                                        for one app (APP upper-cased, '-' as '_')
 //	ALERT_REPEAT_INTERVAL, ALERT_GROUP_WAIT, ALERT_FLAP_CHANGES, ALERT_FLAP_WINDOW,
 //	ALERT_MAINTENANCE_MUTE, ALERT_5XX_RATE_MIN_REQUESTS, ALERT_SLOW_REQUESTS_MIN_REQUESTS, ALERT_H_CODES_IGNORE,
-//	ALERT_MEMORY_LEAK_MIN_SPAN
+//	ALERT_MEMORY_LEAK_MIN_SPAN, ALERT_RELEASE_MIN_REQUESTS
 //
 // Unknown vars are errors, so a typo does not silently change nothing. It
 // returns every problem at once, joined.
@@ -213,6 +217,8 @@ func setRule(r Rule, setting, value string) (Rule, error) {
 		switch {
 		case r.Name == RulePGCacheHit && f > 1:
 			return r, fmt.Errorf("want a hit rate from 0 to 1, e.g. 0.99 (not a percent)")
+		case r.Name == RuleRelease && f < 1:
+			return r, fmt.Errorf("want a factor of at least 1, e.g. 2 (twice the figure before the release)")
 		case r.Name == RuleMemoryLeak && f > 1:
 			return r, fmt.Errorf("want an R² from 0 to 1, e.g. 0.8")
 		case r.Name == Rule5xxRate && f > 100:
@@ -273,6 +279,8 @@ func (r *Rules) setPolicy(name, value string) error {
 		return dur(&p.FlapWindow, time.Minute)
 	case "ALERT_MAINTENANCE_MUTE":
 		return dur(&p.MaintenanceFor, 0)
+	case "ALERT_RELEASE_MIN_REQUESTS":
+		return num(&p.MinReleaseRequests, 1)
 	case "ALERT_MEMORY_LEAK_MIN_SPAN":
 		return dur(&p.MemoryLeakMinSpan, 10*time.Minute)
 	case "ALERT_FLAP_CHANGES":

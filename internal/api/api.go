@@ -31,6 +31,7 @@ type Store interface {
 	LatestChecks(ctx context.Context) ([]checks.Result, error)
 	CheckUptime(ctx context.Context, name string, from, to time.Time) (store.Uptime, error)
 	DynoMemory(ctx context.Context, app string, now time.Time) ([]alert.DynoMemory, error)
+	alert.ReleaseFigures
 }
 
 // Alerts is what the API asks of the alert engine.
@@ -44,7 +45,7 @@ type Alerts interface {
 type Options struct {
 	Store     Store
 	Alerts    Alerts
-	Rules     *alert.Rules // what the memory forecasts are judged by
+	Rules     *alert.Rules // what memory forecasts and releases are judged by
 	Passwords []string     // DASHBOARD_PASSWORD; any user name
 	Logger    *slog.Logger
 	Now       func() time.Time // optional
@@ -73,6 +74,7 @@ func Register(mux *http.ServeMux, o Options) error {
 	mux.Handle("GET /api/v1/apps/{app}/events", guard(http.HandlerFunc(s.handleEvents)))
 	mux.Handle("GET /api/v1/apps/{app}/series", guard(http.HandlerFunc(s.handleSeries)))
 	mux.Handle("GET /api/v1/apps/{app}/dynos", guard(http.HandlerFunc(s.handleDynos)))
+	mux.Handle("GET /api/v1/apps/{app}/releases", guard(http.HandlerFunc(s.handleReleases)))
 	mux.Handle("DELETE /api/v1/apps/{app}", guard(http.HandlerFunc(s.handleDeleteApp)))
 	mux.Handle("GET /api/v1/alerts", guard(http.HandlerFunc(s.handleAlerts)))
 	mux.Handle("GET /api/v1/checks", guard(http.HandlerFunc(s.handleChecks)))
