@@ -55,9 +55,14 @@ var ruleSpecs = []ruleSpec{
 	spec(RuleRelease, Warning, 2, 15*time.Minute, 0, "a release that made the app worse: 5xx share, p95/p99, H errors or crashes over the window after it against as long before it", "times the figure before it"),
 	spec(RuleSilence, Warning, 0, 15*time.Minute, 0, "an app that was sending logs went silent for the window", ""),
 	spec(RuleL10, Warning, 1, 15*time.Minute, 0, "Logplex dropped lines (L10): the drain can't keep up or a dyno logs in bursts", "messages dropped within the window"),
-	spec(RulePGConnections, Warning, 100, 10*time.Minute, 3, "Heroku Postgres active connections high for consecutive samples", "connections"),
+	spec(RulePGConnections, Warning, 100, 10*time.Minute, 3, "Heroku Postgres active connections high for consecutive samples, on lines without the plan's max-connections (else PG_CONNECTIONS_USED)", "connections"),
 	spec(RulePGWaiting, Warning, 5, 10*time.Minute, 3, "Heroku Postgres connections waiting on a lock for consecutive samples", "connections"),
 	spec(RulePGCacheHit, Warning, 0.99, 30*time.Minute, 3, "Heroku Postgres index or table cache hit rate below the threshold for consecutive samples", "hit rate, 0 to 1"),
+	spec(RulePGConnectionsUsed, Warning, 80, 10*time.Minute, 3, "Heroku Postgres connections near the plan's max-connections for consecutive samples", "percent of max-connections"),
+	spec(RulePGSizeUsed, Warning, 90, 30*time.Minute, 3, "Heroku Postgres data near the plan's db-max-size for consecutive samples", "percent of db-max-size"),
+	spec(RulePGIOPSUsed, Warning, 90, 10*time.Minute, 3, "Heroku Postgres IOPS near the plan's max-iops for consecutive samples", "percent of max-iops"),
+	spec(RuleKVSConnectionsUsed, Warning, 80, 10*time.Minute, 3, "Heroku Key-Value Store (Redis) connections near the plan's max-connections for consecutive samples", "percent of max-connections"),
+	spec(RuleKVSMemoryUsed, Warning, 90, 10*time.Minute, 3, "Heroku Key-Value Store (Redis) memory near the plan's for consecutive samples: keys are evicted or writes refused beyond it", "percent of the plan's memory"),
 	spec(RulePGErrors, Critical, 1, 15*time.Minute, 0, "Postgres errors of SQLSTATE classes 53 (resources), 57 (operator), 58 (system) and XX (internal)", "errors within the window"),
 	spec(RuleCheck, Critical, 0, 0, 0, "a status check failing (see CHECK_ vars)", ""),
 	spec(RuleDelivery, Critical, 3, 0, 0, "dynowatch itself: a channel failing again and again (a revoked key), or notifications waiting over 10 minutes", "failed attempts in a row"),
@@ -221,7 +226,7 @@ func setRule(r Rule, setting, value string) (Rule, error) {
 			return r, fmt.Errorf("want a factor of at least 1, e.g. 2 (twice the figure before the release)")
 		case r.Name == RuleMemoryLeak && f > 1:
 			return r, fmt.Errorf("want an R² from 0 to 1, e.g. 0.8")
-		case r.Name == Rule5xxRate && f > 100:
+		case (r.Name == Rule5xxRate || planShare(r.Name)) && f > 100:
 			return r, fmt.Errorf("want a percent from 0 to 100, e.g. 5")
 		}
 		r.Threshold = f
@@ -304,4 +309,14 @@ func (r *Rules) setPolicy(name, value string) error {
 		return nil
 	}
 	return errNotPolicy
+}
+
+// planShare says whether rule judges the share of a plan's limit used, in
+// percent.
+func planShare(rule RuleName) bool {
+	switch rule {
+	case RulePGConnectionsUsed, RulePGSizeUsed, RulePGIOPSUsed, RuleKVSConnectionsUsed, RuleKVSMemoryUsed:
+		return true
+	}
+	return false
 }

@@ -218,7 +218,11 @@ func HerokuSample(name string) bool {
 		"active_connections", "waiting_connections", "index_cache_hit_rate", "table_cache_hit_rate", "read_iops", "write_iops",
 		"tmp_disk_used_bytes", "tmp_disk_available_bytes", "wal_percentage_used", "hit_rate", "evicted_keys",
 		"memory_total_mb", "memory_rss_mb", "memory_cache_mb", "memory_swap_mb", "memory_quota_mb",
-		"db_size_bytes", "memory_total_bytes", "memory_free_bytes", "memory_cached_bytes", "memory_postgres_bytes", "memory_redis_bytes":
+		"db_size_bytes", "memory_total_bytes", "memory_free_bytes", "memory_cached_bytes", "memory_postgres_bytes", "memory_redis_bytes",
+		// The plan's limits and the share of them used (0 to 1), on newer
+		// lines; Key-Value Store writes connection_ in the singular.
+		"max_connections", "connections_percentage_used", "connection_percentage_used", "db_size_percentage_used", "db_max_size_bytes",
+		"memory_percentage_used", "max_iops", "iops_percentage_used":
 		return true
 	}
 	return false
@@ -228,6 +232,7 @@ func HerokuSample(name string) bool {
 var bytesWithoutUnit = map[string]string{
 	"tmp_disk_used":      "tmp_disk_used_bytes",
 	"tmp_disk_available": "tmp_disk_available_bytes",
+	"db_max_size":        "db_max_size_bytes",
 }
 
 func sampleName(raw, suffix string) string {
