@@ -32,11 +32,14 @@ type Store interface {
 	CheckResults(ctx context.Context, name string, since time.Time, limit int) ([]checks.Result, error)
 	CheckUptime(ctx context.Context, name string, from, to time.Time) (store.Uptime, error)
 	Alerts(ctx context.Context, q store.AlertQuery) ([]alert.State, error)
+	DynoMemory(ctx context.Context, app string, now time.Time) ([]alert.DynoMemory, error)
+	alert.ReleaseFigures
 }
 
 // Options configures the dashboard.
 type Options struct {
 	Store    Store
+	Rules    *alert.Rules // what memory forecasts and releases are judged by
 	Logger   *slog.Logger
 	Auth     func(http.Handler) http.Handler // the dashboard password
 	DrainURL string                          // the drain URL to paste, with APP for the app's name
@@ -53,6 +56,8 @@ func Register(mux *http.ServeMux, o Options) error {
 	switch {
 	case o.Store == nil:
 		return errors.New("dashboard: Options.Store is required")
+	case o.Rules == nil:
+		return errors.New("dashboard: Options.Rules is required")
 	case o.Logger == nil:
 		return errors.New("dashboard: Options.Logger is required")
 	case o.Auth == nil:
