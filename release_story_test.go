@@ -18,6 +18,7 @@ import (
 	"github.com/dynowatch/dynowatch/internal/alert"
 	"github.com/dynowatch/dynowatch/internal/api"
 	"github.com/dynowatch/dynowatch/internal/config"
+	"github.com/dynowatch/dynowatch/internal/metrics"
 	"github.com/dynowatch/dynowatch/internal/store"
 	"github.com/dynowatch/dynowatch/internal/store/storetest"
 )
@@ -135,7 +136,7 @@ func TestReplayedReleaseIsJudgedButNeverPages(t *testing.T) {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st := storetest.MustOpen(t, store.Config{Path: db, MaxConns: 1, Logger: log})
-	al, err := newAlerting(&config.Config{Timezone: "UTC"}, alert.DefaultRules(), nil, log, st, newMetrics(), time.Now)
+	al, err := newAlerting(&config.Config{Timezone: "UTC"}, alert.DefaultRules(), nil, log, st, metrics.New(), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
