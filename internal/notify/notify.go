@@ -46,7 +46,7 @@ func Channels(cfg *config.Config) ([]Notifier, error) {
 	routes := cfg.Routes()
 	if cfg.SendGridAPIKey != "" {
 		n, err := NewSendGrid(SendGridOptions{APIKey: cfg.SendGridAPIKey, Host: cfg.SendGridHost, From: cfg.EmailFrom,
-			To: cfg.EmailTo, MinSeverity: alert.Severity(cfg.EmailMinSeverity)})
+			To: cfg.EmailTo})
 		if err != nil {
 			return nil, fmt.Errorf("email through SendGrid: %w", err)
 		}
@@ -55,7 +55,7 @@ func Channels(cfg *config.Config) ([]Notifier, error) {
 		}
 	}
 	if cfg.SMTPURL != "" {
-		n, err := NewSMTP(SMTPOptions{URL: cfg.SMTPURL, From: cfg.EmailFrom, To: cfg.EmailTo, MinSeverity: alert.Severity(cfg.EmailMinSeverity)})
+		n, err := NewSMTP(SMTPOptions{URL: cfg.SMTPURL, From: cfg.EmailFrom, To: cfg.EmailTo})
 		if err != nil {
 			return nil, fmt.Errorf("email through SMTP: %w", err)
 		}
@@ -65,7 +65,7 @@ func Channels(cfg *config.Config) ([]Notifier, error) {
 	}
 	if cfg.InfobipAPIKey != "" {
 		n, err := NewInfobip(InfobipOptions{BaseURL: cfg.InfobipBaseURL, APIKey: cfg.InfobipAPIKey, Sender: cfg.InfobipSender,
-			To: cfg.SMSTo, MinSeverity: alert.Severity(cfg.SMSMinSeverity)})
+			To: cfg.SMSTo})
 		if err != nil {
 			return nil, fmt.Errorf("SMS through Infobip: %w", err)
 		}
@@ -74,7 +74,7 @@ func Channels(cfg *config.Config) ([]Notifier, error) {
 		}
 	}
 	if cfg.WebhookURL != "" {
-		n, err := NewWebhook(WebhookOptions{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, MinSeverity: alert.Severity(cfg.WebhookMinSeverity)})
+		n, err := NewWebhook(WebhookOptions{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret})
 		if err != nil {
 			return nil, fmt.Errorf("webhook: %w", err)
 		}
@@ -83,8 +83,7 @@ func Channels(cfg *config.Config) ([]Notifier, error) {
 		}
 	}
 	if cfg.PagerDutyRoutingKey != "" {
-		n, err := NewPagerDuty(PagerDutyOptions{RoutingKey: cfg.PagerDutyRoutingKey, APIURL: cfg.PagerDutyAPIURL,
-			MinSeverity: alert.Severity(cfg.PagerDutyMinSeverity)})
+		n, err := NewPagerDuty(PagerDutyOptions{RoutingKey: cfg.PagerDutyRoutingKey, APIURL: cfg.PagerDutyAPIURL})
 		if err != nil {
 			return nil, fmt.Errorf("paging through PagerDuty: %w", err)
 		}
@@ -93,7 +92,7 @@ func Channels(cfg *config.Config) ([]Notifier, error) {
 		}
 	}
 	if cfg.NtfyURL != "" {
-		n, err := NewNtfy(NtfyOptions{URL: cfg.NtfyURL, Token: cfg.NtfyToken, MinSeverity: alert.Severity(cfg.NtfyMinSeverity)})
+		n, err := NewNtfy(NtfyOptions{URL: cfg.NtfyURL, Token: cfg.NtfyToken})
 		if err != nil {
 			return nil, fmt.Errorf("push through ntfy: %w", err)
 		}
@@ -102,8 +101,7 @@ func Channels(cfg *config.Config) ([]Notifier, error) {
 		}
 	}
 	if cfg.PushoverToken != "" {
-		n, err := NewPushover(PushoverOptions{Token: cfg.PushoverToken, User: cfg.PushoverUser, APIURL: cfg.PushoverAPIURL,
-			MinSeverity: alert.Severity(cfg.PushoverMinSeverity)})
+		n, err := NewPushover(PushoverOptions{Token: cfg.PushoverToken, User: cfg.PushoverUser, APIURL: cfg.PushoverAPIURL})
 		if err != nil {
 			return nil, fmt.Errorf("push through Pushover: %w", err)
 		}
@@ -113,7 +111,7 @@ func Channels(cfg *config.Config) ([]Notifier, error) {
 	}
 	if cfg.SlackBotToken != "" || cfg.SlackWebhookURL != "" {
 		n, err := NewSlack(SlackOptions{Token: cfg.SlackBotToken, Channel: cfg.SlackChannel, WebhookURL: cfg.SlackWebhookURL,
-			APIURL: cfg.SlackAPIURL, MinSeverity: alert.Severity(cfg.SlackMinSeverity)})
+			APIURL: cfg.SlackAPIURL})
 		if err != nil {
 			return nil, fmt.Errorf("slack: %w", err)
 		}
@@ -122,7 +120,7 @@ func Channels(cfg *config.Config) ([]Notifier, error) {
 		}
 	}
 	if cfg.DiscordWebhookURL != "" {
-		n, err := NewDiscord(DiscordOptions{WebhookURL: cfg.DiscordWebhookURL, MinSeverity: alert.Severity(cfg.DiscordMinSeverity)})
+		n, err := NewDiscord(DiscordOptions{WebhookURL: cfg.DiscordWebhookURL})
 		if err != nil {
 			return nil, fmt.Errorf("discord: %w", err)
 		}
@@ -131,8 +129,7 @@ func Channels(cfg *config.Config) ([]Notifier, error) {
 		}
 	}
 	if cfg.TelegramBotToken != "" {
-		n, err := NewTelegram(TelegramOptions{Token: cfg.TelegramBotToken, ChatID: cfg.TelegramChatID, APIURL: cfg.TelegramAPIURL,
-			MinSeverity: alert.Severity(cfg.TelegramMinSeverity)})
+		n, err := NewTelegram(TelegramOptions{Token: cfg.TelegramBotToken, ChatID: cfg.TelegramChatID, APIURL: cfg.TelegramAPIURL})
 		if err != nil {
 			return nil, fmt.Errorf("telegram: %w", err)
 		}
@@ -141,7 +138,7 @@ func Channels(cfg *config.Config) ([]Notifier, error) {
 		}
 	}
 	if cfg.TeamsWebhookURL != "" {
-		n, err := NewTeams(TeamsOptions{WebhookURL: cfg.TeamsWebhookURL, MinSeverity: alert.Severity(cfg.TeamsMinSeverity)})
+		n, err := NewTeams(TeamsOptions{WebhookURL: cfg.TeamsWebhookURL})
 		if err != nil {
 			return nil, fmt.Errorf("teams: %w", err)
 		}

@@ -97,17 +97,13 @@ func NewSender(o SenderOptions) (*Sender, error) {
 	}
 	s := &Sender{o: o, notifiers: map[string]Notifier{}, routes: map[string]Route{}}
 	for _, n := range o.Notifiers {
-		switch r := n.(type) {
-		case *routed:
-			s.notifiers[n.Name()], s.routes[n.Name()] = r.Notifier, r.route
-		case narrowed:
-			s.notifiers[n.Name()], s.routes[n.Name()] = n, Route{MinSeverity: r.MinSeverity()}
-		default:
-			s.notifiers[n.Name()] = n
+		if r, ok := n.(*routed); ok {
+			n = r.Notifier
+			if !r.route.open() { // an open route hears every firing, even one of no alerts
+				s.routes[n.Name()] = r.route
+			}
 		}
-		if s.routes[n.Name()].open() {
-			delete(s.routes, n.Name()) // it hears every firing, even one of no alerts
-		}
+		s.notifiers[n.Name()] = n
 	}
 	return s, nil
 }
