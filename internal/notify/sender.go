@@ -97,13 +97,15 @@ func NewSender(o SenderOptions) (*Sender, error) {
 	}
 	s := &Sender{o: o, notifiers: map[string]Notifier{}, routes: map[string]Route{}}
 	for _, n := range o.Notifiers {
-		if r, ok := n.(*routed); ok {
-			n = r.Notifier
-			if !r.route.open() { // an open route hears every firing, even one of no alerts
-				s.routes[n.Name()] = r.route
-			}
+		switch r := n.(type) {
+		case *routed:
+			s.notifiers[n.Name()], s.routes[n.Name()] = r.Notifier, r.route
+		default:
+			s.notifiers[n.Name()] = n
 		}
-		s.notifiers[n.Name()] = n
+		if s.routes[n.Name()].open() {
+			delete(s.routes, n.Name()) // it hears every firing, even one of no alerts
+		}
 	}
 	return s, nil
 }
