@@ -219,6 +219,12 @@ type alerting struct {
 	notifiers []notify.Notifier
 	store     *store.Store
 	metrics   *metrics.Metrics
+	log       *slog.Logger
+	// changes are the channels told of releases and deploys (PagerDuty),
+	// linking dashboard; now is the clock of their rows.
+	changes   []string
+	dashboard string
+	now       func() time.Time
 }
 
 // newAlerting sets up alerting for the rules and the checks configured now;
@@ -236,17 +242,43 @@ func newAlerting(cfg *config.Config, rules *alert.Rules, checkList []checks.Chec
 		log.Warn("no alert channel configured: alerts are kept and shown, but nobody is told (set " + notify.ChannelVars + ")")
 	}
 	engine, err := alert.NewEngine(alert.EngineOptions{Store: st, Rules: rules, Channels: names, Logger: log,
-		DashboardURL: publicURL(cfg).String(), Timezone: cfg.Timezone, Now: now, Retired: checks.Retired(checkList)})
+		DashboardURL: publicURL(cfg).String(), Timezone: cfg.Timezone, Now: now, Retired: checks.Retired(checkList),
+		Causes: checks.Causes(checkList)})
 	if err != nil {
 		return nil, err
 	}
-	return &alerting{engine: engine, notifiers: notifiers, store: st, metrics: met,
+	return &alerting{engine: engine, notifiers: notifiers, store: st, metrics: met, log: log,
+		changes: notify.ChangeChannels(notifiers), dashboard: publicURL(cfg).String(), now: now,
 		detector: &alert.Detector{Rules: rules, KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs}}, nil
 }
 
 // observe is the drain's hook: alert rules see every committed batch.
 func (a *alerting) observe(app string, entries []parse.Entry) {
 	a.engine.Observe(a.detector.Observe(app, entries))
+	a.tellChanges(app, entries)
+}
+
+// changeTimeout bounds writing a batch's releases and deploys to the
+// outbox: the drain's hook has no context of its own, and the batch is
+// committed already.
+const changeTimeout = 5 * time.Second
+
+// tellChanges writes the releases and deploys among entries to the outbox
+// of the channels that take them, once per line (see notify.Changes).
+// Replayed batches never get here.
+func (a *alerting) tellChanges(app string, entries []parse.Entry) {
+	if len(a.changes) == 0 {
+		return
+	}
+	out, err := notify.Changes(app, entries, a.changes, a.dashboard, a.now())
+	if err == nil && len(out) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), changeTimeout)
+		err = a.store.Enqueue(ctx, out...)
+		cancel()
+	}
+	if err != nil {
+		a.log.Error("telling of a release or deploy", "app", app, "err", err)
+	}
 }
 
 // evaluate runs the window rules over every app and lets time act on the

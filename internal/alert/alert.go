@@ -64,6 +64,7 @@ type Alert struct {
 	ResolvedAt time.Time `json:"resolved_at,omitzero"`
 	Evidence   []string  `json:"evidence,omitempty"` // the log lines that triggered it, at most MaxEvidence
 	Release    string    `json:"release,omitempty"`  // the release it followed, within 30 minutes
+	Cause      string    `json:"cause,omitempty"`    // the failing check that explains it, whose incident it joined
 }
 
 // Notification is one message sent on every channel: one alert, or several

@@ -106,6 +106,9 @@ func smsSummary(n *alert.Notification, a alert.Alert) string {
 		return "dynowatch test message"
 	case summary == "" && a.Code == "":
 		return toGSM7(string(a.Rule))
+	case a.Cause != "" && n.Status == alert.Firing:
+		// The cause is what to act on; the dashboard has the rest.
+		return toGSM7("caused by " + strings.TrimSpace(a.Cause))
 	}
 	return toGSM7(summary)
 }
@@ -224,6 +227,9 @@ func newMessageView(n *alert.Notification) messageView {
 	case alert.Test:
 		v.Intro = append(v.Intro, "This is a test message from dynowatch: nothing is wrong. If you can read it, this channel works.")
 	}
+	if c := oneLine(a.Cause); c != "" && n.Status == alert.Firing {
+		v.Intro = append(v.Intro, "Caused by "+c+": joined its incident.")
+	}
 	if v.Grouped {
 		v.Intro = append(v.Intro, fmt.Sprintf("%d alerts on %s:", len(n.Alerts), appsOf(n.Alerts)))
 	}
@@ -259,6 +265,7 @@ func newAlertView(n *alert.Notification, a alert.Alert, loc *time.Location) aler
 		add("Since", showTime(a.StartedAt, loc))
 	}
 	add("After release", a.Release)
+	add("Caused by", a.Cause)
 	for i, line := range a.Evidence {
 		if i == alert.MaxEvidence {
 			av.MoreEvidence = len(a.Evidence) - i
