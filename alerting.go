@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/dynowatch/dynowatch/internal/ack"
 	"github.com/dynowatch/dynowatch/internal/alert"
 	"github.com/dynowatch/dynowatch/internal/checks"
 	"github.com/dynowatch/dynowatch/internal/config"
@@ -24,11 +25,13 @@ type alerting struct {
 	store     *store.Store
 	log       *slog.Logger
 	metrics   *metrics
+	links     *ack.Links // nil: notifications carry no ack links
 }
 
 // newAlerting sets up alerting for the rules and the checks configured now;
-// now is its clock (time.Now but in tests).
-func newAlerting(cfg *config.Config, rules *alert.Rules, checkList []checks.Check, log *slog.Logger, st *store.Store, met *metrics, now func() time.Time) (*alerting, error) {
+// now is its clock (time.Now but in tests); links, if not nil, sign the ack
+// links of firing notifications.
+func newAlerting(cfg *config.Config, rules *alert.Rules, checkList []checks.Check, log *slog.Logger, st *store.Store, met *metrics, now func() time.Time, links *ack.Links) (*alerting, error) {
 	notifiers, err := notify.Channels(cfg)
 	if err != nil {
 		return nil, err
@@ -40,12 +43,16 @@ func newAlerting(cfg *config.Config, rules *alert.Rules, checkList []checks.Chec
 	if len(names) == 0 {
 		log.Warn("no alert channel configured: alerts are kept and shown, but nobody is told (set " + notify.ChannelVars + ")")
 	}
-	engine, err := alert.NewEngine(alert.EngineOptions{Store: st, Rules: rules, Channels: names, Logger: log,
-		DashboardURL: publicURL(cfg).String(), Timezone: cfg.Timezone, Now: now, Retired: removedCheck(checkList)})
+	o := alert.EngineOptions{Store: st, Rules: rules, Channels: names, Logger: log,
+		DashboardURL: publicURL(cfg).String(), Timezone: cfg.Timezone, Now: now, Retired: removedCheck(checkList)}
+	if links != nil {
+		o.AckURL = links.URL
+	}
+	engine, err := alert.NewEngine(o)
 	if err != nil {
 		return nil, err
 	}
-	return &alerting{rules: rules, engine: engine, notifiers: notifiers, store: st, log: log, metrics: met,
+	return &alerting{rules: rules, engine: engine, notifiers: notifiers, store: st, log: log, metrics: met, links: links,
 		detector: &alert.Detector{Rules: rules, KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs}}, nil
 }
 
@@ -66,4 +73,24 @@ func (a *alerting) observe(app string, entries []parse.Entry) {
 // active alerts (the worker's job, every alertEvery).
 func (a *alerting) evaluate(ctx context.Context, now time.Time) error {
 	return a.engine.EvaluateWindows(ctx, a.store, now)
+}
+
+// ackLinks returns the signer of ack links, keyed by DASHBOARD_PASSWORD
+// (see ack.Links for why), or nil when links can't be made: DYNOWATCH_URL
+// is unset (a link to localhost is no use on a phone), or, on a worker dyno
+// on Heroku, DASHBOARD_PASSWORD is (the web dyno refuses to start then).
+func ackLinks(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store) (*ack.Links, error) {
+	switch {
+	case cfg.URL == "":
+		log.Info("notifications carry no acknowledge links: set DYNOWATCH_URL to this dynowatch's public URL")
+		return nil, nil
+	case len(cfg.DashboardPassword) == 0 && cfg.OnHeroku():
+		log.Warn("notifications carry no acknowledge links: DASHBOARD_PASSWORD is not set")
+		return nil, nil
+	}
+	passwords, err := secret(ctx, cfg, log, st, "DASHBOARD_PASSWORD", cfg.DashboardPassword)
+	if err != nil {
+		return nil, err
+	}
+	return ack.NewLinks(cfg.URL, passwords)
 }

@@ -112,7 +112,11 @@ func (a *app) Run(ctx context.Context) error {
 	}
 	defer st.Close()
 	met := newMetrics()
-	al, err := newAlerting(cfg, a.rules, a.checkList, log, st, met, time.Now)
+	links, err := ackLinks(frontCtx, cfg, log, st)
+	if err != nil {
+		return failed(err)
+	}
+	al, err := newAlerting(cfg, a.rules, a.checkList, log, st, met, time.Now, links)
 	if err != nil {
 		return failed(err)
 	}

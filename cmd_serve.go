@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dynowatch/dynowatch/internal/ack"
 	"github.com/dynowatch/dynowatch/internal/api"
 	"github.com/dynowatch/dynowatch/internal/auth"
 	"github.com/dynowatch/dynowatch/internal/checks"
@@ -86,6 +87,12 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	reads := configuredChecks(st, checkList)
 	if err := api.Register(mux, api.Options{Store: reads, Alerts: al.engine, Passwords: dashPasswords, Logger: log}); err != nil {
 		return nil, err
+	}
+	if al.links != nil {
+		// The link is the credential: no dashboard password here.
+		if err := ack.Register(mux, ack.Options{Links: al.links, Store: st, Acker: al.engine, Logger: log}); err != nil {
+			return nil, err
+		}
 	}
 	met.counter("dynowatch_store_dropped_rows_total", "Rollup rows the database refused and that were left out; the rest of their flush was stored.",
 		nil, func() float64 { return float64(st.DroppedRows()) })
