@@ -15,9 +15,14 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dynowatch/dynowatch/internal/ack"
 	"github.com/dynowatch/dynowatch/internal/alert"
 	"github.com/dynowatch/dynowatch/internal/checks"
 	"github.com/dynowatch/dynowatch/internal/config"
+	"github.com/dynowatch/dynowatch/internal/metrics"
+	"github.com/dynowatch/dynowatch/internal/notify"
+	"github.com/dynowatch/dynowatch/internal/parse"
+	"github.com/dynowatch/dynowatch/internal/store"
 	"github.com/dynowatch/dynowatch/internal/worker"
 )
 
@@ -111,7 +116,7 @@ func (a *app) Run(ctx context.Context) error {
 		return failed(err)
 	}
 	defer st.Close()
-	met := newMetrics()
+	met := metrics.New()
 	links, err := ackLinks(frontCtx, cfg, log, st)
 	if err != nil {
 		return failed(err)
@@ -209,4 +214,74 @@ func (a *app) serveHTTP(ctx context.Context, srv *http.Server) error {
 		return fmt.Errorf("http server: %w", err)
 	}
 	return nil
+}
+
+// alerting is the alert side of a process: rules, the detector that reads
+// drained lines, the engine that keeps alert states, and the channels.
+type alerting struct {
+	detector  *alert.Detector
+	engine    *alert.Engine
+	notifiers []notify.Notifier
+	store     *store.Store
+	metrics   *metrics.Metrics
+	links     *ack.Links // nil: notifications carry no ack links
+}
+
+// newAlerting sets up alerting for the rules and the checks configured now;
+// now is its clock (time.Now but in tests); links, if not nil, sign the ack
+// links of firing notifications.
+func newAlerting(cfg *config.Config, rules *alert.Rules, checkList []checks.Check, log *slog.Logger, st *store.Store, met *metrics.Metrics, now func() time.Time, links *ack.Links) (*alerting, error) {
+	notifiers, err := notify.Channels(cfg)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(notifiers))
+	for i, n := range notifiers {
+		names[i] = n.Name()
+	}
+	if len(names) == 0 {
+		log.Warn("no alert channel configured: alerts are kept and shown, but nobody is told (set " + notify.ChannelVars + ")")
+	}
+	o := alert.EngineOptions{Store: st, Rules: rules, Channels: names, Logger: log,
+		DashboardURL: publicURL(cfg).String(), Timezone: cfg.Timezone, Now: now, Retired: checks.Retired(checkList)}
+	if links != nil {
+		o.AckURL = links.URL
+	}
+	engine, err := alert.NewEngine(o)
+	if err != nil {
+		return nil, err
+	}
+	return &alerting{engine: engine, notifiers: notifiers, store: st, metrics: met, links: links,
+		detector: &alert.Detector{Rules: rules, KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs}}, nil
+}
+
+// ackLinks returns the signer of ack links, keyed by DASHBOARD_PASSWORD
+// (see ack.Links for why), or nil when links can't be made: DYNOWATCH_URL
+// is unset (a link to localhost is no use on a phone), or, on a worker dyno
+// on Heroku, DASHBOARD_PASSWORD is (the web dyno refuses to start then).
+func ackLinks(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store) (*ack.Links, error) {
+	switch {
+	case cfg.URL == "":
+		log.Info("notifications carry no acknowledge links: set DYNOWATCH_URL to this dynowatch's public URL")
+		return nil, nil
+	case len(cfg.DashboardPassword) == 0 && cfg.OnHeroku():
+		log.Warn("notifications carry no acknowledge links: DASHBOARD_PASSWORD is not set")
+		return nil, nil
+	}
+	passwords, err := secret(ctx, cfg, log, st, "DASHBOARD_PASSWORD", cfg.DashboardPassword)
+	if err != nil {
+		return nil, err
+	}
+	return ack.NewLinks(cfg.URL, passwords)
+}
+
+// observe is the drain's hook: alert rules see every committed batch.
+func (a *alerting) observe(app string, entries []parse.Entry) {
+	a.engine.Observe(a.detector.Observe(app, entries))
+}
+
+// evaluate runs the window rules over every app and lets time act on the
+// active alerts (the worker's job, every alertEvery).
+func (a *alerting) evaluate(ctx context.Context, now time.Time) error {
+	return a.engine.EvaluateWindows(ctx, a.store, now)
 }

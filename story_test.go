@@ -33,6 +33,7 @@ import (
 	"github.com/dynowatch/dynowatch/internal/config"
 	"github.com/dynowatch/dynowatch/internal/drain"
 	"github.com/dynowatch/dynowatch/internal/ingest"
+	"github.com/dynowatch/dynowatch/internal/metrics"
 	"github.com/dynowatch/dynowatch/internal/notify"
 	"github.com/dynowatch/dynowatch/internal/parse"
 	"github.com/dynowatch/dynowatch/internal/store"
@@ -205,7 +206,7 @@ func (s *story) configure(env ...string) {
 			s.t.Fatal(err)
 		}
 	}
-	if s.al, err = newAlerting(s.cfg, s.cfg.Rules, s.checks, s.logger, s.st, newMetrics(), s.now, s.links); err != nil {
+	if s.al, err = newAlerting(s.cfg, s.cfg.Rules, s.checks, s.logger, s.st, metrics.New(), s.now, s.links); err != nil {
 		s.t.Fatal(err)
 	}
 	s.sender = s.newSender("story")
