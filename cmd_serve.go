@@ -90,9 +90,11 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	if err := api.Register(mux, api.Options{Store: reads, Alerts: al.engine, Passwords: dashPasswords, Logger: log}); err != nil {
 		return nil, err
 	}
-	if al.links != nil {
-		// The link is the credential: no dashboard password here.
-		if err := ack.Register(mux, ack.Options{Links: al.links, Store: st, Acker: al.engine, Logger: log}); err != nil {
+	if al.links != nil || cfg.SlackSigningSecret != "" {
+		// The signed link, or Slack's signature, is the credential: no
+		// dashboard password here.
+		if err := ack.Register(mux, ack.Options{Links: al.links, Store: st, Acker: al.engine, Logger: log,
+			SlackSigningSecret: cfg.SlackSigningSecret}); err != nil {
 			return nil, err
 		}
 	}

@@ -31,19 +31,23 @@ type Acker interface {
 
 // Options configures the ack endpoints.
 type Options struct {
-	Links  *Links
+	Links  *Links // the ack page; nil: none (DYNOWATCH_URL unset)
 	Store  Store
 	Acker  Acker
 	Logger *slog.Logger
 	Now    func() time.Time // optional
+	// SlackSigningSecret (SLACK_SIGNING_SECRET), if set, mounts the Slack
+	// app's interactivity endpoint that the Acknowledge button posts to.
+	SlackSigningSecret string
 }
 
-// Register mounts the ack page on mux, without the dashboard password: the
-// signed link is the credential.
+// Register mounts the ack page on mux, and Slack's interactivity endpoint,
+// without the dashboard password: the signed link, or Slack's signature, is
+// the credential.
 func Register(mux *http.ServeMux, o Options) error {
 	switch {
-	case o.Links == nil:
-		return errors.New("ack: Options.Links is required")
+	case o.Links == nil && o.SlackSigningSecret == "":
+		return errors.New("ack: Options.Links or Options.SlackSigningSecret is required")
 	case o.Store == nil:
 		return errors.New("ack: Options.Store is required")
 	case o.Acker == nil:
@@ -55,8 +59,13 @@ func Register(mux *http.ServeMux, o Options) error {
 		o.Now = time.Now
 	}
 	s := &server{o}
-	mux.HandleFunc("GET /ack/{token}", s.handlePage)
-	mux.HandleFunc("POST /ack/{token}", s.handleAck)
+	if o.Links != nil {
+		mux.HandleFunc("GET /ack/{token}", s.handlePage)
+		mux.HandleFunc("POST /ack/{token}", s.handleAck)
+	}
+	if o.SlackSigningSecret != "" {
+		mux.HandleFunc("POST /slack/interactions", s.handleSlack)
+	}
 	return nil
 }
 

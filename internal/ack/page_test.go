@@ -18,7 +18,7 @@ import (
 
 // pageServer serves the ack page over an embedded store holding a firing
 // R14 of shop-prod web.1, with a real alert engine, at the clock's time.
-func pageServer(t *testing.T, now *time.Time) (*httptest.Server, *Links, *store.Store) {
+func pageServer(t *testing.T, now *time.Time, slackSecret ...string) (*httptest.Server, *Links, *store.Store) {
 	t.Helper()
 	st := storetest.MustOpenEmbedded(t)
 	a := &alert.State{Key: "r14|shop-prod|web.1", Rule: alert.RuleR14, App: "shop-prod", Dyno: "web.1", Code: "R14", Severity: alert.Warning,
@@ -34,7 +34,11 @@ func pageServer(t *testing.T, now *time.Time) (*httptest.Server, *Links, *store.
 	}
 	l := mustLinks(t, "b7e1d04c9a2f5e36")
 	mux := http.NewServeMux()
-	if err := Register(mux, Options{Links: l, Store: st, Acker: e, Logger: log, Now: clock}); err != nil {
+	o := Options{Links: l, Store: st, Acker: e, Logger: log, Now: clock}
+	if len(slackSecret) > 0 {
+		o.SlackSigningSecret = slackSecret[0]
+	}
+	if err := Register(mux, o); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(mux)

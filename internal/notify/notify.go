@@ -113,7 +113,7 @@ func Channels(cfg *config.Config) ([]Notifier, error) {
 	}
 	if cfg.SlackBotToken != "" || cfg.SlackWebhookURL != "" {
 		n, err := NewSlack(SlackOptions{Token: cfg.SlackBotToken, Channel: cfg.SlackChannel, WebhookURL: cfg.SlackWebhookURL,
-			APIURL: cfg.SlackAPIURL, MinSeverity: alert.Severity(cfg.SlackMinSeverity)})
+			APIURL: cfg.SlackAPIURL, MinSeverity: alert.Severity(cfg.SlackMinSeverity), Interactive: cfg.SlackSigningSecret != ""})
 		if err != nil {
 			return nil, fmt.Errorf("slack: %w", err)
 		}
