@@ -224,6 +224,12 @@ type alerting struct {
 	notifiers []notify.Notifier
 	store     *store.Store
 	metrics   *metrics.Metrics
+	log       *slog.Logger
+	// changes are the channels told of releases and deploys (PagerDuty),
+	// linking dashboard; now is the clock of their rows.
+	changes   []string
+	dashboard string
+	now       func() time.Time
 	links     *ack.Links // nil: notifications carry no ack links
 }
 
@@ -243,7 +249,8 @@ func newAlerting(cfg *config.Config, rules *alert.Rules, checkList []checks.Chec
 		log.Warn("no alert channel configured: alerts are kept and shown, but nobody is told (set " + notify.ChannelVars + ")")
 	}
 	o := alert.EngineOptions{Store: st, Rules: rules, Channels: names, Logger: log,
-		DashboardURL: publicURL(cfg).String(), Timezone: cfg.Timezone, Now: now, Retired: checks.Retired(checkList)}
+		DashboardURL: publicURL(cfg).String(), Timezone: cfg.Timezone, Now: now, Retired: checks.Retired(checkList),
+		Causes: checks.Causes(checkList)}
 	if links != nil {
 		o.AckURL = links.URL
 	}
@@ -251,7 +258,8 @@ func newAlerting(cfg *config.Config, rules *alert.Rules, checkList []checks.Chec
 	if err != nil {
 		return nil, err
 	}
-	return &alerting{engine: engine, notifiers: notifiers, store: st, metrics: met, links: links,
+	return &alerting{engine: engine, notifiers: notifiers, store: st, metrics: met, log: log, links: links,
+		changes: notify.ChangeChannels(notifiers), dashboard: publicURL(cfg).String(), now: now,
 		detector: &alert.Detector{Rules: rules, KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs}}, nil
 }
 
@@ -278,6 +286,30 @@ func ackLinks(ctx context.Context, cfg *config.Config, log *slog.Logger, st *sto
 // observe is the drain's hook: alert rules see every committed batch.
 func (a *alerting) observe(app string, entries []parse.Entry) {
 	a.engine.Observe(a.detector.Observe(app, entries))
+	a.tellChanges(app, entries)
+}
+
+// changeTimeout bounds writing a batch's releases and deploys to the
+// outbox: the drain's hook has no context of its own, and the batch is
+// committed already.
+const changeTimeout = 5 * time.Second
+
+// tellChanges writes the releases and deploys among entries to the outbox
+// of the channels that take them, once per line (see notify.Changes).
+// Replayed batches never get here.
+func (a *alerting) tellChanges(app string, entries []parse.Entry) {
+	if len(a.changes) == 0 {
+		return
+	}
+	out, err := notify.Changes(app, entries, a.changes, a.dashboard, a.now())
+	if err == nil && len(out) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), changeTimeout)
+		err = a.store.Enqueue(ctx, out...)
+		cancel()
+	}
+	if err != nil {
+		a.log.Error("telling of a release or deploy", "app", app, "err", err)
+	}
 }
 
 // evaluate runs the window rules over every app and lets time act on the

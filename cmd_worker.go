@@ -43,7 +43,7 @@ func newWorker(cfg *config.Config, log *slog.Logger, st *store.Store, al *alerti
 		Hourly: cfg.RetentionHourly.D(), DedupeKeys: store.DefaultRetention().DedupeKeys, Alerts: cfg.RetentionEvents.D(), Checks: cfg.RetentionMinute.D(),
 	}
 	sender, err := notify.NewSender(notify.SenderOptions{Outbox: st, Refs: st, Notifiers: al.notifiers, Holder: workerID(cfg), Logger: log,
-		Delivered: al.metrics.Delivered})
+		Delivered: al.metrics.Delivered, Storms: st, DashboardURL: publicURL(cfg).String()})
 	if err != nil {
 		return nil, err
 	}

@@ -81,6 +81,7 @@ type Alert struct {
 	AckedBy   string    `json:"acked_by,omitempty"` // who acknowledged it, once someone did
 	AckedAt   time.Time `json:"acked_at,omitzero"`
 	AckReason string    `json:"ack_reason,omitempty"`
+	Cause     string    `json:"cause,omitempty"` // the failing check that explains it, whose incident it joined
 }
 
 // Notification is one message sent on every channel: one alert, or several

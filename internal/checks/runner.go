@@ -103,6 +103,21 @@ func Retired(list []Check) func(alert.Key) bool {
 	}
 }
 
+// Causes names, for an app, the alerts of its Postgres and Redis checks:
+// the causes its request timeouts and 5xx join (alert.EngineOptions.Causes,
+// see alert's cause.go).
+func Causes(list []Check) func(app string) []alert.Key {
+	return func(app string) []alert.Key {
+		var out []alert.Key
+		for _, c := range list {
+			if c.App == app && (c.Kind == Postgres || c.Kind == Redis) {
+				out = append(out, alert.Key{Rule: alert.RuleCheck, App: app, Code: c.Name})
+			}
+		}
+		return out
+	}
+}
+
 // LeaseName is the store lease of check name, namespaced apart from the
 // worker's other jobs.
 func LeaseName(name string) string { return "check:" + name }

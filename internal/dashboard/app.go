@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dynowatch/dynowatch/internal/alert"
 	"github.com/dynowatch/dynowatch/internal/duration"
 	"github.com/dynowatch/dynowatch/internal/store"
 )
@@ -81,7 +82,15 @@ type appPage struct {
 	Empty   []string // titles of charts left out for want of data
 	Data    any      // the charts and markers, which html/template writes as JSON into the script block
 	Now     time.Time
+	// The state of its alerts, and what the silence buttons need.
+	Alerts   []alertCard     // its latest episodes, newest first
+	Silences []alert.Silence // the silences in force of the app
+	CanAct   bool
+	AppScope []scope // silence this app
 }
+
+// appAlerts is how many of an app's latest alert episodes its page shows.
+const appAlerts = 10
 
 // maxEvents is how many log lines the app page's table shows.
 const maxEvents = 200
@@ -150,7 +159,13 @@ func (d *dashboard) handleApp(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, first)
 		return
 	}
-	page := appPage{App: app, Range: rg.Name, Ranges: ranges, Charts: []chartData{}, Markers: marks, Events: events, Now: now}
+	v := d.viewer(r)
+	page := appPage{App: app, Range: rg.Name, Ranges: ranges, Charts: []chartData{}, Markers: marks, Events: events, Now: now, CanAct: v.CanAct,
+		AppScope: []scope{appScope(app)}}
+	if err := d.appAlerts(ctx, app, v, &page); err != nil {
+		d.fail(w, r, err)
+		return
+	}
 	for _, c := range appCharts {
 		cd, ok := buildChart(c, series, dynoErrors, from, now, rg.Step)
 		if !ok {
@@ -166,6 +181,27 @@ func (d *dashboard) handleApp(w http.ResponseWriter, r *http.Request) {
 	if err := d.t.ExecuteTemplate(w, "app.html", page); err != nil {
 		d.Logger.Error("rendering the app page", "app", app, "err", err)
 	}
+}
+
+// appAlerts fills in the app's latest alert episodes and its silences.
+func (d *dashboard) appAlerts(ctx context.Context, app string, v viewer, page *appPage) error {
+	as, err := d.Store.Alerts(ctx, store.AlertQuery{App: app, Limit: appAlerts})
+	if err != nil {
+		return err
+	}
+	silences, err := d.Store.ActiveSilences(ctx, page.Now)
+	if err != nil {
+		return err
+	}
+	for _, a := range as {
+		page.Alerts = append(page.Alerts, d.card(a, silences, v, page.Now))
+	}
+	for _, s := range silences {
+		if s.App == app {
+			page.Silences = append(page.Silences, s)
+		}
+	}
+	return nil
 }
 
 // events reads the app's latest events for the table, and the releases,

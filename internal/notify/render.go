@@ -109,6 +109,9 @@ func smsSummary(n *alert.Notification, a alert.Alert) string {
 		return "dynowatch test message"
 	case summary == "" && a.Code == "":
 		return toGSM7(string(a.Rule))
+	case a.Cause != "" && n.Status == alert.Firing:
+		// The cause is what to act on; the dashboard has the rest.
+		return toGSM7("caused by " + strings.TrimSpace(a.Cause))
 	}
 	return toGSM7(summary)
 }
@@ -234,6 +237,9 @@ func newMessageView(n *alert.Notification) messageView {
 	case alert.Acknowledged:
 		v.Intro = append(v.Intro, oneLine(a.AckedBy)+" is on it: no more reminders. Its resolution will still be sent.")
 	}
+	if c := oneLine(a.Cause); c != "" && n.Status == alert.Firing {
+		v.Intro = append(v.Intro, "Caused by "+c+": joined its incident.")
+	}
 	if v.Grouped {
 		v.Intro = append(v.Intro, fmt.Sprintf("%d alerts on %s:", len(n.Alerts), appsOf(n.Alerts)))
 	}
@@ -270,6 +276,7 @@ func newAlertView(n *alert.Notification, a alert.Alert, loc *time.Location) aler
 		add("Since", showTime(a.StartedAt, loc))
 	}
 	add("After release", a.Release)
+	add("Caused by", a.Cause)
 	if a.AckedBy != "" {
 		add("Acknowledged", a.AckedBy+" at "+showTime(a.AckedAt, loc)+sep(oneLine(a.AckReason), ": "))
 	}
