@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/store"
 )
 
 //go:embed templates/page.html
@@ -18,10 +19,11 @@ var templates embed.FS
 
 var pageHTML = template.Must(template.ParseFS(templates, "templates/page.html"))
 
-// Store is what the ack page reads: the alert key's latest episode, and
-// whether it has one.
+// Store is what the ack endpoints read, the alert key's latest episode and
+// whether it has one, and the audit log they add their acks to.
 type Store interface {
 	Alert(ctx context.Context, key string) (alert.State, bool, error)
+	AddAudit(ctx context.Context, e *store.AuditEntry) error
 }
 
 // Acker acknowledges alerts: the alert engine.
@@ -117,6 +119,9 @@ func (s *server) handleAck(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	acked, err := s.o.Acker.Ack(r.Context(), a.Key, by, reason)
+	if err == nil && !a.Acked() {
+		s.audit(r, "ack link", &acked)
+	}
 	switch {
 	case errors.Is(err, alert.ErrBadAck):
 		s.show(w, http.StatusBadRequest, page{Title: "Acknowledge", Alert: &a, Form: true, Name: by, Reason: reason, Problem: true,
@@ -131,6 +136,16 @@ func (s *server) handleAck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.show(w, http.StatusOK, s.stateOf(&acked, page{}))
+}
+
+// audit records the ack of a in the audit log, by actor (how it came: the
+// ack link, Slack). A failure is logged: the ack is done all the same.
+func (s *server) audit(r *http.Request, actor string, a *alert.State) {
+	e := store.AuditEntry{At: s.o.Now(), Actor: actor, Action: store.AuditAck, App: a.App, Rule: a.Rule, Key: a.Key,
+		Reason: a.Ack.Reason, Detail: "as " + a.Ack.By}
+	if err := s.o.Store.AddAudit(r.Context(), &e); err != nil {
+		s.o.Logger.Error("recording an ack in the audit log", "key", a.Key, "by", a.Ack.By, "err", err)
+	}
 }
 
 // open checks the link and reads its alert; on false it has answered.

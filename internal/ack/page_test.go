@@ -97,6 +97,12 @@ func TestAckLinkOnAPhone(t *testing.T) {
 	if code, body = fetch(t, "GET", link, nil); code != http.StatusOK || strings.Contains(body, "<form") || !strings.Contains(body, "Acknowledged by Ana") {
 		t.Fatalf("GET once acknowledged: %d\n%s", code, body)
 	}
+	fetch(t, "POST", link, url.Values{"name": {"Bo"}}) // already acknowledged: Ana's is kept, and logged once
+	audit, err := st.Audit(context.Background(), store.AuditQuery{})
+	if err != nil || len(audit) != 1 || audit[0].Actor != "ack link" || audit[0].Action != store.AuditAck || audit[0].Detail != "as Ana <script>" ||
+		audit[0].Key != "r14|shop-prod|web.1" || audit[0].Reason != "restarting web.1" {
+		t.Fatalf("audit log %+v, %v; want the link's ack once", audit, err)
+	}
 }
 
 // TestAckLinkRefused: an expired link and a forged one are refused with a

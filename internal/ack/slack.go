@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dynowatch/dynowatch/internal/alert"
 	"github.com/dynowatch/dynowatch/internal/notify"
 )
 
@@ -105,9 +106,17 @@ func (s *server) handleSlack(w http.ResponseWriter, r *http.Request) {
 		if p.Type != "block_actions" || a.ActionID != notify.SlackAckAction {
 			continue
 		}
-		if _, err := s.o.Acker.Ack(r.Context(), a.Value, by, ""); err != nil {
+		before, _, err := s.o.Store.Alert(r.Context(), a.Value)
+		var acked alert.State
+		if err == nil {
+			acked, err = s.o.Acker.Ack(r.Context(), a.Value, by, "")
+		}
+		switch {
+		case err != nil:
 			// Not firing any more, or gone: the message shows it soon.
 			s.o.Logger.Warn("ack from slack", "key", a.Value, "by", by, "err", err)
+		case !before.Acked():
+			s.audit(r, "slack", &acked) // this click acked it, not an earlier one
 		}
 	}
 	w.WriteHeader(http.StatusOK)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dynowatch/dynowatch/internal/store"
 )
 
 // Slack's documented example ("Verifying requests from Slack"): this
@@ -111,6 +113,11 @@ func TestSlackButtonAcks(t *testing.T) {
 	a, _, _ := st.Alert(context.Background(), "r14|shop-prod|web.1")
 	if want := fmt.Sprintf("ana (Slack %s)", "U2CERLKJA"); a.Ack.By != want || !a.Ack.At.Equal(now) {
 		t.Fatalf("ack %+v, want by %q at %v", a.Ack, want, now)
+	}
+	signSlack(t, srv.URL, "slack-signing-secret", now, body) // a second click changes nothing
+	audit, err := st.Audit(context.Background(), store.AuditQuery{})
+	if err != nil || len(audit) != 1 || audit[0].Actor != "slack" || audit[0].Detail != "as ana (Slack U2CERLKJA)" {
+		t.Fatalf("audit log %+v, %v; want the click's ack once", audit, err)
 	}
 }
 
