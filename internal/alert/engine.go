@@ -337,6 +337,36 @@ func (e *Engine) RetireApp(ctx context.Context, app string) error {
 	return errors.Join(errs...)
 }
 
+// Ack records that by acknowledged the alert key's firing episode, and
+// why (optional), and returns its state. It reports ErrNoAlert for a key
+// without state, ErrNotFiring when the episode is pending or over, and
+// ErrBadAck for an empty or over-long name or reason. Acknowledging an
+// episode already acknowledged changes nothing and returns the first ack.
+func (e *Engine) Ack(ctx context.Context, key, by, reason string) (State, error) {
+	for attempt := 0; attempt < 5; attempt++ {
+		cur, ok, err := e.o.Store.Alert(ctx, key)
+		if err != nil {
+			return State{}, fmt.Errorf("alert %s: %w", key, err)
+		}
+		if !ok {
+			return State{}, fmt.Errorf("%w: %s", ErrNoAlert, key)
+		}
+		next, changed, err := Acknowledge(cur, by, reason, e.o.Now())
+		if err != nil || !changed {
+			return next, err
+		}
+		saved, err := e.o.Store.SaveAlert(ctx, &next, cur.Version, nil)
+		if err != nil {
+			return State{}, fmt.Errorf("alert %s: %w", key, err)
+		}
+		if saved {
+			e.o.Logger.Info("alert acknowledged", "key", key, "app", next.App, "by", next.Ack.By, "reason", next.Ack.Reason)
+			return next, nil
+		}
+	}
+	return State{}, fmt.Errorf("alert %s: changed by other dynos five times in a row", key)
+}
+
 // retired says whether nothing will observe the alert s again: its rule is
 // off (or no longer exists), or its check or channel is no longer
 // configured.
