@@ -10,12 +10,11 @@ import (
 )
 
 // TestStorySharedCausePagesOnce: with the README's CHECK_DB of the app
-// shop, the database stops answering. The check pages; the H12s, H13s and
-// the 5xx rate and the slow requests that follow minutes later are one
-// message, each alert
-// naming the failing check, not three pages. The dashboard's API lists them
-// as alerts of their own, and when the errors stop they resolve on their
-// own. On both databases.
+// shop, the database stops answering. The check pages; the H12s and H13s,
+// and the 5xx rate and slow requests they make, minutes later, are one
+// message, each alert naming the failing check, not four pages. The
+// dashboard's API lists them as alerts of their own, and when the errors
+// stop they resolve on their own. On both databases.
 func TestStorySharedCausePagesOnce(t *testing.T) {
 	t.Parallel()
 	example := readmeSetExample(t, "#### A shared cause pages once")
@@ -28,6 +27,8 @@ func TestStorySharedCausePagesOnce(t *testing.T) {
 	eachStoreOf(t, func(t *testing.T, st *store.Store) { sharedCauseStory(t, st, check) })
 }
 
+// sharedCauseStory is TestStorySharedCausePagesOnce on st with the
+// CHECK_DB var check.
 func sharedCauseStory(t *testing.T, st *store.Store, check string) {
 	s := newStoryOn(t, st, check, "APP_DATABASE_URL=postgres://app@127.0.0.1:1/shop?sslmode=disable", "ALERT_SILENCE_ENABLED=false")
 	s.runChecks(func() bool { return s.firing(alert.RuleCheck) })
