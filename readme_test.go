@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"maps"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -537,6 +539,63 @@ func TestREADMERoutingExample(t *testing.T) {
 	}
 }
 
+// TestREADMEActingExamples: the README's DASHBOARD_VIEW_PASSWORD command
+// makes a password config accepts, and its curl commands, run by sh against
+// a dynowatch with both passwords, silence the app as ana and show that in
+// the audit log; the first one with the view password is refused.
+func TestREADMEActingExamples(t *testing.T) {
+	t.Parallel()
+	text := readme(t)
+	gen := regexp.MustCompile(`heroku config:set DASHBOARD_VIEW_PASSWORD=\$\(([^)]+)\)`).FindStringSubmatch(text)
+	block := regexp.MustCompile(`(?m)^    (curl -s -u ana:\$DASHBOARD_PASSWORD .*\\\n(?:      .*\n)+    curl -s -u ana:\$DASHBOARD_VIEW_PASSWORD .*)\n`).FindStringSubmatch(text)
+	if gen == nil || block == nil {
+		t.Fatal("README.md no longer shows the DASHBOARD_VIEW_PASSWORD command and the two curl commands after it; this test runs them")
+	}
+	out, err := exec.Command("sh", "-c", gen[1]).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", gen[1], err)
+	}
+	view := strings.TrimSpace(string(out))
+	if _, err := config.Load([]string{"DASHBOARD_PASSWORD=ops-pw", "DASHBOARD_VIEW_PASSWORD=" + view}); err != nil {
+		t.Fatalf("the README's generated view password: %v", err)
+	}
+	base, _, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "ops-pw", "DASHBOARD_VIEW_PASSWORD": view})
+	script := strings.ReplaceAll(block[1], "https://<your-dynowatch>.herokuapp.com", base)
+	sh := func(script string) []string {
+		t.Helper()
+		cmd := exec.Command("sh", "-c", script)
+		cmd.Env = append(os.Environ(), "DASHBOARD_PASSWORD=ops-pw", "DASHBOARD_VIEW_PASSWORD="+view)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s: %v", script, err)
+		}
+		return strings.Split(strings.TrimSpace(string(out)), "\n")
+	}
+	lines := sh(script)
+	if len(lines) != 2 {
+		t.Fatalf("the README's curl commands printed %q, want two JSON lines", lines)
+	}
+	var silence struct {
+		App       string `json:"app"`
+		CreatedBy string `json:"created_by"`
+	}
+	var audit struct {
+		Entries []struct{ Actor, Action, App, Reason string } `json:"entries"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &silence); err != nil || silence.App != "shop" || silence.CreatedBy != "ana" {
+		t.Errorf("the silence: %s (%v), want shop's, by ana", lines[0], err)
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &audit); err != nil || len(audit.Entries) != 1 ||
+		audit.Entries[0] != (struct{ Actor, Action, App, Reason string }{"ana", "silence", "shop", "planned maintenance"}) {
+		t.Errorf("the audit log: %s (%v), want ana's silence of shop", lines[1], err)
+	}
+	first, _, _ := strings.Cut(script, "\n    curl")
+	refused := sh(strings.Replace(first, "$DASHBOARD_PASSWORD", "$DASHBOARD_VIEW_PASSWORD", 1))
+	if !strings.Contains(refused[0], "may look, not act") {
+		t.Errorf("the silence posted with the view password: %q, want it refused", refused)
+	}
+}
+
 // TestREADMEAckExample runs the README's curl acknowledgement against a
 // server whose R14 of my-app web.1 fired: it answers the ack, and the
 // alerts list shows it.
@@ -594,5 +653,36 @@ func TestREADMEAckExample(t *testing.T) {
 	getJSON(t, base+"/api/v1/alerts?state=firing", "pw", &listed)
 	if len(listed.Alerts) != 1 || listed.Alerts[0].Ack == nil || listed.Alerts[0].Ack.By != "Ana" {
 		t.Fatalf("firing alerts = %+v, want the R14 acknowledged by Ana", listed)
+	}
+}
+
+// TestREADMEParseExample runs the README's `dynowatch parse` example with a
+// bad line, through the shell as shown (the binary in place of `go run .`),
+// and checks that stdout has a line for each message, the bad one's as the
+// README shows it, stderr the README's report, and the exit status is 1.
+func TestREADMEParseExample(t *testing.T) {
+	t.Parallel()
+	m := regexp.MustCompile(`\n    (printf '%s\\n' [^\n]*) \| go run \. parse\n\n((?:    [^\n]*\n)+)\nand on stderr:\n\n((?:    [^\n]*\n)+)`).FindStringSubmatch(readme(t))
+	if m == nil {
+		t.Fatal("README.md no longer shows the `dynowatch parse` example with a bad line and its stderr")
+	}
+	dedent := func(block string) string { return strings.ReplaceAll(block, "\n    ", "\n")[4:] }
+	bin := filepath.Join(t.TempDir(), "dynowatch")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command("sh", "-c", m[1]+" | "+bin+" parse")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Errorf("exit: %v, want status 1 for a message that could not be parsed", err)
+	}
+	if got, want := stdout.String(), dedent(m[2]); got != want {
+		t.Errorf("stdout:\n%s\nwant the README's:\n%s", got, want)
+	}
+	if got, want := stderr.String(), dedent(m[3]); got != want {
+		t.Errorf("stderr:\n%s\nwant the README's:\n%s", got, want)
 	}
 }

@@ -17,7 +17,9 @@ import (
 
 	"github.com/dynowatch/dynowatch/internal/alert"
 	"github.com/dynowatch/dynowatch/internal/api"
+	"github.com/dynowatch/dynowatch/internal/auth"
 	"github.com/dynowatch/dynowatch/internal/config"
+	"github.com/dynowatch/dynowatch/internal/metrics"
 	"github.com/dynowatch/dynowatch/internal/store"
 	"github.com/dynowatch/dynowatch/internal/store/storetest"
 )
@@ -135,7 +137,7 @@ func TestReplayedReleaseIsJudgedButNeverPages(t *testing.T) {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st := storetest.MustOpen(t, store.Config{Path: db, MaxConns: 1, Logger: log})
-	al, err := newAlerting(&config.Config{Timezone: "UTC"}, alert.DefaultRules(), nil, log, st, newMetrics(), time.Now)
+	al, err := newAlerting(&config.Config{Timezone: "UTC"}, alert.DefaultRules(), nil, log, st, metrics.New(), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +150,7 @@ func TestReplayedReleaseIsJudgedButNeverPages(t *testing.T) {
 		t.Errorf("replay raised %+v, %v", alerts, err)
 	}
 	mux := http.NewServeMux()
-	if err := api.Register(mux, api.Options{Store: st, Alerts: al.engine, Rules: alert.DefaultRules(), Passwords: []string{"pw"}, Logger: log}); err != nil {
+	if err := api.Register(mux, api.Options{Store: st, Alerts: al.engine, Rules: alert.DefaultRules(), Guard: auth.NewDashboard([]string{"pw"}, nil, "dynowatch"), Logger: log}); err != nil {
 		t.Fatal(err)
 	}
 	req := httptest.NewRequest("GET", "/api/v1/apps/shop/releases?since=2h", nil)

@@ -181,11 +181,8 @@ func (d *Detector) postgres(out []Observation, e *parse.Entry, app string) []Obs
 func (d *Detector) redis(out []Observation, e *parse.Entry, app string) []Observation {
 	m := &e.Metrics
 	kvs := m.Attachment
-	share, ok := m.Sample("connection_percentage_used")
-	if !ok {
-		share, ok = m.Sample("connections_percentage_used")
-	}
-	if ok {
+	// parse names Key-Value Store's connection-percentage-used as Postgres's.
+	if share, ok := m.Sample("connections_percentage_used"); ok {
 		active, _ := m.Sample("active_connections")
 		limit, _ := m.Sample("max_connections")
 		out = d.share(out, e, app, RuleKVSConnectionsUsed, kvs, share, fmt.Sprintf("Key-Value Store %s: %.0f connections of the plan's %.0f", kvs, active, limit))

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/dynowatch/dynowatch/internal/duration"
 )
 
 // MemoryPoint is a dyno's memory in one minute: rss plus swap (what R14
@@ -90,7 +92,7 @@ func (r *Rules) ForecastMemory(app string, d DynoMemory, now time.Time) MemoryFo
 		return f
 	case len(pts) < minMemorySamples || f.Span < minSpan:
 		f.Why = fmt.Sprintf("too few samples since it started (%d over %s; a fit needs %d over %s)",
-			len(pts), ShortDuration(f.Span), minMemorySamples, ShortDuration(minSpan))
+			len(pts), duration.Short(f.Span), minMemorySamples, duration.Short(minSpan))
 		return f
 	}
 	slope, intercept, r2 := fitLine(pts)

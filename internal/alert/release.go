@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dynowatch/dynowatch/internal/duration"
 )
 
 // Release is one release of an app: a "Release vN created by …" line, with
@@ -169,7 +171,7 @@ func (v ReleaseVerdict) Summary(app string) string {
 				sep = ", "
 			}
 		}
-		fmt.Fprintf(&b, " (%s after it against as long before)", ShortDuration(v.AfterEnd.Sub(v.At)))
+		fmt.Fprintf(&b, " (%s after it against as long before)", duration.Short(v.AfterEnd.Sub(v.At)))
 		if v.Verdict == VerdictWorse && v.Previous != "" {
 			fmt.Fprintf(&b, "; roll back: heroku rollback %s -a %s", v.Previous, app)
 		}

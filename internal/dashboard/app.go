@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/duration"
 	"github.com/dynowatch/dynowatch/internal/store"
 )
 
@@ -89,7 +89,15 @@ type appPage struct {
 	Empty   []string // titles of charts left out for want of data
 	Data    any      // the charts and markers, which html/template writes as JSON into the script block
 	Now     time.Time
+	// The state of its alerts, and what the silence buttons need.
+	Alerts   []alertCard     // its latest episodes, newest first
+	Silences []alert.Silence // the silences in force of the app
+	CanAct   bool
+	AppScope []scope // silence this app
 }
+
+// appAlerts is how many of an app's latest alert episodes its page shows.
+const appAlerts = 10
 
 // maxEvents is how many log lines the app page's table shows.
 const maxEvents = 200
@@ -168,7 +176,13 @@ func (d *dashboard) handleApp(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, first)
 		return
 	}
-	page := appPage{App: app, Range: rg.Name, Ranges: ranges, Charts: []chartData{}, Markers: marks, Events: events, Now: now}
+	v := d.viewer(r)
+	page := appPage{App: app, Range: rg.Name, Ranges: ranges, Charts: []chartData{}, Markers: marks, Events: events, Now: now, CanAct: v.CanAct,
+		AppScope: []scope{appScope(app)}}
+	if err := d.appAlerts(ctx, app, v, &page); err != nil {
+		d.fail(w, r, err)
+		return
+	}
 	for _, c := range appCharts {
 		cd, ok := buildChart(c, series, dynoErrors, from, now, rg.Step)
 		if !ok {
@@ -187,6 +201,27 @@ func (d *dashboard) handleApp(w http.ResponseWriter, r *http.Request) {
 	if err := d.t.ExecuteTemplate(w, "app.html", page); err != nil {
 		d.Logger.Error("rendering the app page", "app", app, "err", err)
 	}
+}
+
+// appAlerts fills in the app's latest alert episodes and its silences.
+func (d *dashboard) appAlerts(ctx context.Context, app string, v viewer, page *appPage) error {
+	as, err := d.Store.Alerts(ctx, store.AlertQuery{App: app, Limit: appAlerts})
+	if err != nil {
+		return err
+	}
+	silences, err := d.Store.ActiveSilences(ctx, page.Now)
+	if err != nil {
+		return err
+	}
+	for _, a := range as {
+		page.Alerts = append(page.Alerts, d.card(a, silences, v, page.Now))
+	}
+	for _, s := range silences {
+		if s.App == app {
+			page.Silences = append(page.Silences, s)
+		}
+	}
+	return nil
 }
 
 // events reads the app's latest events for the table, and the releases,
@@ -351,7 +386,7 @@ func buildChart(c chartSpec, series map[string][]store.Series, dynoErrors []stor
 	}
 	unit := c.Unit
 	if unit == "per step" {
-		unit = "per " + stepName(step)
+		unit = "per " + duration.Format(step)
 	}
 	cd := chartData{ID: c.ID, Title: c.Title, Unit: unit, Stacked: c.Stacked, Data: make([][]*float64, 1, len(lines)+1)}
 	x := make([]*float64, len(xs))
@@ -375,12 +410,4 @@ func buildChart(c chartSpec, series map[string][]store.Series, dynoErrors []stor
 		cd.Data = append(cd.Data, col)
 	}
 	return cd, true
-}
-
-// stepName writes a step as "5m" or "3h".
-func stepName(d time.Duration) string {
-	if d%time.Hour == 0 {
-		return fmt.Sprintf("%dh", d/time.Hour)
-	}
-	return fmt.Sprintf("%dm", d/time.Minute)
 }

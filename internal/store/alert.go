@@ -12,11 +12,11 @@ import (
 	"github.com/dynowatch/dynowatch/internal/parse"
 )
 
-// Limits of what SaveAlert keeps of an alert.State. The store keeps what
-// package alert tells it; it decides nothing about the lifecycle except
-// where an episode ends (see SaveAlert).
+// Limits of what SaveAlert keeps of an alert.State, besides its evidence
+// (alert.MaxEvidence). The store keeps what package alert tells it; it
+// decides nothing about the lifecycle except where an episode ends (see
+// SaveAlert).
 const (
-	MaxEvidence    = 20
 	MaxTransitions = 10
 	MaxRecent      = 100
 )
@@ -54,8 +54,8 @@ var alertCols = []string{
 var alertSelect = "SELECT id, " + strings.Join(alertCols, ", ") + " FROM alerts"
 
 func alertValues(a *alert.State, version int64) []any {
-	ev := make([]string, 0, min(len(a.Evidence), MaxEvidence))
-	for _, l := range a.Evidence[:min(len(a.Evidence), MaxEvidence)] {
+	ev := make([]string, 0, min(len(a.Evidence), alert.MaxEvidence))
+	for _, l := range a.Evidence[:min(len(a.Evidence), alert.MaxEvidence)] {
 		ev = append(ev, cleanText(l))
 	}
 	tr := a.Transitions[max(0, len(a.Transitions)-MaxTransitions):]
@@ -258,6 +258,7 @@ type AlertQuery struct {
 	Phase  alert.Phase // pending, firing or resolved
 	App    string
 	Key    string // the episodes of one alert
+	ID     int64  // one episode
 	Before int64  // cursor: only episodes with ID < Before; 0 for the newest
 	Limit  int    // 0 means DefaultAlertLimit; at most MaxAlertLimit
 }
@@ -279,6 +280,7 @@ func (s *Store) Alerts(ctx context.Context, q AlertQuery) ([]alert.State, error)
 	f.and(q.Phase != "", "state =", string(q.Phase))
 	f.and(q.App != "", "app =", q.App)
 	f.and(q.Key != "", "key =", q.Key)
+	f.and(q.ID > 0, "id =", q.ID)
 	f.and(q.Before > 0, "id <", q.Before)
 	query, args := f.page(limit)
 	as, err := queryAll(ctx, s.q, scanAlert, query, args...)

@@ -332,6 +332,21 @@ func (s *Store) LastNotified(ctx context.Context, alertKeys []string) (map[strin
 	return out, nil
 }
 
+// AlertDeliveries returns the outbox rows of the alert key created from
+// from to to (zero: no end), oldest first: where an episode was notified,
+// and how each delivery went. Rows are pruned with the outbox.
+func (s *Store) AlertDeliveries(ctx context.Context, key string, from, to time.Time) ([]notify.Delivery, error) {
+	f := newFilter(`SELECT `+outboxCols+` FROM outbox WHERE alert_key = $1`, key)
+	f.and(true, "created_us >=", micros(from))
+	f.and(!to.IsZero(), "created_us <=", micros(to))
+	f.sb.WriteString(" ORDER BY id LIMIT 1000")
+	out, err := queryAll(ctx, s.q, scanOutbox, f.sb.String(), f.args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: deliveries of %s: %w", key, err)
+	}
+	return out, nil
+}
+
 // groupScan is how many of an app's newest rows LastGroupStart looks at: a
 // group's start is within its group wait, a minute or so, so it is among
 // them unless a storm of other rows came after it.
@@ -376,7 +391,10 @@ type OutboxStats struct {
 func (s *Store) OutboxStats(ctx context.Context, now time.Time) (OutboxStats, error) {
 	st := OutboxStats{FailedByChannel: map[string]int{}, LastError: map[string]string{}}
 	var oldest int64
-	err := s.q.queryRow(ctx, `SELECT count(*), coalesce(min(created_us), 0) FROM outbox WHERE sent_us = 0 AND gave_up_us = 0`).
+	// A storm summary is held a span of its cap by design: it waits from
+	// when it is due.
+	err := s.q.queryRow(ctx, `SELECT count(*), coalesce(min(CASE WHEN status = $1 THEN next_us ELSE created_us END), 0)
+		FROM outbox WHERE sent_us = 0 AND gave_up_us = 0`, string(notify.StatusStorm)).
 		Scan(&st.Pending, &oldest)
 	if err != nil {
 		return st, fmt.Errorf("store: outbox stats: %w", err)
