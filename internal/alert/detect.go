@@ -181,8 +181,7 @@ func (d *Detector) postgres(out []Observation, e *parse.Entry, app string) []Obs
 func (d *Detector) redis(out []Observation, e *parse.Entry, app string) []Observation {
 	m := &e.Metrics
 	kvs := m.Attachment
-	// parse names Key-Value Store's connection-percentage-used as Postgres's.
-	if share, ok := m.Sample("connections_percentage_used"); ok {
+	if share, ok := m.Sample("connections_percentage_used"); ok { // parse renames the Key-Value Store's singular
 		active, _ := m.Sample("active_connections")
 		limit, _ := m.Sample("max_connections")
 		out = d.share(out, e, app, RuleKVSConnectionsUsed, kvs, share, fmt.Sprintf("Key-Value Store %s: %.0f connections of the plan's %.0f", kvs, active, limit))

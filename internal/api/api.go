@@ -63,10 +63,10 @@ func Register(mux *http.ServeMux, o Options) error {
 		return errors.New("api: Options.Store is required")
 	case o.Alerts == nil:
 		return errors.New("api: Options.Alerts is required")
-	case o.Rules == nil:
-		return errors.New("api: Options.Rules is required")
 	case o.Guard == nil:
 		return errors.New("api: Options.Guard is required")
+	case o.Rules == nil:
+		return errors.New("api: Options.Rules is required")
 	case o.Logger == nil:
 		return errors.New("api: Options.Logger is required")
 	}

@@ -33,11 +33,11 @@ type Store interface {
 	CheckResults(ctx context.Context, name string, since time.Time, limit int) ([]checks.Result, error)
 	CheckUptime(ctx context.Context, name string, from, to time.Time) (store.Uptime, error)
 	Alerts(ctx context.Context, q store.AlertQuery) ([]alert.State, error)
-	DynoMemory(ctx context.Context, app string, now time.Time) ([]alert.DynoMemory, error)
-	alert.ReleaseFigures
 	ActiveSilences(ctx context.Context, now time.Time) ([]alert.Silence, error)
 	AlertDeliveries(ctx context.Context, key string, from, to time.Time) ([]notify.Delivery, error)
 	Audit(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, error)
+	DynoMemory(ctx context.Context, app string, now time.Time) ([]alert.DynoMemory, error)
+	alert.ReleaseFigures
 }
 
 // Options configures the dashboard.
