@@ -79,9 +79,12 @@ func (s Silence) matches(st *State) bool {
 
 // EngineOptions configures an Engine.
 type EngineOptions struct {
-	Store        Store
-	Rules        *Rules
-	Channels     []string // names of the notifiers that get every notification
+	Store    Store
+	Rules    *Rules
+	Channels []string // names of the notifiers that get every notification
+	// Escalation says which channels are told when: at once, or later if
+	// nobody acknowledges the alert. Zero: every channel at once.
+	Escalation   Escalation
 	Logger       *slog.Logger
 	Now          func() time.Time // optional
 	DashboardURL string           // for links; optional
@@ -97,8 +100,9 @@ type EngineOptions struct {
 // notifications they call for to the outbox. Any number of dynos may run
 // one: states change by compare-and-set.
 type Engine struct {
-	o   EngineOptions
-	obs *obsQueue
+	o     EngineOptions
+	obs   *obsQueue
+	tiers map[Severity]Tiers // the channels of each escalation tier, by severity
 }
 
 // NewEngine returns an Engine.
@@ -114,7 +118,11 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Engine{o: o, obs: newObsQueue()}, nil
+	tiers, err := o.Escalation.resolve(o.Channels)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{o: o, obs: newObsQueue(), tiers: tiers}, nil
 }
 
 // Observe queues observations for Run without waiting on the store: the
@@ -292,6 +300,14 @@ func (e *Engine) Tick(ctx context.Context) error {
 			} else {
 				s, st = Tick(s, r, e.o.Rules.Policy, now, silenced || a.Rule == RuleMaintenance)
 			}
+			if st == "" && !retired {
+				// Escalating in a tick of its own, never with a reminder,
+				// keeps a new tier from hearing a reminder before its firing.
+				var up bool
+				if s, up = Escalate(s, e.tiers[s.Severity], now, silenced || a.Rule == RuleMaintenance); up {
+					return s, []Status{escalated}
+				}
+			}
 			if st == "" {
 				return s, nil
 			}
@@ -424,7 +440,7 @@ func (e *Engine) update(ctx context.Context, key string, silences []Silence, now
 		}
 		var out []Outgoing
 		for _, st := range statuses {
-			o, err := e.outgoing(ctx, &next, st, now)
+			o, err := e.outgoing(ctx, &next, st, cur.Tier, now)
 			if err != nil {
 				return err
 			}
@@ -436,7 +452,7 @@ func (e *Engine) update(ctx context.Context, key string, silences []Silence, now
 		}
 		if ok {
 			for _, st := range statuses {
-				e.o.Logger.Info("alert "+string(st), "key", key, "app", next.App, "severity", next.Severity, "summary", next.Summary)
+				e.o.Logger.Info("alert "+string(st), "key", key, "app", next.App, "severity", next.Severity, "tier", next.Tier, "summary", next.Summary)
 			}
 			return nil
 		}
@@ -483,10 +499,40 @@ func mutedInMaintenance(s *State) bool {
 	return false
 }
 
-// outgoing renders a notification about s for every channel.
-func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Time) ([]Outgoing, error) {
-	if len(e.o.Channels) == 0 {
+// escalated is the status of a notification to the tiers an alert just
+// reached (Escalate); it goes out to them as a firing, their first news of
+// the alert.
+const escalated Status = "escalated"
+
+// channels returns who is told st of s, which was at tier from before:
+// a firing, reminder or resolution the tiers it reached (a resolution
+// only them: the others never heard of it), an escalation the tiers it
+// just reached.
+func (e *Engine) channels(s *State, st Status, from int) []string {
+	tiers := e.tiers[s.Severity]
+	if tiers == nil {
+		tiers = Tiers{{Channels: e.o.Channels}} // not a severity: no escalation
+	}
+	lo, hi := 0, maxTier(s, len(tiers))
+	if st == escalated {
+		lo = min(from, hi)
+	}
+	var out []string
+	for _, t := range tiers[lo:hi] {
+		out = append(out, t.Channels...)
+	}
+	return out
+}
+
+// outgoing renders a notification about s for the channels that are to
+// hear it (see channels); from is the tier s was at before.
+func (e *Engine) outgoing(ctx context.Context, s *State, st Status, from int, now time.Time) ([]Outgoing, error) {
+	channels := e.channels(s, st, from)
+	if len(channels) == 0 {
 		return nil, nil
+	}
+	if st == escalated {
+		st = Firing
 	}
 	a := s.Alert()
 	if (st == Firing || st == Flapping) && s.App != "" {
@@ -514,7 +560,7 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 	// never held because a warning of the same app went out first. Alerts
 	// of no app share no outage, so they are never held.
 	var notBefore time.Time
-	if st == Firing && e.o.Rules.Policy.GroupWait > 0 && s.App != "" {
+	if st == Firing && s.Tier <= 1 && e.o.Rules.Policy.GroupWait > 0 && s.App != "" {
 		start, ok, err := e.o.Store.LastGroupStart(ctx, s.App, s.Severity, now.Add(-e.o.Rules.Policy.GroupWait))
 		if err != nil {
 			return nil, fmt.Errorf("alert %s: grouping: %w", s.Key, err)
@@ -523,8 +569,8 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 			notBefore = start.Add(e.o.Rules.Policy.GroupWait)
 		}
 	}
-	out := make([]Outgoing, 0, len(e.o.Channels))
-	for _, c := range e.o.Channels {
+	out := make([]Outgoing, 0, len(channels))
+	for _, c := range channels {
 		out = append(out, Outgoing{DeliveryID: n.ID, Channel: c, App: s.App, AlertKey: s.Key, Status: st, Severity: s.Severity,
 			Urgent: s.Rule.Instant(), Payload: payload, CreatedAt: now, NotBefore: notBefore})
 	}
