@@ -8,8 +8,12 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -234,4 +238,85 @@ func TestStoryRestartKeepsPendingEscalation(t *testing.T) {
 		s.expect("firing shop r15 R15")
 		p.expect(t, "ntfy firing", "pagerduty trigger")
 	})
+}
+
+// readmeEscalation returns the vars of the README's Escalation example.
+func readmeEscalation(t *testing.T) map[string]string {
+	t.Helper()
+	m := regexp.MustCompile("(?s)### Escalation\n.*?```sh\n(.*?)```").FindStringSubmatch(readme(t))
+	if m == nil {
+		t.Fatal("README.md no longer shows the Escalation example")
+	}
+	out := map[string]string{}
+	for _, kv := range regexp.MustCompile(`([A-Z_]+)=("[^"]*"|\S+)`).FindAllStringSubmatch(m[1], -1) {
+		out[kv[1]] = strings.Trim(kv[2], `"`)
+	}
+	if out["ALERT_ESCALATION"] == "" || out["ALERT_ESCALATION_CRITICAL"] == "" {
+		t.Fatalf("README's Escalation example %v sets no ALERT_ESCALATION and ALERT_ESCALATION_CRITICAL", out)
+	}
+	return out
+}
+
+// TestREADMEEscalationExample sets the README's Escalation example, with
+// Slack, SMS and PagerDuty pointed at a fake of their APIs, and lets a
+// warning (R14) and a critical alert (R15) of two apps fire for 40
+// minutes, nobody acknowledging them: the warning reaches Slack at once and
+// SMS at ten minutes, never PagerDuty; the critical one Slack and SMS at
+// once and PagerDuty at five minutes.
+func TestREADMEEscalationExample(t *testing.T) {
+	t.Parallel()
+	var (
+		mu    sync.Mutex
+		heard []string // "channel app minutes:seconds after the start"
+		s     *story
+	)
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		channel := "slack"
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/sms/"):
+			channel = "sms"
+			io.WriteString(w, `{"messages":[{"status":{"groupId":1,"groupName":"PENDING"}}]}`)
+		case r.URL.Path == "/v2/enqueue":
+			channel = "pagerduty"
+			w.WriteHeader(http.StatusAccepted)
+			io.WriteString(w, `{"status":"success","message":"Event processed","dedup_key":"x"}`)
+		default:
+			io.WriteString(w, "ok")
+		}
+		app := "?"
+		for _, a := range []string{"shop", "api"} {
+			if strings.Contains(string(body), a) {
+				app = a
+			}
+		}
+		at := s.now().Sub(storyBegin)
+		mu.Lock()
+		heard = append(heard, fmt.Sprintf("%s %s %02d:%02d", channel, app, int(at.Minutes()), int(at.Seconds())%60))
+		mu.Unlock()
+	}))
+	defer fake.Close()
+	env := []string{"SLACK_WEBHOOK_URL=" + fake.URL + "/services/T000/B000/XXXXXXXX",
+		"INFOBIP_BASE_URL=" + fake.URL, "INFOBIP_API_KEY=k", "ALERT_SMS_TO=41793026727",
+		"PAGERDUTY_ROUTING_KEY=" + storyRoutingKey, "PAGERDUTY_API_URL=" + fake.URL}
+	for k, v := range readmeEscalation(t) {
+		env = append(env, k+"="+v)
+	}
+	s = newStory(t, env...)
+	for range 8 {
+		s.log("shop", "heroku[web.1]: Error R14 (Memory quota exceeded)")
+		s.log("api", storyR15)
+		s.advance(5 * time.Minute)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// The alerts fire at 00:00 and go out at the worker's first tick (it
+	// runs every 15 s); a tier due at 10:00 goes out at the tick of 10:00.
+	want := []string{"slack shop 00:15", "slack api 00:15", "sms api 00:15", "pagerduty api 05:00", "sms shop 10:00"}
+	got := slices.Clone(heard)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("the channels heard, in any order:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
 }
