@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynowatch/dynowatch/internal/metrics"
 	"github.com/dynowatch/dynowatch/internal/store"
 )
 
@@ -185,7 +186,7 @@ func TestStorySecondWorkerNeverEscalatesTwice(t *testing.T) {
 	eachStoreOf(t, func(t *testing.T, st *store.Store) {
 		p := newTiers(t)
 		s := newStoryOn(t, st, p.env()...)
-		other, err := newAlerting(s.cfg, s.cfg.Rules, s.checks, s.logger, s.st, newMetrics(), s.now)
+		other, err := newAlerting(s.cfg, s.cfg.Rules, s.checks, s.logger, s.st, metrics.New(), s.now)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"maps"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -594,5 +596,36 @@ func TestREADMEAckExample(t *testing.T) {
 	getJSON(t, base+"/api/v1/alerts?state=firing", "pw", &listed)
 	if len(listed.Alerts) != 1 || listed.Alerts[0].Ack == nil || listed.Alerts[0].Ack.By != "Ana" {
 		t.Fatalf("firing alerts = %+v, want the R14 acknowledged by Ana", listed)
+	}
+}
+
+// TestREADMEParseExample runs the README's `dynowatch parse` example with a
+// bad line, through the shell as shown (the binary in place of `go run .`),
+// and checks that stdout has a line for each message, the bad one's as the
+// README shows it, stderr the README's report, and the exit status is 1.
+func TestREADMEParseExample(t *testing.T) {
+	t.Parallel()
+	m := regexp.MustCompile(`\n    (printf '%s\\n' [^\n]*) \| go run \. parse\n\n((?:    [^\n]*\n)+)\nand on stderr:\n\n((?:    [^\n]*\n)+)`).FindStringSubmatch(readme(t))
+	if m == nil {
+		t.Fatal("README.md no longer shows the `dynowatch parse` example with a bad line and its stderr")
+	}
+	dedent := func(block string) string { return strings.ReplaceAll(block, "\n    ", "\n")[4:] }
+	bin := filepath.Join(t.TempDir(), "dynowatch")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command("sh", "-c", m[1]+" | "+bin+" parse")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Errorf("exit: %v, want status 1 for a message that could not be parsed", err)
+	}
+	if got, want := stdout.String(), dedent(m[2]); got != want {
+		t.Errorf("stdout:\n%s\nwant the README's:\n%s", got, want)
+	}
+	if got, want := stderr.String(), dedent(m[3]); got != want {
+		t.Errorf("stderr:\n%s\nwant the README's:\n%s", got, want)
 	}
 }

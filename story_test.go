@@ -31,6 +31,7 @@ import (
 	"github.com/dynowatch/dynowatch/internal/config"
 	"github.com/dynowatch/dynowatch/internal/drain"
 	"github.com/dynowatch/dynowatch/internal/ingest"
+	"github.com/dynowatch/dynowatch/internal/metrics"
 	"github.com/dynowatch/dynowatch/internal/notify"
 	"github.com/dynowatch/dynowatch/internal/parse"
 	"github.com/dynowatch/dynowatch/internal/store"
@@ -143,6 +144,7 @@ func newStoryOn(t *testing.T, st *store.Store, env ...string) *story {
 			if err := s.al.engine.Apply(s.ctx, s.al.detector.Observe(app, entries)); err != nil {
 				t.Errorf("applying observations: %v", err)
 			}
+			s.al.tellChanges(app, entries)
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +191,7 @@ func (s *story) configure(env ...string) {
 		s.t.Fatal(err)
 	}
 	s.checks = s.cfg.Checks
-	if s.al, err = newAlerting(s.cfg, s.cfg.Rules, s.checks, s.logger, s.st, newMetrics(), s.now); err != nil {
+	if s.al, err = newAlerting(s.cfg, s.cfg.Rules, s.checks, s.logger, s.st, metrics.New(), s.now); err != nil {
 		s.t.Fatal(err)
 	}
 	s.sender = s.newSender("story")
@@ -198,7 +200,7 @@ func (s *story) configure(env ...string) {
 // newSender is another worker's sender on the story's store and channels.
 func (s *story) newSender(holder string) *notify.Sender {
 	s.t.Helper()
-	sender, err := notify.NewSender(notify.SenderOptions{Outbox: s.st, Refs: s.st, Notifiers: s.al.notifiers, Holder: holder,
+	sender, err := notify.NewSender(notify.SenderOptions{Outbox: s.st, Refs: s.st, Storms: s.st, DashboardURL: s.cfg.URL, Notifiers: s.al.notifiers, Holder: holder,
 		Logger: s.logger, Now: s.now})
 	if err != nil {
 		s.t.Fatal(err)

@@ -89,6 +89,10 @@ type EngineOptions struct {
 	Now          func() time.Time // optional
 	DashboardURL string           // for links; optional
 	Timezone     string           // ALERT_TIMEZONE; optional
+	// Causes, if set, names the alerts whose failing explains an app's
+	// request timeouts and 5xx: its Postgres and Redis status checks. See
+	// cause.go.
+	Causes func(app string) []Key
 	// Retired, if set, says whether an alert's source is gone for good (a
 	// status check no longer configured), so that Tick resolves it instead
 	// of waiting for an observation that will never come. Alerts of rules
@@ -531,7 +535,8 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, from int, no
 	if len(channels) == 0 {
 		return nil, nil
 	}
-	if st == escalated {
+	escalation := st == escalated
+	if escalation {
 		st = Firing
 	}
 	a := s.Alert()
@@ -544,6 +549,19 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, from int, no
 		}
 		if ok {
 			a.Release = line
+		}
+	}
+	var (
+		cause  State
+		joined bool
+	)
+	if st == Firing {
+		var err error
+		if cause, joined, err = e.cause(ctx, s); err != nil {
+			return nil, err
+		}
+		if joined {
+			a.Cause = cause.Summary
 		}
 	}
 	n := Notification{ID: newDeliveryID(), Status: st, Alerts: []Alert{a}, CreatedAt: now, Timezone: e.o.Timezone}
@@ -560,7 +578,13 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, from int, no
 	// never held because a warning of the same app went out first. Alerts
 	// of no app share no outage, so they are never held.
 	var notBefore time.Time
-	if st == Firing && s.Tier <= 1 && e.o.Rules.Policy.GroupWait > 0 && s.App != "" {
+	switch {
+	case escalation:
+		// A later tier is told at once: the tier's delay was its wait.
+	case joined:
+		// Held whatever its severity: the cause paged already (see cause.go).
+		notBefore = joinAt(cause.FiredAt, now, e.o.Rules.Policy.GroupWait)
+	case st == Firing && e.o.Rules.Policy.GroupWait > 0 && s.App != "":
 		start, ok, err := e.o.Store.LastGroupStart(ctx, s.App, s.Severity, now.Add(-e.o.Rules.Policy.GroupWait))
 		if err != nil {
 			return nil, fmt.Errorf("alert %s: grouping: %w", s.Key, err)

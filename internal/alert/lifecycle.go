@@ -39,7 +39,7 @@ type State struct {
 	Severity        Severity
 	Phase           Phase
 	Summary         string
-	Evidence        []string // the latest lines, at most maxEvidence
+	Evidence        []string // the latest lines, at most MaxEvidence
 	StartedAt       time.Time
 	FiredAt         time.Time
 	ResolvedAt      time.Time
@@ -55,6 +55,10 @@ type State struct {
 	ToldAt          time.Time    // when the first tier was told: later tiers count from it
 	Version         int64        // the store's compare-and-set token
 }
+
+// MaxEvidence is how many log lines an alert keeps as evidence, the latest:
+// the one cap of evidence, which the store and the messages hold to too.
+const MaxEvidence = 5
 
 // Ack says who acknowledged an alert's episode, when and why: someone is on
 // it, so it is not reminded of (nor escalated) until it resolves.
@@ -106,8 +110,6 @@ func Acknowledge(s State, by, reason string, now time.Time) (State, bool, error)
 	return s, true, nil
 }
 
-const maxEvidence = 5
-
 // Occurrence is Count events at one time.
 type Occurrence struct {
 	At    time.Time
@@ -138,8 +140,8 @@ func Apply(s State, o Observation, r Rule, p Policy, silenced bool) (State, Stat
 		s.Summary, s.Dyno = o.Summary, o.Dyno
 		if o.Evidence != "" {
 			s.Evidence = append(s.Evidence, o.Evidence)
-			if len(s.Evidence) > maxEvidence {
-				s.Evidence = s.Evidence[len(s.Evidence)-maxEvidence:]
+			if len(s.Evidence) > MaxEvidence {
+				s.Evidence = s.Evidence[len(s.Evidence)-MaxEvidence:]
 			}
 		}
 		if o.At.After(s.LastEventAt) {

@@ -12,11 +12,11 @@ import (
 	"github.com/dynowatch/dynowatch/internal/parse"
 )
 
-// Limits of what SaveAlert keeps of an alert.State. The store keeps what
-// package alert tells it; it decides nothing about the lifecycle except
-// where an episode ends (see SaveAlert).
+// Limits of what SaveAlert keeps of an alert.State, besides its evidence
+// (alert.MaxEvidence). The store keeps what package alert tells it; it
+// decides nothing about the lifecycle except where an episode ends (see
+// SaveAlert).
 const (
-	MaxEvidence    = 20
 	MaxTransitions = 10
 	MaxRecent      = 100
 )
@@ -54,8 +54,8 @@ var alertCols = []string{
 var alertSelect = "SELECT id, " + strings.Join(alertCols, ", ") + " FROM alerts"
 
 func alertValues(a *alert.State, version int64) []any {
-	ev := make([]string, 0, min(len(a.Evidence), MaxEvidence))
-	for _, l := range a.Evidence[:min(len(a.Evidence), MaxEvidence)] {
+	ev := make([]string, 0, min(len(a.Evidence), alert.MaxEvidence))
+	for _, l := range a.Evidence[:min(len(a.Evidence), alert.MaxEvidence)] {
 		ev = append(ev, cleanText(l))
 	}
 	tr := a.Transitions[max(0, len(a.Transitions)-MaxTransitions):]

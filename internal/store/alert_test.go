@@ -203,7 +203,7 @@ func TestSaveAlertCompareAndSet(t *testing.T) {
 			t.Fatalf("after create: Version=%d ID=%d, want 1 and an id", a.Version, a.ID)
 		}
 		want := *a
-		want.Evidence = slices.Clone(a.Evidence[:store.MaxEvidence])
+		want.Evidence = slices.Clone(a.Evidence[:alert.MaxEvidence])
 		for i := 1; i < len(want.Evidence); i++ {
 			want.Evidence[i] = fmt.Sprintf("line %d ", i-1) // NUL bytes are dropped
 		}
