@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/notify"
 	"github.com/dynowatch/dynowatch/internal/store/storetest"
 )
 
@@ -72,5 +73,24 @@ func TestAlertsPageShowsTheEscalationTier(t *testing.T) {
 	_, page := get("/alerts")
 	if got := strings.Count(page, "escalated to tier"); got != 1 || !strings.Contains(page, "(critical, escalated to tier 3)") {
 		t.Errorf("the alerts page shows %d tiers, want the R15's tier 3 alone:\n%s", got, page)
+	}
+}
+
+// TestTimelineSaysEscalated: of an alert that escalated, the firing
+// notices written after its first tier was told are the later tiers'.
+func TestTimelineSaysEscalated(t *testing.T) {
+	t0 := time.Date(2024, 3, 15, 12, 0, 0, 0, time.UTC)
+	a := alert.State{Key: "r15|shop|web.1", Rule: alert.RuleR15, App: "shop", Severity: alert.Critical, Phase: alert.PhaseFiring,
+		StartedAt: t0, FiredAt: t0, Notified: true, Tier: 2, ToldAt: t0}
+	notice := func(channel string, at time.Time) notify.Delivery {
+		return notify.Delivery{Outgoing: alert.Outgoing{Channel: channel, AlertKey: a.Key, Status: alert.Firing, CreatedAt: at}, SentAt: at, Heard: true}
+	}
+	var got []string
+	for _, s := range timeline(a, []notify.Delivery{notice("slack", t0), notice("sms", t0.Add(10*time.Minute))}, nil) {
+		got = append(got, s.What+" "+s.Who)
+	}
+	want := []string{"started ", "fired ", "firing notice slack", "escalated: firing notice sms"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("timeline = %q, want %q", got, want)
 	}
 }
