@@ -81,9 +81,9 @@ func (s Silence) matches(st *State) bool {
 type EngineOptions struct {
 	Store    Store
 	Rules    *Rules
-	Channels []string // names of the notifiers that get every notification
-	// Escalation says which channels are told when: at once, or later if
-	// nobody acknowledges the alert. Zero: every channel at once.
+	Channels []string // names of the notifiers
+	// Escalation says which of Channels are told when: at once, or later
+	// if nobody acknowledges the alert. Zero: every channel at once.
 	Escalation   Escalation
 	Logger       *slog.Logger
 	Now          func() time.Time // optional
@@ -263,7 +263,8 @@ func (e *Engine) inTime(obs []Observation, now time.Time) []Observation {
 }
 
 // Tick lets time act on every active alert: resolutions a window after the
-// last event, reminders, the end of silences and of flapping.
+// last event, reminders, escalation to the tiers due, the end of silences
+// and of flapping.
 func (e *Engine) Tick(ctx context.Context) error {
 	now := e.o.Now()
 	active, err := e.o.Store.ActiveAlerts(ctx)
