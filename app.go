@@ -248,7 +248,7 @@ func newAlerting(cfg *config.Config, rules *alert.Rules, checkList []checks.Chec
 	if len(names) == 0 {
 		log.Warn("no alert channel configured: alerts are kept and shown, but nobody is told (set " + notify.ChannelVars + ")")
 	}
-	o := alert.EngineOptions{Store: st, Rules: rules, Channels: names, Logger: log,
+	o := alert.EngineOptions{Store: st, Rules: rules, Channels: names, Escalation: cfg.EscalationTiers(), Logger: log,
 		DashboardURL: publicURL(cfg).String(), Timezone: cfg.Timezone, Now: now, Retired: checks.Retired(checkList),
 		Causes: checks.Causes(checkList)}
 	if links != nil {

@@ -79,9 +79,12 @@ func (s Silence) matches(st *State) bool {
 
 // EngineOptions configures an Engine.
 type EngineOptions struct {
-	Store        Store
-	Rules        *Rules
-	Channels     []string // names of the notifiers that get every notification
+	Store    Store
+	Rules    *Rules
+	Channels []string // names of the notifiers
+	// Escalation says which of Channels are told when: at once, or later
+	// if nobody acknowledges the alert. Zero: every channel at once.
+	Escalation   Escalation
 	Logger       *slog.Logger
 	Now          func() time.Time // optional
 	DashboardURL string           // for links; optional
@@ -104,8 +107,9 @@ type EngineOptions struct {
 // notifications they call for to the outbox. Any number of dynos may run
 // one: states change by compare-and-set.
 type Engine struct {
-	o   EngineOptions
-	obs *obsQueue
+	o     EngineOptions
+	obs   *obsQueue
+	tiers map[Severity]Tiers // the channels of each escalation tier, by severity
 }
 
 // NewEngine returns an Engine.
@@ -121,7 +125,11 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Engine{o: o, obs: newObsQueue()}, nil
+	tiers, err := o.Escalation.resolve(o.Channels)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{o: o, obs: newObsQueue(), tiers: tiers}, nil
 }
 
 // Observe queues observations for Run without waiting on the store: the
@@ -258,7 +266,8 @@ func (e *Engine) inTime(obs []Observation, now time.Time) []Observation {
 }
 
 // Tick lets time act on every active alert: resolutions a window after the
-// last event, reminders, the end of silences and of flapping.
+// last event, reminders, escalation to the tiers due, the end of silences
+// and of flapping.
 func (e *Engine) Tick(ctx context.Context) error {
 	now := e.o.Now()
 	active, err := e.o.Store.ActiveAlerts(ctx)
@@ -298,6 +307,14 @@ func (e *Engine) Tick(ctx context.Context) error {
 				s, st = Retire(s, now)
 			} else {
 				s, st = Tick(s, r, e.o.Rules.Policy, now, silenced || a.Rule == RuleMaintenance)
+			}
+			if st == "" && !retired {
+				// Escalating in a tick of its own, never with a reminder,
+				// keeps a new tier from hearing a reminder before its firing.
+				var up bool
+				if s, up = Escalate(s, e.tiers[s.Severity], now, silenced || a.Rule == RuleMaintenance); up {
+					return s, []Status{escalated}
+				}
 			}
 			if st == "" {
 				return s, nil
@@ -361,7 +378,7 @@ func (e *Engine) Ack(ctx context.Context, key, by, reason string) (State, error)
 		}
 		var out []Outgoing
 		if next.Notified { // tell whoever heard it fire: chat messages say who is on it
-			if out, err = e.outgoing(ctx, &next, Acknowledged, now); err != nil {
+			if out, err = e.outgoing(ctx, &next, Acknowledged, next.Tier, now); err != nil {
 				return State{}, err
 			}
 		}
@@ -438,7 +455,7 @@ func (e *Engine) update(ctx context.Context, key string, silences []Silence, now
 		}
 		var out []Outgoing
 		for _, st := range statuses {
-			o, err := e.outgoing(ctx, &next, st, now)
+			o, err := e.outgoing(ctx, &next, st, cur.Tier, now)
 			if err != nil {
 				return err
 			}
@@ -450,7 +467,7 @@ func (e *Engine) update(ctx context.Context, key string, silences []Silence, now
 		}
 		if ok {
 			for _, st := range statuses {
-				e.o.Logger.Info("alert "+string(st), "key", key, "app", next.App, "severity", next.Severity, "summary", next.Summary)
+				e.o.Logger.Info("alert "+string(st), "key", key, "app", next.App, "severity", next.Severity, "tier", next.Tier, "summary", next.Summary)
 			}
 			return nil
 		}
@@ -497,10 +514,41 @@ func mutedInMaintenance(s *State) bool {
 	return false
 }
 
-// outgoing renders a notification about s for every channel.
-func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Time) ([]Outgoing, error) {
-	if len(e.o.Channels) == 0 {
+// escalated is the status of a notification to the tiers an alert just
+// reached (Escalate); it goes out to them as a firing, their first news of
+// the alert.
+const escalated Status = "escalated"
+
+// channels returns who is told st of s, which was at tier from before:
+// a firing, reminder or resolution the tiers it reached (a resolution
+// only them: the others never heard of it), an escalation the tiers it
+// just reached.
+func (e *Engine) channels(s *State, st Status, from int) []string {
+	tiers := e.tiers[s.Severity]
+	if tiers == nil {
+		tiers = Tiers{{Channels: e.o.Channels}} // not a severity: no escalation
+	}
+	lo, hi := 0, maxTier(s, len(tiers))
+	if st == escalated {
+		lo = min(from, hi)
+	}
+	var out []string
+	for _, t := range tiers[lo:hi] {
+		out = append(out, t.Channels...)
+	}
+	return out
+}
+
+// outgoing renders a notification about s for the channels that are to
+// hear it (see channels); from is the tier s was at before.
+func (e *Engine) outgoing(ctx context.Context, s *State, st Status, from int, now time.Time) ([]Outgoing, error) {
+	channels := e.channels(s, st, from)
+	if len(channels) == 0 {
 		return nil, nil
+	}
+	escalation := st == escalated
+	if escalation {
+		st = Firing
 	}
 	a := s.Alert()
 	if e.o.AckURL != nil && !s.Acked() && (st == Firing || st == Reminder || st == Flapping) {
@@ -544,10 +592,13 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 	// never held because a warning of the same app went out first. Alerts
 	// of no app share no outage, so they are never held.
 	var notBefore time.Time
-	if joined {
+	switch {
+	case escalation:
+		// A later tier is told at once: the tier's delay was its wait.
+	case joined:
 		// Held whatever its severity: the cause paged already (see cause.go).
 		notBefore = joinAt(cause.FiredAt, now, e.o.Rules.Policy.GroupWait)
-	} else if st == Firing && e.o.Rules.Policy.GroupWait > 0 && s.App != "" {
+	case st == Firing && e.o.Rules.Policy.GroupWait > 0 && s.App != "":
 		start, ok, err := e.o.Store.LastGroupStart(ctx, s.App, s.Severity, now.Add(-e.o.Rules.Policy.GroupWait))
 		if err != nil {
 			return nil, fmt.Errorf("alert %s: grouping: %w", s.Key, err)
@@ -556,8 +607,8 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 			notBefore = start.Add(e.o.Rules.Policy.GroupWait)
 		}
 	}
-	out := make([]Outgoing, 0, len(e.o.Channels))
-	for _, c := range e.o.Channels {
+	out := make([]Outgoing, 0, len(channels))
+	for _, c := range channels {
 		out = append(out, Outgoing{DeliveryID: n.ID, Channel: c, App: s.App, AlertKey: s.Key, Status: st, Severity: s.Severity,
 			Urgent: s.Rule.Instant(), Payload: payload, CreatedAt: now, NotBefore: notBefore})
 	}

@@ -51,6 +51,8 @@ type State struct {
 	Recent          []Occurrence // a pending event alert's events within its window, oldest first
 	Counter         int64        // events in the window, or consecutive samples
 	Ack             Ack          // who took this episode on; zero until someone does
+	Tier            int          // the escalation tiers told of this episode: 1 once it fired, 0 before (see Escalate)
+	ToldAt          time.Time    // when the first tier was told: later tiers count from it
 	Version         int64        // the store's compare-and-set token
 }
 
@@ -248,6 +250,7 @@ func applyBelow(s State, o Observation, r Rule, p Policy) (State, Status) {
 func newEpisode(s State, at time.Time) State {
 	s.Phase, s.Counter, s.StartedAt, s.Recent = PhasePending, 0, at, nil
 	s.FiredAt, s.ResolvedAt, s.Notified, s.Ack = time.Time{}, time.Time{}, false, Ack{}
+	s.Tier, s.ToldAt = 0, time.Time{}
 	return s
 }
 
@@ -288,6 +291,9 @@ func notify(s State, at time.Time, st Status, silenced bool) (State, Status) {
 		return s, ""
 	}
 	s.Notified, s.LastNotifiedAt = true, at
+	if s.Tier == 0 && (st == Firing || st == Flapping) {
+		s.Tier, s.ToldAt = 1, at // the first tier hears it now; later ones count from here
+	}
 	return s, st
 }
 

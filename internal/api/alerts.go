@@ -29,6 +29,9 @@ type alertJSON struct {
 	Notified    bool           `json:"notified"`
 	Flapping    bool           `json:"flapping"`
 	Ack         *ackJSON       `json:"ack,omitempty"` // who took this episode on; absent until someone does
+	// EscalationTier is how many escalation tiers were told of the
+	// episode: 1 once it fired, more as it escalated (see ALERT_ESCALATION).
+	EscalationTier int `json:"escalation_tier"`
 }
 
 type ackJSON struct {
@@ -40,7 +43,8 @@ type ackJSON struct {
 func toAlertJSON(a *alert.State) alertJSON {
 	j := alertJSON{ID: a.ID, Key: a.Key, Rule: a.Rule, App: a.App, Dyno: a.Dyno, Code: a.Code, Severity: a.Severity,
 		Phase: a.Phase, Summary: a.Summary, Evidence: a.Evidence, StartedAt: a.StartedAt.UTC(), FiredAt: optTime(a.FiredAt),
-		ResolvedAt: optTime(a.ResolvedAt), LastEventAt: optTime(a.LastEventAt), Notified: a.Notified, Flapping: a.Flapping}
+		ResolvedAt: optTime(a.ResolvedAt), LastEventAt: optTime(a.LastEventAt), Notified: a.Notified, Flapping: a.Flapping,
+		EscalationTier: a.Tier}
 	if a.Acked() {
 		j.Ack = &ackJSON{By: a.Ack.By, At: a.Ack.At.UTC(), Reason: a.Ack.Reason}
 	}

@@ -132,6 +132,11 @@ type Config struct {
 	HeartbeatURL         string   `envconfig:"HEARTBEAT_URL" url:"http,https" example:"https://hc-ping.com/your-uuid" secret:"true" desc:"Pinged (GET) every minute by a worker: point an outside dead-man's switch at it to hear when dynowatch itself stops."`
 	Timezone             string   `envconfig:"ALERT_TIMEZONE" default:"UTC" example:"Europe/Zurich" desc:"Time zone of the times in alert messages (an IANA name)."`
 
+	Escalation         alert.Tiers `envconfig:"ALERT_ESCALATION" example:"slack,email now; sms after 10m; pagerduty after 30m" desc:"Escalation tiers: channels (as their routing vars name them: email, sms, webhook, pagerduty, ntfy, pushover, slack, discord, telegram, teams) told at once, then others if nobody acknowledged the alert after a delay; channels not named are told at once. Unset: every channel at once. See Escalation."`
+	EscalationCritical alert.Tiers `envconfig:"ALERT_ESCALATION_CRITICAL" example:"slack now; sms after 5m; pagerduty after 15m" desc:"Escalation tiers of critical alerts, instead of ALERT_ESCALATION's."`
+	EscalationWarning  alert.Tiers `envconfig:"ALERT_ESCALATION_WARNING" example:"slack now; email after 1h" desc:"Escalation tiers of warnings, instead of ALERT_ESCALATION's."`
+	EscalationInfo     alert.Tiers `envconfig:"ALERT_ESCALATION_INFO" example:"slack now" desc:"Escalation tiers of info alerts, instead of ALERT_ESCALATION's."`
+
 	// Rules are the alert rules and policy, read from the ALERT_ vars that
 	// are not a channel's (the fields above).
 	Rules *alert.Rules
@@ -359,6 +364,7 @@ func (c *Config) Validate() error {
 		bad("ALERT_SMS_TO", c.SMSTo.String(), "SMS needs INFOBIP_BASE_URL, INFOBIP_API_KEY and ALERT_SMS_TO together")
 	}
 	errs = append(errs, c.validateChat()...)
+	errs = append(errs, c.validateEscalation()...)
 	if k := c.PagerDutyRoutingKey; k != "" && (len(k) != 32 || strings.ContainsAny(k, " \t/:@")) {
 		bad("PAGERDUTY_ROUTING_KEY", "(redacted)", "want the 32-character integration key of an Events API v2 integration (the service's Integrations tab), not a REST API key or a URL")
 	}
@@ -429,6 +435,77 @@ func (c *Config) Routes() map[string]Route {
 		out[r.Prefix] = r
 	}
 	return out
+}
+
+// channelOn says, for each channel by the name escalation tiers give it
+// (its routing prefix in lower case, without ALERT_), whether its vars
+// switch it on.
+func (c *Config) channelOn() map[string]bool {
+	return map[string]bool{
+		"email":     c.SendGridAPIKey != "" || c.SMTPURL != "",
+		"sms":       c.InfobipAPIKey != "",
+		"webhook":   c.WebhookURL != "",
+		"pagerduty": c.PagerDutyRoutingKey != "",
+		"ntfy":      c.NtfyURL != "",
+		"pushover":  c.PushoverToken != "",
+		"slack":     c.SlackBotToken != "" || c.SlackWebhookURL != "",
+		"discord":   c.DiscordWebhookURL != "",
+		"telegram":  c.TelegramBotToken != "",
+		"teams":     c.TeamsWebhookURL != "",
+	}
+}
+
+// escalationVars are the vars of the escalation tiers, with the severity
+// each is of ("" for every severity without its own).
+func (c *Config) escalationVars() []struct {
+	name string
+	sev  alert.Severity
+	v    alert.Tiers
+} {
+	return []struct {
+		name string
+		sev  alert.Severity
+		v    alert.Tiers
+	}{{"ALERT_ESCALATION", "", c.Escalation}, {"ALERT_ESCALATION_CRITICAL", alert.Critical, c.EscalationCritical},
+		{"ALERT_ESCALATION_WARNING", alert.Warning, c.EscalationWarning}, {"ALERT_ESCALATION_INFO", alert.Info, c.EscalationInfo}}
+}
+
+// validateEscalation checks that the escalation tiers name channels that
+// exist and are configured: a tier of a channel that is off pages nobody.
+func (c *Config) validateEscalation() []error {
+	var errs []error
+	on := c.channelOn()
+	names := make([]string, 0, len(on))
+	for _, r := range c.Routes() {
+		names = append(names, strings.ToLower(strings.TrimPrefix(r.Prefix, alert.VarPrefix)))
+	}
+	slices.Sort(names)
+	for _, ev := range c.escalationVars() {
+		for _, n := range ev.v.Names() {
+			set, known := on[n]
+			switch {
+			case !known:
+				errs = append(errs, varError(ev.name, ev.v.String(), fmt.Sprintf("%q is not a channel: want %s", n, strings.Join(names, ", "))))
+			case !set:
+				errs = append(errs, varError(ev.name, ev.v.String(), fmt.Sprintf("%s is not configured: set its vars (see Channels), or leave it out", n)))
+			}
+		}
+	}
+	return errs
+}
+
+// EscalationTiers returns the escalation of each severity, for the alert
+// engine.
+func (c *Config) EscalationTiers() alert.Escalation {
+	e := alert.Escalation{BySeverity: map[alert.Severity]alert.Tiers{}}
+	for _, ev := range c.escalationVars() {
+		if ev.sev == "" {
+			e.Default = ev.v
+		} else if len(ev.v) > 0 {
+			e.BySeverity[ev.sev] = ev.v
+		}
+	}
+	return e
 }
 
 // validateURLs checks every var with a url tag that is set.

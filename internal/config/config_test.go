@@ -384,6 +384,37 @@ func TestChatChannelVars(t *testing.T) {
 	}
 }
 
+// TestEscalationErrors: a bad ALERT_ESCALATION, or one naming a channel
+// that does not exist or is off, is refused at start-up, naming the var
+// and showing a good one.
+func TestEscalationErrors(t *testing.T) {
+	t.Parallel()
+	on := []string{"ALERT_WEBHOOK_URL=https://hooks.example.com/x", "NTFY_URL=https://ntfy.sh/dynowatch-7f3a9c"}
+	for _, tc := range []struct{ name, v, why string }{
+		{"grammar", "ALERT_ESCALATION=webhook now; ntfy in 10m", `config var ALERT_ESCALATION="webhook now; ntfy in 10m": tier 2 "ntfy in 10m": want channels, then now or after a duration, such as sms after 10m (example: ALERT_ESCALATION=slack,email now; sms after 10m; pagerduty after 30m)`},
+		{"unknown channel", "ALERT_ESCALATION=webhook now; phone after 10m", `"phone" is not a channel: want discord, email, ntfy, pagerduty, pushover, slack, sms, teams, telegram, webhook (example: ALERT_ESCALATION=`},
+		{"channel off", "ALERT_ESCALATION_CRITICAL=webhook now; sms after 5m", `config var ALERT_ESCALATION_CRITICAL="webhook now; sms after 5m": sms is not configured: set its vars (see Channels), or leave it out (example: ALERT_ESCALATION_CRITICAL=slack now; sms after 5m; pagerduty after 15m)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(append(on, tc.v))
+			if err == nil || !strings.Contains(err.Error(), tc.why) {
+				t.Fatalf("Load(%s) = %v, want an error saying %s", tc.v, err, tc.why)
+			}
+		})
+	}
+	c, err := Load(append(on, "ALERT_ESCALATION=webhook now; ntfy after 30s", "ALERT_ESCALATION_CRITICAL=ntfy after 5m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := c.EscalationTiers()
+	if got := e.For(alert.Warning).String(); got != "webhook now; ntfy after 30s" {
+		t.Errorf("warnings escalate as %q", got)
+	}
+	if got := e.For(alert.Critical).String(); got != "ntfy after 5m" {
+		t.Errorf("critical alerts escalate as %q", got)
+	}
+}
+
 // TestStormCapVars: each channel's <PREFIX>_STORM_CAP reads as users write
 // it, SMS is capped unless told otherwise, chat generously, the rest not.
 func TestStormCapVars(t *testing.T) {

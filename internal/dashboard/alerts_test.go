@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/notify"
 	"github.com/dynowatch/dynowatch/internal/store/storetest"
 )
 
@@ -49,5 +50,47 @@ func TestDeliveryAlertLinksNoAppPage(t *testing.T) {
 	get, _ := mustServe(t, st, now)
 	if code, page := get("/alerts"); code != 200 || strings.Contains(page, `href="/apps/dynowatch"`) || !strings.Contains(page, "dynowatch itself") {
 		t.Errorf("/alerts: %d, a link to /apps/dynowatch or no \"dynowatch itself\":\n%s", code, page)
+	}
+}
+
+// TestAlertsPageShowsTheEscalationTier: an alert that escalated says to
+// which tier; one its first tier alone heard says nothing of tiers.
+func TestAlertsPageShowsTheEscalationTier(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2024, 3, 15, 12, 30, 0, 0, time.UTC)
+	st := storetest.MustOpenEmbedded(t)
+	for _, a := range []*alert.State{
+		{Key: "r15|shop|web.1", Rule: alert.RuleR15, App: "shop", Dyno: "web.1", Code: "R15", Severity: alert.Critical, Phase: alert.PhaseFiring,
+			Summary: "R15 on web.1", StartedAt: now.Add(-time.Hour), FiredAt: now.Add(-time.Hour), Notified: true, Tier: 3, ToldAt: now.Add(-time.Hour)},
+		{Key: "r14|shop|web.2", Rule: alert.RuleR14, App: "shop", Dyno: "web.2", Code: "R14", Severity: alert.Warning, Phase: alert.PhaseFiring,
+			Summary: "R14 on web.2", StartedAt: now.Add(-time.Minute), FiredAt: now.Add(-time.Minute), Notified: true, Tier: 1, ToldAt: now.Add(-time.Minute)},
+	} {
+		if ok, err := st.SaveAlert(ctx, a, 0, nil); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+	}
+	get, _ := mustServe(t, st, now)
+	_, page := get("/alerts")
+	if got := strings.Count(page, "escalated to tier"); got != 1 || !strings.Contains(page, "(critical, escalated to tier 3)") {
+		t.Errorf("the alerts page shows %d tiers, want the R15's tier 3 alone:\n%s", got, page)
+	}
+}
+
+// TestTimelineSaysEscalated: of an alert that escalated, the firing
+// notices written after its first tier was told are the later tiers'.
+func TestTimelineSaysEscalated(t *testing.T) {
+	t0 := time.Date(2024, 3, 15, 12, 0, 0, 0, time.UTC)
+	a := alert.State{Key: "r15|shop|web.1", Rule: alert.RuleR15, App: "shop", Severity: alert.Critical, Phase: alert.PhaseFiring,
+		StartedAt: t0, FiredAt: t0, Notified: true, Tier: 2, ToldAt: t0}
+	notice := func(channel string, at time.Time) notify.Delivery {
+		return notify.Delivery{Outgoing: alert.Outgoing{Channel: channel, AlertKey: a.Key, Status: alert.Firing, CreatedAt: at}, SentAt: at, Heard: true}
+	}
+	var got []string
+	for _, s := range timeline(a, []notify.Delivery{notice("slack", t0), notice("sms", t0.Add(10*time.Minute))}, nil) {
+		got = append(got, s.What+" "+s.Who)
+	}
+	want := []string{"started ", "fired ", "firing notice slack", "escalated: firing notice sms"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("timeline = %q, want %q", got, want)
 	}
 }

@@ -79,7 +79,13 @@ func timeline(a alert.State, deliveries []notify.Delivery, audit []store.AuditEn
 		steps = append(steps, step{At: a.FiredAt, What: "fired", Detail: string(a.Severity), Class: "firing"})
 	}
 	for _, dl := range deliveries {
-		steps = append(steps, deliveryStep(dl))
+		st := deliveryStep(dl)
+		if a.Tier > 1 && dl.Status == alert.Firing && dl.CreatedAt.After(a.ToldAt) {
+			// A firing written after the first tier was told is a later
+			// tier's: nobody had acknowledged it (see ALERT_ESCALATION).
+			st.What = "escalated: " + st.What
+		}
+		steps = append(steps, st)
 	}
 	if a.Acked() {
 		steps = append(steps, step{At: a.Ack.At, What: "acknowledged", Who: a.Ack.By, Detail: a.Ack.Reason, Class: "ok"})

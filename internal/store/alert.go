@@ -48,7 +48,7 @@ func validateAlert(a *alert.State) error {
 var alertCols = []string{
 	"key", "version", "rule", "app", "dyno", "code", "severity", "state", "summary", "evidence",
 	"started_us", "fired_us", "resolved_us", "last_event_us", "notified_us", "notified", "flapping", "transitions", "counter",
-	"recent", "acked_by", "acked_us", "ack_reason",
+	"recent", "acked_by", "acked_us", "ack_reason", "tier", "told_us",
 }
 
 var alertSelect = "SELECT id, " + strings.Join(alertCols, ", ") + " FROM alerts"
@@ -75,7 +75,7 @@ func alertValues(a *alert.State, version int64) []any {
 		a.Key, version, string(a.Rule), a.App, a.Dyno, a.Code, string(a.Severity), string(a.Phase), cleanText(a.Summary), string(evJSON),
 		micros(a.StartedAt), micros(a.FiredAt), micros(a.ResolvedAt), micros(a.LastEventAt), micros(a.LastNotifiedAt),
 		a.Notified, a.Flapping, string(trJSON), a.Counter, string(recJSON),
-		cleanText(a.Ack.By), micros(a.Ack.At), cleanText(a.Ack.Reason),
+		cleanText(a.Ack.By), micros(a.Ack.At), cleanText(a.Ack.Reason), a.Tier, micros(a.ToldAt),
 	}
 }
 
@@ -84,16 +84,16 @@ func scanAlert(r row) (alert.State, error) {
 		a                                      alert.State
 		ev, tr, rec                            string
 		started, fired, resolved, event, notif int64
-		acked                                  int64
+		acked, told                            int64
 	)
 	err := r.Scan(&a.ID, &a.Key, &a.Version, &a.Rule, &a.App, &a.Dyno, &a.Code, &a.Severity, &a.Phase, &a.Summary, &ev,
 		&started, &fired, &resolved, &event, &notif, &a.Notified, &a.Flapping, &tr, &a.Counter, &rec,
-		&a.Ack.By, &acked, &a.Ack.Reason)
+		&a.Ack.By, &acked, &a.Ack.Reason, &a.Tier, &told)
 	if err != nil {
 		return a, err
 	}
 	a.StartedAt, a.FiredAt, a.ResolvedAt = fromMicros(started), fromMicros(fired), fromMicros(resolved)
-	a.LastEventAt, a.LastNotifiedAt, a.Ack.At = fromMicros(event), fromMicros(notif), fromMicros(acked)
+	a.LastEventAt, a.LastNotifiedAt, a.Ack.At, a.ToldAt = fromMicros(event), fromMicros(notif), fromMicros(acked), fromMicros(told)
 	var us []int64
 	if err := json.Unmarshal([]byte(ev), &a.Evidence); err != nil {
 		return a, fmt.Errorf("alert %s: evidence: %w", a.Key, err)

@@ -128,7 +128,7 @@ func TestAlertKeepsEveryField(t *testing.T) {
 			StartedAt: t0, FiredAt: t0.Add(time.Minute), ResolvedAt: t0.Add(2 * time.Minute), LastEventAt: t0.Add(3 * time.Minute),
 			LastNotifiedAt: t0.Add(4 * time.Minute), Notified: true, Flapping: true, Transitions: []time.Time{t0.Add(time.Minute)},
 			Recent: []alert.Occurrence{{At: t0, Count: 3}}, Counter: 7,
-			Ack: alert.Ack{By: "Ana", At: t0.Add(5 * time.Minute), Reason: "restarting web.1"}}
+			Ack: alert.Ack{By: "Ana", At: t0.Add(5 * time.Minute), Reason: "restarting web.1"}, Tier: 2, ToldAt: t0.Add(time.Minute)}
 		mustSaveAlert(t, s, a, 0)
 		v := reflect.ValueOf(*a)
 		for i := range v.NumField() {
