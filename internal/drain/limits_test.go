@@ -286,15 +286,27 @@ func TestTinyFrameFloodsStayWithinTheMessageBudget(t *testing.T) {
 	srv := serve(t, Options{Sink: sink, BodyTimeout: time.Minute})
 	tiny := frame("<158>1 2024-03-15T12:00:00Z h app web.1 - x")
 	flood := func(n int) string { return strings.Repeat(tiny, n) }
-	post := func(app, body string) *http.Response {
+	// A test that fails while floods are held must release them first, or
+	// the server's Close waits for their handlers forever.
+	var releaseOnce sync.Once
+	release := func() { releaseOnce.Do(func() { close(sink.release) }) }
+	t.Cleanup(release)
+	do := func(app, body string) (*http.Response, error) {
 		req, _ := http.NewRequest("POST", srv.URL+"/drain/"+app, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/logplex-1")
 		req.SetBasicAuth("dynowatch", "s")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		resp.Body.Close()
+		return resp, nil
+	}
+	post := func(app, body string) *http.Response {
+		resp, err := do(app, body)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return resp
 	}
 	expect := func(what string, resp *http.Response, want int) {
@@ -306,9 +318,23 @@ func TestTinyFrameFloodsStayWithinTheMessageBudget(t *testing.T) {
 	big := flood(30 * messageChunk) // 30,720 messages: within an app's share, not two of them
 	var wg sync.WaitGroup
 	hold := func(app string) {
+		done := make(chan struct{})
 		wg.Add(1)
-		go func() { defer wg.Done(); expect(app+"'s held flood", post(app, big), http.StatusNoContent) }()
-		<-sink.entered
+		go func() {
+			defer wg.Done()
+			defer close(done)
+			resp, err := do(app, big)
+			if err != nil {
+				t.Errorf("%s's held flood: %v", app, err)
+				return
+			}
+			expect(app+"'s held flood", resp, http.StatusNoContent)
+		}()
+		select {
+		case <-sink.entered:
+		case <-done:
+			t.Fatalf("%s's flood was answered before the sink held it", app)
+		}
 	}
 	hold("hog-1")
 	expect("hog-1's second flood", post("hog-1", big), http.StatusTooManyRequests)
@@ -318,7 +344,7 @@ func TestTinyFrameFloodsStayWithinTheMessageBudget(t *testing.T) {
 		hold(app)
 	}
 	expect("a flood with the budget taken", post("shop", big), http.StatusServiceUnavailable)
-	close(sink.release)
+	release()
 	wg.Wait()
 	expect("the retry once the floods were stored", post("shop", big), http.StatusNoContent)
 }
