@@ -21,6 +21,8 @@ type metrics struct {
 	flushes         *prometheus.HistogramVec
 	notifications   *prometheus.CounterVec
 	checkRuns       *prometheus.CounterVec
+	otlpRequests    *prometheus.CounterVec
+	otlpRecords     *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -40,8 +42,12 @@ func newMetrics() *metrics {
 			Help: "Notification attempts by channel and result: sent or failed."}, []string{"channel", "result"}),
 		checkRuns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dynowatch_check_runs_total",
 			Help: "Status check runs by check and result: ok or failed."}, []string{"check", "result"}),
+		otlpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dynowatch_otlp_requests_total",
+			Help: "Telemetry drain (OTLP/HTTP) requests by signal (logs, metrics, traces) and result: ok, partial (some records not used), duplicate, unauthorized, bad_app, unsupported, busy, timeout, too_large, bad_request, unavailable."}, []string{"signal", "result"}),
+		otlpRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dynowatch_otlp_records_total",
+			Help: "Telemetry drain log records, data points and spans by signal and what became of them: used, unattributed (no app), bad, unknown (a metric dynowatch does not read), ignored (traces)."}, []string{"signal", "result"}),
 	}
-	m.reg.MustRegister(m.requests, m.messages, m.countMismatches, m.commits, m.flushes, m.notifications, m.checkRuns,
+	m.reg.MustRegister(m.requests, m.messages, m.countMismatches, m.commits, m.flushes, m.notifications, m.checkRuns, m.otlpRequests, m.otlpRecords,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -67,6 +73,20 @@ func (m *metrics) Request(result string, parsed, bad int, countMismatch bool) {
 	if countMismatch {
 		m.countMismatches.Inc()
 	}
+}
+
+// otlpMetrics are the metrics' side for the telemetry drain (otlp.Metrics),
+// whose Request differs from the Logplex drain's.
+type otlpMetrics struct{ m *metrics }
+
+// Request implements otlp.Metrics.
+func (o otlpMetrics) Request(signal, result string) {
+	o.m.otlpRequests.WithLabelValues(signal, result).Inc()
+}
+
+// Records implements otlp.Metrics.
+func (o otlpMetrics) Records(signal, result string, n int) {
+	o.m.otlpRecords.WithLabelValues(signal, result).Add(float64(n))
 }
 
 // Commit implements ingest.Metrics.

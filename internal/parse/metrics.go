@@ -209,15 +209,15 @@ func knownSample(raw, suffix string) string {
 
 // HerokuSample reports whether name is the name parse gives a sample Heroku
 // sends (log-runtime-metrics and the Postgres, Redis and PgBouncer add-ons),
-// such as load_avg_1m or hit_rate: these are always stored, while other names
-// are capped.
+// such as load_avg_1m or hit_rate, or a Fir dyno's CPU (cpu_percent, from its
+// telemetry drain): these are always stored, while other names are capped.
 func HerokuSample(name string) bool {
 	switch name {
 	case "load_avg_1m", "load_avg_5m", "load_avg_15m", "memory_pgpgin", "memory_pgpgout", "current_transaction", "tables",
 		"client_active", "client_waiting", "server_active", "server_idle", "max_wait", "avg_query", "avg_recv", "avg_sent",
 		"active_connections", "waiting_connections", "index_cache_hit_rate", "table_cache_hit_rate", "read_iops", "write_iops",
 		"tmp_disk_used_bytes", "tmp_disk_available_bytes", "wal_percentage_used", "hit_rate", "evicted_keys",
-		"memory_total_mb", "memory_rss_mb", "memory_cache_mb", "memory_swap_mb", "memory_quota_mb",
+		"cpu_percent", "memory_total_mb", "memory_rss_mb", "memory_cache_mb", "memory_swap_mb", "memory_quota_mb",
 		"db_size_bytes", "memory_total_bytes", "memory_free_bytes", "memory_cached_bytes", "memory_postgres_bytes", "memory_redis_bytes":
 		return true
 	}
