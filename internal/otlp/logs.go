@@ -78,6 +78,7 @@ func (h *Handler) addLogs(req *collogspb.ExportLogsServiceRequest, urlApp string
 				continue
 			}
 			b := bs.batch(o.App)
+			b.Entries = slices.Grow(b.Entries, len(sl.GetLogRecords()))
 			for _, lr := range sl.GetLogRecords() {
 				if addRecord(b, o.forRecord(lr.GetAttributes()), lr, bs.received) {
 					bs.used++
