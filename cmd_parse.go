@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,8 +26,9 @@ sees in your logs. Both forms Heroku produces are understood, and detected:
 Each object has "time" (as received), "source" (heroku or app), "process"
 (router, web.1, heroku-postgres, …), "kind" (router, dyno_error,
 runtime_metrics, …) and the fields of that kind. A message that can't be
-parsed is reported on stderr with its position and the reason, and parsing
-goes on.
+parsed gets its line too, {"kind":"error","error":…,"line":…}: the reason
+with the message's position, and the message as read. The same report goes
+to stderr, and parsing goes on.
 
 Exit status: 0 if every message parsed, 1 if any did not, 2 for usage or I/O errors.
 `
@@ -57,6 +59,10 @@ func runParse(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 
 	out := bufio.NewWriter(stdout)
+	// Errors are rare; encoding/json writes their line, turning bytes that
+	// are not UTF-8 into U+FFFD, and leaves the <PRI> of a frame readable.
+	bad := json.NewEncoder(out)
+	bad.SetEscapeHTML(false)
 	s := parse.NewScanner(in, parse.FormAuto)
 	var line []byte
 	total, failed := 0, 0
@@ -69,6 +75,9 @@ func runParse(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		if err != nil {
 			failed++
 			fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			if err := bad.Encode(badMessage{Kind: "error", Error: err.Error(), Line: s.Text()}); err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("writing output: %w", err)}
+			}
 			continue
 		}
 		line = e.AppendJSON(line[:0])
@@ -90,4 +99,12 @@ func runParse(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return &exitError{code: 1, err: fmt.Errorf("parse: %d of %d messages in %s could not be parsed", failed, total, name)}
 	}
 	return nil
+}
+
+// badMessage is the line "dynowatch parse" prints for a message it could not
+// parse, so that every input message has one.
+type badMessage struct {
+	Kind  string `json:"kind"`
+	Error string `json:"error"`
+	Line  string `json:"line"`
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/dynowatch/dynowatch/internal/dashboard"
 	"github.com/dynowatch/dynowatch/internal/drain"
 	"github.com/dynowatch/dynowatch/internal/ingest"
+	"github.com/dynowatch/dynowatch/internal/metrics"
 	"github.com/dynowatch/dynowatch/internal/otlp"
 	"github.com/dynowatch/dynowatch/internal/store"
 )
@@ -67,7 +69,7 @@ func bootMux(ready *atomic.Bool, st *store.Store) *http.ServeMux {
 
 // webMux builds every route of the web role: routes are registered here and
 // only here.
-func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store, checkList []checks.Check, pipe *ingest.Pipeline, al *alerting, met *metrics, ready *atomic.Bool) (*http.ServeMux, error) {
+func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store, checkList []checks.Check, pipe *ingest.Pipeline, al *alerting, met *metrics.Metrics, ready *atomic.Bool) (*http.ServeMux, error) {
 	drainSecrets, err := secret(ctx, cfg, log, st, "DRAIN_SECRET", cfg.DrainSecret)
 	if err != nil {
 		return nil, err
@@ -82,7 +84,7 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	if err != nil {
 		return nil, err
 	}
-	oh, err := otlp.NewHandler(otlp.Options{Secrets: drainSecrets, Sink: pipe, Logger: log, Metrics: otlpMetrics{met}})
+	oh, err := otlp.NewHandler(otlp.Options{Secrets: drainSecrets, Sink: pipe, Logger: log, Metrics: met.OTLP()})
 	if err != nil {
 		return nil, err
 	}
@@ -99,24 +101,24 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	if err := api.Register(mux, api.Options{Store: reads, Alerts: al.engine, Passwords: dashPasswords, Logger: log}); err != nil {
 		return nil, err
 	}
-	met.counter("dynowatch_store_dropped_rows_total", "Rollup rows the database refused and that were left out; the rest of their flush was stored.",
+	met.Counter("dynowatch_store_dropped_rows_total", "Rollup rows the database refused and that were left out; the rest of their flush was stored.",
 		nil, func() float64 { return float64(st.DroppedRows()) })
-	met.counter("dynowatch_store_dropped_samples_total", "Metric sample values left out: custom sample names over 50 per app and flush, or over the 1,000 names kept in all.",
+	met.Counter("dynowatch_store_dropped_samples_total", "Metric sample values left out: custom sample names over 50 per app and flush, or over the 1,000 names kept in all.",
 		nil, func() float64 { return float64(st.DroppedSamples()) })
-	met.gauge("dynowatch_alert_queue_depth", "Alerts with observations waiting to be applied.", func() float64 { return float64(al.engine.QueueDepth()) })
+	met.Gauge("dynowatch_alert_queue_depth", "Alerts with observations waiting to be applied.", func() float64 { return float64(al.engine.QueueDepth()) })
 	for what, read := range map[string]func(ingest.Folded) int64{
 		"dyno": func(f ingest.Folded) int64 { return f.Dynos }, "code": func(f ingest.Folded) int64 { return f.Codes },
 		"source": func(f ingest.Folded) int64 { return f.Sources }, "sample_name": func(f ingest.Folded) int64 { return f.SampleNames },
 	} {
-		met.counter("dynowatch_rollup_folded_total", "Router lines and samples beyond an app's cap of distinct dynos, codes or sources a minute, counted under \"other\"; sample names beyond the cap, left out.",
+		met.Counter("dynowatch_rollup_folded_total", "Router lines and samples beyond an app's cap of distinct dynos, codes or sources a minute, counted under \"other\"; sample names beyond the cap, left out.",
 			map[string]string{"what": what}, func() float64 { return float64(read(pipe.Folded())) })
 	}
-	met.counter("dynowatch_alert_observations_folded_total", "Router and other non-urgent observations folded into their app's alert of the rule because the alert queue was full.",
+	met.Counter("dynowatch_alert_observations_folded_total", "Router and other non-urgent observations folded into their app's alert of the rule because the alert queue was full.",
 		nil, func() float64 { return float64(al.engine.Folded()) })
 	if cfg.MetricsPublic {
-		mux.Handle("GET /metrics", met.handler())
+		mux.Handle("GET /metrics", met.Handler())
 	} else {
-		mux.Handle("GET /metrics", auth.Basic(dashPasswords, "dynowatch")(met.handler()))
+		mux.Handle("GET /metrics", auth.Basic(dashPasswords, "dynowatch")(met.Handler()))
 	}
 
 	base := publicURL(cfg)
@@ -230,7 +232,7 @@ func committers(cfg *config.Config) int {
 // newPipeline is the drain pipeline every command that ingests uses. With al
 // set, alert rules see what it commits; replay passes none, so that old logs
 // page nobody.
-func newPipeline(cfg *config.Config, log *slog.Logger, st *store.Store, al *alerting, met *metrics) (*ingest.Pipeline, error) {
+func newPipeline(cfg *config.Config, log *slog.Logger, st *store.Store, al *alerting, met *metrics.Metrics) (*ingest.Pipeline, error) {
 	o := ingest.Options{
 		Store: st, Logger: log, FlushEvery: cfg.RollupFlushEvery.D(), Committers: committers(cfg), EventLinesPerMinute: cfg.EventLinesPerMinute,
 		KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs,
@@ -243,4 +245,27 @@ func newPipeline(cfg *config.Config, log *slog.Logger, st *store.Store, al *aler
 		o.Metrics = met
 	}
 	return ingest.New(o)
+}
+
+// configuredStore is the store as the dashboard and the API read it.
+type configuredStore struct {
+	*store.Store
+	checks map[string]bool
+}
+
+// configuredChecks gives the dashboard and the API the store with the
+// latest runs of the checks configured now only: a check removed from the
+// config vars keeps its results until they are pruned, but it is not "down".
+func configuredChecks(st *store.Store, list []checks.Check) configuredStore {
+	names := map[string]bool{}
+	for _, c := range list {
+		names[c.Name] = true
+	}
+	return configuredStore{Store: st, checks: names}
+}
+
+// LatestChecks returns the latest run of every configured check.
+func (s configuredStore) LatestChecks(ctx context.Context) ([]checks.Result, error) {
+	all, err := s.Store.LatestChecks(ctx)
+	return slices.DeleteFunc(all, func(r checks.Result) bool { return !s.checks[r.Check] }), err
 }

@@ -10,7 +10,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/checks"
 	"github.com/dynowatch/dynowatch/internal/config"
+	"github.com/dynowatch/dynowatch/internal/drain"
 	"github.com/dynowatch/dynowatch/internal/notify"
 	"github.com/dynowatch/dynowatch/internal/store"
 	"github.com/dynowatch/dynowatch/internal/worker"
@@ -40,7 +43,7 @@ func newWorker(cfg *config.Config, log *slog.Logger, st *store.Store, al *alerti
 		Hourly: cfg.RetentionHourly.D(), DedupeKeys: store.DefaultRetention().DedupeKeys, Alerts: cfg.RetentionEvents.D(), Checks: cfg.RetentionMinute.D(),
 	}
 	sender, err := notify.NewSender(notify.SenderOptions{Outbox: st, Refs: st, Notifiers: al.notifiers, Holder: workerID(cfg), Logger: log,
-		Delivered: al.metrics.Delivered})
+		Delivered: al.metrics.Delivered, Storms: st, DashboardURL: publicURL(cfg).String()})
 	if err != nil {
 		return nil, err
 	}
@@ -106,5 +109,50 @@ func heartbeat(ctx context.Context, rawURL string) error {
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("heartbeat to %s: %s", req.URL.Host, resp.Status)
 	}
+	return nil
+}
+
+// addTails follows every app of TAIL_APPS on the worker w, each on the
+// worker that holds its lease.
+func addTails(w *worker.Worker, cfg *config.Config, log *slog.Logger, sink drain.Sink) error {
+	if len(cfg.TailApps) == 0 {
+		return nil
+	}
+	client, err := sessionClient(cfg, log)
+	if err != nil {
+		return err
+	}
+	for _, j := range client.Jobs(cfg.TailApps, sink) {
+		if err := w.AddHeld(j); err != nil {
+			return err
+		}
+	}
+	log.Info("pull mode: following apps through log sessions", "apps", len(cfg.TailApps))
+	return nil
+}
+
+// addChecks puts the status checks on the worker w. Their alert observations
+// are applied at once: a worker-only dyno runs no engine loop to drain a
+// queue, and shutdown does not cut an observation short. lookup finds the
+// config var of an env:VAR target (config.Config.LookupEnv).
+func addChecks(w *worker.Worker, list []checks.Check, lookup func(string) (string, bool), log *slog.Logger, st *store.Store, al *alerting, holder string) error {
+	if len(list) == 0 {
+		return nil
+	}
+	r, err := checks.NewRunner(checks.RunnerOptions{Checks: list, LookupEnv: lookup, Store: st, Logger: log, Holder: holder, Ran: al.metrics.CheckRan,
+		Observe: func(obs []alert.Observation) {
+			if err := al.engine.Apply(context.Background(), obs); err != nil {
+				log.Error("check alerts", "err", err)
+			}
+		}})
+	if err != nil {
+		return err
+	}
+	for _, j := range r.Jobs() {
+		if err := w.Add(j); err != nil {
+			return err
+		}
+	}
+	log.Info("status checks scheduled", "checks", len(list), "holder", holder)
 	return nil
 }

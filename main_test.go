@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,8 +63,17 @@ func TestParseCommandStdinWithBadLines(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1 for a bad message", code)
 	}
-	if n := strings.Count(stdout, "\n"); n != 2 {
-		t.Errorf("%d messages printed, want the 2 good ones", n)
+	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines printed, want one for each of the 3 messages:\n%s", len(lines), stdout)
+	}
+	var bad map[string]string
+	if err := json.Unmarshal([]byte(lines[1]), &bad); err != nil {
+		t.Fatalf("line 2 %s: %v", lines[1], err)
+	}
+	want := map[string]string{"kind": "error", "error": `message 2 at byte 70: bad timestamp: "not" is not RFC 3339`, "line": "not a log line"}
+	if !maps.Equal(bad, want) {
+		t.Errorf("line 2 = %v, want %v", bad, want)
 	}
 	if !strings.Contains(stderr, "stdin: message 2 at byte 70: bad timestamp") {
 		t.Errorf("stderr %q does not say which message failed and why", stderr)
@@ -96,5 +106,14 @@ func TestParseCommandLogplexFile(t *testing.T) {
 	plain, _, _ := runMain(t, nil, "", "parse", "testdata/samples.txt")
 	if code != 0 || fromFile != plain {
 		t.Errorf("logplex body parsed differently from the same lines in plain form (exit %d)", code)
+	}
+}
+
+func TestLoggerWritesLogfmt(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	newLogger(&b, true).Warn("drain batch not stored", "app", "my-app", "messages", 3)
+	if got, want := b.String(), "at=warn msg=\"drain batch not stored\" app=my-app messages=3\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"maps"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -534,5 +536,96 @@ func TestREADMERoutingExample(t *testing.T) {
 				t.Errorf("%s got %d messages of %s; the README routes it only critical alerts of production apps", ch, n, app)
 			}
 		}
+	}
+}
+
+// TestREADMEAckExample runs the README's curl acknowledgement against a
+// server whose R14 of my-app web.1 fired: it answers the ack, and the
+// alerts list shows it.
+func TestREADMEAckExample(t *testing.T) {
+	t.Parallel()
+	m := regexp.MustCompile(`(?s)curl -u ops:\$DASHBOARD_PASSWORD -H 'Content-Type: application/json' \\\s+-d '([^']+)' \\\s+https://my-dynowatch\.herokuapp\.com(/api/v1/alerts/\S+/ack)`).FindStringSubmatch(readme(t))
+	if m == nil {
+		t.Fatal("README.md no longer shows the curl acknowledgement; this test runs it")
+	}
+	body, path := m[1], m[2]
+	got := make(chan map[string]any, 8)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n map[string]any
+		json.NewDecoder(r.Body).Decode(&n)
+		got <- n
+	}))
+	defer hook.Close()
+	base, logs, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw", "ALERT_WEBHOOK_URL": hook.URL,
+		"ALERT_GROUP_WAIT": "0s"})
+	ts := time.Now().UTC().Format(time.RFC3339)
+	if code := post(t, base+"/drain/my-app", "s", frame("<45>1 "+ts+" host heroku web.1 - Error R14 (Memory quota exceeded)\n"), nil); code != 204 {
+		t.Fatalf("drain: %d", code)
+	}
+	select {
+	case n := <-got:
+		if n["status"] != "firing" {
+			t.Fatalf("webhook got %v, want the R14 firing", n)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no firing within 15 s; logs:\n%s", logs)
+	}
+
+	req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+	req.SetBasicAuth("ops", "pw")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acked struct {
+		Key string
+		Ack struct{ By, Reason string }
+	}
+	json.NewDecoder(resp.Body).Decode(&acked)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || acked.Key != "r14|my-app|web.1" || acked.Ack.By != "Ana" || acked.Ack.Reason != "restarting web.1" {
+		t.Fatalf("POST the README's ack: %d %+v", resp.StatusCode, acked)
+	}
+	var listed struct {
+		Alerts []struct {
+			Key string
+			Ack *struct{ By string }
+		}
+	}
+	getJSON(t, base+"/api/v1/alerts?state=firing", "pw", &listed)
+	if len(listed.Alerts) != 1 || listed.Alerts[0].Ack == nil || listed.Alerts[0].Ack.By != "Ana" {
+		t.Fatalf("firing alerts = %+v, want the R14 acknowledged by Ana", listed)
+	}
+}
+
+// TestREADMEParseExample runs the README's `dynowatch parse` example with a
+// bad line, through the shell as shown (the binary in place of `go run .`),
+// and checks that stdout has a line for each message, the bad one's as the
+// README shows it, stderr the README's report, and the exit status is 1.
+func TestREADMEParseExample(t *testing.T) {
+	t.Parallel()
+	m := regexp.MustCompile(`\n    (printf '%s\\n' [^\n]*) \| go run \. parse\n\n((?:    [^\n]*\n)+)\nand on stderr:\n\n((?:    [^\n]*\n)+)`).FindStringSubmatch(readme(t))
+	if m == nil {
+		t.Fatal("README.md no longer shows the `dynowatch parse` example with a bad line and its stderr")
+	}
+	dedent := func(block string) string { return strings.ReplaceAll(block, "\n    ", "\n")[4:] }
+	bin := filepath.Join(t.TempDir(), "dynowatch")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command("sh", "-c", m[1]+" | "+bin+" parse")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Errorf("exit: %v, want status 1 for a message that could not be parsed", err)
+	}
+	if got, want := stdout.String(), dedent(m[2]); got != want {
+		t.Errorf("stdout:\n%s\nwant the README's:\n%s", got, want)
+	}
+	if got, want := stderr.String(), dedent(m[3]); got != want {
+		t.Errorf("stderr:\n%s\nwant the README's:\n%s", got, want)
 	}
 }

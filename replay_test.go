@@ -13,6 +13,7 @@ import (
 
 	"github.com/dynowatch/dynowatch/internal/alert"
 	"github.com/dynowatch/dynowatch/internal/config"
+	"github.com/dynowatch/dynowatch/internal/metrics"
 	"github.com/dynowatch/dynowatch/internal/store"
 	"github.com/dynowatch/dynowatch/internal/store/storetest"
 )
@@ -56,7 +57,7 @@ func TestReplayNeverPages(t *testing.T) {
 		t.Fatalf("window = %+v, %v; want the replayed 5xx in the rollups (the charts show them)", ws, err)
 	}
 
-	al, err := newAlerting(&config.Config{Timezone: "UTC"}, alert.DefaultRules(), nil, log, st, newMetrics(), time.Now)
+	al, err := newAlerting(&config.Config{Timezone: "UTC"}, alert.DefaultRules(), nil, log, st, metrics.New(), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/dynowatch/dynowatch/internal/config"
 	"github.com/dynowatch/dynowatch/internal/drain"
 	"github.com/dynowatch/dynowatch/internal/ingest"
+	"github.com/dynowatch/dynowatch/internal/metrics"
 	"github.com/dynowatch/dynowatch/internal/notify"
 	"github.com/dynowatch/dynowatch/internal/parse"
 	"github.com/dynowatch/dynowatch/internal/store"
@@ -143,6 +144,7 @@ func newStoryOn(t *testing.T, st *store.Store, env ...string) *story {
 			if err := s.al.engine.Apply(s.ctx, s.al.detector.Observe(app, entries)); err != nil {
 				t.Errorf("applying observations: %v", err)
 			}
+			s.al.tellChanges(app, entries)
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -175,6 +177,10 @@ func (a storyAlerts) RetireApp(ctx context.Context, app string) error {
 	return a.s.al.engine.RetireApp(ctx, app)
 }
 
+func (a storyAlerts) Ack(ctx context.Context, key, by, reason string) (alert.State, error) {
+	return a.s.al.engine.Ack(ctx, key, by, reason)
+}
+
 // configure starts alerting afresh with env ("NAME=value") as the only
 // config vars besides the story's ALERT_WEBHOOK_URL, as a release with
 // changed config vars restarts every dyno: the store and what it holds stay.
@@ -185,7 +191,7 @@ func (s *story) configure(env ...string) {
 		s.t.Fatal(err)
 	}
 	s.checks = s.cfg.Checks
-	if s.al, err = newAlerting(s.cfg, s.cfg.Rules, s.checks, s.logger, s.st, newMetrics(), s.now); err != nil {
+	if s.al, err = newAlerting(s.cfg, s.cfg.Rules, s.checks, s.logger, s.st, metrics.New(), s.now); err != nil {
 		s.t.Fatal(err)
 	}
 	s.sender = s.newSender("story")
@@ -194,7 +200,7 @@ func (s *story) configure(env ...string) {
 // newSender is another worker's sender on the story's store and channels.
 func (s *story) newSender(holder string) *notify.Sender {
 	s.t.Helper()
-	sender, err := notify.NewSender(notify.SenderOptions{Outbox: s.st, Refs: s.st, Notifiers: s.al.notifiers, Holder: holder,
+	sender, err := notify.NewSender(notify.SenderOptions{Outbox: s.st, Refs: s.st, Storms: s.st, DashboardURL: s.cfg.URL, Notifiers: s.al.notifiers, Holder: holder,
 		Logger: s.logger, Now: s.now})
 	if err != nil {
 		s.t.Fatal(err)
@@ -448,6 +454,43 @@ func TestStoryFiringAlertIsRemindedEveryRepeatInterval(t *testing.T) {
 		s.advance(5 * time.Minute)
 	}
 	s.expect("firing shop r15 R15", "reminder shop r15 R15", "reminder shop r15 R15")
+}
+
+// An acknowledged alert is not reminded of, is listed with its ack, and
+// its resolution still goes out; the next episode is paged and reminded of
+// afresh. On both databases: the ack is kept with the alert's state.
+func TestStoryAckedAlertIsNotRemindedButResolves(t *testing.T) {
+	t.Parallel()
+	eachStoreOf(t, func(t *testing.T, st *store.Store) {
+		s := newStoryOn(t, st, "ALERT_REPEAT_INTERVAL=30m")
+		r15 := "heroku[web.1]: Error R15 (Memory quota vastly exceeded)"
+		s.log("shop", r15)
+		s.advance(time.Minute)
+		s.expect("firing shop r15 R15")
+		if code, body := s.call("POST", "/api/v1/alerts/r15%7Cshop%7Cweb.1/ack", `{"by":"Ana","reason":"scaling up"}`); code != http.StatusOK {
+			t.Fatalf("ack: %d %s", code, body)
+		}
+		for range 14 { // an R15 every five minutes for 70 minutes
+			s.log("shop", r15)
+			s.advance(5 * time.Minute)
+		}
+		s.expect("firing shop r15 R15")
+		if _, body := s.call("GET", "/api/v1/alerts?state=firing", ""); !strings.Contains(body, `"ack":{"by":"Ana"`) || !strings.Contains(body, `"reason":"scaling up"`) {
+			t.Fatalf("firing alerts without Ana's ack: %s", body)
+		}
+		s.log("shop", "app[web.1]: still here") // lines, not R15s: the app is not silent
+		s.advance(10 * time.Minute)             // the R15 window after the last R15
+		s.expect("firing shop r15 R15", "resolved shop r15 R15")
+
+		for range 7 { // the next episode, 35 minutes long
+			s.log("shop", r15)
+			s.advance(5 * time.Minute)
+		}
+		s.expect("firing shop r15 R15", "resolved shop r15 R15", "firing shop r15 R15", "reminder shop r15 R15")
+		if _, body := s.call("GET", "/api/v1/alerts?state=firing", ""); strings.Contains(body, `"ack"`) {
+			t.Fatalf("the next episode is acknowledged: %s", body)
+		}
+	})
 }
 
 // Only Heroku's own sources carry platform errors: an app printing an R15

@@ -62,8 +62,9 @@ type Alert struct {
 	Summary    string    `json:"summary"` // one line, most important facts first
 	StartedAt  time.Time `json:"started_at"`
 	ResolvedAt time.Time `json:"resolved_at,omitzero"`
-	Evidence   []string  `json:"evidence,omitempty"` // the log lines that triggered it
+	Evidence   []string  `json:"evidence,omitempty"` // the log lines that triggered it, at most MaxEvidence
 	Release    string    `json:"release,omitempty"`  // the release it followed, within 30 minutes
+	Cause      string    `json:"cause,omitempty"`    // the failing check that explains it, whose incident it joined
 }
 
 // Notification is one message sent on every channel: one alert, or several

@@ -86,6 +86,10 @@ type EngineOptions struct {
 	Now          func() time.Time // optional
 	DashboardURL string           // for links; optional
 	Timezone     string           // ALERT_TIMEZONE; optional
+	// Causes, if set, names the alerts whose failing explains an app's
+	// request timeouts and 5xx: its Postgres and Redis status checks. See
+	// cause.go.
+	Causes func(app string) []Key
 	// Retired, if set, says whether an alert's source is gone for good (a
 	// status check no longer configured), so that Tick resolves it instead
 	// of waiting for an observation that will never come. Alerts of rules
@@ -333,6 +337,36 @@ func (e *Engine) RetireApp(ctx context.Context, app string) error {
 	return errors.Join(errs...)
 }
 
+// Ack records that by acknowledged the alert key's firing episode, and
+// why (optional), and returns its state. It reports ErrNoAlert for a key
+// without state, ErrNotFiring when the episode is pending or over, and
+// ErrBadAck for an empty or over-long name or reason. Acknowledging an
+// episode already acknowledged changes nothing and returns the first ack.
+func (e *Engine) Ack(ctx context.Context, key, by, reason string) (State, error) {
+	for attempt := 0; attempt < 5; attempt++ {
+		cur, ok, err := e.o.Store.Alert(ctx, key)
+		if err != nil {
+			return State{}, fmt.Errorf("alert %s: %w", key, err)
+		}
+		if !ok {
+			return State{}, fmt.Errorf("%w: %s", ErrNoAlert, key)
+		}
+		next, changed, err := Acknowledge(cur, by, reason, e.o.Now())
+		if err != nil || !changed {
+			return next, err
+		}
+		saved, err := e.o.Store.SaveAlert(ctx, &next, cur.Version, nil)
+		if err != nil {
+			return State{}, fmt.Errorf("alert %s: %w", key, err)
+		}
+		if saved {
+			e.o.Logger.Info("alert acknowledged", "key", key, "app", next.App, "by", next.Ack.By, "reason", next.Ack.Reason)
+			return next, nil
+		}
+	}
+	return State{}, fmt.Errorf("alert %s: changed by other dynos five times in a row", key)
+}
+
 // retired says whether nothing will observe the alert s again: its rule is
 // off (or no longer exists), or its check or channel is no longer
 // configured.
@@ -470,6 +504,19 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 			a.Release = line
 		}
 	}
+	var (
+		cause  State
+		joined bool
+	)
+	if st == Firing {
+		var err error
+		if cause, joined, err = e.cause(ctx, s); err != nil {
+			return nil, err
+		}
+		if joined {
+			a.Cause = cause.Summary
+		}
+	}
 	n := Notification{ID: newDeliveryID(), Status: st, Alerts: []Alert{a}, CreatedAt: now, Timezone: e.o.Timezone}
 	if e.o.DashboardURL != "" {
 		n.URL = strings.TrimSuffix(e.o.DashboardURL, "/") + dashboardPath(s)
@@ -484,7 +531,10 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 	// never held because a warning of the same app went out first. Alerts
 	// of no app share no outage, so they are never held.
 	var notBefore time.Time
-	if st == Firing && e.o.Rules.Policy.GroupWait > 0 && s.App != "" {
+	if joined {
+		// Held whatever its severity: the cause paged already (see cause.go).
+		notBefore = joinAt(cause.FiredAt, now, e.o.Rules.Policy.GroupWait)
+	} else if st == Firing && e.o.Rules.Policy.GroupWait > 0 && s.App != "" {
 		start, ok, err := e.o.Store.LastGroupStart(ctx, s.App, s.Severity, now.Add(-e.o.Rules.Policy.GroupWait))
 		if err != nil {
 			return nil, fmt.Errorf("alert %s: grouping: %w", s.Key, err)

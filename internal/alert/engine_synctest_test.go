@@ -2,6 +2,7 @@ package alert
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -30,6 +31,76 @@ func TestEngineRunPagesR14AtOnce(t *testing.T) {
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestAckStopsRemindersNotTheResolution is the story of an acknowledged
+// alert on simulated time: an R14 fires and is paged, someone acks it, the
+// dyno keeps swapping for three hours without a reminder (one is due every
+// hour), and when it stops the resolution still goes to every channel. The
+// next episode starts unacknowledged and is reminded of again.
+func TestAckStopsRemindersNotTheResolution(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		st := newMemStore()
+		e, err := NewEngine(EngineOptions{Store: st, Rules: DefaultRules(), Channels: []string{"webhook", "sms"},
+			Logger: discard(), Now: time.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r14 := Key{Rule: RuleR14, App: "shop", Dyno: "web.1"}
+		swapFor := func(d time.Duration) {
+			t.Helper()
+			for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(time.Minute) {
+				if err := e.Apply(ctx, []Observation{ev(r14, time.Now())}); err != nil {
+					t.Fatal(err)
+				}
+				if err := e.Tick(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		statuses := func() []Status {
+			var out []Status
+			for _, n := range st.sent() {
+				out = append(out, n.Status)
+			}
+			return out
+		}
+
+		swapFor(time.Minute)
+		if got := statuses(); !slices.Equal(got, []Status{Firing}) {
+			t.Fatalf("after the first R14: %v, want [firing]", got)
+		}
+		acked, err := e.Ack(ctx, r14.String(), "Ana", "restarting web.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acked.Ack.By != "Ana" || !acked.Ack.At.Equal(time.Now()) {
+			t.Fatalf("Ack = %+v, want Ana's now", acked.Ack)
+		}
+		swapFor(3 * time.Hour)
+		if got := statuses(); !slices.Equal(got, []Status{Firing}) {
+			t.Fatalf("three hours of R14 after the ack: %v, want no reminder", got)
+		}
+		time.Sleep(11 * time.Minute) // quiet for the rule's window
+		if err := e.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := statuses(); !slices.Equal(got, []Status{Firing, Resolved}) {
+			t.Fatalf("after it stopped: %v, want [firing resolved]", got)
+		}
+		if n := len(st.outbox); n != 4 {
+			t.Fatalf("%d outbox rows, want firing and resolved on both channels", n)
+		}
+
+		swapFor(61 * time.Minute)
+		if got := statuses(); !slices.Equal(got, []Status{Firing, Resolved, Firing, Reminder}) {
+			t.Fatalf("the next episode, an hour on: %v, want it fired and reminded of", got)
+		}
+		if s, _, _ := st.Alert(ctx, r14.String()); s.Acked() {
+			t.Fatalf("the next episode is acknowledged: %+v", s.Ack)
 		}
 	})
 }

@@ -3,10 +3,12 @@ package alert
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"maps"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -354,5 +356,57 @@ func TestTickAsksTheOutboxOnceForAllFiringAlerts(t *testing.T) {
 	}
 	if st.lastNotifiedCalls != 1 {
 		t.Errorf("one tick over 2000 firing alerts asked LastNotified %d times, want once", st.lastNotifiedCalls)
+	}
+}
+
+// TestEngineAck: only a firing alert is acknowledged, a name is required,
+// a second ack keeps the first, and another dyno's write in between is
+// retried; an ack writes no notification.
+func TestEngineAck(t *testing.T) {
+	ctx := context.Background()
+	st, clock := newMemStore(), &testClock{t0}
+	e := newEngine(t, st, clock)
+	r14 := Key{Rule: RuleR14, App: "shop", Dyno: "web.1"}.String()
+	if _, err := e.Ack(ctx, r14, "Ana", ""); !errors.Is(err, ErrNoAlert) {
+		t.Fatalf("Ack of an unknown alert: %v, want ErrNoAlert", err)
+	}
+	if err := e.Apply(ctx, []Observation{ev(Key{Rule: RuleR14, App: "shop", Dyno: "web.1"}, t0)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, by, reason string }{
+		{"no name", "  ", "why"},
+		{"name too long", strings.Repeat("a", MaxAckBy+1), ""},
+		{"reason too long", "Ana", strings.Repeat("é", MaxAckReason+1)},
+	} {
+		if _, err := e.Ack(ctx, r14, tc.by, tc.reason); !errors.Is(err, ErrBadAck) {
+			t.Errorf("%s: %v, want ErrBadAck", tc.name, err)
+		}
+	}
+	outbox := len(st.outbox)
+	st.conflicts = 1
+	clock.t = t0.Add(time.Minute)
+	s, err := e.Ack(ctx, r14, " Ana ", " restarting ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Ack{By: "Ana", At: t0.Add(time.Minute), Reason: "restarting"}); s.Ack != want {
+		t.Fatalf("Ack = %+v, want %+v", s.Ack, want)
+	}
+	clock.t = t0.Add(2 * time.Minute)
+	if s, err := e.Ack(ctx, r14, "Bo", ""); err != nil || s.Ack.By != "Ana" {
+		t.Fatalf("second Ack = %+v, %v; want Ana's kept", s.Ack, err)
+	}
+	if len(st.outbox) != outbox {
+		t.Fatalf("the ack wrote %d notifications", len(st.outbox)-outbox)
+	}
+	clock.t = t0.Add(time.Hour)
+	if err := e.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s, _, _ := st.Alert(ctx, r14); s.Phase != PhaseResolved {
+		t.Fatalf("phase %s after the window, want resolved", s.Phase)
+	}
+	if _, err := e.Ack(ctx, r14, "Ana", ""); !errors.Is(err, ErrNotFiring) {
+		t.Fatalf("Ack of a resolved alert: %v, want ErrNotFiring", err)
 	}
 }

@@ -1,9 +1,12 @@
 package alert
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Phase is where an alert is in its life.
@@ -36,7 +39,7 @@ type State struct {
 	Severity        Severity
 	Phase           Phase
 	Summary         string
-	Evidence        []string // the latest lines, at most maxEvidence
+	Evidence        []string // the latest lines, at most MaxEvidence
 	StartedAt       time.Time
 	FiredAt         time.Time
 	ResolvedAt      time.Time
@@ -47,10 +50,63 @@ type State struct {
 	Transitions     []time.Time  // recent changes between firing and resolved
 	Recent          []Occurrence // a pending event alert's events within its window, oldest first
 	Counter         int64        // events in the window, or consecutive samples
+	Ack             Ack          // who took this episode on; zero until someone does
 	Version         int64        // the store's compare-and-set token
 }
 
-const maxEvidence = 5
+// MaxEvidence is how many log lines an alert keeps as evidence, the latest:
+// the one cap of evidence, which the store and the messages hold to too.
+const MaxEvidence = 5
+
+// Ack says who acknowledged an alert's episode, when and why: someone is on
+// it, so it is not reminded of (nor escalated) until it resolves.
+type Ack struct {
+	By     string // a name given on the ack page, a Slack user, a script
+	At     time.Time
+	Reason string // optional
+}
+
+// Acked says whether someone acknowledged the episode.
+func (s *State) Acked() bool { return !s.Ack.At.IsZero() }
+
+// Limits of an acknowledgement's texts, in characters.
+const (
+	MaxAckBy     = 100
+	MaxAckReason = 500
+)
+
+// Errors of Acknowledge.
+var (
+	ErrNoAlert   = errors.New("alert: no such alert")
+	ErrNotFiring = errors.New("alert: not firing")
+	ErrBadAck    = errors.New("alert: bad acknowledgement")
+)
+
+// Acknowledge records that by took the firing alert s on, at now. Only a
+// firing episode is acknowledged: a pending one told nobody, a resolved one
+// is over. A second acknowledgement of the same episode keeps the first
+// (who got there first is the one on it) and reports false.
+func Acknowledge(s State, by, reason string, now time.Time) (State, bool, error) {
+	by, reason = strings.TrimSpace(by), strings.TrimSpace(reason)
+	switch {
+	case by == "":
+		return s, false, fmt.Errorf("%w: who acknowledges is empty; give a name", ErrBadAck)
+	case utf8.RuneCountInString(by) > MaxAckBy:
+		return s, false, fmt.Errorf("%w: the name is over %d characters", ErrBadAck, MaxAckBy)
+	case utf8.RuneCountInString(reason) > MaxAckReason:
+		return s, false, fmt.Errorf("%w: the reason is over %d characters", ErrBadAck, MaxAckReason)
+	case s.Phase != PhaseFiring:
+		phase := s.Phase
+		if phase == "" {
+			phase = "over"
+		}
+		return s, false, fmt.Errorf("%w: alert %s is %s", ErrNotFiring, s.Key, phase)
+	case s.Acked():
+		return s, false, nil
+	}
+	s.Ack = Ack{By: by, At: now, Reason: reason}
+	return s, true, nil
+}
 
 // Occurrence is Count events at one time.
 type Occurrence struct {
@@ -82,8 +138,8 @@ func Apply(s State, o Observation, r Rule, p Policy, silenced bool) (State, Stat
 		s.Summary, s.Dyno = o.Summary, o.Dyno
 		if o.Evidence != "" {
 			s.Evidence = append(s.Evidence, o.Evidence)
-			if len(s.Evidence) > maxEvidence {
-				s.Evidence = s.Evidence[len(s.Evidence)-maxEvidence:]
+			if len(s.Evidence) > MaxEvidence {
+				s.Evidence = s.Evidence[len(s.Evidence)-MaxEvidence:]
 			}
 		}
 		if o.At.After(s.LastEventAt) {
@@ -191,7 +247,7 @@ func applyBelow(s State, o Observation, r Rule, p Policy) (State, Status) {
 // newEpisode starts counting afresh; a resolved alert's episode ends here.
 func newEpisode(s State, at time.Time) State {
 	s.Phase, s.Counter, s.StartedAt, s.Recent = PhasePending, 0, at, nil
-	s.FiredAt, s.ResolvedAt, s.Notified = time.Time{}, time.Time{}, false
+	s.FiredAt, s.ResolvedAt, s.Notified, s.Ack = time.Time{}, time.Time{}, false, Ack{}
 	return s
 }
 
@@ -259,8 +315,8 @@ func Retire(s State, now time.Time) (State, Status) {
 
 // Tick is what the passing of time does to an alert: alerts resolve a window
 // after their last event or sample over the threshold (rules without a window
-// only on samples under it), pending ones lapse, firing ones are
-// reminded of, silenced ones are told once their silence ends, and flapping
+// only on samples under it), pending ones lapse, firing ones nobody
+// acknowledged are reminded of, silenced ones are told once their silence ends, and flapping
 // ones resolve once calm.
 func Tick(s State, r Rule, p Policy, now time.Time, silenced bool) (State, Status) {
 	switch s.Phase {
@@ -301,7 +357,7 @@ func Tick(s State, r Rule, p Policy, now time.Time, silenced bool) (State, Statu
 		}
 	}
 	switch {
-	case silenced:
+	case silenced, s.Acked(): // someone is on it: no reminder, and no late firing once a silence ends
 		return s, ""
 	case !s.Notified:
 		return notify(s, now, Firing, false) // its silence ended while it was firing

@@ -147,8 +147,8 @@ func TestEvidenceIsCapped(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		s, _ = Apply(s, Observation{Key: Key{Rule: RuleR14, App: "a", Dyno: "web.1"}.String(), Rule: RuleR14, Kind: Event, At: t0.Add(time.Duration(i) * time.Second), Evidence: fmt.Sprint(i)}, rule(RuleR14), DefaultPolicy(), false)
 	}
-	if len(s.Evidence) != maxEvidence || s.Evidence[maxEvidence-1] != "19" {
-		t.Errorf("evidence = %v, want the last %d lines", s.Evidence, maxEvidence)
+	if len(s.Evidence) != MaxEvidence || s.Evidence[MaxEvidence-1] != "19" {
+		t.Errorf("evidence = %v, want the last %d lines", s.Evidence, MaxEvidence)
 	}
 }
 

@@ -2,11 +2,10 @@ package alert
 
 import (
 	"fmt"
+	"github.com/dynowatch/dynowatch/internal/duration"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 )
 
 // RulesTable writes the rules as r has them, as a Markdown table: the
@@ -51,37 +50,10 @@ func settings(s ruleSpec, ru Rule) (threshold, window, samples string) {
 		threshold = fmt.Sprintf("%g (%s)", ru.Threshold, s.Threshold)
 	}
 	if ru.Window > 0 {
-		window = ShortDuration(ru.Window)
+		window = duration.Short(ru.Window)
 	}
 	if ru.Samples > 0 {
 		samples = fmt.Sprint(ru.Samples)
 	}
 	return threshold, window, samples
-}
-
-// ShortDuration writes d for people: 45s, 12m30s, 3h5m, 2d4h. The rules
-// table and notify's messages both use it, so they say a window the same way.
-func ShortDuration(d time.Duration) string {
-	d = d.Round(time.Second)
-	switch {
-	case d < time.Minute:
-		return strconv.Itoa(int(d/time.Second)) + "s"
-	case d < time.Hour:
-		m, s := int(d/time.Minute), int(d%time.Minute/time.Second)
-		if s == 0 {
-			return strconv.Itoa(m) + "m"
-		}
-		return fmt.Sprintf("%dm%ds", m, s)
-	case d < 48*time.Hour:
-		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
-		if m == 0 {
-			return strconv.Itoa(h) + "h"
-		}
-		return fmt.Sprintf("%dh%dm", h, m)
-	}
-	days, h := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour)
-	if h == 0 {
-		return strconv.Itoa(days) + "d"
-	}
-	return fmt.Sprintf("%dd%dh", days, h)
 }

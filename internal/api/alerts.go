@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -26,6 +27,23 @@ type alertJSON struct {
 	LastEventAt *time.Time     `json:"last_event_at,omitempty"`
 	Notified    bool           `json:"notified"`
 	Flapping    bool           `json:"flapping"`
+	Ack         *ackJSON       `json:"ack,omitempty"` // who took this episode on; absent until someone does
+}
+
+type ackJSON struct {
+	By     string    `json:"by"`
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+func toAlertJSON(a *alert.State) alertJSON {
+	j := alertJSON{ID: a.ID, Key: a.Key, Rule: a.Rule, App: a.App, Dyno: a.Dyno, Code: a.Code, Severity: a.Severity,
+		Phase: a.Phase, Summary: a.Summary, Evidence: a.Evidence, StartedAt: a.StartedAt.UTC(), FiredAt: optTime(a.FiredAt),
+		ResolvedAt: optTime(a.ResolvedAt), LastEventAt: optTime(a.LastEventAt), Notified: a.Notified, Flapping: a.Flapping}
+	if a.Acked() {
+		j.Ack = &ackJSON{By: a.Ack.By, At: a.Ack.At.UTC(), Reason: a.Ack.Reason}
+	}
+	return j
 }
 
 // handleAlerts handles "GET /api/v1/alerts?state=&app=&limit=&before=":
@@ -49,14 +67,33 @@ func (s *server) handleAlerts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := make([]alertJSON, 0, len(alerts))
-	for _, a := range alerts {
-		out = append(out, alertJSON{ID: a.ID, Key: a.Key, Rule: a.Rule, App: a.App, Dyno: a.Dyno, Code: a.Code, Severity: a.Severity,
-			Phase: a.Phase, Summary: a.Summary, Evidence: a.Evidence, StartedAt: a.StartedAt.UTC(), FiredAt: optTime(a.FiredAt),
-			ResolvedAt: optTime(a.ResolvedAt), LastEventAt: optTime(a.LastEventAt), Notified: a.Notified, Flapping: a.Flapping})
+	for i := range alerts {
+		out = append(out, toAlertJSON(&alerts[i]))
 	}
 	resp := map[string]any{"alerts": out}
 	if len(alerts) == q.Limit {
 		resp["next"] = strconv.FormatInt(alerts[len(alerts)-1].ID, 10)
 	}
 	writeJSON(w, resp)
+}
+
+// handleAck handles "POST /api/v1/alerts/{key}/ack" with a JSON body
+// {"by":"Ana","reason":"restarting web.1"}: someone is on the firing alert
+// key, so it is not reminded of until it resolves. It answers the alert,
+// with the ack; 404 for an unknown key, 409 when the alert is not firing.
+// Acknowledging again keeps the first ack, which the answer shows.
+func (s *server) handleAck(w http.ResponseWriter, r *http.Request) {
+	var in struct{ By, Reason string }
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		writeError(w, r, s.Logger, &requestError{"body: want JSON like {\"by\":\"Ana\",\"reason\":\"restarting web.1\"}: " + err.Error()})
+		return
+	}
+	a, err := s.Alerts.Ack(r.Context(), r.PathValue("key"), in.By, in.Reason)
+	if err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	writeJSON(w, toAlertJSON(&a))
 }

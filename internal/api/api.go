@@ -37,6 +37,8 @@ type Alerts interface {
 	// RetireApp ends the app's active alerts, resolving those firing, before
 	// the app is forgotten.
 	RetireApp(ctx context.Context, app string) error
+	// Ack records who acknowledged the alert key's firing episode, and why.
+	Ack(ctx context.Context, key, by, reason string) (alert.State, error)
 }
 
 // Options configures the API.
@@ -70,6 +72,7 @@ func Register(mux *http.ServeMux, o Options) error {
 	mux.Handle("GET /api/v1/apps/{app}/series", guard(http.HandlerFunc(s.handleSeries)))
 	mux.Handle("DELETE /api/v1/apps/{app}", guard(http.HandlerFunc(s.handleDeleteApp)))
 	mux.Handle("GET /api/v1/alerts", guard(http.HandlerFunc(s.handleAlerts)))
+	mux.Handle("POST /api/v1/alerts/{key}/ack", guard(http.HandlerFunc(s.handleAck)))
 	mux.Handle("GET /api/v1/checks", guard(http.HandlerFunc(s.handleChecks)))
 	mux.Handle("GET /api/v1/silences", guard(http.HandlerFunc(s.handleSilences)))
 	mux.Handle("POST /api/v1/silences", guard(http.HandlerFunc(s.handleCreateSilence)))

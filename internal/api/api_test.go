@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -20,20 +23,32 @@ import (
 
 var now = time.Date(2024, 3, 15, 12, 30, 0, 0, time.UTC)
 
-// retireFunc is a fake Alerts.
+// retireFunc is a fake Alerts that only retires.
 type retireFunc func(ctx context.Context, app string) error
 
 func (f retireFunc) RetireApp(ctx context.Context, app string) error { return f(ctx, app) }
 
-// newServer serves the API over an embedded store holding one app, "shop",
-// with three events and a minute of requests, and a firing R14.
-func newServer(t *testing.T) *httptest.Server {
-	t.Helper()
-	return newServerWith(t, retireFunc(func(context.Context, string) error { return nil }))
+func (f retireFunc) Ack(context.Context, string, string, string) (alert.State, error) {
+	return alert.State{}, errors.New("retireFunc: Ack is not this test's")
 }
 
-// newServerWith is newServer with alerts as the alert engine.
-func newServerWith(t *testing.T, alerts Alerts) *httptest.Server {
+// newServer serves the API over an embedded store holding one app, "shop",
+// with three events and a minute of requests, and a firing R14, with a real
+// alert engine on that store.
+func newServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	return newServerWith(t, func(st *store.Store) Alerts {
+		e, err := alert.NewEngine(alert.EngineOptions{Store: st, Rules: alert.DefaultRules(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	})
+}
+
+// newServerWith is newServer with the alert engine alerts returns.
+func newServerWith(t *testing.T, alerts func(*store.Store) Alerts) *httptest.Server {
 	t.Helper()
 	ctx := context.Background()
 	st := storetest.MustOpenEmbedded(t)
@@ -64,7 +79,7 @@ func newServerWith(t *testing.T, alerts Alerts) *httptest.Server {
 		}
 	}
 	mux := http.NewServeMux()
-	if err := Register(mux, Options{Store: st, Alerts: alerts, Passwords: []string{"pw"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }}); err != nil {
+	if err := Register(mux, Options{Store: st, Alerts: alerts(st), Passwords: []string{"pw"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(mux)
@@ -269,13 +284,15 @@ func TestDeleteAppEndsItsAlertsFirst(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var retired []string
 			var srv *httptest.Server
-			srv = newServerWith(t, retireFunc(func(ctx context.Context, app string) error {
-				if _, b := call(t, srv, "GET", "/api/v1/alerts?app="+app, "pw"); len(b["alerts"].([]any)) != 1 {
-					t.Errorf("RetireApp(%s) called after its alerts were forgotten: %v", app, b)
-				}
-				retired = append(retired, app)
-				return tt.retireErr
-			}))
+			srv = newServerWith(t, func(*store.Store) Alerts {
+				return retireFunc(func(ctx context.Context, app string) error {
+					if _, b := call(t, srv, "GET", "/api/v1/alerts?app="+app, "pw"); len(b["alerts"].([]any)) != 1 {
+						t.Errorf("RetireApp(%s) called after its alerts were forgotten: %v", app, b)
+					}
+					retired = append(retired, app)
+					return tt.retireErr
+				})
+			})
 			if status, _ := call(t, srv, "DELETE", "/api/v1/apps/shop", "pw"); status != tt.wantStatus {
 				t.Errorf("DELETE: %d, want %d", status, tt.wantStatus)
 			}
@@ -286,5 +303,42 @@ func TestDeleteAppEndsItsAlertsFirst(t *testing.T) {
 				t.Errorf("shop's alerts after DELETE: %v, want %d", b, tt.wantAlerts)
 			}
 		})
+	}
+}
+
+// TestAck: POST /api/v1/alerts/{key}/ack acknowledges a firing alert
+// through the engine, GET /api/v1/alerts shows who, when and why, and the
+// mistakes a script makes are answered with what is wrong.
+func TestAck(t *testing.T) {
+	srv := newServer(t)
+	key := "/api/v1/alerts/" + url.PathEscape("r14|shop|web.1") + "/ack"
+	for _, tt := range []struct {
+		name, path, pass, body string
+		status                 int
+		err                    string
+	}{
+		{"no password", key, "", `{"by":"Ana"}`, http.StatusUnauthorized, ""},
+		{"no name", key, "pw", `{"reason":"x"}`, http.StatusBadRequest, "give a name"},
+		{"unknown field", key, "pw", `{"who":"Ana"}`, http.StatusBadRequest, `{"by":"Ana","reason":"restarting web.1"}`},
+		{"unknown alert", "/api/v1/alerts/r14%7Cshop%7Cweb.9/ack", "pw", `{"by":"Ana"}`, http.StatusNotFound, "no such alert"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := callBody(t, srv, "POST", tt.path, tt.pass, tt.body)
+			if status != tt.status || !strings.Contains(fmt.Sprint(body["error"]), tt.err) {
+				t.Fatalf("%d %v, want %d with an error saying %q", status, body, tt.status, tt.err)
+			}
+		})
+	}
+	status, body := callBody(t, srv, "POST", key, "pw", `{"by":"Ana","reason":"restarting web.1"}`)
+	wantAck := map[string]any{"by": "Ana", "at": "2024-03-15T12:30:00Z", "reason": "restarting web.1"}
+	if status != http.StatusOK || !reflect.DeepEqual(body["ack"], wantAck) || body["key"] != "r14|shop|web.1" {
+		t.Fatalf("ack: %d %v, want 200 with ack %v", status, body, wantAck)
+	}
+	if status, body := callBody(t, srv, "POST", key, "pw", `{"by":"Bo"}`); status != http.StatusOK || !reflect.DeepEqual(body["ack"], wantAck) {
+		t.Fatalf("second ack: %d %v, want Ana's kept", status, body)
+	}
+	_, list := call(t, srv, "GET", "/api/v1/alerts?state=firing", "pw")
+	if as := list["alerts"].([]any); len(as) != 1 || !reflect.DeepEqual(as[0].(map[string]any)["ack"], wantAck) {
+		t.Fatalf("GET /api/v1/alerts: %v, want the R14 with Ana's ack", list)
 	}
 }

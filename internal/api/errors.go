@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/dynowatch/dynowatch/internal/alert"
 	"github.com/dynowatch/dynowatch/internal/store"
 )
 
@@ -34,7 +35,11 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		status, msg = http.StatusBadRequest, re.msg
 	case errors.Is(err, store.ErrUnknownMetric), errors.Is(err, store.ErrTooManyPoints):
 		status, msg = http.StatusBadRequest, err.Error()
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, alert.ErrBadAck):
+		status, msg = http.StatusBadRequest, err.Error()
+	case errors.Is(err, alert.ErrNotFiring):
+		status, msg = http.StatusConflict, err.Error()
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, alert.ErrNoAlert):
 		status, msg = http.StatusNotFound, err.Error()
 	case errors.Is(err, context.Canceled):
 		return

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -91,6 +92,30 @@ func NewRunner(o RunnerOptions) (*Runner, error) {
 		o.Now = time.Now
 	}
 	return &Runner{o: o, prober: Prober{HTTPClient: o.HTTPClient, LookupEnv: o.LookupEnv, Now: o.Now}}, nil
+}
+
+// Retired says whether an alert is of a check that is none of list: its
+// CHECK_ var was removed, or its app= changed. The alert engine resolves
+// such alerts (alert.EngineOptions.Retired), since no run will.
+func Retired(list []Check) func(alert.Key) bool {
+	return func(k alert.Key) bool {
+		return k.Rule == alert.RuleCheck && !slices.ContainsFunc(list, func(c Check) bool { return c.Name == k.Code && c.App == k.App })
+	}
+}
+
+// Causes names, for an app, the alerts of its Postgres and Redis checks:
+// the causes its request timeouts and 5xx join (alert.EngineOptions.Causes,
+// see alert's cause.go).
+func Causes(list []Check) func(app string) []alert.Key {
+	return func(app string) []alert.Key {
+		var out []alert.Key
+		for _, c := range list {
+			if c.App == app && (c.Kind == Postgres || c.Kind == Redis) {
+				out = append(out, alert.Key{Rule: alert.RuleCheck, App: app, Code: c.Name})
+			}
+		}
+		return out
+	}
 }
 
 // LeaseName is the store lease of check name, namespaced apart from the

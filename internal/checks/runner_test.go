@@ -259,3 +259,26 @@ func TestCertificateEndingSoonIsAWarning(t *testing.T) {
 		}
 	}
 }
+
+// TestRetired: an alert of a check whose CHECK_ var was removed, or whose
+// app= changed, is retired; the alerts of the checks configured, and of
+// other rules, are not.
+func TestRetired(t *testing.T) {
+	t.Parallel()
+	retired := Retired([]Check{{Name: "api", App: "shop"}, {Name: "db"}})
+	for _, tc := range []struct {
+		key  alert.Key
+		want bool
+	}{
+		{alert.Key{Rule: alert.RuleCheck, App: "shop", Code: "api"}, false},
+		{alert.Key{Rule: alert.RuleCheck, App: "shop", Code: "api", Part: "cert"}, false},
+		{alert.Key{Rule: alert.RuleCheck, Code: "db"}, false},
+		{alert.Key{Rule: alert.RuleCheck, App: "cart", Code: "api"}, true}, // app= changed
+		{alert.Key{Rule: alert.RuleCheck, App: "shop", Code: "gone"}, true},
+		{alert.Key{Rule: alert.RuleR14, App: "shop", Code: "gone"}, false},
+	} {
+		if got := retired(tc.key); got != tc.want {
+			t.Errorf("Retired(%v) = %v, want %v", tc.key, got, tc.want)
+		}
+	}
+}

@@ -55,69 +55,79 @@ type Config struct {
 	RetentionHourly  duration.Duration `envconfig:"RETENTION_HOURLY_ROLLUPS" default:"365d" example:"365d" desc:"How long hourly rollups are kept."`
 	RollupFlushEvery duration.Duration `envconfig:"ROLLUP_FLUSH_INTERVAL" default:"5s" example:"5s" desc:"How often each web dyno writes its in-memory request rollups to the database (also on shutdown)."`
 
-	SendGridAPIKey       string `envconfig:"SENDGRID_API_KEY" example:"SG.xxxx" secret:"true" desc:"SendGrid API key: alerts by email through SendGrid."`
-	SendGridHost         string `envconfig:"SENDGRID_HOST" url:"http,https" default:"https://api.sendgrid.com" example:"https://api.eu.sendgrid.com" desc:"SendGrid API host; the EU one for EU data residency."`
-	SMTPURL              string `envconfig:"SMTP_URL" url:"smtp,smtps" example:"smtp://user:pass@smtp.example.com:587" secret:"true" desc:"SMTP server (STARTTLS): alerts by email through it. With SendGrid too, both are channels."`
-	EmailFrom            string `envconfig:"ALERT_EMAIL_FROM" example:"dynowatch@example.com" desc:"Sender address of alert emails."`
-	EmailTo              List   `envconfig:"ALERT_EMAIL_TO" example:"ops@example.com,oncall@example.com" desc:"Recipients of alert emails, comma-separated."`
-	EmailMinSeverity     string `envconfig:"ALERT_EMAIL_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity emailed: info, warning or critical."`
-	EmailApps            List   `envconfig:"ALERT_EMAIL_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are emailed: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
-	EmailRules           List   `envconfig:"ALERT_EMAIL_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are emailed, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
-	InfobipBaseURL       string `envconfig:"INFOBIP_BASE_URL" example:"https://xxxxx.api.infobip.com" desc:"Your Infobip account's API base URL: alerts by SMS."`
-	InfobipAPIKey        string `envconfig:"INFOBIP_API_KEY" example:"0123456789abcdef-0123" secret:"true" desc:"Infobip API key."`
-	InfobipSender        string `envconfig:"INFOBIP_SENDER" default:"dynowatch" example:"InfoSMS" desc:"Sender name or number of alert SMS."`
-	SMSTo                List   `envconfig:"ALERT_SMS_TO" example:"41793026727,447700900123" desc:"Phone numbers (international format) of alert SMS, comma-separated."`
-	SMSMinSeverity       string `envconfig:"ALERT_SMS_MIN_SEVERITY" default:"critical" example:"warning" desc:"Least severity sent by SMS: info, warning or critical."`
-	SMSApps              List   `envconfig:"ALERT_SMS_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent by SMS: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
-	SMSRules             List   `envconfig:"ALERT_SMS_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent by SMS, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
-	WebhookURL           string `envconfig:"ALERT_WEBHOOK_URL" url:"http,https" example:"https://hooks.example.com/dynowatch" secret:"true" desc:"URL that gets every alert as JSON."`
-	WebhookSecret        string `envconfig:"ALERT_WEBHOOK_SECRET" example:"whsec-3f9c2a7e" secret:"true" desc:"Key of the HMAC-SHA256 signatures of webhook requests: X-Dynowatch-Signature-V2 (of X-Dynowatch-Timestamp and the body) and X-Dynowatch-Signature (of the body)."`
-	WebhookMinSeverity   string `envconfig:"ALERT_WEBHOOK_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to the webhook."`
-	WebhookApps          List   `envconfig:"ALERT_WEBHOOK_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent to the webhook: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
-	WebhookRules         List   `envconfig:"ALERT_WEBHOOK_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent to the webhook, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
-	PagerDutyRoutingKey  string `envconfig:"PAGERDUTY_ROUTING_KEY" example:"0123456789abcdef0123456789abcdef" secret:"true" desc:"Integration key (32 characters) of a PagerDuty service's Events API v2 integration: alerts open and resolve PagerDuty incidents."`
-	PagerDutyAPIURL      string `envconfig:"PAGERDUTY_API_URL" url:"http,https" default:"https://events.pagerduty.com" example:"https://events.eu.pagerduty.com" desc:"PagerDuty Events API host; the EU one for an EU service region."`
-	PagerDutyMinSeverity string `envconfig:"PAGERDUTY_MIN_SEVERITY" default:"critical" example:"warning" desc:"Least severity sent to PagerDuty: info, warning or critical."`
-	PagerDutyApps        List   `envconfig:"PAGERDUTY_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent to PagerDuty: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
-	PagerDutyRules       List   `envconfig:"PAGERDUTY_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent to PagerDuty, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
-	NtfyURL              string `envconfig:"NTFY_URL" url:"http,https" example:"https://ntfy.sh/dynowatch-alerts-7f3a9c" secret:"true" desc:"URL of an ntfy topic (ntfy.sh or your own server; user:pass@ in it for basic auth): alerts as phone push notifications. On ntfy.sh the topic name is the password: pick one nobody guesses."`
-	NtfyToken            string `envconfig:"NTFY_TOKEN" example:"tk_AgQdq7mVBoFD37zQVN29RhuMzNIz2" secret:"true" desc:"ntfy access token, for a topic that needs one (instead of user:pass in NTFY_URL)."`
-	NtfyMinSeverity      string `envconfig:"NTFY_MIN_SEVERITY" default:"warning" example:"critical" desc:"Least severity pushed through ntfy: info, warning or critical."`
-	NtfyApps             List   `envconfig:"NTFY_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are pushed through ntfy: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
-	NtfyRules            List   `envconfig:"NTFY_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are pushed through ntfy, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
-	PushoverToken        string `envconfig:"PUSHOVER_TOKEN" example:"azGDORePK8gMaC0QOYAMyEEuzJnyUi" secret:"true" desc:"API token of your Pushover application: alerts as Pushover notifications, a critical one as an emergency that repeats until acknowledged (needs PUSHOVER_USER)."`
-	PushoverUser         string `envconfig:"PUSHOVER_USER" example:"uQiRzpo4DXghDmr9QzzfQu27cmVRsG" secret:"true" desc:"Pushover user or group key that gets the alerts."`
-	PushoverAPIURL       string `envconfig:"PUSHOVER_API_URL" url:"http,https" default:"https://api.pushover.net" example:"https://api.pushover.net" desc:"Pushover API host."`
-	PushoverMinSeverity  string `envconfig:"PUSHOVER_MIN_SEVERITY" default:"warning" example:"critical" desc:"Least severity sent through Pushover: info, warning or critical."`
-	PushoverApps         List   `envconfig:"PUSHOVER_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent through Pushover: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
-	PushoverRules        List   `envconfig:"PUSHOVER_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent through Pushover, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
-	SlackBotToken        string `envconfig:"SLACK_BOT_TOKEN" example:"xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp" secret:"true" desc:"Slack bot token (chat:write scope): alerts in SLACK_CHANNEL, one message per incident edited in place."`
-	SlackChannel         string `envconfig:"SLACK_CHANNEL" example:"C0123456789" desc:"Slack channel (its ID, or #name) the bot posts in; invite the bot to it."`
-	SlackWebhookURL      string `envconfig:"SLACK_WEBHOOK_URL" url:"http,https" example:"https://hooks.slack.com/services/T000/B000/XXXXXXXX" secret:"true" desc:"Slack incoming webhook, instead of a bot token: it can't edit, so an incident's later news are follow-ups."`
-	SlackAPIURL          string `envconfig:"SLACK_API_URL" url:"http,https" default:"https://slack.com/api" example:"https://slack.com/api" desc:"Slack Web API base URL."`
-	SlackMinSeverity     string `envconfig:"SLACK_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to Slack."`
-	SlackApps            List   `envconfig:"SLACK_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent to Slack: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
-	SlackRules           List   `envconfig:"SLACK_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent to Slack, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
-	DiscordWebhookURL    string `envconfig:"DISCORD_WEBHOOK_URL" url:"http,https" example:"https://discord.com/api/webhooks/123456789012345678/AbCdEf-token" secret:"true" desc:"Discord webhook: alerts as embeds, one message per incident edited in place."`
-	DiscordMinSeverity   string `envconfig:"DISCORD_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to Discord."`
-	DiscordApps          List   `envconfig:"DISCORD_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent to Discord: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
-	DiscordRules         List   `envconfig:"DISCORD_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent to Discord, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
-	TelegramBotToken     string `envconfig:"TELEGRAM_BOT_TOKEN" example:"123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw" secret:"true" desc:"Telegram bot token (from @BotFather): alerts in TELEGRAM_CHAT_ID, one message per incident edited in place."`
-	TelegramChatID       string `envconfig:"TELEGRAM_CHAT_ID" example:"-1001234567890" desc:"Telegram chat the bot writes to: its number (-100… for a group or channel) or @channelname."`
-	TelegramAPIURL       string `envconfig:"TELEGRAM_API_URL" url:"http,https" default:"https://api.telegram.org" example:"https://telegram-bot-api.example.com" desc:"Telegram Bot API base URL; a local Bot API server's."`
-	TelegramMinSeverity  string `envconfig:"TELEGRAM_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to Telegram."`
-	TelegramApps         List   `envconfig:"TELEGRAM_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent to Telegram: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
-	TelegramRules        List   `envconfig:"TELEGRAM_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent to Telegram, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
-	TeamsWebhookURL      string `envconfig:"TEAMS_WEBHOOK_URL" url:"http,https" example:"https://prod-00.westeurope.logic.azure.com:443/workflows/0123abcd/triggers/manual/paths/invoke?sig=XXXX" secret:"true" desc:"Microsoft Teams Workflows webhook (Post to a channel when a webhook request is received): alerts as Adaptive Cards."`
-	TeamsMinSeverity     string `envconfig:"TEAMS_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to Teams."`
-	TeamsApps            List   `envconfig:"TEAMS_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent to Teams: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
-	TeamsRules           List   `envconfig:"TEAMS_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent to Teams, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
-	MetricsPublic        bool   `envconfig:"METRICS_PUBLIC" default:"false" example:"true" desc:"Serve /metrics (Prometheus) without the dashboard password."`
-	HerokuAPIKey         string `envconfig:"HEROKU_API_KEY" example:"HRKU-0123abcd-…" secret:"true" desc:"Heroku API key (heroku authorizations:create) for pull mode: dynowatch tail and TAIL_APPS."`
-	HerokuAPIURL         string `envconfig:"HEROKU_API_URL" url:"http,https" default:"https://api.heroku.com" example:"https://api.heroku.com" desc:"Heroku Platform API, for pull mode."`
-	TailApps             List   `envconfig:"TAIL_APPS" example:"my-app,my-other-app" desc:"Apps the worker follows through Platform API log sessions, for apps where a drain can't be added (needs HEROKU_API_KEY)."`
-	HeartbeatURL         string `envconfig:"HEARTBEAT_URL" url:"http,https" example:"https://hc-ping.com/your-uuid" secret:"true" desc:"Pinged (GET) every minute by a worker: point an outside dead-man's switch at it to hear when dynowatch itself stops."`
-	Timezone             string `envconfig:"ALERT_TIMEZONE" default:"UTC" example:"Europe/Zurich" desc:"Time zone of the times in alert messages (an IANA name)."`
+	SendGridAPIKey       string   `envconfig:"SENDGRID_API_KEY" example:"SG.xxxx" secret:"true" desc:"SendGrid API key: alerts by email through SendGrid."`
+	SendGridHost         string   `envconfig:"SENDGRID_HOST" url:"http,https" default:"https://api.sendgrid.com" example:"https://api.eu.sendgrid.com" desc:"SendGrid API host; the EU one for EU data residency."`
+	SMTPURL              string   `envconfig:"SMTP_URL" url:"smtp,smtps" example:"smtp://user:pass@smtp.example.com:587" secret:"true" desc:"SMTP server (STARTTLS): alerts by email through it. With SendGrid too, both are channels."`
+	EmailFrom            string   `envconfig:"ALERT_EMAIL_FROM" example:"dynowatch@example.com" desc:"Sender address of alert emails."`
+	EmailTo              List     `envconfig:"ALERT_EMAIL_TO" example:"ops@example.com,oncall@example.com" desc:"Recipients of alert emails, comma-separated."`
+	EmailMinSeverity     string   `envconfig:"ALERT_EMAIL_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity emailed: info, warning or critical."`
+	EmailApps            List     `envconfig:"ALERT_EMAIL_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are emailed: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
+	EmailRules           List     `envconfig:"ALERT_EMAIL_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are emailed, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
+	EmailStormCap        StormCap `envconfig:"ALERT_EMAIL_STORM_CAP" default:"off" example:"10 per 5m" desc:"New incidents emailed at most, as N per duration; more collapse into one summary with the dashboard link. off: no cap. See Routing."`
+	InfobipBaseURL       string   `envconfig:"INFOBIP_BASE_URL" example:"https://xxxxx.api.infobip.com" desc:"Your Infobip account's API base URL: alerts by SMS."`
+	InfobipAPIKey        string   `envconfig:"INFOBIP_API_KEY" example:"0123456789abcdef-0123" secret:"true" desc:"Infobip API key."`
+	InfobipSender        string   `envconfig:"INFOBIP_SENDER" default:"dynowatch" example:"InfoSMS" desc:"Sender name or number of alert SMS."`
+	SMSTo                List     `envconfig:"ALERT_SMS_TO" example:"41793026727,447700900123" desc:"Phone numbers (international format) of alert SMS, comma-separated."`
+	SMSMinSeverity       string   `envconfig:"ALERT_SMS_MIN_SEVERITY" default:"critical" example:"warning" desc:"Least severity sent by SMS: info, warning or critical."`
+	SMSApps              List     `envconfig:"ALERT_SMS_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent by SMS: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
+	SMSRules             List     `envconfig:"ALERT_SMS_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent by SMS, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
+	SMSStormCap          StormCap `envconfig:"ALERT_SMS_STORM_CAP" default:"5 per 10m" example:"10 per 5m" desc:"New incidents sent by SMS at most, as N per duration; more collapse into one summary with the dashboard link. off: no cap. See Routing."`
+	WebhookURL           string   `envconfig:"ALERT_WEBHOOK_URL" url:"http,https" example:"https://hooks.example.com/dynowatch" secret:"true" desc:"URL that gets every alert as JSON."`
+	WebhookSecret        string   `envconfig:"ALERT_WEBHOOK_SECRET" example:"whsec-3f9c2a7e" secret:"true" desc:"Key of the HMAC-SHA256 signatures of webhook requests: X-Dynowatch-Signature-V2 (of X-Dynowatch-Timestamp and the body) and X-Dynowatch-Signature (of the body)."`
+	WebhookMinSeverity   string   `envconfig:"ALERT_WEBHOOK_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to the webhook."`
+	WebhookApps          List     `envconfig:"ALERT_WEBHOOK_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent to the webhook: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
+	WebhookRules         List     `envconfig:"ALERT_WEBHOOK_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent to the webhook, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
+	WebhookStormCap      StormCap `envconfig:"ALERT_WEBHOOK_STORM_CAP" default:"off" example:"10 per 5m" desc:"New incidents sent to the webhook at most, as N per duration; more collapse into one summary with the dashboard link. off: no cap. See Routing."`
+	PagerDutyRoutingKey  string   `envconfig:"PAGERDUTY_ROUTING_KEY" example:"0123456789abcdef0123456789abcdef" secret:"true" desc:"Integration key (32 characters) of a PagerDuty service's Events API v2 integration: alerts open and resolve PagerDuty incidents."`
+	PagerDutyAPIURL      string   `envconfig:"PAGERDUTY_API_URL" url:"http,https" default:"https://events.pagerduty.com" example:"https://events.eu.pagerduty.com" desc:"PagerDuty Events API host; the EU one for an EU service region."`
+	PagerDutyMinSeverity string   `envconfig:"PAGERDUTY_MIN_SEVERITY" default:"critical" example:"warning" desc:"Least severity sent to PagerDuty: info, warning or critical."`
+	PagerDutyApps        List     `envconfig:"PAGERDUTY_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent to PagerDuty: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
+	PagerDutyRules       List     `envconfig:"PAGERDUTY_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent to PagerDuty, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
+	PagerDutyStormCap    StormCap `envconfig:"PAGERDUTY_STORM_CAP" default:"off" example:"10 per 5m" desc:"New incidents sent to PagerDuty at most, as N per duration; more collapse into one summary with the dashboard link. off: no cap. See Routing."`
+	NtfyURL              string   `envconfig:"NTFY_URL" url:"http,https" example:"https://ntfy.sh/dynowatch-alerts-7f3a9c" secret:"true" desc:"URL of an ntfy topic (ntfy.sh or your own server; user:pass@ in it for basic auth): alerts as phone push notifications. On ntfy.sh the topic name is the password: pick one nobody guesses."`
+	NtfyToken            string   `envconfig:"NTFY_TOKEN" example:"tk_AgQdq7mVBoFD37zQVN29RhuMzNIz2" secret:"true" desc:"ntfy access token, for a topic that needs one (instead of user:pass in NTFY_URL)."`
+	NtfyMinSeverity      string   `envconfig:"NTFY_MIN_SEVERITY" default:"warning" example:"critical" desc:"Least severity pushed through ntfy: info, warning or critical."`
+	NtfyApps             List     `envconfig:"NTFY_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are pushed through ntfy: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
+	NtfyRules            List     `envconfig:"NTFY_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are pushed through ntfy, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
+	NtfyStormCap         StormCap `envconfig:"NTFY_STORM_CAP" default:"off" example:"10 per 5m" desc:"New incidents pushed through ntfy at most, as N per duration; more collapse into one summary with the dashboard link. off: no cap. See Routing."`
+	PushoverToken        string   `envconfig:"PUSHOVER_TOKEN" example:"azGDORePK8gMaC0QOYAMyEEuzJnyUi" secret:"true" desc:"API token of your Pushover application: alerts as Pushover notifications, a critical one as an emergency that repeats until acknowledged (needs PUSHOVER_USER)."`
+	PushoverUser         string   `envconfig:"PUSHOVER_USER" example:"uQiRzpo4DXghDmr9QzzfQu27cmVRsG" secret:"true" desc:"Pushover user or group key that gets the alerts."`
+	PushoverAPIURL       string   `envconfig:"PUSHOVER_API_URL" url:"http,https" default:"https://api.pushover.net" example:"https://api.pushover.net" desc:"Pushover API host."`
+	PushoverMinSeverity  string   `envconfig:"PUSHOVER_MIN_SEVERITY" default:"warning" example:"critical" desc:"Least severity sent through Pushover: info, warning or critical."`
+	PushoverApps         List     `envconfig:"PUSHOVER_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent through Pushover: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
+	PushoverRules        List     `envconfig:"PUSHOVER_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent through Pushover, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
+	PushoverStormCap     StormCap `envconfig:"PUSHOVER_STORM_CAP" default:"off" example:"10 per 5m" desc:"New incidents sent through Pushover at most, as N per duration; more collapse into one summary with the dashboard link. off: no cap. See Routing."`
+	SlackBotToken        string   `envconfig:"SLACK_BOT_TOKEN" example:"xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp" secret:"true" desc:"Slack bot token (chat:write scope): alerts in SLACK_CHANNEL, one message per incident edited in place."`
+	SlackChannel         string   `envconfig:"SLACK_CHANNEL" example:"C0123456789" desc:"Slack channel (its ID, or #name) the bot posts in; invite the bot to it."`
+	SlackWebhookURL      string   `envconfig:"SLACK_WEBHOOK_URL" url:"http,https" example:"https://hooks.slack.com/services/T000/B000/XXXXXXXX" secret:"true" desc:"Slack incoming webhook, instead of a bot token: it can't edit, so an incident's later news are follow-ups."`
+	SlackAPIURL          string   `envconfig:"SLACK_API_URL" url:"http,https" default:"https://slack.com/api" example:"https://slack.com/api" desc:"Slack Web API base URL."`
+	SlackMinSeverity     string   `envconfig:"SLACK_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to Slack."`
+	SlackApps            List     `envconfig:"SLACK_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent to Slack: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
+	SlackRules           List     `envconfig:"SLACK_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent to Slack, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
+	SlackStormCap        StormCap `envconfig:"SLACK_STORM_CAP" default:"30 per 5m" example:"10 per 5m" desc:"New incidents sent to Slack at most, as N per duration; more collapse into one summary with the dashboard link. off: no cap. See Routing."`
+	DiscordWebhookURL    string   `envconfig:"DISCORD_WEBHOOK_URL" url:"http,https" example:"https://discord.com/api/webhooks/123456789012345678/AbCdEf-token" secret:"true" desc:"Discord webhook: alerts as embeds, one message per incident edited in place."`
+	DiscordMinSeverity   string   `envconfig:"DISCORD_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to Discord."`
+	DiscordApps          List     `envconfig:"DISCORD_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent to Discord: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
+	DiscordRules         List     `envconfig:"DISCORD_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent to Discord, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
+	DiscordStormCap      StormCap `envconfig:"DISCORD_STORM_CAP" default:"30 per 5m" example:"10 per 5m" desc:"New incidents sent to Discord at most, as N per duration; more collapse into one summary with the dashboard link. off: no cap. See Routing."`
+	TelegramBotToken     string   `envconfig:"TELEGRAM_BOT_TOKEN" example:"123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw" secret:"true" desc:"Telegram bot token (from @BotFather): alerts in TELEGRAM_CHAT_ID, one message per incident edited in place."`
+	TelegramChatID       string   `envconfig:"TELEGRAM_CHAT_ID" example:"-1001234567890" desc:"Telegram chat the bot writes to: its number (-100… for a group or channel) or @channelname."`
+	TelegramAPIURL       string   `envconfig:"TELEGRAM_API_URL" url:"http,https" default:"https://api.telegram.org" example:"https://telegram-bot-api.example.com" desc:"Telegram Bot API base URL; a local Bot API server's."`
+	TelegramMinSeverity  string   `envconfig:"TELEGRAM_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to Telegram."`
+	TelegramApps         List     `envconfig:"TELEGRAM_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent to Telegram: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
+	TelegramRules        List     `envconfig:"TELEGRAM_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent to Telegram, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
+	TelegramStormCap     StormCap `envconfig:"TELEGRAM_STORM_CAP" default:"30 per 5m" example:"10 per 5m" desc:"New incidents sent to Telegram at most, as N per duration; more collapse into one summary with the dashboard link. off: no cap. See Routing."`
+	TeamsWebhookURL      string   `envconfig:"TEAMS_WEBHOOK_URL" url:"http,https" example:"https://prod-00.westeurope.logic.azure.com:443/workflows/0123abcd/triggers/manual/paths/invoke?sig=XXXX" secret:"true" desc:"Microsoft Teams Workflows webhook (Post to a channel when a webhook request is received): alerts as Adaptive Cards."`
+	TeamsMinSeverity     string   `envconfig:"TEAMS_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to Teams."`
+	TeamsApps            List     `envconfig:"TEAMS_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent to Teams: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
+	TeamsRules           List     `envconfig:"TEAMS_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent to Teams, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
+	TeamsStormCap        StormCap `envconfig:"TEAMS_STORM_CAP" default:"30 per 5m" example:"10 per 5m" desc:"New incidents sent to Teams at most, as N per duration; more collapse into one summary with the dashboard link. off: no cap. See Routing."`
+	MetricsPublic        bool     `envconfig:"METRICS_PUBLIC" default:"false" example:"true" desc:"Serve /metrics (Prometheus) without the dashboard password."`
+	HerokuAPIKey         string   `envconfig:"HEROKU_API_KEY" example:"HRKU-0123abcd-…" secret:"true" desc:"Heroku API key (heroku authorizations:create) for pull mode: dynowatch tail and TAIL_APPS."`
+	HerokuAPIURL         string   `envconfig:"HEROKU_API_URL" url:"http,https" default:"https://api.heroku.com" example:"https://api.heroku.com" desc:"Heroku Platform API, for pull mode."`
+	TailApps             List     `envconfig:"TAIL_APPS" example:"my-app,my-other-app" desc:"Apps the worker follows through Platform API log sessions, for apps where a drain can't be added (needs HEROKU_API_KEY)."`
+	HeartbeatURL         string   `envconfig:"HEARTBEAT_URL" url:"http,https" example:"https://hc-ping.com/your-uuid" secret:"true" desc:"Pinged (GET) every minute by a worker: point an outside dead-man's switch at it to hear when dynowatch itself stops."`
+	Timezone             string   `envconfig:"ALERT_TIMEZONE" default:"UTC" example:"Europe/Zurich" desc:"Time zone of the times in alert messages (an IANA name)."`
 
 	// Rules are the alert rules and policy, read from the ALERT_ vars that
 	// are not a channel's (the fields above).
@@ -384,11 +394,12 @@ func (c *Config) Validate() error {
 }
 
 // Route is what one channel's vars say it is told of: <Prefix>_MIN_SEVERITY,
-// <Prefix>_APPS and <Prefix>_RULES.
+// <Prefix>_APPS and <Prefix>_RULES, and how much of it: <Prefix>_STORM_CAP.
 type Route struct {
 	Prefix      string // ALERT_SMS, SLACK …
 	MinSeverity string
 	Apps, Rules List
+	StormCap    StormCap
 }
 
 // Routes returns the route of every channel, configured or not, by the
@@ -396,16 +407,16 @@ type Route struct {
 func (c *Config) Routes() map[string]Route {
 	out := map[string]Route{}
 	for _, r := range []Route{
-		{"ALERT_EMAIL", c.EmailMinSeverity, c.EmailApps, c.EmailRules},
-		{"ALERT_SMS", c.SMSMinSeverity, c.SMSApps, c.SMSRules},
-		{"ALERT_WEBHOOK", c.WebhookMinSeverity, c.WebhookApps, c.WebhookRules},
-		{"PAGERDUTY", c.PagerDutyMinSeverity, c.PagerDutyApps, c.PagerDutyRules},
-		{"NTFY", c.NtfyMinSeverity, c.NtfyApps, c.NtfyRules},
-		{"PUSHOVER", c.PushoverMinSeverity, c.PushoverApps, c.PushoverRules},
-		{"SLACK", c.SlackMinSeverity, c.SlackApps, c.SlackRules},
-		{"DISCORD", c.DiscordMinSeverity, c.DiscordApps, c.DiscordRules},
-		{"TELEGRAM", c.TelegramMinSeverity, c.TelegramApps, c.TelegramRules},
-		{"TEAMS", c.TeamsMinSeverity, c.TeamsApps, c.TeamsRules},
+		{"ALERT_EMAIL", c.EmailMinSeverity, c.EmailApps, c.EmailRules, c.EmailStormCap},
+		{"ALERT_SMS", c.SMSMinSeverity, c.SMSApps, c.SMSRules, c.SMSStormCap},
+		{"ALERT_WEBHOOK", c.WebhookMinSeverity, c.WebhookApps, c.WebhookRules, c.WebhookStormCap},
+		{"PAGERDUTY", c.PagerDutyMinSeverity, c.PagerDutyApps, c.PagerDutyRules, c.PagerDutyStormCap},
+		{"NTFY", c.NtfyMinSeverity, c.NtfyApps, c.NtfyRules, c.NtfyStormCap},
+		{"PUSHOVER", c.PushoverMinSeverity, c.PushoverApps, c.PushoverRules, c.PushoverStormCap},
+		{"SLACK", c.SlackMinSeverity, c.SlackApps, c.SlackRules, c.SlackStormCap},
+		{"DISCORD", c.DiscordMinSeverity, c.DiscordApps, c.DiscordRules, c.DiscordStormCap},
+		{"TELEGRAM", c.TelegramMinSeverity, c.TelegramApps, c.TelegramRules, c.TelegramStormCap},
+		{"TEAMS", c.TeamsMinSeverity, c.TeamsApps, c.TeamsRules, c.TeamsStormCap},
 	} {
 		out[r.Prefix] = r
 	}
@@ -581,4 +592,58 @@ func (s Secrets) String() string {
 		return ""
 	}
 	return fmt.Sprintf("(%d redacted)", len(s))
+}
+
+// StormCap is a channel's <PREFIX>_STORM_CAP, "10 per 5m": at most Max new
+// incidents told in any span of Per; more collapse into one summary. The
+// zero StormCap ("off") caps nothing.
+type StormCap struct {
+	Max int
+	Per time.Duration
+}
+
+// Storm cap bounds: a cap of over 1,000 or a span beyond a day is no cap a
+// person notices, and one under a minute collapses a single outage.
+const (
+	maxStormCap = 1000
+	minStormPer = time.Minute
+	maxStormPer = duration.Day
+)
+
+// Decode reads "N per DURATION" (durations as duration.Parse reads them),
+// or "off".
+func (c *StormCap) Decode(value string) error {
+	*c = StormCap{}
+	f := strings.Fields(value)
+	if len(f) == 1 && strings.EqualFold(f[0], "off") {
+		return nil
+	}
+	const want = `want a number of incidents per a span of time, such as "10 per 5m", or off`
+	if len(f) != 3 || !strings.EqualFold(f[1], "per") {
+		return errors.New(want)
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil {
+		return errors.New(want)
+	}
+	per, err := duration.Parse(f[2])
+	if err != nil {
+		return fmt.Errorf("%s: %w", want, err)
+	}
+	switch {
+	case n < 1 || n > maxStormCap:
+		return fmt.Errorf("want 1 to %d incidents, or off", maxStormCap)
+	case per < minStormPer || per > maxStormPer:
+		return fmt.Errorf("want a span from %s to %s", duration.Format(minStormPer), duration.Format(maxStormPer))
+	}
+	*c = StormCap{Max: n, Per: per}
+	return nil
+}
+
+// String writes the cap as Decode reads it.
+func (c StormCap) String() string {
+	if c.Max == 0 {
+		return "off"
+	}
+	return strconv.Itoa(c.Max) + " per " + duration.Format(c.Per)
 }

@@ -143,6 +143,11 @@ func TestLoadErrors(t *testing.T) {
 		{[]string{"PUSHOVER_API_URL=https://api.pushover.net/1/messages.json"}, []string{"want the API host only, without a path"}},
 		{[]string{"PUSHOVER_API_URL=https://u:topsecret3@proxy.example.com"}, []string{`PUSHOVER_API_URL="https://u:xxxxx@proxy.example.com"`, "want the API host only"}},
 		{[]string{"PUSHOVER_API_URL=api.pushover.net"}, []string{`PUSHOVER_API_URL="api.pushover.net": want a URL starting http:// or https://`}},
+		{[]string{"ALERT_SMS_STORM_CAP=10/5m"}, []string{`ALERT_SMS_STORM_CAP="10/5m": want a number of incidents per a span of time, such as "10 per 5m", or off`, "example: ALERT_SMS_STORM_CAP=10 per 5m"}},
+		{[]string{"SLACK_STORM_CAP=10 per 5 minutes"}, []string{`SLACK_STORM_CAP="10 per 5 minutes"`, "example: SLACK_STORM_CAP=10 per 5m"}},
+		{[]string{"SLACK_STORM_CAP=10 per 5min"}, []string{`SLACK_STORM_CAP="10 per 5min"`, "want a number and a unit"}},
+		{[]string{"PAGERDUTY_STORM_CAP=0 per 5m"}, []string{`PAGERDUTY_STORM_CAP="0 per 5m": want 1 to 1000 incidents, or off`}},
+		{[]string{"ALERT_SMS_STORM_CAP=5 per 10s"}, []string{`ALERT_SMS_STORM_CAP="5 per 10s": want a span from 1m to 1d`}},
 		// Every problem at once: the settings', the rules' and the checks'.
 		{[]string{"PORT=web", "MEMORY_BUDGET_MB=lots", "ALERT_R14_SEVERITY=urgent", "CHECK_X=ftp x"},
 			[]string{`PORT="web"`, `MEMORY_BUDGET_MB="lots"`, `ALERT_R14_SEVERITY="urgent"`, "config var CHECK_X: the type ftp is unknown"}},
@@ -375,5 +380,25 @@ func TestChatChannelVars(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStormCapVars: each channel's <PREFIX>_STORM_CAP reads as users write
+// it, SMS is capped unless told otherwise, chat generously, the rest not.
+func TestStormCapVars(t *testing.T) {
+	t.Parallel()
+	c, err := Load([]string{"ALERT_WEBHOOK_STORM_CAP=20 per 1h", "PAGERDUTY_STORM_CAP= 3  PER 1d ", "SLACK_STORM_CAP=off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := c.Routes()
+	for prefix, want := range map[string]string{"ALERT_WEBHOOK": "20 per 1h", "PAGERDUTY": "3 per 1d", "SLACK": "off",
+		"ALERT_SMS": "5 per 10m", "DISCORD": "30 per 5m", "ALERT_EMAIL": "off", "PUSHOVER": "off"} {
+		if got := routes[prefix].StormCap.String(); got != want {
+			t.Errorf("%s_STORM_CAP = %q, want %q", prefix, got, want)
+		}
+	}
+	if got := routes["ALERT_WEBHOOK"].StormCap; got.Max != 20 || got.Per != time.Hour {
+		t.Errorf("ALERT_WEBHOOK_STORM_CAP = %+v, want 20 per hour", got)
 	}
 }

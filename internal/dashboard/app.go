@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dynowatch/dynowatch/internal/duration"
 	"github.com/dynowatch/dynowatch/internal/store"
 )
 
@@ -282,7 +282,7 @@ func buildChart(c chartSpec, series map[string][]store.Series, dynoErrors []stor
 	}
 	unit := c.Unit
 	if unit == "per step" {
-		unit = "per " + stepName(step)
+		unit = "per " + duration.Format(step)
 	}
 	cd := chartData{ID: c.ID, Title: c.Title, Unit: unit, Stacked: c.Stacked, Data: make([][]*float64, 1, len(lines)+1)}
 	x := make([]*float64, len(xs))
@@ -306,12 +306,4 @@ func buildChart(c chartSpec, series map[string][]store.Series, dynoErrors []stor
 		cd.Data = append(cd.Data, col)
 	}
 	return cd, true
-}
-
-// stepName writes a step as "5m" or "3h".
-func stepName(d time.Duration) string {
-	if d%time.Hour == 0 {
-		return fmt.Sprintf("%dh", d/time.Hour)
-	}
-	return fmt.Sprintf("%dm", d/time.Minute)
 }

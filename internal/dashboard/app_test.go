@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynowatch/dynowatch/internal/duration"
 	"github.com/dynowatch/dynowatch/internal/store"
 	"github.com/dynowatch/dynowatch/internal/store/storetest"
 )
@@ -150,10 +151,13 @@ func mustSeedShop(t *testing.T, st *store.Store, now time.Time) {
 	}
 }
 
-func TestStepName(t *testing.T) {
-	for d, want := range map[time.Duration]string{time.Minute: "1m", 5 * time.Minute: "5m", time.Hour: "1h", 3 * time.Hour: "3h"} {
-		if got := stepName(d); got != want {
-			t.Errorf("stepName(%v) = %q, want %q", d, got, want)
+// TestStepNames: each range's step is said as people write it, "per 5m"
+// or "per 1h" (not time.Duration's "1h0m0s").
+func TestStepNames(t *testing.T) {
+	want := []string{"1m", "2m", "5m", "1h", "3h"}
+	for i, rg := range ranges {
+		if got := duration.Format(rg.Step); got != want[i] {
+			t.Errorf("range %s: step %q, want %q", rg.Name, got, want[i])
 		}
 	}
 }

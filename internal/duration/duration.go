@@ -75,6 +75,29 @@ func Format(d time.Duration) string {
 	return b.String()
 }
 
+// Short writes d for people, to its two largest units with the rest cut
+// off: 45s, 12m30s, 3h5m, 36h, 2d4h. Up to two days it counts hours, as
+// people say "36 hours". Messages and the rules table say spans with it;
+// Format is for values a user may write back into a var.
+func Short(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	case d < time.Hour:
+		return Format(d)
+	case d < Day:
+		return Format(d.Truncate(time.Minute))
+	case d < 2*Day:
+		s := strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+		if m := d % time.Hour / time.Minute; m > 0 {
+			s += strconv.FormatInt(int64(m), 10) + "m"
+		}
+		return s
+	}
+	return Format(d.Truncate(time.Hour))
+}
+
 // Duration is a time.Duration that reads and writes itself with Parse and
 // Format, for config vars ("RETENTION_EVENTS=30d") and JSON.
 type Duration time.Duration

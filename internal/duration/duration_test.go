@@ -77,6 +77,22 @@ func TestFormat(t *testing.T) {
 	}
 }
 
+func TestShort(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0s"}, {45 * time.Second, "45s"}, {12 * time.Minute, "12m"}, {12*time.Minute + 30*time.Second, "12m30s"},
+		{3*time.Hour + 5*time.Minute + 20*time.Second, "3h5m"}, {2 * time.Hour, "2h"},
+		{59*time.Minute + 59*time.Second + 600*time.Millisecond, "1h"}, {Day, "24h"}, {36*time.Hour + 5*time.Minute, "36h5m"},
+		{50 * time.Hour, "2d2h"}, {72*time.Hour + 59*time.Minute, "3d"},
+	} {
+		if got := Short(tc.d); got != tc.want {
+			t.Errorf("Short(%v)=%q, want %q", tc.d, got, tc.want)
+		}
+	}
+}
+
 func TestDurationText(t *testing.T) {
 	var v struct{ D Duration }
 	if err := json.Unmarshal([]byte(`{"D":"1d12h"}`), &v); err != nil || v.D.D() != 36*time.Hour {

@@ -2,7 +2,11 @@ package logsession_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -68,5 +72,29 @@ func TestTail(t *testing.T) {
 	}
 	if len(shown) != 3 || shown[2] != r14 {
 		t.Errorf("shown %q, want the 3 messages", shown)
+	}
+}
+
+// TestJobsStopOnAnUnknownApp: the worker job of an app of TAIL_APPS the key
+// cannot see ends with the reason, naming the app, rather than asking for a
+// session again while its lease is held.
+func TestJobsStopOnAnUnknownApp(t *testing.T) {
+	t.Parallel()
+	heroku := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(`{"id":"not_found","message":"Couldn't find that app."}`))
+	}))
+	t.Cleanup(heroku.Close)
+	c, err := logsession.New(logsession.Options{APIURL: heroku.URL, APIKey: "k", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := c.Jobs([]string{"shop", "cart"}, &batchSink{})
+	if len(jobs) != 2 || jobs[1].Name != "tail:cart" || jobs[1].Lease != logsession.TailLease {
+		t.Fatalf("jobs %+v, want tail:shop and tail:cart with the TailLease", jobs)
+	}
+	err = jobs[0].Run(t.Context())
+	if !errors.Is(err, logsession.ErrNoApp) || !strings.Contains(err.Error(), "app shop") {
+		t.Errorf("Run returned %v, want ErrNoApp naming app shop", err)
 	}
 }

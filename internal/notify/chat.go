@@ -11,10 +11,6 @@ import (
 // message per incident, edited in place where the provider allows it, and
 // otherwise a short follow-up that names the first message.
 
-// chatEvidenceLines is how many log lines a chat message shows per alert:
-// a chat is read on a phone, and the dashboard link shows the rest.
-const chatEvidenceLines = 5
-
 // statusMark starts a chat title: a glance tells firing from resolved.
 func statusMark(n *alert.Notification) string {
 	switch {
@@ -60,16 +56,10 @@ func colorInt(hex string) int {
 	return int(c)
 }
 
-// evidenceText is an alert's first log lines, one a line, and how many were
+// evidenceText is an alert's log lines, one a line, and how many were
 // left out.
 func evidenceText(a alertView) (string, int) {
-	lines := a.Evidence
-	more := a.MoreEvidence
-	if len(lines) > chatEvidenceLines {
-		more += len(lines) - chatEvidenceLines
-		lines = lines[:chatEvidenceLines]
-	}
-	return strings.Join(lines, "\n"), more
+	return strings.Join(a.Evidence, "\n"), a.MoreEvidence
 }
 
 // fieldLine is an alert's facts on one line: "App: shop · Dyno: web.1 · …".

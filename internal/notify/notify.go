@@ -158,5 +158,6 @@ func appendRouted(out []Notifier, n Notifier, r config.Route) ([]Notifier, error
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", n.Name(), err)
 	}
+	route.Storm = r.StormCap
 	return append(out, Routed(n, route)), nil
 }

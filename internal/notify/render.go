@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/duration"
 )
 
 // Email is a notification rendered for email.
@@ -25,7 +26,6 @@ type Email struct {
 // can be long, and a mail of many kilobytes of evidence helps nobody.
 const (
 	maxHeadlineRunes = 150
-	maxEvidenceLines = 20
 	maxEvidenceRunes = 500
 	smsMaxChars      = 160 // one SMS in the GSM-7 alphabet
 	smsMinSummary    = 40  // the summary keeps this much before the link is dropped
@@ -88,9 +88,9 @@ func smsHead(n *alert.Notification, a alert.Alert) string {
 	switch {
 	case d <= 0:
 	case n.Status == alert.Resolved:
-		head += " after " + alert.ShortDuration(d)
+		head += " after " + duration.Short(d)
 	case n.Status == alert.Reminder, n.Status == alert.Flapping:
-		head += " for " + alert.ShortDuration(d)
+		head += " for " + duration.Short(d)
 	}
 	return head
 }
@@ -106,6 +106,9 @@ func smsSummary(n *alert.Notification, a alert.Alert) string {
 		return "dynowatch test message"
 	case summary == "" && a.Code == "":
 		return toGSM7(string(a.Rule))
+	case a.Cause != "" && n.Status == alert.Firing:
+		// The cause is what to act on; the dashboard has the rest.
+		return toGSM7("caused by " + strings.TrimSpace(a.Cause))
 	}
 	return toGSM7(summary)
 }
@@ -211,7 +214,7 @@ func newMessageView(n *alert.Notification) messageView {
 		title = "dynowatch test message"
 	}
 	if d := alertDuration(n, a); d > 0 && n.Status == alert.Resolved {
-		title += " (lasted " + alert.ShortDuration(d) + ")"
+		title += " (lasted " + duration.Short(d) + ")"
 	}
 	if k := len(n.Alerts) - 1; k > 0 {
 		title += " (+" + strconv.Itoa(k) + " more)"
@@ -223,6 +226,9 @@ func newMessageView(n *alert.Notification) messageView {
 		v.Intro = append(v.Intro, "This alert keeps changing state. It stays firing, without further notices, until it calms down.")
 	case alert.Test:
 		v.Intro = append(v.Intro, "This is a test message from dynowatch: nothing is wrong. If you can read it, this channel works.")
+	}
+	if c := oneLine(a.Cause); c != "" && n.Status == alert.Firing {
+		v.Intro = append(v.Intro, "Caused by "+c+": joined its incident.")
 	}
 	if v.Grouped {
 		v.Intro = append(v.Intro, fmt.Sprintf("%d alerts on %s:", len(n.Alerts), appsOf(n.Alerts)))
@@ -251,16 +257,17 @@ func newAlertView(n *alert.Notification, a alert.Alert, loc *time.Location) aler
 		add("Started", showTime(a.StartedAt, loc))
 		add("Resolved", showTime(a.ResolvedAt, loc))
 		if d > 0 {
-			add("Lasted", alert.ShortDuration(d))
+			add("Lasted", duration.Short(d))
 		}
 	case (n.Status == alert.Reminder || n.Status == alert.Flapping) && d > 0 && !a.StartedAt.IsZero():
-		add("Since", showTime(a.StartedAt, loc)+" (firing for "+alert.ShortDuration(d)+")")
+		add("Since", showTime(a.StartedAt, loc)+" (firing for "+duration.Short(d)+")")
 	default:
 		add("Since", showTime(a.StartedAt, loc))
 	}
 	add("After release", a.Release)
+	add("Caused by", a.Cause)
 	for i, line := range a.Evidence {
-		if i == maxEvidenceLines {
+		if i == alert.MaxEvidence {
 			av.MoreEvidence = len(a.Evidence) - i
 			break
 		}

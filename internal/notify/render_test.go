@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -247,7 +248,8 @@ func TestRenderEmailCapsEvidence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(e.Text, "(5 more)") || !strings.Contains(e.HTML, "(5 more)") {
+	more := fmt.Sprintf("(%d more)", 25-alert.MaxEvidence)
+	if !strings.Contains(e.Text, more) || !strings.Contains(e.HTML, more) {
 		t.Errorf("no count of the lines left out:\n%s", e.Text)
 	}
 	for line := range strings.SplitSeq(e.Text, "\n") {

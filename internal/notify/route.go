@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/config"
 )
 
 // Route is what one channel is told of: alerts of at least MinSeverity, of
@@ -13,10 +14,14 @@ import (
 // shop-prod-*) and of the rules in Rules. An empty field lets every alert
 // through. The Sender applies it to firings only: a channel that heard a
 // firing hears its reminders and resolution whatever its route.
+//
+// Storm caps the new incidents the channel is told (<PREFIX>_STORM_CAP);
+// the Sender counts them in its Storms.
 type Route struct {
 	MinSeverity alert.Severity
 	Apps        []string
 	Rules       []alert.RuleName
+	Storm       config.StormCap
 }
 
 // NewRoute reads a channel's route from its config vars, prefix_MIN_SEVERITY,
@@ -49,11 +54,16 @@ func (r Route) Hears(a alert.Alert) bool {
 	if len(r.Rules) > 0 && !slices.Contains(r.Rules, a.Rule) {
 		return false
 	}
+	return r.HearsApp(a.App)
+}
+
+// HearsApp reports whether app passes the route's Apps.
+func (r Route) HearsApp(app string) bool {
 	if len(r.Apps) == 0 {
 		return true
 	}
 	for _, p := range r.Apps {
-		if ok, _ := path.Match(p, a.App); ok {
+		if ok, _ := path.Match(p, app); ok {
 			return true
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/config"
 )
 
 // Outbox is what the sender needs of the store's outbox: rows claimed by one
@@ -67,13 +68,19 @@ type SenderOptions struct {
 	GiveUp time.Duration    // stop retrying a notification this old; 24 h by default
 	// Delivered, if set, hears of every attempt, for /metrics.
 	Delivered func(channel string, ok bool)
+	// Storms counts what each channel with a storm cap (Route.Storm) was
+	// told; required when one has.
+	Storms Storms
+	// DashboardURL is linked from storm summaries; optional.
+	DashboardURL string
 }
 
 // Sender delivers the outbox's notifications through the notifiers.
 type Sender struct {
 	o         SenderOptions
 	notifiers map[string]Notifier
-	routes    map[string]Route // by channel: what its firings must pass
+	routes    map[string]Route           // by channel: what its firings must pass
+	storms    map[string]config.StormCap // by channel, those capped
 }
 
 // NewSender returns a Sender.
@@ -95,11 +102,17 @@ func NewSender(o SenderOptions) (*Sender, error) {
 	if o.Delivered == nil {
 		o.Delivered = func(string, bool) {}
 	}
-	s := &Sender{o: o, notifiers: map[string]Notifier{}, routes: map[string]Route{}}
+	s := &Sender{o: o, notifiers: map[string]Notifier{}, routes: map[string]Route{}, storms: map[string]config.StormCap{}}
 	for _, n := range o.Notifiers {
 		switch r := n.(type) {
 		case *routed:
 			s.notifiers[n.Name()], s.routes[n.Name()] = r.Notifier, r.route
+			if r.route.Storm.Max > 0 {
+				if o.Storms == nil {
+					return nil, fmt.Errorf("notify: SenderOptions.Storms is required for the storm cap of %s", n.Name())
+				}
+				s.storms[n.Name()] = r.route.Storm
+			}
 		case narrowed:
 			s.notifiers[n.Name()], s.routes[n.Name()] = n, Route{MinSeverity: r.MinSeverity()}
 		default:
@@ -193,7 +206,13 @@ func (s *Sender) deliver(ctx context.Context, group []Delivery) (sent, failed in
 		}
 	}
 	var errs []error
-	if !s.hears(group) {
+	told := s.hears(group)
+	if told {
+		if told, err = s.admits(ctx, group); err != nil {
+			return 0, 0, err // the claim runs out, and the group is tried again
+		}
+	}
+	if !told {
 		for _, d := range group {
 			if err := s.o.Outbox.MarkSkipped(ctx, d.ID, s.o.Holder, s.o.Now()); err != nil {
 				errs = append(errs, err)
@@ -239,10 +258,15 @@ func (s *Sender) deliver(ctx context.Context, group []Delivery) (sent, failed in
 func (s *Sender) hears(group []Delivery) bool {
 	if d := group[0]; d.follows() {
 		return d.FiringHeard
+	} else if d.Status == StatusStorm {
+		return true
 	}
 	route, ok := s.routes[group[0].Channel]
 	if !ok {
 		return true
+	}
+	if d := group[0]; d.Status == StatusChange {
+		return route.HearsApp(d.App) // a change has no severity or rule
 	}
 	for _, d := range group {
 		var head struct{ Alerts []alert.Alert }
@@ -256,6 +280,38 @@ func (s *Sender) hears(group []Delivery) bool {
 		}
 	}
 	return false
+}
+
+// admits reports whether the channel's storm cap lets a new incident, the
+// group, through; follow-ups of incidents it was told (reminders,
+// resolutions) and its own summaries always pass. An incident it collapses
+// is passed over like one the channel is not to hear, so its reminders and
+// resolution are passed over too (FiringHeard): the summary sent the
+// channel to the dashboard, where they show.
+func (s *Sender) admits(ctx context.Context, group []Delivery) (bool, error) {
+	d := &group[0]
+	limit, ok := s.storms[d.Channel]
+	if !ok || d.follows() || d.Status == StatusStorm || d.Status == StatusChange {
+		return true, nil
+	}
+	told, err := s.o.Storms.AdmitIncident(ctx, d.Channel, limit, group, s.o.Now())
+	if err != nil {
+		return false, fmt.Errorf("notify: the storm cap of %s: %w", d.Channel, err)
+	}
+	return told, nil
+}
+
+// sendSummary sends the storm summary d on n, saying what collapsed into
+// it.
+func (s *Sender) sendSummary(ctx context.Context, n Notifier, d *Delivery) (retry bool, err error) {
+	if s.o.Storms == nil {
+		return false, fmt.Errorf("storm summary %s: the channel %s is not capped any more", d.DeliveryID, d.Channel)
+	}
+	c, err := s.o.Storms.StormSummary(ctx, d.Channel, d.DeliveryID)
+	if err != nil {
+		return true, fmt.Errorf("notify: storm summary %s on %s: %w", d.DeliveryID, d.Channel, err)
+	}
+	return n.Notify(ctx, stormNote(d, c, s.o.DashboardURL, s.o.Now()))
 }
 
 // groupDue groups firing deliveries of one app and channel; every other
@@ -288,6 +344,12 @@ func (s *Sender) send(ctx context.Context, group []Delivery) (retry bool, err er
 	if !ok {
 		// Configured once, removed since: nothing will ever send it.
 		return false, fmt.Errorf("channel %q is not configured any more", group[0].Channel)
+	}
+	switch d := &group[0]; d.Status {
+	case StatusStorm:
+		return s.sendSummary(ctx, n, d)
+	case StatusChange:
+		return sendChange(ctx, n, d)
 	}
 	notes := make([]alert.Notification, len(group))
 	for i, d := range group {

@@ -2,6 +2,7 @@ package otlp
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -159,7 +160,13 @@ func readFixture(t testing.TB, f fixture, ext string) []byte {
 		var b []byte
 		var err error
 		if ext == ".json" {
-			b, err = protojson.MarshalOptions{Multiline: true}.Marshal(f.req)
+			// protojson varies its whitespace from build to build on
+			// purpose; the file is indented afresh so that it does not.
+			var out bytes.Buffer
+			if b, err = protojson.Marshal(f.req); err == nil {
+				err = json.Indent(&out, b, "", "  ")
+			}
+			b = append(out.Bytes(), '\n')
 		} else {
 			b, err = proto.MarshalOptions{Deterministic: true}.Marshal(f.req)
 		}

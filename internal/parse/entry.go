@@ -126,7 +126,15 @@ type Router struct {
 	ServiceMS int    // Absent when empty
 	Status    int    // Absent when empty (H24)
 	Bytes     int64  // Absent when empty
-	Protocol  string
+	Protocol  string // https or http; Router 2.0: http1.1 or http2.0
+	// TLS and TLSVersion are Router 2.0's (and Private Spaces'): tls=true|false,
+	// tls_version=tls1.2|tls1.3|unknown (unknown on every *.herokuapp.com request).
+	TLS        string
+	TLSVersion string
+	// Queue and WaitMS are the older router's queue= (requests queued) and
+	// wait= (time queued), Absent when empty or missing.
+	Queue  int
+	WaitMS int
 }
 
 // DynoError is an R error of the dyno manager.
@@ -170,11 +178,18 @@ func (m *Metrics) Sample(name string) (float64, bool) {
 }
 
 // PostgresLog is a Heroku Postgres server log line.
+//
+// Heroku splits a Postgres message of several lines (a statement over many
+// lines, a NOTICE with newlines) into segments [Seq-1], [Seq-2], … of the same
+// process. A segment after the first is a continuation: it has no SQL error
+// code and no severity, and Message holds its text; it belongs to the
+// message of the same process and Seq.
 type PostgresLog struct {
 	Attachment   string // DATABASE, RED, …
-	SQLErrorCode string // SQLSTATE, 00000 for success; empty on old lines without one
-	Severity     string // LOG, ERROR, FATAL, PANIC, STATEMENT, DETAIL, …
+	SQLErrorCode string // SQLSTATE, 00000 for success; empty on old lines and continuations
+	Severity     string // LOG, ERROR, FATAL, PANIC, STATEMENT, DETAIL, …; empty on continuations
 	Message      string
+	Seq, Part    int // from [Seq-Part]
 }
 
 // Lifecycle is a dyno manager event.

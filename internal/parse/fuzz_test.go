@@ -4,17 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"os"
 	"testing"
 )
 
 func addSeeds(f *testing.F) {
 	f.Helper()
-	for _, path := range []string{"testdata/mixed.txt", samplesTxt, samplesLogplex} {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, path := range []string{"testdata/mixed.txt", realTxt, samplesTxt, samplesLogplex} {
+		b := readFixture(f, path)
 		// Small seeds keep the fuzzer fast: it minimises every new input.
 		for len(b) > 0 {
 			n := min(len(b), 1500)
@@ -73,6 +69,13 @@ func FuzzLine(f *testing.F) {
 		"2024-03-15T12:00:00Z heroku[logplex]: Error L10 (output buffer overflow): 5 messages dropped since x.",
 		"2024-03-15T12:00:00Z heroku[web.1]: Process running mem=1MB(1%)",
 		"2024-03-15T12:00:00Z app[web.1]: a=\"b c\" measure#x=1e5ms",
+		"2012-08-06T19:11:20+00:00 heroku[web.1]: Process running mem=667M(130.3%)",
+		"2012-01-20T02:10:47+00:00 heroku[router]: Error H12 (Request timeout) -> POST h.herokuapp.com/a/58 dyno=web.1 queue= wait= service=30000ms status=503 bytes=0",
+		"2012-08-06T16:29:45+00:00 heroku[router]: GET h.herokuapp.com/ dyno=web.1 queue=0 wait=0ms service=700ms status=200 bytes=52",
+		"2013-04-01T21:37:36+00:00 heroku[api]: Scale to worker=1, web=2 by x@example.com",
+		"2022-07-02T00:54:04Z app[postgres.1167776]: [YELLOW] [13-4] \tworld",
+		"2026-01-09T19:29:07Z heroku[router]: at=info dyno=web.1 status=200 protocol=http1.1 tls=true tls_version=unknown",
+		"2026-01-09T19:29:49Z app[heroku-redis]: source=REDIS sample#connection-percentage-used=0.22222 sample#db-max-size=1",
 	} {
 		f.Add(l)
 	}

@@ -33,6 +33,10 @@ func (e *Entry) AppendJSON(b []byte) []byte {
 		w.int("status", int64(r.Status))
 		w.int("bytes", r.Bytes)
 		w.str("protocol", r.Protocol)
+		w.str("tls", r.TLS)
+		w.str("tls_version", r.TLSVersion)
+		w.int("queue", int64(r.Queue))
+		w.int("wait_ms", int64(r.WaitMS))
 	case KindDynoError:
 		w.str("code", e.DynoError.Code)
 		w.str("desc", e.DynoError.Desc)
@@ -54,6 +58,8 @@ func (e *Entry) AppendJSON(b []byte) []byte {
 		w.str("severity", e.Postgres.Severity)
 		w.str("message", e.Postgres.Message)
 		w.str("attachment", e.Postgres.Attachment)
+		w.int("seq", int64(e.Postgres.Seq))
+		w.int("part", int64(e.Postgres.Part))
 	case KindStateChange:
 		w.str("from", e.Lifecycle.From)
 		w.str("to", e.Lifecycle.To)

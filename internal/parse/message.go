@@ -14,6 +14,11 @@ func classify(e *Entry) error {
 		switch e.Process {
 		case "router":
 			return parseRouter(e)
+		case "api":
+			// Older apps have their Platform API events as heroku[api].
+			if parsePlatform(e) {
+				return nil
+			}
 		case "logplex":
 			if parseLogplexError(e) {
 				return nil
@@ -64,7 +69,7 @@ func isOneOff(proc string) bool {
 
 // routerKeys are the keys of a router line that become fields, in the order Heroku writes them.
 var routerKeys = [...]string{"sock", "at", "code", "desc", "cause", "method", "path", "host",
-	"request_id", "fwd", "dyno", "connect", "service", "status", "bytes", "protocol"}
+	"request_id", "fwd", "dyno", "connect", "service", "status", "bytes", "protocol", "tls", "tls_version", "queue", "wait"}
 
 // routerKey returns the index of key in routerKeys, or -1.
 func routerKey(key string) int {
@@ -101,12 +106,21 @@ func routerKey(key string) int {
 		return 14
 	case "protocol":
 		return 15
+	case "tls":
+		return 16
+	case "tls_version":
+		return 17
+	case "queue":
+		return 18
+	case "wait":
+		return 19
 	}
 	return -1
 }
 
-// parseRouter fills a router line. It needs at=; every other field may be
-// missing or empty, and unknown keys are ignored.
+// parseRouter fills a router line. It needs at=, or the older form without
+// it (see parseLegacyRouter); every other field may be missing or empty, and
+// unknown keys are ignored.
 //
 // Router lines are most of what a drain receives: keys are found eight bytes
 // at a time and dispatched by a switch, which the compiler turns into a jump
@@ -114,7 +128,7 @@ func routerKey(key string) int {
 func parseRouter(e *Entry) error {
 	e.Kind = KindRouter
 	r := &e.Router
-	r.ConnectMS, r.ServiceMS, r.Status, r.Bytes = Absent, Absent, Absent, Absent
+	r.ConnectMS, r.ServiceMS, r.Status, r.Bytes, r.Queue, r.WaitMS = Absent, Absent, Absent, Absent, Absent, Absent
 	s := e.Message
 	for {
 		for len(s) > 0 && s[0] == ' ' {
@@ -146,7 +160,7 @@ func parseRouter(e *Entry) error {
 			return err
 		}
 	}
-	if r.At == "" {
+	if r.At == "" && !r.parseLegacy(e.Message) {
 		return fmt.Errorf("%w: router line without at=: %q", ErrMissingField, clipString(e.Message))
 	}
 	if err := checkName("router dyno", r.Dyno, MaxName); err != nil {
@@ -216,8 +230,83 @@ func (r *Router) set(id int, v string) error {
 		r.Bytes = int64(n)
 	case 15:
 		r.Protocol = v
+	case 16:
+		r.TLS = v
+	case 17:
+		r.TLSVersion = v
+	case 18:
+		if v == "" {
+			return nil
+		}
+		n, ok := parseInt(v)
+		if !ok {
+			return fmt.Errorf("%w: router queue=%q is not a count", ErrBadValue, v)
+		}
+		r.Queue = n
+	case 19:
+		if v == "" {
+			return nil
+		}
+		ms, ok := parseMillis(v)
+		if !ok {
+			return fmt.Errorf("%w: router wait=%q is not a duration in ms", ErrBadValue, v)
+		}
+		r.WaitMS = ms
 	}
 	return nil
+}
+
+// parseLegacy reads what the router wrote before at= (until about 2012),
+// whose key=value pairs the caller has already read:
+//
+//	Error H12 (Request timeout) -> POST host/path dyno=web.1 queue= wait= service=30000ms status=503 bytes=0
+//	GET host/path dyno=web.1 queue=0 wait=0ms service=226ms status=200 bytes=5
+//
+// It reports false for any other line. at= is inferred as today's router
+// writes it for the code: info for H80–H89, warning for H27 and H28, else error.
+func (r *Router) parseLegacy(msg string) bool {
+	r.At = "info"
+	if rest, ok := strings.CutPrefix(msg, "Error "); ok {
+		code, rest, ok1 := strings.Cut(rest, " (")
+		desc, rest, ok2 := strings.Cut(rest, ") -> ")
+		if !ok1 || !ok2 || !isCode(code, 'H') {
+			r.At = ""
+			return false
+		}
+		r.Code, r.Desc, msg = code, desc, rest
+		switch {
+		case code >= "H80" && code <= "H89":
+		case code == "H27" || code == "H28":
+			r.At = "warning"
+		default:
+			r.At = "error"
+		}
+	}
+	method, rest := field(msg)
+	target, _ := field(rest)
+	if !isHTTPMethod(method) || target == "" || strings.IndexByte(target, '=') >= 0 {
+		r.At, r.Code, r.Desc = "", "", ""
+		return false
+	}
+	r.Method = method
+	r.Host, r.Path = target, ""
+	if i := strings.IndexByte(target, '/'); i >= 0 {
+		r.Host, r.Path = target[:i], target[i:]
+	}
+	return true
+}
+
+// isHTTPMethod reports whether s looks like an HTTP method: GET, PROPFIND, …
+func isHTTPMethod(s string) bool {
+	if s == "" || len(s) > 16 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 // parseDynoEvent recognises the dyno manager's lines about one dyno. It
@@ -291,18 +380,21 @@ func parseDynoError(e *Entry) bool {
 	return true
 }
 
-// parseMemoryUsage reads `Process running mem=1028MB(103.3%)`.
+// parseMemoryUsage reads `Process running mem=1028MB(103.3%)`, which
+// Heroku has also written as `mem=807M(157.7%)`.
 func parseMemoryUsage(e *Entry) error {
 	rest := e.Message[len("Process running mem="):]
 	mb, unit := splitNumber(rest)
 	v, ok := parseFloat(mb)
 	pct, closing := "", ""
-	if ok && strings.HasPrefix(unit, "MB(") {
-		pct, closing = splitNumber(unit[3:])
+	if after, isMB := strings.CutPrefix(unit, "MB("); ok && isMB {
+		pct, closing = splitNumber(after)
+	} else if after, isM := strings.CutPrefix(unit, "M("); ok && isM {
+		pct, closing = splitNumber(after)
 	}
 	p, ok2 := parseFloat(pct)
 	if !ok || !ok2 || !strings.HasPrefix(closing, "%)") {
-		return fmt.Errorf("%w: want mem=<n>MB(<pct>%%) in %q", ErrBadValue, clipString(e.Message))
+		return fmt.Errorf("%w: want mem=<n>MB(<pct>%%) or mem=<n>M(<pct>%%) in %q", ErrBadValue, clipString(e.Message))
 	}
 	e.Kind = KindMemoryUsage
 	e.Memory = MemoryUsage{MB: v, Percent: p}
@@ -379,8 +471,32 @@ func parsePlatform(e *Entry) bool {
 		return true
 	case strings.HasPrefix(msg, "Scaled to "):
 		return parseScale(e)
+	case strings.HasPrefix(msg, "Scale to "):
+		return parseOldScale(e)
 	}
 	return false
+}
+
+// parseOldScale reads the older `Scale to web=1, worker=2 by x@example.com`,
+// which names no dyno size.
+func parseOldScale(e *Entry) bool {
+	spec, by, _ := strings.Cut(e.Message[len("Scale to "):], " by ")
+	var formation []Formation
+	for _, f := range strings.Fields(strings.ReplaceAll(spec, ",", " ")) {
+		typ, qty, ok := strings.Cut(f, "=")
+		n, ok2 := parseInt(qty)
+		if !ok || !ok2 || typ == "" {
+			return false
+		}
+		formation = append(formation, Formation{Type: typ, Quantity: n})
+	}
+	if len(formation) == 0 {
+		return false
+	}
+	e.Kind = KindScale
+	e.Platform.Formation = formation
+	e.Platform.User = strings.TrimPrefix(by, "user ")
+	return true
 }
 
 // parseScale reads `Scaled to mailer@3:Performance-L web@5:Standard-2X by user x`.
@@ -424,8 +540,8 @@ func parsePostgresLog(e *Entry) bool {
 			return false
 		}
 		tag := rest[1:end]
-		if isSequence(tag) {
-			numbered = true
+		if seq, part, ok := sequence(tag); ok {
+			numbered, p.Seq, p.Part = true, seq, part
 		} else {
 			p.Attachment = tag
 		}
@@ -443,7 +559,9 @@ func parsePostgresLog(e *Entry) bool {
 		p.SQLErrorCode, rest = field(after)
 	}
 	// The severity is the first word that is a level followed by a colon;
-	// newer lines put key=value metadata before it.
+	// newer lines put key=value metadata before it. A continuation without
+	// a code is the message's own text, where such a word means nothing
+	// unless it comes first.
 	for text := rest; text != ""; {
 		var word string
 		word, text = field(text)
@@ -452,8 +570,11 @@ func parsePostgresLog(e *Entry) bool {
 			rest = strings.TrimLeft(text, " ")
 			break
 		}
+		if p.SQLErrorCode == "" && p.Part > 1 {
+			break
+		}
 	}
-	if p.SQLErrorCode == "" && p.Severity == "" {
+	if p.SQLErrorCode == "" && p.Severity == "" && p.Part < 2 {
 		return false
 	}
 	p.Message = rest
@@ -462,11 +583,12 @@ func parsePostgresLog(e *Entry) bool {
 	return true
 }
 
-func isSequence(tag string) bool {
-	seq, part, ok := strings.Cut(tag, "-")
-	_, ok1 := parseInt(seq)
-	_, ok2 := parseInt(part)
-	return ok && ok1 && ok2
+// sequence reads the [1846263-2] of a Postgres line: its number and part.
+func sequence(tag string) (seq, part int, ok bool) {
+	s, p, ok := strings.Cut(tag, "-")
+	seq, ok1 := parseInt(s)
+	part, ok2 := parseInt(p)
+	return seq, part, ok && ok1 && ok2
 }
 
 func isPostgresSeverity(s string) bool {

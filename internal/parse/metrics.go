@@ -170,6 +170,20 @@ func knownSample(raw, suffix string) string {
 			return "tmp_disk_available_bytes"
 		case "wal-percentage-used":
 			return "wal_percentage_used"
+		case "max-connections":
+			return "max_connections"
+		case "connections-percentage-used", "connection-percentage-used":
+			return "connections_percentage_used"
+		case "db-size-percentage-used":
+			return "db_size_percentage_used"
+		case "db-max-size":
+			return "db_max_size_bytes"
+		case "max-iops":
+			return "max_iops"
+		case "iops-percentage-used":
+			return "iops_percentage_used"
+		case "memory-percentage-used":
+			return "memory_percentage_used"
 		case "hit-rate":
 			return "hit_rate"
 		case "evicted-keys":
@@ -192,6 +206,8 @@ func knownSample(raw, suffix string) string {
 		switch raw {
 		case "db_size":
 			return "db_size_bytes"
+		case "db-max-size":
+			return "db_max_size_bytes"
 		case "memory-total":
 			return "memory_total_bytes"
 		case "memory-free":
@@ -217,6 +233,8 @@ func HerokuSample(name string) bool {
 		"client_active", "client_waiting", "server_active", "server_idle", "max_wait", "avg_query", "avg_recv", "avg_sent",
 		"active_connections", "waiting_connections", "index_cache_hit_rate", "table_cache_hit_rate", "read_iops", "write_iops",
 		"tmp_disk_used_bytes", "tmp_disk_available_bytes", "wal_percentage_used", "hit_rate", "evicted_keys",
+		"max_connections", "connections_percentage_used", "db_size_percentage_used", "db_max_size_bytes", "max_iops",
+		"iops_percentage_used", "memory_percentage_used",
 		"cpu_percent", "memory_total_mb", "memory_rss_mb", "memory_cache_mb", "memory_swap_mb", "memory_quota_mb",
 		"db_size_bytes", "memory_total_bytes", "memory_free_bytes", "memory_cached_bytes", "memory_postgres_bytes", "memory_redis_bytes":
 		return true
@@ -224,10 +242,17 @@ func HerokuSample(name string) bool {
 	return false
 }
 
-// bytesWithoutUnit are add-on samples in bytes that Heroku writes without a unit.
-var bytesWithoutUnit = map[string]string{
-	"tmp_disk_used":      "tmp_disk_used_bytes",
-	"tmp_disk_available": "tmp_disk_available_bytes",
+// renamed are the add-on samples written without a unit whose name is not
+// the rule's: sizes in bytes that Heroku writes without a unit, and the
+// Key-Value Store's connection-percentage-used, which is Postgres's
+// connections-percentage-used (one name, plural like max_connections and
+// active_connections, keeps them one series). db-max-size is taken to be in
+// bytes like db_size; no line with it has been seen yet.
+var renamed = map[string]string{
+	"tmp_disk_used":              "tmp_disk_used_bytes",
+	"tmp_disk_available":         "tmp_disk_available_bytes",
+	"db_max_size":                "db_max_size_bytes",
+	"connection_percentage_used": "connections_percentage_used",
 }
 
 func sampleName(raw, suffix string) string {
@@ -253,7 +278,7 @@ func buildSampleName(raw, suffix string) string {
 	}
 	name := b.String()
 	if suffix == "" {
-		if n, ok := bytesWithoutUnit[name]; ok {
+		if n, ok := renamed[name]; ok {
 			return n
 		}
 	}

@@ -26,6 +26,9 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 const (
 	samplesTxt     = "../../testdata/samples.txt"
 	samplesLogplex = "../../testdata/samples.logplex"
+	// realTxt holds real lines of every class issue 17 found unparsed, each
+	// under a "#" line naming where it was found.
+	realTxt = "testdata/real.txt"
 )
 
 // parseOne parses a single plain line.
@@ -50,17 +53,17 @@ func TestKinds(t *testing.T) {
 		want Entry // Time, Stamp and Message are not compared
 	}{
 		{"router request", `heroku[router]: at=info method=GET path="/a?b=1" host=x.example.com request_id=ef4c3d68 fwd="1.2.3.4,5.6.7.8" dyno=web.1 connect=1ms service=479ms status=200 bytes=14200 protocol=https`,
-			Entry{Source: "heroku", Process: "router", Kind: KindRouter, Router: Router{At: "info", Method: "GET", Path: "/a?b=1", Host: "x.example.com", RequestID: "ef4c3d68", Fwd: "1.2.3.4,5.6.7.8", Dyno: "web.1", ConnectMS: 1, ServiceMS: 479, Status: 200, Bytes: 14200, Protocol: "https"}}},
+			Entry{Source: "heroku", Process: "router", Kind: KindRouter, Router: Router{Queue: Absent, WaitMS: Absent, At: "info", Method: "GET", Path: "/a?b=1", Host: "x.example.com", RequestID: "ef4c3d68", Fwd: "1.2.3.4,5.6.7.8", Dyno: "web.1", ConnectMS: 1, ServiceMS: 479, Status: 200, Bytes: 14200, Protocol: "https"}}},
 		{"router H10 with empty values", `heroku[router]: at=error code=H10 desc="App crashed" method=GET path="/" host=a.herokuapp.com fwd=17.17.17.17 dyno= connect= service= status=503 bytes=`,
-			Entry{Source: "heroku", Process: "router", Kind: KindRouter, Router: Router{At: "error", Code: "H10", Desc: "App crashed", Method: "GET", Path: "/", Host: "a.herokuapp.com", Fwd: "17.17.17.17", ConnectMS: Absent, ServiceMS: Absent, Status: 503, Bytes: Absent}}},
+			Entry{Source: "heroku", Process: "router", Kind: KindRouter, Router: Router{Queue: Absent, WaitMS: Absent, At: "error", Code: "H10", Desc: "App crashed", Method: "GET", Path: "/", Host: "a.herokuapp.com", Fwd: "17.17.17.17", ConnectMS: Absent, ServiceMS: Absent, Status: 503, Bytes: Absent}}},
 		{"router H18 sock before at", `heroku[router]: sock=backend at=error code=H18 desc="Server Request Interrupted" method=GET path="/" host=h dyno=web.1 connect=1ms service=1ms status=503 bytes=0`,
-			Entry{Source: "heroku", Process: "router", Kind: KindRouter, Router: Router{Sock: "backend", At: "error", Code: "H18", Desc: "Server Request Interrupted", Method: "GET", Path: "/", Host: "h", Dyno: "web.1", ConnectMS: 1, ServiceMS: 1, Status: 503, Bytes: 0}}},
+			Entry{Source: "heroku", Process: "router", Kind: KindRouter, Router: Router{Queue: Absent, WaitMS: Absent, Sock: "backend", At: "error", Code: "H18", Desc: "Server Request Interrupted", Method: "GET", Path: "/", Host: "h", Dyno: "web.1", ConnectMS: 1, ServiceMS: 1, Status: 503, Bytes: 0}}},
 		{"router H24 empty status", `heroku[router]: at=error code=H24 desc="Forced close" method=GET path="/" host=h dyno=web.1 connect=1ms service=80000ms status= bytes=18`,
-			Entry{Source: "heroku", Process: "router", Kind: KindRouter, Router: Router{At: "error", Code: "H24", Desc: "Forced close", Method: "GET", Path: "/", Host: "h", Dyno: "web.1", ConnectMS: 1, ServiceMS: 80000, Status: Absent, Bytes: 18}}},
+			Entry{Source: "heroku", Process: "router", Kind: KindRouter, Router: Router{Queue: Absent, WaitMS: Absent, At: "error", Code: "H24", Desc: "Forced close", Method: "GET", Path: "/", Host: "h", Dyno: "web.1", ConnectMS: 1, ServiceMS: 80000, Status: Absent, Bytes: 18}}},
 		{"router H25 timings without ms", `heroku[router]: at=error code=H25 desc="HTTP restriction: oversized cookie" cause="x y" dyno=web.1 connect=0 service=2 status=502 bytes=537 agent="curl/8" wait=0ms`,
-			Entry{Source: "heroku", Process: "router", Kind: KindRouter, Router: Router{At: "error", Code: "H25", Desc: "HTTP restriction: oversized cookie", Cause: "x y", Dyno: "web.1", ConnectMS: 0, ServiceMS: 2, Status: 502, Bytes: 537}}},
+			Entry{Source: "heroku", Process: "router", Kind: KindRouter, Router: Router{Queue: Absent, WaitMS: 0, At: "error", Code: "H25", Desc: "HTTP restriction: oversized cookie", Cause: "x y", Dyno: "web.1", ConnectMS: 0, ServiceMS: 2, Status: 502, Bytes: 537}}},
 		{"router H27 warning", `heroku[router]: sock=client at=warning code=H27 desc="Client Request Interrupted" method=POST path="/submit/" status=499 bytes=0`,
-			Entry{Source: "heroku", Process: "router", Kind: KindRouter, Router: Router{Sock: "client", At: "warning", Code: "H27", Desc: "Client Request Interrupted", Method: "POST", Path: "/submit/", ConnectMS: Absent, ServiceMS: Absent, Status: 499, Bytes: 0}}},
+			Entry{Source: "heroku", Process: "router", Kind: KindRouter, Router: Router{Queue: Absent, WaitMS: Absent, Sock: "client", At: "warning", Code: "H27", Desc: "Client Request Interrupted", Method: "POST", Path: "/submit/", ConnectMS: Absent, ServiceMS: Absent, Status: 499, Bytes: 0}}},
 		{"R10 with detail", `heroku[web.1]: Error R10 (Boot timeout) -> Web process failed to bind to $PORT within 60 seconds of launch`,
 			Entry{Source: "heroku", Process: "web.1", Kind: KindDynoError, DynoError: DynoError{Code: "R10", Desc: "Boot timeout", Detail: "Web process failed to bind to $PORT within 60 seconds of launch"}}},
 		{"R14", `heroku[worker.1]: Error R14 (Memory quota exceeded)`,
@@ -80,11 +83,11 @@ func TestKinds(t *testing.T) {
 		{"pgbouncer metrics", `app[heroku-pgbouncer]: source=pgbouncer addon=postgresql-2 sample#client_active=56 sample#client_waiting=3`,
 			Entry{Source: "app", Process: "heroku-pgbouncer", Kind: KindPgBouncerMetrics, Metrics: Metrics{Attachment: "pgbouncer", Addon: "postgresql-2", Samples: []Sample{{"client_active", 56}, {"client_waiting", 3}}}}},
 		{"postgres log", `app[postgres.26875]: [RED] [1846263-1]  sql_error_code = 53300 FATAL:  too many connections for role "x"`,
-			Entry{Source: "app", Process: "postgres.26875", Kind: KindPostgresLog, Postgres: PostgresLog{Attachment: "RED", SQLErrorCode: "53300", Severity: "FATAL", Message: `too many connections for role "x"`}}},
+			Entry{Source: "app", Process: "postgres.26875", Kind: KindPostgresLog, Postgres: PostgresLog{Seq: 1846263, Part: 1, Attachment: "RED", SQLErrorCode: "53300", Severity: "FATAL", Message: `too many connections for role "x"`}}},
 		{"postgres log with metadata", `app[postgres.1]: [DATABASE] [6-1]  sql_error_code = 40P01 time_ms = "2023-06-05 19:33:14.793 UTC" pid="1991397" user="u3v" ERROR:  deadlock detected`,
-			Entry{Source: "app", Process: "postgres.1", Kind: KindPostgresLog, Postgres: PostgresLog{Attachment: "DATABASE", SQLErrorCode: "40P01", Severity: "ERROR", Message: "deadlock detected"}}},
+			Entry{Source: "app", Process: "postgres.1", Kind: KindPostgresLog, Postgres: PostgresLog{Seq: 6, Part: 1, Attachment: "DATABASE", SQLErrorCode: "40P01", Severity: "ERROR", Message: "deadlock detected"}}},
 		{"postgres log old form", `app[postgres.1]: [15521-1] [CHARCOAL] LOG: checkpoint starting: time`,
-			Entry{Source: "app", Process: "postgres.1", Kind: KindPostgresLog, Postgres: PostgresLog{Attachment: "CHARCOAL", Severity: "LOG", Message: "checkpoint starting: time"}}},
+			Entry{Source: "app", Process: "postgres.1", Kind: KindPostgresLog, Postgres: PostgresLog{Seq: 15521, Part: 1, Attachment: "CHARCOAL", Severity: "LOG", Message: "checkpoint starting: time"}}},
 		{"state change", `heroku[web.1]: State changed from up to crashed`,
 			Entry{Source: "heroku", Process: "web.1", Kind: KindStateChange, Lifecycle: Lifecycle{From: "up", To: "crashed"}}},
 		{"process exit", `heroku[web.1]: Process exited with status 137`,
@@ -110,9 +113,9 @@ func TestKinds(t *testing.T) {
 		{"L14 without a count", `heroku[logplex]: Error L14 (certificate validation): error="bad certificate"`,
 			Entry{Source: "heroku", Process: "logplex", Kind: KindLogplexError, Logplex: LogplexError{Code: "L14", Dropped: Absent}}},
 		{"postgres log without an attachment", `app[postgres.1127530]: [121-1]  sql_error_code = 00000 LOG:  checkpoint starting: time`,
-			Entry{Source: "app", Process: "postgres.1127530", Kind: KindPostgresLog, Postgres: PostgresLog{SQLErrorCode: "00000", Severity: "LOG", Message: "checkpoint starting: time"}}},
+			Entry{Source: "app", Process: "postgres.1127530", Kind: KindPostgresLog, Postgres: PostgresLog{Seq: 121, Part: 1, SQLErrorCode: "00000", Severity: "LOG", Message: "checkpoint starting: time"}}},
 		{"postgres log of a small pid", `app[postgres.2]: [DATABASE] [9-1]  sql_error_code = 28000 FATAL:  no pg_hba.conf entry for host "48.136.164.110", user "postgres", database "postgres", SSL off`,
-			Entry{Source: "app", Process: "postgres.2", Kind: KindPostgresLog, Postgres: PostgresLog{Attachment: "DATABASE", SQLErrorCode: "28000", Severity: "FATAL",
+			Entry{Source: "app", Process: "postgres.2", Kind: KindPostgresLog, Postgres: PostgresLog{Seq: 9, Part: 1, Attachment: "DATABASE", SQLErrorCode: "28000", Severity: "FATAL",
 				Message: `no pg_hba.conf entry for host "48.136.164.110", user "postgres", database "postgres", SSL off`}}},
 		// An app's own process type named postgres (Procfile "postgres: …")
 		// logs as app[postgres.1]: its output is app output, not Heroku
@@ -131,6 +134,55 @@ func TestKinds(t *testing.T) {
 			Entry{Source: "heroku", Process: "web.1", Kind: KindApp}},
 		{"line without a process", `app: hello`,
 			Entry{Source: "app", Kind: KindApp}},
+
+		// The classes of issue 17, each from a real line of testdata/real.txt.
+		{"memory in M", `heroku[web.1]: Process running mem=807M(157.7%)`,
+			Entry{Source: "heroku", Process: "web.1", Kind: KindMemoryUsage, Memory: MemoryUsage{MB: 807, Percent: 157.7}}},
+		{"older router error form", `heroku[router]: Error H12 (Request timeout) -> POST morning-dawn-8986.herokuapp.com/autoprovision/58 dyno=web.1 queue= wait= service=30000ms status=503 bytes=0`,
+			Entry{Source: "heroku", Process: "router", Kind: KindRouter, Router: Router{At: "error", Code: "H12", Desc: "Request timeout", Method: "POST", Path: "/autoprovision/58",
+				Host: "morning-dawn-8986.herokuapp.com", Dyno: "web.1", ConnectMS: Absent, ServiceMS: 30000, Status: 503, Bytes: 0, Queue: Absent, WaitMS: Absent}}},
+		{"older router request form", `heroku[router]: GET stormy-reef-2997.herokuapp.com/favicon.ico dyno=web.1 queue=0 wait=0ms service=6ms status=404 bytes=988`,
+			Entry{Source: "heroku", Process: "router", Kind: KindRouter, Router: Router{At: "info", Method: "GET", Path: "/favicon.ico", Host: "stormy-reef-2997.herokuapp.com",
+				Dyno: "web.1", ConnectMS: Absent, ServiceMS: 6, Status: 404, Bytes: 988, Queue: 0, WaitMS: 0}}},
+		{"release under heroku[api]", `heroku[api]: Release v18 created by mamdouh.al.shamy@gmail.com`,
+			Entry{Source: "heroku", Process: "api", Kind: KindRelease, Platform: Platform{Version: "v18", User: "mamdouh.al.shamy@gmail.com"}}},
+		{"deploy under heroku[api]", `heroku[api]: Deploy 61361c6 by max.steinfeld@gigatronik.com`,
+			Entry{Source: "heroku", Process: "api", Kind: KindDeploy, Platform: Platform{Commit: "61361c6", User: "max.steinfeld@gigatronik.com"}}},
+		{"older scale under heroku[api]", `heroku[api]: Scale to worker=1 by plopplop+heroku@gmail.com`,
+			Entry{Source: "heroku", Process: "api", Kind: KindScale, Platform: Platform{User: "plopplop+heroku@gmail.com", Formation: []Formation{{"worker", 1, ""}}}}},
+		{"other heroku[api] text", `heroku[api]: Enable Logplex by plopplop+heroku@gmail.com`,
+			Entry{Source: "heroku", Process: "api", Kind: KindApp}},
+		{"postgres continuation", "app[postgres.1167776]: [YELLOW] [13-4] \tworld",
+			Entry{Source: "app", Process: "postgres.1167776", Kind: KindPostgresLog, Postgres: PostgresLog{Attachment: "YELLOW", Seq: 13, Part: 4, Message: "\tworld"}}},
+		{"empty postgres continuation", `app[postgres.1167776]: [YELLOW] [13-2]`,
+			Entry{Source: "app", Process: "postgres.1167776", Kind: KindPostgresLog, Postgres: PostgresLog{Attachment: "YELLOW", Seq: 13, Part: 2}}},
+		{"postgres continuation of a statement", `app[postgres.1140]: [MAROON] [19-2]  1743767, 1743771) AND x = 'ERROR: no'`,
+			Entry{Source: "app", Process: "postgres.1140", Kind: KindPostgresLog, Postgres: PostgresLog{Attachment: "MAROON", Seq: 19, Part: 2, Message: "1743767, 1743771) AND x = 'ERROR: no'"}}},
+		{"router 2.0", `heroku[router]: sock=backend at=error code=H18 desc="Server Request Interrupted" method=POST path="/api/v1/semantic_search_stream" host=class-chat-python-f081e08f29b8.herokuapp.com request_id=32703692-2362-4363-b46a-92c695c1d6b1 fwd="100.27.26.255" dyno=web.1 connect=0ms service=710ms status=200 bytes=0 protocol=http1.1 tls=true tls_version=unknown`,
+			Entry{Source: "heroku", Process: "router", Kind: KindRouter, Router: Router{Sock: "backend", At: "error", Code: "H18", Desc: "Server Request Interrupted", Method: "POST",
+				Path: "/api/v1/semantic_search_stream", Host: "class-chat-python-f081e08f29b8.herokuapp.com", RequestID: "32703692-2362-4363-b46a-92c695c1d6b1", Fwd: "100.27.26.255",
+				Dyno: "web.1", ConnectMS: 0, ServiceMS: 710, Status: 200, Bytes: 0, Protocol: "http1.1", TLS: "true", TLSVersion: "unknown", Queue: Absent, WaitMS: Absent}}},
+		{"H82's old wording", `heroku[router]: at=info code=H82 desc="Free app running time quota exhausted" method=POST path="/javascript/" host=refresh-sf.herokuapp.com request_id=56ab5cb4-b1ad-49de-950b-c3e5f9b095e9 fwd="67.212.93.2" dyno= connect= service= status=503 bytes= protocol=http`,
+			Entry{Source: "heroku", Process: "router", Kind: KindRouter, Router: Router{At: "info", Code: "H82", Desc: "Free app running time quota exhausted", Method: "POST", Path: "/javascript/",
+				Host: "refresh-sf.herokuapp.com", RequestID: "56ab5cb4-b1ad-49de-950b-c3e5f9b095e9", Fwd: "67.212.93.2", ConnectMS: Absent, ServiceMS: Absent, Status: 503, Bytes: Absent,
+				Protocol: "http", Queue: Absent, WaitMS: Absent}}},
+		// No real H32, H83 or new-wording H82 line has been found; these
+		// carry the titles of Dev Center's "Heroku Error Codes" (2024-05-07).
+		{"H32", `heroku[router]: at=error code=H32 desc="TLS Certificate Mismatch" method=GET path="/" host=www.example.com dyno= connect= service= status=495 bytes= protocol=http2.0 tls=true tls_version=tls1.3`,
+			Entry{Source: "heroku", Process: "router", Kind: KindRouter, Router: Router{At: "error", Code: "H32", Desc: "TLS Certificate Mismatch", Method: "GET", Path: "/", Host: "www.example.com",
+				ConnectMS: Absent, ServiceMS: Absent, Status: 495, Bytes: Absent, Protocol: "http2.0", TLS: "true", TLSVersion: "tls1.3", Queue: Absent, WaitMS: Absent}}},
+		{"H83", `heroku[router]: at=info code=H83 desc="Planned Service Degradation" method=GET path="/" host=myapp.herokuapp.com dyno= connect= service= status=503 bytes=`,
+			Entry{Source: "heroku", Process: "router", Kind: KindRouter, Router: Router{At: "info", Code: "H83", Desc: "Planned Service Degradation", Method: "GET", Path: "/", Host: "myapp.herokuapp.com",
+				ConnectMS: Absent, ServiceMS: Absent, Status: 503, Bytes: Absent, Queue: Absent, WaitMS: Absent}}},
+		{"H82's new wording", `heroku[router]: at=info code=H82 desc="You've used up your dyno hour pool" method=GET path="/" host=myapp.herokuapp.com dyno= connect= service= status=503 bytes=`,
+			Entry{Source: "heroku", Process: "router", Kind: KindRouter, Router: Router{At: "info", Code: "H82", Desc: "You've used up your dyno hour pool", Method: "GET", Path: "/", Host: "myapp.herokuapp.com",
+				ConnectMS: Absent, ServiceMS: Absent, Status: 503, Bytes: Absent, Queue: Absent, WaitMS: Absent}}},
+		{"new Key-Value Store keys", `app[heroku-redis]: source=REDIS addon=redis-pointy-52865 sample#max-connections=38 sample#connection-percentage-used=0.21053 sample#memory-percentage-used=0.41354 sample#max-iops=3000 sample#iops-percentage-used=0.00000`,
+			Entry{Source: "app", Process: "heroku-redis", Kind: KindRedisMetrics, Metrics: Metrics{Attachment: "REDIS", Addon: "redis-pointy-52865", Samples: []Sample{
+				{"max_connections", 38}, {"connections_percentage_used", 0.21053}, {"memory_percentage_used", 0.41354}, {"max_iops", 3000}, {"iops_percentage_used", 0}}}}},
+		{"new Postgres keys", `app[heroku-postgres]: source=DATABASE addon=postgresql-curly-12345 sample#db-size-percentage-used=0.02767 sample#max-connections=200 sample#connections-percentage-used=0.46 sample#db-max-size=68719476736bytes`,
+			Entry{Source: "app", Process: "heroku-postgres", Kind: KindPostgresMetrics, Metrics: Metrics{Attachment: "DATABASE", Addon: "postgresql-curly-12345", Samples: []Sample{
+				{"db_size_percentage_used", 0.02767}, {"max_connections", 200}, {"connections_percentage_used", 0.46}, {"db_max_size_bytes", 68719476736}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -347,6 +399,30 @@ func shortAll(ss []string) []string {
 	return out
 }
 
+// TestText: Text gives the message as read, good or bad, for a caller to
+// show the lines Entry could not parse.
+func TestText(t *testing.T) {
+	for _, tt := range []struct {
+		name, body string
+		form       Form
+		want       []string
+	}{
+		{"plain", "2024-03-15T12:00:00Z app[web.1]: one\r\nnot a log line\n", FormPlain,
+			[]string{"2024-03-15T12:00:00Z app[web.1]: one", "not a log line"}},
+		{"logplex", frame(appFrame) + "xx yy zz" + frame(appFrame), FormLogplex,
+			[]string{strings.TrimSuffix(appFrame, "\n"), "xx yy zz", strings.TrimSuffix(appFrame, "\n")}},
+	} {
+		s := NewScanner(strings.NewReader(tt.body), tt.form)
+		var got []string
+		for s.Scan() {
+			got = append(got, s.Text())
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: Text() = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
 func TestPlainLines(t *testing.T) {
 	body := "2024-03-15T12:00:00Z app[web.1]: one\r\n\n2024-03-15T12:00:01Z app[web.1]: " + strings.Repeat("z", MaxFrame+10) + "\ngarbage\n2024-03-15T12:00:02Z heroku[web.1]: three"
 	got := scanAll(t, bytes.NewReader([]byte(body)), FormAuto)
@@ -414,14 +490,28 @@ func toLogplex(t *testing.T, plain []byte) []byte {
 	return b.Bytes()
 }
 
+// readFixture reads a file of testdata, without the "#" lines with which
+// real.txt names where its lines come from.
+func readFixture(tb testing.TB, path string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []byte
+	for line := range bytes.Lines(b) {
+		if !bytes.HasPrefix(line, []byte("#")) {
+			out = append(out, line...)
+		}
+	}
+	return out
+}
+
 func TestGolden(t *testing.T) {
-	for _, path := range []string{"testdata/mixed.txt", samplesLogplex} {
+	for _, path := range []string{"testdata/mixed.txt", realTxt, samplesLogplex} {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
-			in, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			in := readFixture(t, path)
 			got := render(t, in)
 			golden := filepath.Join("testdata", strings.TrimSuffix(name, filepath.Ext(name))+".golden")
 			if *update {
@@ -447,12 +537,10 @@ func TestGolden(t *testing.T) {
 
 // TestFormsAgree checks that a message reads the same as a plain line and as a drain frame.
 func TestFormsAgree(t *testing.T) {
-	for _, pair := range [][2]string{{samplesTxt, samplesLogplex}, {"testdata/mixed.txt", ""}} {
-		plain, err := os.ReadFile(pair[0])
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, pair := range [][2]string{{samplesTxt, samplesLogplex}, {"testdata/mixed.txt", ""}, {realTxt, ""}} {
+		plain := readFixture(t, pair[0])
 		var framed []byte
+		var err error
 		if pair[1] == "" {
 			framed = toLogplex(t, plain)
 		} else if framed, err = os.ReadFile(pair[1]); err != nil {
@@ -495,12 +583,15 @@ func TestKnownSamples(t *testing.T) {
 	raws := []string{"load_avg_1m", "memory_pgpgin", "current_transaction", "client_active", "avg_sent", "active-connections",
 		"waiting-connections", "index-cache-hit-rate", "table-cache-hit-rate", "load-avg-15m", "read-iops", "write-iops",
 		"tmp-disk-used", "tmp-disk-available", "wal-percentage-used", "hit-rate", "evicted-keys", "memory_total", "memory_rss",
-		"memory_cache", "memory_swap", "memory_quota", "db_size", "memory-total", "memory-free", "memory-cached", "memory-postgres", "memory-redis"}
+		"memory_cache", "memory_swap", "memory_quota", "db_size", "memory-total", "memory-free", "memory-cached", "memory-postgres", "memory-redis",
+		"max-connections", "connections-percentage-used", "connection-percentage-used", "db-size-percentage-used", "db-max-size",
+		"max-iops", "iops-percentage-used", "memory-percentage-used"}
 	found := 0
 	for _, raw := range raws {
+		known := false
 		for _, suffix := range []string{"", "_mb", "_bytes"} {
 			if name := knownSample(raw, suffix); name != "" {
-				found++
+				known = true
 				if want := buildSampleName(raw, suffix); name != want {
 					t.Errorf("knownSample(%q, %q) = %q, want %q", raw, suffix, name, want)
 				}
@@ -508,6 +599,9 @@ func TestKnownSamples(t *testing.T) {
 					t.Errorf("HerokuSample(%q) = false, want true", name)
 				}
 			}
+		}
+		if known {
+			found++
 		}
 	}
 	if found != len(raws) {

@@ -87,6 +87,7 @@ type Scanner struct {
 	stamps stampCache
 	entry  Entry
 	err    error
+	tok    []byte // the current message as read, until the next Scan
 }
 
 const (
@@ -127,6 +128,7 @@ func (s *Scanner) Scan() bool {
 			continue
 		}
 		s.index++
+		s.tok = tok
 		s.entry.reset()
 		if s.splitErr != nil {
 			s.err = s.splitErr
@@ -189,6 +191,14 @@ func (s *Scanner) Entry() (*Entry, error) {
 		return nil, &Error{Index: s.index, Offset: s.tokenAt, Err: s.err}
 	}
 	return &s.entry, nil
+}
+
+// Text returns the current message as it was read, without its trailing
+// line break: the line, or the frame after its length prefix (with it when
+// the prefix is what was wrong). It is what a caller shows of a message Entry
+// could not parse, and it copies, so it is not for the hot path.
+func (s *Scanner) Text() string {
+	return string(bytes.TrimRight(s.tok, "\r\n"))
 }
 
 // Err returns the first read error, not counting bad messages.

@@ -12,11 +12,11 @@ import (
 	"github.com/dynowatch/dynowatch/internal/parse"
 )
 
-// Limits of what SaveAlert keeps of an alert.State. The store keeps what
-// package alert tells it; it decides nothing about the lifecycle except
-// where an episode ends (see SaveAlert).
+// Limits of what SaveAlert keeps of an alert.State, besides its evidence
+// (alert.MaxEvidence). The store keeps what package alert tells it; it
+// decides nothing about the lifecycle except where an episode ends (see
+// SaveAlert).
 const (
-	MaxEvidence    = 20
 	MaxTransitions = 10
 	MaxRecent      = 100
 )
@@ -31,6 +31,8 @@ func validateAlert(a *alert.State) error {
 		return errors.New("store: alert StartedAt is zero")
 	case a.Phase == alert.PhaseResolved && a.ResolvedAt.IsZero():
 		return errors.New("store: alert ResolvedAt is zero in phase resolved")
+	case a.Ack.At.IsZero() != (a.Ack.By == ""):
+		return fmt.Errorf("store: alert %s: Ack.By %q and Ack.At %v: both set or neither", a.Key, a.Ack.By, a.Ack.At)
 	}
 	if _, err := alert.ParseSeverity(string(a.Severity)); err != nil {
 		return fmt.Errorf("store: alert %s: %w", a.Key, err)
@@ -46,14 +48,14 @@ func validateAlert(a *alert.State) error {
 var alertCols = []string{
 	"key", "version", "rule", "app", "dyno", "code", "severity", "state", "summary", "evidence",
 	"started_us", "fired_us", "resolved_us", "last_event_us", "notified_us", "notified", "flapping", "transitions", "counter",
-	"recent",
+	"recent", "acked_by", "acked_us", "ack_reason",
 }
 
 var alertSelect = "SELECT id, " + strings.Join(alertCols, ", ") + " FROM alerts"
 
 func alertValues(a *alert.State, version int64) []any {
-	ev := make([]string, 0, min(len(a.Evidence), MaxEvidence))
-	for _, l := range a.Evidence[:min(len(a.Evidence), MaxEvidence)] {
+	ev := make([]string, 0, min(len(a.Evidence), alert.MaxEvidence))
+	for _, l := range a.Evidence[:min(len(a.Evidence), alert.MaxEvidence)] {
 		ev = append(ev, cleanText(l))
 	}
 	tr := a.Transitions[max(0, len(a.Transitions)-MaxTransitions):]
@@ -73,6 +75,7 @@ func alertValues(a *alert.State, version int64) []any {
 		a.Key, version, string(a.Rule), a.App, a.Dyno, a.Code, string(a.Severity), string(a.Phase), cleanText(a.Summary), string(evJSON),
 		micros(a.StartedAt), micros(a.FiredAt), micros(a.ResolvedAt), micros(a.LastEventAt), micros(a.LastNotifiedAt),
 		a.Notified, a.Flapping, string(trJSON), a.Counter, string(recJSON),
+		cleanText(a.Ack.By), micros(a.Ack.At), cleanText(a.Ack.Reason),
 	}
 }
 
@@ -81,14 +84,16 @@ func scanAlert(r row) (alert.State, error) {
 		a                                      alert.State
 		ev, tr, rec                            string
 		started, fired, resolved, event, notif int64
+		acked                                  int64
 	)
 	err := r.Scan(&a.ID, &a.Key, &a.Version, &a.Rule, &a.App, &a.Dyno, &a.Code, &a.Severity, &a.Phase, &a.Summary, &ev,
-		&started, &fired, &resolved, &event, &notif, &a.Notified, &a.Flapping, &tr, &a.Counter, &rec)
+		&started, &fired, &resolved, &event, &notif, &a.Notified, &a.Flapping, &tr, &a.Counter, &rec,
+		&a.Ack.By, &acked, &a.Ack.Reason)
 	if err != nil {
 		return a, err
 	}
 	a.StartedAt, a.FiredAt, a.ResolvedAt = fromMicros(started), fromMicros(fired), fromMicros(resolved)
-	a.LastEventAt, a.LastNotifiedAt = fromMicros(event), fromMicros(notif)
+	a.LastEventAt, a.LastNotifiedAt, a.Ack.At = fromMicros(event), fromMicros(notif), fromMicros(acked)
 	var us []int64
 	if err := json.Unmarshal([]byte(ev), &a.Evidence); err != nil {
 		return a, fmt.Errorf("alert %s: evidence: %w", a.Key, err)

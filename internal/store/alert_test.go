@@ -127,7 +127,8 @@ func TestAlertKeepsEveryField(t *testing.T) {
 			Severity: alert.Warning, Phase: alert.PhaseFiring, Summary: "R14 on web.1", Evidence: []string{"line 1", "line 2"},
 			StartedAt: t0, FiredAt: t0.Add(time.Minute), ResolvedAt: t0.Add(2 * time.Minute), LastEventAt: t0.Add(3 * time.Minute),
 			LastNotifiedAt: t0.Add(4 * time.Minute), Notified: true, Flapping: true, Transitions: []time.Time{t0.Add(time.Minute)},
-			Recent: []alert.Occurrence{{At: t0, Count: 3}}, Counter: 7}
+			Recent: []alert.Occurrence{{At: t0, Count: 3}}, Counter: 7,
+			Ack: alert.Ack{By: "Ana", At: t0.Add(5 * time.Minute), Reason: "restarting web.1"}}
 		mustSaveAlert(t, s, a, 0)
 		v := reflect.ValueOf(*a)
 		for i := range v.NumField() {
@@ -137,6 +138,45 @@ func TestAlertKeepsEveryField(t *testing.T) {
 		}
 		if diff := cmp.Diff(*a, mustAlert(t, s, a.Key)); diff != "" {
 			t.Fatalf("Alert after SaveAlert (-saved +read):\n%s", diff)
+		}
+	})
+}
+
+// TestAlertAck: an acknowledgement is kept with its episode, refused
+// half-set, and the next episode after a resolution starts without it,
+// while the acknowledged one stays in the history as it was.
+func TestAlertAck(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		a := newAlert("r14|shop|web.1", "shop", alert.PhaseFiring, t0)
+		mustSaveAlert(t, s, a, 0)
+		half := *a
+		half.Ack = alert.Ack{By: "Ana"}
+		if ok, err := s.SaveAlert(ctx, &half, a.Version, nil); err == nil || ok {
+			t.Fatalf("SaveAlert of an ack without a time = %v, %v; want refused", ok, err)
+		}
+		acked, _, err := alert.Acknowledge(*a, "Ana", "restarting web.1", t0.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustSaveAlert(t, s, &acked, a.Version)
+		if got, want := mustAlert(t, s, a.Key).Ack, (alert.Ack{By: "Ana", At: t0.Add(time.Minute), Reason: "restarting web.1"}); got != want {
+			t.Fatalf("Ack = %+v, want %+v", got, want)
+		}
+		resolved := acked
+		resolved.Phase, resolved.ResolvedAt = alert.PhaseResolved, t0.Add(2*time.Minute)
+		mustSaveAlert(t, s, &resolved, acked.Version)
+		again, _ := alert.Apply(resolved, alert.Observation{Key: a.Key, Rule: alert.RuleR14, App: "shop", Dyno: "web.1", Code: "R14",
+			Kind: alert.Event, At: t0.Add(time.Hour), Summary: "R14 again"}, alert.Rule{Name: alert.RuleR14, Enabled: true, Threshold: 1,
+			Window: time.Minute, Severity: alert.Critical}, alert.Policy{FlapChanges: 5, FlapWindow: time.Hour}, false)
+		mustSaveAlert(t, s, &again, resolved.Version)
+		if cur := mustAlert(t, s, a.Key); cur.Phase != alert.PhaseFiring || cur.Acked() || cur.ID == a.ID {
+			t.Fatalf("new episode: phase %s, acked %v (%+v), id %d (first %d); want a new firing one, not acknowledged",
+				cur.Phase, cur.Acked(), cur.Ack, cur.ID, a.ID)
+		}
+		hist := mustAlerts(t, s, store.AlertQuery{Key: a.Key})
+		if len(hist) != 2 || hist[1].Ack.By != "Ana" || hist[0].Acked() {
+			t.Fatalf("history = %+v; want the new episode, then the acknowledged one", hist)
 		}
 	})
 }
@@ -163,7 +203,7 @@ func TestSaveAlertCompareAndSet(t *testing.T) {
 			t.Fatalf("after create: Version=%d ID=%d, want 1 and an id", a.Version, a.ID)
 		}
 		want := *a
-		want.Evidence = slices.Clone(a.Evidence[:store.MaxEvidence])
+		want.Evidence = slices.Clone(a.Evidence[:alert.MaxEvidence])
 		for i := 1; i < len(want.Evidence); i++ {
 			want.Evidence[i] = fmt.Sprintf("line %d ", i-1) // NUL bytes are dropped
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/dynowatch/dynowatch/internal/alert"
 	"github.com/dynowatch/dynowatch/internal/notify"
 )
 
@@ -33,19 +32,6 @@ func (s *Store) WriteBatch(ctx context.Context, b *Batch) (duplicate bool, err e
 		return false, err
 	}
 	return dup[0], nil
-}
-
-// Enqueue adds notifications to the outbox outside of an alert's write (see
-// SaveAlert). A message whose delivery id and channel are enqueued already
-// is skipped.
-func (s *Store) Enqueue(ctx context.Context, msgs ...alert.Outgoing) error {
-	if err := validateMessages(msgs); err != nil {
-		return err
-	}
-	if err := s.inTx(ctx, func(q querier) error { return enqueue(ctx, q, msgs) }); err != nil {
-		return fmt.Errorf("store: enqueue: %w", err)
-	}
-	return nil
 }
 
 // OutboxFor returns the rows of one notification, one per channel.

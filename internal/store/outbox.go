@@ -376,7 +376,10 @@ type OutboxStats struct {
 func (s *Store) OutboxStats(ctx context.Context, now time.Time) (OutboxStats, error) {
 	st := OutboxStats{FailedByChannel: map[string]int{}, LastError: map[string]string{}}
 	var oldest int64
-	err := s.q.queryRow(ctx, `SELECT count(*), coalesce(min(created_us), 0) FROM outbox WHERE sent_us = 0 AND gave_up_us = 0`).
+	// A storm summary is held a span of its cap by design: it waits from
+	// when it is due.
+	err := s.q.queryRow(ctx, `SELECT count(*), coalesce(min(CASE WHEN status = $1 THEN next_us ELSE created_us END), 0)
+		FROM outbox WHERE sent_us = 0 AND gave_up_us = 0`, string(notify.StatusStorm)).
 		Scan(&st.Pending, &oldest)
 	if err != nil {
 		return st, fmt.Errorf("store: outbox stats: %w", err)

@@ -59,6 +59,7 @@ type PruneResult struct {
 	Silences      int64
 	Checks        int64 // status check results
 	MessageRefs   int64 // where channels told of alerts no longer active
+	StormLog      int64 // what capped channels were told, or had collapsed, that long ago
 }
 
 // pruneChunk is the most rows one DELETE removes, so no statement holds
@@ -160,6 +161,9 @@ func (s *Store) pruneAlerts(ctx context.Context, now time.Time, r Retention, res
 			(SELECT channel, alert_key FROM message_refs WHERE updated_us < $1
 				AND alert_key NOT IN (SELECT key FROM alerts WHERE latest AND state <> 'resolved')
 			ORDER BY updated_us LIMIT $2)`, &res.MessageRefs},
+		// A storm cap spans a day at most; its summaries are long sent.
+		{`DELETE FROM storm_log WHERE (channel, delivery_id) IN
+			(SELECT channel, delivery_id FROM storm_log WHERE at_us < $1 ORDER BY at_us LIMIT $2)`, &res.StormLog},
 	} {
 		n, err := s.pruneChunks(ctx, p.sql, cutoff)
 		*p.n += n

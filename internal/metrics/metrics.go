@@ -1,4 +1,8 @@
-package main
+// Package metrics is what /metrics shows: the process's Prometheus
+// registry (no global one) with the counters of drain requests (Logplex
+// and telemetry), store writes, notifications and check runs, and gauges
+// read when scraped.
+package metrics
 
 import (
 	"net/http"
@@ -9,10 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// metrics are what /metrics shows, on a registry of this process (no
-// global one): drain requests and messages, store writes, the alert queue,
-// notifications.
-type metrics struct {
+// Metrics are what /metrics shows, on a registry of this process: drain
+// requests and messages, store writes, the alert queue, notifications.
+type Metrics struct {
 	reg             *prometheus.Registry
 	requests        *prometheus.CounterVec
 	messages        *prometheus.CounterVec
@@ -25,8 +28,10 @@ type metrics struct {
 	otlpRecords     *prometheus.CounterVec
 }
 
-func newMetrics() *metrics {
-	m := &metrics{
+// New returns Metrics on a registry of their own, with Go's runtime and
+// process collectors.
+func New() *Metrics {
+	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dynowatch_drain_requests_total",
 			Help: "Drain requests by result: ok, duplicate (a retried batch), unauthorized, bad_app, unsupported, busy (too many in flight: 429 or 503), timeout (a body too slow), too_large, bad_request, garbage, unavailable."}, []string{"result"}),
@@ -52,21 +57,22 @@ func newMetrics() *metrics {
 	return m
 }
 
-// gauge adds a gauge read when scraped, such as a queue's depth.
-func (m *metrics) gauge(name, help string, read func() float64) {
+// Gauge adds a gauge read when scraped, such as a queue's depth.
+func (m *Metrics) Gauge(name, help string, read func() float64) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, read))
 }
 
-// counter adds a counter read when scraped, kept by what it counts; labels
+// Counter adds a counter read when scraped, kept by what it counts; labels
 // may be nil.
-func (m *metrics) counter(name, help string, labels map[string]string, read func() float64) {
+func (m *Metrics) Counter(name, help string, labels map[string]string, read func() float64) {
 	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, read))
 }
 
-func (m *metrics) handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
+// Handler serves the registry in Prometheus's text format.
+func (m *Metrics) Handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
 
 // Request implements drain.Metrics.
-func (m *metrics) Request(result string, parsed, bad int, countMismatch bool) {
+func (m *Metrics) Request(result string, parsed, bad int, countMismatch bool) {
 	m.requests.WithLabelValues(result).Inc()
 	m.messages.WithLabelValues("parsed").Add(float64(parsed))
 	m.messages.WithLabelValues("bad").Add(float64(bad))
@@ -75,32 +81,35 @@ func (m *metrics) Request(result string, parsed, bad int, countMismatch bool) {
 	}
 }
 
-// otlpMetrics are the metrics' side for the telemetry drain (otlp.Metrics),
-// whose Request differs from the Logplex drain's.
-type otlpMetrics struct{ m *metrics }
+// OTLP is the metrics' side for the telemetry drain (otlp.Metrics), whose
+// Request differs from the Logplex drain's.
+type OTLP struct{ m *Metrics }
+
+// OTLP returns the metrics of the telemetry drain.
+func (m *Metrics) OTLP() OTLP { return OTLP{m} }
 
 // Request implements otlp.Metrics.
-func (o otlpMetrics) Request(signal, result string) {
+func (o OTLP) Request(signal, result string) {
 	o.m.otlpRequests.WithLabelValues(signal, result).Inc()
 }
 
 // Records implements otlp.Metrics.
-func (o otlpMetrics) Records(signal, result string, n int) {
+func (o OTLP) Records(signal, result string, n int) {
 	o.m.otlpRecords.WithLabelValues(signal, result).Add(float64(n))
 }
 
 // Commit implements ingest.Metrics.
-func (m *metrics) Commit(batches int, took time.Duration, err error) {
+func (m *Metrics) Commit(batches int, took time.Duration, err error) {
 	m.commits.WithLabelValues(result(err)).Observe(took.Seconds())
 }
 
 // Flush implements ingest.Metrics.
-func (m *metrics) Flush(took time.Duration, err error) {
+func (m *Metrics) Flush(took time.Duration, err error) {
 	m.flushes.WithLabelValues(result(err)).Observe(took.Seconds())
 }
 
 // Delivered counts a notification attempt.
-func (m *metrics) Delivered(channel string, ok bool) {
+func (m *Metrics) Delivered(channel string, ok bool) {
 	r := "sent"
 	if !ok {
 		r = "failed"
@@ -109,7 +118,7 @@ func (m *metrics) Delivered(channel string, ok bool) {
 }
 
 // CheckRan counts a status check run.
-func (m *metrics) CheckRan(check string, ok bool) {
+func (m *Metrics) CheckRan(check string, ok bool) {
 	r := "ok"
 	if !ok {
 		r = "failed"

@@ -1,0 +1,88 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// pagerDutyChange is an Events API v2 change event
+// (POST /v2/change/enqueue): PagerDuty shows it on the service's timeline
+// and beside its incidents, and never pages for it.
+type pagerDutyChange struct {
+	RoutingKey string                 `json:"routing_key"`
+	Payload    pagerDutyChangePayload `json:"payload"`
+	Links      []pagerDutyLink        `json:"links,omitempty"`
+}
+
+type pagerDutyChangePayload struct {
+	Summary       string                `json:"summary"`
+	Timestamp     string                `json:"timestamp"`
+	Source        string                `json:"source"`
+	CustomDetails pagerDutyChangeDetail `json:"custom_details"`
+}
+
+// pagerDutyChangeDetail is what PagerDuty shows under the change's details.
+type pagerDutyChangeDetail struct {
+	App     string `json:"app"`
+	Kind    string `json:"kind"`
+	Version string `json:"version,omitempty"`
+	Commit  string `json:"commit,omitempty"`
+	User    string `json:"user,omitempty"`
+	Line    string `json:"line"`
+}
+
+// renderPagerDutyChange renders c as a change event under routingKey.
+func renderPagerDutyChange(c *Change, routingKey string) pagerDutyChange {
+	e := pagerDutyChange{RoutingKey: routingKey, Payload: pagerDutyChangePayload{
+		Summary:   clip(oneLine(c.Summary()), pagerDutyMaxSummary, "…"),
+		Timestamp: c.At.UTC().Format(time.RFC3339),
+		Source:    oneLine(c.App),
+		CustomDetails: pagerDutyChangeDetail{App: oneLine(c.App), Kind: c.Kind, Version: oneLine(c.Version), Commit: oneLine(c.Commit),
+			User: oneLine(c.User), Line: oneLine(c.Line)},
+	}}
+	if u := oneLine(c.URL); u != "" {
+		e.Links = []pagerDutyLink{{Href: u, Text: "Open " + oneLine(c.App) + " in dynowatch"}}
+	}
+	return e
+}
+
+// NotifyChange sends c as a change event. Its answers are those of the
+// alert events: 202 on success, 400 with the reasons, 429 and 5xx worth a
+// retry.
+func (p *PagerDuty) NotifyChange(ctx context.Context, c *Change) (retry bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	body, err := json.Marshal(renderPagerDutyChange(c, p.key))
+	if err != nil {
+		return false, fmt.Errorf("notify: pagerduty change: %w", err)
+	}
+	endpoint := strings.TrimSuffix(p.endpoint, "/v2/enqueue") + "/v2/change/enqueue"
+	h := http.Header{}
+	h.Set("Accept", "application/json")
+	h.Set("User-Agent", "dynowatch")
+	resp, retry, err := postJSON(ctx, p.client, p.redact, "pagerduty", endpoint, endpoint, h, body)
+	if err != nil {
+		return retry, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return true, p.redact.Wrap("pagerduty: reading the answer", err, endpoint)
+	}
+	ok, retry := RetryableStatus(resp.StatusCode)
+	if ok {
+		return false, nil
+	}
+	scrubbed := p.redact.Scrub(string(raw))
+	var a pagerDutyAnswer
+	detail := answerSnippet(scrubbed)
+	if json.Unmarshal([]byte(scrubbed), &a) == nil && (a.Message != "" || len(a.Errors) > 0) {
+		detail = oneLine(joinNonEmpty(": ", a.Status, a.Message, strings.Join(a.Errors, "; ")))
+	}
+	return retry, answerError(p.redact, "pagerduty change "+c.App, resp, detail)
+}
