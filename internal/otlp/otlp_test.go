@@ -246,6 +246,7 @@ func TestRefusalsAreOTLPStatuses(t *testing.T) {
 		{"nested too deep", "/otlp/v1/logs", "application/x-protobuf", deep, nil, nil, http.StatusBadRequest, false},
 		{"over MaxRecords", "/otlp/v1/logs", "application/x-protobuf", manyRecords, nil, nil, http.StatusRequestEntityTooLarge, false},
 		{"store down", "/otlp/fir-shop/v1/logs", "application/x-protobuf", good, nil, errors.New("db down"), http.StatusServiceUnavailable, true},
+		{"JSON with hex ids, as OTLP/JSON writes them", "/otlp/fir-shop/v1/logs", "application/json", []byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"1764504003250000000","severityNumber":9,"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","body":{"stringValue":"hi"},"unknownField":1}]}]}]}`), nil, nil, http.StatusOK, false},
 		{"empty request", "/otlp/v1/logs", "application/x-protobuf", nil, nil, nil, http.StatusOK, false},
 		{"traces are taken", "/otlp/v1/traces", "application/json", []byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"GET /"}]}]}]}`), nil, nil, http.StatusOK, false},
 	}
