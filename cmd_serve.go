@@ -98,7 +98,8 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 		mux.HandleFunc("POST "+base+"/v1/traces", oh.ServeTraces)
 	}
 	reads := configuredChecks(st, checkList)
-	if err := api.Register(mux, api.Options{Store: reads, Alerts: al.engine, Passwords: dashPasswords, Logger: log}); err != nil {
+	guard := auth.NewDashboard(dashPasswords, cfg.DashboardViewPassword, "dynowatch")
+	if err := api.Register(mux, api.Options{Store: reads, Alerts: al.engine, Rules: cfg.Rules, Guard: guard, Logger: log}); err != nil {
 		return nil, err
 	}
 	met.Counter("dynowatch_store_dropped_rows_total", "Rollup rows the database refused and that were left out; the rest of their flush was stored.",
@@ -125,7 +126,7 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	page := *base // the dashboard is behind its password: it shows the drain URL whole
 	page.User = url.UserPassword("dynowatch", drainSecrets[len(drainSecrets)-1])
 	page.Path = "/drain/APP"
-	if err := dashboard.Register(mux, dashboard.Options{Store: reads, Logger: log, Auth: auth.Basic(dashPasswords, "dynowatch"), DrainURL: page.String()}); err != nil {
+	if err := dashboard.Register(mux, dashboard.Options{Store: reads, Rules: cfg.Rules, Logger: log, Auth: guard.View, CanAct: auth.CanAct, DrainURL: page.String()}); err != nil {
 		return nil, err
 	}
 	shown := drainSecrets[len(drainSecrets)-1]

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dynowatch/dynowatch/internal/alert"
 	"github.com/dynowatch/dynowatch/internal/api"
+	"github.com/dynowatch/dynowatch/internal/auth"
 	"github.com/dynowatch/dynowatch/internal/checks"
 	"github.com/dynowatch/dynowatch/internal/config"
 	"github.com/dynowatch/dynowatch/internal/store/storetest"
@@ -41,7 +42,7 @@ func TestRemovedCheckIsNotShownDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	if err := api.Register(mux, api.Options{Store: configuredChecks(st, configured), Alerts: engine, Passwords: []string{"pw"},
+	if err := api.Register(mux, api.Options{Store: configuredChecks(st, configured), Alerts: engine, Rules: alert.DefaultRules(), Guard: auth.NewDashboard([]string{"pw"}, nil, "dynowatch"),
 		Logger: log}); err != nil {
 		t.Fatal(err)
 	}

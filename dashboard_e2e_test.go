@@ -38,6 +38,50 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
+// browserTimeout bounds the steps of a browser test.
+const browserTimeout = 3 * time.Minute
+
+// newBrowser starts headless Chromium for t; tabs open with browserTab.
+func newBrowser(t *testing.T, chromium string) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox, // CI runs as root
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1200, 900),
+	}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	return actx
+}
+
+// browserTab opens a tab whose every request carries the basic auth of
+// user and pass, as a browser sends it once they were typed in. Given
+// newBrowser's context it starts the browser (that context must not time
+// out); given a tab's, it opens another tab of the same browser.
+func browserTab(t *testing.T, browser context.Context, user, pass string) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser)
+	t.Cleanup(cancel)
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+	if err := chromedp.Do(ctx, func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		if _, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{}); err != nil {
+			return chromedp.Void{}, err
+		}
+		_, err := cdp.Call(ctx, t, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": auth}})
+		return chromedp.Void{}, err
+	}); err != nil {
+		t.Fatalf("opening a chromium tab: %v", err)
+	}
+	return ctx
+}
+
 // replayedLog is a Logplex body of the last ten minutes of an app "shop":
 // router lines every few seconds with some 5xx and H12s, runtime metrics of
 // two web dynos every minute, Postgres metrics, a release, a crash and an R14.
@@ -125,33 +169,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	} else if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox, // CI runs as root
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1200, 900),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	// The first Do starts the browser; its context must not time out.
-	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("me:dash-pw"))
-	if err := chromedp.Do(ctx, func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		if _, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{}); err != nil {
-			return chromedp.Void{}, err
-		}
-		_, err := cdp.Call(ctx, t, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": auth}})
-		return chromedp.Void{}, err
-	}); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
+	ctx := browserTab(t, newBrowser(t, chromium), "me", "dash-pw")
 
 	var (
 		mu       sync.Mutex
@@ -176,7 +194,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	tctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	// Generous: two browser tests run side by side, on a CI machine that
+	// may be busy with the rest of the suite (60 s ran out at a load of 30).
+	tctx, cancelTimeout := context.WithTimeout(ctx, browserTimeout)
 	defer cancelTimeout()
 	ctx = tctx
 

@@ -539,6 +539,63 @@ func TestREADMERoutingExample(t *testing.T) {
 	}
 }
 
+// TestREADMEActingExamples: the README's DASHBOARD_VIEW_PASSWORD command
+// makes a password config accepts, and its curl commands, run by sh against
+// a dynowatch with both passwords, silence the app as ana and show that in
+// the audit log; the first one with the view password is refused.
+func TestREADMEActingExamples(t *testing.T) {
+	t.Parallel()
+	text := readme(t)
+	gen := regexp.MustCompile(`heroku config:set DASHBOARD_VIEW_PASSWORD=\$\(([^)]+)\)`).FindStringSubmatch(text)
+	block := regexp.MustCompile(`(?m)^    (curl -s -u ana:\$DASHBOARD_PASSWORD .*\\\n(?:      .*\n)+    curl -s -u ana:\$DASHBOARD_VIEW_PASSWORD .*)\n`).FindStringSubmatch(text)
+	if gen == nil || block == nil {
+		t.Fatal("README.md no longer shows the DASHBOARD_VIEW_PASSWORD command and the two curl commands after it; this test runs them")
+	}
+	out, err := exec.Command("sh", "-c", gen[1]).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", gen[1], err)
+	}
+	view := strings.TrimSpace(string(out))
+	if _, err := config.Load([]string{"DASHBOARD_PASSWORD=ops-pw", "DASHBOARD_VIEW_PASSWORD=" + view}); err != nil {
+		t.Fatalf("the README's generated view password: %v", err)
+	}
+	base, _, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "ops-pw", "DASHBOARD_VIEW_PASSWORD": view})
+	script := strings.ReplaceAll(block[1], "https://<your-dynowatch>.herokuapp.com", base)
+	sh := func(script string) []string {
+		t.Helper()
+		cmd := exec.Command("sh", "-c", script)
+		cmd.Env = append(os.Environ(), "DASHBOARD_PASSWORD=ops-pw", "DASHBOARD_VIEW_PASSWORD="+view)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s: %v", script, err)
+		}
+		return strings.Split(strings.TrimSpace(string(out)), "\n")
+	}
+	lines := sh(script)
+	if len(lines) != 2 {
+		t.Fatalf("the README's curl commands printed %q, want two JSON lines", lines)
+	}
+	var silence struct {
+		App       string `json:"app"`
+		CreatedBy string `json:"created_by"`
+	}
+	var audit struct {
+		Entries []struct{ Actor, Action, App, Reason string } `json:"entries"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &silence); err != nil || silence.App != "shop" || silence.CreatedBy != "ana" {
+		t.Errorf("the silence: %s (%v), want shop's, by ana", lines[0], err)
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &audit); err != nil || len(audit.Entries) != 1 ||
+		audit.Entries[0] != (struct{ Actor, Action, App, Reason string }{"ana", "silence", "shop", "planned maintenance"}) {
+		t.Errorf("the audit log: %s (%v), want ana's silence of shop", lines[1], err)
+	}
+	first, _, _ := strings.Cut(script, "\n    curl")
+	refused := sh(strings.Replace(first, "$DASHBOARD_PASSWORD", "$DASHBOARD_VIEW_PASSWORD", 1))
+	if !strings.Contains(refused[0], "may look, not act") {
+		t.Errorf("the silence posted with the view password: %q, want it refused", refused)
+	}
+}
+
 // TestREADMEAckExample runs the README's curl acknowledgement against a
 // server whose R14 of my-app web.1 fired: it answers the ack, and the
 // alerts list shows it.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dynowatch/dynowatch/internal/alert"
@@ -81,7 +82,8 @@ func (s *server) handleAlerts(w http.ResponseWriter, r *http.Request) {
 // {"by":"Ana","reason":"restarting web.1"}: someone is on the firing alert
 // key, so it is not reminded of until it resolves. It answers the alert,
 // with the ack; 404 for an unknown key, 409 when the alert is not firing.
-// Acknowledging again keeps the first ack, which the answer shows.
+// Acknowledging again keeps the first ack, which the answer shows. The
+// audit log records the ack under the basic-auth user name, with by.
 func (s *server) handleAck(w http.ResponseWriter, r *http.Request) {
 	var in struct{ By, Reason string }
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
@@ -94,6 +96,11 @@ func (s *server) handleAck(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, r, s.Logger, err)
 		return
+	}
+	// An ack that finds the episode acknowledged already changes nothing
+	// (the answer shows the first), and is not recorded as done.
+	if a.Ack.By == strings.TrimSpace(in.By) && a.Ack.Reason == strings.TrimSpace(in.Reason) {
+		s.audit(r, store.AuditEntry{Action: store.AuditAck, App: a.App, Rule: a.Rule, Key: a.Key, Reason: a.Ack.Reason, Detail: "as " + a.Ack.By})
 	}
 	writeJSON(w, toAlertJSON(&a))
 }

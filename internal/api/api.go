@@ -27,9 +27,13 @@ type Store interface {
 	Alerts(ctx context.Context, q store.AlertQuery) ([]alert.State, error)
 	CreateSilence(ctx context.Context, s *alert.Silence) error
 	ActiveSilences(ctx context.Context, now time.Time) ([]alert.Silence, error)
-	DeleteSilence(ctx context.Context, id int64) error
+	DeleteSilence(ctx context.Context, id int64) (alert.Silence, error)
+	AddAudit(ctx context.Context, e *store.AuditEntry) error
+	Audit(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, error)
 	LatestChecks(ctx context.Context) ([]checks.Result, error)
 	CheckUptime(ctx context.Context, name string, from, to time.Time) (store.Uptime, error)
+	DynoMemory(ctx context.Context, app string, now time.Time) ([]alert.DynoMemory, error)
+	alert.ReleaseFigures
 }
 
 // Alerts is what the API asks of the alert engine.
@@ -43,22 +47,26 @@ type Alerts interface {
 
 // Options configures the API.
 type Options struct {
-	Store     Store
-	Alerts    Alerts
-	Passwords []string // DASHBOARD_PASSWORD; any user name
-	Logger    *slog.Logger
-	Now       func() time.Time // optional
+	Store  Store
+	Alerts Alerts
+	Rules  *alert.Rules    // what memory forecasts and releases are judged by
+	Guard  *auth.Dashboard // DASHBOARD_PASSWORD acts, DASHBOARD_VIEW_PASSWORD reads
+	Logger *slog.Logger
+	Now    func() time.Time // optional
 }
 
-// Register mounts the API's routes on mux, behind basic auth.
+// Register mounts the API's routes on mux, behind basic auth: what reads
+// behind either password, what changes something behind the one that acts.
 func Register(mux *http.ServeMux, o Options) error {
 	switch {
 	case o.Store == nil:
 		return errors.New("api: Options.Store is required")
 	case o.Alerts == nil:
 		return errors.New("api: Options.Alerts is required")
-	case len(o.Passwords) == 0:
-		return errors.New("api: Options.Passwords is empty")
+	case o.Guard == nil:
+		return errors.New("api: Options.Guard is required")
+	case o.Rules == nil:
+		return errors.New("api: Options.Rules is required")
 	case o.Logger == nil:
 		return errors.New("api: Options.Logger is required")
 	}
@@ -66,17 +74,21 @@ func Register(mux *http.ServeMux, o Options) error {
 		o.Now = time.Now
 	}
 	s := &server{Options: o}
-	guard := auth.Basic(o.Passwords, "dynowatch")
-	mux.Handle("GET /api/v1/apps", guard(http.HandlerFunc(s.handleApps)))
-	mux.Handle("GET /api/v1/apps/{app}/events", guard(http.HandlerFunc(s.handleEvents)))
-	mux.Handle("GET /api/v1/apps/{app}/series", guard(http.HandlerFunc(s.handleSeries)))
-	mux.Handle("DELETE /api/v1/apps/{app}", guard(http.HandlerFunc(s.handleDeleteApp)))
-	mux.Handle("GET /api/v1/alerts", guard(http.HandlerFunc(s.handleAlerts)))
-	mux.Handle("POST /api/v1/alerts/{key}/ack", guard(http.HandlerFunc(s.handleAck)))
-	mux.Handle("GET /api/v1/checks", guard(http.HandlerFunc(s.handleChecks)))
-	mux.Handle("GET /api/v1/silences", guard(http.HandlerFunc(s.handleSilences)))
-	mux.Handle("POST /api/v1/silences", guard(http.HandlerFunc(s.handleCreateSilence)))
-	mux.Handle("DELETE /api/v1/silences/{id}", guard(http.HandlerFunc(s.handleDeleteSilence)))
+	read := func(h http.HandlerFunc) http.Handler { return o.Guard.View(h) }
+	act := func(h http.HandlerFunc) http.Handler { return o.Guard.Act(h) }
+	mux.Handle("GET /api/v1/apps", read(s.handleApps))
+	mux.Handle("GET /api/v1/apps/{app}/events", read(s.handleEvents))
+	mux.Handle("GET /api/v1/apps/{app}/series", read(s.handleSeries))
+	mux.Handle("GET /api/v1/apps/{app}/dynos", read(s.handleDynos))
+	mux.Handle("GET /api/v1/apps/{app}/releases", read(s.handleReleases))
+	mux.Handle("DELETE /api/v1/apps/{app}", act(s.handleDeleteApp))
+	mux.Handle("GET /api/v1/alerts", read(s.handleAlerts))
+	mux.Handle("POST /api/v1/alerts/{key}/ack", act(s.handleAck))
+	mux.Handle("GET /api/v1/checks", read(s.handleChecks))
+	mux.Handle("GET /api/v1/silences", read(s.handleSilences))
+	mux.Handle("POST /api/v1/silences", act(s.handleCreateSilence))
+	mux.Handle("DELETE /api/v1/silences/{id}", act(s.handleDeleteSilence))
+	mux.Handle("GET /api/v1/audit", read(s.handleAudit))
 	return nil
 }
 

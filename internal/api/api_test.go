@@ -15,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/auth"
 	"github.com/dynowatch/dynowatch/internal/checks"
 	"github.com/dynowatch/dynowatch/internal/store"
 	"github.com/dynowatch/dynowatch/internal/store/storetest"
@@ -79,7 +82,7 @@ func newServerWith(t *testing.T, alerts func(*store.Store) Alerts) *httptest.Ser
 		}
 	}
 	mux := http.NewServeMux()
-	if err := Register(mux, Options{Store: st, Alerts: alerts(st), Passwords: []string{"pw"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }}); err != nil {
+	if err := Register(mux, Options{Store: st, Alerts: alerts(st), Rules: alert.DefaultRules(), Guard: auth.NewDashboard([]string{"pw"}, []string{"view-pw"}, "dynowatch"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(mux)
@@ -213,6 +216,12 @@ func TestAPI(t *testing.T) {
 			}
 		}},
 		{"alerts, bad state", "GET", "/api/v1/alerts?state=angry", "pw", 400, nil},
+		{"the view password reads", "GET", "/api/v1/alerts", "view-pw", 200, nil},
+		{"the view password may not silence", "POST", `/api/v1/silences {"app":"shop","duration":"2h"}`, "view-pw", 403, func(t *testing.T, b map[string]any) {
+			if !strings.Contains(b["error"].(string), "DASHBOARD_PASSWORD") {
+				t.Errorf("error = %v, want it to name the password that may act", b["error"])
+			}
+		}},
 		{"silence an app", "POST", `/api/v1/silences {"app":"shop","duration":"2h","reason":"planned maintenance"}`, "pw", 201, func(t *testing.T, b map[string]any) {
 			if b["until"] != "2024-03-15T14:30:00Z" || b["app"] != "shop" {
 				t.Errorf("silence = %v", b)
@@ -227,17 +236,39 @@ func TestAPI(t *testing.T) {
 				t.Errorf("silences = %v", sl)
 			}
 		}},
+		{"the view password may not end a silence", "DELETE", "/api/v1/silences/1", "view-pw", 403, nil},
 		{"end the silence", "DELETE", "/api/v1/silences/1", "pw", 204, nil},
 		{"no silences left", "GET", "/api/v1/silences", "pw", 200, func(t *testing.T, b map[string]any) {
 			if sl := b["silences"].([]any); len(sl) != 0 {
 				t.Errorf("silences = %v", sl)
 			}
 		}},
+		{"the view password may not delete", "DELETE", "/api/v1/apps/shop", "view-pw", 403, nil},
 		{"delete unknown app", "DELETE", "/api/v1/apps/other", "pw", 404, nil},
 		{"delete", "DELETE", "/api/v1/apps/shop", "pw", 204, nil},
 		{"gone", "GET", "/api/v1/apps", "pw", 200, func(t *testing.T, b map[string]any) {
 			if apps := b["apps"].([]any); len(apps) != 0 {
 				t.Errorf("apps after delete = %v", apps)
+			}
+		}},
+		{"audit log, newest first", "GET", "/api/v1/audit", "view-pw", 200, func(t *testing.T, b map[string]any) {
+			var got []string
+			for _, e := range b["entries"].([]any) {
+				e := e.(map[string]any)
+				got = append(got, fmt.Sprintf("%s %s %s %v %v", e["at"], e["actor"], e["action"], e["app"], e["reason"]))
+			}
+			want := []string{
+				"2024-03-15T12:30:00Z someone delete_app shop <nil>",
+				"2024-03-15T12:30:00Z someone unsilence shop <nil>",
+				"2024-03-15T12:30:00Z someone silence shop planned maintenance",
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("audit entries (-want +got):\n%s", diff)
+			}
+		}},
+		{"audit log, paged", "GET", "/api/v1/audit?limit=1", "pw", 200, func(t *testing.T, b map[string]any) {
+			if len(b["entries"].([]any)) != 1 || b["next"] == nil {
+				t.Errorf("body = %v, want one entry and next", b)
 			}
 		}},
 	}
@@ -306,6 +337,34 @@ func TestDeleteAppEndsItsAlertsFirst(t *testing.T) {
 	}
 }
 
+// TestActingFromAnotherSiteIsRefused: a page elsewhere can make the browser
+// post to the API with the user's basic auth (a form sends text/plain,
+// which the JSON decoder would read); the browser says it comes from
+// another site, and the API refuses it and records nothing.
+func TestActingFromAnotherSiteIsRefused(t *testing.T) {
+	srv := newServer(t)
+	for _, site := range []string{"cross-site", "same-site"} {
+		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/silences", strings.NewReader(`{"app":"shop","duration":"2h"}`))
+		req.SetBasicAuth("someone", "pw")
+		req.Header.Set("Content-Type", "text/plain")
+		req.Header.Set("Sec-Fetch-Site", site)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST from a %s page: %d, want 403", site, resp.StatusCode)
+		}
+	}
+	if _, b := call(t, srv, "GET", "/api/v1/silences", "pw"); len(b["silences"].([]any)) != 0 {
+		t.Errorf("silences after refused posts: %v", b)
+	}
+	if _, b := call(t, srv, "GET", "/api/v1/audit", "pw"); len(b["entries"].([]any)) != 0 {
+		t.Errorf("audit entries after refused posts: %v", b)
+	}
+}
+
 // TestAck: POST /api/v1/alerts/{key}/ack acknowledges a firing alert
 // through the engine, GET /api/v1/alerts shows who, when and why, and the
 // mistakes a script makes are answered with what is wrong.
@@ -336,6 +395,15 @@ func TestAck(t *testing.T) {
 	}
 	if status, body := callBody(t, srv, "POST", key, "pw", `{"by":"Bo"}`); status != http.StatusOK || !reflect.DeepEqual(body["ack"], wantAck) {
 		t.Fatalf("second ack: %d %v, want Ana's kept", status, body)
+	}
+	_, audit := call(t, srv, "GET", "/api/v1/audit", "pw")
+	wantAudit := []any{map[string]any{"id": 1.0, "at": "2024-03-15T12:30:00Z", "actor": "someone", "action": "ack", "app": "shop", "rule": "r14",
+		"key": "r14|shop|web.1", "reason": "restarting web.1", "detail": "as Ana"}}
+	if diff := cmp.Diff(wantAudit, audit["entries"]); diff != "" {
+		t.Errorf("audit log after two acks (-want +got):\n%s", diff)
+	}
+	if status, _ := callBody(t, srv, "POST", key, "view-pw", `{"by":"Vic"}`); status != http.StatusForbidden {
+		t.Errorf("ack with the view password: %d, want 403", status)
 	}
 	_, list := call(t, srv, "GET", "/api/v1/alerts?state=firing", "pw")
 	if as := list["alerts"].([]any); len(as) != 1 || !reflect.DeepEqual(as[0].(map[string]any)["ack"], wantAck) {

@@ -162,5 +162,6 @@ func (s *server) handleDeleteApp(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Logger, err)
 		return
 	}
+	s.audit(r, store.AuditEntry{Action: store.AuditDeleteApp, App: app})
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/auth"
 	"github.com/dynowatch/dynowatch/internal/duration"
 	"github.com/dynowatch/dynowatch/internal/heroku"
+	"github.com/dynowatch/dynowatch/internal/store"
 )
 
 type silenceJSON struct {
@@ -43,6 +45,8 @@ func (s *server) handleSilences(w http.ResponseWriter, r *http.Request) {
 // app, rule and key; "until" (RFC 3339) may replace "duration". The rule is
 // read in any case, as the README spells it ("H_CODES") or as alerts show it
 // ("h_codes"); an unknown rule or key is refused, as it would mute nothing.
+// created_by defaults to the basic-auth user name; the audit log records
+// the silence under that name.
 func (s *server) handleCreateSilence(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		App, Rule, Key, Duration, Reason, CreatedBy string
@@ -93,11 +97,16 @@ func (s *server) handleCreateSilence(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if in.CreatedBy == "" {
+		in.CreatedBy = auth.Actor(r)
+	}
 	sl := &alert.Silence{App: in.App, Rule: rule, Key: in.Key, Until: in.Until, Reason: in.Reason, CreatedBy: in.CreatedBy, CreatedAt: now}
 	if err := s.Store.CreateSilence(r.Context(), sl); err != nil {
 		writeError(w, r, s.Logger, err)
 		return
 	}
+	s.audit(r, store.AuditEntry{Action: store.AuditSilence, App: sl.App, Rule: sl.Rule, Key: sl.Key, Reason: sl.Reason,
+		Detail: fmt.Sprintf("silence %d until %s", sl.ID, sl.Until.UTC().Format(time.RFC3339))})
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	json.NewEncoder(w).Encode(silenceJSON{ID: sl.ID, App: sl.App, Rule: sl.Rule, Key: sl.Key, Until: sl.Until.UTC(), Reason: sl.Reason, CreatedBy: sl.CreatedBy, CreatedAt: sl.CreatedAt.UTC()})
@@ -110,9 +119,12 @@ func (s *server) handleDeleteSilence(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Logger, badRequest("id", r.PathValue("id"), "a silence id", err))
 		return
 	}
-	if err := s.Store.DeleteSilence(r.Context(), id); err != nil {
+	sl, err := s.Store.DeleteSilence(r.Context(), id)
+	if err != nil {
 		writeError(w, r, s.Logger, err)
 		return
 	}
+	s.audit(r, store.AuditEntry{Action: store.AuditUnsilence, App: sl.App, Rule: sl.Rule, Key: sl.Key,
+		Detail: fmt.Sprintf("silence %d, which was to last until %s", sl.ID, sl.Until.UTC().Format(time.RFC3339))})
 	w.WriteHeader(http.StatusNoContent)
 }

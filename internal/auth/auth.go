@@ -1,6 +1,7 @@
 // Package auth checks the shared passwords dynowatch's HTTP endpoints are
 // reached with, by HTTP basic auth under any user name: the drain secrets
-// Logplex sends, and the password of the dashboard, the API and /metrics.
+// Logplex sends, and the passwords of the dashboard, the API and /metrics:
+// one whose holders may act, one whose holders may only look.
 package auth
 
 import (

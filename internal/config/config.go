@@ -14,6 +14,7 @@ import (
 	"path"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,8 +39,9 @@ type Config struct {
 	Dyno string `envconfig:"DYNO" example:"web.1" platform:"true" desc:"Set by Heroku on every dyno; dynowatch uses it to know it runs on Heroku."`
 	URL  string `envconfig:"DYNOWATCH_URL" url:"http,https" example:"https://my-dynowatch.herokuapp.com" desc:"Public base URL of this dynowatch, used in printed drain URLs and alert links."`
 
-	DrainSecret       Secrets `envconfig:"DRAIN_SECRET" example:"3f9c2a7e41d0b6c8" secret:"true" desc:"Password of the drain URL. Several, comma-separated, are all accepted, so one can be rotated without breaking drains. Generated and kept in the embedded store when unset locally; required on Heroku."`
-	DashboardPassword Secrets `envconfig:"DASHBOARD_PASSWORD" example:"b7e1d04c9a2f5e36" secret:"true" desc:"Basic-auth password of the dashboard and the /api/v1 API (any user name). Same local and Heroku behaviour as DRAIN_SECRET."`
+	DrainSecret           Secrets `envconfig:"DRAIN_SECRET" example:"3f9c2a7e41d0b6c8" secret:"true" desc:"Password of the drain URL. Several, comma-separated, are all accepted, so one can be rotated without breaking drains. Generated and kept in the embedded store when unset locally; required on Heroku."`
+	DashboardPassword     Secrets `envconfig:"DASHBOARD_PASSWORD" example:"b7e1d04c9a2f5e36" secret:"true" desc:"Basic-auth password of the dashboard and the /api/v1 API, which may also act: silence, acknowledge, delete (the user name is recorded in the audit log). Same local and Heroku behaviour as DRAIN_SECRET."`
+	DashboardViewPassword Secrets `envconfig:"DASHBOARD_VIEW_PASSWORD" example:"5d0e8a3c71f4b962" secret:"true" desc:"Read-only basic-auth password of the dashboard and the API: its holders see every page but no buttons, and what they post is refused. Unset: none."`
 
 	DatabaseURL      string `envconfig:"DATABASE_URL" url:"postgres,postgresql" example:"postgres://user:pass@host:5432/db" secret:"true" platform:"true" desc:"Postgres to store in; Heroku Postgres sets it. Unset: an embedded database in the file DYNOWATCH_DB, locally only: on Heroku dynowatch refuses to start without it."`
 	DatabaseMaxConns int32  `envconfig:"DATABASE_MAX_CONNS" default:"5" example:"5" desc:"Connections each dyno opens to DATABASE_URL. Heroku plans cap connections, so keep it small."`
@@ -286,11 +288,16 @@ func (c *Config) Validate() error {
 	for _, s := range []struct {
 		name string
 		v    Secrets
-	}{{"DRAIN_SECRET", c.DrainSecret}, {"DASHBOARD_PASSWORD", c.DashboardPassword}} {
+	}{{"DRAIN_SECRET", c.DrainSecret}, {"DASHBOARD_PASSWORD", c.DashboardPassword}, {"DASHBOARD_VIEW_PASSWORD", c.DashboardViewPassword}} {
 		for _, p := range s.v {
 			if why := checkPassword(p); why != "" {
 				bad(s.name, "(redacted)", why)
 			}
+		}
+	}
+	for _, p := range c.DashboardViewPassword {
+		if slices.Contains(c.DashboardPassword, p) {
+			bad("DASHBOARD_VIEW_PASSWORD", "(redacted)", "it is also one of DASHBOARD_PASSWORD's, which may act: give the read-only password a value of its own")
 		}
 	}
 	if c.DatabaseMaxConns < 1 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dynowatch/dynowatch/internal/alert"
 	"github.com/dynowatch/dynowatch/internal/checks"
+	"github.com/dynowatch/dynowatch/internal/notify"
 	"github.com/dynowatch/dynowatch/internal/store"
 )
 
@@ -32,27 +33,40 @@ type Store interface {
 	CheckResults(ctx context.Context, name string, since time.Time, limit int) ([]checks.Result, error)
 	CheckUptime(ctx context.Context, name string, from, to time.Time) (store.Uptime, error)
 	Alerts(ctx context.Context, q store.AlertQuery) ([]alert.State, error)
+	ActiveSilences(ctx context.Context, now time.Time) ([]alert.Silence, error)
+	AlertDeliveries(ctx context.Context, key string, from, to time.Time) ([]notify.Delivery, error)
+	Audit(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, error)
+	DynoMemory(ctx context.Context, app string, now time.Time) ([]alert.DynoMemory, error)
+	alert.ReleaseFigures
 }
 
 // Options configures the dashboard.
 type Options struct {
 	Store    Store
+	Rules    *alert.Rules // what memory forecasts and releases are judged by
 	Logger   *slog.Logger
-	Auth     func(http.Handler) http.Handler // the dashboard password
+	Auth     func(http.Handler) http.Handler // either dashboard password
 	DrainURL string                          // the drain URL to paste, with APP for the app's name
 	Now      func() time.Time                // optional
+	// CanAct tells whether a request came with the password that may act:
+	// only then do pages show buttons (optional: nil shows none). The
+	// buttons call the API, which checks the password again.
+	CanAct func(r *http.Request) bool
 }
 
 // silentAfter is how long without a message makes an app "silent" on the overview.
 const silentAfter = 15 * time.Minute
 
 // Register mounts the pages on mux, behind o.Auth: the overview at "/", an
-// app's charts and events at "/apps/{app}", "/checks" and "/alerts"; and,
-// without it, uPlot and our chart script at "/static/{file}".
+// app's charts and events at "/apps/{app}", "/checks", "/alerts", an
+// incident's timeline at "/alerts/{id}" and "/audit"; and, without it,
+// uPlot and our scripts at "/static/{file}".
 func Register(mux *http.ServeMux, o Options) error {
 	switch {
 	case o.Store == nil:
 		return errors.New("dashboard: Options.Store is required")
+	case o.Rules == nil:
+		return errors.New("dashboard: Options.Rules is required")
 	case o.Logger == nil:
 		return errors.New("dashboard: Options.Logger is required")
 	case o.Auth == nil:
@@ -65,7 +79,7 @@ func Register(mux *http.ServeMux, o Options) error {
 	if err != nil {
 		return err
 	}
-	t, err := template.New("").Funcs(template.FuncMap{"ago": ago, "static": a.url, "pair": pair, "ms": ms}).ParseFS(templates, "templates/*.html")
+	t, err := template.New("").Funcs(template.FuncMap{"ago": ago, "static": a.url, "ms": ms, "utc": utc}).ParseFS(templates, "templates/*.html")
 	if err != nil {
 		return err
 	}
@@ -74,6 +88,8 @@ func Register(mux *http.ServeMux, o Options) error {
 	mux.Handle("GET /apps/{app}", o.Auth(http.HandlerFunc(d.handleApp)))
 	mux.Handle("GET /checks", o.Auth(http.HandlerFunc(d.handleChecks)))
 	mux.Handle("GET /alerts", o.Auth(http.HandlerFunc(d.handleAlerts)))
+	mux.Handle("GET /alerts/{id}", o.Auth(http.HandlerFunc(d.handleTimeline)))
+	mux.Handle("GET /audit", o.Auth(http.HandlerFunc(d.handleAudit)))
 	// uPlot and our chart script hold nothing secret; serving them without
 	// the password lets browsers and proxies cache them.
 	mux.Handle("GET /static/{file}", a)
@@ -165,6 +181,16 @@ func (d *dashboard) handleOverview(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+func (d *dashboard) canAct(r *http.Request) bool { return d.CanAct != nil && d.CanAct(r) }
+
+// render writes the page of template name.
+func (d *dashboard) render(w http.ResponseWriter, name string, page any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := d.t.ExecuteTemplate(w, name, page); err != nil {
+		d.Logger.Error("rendering a page", "template", name, "err", err)
+	}
+}
+
 func (d *dashboard) fail(w http.ResponseWriter, r *http.Request, err error) {
 	d.Logger.Error("dashboard request failed", "path", r.URL.Path, "err", err)
 	http.Error(w, "internal error", http.StatusInternalServerError)
@@ -186,13 +212,8 @@ func ago(now, t time.Time) string {
 	return t.UTC().Format("2006-01-02")
 }
 
-// nowAnd carries the page's time into a sub-template with one item.
-type nowAnd struct {
-	Now   time.Time
-	Alert alert.State
-}
-
-func pair(now time.Time, a alert.State) nowAnd { return nowAnd{now, a} }
+// utc writes a time to the second, in UTC.
+func utc(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
 
 // ms writes a duration in milliseconds, with a decimal under 10 ms.
 func ms(d time.Duration) string {

@@ -258,6 +258,7 @@ type AlertQuery struct {
 	Phase  alert.Phase // pending, firing or resolved
 	App    string
 	Key    string // the episodes of one alert
+	ID     int64  // one episode
 	Before int64  // cursor: only episodes with ID < Before; 0 for the newest
 	Limit  int    // 0 means DefaultAlertLimit; at most MaxAlertLimit
 }
@@ -279,6 +280,7 @@ func (s *Store) Alerts(ctx context.Context, q AlertQuery) ([]alert.State, error)
 	f.and(q.Phase != "", "state =", string(q.Phase))
 	f.and(q.App != "", "app =", q.App)
 	f.and(q.Key != "", "key =", q.Key)
+	f.and(q.ID > 0, "id =", q.ID)
 	f.and(q.Before > 0, "id <", q.Before)
 	query, args := f.page(limit)
 	as, err := queryAll(ctx, s.q, scanAlert, query, args...)

@@ -781,13 +781,13 @@ func TestSilences(t *testing.T) {
 				t.Errorf("%d silences active after %v, want %d", n, c.at, c.want)
 			}
 		}
-		if err := s.DeleteSilence(ctx, sls[1].ID); err != nil {
-			t.Fatal(err)
+		if ended, err := s.DeleteSilence(ctx, sls[1].ID); err != nil || ended.ID != sls[1].ID || ended.Rule != "r14" {
+			t.Fatalf("DeleteSilence = %+v, %v; want silence %d of r14", ended, err, sls[1].ID)
 		}
 		if got := active(t0); len(got) != 2 || got[1].ID != sls[2].ID {
 			t.Fatalf("ActiveSilences after delete = %+v", got)
 		}
-		if err := s.DeleteSilence(ctx, sls[1].ID); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.DeleteSilence(ctx, sls[1].ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("DeleteSilence again = %v, want ErrNotFound", err)
 		}
 		for _, bad := range []alert.Silence{

@@ -29,6 +29,16 @@ func (f *filter) and(set bool, cond string, v any) {
 	fmt.Fprintf(&f.sb, " AND %s $%d", cond, len(f.args))
 }
 
+// andIn adds "AND col IN (”, $n)" with v, when v is set: a column where
+// ” means any value, such as a silence's app.
+func (f *filter) andIn(col, v string) {
+	if v == "" {
+		return
+	}
+	f.args = append(f.args, v)
+	fmt.Fprintf(&f.sb, " AND %s IN ('', $%d)", col, len(f.args))
+}
+
 // page finishes the query: newest first (by id), at most limit rows.
 func (f *filter) page(limit int) (string, []any) {
 	f.args = append(f.args, limit)

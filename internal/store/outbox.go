@@ -332,6 +332,21 @@ func (s *Store) LastNotified(ctx context.Context, alertKeys []string) (map[strin
 	return out, nil
 }
 
+// AlertDeliveries returns the outbox rows of the alert key created from
+// from to to (zero: no end), oldest first: where an episode was notified,
+// and how each delivery went. Rows are pruned with the outbox.
+func (s *Store) AlertDeliveries(ctx context.Context, key string, from, to time.Time) ([]notify.Delivery, error) {
+	f := newFilter(`SELECT `+outboxCols+` FROM outbox WHERE alert_key = $1`, key)
+	f.and(true, "created_us >=", micros(from))
+	f.and(!to.IsZero(), "created_us <=", micros(to))
+	f.sb.WriteString(" ORDER BY id LIMIT 1000")
+	out, err := queryAll(ctx, s.q, scanOutbox, f.sb.String(), f.args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: deliveries of %s: %w", key, err)
+	}
+	return out, nil
+}
+
 // groupScan is how many of an app's newest rows LastGroupStart looks at: a
 // group's start is within its group wait, a minute or so, so it is among
 // them unless a storm of other rows came after it.

@@ -37,23 +37,27 @@ func (s *Store) CreateSilence(ctx context.Context, sl *alert.Silence) error {
 	return nil
 }
 
+// scanSilence reads the columns id, app, rule, key, until_us, reason,
+// created_by, created_us. A rule stored in another case (the API took any
+// before it checked names, such as "H_CODES") is read as its name.
+func scanSilence(r row) (sl alert.Silence, err error) {
+	var (
+		rule           string
+		until, created int64
+	)
+	err = r.Scan(&sl.ID, &sl.App, &rule, &sl.Key, &until, &sl.Reason, &sl.CreatedBy, &created)
+	sl.Rule = alert.RuleName(rule)
+	if n, err := alert.ParseRuleName(rule); err == nil {
+		sl.Rule = n
+	}
+	sl.Until, sl.CreatedAt = fromMicros(until), fromMicros(created)
+	return sl, err
+}
+
 // ActiveSilences returns the silences that have not ended at now, oldest
-// first. A rule stored in another case (the API took any before it checked
-// names, such as "H_CODES") is read as its name.
+// first.
 func (s *Store) ActiveSilences(ctx context.Context, now time.Time) ([]alert.Silence, error) {
-	out, err := queryAll(ctx, s.q, func(r row) (sl alert.Silence, err error) {
-		var (
-			rule           string
-			until, created int64
-		)
-		err = r.Scan(&sl.ID, &sl.App, &rule, &sl.Key, &until, &sl.Reason, &sl.CreatedBy, &created)
-		sl.Rule = alert.RuleName(rule)
-		if n, err := alert.ParseRuleName(rule); err == nil {
-			sl.Rule = n
-		}
-		sl.Until, sl.CreatedAt = fromMicros(until), fromMicros(created)
-		return sl, err
-	}, `SELECT id, app, rule, key, until_us, reason, created_by, created_us
+	out, err := queryAll(ctx, s.q, scanSilence, `SELECT id, app, rule, key, until_us, reason, created_by, created_us
 		FROM silences WHERE until_us > $1 ORDER BY id`, micros(now))
 	if err != nil {
 		return nil, fmt.Errorf("store: active silences: %w", err)
@@ -61,17 +65,18 @@ func (s *Store) ActiveSilences(ctx context.Context, now time.Time) ([]alert.Sile
 	return out, nil
 }
 
-// DeleteSilence ends a silence now: it removes it. It returns ErrNotFound
-// for an id the store does not have.
-func (s *Store) DeleteSilence(ctx context.Context, id int64) error {
+// DeleteSilence ends a silence now: it removes it and returns it, for the
+// audit log. It returns ErrNotFound for an id the store does not have.
+func (s *Store) DeleteSilence(ctx context.Context, id int64) (alert.Silence, error) {
 	unlock := s.writeLock()
-	n, err := s.q.exec(ctx, `DELETE FROM silences WHERE id = $1`, id)
+	sl, err := scanSilence(s.q.queryRow(ctx, `DELETE FROM silences WHERE id = $1
+		RETURNING id, app, rule, key, until_us, reason, created_by, created_us`, id))
 	unlock()
 	switch {
+	case isNoRows(err):
+		return alert.Silence{}, fmt.Errorf("%w: silence %d", ErrNotFound, id)
 	case err != nil:
-		return fmt.Errorf("store: delete silence %d: %w", id, err)
-	case n == 0:
-		return fmt.Errorf("%w: silence %d", ErrNotFound, id)
+		return alert.Silence{}, fmt.Errorf("store: delete silence %d: %w", id, err)
 	}
-	return nil
+	return sl, nil
 }
