@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dynowatch/dynowatch/internal/ack"
 	"github.com/dynowatch/dynowatch/internal/alert"
 	"github.com/dynowatch/dynowatch/internal/checks"
 	"github.com/dynowatch/dynowatch/internal/config"
@@ -116,7 +117,11 @@ func (a *app) Run(ctx context.Context) error {
 	}
 	defer st.Close()
 	met := metrics.New()
-	al, err := newAlerting(cfg, a.rules, a.checkList, log, st, met, time.Now)
+	links, err := ackLinks(frontCtx, cfg, log, st)
+	if err != nil {
+		return failed(err)
+	}
+	al, err := newAlerting(cfg, a.rules, a.checkList, log, st, met, time.Now, links)
 	if err != nil {
 		return failed(err)
 	}
@@ -225,11 +230,13 @@ type alerting struct {
 	changes   []string
 	dashboard string
 	now       func() time.Time
+	links     *ack.Links // nil: notifications carry no ack links
 }
 
 // newAlerting sets up alerting for the rules and the checks configured now;
-// now is its clock (time.Now but in tests).
-func newAlerting(cfg *config.Config, rules *alert.Rules, checkList []checks.Check, log *slog.Logger, st *store.Store, met *metrics.Metrics, now func() time.Time) (*alerting, error) {
+// now is its clock (time.Now but in tests); links, if not nil, sign the ack
+// links of firing notifications.
+func newAlerting(cfg *config.Config, rules *alert.Rules, checkList []checks.Check, log *slog.Logger, st *store.Store, met *metrics.Metrics, now func() time.Time, links *ack.Links) (*alerting, error) {
 	notifiers, err := notify.Channels(cfg)
 	if err != nil {
 		return nil, err
@@ -241,15 +248,39 @@ func newAlerting(cfg *config.Config, rules *alert.Rules, checkList []checks.Chec
 	if len(names) == 0 {
 		log.Warn("no alert channel configured: alerts are kept and shown, but nobody is told (set " + notify.ChannelVars + ")")
 	}
-	engine, err := alert.NewEngine(alert.EngineOptions{Store: st, Rules: rules, Channels: names, Logger: log,
+	o := alert.EngineOptions{Store: st, Rules: rules, Channels: names, Logger: log,
 		DashboardURL: publicURL(cfg).String(), Timezone: cfg.Timezone, Now: now, Retired: checks.Retired(checkList),
-		Causes: checks.Causes(checkList)})
+		Causes: checks.Causes(checkList)}
+	if links != nil {
+		o.AckURL = links.URL
+	}
+	engine, err := alert.NewEngine(o)
 	if err != nil {
 		return nil, err
 	}
-	return &alerting{engine: engine, notifiers: notifiers, store: st, metrics: met, log: log,
+	return &alerting{engine: engine, notifiers: notifiers, store: st, metrics: met, log: log, links: links,
 		changes: notify.ChangeChannels(notifiers), dashboard: publicURL(cfg).String(), now: now,
 		detector: &alert.Detector{Rules: rules, KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs}}, nil
+}
+
+// ackLinks returns the signer of ack links, keyed by DASHBOARD_PASSWORD
+// (see ack.Links for why), or nil when links can't be made: DYNOWATCH_URL
+// is unset (a link to localhost is no use on a phone), or, on a worker dyno
+// on Heroku, DASHBOARD_PASSWORD is (the web dyno refuses to start then).
+func ackLinks(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store) (*ack.Links, error) {
+	switch {
+	case cfg.URL == "":
+		log.Info("notifications carry no acknowledge links: set DYNOWATCH_URL to this dynowatch's public URL")
+		return nil, nil
+	case len(cfg.DashboardPassword) == 0 && cfg.OnHeroku():
+		log.Warn("notifications carry no acknowledge links: DASHBOARD_PASSWORD is not set")
+		return nil, nil
+	}
+	passwords, err := secret(ctx, cfg, log, st, "DASHBOARD_PASSWORD", cfg.DashboardPassword)
+	if err != nil {
+		return nil, err
+	}
+	return ack.NewLinks(cfg.URL, passwords)
 }
 
 // observe is the drain's hook: alert rules see every committed batch.

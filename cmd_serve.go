@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dynowatch/dynowatch/internal/ack"
 	"github.com/dynowatch/dynowatch/internal/api"
 	"github.com/dynowatch/dynowatch/internal/auth"
 	"github.com/dynowatch/dynowatch/internal/checks"
@@ -101,6 +102,14 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	guard := auth.NewDashboard(dashPasswords, cfg.DashboardViewPassword, "dynowatch")
 	if err := api.Register(mux, api.Options{Store: reads, Alerts: al.engine, Rules: cfg.Rules, Guard: guard, Logger: log}); err != nil {
 		return nil, err
+	}
+	if al.links != nil || cfg.SlackSigningSecret != "" {
+		// The signed link, or Slack's signature, is the credential: no
+		// dashboard password here.
+		if err := ack.Register(mux, ack.Options{Links: al.links, Store: st, Acker: al.engine, Logger: log,
+			SlackSigningSecret: cfg.SlackSigningSecret}); err != nil {
+			return nil, err
+		}
 	}
 	met.Counter("dynowatch_store_dropped_rows_total", "Rollup rows the database refused and that were left out; the rest of their flush was stored.",
 		nil, func() float64 { return float64(st.DroppedRows()) })

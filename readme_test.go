@@ -29,6 +29,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dynowatch/dynowatch/internal/ack"
 	"github.com/dynowatch/dynowatch/internal/alert"
 	"github.com/dynowatch/dynowatch/internal/checks"
 	"github.com/dynowatch/dynowatch/internal/config"
@@ -539,6 +540,34 @@ func TestREADMERoutingExample(t *testing.T) {
 	}
 }
 
+// TestREADMEAckLinkExample: the README's ack link is the one dynowatch
+// signs for its password, alert and time, and verifies until a day later.
+func TestREADMEAckLinkExample(t *testing.T) {
+	t.Parallel()
+	m := regexp.MustCompile("`DASHBOARD_PASSWORD=([0-9a-f]+)`, the R14 of\\s+`my-app` `web.1` paged at ([0-9-]+ [0-9:]+) UTC carries\\s+`(https://my-dynowatch.herokuapp.com/ack/[A-Za-z0-9_-]+)`").FindStringSubmatch(readme(t))
+	if m == nil {
+		t.Fatal("README.md no longer shows the example ack link; this test checks it")
+	}
+	paged, err := time.Parse("2006-01-02 15:04", m[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	links, err := ack.NewLinks("https://my-dynowatch.herokuapp.com", []string{m[1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := links.URL("r14|my-app|web.1", paged); got != m[3] {
+		t.Fatalf("dynowatch signs %s, the README shows %s", got, m[3])
+	}
+	tok := strings.TrimPrefix(m[3], "https://my-dynowatch.herokuapp.com/ack/")
+	if key, _, err := links.Verify(tok, paged.Add(ack.LinkTTL-time.Second)); err != nil || key != "r14|my-app|web.1" {
+		t.Fatalf("the README's link just before a day: %q, %v", key, err)
+	}
+	if _, _, err := links.Verify(tok, paged.Add(ack.LinkTTL)); err == nil {
+		t.Fatal("the README's link still works a day on")
+	}
+}
+
 // TestREADMEActingExamples: the README's DASHBOARD_VIEW_PASSWORD command
 // makes a password config accepts, and its curl commands, run by sh against
 // a dynowatch with both passwords, silence the app as ana and show that in
@@ -596,9 +625,10 @@ func TestREADMEActingExamples(t *testing.T) {
 	}
 }
 
-// TestREADMEAckExample runs the README's curl acknowledgement against a
-// server whose R14 of my-app web.1 fired: it answers the ack, and the
-// alerts list shows it.
+// TestREADMEAckExample runs the README's acknowledgements against a server
+// whose R14 of my-app web.1 fired: the ack link of its webhook JSON, opened
+// without the dashboard password, asks and acknowledges; and the curl
+// command answers the ack (the first kept), and the alerts list shows it.
 func TestREADMEAckExample(t *testing.T) {
 	t.Parallel()
 	m := regexp.MustCompile(`(?s)curl -u ops:\$DASHBOARD_PASSWORD -H 'Content-Type: application/json' \\\s+-d '([^']+)' \\\s+https://my-dynowatch\.herokuapp\.com(/api/v1/alerts/\S+/ack)`).FindStringSubmatch(readme(t))
@@ -614,24 +644,56 @@ func TestREADMEAckExample(t *testing.T) {
 	}))
 	defer hook.Close()
 	base, logs, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw", "ALERT_WEBHOOK_URL": hook.URL,
-		"ALERT_GROUP_WAIT": "0s"})
+		"ALERT_GROUP_WAIT": "0s", "DYNOWATCH_URL": "https://my-dynowatch.herokuapp.com"})
 	ts := time.Now().UTC().Format(time.RFC3339)
 	if code := post(t, base+"/drain/my-app", "s", frame("<45>1 "+ts+" host heroku web.1 - Error R14 (Memory quota exceeded)\n"), nil); code != 204 {
 		t.Fatalf("drain: %d", code)
 	}
+	var link string
 	select {
 	case n := <-got:
 		if n["status"] != "firing" {
 			t.Fatalf("webhook got %v, want the R14 firing", n)
 		}
+		link, _ = n["ack_url"].(string)
 	case <-time.After(15 * time.Second):
 		t.Fatalf("no firing within 15 s; logs:\n%s", logs)
+	}
+	linkPath, ok := strings.CutPrefix(link, "https://my-dynowatch.herokuapp.com")
+	if !ok {
+		t.Fatalf("the firing's ack_url %q is not under DYNOWATCH_URL", link)
+	}
+	resp, err := http.Get(base + linkPath) // no password: the link is the credential
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), `name="name"`) {
+		t.Fatalf("GET the ack link: %d\n%s", resp.StatusCode, page)
+	}
+	resp, err = http.PostForm(base+linkPath, url.Values{"name": {"Ana"}, "reason": {"restarting web.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "Acknowledged by Ana") {
+		t.Fatalf("POST the ack link's form: %d\n%s", resp.StatusCode, page)
+	}
+	select {
+	case n := <-got:
+		if n["status"] != "acknowledged" || n["acked_by"] != "Ana" {
+			t.Fatalf("webhook got %v, want the R14 acknowledged by Ana", n)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no acknowledged within 15 s; logs:\n%s", logs)
 	}
 
 	req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
 	req.SetBasicAuth("ops", "pw")
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -137,7 +137,7 @@ func TestReplayedReleaseIsJudgedButNeverPages(t *testing.T) {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st := storetest.MustOpen(t, store.Config{Path: db, MaxConns: 1, Logger: log})
-	al, err := newAlerting(&config.Config{Timezone: "UTC"}, alert.DefaultRules(), nil, log, st, metrics.New(), time.Now)
+	al, err := newAlerting(&config.Config{Timezone: "UTC"}, alert.DefaultRules(), nil, log, st, metrics.New(), time.Now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

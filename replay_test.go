@@ -57,7 +57,7 @@ func TestReplayNeverPages(t *testing.T) {
 		t.Fatalf("window = %+v, %v; want the replayed 5xx in the rollups (the charts show them)", ws, err)
 	}
 
-	al, err := newAlerting(&config.Config{Timezone: "UTC"}, alert.DefaultRules(), nil, log, st, metrics.New(), time.Now)
+	al, err := newAlerting(&config.Config{Timezone: "UTC"}, alert.DefaultRules(), nil, log, st, metrics.New(), time.Now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynowatch/dynowatch/internal/ack"
 	"github.com/dynowatch/dynowatch/internal/alert"
 	"github.com/dynowatch/dynowatch/internal/api"
 	"github.com/dynowatch/dynowatch/internal/auth"
@@ -52,6 +54,7 @@ type story struct {
 	hook   string // the receiver's URL
 	checks []checks.Check
 	al     *alerting
+	links  *ack.Links // with DYNOWATCH_URL set: ack links signed with the password "pw"
 	pipe   *ingest.Pipeline
 	drain  http.Handler
 	api    http.Handler
@@ -73,6 +76,8 @@ type received struct {
 	Dyno     string        `json:"dyno"`
 	Severity string        `json:"severity"` // the highest of its alerts
 	Alerts   []alert.Alert `json:"alerts"`
+	AckURL   string        `json:"ack_url"`
+	AckedBy  string        `json:"acked_by"`
 	ID       string        // X-Dynowatch-Delivery
 	At       time.Time
 }
@@ -167,6 +172,11 @@ func newStoryOn(t *testing.T, st *store.Store, env ...string) *story {
 	if err := api.Register(mux, api.Options{Store: s.st, Alerts: storyAlerts{s}, Rules: s.cfg.Rules, Guard: auth.NewDashboard([]string{"pw"}, nil, "dynowatch"), Logger: s.logger, Now: s.now}); err != nil {
 		t.Fatal(err)
 	}
+	if s.links != nil {
+		if err := ack.Register(mux, ack.Options{Links: s.links, Store: s.st, Acker: storyAlerts{s}, Logger: s.logger, Now: s.now}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	s.api = mux
 	return s
 }
@@ -193,7 +203,13 @@ func (s *story) configure(env ...string) {
 		s.t.Fatal(err)
 	}
 	s.checks = s.cfg.Checks
-	if s.al, err = newAlerting(s.cfg, s.cfg.Rules, s.checks, s.logger, s.st, metrics.New(), s.now); err != nil {
+	s.links = nil
+	if s.cfg.URL != "" {
+		if s.links, err = ack.NewLinks(s.cfg.URL, []string{"pw"}); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	if s.al, err = newAlerting(s.cfg, s.cfg.Rules, s.checks, s.logger, s.st, metrics.New(), s.now, s.links); err != nil {
 		s.t.Fatal(err)
 	}
 	s.sender = s.newSender("story")
@@ -348,6 +364,19 @@ func (s *story) call(method, path, body string) (int, string) {
 	return w.Code, w.Body.String()
 }
 
+// page makes a request of the ack page, without the dashboard password, as
+// a phone's browser does; form, if set, is posted.
+func (s *story) page(method, path string, form url.Values) (int, string) {
+	s.t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	w := httptest.NewRecorder()
+	s.api.ServeHTTP(w, req)
+	return w.Code, w.Body.String()
+}
+
 // runChecks runs the configured checks on their schedule (in real time)
 // until done says so, failing after 10 s.
 func (s *story) runChecks(done func() bool) {
@@ -486,23 +515,64 @@ func TestStoryAckedAlertIsNotRemindedButResolves(t *testing.T) {
 			s.log("shop", r15)
 			s.advance(5 * time.Minute)
 		}
-		s.expect("firing shop r15 R15")
+		s.expect("firing shop r15 R15", "acknowledged shop r15 R15")
 		if _, body := s.call("GET", "/api/v1/alerts?state=firing", ""); !strings.Contains(body, `"ack":{"by":"Ana"`) || !strings.Contains(body, `"reason":"scaling up"`) {
 			t.Fatalf("firing alerts without Ana's ack: %s", body)
 		}
 		s.log("shop", "app[web.1]: still here") // lines, not R15s: the app is not silent
 		s.advance(10 * time.Minute)             // the R15 window after the last R15
-		s.expect("firing shop r15 R15", "resolved shop r15 R15")
+		s.expect("firing shop r15 R15", "acknowledged shop r15 R15", "resolved shop r15 R15")
 
 		for range 7 { // the next episode, 35 minutes long
 			s.log("shop", r15)
 			s.advance(5 * time.Minute)
 		}
-		s.expect("firing shop r15 R15", "resolved shop r15 R15", "firing shop r15 R15", "reminder shop r15 R15")
+		s.expect("firing shop r15 R15", "acknowledged shop r15 R15", "resolved shop r15 R15", "firing shop r15 R15", "reminder shop r15 R15")
 		if _, body := s.call("GET", "/api/v1/alerts?state=firing", ""); strings.Contains(body, `"ack"`) {
 			t.Fatalf("the next episode is acknowledged: %s", body)
 		}
 	})
+}
+
+// The ack link of a firing works without the dashboard password: opening it
+// (as a chat app previewing it would) acknowledges nothing, posting its
+// form does, and the webhook hears who acknowledged it; no reminder
+// follows, the resolution does. A day later the link is refused.
+func TestStoryAckLinkOfAFiring(t *testing.T) {
+	t.Parallel()
+	s := newStory(t, "ALERT_REPEAT_INTERVAL=30m", "DYNOWATCH_URL=https://my-dynowatch.herokuapp.com")
+	r15 := "heroku[web.1]: Error R15 (Memory quota vastly exceeded)"
+	s.log("shop", r15)
+	s.advance(time.Minute)
+	s.expect("firing shop r15 R15")
+	link := s.received()[0].AckURL
+	path, ok := strings.CutPrefix(link, "https://my-dynowatch.herokuapp.com/ack/")
+	if !ok || s.received()[0].Alerts[0].AckURL != link {
+		t.Fatalf("the firing's ack_url %q, want a link under DYNOWATCH_URL/ack/", link)
+	}
+	path = "/ack/" + path
+	if code, body := s.page("GET", path, nil); code != http.StatusOK || !strings.Contains(body, "<form") {
+		t.Fatalf("GET the link: %d\n%s", code, body)
+	}
+	s.advance(time.Minute)
+	s.expect("firing shop r15 R15")
+	if code, body := s.page("POST", path, url.Values{"name": {"Ana"}, "reason": {"scaling up"}}); code != http.StatusOK || !strings.Contains(body, "Acknowledged by Ana") {
+		t.Fatalf("POST the link's form: %d\n%s", code, body)
+	}
+	for range 14 {
+		s.log("shop", r15)
+		s.advance(5 * time.Minute)
+	}
+	s.log("shop", "app[web.1]: still here")
+	s.advance(10 * time.Minute)
+	s.expect("firing shop r15 R15", "acknowledged shop r15 R15", "resolved shop r15 R15")
+	if got := s.received(); got[1].AckedBy != "Ana" || got[2].AckedBy != "Ana" || got[1].AckURL != "" {
+		t.Errorf("acknowledged and resolved say acked by %q and %q, want Ana, and no link: %+v", got[1].AckedBy, got[2].AckedBy, got[1])
+	}
+	s.clock.Add(int64(ack.LinkTTL)) // the page reads the clock; nothing else needs to run meanwhile
+	if code, body := s.page("GET", path, nil); code != http.StatusGone || !strings.Contains(body, "expired") {
+		t.Fatalf("the link a day on: %d\n%s", code, body)
+	}
 }
 
 // Only Heroku's own sources carry platform errors: an app printing an R15

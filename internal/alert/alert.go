@@ -49,7 +49,16 @@ const (
 	Flapping Status = "flapping" // changing state too often; it stays firing until it calms down
 	Resolved Status = "resolved" // over
 	Test     Status = "test"     // `dynowatch alert test`
+	// Acknowledged: someone is on it (Alert.AckedBy). Chat messages are
+	// edited to say who, PagerDuty's incident is acknowledged.
+	Acknowledged Status = "acknowledged"
 )
+
+// Follows says whether a notification of status s goes only to the
+// channels that heard its alert's firing.
+func (s Status) Follows() bool {
+	return s == Reminder || s == Resolved || s == Acknowledged
+}
 
 // Alert is one alert as a notification shows it.
 type Alert struct {
@@ -64,7 +73,15 @@ type Alert struct {
 	ResolvedAt time.Time `json:"resolved_at,omitzero"`
 	Evidence   []string  `json:"evidence,omitempty"` // the log lines that triggered it, at most MaxEvidence
 	Release    string    `json:"release,omitempty"`  // the release it followed, within 30 minutes
-	Cause      string    `json:"cause,omitempty"`    // the failing check that explains it, whose incident it joined
+	// AckURL, on a firing, reminder or flapping notice of an alert nobody
+	// acknowledged, is the signed link that acknowledges it (DYNOWATCH_URL
+	// set): it opens a page asking for a name, and works without the
+	// dashboard password until it expires.
+	AckURL    string    `json:"ack_url,omitempty"`
+	AckedBy   string    `json:"acked_by,omitempty"` // who acknowledged it, once someone did
+	AckedAt   time.Time `json:"acked_at,omitzero"`
+	AckReason string    `json:"ack_reason,omitempty"`
+	Cause     string    `json:"cause,omitempty"` // the failing check that explains it, whose incident it joined
 }
 
 // Notification is one message sent on every channel: one alert, or several

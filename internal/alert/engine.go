@@ -86,6 +86,9 @@ type EngineOptions struct {
 	Now          func() time.Time // optional
 	DashboardURL string           // for links; optional
 	Timezone     string           // ALERT_TIMEZONE; optional
+	// AckURL, if set, returns the signed link that acknowledges the alert
+	// key, made at now, for its firing, reminder and flapping notices.
+	AckURL func(key string, now time.Time) string
 	// Causes, if set, names the alerts whose failing explains an app's
 	// request timeouts and 5xx: its Postgres and Redis status checks. See
 	// cause.go.
@@ -351,11 +354,18 @@ func (e *Engine) Ack(ctx context.Context, key, by, reason string) (State, error)
 		if !ok {
 			return State{}, fmt.Errorf("%w: %s", ErrNoAlert, key)
 		}
-		next, changed, err := Acknowledge(cur, by, reason, e.o.Now())
+		now := e.o.Now()
+		next, changed, err := Acknowledge(cur, by, reason, now)
 		if err != nil || !changed {
 			return next, err
 		}
-		saved, err := e.o.Store.SaveAlert(ctx, &next, cur.Version, nil)
+		var out []Outgoing
+		if next.Notified { // tell whoever heard it fire: chat messages say who is on it
+			if out, err = e.outgoing(ctx, &next, Acknowledged, now); err != nil {
+				return State{}, err
+			}
+		}
+		saved, err := e.o.Store.SaveAlert(ctx, &next, cur.Version, out)
 		if err != nil {
 			return State{}, fmt.Errorf("alert %s: %w", key, err)
 		}
@@ -493,6 +503,9 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, now time.Tim
 		return nil, nil
 	}
 	a := s.Alert()
+	if e.o.AckURL != nil && !s.Acked() && (st == Firing || st == Reminder || st == Flapping) {
+		a.AckURL = e.o.AckURL(s.Key, now)
+	}
 	if (st == Firing || st == Flapping) && s.App != "" {
 		// What changed just before often is the cause: say so. An alert of
 		// no app (a status check without app=) has no releases.
@@ -574,7 +587,7 @@ const releaseLookback = 30 * time.Minute
 // Alert is the state as a notification shows it.
 func (s *State) Alert() Alert {
 	return Alert{Key: s.Key, Rule: s.Rule, App: s.App, Dyno: s.Dyno, Code: s.Code, Severity: s.Severity, Summary: s.Summary,
-		StartedAt: s.StartedAt, ResolvedAt: s.ResolvedAt, Evidence: s.Evidence}
+		StartedAt: s.StartedAt, ResolvedAt: s.ResolvedAt, Evidence: s.Evidence, AckedBy: s.Ack.By, AckedAt: s.Ack.At, AckReason: s.Ack.Reason}
 }
 
 func newDeliveryID() string {

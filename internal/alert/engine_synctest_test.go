@@ -39,13 +39,17 @@ func TestEngineRunPagesR14AtOnce(t *testing.T) {
 // alert on simulated time: an R14 fires and is paged, someone acks it, the
 // dyno keeps swapping for three hours without a reminder (one is due every
 // hour), and when it stops the resolution still goes to every channel. The
-// next episode starts unacknowledged and is reminded of again.
+// firing carries its ack link, the ack is told to whoever heard the firing
+// (chat messages say who). The next episode starts unacknowledged and is
+// reminded of again.
 func TestAckStopsRemindersNotTheResolution(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		st := newMemStore()
 		e, err := NewEngine(EngineOptions{Store: st, Rules: DefaultRules(), Channels: []string{"webhook", "sms"},
-			Logger: discard(), Now: time.Now})
+			Logger: discard(), Now: time.Now, AckURL: func(key string, now time.Time) string {
+				return "https://dw.example.com/ack/" + key + "@" + now.Format(time.TimeOnly)
+			}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,22 +85,29 @@ func TestAckStopsRemindersNotTheResolution(t *testing.T) {
 			t.Fatalf("Ack = %+v, want Ana's now", acked.Ack)
 		}
 		swapFor(3 * time.Hour)
-		if got := statuses(); !slices.Equal(got, []Status{Firing}) {
-			t.Fatalf("three hours of R14 after the ack: %v, want no reminder", got)
+		if got := statuses(); !slices.Equal(got, []Status{Firing, Acknowledged}) {
+			t.Fatalf("three hours of R14 after the ack: %v, want the ack told and no reminder", got)
+		}
+		sent := st.sent()
+		if got, want := sent[0].Alerts[0].AckURL, "https://dw.example.com/ack/r14|shop|web.1@00:00:00"; got != want {
+			t.Errorf("the firing's ack link %q, want %q", got, want)
+		}
+		if a := sent[1].Alerts[0]; a.AckedBy != "Ana" || a.AckReason != "restarting web.1" || a.AckURL != "" {
+			t.Errorf("the acknowledged notice: %+v, want Ana's ack and no link", a)
 		}
 		time.Sleep(11 * time.Minute) // quiet for the rule's window
 		if err := e.Tick(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if got := statuses(); !slices.Equal(got, []Status{Firing, Resolved}) {
-			t.Fatalf("after it stopped: %v, want [firing resolved]", got)
+		if got := statuses(); !slices.Equal(got, []Status{Firing, Acknowledged, Resolved}) {
+			t.Fatalf("after it stopped: %v, want [firing acknowledged resolved]", got)
 		}
-		if n := len(st.outbox); n != 4 {
-			t.Fatalf("%d outbox rows, want firing and resolved on both channels", n)
+		if n := len(st.outbox); n != 6 {
+			t.Fatalf("%d outbox rows, want firing, acknowledged and resolved on both channels", n)
 		}
 
 		swapFor(61 * time.Minute)
-		if got := statuses(); !slices.Equal(got, []Status{Firing, Resolved, Firing, Reminder}) {
+		if got := statuses(); !slices.Equal(got, []Status{Firing, Acknowledged, Resolved, Firing, Reminder}) {
 			t.Fatalf("the next episode, an hour on: %v, want it fired and reminded of", got)
 		}
 		if s, _, _ := st.Alert(ctx, r14.String()); s.Acked() {

@@ -361,7 +361,8 @@ func TestTickAsksTheOutboxOnceForAllFiringAlerts(t *testing.T) {
 
 // TestEngineAck: only a firing alert is acknowledged, a name is required,
 // a second ack keeps the first, and another dyno's write in between is
-// retried; an ack writes no notification.
+// retried; the ack is told on every channel (the outbox sends it where the
+// firing was heard), once.
 func TestEngineAck(t *testing.T) {
 	ctx := context.Background()
 	st, clock := newMemStore(), &testClock{t0}
@@ -396,8 +397,11 @@ func TestEngineAck(t *testing.T) {
 	if s, err := e.Ack(ctx, r14, "Bo", ""); err != nil || s.Ack.By != "Ana" {
 		t.Fatalf("second Ack = %+v, %v; want Ana's kept", s.Ack, err)
 	}
-	if len(st.outbox) != outbox {
-		t.Fatalf("the ack wrote %d notifications", len(st.outbox)-outbox)
+	if acks := st.outbox[outbox:]; len(acks) != 2 || acks[0].Status != Acknowledged || acks[1].Channel != "sms" {
+		t.Fatalf("the ack wrote %+v, want an acknowledged notice on each channel", acks)
+	}
+	if n := st.sent(); n[len(n)-1].Alerts[0].AckedBy != "Ana" {
+		t.Fatalf("the acknowledged notice %+v does not say who", n[len(n)-1])
 	}
 	clock.t = t0.Add(time.Hour)
 	if err := e.Tick(ctx); err != nil {

@@ -102,6 +102,7 @@ type Config struct {
 	SlackBotToken        string   `envconfig:"SLACK_BOT_TOKEN" example:"xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp" secret:"true" desc:"Slack bot token (chat:write scope): alerts in SLACK_CHANNEL, one message per incident edited in place."`
 	SlackChannel         string   `envconfig:"SLACK_CHANNEL" example:"C0123456789" desc:"Slack channel (its ID, or #name) the bot posts in; invite the bot to it."`
 	SlackWebhookURL      string   `envconfig:"SLACK_WEBHOOK_URL" url:"http,https" example:"https://hooks.slack.com/services/T000/B000/XXXXXXXX" secret:"true" desc:"Slack incoming webhook, instead of a bot token: it can't edit, so an incident's later news are follow-ups."`
+	SlackSigningSecret   string   `envconfig:"SLACK_SIGNING_SECRET" example:"8f742231b10e8888abcd99yyyzzz85a5" secret:"true" desc:"Signing secret of your Slack app (Basic Information): its Acknowledge button then acknowledges in Slack, through the app's Interactivity Request URL DYNOWATCH_URL/slack/interactions."`
 	SlackAPIURL          string   `envconfig:"SLACK_API_URL" url:"http,https" default:"https://slack.com/api" example:"https://slack.com/api" desc:"Slack Web API base URL."`
 	SlackMinSeverity     string   `envconfig:"SLACK_MIN_SEVERITY" default:"info" example:"warning" desc:"Least severity sent to Slack."`
 	SlackApps            List     `envconfig:"SLACK_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent to Slack: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`

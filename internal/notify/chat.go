@@ -18,6 +18,8 @@ func statusMark(n *alert.Notification) string {
 		return "✅"
 	case n.Status == alert.Test:
 		return "🧪"
+	case n.Status == alert.Acknowledged:
+		return "👀"
 	}
 	switch n.Severity() {
 	case alert.Critical:

@@ -208,6 +208,9 @@ func RenderDiscord(n *alert.Notification, follows string) DiscordMessage {
 	if follows != "" {
 		desc = append(desc, followUpLine(follows))
 	} else {
+		if v.AckURL != "" { // first: the description is clipped at its end
+			desc = append(desc, "**[Acknowledge]("+v.AckURL+")** (stops the reminders)")
+		}
 		desc = append(desc, v.Intro...)
 		for i, a := range v.Alerts {
 			if !v.Grouped {

@@ -72,7 +72,8 @@ func Channels(cfg *config.Config) ([]Notifier, error) {
 			return notifier(NewPushover(PushoverOptions{Token: cfg.PushoverToken, User: cfg.PushoverUser, APIURL: cfg.PushoverAPIURL}))
 		}},
 		{cfg.SlackBotToken != "" || cfg.SlackWebhookURL != "", "slack", "SLACK", func() (Notifier, error) {
-			return notifier(NewSlack(SlackOptions{Token: cfg.SlackBotToken, Channel: cfg.SlackChannel, WebhookURL: cfg.SlackWebhookURL, APIURL: cfg.SlackAPIURL}))
+			return notifier(NewSlack(SlackOptions{Token: cfg.SlackBotToken, Channel: cfg.SlackChannel, WebhookURL: cfg.SlackWebhookURL, APIURL: cfg.SlackAPIURL,
+				Interactive: cfg.SlackSigningSecret != ""}))
 		}},
 		{cfg.DiscordWebhookURL != "", "discord", "DISCORD", func() (Notifier, error) {
 			return notifier(NewDiscord(DiscordOptions{WebhookURL: cfg.DiscordWebhookURL}))

@@ -100,6 +100,7 @@ type ntfyMessage struct {
 	Priority   int // 1 (min) to 5 (max)
 	Tags       []string
 	Click      string
+	Actions    string // ntfy's action buttons, "view, Acknowledge, https://…"
 	SequenceID string
 	Body       string
 }
@@ -115,6 +116,9 @@ func (m ntfyMessage) header() http.Header {
 	}
 	if m.Click != "" {
 		h.Set("Click", m.Click)
+	}
+	if m.Actions != "" {
+		h.Set("Actions", m.Actions)
 	}
 	if m.SequenceID != "" {
 		h.Set("X-Sequence-ID", m.SequenceID)
@@ -134,6 +138,11 @@ func renderNtfy(n *alert.Notification) ntfyMessage {
 		Priority: ntfyPriority(n),
 		Click:    oneLine(n.URL),
 		Body:     pushText(n, ntfyMaxMessage),
+	}
+	if u := oneLine(a.AckURL); u != "" && !strings.ContainsAny(u, ",;") {
+		// A view action opens the ack page; clear=true dismisses the
+		// notification as the page opens.
+		m.Actions = "view, Acknowledge, " + u + ", clear=true"
 	}
 	m.Tags = append(m.Tags, ntfyEmoji(n))
 	for _, t := range []string{string(n.Status), a.App, a.Code} {
@@ -161,6 +170,8 @@ func ntfyPriority(n *alert.Notification) int {
 		return p - 1
 	case alert.Resolved, alert.Test:
 		return 3
+	case alert.Acknowledged:
+		return 2 // replaces the firing's notification without a sound
 	}
 	return p
 }
@@ -172,6 +183,8 @@ func ntfyEmoji(n *alert.Notification) string {
 		return "white_check_mark"
 	case alert.Test:
 		return "test_tube"
+	case alert.Acknowledged:
+		return "eyes"
 	}
 	switch n.Severity() {
 	case alert.Critical:

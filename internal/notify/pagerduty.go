@@ -138,7 +138,8 @@ type pagerDutyAnswer struct {
 // renderPagerDuty renders n as the Events API v2 events that tell it, in
 // order, under routingKey: a trigger per alert of a firing, reminder or
 // flapping notification (PagerDuty takes a trigger of an open alert as an
-// update of it), a resolve per alert of a resolved one, and for a test a
+// update of it), a resolve per alert of a resolved one, an acknowledge per
+// alert of an acknowledged one, and for a test a
 // trigger and its resolve under a key of its own.
 func renderPagerDuty(n *alert.Notification, routingKey string) []pagerDutyEvent {
 	var out []pagerDutyEvent
@@ -151,8 +152,14 @@ func renderPagerDuty(n *alert.Notification, routingKey string) []pagerDutyEvent 
 		if n.Status == alert.Test {
 			key = pagerDutyDedupKey("test|" + n.ID + "|" + a.Key)
 		}
-		if n.Status == alert.Resolved {
+		switch n.Status {
+		case alert.Resolved:
 			out = append(out, pagerDutyEvent{RoutingKey: routingKey, EventAction: "resolve", DedupKey: key})
+			continue
+		case alert.Acknowledged:
+			// Stops PagerDuty's own escalation; a later trigger (a
+			// reminder) would not re-open it, and a resolve ends it.
+			out = append(out, pagerDutyEvent{RoutingKey: routingKey, EventAction: "acknowledge", DedupKey: key})
 			continue
 		}
 		e := pagerDutyEvent{RoutingKey: routingKey, EventAction: "trigger", DedupKey: key,

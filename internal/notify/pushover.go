@@ -124,7 +124,15 @@ func renderPushover(n *alert.Notification, retry, expire time.Duration) url.Valu
 	f := url.Values{}
 	f.Set("title", clip(pushTitle(n), pushoverMaxTitle, "…"))
 	f.Set("message", cutRunes(pushText(n, 4*pushoverMaxMessage), pushoverMaxMessage, "…"))
-	if u := oneLine(n.URL); u != "" && len(u) <= pushoverMaxURL {
+	ack := oneLine(firstAlert(n).AckURL)
+	if len(ack) > pushoverMaxURL {
+		ack = ""
+	}
+	switch u := oneLine(n.URL); {
+	case ack != "":
+		f.Set("url", ack)
+		f.Set("url_title", "Acknowledge in dynowatch")
+	case u != "" && len(u) <= pushoverMaxURL:
 		f.Set("url", u)
 		f.Set("url_title", "Open in dynowatch")
 	}
@@ -136,6 +144,11 @@ func renderPushover(n *alert.Notification, retry, expire time.Duration) url.Valu
 	if p == pushoverEmergency {
 		f.Set("retry", strconv.Itoa(int(retry.Seconds())))
 		f.Set("expire", strconv.Itoa(int(expire.Seconds())))
+		if ack != "" {
+			// Pushover posts here when someone acknowledges the emergency
+			// on their phone: the alert is acknowledged in dynowatch too.
+			f.Set("callback", ack)
+		}
 	}
 	return f
 }
@@ -192,6 +205,15 @@ func (p *Pushover) NotifyIncident(ctx context.Context, n *alert.Notification, pr
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	receipt, named, _ := strings.Cut(prior.ID, "|")
+	if n.Status == alert.Acknowledged {
+		// Someone is on it: the emergency stops repeating, and nothing
+		// more buzzes. The message keeps its ref for the resolution.
+		if receipt == "" || (named != "" && named != firstAlert(n).Key) {
+			return prior, false, nil
+		}
+		retry, err := p.cancelEmergency(ctx, receipt)
+		return prior, retry, err
+	}
 	if n.Status == alert.Resolved && receipt != "" && (named == "" || named == firstAlert(n).Key) {
 		if retry, err := p.cancelEmergency(ctx, receipt); err != nil {
 			return prior, retry, err

@@ -55,6 +55,9 @@ func RenderSMS(n *alert.Notification) string {
 		more = " (+" + strconv.Itoa(k) + " more)"
 	}
 	link := strings.TrimSpace(n.URL)
+	if a.AckURL != "" {
+		link = strings.TrimSpace(a.AckURL) // on a phone, acting beats reading: the ack page shows the alert
+	}
 	if !isGSM7String(link) || strings.Contains(link, " ") {
 		link = "" // a link with a character outside the set would break
 	}
@@ -136,6 +139,9 @@ type webhookPayload struct {
 	Evidence   []string       `json:"evidence"`
 	Release    string         `json:"release,omitempty"`
 	URL        string         `json:"url"`
+	AckURL     string         `json:"ack_url,omitempty"`    // the first alert's; each alert has its own
+	AckedBy    string         `json:"acked_by,omitempty"`   // on "acknowledged", and after
+	AckReason  string         `json:"ack_reason,omitempty"` // ditto
 	DeliveryID string         `json:"delivery_id"`
 	Alerts     []alert.Alert  `json:"alerts"`
 }
@@ -147,7 +153,7 @@ type webhookPayload struct {
 func RenderWebhook(n *alert.Notification) ([]byte, error) {
 	alerts := make([]alert.Alert, len(n.Alerts))
 	for i, a := range n.Alerts {
-		a.StartedAt, a.ResolvedAt = utc(a.StartedAt), utc(a.ResolvedAt)
+		a.StartedAt, a.ResolvedAt, a.AckedAt = utc(a.StartedAt), utc(a.ResolvedAt), utc(a.AckedAt)
 		alerts[i] = a
 	}
 	a := firstAlert(n)
@@ -155,7 +161,7 @@ func RenderWebhook(n *alert.Notification) ([]byte, error) {
 		Status: n.Status, App: a.App, Rule: string(a.Rule), Code: a.Code, Dyno: a.Dyno,
 		Severity: n.Severity(), Summary: a.Summary,
 		StartedAt: utc(a.StartedAt), ResolvedAt: utc(a.ResolvedAt),
-		Evidence: a.Evidence, Release: a.Release, URL: n.URL, DeliveryID: n.ID,
+		Evidence: a.Evidence, Release: a.Release, URL: n.URL, AckURL: a.AckURL, AckedBy: a.AckedBy, AckReason: a.AckReason, DeliveryID: n.ID,
 		Alerts: alerts,
 	}
 	if p.Evidence == nil {
@@ -183,6 +189,7 @@ type messageView struct {
 	Grouped bool // several alerts: each shows its own headline
 	Alerts  []alertView
 	URL     string
+	AckURL  string // the first alert's ack link, for channels with room for one
 	ID      string
 	Color   string // of the title: how bad, or green when resolved
 }
@@ -191,7 +198,8 @@ type alertView struct {
 	Headline     string
 	Fields       []viewField
 	Evidence     []string
-	MoreEvidence int // lines left out
+	MoreEvidence int    // lines left out
+	AckURL       string // the signed link that acknowledges it
 }
 
 type viewField struct{ Name, Value string }
@@ -226,6 +234,8 @@ func newMessageView(n *alert.Notification) messageView {
 		v.Intro = append(v.Intro, "This alert keeps changing state. It stays firing, without further notices, until it calms down.")
 	case alert.Test:
 		v.Intro = append(v.Intro, "This is a test message from dynowatch: nothing is wrong. If you can read it, this channel works.")
+	case alert.Acknowledged:
+		v.Intro = append(v.Intro, oneLine(a.AckedBy)+" is on it: no more reminders. Its resolution will still be sent.")
 	}
 	if c := oneLine(a.Cause); c != "" && n.Status == alert.Firing {
 		v.Intro = append(v.Intro, "Caused by "+c+": joined its incident.")
@@ -236,6 +246,7 @@ func newMessageView(n *alert.Notification) messageView {
 	for _, a := range n.Alerts {
 		v.Alerts = append(v.Alerts, newAlertView(n, a, loc))
 	}
+	v.AckURL = oneLine(a.AckURL)
 	return v
 }
 
@@ -266,6 +277,10 @@ func newAlertView(n *alert.Notification, a alert.Alert, loc *time.Location) aler
 	}
 	add("After release", a.Release)
 	add("Caused by", a.Cause)
+	if a.AckedBy != "" {
+		add("Acknowledged", a.AckedBy+" at "+showTime(a.AckedAt, loc)+sep(oneLine(a.AckReason), ": "))
+	}
+	av.AckURL = oneLine(a.AckURL)
 	for i, line := range a.Evidence {
 		if i == alert.MaxEvidence {
 			av.MoreEvidence = len(a.Evidence) - i
@@ -306,6 +321,9 @@ func (v messageView) text() string {
 			if a.MoreEvidence > 0 {
 				fmt.Fprintf(&b, "%s  (%d more)\n", indent, a.MoreEvidence)
 			}
+		}
+		if a.AckURL != "" {
+			b.WriteString(indent + "Acknowledge (stops the reminders): " + a.AckURL + "\n")
 		}
 		b.WriteString("\n")
 	}

@@ -52,7 +52,7 @@ type Delivery struct {
 // follows reports whether d is told only to a channel that heard its
 // alert's firing.
 func (d *Delivery) follows() bool {
-	return d.AlertKey != "" && (d.Status == alert.Reminder || d.Status == alert.Resolved)
+	return d.AlertKey != "" && d.Status.Follows()
 }
 
 // SenderOptions configures a Sender.
@@ -248,13 +248,17 @@ func (s *Sender) deliver(ctx context.Context, group []Delivery) (sent, failed in
 }
 
 // hears reports whether the group's channel is to be told of it: a
-// reminder or resolved if it heard the firing, anything else if any of its
+// reminder, resolved or acknowledged if it heard the firing (an
+// acknowledgement only if it is an ackHearer), anything else if any of its
 // alerts passes the channel's route (so a group reaches a channel for the
 // one alert it is to hear, with the others of the app alongside, and is
 // then told of each of their resolutions). A channel that is not configured
 // any more hears everything, so that the send fails and says so.
 func (s *Sender) hears(group []Delivery) bool {
 	if d := group[0]; d.follows() {
+		if _, ok := s.notifiers[d.Channel].(ackHearer); d.Status == alert.Acknowledged && !ok {
+			return false
+		}
 		return d.FiringHeard
 	} else if d.Status == StatusStorm {
 		return true

@@ -25,6 +25,10 @@ type SlackOptions struct {
 	APIURL     string // SLACK_API_URL; default https://slack.com/api
 	HTTPClient *http.Client
 	Timeout    time.Duration // of one send; default DefaultSendTimeout
+	// Interactive: the Acknowledge button acknowledges in Slack (the Slack
+	// app's interactivity posts to /slack/interactions, SLACK_SIGNING_SECRET
+	// set) rather than opening the ack link.
+	Interactive bool
 }
 
 // DefaultSlackAPIURL is Slack's Web API.
@@ -37,6 +41,7 @@ type Slack struct {
 	api            string // the Web API's base, without a trailing slash
 	hook           string // the incoming webhook's URL, when set
 	where          string // where errors say requests went
+	interactive    bool
 	client         *http.Client
 	timeout        time.Duration
 	redact         redact.Scrubber
@@ -48,7 +53,7 @@ func NewSlack(o SlackOptions) (*Slack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Slack{client: channelHTTPClient(o.HTTPClient, timeout), timeout: timeout}
+	s := &Slack{interactive: o.Interactive, client: channelHTTPClient(o.HTTPClient, timeout), timeout: timeout}
 	switch {
 	case o.WebhookURL != "" && o.Token != "":
 		return nil, errors.New("notify: SlackOptions: set WebhookURL or Token, not both")
@@ -95,15 +100,15 @@ func (s *Slack) NotifyIncident(ctx context.Context, n *alert.Notification, prior
 	v := newMessageView(n)
 	channel, ts, posted := slackMessageRef(prior)
 	if s.hook != "" {
-		msg := RenderSlack(n, "")
+		msg := renderSlack(n, "", s.interactive)
 		ref := MessageRef{ID: firstName(n, v)}
 		if prior.ID != "" && !posted {
-			msg, ref = RenderSlack(n, prior.ID), prior
+			msg, ref = renderSlack(n, prior.ID, s.interactive), prior
 		}
 		retry, err := s.postWebhook(ctx, msg)
 		return ref, retry, err
 	}
-	msg := RenderSlack(n, "")
+	msg := renderSlack(n, "", s.interactive)
 	switch {
 	case !posted:
 		// A new incident, or one whose first message went through the
@@ -111,7 +116,7 @@ func (s *Slack) NotifyIncident(ctx context.Context, n *alert.Notification, prior
 		msg.Channel = s.channel
 		return s.call(ctx, "chat.postMessage", msg)
 	case followsUp(n, prior):
-		msg = RenderSlack(n, "the message above")
+		msg = renderSlack(n, "the message above", s.interactive)
 		msg.Channel, msg.ThreadTS = channel, ts
 		_, retry, err := s.call(ctx, "chat.postMessage", msg)
 		return prior, retry, err
@@ -247,8 +252,23 @@ type slackBlock struct {
 	Type     string      `json:"type"`
 	Text     *slackText  `json:"text,omitempty"`
 	Fields   []slackText `json:"fields,omitempty"`
-	Elements []slackText `json:"elements,omitempty"`
+	Elements []any       `json:"elements,omitempty"` // slackText in a context, slackButton in actions
 }
+
+// slackButton is a Block Kit button: one that opens url, or, with no url,
+// one whose click Slack posts to the app's interactivity URL.
+type slackButton struct {
+	Type     string    `json:"type"` // button
+	Text     slackText `json:"text"`
+	ActionID string    `json:"action_id,omitempty"`
+	Value    string    `json:"value,omitempty"`
+	URL      string    `json:"url,omitempty"`
+	Style    string    `json:"style,omitempty"`
+}
+
+// SlackAckAction is the action_id of the interactive Acknowledge button; its
+// value is the alert key.
+const SlackAckAction = "dynowatch_ack"
 
 type slackText struct {
 	Type string `json:"type"` // plain_text or mrkdwn
@@ -265,8 +285,16 @@ const (
 )
 
 // RenderSlack renders n for Slack. With follows set, it is the short
-// follow-up of a message that can't be edited, naming follows.
+// follow-up of a message that can't be edited, naming follows. An alert
+// nobody acknowledged gets an Acknowledge button that opens its ack link.
 func RenderSlack(n *alert.Notification, follows string) SlackMessage {
+	return renderSlack(n, follows, false)
+}
+
+// renderSlack is RenderSlack; with interactive, the Acknowledge button
+// acknowledges in Slack (SLACK_SIGNING_SECRET set: Slack posts the click to
+// /slack/interactions) instead of opening the ack link.
+func renderSlack(n *alert.Notification, follows string, interactive bool) SlackMessage {
 	v := newMessageView(n)
 	title := chatTitle(n, v)
 	msg := SlackMessage{Text: slackEscape(title)}
@@ -309,6 +337,15 @@ func RenderSlack(n *alert.Notification, follows string) SlackMessage {
 			}
 		}
 	}
+	if a := firstAlert(n); v.AckURL != "" && follows == "" {
+		b := slackButton{Type: "button", Text: slackText{Type: "plain_text", Text: "Acknowledge"}, Style: "primary"}
+		if interactive {
+			b.ActionID, b.Value = SlackAckAction, a.Key
+		} else {
+			b.URL = v.AckURL
+		}
+		blocks = append(blocks, slackBlock{Type: "actions", Elements: []any{b}})
+	}
 	var foot []string
 	if v.URL != "" {
 		foot = append(foot, "<"+slackEscape(v.URL)+"|Open in dynowatch>")
@@ -317,7 +354,7 @@ func RenderSlack(n *alert.Notification, follows string) SlackMessage {
 		foot = append(foot, "delivery "+slackEscape(v.ID))
 	}
 	if len(foot) > 0 {
-		blocks = append(blocks, slackBlock{Type: "context", Elements: []slackText{{Type: "mrkdwn", Text: strings.Join(foot, " · ")}}})
+		blocks = append(blocks, slackBlock{Type: "context", Elements: []any{slackText{Type: "mrkdwn", Text: strings.Join(foot, " · ")}}})
 	}
 	msg.Attachments = []slackAttachment{{Color: v.Color, Blocks: blocks}}
 	return msg

@@ -201,8 +201,11 @@ func RenderTeams(n *alert.Notification, follows string) TeamsMessage {
 	}
 	card := teamsCard{Schema: "http://adaptivecards.io/schemas/adaptive-card.json", Type: "AdaptiveCard", Version: "1.4",
 		Body: body, MSTeams: teamsWidth{Width: "Full"}}
+	if v.AckURL != "" && follows == "" {
+		card.Actions = append(card.Actions, teamsAction{Type: "Action.OpenUrl", Title: "Acknowledge", URL: v.AckURL})
+	}
 	if v.URL != "" {
-		card.Actions = []teamsAction{{Type: "Action.OpenUrl", Title: "Open in dynowatch", URL: v.URL}}
+		card.Actions = append(card.Actions, teamsAction{Type: "Action.OpenUrl", Title: "Open in dynowatch", URL: v.URL})
 	}
 	return TeamsMessage{Type: "message", Attachments: []teamsAttachment{{ContentType: "application/vnd.microsoft.card.adaptive", Content: card}}}
 }

@@ -220,6 +220,9 @@ func RenderTelegram(n *alert.Notification, follows string) TelegramMessage {
 		}
 	}
 	var foot []string
+	if v.AckURL != "" && follows == "" {
+		foot = append(foot, `<a href="`+esc(v.AckURL)+`">Acknowledge</a>`)
+	}
 	if v.URL != "" {
 		foot = append(foot, `<a href="`+esc(v.URL)+`">Open in dynowatch</a>`)
 	}

@@ -20,7 +20,8 @@ import (
 //
 // The rows of one alert (AlertKey) on one channel go out in the order they
 // were enqueued: a row waits until the ones before it are sent or given up.
-// A row that follows a firing (alert.Reminder, alert.Resolved) goes out
+// A row that follows a firing (alert.Status.Follows: a reminder, resolved or
+// acknowledged) goes out
 // only if the channel heard that firing (see notify.Delivery.FiringHeard).
 
 // rank orders rows for claims: urgent ones (an instant rule's page, such as
@@ -197,13 +198,13 @@ func (s *Store) ExtendClaim(ctx context.Context, holder string, now time.Time, l
 	return kept, nil
 }
 
-// firingHeard sets FiringHeard on the reminder and resolved rows of items.
+// firingHeard sets FiringHeard on the rows of items that follow a firing.
 // The firing rows it reads are settled (a pending one would have held the
 // claim back), and settled rows do not change.
 func (s *Store) firingHeard(ctx context.Context, items []notify.Delivery) error {
 	for i := range items {
 		it := &items[i]
-		if it.AlertKey == "" || (it.Status != alert.Reminder && it.Status != alert.Resolved) {
+		if it.AlertKey == "" || !it.Status.Follows() {
 			continue
 		}
 		err := s.q.queryRow(ctx, `SELECT heard FROM outbox WHERE alert_key = $1 AND channel = $2 AND id < $3
