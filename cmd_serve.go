@@ -23,6 +23,7 @@ import (
 	"github.com/dynowatch/dynowatch/internal/drain"
 	"github.com/dynowatch/dynowatch/internal/ingest"
 	"github.com/dynowatch/dynowatch/internal/metrics"
+	"github.com/dynowatch/dynowatch/internal/otlp"
 	"github.com/dynowatch/dynowatch/internal/store"
 )
 
@@ -84,8 +85,19 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	if err != nil {
 		return nil, err
 	}
+	oh, err := otlp.NewHandler(otlp.Options{Secrets: drainSecrets, Sink: pipe, Logger: log, Metrics: met.OTLP()})
+	if err != nil {
+		return nil, err
+	}
 	mux := bootMux(ready, st)
 	mux.Handle("POST /drain/{app}", dh)
+	// Telemetry drains of Fir apps: a base URL, the exporter appends
+	// /v1/logs and the others; with the app in it for an app's drain.
+	for _, base := range []string{"/otlp", "/otlp/{app}"} {
+		mux.HandleFunc("POST "+base+"/v1/logs", oh.ServeLogs)
+		mux.HandleFunc("POST "+base+"/v1/metrics", oh.ServeMetrics)
+		mux.HandleFunc("POST "+base+"/v1/traces", oh.ServeTraces)
+	}
 	reads := configuredChecks(st, checkList)
 	guard := auth.NewDashboard(dashPasswords, cfg.DashboardViewPassword, "dynowatch")
 	if err := api.Register(mux, api.Options{Store: reads, Alerts: al.engine, Rules: cfg.Rules, Guard: guard, Logger: log}); err != nil {
@@ -136,6 +148,10 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	u.User = url.UserPassword("dynowatch", shown)
 	u.Path = "/drain/APP"
 	log.Info("add an app with: heroku drains:add "+u.String()+" -a APP", "drain_url", u.String())
+	t := *base
+	t.Path = "/otlp"
+	log.Info("add a Fir app with: heroku telemetry:add "+t.String()+" --app APP --signals logs,metrics --transport http --headers '{\"Authorization\":\"Bearer "+shown+"\"}'",
+		"telemetry_url", t.String())
 	if cfg.URL == "" && !cfg.OnHeroku() {
 		log.Info("Heroku can't reach localhost: expose this port on a public https URL (a tunnel such as `cloudflared tunnel --url http://localhost:" +
 			strconv.Itoa(cfg.Port) + "`, or deploy to Heroku) and set DYNOWATCH_URL to it, so that the drain URL above is one Heroku can post to")

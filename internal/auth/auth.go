@@ -57,3 +57,14 @@ func Basic(passwords []string, realm string) func(http.Handler) http.Handler {
 		})
 	}
 }
+
+// Match reports whether password is one of the passwords, compared with
+// every one in constant time as in Allow: for a secret sent otherwise than
+// by basic auth, such as a bearer token.
+func (p Passwords) Match(password string) bool {
+	match := 0
+	for _, s := range p.secrets {
+		match |= subtle.ConstantTimeCompare([]byte(password), s)
+	}
+	return match == 1
+}

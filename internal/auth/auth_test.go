@@ -55,3 +55,12 @@ func TestNoPasswords(t *testing.T) {
 		t.Error("an empty set allowed a request")
 	}
 }
+
+func TestMatch(t *testing.T) {
+	p := NewPasswords("old-secret", "new-secret")
+	for pass, want := range map[string]bool{"old-secret": true, "new-secret": true, "new": false, "": false, "new-secret ": false} {
+		if got := p.Match(pass); got != want {
+			t.Errorf("Match(%q) = %v, want %v", pass, got, want)
+		}
+	}
+}

@@ -44,6 +44,7 @@ var appCharts = []chartSpec{
 	{ID: "codes", Title: "H and R codes", Unit: "per step", Metrics: []string{"codes"}, Stacked: true},
 	{ID: "memory", Title: "Memory per dyno (RSS)", Unit: "MB", Metrics: []string{"memory_rss_mb"}, Quota: "memory_quota_mb"},
 	{ID: "load", Title: "Load per dyno (1m)", Unit: "", Metrics: []string{"load_avg_1m"}},
+	{ID: "cpu", Title: "CPU per dyno (Fir)", Unit: "%", Metrics: []string{"cpu_percent"}},
 	{ID: "pg-conn", Title: "Postgres active connections", Metrics: []string{"postgres:active_connections"}},
 	{ID: "pg-size", Title: "Postgres database size", Unit: "bytes", Metrics: []string{"postgres:db_size_bytes"}},
 	{ID: "pg-load", Title: "Postgres load (1m)", Metrics: []string{"postgres:load_avg_1m"}},

@@ -59,7 +59,7 @@ func TestAppPage(t *testing.T) {
 	for _, want := range []string{
 		`<h1>shop</h1>`, `<a href="?range=1h" class="on">1h</a>`, `<a href="?range=30d">30d</a>`,
 		`Requests by status class <span class="muted">(per 1m)</span>`, `H and R codes <span class="muted">(per 1m)</span>`,
-		`data-chart="requests"`, `data-chart="5xx"`, `data-chart="latency"`, `data-chart="codes"`, `data-chart="memory"`, `data-chart="load"`, `data-chart="pg-conn"`,
+		`data-chart="requests"`, `data-chart="5xx"`, `data-chart="latency"`, `data-chart="codes"`, `data-chart="memory"`, `data-chart="load"`, `data-chart="cpu"`, `data-chart="pg-conn"`,
 		`Release v42 created by me@example.com`, `&lt;script&gt;alert(1)&lt;/script&gt;`,
 		`/static/uPlot.iife.min.js?v=`, `/static/charts.js?v=`,
 	} {
@@ -143,7 +143,7 @@ func mustSeedShop(t *testing.T, st *store.Store, now time.Time) {
 		}
 		rs = append(rs, r)
 		ss = append(ss, store.SampleRollup{App: "shop", Kind: "runtime_metrics", Source: "web.1", Minute: m,
-			Values: map[string]float64{"memory_rss_mb": 400 + float64(i), "memory_quota_mb": 512, "load_avg_1m": 0.5}})
+			Values: map[string]float64{"memory_rss_mb": 400 + float64(i), "memory_quota_mb": 512, "load_avg_1m": 0.5, "cpu_percent": 37.5}})
 	}
 	ss = append(ss, store.SampleRollup{App: "shop", Kind: "postgres_metrics", Source: "DATABASE", Minute: now.Add(-time.Minute),
 		Values: map[string]float64{"active_connections": 12}})

@@ -1,6 +1,7 @@
 // Package metrics is what /metrics shows: the process's Prometheus
-// registry (no global one) with the counters of drain requests, store
-// writes, notifications and check runs, and gauges read when scraped.
+// registry (no global one) with the counters of drain requests (Logplex
+// and telemetry), store writes, notifications and check runs, and gauges
+// read when scraped.
 package metrics
 
 import (
@@ -23,6 +24,8 @@ type Metrics struct {
 	flushes         *prometheus.HistogramVec
 	notifications   *prometheus.CounterVec
 	checkRuns       *prometheus.CounterVec
+	otlpRequests    *prometheus.CounterVec
+	otlpRecords     *prometheus.CounterVec
 }
 
 // New returns Metrics on a registry of their own, with Go's runtime and
@@ -44,8 +47,12 @@ func New() *Metrics {
 			Help: "Notification attempts by channel and result: sent or failed."}, []string{"channel", "result"}),
 		checkRuns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dynowatch_check_runs_total",
 			Help: "Status check runs by check and result: ok or failed."}, []string{"check", "result"}),
+		otlpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dynowatch_otlp_requests_total",
+			Help: "Telemetry drain (OTLP/HTTP) requests by signal (logs, metrics, traces) and result: ok, partial (some records not used), duplicate, unauthorized, bad_app, unsupported, busy, timeout, too_large, bad_request, unavailable."}, []string{"signal", "result"}),
+		otlpRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dynowatch_otlp_records_total",
+			Help: "Telemetry drain log records, data points and spans by signal and what became of them: used, unattributed (no app), bad, unknown (a metric dynowatch does not read), ignored (traces)."}, []string{"signal", "result"}),
 	}
-	m.reg.MustRegister(m.requests, m.messages, m.countMismatches, m.commits, m.flushes, m.notifications, m.checkRuns,
+	m.reg.MustRegister(m.requests, m.messages, m.countMismatches, m.commits, m.flushes, m.notifications, m.checkRuns, m.otlpRequests, m.otlpRecords,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -72,6 +79,23 @@ func (m *Metrics) Request(result string, parsed, bad int, countMismatch bool) {
 	if countMismatch {
 		m.countMismatches.Inc()
 	}
+}
+
+// OTLP is the metrics' side for the telemetry drain (otlp.Metrics), whose
+// Request differs from the Logplex drain's.
+type OTLP struct{ m *Metrics }
+
+// OTLP returns the metrics of the telemetry drain.
+func (m *Metrics) OTLP() OTLP { return OTLP{m} }
+
+// Request implements otlp.Metrics.
+func (o OTLP) Request(signal, result string) {
+	o.m.otlpRequests.WithLabelValues(signal, result).Inc()
+}
+
+// Records implements otlp.Metrics.
+func (o OTLP) Records(signal, result string, n int) {
+	o.m.otlpRecords.WithLabelValues(signal, result).Add(float64(n))
 }
 
 // Commit implements ingest.Metrics.

@@ -225,8 +225,8 @@ func knownSample(raw, suffix string) string {
 
 // HerokuSample reports whether name is the name parse gives a sample Heroku
 // sends (log-runtime-metrics and the Postgres, Redis and PgBouncer add-ons),
-// such as load_avg_1m or hit_rate: these are always stored, while other names
-// are capped.
+// such as load_avg_1m or hit_rate, or a Fir dyno's CPU (cpu_percent, from its
+// telemetry drain): these are always stored, while other names are capped.
 func HerokuSample(name string) bool {
 	switch name {
 	case "load_avg_1m", "load_avg_5m", "load_avg_15m", "memory_pgpgin", "memory_pgpgout", "current_transaction", "tables",
@@ -235,7 +235,7 @@ func HerokuSample(name string) bool {
 		"tmp_disk_used_bytes", "tmp_disk_available_bytes", "wal_percentage_used", "hit_rate", "evicted_keys",
 		"max_connections", "connections_percentage_used", "db_size_percentage_used", "db_max_size_bytes", "max_iops",
 		"iops_percentage_used", "memory_percentage_used",
-		"memory_total_mb", "memory_rss_mb", "memory_cache_mb", "memory_swap_mb", "memory_quota_mb",
+		"cpu_percent", "memory_total_mb", "memory_rss_mb", "memory_cache_mb", "memory_swap_mb", "memory_quota_mb",
 		"db_size_bytes", "memory_total_bytes", "memory_free_bytes", "memory_cached_bytes", "memory_postgres_bytes", "memory_redis_bytes":
 		return true
 	}

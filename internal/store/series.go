@@ -62,9 +62,10 @@ var samplePrefixes = map[string]string{
 }
 
 // runtimeSamples are the samples of log-runtime-metrics, as parse names
-// them; they need no prefix. Any other sample is asked for with its prefix.
+// them, and a Fir dyno's CPU from its telemetry drain; they need no prefix.
+// Any other sample is asked for with its prefix.
 var runtimeSamples = []string{
-	"load_avg_1m", "load_avg_5m", "load_avg_15m",
+	"load_avg_1m", "load_avg_5m", "load_avg_15m", "cpu_percent",
 	"memory_total_mb", "memory_rss_mb", "memory_cache_mb", "memory_swap_mb", "memory_quota_mb",
 	"memory_pgpgin", "memory_pgpgout",
 }
@@ -91,6 +92,7 @@ var sampleName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 //	load_avg_1m, load_avg_5m, load_avg_15m        log-runtime-metrics, per dyno
 //	memory_total_mb, memory_rss_mb, memory_cache_mb, memory_swap_mb, memory_quota_mb
 //	memory_pgpgin, memory_pgpgout                 (pages)
+//	cpu_percent                                   a Fir dyno's CPU, from its telemetry drain
 //	runtime:NAME                                  any other runtime sample
 //	postgres:active_connections, postgres:db_size_bytes, postgres:NAME …
 //	redis:hit_rate, redis:active_connections, redis:NAME …

@@ -1,0 +1,145 @@
+package main
+
+// Stories of Fir apps, whose logs and metrics come through a telemetry
+// drain (OTLP/HTTP) instead of Logplex: the same lines must page through
+// the same rules, with the same evidence.
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+
+	"github.com/dynowatch/dynowatch/internal/otlp"
+)
+
+const firDyno = "web-5d8f7c9b4-x7k2p"
+
+func otlpStr(k, v string) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
+}
+
+// telemetry posts req to the story's telemetry drain at path, as Heroku's
+// otlphttp exporter does (protobuf, the drain secret as a bearer token).
+func (s *story) telemetry(path string, req proto.Message) {
+	s.t.Helper()
+	h, err := otlp.NewHandler(otlp.Options{Secrets: []string{"s"}, Sink: s.pipe, Logger: s.logger, Now: s.now})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /otlp/v1/logs", h.ServeLogs)
+	mux.HandleFunc("POST /otlp/v1/metrics", h.ServeMetrics)
+	body, err := proto.Marshal(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	r := httptest.NewRequest("POST", path, bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/x-protobuf")
+	r.Header.Set("Authorization", "Bearer s")
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		s.t.Fatalf("telemetry drain %s: %d %s", path, w.Code, w.Body)
+	}
+}
+
+// firLogs is a space drain's request of app's records: each component's
+// lines under a resource of its own, as the platform's collector sends them.
+func (s *story) firLogs(app string, byComponent map[string][]string) *collogspb.ExportLogsServiceRequest {
+	req := &collogspb.ExportLogsServiceRequest{}
+	for _, component := range slices.Sorted(func(yield func(string) bool) {
+		for c := range byComponent {
+			if !yield(c) {
+				return
+			}
+		}
+	}) {
+		sl := &logspb.ScopeLogs{Scope: &commonpb.InstrumentationScope{Name: component}}
+		for _, text := range byComponent[component] {
+			sl.LogRecords = append(sl.LogRecords, &logspb.LogRecord{TimeUnixNano: uint64(s.now().UnixNano()),
+				Body: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: text}}})
+		}
+		req.ResourceLogs = append(req.ResourceLogs, &logspb.ResourceLogs{
+			Resource:  &resourcepb.Resource{Attributes: []*commonpb.KeyValue{otlpStr("service.name", app), otlpStr("k8s.pod.name", firDyno)}},
+			ScopeLogs: []*logspb.ScopeLogs{sl}})
+	}
+	return req
+}
+
+// A Fir app's R14 and H12, arriving over its telemetry drain, page at once
+// through the same rules as a Cedar app's over Logplex, naming its dyno,
+// with the same evidence lines.
+func TestStoryFirR14AndH12PageLikeCedar(t *testing.T) {
+	t.Parallel()
+	s := newStory(t, "ALERT_GROUP_WAIT=0s")
+	h12 := func(dyno string) string {
+		return `at=error code=H12 desc="Request timeout" method=POST path="/checkout" host=shop.example.com dyno=` + dyno + ` connect=0ms service=30000ms status=503 bytes=0`
+	}
+	s.log("shop", "heroku[web.1]: Error R14 (Memory quota exceeded)", "heroku[router]: "+h12("web.1"))
+	s.telemetry("/otlp/v1/logs", s.firLogs("fir-shop", map[string][]string{
+		"heroku-runtime": {"Error R14 (Memory quota exceeded)"},
+		"heroku-router":  {h12(firDyno)},
+	}))
+	s.send() // no time passes: R14 and H12 go out the moment their lines are committed
+	s.expectAlerts("firing r14 R14 web.1", "firing h_codes H12 web.1", "firing r14 R14 "+firDyno, "firing h_codes H12 "+firDyno)
+	evidence := map[string][]string{}
+	for _, r := range s.received() {
+		for _, a := range r.Alerts {
+			var lines []string
+			for _, l := range a.Evidence {
+				_, rest, _ := strings.Cut(l, " ") // the stamps' forms differ: Logplex's as sent, OTLP's as parse writes it
+				lines = append(lines, strings.ReplaceAll(rest, firDyno, "web.1"))
+			}
+			evidence[a.App+" "+a.Code] = lines
+		}
+	}
+	for _, code := range []string{"R14", "H12"} {
+		cedar, fir := evidence["shop "+code], evidence["fir-shop "+code]
+		if len(cedar) == 0 || !slices.Equal(cedar, fir) {
+			t.Errorf("%s evidence:\n Cedar %q\n Fir   %q", code, cedar, fir)
+		}
+	}
+}
+
+// A Fir dyno's memory, as the telemetry drain's process.memory.usage
+// against its container's limit, warns through MEMORY after three samples
+// at 90% of the quota, as log-runtime-metrics does on Cedar.
+func TestStoryFirMemoryMetricsWarnLikeRuntimeMetrics(t *testing.T) {
+	t.Parallel()
+	s := newStory(t)
+	memory := func(usedMB int64) *colmetricspb.ExportMetricsServiceRequest {
+		gauge := func(name string, v int64) *metricspb.Metric {
+			return &metricspb.Metric{Name: name, Unit: "By", Data: &metricspb.Metric_Gauge{Gauge: &metricspb.Gauge{DataPoints: []*metricspb.NumberDataPoint{
+				{TimeUnixNano: uint64(s.now().UnixNano()), Value: &metricspb.NumberDataPoint_AsInt{AsInt: v}}}}}}
+		}
+		return &colmetricspb.ExportMetricsServiceRequest{ResourceMetrics: []*metricspb.ResourceMetrics{{
+			Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{otlpStr("heroku.app.name", "fir-shop"), otlpStr("k8s.pod.name", firDyno)}},
+			ScopeMetrics: []*metricspb.ScopeMetrics{{Metrics: []*metricspb.Metric{
+				gauge("process.memory.usage", usedMB<<20), gauge("k8s.container.memory.limit", 512<<20)}}}}}}
+	}
+	for range 2 {
+		s.telemetry("/otlp/v1/metrics", memory(480))
+		s.advance(20 * time.Second)
+	}
+	s.expect()
+	s.telemetry("/otlp/v1/metrics", memory(490)) // the third in a row
+	s.advance(20 * time.Second)
+	s.expectAlerts("firing memory " + firDyno)
+	code, body := s.call("GET", "/api/v1/apps/fir-shop/series?metric=memory_rss_mb&from=2h", "")
+	if code != http.StatusOK || !strings.Contains(body, `"dyno":"`+firDyno+`"`) {
+		t.Errorf("memory_rss_mb series: %d %s", code, body)
+	}
+}
