@@ -317,3 +317,15 @@ func (a *alerting) tellChanges(app string, entries []parse.Entry) {
 func (a *alerting) evaluate(ctx context.Context, now time.Time) error {
 	return a.engine.EvaluateWindows(ctx, a.store, now)
 }
+
+// forecastMemory runs the MEMORY_LEAK rule over every dyno of every app
+// (the worker's job, every memoryEvery).
+func (a *alerting) forecastMemory(ctx context.Context, now time.Time) error {
+	return a.engine.EvaluateMemory(ctx, a.store, now)
+}
+
+// judgeReleases runs the RELEASE rule over the recent releases of every
+// app (the worker's job, every releaseEvery).
+func (a *alerting) judgeReleases(ctx context.Context, now time.Time) error {
+	return a.engine.EvaluateReleases(ctx, a.store, now)
+}

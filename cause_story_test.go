@@ -6,15 +6,15 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/store"
 )
 
 // TestStorySharedCausePagesOnce: with the README's CHECK_DB of the app
-// shop, the database stops answering. The check pages; the H12s, H13s and
-// the 5xx rate and the slow requests that follow minutes later are one
-// message, each alert
-// naming the failing check, not three pages. The dashboard's API lists them
-// as alerts of their own, and when the errors stop they resolve on their
-// own.
+// shop, the database stops answering. The check pages; the H12s and H13s,
+// and the 5xx rate and slow requests they make, minutes later, are one
+// message, each alert naming the failing check, not four pages. The
+// dashboard's API lists them as alerts of their own, and when the errors
+// stop they resolve on their own. On both databases.
 func TestStorySharedCausePagesOnce(t *testing.T) {
 	t.Parallel()
 	example := readmeSetExample(t, "#### A shared cause pages once")
@@ -24,7 +24,13 @@ func TestStorySharedCausePagesOnce(t *testing.T) {
 	// The check runs every second here, and the database is a port nothing
 	// listens on.
 	check := strings.NewReplacer("every=1m", "every=1s", "timeout=5s", "timeout=500ms").Replace(example[0])
-	s := newStory(t, check, "APP_DATABASE_URL=postgres://app@127.0.0.1:1/shop?sslmode=disable", "ALERT_SILENCE_ENABLED=false")
+	eachStoreOf(t, func(t *testing.T, st *store.Store) { sharedCauseStory(t, st, check) })
+}
+
+// sharedCauseStory is TestStorySharedCausePagesOnce on st with the
+// CHECK_DB var check.
+func sharedCauseStory(t *testing.T, st *store.Store, check string) {
+	s := newStoryOn(t, st, check, "APP_DATABASE_URL=postgres://app@127.0.0.1:1/shop?sslmode=disable", "ALERT_SILENCE_ENABLED=false")
 	s.runChecks(func() bool { return s.firing(alert.RuleCheck) })
 	s.send()
 	s.expect("firing shop check db")

@@ -88,7 +88,7 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	mux.Handle("POST /drain/{app}", dh)
 	reads := configuredChecks(st, checkList)
 	guard := auth.NewDashboard(dashPasswords, cfg.DashboardViewPassword, "dynowatch")
-	if err := api.Register(mux, api.Options{Store: reads, Alerts: al.engine, Guard: guard, Logger: log}); err != nil {
+	if err := api.Register(mux, api.Options{Store: reads, Alerts: al.engine, Rules: cfg.Rules, Guard: guard, Logger: log}); err != nil {
 		return nil, err
 	}
 	if al.links != nil || cfg.SlackSigningSecret != "" {
@@ -123,7 +123,7 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	page := *base // the dashboard is behind its password: it shows the drain URL whole
 	page.User = url.UserPassword("dynowatch", drainSecrets[len(drainSecrets)-1])
 	page.Path = "/drain/APP"
-	if err := dashboard.Register(mux, dashboard.Options{Store: reads, Logger: log, Auth: guard.View, CanAct: auth.CanAct, DrainURL: page.String()}); err != nil {
+	if err := dashboard.Register(mux, dashboard.Options{Store: reads, Rules: cfg.Rules, Logger: log, Auth: guard.View, CanAct: auth.CanAct, DrainURL: page.String()}); err != nil {
 		return nil, err
 	}
 	shown := drainSecrets[len(drainSecrets)-1]

@@ -42,7 +42,7 @@ func TestRemovedCheckIsNotShownDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	if err := api.Register(mux, api.Options{Store: configuredChecks(st, configured), Alerts: engine, Guard: auth.NewDashboard([]string{"pw"}, nil, "dynowatch"),
+	if err := api.Register(mux, api.Options{Store: configuredChecks(st, configured), Alerts: engine, Rules: alert.DefaultRules(), Guard: auth.NewDashboard([]string{"pw"}, nil, "dynowatch"),
 		Logger: log}); err != nil {
 		t.Fatal(err)
 	}

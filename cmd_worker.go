@@ -21,9 +21,11 @@ import (
 
 // How often the worker's jobs run.
 const (
-	pruneEvery = 10 * time.Minute       // delete data past its retention
-	alertEvery = 15 * time.Second       // window rules, resolutions, reminders
-	sendEvery  = 250 * time.Millisecond // deliver the outbox: an R14 reaches a phone in about a second
+	pruneEvery   = 10 * time.Minute       // delete data past its retention
+	alertEvery   = 15 * time.Second       // window rules, resolutions, reminders
+	memoryEvery  = time.Minute            // memory forecasts: samples are kept per minute
+	releaseEvery = time.Minute            // release verdicts: rollups are per minute
+	sendEvery    = 250 * time.Millisecond // deliver the outbox: an R14 reaches a phone in about a second
 	// sendBatch is how many rows the worker claims at a time. Small, so that
 	// during a backlog an R14 written meanwhile is claimed (urgent rows go
 	// first) after at most this many sends, not after a long batch.
@@ -50,6 +52,8 @@ func newWorker(cfg *config.Config, log *slog.Logger, st *store.Store, al *alerti
 	jobs := []worker.Job{
 		// Window rules and the passing of time, by one worker per interval.
 		{Name: "job:alerts", Every: alertEvery, Run: al.evaluate},
+		{Name: "job:memory", Every: memoryEvery, Run: al.forecastMemory},
+		{Name: "job:releases", Every: releaseEvery, Run: al.judgeReleases},
 		// Delivery by every worker: the outbox hands each row to one of them.
 		{Name: "job:outbox", Every: sendEvery, Shared: true, Run: func(ctx context.Context, _ time.Time) error {
 			for {

@@ -61,9 +61,10 @@ type story struct {
 	sender *notify.Sender
 	mu     sync.Mutex
 	got    []received
-	frames int    // drain requests posted, for their Logplex-Frame-Id
-	down   bool   // the receiver answers 503 and keeps nothing
-	answer func() // runs as the receiver answers, such as a slow one's delay
+	frames int       // drain requests posted, for their Logplex-Frame-Id
+	down   bool      // the receiver answers 503 and keeps nothing
+	answer func()    // runs as the receiver answers, such as a slow one's delay
+	memory time.Time // when the memory forecasts last ran
 }
 
 // received is one webhook delivery as the receiver read it.
@@ -168,7 +169,7 @@ func newStoryOn(t *testing.T, st *store.Store, env ...string) *story {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	if err := api.Register(mux, api.Options{Store: s.st, Alerts: storyAlerts{s}, Guard: auth.NewDashboard([]string{"pw"}, nil, "dynowatch"), Logger: s.logger, Now: s.now}); err != nil {
+	if err := api.Register(mux, api.Options{Store: s.st, Alerts: storyAlerts{s}, Rules: s.cfg.Rules, Guard: auth.NewDashboard([]string{"pw"}, nil, "dynowatch"), Logger: s.logger, Now: s.now}); err != nil {
 		t.Fatal(err)
 	}
 	if s.links != nil {
@@ -272,7 +273,8 @@ func (s *story) advance(d time.Duration) {
 
 // tick is one of the worker's steps, now: it flushes the rollups, evaluates
 // the window rules and lets time act on the alerts (as the worker does
-// every 15 s), then sends what is due.
+// every 15 s), forecasts memory and judges releases once a minute, then
+// sends what is due.
 func (s *story) tick() {
 	s.t.Helper()
 	if err := s.pipe.Flush(s.ctx); err != nil {
@@ -280,6 +282,15 @@ func (s *story) tick() {
 	}
 	if err := s.al.evaluate(s.ctx, s.now()); err != nil {
 		s.t.Fatal(err)
+	}
+	if s.now().Sub(s.memory) >= memoryEvery {
+		s.memory = s.now()
+		if err := s.al.forecastMemory(s.ctx, s.now()); err != nil {
+			s.t.Fatal(err)
+		}
+		if err := s.al.judgeReleases(s.ctx, s.now()); err != nil {
+			s.t.Fatal(err)
+		}
 	}
 	s.send()
 }

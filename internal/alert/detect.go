@@ -93,6 +93,8 @@ func (d *Detector) Observe(app string, entries []parse.Entry) []Observation {
 			out = d.runtime(out, e, app)
 		case parse.KindPostgresMetrics:
 			out = d.postgres(out, e, app)
+		case parse.KindRedisMetrics:
+			out = d.redis(out, e, app)
 		}
 	}
 	if served != nil {
@@ -139,9 +141,26 @@ func (d *Detector) runtime(out []Observation, e *parse.Entry, app string) []Obse
 func (d *Detector) postgres(out []Observation, e *parse.Entry, app string) []Observation {
 	m := &e.Metrics
 	db := m.Attachment
-	if v, ok := m.Sample("active_connections"); ok {
-		out = d.add(out, e, app, RulePGConnections, db, "", above(v >= d.Rules.For(app, RulePGConnections).Threshold),
-			fmt.Sprintf("Postgres %s: %.0f active connections", db, v))
+	active, hasActive := m.Sample("active_connections")
+	// With the plan's limit on the line, the share of it is what matters:
+	// 100 connections are nothing on a plan of 500 and too many on one of 120.
+	if share, ok := m.Sample("connections_percentage_used"); ok {
+		limit, _ := m.Sample("max_connections")
+		out = d.share(out, e, app, RulePGConnectionsUsed, db, share, fmt.Sprintf("Postgres %s: %.0f connections of the plan's %.0f", db, active, limit))
+	} else if hasActive {
+		out = d.add(out, e, app, RulePGConnections, db, "", above(active >= d.Rules.For(app, RulePGConnections).Threshold),
+			fmt.Sprintf("Postgres %s: %.0f active connections", db, active))
+	}
+	if share, ok := m.Sample("db_size_percentage_used"); ok {
+		size, _ := m.Sample("db_size_bytes")
+		limit, _ := m.Sample("db_max_size_bytes")
+		out = d.share(out, e, app, RulePGSizeUsed, db, share, fmt.Sprintf("Postgres %s: %.1f GB of data of the plan's %.0f GB", db, size/1e9, limit/1e9))
+	}
+	if share, ok := m.Sample("iops_percentage_used"); ok {
+		r, _ := m.Sample("read_iops")
+		w, _ := m.Sample("write_iops")
+		limit, _ := m.Sample("max_iops")
+		out = d.share(out, e, app, RulePGIOPSUsed, db, share, fmt.Sprintf("Postgres %s: %.0f IOPS of the plan's %.0f", db, r+w, limit))
 	}
 	if v, ok := m.Sample("waiting_connections"); ok {
 		out = d.add(out, e, app, RulePGWaiting, db, "", above(v >= d.Rules.For(app, RulePGWaiting).Threshold),
@@ -155,6 +174,30 @@ func (d *Detector) postgres(out []Observation, e *parse.Entry, app string) []Obs
 			fmt.Sprintf("Postgres %s: cache hit rate index %.4f, table %.4f", db, idx, tbl))
 	}
 	return out
+}
+
+// redis observes a Key-Value Store metrics line: the share of the plan's
+// connections and memory used, when the line carries them.
+func (d *Detector) redis(out []Observation, e *parse.Entry, app string) []Observation {
+	m := &e.Metrics
+	kvs := m.Attachment
+	if share, ok := m.Sample("connections_percentage_used"); ok { // parse renames the Key-Value Store's singular
+		active, _ := m.Sample("active_connections")
+		limit, _ := m.Sample("max_connections")
+		out = d.share(out, e, app, RuleKVSConnectionsUsed, kvs, share, fmt.Sprintf("Key-Value Store %s: %.0f connections of the plan's %.0f", kvs, active, limit))
+	}
+	if share, ok := m.Sample("memory_percentage_used"); ok {
+		used, _ := m.Sample("memory_redis_bytes")
+		out = d.share(out, e, app, RuleKVSMemoryUsed, kvs, share, fmt.Sprintf("Key-Value Store %s: %.0f MB used", kvs, used/1e6))
+	}
+	return out
+}
+
+// share observes the share (0 to 1) of a plan's limit a line says is used,
+// against rule's threshold in percent.
+func (d *Detector) share(out []Observation, e *parse.Entry, app string, rule RuleName, source string, share float64, what string) []Observation {
+	pct := 100 * share
+	return d.add(out, e, app, rule, source, "", above(pct >= d.Rules.For(app, rule).Threshold), fmt.Sprintf("%s (%.0f%%)", what, pct))
 }
 
 func ifOK(v float64, ok bool) float64 {

@@ -26,16 +26,24 @@ const (
 	Rule5xxRate       RuleName = "5xx_rate"
 	RuleSlowRequests  RuleName = "slow_requests"
 	RuleMemory        RuleName = "memory"
+	RuleMemoryLeak    RuleName = "memory_leak"
 	RuleLoad          RuleName = "load"
 	RuleCrashLoop     RuleName = "crash_loop"
+	RuleRelease       RuleName = "release"
 	RuleSilence       RuleName = "silence"
 	RuleL10           RuleName = "l10"
 	RulePGConnections RuleName = "pg_connections"
 	RulePGWaiting     RuleName = "pg_waiting"
 	RulePGCacheHit    RuleName = "pg_cache_hit"
 	RulePGErrors      RuleName = "pg_errors"
-	RuleCheck         RuleName = "check"
-	RuleDelivery      RuleName = "delivery"
+	// The share of the plan's limits used, from lines that carry it.
+	RulePGConnectionsUsed  RuleName = "pg_connections_used"
+	RulePGSizeUsed         RuleName = "pg_size_used"
+	RulePGIOPSUsed         RuleName = "pg_iops_used"
+	RuleKVSConnectionsUsed RuleName = "kvs_connections_used"
+	RuleKVSMemoryUsed      RuleName = "kvs_memory_used"
+	RuleCheck              RuleName = "check"
+	RuleDelivery           RuleName = "delivery"
 
 	// RuleMaintenance is the pseudo-rule of H80 lines: an Event while an app
 	// is in maintenance mode, a Below when a router line says it is out of

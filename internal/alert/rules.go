@@ -49,13 +49,20 @@ var ruleSpecs = []ruleSpec{
 	spec(Rule5xxRate, Critical, 5, 5*time.Minute, 0, "share of 5xx responses over the window (with at least ALERT_5XX_RATE_MIN_REQUESTS requests)", "percent of requests"),
 	spec(RuleSlowRequests, Warning, 5000, 5*time.Minute, 0, "p95 service time over the window (with at least ALERT_SLOW_REQUESTS_MIN_REQUESTS requests)", "milliseconds"),
 	spec(RuleMemory, Warning, 90, 10*time.Minute, 3, "dyno memory (rss) near its quota for consecutive samples: warns before R14", "percent of memory_quota"),
+	spec(RuleMemoryLeak, Warning, 0.8, 2*time.Hour, 0, "dyno memory (rss + swap) growing steadily since the dyno started, forecast to reach its quota (R14) within the window", "least R² of the fit, 0 to 1"),
 	spec(RuleLoad, Warning, 4, 10*time.Minute, 3, "dyno load_avg_1m high for consecutive samples", "load average"),
 	spec(RuleCrashLoop, Critical, 3, 15*time.Minute, 0, "a dyno crashing again and again: one alert, not one per crash", "crashes of one dyno within the window"),
+	spec(RuleRelease, Warning, 2, 15*time.Minute, 0, "a release that made the app worse: 5xx share, p95/p99, H errors or crashes over the window after it against as long before it", "times the figure before it"),
 	spec(RuleSilence, Warning, 0, 15*time.Minute, 0, "an app that was sending logs went silent for the window", ""),
 	spec(RuleL10, Warning, 1, 15*time.Minute, 0, "Logplex dropped lines (L10): the drain can't keep up or a dyno logs in bursts", "messages dropped within the window"),
-	spec(RulePGConnections, Warning, 100, 10*time.Minute, 3, "Heroku Postgres active connections high for consecutive samples", "connections"),
+	spec(RulePGConnections, Warning, 100, 10*time.Minute, 3, "Heroku Postgres active connections high for consecutive samples, on lines without the plan's max-connections (else PG_CONNECTIONS_USED)", "connections"),
 	spec(RulePGWaiting, Warning, 5, 10*time.Minute, 3, "Heroku Postgres connections waiting on a lock for consecutive samples", "connections"),
 	spec(RulePGCacheHit, Warning, 0.99, 30*time.Minute, 3, "Heroku Postgres index or table cache hit rate below the threshold for consecutive samples", "hit rate, 0 to 1"),
+	spec(RulePGConnectionsUsed, Warning, 80, 10*time.Minute, 3, "Heroku Postgres connections near the plan's max-connections for consecutive samples", "percent of max-connections"),
+	spec(RulePGSizeUsed, Warning, 90, 30*time.Minute, 3, "Heroku Postgres data near the plan's db-max-size for consecutive samples", "percent of db-max-size"),
+	spec(RulePGIOPSUsed, Warning, 90, 10*time.Minute, 3, "Heroku Postgres IOPS near the plan's max-iops for consecutive samples", "percent of max-iops"),
+	spec(RuleKVSConnectionsUsed, Warning, 80, 10*time.Minute, 3, "Heroku Key-Value Store (Redis) connections near the plan's max-connections for consecutive samples", "percent of max-connections"),
+	spec(RuleKVSMemoryUsed, Warning, 90, 10*time.Minute, 3, "Heroku Key-Value Store (Redis) memory near the plan's for consecutive samples: keys are evicted or writes refused beyond it", "percent of the plan's memory"),
 	spec(RulePGErrors, Critical, 1, 15*time.Minute, 0, "Postgres errors of SQLSTATE classes 53 (resources), 57 (operator), 58 (system) and XX (internal)", "errors within the window"),
 	spec(RuleCheck, Critical, 0, 0, 0, "a status check failing (see CHECK_ vars)", ""),
 	spec(RuleDelivery, Critical, 3, 0, 0, "dynowatch itself: a channel failing again and again (a revoked key), or notifications waiting over 10 minutes", "failed attempts in a row"),
@@ -70,13 +77,19 @@ type Policy struct {
 	MaintenanceFor  time.Duration // H80 mutes an app's router alerts at most this long
 	Min5xxRequests  int           // the 5xx_rate rule needs at least this many requests in its window
 	MinSlowRequests int           // and the slow_requests rule: a p95 of a handful of requests is their slowest
-	IgnoreHCodes    []string      // router codes that never page
+	// MemoryLeakMinSpan is the least span of samples since a dyno started
+	// that the memory_leak rule fits: a shorter one is a dyno warming up.
+	MemoryLeakMinSpan time.Duration
+	// MinReleaseRequests: the release rule compares shares and service
+	// times only with at least this many requests before and after.
+	MinReleaseRequests int
+	IgnoreHCodes       []string // router codes that never page
 }
 
 // DefaultPolicy is the policy with no ALERT_ vars set.
 func DefaultPolicy() Policy {
 	return Policy{RepeatInterval: time.Hour, GroupWait: time.Minute, FlapChanges: 4, FlapWindow: 30 * time.Minute,
-		MaintenanceFor: 15 * time.Minute, Min5xxRequests: 20, MinSlowRequests: 20, IgnoreHCodes: []string{"H26", "H27", "H28"}}
+		MaintenanceFor: 15 * time.Minute, Min5xxRequests: 20, MinSlowRequests: 20, MemoryLeakMinSpan: 30 * time.Minute, MinReleaseRequests: 100, IgnoreHCodes: []string{"H26", "H27", "H28"}}
 }
 
 // Rules is the whole alerting configuration: rules, per-app overrides and
@@ -114,7 +127,8 @@ const VarPrefix = "ALERT_"
 //	ALERT_<RULE>_ENABLED | _THRESHOLD | _WINDOW | _SAMPLES | _SEVERITY   for every app
 //	ALERT_<RULE>_<SETTING>__<APP>                                        for one app (APP upper-cased, '-' as '_')
 //	ALERT_REPEAT_INTERVAL, ALERT_GROUP_WAIT, ALERT_FLAP_CHANGES, ALERT_FLAP_WINDOW,
-//	ALERT_MAINTENANCE_MUTE, ALERT_5XX_RATE_MIN_REQUESTS, ALERT_SLOW_REQUESTS_MIN_REQUESTS, ALERT_H_CODES_IGNORE
+//	ALERT_MAINTENANCE_MUTE, ALERT_5XX_RATE_MIN_REQUESTS, ALERT_SLOW_REQUESTS_MIN_REQUESTS, ALERT_H_CODES_IGNORE,
+//	ALERT_MEMORY_LEAK_MIN_SPAN, ALERT_RELEASE_MIN_REQUESTS
 //
 // Unknown vars are errors, so a typo does not silently change nothing. It
 // returns every problem at once, joined.
@@ -208,7 +222,11 @@ func setRule(r Rule, setting, value string) (Rule, error) {
 		switch {
 		case r.Name == RulePGCacheHit && f > 1:
 			return r, fmt.Errorf("want a hit rate from 0 to 1, e.g. 0.99 (not a percent)")
-		case r.Name == Rule5xxRate && f > 100:
+		case r.Name == RuleRelease && f < 1:
+			return r, fmt.Errorf("want a factor of at least 1, e.g. 2 (twice the figure before the release)")
+		case r.Name == RuleMemoryLeak && f > 1:
+			return r, fmt.Errorf("want an R² from 0 to 1, e.g. 0.8")
+		case (r.Name == Rule5xxRate || planShare(r.Name)) && f > 100:
 			return r, fmt.Errorf("want a percent from 0 to 100, e.g. 5")
 		}
 		r.Threshold = f
@@ -266,6 +284,10 @@ func (r *Rules) setPolicy(name, value string) error {
 		return dur(&p.FlapWindow, time.Minute)
 	case "ALERT_MAINTENANCE_MUTE":
 		return dur(&p.MaintenanceFor, 0)
+	case "ALERT_RELEASE_MIN_REQUESTS":
+		return num(&p.MinReleaseRequests, 1)
+	case "ALERT_MEMORY_LEAK_MIN_SPAN":
+		return dur(&p.MemoryLeakMinSpan, 10*time.Minute)
 	case "ALERT_FLAP_CHANGES":
 		return num(&p.FlapChanges, 2)
 	case "ALERT_5XX_RATE_MIN_REQUESTS":
@@ -287,4 +309,14 @@ func (r *Rules) setPolicy(name, value string) error {
 		return nil
 	}
 	return errNotPolicy
+}
+
+// planShare says whether rule judges the share of a plan's limit used, in
+// percent.
+func planShare(rule RuleName) bool {
+	switch rule {
+	case RulePGConnectionsUsed, RulePGSizeUsed, RulePGIOPSUsed, RuleKVSConnectionsUsed, RuleKVSMemoryUsed:
+		return true
+	}
+	return false
 }

@@ -32,6 +32,8 @@ type Store interface {
 	Audit(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, error)
 	LatestChecks(ctx context.Context) ([]checks.Result, error)
 	CheckUptime(ctx context.Context, name string, from, to time.Time) (store.Uptime, error)
+	DynoMemory(ctx context.Context, app string, now time.Time) ([]alert.DynoMemory, error)
+	alert.ReleaseFigures
 }
 
 // Alerts is what the API asks of the alert engine.
@@ -47,6 +49,7 @@ type Alerts interface {
 type Options struct {
 	Store  Store
 	Alerts Alerts
+	Rules  *alert.Rules    // what memory forecasts and releases are judged by
 	Guard  *auth.Dashboard // DASHBOARD_PASSWORD acts, DASHBOARD_VIEW_PASSWORD reads
 	Logger *slog.Logger
 	Now    func() time.Time // optional
@@ -62,6 +65,8 @@ func Register(mux *http.ServeMux, o Options) error {
 		return errors.New("api: Options.Alerts is required")
 	case o.Guard == nil:
 		return errors.New("api: Options.Guard is required")
+	case o.Rules == nil:
+		return errors.New("api: Options.Rules is required")
 	case o.Logger == nil:
 		return errors.New("api: Options.Logger is required")
 	}
@@ -74,6 +79,8 @@ func Register(mux *http.ServeMux, o Options) error {
 	mux.Handle("GET /api/v1/apps", read(s.handleApps))
 	mux.Handle("GET /api/v1/apps/{app}/events", read(s.handleEvents))
 	mux.Handle("GET /api/v1/apps/{app}/series", read(s.handleSeries))
+	mux.Handle("GET /api/v1/apps/{app}/dynos", read(s.handleDynos))
+	mux.Handle("GET /api/v1/apps/{app}/releases", read(s.handleReleases))
 	mux.Handle("DELETE /api/v1/apps/{app}", act(s.handleDeleteApp))
 	mux.Handle("GET /api/v1/alerts", read(s.handleAlerts))
 	mux.Handle("POST /api/v1/alerts/{key}/ack", act(s.handleAck))

@@ -82,7 +82,7 @@ func newServerWith(t *testing.T, alerts func(*store.Store) Alerts) *httptest.Ser
 		}
 	}
 	mux := http.NewServeMux()
-	if err := Register(mux, Options{Store: st, Alerts: alerts(st), Guard: auth.NewDashboard([]string{"pw"}, []string{"view-pw"}, "dynowatch"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }}); err != nil {
+	if err := Register(mux, Options{Store: st, Alerts: alerts(st), Rules: alert.DefaultRules(), Guard: auth.NewDashboard([]string{"pw"}, []string{"view-pw"}, "dynowatch"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(mux)

@@ -403,3 +403,29 @@ func TestStormCapVars(t *testing.T) {
 		t.Errorf("ALERT_WEBHOOK_STORM_CAP = %+v, want 20 per hour", got)
 	}
 }
+
+// FuzzStormCap: whatever a <PREFIX>_STORM_CAP holds, Decode takes it or
+// refuses it with the grammar, and a cap it takes writes itself back as
+// the same cap.
+func FuzzStormCap(f *testing.F) {
+	for _, s := range []string{"10 per 5m", "off", "OFF", "5 per 10m", "1000 per 1d", "1 per 1m", "0 per 5m", "10/5m", "10 per 5 minutes",
+		"10 per -5m", "-1 per 5m", "10 per 1d12h", " 3  PER 90s ", "", "99999999999999999999 per 5m"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var c StormCap
+		if err := c.Decode(s); err != nil {
+			if c != (StormCap{}) {
+				t.Fatalf("Decode(%q) failed with %v but left %+v", s, err, c)
+			}
+			return
+		}
+		if c.Max != 0 && (c.Max > maxStormCap || c.Per < minStormPer || c.Per > maxStormPer) {
+			t.Fatalf("Decode(%q) = %+v, out of bounds", s, c)
+		}
+		var again StormCap
+		if err := again.Decode(c.String()); err != nil || again != c {
+			t.Fatalf("Decode(%q) = %+v, written %q, read back %+v, %v", s, c, c.String(), again, err)
+		}
+	})
+}

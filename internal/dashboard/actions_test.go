@@ -23,7 +23,7 @@ func mustServeRoles(t *testing.T, st Store, now time.Time) func(path, pass strin
 	t.Helper()
 	mux := http.NewServeMux()
 	guard := auth.NewDashboard([]string{"act-pw"}, []string{"view-pw"}, "dynowatch")
-	if err := Register(mux, Options{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: guard.View, CanAct: auth.CanAct,
+	if err := Register(mux, Options{Store: st, Rules: alert.DefaultRules(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: guard.View, CanAct: auth.CanAct,
 		Now: func() time.Time { return now }}); err != nil {
 		t.Fatal(err)
 	}

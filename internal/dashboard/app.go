@@ -62,15 +62,22 @@ type chartData struct {
 	Stacked bool         `json:"stacked"`
 	Labels  []string     `json:"labels"`
 	Dashed  []bool       `json:"dashed"`
-	Data    [][]*float64 `json:"data"` // Data[0] is x
+	Data    [][]*float64 `json:"data"`         // Data[0] is x
+	To      int64        `json:"to,omitempty"` // the x axis' end when past now: the memory forecast
 }
 
 // marker is a release or crash drawn across every chart.
 type marker struct {
-	Time  int64  `json:"t"`
-	Kind  string `json:"kind"` // release or crash
-	Label string `json:"label"`
+	Time    int64  `json:"t"`
+	Kind    string `json:"kind"` // release or crash
+	Label   string `json:"label"`
+	Verdict string `json:"verdict,omitempty"` // a release's: no change, better, worse, …
+	Summary string `json:"summary,omitempty"` // and what it changed
 }
+
+// maxVerdicts is how many of the latest releases in range the app page
+// judges (each reads its minutes before and after).
+const maxVerdicts = 50
 
 type appPage struct {
 	App     string
@@ -145,8 +152,18 @@ func (d *dashboard) handleApp(w http.ResponseWriter, r *http.Request) {
 	}
 	var events, dynoErrors []store.Event
 	var marks []marker
+	var dynos []alert.DynoMemory
 	wg.Go(func() {
-		evs, ms, errs, err := d.events(ctx, app, from)
+		ds, err := d.Store.DynoMemory(ctx, app, now)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil && first == nil {
+			first = err
+		}
+		dynos = ds
+	})
+	wg.Go(func() {
+		evs, ms, errs, err := d.events(ctx, app, from, now)
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil && first == nil {
@@ -171,6 +188,9 @@ func (d *dashboard) handleApp(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			page.Empty = append(page.Empty, c.Title)
 			continue
+		}
+		if c.ID == "memory" {
+			d.addForecasts(&cd, app, dynos, now, rg)
 		}
 		page.Charts = append(page.Charts, cd)
 	}
@@ -206,24 +226,36 @@ func (d *dashboard) appAlerts(ctx context.Context, app string, v viewer, page *a
 
 // events reads the app's latest events for the table, and the releases,
 // crashes and dyno errors since from for the markers and the R codes.
-func (d *dashboard) events(ctx context.Context, app string, from time.Time) (table []store.Event, marks []marker, dynoErrors []store.Event, err error) {
+func (d *dashboard) events(ctx context.Context, app string, from, now time.Time) (table []store.Event, marks []marker, dynoErrors []store.Event, err error) {
 	if table, err = d.Store.Events(ctx, store.EventQuery{App: app, Since: from, Limit: maxEvents}); err != nil {
 		return nil, nil, nil, err
 	}
 	// The store numbers a batch's events kind by kind, not in time order.
 	slices.SortStableFunc(table, func(a, b store.Event) int { return b.Time.Compare(a.Time) })
-	for _, kind := range []string{"release", "deploy", "state_change"} {
-		evs, err := d.Store.Events(ctx, store.EventQuery{App: app, Since: from, Kind: kind, Limit: store.MaxEventLimit})
-		if err != nil {
-			return nil, nil, nil, err
+	// Releases with the commit of their deploy line, the latest judged.
+	rels, err := d.Store.Releases(ctx, app, from, now)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	judged := rels[max(0, len(rels)-maxVerdicts):]
+	vs, err := d.Rules.Verdicts(ctx, d.Store, app, judged, now)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for i, r := range rels {
+		m := marker{Time: r.At.Unix(), Kind: "release", Label: eventText(store.Event{Line: r.Line})}
+		if j := i - (len(rels) - len(judged)); j >= 0 {
+			m.Verdict, m.Summary = vs[j].Verdict, vs[j].Summary(app)
 		}
-		for _, e := range evs {
-			switch {
-			case kind != "state_change":
-				marks = append(marks, marker{e.Time.Unix(), "release", eventText(e)})
-			case strings.Contains(e.Line, "to crashed"):
-				marks = append(marks, marker{e.Time.Unix(), "crash", eventText(e)})
-			}
+		marks = append(marks, m)
+	}
+	crashes, err := d.Store.Events(ctx, store.EventQuery{App: app, Since: from, Kind: "state_change", Limit: store.MaxEventLimit})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for _, e := range crashes {
+		if strings.Contains(e.Line, "to crashed") {
+			marks = append(marks, marker{Time: e.Time.Unix(), Kind: "crash", Label: eventText(e)})
 		}
 	}
 	if dynoErrors, err = d.Store.Events(ctx, store.EventQuery{App: app, Since: from, Kind: "dyno_error", Limit: store.MaxEventLimit}); err != nil {
@@ -231,11 +263,48 @@ func (d *dashboard) events(ctx context.Context, app string, from time.Time) (tab
 	}
 	for _, e := range dynoErrors {
 		if e.Code == "R10" { // boot timeout: the dyno crashes
-			marks = append(marks, marker{e.Time.Unix(), "crash", eventText(e)})
+			marks = append(marks, marker{Time: e.Time.Unix(), Kind: "crash", Label: eventText(e)})
 		}
 	}
 	slices.SortFunc(marks, func(a, b marker) int { return int(a.Time - b.Time) })
 	return table, marks, dynoErrors, nil
+}
+
+// addForecasts draws on the memory chart, for each dyno the MEMORY_LEAK
+// rule sees leaking, its fitted line from now to its quota, when that is
+// no further ahead than the range looks back; the x axis goes on to it.
+func (d *dashboard) addForecasts(cd *chartData, app string, dynos []alert.DynoMemory, now time.Time, rg timeRange) {
+	sec := int64(rg.Step / time.Second)
+	xs := cd.Data[0]
+	last := int64(*xs[len(xs)-1])
+	for _, dm := range dynos {
+		f := d.Rules.ForecastMemory(app, dm, now)
+		if !f.HasForecast || f.ToQuota > rg.Span {
+			continue
+		}
+		end := now.Add(f.ToQuota).Unix()
+		for t := last + sec; t <= end+sec; t += sec {
+			v := float64(t)
+			cd.Data[0] = append(cd.Data[0], &v)
+			for i := 1; i < len(cd.Data); i++ {
+				cd.Data[i] = append(cd.Data[i], nil)
+			}
+			last = t
+		}
+		col := make([]*float64, len(cd.Data[0]))
+		for i, x := range cd.Data[0] {
+			t := int64(*x)
+			if t < now.Unix()-now.Unix()%sec || t > end+sec {
+				continue
+			}
+			v := f.QuotaMB - f.GrowthMBPerHour*time.Duration((end-t)*int64(time.Second)).Hours()
+			col[i] = &v
+		}
+		cd.Labels = append(cd.Labels, dm.Dyno+" forecast")
+		cd.Dashed = append(cd.Dashed, true)
+		cd.Data = append(cd.Data, col)
+		cd.To = max(cd.To, last)
+	}
 }
 
 // eventText is an event's line without the timestamp the line starts with.

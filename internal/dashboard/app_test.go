@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynowatch/dynowatch/internal/alert"
 	"github.com/dynowatch/dynowatch/internal/duration"
 	"github.com/dynowatch/dynowatch/internal/store"
 	"github.com/dynowatch/dynowatch/internal/store/storetest"
@@ -32,7 +33,7 @@ func mustServe(t *testing.T, st Store, now time.Time) (get func(path string) (in
 			next.ServeHTTP(w, r)
 		})
 	}
-	if err := Register(mux, Options{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: auth,
+	if err := Register(mux, Options{Store: st, Rules: alert.DefaultRules(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: auth,
 		DrainURL: "https://dynowatch:s3cret@dw.example.com/drain/APP", Now: func() time.Time { return now }}); err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +159,75 @@ func TestStepNames(t *testing.T) {
 	for i, rg := range ranges {
 		if got := duration.Format(rg.Step); got != want[i] {
 			t.Errorf("range %s: step %q, want %q", rg.Name, got, want[i])
+		}
+	}
+}
+
+// TestAppPageForecastAndVerdict: the memory chart draws a leaking dyno's
+// forecast on to its quota, past now, and the releases table says what a
+// release did.
+func TestAppPageForecastAndVerdict(t *testing.T) {
+	now := time.Date(2024, 3, 15, 12, 30, 0, 0, time.UTC)
+	ctx := context.Background()
+	st := storetest.MustOpenEmbedded(t)
+	start, rel := now.Add(-70*time.Minute), now.Add(-40*time.Minute)
+	b := &store.Batch{App: "shop", Received: now, State: store.AppDelta{LastMessage: now, Messages: 10},
+		Events: []store.Event{
+			{Time: start, Kind: "state_change", Dyno: "web.2", Line: start.Format(time.RFC3339) + " heroku[web.2]: State changed from starting to up"},
+			{Time: rel, Kind: "release", Dyno: "api", Line: rel.Format(time.RFC3339) + " app[api]: Release v42 created by user kim@example.com"},
+		}}
+	if _, err := st.WriteBatches(ctx, []*store.Batch{b}); err != nil {
+		t.Fatal(err)
+	}
+	var rs []store.Rollup
+	var ss []store.SampleRollup
+	for m := start.Add(time.Minute); m.Before(now); m = m.Add(time.Minute) {
+		failed := int64(4)
+		if !m.Before(rel) {
+			failed = 16
+		}
+		r := store.Rollup{App: "shop", Dyno: "web.1", Minute: m, Requests: 200, Status2xx: 200 - failed, Status5xx: failed}
+		r.Service.Observe(120)
+		rs = append(rs, r)
+		ss = append(ss, store.SampleRollup{App: "shop", Kind: "runtime_metrics", Source: "web.2", Minute: m,
+			Values: map[string]float64{"memory_rss_mb": 300 + 120*m.Sub(start).Hours(), "memory_quota_mb": 512}})
+	}
+	if err := st.MergeRollups(ctx, rs, ss); err != nil {
+		t.Fatal(err)
+	}
+	get, _ := mustServe(t, st, now)
+	code, page := get("/apps/shop")
+	if code != 200 {
+		t.Fatalf("app page: %d", code)
+	}
+	for _, want := range []string{`<span class="verdict worse">worse</span>`, `5xx 2.0% → 8.0%`, `roll back: heroku rollback v41 -a shop`} {
+		if !strings.Contains(html.UnescapeString(page), want) {
+			t.Errorf("app page lacks %s", want)
+		}
+	}
+	m := regexp.MustCompile(`(?s)<script type="application/json" id="chart-data">(.*?)</script>`).FindStringSubmatch(page)
+	var data struct {
+		Charts []struct {
+			ID     string
+			Labels []string
+			Data   [][]*float64
+			To     int64
+		}
+	}
+	if m == nil || json.Unmarshal([]byte(html.UnescapeString(m[1])), &data) != nil {
+		t.Fatal("no chart data")
+	}
+	for _, c := range data.Charts {
+		if c.ID != "memory" {
+			continue
+		}
+		// 440 MB now at 120 MB/h: the quota in 36 minutes.
+		if strings.Join(c.Labels, " ") != "web.2 quota web.2 forecast" || c.To < now.Add(36*time.Minute).Unix() || c.To > now.Add(38*time.Minute).Unix() {
+			t.Errorf("memory chart %v to %v", c.Labels, time.Unix(c.To, 0).UTC())
+		}
+		f := c.Data[3]
+		if last := f[len(f)-1]; last == nil || *last < 511 || *last > 514 {
+			t.Errorf("the forecast ends at %v, want the quota", last)
 		}
 	}
 }

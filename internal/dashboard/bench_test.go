@@ -137,7 +137,7 @@ func BenchmarkPages(b *testing.B) {
 	mustFillChecks(b, st, now)
 	b.Logf("filled %d apps × %d days in %v", benchApps, benchDays, time.Since(began).Round(time.Millisecond))
 	mux := http.NewServeMux()
-	if err := Register(mux, Options{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	if err := Register(mux, Options{Store: st, Rules: alert.DefaultRules(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Auth: func(h http.Handler) http.Handler { return h }, DrainURL: "https://dw.example.com/drain/APP"}); err != nil {
 		b.Fatal(err)
 	}

@@ -36,11 +36,14 @@ type Store interface {
 	ActiveSilences(ctx context.Context, now time.Time) ([]alert.Silence, error)
 	AlertDeliveries(ctx context.Context, key string, from, to time.Time) ([]notify.Delivery, error)
 	Audit(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, error)
+	DynoMemory(ctx context.Context, app string, now time.Time) ([]alert.DynoMemory, error)
+	alert.ReleaseFigures
 }
 
 // Options configures the dashboard.
 type Options struct {
 	Store    Store
+	Rules    *alert.Rules // what memory forecasts and releases are judged by
 	Logger   *slog.Logger
 	Auth     func(http.Handler) http.Handler // either dashboard password
 	DrainURL string                          // the drain URL to paste, with APP for the app's name
@@ -62,6 +65,8 @@ func Register(mux *http.ServeMux, o Options) error {
 	switch {
 	case o.Store == nil:
 		return errors.New("dashboard: Options.Store is required")
+	case o.Rules == nil:
+		return errors.New("dashboard: Options.Rules is required")
 	case o.Logger == nil:
 		return errors.New("dashboard: Options.Logger is required")
 	case o.Auth == nil:

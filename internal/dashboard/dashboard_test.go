@@ -74,7 +74,7 @@ func TestAgo(t *testing.T) {
 
 func TestStatic(t *testing.T) {
 	mux := http.NewServeMux()
-	if err := Register(mux, Options{Store: storetest.MustOpenEmbedded(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	if err := Register(mux, Options{Store: storetest.MustOpenEmbedded(t), Rules: alert.DefaultRules(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Auth: func(http.Handler) http.Handler { return http.NotFoundHandler() }}); err != nil {
 		t.Fatal(err)
 	}

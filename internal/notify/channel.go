@@ -8,30 +8,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dynowatch/dynowatch/internal/alert"
 	"github.com/dynowatch/dynowatch/internal/endpoint"
 )
 
 // DefaultSendTimeout bounds one send on any channel when its options leave
 // Timeout zero. It applies on top of the caller's context.
 const DefaultSendTimeout = 10 * time.Second
-
-// narrowed is a Notifier narrowed to a minimum severity (…_MIN_SEVERITY),
-// the Sender's route for it when it is not Routed. The Sender applies it,
-// not the channel, because who heard a firing decides who hears of the
-// rest: a channel that heard a warning grouped with a critical is told when
-// the warning resolves.
-type narrowed interface {
-	MinSeverity() alert.Severity // "" for every severity
-}
-
-// checkMinSeverity accepts an empty minimum (every alert) or a known one.
-func checkMinSeverity(field string, s alert.Severity) error {
-	if s != "" && s.Rank() == 0 {
-		return fmt.Errorf("notify: %s %q: want critical, warning or info", field, string(s))
-	}
-	return nil
-}
 
 // sendTimeout returns d, or the default when d is zero.
 func sendTimeout(field string, d time.Duration) (time.Duration, error) {

@@ -16,7 +16,7 @@ import (
 // everything and counts what it gets.
 type countingChannel struct {
 	name string
-	make func(t *testing.T, min alert.Severity) (n Notifier, sent func() int)
+	make func(t *testing.T) (n Notifier, sent func() int)
 }
 
 // acceptingHTTPServer answers every request with status and body.
@@ -33,57 +33,57 @@ func acceptingHTTPServer(t *testing.T, status int, body string) (*httptest.Serve
 }
 
 var countingChannels = []countingChannel{
-	{"sendgrid", func(t *testing.T, min alert.Severity) (Notifier, func() int) {
+	{"sendgrid", func(t *testing.T) (Notifier, func() int) {
 		srv, sent := acceptingHTTPServer(t, http.StatusAccepted, "")
-		c, err := NewSendGrid(SendGridOptions{APIKey: "k", Host: srv.URL, From: "a@example.com", To: []string{"b@example.com"}, MinSeverity: min})
+		c, err := NewSendGrid(SendGridOptions{APIKey: "k", Host: srv.URL, From: "a@example.com", To: []string{"b@example.com"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c, sent
 	}},
-	{"smtp", func(t *testing.T, min alert.Severity) (Notifier, func() int) {
+	{"smtp", func(t *testing.T) (Notifier, func() int) {
 		srv := newTestSMTPServer(t, nil)
-		c, err := NewSMTP(SMTPOptions{URL: "smtp://" + srv.addr(), From: "a@example.com", To: []string{"b@example.com"}, MinSeverity: min})
+		c, err := NewSMTP(SMTPOptions{URL: "smtp://" + srv.addr(), From: "a@example.com", To: []string{"b@example.com"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c, func() int { return len(srv.messages()) }
 	}},
-	{"infobip", func(t *testing.T, min alert.Severity) (Notifier, func() int) {
+	{"infobip", func(t *testing.T) (Notifier, func() int) {
 		srv, sent := acceptingHTTPServer(t, http.StatusOK, infobipPending)
-		c, err := NewInfobip(InfobipOptions{BaseURL: srv.URL, APIKey: "k", To: []string{"41793026727"}, MinSeverity: min})
+		c, err := NewInfobip(InfobipOptions{BaseURL: srv.URL, APIKey: "k", To: []string{"41793026727"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c, sent
 	}},
-	{"webhook", func(t *testing.T, min alert.Severity) (Notifier, func() int) {
+	{"webhook", func(t *testing.T) (Notifier, func() int) {
 		srv, sent := acceptingHTTPServer(t, http.StatusOK, "")
-		c, err := NewWebhook(WebhookOptions{URL: srv.URL, MinSeverity: min})
+		c, err := NewWebhook(WebhookOptions{URL: srv.URL})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c, sent
 	}},
-	{"ntfy", func(t *testing.T, min alert.Severity) (Notifier, func() int) {
+	{"ntfy", func(t *testing.T) (Notifier, func() int) {
 		srv := newNtfyServer(t, "alerts", "")
-		c, err := NewNtfy(NtfyOptions{URL: srv.srv.URL + "/alerts", MinSeverity: min})
+		c, err := NewNtfy(NtfyOptions{URL: srv.srv.URL + "/alerts"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c, func() int { return len(srv.got()) }
 	}},
-	{"pushover", func(t *testing.T, min alert.Severity) (Notifier, func() int) {
+	{"pushover", func(t *testing.T) (Notifier, func() int) {
 		srv := newPushoverServer(t)
-		c, err := NewPushover(PushoverOptions{Token: testPushoverToken, User: testPushoverUser, APIURL: srv.srv.URL, MinSeverity: min})
+		c, err := NewPushover(PushoverOptions{Token: testPushoverToken, User: testPushoverUser, APIURL: srv.srv.URL})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c, func() int { msgs, _, _ := srv.state(); return len(msgs) }
 	}},
-	{"pagerduty", func(t *testing.T, min alert.Severity) (Notifier, func() int) {
+	{"pagerduty", func(t *testing.T) (Notifier, func() int) {
 		srv := newPagerDutyServer(t)
-		c, err := NewPagerDuty(PagerDutyOptions{RoutingKey: testPagerDutyKey, APIURL: srv.srv.URL, MinSeverity: min})
+		c, err := NewPagerDuty(PagerDutyOptions{RoutingKey: testPagerDutyKey, APIURL: srv.srv.URL})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +109,7 @@ var countingChannels = []countingChannel{
 	}},
 }
 
-// TestChannelMinSeverity: a channel narrowed to a minimum severity hears
+// TestChannelMinSeverity: a channel routed to a minimum severity hears
 // no firing that ranks below it (no request is made), hears a group whose
 // most severe alert meets it, and hears the reminders and resolution of
 // every firing it heard, whatever their severity, and of no other.
@@ -166,12 +166,12 @@ func TestChannelMinSeverity(t *testing.T) {
 	} {
 		for _, ch := range countingChannels {
 			t.Run(tc.name+"/"+ch.name, func(t *testing.T) {
-				c, sent := ch.make(t, tc.min)
+				c, sent := ch.make(t)
 				box := &memOutbox{rows: rows(tc.heard, tc.n)}
 				for _, r := range box.rows {
 					r.Channel = c.Name()
 				}
-				s, err := NewSender(SenderOptions{Outbox: box, Notifiers: []Notifier{c}, Holder: "w1", Logger: discard(), Now: (&testClock{t0}).now})
+				s, err := NewSender(SenderOptions{Outbox: box, Notifiers: []Notifier{Routed(c, Route{MinSeverity: tc.min})}, Holder: "w1", Logger: discard(), Now: (&testClock{t0}).now})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -193,9 +193,11 @@ func TestChannelMinSeverity(t *testing.T) {
 			})
 		}
 	}
-	// A test goes through Notify directly: channels never filter themselves.
+	// A test goes through Notify directly: the route is the Sender's, and
+	// channels never filter themselves.
 	for _, ch := range countingChannels {
-		c, sent := ch.make(t, alert.Critical)
+		n, sent := ch.make(t)
+		c := Routed(n, Route{MinSeverity: alert.Critical})
 		test := withSeverity(&alert.Notification{ID: "t", Status: alert.Test, Alerts: fixtureFiring().Alerts}, alert.Info)
 		if _, err := c.Notify(context.Background(), test); err != nil || sent() != 1 {
 			t.Errorf("%s: a test at info to a critical channel: %d sent, %v", ch.name, sent(), err)

@@ -17,10 +17,9 @@ import (
 
 // DiscordOptions configure a Discord webhook.
 type DiscordOptions struct {
-	WebhookURL  string // DISCORD_WEBHOOK_URL: https://discord.com/api/webhooks/{id}/{token}
-	MinSeverity alert.Severity
-	HTTPClient  *http.Client
-	Timeout     time.Duration // of one send; default DefaultSendTimeout
+	WebhookURL string // DISCORD_WEBHOOK_URL: https://discord.com/api/webhooks/{id}/{token}
+	HTTPClient *http.Client
+	Timeout    time.Duration // of one send; default DefaultSendTimeout
 }
 
 // Discord posts notifications as an embed through a webhook, with
@@ -30,7 +29,6 @@ type Discord struct {
 	base    *url.URL // the webhook URL without its query
 	query   url.Values
 	where   string
-	min     alert.Severity
 	client  *http.Client
 	timeout time.Duration
 	redact  redact.Scrubber
@@ -48,24 +46,18 @@ func NewDiscord(o DiscordOptions) (*Discord, error) {
 	if !strings.Contains(u.Path, "/webhooks/") {
 		return nil, fmt.Errorf("notify: DiscordOptions.WebhookURL: want https://discord.com/api/webhooks/{id}/{token}, got a path without /webhooks/")
 	}
-	if err := checkMinSeverity("DiscordOptions.MinSeverity", o.MinSeverity); err != nil {
-		return nil, err
-	}
 	timeout, err := sendTimeout("DiscordOptions.Timeout", o.Timeout)
 	if err != nil {
 		return nil, err
 	}
 	base := *u
 	base.RawQuery, base.Fragment = "", ""
-	return &Discord{base: &base, query: u.Query(), where: redact.Origin(u), min: o.MinSeverity,
+	return &Discord{base: &base, query: u.Query(), where: redact.Origin(u),
 		client: channelHTTPClient(o.HTTPClient, timeout), timeout: timeout, redact: redact.NewScrubber(webhookSecrets(u, "")...)}, nil
 }
 
 // Name returns "discord".
 func (d *Discord) Name() string { return "discord" }
-
-// MinSeverity is the least severe alert this channel is told of.
-func (d *Discord) MinSeverity() alert.Severity { return d.min }
 
 // Notify posts n as a message of its own.
 func (d *Discord) Notify(ctx context.Context, n *alert.Notification) (bool, error) {

@@ -17,13 +17,12 @@ import (
 
 // InfobipOptions configure SMS through Infobip's SMS API v3.
 type InfobipOptions struct {
-	BaseURL     string         // INFOBIP_BASE_URL: the account's, such as "xyz123.api.infobip.com", with or without https://
-	APIKey      string         // INFOBIP_API_KEY
-	Sender      string         // INFOBIP_SENDER: a number or an alphanumeric name; empty lets Infobip choose
-	To          []string       // ALERT_SMS_TO: international numbers, such as "41793026727" or "+41 79 302 67 27"
-	MinSeverity alert.Severity // the least severe alert sent; empty sends all
-	HTTPClient  *http.Client
-	Timeout     time.Duration // of one send; default DefaultSendTimeout
+	BaseURL    string   // INFOBIP_BASE_URL: the account's, such as "xyz123.api.infobip.com", with or without https://
+	APIKey     string   // INFOBIP_API_KEY
+	Sender     string   // INFOBIP_SENDER: a number or an alphanumeric name; empty lets Infobip choose
+	To         []string // ALERT_SMS_TO: international numbers, such as "41793026727" or "+41 79 302 67 27"
+	HTTPClient *http.Client
+	Timeout    time.Duration // of one send; default DefaultSendTimeout
 }
 
 // Infobip sends notifications as one SMS to each number through Infobip.
@@ -32,7 +31,6 @@ type Infobip struct {
 	key      string
 	sender   string
 	to       []string
-	min      alert.Severity
 	client   *http.Client
 	timeout  time.Duration
 	redact   redact.Scrubber
@@ -72,9 +70,6 @@ func NewInfobip(o InfobipOptions) (*Infobip, error) {
 		}
 		to = append(to, num)
 	}
-	if err := checkMinSeverity("InfobipOptions.MinSeverity", o.MinSeverity); err != nil {
-		return nil, err
-	}
 	timeout, err := sendTimeout("InfobipOptions.Timeout", o.Timeout)
 	if err != nil {
 		return nil, err
@@ -84,7 +79,6 @@ func NewInfobip(o InfobipOptions) (*Infobip, error) {
 		key:      o.APIKey,
 		sender:   strings.TrimSpace(o.Sender),
 		to:       to,
-		min:      o.MinSeverity,
 		client:   channelHTTPClient(o.HTTPClient, timeout),
 		timeout:  timeout,
 		redact:   redact.NewScrubber(o.APIKey),
@@ -93,10 +87,6 @@ func NewInfobip(o InfobipOptions) (*Infobip, error) {
 
 // Name returns "sms".
 func (b *Infobip) Name() string { return "sms" }
-
-// MinSeverity is the least severe alert this channel is told of; the
-// Sender applies it.
-func (b *Infobip) MinSeverity() alert.Severity { return b.min }
 
 type infobipRequest struct {
 	Messages []infobipMessage `json:"messages"`

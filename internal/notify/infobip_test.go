@@ -147,7 +147,6 @@ func TestNewInfobipValidates(t *testing.T) {
 		{"no to", func(o *InfobipOptions) { o.To = nil }, "notify: InfobipOptions.To is required"},
 		{"bad number", func(o *InfobipOptions) { o.To = []string{"41793026727", "call me"} }, `notify: InfobipOptions.To[1] "call me": want an international number, such as 41793026727`},
 		{"too long", func(o *InfobipOptions) { o.To = []string{"+1234567890123456"} }, `notify: InfobipOptions.To[0] "+1234567890123456": want an international number, such as 41793026727`},
-		{"bad severity", func(o *InfobipOptions) { o.MinSeverity = "urgent" }, `notify: InfobipOptions.MinSeverity "urgent": want critical, warning or info`},
 		{"negative timeout", func(o *InfobipOptions) { o.Timeout = -5 }, "notify: InfobipOptions.Timeout -5ns: must not be negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

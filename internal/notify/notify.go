@@ -42,115 +42,65 @@ const ChannelVars = "SENDGRID_API_KEY, SMTP_URL, INFOBIP_API_KEY, ALERT_WEBHOOK_
 // each with its route (Routed) from the vars of config.Routes. A new channel
 // is added here, with its vars in config.
 func Channels(cfg *config.Config) ([]Notifier, error) {
-	var out []Notifier
 	routes := cfg.Routes()
-	if cfg.SendGridAPIKey != "" {
-		n, err := NewSendGrid(SendGridOptions{APIKey: cfg.SendGridAPIKey, Host: cfg.SendGridHost, From: cfg.EmailFrom,
-			To: cfg.EmailTo, MinSeverity: alert.Severity(cfg.EmailMinSeverity)})
+	var out []Notifier
+	for _, c := range []struct {
+		on    bool
+		what  string // for errors
+		route string // the prefix of its route's vars
+		build func() (Notifier, error)
+	}{
+		{cfg.SendGridAPIKey != "", "email through SendGrid", "ALERT_EMAIL", func() (Notifier, error) {
+			return notifier(NewSendGrid(SendGridOptions{APIKey: cfg.SendGridAPIKey, Host: cfg.SendGridHost, From: cfg.EmailFrom, To: cfg.EmailTo}))
+		}},
+		{cfg.SMTPURL != "", "email through SMTP", "ALERT_EMAIL", func() (Notifier, error) {
+			return notifier(NewSMTP(SMTPOptions{URL: cfg.SMTPURL, From: cfg.EmailFrom, To: cfg.EmailTo}))
+		}},
+		{cfg.InfobipAPIKey != "", "SMS through Infobip", "ALERT_SMS", func() (Notifier, error) {
+			return notifier(NewInfobip(InfobipOptions{BaseURL: cfg.InfobipBaseURL, APIKey: cfg.InfobipAPIKey, Sender: cfg.InfobipSender, To: cfg.SMSTo}))
+		}},
+		{cfg.WebhookURL != "", "webhook", "ALERT_WEBHOOK", func() (Notifier, error) {
+			return notifier(NewWebhook(WebhookOptions{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret}))
+		}},
+		{cfg.PagerDutyRoutingKey != "", "paging through PagerDuty", "PAGERDUTY", func() (Notifier, error) {
+			return notifier(NewPagerDuty(PagerDutyOptions{RoutingKey: cfg.PagerDutyRoutingKey, APIURL: cfg.PagerDutyAPIURL}))
+		}},
+		{cfg.NtfyURL != "", "push through ntfy", "NTFY", func() (Notifier, error) {
+			return notifier(NewNtfy(NtfyOptions{URL: cfg.NtfyURL, Token: cfg.NtfyToken}))
+		}},
+		{cfg.PushoverToken != "", "push through Pushover", "PUSHOVER", func() (Notifier, error) {
+			return notifier(NewPushover(PushoverOptions{Token: cfg.PushoverToken, User: cfg.PushoverUser, APIURL: cfg.PushoverAPIURL}))
+		}},
+		{cfg.SlackBotToken != "" || cfg.SlackWebhookURL != "", "slack", "SLACK", func() (Notifier, error) {
+			return notifier(NewSlack(SlackOptions{Token: cfg.SlackBotToken, Channel: cfg.SlackChannel, WebhookURL: cfg.SlackWebhookURL, APIURL: cfg.SlackAPIURL,
+				Interactive: cfg.SlackSigningSecret != ""}))
+		}},
+		{cfg.DiscordWebhookURL != "", "discord", "DISCORD", func() (Notifier, error) {
+			return notifier(NewDiscord(DiscordOptions{WebhookURL: cfg.DiscordWebhookURL}))
+		}},
+		{cfg.TelegramBotToken != "", "telegram", "TELEGRAM", func() (Notifier, error) {
+			return notifier(NewTelegram(TelegramOptions{Token: cfg.TelegramBotToken, ChatID: cfg.TelegramChatID, APIURL: cfg.TelegramAPIURL}))
+		}},
+		{cfg.TeamsWebhookURL != "", "teams", "TEAMS", func() (Notifier, error) {
+			return notifier(NewTeams(TeamsOptions{WebhookURL: cfg.TeamsWebhookURL}))
+		}},
+	} {
+		if !c.on {
+			continue
+		}
+		n, err := c.build()
 		if err != nil {
-			return nil, fmt.Errorf("email through SendGrid: %w", err)
+			return nil, fmt.Errorf("%s: %w", c.what, err)
 		}
-		if out, err = appendRouted(out, n, routes["ALERT_EMAIL"]); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.SMTPURL != "" {
-		n, err := NewSMTP(SMTPOptions{URL: cfg.SMTPURL, From: cfg.EmailFrom, To: cfg.EmailTo, MinSeverity: alert.Severity(cfg.EmailMinSeverity)})
-		if err != nil {
-			return nil, fmt.Errorf("email through SMTP: %w", err)
-		}
-		if out, err = appendRouted(out, n, routes["ALERT_EMAIL"]); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.InfobipAPIKey != "" {
-		n, err := NewInfobip(InfobipOptions{BaseURL: cfg.InfobipBaseURL, APIKey: cfg.InfobipAPIKey, Sender: cfg.InfobipSender,
-			To: cfg.SMSTo, MinSeverity: alert.Severity(cfg.SMSMinSeverity)})
-		if err != nil {
-			return nil, fmt.Errorf("SMS through Infobip: %w", err)
-		}
-		if out, err = appendRouted(out, n, routes["ALERT_SMS"]); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.WebhookURL != "" {
-		n, err := NewWebhook(WebhookOptions{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, MinSeverity: alert.Severity(cfg.WebhookMinSeverity)})
-		if err != nil {
-			return nil, fmt.Errorf("webhook: %w", err)
-		}
-		if out, err = appendRouted(out, n, routes["ALERT_WEBHOOK"]); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.PagerDutyRoutingKey != "" {
-		n, err := NewPagerDuty(PagerDutyOptions{RoutingKey: cfg.PagerDutyRoutingKey, APIURL: cfg.PagerDutyAPIURL,
-			MinSeverity: alert.Severity(cfg.PagerDutyMinSeverity)})
-		if err != nil {
-			return nil, fmt.Errorf("paging through PagerDuty: %w", err)
-		}
-		if out, err = appendRouted(out, n, routes["PAGERDUTY"]); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.NtfyURL != "" {
-		n, err := NewNtfy(NtfyOptions{URL: cfg.NtfyURL, Token: cfg.NtfyToken, MinSeverity: alert.Severity(cfg.NtfyMinSeverity)})
-		if err != nil {
-			return nil, fmt.Errorf("push through ntfy: %w", err)
-		}
-		if out, err = appendRouted(out, n, routes["NTFY"]); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.PushoverToken != "" {
-		n, err := NewPushover(PushoverOptions{Token: cfg.PushoverToken, User: cfg.PushoverUser, APIURL: cfg.PushoverAPIURL,
-			MinSeverity: alert.Severity(cfg.PushoverMinSeverity)})
-		if err != nil {
-			return nil, fmt.Errorf("push through Pushover: %w", err)
-		}
-		if out, err = appendRouted(out, n, routes["PUSHOVER"]); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.SlackBotToken != "" || cfg.SlackWebhookURL != "" {
-		n, err := NewSlack(SlackOptions{Token: cfg.SlackBotToken, Channel: cfg.SlackChannel, WebhookURL: cfg.SlackWebhookURL,
-			APIURL: cfg.SlackAPIURL, MinSeverity: alert.Severity(cfg.SlackMinSeverity), Interactive: cfg.SlackSigningSecret != ""})
-		if err != nil {
-			return nil, fmt.Errorf("slack: %w", err)
-		}
-		if out, err = appendRouted(out, n, routes["SLACK"]); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.DiscordWebhookURL != "" {
-		n, err := NewDiscord(DiscordOptions{WebhookURL: cfg.DiscordWebhookURL, MinSeverity: alert.Severity(cfg.DiscordMinSeverity)})
-		if err != nil {
-			return nil, fmt.Errorf("discord: %w", err)
-		}
-		if out, err = appendRouted(out, n, routes["DISCORD"]); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.TelegramBotToken != "" {
-		n, err := NewTelegram(TelegramOptions{Token: cfg.TelegramBotToken, ChatID: cfg.TelegramChatID, APIURL: cfg.TelegramAPIURL,
-			MinSeverity: alert.Severity(cfg.TelegramMinSeverity)})
-		if err != nil {
-			return nil, fmt.Errorf("telegram: %w", err)
-		}
-		if out, err = appendRouted(out, n, routes["TELEGRAM"]); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.TeamsWebhookURL != "" {
-		n, err := NewTeams(TeamsOptions{WebhookURL: cfg.TeamsWebhookURL, MinSeverity: alert.Severity(cfg.TeamsMinSeverity)})
-		if err != nil {
-			return nil, fmt.Errorf("teams: %w", err)
-		}
-		if out, err = appendRouted(out, n, routes["TEAMS"]); err != nil {
+		if out, err = appendRouted(out, n, routes[c.route]); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
+
+// notifier hands on a channel constructor's results as a Notifier.
+func notifier[N Notifier](n N, err error) (Notifier, error) { return n, err }
 
 // appendRouted appends n, with the route of its vars, to out.
 func appendRouted(out []Notifier, n Notifier, r config.Route) ([]Notifier, error) {

@@ -29,11 +29,10 @@ type NtfyOptions struct {
 	// URL is NTFY_URL, the topic's: https://ntfy.sh/my-topic. User and
 	// password in it (https://user:pass@ntfy.example.com/alerts) are sent
 	// as basic auth.
-	URL         string
-	Token       string         // NTFY_TOKEN: an access token (tk_…), sent as a bearer token; not with a password in URL
-	MinSeverity alert.Severity // the least severe alert sent; empty sends all
-	HTTPClient  *http.Client
-	Timeout     time.Duration // of one send; default DefaultSendTimeout
+	URL        string
+	Token      string // NTFY_TOKEN: an access token (tk_…), sent as a bearer token; not with a password in URL
+	HTTPClient *http.Client
+	Timeout    time.Duration // of one send; default DefaultSendTimeout
 }
 
 // Ntfy publishes notifications to an ntfy topic: the title, priority and
@@ -44,7 +43,6 @@ type Ntfy struct {
 	url     string // without credentials
 	where   string // as errors show it: scheme and host
 	auth    string // the Authorization header, or ""
-	min     alert.Severity
 	client  *http.Client
 	timeout time.Duration
 	redact  redact.Scrubber
@@ -77,9 +75,6 @@ func NewNtfy(o NtfyOptions) (*Ntfy, error) {
 	if o.Token != "" {
 		auth = "Bearer " + o.Token
 	}
-	if err := checkMinSeverity("NtfyOptions.MinSeverity", o.MinSeverity); err != nil {
-		return nil, err
-	}
 	timeout, err := sendTimeout("NtfyOptions.Timeout", o.Timeout)
 	if err != nil {
 		return nil, err
@@ -90,7 +85,6 @@ func NewNtfy(o NtfyOptions) (*Ntfy, error) {
 		// the host only.
 		where:   redact.Origin(u),
 		auth:    auth,
-		min:     o.MinSeverity,
 		client:  channelHTTPClient(o.HTTPClient, timeout),
 		timeout: timeout,
 		redact:  redact.NewScrubber(secrets...),
@@ -99,10 +93,6 @@ func NewNtfy(o NtfyOptions) (*Ntfy, error) {
 
 // Name returns "ntfy".
 func (c *Ntfy) Name() string { return "ntfy" }
-
-// MinSeverity is the least severe alert this channel is told of; the
-// Sender applies it.
-func (c *Ntfy) MinSeverity() alert.Severity { return c.min }
 
 // ntfyMessage is a publish request: the headers ntfy reads, and the body.
 type ntfyMessage struct {

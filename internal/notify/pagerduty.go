@@ -32,11 +32,10 @@ const (
 
 // PagerDutyOptions configure PagerDuty through its Events API v2.
 type PagerDutyOptions struct {
-	RoutingKey  string         // PAGERDUTY_ROUTING_KEY: the 32-character integration key of an Events API v2 integration
-	APIURL      string         // PAGERDUTY_API_URL; default PagerDutyAPIURL
-	MinSeverity alert.Severity // the least severe alert sent; empty sends all
-	HTTPClient  *http.Client
-	Timeout     time.Duration // of one send; default DefaultSendTimeout
+	RoutingKey string // PAGERDUTY_ROUTING_KEY: the 32-character integration key of an Events API v2 integration
+	APIURL     string // PAGERDUTY_API_URL; default PagerDutyAPIURL
+	HTTPClient *http.Client
+	Timeout    time.Duration // of one send; default DefaultSendTimeout
 }
 
 // PagerDuty triggers and resolves PagerDuty alerts, one per dynowatch
@@ -46,7 +45,6 @@ type PagerDutyOptions struct {
 type PagerDuty struct {
 	key      string
 	endpoint string // {api}/v2/enqueue
-	min      alert.Severity
 	client   *http.Client
 	timeout  time.Duration
 	redact   redact.Scrubber
@@ -72,9 +70,6 @@ func NewPagerDuty(o PagerDutyOptions) (*PagerDuty, error) {
 	if u.User != nil || u.RawQuery != "" || strings.Trim(u.Path, "/") != "" {
 		return nil, fmt.Errorf("notify: PagerDutyOptions.APIURL: want the API host only, such as %s", PagerDutyAPIURL)
 	}
-	if err := checkMinSeverity("PagerDutyOptions.MinSeverity", o.MinSeverity); err != nil {
-		return nil, err
-	}
 	timeout, err := sendTimeout("PagerDutyOptions.Timeout", o.Timeout)
 	if err != nil {
 		return nil, err
@@ -82,7 +77,6 @@ func NewPagerDuty(o PagerDutyOptions) (*PagerDuty, error) {
 	return &PagerDuty{
 		key:      key,
 		endpoint: api + "/v2/enqueue",
-		min:      o.MinSeverity,
 		client:   channelHTTPClient(o.HTTPClient, timeout),
 		timeout:  timeout,
 		redact:   redact.NewScrubber(key),
@@ -91,10 +85,6 @@ func NewPagerDuty(o PagerDutyOptions) (*PagerDuty, error) {
 
 // Name returns "pagerduty".
 func (p *PagerDuty) Name() string { return "pagerduty" }
-
-// MinSeverity is the least severe alert this channel is told of; the
-// Sender applies it.
-func (p *PagerDuty) MinSeverity() alert.Severity { return p.min }
 
 // pagerDutyEvent is an Events API v2 alert event.
 type pagerDutyEvent struct {

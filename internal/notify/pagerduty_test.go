@@ -310,7 +310,6 @@ func TestNewPagerDutyValidates(t *testing.T) {
 		{"short key", PagerDutyOptions{RoutingKey: "abc"}, "notify: PagerDutyOptions.RoutingKey: want the 32-character integration key of an Events API v2 integration, got 3 characters"},
 		{"bad URL", PagerDutyOptions{RoutingKey: testPagerDutyKey, APIURL: "events.pagerduty.com"}, "notify: PagerDutyOptions.APIURL: want a URL starting http:// or https://"},
 		{"URL with credentials", PagerDutyOptions{RoutingKey: testPagerDutyKey, APIURL: "https://u:p@events.pagerduty.com"}, "notify: PagerDutyOptions.APIURL: want the API host only"},
-		{"bad severity", PagerDutyOptions{RoutingKey: testPagerDutyKey, MinSeverity: "high"}, `notify: PagerDutyOptions.MinSeverity "high"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := NewPagerDuty(tc.o)

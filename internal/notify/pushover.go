@@ -40,10 +40,9 @@ var pushoverKey = regexp.MustCompile(`^[A-Za-z0-9]{30}$`)
 
 // PushoverOptions configure push notifications through Pushover.
 type PushoverOptions struct {
-	Token       string         // PUSHOVER_TOKEN: the application's API token
-	User        string         // PUSHOVER_USER: the user or group key
-	APIURL      string         // PUSHOVER_API_URL; default PushoverAPIURL
-	MinSeverity alert.Severity // the least severe alert sent; empty sends all
+	Token  string // PUSHOVER_TOKEN: the application's API token
+	User   string // PUSHOVER_USER: the user or group key
+	APIURL string // PUSHOVER_API_URL; default PushoverAPIURL
 	// Retry and Expire are how often an emergency message repeats until
 	// acknowledged, and for how long: by default every minute for an
 	// hour. Pushover wants Retry ≥ 30 s and Expire ≤ 3 h.
@@ -60,7 +59,6 @@ type Pushover struct {
 	token, user   string
 	messages      string // {api}/1/messages.json
 	api           string
-	min           alert.Severity
 	retry, expire time.Duration
 	client        *http.Client
 	timeout       time.Duration
@@ -88,9 +86,6 @@ func NewPushover(o PushoverOptions) (*Pushover, error) {
 	if u.User != nil || u.RawQuery != "" || strings.Trim(u.Path, "/") != "" {
 		return nil, fmt.Errorf("notify: PushoverOptions.APIURL: want the API host only, such as %s", PushoverAPIURL)
 	}
-	if err := checkMinSeverity("PushoverOptions.MinSeverity", o.MinSeverity); err != nil {
-		return nil, err
-	}
 	retry, expire := o.Retry, o.Expire
 	if retry == 0 {
 		retry = defaultPushoverWait
@@ -109,7 +104,6 @@ func NewPushover(o PushoverOptions) (*Pushover, error) {
 		token: o.Token, user: o.User,
 		api:      api,
 		messages: api + "/1/messages.json",
-		min:      o.MinSeverity,
 		retry:    retry, expire: expire,
 		client:  channelHTTPClient(o.HTTPClient, timeout),
 		timeout: timeout,
@@ -119,10 +113,6 @@ func NewPushover(o PushoverOptions) (*Pushover, error) {
 
 // Name returns "pushover".
 func (p *Pushover) Name() string { return "pushover" }
-
-// MinSeverity is the least severe alert this channel is told of; the
-// Sender applies it.
-func (p *Pushover) MinSeverity() alert.Severity { return p.min }
 
 // renderPushover renders n as the fields of a Pushover message, without
 // the token and user. Priority: a critical firing is an emergency (2:

@@ -28,8 +28,8 @@ type Route struct {
 // prefix_APPS and prefix_RULES, and names them in errors.
 func NewRoute(prefix, minSeverity string, apps, rules []string) (Route, error) {
 	r := Route{MinSeverity: alert.Severity(minSeverity), Apps: apps}
-	if err := checkMinSeverity(prefix+"_MIN_SEVERITY", r.MinSeverity); err != nil {
-		return Route{}, err
+	if r.MinSeverity != "" && r.MinSeverity.Rank() == 0 {
+		return Route{}, fmt.Errorf("notify: %s_MIN_SEVERITY %q: want critical, warning or info", prefix, minSeverity)
 	}
 	for _, p := range apps {
 		if _, err := path.Match(p, ""); err != nil {
@@ -73,9 +73,10 @@ func (r Route) HearsApp(app string) bool {
 // open reports whether the route lets everything through.
 func (r Route) open() bool { return r.MinSeverity == "" && len(r.Apps) == 0 && len(r.Rules) == 0 }
 
-// Routed gives n the route r, which the Sender applies in place of n's
-// MinSeverity. The Sender unwraps it; a test notification (dynowatch alert
-// test) goes through n unrouted.
+// Routed gives n the route r, which the Sender applies: channels filter
+// nothing themselves, and a channel not Routed hears every firing. The
+// Sender unwraps it; a test notification (dynowatch alert test) goes
+// through n unrouted.
 func Routed(n Notifier, r Route) Notifier { return &routed{Notifier: n, route: r} }
 
 type routed struct {

@@ -52,6 +52,9 @@ func TestNewRouteNamesTheVar(t *testing.T) {
 			t.Errorf("NewRoute(%q, %q): %v, want an error naming %s", tc.apps, tc.rules, err, tc.want)
 		}
 	}
+	if _, err := NewRoute("SLACK", "page", nil, nil); err == nil || err.Error() != `notify: SLACK_MIN_SEVERITY "page": want critical, warning or info` {
+		t.Errorf("NewRoute with a bad severity: %v, want an error naming SLACK_MIN_SEVERITY", err)
+	}
 	r, err := NewRoute("SLACK", "warning", []string{"shop-*"}, []string{"h_codes", "R14"})
 	if err != nil || r.MinSeverity != alert.Warning || len(r.Rules) != 2 || r.Rules[0] != alert.RuleHCodes {
 		t.Errorf("NewRoute = %+v, %v", r, err)

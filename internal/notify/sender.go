@@ -113,8 +113,6 @@ func NewSender(o SenderOptions) (*Sender, error) {
 				}
 				s.storms[n.Name()] = r.route.Storm
 			}
-		case narrowed:
-			s.notifiers[n.Name()], s.routes[n.Name()] = n, Route{MinSeverity: r.MinSeverity()}
 		default:
 			s.notifiers[n.Name()] = n
 		}

@@ -26,13 +26,12 @@ const sendGridMaxRecipients = 1000
 
 // SendGridOptions configure email through SendGrid's v3 Mail Send API.
 type SendGridOptions struct {
-	APIKey      string         // SENDGRID_API_KEY
-	Host        string         // SENDGRID_HOST; default SendGridHost, SendGridHostEU for EU data residency
-	From        string         // ALERT_EMAIL_FROM: "alerts@example.com" or "dynowatch <alerts@example.com>"
-	To          []string       // ALERT_EMAIL_TO
-	MinSeverity alert.Severity // the least severe alert sent; empty sends all
-	HTTPClient  *http.Client
-	Timeout     time.Duration // of one send; default DefaultSendTimeout
+	APIKey     string   // SENDGRID_API_KEY
+	Host       string   // SENDGRID_HOST; default SendGridHost, SendGridHostEU for EU data residency
+	From       string   // ALERT_EMAIL_FROM: "alerts@example.com" or "dynowatch <alerts@example.com>"
+	To         []string // ALERT_EMAIL_TO
+	HTTPClient *http.Client
+	Timeout    time.Duration // of one send; default DefaultSendTimeout
 }
 
 // SendGrid sends notifications as email through SendGrid.
@@ -41,7 +40,6 @@ type SendGrid struct {
 	host    string
 	from    *sgmail.Email
 	to      []*sgmail.Email
-	min     alert.Severity
 	client  *rest.Client
 	timeout time.Duration
 	redact  redact.Scrubber
@@ -72,9 +70,6 @@ func NewSendGrid(o SendGridOptions) (*SendGrid, error) {
 	for _, a := range addrs {
 		to = append(to, sgmail.NewEmail(a.Name, a.Address))
 	}
-	if err := checkMinSeverity("SendGridOptions.MinSeverity", o.MinSeverity); err != nil {
-		return nil, err
-	}
 	timeout, err := sendTimeout("SendGridOptions.Timeout", o.Timeout)
 	if err != nil {
 		return nil, err
@@ -84,7 +79,6 @@ func NewSendGrid(o SendGridOptions) (*SendGrid, error) {
 		host:    host,
 		from:    sgmail.NewEmail(from.Name, from.Address),
 		to:      to,
-		min:     o.MinSeverity,
 		client:  &rest.Client{HTTPClient: channelHTTPClient(o.HTTPClient, timeout)},
 		timeout: timeout,
 		redact:  redact.NewScrubber(o.APIKey),
@@ -93,10 +87,6 @@ func NewSendGrid(o SendGridOptions) (*SendGrid, error) {
 
 // Name returns "email:sendgrid".
 func (s *SendGrid) Name() string { return "email:sendgrid" }
-
-// MinSeverity is the least severe alert this channel is told of; the
-// Sender applies it.
-func (s *SendGrid) MinSeverity() alert.Severity { return s.min }
 
 // Notify sends n to every address in one request. Only 202 Accepted is
 // success; 429, 5xx and network errors are worth a retry.

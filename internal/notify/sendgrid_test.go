@@ -212,7 +212,6 @@ func TestNewSendGridValidates(t *testing.T) {
 		{"bad to", func(o *SendGridOptions) { o.To = []string{"b@"} }, `notify: SendGridOptions.To[0] "b@": not an email address`},
 		{"bad host", func(o *SendGridOptions) { o.Host = "api.sendgrid.com" }, "notify: SendGridOptions.Host: want a URL starting http:// or https://"},
 		{"host with path", func(o *SendGridOptions) { o.Host = "https://api.sendgrid.com/v3" }, "notify: SendGridOptions.Host: want a scheme and host only, such as https://api.eu.sendgrid.com"},
-		{"bad severity", func(o *SendGridOptions) { o.MinSeverity = "high" }, `notify: SendGridOptions.MinSeverity "high": want critical, warning or info`},
 		{"negative timeout", func(o *SendGridOptions) { o.Timeout = -1 }, "notify: SendGridOptions.Timeout -1ns: must not be negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

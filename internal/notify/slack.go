@@ -19,13 +19,12 @@ import (
 // are edited in place (chat.postMessage, then chat.update), or an incoming
 // webhook, which can't edit and follows up instead.
 type SlackOptions struct {
-	Token       string // SLACK_BOT_TOKEN, "xoxb-…", with the chat:write scope
-	Channel     string // SLACK_CHANNEL: a channel ID (C…) or name the bot is in
-	WebhookURL  string // SLACK_WEBHOOK_URL, instead of Token and Channel
-	APIURL      string // SLACK_API_URL; default https://slack.com/api
-	MinSeverity alert.Severity
-	HTTPClient  *http.Client
-	Timeout     time.Duration // of one send; default DefaultSendTimeout
+	Token      string // SLACK_BOT_TOKEN, "xoxb-…", with the chat:write scope
+	Channel    string // SLACK_CHANNEL: a channel ID (C…) or name the bot is in
+	WebhookURL string // SLACK_WEBHOOK_URL, instead of Token and Channel
+	APIURL     string // SLACK_API_URL; default https://slack.com/api
+	HTTPClient *http.Client
+	Timeout    time.Duration // of one send; default DefaultSendTimeout
 	// Interactive: the Acknowledge button acknowledges in Slack (the Slack
 	// app's interactivity posts to /slack/interactions, SLACK_SIGNING_SECRET
 	// set) rather than opening the ack link.
@@ -42,7 +41,6 @@ type Slack struct {
 	api            string // the Web API's base, without a trailing slash
 	hook           string // the incoming webhook's URL, when set
 	where          string // where errors say requests went
-	min            alert.Severity
 	interactive    bool
 	client         *http.Client
 	timeout        time.Duration
@@ -51,14 +49,11 @@ type Slack struct {
 
 // NewSlack checks o and returns a Slack channel.
 func NewSlack(o SlackOptions) (*Slack, error) {
-	if err := checkMinSeverity("SlackOptions.MinSeverity", o.MinSeverity); err != nil {
-		return nil, err
-	}
 	timeout, err := sendTimeout("SlackOptions.Timeout", o.Timeout)
 	if err != nil {
 		return nil, err
 	}
-	s := &Slack{min: o.MinSeverity, interactive: o.Interactive, client: channelHTTPClient(o.HTTPClient, timeout), timeout: timeout}
+	s := &Slack{interactive: o.Interactive, client: channelHTTPClient(o.HTTPClient, timeout), timeout: timeout}
 	switch {
 	case o.WebhookURL != "" && o.Token != "":
 		return nil, errors.New("notify: SlackOptions: set WebhookURL or Token, not both")
@@ -89,9 +84,6 @@ func NewSlack(o SlackOptions) (*Slack, error) {
 
 // Name returns "slack".
 func (s *Slack) Name() string { return "slack" }
-
-// MinSeverity is the least severe alert this channel is told of.
-func (s *Slack) MinSeverity() alert.Severity { return s.min }
 
 // Notify posts n as a message of its own.
 func (s *Slack) Notify(ctx context.Context, n *alert.Notification) (retry bool, err error) {

@@ -36,11 +36,10 @@ type SMTPOptions struct {
 	// (the default) and upgrades with STARTTLS when the server offers it;
 	// smtps://user:pass@host:465 speaks TLS from the start. The password
 	// is only ever sent over TLS, or to localhost.
-	URL         string
-	From        string         // ALERT_EMAIL_FROM: "alerts@example.com" or "dynowatch <alerts@example.com>"
-	To          []string       // ALERT_EMAIL_TO
-	MinSeverity alert.Severity // the least severe alert sent; empty sends all
-	Timeout     time.Duration
+	URL     string
+	From    string   // ALERT_EMAIL_FROM: "alerts@example.com" or "dynowatch <alerts@example.com>"
+	To      []string // ALERT_EMAIL_TO
+	Timeout time.Duration
 	// TLSConfig is optional, for a server whose certificate a private CA
 	// signed. ServerName defaults to the URL's host.
 	TLSConfig *tls.Config
@@ -54,7 +53,6 @@ type SMTP struct {
 	user, pass  string
 	from        *mail.Address
 	to          []*mail.Address
-	min         alert.Severity
 	timeout     time.Duration
 	tlsConfig   *tls.Config
 	where       string // the URL without credentials, for errors
@@ -70,10 +68,6 @@ func NewSMTP(o SMTPOptions) (*SMTP, error) {
 	if s.from, s.to, err = parseEmailAddresses("SMTPOptions", o.From, o.To); err != nil {
 		return nil, err
 	}
-	if err := checkMinSeverity("SMTPOptions.MinSeverity", o.MinSeverity); err != nil {
-		return nil, err
-	}
-	s.min = o.MinSeverity
 	if s.timeout, err = sendTimeout("SMTPOptions.Timeout", o.Timeout); err != nil {
 		return nil, err
 	}
@@ -122,10 +116,6 @@ func parseSMTPURL(raw string) (*SMTP, error) {
 
 // Name returns "email:smtp".
 func (s *SMTP) Name() string { return "email:smtp" }
-
-// MinSeverity is the least severe alert this channel is told of; the
-// Sender applies it.
-func (s *SMTP) MinSeverity() alert.Severity { return s.min }
 
 // Notify sends n as one multipart/alternative message (text and HTML) to
 // every address. A 4xx reply and network errors are worth a retry; a 5xx

@@ -603,7 +603,6 @@ func TestNewSMTPValidates(t *testing.T) {
 		{"bad from", func(o *SMTPOptions) { o.From = "nobody" }, `notify: SMTPOptions.From "nobody": not an email address`},
 		{"no to", func(o *SMTPOptions) { o.To = []string{} }, "notify: SMTPOptions.To is required"},
 		{"bad to", func(o *SMTPOptions) { o.To = []string{"b@example.com", "x y"} }, `notify: SMTPOptions.To[1] "x y": not an email address`},
-		{"bad severity", func(o *SMTPOptions) { o.MinSeverity = "CRITICAL" }, `notify: SMTPOptions.MinSeverity "CRITICAL": want critical, warning or info`},
 		{"negative timeout", func(o *SMTPOptions) { o.Timeout = -time.Second }, "notify: SMTPOptions.Timeout -1s: must not be negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

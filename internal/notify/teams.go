@@ -17,10 +17,9 @@ import (
 // Automate) webhook: "Post to a channel when a webhook request is
 // received". Office 365 connectors are retired.
 type TeamsOptions struct {
-	WebhookURL  string // TEAMS_WEBHOOK_URL: the workflow's HTTP trigger URL, a secret
-	MinSeverity alert.Severity
-	HTTPClient  *http.Client
-	Timeout     time.Duration // of one send; default DefaultSendTimeout
+	WebhookURL string // TEAMS_WEBHOOK_URL: the workflow's HTTP trigger URL, a secret
+	HTTPClient *http.Client
+	Timeout    time.Duration // of one send; default DefaultSendTimeout
 }
 
 // Teams posts notifications as Adaptive Cards. A workflow can't edit what
@@ -28,7 +27,6 @@ type TeamsOptions struct {
 // that name its first.
 type Teams struct {
 	url, where string
-	min        alert.Severity
 	client     *http.Client
 	timeout    time.Duration
 	redact     redact.Scrubber
@@ -43,22 +41,16 @@ func NewTeams(o TeamsOptions) (*Teams, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkMinSeverity("TeamsOptions.MinSeverity", o.MinSeverity); err != nil {
-		return nil, err
-	}
 	timeout, err := sendTimeout("TeamsOptions.Timeout", o.Timeout)
 	if err != nil {
 		return nil, err
 	}
-	return &Teams{url: o.WebhookURL, where: redact.Origin(u), min: o.MinSeverity, client: channelHTTPClient(o.HTTPClient, timeout),
+	return &Teams{url: o.WebhookURL, where: redact.Origin(u), client: channelHTTPClient(o.HTTPClient, timeout),
 		timeout: timeout, redact: redact.NewScrubber(webhookSecrets(u, "")...)}, nil
 }
 
 // Name returns "teams".
 func (t *Teams) Name() string { return "teams" }
-
-// MinSeverity is the least severe alert this channel is told of.
-func (t *Teams) MinSeverity() alert.Severity { return t.min }
 
 // Notify posts n as a card of its own.
 func (t *Teams) Notify(ctx context.Context, n *alert.Notification) (bool, error) {

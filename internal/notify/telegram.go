@@ -17,12 +17,11 @@ import (
 
 // TelegramOptions configure a Telegram bot.
 type TelegramOptions struct {
-	Token       string // TELEGRAM_BOT_TOKEN, from @BotFather: "123456:ABC-…"
-	ChatID      string // TELEGRAM_CHAT_ID: a chat's number ("-100…" for a group or channel) or "@channelname"
-	APIURL      string // TELEGRAM_API_URL; default https://api.telegram.org
-	MinSeverity alert.Severity
-	HTTPClient  *http.Client
-	Timeout     time.Duration // of one send; default DefaultSendTimeout
+	Token      string // TELEGRAM_BOT_TOKEN, from @BotFather: "123456:ABC-…"
+	ChatID     string // TELEGRAM_CHAT_ID: a chat's number ("-100…" for a group or channel) or "@channelname"
+	APIURL     string // TELEGRAM_API_URL; default https://api.telegram.org
+	HTTPClient *http.Client
+	Timeout    time.Duration // of one send; default DefaultSendTimeout
 }
 
 // DefaultTelegramAPIURL is the Bot API.
@@ -33,7 +32,6 @@ const DefaultTelegramAPIURL = "https://api.telegram.org"
 type Telegram struct {
 	token, chat string
 	api, where  string
-	min         alert.Severity
 	client      *http.Client
 	timeout     time.Duration
 	redact      redact.Scrubber
@@ -55,22 +53,15 @@ func NewTelegram(o TelegramOptions) (*Telegram, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkMinSeverity("TelegramOptions.MinSeverity", o.MinSeverity); err != nil {
-		return nil, err
-	}
 	timeout, err := sendTimeout("TelegramOptions.Timeout", o.Timeout)
 	if err != nil {
 		return nil, err
 	}
-	return &Telegram{token: o.Token, chat: strings.TrimSpace(o.ChatID), api: strings.TrimRight(api, "/"), where: redact.Origin(u),
-		min: o.MinSeverity, client: channelHTTPClient(o.HTTPClient, timeout), timeout: timeout, redact: redact.NewScrubber(o.Token)}, nil
+	return &Telegram{token: o.Token, chat: strings.TrimSpace(o.ChatID), api: strings.TrimRight(api, "/"), where: redact.Origin(u), client: channelHTTPClient(o.HTTPClient, timeout), timeout: timeout, redact: redact.NewScrubber(o.Token)}, nil
 }
 
 // Name returns "telegram".
 func (t *Telegram) Name() string { return "telegram" }
-
-// MinSeverity is the least severe alert this channel is told of.
-func (t *Telegram) MinSeverity() alert.Severity { return t.min }
 
 // Notify sends n as a message of its own.
 func (t *Telegram) Notify(ctx context.Context, n *alert.Notification) (bool, error) {

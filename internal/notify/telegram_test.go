@@ -122,10 +122,9 @@ func TestTelegramFailures(t *testing.T) {
 
 func TestNewTelegramRefusesBadOptions(t *testing.T) {
 	for name, o := range map[string]TelegramOptions{
-		"no token":     {ChatID: "1"},
-		"no chat":      {Token: telegramTestToken},
-		"bad API URL":  {Token: telegramTestToken, ChatID: "1", APIURL: "api.telegram.org"},
-		"bad severity": {Token: telegramTestToken, ChatID: "1", MinSeverity: "page"},
+		"no token":    {ChatID: "1"},
+		"no chat":     {Token: telegramTestToken},
+		"bad API URL": {Token: telegramTestToken, ChatID: "1", APIURL: "api.telegram.org"},
 	} {
 		if _, err := NewTelegram(o); err == nil {
 			t.Errorf("%s: accepted", name)

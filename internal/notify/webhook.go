@@ -20,9 +20,8 @@ import (
 
 // WebhookOptions configure a webhook: a JSON POST to a URL of the user's.
 type WebhookOptions struct {
-	URL         string         // ALERT_WEBHOOK_URL; may carry credentials or a token, which never appear in errors
-	Secret      string         // ALERT_WEBHOOK_SECRET: signs each body when set
-	MinSeverity alert.Severity // the least severe alert sent; empty sends all
+	URL    string // ALERT_WEBHOOK_URL; may carry credentials or a token, which never appear in errors
+	Secret string // ALERT_WEBHOOK_SECRET: signs each body when set
 	// HTTPClient is optional. Redirects are never followed, even with a
 	// client of the caller's: a 3xx answer is an error.
 	HTTPClient *http.Client
@@ -52,7 +51,6 @@ type Webhook struct {
 	url     string
 	where   string // the URL as errors show it: scheme and host
 	secret  []byte
-	min     alert.Severity
 	client  *http.Client
 	timeout time.Duration
 	now     func() time.Time
@@ -66,9 +64,6 @@ func NewWebhook(o WebhookOptions) (*Webhook, error) {
 	}
 	u, err := parseHTTPURL("WebhookOptions.URL", o.URL)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkMinSeverity("WebhookOptions.MinSeverity", o.MinSeverity); err != nil {
 		return nil, err
 	}
 	timeout, err := sendTimeout("WebhookOptions.Timeout", o.Timeout)
@@ -85,7 +80,6 @@ func NewWebhook(o WebhookOptions) (*Webhook, error) {
 		url:     o.URL,
 		where:   redact.Origin(u),
 		secret:  []byte(o.Secret),
-		min:     o.MinSeverity,
 		client:  &client,
 		timeout: timeout,
 		now:     o.Now,
@@ -118,10 +112,6 @@ func webhookSecrets(u *url.URL, secret string) []string {
 
 // Name returns "webhook".
 func (w *Webhook) Name() string { return "webhook" }
-
-// MinSeverity is the least severe alert this channel is told of; the
-// Sender applies it.
-func (w *Webhook) MinSeverity() alert.Severity { return w.min }
 
 // Notify posts n. Any 2xx is success; 429, 5xx and network errors are
 // worth a retry, any other answer (a 3xx included) is not.

@@ -61,6 +61,11 @@ func TestStormCapCollapsesIntoOneSummary(t *testing.T) {
 				t.Errorf("AdmitIncident(%s) again = %v, %v; want %v", id, ok, err, want)
 			}
 		}
+		// Held by design, the summary is no backlog (the DELIVERY alert of
+		// notifications waiting 10 minutes) until it is due.
+		if st, err := s.OutboxStats(ctx, t0.Add(12*time.Minute)); err != nil || st.Pending != 1 || st.Oldest > 2*time.Minute {
+			t.Errorf("OutboxStats = %+v, %v; want the summary pending for 2 minutes at most", st, err)
+		}
 		// The summary is one outbox row, due 10 minutes after d3 collapsed.
 		due, err := s.ClaimOutbox(ctx, "w", t0.Add(3*time.Second+10*time.Minute-time.Millisecond), time.Minute, 10)
 		if err != nil || len(due) != 0 {

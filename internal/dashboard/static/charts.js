@@ -88,7 +88,8 @@
       width: width(node),
       height: 200,
       series: series,
-      scales: { x: page.to ? { time: true, range: function () { return [page.from, page.to]; } } : { time: true } },
+      // The memory chart may go past now, to where a forecast reaches the quota.
+      scales: { x: page.to ? { time: true, range: function () { return [page.from, c.to || page.to]; } } : { time: true } },
       axes: [{}, { size: 60, values: function (u, vals) { return vals.map(fmt); } }],
       legend: { live: true },
       plugins: [markerPlugin()],
