@@ -156,3 +156,19 @@ func TestPushoverAckCancelsTheEmergency(t *testing.T) {
 		t.Fatalf("%d messages, %v repeating, %v cancelled; want the emergency cancelled and nothing sent", len(msgs), repeating, cancelled)
 	}
 }
+
+// TestChatEditsSayWhoAcked: the acknowledged notice each chat channel edits
+// its message to (or follows it up with) names who, when and why, and
+// offers no ack button any more.
+func TestChatEditsSayWhoAcked(t *testing.T) {
+	n := fixtureAcknowledged()
+	discord, _ := json.Marshal(RenderDiscord(n, ""))
+	teams, _ := json.Marshal(RenderTeams(n, ""))
+	for name, text := range map[string]string{
+		"discord": string(discord), "telegram": RenderTelegram(n, "").Text, "teams": string(teams),
+	} {
+		if !strings.Contains(text, "Ana at 2025-03-14 10:31:03 CET: restarting web.1") || !strings.Contains(text, "ACKNOWLEDGED") || strings.Contains(text, ">Acknowledge<") {
+			t.Errorf("%s: %s\nwant it acknowledged by Ana, with the time and reason", name, text)
+		}
+	}
+}
