@@ -124,8 +124,8 @@ func (s *story) tierOf(key string) int {
 }
 
 // An alert acknowledged before its second tier is due is not reminded of
-// and escalates to nobody; its resolution goes to the webhook, the one
-// channel that heard it fire.
+// and escalates to nobody; its ack and its resolution go to the webhook,
+// the one channel that heard it fire.
 func TestStoryAckedBeforeTier2NeverEscalates(t *testing.T) {
 	t.Parallel()
 	eachStoreOf(t, func(t *testing.T, st *store.Store) {
@@ -140,7 +140,7 @@ func TestStoryAckedBeforeTier2NeverEscalates(t *testing.T) {
 		s.r15For(time.Hour)
 		s.log("shop", "app[web.1]: still here") // lines, not R15s: the app is not silent
 		s.advance(10 * time.Minute)             // the R15 window after the last
-		s.expect("firing shop r15 R15", "resolved shop r15 R15")
+		s.expect("firing shop r15 R15", "acknowledged shop r15 R15", "resolved shop r15 R15")
 		p.expect(t)
 	})
 }
@@ -171,11 +171,11 @@ func TestStoryUnackedEscalatesUntilAcked(t *testing.T) {
 			t.Fatalf("ack: %d %s", code, body)
 		}
 		s.r15For(time.Hour)
-		p.expect(t, "ntfy firing")
+		p.expect(t, "ntfy firing", "ntfy acknowledged") // who heard it fire hears who is on it
 		s.log("shop", "app[web.1]: still here")
 		s.advance(10 * time.Minute)
-		s.expect("firing shop r15 R15", "resolved shop r15 R15")
-		p.expect(t, "ntfy firing", "ntfy resolved")
+		s.expect("firing shop r15 R15", "acknowledged shop r15 R15", "resolved shop r15 R15")
+		p.expect(t, "ntfy firing", "ntfy acknowledged", "ntfy resolved")
 	})
 }
 
