@@ -88,7 +88,7 @@ type ReleaseVerdict struct {
 	// hour of the day without the release.
 	DayBefore Figures
 	Verdict   string
-	Changes       []Change
+	Changes   []Change
 }
 
 // ReleaseSpans returns the spans to compare for rel, given the release
