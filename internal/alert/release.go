@@ -84,8 +84,11 @@ type ReleaseVerdict struct {
 	Previous      string    // the version before it, as `heroku rollback` takes it; "" when not known
 	AfterEnd      time.Time // the end of its minutes after: the window, or the next release
 	Before, After Figures
-	Verdict       string
-	Changes       []Change
+	// DayBefore is the span after it a day earlier: the traffic of that
+	// hour of the day without the release.
+	DayBefore Figures
+	Verdict   string
+	Changes   []Change
 }
 
 // ReleaseSpans returns the spans to compare for rel, given the release
@@ -108,7 +111,10 @@ func (r *Rules) ReleaseSpans(app string, rel Release, prev, next time.Time) (bef
 // at now under the RELEASE rule: a figure at least THRESHOLD times what it
 // was, and by a margin (1 point of 5xx share, 100 ms, one more H error a
 // minute, two more crashes), changed; a share or service time needs
-// ALERT_RELEASE_MIN_REQUESTS requests on both sides.
+// ALERT_RELEASE_MIN_REQUESTS requests on both sides. When the same span a
+// day earlier had as many requests, a figure is worse only if it is worse
+// than then too: a release at the morning's rise of traffic does not own
+// the rise's slower, failing requests.
 func (r *Rules) JudgeRelease(app string, v ReleaseVerdict, now time.Time) ReleaseVerdict {
 	v.Changes, v.Verdict = nil, VerdictNoChange
 	if now.Before(v.AfterEnd) {
@@ -116,11 +122,13 @@ func (r *Rules) JudgeRelease(app string, v ReleaseVerdict, now time.Time) Releas
 		return v
 	}
 	t := r.For(app, RuleRelease).Threshold
-	b, a := v.Before, v.After
-	judge := func(what string, before, after, margin float64, format func(float64) string) {
+	b, a, day := v.Before, v.After, v.DayBefore
+	daily := day.Requests >= int64(r.Policy.MinReleaseRequests)
+	judge := func(what string, before, after, dayBefore, margin float64, format func(float64) string) {
+		worse := func(than float64) bool { return after >= t*than && after-than >= margin }
 		switch {
 		case math.IsNaN(before) || math.IsNaN(after):
-		case after >= t*before && after-before >= margin:
+		case worse(before) && (!daily || math.IsNaN(dayBefore) || worse(dayBefore)):
 			v.Changes = append(v.Changes, Change{What: what, Before: format(before), After: format(after), Worse: true})
 		case before >= t*after && before-after >= margin:
 			v.Changes = append(v.Changes, Change{What: what, Before: format(before), After: format(after)})
@@ -130,12 +138,12 @@ func (r *Rules) JudgeRelease(app string, v ReleaseVerdict, now time.Time) Releas
 	if enough {
 		pct := func(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) + "%" }
 		ms := func(x float64) string { return fmt.Sprintf("%.0f ms", x) }
-		judge("5xx", b.Share5xx(), a.Share5xx(), 1, pct)
-		judge("p95", b.P95, a.P95, 100, ms)
-		judge("p99", b.P99, a.P99, 100, ms)
+		judge("5xx", b.Share5xx(), a.Share5xx(), day.Share5xx(), 1, pct)
+		judge("p95", b.P95, a.P95, day.P95, 100, ms)
+		judge("p99", b.P99, a.P99, day.P99, 100, ms)
 	}
-	judge("H errors", r.HPerMinute(b), r.HPerMinute(a), 1, func(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) + "/min" })
-	judge("crashes", float64(b.Crashes), float64(a.Crashes), 2, func(x float64) string { return strconv.FormatFloat(x, 'f', 0, 64) })
+	judge("H errors", r.HPerMinute(b), r.HPerMinute(a), r.HPerMinute(day), 1, func(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) + "/min" })
+	judge("crashes", float64(b.Crashes), float64(a.Crashes), math.NaN(), 2, func(x float64) string { return strconv.FormatFloat(x, 'f', 0, 64) })
 	for _, c := range v.Changes {
 		if c.Worse {
 			v.Verdict = VerdictWorse
@@ -240,6 +248,9 @@ func (r *Rules) Verdicts(ctx context.Context, src ReleaseFigures, app string, re
 			end = now // pending: its minutes after so far
 		}
 		if v.After, err = src.Figures(ctx, app, after[0], end); err != nil {
+			return nil, err
+		}
+		if v.DayBefore, err = src.Figures(ctx, app, after[0].Add(-24*time.Hour), end.Add(-24*time.Hour)); err != nil {
 			return nil, err
 		}
 		out[i] = r.JudgeRelease(app, v, now)

@@ -77,3 +77,25 @@ func TestReleaseSpans(t *testing.T) {
 		t.Errorf("HPerMinute = %v", got)
 	}
 }
+
+// TestReleaseAtTheDailyRise: a release at 9:00, when traffic rises and
+// requests fail more every day, is no regression when the same 15 minutes
+// a day earlier were as bad; one worse than both is.
+func TestReleaseAtTheDailyRise(t *testing.T) {
+	r := DefaultRules()
+	done := t0.Add(15 * time.Minute)
+	v := ReleaseVerdict{Release: Release{At: t0, Version: "v139"}, AfterEnd: done,
+		Before: figures(3000, 30, 180, 400, 0, 0), After: figures(6000, 240, 190, 420, 0, 0), DayBefore: figures(5800, 232, 185, 410, 0, 0)}
+	if got := r.JudgeRelease("shop", v, done); got.Verdict != VerdictNoChange {
+		t.Errorf("as a day earlier: %s %+v", got.Verdict, got.Changes)
+	}
+	v.After = figures(6000, 600, 190, 420, 0, 0) // 10%: worse than 4% a day earlier
+	if got := r.JudgeRelease("shop", v, done); got.Verdict != VerdictWorse {
+		t.Errorf("worse than a day earlier too: %s %+v", got.Verdict, got.Changes)
+	}
+	v.DayBefore = figures(20, 10, 185, 410, 0, 0) // too few requests then to say
+	v.After = figures(6000, 240, 190, 420, 0, 0)
+	if got := r.JudgeRelease("shop", v, done); got.Verdict != VerdictWorse {
+		t.Errorf("a day earlier too quiet to compare: %s %+v", got.Verdict, got.Changes)
+	}
+}

@@ -38,6 +38,7 @@ type release struct {
 	Verdict  string    `json:"verdict"`
 	Before   figures   `json:"before"`
 	After    figures   `json:"after"`
+	DayAgo   figures   `json:"day_before"` // the span after it, a day earlier
 	Changes  []change  `json:"changes"`
 	Rollback string    `json:"rollback,omitempty"` // the command, for a release that made things worse
 	Summary  string    `json:"summary"`
@@ -82,7 +83,8 @@ func (s *server) handleReleases(w http.ResponseWriter, r *http.Request) {
 		}
 		before, after := s.Rules.ReleaseSpans(app, v.Release, prev, next)
 		j := release{Version: v.Version, At: v.At.UTC(), User: v.User, Commit: v.Commit, Verdict: v.Verdict,
-			Before: s.figures(app, v.Before, before), After: s.figures(app, v.After, after), Changes: []change{}, Summary: v.Summary(app)}
+			Before: s.figures(app, v.Before, before), After: s.figures(app, v.After, after),
+			DayAgo: s.figures(app, v.DayBefore, [2]time.Time{after[0].Add(-24 * time.Hour), after[1].Add(-24 * time.Hour)}), Changes: []change{}, Summary: v.Summary(app)}
 		for _, c := range v.Changes {
 			j.Changes = append(j.Changes, change(c))
 		}
