@@ -27,6 +27,7 @@ type batches struct {
 	// (unknown).
 	unattributed, bad, unknown int
 	used                       int
+	seen                       []sighting // for the sightings, once each
 }
 
 func newBatches(received time.Time, key string) *batches {
@@ -71,7 +72,13 @@ func (h *Handler) addLogs(req *collogspb.ExportLogsServiceRequest, urlApp string
 	for _, rl := range req.GetResourceLogs() {
 		attrs := rl.GetResource().GetAttributes()
 		for _, sl := range rl.GetScopeLogs() {
-			o := resolve(urlApp, attrs, sl.GetScope().GetName())
+			o := h.keys.resolve(urlApp, attrs, sl.GetScope().GetName())
+			h.noteResource(bs, o.App, attrs, sl.GetScope().GetName())
+			var kinds uint8
+			for _, lr := range sl.GetLogRecords() {
+				kinds |= bodyKind(lr.GetBody())
+			}
+			noteBodies(bs, o.App, kinds)
 			if o.App == "" {
 				bs.unattributed += len(sl.GetLogRecords())
 				h.noteUnattributed(attrs)
@@ -80,7 +87,7 @@ func (h *Handler) addLogs(req *collogspb.ExportLogsServiceRequest, urlApp string
 			b := bs.batch(o.App)
 			b.Entries = slices.Grow(b.Entries, len(sl.GetLogRecords()))
 			for _, lr := range sl.GetLogRecords() {
-				if addRecord(b, o.forRecord(lr.GetAttributes()), lr, bs.received) {
+				if addRecord(b, h.keys.forRecord(o, lr.GetAttributes()), lr, bs.received) {
 					bs.used++
 				} else {
 					b.BadFrames++

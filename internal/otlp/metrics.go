@@ -112,10 +112,11 @@ func (h *Handler) addMetrics(req *colmetricspb.ExportMetricsServiceRequest, urlA
 	for _, rm := range req.GetResourceMetrics() {
 		attrs := rm.GetResource().GetAttributes()
 		for _, sm := range rm.GetScopeMetrics() {
-			o := resolve(urlApp, attrs, sm.GetScope().GetName())
+			o := h.keys.resolve(urlApp, attrs, sm.GetScope().GetName())
+			h.noteResource(bs, o.App, attrs, sm.GetScope().GetName())
 			for _, m := range sm.GetMetrics() {
 				n := points(m)
-				known, ok := knownMetrics[m.GetName()]
+				known, ok := h.keys.metrics[m.GetName()]
 				factor, unitOK := known.factor(m.GetUnit())
 				var dps []*metricspb.NumberDataPoint
 				switch {
@@ -124,7 +125,9 @@ func (h *Handler) addMetrics(req *colmetricspb.ExportMetricsServiceRequest, urlA
 				case m.GetSum() != nil:
 					dps = m.GetSum().GetDataPoints()
 				}
-				if !ok || !unitOK || len(dps) != n {
+				understood := ok && unitOK && len(dps) == n
+				bs.see(sighting{app: o.App, kind: sightMetric, name: m.GetName(), unit: m.GetUnit(), understood: understood})
+				if !understood {
 					bs.unknown += n
 					h.noteMetric(m.GetName(), m.GetUnit())
 					continue
@@ -138,7 +141,7 @@ func (h *Handler) addMetrics(req *colmetricspb.ExportMetricsServiceRequest, urlA
 				for _, dp := range dps {
 					dyno := o.Dyno
 					if dyno == "" {
-						dyno = first(dp.GetAttributes(), dynoKeys, validDyno)
+						dyno = h.keys.dynoOf(dp.GetAttributes())
 					}
 					v := value(dp) * factor
 					at := recordTime(dp.GetTimeUnixNano(), 0, bs.received)

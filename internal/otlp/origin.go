@@ -46,18 +46,18 @@ type Origin struct {
 
 // resolve reads the origin of a resource's records: the app from the URL
 // of an app-level drain (urlApp) when set, else from the resource.
-func resolve(urlApp string, attrs []*commonpb.KeyValue, scope string) Origin {
+func (k *keys) resolve(urlApp string, attrs []*commonpb.KeyValue, scope string) Origin {
 	o := Origin{App: urlApp}
 	if o.App == "" {
-		o.App = first(attrs, appKeys, func(v string) bool { return heroku.ValidApp(v) && !strings.HasPrefix(v, "heroku-") })
+		o.App = first(attrs, k.app, func(v string) bool { return heroku.ValidApp(v) && !strings.HasPrefix(v, "heroku-") })
 	}
-	o.Dyno = first(attrs, dynoKeys, validDyno)
-	o.ProcessType = first(attrs, processTypeKeys, validProcessType)
+	o.Dyno = k.dynoOf(attrs)
+	o.ProcessType = first(attrs, k.processType, validProcessType)
 	if o.ProcessType == "" {
 		o.ProcessType = processType(o.Dyno)
 	}
-	o.Release = first(attrs, releaseKeys, func(v string) bool { return v != "" && len(v) <= parse.MaxName })
-	o.Component = first(attrs, componentKeys, isComponent)
+	o.Release = first(attrs, k.release, func(v string) bool { return v != "" && len(v) <= parse.MaxName })
+	o.Component = first(attrs, k.component, isComponent)
 	if o.Component == "" && isComponent(scope) {
 		o.Component = scope
 	}
@@ -66,14 +66,14 @@ func resolve(urlApp string, attrs []*commonpb.KeyValue, scope string) Origin {
 
 // forRecord refines o with a log record's own attributes: its dyno and
 // component, never its app.
-func (o Origin) forRecord(attrs []*commonpb.KeyValue) Origin {
+func (k *keys) forRecord(o Origin, attrs []*commonpb.KeyValue) Origin {
 	if len(attrs) == 0 {
 		return o
 	}
-	if d := first(attrs, dynoKeys, validDyno); d != "" {
+	if d := k.dynoOf(attrs); d != "" {
 		o.Dyno, o.ProcessType = d, processType(d)
 	}
-	if c := first(attrs, componentKeys, isComponent); c != "" {
+	if c := first(attrs, k.component, isComponent); c != "" {
 		o.Component = c
 	}
 	return o

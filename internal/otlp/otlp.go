@@ -102,6 +102,8 @@ type Options struct {
 	// MaxInFlight caps the requests read at once (0 means DefaultMaxInFlight).
 	MaxInFlight int
 	BodyTimeout time.Duration // 0 means DefaultBodyTimeout
+	// Map names attribute keys and metrics read besides the built-in ones (OTLP_MAP).
+	Map Map
 }
 
 func (o *Options) validate() error {
@@ -134,6 +136,8 @@ type Handler struct {
 	slots       chan struct{}       // one token per request in flight
 	objects     *semaphore.Weighted // of maxObjectsInFlight
 	buffers     sync.Pool           // *bytes.Buffer for bodies
+	keys        *keys
+	sightings   *Sightings
 
 	mu    sync.Mutex
 	noted map[string]bool // unknown metrics and unattributed resources logged once; guarded by mu
@@ -149,7 +153,11 @@ func NewHandler(o Options) (*Handler, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	h := &Handler{secrets: auth.NewPasswords(o.Secrets...), sink: o.Sink, log: o.Logger, metrics: o.Metrics, now: o.Now,
+	k, err := newKeys(o.Map)
+	if err != nil {
+		return nil, fmt.Errorf("otlp: Options.Map: %w", err)
+	}
+	h := &Handler{keys: k, sightings: newSightings(), secrets: auth.NewPasswords(o.Secrets...), sink: o.Sink, log: o.Logger, metrics: o.Metrics, now: o.Now,
 		bodyTimeout: o.BodyTimeout, objects: semaphore.NewWeighted(maxObjectsInFlight), noted: map[string]bool{}}
 	if h.metrics == nil {
 		h.metrics = nopMetrics{}
@@ -300,6 +308,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, signal string, r
 		writeStatus(w, f, http.StatusRequestEntityTooLarge, err.Error())
 		return
 	}
+	h.sightings.add(received, bs.seen)
 	result, err := h.ingest(r.Context(), bs)
 	if err != nil {
 		h.metrics.Request(signal, "unavailable")

@@ -324,7 +324,7 @@ func TestResolveApp(t *testing.T) {
 		{[]*commonpb.KeyValue{str("service.name", "heroku-router")}, ""},
 		{[]*commonpb.KeyValue{str("heroku.app.id", "5b0f4c4e-8d6a-4a43-9a0e-3c8e1f2a7b9d")}, ""},
 	} {
-		if got := resolve("", tt.attrs, "").App; got != tt.want {
+		if got := defaultKeys(t).resolve("", tt.attrs, "").App; got != tt.want {
 			t.Errorf("app of %v = %q, want %q", tt.attrs, got, tt.want)
 		}
 	}
