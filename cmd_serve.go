@@ -85,7 +85,7 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	if err != nil {
 		return nil, err
 	}
-	oh, err := otlp.NewHandler(otlp.Options{Secrets: drainSecrets, Sink: pipe, Logger: log, Metrics: met.OTLP()})
+	oh, err := otlp.NewHandler(otlp.Options{Secrets: drainSecrets, Sink: pipe, Logger: log, Metrics: met.OTLP(), Map: cfg.OTLPMap})
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +100,8 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	}
 	reads := configuredChecks(st, checkList)
 	guard := auth.NewDashboard(dashPasswords, cfg.DashboardViewPassword, "dynowatch")
+	// What the OTLP intake of this web process has seen of Fir's shapes.
+	mux.Handle("GET /api/v1/otlp/sightings", guard.View(http.HandlerFunc(oh.ServeSightings)))
 	if err := api.Register(mux, api.Options{Store: reads, Alerts: al.engine, Rules: cfg.Rules, Guard: guard, Logger: log}); err != nil {
 		return nil, err
 	}

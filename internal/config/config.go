@@ -24,6 +24,7 @@ import (
 	"github.com/dynowatch/dynowatch/internal/duration"
 	"github.com/dynowatch/dynowatch/internal/endpoint"
 	"github.com/dynowatch/dynowatch/internal/heroku"
+	"github.com/dynowatch/dynowatch/internal/otlp"
 	"github.com/dynowatch/dynowatch/internal/redact"
 )
 
@@ -42,6 +43,8 @@ type Config struct {
 	DrainSecret           Secrets `envconfig:"DRAIN_SECRET" example:"3f9c2a7e41d0b6c8" secret:"true" desc:"Password of the drain URL. Several, comma-separated, are all accepted, so one can be rotated without breaking drains. Generated and kept in the embedded store when unset locally; required on Heroku."`
 	DashboardPassword     Secrets `envconfig:"DASHBOARD_PASSWORD" example:"b7e1d04c9a2f5e36" secret:"true" desc:"Basic-auth password of the dashboard and the /api/v1 API, which may also act: silence, acknowledge, delete (the user name is recorded in the audit log). Same local and Heroku behaviour as DRAIN_SECRET."`
 	DashboardViewPassword Secrets `envconfig:"DASHBOARD_VIEW_PASSWORD" example:"5d0e8a3c71f4b962" secret:"true" desc:"Read-only basic-auth password of the dashboard and the API: its holders see every page but no buttons, and what they post is refused. Unset: none."`
+
+	OTLPMap otlp.Map `envconfig:"OTLP_MAP" example:"app=my.app.attr,dyno=my.instance.attr,memory_rss_mb=my.mem.metric" desc:"Fir telemetry shapes dynowatch does not know yet, read without a release: FIELD=NAME pairs, comma-separated. FIELD app, dyno, process_type, release or component names a resource attribute key (tried before the built-in ones); memory_rss_mb, memory_quota_mb or cpu_percent names a metric. See Fir apps."`
 
 	DatabaseURL      string `envconfig:"DATABASE_URL" url:"postgres,postgresql" example:"postgres://user:pass@host:5432/db" secret:"true" platform:"true" desc:"Postgres to store in; Heroku Postgres sets it. Unset: an embedded database in the file DYNOWATCH_DB, locally only: on Heroku dynowatch refuses to start without it."`
 	DatabaseMaxConns int32  `envconfig:"DATABASE_MAX_CONNS" default:"5" example:"5" desc:"Connections each dyno opens to DATABASE_URL. Heroku plans cap connections, so keep it small."`

@@ -110,6 +110,8 @@ func TestLoadErrors(t *testing.T) {
 		{[]string{"DATABASE_MAX_CONNS=99999999999"}, []string{`DATABASE_MAX_CONNS="99999999999": too large a number`}},
 		{[]string{"DRAIN_SECRET=a:b"}, []string{"DRAIN_SECRET", "goes into a URL", "example: DRAIN_SECRET="}},
 		{[]string{"DRAIN_SECRET=a,,b"}, []string{"empty secret"}},
+		{[]string{"OTLP_MAP=colour=my.attr"}, []string{`OTLP_MAP="colour=my.attr": unknown field "colour"`, "example: OTLP_MAP=app=my.app.attr"}},
+		{[]string{"OTLP_MAP=app"}, []string{"no FIELD=NAME pair"}},
 		{[]string{"DASHBOARD_PASSWORD=ops-pw,old-pw", "DASHBOARD_VIEW_PASSWORD=old-pw"}, []string{`DASHBOARD_VIEW_PASSWORD="(redacted)": it is also one of DASHBOARD_PASSWORD's`, "example: DASHBOARD_VIEW_PASSWORD="}},
 		{[]string{"RETENTION_EVENTS=a month"}, []string{`RETENTION_EVENTS="a month": want a number and a unit`, "example: RETENTION_EVENTS=30d"}},
 		{[]string{"RETENTION_HOURLY_ROLLUPS=1m"}, []string{"at least 1h "}},
