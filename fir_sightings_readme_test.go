@@ -90,6 +90,18 @@ func TestREADMEFirSightingsAndMap(t *testing.T) {
 			t.Errorf("resource key %s not understood with OTLP_MAP=%s", k.Name, mapped[1])
 		}
 	}
+	// The dashboard's Fir page, linked from the nav, shows the same.
+	req, _ = http.NewRequest("GET", base+"/fir", nil)
+	req.SetBasicAuth("ops", "pw")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "my.mem.metric") || !strings.Contains(string(page), `<a href="/fir">`) {
+		t.Errorf("GET /fir: %d\n%s\nwant the page with my.mem.metric, linked from the nav", resp.StatusCode, page)
+	}
 	// Unauthenticated, the sightings are refused.
 	resp, err = http.Get(base + "/api/v1/otlp/sightings")
 	if err != nil {

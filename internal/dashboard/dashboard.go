@@ -16,6 +16,7 @@ import (
 	"github.com/dynowatch/dynowatch/internal/alert"
 	"github.com/dynowatch/dynowatch/internal/checks"
 	"github.com/dynowatch/dynowatch/internal/notify"
+	"github.com/dynowatch/dynowatch/internal/otlp"
 	"github.com/dynowatch/dynowatch/internal/store"
 )
 
@@ -52,6 +53,14 @@ type Options struct {
 	// only then do pages show buttons (optional: nil shows none). The
 	// buttons call the API, which checks the password again.
 	CanAct func(r *http.Request) bool
+	// Sightings are what the OTLP intake has seen of Fir apps' telemetry,
+	// for "/fir" (optional: nil shows none).
+	Sightings Sightings
+}
+
+// Sightings tells what the OTLP intake of this process has seen.
+type Sightings interface {
+	Sightings() otlp.SightingsReport
 }
 
 // silentAfter is how long without a message makes an app "silent" on the overview.
@@ -59,7 +68,8 @@ const silentAfter = 15 * time.Minute
 
 // Register mounts the pages on mux, behind o.Auth: the overview at "/", an
 // app's charts and events at "/apps/{app}", "/checks", "/alerts", an
-// incident's timeline at "/alerts/{id}" and "/audit"; and, without it,
+// incident's timeline at "/alerts/{id}", "/audit" and what Fir apps' telemetry
+// looked like at "/fir"; and, without it,
 // uPlot and our scripts at "/static/{file}".
 func Register(mux *http.ServeMux, o Options) error {
 	switch {
@@ -90,6 +100,7 @@ func Register(mux *http.ServeMux, o Options) error {
 	mux.Handle("GET /alerts", o.Auth(http.HandlerFunc(d.handleAlerts)))
 	mux.Handle("GET /alerts/{id}", o.Auth(http.HandlerFunc(d.handleTimeline)))
 	mux.Handle("GET /audit", o.Auth(http.HandlerFunc(d.handleAudit)))
+	mux.Handle("GET /fir", o.Auth(http.HandlerFunc(d.handleFir)))
 	// uPlot and our chart script hold nothing secret; serving them without
 	// the password lets browsers and proxies cache them.
 	mux.Handle("GET /static/{file}", a)
