@@ -72,3 +72,25 @@ func FuzzIntake(f *testing.F) {
 		}
 	})
 }
+
+// OTLP_MAP's reader never panics, and what it accepts it writes back as a
+// value it reads the same.
+func FuzzMapDecode(f *testing.F) {
+	for _, s := range []string{"", "app=my.app.attr,dyno=my.instance.attr,memory_rss_mb=my.mem.metric", " dyno = a ,,cpu_percent=c",
+		"app", "app=", "colour=x", "app=a b", "memory_rss_mb=m,cpu_percent=m", "release=v=1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var m Map
+		if m.Decode(s) != nil {
+			return
+		}
+		var again Map
+		if err := again.Decode(m.String()); err != nil || again.String() != m.String() {
+			t.Fatalf("%q reads as %q, which reads as %q (%v)", s, m.String(), again.String(), err)
+		}
+		if _, err := newKeys(m); err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 )
@@ -38,7 +39,7 @@ func (m *Map) Decode(value string) error {
 		switch {
 		case !ok || name == "":
 			return fmt.Errorf("%q is no FIELD=NAME pair; want such as %q", pair, mapExample)
-		case len(name) > 255 || strings.ContainsAny(name, " \t\"="):
+		case len(name) > 255 || strings.ContainsAny(name, "\"=") || strings.IndexFunc(name, unicode.IsSpace) >= 0:
 			return fmt.Errorf("%q: a name is up to 255 characters, no spaces, quotes or '='; want such as %q", name, mapExample)
 		case slices.Contains(attrFields, field):
 			if m.Attrs == nil {
