@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -190,5 +191,30 @@ func TestAddErrors(t *testing.T) {
 	}
 	if c := api.creates(); len(c) != 0 {
 		t.Errorf("failed adds created %q", c)
+	}
+}
+
+// TestOverviewAddBox: a running dynowatch's overview shows both ways in,
+// with its public URL and drain secret: the Cedar drain URL, and the Fir
+// telemetry drain with the secret as bearer token in its headers.
+func TestOverviewAddBox(t *testing.T) {
+	t.Parallel()
+	base, _, _ := startServer(t, map[string]string{"DRAIN_SECRET": "old,s3cret", "DASHBOARD_PASSWORD": "dash-pw", "DYNOWATCH_URL": "https://dw.example.com"})
+	req, _ := http.NewRequest("GET", base+"/", nil)
+	req.SetBasicAuth("ana", "dash-pw")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	page := html.UnescapeString(string(b))
+	for _, want := range []string{
+		"heroku drains:add https://dynowatch:s3cret@dw.example.com/drain/APP -a APP",
+		`heroku telemetry:add https://dw.example.com/otlp/APP --app APP --signals logs,metrics --transport http --headers '{"Authorization":"Bearer s3cret"}'`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("overview lacks %s", want)
+		}
 	}
 }
