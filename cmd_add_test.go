@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -216,5 +217,28 @@ func TestOverviewAddBox(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("overview lacks %s", want)
 		}
+	}
+}
+
+// TestREADMEAddExample runs the README's `dynowatch add` examples as the
+// dyno of my-dynowatch would (DYNOWATCH_URL and DRAIN_SECRET set, the API
+// key from --env) against the fake Platform API, and compares each output
+// with the README's.
+func TestREADMEAddExample(t *testing.T) {
+	t.Parallel()
+	m := regexp.MustCompile(`(?m)^    \$ heroku run -a my-dynowatch --env "HEROKU_API_KEY=\$\(heroku auth:token\)" -- dynowatch (add [^\n]*)\n((?:    [^$\n][^\n]*\n)+)`).FindAllStringSubmatch(readme(t), -1)
+	if len(m) != 3 {
+		t.Fatalf("README.md shows %d `dynowatch add` examples with their output, want 3 (Cedar, Fir, Fir --apply)", len(m))
+	}
+	api, apiURL := startFakePlatformAPI(t)
+	env := []string{"HEROKU_API_KEY=HRKU-good", "HEROKU_API_URL=" + apiURL, "DYNOWATCH_URL=https://my-dynowatch.herokuapp.com", "DRAIN_SECRET=s3cret"}
+	for _, ex := range m {
+		stdout, stderr, code := runMain(t, env, "", strings.Fields(ex[1])...)
+		if want := strings.ReplaceAll(ex[2], "\n    ", "\n")[4:]; code != 0 || stdout != want {
+			t.Errorf("dynowatch %s: exit %d, stdout:\n%s\nwant the README's:\n%s\nstderr: %s", ex[1], code, stdout, want, stderr)
+		}
+	}
+	if got := api.creates(); len(got) != 1 || !strings.HasPrefix(got[0], "POST /telemetry-drains ") {
+		t.Errorf("the README's examples made %q, want the one telemetry drain of --apply", got)
 	}
 }
