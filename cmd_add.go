@@ -44,6 +44,10 @@ func runAdd(ctx context.Context, cfg *config.Config, args []string, stdout, stde
 	if cfg.HerokuAPIKey == "" {
 		return errors.New("dynowatch add needs config var HEROKU_API_KEY (example: HEROKU_API_KEY=$(heroku authorizations:create -S -d dynowatch) dynowatch add my-app)")
 	}
+	if strings.ContainsAny(cfg.HerokuAPIKey, " \t\r\n") {
+		// A key pasted with its newline makes every request fail obscurely.
+		return errors.New("config var HEROKU_API_KEY contains white space; check it (example: HEROKU_API_KEY=$(heroku auth:token))")
+	}
 	base := publicURL(cfg)
 	secret := "$DRAIN_SECRET" // printed commands take it from the shell, as the README says
 	if apply {
