@@ -25,7 +25,7 @@ const (
 	Fir   = "fir"
 )
 
-// Signals is what a telemetry drain sends dynowatch: it reads logs and
+// signals is what a telemetry drain sends dynowatch: it reads logs and
 // metrics; traces would only be counted.
 var signals = []string{"logs", "metrics"}
 
@@ -44,11 +44,10 @@ type Client struct {
 	HTTP   *http.Client // sends the requests
 }
 
-// App is what Plan needs of an app.
+// App is what dynowatch add needs of an app.
 type App struct {
-	ID         string
-	Name       string
-	Generation string // Cedar or Fir
+	ID         string // a telemetry drain's owner is the app's id, not its name
+	Generation string // Cedar or Fir, or a generation yet unknown
 }
 
 // App reads app (a name or an id). An app whose answer names no generation
@@ -56,7 +55,6 @@ type App struct {
 func (c *Client) App(ctx context.Context, app string) (App, error) {
 	var body struct {
 		ID         string `json:"id"`
-		Name       string `json:"name"`
 		Generation *struct {
 			Name string `json:"name"`
 		} `json:"generation"`
@@ -64,7 +62,7 @@ func (c *Client) App(ctx context.Context, app string) (App, error) {
 	if err := c.do(ctx, http.MethodGet, "/apps/"+url.PathEscape(app), nil, &body); err != nil {
 		return App{}, fmt.Errorf("reading app %s: %w", app, err)
 	}
-	a := App{ID: body.ID, Name: body.Name, Generation: Cedar}
+	a := App{ID: body.ID, Generation: Cedar}
 	if body.Generation != nil {
 		a.Generation = body.Generation.Name
 	}
