@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -50,8 +51,11 @@ func TestOverview(t *testing.T) {
 		`<td><a href="/apps/shop">shop</a></td>`, `<td class="state alerting">alerting</td>`, `<td>1m ago</td>`, `<td class="num">20</td>`, `<td class="num">10.0</td>`,
 		`<td><a href="/apps/quiet-app">quiet-app</a></td>`, `<td class="state silent">silent</td>`,
 		`heroku drains:add https://dynowatch:s3cret@dw.example.com/drain/APP -a APP`,
+		// What the browser shows, quotes unescaped, is what the user pastes.
+		`heroku telemetry:add https://dw.example.com/otlp/APP --app APP --signals logs,metrics --transport http --headers '{"Authorization":"Bearer s3cret"}'`,
+		`dynowatch add APP`,
 	} {
-		if !strings.Contains(page, want) {
+		if !strings.Contains(html.UnescapeString(page), want) {
 			t.Errorf("overview lacks %s", want)
 		}
 	}
