@@ -110,9 +110,9 @@ func AssessCoverage(app string, f CoverageFacts, now time.Time) Coverage {
 	}
 
 	drops := CoverageItem{Name: "drops", OK: f.L10Lines == 0,
-		Say: fmt.Sprintf("no L10 drops in 24 h; %d batches with a Logplex-Msg-Count gap since first seen", f.CountMismatches)}
+		Say: fmt.Sprintf("no L10 drops in 24 h; Logplex-Msg-Count gaps since first seen: %d", f.CountMismatches)}
 	if f.L10Lines > 0 {
-		drops.Say = fmt.Sprintf("Logplex dropped %d messages in 24 h (%d L10 lines): the drain could not keep up or a dyno logged in a burst; %d batches with a Logplex-Msg-Count gap since first seen",
+		drops.Say = fmt.Sprintf("Logplex dropped %d messages in 24 h (L10 notices: %d), as the drain could not keep up or a dyno logged in a burst; Logplex-Msg-Count gaps since first seen: %d",
 			f.L10Dropped, f.L10Lines, f.CountMismatches)
 		drops.Fix = "log less (or less at once) from the app, or run more web dynos of dynowatch"
 	}
