@@ -86,6 +86,26 @@ func (s *Store) Coverage(ctx context.Context, app string, now time.Time) (alert.
 			}
 		}
 	}
+	// The hourly rows start on the hour: the minutes of that hour, while
+	// they are kept, tell the minute.
+	for _, r := range []struct {
+		first *time.Time
+		sql   string
+	}{
+		{&f.RouterFirst, `SELECT min(minute) FROM rollups_minute WHERE app = $1 AND minute >= $2 AND minute < $3`},
+		{&f.RuntimeFirst, `SELECT min(minute) FROM samples_minute WHERE app = $1 AND minute >= $2 AND minute < $3 AND kind = 'runtime_metrics' AND source LIKE '%.%'`},
+	} {
+		if r.first.IsZero() {
+			continue
+		}
+		var m sql.NullInt64
+		if err := s.q.queryRow(ctx, r.sql, app, r.first.Unix(), r.first.Unix()+3600).Scan(&m); err != nil {
+			return f, fmt.Errorf("store: coverage of %s: first minute: %w", app, err)
+		}
+		if m.Valid {
+			*r.first = time.Unix(m.Int64, 0).UTC()
+		}
+	}
 	lines, err := queryAll(ctx, s.q, func(r row) (l string, err error) { return l, r.Scan(&l) },
 		`SELECT line FROM events WHERE app = $1 AND code = 'L10' AND time_us >= $2 ORDER BY id DESC LIMIT $3`,
 		app, micros(now.Add(-alert.CoverageWindow)), maxL10Lines)

@@ -33,7 +33,7 @@ func TestCoverage(t *testing.T) {
 		routerFrom := now.Add(-26 * time.Hour).Truncate(time.Hour)
 		rs := []store.Rollup{rollup("shop", "web.1", routerFrom, 20), rollup("shop", "web.1", now.Add(-time.Minute).Truncate(time.Minute), 30)}
 		ss := []store.SampleRollup{
-			{App: "shop", Kind: "runtime_metrics", Source: "web.1", Minute: now.Add(-5 * time.Hour).Truncate(time.Minute), Values: map[string]float64{"memory_rss_mb": 300}},
+			{App: "shop", Kind: "runtime_metrics", Source: "web.1", Minute: now.Add(-5*time.Hour + 7*time.Minute), Values: map[string]float64{"memory_rss_mb": 300}},
 			{App: "shop", Kind: "runtime_metrics", Source: "web.1", Minute: now.Add(-2 * time.Minute).Truncate(time.Minute), Values: map[string]float64{"memory_rss_mb": 310}},
 			{App: "shop", Kind: "postgres_metrics", Source: "HEROKU_POSTGRESQL_SILVER", Minute: now.Add(-3 * time.Minute).Truncate(time.Minute), Values: map[string]float64{"active-connections": 4}},
 			{App: "fir-shop", Kind: "runtime_metrics", Source: "web-1234abcde-123ab", Minute: now.Add(-2 * time.Minute).Truncate(time.Minute), Values: map[string]float64{"memory_rss_mb": 100}},
@@ -52,7 +52,7 @@ func TestCoverage(t *testing.T) {
 		if !f.RouterFirst.Equal(routerFrom) || !f.RouterLast.Equal(now.Add(-time.Minute).Truncate(time.Minute)) {
 			t.Errorf("router %v … %v, want %v … %v", f.RouterFirst, f.RouterLast, routerFrom, now.Add(-time.Minute).Truncate(time.Minute))
 		}
-		if !f.RuntimeFirst.Equal(now.Add(-5*time.Hour).Truncate(time.Hour)) || !f.RuntimeLast.Equal(now.Add(-2*time.Minute).Truncate(time.Minute)) {
+		if !f.RuntimeFirst.Equal(now.Add(-5*time.Hour+7*time.Minute)) /* the minute, not the hourly row's hour */ || !f.RuntimeLast.Equal(now.Add(-2*time.Minute).Truncate(time.Minute)) {
 			t.Errorf("runtime %v … %v", f.RuntimeFirst, f.RuntimeLast)
 		}
 		if !f.FirLast.IsZero() || len(f.Addons) != 1 || f.Addons["postgres_metrics"].IsZero() {
