@@ -107,7 +107,7 @@ func (s *Store) Coverage(ctx context.Context, app string, now time.Time) (alert.
 		}
 	}
 	lines, err := queryAll(ctx, s.q, func(r row) (l string, err error) { return l, r.Scan(&l) },
-		`SELECT line FROM events WHERE app = $1 AND code = 'L10' AND time_us >= $2 ORDER BY id DESC LIMIT $3`,
+		`SELECT line FROM events WHERE app = $1 AND kind = 'logplex_error' AND time_us >= $2 AND code = 'L10' ORDER BY id DESC LIMIT $3`, // events_app_kind_time
 		app, micros(now.Add(-alert.CoverageWindow)), maxL10Lines)
 	if err != nil {
 		return f, fmt.Errorf("store: coverage of %s: L10 lines: %w", app, err)
