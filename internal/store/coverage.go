@@ -11,9 +11,10 @@ import (
 	"github.com/dynowatch/dynowatch/internal/parse"
 )
 
-// coverageRecent is how far back the minute tables are read for what the
-// hourly fold has not reached yet; older minutes are in the hourly tables.
-const coverageRecent = 3 * time.Hour
+// coverageRecent is how far back the minute tables are read: the hourly
+// rows hold the rest (the web dynos fold closed minutes into them every
+// minute), to the hour.
+const coverageRecent = time.Hour
 
 // maxL10Lines bounds the L10 lines read for one coverage.
 const maxL10Lines = 1000
