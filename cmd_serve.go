@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -135,7 +136,14 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	page := *base // the dashboard is behind its password: it shows the drain URL whole
 	page.User = url.UserPassword("dynowatch", drainSecrets[len(drainSecrets)-1])
 	page.Path = "/drain/APP"
-	if err := dashboard.Register(mux, dashboard.Options{Store: reads, Rules: cfg.Rules, Logger: log, Auth: guard.View, CanAct: auth.CanAct, DrainURL: page.String()}); err != nil {
+	fir := *base
+	fir.Path = "/otlp/APP"
+	firHeaders, err := json.Marshal(map[string]string{"Authorization": "Bearer " + drainSecrets[len(drainSecrets)-1]})
+	if err != nil {
+		return nil, err
+	}
+	if err := dashboard.Register(mux, dashboard.Options{Store: reads, Rules: cfg.Rules, Logger: log, Auth: guard.View, CanAct: auth.CanAct,
+		DrainURL: page.String(), TelemetryURL: fir.String(), TelemetryHeaders: string(firHeaders)}); err != nil {
 		return nil, err
 	}
 	shown := drainSecrets[len(drainSecrets)-1]

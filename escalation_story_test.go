@@ -124,7 +124,7 @@ func (s *story) tierOf(key string) int {
 }
 
 // An alert acknowledged before its second tier is due is not reminded of
-// and escalates to nobody; its ack and its resolution go to the webhook,
+// and escalates to nobody; the ack and the resolution go to the webhook,
 // the one channel that heard it fire.
 func TestStoryAckedBeforeTier2NeverEscalates(t *testing.T) {
 	t.Parallel()
@@ -146,8 +146,8 @@ func TestStoryAckedBeforeTier2NeverEscalates(t *testing.T) {
 }
 
 // An alert nobody acknowledges reaches ntfy ten minutes after it fired,
-// not before; acked then, PagerDuty never hears of it, and the resolution
-// goes to the webhook and ntfy, which heard it fire.
+// not before; acked then, PagerDuty never hears of it, and the ack and the
+// resolution go to the webhook and ntfy, which heard it fire.
 func TestStoryUnackedEscalatesUntilAcked(t *testing.T) {
 	t.Parallel()
 	eachStoreOf(t, func(t *testing.T, st *store.Store) {
@@ -171,7 +171,7 @@ func TestStoryUnackedEscalatesUntilAcked(t *testing.T) {
 			t.Fatalf("ack: %d %s", code, body)
 		}
 		s.r15For(time.Hour)
-		p.expect(t, "ntfy firing", "ntfy acknowledged") // who heard it fire hears who is on it
+		p.expect(t, "ntfy firing", "ntfy acknowledged")
 		s.log("shop", "app[web.1]: still here")
 		s.advance(10 * time.Minute)
 		s.expect("firing shop r15 R15", "acknowledged shop r15 R15", "resolved shop r15 R15")

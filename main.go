@@ -68,6 +68,7 @@ Usage:
   dynowatch config                 print the configuration read from config vars
   dynowatch alert test             send a test notification through every configured channel
   dynowatch tail --app NAME        follow an app through a Platform API log session (no drain needed)
+  dynowatch add APP [--apply]      print (or create) the drain that sends APP's logs here, Cedar or Fir
   dynowatch loadgen -url URL ...   post realistic Logplex batches to a drain and measure it
 
 Configuration comes from config vars (environment variables); see README.md.
@@ -101,7 +102,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 			fmt.Fprint(stderr, usage)
 			return usageError("dynowatch %s takes no arguments, got %q", cmd, rest[0])
 		}
-	case "replay", "config", "alert", "tail":
+	case "replay", "config", "alert", "tail", "add":
 	default:
 		fmt.Fprint(stderr, usage)
 		return usageError("unknown command %q", cmd)
@@ -137,6 +138,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	case "tail":
 		// stdout carries the messages as JSON: the logs go to stderr.
 		return runTail(ctx, cfg, newLogger(stderr, cfg.OnHeroku()), rest, stdout, stderr)
+	case "add":
+		return runAdd(ctx, cfg, rest, stdout, stderr)
 	}
 	return runApp(ctx, cfg, rules, checkList, log, roles{web: true, worker: true})
 }

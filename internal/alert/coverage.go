@@ -64,7 +64,7 @@ func AssessCoverage(app string, f CoverageFacts, now time.Time) Coverage {
 	switch {
 	case f.LastMessage.IsZero():
 		add(CoverageItem{Name: "drain", OK: false, Say: "no live drain: only replayed lines so far",
-			Fix: fmt.Sprintf("heroku drains:add https://dynowatch:$DRAIN_SECRET@<your-dynowatch>.herokuapp.com/drain/%s -a %s", app, app)})
+			Fix: fmt.Sprintf("dynowatch add %s   # prints the drain (Cedar) or telemetry drain (Fir) to add", app)})
 	case now.Sub(f.LastMessage) > DrainStoppedAfter:
 		add(CoverageItem{Name: "drain", OK: false, Since: opt(f.FirstSeen), Last: opt(f.LastMessage),
 			Say: fmt.Sprintf("the drain stopped: no line for %s after it used to send", now.Sub(f.LastMessage).Truncate(time.Minute)),

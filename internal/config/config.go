@@ -126,8 +126,8 @@ type Config struct {
 	TeamsRules           List     `envconfig:"TEAMS_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent to Teams, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
 	TeamsStormCap        StormCap `envconfig:"TEAMS_STORM_CAP" default:"30 per 5m" example:"10 per 5m" desc:"New incidents sent to Teams at most, as N per duration; more collapse into one summary with the dashboard link. off: no cap. See Routing."`
 	MetricsPublic        bool     `envconfig:"METRICS_PUBLIC" default:"false" example:"true" desc:"Serve /metrics (Prometheus) without the dashboard password."`
-	HerokuAPIKey         string   `envconfig:"HEROKU_API_KEY" example:"HRKU-0123abcd-…" secret:"true" desc:"Heroku API key (heroku authorizations:create) for pull mode: dynowatch tail and TAIL_APPS."`
-	HerokuAPIURL         string   `envconfig:"HEROKU_API_URL" url:"http,https" default:"https://api.heroku.com" example:"https://api.heroku.com" desc:"Heroku Platform API, for pull mode."`
+	HerokuAPIKey         string   `envconfig:"HEROKU_API_KEY" example:"HRKU-0123abcd-…" secret:"true" desc:"Heroku API key (heroku authorizations:create) for pull mode (dynowatch tail and TAIL_APPS) and dynowatch add."`
+	HerokuAPIURL         string   `envconfig:"HEROKU_API_URL" url:"http,https" default:"https://api.heroku.com" example:"https://api.heroku.com" desc:"Heroku Platform API, for pull mode and dynowatch add."`
 	TailApps             List     `envconfig:"TAIL_APPS" example:"my-app,my-other-app" desc:"Apps the worker follows through Platform API log sessions, for apps where a drain can't be added (needs HEROKU_API_KEY)."`
 	HeartbeatURL         string   `envconfig:"HEARTBEAT_URL" url:"http,https" example:"https://hc-ping.com/your-uuid" secret:"true" desc:"Pinged (GET) every minute by a worker: point an outside dead-man's switch at it to hear when dynowatch itself stops."`
 	Timezone             string   `envconfig:"ALERT_TIMEZONE" default:"UTC" example:"Europe/Zurich" desc:"Time zone of the times in alert messages (an IANA name)."`

@@ -34,7 +34,7 @@ func mustServe(t *testing.T, st Store, now time.Time) (get func(path string) (in
 		})
 	}
 	if err := Register(mux, Options{Store: st, Rules: alert.DefaultRules(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: auth,
-		DrainURL: "https://dynowatch:s3cret@dw.example.com/drain/APP", Now: func() time.Time { return now }}); err != nil {
+		DrainURL: "https://dynowatch:s3cret@dw.example.com/drain/APP", TelemetryURL: "https://dw.example.com/otlp/APP", TelemetryHeaders: `{"Authorization":"Bearer s3cret"}`, Now: func() time.Time { return now }}); err != nil {
 		t.Fatal(err)
 	}
 	return func(path string) (int, string) {

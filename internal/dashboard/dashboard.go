@@ -48,7 +48,12 @@ type Options struct {
 	Logger   *slog.Logger
 	Auth     func(http.Handler) http.Handler // either dashboard password
 	DrainURL string                          // the drain URL to paste, with APP for the app's name
-	Now      func() time.Time                // optional
+	// TelemetryURL is a Fir app's telemetry drain endpoint, with APP for the
+	// app's name, and TelemetryHeaders the JSON of its --headers, which
+	// carry the drain secret (a Fir drain has no URL password).
+	TelemetryURL     string
+	TelemetryHeaders string
+	Now              func() time.Time // optional
 	// CanAct tells whether a request came with the password that may act:
 	// only then do pages show buttons (optional: nil shows none). The
 	// buttons call the API, which checks the password again.
@@ -119,7 +124,10 @@ type overview struct {
 	ChecksUp   int
 	ChecksDown int
 	DrainURL   string
-	Now        time.Time
+	// TelemetryURL and TelemetryHeaders are Options'.
+	TelemetryURL     string
+	TelemetryHeaders string
+	Now              time.Time
 }
 
 // handleOverview handles "GET /": every app with its state, last log, the
@@ -144,7 +152,7 @@ func (d *dashboard) handleOverview(w http.ResponseWriter, r *http.Request) {
 			firing[a.App]++
 		}
 	}
-	page := overview{DrainURL: d.DrainURL, Now: now}
+	page := overview{DrainURL: d.DrainURL, TelemetryURL: d.TelemetryURL, TelemetryHeaders: d.TelemetryHeaders, Now: now}
 	for _, a := range apps {
 		ws, err := d.Store.WindowStats(ctx, a.Name, now.Add(-5*time.Minute), now)
 		if err != nil {

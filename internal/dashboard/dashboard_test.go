@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -52,8 +53,11 @@ func TestOverview(t *testing.T) {
 		`heroku drains:add https://dynowatch:s3cret@dw.example.com/drain/APP -a APP`,
 		// shop sends router lines but no metrics; quiet-app nothing but its drain's first batch.
 		`<td class="coverage partial"><a href="/apps/shop#coverage"`, `<td class="coverage blind"><a href="/apps/quiet-app#coverage"`,
+		// What the browser shows, quotes unescaped, is what the user pastes.
+		`heroku telemetry:add https://dw.example.com/otlp/APP --app APP --signals logs,metrics --transport http --headers '{"Authorization":"Bearer s3cret"}'`,
+		`dynowatch add APP`,
 	} {
-		if !strings.Contains(page, want) {
+		if !strings.Contains(html.UnescapeString(page), want) {
 			t.Errorf("overview lacks %s", want)
 		}
 	}

@@ -1,0 +1,183 @@
+// Package onboard points a Heroku app's logs at dynowatch: a log drain for a
+// Cedar app, a telemetry drain for a Fir app, chosen by the app's generation
+// as the Platform API reports it.
+package onboard
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/dynowatch/dynowatch/internal/logsession"
+	"github.com/dynowatch/dynowatch/internal/redact"
+)
+
+// Generations of the Heroku platform, as GET /apps/{app} names them.
+const (
+	Cedar = "cedar"
+	Fir   = "fir"
+)
+
+// signals is what a telemetry drain sends dynowatch: it reads logs and
+// metrics; traces would only be counted.
+var signals = []string{"logs", "metrics"}
+
+const (
+	apiTimeout = 30 * time.Second
+	// version=3.sdk is the variant the Heroku CLI asks for when it reads an
+	// app's generation and creates telemetry drains.
+	accept    = "application/vnd.heroku+json; version=3.sdk"
+	userAgent = "dynowatch-onboard"
+)
+
+// Client talks to the Platform API with one API key.
+type Client struct {
+	APIURL string       // Platform API base URL, without a trailing slash (HEROKU_API_URL)
+	APIKey string       // HEROKU_API_KEY
+	HTTP   *http.Client // sends the requests
+}
+
+// App is what dynowatch add needs of an app.
+type App struct {
+	ID         string // a telemetry drain's owner is the app's id, not its name
+	Generation string // Cedar or Fir, or a generation yet unknown
+}
+
+// App reads app (a name or an id). An app whose answer names no generation
+// is a Cedar app: every app was, before Fir.
+func (c *Client) App(ctx context.Context, app string) (App, error) {
+	var body struct {
+		ID         string `json:"id"`
+		Generation *struct {
+			Name string `json:"name"`
+		} `json:"generation"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/apps/"+url.PathEscape(app), nil, &body); err != nil {
+		return App{}, fmt.Errorf("reading app %s: %w", app, err)
+	}
+	a := App{ID: body.ID, Generation: Cedar}
+	if body.Generation != nil {
+		a.Generation = body.Generation.Name
+	}
+	if a.ID == "" {
+		return App{}, fmt.Errorf("reading app %s: the API's answer has no id", app)
+	}
+	return a, nil
+}
+
+// LogDrain is a created log drain.
+type LogDrain struct {
+	ID    string `json:"id"`
+	Token string `json:"token"`
+}
+
+// AddLogDrain adds a log drain posting to drainURL to a Cedar app.
+func (c *Client) AddLogDrain(ctx context.Context, app, drainURL string) (LogDrain, error) {
+	var d LogDrain
+	err := c.do(ctx, http.MethodPost, "/apps/"+url.PathEscape(app)+"/log-drains", map[string]string{"url": drainURL}, &d)
+	if err != nil {
+		return LogDrain{}, fmt.Errorf("adding log drain %s to %s: %w", redact.URL(drainURL), app, err)
+	}
+	return d, nil
+}
+
+// TelemetryDrain is a created telemetry drain.
+type TelemetryDrain struct {
+	ID      string   `json:"id"`
+	Signals []string `json:"signals"`
+}
+
+// telemetryDrainRequest is the body of POST /telemetry-drains, as
+// `heroku telemetry:add --transport http` sends it.
+type telemetryDrainRequest struct {
+	Owner struct {
+		Type string `json:"type"`
+		ID   string `json:"id"`
+	} `json:"owner"`
+	Signals  []string `json:"signals"`
+	Exporter struct {
+		Type     string            `json:"type"`
+		Endpoint string            `json:"endpoint"`
+		Headers  map[string]string `json:"headers"`
+	} `json:"exporter"`
+}
+
+// AddTelemetryDrain adds an OTLP/HTTP telemetry drain of logs and metrics
+// to the Fir app of id appID, sending headers with every export.
+func (c *Client) AddTelemetryDrain(ctx context.Context, appID, endpoint string, headers map[string]string) (TelemetryDrain, error) {
+	var req telemetryDrainRequest
+	req.Owner.Type, req.Owner.ID = "app", appID
+	req.Signals = signals
+	req.Exporter.Type, req.Exporter.Endpoint, req.Exporter.Headers = "otlphttp", endpoint, headers
+	var d TelemetryDrain
+	if err := c.do(ctx, http.MethodPost, "/telemetry-drains", req, &d); err != nil {
+		return TelemetryDrain{}, fmt.Errorf("adding telemetry drain %s to app %s: %w", endpoint, appID, err)
+	}
+	return d, nil
+}
+
+// do sends one API request and decodes its answer into out. Error answers
+// become *logsession.APIError, so errors.Is tells a bad key
+// (logsession.ErrUnauthorized) and a missing app (logsession.ErrNoApp).
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	endpoint := strings.TrimRight(c.APIURL, "/") + path
+	req, err := http.NewRequestWithContext(ctx, method, endpoint, body)
+	if err != nil {
+		return fmt.Errorf("bad request to %s", redact.URL(endpoint))
+	}
+	req.Header.Set("Authorization", "Bearer "+c.APIKey)
+	req.Header.Set("Accept", accept)
+	req.Header.Set("User-Agent", userAgent)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return redact.Error(err, redact.URL(endpoint))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		e := &logsession.APIError{Status: resp.StatusCode}
+		var eb struct {
+			ID      string `json:"id"`
+			Message string `json:"message"`
+		}
+		if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&eb) == nil {
+			e.ID = clip(eb.ID, 40)
+			e.Message = clip(redact.NewScrubber(c.APIKey).Scrub(eb.Message), 200)
+		}
+		return e
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out); err != nil {
+		return fmt.Errorf("reading the API's answer to %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// clip shortens s to at most n bytes.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+// ErrGeneration is an app of a generation dynowatch does not know.
+var ErrGeneration = errors.New("unknown Heroku generation")
