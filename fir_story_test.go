@@ -142,4 +142,10 @@ func TestStoryFirMemoryMetricsWarnLikeRuntimeMetrics(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(body, `"dyno":"`+firDyno+`"`) {
 		t.Errorf("memory_rss_mb series: %d %s", code, body)
 	}
+	// Its coverage counts the telemetry drain's metrics as Fir's, and asks
+	// for no labs:enable, which Fir has no use for.
+	code, body = s.call("GET", "/api/v1/apps/fir-shop/coverage", "")
+	if code != http.StatusOK || !strings.Contains(body, `{"name":"fir","ok":true,`) || strings.Contains(body, "labs:enable") {
+		t.Errorf("coverage: %d %s", code, body)
+	}
 }

@@ -33,6 +33,7 @@ type Store interface {
 	LatestChecks(ctx context.Context) ([]checks.Result, error)
 	CheckUptime(ctx context.Context, name string, from, to time.Time) (store.Uptime, error)
 	DynoMemory(ctx context.Context, app string, now time.Time) ([]alert.DynoMemory, error)
+	Coverage(ctx context.Context, app string, now time.Time) (alert.CoverageFacts, error)
 	alert.ReleaseFigures
 }
 
@@ -81,6 +82,7 @@ func Register(mux *http.ServeMux, o Options) error {
 	mux.Handle("GET /api/v1/apps/{app}/series", read(s.handleSeries))
 	mux.Handle("GET /api/v1/apps/{app}/dynos", read(s.handleDynos))
 	mux.Handle("GET /api/v1/apps/{app}/releases", read(s.handleReleases))
+	mux.Handle("GET /api/v1/apps/{app}/coverage", read(s.handleCoverage))
 	mux.Handle("DELETE /api/v1/apps/{app}", act(s.handleDeleteApp))
 	mux.Handle("GET /api/v1/alerts", read(s.handleAlerts))
 	mux.Handle("POST /api/v1/alerts/{key}/ack", act(s.handleAck))

@@ -95,6 +95,8 @@ type appPage struct {
 	Silences []alert.Silence // the silences in force of the app
 	CanAct   bool
 	AppScope []scope // silence this app
+	// What dynowatch sees of the app, and what to turn on for the rest.
+	Coverage alert.Coverage
 }
 
 // appAlerts is how many of an app's latest alert episodes its page shows.
@@ -154,6 +156,16 @@ func (d *dashboard) handleApp(w http.ResponseWriter, r *http.Request) {
 	var events, dynoErrors []store.Event
 	var marks []marker
 	var dynos []alert.DynoMemory
+	var coverage alert.CoverageFacts
+	wg.Go(func() {
+		cf, err := d.Store.Coverage(ctx, app, now)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil && first == nil {
+			first = err
+		}
+		coverage = cf
+	})
 	wg.Go(func() {
 		ds, err := d.Store.DynoMemory(ctx, app, now)
 		mu.Lock()
@@ -179,7 +191,7 @@ func (d *dashboard) handleApp(w http.ResponseWriter, r *http.Request) {
 	}
 	v := d.viewer(r)
 	page := appPage{App: app, Range: rg.Name, Ranges: ranges, Charts: []chartData{}, Markers: marks, Events: events, Now: now, CanAct: v.CanAct,
-		AppScope: []scope{appScope(app)}}
+		AppScope: []scope{appScope(app)}, Coverage: alert.AssessCoverage(app, coverage, now)}
 	if err := d.appAlerts(ctx, app, v, &page); err != nil {
 		d.fail(w, r, err)
 		return

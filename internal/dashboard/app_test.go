@@ -62,6 +62,7 @@ func TestAppPage(t *testing.T) {
 		`data-chart="requests"`, `data-chart="5xx"`, `data-chart="latency"`, `data-chart="codes"`, `data-chart="memory"`, `data-chart="load"`, `data-chart="cpu"`, `data-chart="pg-conn"`,
 		`Release v42 created by me@example.com`, `&lt;script&gt;alert(1)&lt;/script&gt;`,
 		`/static/uPlot.iife.min.js?v=`, `/static/charts.js?v=`,
+		`<h2 id="coverage">Coverage: <span class="coverage full">full</span></h2>`, `✓ router lines present (since 2024-03-15 12:25:00 UTC)`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("app page lacks %s", want)

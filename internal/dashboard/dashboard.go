@@ -38,6 +38,7 @@ type Store interface {
 	AlertDeliveries(ctx context.Context, key string, from, to time.Time) ([]notify.Delivery, error)
 	Audit(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, error)
 	DynoMemory(ctx context.Context, app string, now time.Time) ([]alert.DynoMemory, error)
+	Coverage(ctx context.Context, app string, now time.Time) (alert.CoverageFacts, error)
 	alert.ReleaseFigures
 }
 
@@ -126,6 +127,7 @@ type appRow struct {
 	FivexxPct      float64
 	P95            float64 // ms; -1 without requests
 	Firing         int
+	Coverage       string // full, partial or blind: see alert.AssessCoverage
 }
 
 type overview struct {
@@ -140,7 +142,8 @@ type overview struct {
 }
 
 // handleOverview handles "GET /": every app with its state, last log, the
-// last 5 minutes' requests per minute, 5xx share and p95, firing alerts,
+// last 5 minutes' requests per minute, 5xx share and p95, firing alerts, its
+// coverage mark,
 // and the checks up and down.
 func (d *dashboard) handleOverview(w http.ResponseWriter, r *http.Request) {
 	ctx, now := r.Context(), d.Now()
@@ -167,7 +170,13 @@ func (d *dashboard) handleOverview(w http.ResponseWriter, r *http.Request) {
 			d.fail(w, r, err)
 			return
 		}
-		row := appRow{Name: a.Name, LastMessage: a.LastMessage, RequestsPerMin: float64(ws.Requests) / 5, Firing: firing[a.Name], P95: -1, State: "ok"}
+		cf, err := d.Store.Coverage(ctx, a.Name, now)
+		if err != nil {
+			d.fail(w, r, err)
+			return
+		}
+		row := appRow{Name: a.Name, LastMessage: a.LastMessage, RequestsPerMin: float64(ws.Requests) / 5, Firing: firing[a.Name], P95: -1, State: "ok",
+			Coverage: alert.AssessCoverage(a.Name, cf, now).Mark}
 		if ws.Requests > 0 {
 			row.FivexxPct = 100 * float64(ws.Status5xx) / float64(ws.Requests)
 		}

@@ -51,12 +51,24 @@ func TestOverview(t *testing.T) {
 		`<td><a href="/apps/shop">shop</a></td>`, `<td class="state alerting">alerting</td>`, `<td>1m ago</td>`, `<td class="num">20</td>`, `<td class="num">10.0</td>`,
 		`<td><a href="/apps/quiet-app">quiet-app</a></td>`, `<td class="state silent">silent</td>`,
 		`heroku drains:add https://dynowatch:s3cret@dw.example.com/drain/APP -a APP`,
+		// shop sends router lines but no metrics; quiet-app nothing but its drain's first batch.
+		`<td class="coverage partial"><a href="/apps/shop#coverage"`, `<td class="coverage blind"><a href="/apps/quiet-app#coverage"`,
 		// What the browser shows, quotes unescaped, is what the user pastes.
 		`heroku telemetry:add https://dw.example.com/otlp/APP --app APP --signals logs,metrics --transport http --headers '{"Authorization":"Bearer s3cret"}'`,
 		`dynowatch add APP`,
 	} {
 		if !strings.Contains(html.UnescapeString(page), want) {
 			t.Errorf("overview lacks %s", want)
+		}
+	}
+	// The app page says what to turn on, with the command to run.
+	_, page = get("/apps/quiet-app")
+	for _, want := range []string{
+		`<h2 id="coverage">Coverage: <span class="coverage blind">blind</span></h2>`,
+		`<code>heroku labs:enable log-runtime-metrics -a quiet-app &amp;&amp; heroku ps:restart -a quiet-app</code>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("quiet-app's page lacks %s", want)
 		}
 	}
 	if t.Failed() {

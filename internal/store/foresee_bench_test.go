@@ -68,7 +68,8 @@ func fillForesee(b testing.TB, s *store.Store, now time.Time, apps int) {
 
 // BenchmarkForeseeTick is one tick of the worker's memory forecasts and
 // release verdicts over every app, as EvaluateMemory and EvaluateReleases
-// read and compute them (without applying: that is the alert engine's).
+// read and compute them (without applying: that is the alert engine's), and
+// the coverage of every app the overview reads.
 func BenchmarkForeseeTick(b *testing.B) {
 	for _, backend := range []struct {
 		name string
@@ -119,6 +120,21 @@ func BenchmarkForeseeTick(b *testing.B) {
 					}
 				}
 				b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/tick")
+				b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N*foreseeApps), "ms/app")
+			})
+			// The overview's coverage marks: what the store reads of every
+			// app for one page.
+			b.Run("coverage", func(b *testing.B) {
+				for b.Loop() {
+					for a := range foreseeApps {
+						app := fmt.Sprintf("app-%02d", a)
+						f, err := s.Coverage(ctx, app, now)
+						if err != nil || f.RuntimeLast.IsZero() || f.RouterLast.IsZero() {
+							b.Fatalf("%+v, %v", f, err)
+						}
+					}
+				}
+				b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/page")
 				b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N*foreseeApps), "ms/app")
 			})
 		})
