@@ -544,11 +544,15 @@ func TestREADMERoutingExample(t *testing.T) {
 // signs for its password, alert and time, and verifies until a day later.
 func TestREADMEAckLinkExample(t *testing.T) {
 	t.Parallel()
-	m := regexp.MustCompile("`DASHBOARD_PASSWORD=([0-9a-f]+)`, the R14 of\\s+`my-app` `web.1` paged at ([0-9-]+ [0-9:]+) UTC carries\\s+`(https://my-dynowatch.herokuapp.com/ack/[A-Za-z0-9_-]+)`").FindStringSubmatch(readme(t))
+	m := regexp.MustCompile("`DASHBOARD_PASSWORD=([0-9a-f]+)`, the R14 of\\s+`my-app` `web.1` that started at ([0-9-]+ [0-9:]+) UTC and paged at\\s+([0-9:]+) carries\\s+`(https://my-dynowatch.herokuapp.com/ack/[A-Za-z0-9_-]+)`").FindStringSubmatch(readme(t))
 	if m == nil {
 		t.Fatal("README.md no longer shows the example ack link; this test checks it")
 	}
-	paged, err := time.Parse("2006-01-02 15:04", m[2])
+	started, err := time.Parse("2006-01-02 15:04", m[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	paged, err := time.Parse("2006-01-02 15:04", m[2][:11]+m[3])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -556,14 +560,14 @@ func TestREADMEAckLinkExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := links.URL("r14|my-app|web.1", paged); got != m[3] {
-		t.Fatalf("dynowatch signs %s, the README shows %s", got, m[3])
+	if got := links.URL("r14|my-app|web.1", started, paged); got != m[4] {
+		t.Fatalf("dynowatch signs %s, the README shows %s", got, m[4])
 	}
-	tok := strings.TrimPrefix(m[3], "https://my-dynowatch.herokuapp.com/ack/")
-	if key, _, err := links.Verify(tok, paged.Add(ack.LinkTTL-time.Second)); err != nil || key != "r14|my-app|web.1" {
-		t.Fatalf("the README's link just before a day: %q, %v", key, err)
+	tok := strings.TrimPrefix(m[4], "https://my-dynowatch.herokuapp.com/ack/")
+	if key, ep, _, err := links.Verify(tok, paged.Add(ack.LinkTTL-time.Second)); err != nil || key != "r14|my-app|web.1" || !ep.Equal(started) {
+		t.Fatalf("the README's link just before a day: %q of the episode of %v, %v", key, ep, err)
 	}
-	if _, _, err := links.Verify(tok, paged.Add(ack.LinkTTL)); err == nil {
+	if _, _, _, err := links.Verify(tok, paged.Add(ack.LinkTTL)); err == nil {
 		t.Fatal("the README's link still works a day on")
 	}
 }

@@ -31,8 +31,10 @@ var (
 const macLen = 12
 
 // Links signs and checks ack links: /ack/{token}, where the token holds the
-// alert key and an expiry, and an HMAC of both and the action under a key
-// derived from the dashboard password.
+// alert key, the start of the episode it was made for and an expiry, and an
+// HMAC of them and the action under a key derived from the dashboard
+// password. The episode binds the link to it: an old link of the same alert
+// must not acknowledge its next episode, which starts unacknowledged.
 //
 // Why the dashboard password: a link grants one action (acknowledge) on one
 // alert, a small part of what the password grants, so whoever holds the
@@ -68,49 +70,64 @@ func NewLinks(base string, passwords []string) (*Links, error) {
 	return l, nil
 }
 
-// URL returns the link that acknowledges alertKey until now+LinkTTL.
-func (l *Links) URL(alertKey string, now time.Time) string {
-	return l.base + "/ack/" + l.token(l.keys[0], alertKey, now.Add(LinkTTL))
+// URL returns the link that acknowledges the episode of alertKey that
+// started at episode (State.StartedAt), until now+LinkTTL.
+func (l *Links) URL(alertKey string, episode, now time.Time) string {
+	return l.base + "/ack/" + l.token(l.keys[0], alertKey, episode, now.Add(LinkTTL))
 }
 
-func (l *Links) token(key []byte, alertKey string, expires time.Time) string {
-	var exp [4]byte
-	binary.BigEndian.PutUint32(exp[:], uint32(expires.Unix()))
-	b := append(sign(key, exp, alertKey), exp[:]...)
+// head is the token's fixed part after the MAC: the expiry and the
+// episode's start, Unix seconds each (good until 2106).
+type head [8]byte
+
+func (l *Links) token(key []byte, alertKey string, episode, expires time.Time) string {
+	var h head
+	binary.BigEndian.PutUint32(h[:4], uint32(expires.Unix()))
+	binary.BigEndian.PutUint32(h[4:], uint32(episode.Unix()))
+	b := append(sign(key, h, alertKey), h[:]...)
 	return base64.RawURLEncoding.EncodeToString(append(b, alertKey...))
 }
 
-// sign is the MAC of the action, the expiry and the alert key: a link is
-// good for acknowledging that alert only.
-func sign(key []byte, exp [4]byte, alertKey string) []byte {
+// sign is the MAC of the action, the expiry, the episode and the alert key:
+// a link is good for acknowledging that episode of that alert only.
+func sign(key []byte, h head, alertKey string) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte("ack\x00"))
-	m.Write(exp[:])
+	m.Write(h[:])
 	m.Write([]byte(alertKey))
 	return m.Sum(nil)[:macLen]
 }
 
-// Verify returns the alert key token acknowledges, and its expiry. It
-// reports ErrForged for a token no key of l signed (changed, cut, or made
-// up) and ErrExpired for one signed that is past its expiry.
-func (l *Links) Verify(token string, now time.Time) (alertKey string, expires time.Time, err error) {
+// SameEpisode reports whether an alert's episode that started at started is
+// the one a link made for episode (what Verify returned) acknowledges. Only
+// seconds are signed, so a store that rounds the time still matches.
+func SameEpisode(episode, started time.Time) bool {
+	return uint32(episode.Unix()) == uint32(started.Unix())
+}
+
+// Verify returns the alert key token acknowledges, the start of the episode
+// it was made for, and its expiry. It reports ErrForged for a token no key
+// of l signed (changed, cut, or made up) and ErrExpired for one signed that
+// is past its expiry.
+func (l *Links) Verify(token string, now time.Time) (alertKey string, episode, expires time.Time, err error) {
 	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(b) <= macLen+4 {
-		return "", time.Time{}, ErrForged
+	if err != nil || len(b) <= macLen+len(head{}) {
+		return "", time.Time{}, time.Time{}, ErrForged
 	}
-	var exp [4]byte
-	copy(exp[:], b[macLen:])
-	alertKey = string(b[macLen+4:])
+	var h head
+	copy(h[:], b[macLen:])
+	alertKey = string(b[macLen+len(h):])
 	ok := false
 	for _, k := range l.keys {
-		ok = hmac.Equal(b[:macLen], sign(k, exp, alertKey)) || ok
+		ok = hmac.Equal(b[:macLen], sign(k, h, alertKey)) || ok
 	}
 	if !ok {
-		return "", time.Time{}, ErrForged
+		return "", time.Time{}, time.Time{}, ErrForged
 	}
-	expires = time.Unix(int64(binary.BigEndian.Uint32(exp[:])), 0).UTC()
+	expires = time.Unix(int64(binary.BigEndian.Uint32(h[:4])), 0).UTC()
+	episode = time.Unix(int64(binary.BigEndian.Uint32(h[4:])), 0).UTC()
 	if !now.Before(expires) {
-		return alertKey, expires, fmt.Errorf("%w on %s", ErrExpired, expires.Format(time.RFC1123))
+		return alertKey, episode, expires, fmt.Errorf("%w on %s", ErrExpired, expires.Format(time.RFC1123))
 	}
-	return alertKey, expires, nil
+	return alertKey, episode, expires, nil
 }

@@ -150,7 +150,7 @@ func (s *server) audit(r *http.Request, actor string, a *alert.State) {
 
 // open checks the link and reads its alert; on false it has answered.
 func (s *server) open(w http.ResponseWriter, r *http.Request) (alert.State, bool) {
-	key, expires, err := s.o.Links.Verify(r.PathValue("token"), s.o.Now())
+	key, episode, expires, err := s.o.Links.Verify(r.PathValue("token"), s.o.Now())
 	switch {
 	case errors.Is(err, ErrExpired):
 		s.show(w, http.StatusGone, page{Title: "Link expired", Problem: true,
@@ -169,6 +169,12 @@ func (s *server) open(w http.ResponseWriter, r *http.Request) (alert.State, bool
 		return alert.State{}, false
 	case !ok:
 		s.show(w, http.StatusNotFound, page{Title: "Alert gone", Problem: true, Message: "This alert is no longer kept."})
+		return alert.State{}, false
+	case !SameEpisode(episode, a.StartedAt):
+		// The alert resolved and fired again since: the old link must not
+		// take the new episode on, which nobody has looked at yet.
+		s.show(w, http.StatusConflict, page{Title: "Link of an earlier episode", Problem: true, Alert: &a,
+			Message: "This acknowledge link is for an earlier episode of this alert, which has ended; the alert has started again since. Use the link of the newest notification, or the dashboard."})
 		return alert.State{}, false
 	}
 	return a, true

@@ -73,7 +73,7 @@ func fetch(t *testing.T, method, u string, form url.Values) (int, string) {
 func TestAckLinkOnAPhone(t *testing.T) {
 	now := t0.Add(time.Minute)
 	srv, l, st := pageServer(t, &now)
-	link := srv.URL + "/ack/" + token(t, l.URL("r14|shop-prod|web.1", t0))
+	link := srv.URL + "/ack/" + token(t, l.URL("r14|shop-prod|web.1", t0, t0))
 
 	code, body := fetch(t, "GET", link, nil)
 	if code != http.StatusOK || !strings.Contains(body, `<form method="post">`) || !strings.Contains(body, "R14 memory quota exceeded on web.1") {
@@ -110,8 +110,8 @@ func TestAckLinkOnAPhone(t *testing.T) {
 func TestAckLinkRefused(t *testing.T) {
 	now := t0.Add(LinkTTL + time.Minute)
 	srv, l, st := pageServer(t, &now)
-	expired := srv.URL + "/ack/" + token(t, l.URL("r14|shop-prod|web.1", t0))
-	forged := srv.URL + "/ack/" + token(t, mustLinks(t, "guessed").URL("r14|shop-prod|web.1", now))
+	expired := srv.URL + "/ack/" + token(t, l.URL("r14|shop-prod|web.1", t0, t0))
+	forged := srv.URL + "/ack/" + token(t, mustLinks(t, "guessed").URL("r14|shop-prod|web.1", t0, now))
 	for _, tc := range []struct {
 		name, link string
 		status     int
@@ -141,10 +141,47 @@ func TestPushoverReceiptCallbackAcks(t *testing.T) {
 	// Pushover's documented callback fields.
 	form := url.Values{"receipt": {"rLqVuqTRh62UzxtmqiaLzQmVcPgiCy"}, "acknowledged": {"1"}, "acknowledged_at": {"1764472500"},
 		"acknowledged_by": {"uQiRzpo4DXghDmr9QzzfQu27cmVRsG"}, "acknowledged_by_device": {"ana-phone"}}
-	if code, body := fetch(t, "POST", srv.URL+"/ack/"+token(t, l.URL("r14|shop-prod|web.1", t0)), form); code != http.StatusOK {
+	if code, body := fetch(t, "POST", srv.URL+"/ack/"+token(t, l.URL("r14|shop-prod|web.1", t0, t0)), form); code != http.StatusOK {
 		t.Fatalf("callback: %d\n%s", code, body)
 	}
 	if a, _, _ := st.Alert(context.Background(), "r14|shop-prod|web.1"); a.Ack.By != "Pushover (ana-phone)" {
 		t.Fatalf("ack by %q, want Pushover (ana-phone)", a.Ack.By)
+	}
+}
+
+// TestAckLinkOfAnEarlierEpisode: the alert resolved and fired again within
+// the link's day; the old link neither acknowledges the new episode, which
+// starts unacknowledged, nor offers to, and its page says why.
+func TestAckLinkOfAnEarlierEpisode(t *testing.T) {
+	now := t0.Add(time.Hour)
+	srv, l, st := pageServer(t, &now)
+	old := srv.URL + "/ack/" + token(t, l.URL("r14|shop-prod|web.1", t0, t0))
+	ctx := context.Background()
+	a, _, err := st.Alert(ctx, "r14|shop-prod|web.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Phase, a.ResolvedAt = alert.PhaseResolved, t0.Add(10*time.Minute)
+	if ok, err := st.SaveAlert(ctx, &a, a.Version, nil); err != nil || !ok {
+		t.Fatalf("resolving: %v, %v", ok, err)
+	}
+	again := now.Add(-5 * time.Minute)
+	b := alert.State{Key: a.Key, Rule: a.Rule, App: a.App, Dyno: a.Dyno, Code: a.Code, Severity: a.Severity, Phase: alert.PhaseFiring,
+		Summary: a.Summary, StartedAt: again, FiredAt: again, LastEventAt: again, Notified: true}
+	if ok, err := st.SaveAlert(ctx, &b, a.Version, nil); err != nil || !ok {
+		t.Fatalf("firing again: %v, %v", ok, err)
+	}
+	for _, method := range []string{"GET", "POST"} {
+		code, body := fetch(t, method, old, url.Values{"name": {"Ana"}})
+		if code != http.StatusConflict || !strings.Contains(body, "for an earlier episode of this alert") || strings.Contains(body, "<form") {
+			t.Errorf("%s the old link: %d\n%s\nwant 409 saying it is an earlier episode's", method, code, body)
+		}
+	}
+	if a, _, _ := st.Alert(ctx, "r14|shop-prod|web.1"); a.Acked() {
+		t.Fatalf("the new episode was acknowledged by %q through the old link", a.Ack.By)
+	}
+	fresh := srv.URL + "/ack/" + token(t, l.URL("r14|shop-prod|web.1", again, again))
+	if code, body := fetch(t, "POST", fresh, url.Values{"name": {"Ana"}}); code != http.StatusOK || !strings.Contains(body, "Acknowledged by Ana") {
+		t.Fatalf("the new episode's link: %d\n%s", code, body)
 	}
 }

@@ -90,8 +90,9 @@ type EngineOptions struct {
 	DashboardURL string           // for links; optional
 	Timezone     string           // ALERT_TIMEZONE; optional
 	// AckURL, if set, returns the signed link that acknowledges the alert
-	// key, made at now, for its firing, reminder and flapping notices.
-	AckURL func(key string, now time.Time) string
+	// key's episode that started at episode (State.StartedAt), made at now,
+	// for its firing, reminder and flapping notices.
+	AckURL func(key string, episode, now time.Time) string
 	// Causes, if set, names the alerts whose failing explains an app's
 	// request timeouts and 5xx: its Postgres and Redis status checks. See
 	// cause.go.
@@ -552,7 +553,7 @@ func (e *Engine) outgoing(ctx context.Context, s *State, st Status, from int, no
 	}
 	a := s.Alert()
 	if e.o.AckURL != nil && !s.Acked() && (st == Firing || st == Reminder || st == Flapping) {
-		a.AckURL = e.o.AckURL(s.Key, now)
+		a.AckURL = e.o.AckURL(s.Key, s.StartedAt, now)
 	}
 	if (st == Firing || st == Flapping) && s.App != "" {
 		// What changed just before often is the cause: say so. An alert of

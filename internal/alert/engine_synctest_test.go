@@ -47,7 +47,7 @@ func TestAckStopsRemindersNotTheResolution(t *testing.T) {
 		ctx := context.Background()
 		st := newMemStore()
 		e, err := NewEngine(EngineOptions{Store: st, Rules: DefaultRules(), Channels: []string{"webhook", "sms"},
-			Logger: discard(), Now: time.Now, AckURL: func(key string, now time.Time) string {
+			Logger: discard(), Now: time.Now, AckURL: func(key string, _, now time.Time) string {
 				return "https://dw.example.com/ack/" + key + "@" + now.Format(time.TimeOnly)
 			}})
 		if err != nil {
