@@ -47,10 +47,18 @@ func TestSlackButtonAcksThroughTheServer(t *testing.T) {
 		}
 		return nil
 	}
-	if n := wait("firing"); n["ack_url"] != nil {
-		t.Errorf("an ack_url %v without DYNOWATCH_URL", n["ack_url"])
+	fired := wait("firing")
+	if fired["ack_url"] != nil {
+		t.Errorf("an ack_url %v without DYNOWATCH_URL", fired["ack_url"])
 	}
-	body := "payload=" + url.QueryEscape(`{"type":"block_actions","user":{"id":"U2CERLKJA","username":"ana","name":"ana"},"actions":[{"action_id":"dynowatch_ack","value":"r14|my-app|web.1"}]}`)
+	// The button's value, as the Slack message of this firing carries it:
+	// the key and the second its episode started.
+	started, err := time.Parse(time.RFC3339Nano, fired["alerts"].([]any)[0].(map[string]any)["started_at"].(string))
+	if err != nil {
+		t.Fatalf("the firing's started_at: %v", err)
+	}
+	value := "r14|my-app|web.1 " + strconv.FormatInt(started.Unix(), 10)
+	body := "payload=" + url.QueryEscape(`{"type":"block_actions","user":{"id":"U2CERLKJA","username":"ana","name":"ana"},"actions":[{"action_id":"dynowatch_ack","value":"`+value+`"}]}`)
 	click := func(secret string) int {
 		t.Helper()
 		stamp := strconv.FormatInt(time.Now().Unix(), 10)

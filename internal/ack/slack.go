@@ -106,15 +106,25 @@ func (s *server) handleSlack(w http.ResponseWriter, r *http.Request) {
 		if p.Type != "block_actions" || a.ActionID != notify.SlackAckAction {
 			continue
 		}
-		before, _, err := s.o.Store.Alert(r.Context(), a.Value)
+		key, started, ok := notify.ParseSlackAckValue(a.Value)
+		if !ok {
+			s.o.Logger.Warn("ack from slack: not a button of ours", "value", a.Value, "by", by)
+			continue
+		}
+		before, _, err := s.o.Store.Alert(r.Context(), key)
+		if err == nil && before.StartedAt.Unix() != started {
+			// The button of an earlier episode: its resolved edit is late
+			// or was lost. This episode is not the one the clicker saw.
+			err = errors.New("the button is of an earlier episode of the alert")
+		}
 		var acked alert.State
 		if err == nil {
-			acked, err = s.o.Acker.Ack(r.Context(), a.Value, by, "")
+			acked, err = s.o.Acker.Ack(r.Context(), key, by, "")
 		}
 		switch {
 		case err != nil:
 			// Not firing any more, or gone: the message shows it soon.
-			s.o.Logger.Warn("ack from slack", "key", a.Value, "by", by, "err", err)
+			s.o.Logger.Warn("ack from slack", "key", key, "by", by, "err", err)
 		case !before.Acked():
 			s.audit(r, "slack", &acked) // this click acked it, not an earlier one
 		}

@@ -88,10 +88,20 @@ func signSlack(t *testing.T, srv string, secret string, now time.Time, body stri
 func TestSlackButtonAcks(t *testing.T) {
 	now := t0.Add(time.Minute)
 	srv, _, st := pageServer(t, &now, "slack-signing-secret")
-	payload := `{"type":"block_actions","user":{"id":"U2CERLKJA","username":"ana","name":"ana"},"team":{"id":"T1DC2JH3J"},` +
-		`"actions":[{"type":"button","action_id":"dynowatch_ack","block_id":"b","value":"r14|shop-prod|web.1","action_ts":"1531420618.123"}],` +
-		`"response_url":"https://hooks.slack.com/actions/T1DC2JH3J/1/x"}`
-	body := "payload=" + url.QueryEscape(payload)
+	click := func(value string) string {
+		payload := `{"type":"block_actions","user":{"id":"U2CERLKJA","username":"ana","name":"ana"},"team":{"id":"T1DC2JH3J"},` +
+			`"actions":[{"type":"button","action_id":"dynowatch_ack","block_id":"b","value":"` + value + `","action_ts":"1531420618.123"}],` +
+			`"response_url":"https://hooks.slack.com/actions/T1DC2JH3J/1/x"}`
+		return "payload=" + url.QueryEscape(payload)
+	}
+	body := click("r14|shop-prod|web.1 " + strconv.FormatInt(t0.Unix(), 10))
+	// The button of an earlier episode (its message's resolved edit lost)
+	// and one without an episode ack nothing.
+	for _, value := range []string{"r14|shop-prod|web.1 " + strconv.FormatInt(t0.Add(-time.Hour).Unix(), 10), "r14|shop-prod|web.1"} {
+		if resp := signSlack(t, srv.URL, "slack-signing-secret", now, click(value)); resp.StatusCode != http.StatusOK {
+			t.Errorf("the click of %q: %d, want 200 (Slack shows errors to the clicker)", value, resp.StatusCode)
+		}
+	}
 	for _, tc := range []struct {
 		name   string
 		secret string

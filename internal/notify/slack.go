@@ -267,8 +267,27 @@ type slackButton struct {
 }
 
 // SlackAckAction is the action_id of the interactive Acknowledge button; its
-// value is the alert key.
+// value is SlackAckValue's.
 const SlackAckAction = "dynowatch_ack"
+
+// SlackAckValue is the value of a's interactive Acknowledge button: its key
+// and when its episode started, so that a click on the message of an
+// earlier episode (its resolved edit late or lost) does not acknowledge a
+// later one, as ack links are bound to theirs.
+func SlackAckValue(a alert.Alert) string {
+	return a.Key + " " + strconv.FormatInt(a.StartedAt.Unix(), 10)
+}
+
+// ParseSlackAckValue is SlackAckValue's inverse: the alert key and the
+// Unix second its episode started.
+func ParseSlackAckValue(v string) (key string, started int64, ok bool) {
+	i := strings.LastIndexByte(v, ' ')
+	if i <= 0 {
+		return "", 0, false
+	}
+	started, err := strconv.ParseInt(v[i+1:], 10, 64)
+	return v[:i], started, err == nil
+}
 
 type slackText struct {
 	Type string `json:"type"` // plain_text or mrkdwn
@@ -340,7 +359,7 @@ func renderSlack(n *alert.Notification, follows string, interactive bool) SlackM
 	if a := firstAlert(n); v.AckURL != "" && follows == "" {
 		b := slackButton{Type: "button", Text: slackText{Type: "plain_text", Text: "Acknowledge"}, Style: "primary"}
 		if interactive {
-			b.ActionID, b.Value = SlackAckAction, a.Key
+			b.ActionID, b.Value = SlackAckAction, SlackAckValue(a)
 		} else {
 			b.URL = v.AckURL
 		}
