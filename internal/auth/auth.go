@@ -6,6 +6,8 @@ package auth
 
 import (
 	"crypto/subtle"
+	"errors"
+	"fmt"
 	"net/http"
 )
 
@@ -67,4 +69,19 @@ func (p Passwords) Match(password string) bool {
 		match |= subtle.ConstantTimeCompare([]byte(password), s)
 	}
 	return match == 1
+}
+
+// CheckSecrets reports what is wrong with the secrets an intake is
+// configured with (the drain and the OTLP intake take the same ones): none
+// at all, or an empty one, which would let an empty password in.
+func CheckSecrets(secrets []string) error {
+	if len(secrets) == 0 {
+		return errors.New("Options.Secrets is empty")
+	}
+	for i, s := range secrets {
+		if s == "" {
+			return fmt.Errorf("Options.Secrets[%d] is empty", i)
+		}
+	}
+	return nil
 }

@@ -137,9 +137,10 @@ type Options struct {
 }
 
 func (o *Options) validate() error {
+	if err := auth.CheckSecrets(o.Secrets); err != nil {
+		return fmt.Errorf("drain: %w", err)
+	}
 	switch {
-	case len(o.Secrets) == 0:
-		return errors.New("drain: Options.Secrets is empty")
 	case o.Sink == nil:
 		return errors.New("drain: Options.Sink is required")
 	case o.Logger == nil:
@@ -147,11 +148,6 @@ func (o *Options) validate() error {
 	case o.MaxInFlight < 0 || o.MaxInFlightPerApp < 0 || o.MaxInFlightPerClient < 0 || o.BodyTimeout < 0:
 		return fmt.Errorf("drain: Options.MaxInFlight (%d), MaxInFlightPerApp (%d), MaxInFlightPerClient (%d) and BodyTimeout (%v) must not be negative",
 			o.MaxInFlight, o.MaxInFlightPerApp, o.MaxInFlightPerClient, o.BodyTimeout)
-	}
-	for i, s := range o.Secrets {
-		if s == "" {
-			return fmt.Errorf("drain: Options.Secrets[%d] is empty", i)
-		}
 	}
 	return nil
 }

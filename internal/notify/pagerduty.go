@@ -245,17 +245,23 @@ func (p *PagerDuty) send(ctx context.Context, e pagerDutyEvent) (retry bool, err
 	if err != nil {
 		return false, fmt.Errorf("notify: pagerduty: %w", err)
 	}
+	return p.post(ctx, p.endpoint, body, "pagerduty "+e.EventAction+" "+e.DedupKey)
+}
+
+// post sends an event body to endpoint (the events or the change API) and
+// reads PagerDuty's answer; what names the event in an error.
+func (p *PagerDuty) post(ctx context.Context, endpoint string, body []byte, what string) (retry bool, err error) {
 	h := http.Header{}
 	h.Set("Accept", "application/json")
 	h.Set("User-Agent", "dynowatch")
-	resp, retry, err := postJSON(ctx, p.client, p.redact, "pagerduty", p.endpoint, p.endpoint, h, body)
+	resp, retry, err := postJSON(ctx, p.client, p.redact, "pagerduty", endpoint, endpoint, h, body)
 	if err != nil {
 		return retry, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
-		return true, p.redact.Wrap("pagerduty: reading the answer", err, p.endpoint)
+		return true, p.redact.Wrap("pagerduty: reading the answer", err, endpoint)
 	}
 	ok, retry := RetryableStatus(resp.StatusCode)
 	if ok {
@@ -267,5 +273,5 @@ func (p *PagerDuty) send(ctx context.Context, e pagerDutyEvent) (retry bool, err
 	if json.Unmarshal([]byte(scrubbed), &a) == nil && (a.Message != "" || len(a.Errors) > 0) {
 		detail = oneLine(joinNonEmpty(": ", a.Status, a.Message, strings.Join(a.Errors, "; ")))
 	}
-	return retry, answerError(p.redact, "pagerduty "+e.EventAction+" "+e.DedupKey, resp, detail)
+	return retry, answerError(p.redact, what, resp, detail)
 }

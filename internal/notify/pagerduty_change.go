@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"time"
 )
@@ -62,27 +60,5 @@ func (p *PagerDuty) NotifyChange(ctx context.Context, c *Change) (retry bool, er
 		return false, fmt.Errorf("notify: pagerduty change: %w", err)
 	}
 	endpoint := strings.TrimSuffix(p.endpoint, "/v2/enqueue") + "/v2/change/enqueue"
-	h := http.Header{}
-	h.Set("Accept", "application/json")
-	h.Set("User-Agent", "dynowatch")
-	resp, retry, err := postJSON(ctx, p.client, p.redact, "pagerduty", endpoint, endpoint, h, body)
-	if err != nil {
-		return retry, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return true, p.redact.Wrap("pagerduty: reading the answer", err, endpoint)
-	}
-	ok, retry := RetryableStatus(resp.StatusCode)
-	if ok {
-		return false, nil
-	}
-	scrubbed := p.redact.Scrub(string(raw))
-	var a pagerDutyAnswer
-	detail := answerSnippet(scrubbed)
-	if json.Unmarshal([]byte(scrubbed), &a) == nil && (a.Message != "" || len(a.Errors) > 0) {
-		detail = oneLine(joinNonEmpty(": ", a.Status, a.Message, strings.Join(a.Errors, "; ")))
-	}
-	return retry, answerError(p.redact, "pagerduty change "+c.App, resp, detail)
+	return p.post(ctx, endpoint, body, "pagerduty change "+c.App)
 }

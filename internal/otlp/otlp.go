@@ -107,20 +107,16 @@ type Options struct {
 }
 
 func (o *Options) validate() error {
+	if err := auth.CheckSecrets(o.Secrets); err != nil {
+		return fmt.Errorf("otlp: %w", err)
+	}
 	switch {
-	case len(o.Secrets) == 0:
-		return errors.New("otlp: Options.Secrets is empty")
 	case o.Sink == nil:
 		return errors.New("otlp: Options.Sink is required")
 	case o.Logger == nil:
 		return errors.New("otlp: Options.Logger is required")
 	case o.MaxInFlight < 0 || o.BodyTimeout < 0:
 		return fmt.Errorf("otlp: Options.MaxInFlight (%d) and BodyTimeout (%v) must not be negative", o.MaxInFlight, o.BodyTimeout)
-	}
-	for i, s := range o.Secrets {
-		if s == "" {
-			return fmt.Errorf("otlp: Options.Secrets[%d] is empty", i)
-		}
 	}
 	return nil
 }
