@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
 
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
@@ -26,6 +27,7 @@ import (
 	"github.com/dynowatch/dynowatch/internal/drain"
 	"github.com/dynowatch/dynowatch/internal/otlp"
 	"github.com/dynowatch/dynowatch/internal/store"
+	"github.com/dynowatch/dynowatch/internal/store/pgtest"
 	"github.com/dynowatch/dynowatch/internal/store/storetest"
 )
 
@@ -61,7 +63,13 @@ type dyno struct {
 
 func startDyno(t *testing.T, st *store.Store, c *clock, flushEvery time.Duration) *dyno {
 	t.Helper()
-	h, err := otlp.NewHandler(otlp.Options{Secrets: []string{"s"}, Sink: discard{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	return startDynoLogging(t, st, c, flushEvery, io.Discard)
+}
+
+// startDynoLogging is startDyno with the dyno's log lines written to logs.
+func startDynoLogging(t *testing.T, st *store.Store, c *clock, flushEvery time.Duration, logs io.Writer) *dyno {
+	t.Helper()
+	h, err := otlp.NewHandler(otlp.Options{Secrets: []string{"s"}, Sink: discard{}, Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		Now: c.now, Store: st, SightingsFlushEvery: flushEvery})
 	if err != nil {
 		t.Fatal(err)
@@ -206,6 +214,58 @@ func TestSightingsSurviveARestartFor24h(t *testing.T) {
 		}
 	})
 }
+
+// What a dyno could not write while the database refused it is written by
+// a later flush, once, requests not counted twice.
+func TestSightingsWrittenAfterAFailedFlush(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	st := storetest.MustOpen(t, store.Config{DatabaseURL: url})
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	exec := func(sql string) {
+		t.Helper()
+		if _, err := conn.Exec(context.Background(), sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	c := &clock{t: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
+	logs := &syncBuffer{}
+	d := startDynoLogging(t, st, c, 20*time.Millisecond, logs)
+	exec(`ALTER TABLE otlp_sightings RENAME TO otlp_sightings_away`)
+	d.post(t, "/otlp/fir-shop/v1/metrics", memory(c.now(), "my.app.attr"))
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "sightings not written") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "sightings not written") {
+		t.Fatalf("no flush failed while the table was away; logs:\n%s", logs)
+	}
+	exec(`ALTER TABLE otlp_sightings_away RENAME TO otlp_sightings`)
+	d.post(t, "/otlp/fir-shop/v1/metrics", memory(c.now(), "my.app.attr"))
+	if err := d.stop(); err != nil {
+		t.Fatalf("the final flush: %v", err)
+	}
+	want := []string{"fir-shop key my.app.attr 2", "fir-shop metric process.memory.usage 2"}
+	if got, _ := startDyno(t, st, c, time.Hour).names(t); !containsAll(got, want) {
+		t.Errorf("after the failed flush and a restart:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+// syncBuffer is a log both the dyno and the test use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func containsAll(s string, lines []string) bool {
 	for _, l := range lines {

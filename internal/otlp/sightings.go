@@ -36,9 +36,9 @@ const (
 	// gathered into the store: a page is at most this late with what other
 	// dynos saw, and the store takes one small transaction per dyno per period.
 	DefaultSightingsFlushEvery = 5 * time.Second
-	// sightingsFinalFlush bounds the merge after Run's ctx is done, well
-	// within the 30 s Heroku gives after SIGTERM.
-	sightingsFinalFlush = 5 * time.Second
+	// sightingsFlushTimeout bounds one merge into the store, the last one
+	// too: well within the 30 s Heroku gives after SIGTERM.
+	sightingsFlushTimeout = 5 * time.Second
 )
 
 // SightingKind is what a sighted name is, as the store names it.
@@ -305,11 +305,15 @@ func (h *Handler) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-tick.C:
-			if err := h.flushSightings(writeCtx); err != nil {
+			// Bounded, as a page waits for a flush under way to read.
+			fctx, cancel := context.WithTimeout(writeCtx, sightingsFlushTimeout)
+			err := h.flushSightings(fctx)
+			cancel()
+			if err != nil {
 				h.log.Warn("sightings not written; they are kept for the next try", "err", err)
 			}
 		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(writeCtx, sightingsFinalFlush)
+			fctx, cancel := context.WithTimeout(writeCtx, sightingsFlushTimeout)
 			defer cancel()
 			return h.flushSightings(fctx)
 		}
