@@ -80,8 +80,9 @@ type Sighted struct {
 
 // SightingsStore keeps the sightings of every web dyno (store.Store).
 type SightingsStore interface {
-	// MergeSightings adds seen, each name with the requests it was seen in
-	// since the last merge, and dropped (names the caps left out) at now.
+	// MergeSightings adds seen, each name once with the requests it was
+	// seen in since the last merge, and dropped (names the caps left out)
+	// at now.
 	// Names last seen before the window go; past the caps, the first names
 	// seen in the window are kept and the rest counted as dropped.
 	MergeSightings(ctx context.Context, seen []Sighted, dropped int64, now time.Time) error
