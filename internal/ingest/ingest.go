@@ -135,7 +135,7 @@ type Pipeline struct {
 	lines   map[lineKey]*int // event lines kept per minute, for the cap
 	newest  int64            // the newest minute in lines
 	keys    recentKeys       // dedupe keys taken lately
-	pending []*store.Batch   // keys of batches answered without a commit, for the next flush
+	pending []pendingKey     // keys of batches answered without a commit, for the next flush
 	closed  bool             // the final flush has begun
 	bytes   int64            // about what minutes and samples take
 	rows    int              // dyno and source rows in minutes and samples
@@ -357,7 +357,7 @@ func (p *Pipeline) aggregate(b *drain.Batch, pending bool) bool {
 		return false
 	}
 	if pending && b.Key != "" && len(p.pending) < maxPendingKeys {
-		p.pending = append(p.pending, pendingKey(strings.Clone(b.App), strings.Clone(b.Key), b.Received))
+		p.pending = append(p.pending, pendingKey{strings.Clone(b.App), strings.Clone(b.Key), b.Received})
 	}
 	d := p.apps[b.App]
 	if d == nil {
@@ -743,7 +743,9 @@ func (p *Pipeline) flush(ctx context.Context) error {
 	for app, d := range apps {
 		states = append(states, &store.Batch{App: app, Received: now, State: *d})
 	}
-	states = append(states, pending...)
+	for _, k := range pending {
+		states = append(states, k.batch())
+	}
 	if _, err := p.o.Store.WriteBatches(ctx, states); err != nil {
 		errs = append(errs, err)
 		p.restoreApps(apps)
@@ -805,7 +807,7 @@ func (p *Pipeline) restoreApps(apps map[string]*store.AppDelta) {
 
 // restorePending puts back keys that could not be written, within
 // maxPendingKeys.
-func (p *Pipeline) restorePending(keys []*store.Batch) {
+func (p *Pipeline) restorePending(keys []pendingKey) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	room := max(0, maxPendingKeys-len(p.pending))

@@ -22,9 +22,10 @@ const (
 	keysPerGeneration = 65536
 	keysGenerationAge = 5 * time.Minute
 	// maxPendingKeys bounds the keys waiting for a flush while the store
-	// can't take them: beyond it the newest are not written (their batches
-	// are still counted, and still recognised on this dyno).
-	maxPendingKeys = 200000
+	// can't take them (about 100 bytes each): beyond it the newest are not
+	// written (their batches are still counted, and still recognised on
+	// this dyno).
+	maxPendingKeys = 100000
 )
 
 // recentKeys remembers the dedupe keys this dyno took lately. It is guarded
@@ -73,8 +74,13 @@ func (r *recentKeys) forget(app, key string) {
 	delete(r.old, h)
 }
 
-// pendingKey is a dedupe key of a batch answered without a commit, to be
+// pendingKey is the dedupe key of a batch answered without a commit, to be
 // written with the next flush.
-func pendingKey(app, key string, received time.Time) *store.Batch {
-	return &store.Batch{App: app, Key: key, Received: received}
+type pendingKey struct {
+	app, key string
+	received time.Time
+}
+
+func (k pendingKey) batch() *store.Batch {
+	return &store.Batch{App: k.app, Key: k.key, Received: k.received}
 }
