@@ -1,4 +1,4 @@
-// Package heroku holds the names Heroku gives things, as dynowatch accepts
+// Package heroku holds the names Heroku gives things (apps, generations), as dynowatch accepts
 // them wherever a user or a drain hands one in: a drain path, a config var,
 // a command's flag, a check's app=.
 package heroku
