@@ -14,12 +14,19 @@ import (
 	"github.com/dynowatch/dynowatch/internal/alert"
 )
 
-// fakeHeroku is a Platform API whose log sessions stream lines, the way
-// Heroku's do, then end.
+// fakeHeroku is a Platform API of Cedar apps whose log sessions stream
+// lines, the way Heroku's do, then end.
 func fakeHeroku(t *testing.T, lines ...string) *httptest.Server {
 	t.Helper()
 	var srv *httptest.Server
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /apps/{app}", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer test-key" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprintf(w, `{"id":"8d76ca49-b876-41af-8ace-915d300804a6","name":%q,"generation":{"id":"b1c2d3e4-0000-4000-8000-0000000000c1","name":"cedar"}}`, r.PathValue("app"))
+	})
 	mux.HandleFunc("POST /apps/{app}/log-sessions", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer test-key" {
 			w.WriteHeader(http.StatusUnauthorized)

@@ -30,12 +30,18 @@ type request struct {
 	Body                string
 }
 
-// fakeHeroku answers like the Platform API and Logplex: POST
-// /apps/{app}/log-sessions hands out /sessions/{n}, and GET /sessions/{n}
-// is served by stream.
+// fakeHeroku answers like the Platform API and Logplex: GET /apps/{app}
+// tells the app's generation, POST /apps/{app}/log-sessions hands out
+// /sessions/{n}, and GET /sessions/{n} is served by stream.
 type fakeHeroku struct {
 	*httptest.Server
 	t *testing.T
+
+	// generation is the app's generation: "fir", or Cedar when empty.
+	generation string
+	// appStatus answers the nth GET /apps/{app} (from 0); the app when nil
+	// or when it returns 0.
+	appStatus func(n int) int
 
 	// createStatus answers the nth create (from 0); 201 and a session when
 	// nil or when it returns 0.
@@ -48,6 +54,7 @@ type fakeHeroku struct {
 	wrap func(http.Handler) http.Handler
 
 	mu      sync.Mutex
+	apps    []request
 	creates []request
 	streams []request
 	arrived chan int // the number of each stream request, as it arrives
@@ -58,6 +65,7 @@ func newFakeHeroku(t *testing.T, f *fakeHeroku) *fakeHeroku {
 	f.t = t
 	f.arrived = make(chan int, 100)
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /apps/{app}", f.handleApp)
 	if f.create != nil {
 		mux.HandleFunc("POST /apps/{app}/log-sessions", f.create)
 	} else {
@@ -73,6 +81,30 @@ func newFakeHeroku(t *testing.T, f *fakeHeroku) *fakeHeroku {
 	return f
 }
 
+// handleApp handles "GET /apps/{app}" with the answer's fields that matter
+// here, shaped as version=3 shapes them (the generation an object).
+func (f *fakeHeroku) handleApp(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	n := len(f.apps)
+	f.apps = append(f.apps, request{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), ""})
+	f.mu.Unlock()
+	status := 0
+	if f.appStatus != nil {
+		status = f.appStatus(n)
+	}
+	if status != 0 {
+		apiErrorAnswer(w, status)
+		return
+	}
+	gen, genID := "cedar", "b1c2d3e4-0000-4000-8000-0000000000c1"
+	if f.generation == "fir" {
+		gen, genID = "fir", "b1c2d3e4-0000-4000-8000-0000000000f1"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"id":"8d76ca49-b876-41af-8ace-915d300804a6","name":"%s","generation":{"id":"%s","name":"%s"},"build_stack":{"id":"e626530c-23db-4376-bd80-bcd298cb4ea6","name":"heroku-24"},"region":{"id":"9afb627b-d4de-483a-9589-ff664a19fe9b","name":"us"},"created_at":"2025-03-01T09:00:00Z"}`,
+		r.PathValue("app"), genID, gen)
+}
+
 // handleCreate handles "POST /apps/{app}/log-sessions".
 func (f *fakeHeroku) handleCreate(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
@@ -84,15 +116,24 @@ func (f *fakeHeroku) handleCreate(w http.ResponseWriter, r *http.Request) {
 	if f.createStatus != nil {
 		status = f.createStatus(n)
 	}
-	w.Header().Set("Content-Type", "application/json")
 	switch status {
 	case 0, http.StatusCreated, http.StatusOK:
 		if status == 0 {
 			status = http.StatusCreated
 		}
+		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		fmt.Fprintf(w, `{"id":"01234567-89ab-cdef-0123-456789abcdef","logplex_url":"%s/sessions/%d?srv=1325419200&sig=%s","created_at":"2025-03-14T09:00:00Z","updated_at":"2025-03-14T09:00:00Z"}`,
 			f.URL, n, sessionSecret)
+	default:
+		apiErrorAnswer(w, status)
+	}
+}
+
+// apiErrorAnswer writes the Platform API's answer for an error status.
+func apiErrorAnswer(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Type", "application/json")
+	switch status {
 	case http.StatusUnauthorized:
 		w.WriteHeader(status)
 		io.WriteString(w, `{"id":"unauthorized","message":"Invalid credentials provided."}`)
@@ -136,6 +177,12 @@ func (f *fakeHeroku) waitStream(t *testing.T, n int) {
 			t.Fatalf("session %d was not streamed within 5 s", n)
 		}
 	}
+}
+
+func (f *fakeHeroku) appRequests() []request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]request(nil), f.apps...)
 }
 
 func (f *fakeHeroku) requests() (creates, streams []request) {
@@ -324,8 +371,20 @@ func waitDone(t *testing.T, done <-chan error) error {
 	}
 }
 
-// checkCreate checks one log-session request against Heroku's contract.
+// checkCreate checks one log-session request of a Cedar app against
+// Heroku's contract.
 func checkCreate(t *testing.T, r request, app, body string) {
+	t.Helper()
+	checkCreateExact(t, r, app, body)
+	var m map[string]any
+	if err := json.Unmarshal([]byte(r.Body), &m); err != nil || m["tail"] != true {
+		t.Errorf("create request's body %s is not JSON with tail true", r.Body)
+	}
+}
+
+// checkCreateExact checks one log-session request's method, path, headers
+// and exact body.
+func checkCreateExact(t *testing.T, r request, app, body string) {
 	t.Helper()
 	if r.Method != http.MethodPost || r.Path != "/apps/"+app+"/log-sessions" {
 		t.Errorf("create request is %s %s, want POST /apps/%s/log-sessions", r.Method, r.Path, app)
@@ -342,9 +401,22 @@ func checkCreate(t *testing.T, r request, app, body string) {
 	if r.Body != body {
 		t.Errorf("create request's body is %s, want %s", r.Body, body)
 	}
-	var m map[string]any
-	if err := json.Unmarshal([]byte(r.Body), &m); err != nil || m["tail"] != true {
-		t.Errorf("create request's body %s is not JSON with tail true", r.Body)
+}
+
+// checkApp checks one request for an app's generation.
+func checkApp(t *testing.T, r request, app string) {
+	t.Helper()
+	if r.Method != http.MethodGet || r.Path != "/apps/"+app {
+		t.Errorf("app request is %s %s, want GET /apps/%s", r.Method, r.Path, app)
+	}
+	for h, want := range map[string]string{
+		"Authorization": "Bearer " + testKey,
+		"Accept":        "application/vnd.heroku+json; version=3",
+		"Content-Type":  "",
+	} {
+		if got := r.Header.Get(h); got != want {
+			t.Errorf("app request's %s is %q, want %q", h, got, want)
+		}
 	}
 }
 

@@ -393,7 +393,7 @@ type cancelOnRead struct {
 
 func (c cancelOnRead) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := c.rt.RoundTrip(r)
-	if err == nil && r.Method == http.MethodGet {
+	if err == nil && strings.HasPrefix(r.URL.Path, "/sessions/") { // the stream, not the app
 		resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: c.cancel}
 	}
 	return resp, err
