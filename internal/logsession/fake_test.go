@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -25,7 +26,7 @@ const sessionSecret = "s3ss10n-capability"
 
 // request is what the fake Heroku received.
 type request struct {
-	Method, Path, Query string
+	Host, Method, Path, Query string
 	Header              http.Header
 	Body                string
 }
@@ -52,6 +53,11 @@ type fakeHeroku struct {
 	create http.HandlerFunc
 	// wrap, if set, wraps the whole server's handler.
 	wrap func(http.Handler) http.Handler
+	// inMemory serves over an in-process network (memNet) rather than
+	// loopback, for tests in a synctest bubble. Every host name then reaches
+	// the fake, and a Fir app's sessions stream from telemetry.heroku.test,
+	// another host than the API's, as Heroku's do.
+	inMemory bool
 
 	mu      sync.Mutex
 	apps    []request
@@ -76,17 +82,70 @@ func newFakeHeroku(t *testing.T, f *fakeHeroku) *fakeHeroku {
 	if f.wrap != nil {
 		handler = f.wrap(mux)
 	}
-	f.Server = httptest.NewServer(handler)
+	if !f.inMemory {
+		f.Server = httptest.NewServer(handler)
+		t.Cleanup(f.Close)
+		return f
+	}
+	f.Server = httptest.NewUnstartedServer(handler)
+	f.Listener.Close()
+	m := &memNet{conns: make(chan net.Conn), closed: make(chan struct{})}
+	f.Listener = m
+	f.Start()
+	f.Client().Transport.(*http.Transport).DialContext = m.dial
 	t.Cleanup(f.Close)
 	return f
 }
+
+// memNet is an in-process network: a listener, and a dialer whose every
+// connection reaches it. In a synctest bubble a goroutine blocked on a
+// loopback socket is not durably blocked and would keep fake time from
+// moving; one blocked on a net.Pipe is.
+type memNet struct {
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (m *memNet) Accept() (net.Conn, error) {
+	select {
+	case c := <-m.conns:
+		return c, nil
+	case <-m.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (m *memNet) Close() error {
+	m.once.Do(func() { close(m.closed) })
+	return nil
+}
+
+func (m *memNet) Addr() net.Addr { return memAddr{} }
+
+func (m *memNet) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	server, client := net.Pipe()
+	select {
+	case m.conns <- server:
+		return client, nil
+	case <-m.closed:
+		return nil, net.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+type memAddr struct{}
+
+func (memAddr) Network() string { return "mem" }
+func (memAddr) String() string  { return "api.heroku.test" }
 
 // handleApp handles "GET /apps/{app}" with the answer's fields that matter
 // here, shaped as version=3 shapes them (the generation an object).
 func (f *fakeHeroku) handleApp(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	n := len(f.apps)
-	f.apps = append(f.apps, request{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), ""})
+	f.apps = append(f.apps, request{r.Host, r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), ""})
 	f.mu.Unlock()
 	status := 0
 	if f.appStatus != nil {
@@ -110,7 +169,7 @@ func (f *fakeHeroku) handleCreate(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
 	n := len(f.creates)
-	f.creates = append(f.creates, request{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), string(body)})
+	f.creates = append(f.creates, request{r.Host, r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), string(body)})
 	f.mu.Unlock()
 	status := 0
 	if f.createStatus != nil {
@@ -121,10 +180,14 @@ func (f *fakeHeroku) handleCreate(w http.ResponseWriter, r *http.Request) {
 		if status == 0 {
 			status = http.StatusCreated
 		}
+		streamURL := f.URL
+		if f.inMemory && f.generation == "fir" {
+			streamURL = "http://telemetry.heroku.test"
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		fmt.Fprintf(w, `{"id":"01234567-89ab-cdef-0123-456789abcdef","logplex_url":"%s/sessions/%d?srv=1325419200&sig=%s","created_at":"2025-03-14T09:00:00Z","updated_at":"2025-03-14T09:00:00Z"}`,
-			f.URL, n, sessionSecret)
+			streamURL, n, sessionSecret)
 	default:
 		apiErrorAnswer(w, status)
 	}
@@ -153,7 +216,7 @@ func apiErrorAnswer(w http.ResponseWriter, status int) {
 func (f *fakeHeroku) handleStream(w http.ResponseWriter, r *http.Request) {
 	n, _ := strconv.Atoi(r.PathValue("n"))
 	f.mu.Lock()
-	f.streams = append(f.streams, request{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), ""})
+	f.streams = append(f.streams, request{r.Host, r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), ""})
 	f.mu.Unlock()
 	f.arrived <- n
 	if f.stream == nil {
