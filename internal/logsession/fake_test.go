@@ -27,8 +27,8 @@ const sessionSecret = "s3ss10n-capability"
 // request is what the fake Heroku received.
 type request struct {
 	Host, Method, Path, Query string
-	Header              http.Header
-	Body                string
+	Header                    http.Header
+	Body                      string
 }
 
 // fakeHeroku answers like the Platform API and Logplex: GET /apps/{app}
