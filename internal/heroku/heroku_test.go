@@ -47,3 +47,28 @@ func TestGeneration(t *testing.T) {
 		t.Errorf("generation 42: error %v, want one that shows it", err)
 	}
 }
+
+// FuzzGeneration: any answer's generation field decodes without panicking,
+// to the name it carries in either shape.
+func FuzzGeneration(f *testing.F) {
+	for _, s := range []string{`"fir"`, `{"id":"x","name":"cedar"}`, `null`, `42`, `{"name":null}`, `[]`, `"\u0066ir"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, field string) {
+		var g Generation
+		if g.UnmarshalJSON([]byte(field)) != nil {
+			return
+		}
+		var name string
+		var obj struct{ Name string }
+		if json.Unmarshal([]byte(field), &name) != nil && json.Unmarshal([]byte(field), &obj) == nil {
+			name = obj.Name
+		}
+		if name == "" {
+			name = Cedar
+		}
+		if g.String() != name {
+			t.Errorf("generation %s read as %q, want %q", field, g, name)
+		}
+	})
+}

@@ -48,7 +48,7 @@ const (
 // level; failures are logged as warnings. A Fir app's session is replaced
 // every 15 minutes, as the Heroku CLI does: the next one is opened while
 // the current one still streams, and Follow moves to it once it answers
-// (see renew), so the switch loses no lines and the few that both carry
+// (see session), so the switch loses no lines and the few that both carry
 // are delivered once.
 //
 // Follow returns nil once ctx is done, after delivering the lines already
