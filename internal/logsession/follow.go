@@ -66,6 +66,8 @@ func (c *Client) Follow(ctx context.Context, app string, deliver func(ctx contex
 	if err != nil || ctx.Err() != nil {
 		return err
 	}
+	// A generation after Fir is asked for as Cedar, as the Heroku CLI does
+	// (firApp is generation === 'fir' in log-displayer.ts).
 	f := &follower{c: c, app: app, fir: gen == heroku.Fir, deliver: deliver}
 	memory := c.catchUp
 	if f.fir {
