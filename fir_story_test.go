@@ -35,13 +35,19 @@ func otlpStr(k, v string) *commonpb.KeyValue {
 // otlphttp exporter does (protobuf, the drain secret as a bearer token).
 func (s *story) telemetry(path string, req proto.Message) {
 	s.t.Helper()
-	h, err := otlp.NewHandler(otlp.Options{Secrets: []string{"s"}, Sink: s.pipe, Logger: s.logger, Now: s.now})
-	if err != nil {
-		s.t.Fatal(err)
+	if s.otlp == nil {
+		// One handler for the story, as one web dyno has: it remembers
+		// which apps send router logs.
+		h, err := otlp.NewHandler(otlp.Options{Secrets: []string{"s"}, Sink: s.pipe, Logger: s.logger, Now: s.now})
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("POST /otlp/v1/logs", h.ServeLogs)
+		mux.HandleFunc("POST /otlp/v1/metrics", h.ServeMetrics)
+		mux.HandleFunc("POST /otlp/v1/traces", h.ServeTraces)
+		s.otlp = mux
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /otlp/v1/logs", h.ServeLogs)
-	mux.HandleFunc("POST /otlp/v1/metrics", h.ServeMetrics)
 	body, err := proto.Marshal(req)
 	if err != nil {
 		s.t.Fatal(err)
@@ -50,7 +56,7 @@ func (s *story) telemetry(path string, req proto.Message) {
 	r.Header.Set("Content-Type", "application/x-protobuf")
 	r.Header.Set("Authorization", "Bearer s")
 	w := httptest.NewRecorder()
-	mux.ServeHTTP(w, r)
+	s.otlp.ServeHTTP(w, r)
 	if w.Code != http.StatusOK {
 		s.t.Fatalf("telemetry drain %s: %d %s", path, w.Code, w.Body)
 	}
@@ -148,4 +154,38 @@ func TestStoryFirMemoryMetricsWarnLikeRuntimeMetrics(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(body, `{"name":"fir","ok":true,`) || strings.Contains(body, "labs:enable") {
 		t.Errorf("coverage: %d %s", code, body)
 	}
+}
+
+// A Fir dyno's CPU, as the telemetry drain's process.cpu.utilization,
+// warns through CPU after three samples in a row over the threshold the
+// app's config var sets, and resolves after three under it; the alert's
+// evidence holds the samples it judged.
+func TestStoryFirCPUWarnsAndResolves(t *testing.T) {
+	t.Parallel()
+	s := newStory(t, "ALERT_CPU_THRESHOLD__FIR_SHOP=80")
+	cpu := func(fraction float64) *colmetricspb.ExportMetricsServiceRequest {
+		return &colmetricspb.ExportMetricsServiceRequest{ResourceMetrics: []*metricspb.ResourceMetrics{{
+			Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{otlpStr("heroku.app.name", "fir-shop"), otlpStr("k8s.pod.name", firDyno)}},
+			ScopeMetrics: []*metricspb.ScopeMetrics{{Metrics: []*metricspb.Metric{{Name: "process.cpu.utilization", Unit: "1",
+				Data: &metricspb.Metric_Gauge{Gauge: &metricspb.Gauge{DataPoints: []*metricspb.NumberDataPoint{
+					{TimeUnixNano: uint64(s.now().UnixNano()), Value: &metricspb.NumberDataPoint_AsDouble{AsDouble: fraction}}}}}}}}}}}}
+	}
+	for _, f := range []float64{0.85, 0.95, 0.5, 0.85, 0.9} { // a dip breaks the run: two, then two again
+		s.telemetry("/otlp/v1/metrics", cpu(f))
+		s.advance(20 * time.Second)
+	}
+	s.expect()
+	s.telemetry("/otlp/v1/metrics", cpu(0.88)) // the third in a row over 80%, under the default 90%
+	s.advance(20 * time.Second)
+	s.expectAlerts("firing cpu " + firDyno)
+	a := s.received()[0].Alerts[0]
+	if !strings.Contains(a.Summary, firDyno+" CPU 88%") || len(a.Evidence) == 0 ||
+		!strings.HasSuffix(a.Evidence[len(a.Evidence)-1], "heroku["+firDyno+"]: source="+firDyno+" sample#cpu_percent=88") {
+		t.Errorf("cpu alert: summary %q, evidence %q", a.Summary, a.Evidence)
+	}
+	for range 3 {
+		s.telemetry("/otlp/v1/metrics", cpu(0.2))
+		s.advance(20 * time.Second)
+	}
+	s.expectAlerts("firing cpu "+firDyno, "resolved cpu "+firDyno)
 }
