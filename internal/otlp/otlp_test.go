@@ -23,6 +23,7 @@ import (
 
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 
@@ -115,7 +116,7 @@ func gzipped(t testing.TB, b []byte) []byte {
 // Each fixture, in protobuf and JSON, gzipped or not, gives the entries of
 // its .golden file and the partial success its unused records call for.
 func TestFixturesGiveTheirGoldenEntries(t *testing.T) {
-	rejected := map[string]int64{"space-logs": 1, "app-logs": 0, "dyno-metrics": 3}
+	rejected := map[string]int64{"space-logs": 1, "app-logs": 0, "dyno-metrics": 3, "router-spans": 1}
 	for _, f := range fixtures() {
 		for _, enc := range []struct{ ext, contentType string }{{".pb", "application/x-protobuf"}, {".json", "application/json"}} {
 			for _, gz := range []bool{false, true} {
@@ -169,6 +170,13 @@ func partialSuccess(t *testing.T, path, contentType string, body []byte) (int64,
 			t.Fatal(err)
 		}
 		return resp.GetPartialSuccess().GetRejectedDataPoints(), resp.GetPartialSuccess().GetErrorMessage()
+	}
+	if strings.HasSuffix(path, "/traces") {
+		var resp coltracepb.ExportTraceServiceResponse
+		if err := unmarshal(body, &resp); err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetPartialSuccess().GetRejectedSpans(), resp.GetPartialSuccess().GetErrorMessage()
 	}
 	var resp collogspb.ExportLogsServiceResponse
 	if err := unmarshal(body, &resp); err != nil {
