@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -335,5 +336,51 @@ func TestResolveApp(t *testing.T) {
 		if got := defaultKeys(t).resolve("", tt.attrs, "").App; got != tt.want {
 			t.Errorf("app of %v = %q, want %q", tt.attrs, got, tt.want)
 		}
+	}
+}
+
+// An app's router requests that arrive both as router log records and as
+// spans are counted once, from the logs: its spans are not counted while
+// its router logs arrive, nor for RouterLogsHold after the last. An app
+// that sends only spans has its spans counted throughout.
+func TestRouterSpansOfAnAppWithRouterLogsAreNotCountedTwice(t *testing.T) {
+	now := fixtureTime
+	sk := &sink{}
+	h := newServer(t, sk, Options{Now: func() time.Time { return now }})
+	spans := readFixture(t, fixture{name: "router-spans"}, ".pb")
+	routerLines := func() int { return strings.Count(sk.text(), `"kind":"router"`) }
+	// another request of the same spans: empty resources after them make its body, and so its key, differ
+	another := func(n int) []byte { return append(bytes.Clone(spans), bytes.Repeat([]byte{0x0a, 0x00}, n)...) }
+
+	if w := post(h, "/otlp/v1/traces", "application/x-protobuf", spans); w.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	if got := routerLines(); got != 4 { // fir-shop's 3 server spans, fir-blog's 1
+		t.Fatalf("spans of apps that send no router logs: %d requests, want 4:\n%s", got, sk.text())
+	}
+	if w := post(h, "/otlp/fir-shop/v1/logs", "application/x-protobuf", readFixture(t, fixtures()[1], ".pb")); w.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	if got := routerLines(); got != 5 {
+		t.Fatalf("after fir-shop's router log: %d requests, want 5", got)
+	}
+	for i, after := range []time.Duration{time.Minute, RouterLogsHold} {
+		now = fixtureTime.Add(after)
+		before := sk.text()
+		if w := post(h, "/otlp/v1/traces", "application/x-protobuf", another(i+1)); w.Code != http.StatusOK {
+			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+		added := strings.TrimPrefix(sk.text(), before)
+		if strings.Contains(added, "batch fir-shop") || !strings.Contains(added, "batch fir-blog: 1 entries") {
+			t.Errorf("%v after fir-shop's router log, its spans are counted again, or fir-blog's not:\n%s", after, added)
+		}
+	}
+	now = fixtureTime.Add(RouterLogsHold + time.Second)
+	before := sk.text()
+	if w := post(h, "/otlp/v1/traces", "application/x-protobuf", another(3)); w.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	if added := strings.TrimPrefix(sk.text(), before); !strings.Contains(added, "batch fir-shop: 3 entries") {
+		t.Errorf("fir-shop sent no router log for over RouterLogsHold, and its spans are still not counted:\n%s", added)
 	}
 }
