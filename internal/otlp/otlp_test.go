@@ -27,6 +27,7 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/dynowatch/dynowatch/internal/drain"
 )
@@ -382,5 +383,29 @@ func TestRouterSpansOfAnAppWithRouterLogsAreNotCountedTwice(t *testing.T) {
 	}
 	if added := strings.TrimPrefix(sk.text(), before); !strings.Contains(added, "batch fir-shop: 3 entries") {
 		t.Errorf("fir-shop sent no router log for over RouterLogsHold, and its spans are still not counted:\n%s", added)
+	}
+}
+
+// OTLP_MAP's router_code names the attribute that holds a router
+// request's H code, read before the built-in keys.
+func TestMapRouterCode(t *testing.T) {
+	var m Map
+	if err := m.Decode("router_code=fir.router.error"); err != nil {
+		t.Fatal(err)
+	}
+	sk := &sink{}
+	h := newServer(t, sk, Options{Map: m})
+	sp := span(tracepb.Span_SPAN_KIND_SERVER, fixtureTime, time.Second, 1, str("http.request.method", "GET"), num("http.response.status_code", 503),
+		str("fir.router.error", "H18"), str("error.type", "H12"))
+	body, err := proto.Marshal(&coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{
+		resourceSpans(resource(str("heroku.app.name", "fir-shop"), str("service.name", "heroku-router")), "", sp)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := post(h, "/otlp/v1/traces", "application/x-protobuf", body); w.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	if !strings.Contains(sk.text(), `"at":"error","code":"H18"`) {
+		t.Errorf("the mapped key's H18 is not read:\n%s", sk.text())
 	}
 }

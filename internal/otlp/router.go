@@ -55,9 +55,10 @@ func isRequest(attrs []*commonpb.KeyValue) bool {
 // in their tracing tool. desc describes the H code, if any.
 func (k *keys) routerLine(attrs []*commonpb.KeyValue, dyno, desc string, serviceMS int64, span string) string {
 	var sb strings.Builder
+	sb.Grow(256)
 	code := ""
 	for _, key := range k.routerCode {
-		if v := attrString(firstValue(attrs, []string{key})); isHCode(v) {
+		if v := attrString(valueOf(attrs, key)); isHCode(v) {
 			code = v
 			break
 		}
@@ -70,7 +71,8 @@ func (k *keys) routerLine(attrs []*commonpb.KeyValue, dyno, desc string, service
 	default:
 		at = "error"
 	}
-	sb.WriteString("at=" + at)
+	sb.WriteString("at=")
+	sb.WriteString(at)
 	if code != "" {
 		pair(&sb, "code", code)
 		if desc != "" {
@@ -130,10 +132,18 @@ var unquote = strings.NewReplacer("\"", "%22", "\n", " ", "\t", " ")
 // firstValue returns the value of the first of keys that attrs hold.
 func firstValue(attrs []*commonpb.KeyValue, keys []string) *commonpb.AnyValue {
 	for _, k := range keys {
-		for _, kv := range attrs {
-			if kv.GetKey() == k {
-				return kv.GetValue()
-			}
+		if v := valueOf(attrs, k); v != nil {
+			return v
+		}
+	}
+	return nil
+}
+
+// valueOf returns the value of key in attrs, or nil.
+func valueOf(attrs []*commonpb.KeyValue, key string) *commonpb.AnyValue {
+	for _, kv := range attrs {
+		if kv.GetKey() == key {
+			return kv.GetValue()
 		}
 	}
 	return nil
@@ -250,7 +260,7 @@ func (h *Handler) addSpans(req *coltracepb.ExportTraceServiceRequest, urlApp str
 			scope := ss.GetScope().GetName()
 			o := h.keys.resolve(urlApp, attrs, scope)
 			h.noteResource(bs, o.App, attrs, scope)
-			noted := map[string]bool{} // what the scope's spans were noted as: a map, so that each span costs a lookup per key
+			noted := map[notedKey]bool{} // what the scope's spans were noted as: a map, so that each span costs a lookup per key
 			for _, sp := range ss.GetSpans() {
 				so := h.keys.forRecord(o, sp.GetAttributes())
 				router := so.Component == "heroku-router" && sp.GetKind() == tracepb.Span_SPAN_KIND_SERVER

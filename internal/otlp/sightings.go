@@ -232,7 +232,7 @@ var spanKinds = map[tracepb.Span_SpanKind]string{
 // router request, and the attribute keys of a platform component's span,
 // understood when dynowatch reads them on a router request. noted holds
 // what the scope's spans noted already.
-func (h *Handler) noteSpan(bs *batches, noted map[string]bool, o Origin, sp *tracepb.Span, router bool) {
+func (h *Handler) noteSpan(bs *batches, noted map[notedKey]bool, o Origin, sp *tracepb.Span, router bool) {
 	component := o.Component
 	if component == "" {
 		component = "app"
@@ -241,7 +241,7 @@ func (h *Handler) noteSpan(bs *batches, noted map[string]bool, o Origin, sp *tra
 	if !ok {
 		kind = "unknown"
 	}
-	if shape := o.App + " " + component + " " + kind; !noted[shape] {
+	if shape := (notedKey{o.App, component, kind}); !noted[shape] {
 		noted[shape] = true
 		bs.see(sighting{app: o.App, kind: sightSpan, name: component + " " + kind, understood: router})
 	}
@@ -249,12 +249,17 @@ func (h *Handler) noteSpan(bs *batches, noted map[string]bool, o Origin, sp *tra
 		return // the app's own spans: their keys are the app's business, and many
 	}
 	for _, kv := range sp.GetAttributes() {
-		if k := o.App + " " + kv.GetKey(); !noted[k] {
+		if k := (notedKey{app: o.App, name: kv.GetKey()}); !noted[k] {
 			noted[k] = true
 			bs.see(sighting{app: o.App, kind: sightSpanAttr, name: kv.GetKey(), understood: h.keys.understoodOfRequest(kv.GetKey())})
 		}
 	}
 }
+
+// notedKey is what a scope's spans were noted as: an app's span shape
+// (component and kind) or attribute key (name). A struct, not a joined
+// string, so that looking one up allocates nothing.
+type notedKey struct{ app, name, kind string }
 
 // noteRecordAttrs notes the attribute keys of a router log record that
 // noted does not hold yet.
