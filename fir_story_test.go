@@ -6,8 +6,11 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -17,10 +20,12 @@ import (
 
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/dynowatch/dynowatch/internal/otlp"
 )
@@ -35,13 +40,19 @@ func otlpStr(k, v string) *commonpb.KeyValue {
 // otlphttp exporter does (protobuf, the drain secret as a bearer token).
 func (s *story) telemetry(path string, req proto.Message) {
 	s.t.Helper()
-	h, err := otlp.NewHandler(otlp.Options{Secrets: []string{"s"}, Sink: s.pipe, Logger: s.logger, Now: s.now})
-	if err != nil {
-		s.t.Fatal(err)
+	if s.otlp == nil {
+		// One handler for the story, as one web dyno has: it remembers
+		// which apps send router logs.
+		h, err := otlp.NewHandler(otlp.Options{Secrets: []string{"s"}, Sink: s.pipe, Logger: s.logger, Now: s.now})
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("POST /otlp/v1/logs", h.ServeLogs)
+		mux.HandleFunc("POST /otlp/v1/metrics", h.ServeMetrics)
+		mux.HandleFunc("POST /otlp/v1/traces", h.ServeTraces)
+		s.otlp = mux
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /otlp/v1/logs", h.ServeLogs)
-	mux.HandleFunc("POST /otlp/v1/metrics", h.ServeMetrics)
 	body, err := proto.Marshal(req)
 	if err != nil {
 		s.t.Fatal(err)
@@ -50,7 +61,7 @@ func (s *story) telemetry(path string, req proto.Message) {
 	r.Header.Set("Content-Type", "application/x-protobuf")
 	r.Header.Set("Authorization", "Bearer s")
 	w := httptest.NewRecorder()
-	mux.ServeHTTP(w, r)
+	s.otlp.ServeHTTP(w, r)
 	if w.Code != http.StatusOK {
 		s.t.Fatalf("telemetry drain %s: %d %s", path, w.Code, w.Body)
 	}
@@ -147,5 +158,149 @@ func TestStoryFirMemoryMetricsWarnLikeRuntimeMetrics(t *testing.T) {
 	code, body = s.call("GET", "/api/v1/apps/fir-shop/coverage", "")
 	if code != http.StatusOK || !strings.Contains(body, `{"name":"fir","ok":true,`) || strings.Contains(body, "labs:enable") {
 		t.Errorf("coverage: %d %s", code, body)
+	}
+}
+
+// A Fir dyno's CPU, as the telemetry drain's process.cpu.utilization,
+// warns through CPU after three samples in a row over the threshold the
+// app's config var sets, and resolves after three under it; the alert's
+// evidence holds the samples it judged.
+func TestStoryFirCPUWarnsAndResolves(t *testing.T) {
+	t.Parallel()
+	s := newStory(t, "ALERT_CPU_THRESHOLD__FIR_SHOP=80")
+	cpu := func(fraction float64) *colmetricspb.ExportMetricsServiceRequest {
+		return &colmetricspb.ExportMetricsServiceRequest{ResourceMetrics: []*metricspb.ResourceMetrics{{
+			Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{otlpStr("heroku.app.name", "fir-shop"), otlpStr("k8s.pod.name", firDyno)}},
+			ScopeMetrics: []*metricspb.ScopeMetrics{{Metrics: []*metricspb.Metric{{Name: "process.cpu.utilization", Unit: "1",
+				Data: &metricspb.Metric_Gauge{Gauge: &metricspb.Gauge{DataPoints: []*metricspb.NumberDataPoint{
+					{TimeUnixNano: uint64(s.now().UnixNano()), Value: &metricspb.NumberDataPoint_AsDouble{AsDouble: fraction}}}}}}}}}}}}
+	}
+	for _, f := range []float64{0.85, 0.95, 0.5, 0.85, 0.9} { // a dip breaks the run: two, then two again
+		s.telemetry("/otlp/v1/metrics", cpu(f))
+		s.advance(20 * time.Second)
+	}
+	s.expect()
+	s.telemetry("/otlp/v1/metrics", cpu(0.88)) // the third in a row over 80%, under the default 90%
+	s.advance(20 * time.Second)
+	s.expectAlerts("firing cpu " + firDyno)
+	a := s.received()[0].Alerts[0]
+	if !strings.Contains(a.Summary, firDyno+" CPU 88%") || len(a.Evidence) == 0 ||
+		!strings.HasSuffix(a.Evidence[len(a.Evidence)-1], "heroku["+firDyno+"]: source="+firDyno+" sample#cpu_percent=88") {
+		t.Errorf("cpu alert: summary %q, evidence %q", a.Summary, a.Evidence)
+	}
+	for range 3 {
+		s.telemetry("/otlp/v1/metrics", cpu(0.2))
+		s.advance(20 * time.Second)
+	}
+	s.expectAlerts("firing cpu "+firDyno, "resolved cpu "+firDyno)
+}
+
+// routerSpans is a telemetry drain's traces of app's requests as Fir's
+// router may send them: one server span each, by the HTTP semantic
+// conventions, ending now; took is their service time. A status of 503
+// carries the router's H12.
+func (s *story) routerSpans(app string, took time.Duration, statuses ...int) *coltracepb.ExportTraceServiceRequest {
+	var spans []*tracepb.Span
+	for i, status := range statuses {
+		sp := &tracepb.Span{TraceId: bytes.Repeat([]byte{byte(i + 1)}, 16), SpanId: []byte{0, 0, 0, 0, 0, 0, byte(i >> 8), byte(i)}, Name: "GET",
+			Kind: tracepb.Span_SPAN_KIND_SERVER, StartTimeUnixNano: uint64(s.now().Add(-took).UnixNano()), EndTimeUnixNano: uint64(s.now().UnixNano()),
+			Attributes: []*commonpb.KeyValue{otlpStr("http.request.method", "GET"), otlpStr("url.path", "/report"), otlpStr("heroku.dyno", firDyno),
+				{Key: "http.response.status_code", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: int64(status)}}}}}
+		if status == 503 {
+			sp.Attributes = append(sp.Attributes, otlpStr("error.type", "H12"))
+			sp.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: "Request timeout"}
+		}
+		spans = append(spans, sp)
+	}
+	return &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+		Resource:   &resourcepb.Resource{Attributes: []*commonpb.KeyValue{otlpStr("heroku.app.name", app), otlpStr("service.name", "heroku-router")}},
+		ScopeSpans: []*tracepb.ScopeSpans{{Scope: &commonpb.InstrumentationScope{Name: "heroku-router"}, Spans: spans}}}}}
+}
+
+// statuses returns n statuses, the first failed of them 503 and the rest 200.
+func statuses(n, failed int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = map[bool]int{true: 503, false: 200}[i < failed]
+	}
+	return out
+}
+
+// A Fir app whose telemetry drain sends traces and no logs is judged on
+// its router's spans: its H12s page with the span as evidence, and its 5xx
+// share and p95 service time fire 5XX_RATE and SLOW_REQUESTS over the
+// rollups as a Cedar app's router lines do; and they resolve.
+func TestStoryFirRouterSpansAloneFireTheRouterRules(t *testing.T) {
+	t.Parallel()
+	s := newStory(t, "ALERT_GROUP_WAIT=0s")
+	for range 3 {
+		s.telemetry("/otlp/v1/traces", s.routerSpans("fir-api", 6*time.Second, statuses(20, 4)...)) // 20% failed, all slow
+		s.advance(time.Minute)
+	}
+	s.expectAlerts("firing h_codes H12 "+firDyno, "firing 5xx_rate", "firing slow_requests")
+	// The README shows this evidence line.
+	shown := regexp.MustCompile("`(heroku\\[router\\]: at=error code=H12 [^`]*)`").FindStringSubmatch(readme(t))
+	if shown == nil {
+		t.Fatal("README.md no longer shows the evidence of an H12 from a span; this test checks it")
+	}
+	for _, r := range s.received() {
+		for _, a := range r.Alerts {
+			if a.Rule == "h_codes" && (len(a.Evidence) == 0 || !strings.HasSuffix(a.Evidence[0], " "+shown[1])) {
+				t.Errorf("H12 evidence %q, want the router line of its span, as the README shows it: %q", a.Evidence, shown[1])
+			}
+		}
+	}
+	for range 8 {
+		s.telemetry("/otlp/v1/traces", s.routerSpans("fir-api", 20*time.Millisecond, statuses(40, 0)...))
+		s.advance(time.Minute)
+	}
+	var resolved []string
+	for _, r := range s.received() {
+		if r.Status == "resolved" {
+			resolved = append(resolved, r.Rule)
+		}
+	}
+	slices.Sort(resolved)
+	if strings.Join(resolved, " ") != "5xx_rate h_codes slow_requests" {
+		t.Errorf("resolved %q, want 5xx_rate, h_codes and slow_requests", resolved)
+	}
+}
+
+// A Fir app whose telemetry drain sends its router's requests both as log
+// records and as spans has each request counted once, from the logs.
+func TestStoryFirRouterLogsAndSpansCountOnce(t *testing.T) {
+	t.Parallel()
+	s := newStory(t)
+	var lines []string
+	for i := range 10 {
+		lines = append(lines, fmt.Sprintf(`at=info method=GET path="/report" host=fir-shop.herokuapp.com dyno=%s connect=0ms service=%dms status=200 bytes=10`, firDyno, 20+i))
+	}
+	for minute := range 3 {
+		s.telemetry("/otlp/v1/logs", s.firLogs("fir-shop", map[string][]string{"heroku-router": lines}))
+		s.telemetry("/otlp/v1/traces", s.routerSpans("fir-shop", 20*time.Millisecond, statuses(10, 0)...)) // the same 10 requests
+		if minute == 0 {
+			s.telemetry("/otlp/v1/traces", s.routerSpans("fir-api", 20*time.Millisecond, statuses(7, 0)...)) // an app of spans alone
+		}
+		s.advance(time.Minute)
+	}
+	for app, want := range map[string]float64{"fir-shop": 30, "fir-api": 7} {
+		code, body := s.call("GET", "/api/v1/apps/"+app+"/series?metric=requests&from=1h", "")
+		var series struct {
+			Series []struct {
+				Points [][]any `json:"points"`
+			} `json:"series"`
+		}
+		if err := json.Unmarshal([]byte(body), &series); code != http.StatusOK || err != nil {
+			t.Fatalf("%s series: %d %v %s", app, code, err, body)
+		}
+		total := 0.0
+		for _, sr := range series.Series {
+			for _, p := range sr.Points {
+				total += p[1].(float64)
+			}
+		}
+		if total != want {
+			t.Errorf("%s: %v requests counted, want %v", app, total, want)
+		}
 	}
 }

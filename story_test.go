@@ -57,6 +57,7 @@ type story struct {
 	links  *ack.Links // with DYNOWATCH_URL set: ack links signed with the password "pw"
 	pipe   *ingest.Pipeline
 	drain  http.Handler
+	otlp   http.Handler // the telemetry drain's routes, made at the first telemetry
 	api    http.Handler
 	sender *notify.Sender
 	mu     sync.Mutex

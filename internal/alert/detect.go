@@ -135,6 +135,10 @@ func (d *Detector) runtime(out []Observation, e *parse.Entry, app string) []Obse
 		r := d.Rules.For(app, RuleLoad)
 		out = d.add(out, e, app, RuleLoad, m.Dyno, "", above(load >= r.Threshold), fmt.Sprintf("%s load average %.2f", m.Dyno, load))
 	}
+	if cpu, ok := m.Sample("cpu_percent"); ok {
+		r := d.Rules.For(app, RuleCPU)
+		out = d.add(out, e, app, RuleCPU, m.Dyno, "", above(cpu >= r.Threshold), fmt.Sprintf("%s CPU %.0f%%", m.Dyno, cpu))
+	}
 	return out
 }
 

@@ -28,6 +28,7 @@ const (
 	RuleMemory        RuleName = "memory"
 	RuleMemoryLeak    RuleName = "memory_leak"
 	RuleLoad          RuleName = "load"
+	RuleCPU           RuleName = "cpu"
 	RuleCrashLoop     RuleName = "crash_loop"
 	RuleRelease       RuleName = "release"
 	RuleSilence       RuleName = "silence"

@@ -51,6 +51,11 @@ var ruleSpecs = []ruleSpec{
 	spec(RuleMemory, Warning, 90, 10*time.Minute, 3, "dyno memory (rss) near its quota for consecutive samples: warns before R14", "percent of memory_quota"),
 	spec(RuleMemoryLeak, Warning, 0.8, 2*time.Hour, 0, "dyno memory (rss + swap) growing steadily since the dyno started, forecast to reach its quota (R14) within the window", "least R² of the fit, 0 to 1"),
 	spec(RuleLoad, Warning, 4, 10*time.Minute, 3, "dyno load_avg_1m high for consecutive samples", "load average"),
+	// Fir reports CPU where Cedar had load. 90% of the dyno's CPU leaves no
+	// headroom: requests queue behind each other and service times climb.
+	// Three samples in a row, as MEMORY and LOAD, so that a burst (a boot,
+	// a GC, a deploy's asset compile) does not page.
+	spec(RuleCPU, Warning, 90, 10*time.Minute, 3, "dyno CPU (Fir's cpu_percent) high for consecutive samples", "percent of the dyno's CPU"),
 	spec(RuleCrashLoop, Critical, 3, 15*time.Minute, 0, "a dyno crashing again and again: one alert, not one per crash", "crashes of one dyno within the window"),
 	spec(RuleRelease, Warning, 2, 15*time.Minute, 0, "a release that made the app worse: 5xx share, p95/p99, H errors or crashes over the window after it against as long before it", "times the figure before it"),
 	spec(RuleSilence, Warning, 0, 15*time.Minute, 0, "an app that was sending logs went silent for the window", ""),
@@ -228,6 +233,9 @@ func setRule(r Rule, setting, value string) (Rule, error) {
 			return r, fmt.Errorf("want an R² from 0 to 1, e.g. 0.8")
 		case (r.Name == Rule5xxRate || planShare(r.Name)) && f > 100:
 			return r, fmt.Errorf("want a percent from 0 to 100, e.g. 5")
+		case r.Name == RuleCPU && (f < 1 || f > 100):
+			// 0.9 would be a fraction meant as 90%, and page on an idle dyno.
+			return r, fmt.Errorf("want a percent from 1 to 100, e.g. 90 (not a fraction)")
 		}
 		r.Threshold = f
 	case "WINDOW":
@@ -238,7 +246,7 @@ func setRule(r Rule, setting, value string) (Rule, error) {
 		r.Window = d
 	case "SAMPLES":
 		if r.Samples == 0 {
-			return r, fmt.Errorf("%s counts no samples: only MEMORY, LOAD and the PG_ sample rules take SAMPLES", r.Name.Var())
+			return r, fmt.Errorf("%s counts no samples: only MEMORY, LOAD, CPU and the PG_ and KVS_ sample rules take SAMPLES", r.Name.Var())
 		}
 		n, err := strconv.Atoi(value)
 		if err != nil || n < 1 {

@@ -13,6 +13,8 @@ func TestParseRules(t *testing.T) {
 		"ALERT_R14_SEVERITY":              "critical",
 		"ALERT_MEMORY_SAMPLES":            "2",
 		"ALERT_LOAD_ENABLED":              "false",
+		"ALERT_CPU_THRESHOLD":             "80",
+		"ALERT_CPU_SAMPLES__FIR_SHOP":     "5",
 		"ALERT_H_CODES_THRESHOLD__MY_APP": "50",
 		"ALERT_REPEAT_INTERVAL":           "2h",
 		"ALERT_FLAP_WINDOW":               "1d12h",
@@ -29,6 +31,9 @@ func TestParseRules(t *testing.T) {
 	}
 	if r.For("shop", "r14").Severity != Critical || r.For("shop", "memory").Samples != 2 || r.For("shop", "load").Enabled {
 		t.Errorf("rules = %+v", r.global)
+	}
+	if c := r.For("fir-shop", "cpu"); c.Threshold != 80 || c.Samples != 5 || c.Window != 10*time.Minute || c.Severity != Warning {
+		t.Errorf("cpu for fir-shop = %+v, want threshold 80 of the global rule and 5 samples", c)
 	}
 	if r.Policy.RepeatInterval != 2*time.Hour || r.Policy.FlapWindow != 36*time.Hour || strings.Join(r.Policy.IgnoreHCodes, ",") != "H26,H13" {
 		t.Errorf("policy = %+v", r.Policy)
@@ -49,6 +54,8 @@ func TestParseRulesErrors(t *testing.T) {
 		"ALERT_PG_CACHE_HIT_THRESHOLD=99": "from 0 to 1, e.g. 0.99",
 		"ALERT_5XX_RATE_THRESHOLD=500":    "from 0 to 100",
 		"ALERT_R14_SAMPLES=4":             "R14 counts no samples",
+		"ALERT_CPU_THRESHOLD=0.9":         "from 1 to 100, e.g. 90 (not a fraction)",
+		"ALERT_CPU_THRESHOLD=150":         "from 1 to 100",
 		"ALERT_EMAIL_TO=ops@example.com":  "config var ALERT_EMAIL_TO: unknown", // a channel's: config keeps it
 		"R14_ENABLED=false":               "config var R14_ENABLED: unknown",
 	} {

@@ -33,9 +33,12 @@ func TestFirPage(t *testing.T) {
 		{"apps", otlp.SightingsReport{Window: "24h", Dropped: 3, Apps: []otlp.AppSightings{
 			{App: "", ResourceKeys: []otlp.Sighting{{Name: "my.app.attr", Requests: 2, LastSeen: at}}},
 			{App: "fir-shop", Metrics: []otlp.Sighting{{Name: "jvm.memory.used", Unit: "By", Requests: 1, LastSeen: at}},
-				LogBodies: []otlp.Sighting{{Name: "string", Understood: true, Requests: 4, LastSeen: at}}},
+				LogBodies:      []otlp.Sighting{{Name: "string", Understood: true, Requests: 4, LastSeen: at}},
+				Spans:          []otlp.Sighting{{Name: "heroku-router server", Understood: true, Requests: 2, LastSeen: at}},
+				SpanAttributes: []otlp.Sighting{{Name: "heroku.router.hops", Requests: 2, LastSeen: at}}},
 		}}, []string{"(no app: nothing names one)", "<td>resource key</td><td class=\"line\">my.app.attr</td><td><strong>no</strong></td>",
 			"<h2>fir-shop</h2>", "jvm.memory.used <span class=\"muted\">(By)</span>", "<td>log body</td><td class=\"line\">string</td><td>yes</td>",
+			"<td>span</td><td class=\"line\">heroku-router server</td><td>yes</td>", "<td>span attribute</td><td class=\"line\">heroku.router.hops</td><td><strong>no</strong></td>",
 			"3 names were left out", "2026-11-30 12:00:00 UTC"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -50,7 +50,7 @@ func New() *Metrics {
 		otlpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dynowatch_otlp_requests_total",
 			Help: "Telemetry drain (OTLP/HTTP) requests by signal (logs, metrics, traces) and result: ok, partial (some records not used), duplicate, unauthorized, bad_app, unsupported, busy, timeout, too_large, bad_request, unavailable."}, []string{"signal", "result"}),
 		otlpRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dynowatch_otlp_records_total",
-			Help: "Telemetry drain log records, data points and spans by signal and what became of them: used, unattributed (no app), bad, unknown (a metric dynowatch does not read), ignored (traces)."}, []string{"signal", "result"}),
+			Help: "Telemetry drain log records, data points and spans by signal and what became of them: used, unattributed (no app), bad, unknown (a metric dynowatch does not read), ignored (a span that is no router request), superseded (a router span of an app whose router logs are counted)."}, []string{"signal", "result"}),
 	}
 	m.reg.MustRegister(m.requests, m.messages, m.countMismatches, m.commits, m.flushes, m.notifications, m.checkRuns, m.otlpRequests, m.otlpRecords,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -14,10 +14,12 @@ import (
 
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
 
 // update rewrites the fixtures under testdata from the builders below and
@@ -59,15 +61,16 @@ func spaceLogs() *collogspb.ExportLogsServiceRequest {
 	router := func(kvs ...*commonpb.KeyValue) *logspb.LogRecord {
 		return &logspb.LogRecord{TimeUnixNano: ns(t), Body: &commonpb.AnyValue{Value: &commonpb.AnyValue_KvlistValue{KvlistValue: &commonpb.KeyValueList{Values: kvs}}}}
 	}
-	num := func(k string, v int64) *commonpb.KeyValue {
-		return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v}}}
-	}
 	return &collogspb.ExportLogsServiceRequest{ResourceLogs: []*logspb.ResourceLogs{
 		resourceLogs(resource(str("heroku.app.name", "fir-shop"), str("service.name", "heroku-router"), str("cloud.provider", "heroku")), "heroku-router",
 			line(t, `at=info method=GET path="/products?page=2" host=fir-shop.herokuapp.com request_id=5e0c6f1a fwd="203.0.113.9" dyno=web-5d8f7c9b4-x7k2p connect=0ms service=23ms status=200 bytes=5120 protocol=http2.0 tls=true tls_version=tls1.3`),
 			line(t, `at=error code=H12 desc="Request timeout" method=POST path="/checkout" host=fir-shop.herokuapp.com request_id=7b1d2e3f fwd="203.0.113.9" dyno=web-5d8f7c9b4-x7k2p connect=0ms service=30000ms status=503 bytes=0 protocol=http1.1 tls=true tls_version=tls1.3`),
 			router(str("at", "info"), str("method", "GET"), str("path", "/health"), str("host", "fir-shop.herokuapp.com"), str("dyno", "web-5d8f7c9b4-q2w3e"),
 				str("connect", "1ms"), str("service", "4ms"), num("status", 200), num("bytes", 2)),
+			// the request in the record's attributes, by the HTTP semantic
+			// conventions, and a body that is no router line
+			line(t, "GET /cart", str("http.request.method", "GET"), str("url.path", "/cart"), num("http.response.status_code", 502),
+				str("heroku.dyno", "web-5d8f7c9b4-q2w3e"), str("heroku.router.code", "H13"), num("http.response.body.size", 0)),
 		),
 		resourceLogs(resource(str("service.name", "fir-shop"), str("k8s.pod.name", "web-5d8f7c9b4-x7k2p"), str("service.instance.id", "5b0f4c4e-8d6a-4a43-9a0e-3c8e1f2a7b9d")), "",
 			line(t, "Error R14 (Memory quota exceeded)", str("heroku.source", "heroku-runtime")),
@@ -97,6 +100,55 @@ func appLogs() *collogspb.ExportLogsServiceRequest {
 		),
 		resourceLogs(resource(str("heroku.dyno.name", "web-5d8f7c9b4-x7k2p")), "",
 			line(t, "Started GET \"/slow\" for 203.0.113.9"),
+		),
+	}}
+}
+
+func num(k string, v int64) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v}}}
+}
+
+// span is a span of kind that ran for took before end.
+func span(kind tracepb.Span_SpanKind, end time.Time, took time.Duration, id byte, attrs ...*commonpb.KeyValue) *tracepb.Span {
+	return &tracepb.Span{TraceId: []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, id}, SpanId: []byte{0xa1, 0xb2, 0xc3, 0xd4, 0, 0, 0, id},
+		Name: "router", Kind: kind, StartTimeUnixNano: ns(end.Add(-took)), EndTimeUnixNano: ns(end), Attributes: attrs}
+}
+
+func resourceSpans(res *resourcepb.Resource, scope string, spans ...*tracepb.Span) *tracepb.ResourceSpans {
+	return &tracepb.ResourceSpans{Resource: res, ScopeSpans: []*tracepb.ScopeSpans{{Scope: &commonpb.InstrumentationScope{Name: scope}, Spans: spans}}}
+}
+
+// routerSpans is a space drain's traces as Fir's router may send its
+// requests: server spans by the HTTP semantic conventions' stable keys and
+// by the older ones, an H12 with the span's error status, the router's
+// client span of a request (its call to the dyno, no second request), the
+// app's own server span (no router request), a router span of no app, and
+// an error.type that is no H code.
+func routerSpans() *coltracepb.ExportTraceServiceRequest {
+	t := fixtureTime
+	h12 := span(tracepb.Span_SPAN_KIND_SERVER, t, 30*time.Second, 2, str("http.request.method", "POST"), str("url.path", "/checkout"),
+		str("server.address", "fir-shop.herokuapp.com"), num("http.response.status_code", 503), str("error.type", "H12"), str("heroku.dyno", "web-5d8f7c9b4-x7k2p"))
+	h12.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: "Request timeout"}
+	return &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{
+		resourceSpans(resource(str("heroku.app.name", "fir-shop"), str("service.name", "heroku-router"), str("cloud.provider", "heroku")), "heroku-router",
+			span(tracepb.Span_SPAN_KIND_SERVER, t, 23*time.Millisecond, 1, str("http.request.method", "GET"), str("url.path", "/products"), str("url.query", "page=2"),
+				str("server.address", "fir-shop.herokuapp.com"), str("client.address", "203.0.113.9"), num("http.response.status_code", 200), num("http.response.body.size", 5120),
+				str("network.protocol.version", "2"), str("heroku.dyno", "web-5d8f7c9b4-x7k2p"),
+				&commonpb.KeyValue{Key: "http.request.header.x-request-id", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: &commonpb.ArrayValue{Values: []*commonpb.AnyValue{{Value: &commonpb.AnyValue_StringValue{StringValue: "5e0c6f1a"}}}}}}}),
+			h12,
+			span(tracepb.Span_SPAN_KIND_CLIENT, t, 29*time.Second, 3, str("http.request.method", "POST"), str("url.path", "/checkout"), num("http.response.status_code", 503)),
+			span(tracepb.Span_SPAN_KIND_SERVER, t, 4*time.Millisecond, 4, str("http.method", "GET"), str("http.target", "/health"), str("http.status_code", "200"),
+				str("http.flavor", "1.1"), str("heroku.dyno", "web-5d8f7c9b4-q2w3e")),
+		),
+		resourceSpans(resource(str("service.name", "fir-shop"), str("k8s.pod.name", "web-5d8f7c9b4-x7k2p")), "opentelemetry.instrumentation.rack",
+			span(tracepb.Span_SPAN_KIND_SERVER, t, 20*time.Millisecond, 5, str("http.request.method", "GET"), str("url.path", "/products"), num("http.response.status_code", 200)),
+		),
+		resourceSpans(resource(str("service.name", "fir-blog"), str("heroku.source", "heroku-router")), "",
+			span(tracepb.Span_SPAN_KIND_SERVER, t, 5*time.Second, 6, str("http.request.method", "GET"), str("url.path", "/feed"), num("http.response.status_code", 504),
+				str("error.type", "timeout"), str("heroku.dyno", "web-6c9d8e7f5-abcde")),
+		),
+		resourceSpans(resource(str("service.name", "heroku-router")), "heroku-router",
+			span(tracepb.Span_SPAN_KIND_SERVER, t, time.Millisecond, 7, str("http.request.method", "GET"), num("http.response.status_code", 200)),
 		),
 	}}
 }
@@ -148,6 +200,7 @@ func fixtures() []fixture {
 		{"space-logs", "/otlp/v1/logs", spaceLogs()},
 		{"app-logs", "/otlp/fir-shop/v1/logs", appLogs()},
 		{"dyno-metrics", "/otlp/v1/metrics", dynoMetrics()},
+		{"router-spans", "/otlp/v1/traces", routerSpans()},
 	}
 }
 

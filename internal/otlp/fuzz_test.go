@@ -3,16 +3,21 @@ package otlp
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 
 	"github.com/dynowatch/dynowatch/internal/drain"
+	"github.com/dynowatch/dynowatch/internal/parse"
 )
 
 // checkSink checks what a fuzzed request hands on: every entry has a time
@@ -34,10 +39,7 @@ func (s checkSink) Ingest(_ context.Context, b *drain.Batch) (bool, error) {
 // panic, and what is handed on is well formed.
 func FuzzIntake(f *testing.F) {
 	for _, fx := range fixtures() {
-		signal := uint8(0)
-		if fx.name == "dyno-metrics" {
-			signal = 1
-		}
+		signal := map[string]uint8{"dyno-metrics": 1, "router-spans": 2}[fx.name]
 		f.Add(readFixture(f, fx, ".pb"), signal, false)
 		f.Add(readFixture(f, fx, ".json"), signal, true)
 	}
@@ -53,18 +55,13 @@ func FuzzIntake(f *testing.F) {
 		w := post(h, path, contentType, body)
 		switch w.Code {
 		case http.StatusOK:
-			var resp proto.Message = &collogspb.ExportLogsServiceResponse{}
-			if signal%3 == 1 {
-				resp = &colmetricspb.ExportMetricsServiceResponse{}
-			}
+			resp := []proto.Message{&collogspb.ExportLogsServiceResponse{}, &colmetricspb.ExportMetricsServiceResponse{}, &coltracepb.ExportTraceServiceResponse{}}[signal%3]
 			unmarshal := proto.Unmarshal
 			if json {
 				unmarshal = protojson.Unmarshal
 			}
-			if signal%3 != 2 {
-				if err := unmarshal(w.Body.Bytes(), resp); err != nil {
-					t.Errorf("200 with a body that is no OTLP response: %v", err)
-				}
+			if err := unmarshal(w.Body.Bytes(), resp); err != nil {
+				t.Errorf("200 with a body that is no OTLP response: %v", err)
 			}
 		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
 		default:
@@ -77,7 +74,7 @@ func FuzzIntake(f *testing.F) {
 // value it reads the same.
 func FuzzMapDecode(f *testing.F) {
 	for _, s := range []string{"", "app=my.app.attr,dyno=my.instance.attr,memory_rss_mb=my.mem.metric", " dyno = a ,,cpu_percent=c",
-		"app", "app=", "colour=x", "app=a b", "memory_rss_mb=m,cpu_percent=m", "release=v=1"} {
+		"app", "app=", "colour=x", "app=a b", "memory_rss_mb=m,cpu_percent=m", "release=v=1", "router_code=heroku.router.error_code,app=a"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -91,6 +88,55 @@ func FuzzMapDecode(f *testing.F) {
 		}
 		if _, err := newKeys(m); err != nil {
 			t.Fatalf("%q: %v", s, err)
+		}
+	})
+}
+
+// The router line written from a request's attributes parses as a router
+// line whatever the attributes hold, and keeps their values: a quote, a
+// space or an '=' in a path or a host can't shift the fields after it.
+func FuzzRouterLine(f *testing.F) {
+	f.Add("GET", "/products", "page=2", "fir-shop.herokuapp.com", "203.0.113.9", "H12", "Request timeout", int64(503))
+	f.Add("POST", `/a "b"=c d`, "", "h =x", "", "timeout", `say "hi"`, int64(200))
+	f.Add("", "", "", "", "", "", "", int64(-1))
+	k, err := newKeys(Map{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, method, path, query, host, client, code, desc string, status int64) {
+		attrs := []*commonpb.KeyValue{str("http.request.method", method), str("url.path", path), str("url.query", query),
+			str("server.address", host), str("client.address", client), str("error.type", code), num("http.response.status_code", status)}
+		line := k.routerLine(attrs, "web-5d8f7c9b4-x7k2p", desc, 12, "a1b2")
+		var e parse.Entry
+		err := parse.FromParts(&e, fixtureTime, parse.SourceHeroku, "router", line)
+		if !utf8.ValidString(line) {
+			if err == nil {
+				t.Errorf("%q is no UTF-8 and parses", line)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		r := e.Router
+		clean := func(s string) string { return unquote.Replace(s) }
+		wantPath := clean(path)
+		if query != "" && !strings.Contains(path, "?") {
+			wantPath = clean(path + "?" + query)
+		}
+		if e.Kind != parse.KindRouter || r.Method != clean(method) || r.Path != wantPath || r.Host != clean(host) || r.Fwd != clean(client) ||
+			r.Dyno != "web-5d8f7c9b4-x7k2p" || r.ServiceMS != 12 {
+			t.Errorf("%q reads as %+v", line, r)
+		}
+		wantCode, wantStatus := "", parse.Absent
+		if isHCode(code) {
+			wantCode = code
+		}
+		if status >= 100 && status <= 999 {
+			wantStatus = int(status)
+		}
+		if r.Code != wantCode || r.Status != wantStatus {
+			t.Errorf("%q: code %q status %d read as %q %d", line, code, status, r.Code, r.Status)
 		}
 	})
 }

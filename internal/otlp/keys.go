@@ -14,17 +14,18 @@ import (
 // field dynowatch reads, for a Fir shape it does not know yet, so that it
 // is read without a release. A mapped key is tried before the built-in ones.
 type Map struct {
-	Attrs   map[string][]string // by field: app, dyno, process_type, release, component
+	Attrs   map[string][]string // by field: app, dyno, process_type, release, component, router_code
 	Metrics map[string]string   // metric name → the sample it becomes
 }
 
 // attrFields are the fields an attribute key can be mapped onto.
-var attrFields = []string{"app", "dyno", "process_type", "release", "component"}
+var attrFields = []string{"app", "dyno", "process_type", "release", "component", "router_code"}
 
 const mapExample = `app=my.app.attr,dyno=my.instance.attr,memory_rss_mb=my.mem.metric`
 
 // Decode reads "FIELD=NAME,FIELD=NAME": FIELD one of app, dyno,
-// process_type, release, component (NAME a resource attribute key) or
+// process_type, release, component (NAME a resource attribute key),
+// router_code (a router span's or record's attribute key holding the H code) or
 // memory_rss_mb, memory_quota_mb, cpu_percent (NAME a metric name).
 func (m *Map) Decode(value string) error {
 	*m = Map{}
@@ -96,6 +97,7 @@ var errNoSample = errors.New("otlp: no such sample")
 // the built-in ones after those of a Map.
 type keys struct {
 	app, dyno, processType, release, component []string
+	routerCode                                 []string // a router request's attributes
 	metrics                                    map[string]knownMetric
 }
 
@@ -107,6 +109,7 @@ func newKeys(m Map) (*keys, error) {
 		processType: append(slices.Clone(m.Attrs["process_type"]), processTypeKeys...),
 		release:     append(slices.Clone(m.Attrs["release"]), releaseKeys...),
 		component:   append(slices.Clone(m.Attrs["component"]), componentKeys...),
+		routerCode:  append(slices.Clone(m.Attrs["router_code"]), codeKeys...),
 		metrics:     map[string]knownMetric{},
 	}
 	for name, km := range knownMetrics {
@@ -134,6 +137,18 @@ func metricOfSample(sample string) (knownMetric, bool) {
 // understood reports whether key is an attribute dynowatch reads.
 func (k *keys) understood(key string) bool {
 	for _, ks := range [][]string{k.app, k.dyno, k.processType, k.release, k.component} {
+		if slices.Contains(ks, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// understoodOfRequest reports whether key is an attribute dynowatch reads
+// on a router request (a span's or a record's): the request's fields, its
+// dyno and its component.
+func (k *keys) understoodOfRequest(key string) bool {
+	for _, ks := range append(k.routerKeys(), k.dyno, k.component) {
 		if slices.Contains(ks, key) {
 			return true
 		}

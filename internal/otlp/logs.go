@@ -27,7 +27,10 @@ type batches struct {
 	// (unknown).
 	unattributed, bad, unknown int
 	used                       int
-	seen                       []sighting // for the sightings, once each
+	// Spans not used, and not to be: no router request (ignored), or a
+	// router request its app's router logs count already (superseded).
+	ignored, superseded int
+	seen                []sighting // for the sightings, once each
 }
 
 func newBatches(received time.Time, key string) *batches {
@@ -86,8 +89,16 @@ func (h *Handler) addLogs(req *collogspb.ExportLogsServiceRequest, urlApp string
 			}
 			b := bs.batch(o.App)
 			b.Entries = slices.Grow(b.Entries, len(sl.GetLogRecords()))
+			var noted map[string]bool // the router records' keys noted: a lookup per key, not a search of the request's
 			for _, lr := range sl.GetLogRecords() {
-				if addRecord(b, h.keys.forRecord(o, lr.GetAttributes()), lr, bs.received) {
+				ro := h.keys.forRecord(o, lr.GetAttributes())
+				if ro.Component == "heroku-router" && len(lr.GetAttributes()) > 0 {
+					if noted == nil {
+						noted = map[string]bool{}
+					}
+					h.noteRecordAttrs(bs, noted, o.App, lr.GetAttributes())
+				}
+				if h.addRecord(b, ro, lr, bs.received) {
 					bs.used++
 				} else {
 					b.BadFrames++
@@ -99,20 +110,18 @@ func (h *Handler) addLogs(req *collogspb.ExportLogsServiceRequest, urlApp string
 }
 
 // addRecord appends the entry of one log record to b, and reports whether it could.
-func addRecord(b *drain.Batch, o Origin, lr *logspb.LogRecord, received time.Time) bool {
-	msg, ok := bodyText(lr.GetBody())
-	if !ok {
-		return false
-	}
+// A router record whose text is no router line, but whose attributes hold
+// the request (a structured record), is read from its attributes.
+func (h *Handler) addRecord(b *drain.Batch, o Origin, lr *logspb.LogRecord, received time.Time) bool {
+	at := recordTime(lr.GetTimeUnixNano(), lr.GetObservedTimeUnixNano(), received)
 	source, process := o.sourceProcess()
-	b.Entries = append(b.Entries, parse.Entry{})
-	e := &b.Entries[len(b.Entries)-1]
-	if err := parse.FromParts(e, recordTime(lr.GetTimeUnixNano(), lr.GetObservedTimeUnixNano(), received), source, process, msg); err != nil {
-		*e = parse.Entry{}
-		b.Entries = b.Entries[:len(b.Entries)-1]
-		return false
+	msg, ok := bodyText(lr.GetBody())
+	if o.Component == "heroku-router" && !strings.Contains(msg, "at=") && isRequest(lr.GetAttributes()) {
+		// A body such as "GET /cart" would read as the old router's
+		// line, without the status and code the attributes hold.
+		return addText(b, at, source, process, h.keys.routerLine(lr.GetAttributes(), h.keys.dynoOf(lr.GetAttributes()), "", parse.Absent, ""))
 	}
-	return true
+	return ok && addText(b, at, source, process, msg)
 }
 
 // recordTime is when a record happened: its time, else when the collector

@@ -2,6 +2,8 @@ package otlp
 
 import (
 	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
@@ -160,6 +162,26 @@ func (h *Handler) addMetrics(req *colmetricspb.ExportMetricsServiceRequest, urlA
 			}
 		}
 	}
+	for k, i := range entries {
+		e := &bs.byApp[k.app].Entries[i]
+		e.Message = sampleLine(e.Metrics)
+	}
+}
+
+// sampleLine writes a runtime-metrics entry's samples as the text of a
+// log-runtime-metrics line, under dynowatch's sample names: the evidence
+// of a MEMORY or CPU alert shows the values it judged.
+func sampleLine(m parse.Metrics) string {
+	var sb strings.Builder
+	sb.WriteString("source=")
+	sb.WriteString(m.Dyno)
+	for _, s := range m.Samples {
+		sb.WriteString(" sample#")
+		sb.WriteString(s.Name)
+		sb.WriteByte('=')
+		sb.WriteString(strconv.FormatFloat(math.Round(s.Value*100)/100, 'f', -1, 64)) // 85, not 85.00000000000001
+	}
+	return sb.String()
 }
 
 // addSample adds s to the runtime-metrics entry of k in b, creating it.

@@ -86,7 +86,9 @@ type Metrics interface {
 	Request(signal, result string)
 	// Records counts a request's records (log records, data points,
 	// spans) by what became of them: used, unattributed (no app), bad,
-	// unknown (a metric dynowatch does not read) or ignored (traces).
+	// unknown (a metric dynowatch does not read), ignored (a span that is
+	// no router request) or superseded (a router span of an app whose
+	// router logs are counted).
 	Records(signal, result string, n int)
 }
 
@@ -141,6 +143,7 @@ type Handler struct {
 	sightings   *Sightings     // gathered since the last flush
 	store       SightingsStore // or nil
 	flushEvery  time.Duration
+	routerLogs  *routerLogs
 	// flushMu makes a flush and a read of the sightings one at a time.
 	flushMu sync.Mutex
 
@@ -162,7 +165,7 @@ func NewHandler(o Options) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("otlp: Options.Map: %w", err)
 	}
-	h := &Handler{keys: k, sightings: newSightings(), store: o.Store, flushEvery: o.SightingsFlushEvery, secrets: auth.NewPasswords(o.Secrets...), sink: o.Sink, log: o.Logger, metrics: o.Metrics, now: o.Now,
+	h := &Handler{keys: k, sightings: newSightings(), store: o.Store, flushEvery: o.SightingsFlushEvery, routerLogs: newRouterLogs(), secrets: auth.NewPasswords(o.Secrets...), sink: o.Sink, log: o.Logger, metrics: o.Metrics, now: o.Now,
 		bodyTimeout: o.BodyTimeout, objects: semaphore.NewWeighted(maxObjectsInFlight), noted: map[string]bool{}}
 	if h.metrics == nil {
 		h.metrics = nopMetrics{}
@@ -192,6 +195,7 @@ func (h *Handler) ServeLogs(w http.ResponseWriter, r *http.Request) {
 			return errTooManyRecords
 		}
 		h.addLogs(req, app, bs)
+		h.noteRouterLogs(bs)
 		return nil
 	}, func(rejected int64, msg string) proto.Message {
 		if rejected == 0 {
@@ -219,20 +223,23 @@ func (h *Handler) ServeMetrics(w http.ResponseWriter, r *http.Request) {
 }
 
 // ServeTraces handles "POST /otlp/v1/traces" and "POST /otlp/{app}/v1/traces".
-// dynowatch reads no spans yet: they are counted and answered with success,
+// The router's server spans are its requests, read as its log lines are
+// (see addSpans); every other span is counted and answered with success,
 // so that a drain of all signals does not retry them or log errors.
 func (h *Handler) ServeTraces(w http.ResponseWriter, r *http.Request) {
 	req := &coltracepb.ExportTraceServiceRequest{}
 	h.serve(w, r, "traces", req, func(app string, bs *batches) error {
-		n := 0
-		for _, rs := range req.GetResourceSpans() {
-			for _, ss := range rs.GetScopeSpans() {
-				n += len(ss.GetSpans())
-			}
+		if countSpans(req) > MaxRecords {
+			return errTooManyRecords
 		}
-		h.metrics.Records("traces", "ignored", n)
+		h.addSpans(req, app, bs)
 		return nil
-	}, func(int64, string) proto.Message { return &coltracepb.ExportTraceServiceResponse{} })
+	}, func(rejected int64, msg string) proto.Message {
+		if rejected == 0 {
+			return &coltracepb.ExportTraceServiceResponse{}
+		}
+		return &coltracepb.ExportTraceServiceResponse{PartialSuccess: &coltracepb.ExportTracePartialSuccess{RejectedSpans: rejected, ErrorMessage: msg}}
+	})
 }
 
 var errTooManyRecords = fmt.Errorf("over %d records in one request", MaxRecords)
@@ -356,7 +363,8 @@ func (h *Handler) ingest(ctx context.Context, bs *batches) (result string, err e
 }
 
 func (h *Handler) count(signal string, bs *batches) {
-	for result, n := range map[string]int{"used": bs.used, "unattributed": bs.unattributed, "bad": bs.bad, "unknown": bs.unknown} {
+	for result, n := range map[string]int{"used": bs.used, "unattributed": bs.unattributed, "bad": bs.bad, "unknown": bs.unknown,
+		"ignored": bs.ignored, "superseded": bs.superseded} {
 		if n > 0 {
 			h.metrics.Records(signal, result, n)
 		}

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -23,8 +24,10 @@ import (
 
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/dynowatch/dynowatch/internal/drain"
 )
@@ -115,7 +118,7 @@ func gzipped(t testing.TB, b []byte) []byte {
 // Each fixture, in protobuf and JSON, gzipped or not, gives the entries of
 // its .golden file and the partial success its unused records call for.
 func TestFixturesGiveTheirGoldenEntries(t *testing.T) {
-	rejected := map[string]int64{"space-logs": 1, "app-logs": 0, "dyno-metrics": 3}
+	rejected := map[string]int64{"space-logs": 1, "app-logs": 0, "dyno-metrics": 3, "router-spans": 1}
 	for _, f := range fixtures() {
 		for _, enc := range []struct{ ext, contentType string }{{".pb", "application/x-protobuf"}, {".json", "application/json"}} {
 			for _, gz := range []bool{false, true} {
@@ -169,6 +172,13 @@ func partialSuccess(t *testing.T, path, contentType string, body []byte) (int64,
 			t.Fatal(err)
 		}
 		return resp.GetPartialSuccess().GetRejectedDataPoints(), resp.GetPartialSuccess().GetErrorMessage()
+	}
+	if strings.HasSuffix(path, "/traces") {
+		var resp coltracepb.ExportTraceServiceResponse
+		if err := unmarshal(body, &resp); err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetPartialSuccess().GetRejectedSpans(), resp.GetPartialSuccess().GetErrorMessage()
 	}
 	var resp collogspb.ExportLogsServiceResponse
 	if err := unmarshal(body, &resp); err != nil {
@@ -327,5 +337,75 @@ func TestResolveApp(t *testing.T) {
 		if got := defaultKeys(t).resolve("", tt.attrs, "").App; got != tt.want {
 			t.Errorf("app of %v = %q, want %q", tt.attrs, got, tt.want)
 		}
+	}
+}
+
+// An app's router requests that arrive both as router log records and as
+// spans are counted once, from the logs: its spans are not counted while
+// its router logs arrive, nor for RouterLogsHold after the last. An app
+// that sends only spans has its spans counted throughout.
+func TestRouterSpansOfAnAppWithRouterLogsAreNotCountedTwice(t *testing.T) {
+	now := fixtureTime
+	sk := &sink{}
+	h := newServer(t, sk, Options{Now: func() time.Time { return now }})
+	spans := readFixture(t, fixture{name: "router-spans"}, ".pb")
+	routerLines := func() int { return strings.Count(sk.text(), `"kind":"router"`) }
+	// another request of the same spans: empty resources after them make its body, and so its key, differ
+	another := func(n int) []byte { return append(bytes.Clone(spans), bytes.Repeat([]byte{0x0a, 0x00}, n)...) }
+
+	if w := post(h, "/otlp/v1/traces", "application/x-protobuf", spans); w.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	if got := routerLines(); got != 4 { // fir-shop's 3 server spans, fir-blog's 1
+		t.Fatalf("spans of apps that send no router logs: %d requests, want 4:\n%s", got, sk.text())
+	}
+	if w := post(h, "/otlp/fir-shop/v1/logs", "application/x-protobuf", readFixture(t, fixtures()[1], ".pb")); w.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	if got := routerLines(); got != 5 {
+		t.Fatalf("after fir-shop's router log: %d requests, want 5", got)
+	}
+	for i, after := range []time.Duration{time.Minute, RouterLogsHold} {
+		now = fixtureTime.Add(after)
+		before := sk.text()
+		if w := post(h, "/otlp/v1/traces", "application/x-protobuf", another(i+1)); w.Code != http.StatusOK {
+			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+		added := strings.TrimPrefix(sk.text(), before)
+		if strings.Contains(added, "batch fir-shop") || !strings.Contains(added, "batch fir-blog: 1 entries") {
+			t.Errorf("%v after fir-shop's router log, its spans are counted again, or fir-blog's not:\n%s", after, added)
+		}
+	}
+	now = fixtureTime.Add(RouterLogsHold + time.Second)
+	before := sk.text()
+	if w := post(h, "/otlp/v1/traces", "application/x-protobuf", another(3)); w.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	if added := strings.TrimPrefix(sk.text(), before); !strings.Contains(added, "batch fir-shop: 3 entries") {
+		t.Errorf("fir-shop sent no router log for over RouterLogsHold, and its spans are still not counted:\n%s", added)
+	}
+}
+
+// OTLP_MAP's router_code names the attribute that holds a router
+// request's H code, read before the built-in keys.
+func TestMapRouterCode(t *testing.T) {
+	var m Map
+	if err := m.Decode("router_code=fir.router.error"); err != nil {
+		t.Fatal(err)
+	}
+	sk := &sink{}
+	h := newServer(t, sk, Options{Map: m})
+	sp := span(tracepb.Span_SPAN_KIND_SERVER, fixtureTime, time.Second, 1, str("http.request.method", "GET"), num("http.response.status_code", 503),
+		str("fir.router.error", "H18"), str("error.type", "H12"))
+	body, err := proto.Marshal(&coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{
+		resourceSpans(resource(str("heroku.app.name", "fir-shop"), str("service.name", "heroku-router")), "", sp)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := post(h, "/otlp/v1/traces", "application/x-protobuf", body); w.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	if !strings.Contains(sk.text(), `"at":"error","code":"H18"`) {
+		t.Errorf("the mapped key's H18 is not read:\n%s", sk.text())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
 
 // What the sightings keep. Fir's exact shapes are unpublished, so the intake
@@ -49,6 +50,9 @@ const (
 	SightScope       SightingKind = "scope"
 	SightMetric      SightingKind = "metric"
 	SightLogBody     SightingKind = "log_body"
+	SightSpan        SightingKind = "span"             // a span's component and kind: "heroku-router server"
+	SightSpanAttr    SightingKind = "span_attribute"   // an attribute key of a platform component's span
+	SightRecordAttr  SightingKind = "record_attribute" // an attribute key of a router log record
 )
 
 // sighting is one name seen in one request.
@@ -208,6 +212,13 @@ type AppSightings struct {
 	Scopes       []Sighting `json:"scopes"`
 	Metrics      []Sighting `json:"metrics"`
 	LogBodies    []Sighting `json:"log_bodies"` // string, kvlist, int, double, bool, bytes, array, empty
+	// Spans are by component and kind ("heroku-router server", "app
+	// client"), never by name: a span's name may hold a path's values.
+	Spans []Sighting `json:"spans"`
+	// SpanAttributes are the attribute keys of the platform's spans
+	// (heroku-…), RecordAttributes those of the router's log records.
+	SpanAttributes   []Sighting `json:"span_attributes"`
+	RecordAttributes []Sighting `json:"record_attributes"`
 }
 
 // SightingsReport is what GET /api/v1/otlp/sightings answers.
@@ -226,7 +237,8 @@ func (s *Sightings) Report(now time.Time, scope string) SightingsReport {
 	s.pruneApps(now)
 	r := SightingsReport{Window: "24h", Scope: scope, Dropped: s.dropped, Apps: []AppSightings{}}
 	for name, app := range s.apps {
-		a := AppSightings{App: name, ResourceKeys: []Sighting{}, Scopes: []Sighting{}, Metrics: []Sighting{}, LogBodies: []Sighting{}}
+		a := AppSightings{App: name, ResourceKeys: []Sighting{}, Scopes: []Sighting{}, Metrics: []Sighting{}, LogBodies: []Sighting{},
+			Spans: []Sighting{}, SpanAttributes: []Sighting{}, RecordAttributes: []Sighting{}}
 		for k, v := range app {
 			x := Sighting{Name: k.name, Unit: k.unit, Understood: v.understood, Requests: v.count, LastSeen: v.last.UTC()}
 			switch k.kind {
@@ -238,9 +250,15 @@ func (s *Sightings) Report(now time.Time, scope string) SightingsReport {
 				a.Metrics = append(a.Metrics, x)
 			case SightLogBody:
 				a.LogBodies = append(a.LogBodies, x)
+			case SightSpan:
+				a.Spans = append(a.Spans, x)
+			case SightSpanAttr:
+				a.SpanAttributes = append(a.SpanAttributes, x)
+			case SightRecordAttr:
+				a.RecordAttributes = append(a.RecordAttributes, x)
 			}
 		}
-		for _, l := range [][]Sighting{a.ResourceKeys, a.Scopes, a.Metrics, a.LogBodies} {
+		for _, l := range [][]Sighting{a.ResourceKeys, a.Scopes, a.Metrics, a.LogBodies, a.Spans, a.SpanAttributes, a.RecordAttributes} {
 			slices.SortFunc(l, func(x, y Sighting) int { return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.Unit, y.Unit)) })
 		}
 		r.Apps = append(r.Apps, a)
@@ -345,6 +363,56 @@ func (h *Handler) noteResource(bs *batches, app string, attrs []*commonpb.KeyVal
 	}
 	if scope != "" {
 		bs.see(sighting{app: app, kind: SightScope, name: scope, understood: isComponent(scope)})
+	}
+}
+
+// spanKinds name the span kinds as the sightings show them.
+var spanKinds = map[tracepb.Span_SpanKind]string{
+	tracepb.Span_SPAN_KIND_UNSPECIFIED: "unspecified", tracepb.Span_SPAN_KIND_INTERNAL: "internal", tracepb.Span_SPAN_KIND_SERVER: "server",
+	tracepb.Span_SPAN_KIND_CLIENT: "client", tracepb.Span_SPAN_KIND_PRODUCER: "producer", tracepb.Span_SPAN_KIND_CONSUMER: "consumer",
+}
+
+// noteSpan notes a span's component and kind, understood when it is a
+// router request, and the attribute keys of a platform component's span,
+// understood when dynowatch reads them on a router request. noted holds
+// what the scope's spans noted already.
+func (h *Handler) noteSpan(bs *batches, noted map[notedKey]bool, o Origin, sp *tracepb.Span, router bool) {
+	component := o.Component
+	if component == "" {
+		component = "app"
+	}
+	kind, ok := spanKinds[sp.GetKind()]
+	if !ok {
+		kind = "unknown"
+	}
+	if shape := (notedKey{o.App, component, kind}); !noted[shape] {
+		noted[shape] = true
+		bs.see(sighting{app: o.App, kind: SightSpan, name: component + " " + kind, understood: router})
+	}
+	if o.Component == "" {
+		return // the app's own spans: their keys are the app's business, and many
+	}
+	for _, kv := range sp.GetAttributes() {
+		if k := (notedKey{app: o.App, name: kv.GetKey()}); !noted[k] {
+			noted[k] = true
+			bs.see(sighting{app: o.App, kind: SightSpanAttr, name: kv.GetKey(), understood: h.keys.understoodOfRequest(kv.GetKey())})
+		}
+	}
+}
+
+// notedKey is what a scope's spans were noted as: an app's span shape
+// (component and kind) or attribute key (name). A struct, not a joined
+// string, so that looking one up allocates nothing.
+type notedKey struct{ app, name, kind string }
+
+// noteRecordAttrs notes the attribute keys of a router log record that
+// noted does not hold yet.
+func (h *Handler) noteRecordAttrs(bs *batches, noted map[string]bool, app string, attrs []*commonpb.KeyValue) {
+	for _, kv := range attrs {
+		if !noted[kv.GetKey()] {
+			noted[kv.GetKey()] = true
+			bs.see(sighting{app: app, kind: SightRecordAttr, name: kv.GetKey(), understood: h.keys.understoodOfRequest(kv.GetKey())})
+		}
 	}
 }
 

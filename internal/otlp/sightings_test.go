@@ -43,6 +43,7 @@ func sightingsServer(t testing.TB, sk *sink, otlpMap string, now func() time.Tim
 	for _, p := range []string{"/otlp", "/otlp/{app}"} {
 		mux.HandleFunc("POST "+p+"/v1/logs", h.ServeLogs)
 		mux.HandleFunc("POST "+p+"/v1/metrics", h.ServeMetrics)
+		mux.HandleFunc("POST "+p+"/v1/traces", h.ServeTraces)
 	}
 	mux.HandleFunc("GET /api/v1/otlp/sightings", h.ServeSightings)
 	return mux
@@ -73,7 +74,8 @@ func summary(r SightingsReport) string {
 		for _, l := range []struct {
 			kind string
 			s    []Sighting
-		}{{"key", a.ResourceKeys}, {"scope", a.Scopes}, {"metric", a.Metrics}, {"body", a.LogBodies}} {
+		}{{"key", a.ResourceKeys}, {"scope", a.Scopes}, {"metric", a.Metrics}, {"body", a.LogBodies},
+			{"span", a.Spans}, {"span-attr", a.SpanAttributes}, {"record-attr", a.RecordAttributes}} {
 			for _, s := range l.s {
 				name := s.Name
 				if s.Unit != "" {
@@ -111,10 +113,24 @@ func TestSightingsOfFixtures(t *testing.T) {
 		"fir-shop metric http.server.request.duration s unknown",
 		"fir-shop body string understood",
 		"fir-blog metric container.memory.usage MiBy understood",
+		// the router's requests as spans and as structured records
+		"fir-shop span heroku-router server understood",
+		"fir-shop span heroku-router client unknown",
+		"fir-shop span app server unknown",
+		"fir-shop span-attr http.response.status_code understood",
+		"fir-shop span-attr error.type understood",
+		"fir-shop span-attr http.flavor understood",
+		"fir-shop record-attr heroku.router.code understood",
+		"fir-shop record-attr url.path understood",
+		"fir-blog span heroku-router server understood",
+		"(no-app) span heroku-router server understood",
 	} {
 		if !strings.Contains(got, want+"\n") {
 			t.Errorf("sightings lack %q:\n%s", want, got)
 		}
+	}
+	if strings.Contains(got, "fir-shop span-attr http.request.method unknown") {
+		t.Errorf("a key read on router requests is sighted unknown:\n%s", got)
 	}
 	if !strings.Contains(got, "(no-app) key ") {
 		t.Errorf("the space drain's resource of no app is not sighted:\n%s", got)
