@@ -131,7 +131,8 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	if cfg.MetricsPublic {
 		mux.Handle("GET /metrics", met.Handler())
 	} else {
-		mux.Handle("GET /metrics", auth.Basic(dashPasswords, "dynowatch")(met.Handler()))
+		// Read-only numbers: the view password reads them too.
+		mux.Handle("GET /metrics", guard.View(met.Handler()))
 	}
 
 	base := publicURL(cfg)

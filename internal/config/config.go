@@ -42,7 +42,7 @@ type Config struct {
 
 	DrainSecret           Secrets `envconfig:"DRAIN_SECRET" example:"3f9c2a7e41d0b6c8" secret:"true" desc:"Password of the drain URL. Several, comma-separated, are all accepted, so one can be rotated without breaking drains. Generated and kept in the embedded store when unset locally; required on Heroku."`
 	DashboardPassword     Secrets `envconfig:"DASHBOARD_PASSWORD" example:"b7e1d04c9a2f5e36" secret:"true" desc:"Basic-auth password of the dashboard and the /api/v1 API, which may also act: silence, acknowledge, delete (the user name is recorded in the audit log). Same local and Heroku behaviour as DRAIN_SECRET."`
-	DashboardViewPassword Secrets `envconfig:"DASHBOARD_VIEW_PASSWORD" example:"5d0e8a3c71f4b962" secret:"true" desc:"Read-only basic-auth password of the dashboard and the API: its holders see every page but no buttons, and what they post is refused. Unset: none."`
+	DashboardViewPassword Secrets `envconfig:"DASHBOARD_VIEW_PASSWORD" example:"5d0e8a3c71f4b962" secret:"true" desc:"Read-only basic-auth password of the dashboard, the API and /metrics: its holders see every page but no buttons, and what they post is refused. Unset: none."`
 
 	OTLPMap otlp.Map `envconfig:"OTLP_MAP" example:"app=my.app.attr,dyno=my.instance.attr,memory_rss_mb=my.mem.metric" desc:"Fir telemetry shapes dynowatch does not know yet, read without a release: FIELD=NAME pairs, comma-separated. FIELD app, dyno, process_type, release or component names a resource attribute key (tried before the built-in ones); memory_rss_mb, memory_quota_mb or cpu_percent names a metric. See Fir apps."`
 
@@ -128,7 +128,7 @@ type Config struct {
 	TeamsApps            List     `envconfig:"TEAMS_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent to Teams: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
 	TeamsRules           List     `envconfig:"TEAMS_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent to Teams, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
 	TeamsStormCap        StormCap `envconfig:"TEAMS_STORM_CAP" default:"30 per 5m" example:"10 per 5m" desc:"New incidents sent to Teams at most, as N per duration; more collapse into one summary with the dashboard link. off: no cap. See Routing."`
-	MetricsPublic        bool     `envconfig:"METRICS_PUBLIC" default:"false" example:"true" desc:"Serve /metrics (Prometheus) without the dashboard password."`
+	MetricsPublic        bool     `envconfig:"METRICS_PUBLIC" default:"false" example:"true" desc:"Serve /metrics (Prometheus) without a password (otherwise it takes DASHBOARD_PASSWORD or DASHBOARD_VIEW_PASSWORD)."`
 	HerokuAPIKey         string   `envconfig:"HEROKU_API_KEY" example:"HRKU-0123abcd-…" secret:"true" desc:"Heroku API key (heroku authorizations:create) for pull mode (dynowatch tail and TAIL_APPS) and dynowatch add."`
 	HerokuAPIURL         string   `envconfig:"HEROKU_API_URL" url:"http,https" default:"https://api.heroku.com" example:"https://api.heroku.com" desc:"Heroku Platform API, for pull mode and dynowatch add."`
 	TailApps             List     `envconfig:"TAIL_APPS" example:"my-app,my-other-app" desc:"Apps the worker follows through Platform API log sessions, for apps where a drain can't be added (needs HEROKU_API_KEY)."`
