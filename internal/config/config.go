@@ -55,7 +55,7 @@ type Config struct {
 	EventLinesPerMinute int  `envconfig:"EVENT_LINES_PER_MINUTE" default:"10" example:"10" desc:"Raw lines kept per app, code and minute (an H12 storm is counted in full but only this many of its lines are stored)."`
 	MemoryBudgetMB      int  `envconfig:"MEMORY_BUDGET_MB" default:"400" example:"900" desc:"Memory each dynowatch process keeps itself within (Go's soft memory limit); a third of it holds the request rollups between flushes. The default fits a 512 MB dyno; raise it on larger ones."`
 
-	RetentionEvents  duration.Duration `envconfig:"RETENTION_EVENTS" default:"30d" example:"30d" desc:"How long events (H/R/L codes, crashes, releases …) with their lines are kept."`
+	RetentionEvents  duration.Duration `envconfig:"RETENTION_EVENTS" default:"30d" example:"30d" desc:"How long events (H/R/L codes, crashes, releases …) with their lines are kept, and resolved alerts, their notifications, ended silences and the audit log."`
 	RetentionMinute  duration.Duration `envconfig:"RETENTION_MINUTE_ROLLUPS" default:"30d" example:"30d" desc:"How long per-minute request rollups and metric samples are kept."`
 	RetentionHourly  duration.Duration `envconfig:"RETENTION_HOURLY_ROLLUPS" default:"365d" example:"365d" desc:"How long hourly rollups are kept."`
 	RollupFlushEvery duration.Duration `envconfig:"ROLLUP_FLUSH_INTERVAL" default:"5s" example:"5s" desc:"How often each web dyno writes its in-memory request rollups to the database (also on shutdown)."`
