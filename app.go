@@ -230,7 +230,7 @@ type alerting struct {
 	metrics   *metrics.Metrics
 	log       *slog.Logger
 	// changes writes releases and deploys to the outbox of the channels
-	// that take them (PagerDuty); nil if none does.
+	// that take them (PagerDuty), under their caps; nil if none does.
 	changes *changeWriter
 	links   *ack.Links // nil: notifications carry no ack links
 }

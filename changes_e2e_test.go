@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -77,5 +82,85 @@ func TestDrainAnswersWhileTheChangeWriteWaits(t *testing.T) {
 	case b := <-heard:
 		t.Errorf("PagerDuty heard a second change: %s", b)
 	case <-time.After(time.Second):
+	}
+}
+
+// TestREADMEChangeCap: under the README's PAGERDUTY_CHANGE_CAP, a drain
+// batch of 8 release lines of shop sends PagerDuty 5 change events of shop
+// (and blog's release still goes); the rest, and more later, are not
+// sent, but counted in /metrics and logged once.
+func TestREADMEChangeCap(t *testing.T) {
+	t.Parallel()
+	m := regexp.MustCompile("`heroku config:set (PAGERDUTY_CHANGE_CAP)=\"([^\"]+)\"`").FindStringSubmatch(readme(t))
+	if m == nil {
+		t.Fatal("README.md no longer shows PAGERDUTY_CHANGE_CAP set; this test runs it")
+	}
+	if m[2] != "5 per 10m" {
+		t.Fatalf("the README sets %s=%q; this test counts 5 per 10m", m[1], m[2])
+	}
+	var (
+		mu    sync.Mutex
+		heard []string
+	)
+	pd := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var e struct {
+			Payload struct{ Summary string } `json:"payload"`
+		}
+		if r.URL.Path != "/v2/change/enqueue" || json.NewDecoder(r.Body).Decode(&e) != nil {
+			t.Errorf("PagerDuty got %s %s, want a change event", r.Method, r.URL.Path)
+		}
+		mu.Lock()
+		heard = append(heard, e.Payload.Summary)
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer pd.Close()
+	base, logs, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw", m[1]: m[2],
+		"PAGERDUTY_ROUTING_KEY": "0123456789abcdef0123456789abcdef", "PAGERDUTY_API_URL": pd.URL})
+	releases := func(app string, from, to int) string {
+		var b strings.Builder
+		for v := from; v < to; v++ {
+			b.WriteString(frame(fmt.Sprintf("<190>1 %s host app api - Release v%d created by ops@example.com\n", time.Now().UTC().Format(time.RFC3339), v)))
+		}
+		return b.String()
+	}
+	if code := post(t, base+"/drain/shop", "s", releases("shop", 1, 9), nil); code != http.StatusNoContent {
+		t.Fatalf("drain: %d", code)
+	}
+	if code := post(t, base+"/drain/blog", "s", releases("blog", 1, 2), nil); code != http.StatusNoContent {
+		t.Fatalf("drain: %d", code)
+	}
+	sent := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Sorted(slices.Values(heard))
+	}
+	want := []string{"blog: release v1 by ops@example.com"}
+	for v := 1; v <= 5; v++ {
+		want = append(want, fmt.Sprintf("shop: release v%d by ops@example.com", v))
+	}
+	for deadline := time.Now().Add(15 * time.Second); len(sent()) < len(want) && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code := post(t, base+"/drain/shop", "s", releases("shop", 9, 11), nil); code != http.StatusNoContent {
+		t.Fatalf("drain: %d", code)
+	}
+	time.Sleep(1500 * time.Millisecond) // what would go out does within it
+	if got := sent(); !slices.Equal(got, want) {
+		t.Errorf("PagerDuty heard %q, want %q", got, want)
+	}
+	req, _ := http.NewRequest("GET", base+"/metrics", nil)
+	req.SetBasicAuth("prometheus", "pw")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `dynowatch_changes_dropped_total{reason="cap"} 5`; !strings.Contains(string(body), want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
+	if n := strings.Count(logs.String(), "PAGERDUTY_CHANGE_CAP allows"); n != 1 {
+		t.Errorf("the cap logged %d times, want once:\n%s", n, logs)
 	}
 }
