@@ -110,13 +110,21 @@ func (w *changeWriter) Run(ctx context.Context) {
 		return
 	}
 	var logged int64 // of full, when last logged
+	noteFull := func() {
+		if n := w.full.Load(); n > logged {
+			w.log.Warn("releases and deploys not told: the queue of changes to write was full", "dropped", n-logged)
+			logged = n
+		}
+	}
 	for {
 		select {
 		case o := <-w.queue:
 			w.write(context.WithoutCancel(ctx), w.take(o))
+			noteFull()
 		case <-ctx.Done():
 			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), ingest.FinalFlushTimeout)
 			defer cancel()
+			defer noteFull()
 			for {
 				select {
 				case o := <-w.queue:
@@ -125,10 +133,6 @@ func (w *changeWriter) Run(ctx context.Context) {
 					return
 				}
 			}
-		}
-		if n := w.full.Load(); n > logged {
-			w.log.Warn("releases and deploys not told: the queue of changes to write was full", "dropped", n-logged)
-			logged = n
 		}
 	}
 }

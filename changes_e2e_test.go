@@ -16,7 +16,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/dynowatch/dynowatch/internal/config"
+	"github.com/dynowatch/dynowatch/internal/notify"
+	"github.com/dynowatch/dynowatch/internal/parse"
+	"github.com/dynowatch/dynowatch/internal/store"
 	"github.com/dynowatch/dynowatch/internal/store/pgtest"
+	"github.com/dynowatch/dynowatch/internal/store/storetest"
 )
 
 // TestDrainAnswersWhileTheChangeWriteWaits: with the outbox locked (a slow
@@ -162,5 +167,44 @@ func TestREADMEChangeCap(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "PAGERDUTY_CHANGE_CAP allows"); n != 1 {
 		t.Errorf("the cap logged %d times, want once:\n%s", n, logs)
+	}
+}
+
+// TestChangeQueueIsBounded: with nothing writing (the store stuck), the
+// queue of changes takes changeQueueRows rows and turns the rest away,
+// counted and logged; at shutdown Run writes what it holds, uncapped when
+// PAGERDUTY_CHANGE_CAP is off, before it returns.
+func TestChangeQueueIsBounded(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load([]string{"PAGERDUTY_ROUTING_KEY=0123456789abcdef0123456789abcdef", "PAGERDUTY_CHANGE_CAP=off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := notify.Channels(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	st := storetest.MustOpenEmbedded(t)
+	w := newChangeWriter(st, notify.ChangeChannels(ns), "", time.Now, newLogger(logs, false))
+	var entries []parse.Entry
+	for v := range changeQueueRows + 1 {
+		e := parse.Entry{Kind: parse.KindRelease, Time: time.Now(), Message: fmt.Sprintf("Release v%d created by ops@example.com", v)}
+		e.Platform.Version = fmt.Sprintf("v%d", v)
+		entries = append(entries, e)
+	}
+	w.add("shop", entries)
+	if w.Dropped() != 1 {
+		t.Fatalf("Dropped = %d after %d rows, want 1", w.Dropped(), len(entries))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w.Run(ctx)
+	rows, err := st.ClaimOutbox(context.Background(), "test", time.Now().Add(time.Minute), time.Minute, store.MaxClaim)
+	if err != nil || len(rows) != changeQueueRows {
+		t.Errorf("the outbox after Run: %d rows, %v; want the %d queued", len(rows), err, changeQueueRows)
+	}
+	if !strings.Contains(logs.String(), "queue of changes to write was full") || !strings.Contains(logs.String(), "dropped=1") {
+		t.Errorf("the rows turned away were not logged:\n%s", logs)
 	}
 }
