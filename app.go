@@ -164,6 +164,10 @@ func (a *app) Run(ctx context.Context) error {
 		return nil
 	})
 	back.Go(func() error {
+		al.changes.Run(backCtx)
+		return nil
+	})
+	back.Go(func() error {
 		// Router observations wait at most this long; R codes go at once.
 		if err := al.engine.Run(backCtx, 250*time.Millisecond); err != nil {
 			log.Error("final alert update failed", "err", err)
@@ -236,12 +240,10 @@ type alerting struct {
 	store     *store.Store
 	metrics   *metrics.Metrics
 	log       *slog.Logger
-	// changes are the channels told of releases and deploys (PagerDuty),
-	// linking dashboard; now is the clock of their rows.
-	changes   []string
-	dashboard string
-	now       func() time.Time
-	links     *ack.Links // nil: notifications carry no ack links
+	// changes writes releases and deploys to the outbox of the channels
+	// that take them (PagerDuty), under their caps; nil if none does.
+	changes *changeWriter
+	links   *ack.Links // nil: notifications carry no ack links
 }
 
 // newAlerting sets up alerting for the rules and the checks configured now;
@@ -270,7 +272,7 @@ func newAlerting(cfg *config.Config, rules *alert.Rules, checkList []checks.Chec
 		return nil, err
 	}
 	return &alerting{engine: engine, notifiers: notifiers, store: st, metrics: met, log: log, links: links,
-		changes: notify.ChangeChannels(notifiers), dashboard: publicURL(cfg).String(), now: now,
+		changes:  newChangeWriter(st, notify.ChangeChannels(notifiers), publicURL(cfg).String(), now, log),
 		detector: &alert.Detector{Rules: rules, KeepQueryStrings: cfg.KeepQueryStrings, KeepClientIPs: cfg.KeepClientIPs}}, nil
 }
 
@@ -294,33 +296,12 @@ func ackLinks(ctx context.Context, cfg *config.Config, log *slog.Logger, st *sto
 	return ack.NewLinks(cfg.URL, passwords)
 }
 
-// observe is the drain's hook: alert rules see every committed batch.
+// observe is the drain's hook: alert rules see every committed batch, and
+// its releases and deploys are queued for the channels that take them.
+// Neither waits on the store: the drain answers Logplex at once.
 func (a *alerting) observe(app string, entries []parse.Entry) {
 	a.engine.Observe(a.detector.Observe(app, entries))
-	a.tellChanges(app, entries)
-}
-
-// changeTimeout bounds writing a batch's releases and deploys to the
-// outbox: the drain's hook has no context of its own, and the batch is
-// committed already.
-const changeTimeout = 5 * time.Second
-
-// tellChanges writes the releases and deploys among entries to the outbox
-// of the channels that take them, once per line (see notify.Changes).
-// Replayed batches never get here.
-func (a *alerting) tellChanges(app string, entries []parse.Entry) {
-	if len(a.changes) == 0 {
-		return
-	}
-	out, err := notify.Changes(app, entries, a.changes, a.dashboard, a.now())
-	if err == nil && len(out) > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), changeTimeout)
-		err = a.store.Enqueue(ctx, out...)
-		cancel()
-	}
-	if err != nil {
-		a.log.Error("telling of a release or deploy", "app", app, "err", err)
-	}
+	a.changes.add(app, entries)
 }
 
 // evaluate runs the window rules over every app and lets time act on the

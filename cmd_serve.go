@@ -118,6 +118,10 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 		nil, func() float64 { return float64(st.DroppedRows()) })
 	met.Counter("dynowatch_store_dropped_samples_total", "Metric sample values left out: custom sample names over 50 per app and flush, or over the 1,000 names kept in all.",
 		nil, func() float64 { return float64(st.DroppedSamples()) })
+	for reason, read := range map[string]func() int64{"cap": al.changes.Capped, "queue_full": al.changes.Dropped} {
+		met.Counter("dynowatch_changes_dropped_total", "Releases and deploys of this process not told to the channels that take them (PagerDuty): over the cap of an app (PAGERDUTY_CHANGE_CAP), or while the queue of changes to write was full.",
+			map[string]string{"reason": reason}, func() float64 { return float64(read()) })
+	}
 	met.Gauge("dynowatch_alert_queue_depth", "Alerts with observations waiting to be applied.", func() float64 { return float64(al.engine.QueueDepth()) })
 	for what, read := range map[string]func(ingest.Folded) int64{
 		"dyno": func(f ingest.Folded) int64 { return f.Dynos }, "code": func(f ingest.Folded) int64 { return f.Codes },
@@ -131,7 +135,8 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	if cfg.MetricsPublic {
 		mux.Handle("GET /metrics", met.Handler())
 	} else {
-		mux.Handle("GET /metrics", auth.Basic(dashPasswords, "dynowatch")(met.Handler()))
+		// Read-only numbers: the view password reads them too.
+		mux.Handle("GET /metrics", guard.View(met.Handler()))
 	}
 
 	base := publicURL(cfg)

@@ -340,26 +340,39 @@ func TestAlertsOfAnAppAreGrouped(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	t.Parallel()
-	base, _, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw"})
+	base, _, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw", "DASHBOARD_VIEW_PASSWORD": "view-pw"})
 	ts := time.Now().UTC().Format(time.RFC3339)
 	post(t, base+"/drain/shop", "s", frame("<45>1 "+ts+" host heroku worker.1 - Error R14 (Memory quota exceeded)\n")+"junk", nil)
 	post(t, base+"/drain/shop", "wrong", "", nil)
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	scrape := func(password string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+"/metrics", nil)
+		if password != "" {
+			req.SetBasicAuth("prometheus", password)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("/metrics without the password: %d, want 401", resp.StatusCode)
+	for _, pw := range []string{"", "s", "wrong"} { // the drain secret is no dashboard password
+		if code, _ := scrape(pw); code != http.StatusUnauthorized {
+			t.Fatalf("/metrics with the password %q: %d, want 401", pw, code)
+		}
 	}
-	req, _ := http.NewRequest("GET", base+"/metrics", nil)
-	req.SetBasicAuth("prometheus", "pw")
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	// The metrics are read-only: the view password reads them as the
+	// dashboard password does.
+	code, viewed := scrape("view-pw")
+	if code != http.StatusOK || !strings.Contains(viewed, "dynowatch_drain_requests_total") {
+		t.Fatalf("/metrics with DASHBOARD_VIEW_PASSWORD: %d %.200q, want 200 and the metrics", code, viewed)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	code, body := scrape("pw")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics with DASHBOARD_PASSWORD: %d", code)
+	}
 	for _, want := range []string{
 		`dynowatch_drain_requests_total{result="ok"} 1`,
 		`dynowatch_drain_requests_total{result="unauthorized"} 1`,
@@ -373,7 +386,7 @@ func TestMetrics(t *testing.T) {
 		`dynowatch_rollup_folded_total{what="dyno"} 0`,
 		`dynowatch_rollup_folded_total{what="sample_name"} 0`,
 	} {
-		if !strings.Contains(string(body), want) {
+		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}

@@ -752,3 +752,38 @@ func TestREADMEParseExample(t *testing.T) {
 		t.Errorf("stderr:\n%s\nwant the README's:\n%s", got, want)
 	}
 }
+
+// TestREADMESilenceShape: a silence of every field, posted as the README
+// says (created_by included), is listed by GET /api/v1/silences with
+// exactly the keys, in the order, of the README's shape.
+func TestREADMESilenceShape(t *testing.T) {
+	t.Parallel()
+	m := regexp.MustCompile("`(\\{\"silences\":\\[\\{.*?\\}\\]\\})`").FindStringSubmatch(readme(t))
+	if m == nil {
+		t.Fatal("README.md no longer shows the shape of GET /api/v1/silences; this test checks it")
+	}
+	var want []string
+	for _, k := range regexp.MustCompile(`"(\w+)":`).FindAllStringSubmatch(m[1], -1) {
+		want = append(want, k[1])
+	}
+	base, _, _ := startServer(t, map[string]string{"DRAIN_SECRET": "s", "DASHBOARD_PASSWORD": "pw"})
+	if code := post(t, base+"/api/v1/silences", "pw",
+		`{"app":"shop","rule":"R14","key":"r14|shop|web.1","duration":"2h","reason":"planned maintenance","created_by":"ops@example.com"}`, nil); code != http.StatusCreated {
+		t.Fatalf("POST /api/v1/silences with created_by: %d, want 201", code)
+	}
+	req, _ := http.NewRequest("GET", base+"/api/v1/silences", nil)
+	req.SetBasicAuth("ana", "pw")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var got []string
+	for _, k := range regexp.MustCompile(`"(\w+)":`).FindAllStringSubmatch(string(body), -1) {
+		got = append(got, k[1])
+	}
+	if !slices.Equal(got, append([]string{"silences"}, want[1:]...)) || !strings.Contains(string(body), `"created_by":"ops@example.com"`) {
+		t.Errorf("GET /api/v1/silences: %s, want the keys %v of the README, created by ops@example.com", body, want)
+	}
+}

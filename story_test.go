@@ -152,7 +152,14 @@ func newStoryOn(t *testing.T, st *store.Store, env ...string) *story {
 			if err := s.al.engine.Apply(s.ctx, s.al.detector.Observe(app, entries)); err != nil {
 				t.Errorf("applying observations: %v", err)
 			}
-			s.al.tellChanges(app, entries)
+			// Releases and deploys are written as the batch commits too,
+			// rather than by the writer's goroutine.
+			s.al.changes.add(app, entries)
+			if w := s.al.changes; w != nil {
+				for len(w.queue) > 0 {
+					w.write(s.ctx, w.take(<-w.queue))
+				}
+			}
 		}})
 	if err != nil {
 		t.Fatal(err)

@@ -410,3 +410,32 @@ func TestAck(t *testing.T) {
 		t.Fatalf("GET /api/v1/alerts: %v, want the R14 with Ana's ack", list)
 	}
 }
+
+// TestSilenceJSON: a silence is written and read in the snake_case of the
+// other records: POST takes the fields the README and the handler name
+// (created_by among them), and the answer and GET /api/v1/silences carry
+// exactly these keys, whatever the Go fields are called.
+func TestSilenceJSON(t *testing.T) {
+	srv := newServer(t)
+	status, got := call(t, srv, "POST", `/api/v1/silences {"app":"shop","rule":"H_CODES","duration":"2h","reason":"deploy","created_by":"ops@example.com"}`, "pw")
+	want := map[string]any{"id": 1.0, "app": "shop", "rule": "h_codes", "until": "2024-03-15T14:30:00Z", "reason": "deploy",
+		"created_by": "ops@example.com", "created_at": "2024-03-15T12:30:00Z"}
+	if status != 201 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("POST: %d %v, want 201 %v", status, got, want)
+	}
+	if _, b := call(t, srv, "GET", "/api/v1/silences", "view-pw"); !reflect.DeepEqual(b, map[string]any{"silences": []any{want}}) {
+		t.Errorf("GET: %v, want the silence as POST answered it", b)
+	}
+	// The key form, until instead of duration, and created_by left to the
+	// basic-auth user.
+	status, got = call(t, srv, "POST", `/api/v1/silences {"key":"r14|shop|web.1","until":"2024-03-15T13:00:00Z"}`, "pw")
+	want = map[string]any{"id": 2.0, "key": "r14|shop|web.1", "until": "2024-03-15T13:00:00Z", "created_by": "someone", "created_at": "2024-03-15T12:30:00Z"}
+	if status != 201 || !reflect.DeepEqual(got, want) {
+		t.Errorf("POST by key: %d %v, want 201 %v", status, got, want)
+	}
+	// A Go field name is no field of the API.
+	if status, b := call(t, srv, "POST", `/api/v1/silences {"app":"shop","duration":"2h","createdby":"x"}`, "pw"); status != 400 ||
+		!strings.Contains(fmt.Sprint(b["error"]), "createdby") {
+		t.Errorf("POST with createdby: %d %v, want 400 naming it", status, b)
+	}
+}

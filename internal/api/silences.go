@@ -48,9 +48,16 @@ func (s *server) handleSilences(w http.ResponseWriter, r *http.Request) {
 // created_by defaults to the basic-auth user name; the audit log records
 // the silence under that name.
 func (s *server) handleCreateSilence(w http.ResponseWriter, r *http.Request) {
+	// Tagged like silenceJSON: untagged, encoding/json would take
+	// "createdby" (the Go name in any case) and refuse "created_by".
 	var in struct {
-		App, Rule, Key, Duration, Reason, CreatedBy string
-		Until                                       time.Time
+		App       string    `json:"app"`
+		Rule      string    `json:"rule"`
+		Key       string    `json:"key"`
+		Duration  string    `json:"duration"`
+		Until     time.Time `json:"until"`
+		Reason    string    `json:"reason"`
+		CreatedBy string    `json:"created_by"`
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()

@@ -41,25 +41,6 @@ func (p Passwords) Allow(r *http.Request) bool {
 	return match == 1
 }
 
-// Basic is middleware that lets a request through when Allow does, and
-// otherwise answers 401 with a basic-auth challenge for realm and the
-// API's JSON error body.
-func Basic(passwords []string, realm string) func(http.Handler) http.Handler {
-	p := NewPasswords(passwords...)
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !p.Allow(r) {
-				w.Header().Set("WWW-Authenticate", `Basic realm="`+realm+`"`)
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusUnauthorized)
-				w.Write([]byte(`{"error":"unauthorized"}` + "\n"))
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
-}
-
 // Match reports whether password is one of the passwords, compared with
 // every one in constant time as in Allow: for a secret sent otherwise than
 // by basic auth, such as a bearer token.

@@ -6,8 +6,10 @@ import (
 	"testing"
 )
 
-func TestBasic(t *testing.T) {
-	h := Basic([]string{"old-secret", "new-secret"}, "dynowatch")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// TestRotatedPasswords: a guard with two passwords (one being rotated out)
+// takes either, under any user name, and nothing else.
+func TestRotatedPasswords(t *testing.T) {
+	h := NewDashboard([]string{"old-secret", "new-secret"}, nil, "dynowatch").View(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	for _, tc := range []struct {

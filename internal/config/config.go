@@ -42,7 +42,7 @@ type Config struct {
 
 	DrainSecret           Secrets `envconfig:"DRAIN_SECRET" example:"3f9c2a7e41d0b6c8" secret:"true" desc:"Password of the drain URL. Several, comma-separated, are all accepted, so one can be rotated without breaking drains. Generated and kept in the embedded store when unset locally; required on Heroku."`
 	DashboardPassword     Secrets `envconfig:"DASHBOARD_PASSWORD" example:"b7e1d04c9a2f5e36" secret:"true" desc:"Basic-auth password of the dashboard and the /api/v1 API, which may also act: silence, acknowledge, delete (the user name is recorded in the audit log). Same local and Heroku behaviour as DRAIN_SECRET."`
-	DashboardViewPassword Secrets `envconfig:"DASHBOARD_VIEW_PASSWORD" example:"5d0e8a3c71f4b962" secret:"true" desc:"Read-only basic-auth password of the dashboard and the API: its holders see every page but no buttons, and what they post is refused. Unset: none."`
+	DashboardViewPassword Secrets `envconfig:"DASHBOARD_VIEW_PASSWORD" example:"5d0e8a3c71f4b962" secret:"true" desc:"Read-only basic-auth password of the dashboard, the API and /metrics: its holders see every page but no buttons, and what they post is refused. Unset: none."`
 
 	OTLPMap otlp.Map `envconfig:"OTLP_MAP" example:"app=my.app.attr,dyno=my.instance.attr,memory_rss_mb=my.mem.metric" desc:"Fir telemetry shapes dynowatch does not know yet, read without a release: FIELD=NAME pairs, comma-separated. FIELD app, dyno, process_type, release or component names a resource attribute key (tried before the built-in ones); memory_rss_mb, memory_quota_mb or cpu_percent names a metric. See Fir apps."`
 
@@ -55,7 +55,7 @@ type Config struct {
 	EventLinesPerMinute int  `envconfig:"EVENT_LINES_PER_MINUTE" default:"10" example:"10" desc:"Raw lines kept per app, code and minute (an H12 storm is counted in full but only this many of its lines are stored)."`
 	MemoryBudgetMB      int  `envconfig:"MEMORY_BUDGET_MB" default:"400" example:"900" desc:"Memory each dynowatch process keeps itself within (Go's soft memory limit); a third of it holds the request rollups between flushes. The default fits a 512 MB dyno; raise it on larger ones."`
 
-	RetentionEvents  duration.Duration `envconfig:"RETENTION_EVENTS" default:"30d" example:"30d" desc:"How long events (H/R/L codes, crashes, releases …) with their lines are kept."`
+	RetentionEvents  duration.Duration `envconfig:"RETENTION_EVENTS" default:"30d" example:"30d" desc:"How long events (H/R/L codes, crashes, releases …) with their lines are kept, and resolved alerts, their notifications, ended silences and the audit log."`
 	RetentionMinute  duration.Duration `envconfig:"RETENTION_MINUTE_ROLLUPS" default:"30d" example:"30d" desc:"How long per-minute request rollups and metric samples are kept."`
 	RetentionHourly  duration.Duration `envconfig:"RETENTION_HOURLY_ROLLUPS" default:"365d" example:"365d" desc:"How long hourly rollups are kept."`
 	RollupFlushEvery duration.Duration `envconfig:"ROLLUP_FLUSH_INTERVAL" default:"5s" example:"5s" desc:"How often each web dyno writes its in-memory request rollups to the database (also on shutdown)."`
@@ -89,6 +89,7 @@ type Config struct {
 	PagerDutyApps        List     `envconfig:"PAGERDUTY_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent to PagerDuty: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
 	PagerDutyRules       List     `envconfig:"PAGERDUTY_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent to PagerDuty, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
 	PagerDutyStormCap    StormCap `envconfig:"PAGERDUTY_STORM_CAP" default:"off" example:"10 per 5m" desc:"New incidents sent to PagerDuty at most, as N per duration; more collapse into one summary with the dashboard link. off: no cap. See Routing."`
+	PagerDutyChangeCap   StormCap `envconfig:"PAGERDUTY_CHANGE_CAP" default:"20 per 10m" example:"10 per 1h" desc:"Change events (releases and deploys) sent to PagerDuty at most per app, as N per duration; more are not sent, but counted in /metrics and logged. off: no cap."`
 	NtfyURL              string   `envconfig:"NTFY_URL" url:"http,https" example:"https://ntfy.sh/dynowatch-alerts-7f3a9c" secret:"true" desc:"URL of an ntfy topic (ntfy.sh or your own server; user:pass@ in it for basic auth): alerts as phone push notifications. On ntfy.sh the topic name is the password: pick one nobody guesses."`
 	NtfyToken            string   `envconfig:"NTFY_TOKEN" example:"tk_AgQdq7mVBoFD37zQVN29RhuMzNIz2" secret:"true" desc:"ntfy access token, for a topic that needs one (instead of user:pass in NTFY_URL)."`
 	NtfyMinSeverity      string   `envconfig:"NTFY_MIN_SEVERITY" default:"warning" example:"critical" desc:"Least severity pushed through ntfy: info, warning or critical."`
@@ -128,7 +129,7 @@ type Config struct {
 	TeamsApps            List     `envconfig:"TEAMS_APPS" example:"shop-prod-*,billing" desc:"Apps whose alerts are sent to Teams: names or patterns (* and ?), comma-separated; unset: every app. See Routing."`
 	TeamsRules           List     `envconfig:"TEAMS_RULES" example:"R14,H_CODES" desc:"Rules whose alerts are sent to Teams, as the README spells them (R14, H_CODES, 5XX_RATE …), comma-separated; unset: every rule."`
 	TeamsStormCap        StormCap `envconfig:"TEAMS_STORM_CAP" default:"30 per 5m" example:"10 per 5m" desc:"New incidents sent to Teams at most, as N per duration; more collapse into one summary with the dashboard link. off: no cap. See Routing."`
-	MetricsPublic        bool     `envconfig:"METRICS_PUBLIC" default:"false" example:"true" desc:"Serve /metrics (Prometheus) without the dashboard password."`
+	MetricsPublic        bool     `envconfig:"METRICS_PUBLIC" default:"false" example:"true" desc:"Serve /metrics (Prometheus) without a password (otherwise it takes DASHBOARD_PASSWORD or DASHBOARD_VIEW_PASSWORD)."`
 	HerokuAPIKey         string   `envconfig:"HEROKU_API_KEY" example:"HRKU-0123abcd-…" secret:"true" desc:"Heroku API key (heroku authorizations:create) for pull mode (dynowatch tail and TAIL_APPS) and dynowatch add."`
 	HerokuAPIURL         string   `envconfig:"HEROKU_API_URL" url:"http,https" default:"https://api.heroku.com" example:"https://api.heroku.com" desc:"Heroku Platform API, for pull mode and dynowatch add."`
 	TailApps             List     `envconfig:"TAIL_APPS" example:"my-app,my-fir-app" desc:"Apps, Cedar or Fir, the worker follows through Platform API log sessions, for apps where a drain can't be added (needs HEROKU_API_KEY)."`

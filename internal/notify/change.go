@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/config"
 	"github.com/dynowatch/dynowatch/internal/parse"
 )
 
@@ -50,6 +51,10 @@ func (c *Change) Summary() string {
 type ChangeNotifier interface {
 	Notifier
 	NotifyChange(ctx context.Context, c *Change) (retry bool, err error)
+	// ChangeCap is the most changes of one app it is told per span, so
+	// that a flood of release lines (from anyone holding the drain
+	// secret) cannot flood it; zero: no cap.
+	ChangeCap() config.StormCap
 }
 
 // changeNotifier returns n, unwrapped from its route, as a ChangeNotifier.
@@ -61,12 +66,13 @@ func changeNotifier(n Notifier) (ChangeNotifier, bool) {
 	return c, ok
 }
 
-// ChangeChannels names the notifiers of ns that take changes.
-func ChangeChannels(ns []Notifier) []string {
-	var out []string
+// ChangeChannels returns the cap on changes of each notifier of ns that
+// takes changes, by name.
+func ChangeChannels(ns []Notifier) map[string]config.StormCap {
+	out := map[string]config.StormCap{}
 	for _, n := range ns {
-		if _, ok := changeNotifier(n); ok {
-			out = append(out, n.Name())
+		if c, ok := changeNotifier(n); ok {
+			out[n.Name()] = c.ChangeCap()
 		}
 	}
 	return out

@@ -63,7 +63,8 @@ func Channels(cfg *config.Config) ([]Notifier, error) {
 			return notifier(NewWebhook(WebhookOptions{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret}))
 		}},
 		{cfg.PagerDutyRoutingKey != "", "paging through PagerDuty", "PAGERDUTY", func() (Notifier, error) {
-			return notifier(NewPagerDuty(PagerDutyOptions{RoutingKey: cfg.PagerDutyRoutingKey, APIURL: cfg.PagerDutyAPIURL}))
+			return notifier(NewPagerDuty(PagerDutyOptions{RoutingKey: cfg.PagerDutyRoutingKey, APIURL: cfg.PagerDutyAPIURL,
+				ChangeCap: cfg.PagerDutyChangeCap}))
 		}},
 		{cfg.NtfyURL != "", "push through ntfy", "NTFY", func() (Notifier, error) {
 			return notifier(NewNtfy(NtfyOptions{URL: cfg.NtfyURL, Token: cfg.NtfyToken}))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/config"
 	"github.com/dynowatch/dynowatch/internal/redact"
 )
 
@@ -36,6 +37,9 @@ type PagerDutyOptions struct {
 	APIURL     string // PAGERDUTY_API_URL; default PagerDutyAPIURL
 	HTTPClient *http.Client
 	Timeout    time.Duration // of one send; default DefaultSendTimeout
+	// ChangeCap (PAGERDUTY_CHANGE_CAP) is the most change events of one
+	// app it is sent per span; zero: no cap.
+	ChangeCap config.StormCap
 }
 
 // PagerDuty triggers and resolves PagerDuty alerts, one per dynowatch
@@ -48,6 +52,7 @@ type PagerDuty struct {
 	client   *http.Client
 	timeout  time.Duration
 	redact   redact.Scrubber
+	changes  config.StormCap
 }
 
 // NewPagerDuty checks o and returns a PagerDuty channel.
@@ -80,6 +85,7 @@ func NewPagerDuty(o PagerDutyOptions) (*PagerDuty, error) {
 		client:   channelHTTPClient(o.HTTPClient, timeout),
 		timeout:  timeout,
 		redact:   redact.NewScrubber(key),
+		changes:  o.ChangeCap,
 	}, nil
 }
 

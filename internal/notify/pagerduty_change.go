@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/dynowatch/dynowatch/internal/config"
 )
 
 // pagerDutyChange is an Events API v2 change event
@@ -48,6 +50,10 @@ func renderPagerDutyChange(c *Change, routingKey string) pagerDutyChange {
 	}
 	return e
 }
+
+// ChangeCap returns the most change events of one app PagerDuty is sent
+// per span (PAGERDUTY_CHANGE_CAP); zero: no cap.
+func (p *PagerDuty) ChangeCap() config.StormCap { return p.changes }
 
 // NotifyChange sends c as a change event. Its answers are those of the
 // alert events: 202 on success, 400 with the reasons, 429 and 5xx worth a

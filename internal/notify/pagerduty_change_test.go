@@ -7,11 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/dynowatch/dynowatch/internal/alert"
+	"github.com/dynowatch/dynowatch/internal/config"
 	"github.com/dynowatch/dynowatch/internal/parse"
 )
 
@@ -125,12 +126,35 @@ func TestPagerDutyChangeAnswers(t *testing.T) {
 	}
 }
 
-// Only the channels that take changes are told of them.
+// Only the channels that take changes are told of them, each under its
+// cap: PAGERDUTY_CHANGE_CAP as written, 20 per 10m unset, none when off.
 func TestChangeChannels(t *testing.T) {
 	t.Parallel()
-	hook, _ := NewWebhook(WebhookOptions{URL: "https://hooks.example.com/x"})
-	pd := Routed(newTestPagerDuty(t, "https://events.example.com"), Route{MinSeverity: alert.Critical})
-	if got := ChangeChannels([]Notifier{hook, pd}); len(got) != 1 || got[0] != "pagerduty" {
-		t.Errorf("ChangeChannels = %q, want pagerduty", got)
+	for _, tc := range []struct {
+		capVar string
+		want   config.StormCap
+	}{
+		{"", config.StormCap{Max: 20, Per: 10 * time.Minute}},
+		{"PAGERDUTY_CHANGE_CAP=5 per 1h", config.StormCap{Max: 5, Per: time.Hour}},
+		{"PAGERDUTY_CHANGE_CAP=off", config.StormCap{}},
+	} {
+		env := []string{"ALERT_WEBHOOK_URL=https://hooks.example.com/x", "PAGERDUTY_ROUTING_KEY=0123456789abcdef0123456789abcdef"}
+		if tc.capVar != "" {
+			env = append(env, tc.capVar)
+		}
+		cfg, err := config.Load(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns, err := Channels(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ChangeChannels(ns); !reflect.DeepEqual(got, map[string]config.StormCap{"pagerduty": tc.want}) {
+			t.Errorf("%q: ChangeChannels = %v, want pagerduty under %v", tc.capVar, got, tc.want)
+		}
+	}
+	if _, err := config.Load([]string{"PAGERDUTY_CHANGE_CAP=lots"}); err == nil || !strings.Contains(err.Error(), "PAGERDUTY_CHANGE_CAP") {
+		t.Errorf("PAGERDUTY_CHANGE_CAP=lots: %v, want an error naming the var", err)
 	}
 }

@@ -99,3 +99,37 @@ func TestAlertDeliveries(t *testing.T) {
 		}
 	})
 }
+
+// TestPruneAudit: the worker's prune deletes the audit entries older than
+// Retention.Alerts (RETENTION_EVENTS, as the alerts and silences they are
+// about), keeps the rest, and keeps all with 0.
+func TestPruneAudit(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, s *store.Store) {
+		const day = 24 * time.Hour
+		now := t0.Add(100 * day)
+		ret := store.DefaultRetention() // 30 days
+		for _, age := range []time.Duration{90 * day, 31 * day, 30*day + time.Second} {
+			if err := s.AddAudit(ctx, &store.AuditEntry{At: now.Add(-age), Actor: "ana", Action: store.AuditAck, App: "shop"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		kept := &store.AuditEntry{At: now.Add(-29 * day), Actor: "bo", Action: store.AuditSilence, App: "shop", Reason: "deploy"}
+		if err := s.AddAudit(ctx, kept); err != nil {
+			t.Fatal(err)
+		}
+		keepAll := ret
+		keepAll.Alerts = 0
+		if res, err := s.Prune(ctx, now, keepAll); err != nil || res.Audit != 0 {
+			t.Fatalf("Prune keeping alerts = %+v, %v; want no audit entry deleted", res, err)
+		}
+		res, err := s.Prune(ctx, now, ret)
+		if err != nil || res.Audit != 3 {
+			t.Fatalf("Prune = %+v, %v; want the 3 entries older than 30 days deleted", res, err)
+		}
+		left, err := s.Audit(ctx, store.AuditQuery{})
+		if err != nil || len(left) != 1 || left[0].ID != kept.ID {
+			t.Fatalf("audit log after prune: %+v, %v; want bo's silence of 29 days ago", left, err)
+		}
+	})
+}

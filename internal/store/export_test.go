@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/dynowatch/dynowatch/internal/alert"
 	"github.com/dynowatch/dynowatch/internal/notify"
 )
 
@@ -67,4 +68,18 @@ func (s *Store) Outbox(ctx context.Context, q OutboxQuery) ([]notify.Delivery, e
 		return nil, fmt.Errorf("store: outbox: %w", err)
 	}
 	return items, nil
+}
+
+// Enqueue writes notifications of a test's own to the outbox, in one
+// transaction, uncapped (dynowatch writes changes with EnqueueChanges). A row whose
+// delivery id and channel the outbox holds already is left out, so that
+// the same notification written twice is sent once.
+func (s *Store) Enqueue(ctx context.Context, msgs ...alert.Outgoing) error {
+	if err := validateMessages(msgs); err != nil {
+		return err
+	}
+	if err := s.inTx(ctx, func(q querier) error { return enqueue(ctx, q, msgs) }); err != nil {
+		return fmt.Errorf("store: enqueue %d notifications: %w", len(msgs), err)
+	}
+	return nil
 }

@@ -14,7 +14,7 @@ type Retention struct {
 	Samples    time.Duration // metric samples per minute
 	Hourly     time.Duration // router rollups, latency histograms and samples per hour
 	DedupeKeys time.Duration // at least MinDedupeRetention
-	Alerts     time.Duration // resolved alert episodes, outbox rows (sent or not) and ended silences
+	Alerts     time.Duration // resolved alert episodes, outbox rows (sent or not), ended silences and the audit log
 	Checks     time.Duration // status check results
 }
 
@@ -60,6 +60,7 @@ type PruneResult struct {
 	Checks        int64 // status check results
 	MessageRefs   int64 // where channels told of alerts no longer active
 	StormLog      int64 // what capped channels were told, or had collapsed, that long ago
+	Audit         int64 // audit log entries
 }
 
 // pruneChunk is the most rows one DELETE removes, so no statement holds
@@ -130,9 +131,9 @@ func (s *Store) Prune(ctx context.Context, now time.Time, r Retention) (PruneRes
 }
 
 // pruneAlerts deletes the alert episodes resolved, the outbox rows created
-// (but the firings of alerts still active), the silences ended and the
-// message refs last used (but those of alerts still active) before
-// r.Alerts.
+// (but the firings of alerts still active), the silences ended, the
+// message refs last used (but those of alerts still active) and the audit
+// entries written before r.Alerts.
 func (s *Store) pruneAlerts(ctx context.Context, now time.Time, r Retention, res *PruneResult) error {
 	if r.Alerts == 0 {
 		return nil
@@ -161,6 +162,10 @@ func (s *Store) pruneAlerts(ctx context.Context, now time.Time, r Retention, res
 			(SELECT channel, alert_key FROM message_refs WHERE updated_us < $1
 				AND alert_key NOT IN (SELECT key FROM alerts WHERE latest AND state <> 'resolved')
 			ORDER BY updated_us LIMIT $2)`, &res.MessageRefs},
+		// Who acted is kept as long as the alerts and silences acted on:
+		// an alert's timeline reads its acks and silences from here.
+		{`DELETE FROM audit_log WHERE id IN
+			(SELECT id FROM audit_log WHERE at_us < $1 ORDER BY id LIMIT $2)`, &res.Audit},
 		// A storm cap spans a day at most; its summaries are long sent.
 		{`DELETE FROM storm_log WHERE (channel, delivery_id) IN
 			(SELECT channel, delivery_id FROM storm_log WHERE at_us < $1 ORDER BY at_us LIMIT $2)`, &res.StormLog},

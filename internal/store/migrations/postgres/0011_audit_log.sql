@@ -1,7 +1,8 @@
 -- Who did what from the dashboard or the API: silences created and ended,
 -- apps deleted, alerts acknowledged. app, rule and alert_key say what an
 -- action was about ('' for any), so that an incident's timeline finds the
--- silences that covered it. Kept for good: a few rows a day.
+-- silences that covered it. A few rows a day, pruned with the alert
+-- history (store.Retention.Alerts).
 CREATE TABLE audit_log (
 	id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	at_us     bigint NOT NULL,
