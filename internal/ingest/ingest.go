@@ -233,7 +233,7 @@ var ErrStopped = errors.New("ingest: pipeline stopped")
 // Ingest keeps a batch: its notable lines become events, committed with its
 // dedupe key before Ingest returns; its router lines and samples are added
 // to the in-memory rollups. A batch with no notable line needs no commit of
-// its own: its key is remembered on this dyno and
+// its own (unless b.CommitKey): its key is remembered on this dyno and
 // written with the next flush (see recentKeys).
 func (p *Pipeline) Ingest(ctx context.Context, b *drain.Batch) (bool, error) {
 	var h uint64 // b.Key's hash in p.keys
@@ -260,7 +260,7 @@ func (p *Pipeline) Ingest(ctx context.Context, b *drain.Batch) (bool, error) {
 		p.mu.Lock()
 	}
 	sb := p.events(b)
-	if len(sb.Events) == 0 {
+	if len(sb.Events) == 0 && !b.CommitKey {
 		kept := p.aggregate(b, true)
 		p.mu.Unlock()
 		if !kept {

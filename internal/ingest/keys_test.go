@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynowatch/dynowatch/internal/drain"
 	"github.com/dynowatch/dynowatch/internal/store"
 	"github.com/dynowatch/dynowatch/internal/store/storetest"
 )
@@ -189,6 +190,50 @@ func TestRetryDuringTheFirstAttemptsCommitWaitsForIt(t *testing.T) {
 			}
 			if ws.Requests != 1 {
 				t.Errorf("requests = %d, want 1", ws.Requests)
+			}
+		})
+	}
+}
+
+// A batch of requests only with CommitKey (a replayed file's, an OTLP
+// request's of several apps) has its key committed before Ingest returns:
+// its retry is recognised by another process or dyno before any flush, and
+// while the store is down it is refused rather than counted.
+func TestCommitKeyCommitsABatchOfRequestsOnly(t *testing.T) {
+	for name, open := range map[string]func(testing.TB) *store.Store{"postgres": storetest.MustOpenPostgres, "embedded": storetest.MustOpenEmbedded} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st := open(t)
+			requestsOnly := func(key string) *drain.Batch {
+				b := batch(t, "shop", key, router(1, 200, 5, "web.1", ""), router(2, 200, 5, "web.1", ""))
+				b.CommitKey = true
+				return b
+			}
+
+			down, stopDown := run(t, st)
+			down.o.Store = failingStore{st}
+			if _, err := down.Ingest(ctx, requestsOnly("replay:f:1")); err == nil {
+				t.Fatal("taken while the store is down")
+			}
+			down.o.Store = st
+			stopDown()
+
+			first, stopFirst := run(t, st)
+			second, stopSecond := run(t, st)
+			if dup, err := first.Ingest(ctx, requestsOnly("replay:f:1")); err != nil || dup {
+				t.Fatalf("first: Ingest = %v, %v; want taken", dup, err)
+			}
+			if dup, err := second.Ingest(ctx, requestsOnly("replay:f:1")); err != nil || !dup {
+				t.Fatalf("again, in another process before any flush: Ingest = %v, %v; want a duplicate", dup, err)
+			}
+			stopFirst()
+			stopSecond()
+			ws, err := st.WindowStats(ctx, "shop", time.Date(2024, 3, 15, 12, 0, 0, 0, time.UTC), time.Date(2024, 3, 15, 12, 1, 0, 0, time.UTC))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ws.Requests != 2 {
+				t.Errorf("requests = %d, want 2 (counted once)", ws.Requests)
 			}
 		})
 	}
