@@ -213,16 +213,15 @@ func New(o Options) (*Pipeline, error) {
 		o.RollupMemory = DefaultRollupMemory
 	}
 	return &Pipeline{
-		o:        o,
-		commits:  make(chan *commit),
-		done:     make(chan struct{}),
-		flushNow: make(chan struct{}, 1),
-		minutes:  map[minuteKey]*appMinute{},
-		samples:  map[minuteKey]*appSamples{},
-		apps:     map[string]*store.AppDelta{},
-		lines:    map[lineKey]*int{},
-		keys:     newRecentKeys(),
-
+		o:          o,
+		commits:    make(chan *commit),
+		done:       make(chan struct{}),
+		flushNow:   make(chan struct{}, 1),
+		minutes:    map[minuteKey]*appMinute{},
+		samples:    map[minuteKey]*appSamples{},
+		apps:       map[string]*store.AppDelta{},
+		lines:      map[lineKey]*int{},
+		keys:       newRecentKeys(),
 		committing: map[uint64]chan struct{}{},
 	}, nil
 }
