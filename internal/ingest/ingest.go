@@ -769,7 +769,9 @@ func (p *Pipeline) flush(ctx context.Context) error {
 	}
 	write()
 	// The keys go with the app state, after the counts they stand for: a
-	// retry on another dyno is recognised once both are written.
+	// retry on another dyno is recognised once they are written. They are
+	// written even when a chunk of those counts failed: the counts are
+	// still held here, for the next flush, and lost only with the dyno.
 	states := make([]*store.Batch, 0, len(apps)+len(pending))
 	for app, d := range apps {
 		states = append(states, &store.Batch{App: app, Received: now, State: *d})
