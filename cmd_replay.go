@@ -65,7 +65,10 @@ func runReplay(ctx context.Context, cfg *config.Config, log *slog.Logger, args [
 	flushed := make(chan error, 1)
 	go func() { flushed <- pipe.Run(pipeCtx) }()
 
-	b := &drain.Batch{App: *app, Replayed: true}
+	// CommitKey: a batch of requests only would otherwise have its key
+	// written by the next flush only, and a second run, a new process,
+	// would not find it and count the file again.
+	b := &drain.Batch{App: *app, Replayed: true, CommitKey: true}
 	total, bad, dups, n := 0, 0, 0, 0
 	send := func() error {
 		n++

@@ -76,3 +76,39 @@ func TestReplayNeverPages(t *testing.T) {
 		}
 	}
 }
+
+// Replaying a file twice stores it once (cmd_replay's promise), for a file
+// of requests only too, whose batches keep no events: the second run, a new
+// process with nothing in memory, finds each batch's key in the database.
+func TestReplayTwiceCountsOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "replay.db")
+	env := envOf(map[string]string{"DYNOWATCH_DB": db})
+	now := time.Now().UTC().Truncate(time.Second)
+	var lines []string
+	for i := range 60 {
+		ts := now.Add(-3*time.Minute + time.Duration(i)*2*time.Second).Format(time.RFC3339)
+		lines = append(lines, fmt.Sprintf(`%s heroku[router]: at=info method=GET path="/" host=myapp.herokuapp.com fwd="1.2.3.4" dyno=web.1 connect=1ms service=9ms status=200 bytes=10`, ts))
+	}
+	file := filepath.Join(dir, "myapp.log")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, stderr, code := runMain(t, env, "", "replay", "--app", "myapp", file); code != 0 {
+			t.Fatalf("replay: exit %d: %s", code, stderr)
+		}
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st := storetest.MustOpen(t, store.Config{Path: db, MaxConns: 1, Logger: log})
+	ctx := context.Background()
+	apps, err := st.Apps(ctx)
+	if err != nil || len(apps) != 1 || apps[0].Messages != 60 {
+		t.Fatalf("apps = %+v, %v; want myapp with 60 messages", apps, err)
+	}
+	ws, err := st.WindowStats(ctx, "myapp", now.Add(-5*time.Minute), now.Add(time.Minute))
+	if err != nil || ws.Requests != 60 {
+		t.Fatalf("window = %+v, %v; want 60 requests", ws, err)
+	}
+}

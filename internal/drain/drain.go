@@ -92,6 +92,13 @@ type Batch struct {
 	// Replayed marks history (dynowatch replay), not a live drain: it fills
 	// the charts and events but moves no last-seen time and no alert.
 	Replayed bool
+	// CommitKey asks that Key be committed to the database, and checked
+	// there, before Ingest returns, even for a batch with no notable line
+	// (which otherwise waits for the next rollup flush). For callers whose
+	// retries may come after this process is gone, or to another dyno,
+	// while part of what was sent was kept: a replayed file, an OTLP
+	// request of several apps of which one failed.
+	CommitKey bool
 }
 
 // Sink takes delivered batches. Ingest returns once the batch is as durable

@@ -41,7 +41,9 @@ func BenchmarkAggregate(b *testing.B) {
 		}
 	}
 	for b.Loop() {
+		p.mu.Lock()
 		p.aggregate(batch, false)
+		p.mu.Unlock()
 	}
 	b.ReportMetric(float64(b.N*len(batch.Entries))/b.Elapsed().Seconds(), "msgs/s")
 }

@@ -35,7 +35,7 @@ type Options struct {
 	KeepQueryStrings    bool
 	KeepClientIPs       bool
 	Now                 func() time.Time // optional; time.Now by default
-	// Observe, if set, sees every committed batch's entries (not retries)
+	// Observe, if set, sees every kept batch's entries (not retries)
 	// before Ingest returns: alert rules watch here. It must not block, and
 	// must not keep the slice.
 	Observe func(app string, entries []parse.Entry)
@@ -135,11 +135,14 @@ type Pipeline struct {
 	lines   map[lineKey]*int // event lines kept per minute, for the cap
 	newest  int64            // the newest minute in lines
 	keys    recentKeys       // dedupe keys taken lately
-	pending []pendingKey     // keys of batches answered without a commit, for the next flush
-	closed  bool             // the final flush has begun
-	bytes   int64            // about what minutes and samples take
-	rows    int              // dyno and source rows in minutes and samples
-	folded  Folded
+	// committing holds, by key hash, the batches whose commit is in flight;
+	// each channel is closed once its key is kept or given back.
+	committing map[uint64]chan struct{}
+	pending    []pendingKey // keys of batches answered without a commit, for the next flush
+	closed     bool         // the final flush has begun
+	bytes      int64        // about what minutes and samples take
+	rows       int          // dyno and source rows in minutes and samples
+	folded     Folded
 
 	foldedAt time.Time // when flush last folded the hourly rollups; used by flush only
 }
@@ -210,15 +213,16 @@ func New(o Options) (*Pipeline, error) {
 		o.RollupMemory = DefaultRollupMemory
 	}
 	return &Pipeline{
-		o:        o,
-		commits:  make(chan *commit),
-		done:     make(chan struct{}),
-		flushNow: make(chan struct{}, 1),
-		minutes:  map[minuteKey]*appMinute{},
-		samples:  map[minuteKey]*appSamples{},
-		apps:     map[string]*store.AppDelta{},
-		lines:    map[lineKey]*int{},
-		keys:     newRecentKeys(),
+		o:          o,
+		commits:    make(chan *commit),
+		done:       make(chan struct{}),
+		flushNow:   make(chan struct{}, 1),
+		minutes:    map[minuteKey]*appMinute{},
+		samples:    map[minuteKey]*appSamples{},
+		apps:       map[string]*store.AppDelta{},
+		lines:      map[lineKey]*int{},
+		keys:       newRecentKeys(),
+		committing: map[uint64]chan struct{}{},
 	}, nil
 }
 
@@ -228,38 +232,68 @@ var ErrStopped = errors.New("ingest: pipeline stopped")
 // Ingest keeps a batch: its notable lines become events, committed with its
 // dedupe key before Ingest returns; its router lines and samples are added
 // to the in-memory rollups. A batch with no notable line needs no commit of
-// its own: its key is remembered on this dyno and written with the next
-// flush (see recentKeys).
+// its own (unless b.CommitKey): its key is remembered on this dyno and
+// written with the next flush (see recentKeys).
 func (p *Pipeline) Ingest(ctx context.Context, b *drain.Batch) (bool, error) {
-	if b.Key != "" {
-		p.mu.Lock()
-		fresh := p.keys.claim(b.App, b.Key, p.o.Now())
+	var h uint64 // b.Key's hash in p.keys
+	p.mu.Lock()
+	for b.Key != "" {
+		var fresh bool
+		if h, fresh = p.keys.claim(b.App, b.Key, p.o.Now()); fresh {
+			break
+		}
+		wait := p.committing[h]
 		p.mu.Unlock()
-		if !fresh {
+		if wait == nil {
 			return true, nil
 		}
+		// The first attempt at this batch is still being committed (this
+		// is a retry after Logplex's timeout, or a cut connection): its
+		// outcome decides. Answering "duplicate" now would lose the batch
+		// if that commit then failed and gave the key back.
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+		p.mu.Lock()
 	}
 	sb := p.events(b)
-	if len(sb.Events) == 0 {
-		if !p.aggregate(b, true) {
+	if len(sb.Events) == 0 && !b.CommitKey {
+		kept := p.aggregate(b, true)
+		p.mu.Unlock()
+		if !kept {
 			return false, ErrStopped
 		}
 		p.observe(b)
 		return false, nil
 	}
+	var committed chan struct{}
+	if b.Key != "" {
+		committed = make(chan struct{})
+		p.committing[h] = committed
+	}
+	p.mu.Unlock()
 	dup, err := p.commit(ctx, sb)
+	p.mu.Lock()
 	if err != nil || dup {
 		// Nothing of this batch was kept: a retry must not use up the
 		// minute's line cap, or later distinct lines would be dropped.
 		p.release(sb)
 		if err != nil && b.Key != "" {
-			p.mu.Lock()
-			p.keys.forget(b.App, b.Key)
-			p.mu.Unlock()
+			p.keys.forget(h) // so that the retry is taken
 		}
+	} else {
+		p.aggregate(b, false)
+	}
+	if committed != nil {
+		delete(p.committing, h)
+		close(committed)
+	}
+	p.mu.Unlock()
+	if err != nil || dup {
 		return dup, err
 	}
-	p.aggregate(b, false)
 	p.observe(b)
 	return false, nil
 }
@@ -285,10 +319,9 @@ func (p *Pipeline) observe(b *drain.Batch) {
 }
 
 // events picks the lines worth keeping whole, within the per-minute cap.
+// p.mu must be held.
 func (p *Pipeline) events(b *drain.Batch) *store.Batch {
 	sb := &store.Batch{App: b.App, Key: b.Key, Received: b.Received}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	for i := range b.Entries {
 		e := &b.Entries[i]
 		code, dyno, ok := eventOf(e)
@@ -315,10 +348,9 @@ func (p *Pipeline) events(b *drain.Batch) *store.Batch {
 	return sb
 }
 
-// release gives back the line cap that events took for sb's lines.
+// release gives back the line cap that events took for sb's lines. p.mu
+// must be held.
 func (p *Pipeline) release(sb *store.Batch) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	for i := range sb.Events {
 		ev := &sb.Events[i]
 		k := lineKey{ev.App, ev.Kind, ev.Code, ev.Time.Unix() / 60}
@@ -350,9 +382,8 @@ func eventOf(e *parse.Entry) (code, dyno string, ok bool) {
 // aggregate adds a kept batch to the in-memory rollups; pending says its
 // dedupe key is still to be written, with the next flush. Such a batch is
 // refused (false) once the final flush has begun, which would not write it.
+// p.mu must be held.
 func (p *Pipeline) aggregate(b *drain.Batch, pending bool) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	if pending && p.closed {
 		return false
 	}
@@ -738,7 +769,9 @@ func (p *Pipeline) flush(ctx context.Context) error {
 	}
 	write()
 	// The keys go with the app state, after the counts they stand for: a
-	// retry on another dyno is recognised once both are written.
+	// retry on another dyno is recognised once they are written. They are
+	// written even when a chunk of those counts failed: the counts are
+	// still held here, for the next flush, and lost only with the dyno.
 	states := make([]*store.Batch, 0, len(apps)+len(pending))
 	for app, d := range apps {
 		states = append(states, &store.Batch{App: app, Received: now, State: *d})

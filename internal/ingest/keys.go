@@ -49,27 +49,27 @@ func (r *recentKeys) hash(app, key string) uint64 {
 	return h.Sum64()
 }
 
-// claim records app's key and reports whether it was new. A 64-bit hash of
-// ~130,000 keys has a chance of about 1 in 10^9 of one false duplicate.
-func (r *recentKeys) claim(app, key string, now time.Time) bool {
+// claim records app's key and reports whether it was new, with the key's
+// hash. A 64-bit hash of ~130,000 keys has a chance of about 1 in 10^9 of
+// one false duplicate.
+func (r *recentKeys) claim(app, key string, now time.Time) (uint64, bool) {
 	h := r.hash(app, key)
 	if _, ok := r.cur[h]; ok {
-		return false
+		return h, false
 	}
 	if _, ok := r.old[h]; ok {
-		return false
+		return h, false
 	}
 	if len(r.cur) >= keysPerGeneration || now.Sub(r.since) >= keysGenerationAge {
 		r.old, r.cur, r.since = r.cur, make(map[uint64]struct{}, len(r.cur)), now
 	}
 	r.cur[h] = struct{}{}
-	return true
+	return h, true
 }
 
-// forget gives a key back after its batch could not be kept, so that the
-// retry is taken.
-func (r *recentKeys) forget(app, key string) {
-	h := r.hash(app, key)
+// forget gives a key (by the hash claim returned) back after its batch
+// could not be kept, so that the retry is taken.
+func (r *recentKeys) forget(h uint64) {
 	delete(r.cur, h)
 	delete(r.old, h)
 }

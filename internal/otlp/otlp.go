@@ -344,13 +344,18 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, signal string, r
 // ingest hands each app's batch to the sink, in a fixed order. A batch
 // that fails fails the request: the exporter retries it whole, and the
 // batches stored already are recognised by their key and not counted again.
+// For that, when a request has several apps their keys are committed before
+// going on (CommitKey): the retry of a 503 may reach another web dyno, which
+// would not know a key still waiting for this one's flush.
 func (h *Handler) ingest(ctx context.Context, bs *batches) (result string, err error) {
 	result = "ok"
-	for _, app := range bs.apps() {
+	apps := slices.DeleteFunc(bs.apps(), func(app string) bool {
 		b := bs.byApp[app]
-		if len(b.Entries) == 0 && b.BadFrames == 0 {
-			continue
-		}
+		return len(b.Entries) == 0 && b.BadFrames == 0
+	})
+	for _, app := range apps {
+		b := bs.byApp[app]
+		b.CommitKey = len(apps) > 1
 		dup, err := h.sink.Ingest(ctx, b)
 		if err != nil {
 			return "", fmt.Errorf("app %s, %d records: %w", app, len(b.Entries), err)
