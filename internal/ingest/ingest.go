@@ -138,10 +138,11 @@ type Pipeline struct {
 	// committing holds, by key hash, the batches whose commit is in flight;
 	// each channel is closed once its key is kept or given back.
 	committing map[uint64]chan struct{}
-	pending    []pendingKey // keys of batches answered without a commit, for the next flush
-	closed     bool         // the final flush has begun
-	bytes      int64        // about what minutes and samples take
-	rows       int          // dyno and source rows in minutes and samples
+	pending    []pendingKey   // keys of batches answered without a commit, for the next flush
+	closed     bool           // the final flush has begun
+	inflight   sync.WaitGroup // batches with events between taking the lock and adding their counts
+	bytes      int64          // about what minutes and samples take
+	rows       int            // dyno and source rows in minutes and samples
 	folded     Folded
 
 	foldedAt time.Time // when flush last folded the hourly rollups; used by flush only
@@ -268,6 +269,19 @@ func (p *Pipeline) Ingest(ctx context.Context, b *drain.Batch) (bool, error) {
 		p.observe(b)
 		return false, nil
 	}
+	if p.closed {
+		p.release(sb)
+		if b.Key != "" {
+			p.keys.forget(h)
+		}
+		p.mu.Unlock()
+		return false, ErrStopped
+	}
+	// Run's final flush waits for this batch's counts: its events may be
+	// committed after the committers' last group, and a 2xx would then
+	// stand for counts no flush writes.
+	p.inflight.Add(1)
+	defer p.inflight.Done()
 	var committed chan struct{}
 	if b.Key != "" {
 		committed = make(chan struct{})
@@ -637,6 +651,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			p.mu.Lock()
 			p.closed = true // what comes after would miss the final flush
 			p.mu.Unlock()
+			p.inflight.Wait() // no Add after closed: they are made under mu
 			fctx, cancel := context.WithTimeout(writeCtx, FinalFlushTimeout)
 			defer cancel()
 			return p.flush(fctx)
