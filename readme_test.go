@@ -340,9 +340,11 @@ func readmeConfigSets(t *testing.T, prefix string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, m := range regexp.MustCompile("`heroku config:set ([^`]+)`").FindAllStringSubmatch(readme(t), -1) {
-		for _, kv := range strings.Fields(m[1]) {
+		// Words as the shell splits them: a value in double quotes, such
+		// as PAGERDUTY_CHANGE_CAP="5 per 10m", is one word, without them.
+		for _, kv := range regexp.MustCompile(`(?:[^\s"]+|"[^"]*")+`).FindAllString(m[1], -1) {
 			if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, prefix) {
-				out[k] = v
+				out[k] = strings.ReplaceAll(v, `"`, "")
 			}
 		}
 	}
