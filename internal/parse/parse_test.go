@@ -657,6 +657,40 @@ func TestLargeBody(t *testing.T) {
 	}
 }
 
+// TestKeptEntriesOutliveLaterScans keeps every entry of bodies larger than
+// the buffer, read in pieces of every size, and checks that each still reads
+// as it did when it was scanned: entries point into the Scanner's buffers,
+// which must never be written over once they do.
+func TestKeptEntriesOutliveLaterScans(t *testing.T) {
+	body, _ := batch()
+	body = bytes.Repeat(append(body, readFixture(t, samplesLogplex)...), 4)
+	for name, r := range map[string]func() io.Reader{
+		"whole":      func() io.Reader { return bytes.NewReader(body) },
+		"half reads": func() io.Reader { return iotest.HalfReader(bytes.NewReader(body)) },
+		"one byte":   func() io.Reader { return iotest.OneByteReader(bytes.NewReader(body)) },
+	} {
+		s := NewScanner(r(), FormLogplex)
+		var kept []Entry
+		var asScanned []string
+		for s.Scan() {
+			e, err := s.Entry()
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			kept = append(kept, *e)
+			asScanned = append(asScanned, string(e.AppendJSON(nil)))
+		}
+		if len(kept) < 300 {
+			t.Fatalf("%s: %d messages, want the whole body", name, len(kept))
+		}
+		for i := range kept {
+			if got := string(kept[i].AppendJSON(nil)); got != asScanned[i] {
+				t.Fatalf("%s: message %d changed after later scans:\n%s\nwas\n%s", name, i+1, got, asScanned[i])
+			}
+		}
+	}
+}
+
 // TestHugeLengthPrefixKeepsTheGoodFramesAfterIt: a length prefix that runs
 // past the body or past MaxFrame is one bad frame; the frames after it are
 // found again and kept (Logplex drops a batch answered with 400 for good).
