@@ -101,7 +101,15 @@ const (
 
 // NewScanner returns a Scanner reading r in the given form.
 func NewScanner(r io.Reader, form Form) *Scanner {
-	return &Scanner{r: r, form: form, buf: make([]byte, initialBuffer)}
+	size := initialBuffer
+	if l, ok := r.(interface{ Len() int }); ok {
+		// An input already in memory (bytes.Reader, strings.Reader,
+		// bytes.Buffer) is read into one buffer of its size, plus the byte
+		// that lets the read after it see the end: a single line does not
+		// take 16 kB, and a body of a few hundred messages one allocation.
+		size = min(max(l.Len()+1, 64), maxBuffer)
+	}
+	return &Scanner{r: r, form: form, buf: make([]byte, size)}
 }
 
 // Form returns the form being read; after the first Scan FormAuto has been
