@@ -2,6 +2,7 @@ package parse
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -119,23 +120,49 @@ func routerKey(key string) int {
 }
 
 // parseRouter fills a router line. It needs at=, or the older form without
-// it (see parseLegacyRouter); every other field may be missing or empty, and
+// it (see parseLegacy); every other field may be missing or empty, and
 // unknown keys are ignored.
 //
-// Router lines are most of what a drain receives: keys are found eight bytes
-// at a time and dispatched by a switch, which the compiler turns into a jump
-// on the length and a compare or two.
+// Router lines are most of what a drain receives, and nearly all of them
+// carry Heroku's keys in Heroku's order: parseOrdered reads those with each
+// key known in advance, and parsePairs reads any other line.
 func parseRouter(e *Entry) error {
 	e.Kind = KindRouter
 	r := &e.Router
+	if !r.parseOrdered(e.Message) {
+		*r = Router{}
+		if err := r.parsePairs(e.Message); err != nil {
+			return err
+		}
+	}
+	return r.check(e.Message)
+}
+
+// check completes and checks the router line msg, whose pairs r holds.
+func (r *Router) check(msg string) error {
+	if r.At == "" && !r.parseLegacy(msg) {
+		return fmt.Errorf("%w: router line without at=: %q", ErrMissingField, clipString(msg))
+	}
+	if err := checkName("router dyno", r.Dyno, MaxName); err != nil {
+		return err
+	}
+	if r.Code != "" && !isCode(r.Code, 'H') {
+		return fmt.Errorf("%w: router code=%q is not an H code", ErrBadValue, clipString(r.Code))
+	}
+	return nil
+}
+
+// parsePairs reads the key=value pairs of a router line into r, which must
+// be zero: keys are found eight bytes at a time and dispatched by a switch,
+// which the compiler turns into a jump on the length and a compare or two.
+func (r *Router) parsePairs(s string) error {
 	r.ConnectMS, r.ServiceMS, r.Status, r.Bytes, r.Queue, r.WaitMS = Absent, Absent, Absent, Absent, Absent, Absent
-	s := e.Message
 	for {
 		for len(s) > 0 && s[0] == ' ' {
 			s = s[1:]
 		}
 		if s == "" {
-			break
+			return nil
 		}
 		i := indexEqOrSpace(s, 0)
 		if i == len(s) || s[i] == ' ' || i == 0 {
@@ -160,16 +187,155 @@ func parseRouter(e *Entry) error {
 			return err
 		}
 	}
-	if r.At == "" && !r.parseLegacy(e.Message) {
-		return fmt.Errorf("%w: router line without at=: %q", ErrMissingField, clipString(e.Message))
+}
+
+// parseOrdered reads into r, which must be zero, a router line whose keys
+// come in the order Heroku writes them, one space apart:
+//
+//	[sock=] at= [code=] [desc=] [cause=] method= path= host= [request_id=] fwd= dyno=
+//	connect= service= status= bytes= [protocol=] [tls=] [tls_version=]
+//
+// Comparing each key with the one expected there costs a fraction of finding
+// it and looking it up. On any other line, or a value parsePairs would
+// reject, it reports false, leaving r partly filled. When it reports true, r
+// is what parsePairs makes of the line (TestOrderedRouterLines and
+// FuzzRouterOrdered hold it to that).
+func (r *Router) parseOrdered(s string) bool {
+	// Each key is written out at its place, so that the compiler compares it
+	// as a constant: a load or two.
+	p := orderedPairs{s: s}
+	if p.at("sock=") {
+		r.Sock = p.read(len("sock="))
 	}
-	if err := checkName("router dyno", r.Dyno, MaxName); err != nil {
-		return err
+	if !p.at("at=") {
+		return false
 	}
-	if r.Code != "" && !isCode(r.Code, 'H') {
-		return fmt.Errorf("%w: router code=%q is not an H code", ErrBadValue, clipString(r.Code))
+	r.At = p.read(len("at="))
+	if p.at("code=") {
+		r.Code = p.read(len("code="))
 	}
-	return nil
+	if p.at("desc=") {
+		r.Desc = p.read(len("desc="))
+	}
+	if p.at("cause=") {
+		r.Cause = p.read(len("cause="))
+	}
+	if !p.at("method=") {
+		return false
+	}
+	r.Method = p.read(len("method="))
+	if !p.at("path=") {
+		return false
+	}
+	r.Path = p.read(len("path="))
+	if !p.at("host=") {
+		return false
+	}
+	r.Host = p.read(len("host="))
+	if p.at("request_id=") {
+		r.RequestID = p.read(len("request_id="))
+	}
+	if !p.at("fwd=") {
+		return false
+	}
+	r.Fwd = p.read(len("fwd="))
+	if !p.at("dyno=") {
+		return false
+	}
+	r.Dyno = p.read(len("dyno="))
+	if !p.at("connect=") {
+		return false
+	}
+	r.ConnectMS = p.millis(len("connect="))
+	if !p.at("service=") {
+		return false
+	}
+	r.ServiceMS = p.millis(len("service="))
+	if !p.at("status=") {
+		return false
+	}
+	r.Status = p.count(len("status="), 999)
+	if !p.at("bytes=") {
+		return false
+	}
+	r.Bytes = int64(p.count(len("bytes="), math.MaxInt))
+	if p.at("protocol=") {
+		r.Protocol = p.read(len("protocol="))
+	}
+	if p.at("tls=") {
+		r.TLS = p.read(len("tls="))
+	}
+	if p.at("tls_version=") {
+		r.TLSVersion = p.read(len("tls_version="))
+	}
+	r.Queue, r.WaitMS = Absent, Absent
+	return !p.bad && p.s == ""
+}
+
+// orderedPairs reads the pairs of a line in an expected order.
+type orderedPairs struct {
+	s   string // the rest of the line
+	bad bool   // the line is not of the expected form: the results are of no use
+}
+
+// at reports whether the rest of the line starts with key, which ends in '='.
+func (p *orderedPairs) at(key string) bool {
+	return len(p.s) >= len(key) && p.s[:len(key)] == key
+}
+
+// read reads the value after the key of n bytes that p.s starts with, as
+// parsePairs would, and one space after it.
+func (p *orderedPairs) read(n int) string {
+	s := p.s[n:]
+	var v string
+	if len(s) > 0 && s[0] == '"' {
+		end := strings.IndexByte(s[1:], '"')
+		if end < 0 {
+			p.bad = true // parsePairs takes the rest of the line
+			return ""
+		}
+		v, s = s[1:end+1], s[end+2:]
+	} else {
+		end := indexSpace(s, 0)
+		v, s = s[:end], s[end:]
+	}
+	if s != "" {
+		if s[0] != ' ' {
+			p.bad = true // a quoted value with the next word stuck to it
+			return ""
+		}
+		s = s[1:]
+	}
+	p.s = s
+	return v
+}
+
+// millis reads the value of the key p.s starts with as a duration, as
+// Router.set does: Absent when empty.
+func (p *orderedPairs) millis(key int) int {
+	v := p.read(key)
+	if v == "" {
+		return Absent
+	}
+	n, ok := parseMillis(v)
+	if !ok {
+		p.bad = true
+	}
+	return n
+}
+
+// count reads the value of the key p.s starts with as a number up to limit,
+// as Router.set does: Absent when empty.
+func (p *orderedPairs) count(key, limit int) int {
+	v := p.read(key)
+	if v == "" {
+		return Absent
+	}
+	n, ok := parseInt(v)
+	if !ok || n > limit {
+		p.bad = true
+	}
+	return n
 }
 
 // set stores the value of routerKeys[id]; unknown keys (id -1) are ignored.
