@@ -9,6 +9,14 @@ import (
 // classify sets e.Kind from the source, process and text of the message and
 // fills the kind's fields. Lines that match no Heroku format are app lines.
 func classify(e *Entry) error {
+	err := classifyKind(e)
+	if e.Kind != KindRouter && e.Router != (Router{}) {
+		e.Router = Router{} // left by an earlier message: see reset
+	}
+	return err
+}
+
+func classifyKind(e *Entry) error {
 	msg := e.Message
 	switch e.Source {
 	case SourceHeroku:
@@ -130,7 +138,7 @@ func parseRouter(e *Entry) error {
 	e.Kind = KindRouter
 	r := &e.Router
 	if !r.parseOrdered(e.Message) {
-		*r = Router{}
+		*r = Router{} // it may hold the previous message's: see reset
 		if err := r.parsePairs(e.Message); err != nil {
 			return err
 		}
@@ -189,87 +197,94 @@ func (r *Router) parsePairs(s string) error {
 	}
 }
 
-// parseOrdered reads into r, which must be zero, a router line whose keys
-// come in the order Heroku writes them, one space apart:
+// parseOrdered reads into r a router line whose keys come in the order
+// Heroku writes them, one space apart:
 //
 //	[sock=] at= [code=] [desc=] [cause=] method= path= host= [request_id=] fwd= dyno=
 //	connect= service= status= bytes= [protocol=] [tls=] [tls_version=]
 //
 // Comparing each key with the one expected there costs a fraction of finding
 // it and looking it up. On any other line, or a value parsePairs would
-// reject, it reports false, leaving r partly filled. When it reports true, r
-// is what parsePairs makes of the line (TestOrderedRouterLines and
-// FuzzRouterOrdered hold it to that).
+// reject, it reports false and leaves r as it was. When it reports true, it
+// has written every field of r, as parsePairs would have filled a zero r
+// (TestOrderedRouterLines and FuzzRouterOrdered hold it to that).
 func (r *Router) parseOrdered(s string) bool {
 	// Each key is written out at its place, so that the compiler compares it
 	// as a constant: a load or two.
 	p := orderedPairs{s: s}
+	var v Router
 	if p.at("sock=") {
-		r.Sock = p.read(len("sock="))
+		v.Sock = p.read(len("sock="))
 	}
 	if !p.at("at=") {
 		return false
 	}
-	r.At = p.read(len("at="))
+	v.At = p.read(len("at="))
 	if p.at("code=") {
-		r.Code = p.read(len("code="))
+		v.Code = p.read(len("code="))
 	}
 	if p.at("desc=") {
-		r.Desc = p.read(len("desc="))
+		v.Desc = p.read(len("desc="))
 	}
 	if p.at("cause=") {
-		r.Cause = p.read(len("cause="))
+		v.Cause = p.read(len("cause="))
 	}
 	if !p.at("method=") {
 		return false
 	}
-	r.Method = p.read(len("method="))
+	v.Method = p.read(len("method="))
 	if !p.at("path=") {
 		return false
 	}
-	r.Path = p.read(len("path="))
+	v.Path = p.read(len("path="))
 	if !p.at("host=") {
 		return false
 	}
-	r.Host = p.read(len("host="))
+	v.Host = p.read(len("host="))
 	if p.at("request_id=") {
-		r.RequestID = p.read(len("request_id="))
+		v.RequestID = p.read(len("request_id="))
 	}
 	if !p.at("fwd=") {
 		return false
 	}
-	r.Fwd = p.read(len("fwd="))
+	v.Fwd = p.read(len("fwd="))
 	if !p.at("dyno=") {
 		return false
 	}
-	r.Dyno = p.read(len("dyno="))
+	v.Dyno = p.read(len("dyno="))
 	if !p.at("connect=") {
 		return false
 	}
-	r.ConnectMS = p.millis(len("connect="))
+	v.ConnectMS = p.millis(len("connect="))
 	if !p.at("service=") {
 		return false
 	}
-	r.ServiceMS = p.millis(len("service="))
+	v.ServiceMS = p.millis(len("service="))
 	if !p.at("status=") {
 		return false
 	}
-	r.Status = p.count(len("status="), 999)
+	v.Status = p.count(len("status="), 999)
 	if !p.at("bytes=") {
 		return false
 	}
-	r.Bytes = int64(p.count(len("bytes="), math.MaxInt))
+	v.Bytes = int64(p.count(len("bytes="), math.MaxInt))
 	if p.at("protocol=") {
-		r.Protocol = p.read(len("protocol="))
+		v.Protocol = p.read(len("protocol="))
 	}
 	if p.at("tls=") {
-		r.TLS = p.read(len("tls="))
+		v.TLS = p.read(len("tls="))
 	}
 	if p.at("tls_version=") {
-		r.TLSVersion = p.read(len("tls_version="))
+		v.TLSVersion = p.read(len("tls_version="))
 	}
-	r.Queue, r.WaitMS = Absent, Absent
-	return !p.bad && p.s == ""
+	if p.bad || p.s != "" {
+		return false
+	}
+	v.Queue, v.WaitMS = Absent, Absent
+	// Built on the stack and written once: each string written into the
+	// heap costs a write barrier while the GC runs.
+	*r = v
+	return true
 }
 
 // orderedPairs reads the pairs of a line in an expected order.

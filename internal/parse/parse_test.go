@@ -691,6 +691,62 @@ func TestKeptEntriesOutliveLaterScans(t *testing.T) {
 	}
 }
 
+// TestEntryDependsOnlyOnItsMessage scans the fixtures, forwards and
+// backwards so that every kind follows many others, and checks that each
+// entry is exactly what its message parsed alone gives: the Scanner reuses
+// one Entry and clears only part of it between messages (see reset).
+func TestEntryDependsOnlyOnItsMessage(t *testing.T) {
+	body, _ := batch()
+	logplex := append(body, readFixture(t, samplesLogplex)...)
+	var plain []byte
+	for _, path := range []string{"testdata/mixed.txt", realTxt, samplesTxt} {
+		plain = append(plain, readFixture(t, path)...)
+	}
+	for _, c := range []struct {
+		form  Form
+		input []byte
+		parse func(*Entry, string, *stampCache) error
+	}{
+		{FormLogplex, logplex, parseFrame},
+		{FormPlain, plain, parsePlainLine},
+	} {
+		var msgs []string
+		s := NewScanner(bytes.NewReader(c.input), c.form)
+		for s.Scan() {
+			msgs = append(msgs, string(s.tok))
+		}
+		reversed := slices.Clone(msgs)
+		slices.Reverse(reversed)
+		var input bytes.Buffer
+		for _, m := range append(msgs, reversed...) {
+			if c.form == FormLogplex {
+				input.WriteString(frame(m))
+			} else {
+				input.WriteString(m + "\n")
+			}
+		}
+		s = NewScanner(&input, c.form)
+		n := 0
+		for s.Scan() {
+			var alone Entry
+			errAlone := c.parse(&alone, string(s.tok), &stampCache{})
+			e, err := s.Entry()
+			if (err == nil) != (errAlone == nil) {
+				t.Fatalf("%q: error %v, alone %v", s.tok, err, errAlone)
+			}
+			if err == nil {
+				if diff := cmp.Diff(alone, *e); diff != "" {
+					t.Fatalf("%q: entry differs from the message's alone (-alone +scanned):\n%s", s.tok, diff)
+				}
+			}
+			n++
+		}
+		if n != 2*len(msgs) || n < 200 {
+			t.Fatalf("form %d: %d messages, want %d", c.form, n, 2*len(msgs))
+		}
+	}
+}
+
 // TestHugeLengthPrefixKeepsTheGoodFramesAfterIt: a length prefix that runs
 // past the body or past MaxFrame is one bad frame; the frames after it are
 // found again and kept (Logplex drops a batch answered with 400 for good).
