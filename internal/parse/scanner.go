@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"unsafe"
-
-	"github.com/heroku/x/logplex/encoding"
 )
 
 // MaxFrame is the largest message accepted. Logplex caps a message at 10240
@@ -259,10 +257,11 @@ func (s *Scanner) splitForm(data []byte, atEOF bool) (int, []byte, error) {
 	return s.splitLine(data, atEOF)
 }
 
-// splitFrame cuts one octet-counted frame. heroku/x's SyslogSplitFunc does the
-// cut, but it panics on a negative length and its errors end a bufio.Scanner,
-// so the prefix is validated here first and bad bytes become an error token
-// after which we resynchronise on the next thing that looks like a frame.
+// splitFrame cuts one octet-counted frame, as heroku/x's SyslogSplitFunc
+// would, but from the prefix frameStart has validated and read, rather than
+// reading it again; bad bytes become an error token after which we
+// resynchronise on the next thing that looks like a frame. (SyslogSplitFunc
+// panics on a negative length, and its errors end a bufio.Scanner.)
 func (s *Scanner) splitFrame(data []byte, atEOF bool) (int, []byte, error) {
 	lead := skipSpace(data)
 	if lead == len(data) {
@@ -287,21 +286,25 @@ func (s *Scanner) splitFrame(data []byte, atEOF bool) (int, []byte, error) {
 		return s.garbage(data, lead, atEOF, nil)
 	}
 	s.resyncing = false
-	sp := bytes.IndexByte(rest, ' ')
+	sp := 0 // the prefix's digits, then the space frameStart found
+	for isDigit(rest[sp]) {
+		sp++
+	}
 	if plen > MaxFrame {
 		// Skipping plen bytes would trust the very prefix that is out of
 		// bounds: a body whose first frame claims 9,999,999 bytes would lose
 		// every good frame after it. Resynchronise on the next frame instead.
 		return s.badLength(data, lead, sp, plen, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, plen, MaxFrame))
 	}
-	adv, tok, err := encoding.SyslogSplitFunc(rest, atEOF)
-	if err != nil || tok == nil {
+	adv := sp + 1 + plen
+	if adv > len(rest) {
 		if !atEOF {
 			return lead, nil, nil
 		}
 		// The body ends inside the frame: its length was wrong or the body was cut.
 		return s.badLength(data, lead, sp, plen, fmt.Errorf("%w: length %d but only %d bytes left", ErrBadFrame, plen, len(rest)-sp-1))
 	}
+	tok := rest[sp+1 : adv]
 	// The frame must end where the next one starts, or at the end of the body.
 	next := rest[adv:]
 	nl := skipSpace(next)
