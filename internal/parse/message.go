@@ -304,12 +304,12 @@ func (p *orderedPairs) read(n int) string {
 	s := p.s[n:]
 	var v string
 	if len(s) > 0 && s[0] == '"' {
-		end := strings.IndexByte(s[1:], '"')
+		end := indexQuote(s, 1)
 		if end < 0 {
 			p.bad = true // parsePairs takes the rest of the line
 			return ""
 		}
-		v, s = s[1:end+1], s[end+2:]
+		v, s = s[1:end], s[end+1:]
 	} else {
 		end := indexSpace(s, 0)
 		v, s = s[:end], s[end:]
