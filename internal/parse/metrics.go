@@ -13,7 +13,7 @@ import (
 func parseRuntimeMetrics(e *Entry) error {
 	e.Kind = KindRuntimeMetrics
 	m := &e.Metrics
-	m.Samples = make([]Sample, 0, strings.Count(e.Message, "sample#"))
+	m.Samples = make([]Sample, 0, sampleCount(e.Message))
 	kv := kvScanner{s: e.Message}
 	for kv.next() {
 		switch kv.key {
@@ -41,7 +41,7 @@ func parseRuntimeMetrics(e *Entry) error {
 func parseAddonMetrics(e *Entry, kind Kind) error {
 	e.Kind = kind
 	m := &e.Metrics
-	m.Samples = make([]Sample, 0, strings.Count(e.Message, "sample#"))
+	m.Samples = make([]Sample, 0, sampleCount(e.Message))
 	kv := kvScanner{s: e.Message}
 	for kv.next() {
 		switch kv.key {
@@ -59,6 +59,13 @@ func parseAddonMetrics(e *Entry, kind Kind) error {
 		return fmt.Errorf("%w: %s line without sample# values", ErrMissingField, kind)
 	}
 	return checkName("add-on source", m.Attachment, MaxName)
+}
+
+// sampleCount returns room for the samples of msg: its '#'s, which the
+// runtime counts many bytes at a time, where counting "sample#" took a third
+// of the time of the whole line.
+func sampleCount(msg string) int {
+	return strings.Count(msg, "#")
 }
 
 // sizeUnit is the unit sizes are converted to.
