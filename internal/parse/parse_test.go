@@ -260,6 +260,15 @@ func TestTimestamp(t *testing.T) {
 			t.Errorf("parseTimestamp(%q) = %v, time.Parse says %v (%v)", tt.in, got, std, err)
 		}
 	}
+	// Fractions of every length, scaled to nanoseconds.
+	for n := 1; n <= 9; n++ {
+		in := "2024-03-15T12:00:00." + "987654321"[:n] + "Z"
+		got, ok := parseTimestamp(in)
+		std, err := time.Parse(time.RFC3339Nano, in)
+		if !ok || err != nil || !std.Equal(got) {
+			t.Errorf("parseTimestamp(%q) = %v, %v; time.Parse says %v (%v)", in, got, ok, std, err)
+		}
+	}
 	for _, bad := range []string{"", "2023-02-29T00:00:00Z", "2024-03-15T24:00:00Z", "2024-03-15T12:00:00.Z", "2024-03-15T12:00:00+0000", "2024-03-15 12:00:00Z", "2024-03-15T12:00:00.1234567890Z"} {
 		if _, ok := parseTimestamp(bad); ok {
 			t.Errorf("parseTimestamp(%q) accepted", bad)
