@@ -210,104 +210,130 @@ func (r *Router) parsePairs(s string) error {
 // (TestOrderedRouterLines and FuzzRouterOrdered hold it to that).
 func (r *Router) parseOrdered(s string) bool {
 	// Each key is written out at its place, so that the compiler compares it
-	// as a constant: a load or two.
-	p := orderedPairs{s: s}
+	// as a constant: a load or two. Everything is kept in locals until the
+	// end: each string written through a pointer costs a write barrier while
+	// the GC runs.
 	var v Router
-	if p.at("sock=") {
-		v.Sock = p.read(len("sock="))
+	ok := true
+	if strings.HasPrefix(s, "sock=") {
+		if v.Sock, s, ok = readValue(s, len("sock=")); !ok {
+			return false
+		}
 	}
-	if !p.at("at=") {
+	if !strings.HasPrefix(s, "at=") {
 		return false
 	}
-	v.At = p.read(len("at="))
-	if p.at("code=") {
-		v.Code = p.read(len("code="))
-	}
-	if p.at("desc=") {
-		v.Desc = p.read(len("desc="))
-	}
-	if p.at("cause=") {
-		v.Cause = p.read(len("cause="))
-	}
-	if !p.at("method=") {
+	if v.At, s, ok = readValue(s, len("at=")); !ok {
 		return false
 	}
-	v.Method = p.read(len("method="))
-	if !p.at("path=") {
+	if strings.HasPrefix(s, "code=") {
+		if v.Code, s, ok = readValue(s, len("code=")); !ok {
+			return false
+		}
+	}
+	if strings.HasPrefix(s, "desc=") {
+		if v.Desc, s, ok = readValue(s, len("desc=")); !ok {
+			return false
+		}
+	}
+	if strings.HasPrefix(s, "cause=") {
+		if v.Cause, s, ok = readValue(s, len("cause=")); !ok {
+			return false
+		}
+	}
+	if !strings.HasPrefix(s, "method=") {
 		return false
 	}
-	v.Path = p.read(len("path="))
-	if !p.at("host=") {
+	if v.Method, s, ok = readValue(s, len("method=")); !ok {
 		return false
 	}
-	v.Host = p.read(len("host="))
-	if p.at("request_id=") {
-		v.RequestID = p.read(len("request_id="))
-	}
-	if !p.at("fwd=") {
+	if !strings.HasPrefix(s, "path=") {
 		return false
 	}
-	v.Fwd = p.read(len("fwd="))
-	if !p.at("dyno=") {
+	if v.Path, s, ok = readValue(s, len("path=")); !ok {
 		return false
 	}
-	v.Dyno = p.read(len("dyno="))
-	if !p.at("connect=") {
+	if !strings.HasPrefix(s, "host=") {
 		return false
 	}
-	v.ConnectMS = p.millis(len("connect="))
-	if !p.at("service=") {
+	if v.Host, s, ok = readValue(s, len("host=")); !ok {
 		return false
 	}
-	v.ServiceMS = p.millis(len("service="))
-	if !p.at("status=") {
+	if strings.HasPrefix(s, "request_id=") {
+		if v.RequestID, s, ok = readValue(s, len("request_id=")); !ok {
+			return false
+		}
+	}
+	if !strings.HasPrefix(s, "fwd=") {
 		return false
 	}
-	v.Status = p.count(len("status="), 999)
-	if !p.at("bytes=") {
+	if v.Fwd, s, ok = readValue(s, len("fwd=")); !ok {
 		return false
 	}
-	v.Bytes = int64(p.count(len("bytes="), math.MaxInt))
-	if p.at("protocol=") {
-		v.Protocol = p.read(len("protocol="))
+	if !strings.HasPrefix(s, "dyno=") {
+		return false
 	}
-	if p.at("tls=") {
-		v.TLS = p.read(len("tls="))
+	if v.Dyno, s, ok = readValue(s, len("dyno=")); !ok {
+		return false
 	}
-	if p.at("tls_version=") {
-		v.TLSVersion = p.read(len("tls_version="))
+	if !strings.HasPrefix(s, "connect=") {
+		return false
 	}
-	if p.bad || p.s != "" {
+	if v.ConnectMS, s, ok = readMillis(s, len("connect=")); !ok {
+		return false
+	}
+	if !strings.HasPrefix(s, "service=") {
+		return false
+	}
+	if v.ServiceMS, s, ok = readMillis(s, len("service=")); !ok {
+		return false
+	}
+	if !strings.HasPrefix(s, "status=") {
+		return false
+	}
+	if v.Status, s, ok = readCount(s, len("status="), 999); !ok {
+		return false
+	}
+	if !strings.HasPrefix(s, "bytes=") {
+		return false
+	}
+	var n int
+	if n, s, ok = readCount(s, len("bytes="), math.MaxInt); !ok {
+		return false
+	}
+	v.Bytes = int64(n)
+	if strings.HasPrefix(s, "protocol=") {
+		if v.Protocol, s, ok = readValue(s, len("protocol=")); !ok {
+			return false
+		}
+	}
+	if strings.HasPrefix(s, "tls=") {
+		if v.TLS, s, ok = readValue(s, len("tls=")); !ok {
+			return false
+		}
+	}
+	if strings.HasPrefix(s, "tls_version=") {
+		if v.TLSVersion, s, ok = readValue(s, len("tls_version=")); !ok {
+			return false
+		}
+	}
+	if s != "" {
 		return false
 	}
 	v.Queue, v.WaitMS = Absent, Absent
-	// Built on the stack and written once: each string written into the
-	// heap costs a write barrier while the GC runs.
 	*r = v
 	return true
 }
 
-// orderedPairs reads the pairs of a line in an expected order.
-type orderedPairs struct {
-	s   string // the rest of the line
-	bad bool   // the line is not of the expected form: the results are of no use
-}
-
-// at reports whether the rest of the line starts with key, which ends in '='.
-func (p *orderedPairs) at(key string) bool {
-	return len(p.s) >= len(key) && p.s[:len(key)] == key
-}
-
-// read reads the value after the key of n bytes that p.s starts with, as
-// parsePairs would, and one space after it.
-func (p *orderedPairs) read(n int) string {
-	s := p.s[n:]
-	var v string
+// readValue reads the value after the key of n bytes that s starts with, as
+// parsePairs would, and one space after it. It returns the value and the
+// rest of the line, and false where parsePairs would read differently.
+func readValue(s string, n int) (v, rest string, ok bool) {
+	s = s[n:]
 	if len(s) > 0 && s[0] == '"' {
 		end := indexQuote(s, 1)
 		if end < 0 {
-			p.bad = true // parsePairs takes the rest of the line
-			return ""
+			return "", "", false // parsePairs takes the rest of the line
 		}
 		v, s = s[1:end], s[end+1:]
 	} else {
@@ -316,41 +342,33 @@ func (p *orderedPairs) read(n int) string {
 	}
 	if s != "" {
 		if s[0] != ' ' {
-			p.bad = true // a quoted value with the next word stuck to it
-			return ""
+			return "", "", false // a quoted value with the next word stuck to it
 		}
 		s = s[1:]
 	}
-	p.s = s
-	return v
+	return v, s, true
 }
 
-// millis reads the value of the key p.s starts with as a duration, as
+// readMillis reads a duration as readValue reads a value, and as Router.set
+// does: Absent when empty.
+func readMillis(s string, n int) (int, string, bool) {
+	v, rest, ok := readValue(s, n)
+	if !ok || v == "" {
+		return Absent, rest, ok
+	}
+	ms, ok := parseMillis(v)
+	return ms, rest, ok
+}
+
+// readCount reads a number up to limit as readValue reads a value, and as
 // Router.set does: Absent when empty.
-func (p *orderedPairs) millis(key int) int {
-	v := p.read(key)
-	if v == "" {
-		return Absent
+func readCount(s string, n, limit int) (int, string, bool) {
+	v, rest, ok := readValue(s, n)
+	if !ok || v == "" {
+		return Absent, rest, ok
 	}
-	n, ok := parseMillis(v)
-	if !ok {
-		p.bad = true
-	}
-	return n
-}
-
-// count reads the value of the key p.s starts with as a number up to limit,
-// as Router.set does: Absent when empty.
-func (p *orderedPairs) count(key, limit int) int {
-	v := p.read(key)
-	if v == "" {
-		return Absent
-	}
-	n, ok := parseInt(v)
-	if !ok || n > limit {
-		p.bad = true
-	}
-	return n
+	c, ok := parseInt(v)
+	return c, rest, ok && c <= limit
 }
 
 // set stores the value of routerKeys[id]; unknown keys (id -1) are ignored.
