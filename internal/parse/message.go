@@ -806,18 +806,17 @@ func parseAppLine(e *Entry) error {
 	if strings.IndexByte(e.Message, '=') < 0 {
 		return nil
 	}
-	kv := kvScanner{s: e.Message}
 	var pairs []Pair
 	var metrics []Metric
-	for kv.next() {
-		if typ, name, ok := strings.Cut(kv.key, "#"); ok && (typ == "measure" || typ == "sample" || typ == "count") && name != "" {
-			num, unit := splitNumber(kv.value)
+	for key, value, rest, ok := nextPair(e.Message); ok; key, value, rest, ok = nextPair(rest) {
+		if typ, name, ok := strings.Cut(key, "#"); ok && (typ == "measure" || typ == "sample" || typ == "count") && name != "" {
+			num, unit := splitNumber(value)
 			if v, ok := parseFloat(num); ok {
 				metrics = append(metrics, Metric{Type: typ, Name: name, Value: v, Unit: unit})
 				continue
 			}
 		}
-		pairs = append(pairs, Pair{Key: kv.key, Value: kv.value})
+		pairs = append(pairs, Pair{Key: key, Value: value})
 	}
 	e.App = AppLine{Pairs: pairs, Metrics: metrics}
 	return nil

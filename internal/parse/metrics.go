@@ -14,15 +14,14 @@ func parseRuntimeMetrics(e *Entry) error {
 	e.Kind = KindRuntimeMetrics
 	m := &e.Metrics
 	m.Samples = make([]Sample, 0, sampleCount(e.Message))
-	kv := kvScanner{s: e.Message}
-	for kv.next() {
-		switch kv.key {
+	for key, value, rest, ok := nextPair(e.Message); ok; key, value, rest, ok = nextPair(rest) {
+		switch key {
 		case "source":
-			m.Dyno = kv.value
+			m.Dyno = value
 		case "dyno":
-			m.DynoID = kv.value
+			m.DynoID = value
 		default:
-			if err := m.addSample(kv.key, kv.value, unitMB); err != nil {
+			if err := m.addSample(key, value, unitMB); err != nil {
 				return err
 			}
 		}
@@ -42,15 +41,14 @@ func parseAddonMetrics(e *Entry, kind Kind) error {
 	e.Kind = kind
 	m := &e.Metrics
 	m.Samples = make([]Sample, 0, sampleCount(e.Message))
-	kv := kvScanner{s: e.Message}
-	for kv.next() {
-		switch kv.key {
+	for key, value, rest, ok := nextPair(e.Message); ok; key, value, rest, ok = nextPair(rest) {
+		switch key {
 		case "source":
-			m.Attachment = kv.value
+			m.Attachment = value
 		case "addon":
-			m.Addon = kv.value
+			m.Addon = value
 		default:
-			if err := m.addSample(kv.key, kv.value, unitBytes); err != nil {
+			if err := m.addSample(key, value, unitBytes); err != nil {
 				return err
 			}
 		}
