@@ -21,6 +21,7 @@ import (
 	"github.com/dynowatch/dynowatch/internal/config"
 	"github.com/dynowatch/dynowatch/internal/metrics"
 	"github.com/dynowatch/dynowatch/internal/notify"
+	"github.com/dynowatch/dynowatch/internal/otlp"
 	"github.com/dynowatch/dynowatch/internal/parse"
 	"github.com/dynowatch/dynowatch/internal/store"
 	"github.com/dynowatch/dynowatch/internal/worker"
@@ -143,8 +144,9 @@ func (a *app) Run(ctx context.Context) error {
 		}
 	}
 	var mux http.Handler
+	var intake *otlp.Handler
 	if a.roles.web {
-		if mux, err = webMux(frontCtx, cfg, log, st, a.checkList, pipe, al, met, &a.ready); err != nil {
+		if mux, intake, err = webMux(frontCtx, cfg, log, st, a.checkList, pipe, al, met, &a.ready); err != nil {
 			return failed(err)
 		}
 	}
@@ -168,6 +170,15 @@ func (a *app) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	if intake != nil {
+		// It writes the sightings that the last requests left, after them.
+		back.Go(func() error {
+			if err := intake.Run(backCtx); err != nil {
+				log.Error("final sightings flush failed", "err", err)
+			}
+			return nil
+		})
+	}
 	if mux != nil {
 		a.gate.set(mux)
 		a.ready.Store(true)

@@ -68,7 +68,7 @@ func runAdd(ctx context.Context, cfg *config.Config, args []string, stdout, stde
 		return err
 	}
 	switch a.Generation {
-	case onboard.Cedar:
+	case heroku.Cedar:
 		u := *base
 		u.User = url.UserPassword("dynowatch", secret)
 		u.Path = "/drain/" + app
@@ -84,7 +84,7 @@ func runAdd(ctx context.Context, cfg *config.Config, args []string, stdout, stde
 		}
 		fmt.Fprintf(stdout, "%s is a Cedar app: added log drain %s to %s (token %s).\n", app, redact.URL(u.String()), app, d.Token)
 		fmt.Fprintf(stdout, "For memory and load charts: heroku labs:enable log-runtime-metrics -a %s\n", app)
-	case onboard.Fir:
+	case heroku.Fir:
 		u := *base
 		u.Path = "/otlp/" + app
 		if !apply {
@@ -98,7 +98,7 @@ func runAdd(ctx context.Context, cfg *config.Config, args []string, stdout, stde
 		}
 		fmt.Fprintf(stdout, "%s is a Fir app: added telemetry drain %s to %s (%s, with DRAIN_SECRET as bearer token).\n", app, u.String(), app, strings.Join(d.Signals, ", "))
 	default:
-		return fmt.Errorf("app %s is of generation %q: %w; dynowatch knows %s (log drains) and %s (telemetry drains)", app, a.Generation, onboard.ErrGeneration, onboard.Cedar, onboard.Fir)
+		return fmt.Errorf("app %s is of generation %q: %w; dynowatch knows %s (log drains) and %s (telemetry drains)", app, a.Generation, onboard.ErrGeneration, heroku.Cedar, heroku.Fir)
 	}
 	return nil
 }

@@ -70,25 +70,25 @@ func bootMux(ready *atomic.Bool, st *store.Store) *http.ServeMux {
 }
 
 // webMux builds every route of the web role: routes are registered here and
-// only here.
-func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store, checkList []checks.Check, pipe *ingest.Pipeline, al *alerting, met *metrics.Metrics, ready *atomic.Bool) (*http.ServeMux, error) {
+// only here. It returns the OTLP intake too, whose Run writes its sightings.
+func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store, checkList []checks.Check, pipe *ingest.Pipeline, al *alerting, met *metrics.Metrics, ready *atomic.Bool) (*http.ServeMux, *otlp.Handler, error) {
 	drainSecrets, err := secret(ctx, cfg, log, st, "DRAIN_SECRET", cfg.DrainSecret)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dashPasswords, err := secret(ctx, cfg, log, st, "DASHBOARD_PASSWORD", cfg.DashboardPassword)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Only Heroku's router can reach a dyno: there the last X-Forwarded-For
 	// hop is the client; anywhere else anyone may write it.
 	dh, err := drain.NewHandler(drain.Options{Secrets: drainSecrets, Sink: pipe, Logger: log, Metrics: met, TrustForwardedFor: cfg.OnHeroku()})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	oh, err := otlp.NewHandler(otlp.Options{Secrets: drainSecrets, Sink: pipe, Logger: log, Metrics: met.OTLP(), Map: cfg.OTLPMap})
+	oh, err := otlp.NewHandler(otlp.Options{Secrets: drainSecrets, Sink: pipe, Logger: log, Metrics: met.OTLP(), Map: cfg.OTLPMap, Store: st})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	mux := bootMux(ready, st)
 	mux.Handle("POST /drain/{app}", dh)
@@ -101,17 +101,17 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	}
 	reads := configuredChecks(st, checkList)
 	guard := auth.NewDashboard(dashPasswords, cfg.DashboardViewPassword, "dynowatch")
-	// What the OTLP intake of this web process has seen of Fir's shapes.
+	// What the OTLP intakes of the web dynos have seen of Fir's shapes.
 	mux.Handle("GET /api/v1/otlp/sightings", guard.View(http.HandlerFunc(oh.ServeSightings)))
 	if err := api.Register(mux, api.Options{Store: reads, Alerts: al.engine, Rules: cfg.Rules, Guard: guard, Logger: log}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if al.links != nil || cfg.SlackSigningSecret != "" {
 		// The signed link, or Slack's signature, is the credential: no
 		// dashboard password here.
 		if err := ack.Register(mux, ack.Options{Links: al.links, Store: st, Acker: al.engine, Logger: log,
 			SlackSigningSecret: cfg.SlackSigningSecret}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	met.Counter("dynowatch_store_dropped_rows_total", "Rollup rows the database refused and that were left out; the rest of their flush was stored.",
@@ -142,12 +142,12 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 	fir.Path = "/otlp/APP"
 	firHeaders, err := json.Marshal(map[string]string{"Authorization": "Bearer " + drainSecrets[len(drainSecrets)-1]})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := dashboard.Register(mux, dashboard.Options{Store: reads, Rules: cfg.Rules, Logger: log, Auth: guard.View, CanAct: auth.CanAct,
 		DrainURL: page.String(), TelemetryURL: fir.String(), TelemetryHeaders: string(firHeaders),
 		Sightings: oh}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	shown := drainSecrets[len(drainSecrets)-1]
 	if len(cfg.DrainSecret) > 0 {
@@ -172,7 +172,7 @@ func webMux(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store
 		d.User = url.UserPassword("dynowatch", dashPasswords[0])
 		log.Info("dashboard and API at "+d.String(), "dashboard_url", d.String())
 	}
-	return mux, nil
+	return mux, oh, nil
 }
 
 // publicURL is DYNOWATCH_URL, or the local address.

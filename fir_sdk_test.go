@@ -64,24 +64,31 @@ func TestFirTelemetryFromTheOpenTelemetrySDK(t *testing.T) {
 			t.Fatalf("gzip=%v: the SDK's metric export failed: %v; logs:\n%s", gz, err, logs)
 		}
 
-		var events struct {
-			Events []struct{ Code, Dyno string } `json:"events"`
+		assertFirR14AndMemory(t, base, app, dyno, 400)
+	}
+}
+
+// assertFirR14AndMemory checks that app's R14 on dyno is its dyno_error
+// event and that its latest memory_rss_mb on dyno is mb.
+func assertFirR14AndMemory(t *testing.T, base, app, dyno string, mb float64) {
+	t.Helper()
+	var events struct {
+		Events []struct{ Code, Dyno string } `json:"events"`
+	}
+	getJSON(t, base+"/api/v1/apps/"+app+"/events?kind=dyno_error", "pw", &events)
+	if len(events.Events) != 1 || events.Events[0].Code != "R14" || events.Events[0].Dyno != dyno {
+		t.Errorf("%s's dyno_error events: %+v, want its R14 on %s", app, events.Events, dyno)
+	}
+	var series struct {
+		Series []struct {
+			Dyno   string
+			Points [][2]any
 		}
-		getJSON(t, base+"/api/v1/apps/"+app+"/events?kind=dyno_error", "pw", &events)
-		if len(events.Events) != 1 || events.Events[0].Code != "R14" || events.Events[0].Dyno != dyno {
-			t.Errorf("%s's dyno_error events: %+v, want its R14 on %s", app, events.Events, dyno)
-		}
-		var series struct {
-			Series []struct {
-				Dyno   string
-				Points [][2]any
-			}
-		}
-		for deadline := time.Now().Add(10 * time.Second); len(series.Series) == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			getJSON(t, base+"/api/v1/apps/"+app+"/series?metric=memory_rss_mb&from="+url.QueryEscape(time.Now().Add(-time.Hour).Format(time.RFC3339)), "pw", &series)
-		}
-		if len(series.Series) != 1 || series.Series[0].Dyno != dyno || len(series.Series[0].Points) == 0 || series.Series[0].Points[len(series.Series[0].Points)-1][1] != 400.0 {
-			t.Errorf("%s's memory_rss_mb: %+v, want 400 MB on %s", app, series.Series, dyno)
-		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(series.Series) == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		getJSON(t, base+"/api/v1/apps/"+app+"/series?metric=memory_rss_mb&from="+url.QueryEscape(time.Now().Add(-time.Hour).Format(time.RFC3339)), "pw", &series)
+	}
+	if len(series.Series) != 1 || series.Series[0].Dyno != dyno || len(series.Series[0].Points) == 0 || series.Series[0].Points[len(series.Series[0].Points)-1][1] != mb {
+		t.Errorf("%s's memory_rss_mb: %+v, want %v MB on %s", app, series.Series, mb, dyno)
 	}
 }

@@ -64,9 +64,9 @@ type Options struct {
 	Sightings Sightings
 }
 
-// Sightings tells what the OTLP intake of this process has seen.
+// Sightings tells what the OTLP intake has seen.
 type Sightings interface {
-	Sightings() otlp.SightingsReport
+	Sightings(ctx context.Context) (otlp.SightingsReport, error)
 }
 
 // silentAfter is how long without a message makes an app "silent" on the overview.

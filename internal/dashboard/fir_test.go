@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,7 +18,7 @@ import (
 // sightingsFunc is a Sightings of a function.
 type sightingsFunc func() otlp.SightingsReport
 
-func (f sightingsFunc) Sightings() otlp.SightingsReport { return f() }
+func (f sightingsFunc) Sightings(context.Context) (otlp.SightingsReport, error) { return f(), nil }
 
 // The Fir page lists each app's sightings, what is not read marked, and
 // says so when nothing was sent.

@@ -263,7 +263,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if err := h.scan(r.Context(), b, body, form, &held); err != nil {
+	size := r.ContentLength
+	if r.Header.Get("Content-Encoding") != "" {
+		size = -1 // the length of what is read is not known
+	}
+	if err := h.scan(r.Context(), b, body, form, size, &held); err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.Is(err, errTooManyMessages) {
 			h.metrics.Request("too_large", len(b.Entries), b.BadFrames, false)
@@ -499,7 +503,9 @@ func (c *cappedReader) Close() error { return c.c.Close() }
 // It takes room for the messages it keeps from MaxMessagesInFlight as it
 // goes, adding what it took to *held, and fails with errBusy when there is
 // none within slotWait.
-func (h *Handler) scan(ctx context.Context, b *Batch, body io.Reader, form parse.Form, held *int64) error {
+//
+// size is the body's length as sent, or -1 when unknown or gzipped.
+func (h *Handler) scan(ctx context.Context, b *Batch, body io.Reader, form parse.Form, size int64, held *int64) error {
 	room := func(b *Batch) error {
 		if len(b.Entries) >= MaxMessagesPerApp {
 			return errTooManyMessages // would never fit: no retry will
@@ -517,7 +523,7 @@ func (h *Handler) scan(ctx context.Context, b *Batch, body io.Reader, form parse
 			h.log.Warn("bad drain message", "app", b.App, "err", err)
 		}
 	}
-	if err := ScanBatch(b, body, form, room, bad); err != nil {
+	if err := scanBatch(b, parse.NewScannerSize(body, form, size), room, bad); err != nil {
 		return err
 	}
 	return ctx.Err()
@@ -529,7 +535,10 @@ func (h *Handler) scan(ctx context.Context, b *Batch, body io.Reader, form parse
 // its error stops the scan: the drain's limits, replay's batching. It
 // returns next's error or body's read error.
 func ScanBatch(b *Batch, body io.Reader, form parse.Form, next func(*Batch) error, bad func(error)) error {
-	s := parse.NewScanner(body, form)
+	return scanBatch(b, parse.NewScanner(body, form), next, bad)
+}
+
+func scanBatch(b *Batch, s *parse.Scanner, next func(*Batch) error, bad func(error)) error {
 	for s.Scan() {
 		if next != nil {
 			if err := next(b); err != nil {

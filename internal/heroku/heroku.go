@@ -1,6 +1,7 @@
 // Package heroku holds the names Heroku gives things, as dynowatch accepts
-// them wherever a user or a drain hands one in: a drain path, a config var,
-// a command's flag, a check's app=.
+// them wherever a user or a drain hands one in (a drain path, a config var,
+// a command's flag, a check's app=) or the Platform API answers them (an
+// app's generation).
 package heroku
 
 import "regexp"

@@ -41,7 +41,7 @@ func BenchmarkAggregate(b *testing.B) {
 		}
 	}
 	for b.Loop() {
-		p.aggregate(batch)
+		p.aggregate(batch, false)
 	}
 	b.ReportMetric(float64(b.N*len(batch.Entries))/b.Elapsed().Seconds(), "msgs/s")
 }

@@ -134,6 +134,9 @@ type Pipeline struct {
 	apps    map[string]*store.AppDelta
 	lines   map[lineKey]*int // event lines kept per minute, for the cap
 	newest  int64            // the newest minute in lines
+	keys    recentKeys       // dedupe keys taken lately
+	pending []pendingKey     // keys of batches answered without a commit, for the next flush
+	closed  bool             // the final flush has begun
 	bytes   int64            // about what minutes and samples take
 	rows    int              // dyno and source rows in minutes and samples
 	folded  Folded
@@ -215,16 +218,54 @@ func New(o Options) (*Pipeline, error) {
 		samples:  map[minuteKey]*appSamples{},
 		apps:     map[string]*store.AppDelta{},
 		lines:    map[lineKey]*int{},
+		keys:     newRecentKeys(),
 	}, nil
 }
 
 // ErrStopped is returned by Ingest once the pipeline has stopped.
 var ErrStopped = errors.New("ingest: pipeline stopped")
 
-// Ingest writes the batch's events and its dedupe key, and once they are
-// committed adds its router lines and samples to the in-memory rollups.
+// Ingest keeps a batch: its notable lines become events, committed with its
+// dedupe key before Ingest returns; its router lines and samples are added
+// to the in-memory rollups. A batch with no notable line needs no commit of
+// its own: its key is remembered on this dyno and written with the next
+// flush (see recentKeys).
 func (p *Pipeline) Ingest(ctx context.Context, b *drain.Batch) (bool, error) {
+	if b.Key != "" {
+		p.mu.Lock()
+		fresh := p.keys.claim(b.App, b.Key, p.o.Now())
+		p.mu.Unlock()
+		if !fresh {
+			return true, nil
+		}
+	}
 	sb := p.events(b)
+	if len(sb.Events) == 0 {
+		if !p.aggregate(b, true) {
+			return false, ErrStopped
+		}
+		p.observe(b)
+		return false, nil
+	}
+	dup, err := p.commit(ctx, sb)
+	if err != nil || dup {
+		// Nothing of this batch was kept: a retry must not use up the
+		// minute's line cap, or later distinct lines would be dropped.
+		p.release(sb)
+		if err != nil && b.Key != "" {
+			p.mu.Lock()
+			p.keys.forget(b.App, b.Key)
+			p.mu.Unlock()
+		}
+		return dup, err
+	}
+	p.aggregate(b, false)
+	p.observe(b)
+	return false, nil
+}
+
+// commit hands sb to a committer and waits for its group commit.
+func (p *Pipeline) commit(ctx context.Context, sb *store.Batch) (dup bool, err error) {
 	c := &commit{batch: sb, done: make(chan struct{})}
 	select {
 	case p.commits <- c:
@@ -234,17 +275,13 @@ func (p *Pipeline) Ingest(ctx context.Context, b *drain.Batch) (bool, error) {
 		return false, ctx.Err()
 	}
 	<-c.done // the committer always answers, even when stopping
-	if c.err != nil || c.dup {
-		// Nothing of this batch was kept: a retry must not use up the
-		// minute's line cap, or later distinct lines would be dropped.
-		p.release(sb)
-		return c.dup, c.err
-	}
-	p.aggregate(b)
+	return c.dup, c.err
+}
+
+func (p *Pipeline) observe(b *drain.Batch) {
 	if p.o.Observe != nil && !b.Replayed {
 		p.o.Observe(b.App, b.Entries)
 	}
-	return false, nil
 }
 
 // events picks the lines worth keeping whole, within the per-minute cap.
@@ -310,10 +347,18 @@ func eventOf(e *parse.Entry) (code, dyno string, ok bool) {
 	return "", "", false
 }
 
-// aggregate adds a committed batch to the in-memory rollups.
-func (p *Pipeline) aggregate(b *drain.Batch) {
+// aggregate adds a kept batch to the in-memory rollups; pending says its
+// dedupe key is still to be written, with the next flush. Such a batch is
+// refused (false) once the final flush has begun, which would not write it.
+func (p *Pipeline) aggregate(b *drain.Batch, pending bool) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if pending && p.closed {
+		return false
+	}
+	if pending && b.Key != "" && len(p.pending) < maxPendingKeys {
+		p.pending = append(p.pending, pendingKey{strings.Clone(b.App), strings.Clone(b.Key), b.Received})
+	}
 	d := p.apps[b.App]
 	if d == nil {
 		d = &store.AppDelta{}
@@ -350,6 +395,7 @@ func (p *Pipeline) aggregate(b *drain.Batch) {
 		default:
 		}
 	}
+	return true
 }
 
 // Folded returns what the caps have folded since the pipeline started.
@@ -557,6 +603,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			close(p.done)
 			wg.Wait()
+			p.mu.Lock()
+			p.closed = true // what comes after would miss the final flush
+			p.mu.Unlock()
 			fctx, cancel := context.WithTimeout(writeCtx, FinalFlushTimeout)
 			defer cancel()
 			return p.flush(fctx)
@@ -630,8 +679,8 @@ func (p *Pipeline) Flush(ctx context.Context) error { return p.flush(ctx) }
 // the next flush; the others are written all the same.
 func (p *Pipeline) flush(ctx context.Context) error {
 	p.mu.Lock()
-	minutes, samples, apps := p.minutes, p.samples, p.apps
-	p.minutes, p.samples, p.apps = map[minuteKey]*appMinute{}, map[minuteKey]*appSamples{}, map[string]*store.AppDelta{}
+	minutes, samples, apps, pending := p.minutes, p.samples, p.apps, p.pending
+	p.minutes, p.samples, p.apps, p.pending = map[minuteKey]*appMinute{}, map[minuteKey]*appSamples{}, map[string]*store.AppDelta{}, nil
 	p.bytes, p.rows = 0, 0
 	for k := range p.lines {
 		if k.minute < p.newest-1 {
@@ -641,7 +690,7 @@ func (p *Pipeline) flush(ctx context.Context) error {
 	p.mu.Unlock()
 	now := p.o.Now()
 	foldDue := now.Sub(p.foldedAt) >= foldEvery
-	if len(minutes)+len(samples)+len(apps) == 0 && !foldDue {
+	if len(minutes)+len(samples)+len(apps)+len(pending) == 0 && !foldDue {
 		return nil
 	}
 
@@ -688,13 +737,19 @@ func (p *Pipeline) flush(ctx context.Context) error {
 		}
 	}
 	write()
-	states := make([]*store.Batch, 0, len(apps))
+	// The keys go with the app state, after the counts they stand for: a
+	// retry on another dyno is recognised once both are written.
+	states := make([]*store.Batch, 0, len(apps)+len(pending))
 	for app, d := range apps {
 		states = append(states, &store.Batch{App: app, Received: now, State: *d})
+	}
+	for _, k := range pending {
+		states = append(states, k.batch())
 	}
 	if _, err := p.o.Store.WriteBatches(ctx, states); err != nil {
 		errs = append(errs, err)
 		p.restoreApps(apps)
+		p.restorePending(pending)
 	}
 	if foldDue {
 		// The minutes that ended a minute ago are closed: only a late batch
@@ -748,6 +803,15 @@ func (p *Pipeline) restoreApps(apps map[string]*store.AppDelta) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	mergeInto(p.apps, apps, mergeDelta)
+}
+
+// restorePending puts back keys that could not be written, within
+// maxPendingKeys.
+func (p *Pipeline) restorePending(keys []pendingKey) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	room := max(0, maxPendingKeys-len(p.pending))
+	p.pending = append(p.pending, keys[:min(room, len(keys))]...)
 }
 
 // derefAll returns m with its values rather than pointers to them; nil for

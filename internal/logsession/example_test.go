@@ -15,11 +15,15 @@ import (
 	"github.com/dynowatch/dynowatch/internal/parse"
 )
 
-// exampleHeroku stands in for api.heroku.com and Logplex: it hands out one
-// log session, which streams three lines and then stays open.
+// exampleHeroku stands in for api.heroku.com and Logplex: it knows one
+// Cedar app and hands out one log session, which streams three lines and
+// then stays open.
 func exampleHeroku() *httptest.Server {
 	var srv *httptest.Server
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /apps/{app}", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"id":"8d76ca49-b876-41af-8ace-915d300804a6","name":"shop","generation":{"id":"b1c2d3e4-0000-4000-8000-0000000000c1","name":"cedar"}}`)
+	})
 	mux.HandleFunc("POST /apps/{app}/log-sessions", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusCreated)
 		fmt.Fprintf(w, `{"id":"01234567-89ab-cdef-0123-456789abcdef","logplex_url":"%s/sessions/1?srv=1325419200"}`, srv.URL)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -25,17 +26,23 @@ const sessionSecret = "s3ss10n-capability"
 
 // request is what the fake Heroku received.
 type request struct {
-	Method, Path, Query string
-	Header              http.Header
-	Body                string
+	Host, Method, Path, Query string
+	Header                    http.Header
+	Body                      string
 }
 
-// fakeHeroku answers like the Platform API and Logplex: POST
-// /apps/{app}/log-sessions hands out /sessions/{n}, and GET /sessions/{n}
-// is served by stream.
+// fakeHeroku answers like the Platform API and Logplex: GET /apps/{app}
+// tells the app's generation, POST /apps/{app}/log-sessions hands out
+// /sessions/{n}, and GET /sessions/{n} is served by stream.
 type fakeHeroku struct {
 	*httptest.Server
 	t *testing.T
+
+	// generation is the app's generation: "fir", or Cedar when empty.
+	generation string
+	// appStatus answers the nth GET /apps/{app} (from 0); the app when nil
+	// or when it returns 0.
+	appStatus func(n int) int
 
 	// createStatus answers the nth create (from 0); 201 and a session when
 	// nil or when it returns 0.
@@ -46,8 +53,14 @@ type fakeHeroku struct {
 	create http.HandlerFunc
 	// wrap, if set, wraps the whole server's handler.
 	wrap func(http.Handler) http.Handler
+	// inMemory serves over an in-process network (memNet) rather than
+	// loopback, for tests in a synctest bubble. Every host name then reaches
+	// the fake, and a Fir app's sessions stream from telemetry.heroku.test,
+	// another host than the API's, as Heroku's do.
+	inMemory bool
 
 	mu      sync.Mutex
+	apps    []request
 	creates []request
 	streams []request
 	arrived chan int // the number of each stream request, as it arrives
@@ -58,6 +71,7 @@ func newFakeHeroku(t *testing.T, f *fakeHeroku) *fakeHeroku {
 	f.t = t
 	f.arrived = make(chan int, 100)
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /apps/{app}", f.handleApp)
 	if f.create != nil {
 		mux.HandleFunc("POST /apps/{app}/log-sessions", f.create)
 	} else {
@@ -68,9 +82,86 @@ func newFakeHeroku(t *testing.T, f *fakeHeroku) *fakeHeroku {
 	if f.wrap != nil {
 		handler = f.wrap(mux)
 	}
-	f.Server = httptest.NewServer(handler)
+	if !f.inMemory {
+		f.Server = httptest.NewServer(handler)
+		t.Cleanup(f.Close)
+		return f
+	}
+	f.Server = httptest.NewUnstartedServer(handler)
+	f.Listener.Close()
+	m := &memNet{conns: make(chan net.Conn), closed: make(chan struct{})}
+	f.Listener = m
+	f.Start()
+	f.Client().Transport.(*http.Transport).DialContext = m.dial
 	t.Cleanup(f.Close)
 	return f
+}
+
+// memNet is an in-process network: a listener, and a dialer whose every
+// connection reaches it. In a synctest bubble a goroutine blocked on a
+// loopback socket is not durably blocked and would keep fake time from
+// moving; one blocked on a net.Pipe is.
+type memNet struct {
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (m *memNet) Accept() (net.Conn, error) {
+	select {
+	case c := <-m.conns:
+		return c, nil
+	case <-m.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (m *memNet) Close() error {
+	m.once.Do(func() { close(m.closed) })
+	return nil
+}
+
+func (m *memNet) Addr() net.Addr { return memAddr{} }
+
+func (m *memNet) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	server, client := net.Pipe()
+	select {
+	case m.conns <- server:
+		return client, nil
+	case <-m.closed:
+		return nil, net.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+type memAddr struct{}
+
+func (memAddr) Network() string { return "mem" }
+func (memAddr) String() string  { return "api.heroku.test" }
+
+// handleApp handles "GET /apps/{app}" with the answer's fields that matter
+// here, shaped as version=3 shapes them (the generation an object).
+func (f *fakeHeroku) handleApp(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	n := len(f.apps)
+	f.apps = append(f.apps, request{r.Host, r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), ""})
+	f.mu.Unlock()
+	status := 0
+	if f.appStatus != nil {
+		status = f.appStatus(n)
+	}
+	if status != 0 {
+		apiErrorAnswer(w, status)
+		return
+	}
+	gen, genID := "cedar", "b1c2d3e4-0000-4000-8000-0000000000c1"
+	if f.generation == "fir" {
+		gen, genID = "fir", "b1c2d3e4-0000-4000-8000-0000000000f1"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"id":"8d76ca49-b876-41af-8ace-915d300804a6","name":"%s","generation":{"id":"%s","name":"%s"},"build_stack":{"id":"e626530c-23db-4376-bd80-bcd298cb4ea6","name":"heroku-24"},"region":{"id":"9afb627b-d4de-483a-9589-ff664a19fe9b","name":"us"},"created_at":"2025-03-01T09:00:00Z"}`,
+		r.PathValue("app"), genID, gen)
 }
 
 // handleCreate handles "POST /apps/{app}/log-sessions".
@@ -78,21 +169,34 @@ func (f *fakeHeroku) handleCreate(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
 	n := len(f.creates)
-	f.creates = append(f.creates, request{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), string(body)})
+	f.creates = append(f.creates, request{r.Host, r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), string(body)})
 	f.mu.Unlock()
 	status := 0
 	if f.createStatus != nil {
 		status = f.createStatus(n)
 	}
-	w.Header().Set("Content-Type", "application/json")
 	switch status {
 	case 0, http.StatusCreated, http.StatusOK:
 		if status == 0 {
 			status = http.StatusCreated
 		}
+		streamURL := f.URL
+		if f.inMemory && f.generation == "fir" {
+			streamURL = "http://telemetry.heroku.test"
+		}
+		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		fmt.Fprintf(w, `{"id":"01234567-89ab-cdef-0123-456789abcdef","logplex_url":"%s/sessions/%d?srv=1325419200&sig=%s","created_at":"2025-03-14T09:00:00Z","updated_at":"2025-03-14T09:00:00Z"}`,
-			f.URL, n, sessionSecret)
+			streamURL, n, sessionSecret)
+	default:
+		apiErrorAnswer(w, status)
+	}
+}
+
+// apiErrorAnswer writes the Platform API's answer for an error status.
+func apiErrorAnswer(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Type", "application/json")
+	switch status {
 	case http.StatusUnauthorized:
 		w.WriteHeader(status)
 		io.WriteString(w, `{"id":"unauthorized","message":"Invalid credentials provided."}`)
@@ -112,7 +216,7 @@ func (f *fakeHeroku) handleCreate(w http.ResponseWriter, r *http.Request) {
 func (f *fakeHeroku) handleStream(w http.ResponseWriter, r *http.Request) {
 	n, _ := strconv.Atoi(r.PathValue("n"))
 	f.mu.Lock()
-	f.streams = append(f.streams, request{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), ""})
+	f.streams = append(f.streams, request{r.Host, r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), ""})
 	f.mu.Unlock()
 	f.arrived <- n
 	if f.stream == nil {
@@ -136,6 +240,12 @@ func (f *fakeHeroku) waitStream(t *testing.T, n int) {
 			t.Fatalf("session %d was not streamed within 5 s", n)
 		}
 	}
+}
+
+func (f *fakeHeroku) appRequests() []request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]request(nil), f.apps...)
 }
 
 func (f *fakeHeroku) requests() (creates, streams []request) {
@@ -324,8 +434,20 @@ func waitDone(t *testing.T, done <-chan error) error {
 	}
 }
 
-// checkCreate checks one log-session request against Heroku's contract.
+// checkCreate checks one log-session request of a Cedar app against
+// Heroku's contract.
 func checkCreate(t *testing.T, r request, app, body string) {
+	t.Helper()
+	checkCreateExact(t, r, app, body)
+	var m map[string]any
+	if err := json.Unmarshal([]byte(r.Body), &m); err != nil || m["tail"] != true {
+		t.Errorf("create request's body %s is not JSON with tail true", r.Body)
+	}
+}
+
+// checkCreateExact checks one log-session request's method, path, headers
+// and exact body.
+func checkCreateExact(t *testing.T, r request, app, body string) {
 	t.Helper()
 	if r.Method != http.MethodPost || r.Path != "/apps/"+app+"/log-sessions" {
 		t.Errorf("create request is %s %s, want POST /apps/%s/log-sessions", r.Method, r.Path, app)
@@ -342,9 +464,22 @@ func checkCreate(t *testing.T, r request, app, body string) {
 	if r.Body != body {
 		t.Errorf("create request's body is %s, want %s", r.Body, body)
 	}
-	var m map[string]any
-	if err := json.Unmarshal([]byte(r.Body), &m); err != nil || m["tail"] != true {
-		t.Errorf("create request's body %s is not JSON with tail true", r.Body)
+}
+
+// checkApp checks one request for an app's generation.
+func checkApp(t *testing.T, r request, app string) {
+	t.Helper()
+	if r.Method != http.MethodGet || r.Path != "/apps/"+app {
+		t.Errorf("app request is %s %s, want GET /apps/%s", r.Method, r.Path, app)
+	}
+	for h, want := range map[string]string{
+		"Authorization": "Bearer " + testKey,
+		"Accept":        "application/vnd.heroku+json; version=3",
+		"Content-Type":  "",
+	} {
+		if got := r.Header.Get(h); got != want {
+			t.Errorf("app request's %s is %q, want %q", h, got, want)
+		}
 	}
 }
 

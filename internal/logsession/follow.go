@@ -8,6 +8,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/dynowatch/dynowatch/internal/heroku"
 )
 
 // Backoff between sessions. A session that lasted resetAfter was a good one:
@@ -18,6 +20,17 @@ const (
 	resetAfter = time.Minute
 	// finalFlush bounds delivering the lines already read once ctx is done.
 	finalFlush = 5 * time.Second
+	// firSession is how long a Fir app's session is kept before it is
+	// replaced: the Heroku CLI's HEROKU_LOG_STREAM_TIMEOUT, 15 minutes by
+	// default (src/lib/run/log-displayer.ts).
+	firSession = 15 * time.Minute
+	// switchGrace is how long a Fir app's old session is still read once
+	// the next one answers, for the lines already on their way through it.
+	switchGrace = 2 * time.Second
+	// maxOverlap is the most lines a Fir app's two sessions may both carry
+	// and still be delivered once: a minute (streamHeaderTimeout) of a busy
+	// app's log.
+	maxOverlap = 5000
 	// maxLine bounds one line of a plain stream; longer ones are skipped.
 	// Heroku's are at most about 10 KB.
 	maxLine = 256 << 10
@@ -28,10 +41,15 @@ const (
 // Options.BatchLines lines, and a line waits at most Options.FlushAfter for
 // its batch to fill. deliver must not keep lines after it returns.
 //
-// When a session ends or breaks, Follow opens another, at once if the last
-// one lasted a while and otherwise after a backoff of 1 s doubling to 1 min.
-// Sessions ending is the normal case (Heroku ends them after about an hour)
-// and is logged at debug level; failures are logged as warnings.
+// Follow reads the app's generation first. When a session ends or breaks,
+// it opens another, at once if the last one lasted a while and otherwise
+// after a backoff of 1 s doubling to 1 min. Sessions ending is the normal
+// case (Heroku ends Cedar apps' after about an hour) and is logged at debug
+// level; failures are logged as warnings. A Fir app's session is replaced
+// every 15 minutes, as the Heroku CLI does: the next one is opened while
+// the current one still streams, and Follow moves to it once it answers
+// (see session), so the switch loses no lines and the few that both carry
+// are delivered once.
 //
 // Follow returns nil once ctx is done, after delivering the lines already
 // read with a context that outlives ctx by at most 5 s. It returns early
@@ -41,14 +59,43 @@ func (c *Client) Follow(ctx context.Context, app string, deliver func(ctx contex
 	if deliver == nil {
 		return errors.New("logsession: Follow needs a deliver function")
 	}
-	f := &follower{c: c, app: app, deliver: deliver, seen: newRecent(c.catchUp)}
+	if app == "" {
+		return errors.New("logsession: no app given")
+	}
+	gen, err := c.learnGeneration(ctx, app)
+	if err != nil || ctx.Err() != nil {
+		return err
+	}
+	// A generation after Fir is asked for as Cedar, as the Heroku CLI does
+	// (firApp is generation === 'fir' in log-displayer.ts).
+	f := &follower{c: c, app: app, fir: gen == heroku.Fir, deliver: deliver}
+	memory := c.catchUp
+	if f.fir {
+		memory = maxOverlap
+	}
+	f.seen = newRecent(memory)
+	c.log.Debug("following the log through log sessions", "app", app, "generation", gen)
+
 	backoff := minBackoff
+	var next *renewal // a Fir app's next session, already open
 	for failures := 0; ; {
-		lines := 0
-		if f.seen.len() > 0 {
-			lines = c.catchUp
+		var (
+			lasted time.Duration
+			err    error
+		)
+		if next != nil {
+			lasted, next, err = f.session(ctx, next.body, next.overlap)
+		} else {
+			lines := 0
+			if !f.fir && f.seen.len() > 0 {
+				lines = c.catchUp
+			}
+			var body io.ReadCloser
+			body, err = c.open(ctx, app, f.fir, lines)
+			if err == nil {
+				lasted, next, err = f.session(ctx, body, lines)
+			}
 		}
-		lasted, err := f.session(ctx, lines)
 		var derr *deliverError
 		switch {
 		case errors.As(err, &derr):
@@ -58,7 +105,7 @@ func (c *Client) Follow(ctx context.Context, app string, deliver func(ctx contex
 		case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrNoApp):
 			return err
 		}
-		if lasted >= resetAfter {
+		if lasted >= resetAfter || next != nil {
 			backoff, failures = minBackoff, 0
 			c.log.Debug("log session ended; opening the next", "app", app, "lasted", lasted.Round(time.Second), "err", err)
 			continue
@@ -79,6 +126,27 @@ func (c *Client) Follow(ctx context.Context, app string, deliver func(ctx contex
 	}
 }
 
+// learnGeneration reads app's generation, retrying with backoff until it
+// succeeds, ctx is done (nil error) or the API refuses the key or knows no
+// such app.
+func (c *Client) learnGeneration(ctx context.Context, app string) (string, error) {
+	for backoff, failures := minBackoff, 1; ; backoff, failures = min(2*backoff, maxBackoff), failures+1 {
+		gen, err := c.generation(ctx, app)
+		switch {
+		case err == nil:
+			return gen, nil
+		case ctx.Err() != nil:
+			return "", nil
+		case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrNoApp):
+			return "", err
+		}
+		c.log.Warn("reading the app's generation failed; retrying", "app", app, "err", err, "failures", failures, "retry_in", backoff)
+		if c.sleep(ctx, backoff) != nil {
+			return "", nil
+		}
+	}
+}
+
 // deliverError carries deliver's error out of a session.
 type deliverError struct{ err error }
 
@@ -88,6 +156,7 @@ func (e *deliverError) Error() string { return e.err.Error() }
 type follower struct {
 	c       *Client
 	app     string
+	fir     bool
 	deliver func(ctx context.Context, lines []byte) error
 
 	out      []byte // whole lines waiting to be delivered
@@ -96,8 +165,9 @@ type follower struct {
 	skipping bool   // inside an over-long line
 	dropped  int    // over-long lines skipped
 
-	seen      *recent // the lines delivered last, for catch-up
+	seen      *recent // the lines delivered last, for catch-up and overlaps
 	replaying int     // lines at a session's start that may be a replay
+	queued    int     // lines queued for delivery so far
 }
 
 // chunk is what one Read of the stream returned.
@@ -106,19 +176,27 @@ type chunk struct {
 	err error
 }
 
-// session streams one log session, asking it to replay up to lines recent
-// lines first, and returns when it ends or ctx is done, with how long it
-// streamed: 0 if it could not be opened, however long that took.
-func (f *follower) session(ctx context.Context, lines int) (lasted time.Duration, err error) {
-	sctx, cancel := context.WithTimeout(ctx, f.c.maxSess)
-	defer cancel()
-	body, err := f.c.open(sctx, f.app, lines)
-	if err != nil {
-		return 0, err
-	}
+// renewal is a Fir app's next session, opened while the current one
+// streams.
+type renewal struct {
+	body io.ReadCloser
+	err  error
+	// overlap is how many lines the current session delivered since the
+	// next was asked for: at most that many at the next one's start are
+	// lines already delivered.
+	overlap int
+}
+
+// session streams one open log session, whose first replay lines may
+// repeat lines already delivered, and returns when it ends or ctx is done,
+// with how long it streamed. A Cedar app's session is closed after
+// Options.MaxSession. A Fir app's is replaced after firSession: session
+// opens the next one, keeps streaming this one until the next answers and
+// for switchGrace more, and returns the next one.
+func (f *follower) session(ctx context.Context, body io.ReadCloser, replay int) (lasted time.Duration, next *renewal, err error) {
 	start := f.c.now()
 	defer func() { lasted = f.c.now().Sub(start) }() // whatever the returns below say
-	f.replaying = lines
+	f.replaying = min(replay, f.seen.len())
 	f.partial, f.skipping = f.partial[:0], false
 
 	// The stream is read on its own goroutine so that a batch can be flushed
@@ -148,16 +226,38 @@ func (f *follower) session(ctx context.Context, lines int) (lasted time.Duration
 			}
 		}
 	})
+	// A Fir app's next session is opened on a goroutine of its own, so that
+	// this one's lines keep coming while the next is provisioned.
+	renewed := make(chan *renewal, 1)
+	renewing := false
 	defer func() {
 		body.Close() // unblocks the Read
 		close(done)
 		wg.Wait()
+		if renewing { // this session ended before the next answered
+			if r := <-renewed; r.body != nil {
+				r.body.Close()
+			}
+		}
 	}()
+	rctx, cancelRenew := context.WithCancel(ctx)
+	defer func() { cancelRenew() }() // a renewal handed over has its own cancel
 
 	timer := time.NewTimer(f.c.flush)
 	timer.Stop()
 	defer timer.Stop()
 	var flushC <-chan time.Time // non-nil while the timer runs
+
+	// limit fires when this session has lasted long enough, and then drives
+	// a Fir app's renewal: its retries and the end of the overlap.
+	limit := time.NewTimer(f.c.maxSess)
+	if f.fir {
+		limit.Reset(min(f.c.maxSess, firSession))
+	}
+	defer limit.Stop()
+	renewBackoff := minBackoff
+	var renewFrom int // f.queued when the next session was asked for
+	closing := false  // the stream was closed on purpose: its end is no failure
 
 	// Lines go to deliver with ctx until it is done. Then the body is closed,
 	// and what the reader had read is still delivered, with a context that
@@ -179,10 +279,18 @@ func (f *follower) session(ctx context.Context, lines int) (lasted time.Duration
 				stopping()
 			}
 			if err := f.add(dctx, ch.b); err != nil {
-				return 0, err
+				return 0, nil, err
 			}
 			if ch.err != nil {
-				return 0, f.end(dctx, ctx, sctx, ch.err)
+				err := f.end(dctx, ctx, closing, ch.err)
+				var derr *deliverError
+				if next != nil && (ctx.Err() != nil || errors.As(err, &derr)) {
+					next.body.Close() // Follow stops: the next session is not needed
+					next = nil
+				} else if next != nil {
+					next.overlap = f.queued - renewFrom
+				}
+				return 0, next, err
 			}
 			consumed <- struct{}{}
 			if f.n == 0 && flushC != nil {
@@ -195,7 +303,39 @@ func (f *follower) session(ctx context.Context, lines int) (lasted time.Duration
 		case <-flushC:
 			flushC = nil
 			if err := f.flush(dctx); err != nil {
-				return 0, err
+				return 0, nil, err
+			}
+		case <-limit.C:
+			switch {
+			case next != nil: // the overlap is over: on to the next session
+				closing = true
+				body.Close()
+			case f.fir:
+				renewing, renewFrom = true, f.queued
+				f.c.log.Debug("renewing the Fir app's log session", "app", f.app)
+				go func() {
+					body, err := f.c.open(rctx, f.app, true, 0)
+					renewed <- &renewal{body: body, err: err}
+				}()
+			default: // MaxSession: the next session opens at once
+				closing = true
+				body.Close()
+			}
+		case r := <-renewed:
+			renewing = false
+			switch {
+			case r.err == nil:
+				next = r
+				next.body = &cancelCloser{ReadCloser: r.body, cancel: cancelRenew}
+				cancelRenew = func() {}
+				limit.Reset(switchGrace)
+			case errors.Is(r.err, ErrUnauthorized), errors.Is(r.err, ErrNoApp):
+				return 0, nil, r.err
+			case ctx.Err() == nil:
+				// This session still streams: keep it, and try again.
+				f.c.log.Warn("renewing the log session failed; retrying", "app", f.app, "err", r.err, "retry_in", renewBackoff)
+				limit.Reset(renewBackoff)
+				renewBackoff = min(2*renewBackoff, maxBackoff)
 			}
 		case <-stop:
 			stopping()
@@ -204,9 +344,9 @@ func (f *follower) session(ctx context.Context, lines int) (lasted time.Duration
 }
 
 // end delivers what is left when a session's stream ends with err, and
-// returns the error the session ended with: nil for the stream's end or for
-// MaxSession.
-func (f *follower) end(dctx, ctx, sctx context.Context, err error) error {
+// returns the error the session ended with: nil for the stream's end or
+// for its closing on purpose (MaxSession, or a Fir app's renewal).
+func (f *follower) end(dctx, ctx context.Context, closing bool, err error) error {
 	if len(f.partial) > 0 {
 		f.c.log.Debug("log session ended inside a line; dropped it", "app", f.app, "bytes", len(f.partial))
 		f.partial = f.partial[:0]
@@ -221,7 +361,7 @@ func (f *follower) end(dctx, ctx, sctx context.Context, err error) error {
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case err == io.EOF, sctx.Err() != nil:
+	case err == io.EOF, closing:
 		return nil
 	}
 	return err
@@ -312,6 +452,7 @@ func (f *follower) line(line []byte) {
 	f.out = append(f.out, line...)
 	f.out = append(f.out, '\n')
 	f.n++
+	f.queued++
 }
 
 // recent remembers the hashes of the last lines delivered.

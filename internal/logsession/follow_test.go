@@ -393,7 +393,7 @@ type cancelOnRead struct {
 
 func (c cancelOnRead) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := c.rt.RoundTrip(r)
-	if err == nil && r.Method == http.MethodGet {
+	if err == nil && strings.HasPrefix(r.URL.Path, "/sessions/") { // the stream, not the app
 		resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: c.cancel}
 	}
 	return resp, err
@@ -474,5 +474,31 @@ func TestRecent(t *testing.T) {
 	}
 	if newRecent(0).len() != 0 {
 		t.Error("a nil recent has lines")
+	}
+}
+
+// BenchmarkFollowerAdd measures cutting a stream into lines and batching
+// them: a Cedar app's without memory, and a Fir app's, which remembers the
+// last maxOverlap lines to deliver a renewal's overlap once.
+func BenchmarkFollowerAdd(b *testing.B) {
+	var chunk []byte
+	for i := range 1000 {
+		chunk = fmt.Appendf(chunk, "2025-03-14T09:26:03.%06d+00:00 heroku[router]: at=info method=GET path=\"/items/%d\" host=shop.herokuapp.com request_id=1b2c fwd=\"203.0.113.9\" dyno=web-1234abcde-123ab connect=0ms service=12ms status=200 bytes=1043 protocol=http2.0 tls=true\n", i, i)
+	}
+	for _, bc := range []struct {
+		name   string
+		memory int
+	}{{"cedar", 0}, {"fir", maxOverlap}} {
+		b.Run(bc.name, func(b *testing.B) {
+			c := &Client{batch: 500}
+			f := &follower{c: c, app: "shop", seen: newRecent(bc.memory), deliver: func(context.Context, []byte) error { return nil }}
+			b.SetBytes(int64(len(chunk)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := f.add(context.Background(), chunk); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -4,9 +4,16 @@
 // A drain (package drain) is the better feed: Logplex pushes every message
 // and retries what fails. A log session is what `heroku logs --tail` reads:
 // the API hands out a short-lived URL whose stream carries the app's log as
-// plain lines. Heroku ends a session after about an hour (Fir apps' after 15
-// minutes), so Follow keeps opening new ones; lines logged in the moment
-// between two sessions are lost unless Options.CatchUp asks for them again.
+// plain lines. Heroku ends a Cedar app's session after about an hour, so
+// Follow keeps opening new ones; lines logged in the moment between two
+// sessions are lost unless Options.CatchUp asks for them again.
+//
+// Fir apps' sessions differ (heroku/cli src/lib/run/log-displayer.ts): the
+// request takes no lines, since there is no history to replay; the stream
+// is on another host; and the CLI replaces the session every 15 minutes.
+// Follow reads the app's generation first, and replaces a Fir app's session
+// every 15 minutes by opening the next one while the current one streams,
+// so that nothing is lost at the switch.
 package logsession
 
 import (
@@ -59,14 +66,15 @@ type Options struct {
 	// (1 s if 0), so that a quiet app's lines still arrive promptly.
 	FlushAfter time.Duration
 	// MaxSession is how long Follow keeps one session before opening the
-	// next (1 h if 0, which is when Heroku ends them anyway). It also cures a
-	// stream that stays open but goes silent; the Heroku CLI re-creates Fir
-	// apps' sessions every 15 minutes for that reason.
+	// next (1 h if 0, which is when Heroku ends Cedar apps' anyway). It also
+	// cures a stream that stays open but goes silent. A Fir app's session is
+	// replaced after 15 minutes, as the Heroku CLI does, or after MaxSession
+	// if that is shorter.
 	MaxSession time.Duration
-	// CatchUp, when above 0, has Follow ask each new session after the first
-	// for up to this many recent lines (at most 1500) and drop those it has
-	// already delivered, so nothing logged between two sessions is lost.
-	// Heroku ignores the request for Fir apps.
+	// CatchUp, when above 0, has Follow ask each new session of a Cedar app
+	// after the first for up to this many recent lines (at most 1500) and
+	// drop those it has already delivered, so nothing logged between two
+	// sessions is lost. A Fir app has no history to ask for.
 	CatchUp int
 }
 

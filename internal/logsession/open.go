@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/dynowatch/dynowatch/internal/heroku"
 	"github.com/dynowatch/dynowatch/internal/redact"
 )
 
@@ -59,22 +60,40 @@ func (e *APIError) Unwrap() error {
 
 // Open creates a log session for app (a name or an id) that tails the log
 // from now on, and returns its stream as plain lines, as `heroku logs`
-// prints them, whichever form the server sends them in. The stream lasts
-// until Heroku ends the session, ctx is done or it is closed.
+// prints them, whichever form the server sends them in. It reads the app's
+// generation first, since Cedar and Fir apps' sessions are asked for
+// differently. The stream lasts until Heroku ends the session (a Fir app's
+// after about 15 minutes), ctx is done or it is closed.
 //
 // The session URL is a capability to read the app's log; errors show only
 // its host. An error wrapping ErrUnauthorized or ErrNoApp will not go away by
 // retrying; any other, ErrSessionExpired included, may.
 func (c *Client) Open(ctx context.Context, app string) (io.ReadCloser, error) {
-	return c.open(ctx, app, 0)
-}
-
-// open is Open that asks the session to replay up to lines recent lines first.
-func (c *Client) open(ctx context.Context, app string, lines int) (io.ReadCloser, error) {
 	if app == "" {
 		return nil, errors.New("logsession: no app given")
 	}
-	u, err := c.create(ctx, app, lines)
+	gen, err := c.generation(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	return c.open(ctx, app, gen == heroku.Fir, 0)
+}
+
+// generation reads app's generation: heroku.Cedar, heroku.Fir or a later one.
+func (c *Client) generation(ctx context.Context, app string) (string, error) {
+	var body struct {
+		Generation heroku.Generation `json:"generation"`
+	}
+	if err := c.api(ctx, http.MethodGet, "/apps/"+url.PathEscape(app), nil, &body); err != nil {
+		return "", fmt.Errorf("logsession: reading app %s's generation: %w", app, err)
+	}
+	return body.Generation.String(), nil
+}
+
+// open is Open for an app whose generation is known, asking a Cedar app's
+// session to replay up to lines recent lines first.
+func (c *Client) open(ctx context.Context, app string, fir bool, lines int) (io.ReadCloser, error) {
+	u, err := c.create(ctx, app, fir, lines)
 	if err != nil {
 		return nil, fmt.Errorf("logsession: creating a log session for %s: %w", app, err)
 	}
@@ -85,48 +104,82 @@ func (c *Client) open(ctx context.Context, app string, lines int) (io.ReadCloser
 	return rc, nil
 }
 
-type createRequest struct {
+// cedarBody is the body of a Cedar app's log-session request.
+type cedarBody struct {
 	Tail  bool `json:"tail"`
 	Lines int  `json:"lines,omitempty"`
 }
 
+// firBody is the body of a Fir app's. The Heroku CLI (src/lib/run/
+// log-displayer.ts, buildRequestBodyParameters) sends a Fir app only its
+// filters, {source, dyno, type}, and never lines or tail: the schema has
+// lines "for Cedar-generation apps only", a Fir session always tails, and
+// there is no history to replay. dynowatch reads every line, so it sends no
+// filter either.
+type firBody struct{}
+
 // create asks the API for a log session and returns its logplex_url.
-func (c *Client) create(ctx context.Context, app string, lines int) (*url.URL, error) {
-	body, err := json.Marshal(createRequest{Tail: true, Lines: lines})
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	endpoint := c.apiURL + "/apps/" + url.PathEscape(app) + "/log-sessions"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("bad request to %s", redact.URL(endpoint))
-	}
-	req.Header.Set("Authorization", "Bearer "+c.apiKey)
-	req.Header.Set("Accept", "application/vnd.heroku+json; version=3")
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", userAgent)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, redact.Error(err, redact.URL(endpoint))
-	}
-	defer resp.Body.Close()
-	// 201 is documented; the Heroku CLI's tests expect 200.
-	if resp.StatusCode/100 != 2 {
-		return nil, c.apiError(resp)
+func (c *Client) create(ctx context.Context, app string, fir bool, lines int) (*url.URL, error) {
+	var in any = cedarBody{Tail: true, Lines: lines}
+	if fir {
+		in = firBody{}
 	}
 	var session struct {
 		LogplexURL string `json:"logplex_url"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&session); err != nil {
-		return nil, fmt.Errorf("reading the API's answer: %w", err)
+	if err := c.api(ctx, http.MethodPost, "/apps/"+url.PathEscape(app)+"/log-sessions", in, &session); err != nil {
+		return nil, err
 	}
+	// A Fir app's URL is on another host than a Cedar app's
+	// (telemetry.heroku.com rather than logs.heroku.com in the CLI's tests):
+	// whatever it is, it is used as given.
 	u, err := url.Parse(session.LogplexURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, errors.New("the API's answer has no usable logplex_url")
 	}
 	return u, nil
+}
+
+// api sends one Platform API request, with in as its JSON body if not nil,
+// and decodes the answer into out. Error answers become *APIError.
+func (c *Client) api(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	endpoint := c.apiURL + path
+	req, err := http.NewRequestWithContext(ctx, method, endpoint, body)
+	if err != nil {
+		return fmt.Errorf("bad request to %s", redact.URL(endpoint))
+	}
+	req.Header.Set("Authorization", "Bearer "+c.apiKey)
+	// Plain version=3: it has both the generation and the log-session
+	// fields pull mode needs (the CLI asks for the 3.sdk variant, whose
+	// generation is a bare name; heroku.Generation reads either).
+	req.Header.Set("Accept", "application/vnd.heroku+json; version=3")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("User-Agent", userAgent)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return redact.Error(err, redact.URL(endpoint))
+	}
+	defer resp.Body.Close()
+	// 201 is documented for a log session; the Heroku CLI's tests expect 200.
+	if resp.StatusCode/100 != 2 {
+		return c.apiError(resp)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out); err != nil {
+		return fmt.Errorf("reading the API's answer: %w", err)
+	}
+	return nil
 }
 
 // apiError reads Heroku's error body ({"id": …, "message": …}) into an

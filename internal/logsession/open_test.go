@@ -54,6 +54,11 @@ func TestOpenPlainStream(t *testing.T) {
 	if len(creates) != 1 || len(streams) != 1 {
 		t.Fatalf("%d creates and %d stream requests, want 1 and 1", len(creates), len(streams))
 	}
+	apps := f.appRequests()
+	if len(apps) != 1 {
+		t.Fatalf("%d app requests, want 1: the generation is read first", len(apps))
+	}
+	checkApp(t, apps[0], "shop")
 	checkCreate(t, creates[0], "shop", `{"tail":true}`)
 	checkStream(t, streams[0], 0)
 }
@@ -285,8 +290,8 @@ func TestProxyAPIURL(t *testing.T) {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.Method == http.MethodPost {
 					paths <- r.URL.Path
-					r.URL.Path = strings.TrimPrefix(r.URL.Path, "/heroku")
 				}
+				r.URL.Path = strings.TrimPrefix(r.URL.Path, "/heroku")
 				next.ServeHTTP(w, r)
 			})
 		},

@@ -15,14 +15,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dynowatch/dynowatch/internal/heroku"
 	"github.com/dynowatch/dynowatch/internal/logsession"
 	"github.com/dynowatch/dynowatch/internal/redact"
-)
-
-// Generations of the Heroku platform, as GET /apps/{app} names them.
-const (
-	Cedar = "cedar"
-	Fir   = "fir"
 )
 
 // signals is what a telemetry drain sends dynowatch: it reads logs and
@@ -47,25 +42,20 @@ type Client struct {
 // App is what dynowatch add needs of an app.
 type App struct {
 	ID         string // a telemetry drain's owner is the app's id, not its name
-	Generation string // Cedar or Fir, or a generation yet unknown
+	Generation string // heroku.Cedar or heroku.Fir, or a generation yet unknown
 }
 
 // App reads app (a name or an id). An app whose answer names no generation
-// is a Cedar app: every app was, before Fir.
+// is a Cedar app (see heroku.Generation).
 func (c *Client) App(ctx context.Context, app string) (App, error) {
 	var body struct {
-		ID         string `json:"id"`
-		Generation *struct {
-			Name string `json:"name"`
-		} `json:"generation"`
+		ID         string            `json:"id"`
+		Generation heroku.Generation `json:"generation"`
 	}
 	if err := c.do(ctx, http.MethodGet, "/apps/"+url.PathEscape(app), nil, &body); err != nil {
 		return App{}, fmt.Errorf("reading app %s: %w", app, err)
 	}
-	a := App{ID: body.ID, Generation: Cedar}
-	if body.Generation != nil {
-		a.Generation = body.Generation.Name
-	}
+	a := App{ID: body.ID, Generation: body.Generation.String()}
 	if a.ID == "" {
 		return App{}, fmt.Errorf("reading app %s: the API's answer has no id", app)
 	}

@@ -126,7 +126,7 @@ func (h *Handler) addMetrics(req *colmetricspb.ExportMetricsServiceRequest, urlA
 					dps = m.GetSum().GetDataPoints()
 				}
 				understood := ok && unitOK && len(dps) == n
-				bs.see(sighting{app: o.App, kind: sightMetric, name: m.GetName(), unit: m.GetUnit(), understood: understood})
+				bs.see(sighting{app: o.App, kind: SightMetric, name: m.GetName(), unit: m.GetUnit(), understood: understood})
 				if !understood {
 					bs.unknown += n
 					h.noteMetric(m.GetName(), m.GetUnit())

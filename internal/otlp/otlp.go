@@ -104,6 +104,11 @@ type Options struct {
 	BodyTimeout time.Duration // 0 means DefaultBodyTimeout
 	// Map names attribute keys and metrics read besides the built-in ones (OTLP_MAP).
 	Map Map
+	// Store keeps the sightings of every web dyno, merged by Run every
+	// SightingsFlushEvery (0 means DefaultSightingsFlushEvery). Without
+	// one, each process shows its own.
+	Store               SightingsStore
+	SightingsFlushEvery time.Duration
 }
 
 func (o *Options) validate() error {
@@ -115,8 +120,8 @@ func (o *Options) validate() error {
 		return errors.New("otlp: Options.Sink is required")
 	case o.Logger == nil:
 		return errors.New("otlp: Options.Logger is required")
-	case o.MaxInFlight < 0 || o.BodyTimeout < 0:
-		return fmt.Errorf("otlp: Options.MaxInFlight (%d) and BodyTimeout (%v) must not be negative", o.MaxInFlight, o.BodyTimeout)
+	case o.MaxInFlight < 0 || o.BodyTimeout < 0 || o.SightingsFlushEvery < 0:
+		return fmt.Errorf("otlp: Options.MaxInFlight (%d), BodyTimeout (%v) and SightingsFlushEvery (%v) must not be negative", o.MaxInFlight, o.BodyTimeout, o.SightingsFlushEvery)
 	}
 	return nil
 }
@@ -133,7 +138,11 @@ type Handler struct {
 	objects     *semaphore.Weighted // of maxObjectsInFlight
 	buffers     sync.Pool           // *bytes.Buffer for bodies
 	keys        *keys
-	sightings   *Sightings
+	sightings   *Sightings     // gathered since the last flush
+	store       SightingsStore // or nil
+	flushEvery  time.Duration
+	// flushMu makes a flush and a read of the sightings one at a time.
+	flushMu sync.Mutex
 
 	mu    sync.Mutex
 	noted map[string]bool // unknown metrics and unattributed resources logged once; guarded by mu
@@ -153,13 +162,16 @@ func NewHandler(o Options) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("otlp: Options.Map: %w", err)
 	}
-	h := &Handler{keys: k, sightings: newSightings(), secrets: auth.NewPasswords(o.Secrets...), sink: o.Sink, log: o.Logger, metrics: o.Metrics, now: o.Now,
+	h := &Handler{keys: k, sightings: newSightings(), store: o.Store, flushEvery: o.SightingsFlushEvery, secrets: auth.NewPasswords(o.Secrets...), sink: o.Sink, log: o.Logger, metrics: o.Metrics, now: o.Now,
 		bodyTimeout: o.BodyTimeout, objects: semaphore.NewWeighted(maxObjectsInFlight), noted: map[string]bool{}}
 	if h.metrics == nil {
 		h.metrics = nopMetrics{}
 	}
 	if h.now == nil {
 		h.now = time.Now
+	}
+	if h.flushEvery == 0 {
+		h.flushEvery = DefaultSightingsFlushEvery
 	}
 	if h.bodyTimeout == 0 {
 		h.bodyTimeout = DefaultBodyTimeout

@@ -2,7 +2,9 @@ package otlp
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"sync"
@@ -13,42 +15,52 @@ import (
 
 // What the sightings keep. Fir's exact shapes are unpublished, so the intake
 // remembers what it has seen, per app, for people to compare with what it
-// reads: in memory, per web process (a sighting is cheap to lose, and a
-// write to the store per request is not), bounded by these caps.
+// reads. Each web process gathers in memory what its requests held (a write
+// to the store per request would cost the drain path a round trip) and
+// merges it into the store every SightingsFlushEvery, where every web dyno
+// reads what all of them saw, across restarts. The caps bound both what a
+// process gathers and what the store keeps.
 const (
 	// SightingsWindow is how long a sighting is shown after it was last seen.
 	SightingsWindow = 24 * time.Hour
-	// maxSightingApps is how many apps are kept, besides "no app"; a
+	// MaxSightingApps is how many apps are kept, besides "no app"; a
 	// space drain of more apps keeps the first ones seen in the window.
-	maxSightingApps = 100
-	// maxSightingsPerApp is how many names (keys, scopes, metrics, body
-	// kinds together) one app keeps.
-	maxSightingsPerApp = 128
+	MaxSightingApps = 100
+	// MaxSightingsPerApp is how many names (keys, scopes, metrics, body
+	// kinds together) one app keeps; the first ones seen in the window.
+	MaxSightingsPerApp = 128
 	// maxSightedPerRequest is how many names one request notes: the rest of
 	// a huge request goes unseen, and its next requests note them.
 	maxSightedPerRequest = 256
+	// DefaultSightingsFlushEvery is how often a web process merges what it
+	// gathered into the store: a page is at most this late with what other
+	// dynos saw, and the store takes one small transaction per dyno per period.
+	DefaultSightingsFlushEvery = 5 * time.Second
+	// sightingsFlushTimeout bounds one merge into the store, the last one
+	// too: well within the 30 s Heroku gives after SIGTERM.
+	sightingsFlushTimeout = 5 * time.Second
 )
 
-// sightingKind is what a name is.
-type sightingKind uint8
+// SightingKind is what a sighted name is, as the store names it.
+type SightingKind string
 
 const (
-	sightResourceKey sightingKind = iota
-	sightScope
-	sightMetric
-	sightLogBody
+	SightResourceKey SightingKind = "resource_key"
+	SightScope       SightingKind = "scope"
+	SightMetric      SightingKind = "metric"
+	SightLogBody     SightingKind = "log_body"
 )
 
 // sighting is one name seen in one request.
 type sighting struct {
 	app        string // "" for records of no app
-	kind       sightingKind
+	kind       SightingKind
 	name, unit string
 	understood bool
 }
 
 type sightingKey struct {
-	kind       sightingKind
+	kind       SightingKind
 	name, unit string
 }
 
@@ -58,8 +70,29 @@ type sightingVal struct {
 	last       time.Time
 }
 
-// Sightings remembers the shapes of telemetry seen, per app. Its zero
-// value is not ready: use newSightings.
+// Sighted is one app's name as the store keeps it: the requests of every
+// web dyno that held it, and the last of them.
+type Sighted struct {
+	App  string // "" for records of no app
+	Kind SightingKind
+	Sighting
+}
+
+// SightingsStore keeps the sightings of every web dyno (store.Store).
+type SightingsStore interface {
+	// MergeSightings adds seen, each name once with the requests it was
+	// seen in since the last merge, and dropped (names the caps left out)
+	// at now.
+	// Names last seen before the window go; past the caps, the first names
+	// seen in the window are kept and the rest counted as dropped.
+	MergeSightings(ctx context.Context, seen []Sighted, dropped int64, now time.Time) error
+	// ReadSightings returns the names seen in the window before now, and
+	// how many names the caps left out in it.
+	ReadSightings(ctx context.Context, now time.Time) (seen []Sighted, dropped int64, err error)
+}
+
+// Sightings remembers the shapes of telemetry seen, per app, within the
+// caps. Its zero value is not ready: use newSightings.
 type Sightings struct {
 	mu      sync.Mutex
 	apps    map[string]map[sightingKey]*sightingVal // guarded by mu
@@ -78,34 +111,68 @@ func (s *Sightings) add(now time.Time, seen []sighting) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, x := range seen {
-		app := s.apps[x.app]
-		if app == nil {
-			if x.app != "" && len(s.apps) >= maxSightingApps {
-				s.pruneApps(now)
-			}
-			if x.app != "" && len(s.apps) >= maxSightingApps {
-				s.dropped++
-				continue
-			}
-			app = map[sightingKey]*sightingVal{}
-			s.apps[x.app] = app
-		}
-		k := sightingKey{x.kind, x.name, x.unit}
-		v := app[k]
-		if v == nil {
-			if len(app) >= maxSightingsPerApp {
-				prune(app, now)
-			}
-			if len(app) >= maxSightingsPerApp {
-				s.dropped++
-				continue
-			}
-			v = &sightingVal{}
-			app[k] = v
-		}
-		v.understood, v.last = x.understood, now
-		v.count++
+		s.merge(now, x.app, sightingKey{x.kind, x.name, x.unit}, sightingVal{understood: x.understood, count: 1, last: now})
 	}
+}
+
+// addSighted merges names seen over many requests, such as the store's,
+// and names dropped, at now.
+func (s *Sightings) addSighted(now time.Time, seen []Sighted, dropped int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropped += dropped
+	for _, x := range seen {
+		s.merge(now, x.App, sightingKey{x.Kind, x.Name, x.Unit}, sightingVal{understood: x.Understood, count: x.Requests, last: x.LastSeen})
+	}
+}
+
+// merge adds x to app's name k within the caps; s.mu is held. The name
+// reads as it did when it was last seen.
+func (s *Sightings) merge(now time.Time, appName string, k sightingKey, x sightingVal) {
+	app := s.apps[appName]
+	if app == nil {
+		if appName != "" && len(s.apps) >= MaxSightingApps {
+			s.pruneApps(now)
+		}
+		if appName != "" && len(s.apps) >= MaxSightingApps {
+			s.dropped++
+			return
+		}
+		app = map[sightingKey]*sightingVal{}
+		s.apps[appName] = app
+	}
+	v := app[k]
+	if v == nil {
+		if len(app) >= MaxSightingsPerApp {
+			prune(app, now)
+		}
+		if len(app) >= MaxSightingsPerApp {
+			s.dropped++
+			return
+		}
+		v = &sightingVal{}
+		app[k] = v
+	}
+	if !x.last.Before(v.last) {
+		v.understood, v.last = x.understood, x.last
+	}
+	v.count += x.count
+}
+
+// list returns what was gathered, and empties s if empty is set.
+func (s *Sightings) list(empty bool) (seen []Sighted, dropped int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, app := range s.apps {
+		for k, v := range app {
+			seen = append(seen, Sighted{App: name, Kind: k.kind, Sighting: Sighting{Name: k.name, Unit: k.unit, Understood: v.understood, Requests: v.count, LastSeen: v.last}})
+		}
+	}
+	dropped = s.dropped
+	if empty {
+		s.apps, s.dropped = map[string]map[sightingKey]*sightingVal{}, 0
+	}
+	return seen, dropped
 }
 
 // prune removes what was last seen before the window.
@@ -153,23 +220,23 @@ type SightingsReport struct {
 
 // Report returns what was seen in the window before now, apps by name
 // ("no app" first), names sorted.
-func (s *Sightings) Report(now time.Time) SightingsReport {
+func (s *Sightings) Report(now time.Time, scope string) SightingsReport {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pruneApps(now)
-	r := SightingsReport{Window: "24h", Scope: "this web process: each web dyno keeps its own", Dropped: s.dropped, Apps: []AppSightings{}}
+	r := SightingsReport{Window: "24h", Scope: scope, Dropped: s.dropped, Apps: []AppSightings{}}
 	for name, app := range s.apps {
 		a := AppSightings{App: name, ResourceKeys: []Sighting{}, Scopes: []Sighting{}, Metrics: []Sighting{}, LogBodies: []Sighting{}}
 		for k, v := range app {
 			x := Sighting{Name: k.name, Unit: k.unit, Understood: v.understood, Requests: v.count, LastSeen: v.last.UTC()}
 			switch k.kind {
-			case sightResourceKey:
+			case SightResourceKey:
 				a.ResourceKeys = append(a.ResourceKeys, x)
-			case sightScope:
+			case SightScope:
 				a.Scopes = append(a.Scopes, x)
-			case sightMetric:
+			case SightMetric:
 				a.Metrics = append(a.Metrics, x)
-			case sightLogBody:
+			case SightLogBody:
 				a.LogBodies = append(a.LogBodies, x)
 			}
 		}
@@ -182,25 +249,102 @@ func (s *Sightings) Report(now time.Time) SightingsReport {
 	return r
 }
 
+// Scopes of a report: whose sightings it shows.
+const (
+	scopeStore   = "every web dyno, merged in the store"
+	scopeProcess = "this web process"
+)
+
 // ServeSightings handles "GET /api/v1/otlp/sightings"; the caller puts it
 // behind the dashboard's password.
 func (h *Handler) ServeSightings(w http.ResponseWriter, r *http.Request) {
+	report, err := h.Sightings(r.Context())
+	if err != nil {
+		h.log.Error("sightings not read", "err", err)
+		http.Error(w, "the sightings can't be read right now; retry", http.StatusServiceUnavailable)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(h.sightings.Report(h.now()))
+	_ = enc.Encode(report)
 }
 
-// Sightings returns what the intake has seen, for the dashboard.
-func (h *Handler) Sightings() SightingsReport { return h.sightings.Report(h.now()) }
+// Sightings returns what the intake has seen in the window: with a store,
+// what every web dyno merged into it and what this one gathered since its
+// last flush; without, this process's own.
+func (h *Handler) Sightings(ctx context.Context) (SightingsReport, error) {
+	now := h.now()
+	if h.store == nil {
+		return h.sightings.Report(now, scopeProcess), nil
+	}
+	// Under flushMu a flush is either wholly in the store or wholly in
+	// memory: a name is never counted in both, nor missed.
+	h.flushMu.Lock()
+	defer h.flushMu.Unlock()
+	kept, dropped, err := h.store.ReadSightings(ctx, now)
+	if err != nil {
+		return SightingsReport{}, fmt.Errorf("otlp: reading the sightings at %s: %w", now.UTC().Format(time.RFC3339), err)
+	}
+	all := newSightings()
+	all.addSighted(now, kept, dropped)
+	pending, pendingDropped := h.sightings.list(false)
+	all.addSighted(now, pending, pendingDropped)
+	return all.Report(now, scopeStore), nil
+}
+
+// Run merges what the intake gathered into the store every flush period
+// until ctx is done, then once more. Without a store there is nothing to
+// write, and it returns at once.
+func (h *Handler) Run(ctx context.Context) error {
+	if h.store == nil {
+		return nil
+	}
+	writeCtx := context.WithoutCancel(ctx)
+	tick := time.NewTicker(h.flushEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			// Bounded, as a page waits for a flush under way to read.
+			fctx, cancel := context.WithTimeout(writeCtx, sightingsFlushTimeout)
+			err := h.flushSightings(fctx)
+			cancel()
+			if err != nil {
+				h.log.Warn("sightings not written; they are kept for the next try", "err", err)
+			}
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(writeCtx, sightingsFlushTimeout)
+			defer cancel()
+			return h.flushSightings(fctx)
+		}
+	}
+}
+
+// flushSightings merges what was gathered since the last flush into the
+// store. What a failed write held goes back, within the caps, for the next.
+func (h *Handler) flushSightings(ctx context.Context) error {
+	h.flushMu.Lock()
+	defer h.flushMu.Unlock()
+	seen, dropped := h.sightings.list(true)
+	if len(seen) == 0 && dropped == 0 {
+		return nil
+	}
+	now := h.now()
+	if err := h.store.MergeSightings(ctx, seen, dropped, now); err != nil {
+		h.sightings.addSighted(now, seen, dropped)
+		return fmt.Errorf("otlp: merging %d sightings into the store: %w", len(seen), err)
+	}
+	return nil
+}
 
 // noteResource notes a resource's keys and a scope's name for app.
 func (h *Handler) noteResource(bs *batches, app string, attrs []*commonpb.KeyValue, scope string) {
 	for _, kv := range attrs {
-		bs.see(sighting{app: app, kind: sightResourceKey, name: kv.GetKey(), understood: h.keys.understood(kv.GetKey())})
+		bs.see(sighting{app: app, kind: SightResourceKey, name: kv.GetKey(), understood: h.keys.understood(kv.GetKey())})
 	}
 	if scope != "" {
-		bs.see(sighting{app: app, kind: sightScope, name: scope, understood: isComponent(scope)})
+		bs.see(sighting{app: app, kind: SightScope, name: scope, understood: isComponent(scope)})
 	}
 }
 
@@ -240,7 +384,7 @@ func bodyKind(v *commonpb.AnyValue) uint8 {
 func noteBodies(bs *batches, app string, kinds uint8) {
 	for i, name := range bodyKinds {
 		if kinds&(1<<i) != 0 {
-			bs.see(sighting{app: app, kind: sightLogBody, name: name, understood: i >= 1 && i <= 5})
+			bs.see(sighting{app: app, kind: SightLogBody, name: name, understood: i >= 1 && i <= 5})
 		}
 	}
 }

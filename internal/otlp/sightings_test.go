@@ -206,24 +206,24 @@ func TestSightingsCaps(t *testing.T) {
 	s := newSightings()
 	now := fixtureTime
 	var seen []sighting
-	for i := range maxSightingsPerApp + 10 {
-		seen = append(seen, sighting{app: "fir-shop", kind: sightMetric, name: fmt.Sprint("m", i)})
+	for i := range MaxSightingsPerApp + 10 {
+		seen = append(seen, sighting{app: "fir-shop", kind: SightMetric, name: fmt.Sprint("m", i)})
 	}
-	for i := range maxSightingApps + 5 {
-		seen = append(seen, sighting{app: fmt.Sprint("app-", i), kind: sightScope, name: "s"})
+	for i := range MaxSightingApps + 5 {
+		seen = append(seen, sighting{app: fmt.Sprint("app-", i), kind: SightScope, name: "s"})
 	}
 	s.add(now, seen)
-	r := s.Report(now)
+	r := s.Report(now, scopeProcess)
 	last := r.Apps[len(r.Apps)-1]
-	if len(r.Apps) != maxSightingApps || last.App != "fir-shop" || len(last.Metrics) != maxSightingsPerApp {
-		t.Errorf("%d apps kept, the last %s of %d metrics; want %d, fir-shop (the first seen) of %d", len(r.Apps), last.App, len(last.Metrics), maxSightingApps, maxSightingsPerApp)
+	if len(r.Apps) != MaxSightingApps || last.App != "fir-shop" || len(last.Metrics) != MaxSightingsPerApp {
+		t.Errorf("%d apps kept, the last %s of %d metrics; want %d, fir-shop (the first seen) of %d", len(r.Apps), last.App, len(last.Metrics), MaxSightingApps, MaxSightingsPerApp)
 	}
 	if r.Dropped != 10+6 {
 		t.Errorf("dropped %d, want 16", r.Dropped)
 	}
 	// A day later the old names make room.
-	s.add(now.Add(SightingsWindow+time.Minute), []sighting{{app: "fir-new", kind: sightScope, name: "s"}})
-	if r := s.Report(now.Add(SightingsWindow + time.Minute)); len(r.Apps) != 1 || r.Apps[0].App != "fir-new" {
+	s.add(now.Add(SightingsWindow+time.Minute), []sighting{{app: "fir-new", kind: SightScope, name: "s"}})
+	if r := s.Report(now.Add(SightingsWindow+time.Minute), scopeProcess); len(r.Apps) != 1 || r.Apps[0].App != "fir-new" {
 		t.Errorf("a day later: %+v", r.Apps)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -57,6 +59,38 @@ func FuzzScanner(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzScannerSize checks that the size hint the drain gives (the body's
+// Content-Length, or a wrong one) changes nothing of what is read.
+func FuzzScannerSize(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		want := describeAll(t, NewScanner(bytes.NewReader(body), FormAuto))
+		for _, size := range []int64{-1, 0, 1, int64(len(body)) / 3, int64(len(body)), int64(len(body)) + 100} {
+			if got := describeAll(t, NewScannerSize(bytes.NewReader(body), FormAuto, size)); got != want {
+				t.Fatalf("size %d: read\n%s\nwant\n%s", size, got, want)
+			}
+		}
+	})
+}
+
+// describeAll describes every message s reads: its entry or its error.
+func describeAll(t *testing.T, s *Scanner) string {
+	t.Helper()
+	var out strings.Builder
+	for s.Scan() {
+		e, err := s.Entry()
+		if err != nil {
+			fmt.Fprintf(&out, "error %v\n", err)
+			continue
+		}
+		fmt.Fprintf(&out, "%+v\n", *e)
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
 }
 
 // FuzzLine parses arbitrary single lines, both plain and framed.

@@ -92,6 +92,7 @@ type Scanner struct {
 
 const (
 	initialBuffer = 16 << 10
+	minBuffer     = 512
 	// The buffer must hold a whole frame plus the start of the next one, which
 	// the boundary check looks at.
 	maxBuffer = 2 * MaxFrame
@@ -99,15 +100,28 @@ const (
 
 // NewScanner returns a Scanner reading r in the given form.
 func NewScanner(r io.Reader, form Form) *Scanner {
-	size := initialBuffer
 	if l, ok := r.(interface{ Len() int }); ok {
 		// An input already in memory (bytes.Reader, strings.Reader,
 		// bytes.Buffer) is read into one buffer of its size, plus the byte
 		// that lets the read after it see the end: a single line does not
-		// take 16 kB, and a body of a few hundred messages one allocation.
-		size = min(max(l.Len()+1, 64), maxBuffer)
+		// take 16 kB, and a body of a few hundred messages takes one
+		// allocation. A size only announced, as NewScannerSize's, is not
+		// trusted that far: the input is not there yet.
+		return &Scanner{r: r, form: form, buf: make([]byte, min(max(l.Len()+1, minBuffer), maxBuffer))}
 	}
-	return &Scanner{r: r, form: form, buf: make([]byte, size)}
+	return NewScannerSize(r, form, initialBuffer)
+}
+
+// NewScannerSize is NewScanner for input of about size bytes, such as a
+// request's Content-Length: a one-line drain request then gets a buffer of
+// its size, not the 16 KiB meant for larger bodies, which the drain would
+// allocate and clear on every request. The buffer still grows as needed.
+func NewScannerSize(r io.Reader, form Form, size int64) *Scanner {
+	n := initialBuffer
+	if size > 0 && size < initialBuffer {
+		n = max(int(size)+1, minBuffer) // +1: reading to EOF needs room for one more read
+	}
+	return &Scanner{r: r, form: form, buf: make([]byte, n)}
 }
 
 // Form returns the form being read; after the first Scan FormAuto has been
