@@ -241,15 +241,16 @@ type Metric struct {
 	Unit  string // as written after the number: ms, MB, … or empty
 }
 
-// reset clears e for reuse. Only the common fields and the group of e's kind
-// were set, and clearing just those saves zeroing (with write barriers) the
-// whole struct for every message.
+// reset readies e for the next message. A parse that succeeds writes every
+// common field, so only Kind is cleared of them, and the group of e's kind:
+// clearing what is written again anyway is a write barrier for each string
+// while the GC runs. A router line's group is left too, as parseRouter
+// writes all of it (most of a drain's messages are router lines, one after
+// the other) and classify clears it under any other kind.
 func (e *Entry) reset() {
 	kind := e.Kind
-	e.Time, e.Stamp, e.Source, e.Process, e.Kind, e.Message = time.Time{}, "", "", "", 0, ""
+	e.Kind = 0
 	switch kind {
-	case KindRouter:
-		e.Router = Router{}
 	case KindDynoError:
 		e.DynoError = DynoError{}
 	case KindMemoryUsage:

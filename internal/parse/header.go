@@ -48,6 +48,7 @@ func parseFrame(e *Entry, s string, c *stampCache) error {
 	if err := setTime(e, stamp, c); err != nil {
 		return err
 	}
+	// Every common field is written: reset leaves them.
 	e.Source = internSource(app)
 	e.Process = proc
 	e.Message = strings.TrimSuffix(rest, "\n")
@@ -77,20 +78,23 @@ func parsePlainLine(e *Entry, s string, c *stampCache) error {
 	if strings.IndexByte(src, ' ') >= 0 {
 		return fmt.Errorf("%w: want `source[process]: message` after the time in %q", ErrBadHeader, clipString(s))
 	}
+	proc := ""
 	if i := strings.IndexByte(src, '['); i >= 0 {
 		if !strings.HasSuffix(src, "]") || i == 0 {
 			return fmt.Errorf("%w: unbalanced brackets in %q", ErrBadHeader, src)
 		}
-		e.Process = src[i+1 : len(src)-1]
+		proc = src[i+1 : len(src)-1]
 		src = src[:i]
-		if err := checkName("process", e.Process, MaxProcess); err != nil {
+		if err := checkName("process", proc, MaxProcess); err != nil {
 			return err
 		}
 	}
-	e.Source = internSource(src)
+	msg := ""
 	if colon+2 <= len(rest) {
-		e.Message = rest[colon+2:]
+		msg = rest[colon+2:]
 	}
+	// Every common field is written: reset leaves them.
+	e.Source, e.Process, e.Message = internSource(src), proc, msg
 	return classify(e)
 }
 

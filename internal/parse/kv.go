@@ -7,18 +7,16 @@ import (
 	"strings"
 )
 
-// kvScanner walks the key=value pairs of a logfmt-like message. Values may be
-// double-quoted or empty; words without '=' are skipped. It never allocates.
-type kvScanner struct {
-	s          string
-	key, value string
-	quoted     bool
-	unclosed   bool // a quoted value ran to the end of the message
-}
-
-func (k *kvScanner) next() bool {
+// nextPair returns the first key=value pair of a logfmt-like message s and
+// the rest of s after it, or false when s has none left. Values may be
+// double-quoted or empty; words without '=' are skipped. It returns what it
+// read rather than keeping it in a scanner: each string written through a
+// pointer costs a write barrier while the GC runs. It never allocates.
+//
+//	for key, value, rest, ok := nextPair(msg); ok; key, value, rest, ok = nextPair(rest) {
+func nextPair(s string) (key, value, rest string, ok bool) {
 	// A byte loop beats strings.IndexByte here: keys and values are short.
-	s, i := k.s, 0
+	i := 0
 	for {
 		for i < len(s) && s[i] == ' ' {
 			i++
@@ -26,32 +24,26 @@ func (k *kvScanner) next() bool {
 		start := i
 		i = indexEqOrSpace(s, i)
 		if i == len(s) {
-			k.s = ""
-			return false
+			return "", "", "", false
 		}
 		if s[i] == ' ' || i == start {
 			// A bare word, or one starting with '=': skip it.
 			i = indexSpace(s, i)
 			continue
 		}
-		k.key = s[start:i]
+		key = s[start:i]
 		i++
-		k.quoted = i < len(s) && s[i] == '"'
-		if k.quoted {
+		if i < len(s) && s[i] == '"' {
 			// Heroku does not escape quotes inside values: the value ends at
-			// the next quote.
+			// the next quote, or with the message.
 			closing := strings.IndexByte(s[i+1:], '"')
 			if closing < 0 {
-				k.value, k.s, k.unclosed = s[i+1:], "", true
-				return true
+				return key, s[i+1:], "", true
 			}
-			k.value = s[i+1 : i+1+closing]
-			k.s = s[i+2+closing:]
-			return true
+			return key, s[i+1 : i+1+closing], s[i+2+closing:], true
 		}
 		end := indexSpace(s, i)
-		k.value, k.s = s[i:end], s[end:]
-		return true
+		return key, s[i:end], s[end:], true
 	}
 }
 

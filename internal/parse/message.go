@@ -2,12 +2,21 @@ package parse
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
 // classify sets e.Kind from the source, process and text of the message and
 // fills the kind's fields. Lines that match no Heroku format are app lines.
 func classify(e *Entry) error {
+	err := classifyKind(e)
+	if e.Kind != KindRouter && e.Router != (Router{}) {
+		e.Router = Router{} // left by an earlier message: see reset
+	}
+	return err
+}
+
+func classifyKind(e *Entry) error {
 	msg := e.Message
 	switch e.Source {
 	case SourceHeroku:
@@ -119,23 +128,49 @@ func routerKey(key string) int {
 }
 
 // parseRouter fills a router line. It needs at=, or the older form without
-// it (see parseLegacyRouter); every other field may be missing or empty, and
+// it (see parseLegacy); every other field may be missing or empty, and
 // unknown keys are ignored.
 //
-// Router lines are most of what a drain receives: keys are found eight bytes
-// at a time and dispatched by a switch, which the compiler turns into a jump
-// on the length and a compare or two.
+// Router lines are most of what a drain receives, and nearly all of them
+// carry Heroku's keys in Heroku's order: parseOrdered reads those with each
+// key known in advance, and parsePairs reads any other line.
 func parseRouter(e *Entry) error {
 	e.Kind = KindRouter
 	r := &e.Router
+	if !r.parseOrdered(e.Message) {
+		*r = Router{} // it may hold the previous message's: see reset
+		if err := r.parsePairs(e.Message); err != nil {
+			return err
+		}
+	}
+	return r.check(e.Message)
+}
+
+// check completes and checks the router line msg, whose pairs r holds.
+func (r *Router) check(msg string) error {
+	if r.At == "" && !r.parseLegacy(msg) {
+		return fmt.Errorf("%w: router line without at=: %q", ErrMissingField, clipString(msg))
+	}
+	if err := checkName("router dyno", r.Dyno, MaxName); err != nil {
+		return err
+	}
+	if r.Code != "" && !isCode(r.Code, 'H') {
+		return fmt.Errorf("%w: router code=%q is not an H code", ErrBadValue, clipString(r.Code))
+	}
+	return nil
+}
+
+// parsePairs reads the key=value pairs of a router line into r, which must
+// be zero: keys are found eight bytes at a time and dispatched by a switch,
+// which the compiler turns into a jump on the length and a compare or two.
+func (r *Router) parsePairs(s string) error {
 	r.ConnectMS, r.ServiceMS, r.Status, r.Bytes, r.Queue, r.WaitMS = Absent, Absent, Absent, Absent, Absent, Absent
-	s := e.Message
 	for {
 		for len(s) > 0 && s[0] == ' ' {
 			s = s[1:]
 		}
 		if s == "" {
-			break
+			return nil
 		}
 		i := indexEqOrSpace(s, 0)
 		if i == len(s) || s[i] == ' ' || i == 0 {
@@ -160,16 +195,180 @@ func parseRouter(e *Entry) error {
 			return err
 		}
 	}
-	if r.At == "" && !r.parseLegacy(e.Message) {
-		return fmt.Errorf("%w: router line without at=: %q", ErrMissingField, clipString(e.Message))
+}
+
+// parseOrdered reads into r a router line whose keys come in the order
+// Heroku writes them, one space apart:
+//
+//	[sock=] at= [code=] [desc=] [cause=] method= path= host= [request_id=] fwd= dyno=
+//	connect= service= status= bytes= [protocol=] [tls=] [tls_version=]
+//
+// Comparing each key with the one expected there costs a fraction of finding
+// it and looking it up. On any other line, or a value parsePairs would
+// reject, it reports false and leaves r as it was. When it reports true, it
+// has written every field of r, as parsePairs would have filled a zero r
+// (TestOrderedRouterLines and FuzzRouterOrdered hold it to that).
+func (r *Router) parseOrdered(s string) bool {
+	// Each key is written out at its place, so that the compiler compares it
+	// as a constant: a load or two. Everything is kept in locals until the
+	// end: each string written through a pointer costs a write barrier while
+	// the GC runs.
+	var v Router
+	ok := true
+	if strings.HasPrefix(s, "sock=") {
+		if v.Sock, s, ok = readValue(s, len("sock=")); !ok {
+			return false
+		}
 	}
-	if err := checkName("router dyno", r.Dyno, MaxName); err != nil {
-		return err
+	if !strings.HasPrefix(s, "at=") {
+		return false
 	}
-	if r.Code != "" && !isCode(r.Code, 'H') {
-		return fmt.Errorf("%w: router code=%q is not an H code", ErrBadValue, clipString(r.Code))
+	if v.At, s, ok = readValue(s, len("at=")); !ok {
+		return false
 	}
-	return nil
+	if strings.HasPrefix(s, "code=") {
+		if v.Code, s, ok = readValue(s, len("code=")); !ok {
+			return false
+		}
+	}
+	if strings.HasPrefix(s, "desc=") {
+		if v.Desc, s, ok = readValue(s, len("desc=")); !ok {
+			return false
+		}
+	}
+	if strings.HasPrefix(s, "cause=") {
+		if v.Cause, s, ok = readValue(s, len("cause=")); !ok {
+			return false
+		}
+	}
+	if !strings.HasPrefix(s, "method=") {
+		return false
+	}
+	if v.Method, s, ok = readValue(s, len("method=")); !ok {
+		return false
+	}
+	if !strings.HasPrefix(s, "path=") {
+		return false
+	}
+	if v.Path, s, ok = readValue(s, len("path=")); !ok {
+		return false
+	}
+	if !strings.HasPrefix(s, "host=") {
+		return false
+	}
+	if v.Host, s, ok = readValue(s, len("host=")); !ok {
+		return false
+	}
+	if strings.HasPrefix(s, "request_id=") {
+		if v.RequestID, s, ok = readValue(s, len("request_id=")); !ok {
+			return false
+		}
+	}
+	if !strings.HasPrefix(s, "fwd=") {
+		return false
+	}
+	if v.Fwd, s, ok = readValue(s, len("fwd=")); !ok {
+		return false
+	}
+	if !strings.HasPrefix(s, "dyno=") {
+		return false
+	}
+	if v.Dyno, s, ok = readValue(s, len("dyno=")); !ok {
+		return false
+	}
+	if !strings.HasPrefix(s, "connect=") {
+		return false
+	}
+	if v.ConnectMS, s, ok = readMillis(s, len("connect=")); !ok {
+		return false
+	}
+	if !strings.HasPrefix(s, "service=") {
+		return false
+	}
+	if v.ServiceMS, s, ok = readMillis(s, len("service=")); !ok {
+		return false
+	}
+	if !strings.HasPrefix(s, "status=") {
+		return false
+	}
+	if v.Status, s, ok = readCount(s, len("status="), 999); !ok {
+		return false
+	}
+	if !strings.HasPrefix(s, "bytes=") {
+		return false
+	}
+	var n int
+	if n, s, ok = readCount(s, len("bytes="), math.MaxInt); !ok {
+		return false
+	}
+	v.Bytes = int64(n)
+	if strings.HasPrefix(s, "protocol=") {
+		if v.Protocol, s, ok = readValue(s, len("protocol=")); !ok {
+			return false
+		}
+	}
+	if strings.HasPrefix(s, "tls=") {
+		if v.TLS, s, ok = readValue(s, len("tls=")); !ok {
+			return false
+		}
+	}
+	if strings.HasPrefix(s, "tls_version=") {
+		if v.TLSVersion, s, ok = readValue(s, len("tls_version=")); !ok {
+			return false
+		}
+	}
+	if s != "" {
+		return false
+	}
+	v.Queue, v.WaitMS = Absent, Absent
+	*r = v
+	return true
+}
+
+// readValue reads the value after the key of n bytes that s starts with, as
+// parsePairs would, and one space after it. It returns the value and the
+// rest of the line, and false where parsePairs would read differently.
+func readValue(s string, n int) (v, rest string, ok bool) {
+	s = s[n:]
+	if len(s) > 0 && s[0] == '"' {
+		end := indexQuote(s, 1)
+		if end < 0 {
+			return "", "", false // parsePairs takes the rest of the line
+		}
+		v, s = s[1:end], s[end+1:]
+	} else {
+		end := indexSpace(s, 0)
+		v, s = s[:end], s[end:]
+	}
+	if s != "" {
+		if s[0] != ' ' {
+			return "", "", false // a quoted value with the next word stuck to it
+		}
+		s = s[1:]
+	}
+	return v, s, true
+}
+
+// readMillis reads a duration as readValue reads a value, and as Router.set
+// does: Absent when empty.
+func readMillis(s string, n int) (int, string, bool) {
+	v, rest, ok := readValue(s, n)
+	if !ok || v == "" {
+		return Absent, rest, ok
+	}
+	ms, ok := parseMillis(v)
+	return ms, rest, ok
+}
+
+// readCount reads a number up to limit as readValue reads a value, and as
+// Router.set does: Absent when empty.
+func readCount(s string, n, limit int) (int, string, bool) {
+	v, rest, ok := readValue(s, n)
+	if !ok || v == "" {
+		return Absent, rest, ok
+	}
+	c, ok := parseInt(v)
+	return c, rest, ok && c <= limit
 }
 
 // set stores the value of routerKeys[id]; unknown keys (id -1) are ignored.
@@ -607,18 +806,17 @@ func parseAppLine(e *Entry) error {
 	if strings.IndexByte(e.Message, '=') < 0 {
 		return nil
 	}
-	kv := kvScanner{s: e.Message}
 	var pairs []Pair
 	var metrics []Metric
-	for kv.next() {
-		if typ, name, ok := strings.Cut(kv.key, "#"); ok && (typ == "measure" || typ == "sample" || typ == "count") && name != "" {
-			num, unit := splitNumber(kv.value)
+	for key, value, rest, ok := nextPair(e.Message); ok; key, value, rest, ok = nextPair(rest) {
+		if typ, name, ok := strings.Cut(key, "#"); ok && (typ == "measure" || typ == "sample" || typ == "count") && name != "" {
+			num, unit := splitNumber(value)
 			if v, ok := parseFloat(num); ok {
 				metrics = append(metrics, Metric{Type: typ, Name: name, Value: v, Unit: unit})
 				continue
 			}
 		}
-		pairs = append(pairs, Pair{Key: kv.key, Value: kv.value})
+		pairs = append(pairs, Pair{Key: key, Value: value})
 	}
 	e.App = AppLine{Pairs: pairs, Metrics: metrics}
 	return nil

@@ -13,16 +13,15 @@ import (
 func parseRuntimeMetrics(e *Entry) error {
 	e.Kind = KindRuntimeMetrics
 	m := &e.Metrics
-	m.Samples = make([]Sample, 0, strings.Count(e.Message, "sample#"))
-	kv := kvScanner{s: e.Message}
-	for kv.next() {
-		switch kv.key {
+	m.Samples = make([]Sample, 0, sampleCount(e.Message))
+	for key, value, rest, ok := nextPair(e.Message); ok; key, value, rest, ok = nextPair(rest) {
+		switch key {
 		case "source":
-			m.Dyno = kv.value
+			m.Dyno = value
 		case "dyno":
-			m.DynoID = kv.value
+			m.DynoID = value
 		default:
-			if err := m.addSample(kv.key, kv.value, unitMB); err != nil {
+			if err := m.addSample(key, value, unitMB); err != nil {
 				return err
 			}
 		}
@@ -41,16 +40,15 @@ func parseRuntimeMetrics(e *Entry) error {
 func parseAddonMetrics(e *Entry, kind Kind) error {
 	e.Kind = kind
 	m := &e.Metrics
-	m.Samples = make([]Sample, 0, strings.Count(e.Message, "sample#"))
-	kv := kvScanner{s: e.Message}
-	for kv.next() {
-		switch kv.key {
+	m.Samples = make([]Sample, 0, sampleCount(e.Message))
+	for key, value, rest, ok := nextPair(e.Message); ok; key, value, rest, ok = nextPair(rest) {
+		switch key {
 		case "source":
-			m.Attachment = kv.value
+			m.Attachment = value
 		case "addon":
-			m.Addon = kv.value
+			m.Addon = value
 		default:
-			if err := m.addSample(kv.key, kv.value, unitBytes); err != nil {
+			if err := m.addSample(key, value, unitBytes); err != nil {
 				return err
 			}
 		}
@@ -59,6 +57,13 @@ func parseAddonMetrics(e *Entry, kind Kind) error {
 		return fmt.Errorf("%w: %s line without sample# values", ErrMissingField, kind)
 	}
 	return checkName("add-on source", m.Attachment, MaxName)
+}
+
+// sampleCount returns room for the samples of msg: its '#'s, which the
+// runtime counts many bytes at a time, where counting "sample#" took a third
+// of the time of the whole line.
+func sampleCount(msg string) int {
+	return strings.Count(msg, "#")
 }
 
 // sizeUnit is the unit sizes are converted to.

@@ -260,6 +260,15 @@ func TestTimestamp(t *testing.T) {
 			t.Errorf("parseTimestamp(%q) = %v, time.Parse says %v (%v)", tt.in, got, std, err)
 		}
 	}
+	// Fractions of every length, scaled to nanoseconds.
+	for n := 1; n <= 9; n++ {
+		in := "2024-03-15T12:00:00." + "987654321"[:n] + "Z"
+		got, ok := parseTimestamp(in)
+		std, err := time.Parse(time.RFC3339Nano, in)
+		if !ok || err != nil || !std.Equal(got) {
+			t.Errorf("parseTimestamp(%q) = %v, %v; time.Parse says %v (%v)", in, got, ok, std, err)
+		}
+	}
 	for _, bad := range []string{"", "2023-02-29T00:00:00Z", "2024-03-15T24:00:00Z", "2024-03-15T12:00:00.Z", "2024-03-15T12:00:00+0000", "2024-03-15 12:00:00Z", "2024-03-15T12:00:00.1234567890Z"} {
 		if _, ok := parseTimestamp(bad); ok {
 			t.Errorf("parseTimestamp(%q) accepted", bad)
@@ -653,6 +662,121 @@ func TestLargeBody(t *testing.T) {
 		}
 		if s.Err() != nil || i != len(want) {
 			t.Fatalf("%s: %d messages, err %v", name, i, s.Err())
+		}
+	}
+}
+
+// TestKeptEntriesOutliveLaterScans keeps every entry of bodies larger than
+// the buffer, read in pieces of every size, and checks that each still reads
+// as it did when it was scanned: entries point into the Scanner's buffers,
+// which must never be written over once they do.
+func TestKeptEntriesOutliveLaterScans(t *testing.T) {
+	body, _ := batch()
+	body = bytes.Repeat(append(body, readFixture(t, samplesLogplex)...), 4)
+	for name, r := range map[string]func() io.Reader{
+		"whole":      func() io.Reader { return bytes.NewReader(body) },
+		"half reads": func() io.Reader { return iotest.HalfReader(bytes.NewReader(body)) },
+		"one byte":   func() io.Reader { return iotest.OneByteReader(bytes.NewReader(body)) },
+	} {
+		s := NewScanner(r(), FormLogplex)
+		var kept []Entry
+		var asScanned []string
+		for s.Scan() {
+			e, err := s.Entry()
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			kept = append(kept, *e)
+			asScanned = append(asScanned, string(e.AppendJSON(nil)))
+		}
+		if len(kept) < 300 {
+			t.Fatalf("%s: %d messages, want the whole body", name, len(kept))
+		}
+		for i := range kept {
+			if got := string(kept[i].AppendJSON(nil)); got != asScanned[i] {
+				t.Fatalf("%s: message %d changed after later scans:\n%s\nwas\n%s", name, i+1, got, asScanned[i])
+			}
+		}
+	}
+}
+
+// TestEntryDependsOnlyOnItsMessage scans the fixtures with one message of
+// each kind after every message, and checks that each entry is exactly what
+// its message parsed alone gives: the Scanner reuses one Entry and clears
+// only part of it between messages (see reset and parseOrdered).
+func TestEntryDependsOnlyOnItsMessage(t *testing.T) {
+	body, _ := batch()
+	logplex := append(body, readFixture(t, samplesLogplex)...)
+	var plain []byte
+	for _, path := range []string{"testdata/mixed.txt", realTxt, samplesTxt} {
+		plain = append(plain, readFixture(t, path)...)
+	}
+	// Router lines with each optional field alone, which parseOrdered must
+	// not leave behind in the next.
+	for _, l := range []string{
+		`sock=client at=info method=GET path="/" host=h fwd="1" dyno=web.1 connect=0ms service=0ms status=200 bytes=0`,
+		`at=info code=H80 method=GET path="/" host=h fwd="1" dyno=web.1 connect=0ms service=0ms status=200 bytes=0`,
+		`at=info desc="x" method=GET path="/" host=h fwd="1" dyno=web.1 connect=0ms service=0ms status=200 bytes=0`,
+		`at=info cause="y" method=GET path="/" host=h fwd="1" dyno=web.1 connect=0ms service=0ms status=200 bytes=0`,
+		`at=info method=GET path="/" host=h fwd="1" dyno=web.1 connect=0ms service=0ms status=200 bytes=0 tls=true`,
+		`at=info method=GET path="/" host=h fwd="1" dyno=web.1 connect=0ms service=0ms status=200 bytes=0 tls_version=tls1.3`,
+	} {
+		plain = append(plain, "2024-03-15T12:00:00Z heroku[router]: "+l+"\n"...)
+	}
+	for _, c := range []struct {
+		form  Form
+		input []byte
+		parse func(*Entry, string, *stampCache) error
+	}{
+		{FormLogplex, logplex, parseFrame},
+		{FormPlain, plain, parsePlainLine},
+	} {
+		var msgs, probes []string
+		seen := map[string]bool{}
+		s := NewScanner(bytes.NewReader(c.input), c.form)
+		for s.Scan() {
+			msgs = append(msgs, string(s.tok))
+			if e, err := s.Entry(); err == nil {
+				// One of each kind, and a router line of each shape.
+				shape := e.Kind.String() + e.Router.Sock + e.Router.Code + e.Router.TLS
+				if !seen[shape] {
+					seen[shape] = true
+					probes = append(probes, string(s.tok))
+				}
+			}
+		}
+		var input bytes.Buffer
+		write := func(m string) {
+			if c.form == FormLogplex {
+				input.WriteString(frame(m))
+			} else {
+				input.WriteString(m + "\n")
+			}
+		}
+		for _, m := range msgs {
+			for _, p := range probes {
+				write(m)
+				write(p)
+			}
+		}
+		s = NewScanner(&input, c.form)
+		n := 0
+		for s.Scan() {
+			var alone Entry
+			errAlone := c.parse(&alone, string(s.tok), &stampCache{})
+			e, err := s.Entry()
+			if (err == nil) != (errAlone == nil) {
+				t.Fatalf("%q: error %v, alone %v", s.tok, err, errAlone)
+			}
+			if err == nil {
+				if diff := cmp.Diff(alone, *e); diff != "" {
+					t.Fatalf("%q: entry differs from the message's alone (-alone +scanned):\n%s", s.tok, diff)
+				}
+			}
+			n++
+		}
+		if n != 2*len(msgs)*len(probes) || len(msgs) < 100 || len(probes) < 5 {
+			t.Fatalf("form %d: %d messages, want %d", c.form, n, 2*len(msgs)*len(probes))
 		}
 	}
 }

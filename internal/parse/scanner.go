@@ -5,8 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
-	"github.com/heroku/x/logplex/encoding"
+	"unsafe"
 )
 
 // MaxFrame is the largest message accepted. Logplex caps a message at 10240
@@ -61,9 +60,9 @@ const (
 // A bad message makes Entry return an *Error and does not stop the scan: the
 // scanner resynchronises on the next frame or line.
 //
-// The input is copied once into strings of up to a buffer's size, and the
-// entries' strings point into them: one allocation serves many messages.
-// Keeping an entry keeps its buffer alive, so strings.Clone what is kept long.
+// The entries' strings point into the buffer the input was read into: it is
+// not copied again, and one allocation serves many messages. Keeping an entry
+// keeps its buffer alive, so strings.Clone what is kept long.
 type Scanner struct {
 	r    io.Reader
 	form Form
@@ -72,8 +71,9 @@ type Scanner struct {
 	pos, end int
 	eof      bool
 	readErr  error
-	text     string // a copy of buf[textAt:textAt+len(text)], shared by entries
-	textAt   int
+	// shared is set once an entry's strings point into buf[:pos]: those
+	// bytes are then never written again, and fill moves on to a new buffer.
+	shared bool
 
 	consumed int64 // input bytes advanced past
 	tokenAt  int64 // offset of the current token
@@ -100,6 +100,15 @@ const (
 
 // NewScanner returns a Scanner reading r in the given form.
 func NewScanner(r io.Reader, form Form) *Scanner {
+	if l, ok := r.(interface{ Len() int }); ok {
+		// An input already in memory (bytes.Reader, strings.Reader,
+		// bytes.Buffer) is read into one buffer of its size, plus the byte
+		// that lets the read after it see the end: a single line does not
+		// take 16 kB, and a body of a few hundred messages takes one
+		// allocation. A size only announced, as NewScannerSize's, is not
+		// trusted that far: the input is not there yet.
+		return &Scanner{r: r, form: form, buf: make([]byte, min(max(l.Len()+1, minBuffer), maxBuffer))}
+	}
 	return NewScannerSize(r, form, initialBuffer)
 }
 
@@ -135,7 +144,6 @@ func (s *Scanner) Scan() bool {
 			s.fill()
 			continue
 		}
-		start := cap(s.buf) - cap(tok) // tok is a subslice of buf
 		s.pos += adv
 		if tok == nil {
 			continue
@@ -147,7 +155,11 @@ func (s *Scanner) Scan() bool {
 			s.err = s.splitErr
 			return true
 		}
-		text := s.textOf(start, len(tok))
+		// The entry's strings are the token's bytes, which nothing writes
+		// again (see fill): a string copy of each buffer was a tenth of the
+		// time of a drain body.
+		s.shared = true
+		text := unsafe.String(unsafe.SliceData(tok), len(tok))
 		if s.form == FormLogplex {
 			s.err = parseFrame(&s.entry, text, &s.stamps)
 		} else {
@@ -157,28 +169,23 @@ func (s *Scanner) Scan() bool {
 	}
 }
 
-// textOf returns buf[start:start+n] as a string, converting the rest of the
-// buffer with it when it is not already in the current text.
-func (s *Scanner) textOf(start, n int) string {
-	if start < s.textAt || start+n > s.textAt+len(s.text) {
-		s.text, s.textAt = string(s.buf[start:s.end]), start
-	}
-	return s.text[start-s.textAt : start-s.textAt+n]
-}
-
-// fill moves the unconsumed input to the front of the buffer, grows it if it
-// is full, and reads more.
+// fill reads more after the unconsumed input. When the buffer is full, it
+// first moves that input to the front of the buffer, or of a new one when
+// entries point into this one or it holds a single unfinished message.
 func (s *Scanner) fill() {
-	if s.pos > 0 {
-		copy(s.buf, s.buf[s.pos:s.end])
-		s.end -= s.pos
-		s.textAt -= s.pos // text still copies the same bytes, now moved
-		s.pos = 0
-	}
 	if s.end == len(s.buf) {
-		grown := make([]byte, min(2*len(s.buf), maxBuffer))
-		copy(grown, s.buf[:s.end])
-		s.buf = grown
+		size := len(s.buf)
+		if s.pos == 0 {
+			size = min(2*size, maxBuffer) // full of one unfinished message
+		}
+		if s.shared || size > len(s.buf) {
+			buf := make([]byte, size)
+			s.end = copy(buf, s.buf[s.pos:s.end])
+			s.buf, s.pos, s.shared = buf, 0, false
+		} else {
+			s.end = copy(s.buf, s.buf[s.pos:s.end])
+			s.pos = 0
+		}
 	}
 	for tries := 0; tries < 100; tries++ {
 		n, err := s.r.Read(s.buf[s.end:])
@@ -264,10 +271,11 @@ func (s *Scanner) splitForm(data []byte, atEOF bool) (int, []byte, error) {
 	return s.splitLine(data, atEOF)
 }
 
-// splitFrame cuts one octet-counted frame. heroku/x's SyslogSplitFunc does the
-// cut, but it panics on a negative length and its errors end a bufio.Scanner,
-// so the prefix is validated here first and bad bytes become an error token
-// after which we resynchronise on the next thing that looks like a frame.
+// splitFrame cuts one octet-counted frame, as heroku/x's SyslogSplitFunc
+// would, but from the prefix frameStart has validated and read, rather than
+// reading it again; bad bytes become an error token after which we
+// resynchronise on the next thing that looks like a frame. (SyslogSplitFunc
+// panics on a negative length, and its errors end a bufio.Scanner.)
 func (s *Scanner) splitFrame(data []byte, atEOF bool) (int, []byte, error) {
 	lead := skipSpace(data)
 	if lead == len(data) {
@@ -292,21 +300,25 @@ func (s *Scanner) splitFrame(data []byte, atEOF bool) (int, []byte, error) {
 		return s.garbage(data, lead, atEOF, nil)
 	}
 	s.resyncing = false
-	sp := bytes.IndexByte(rest, ' ')
+	sp := 0 // the prefix's digits, then the space frameStart found
+	for isDigit(rest[sp]) {
+		sp++
+	}
 	if plen > MaxFrame {
 		// Skipping plen bytes would trust the very prefix that is out of
 		// bounds: a body whose first frame claims 9,999,999 bytes would lose
 		// every good frame after it. Resynchronise on the next frame instead.
 		return s.badLength(data, lead, sp, plen, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, plen, MaxFrame))
 	}
-	adv, tok, err := encoding.SyslogSplitFunc(rest, atEOF)
-	if err != nil || tok == nil {
+	adv := sp + 1 + plen
+	if adv > len(rest) {
 		if !atEOF {
 			return lead, nil, nil
 		}
 		// The body ends inside the frame: its length was wrong or the body was cut.
 		return s.badLength(data, lead, sp, plen, fmt.Errorf("%w: length %d but only %d bytes left", ErrBadFrame, plen, len(rest)-sp-1))
 	}
+	tok := rest[sp+1 : adv]
 	// The frame must end where the next one starts, or at the end of the body.
 	next := rest[adv:]
 	nl := skipSpace(next)
