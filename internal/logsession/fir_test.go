@@ -10,6 +10,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/dynowatch/dynowatch/internal/heroku"
 )
 
 // firLog is a Fir app's log as its log sessions see it: there is no
@@ -206,8 +208,8 @@ func TestFollowFirRenewalFails(t *testing.T) {
 		// the reason.
 		time.Sleep(start.Add(31 * time.Minute).Sub(time.Now()))
 		err := waitDone(t, done)
-		if !errors.Is(err, ErrUnauthorized) || time.Since(start) < 30*time.Minute {
-			t.Errorf("Follow returned %v after %v, want ErrUnauthorized after 30 min", err, time.Since(start))
+		if !errors.Is(err, heroku.ErrUnauthorized) || time.Since(start) < 30*time.Minute {
+			t.Errorf("Follow returned %v after %v, want heroku.ErrUnauthorized after 30 min", err, time.Since(start))
 		}
 	})
 }
@@ -291,7 +293,7 @@ func TestFollowFirSessionEnds(t *testing.T) {
 // TestFollowGenerationRefused: a key the API refuses, or an app it does
 // not know, stops Follow at the generation, before any session.
 func TestFollowGenerationRefused(t *testing.T) {
-	for status, want := range map[int]error{http.StatusUnauthorized: ErrUnauthorized, http.StatusForbidden: ErrUnauthorized, http.StatusNotFound: ErrNoApp} {
+	for status, want := range map[int]error{http.StatusUnauthorized: heroku.ErrUnauthorized, http.StatusForbidden: heroku.ErrUnauthorized, http.StatusNotFound: heroku.ErrNoApp} {
 		f := newFakeHeroku(t, &fakeHeroku{appStatus: func(int) int { return status }})
 		h := newHarness(t, f, Options{})
 		err := waitDone(t, startFollow(t, t.Context(), h.c, "shop", newCollector().deliver))

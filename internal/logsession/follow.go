@@ -53,7 +53,7 @@ const (
 //
 // Follow returns nil once ctx is done, after delivering the lines already
 // read with a context that outlives ctx by at most 5 s. It returns early
-// with an error wrapping ErrUnauthorized or ErrNoApp, which retrying will
+// with an error wrapping heroku.ErrUnauthorized or heroku.ErrNoApp, which retrying will
 // not cure, or with deliver's error, which stops it.
 func (c *Client) Follow(ctx context.Context, app string, deliver func(ctx context.Context, lines []byte) error) error {
 	if deliver == nil {
@@ -102,7 +102,7 @@ func (c *Client) Follow(ctx context.Context, app string, deliver func(ctx contex
 			return derr.err
 		case ctx.Err() != nil:
 			return nil
-		case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrNoApp):
+		case errors.Is(err, heroku.ErrUnauthorized), errors.Is(err, heroku.ErrNoApp):
 			return err
 		}
 		if lasted >= resetAfter || next != nil {
@@ -137,7 +137,7 @@ func (c *Client) learnGeneration(ctx context.Context, app string) (string, error
 			return gen, nil
 		case ctx.Err() != nil:
 			return "", nil
-		case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrNoApp):
+		case errors.Is(err, heroku.ErrUnauthorized), errors.Is(err, heroku.ErrNoApp):
 			return "", err
 		}
 		c.log.Warn("reading the app's generation failed; retrying", "app", app, "err", err, "failures", failures, "retry_in", backoff)
@@ -329,7 +329,7 @@ func (f *follower) session(ctx context.Context, body io.ReadCloser, replay int) 
 				next.body = &cancelCloser{ReadCloser: r.body, cancel: cancelRenew}
 				cancelRenew = func() {}
 				limit.Reset(switchGrace)
-			case errors.Is(r.err, ErrUnauthorized), errors.Is(r.err, ErrNoApp):
+			case errors.Is(r.err, heroku.ErrUnauthorized), errors.Is(r.err, heroku.ErrNoApp):
 				return 0, nil, r.err
 			case ctx.Err() == nil:
 				// This session still streams: keep it, and try again.

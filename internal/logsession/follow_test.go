@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynowatch/dynowatch/internal/heroku"
 	"github.com/dynowatch/dynowatch/internal/parse"
 )
 
@@ -119,9 +120,9 @@ func TestFollowStopsOnBadKey(t *testing.T) {
 		status int
 		want   error
 	}{
-		{http.StatusUnauthorized, ErrUnauthorized},
-		{http.StatusForbidden, ErrUnauthorized},
-		{http.StatusNotFound, ErrNoApp},
+		{http.StatusUnauthorized, heroku.ErrUnauthorized},
+		{http.StatusForbidden, heroku.ErrUnauthorized},
+		{http.StatusNotFound, heroku.ErrNoApp},
 	} {
 		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
 			f := newFakeHeroku(t, &fakeHeroku{createStatus: func(int) int { return tc.status }})
@@ -130,7 +131,7 @@ func TestFollowStopsOnBadKey(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Follow returned %v, want %v", err, tc.want)
 			}
-			if tc.want == ErrUnauthorized && !strings.Contains(err.Error(), "HEROKU_API_KEY") {
+			if tc.want == heroku.ErrUnauthorized && !strings.Contains(err.Error(), "HEROKU_API_KEY") {
 				t.Errorf("error %q does not say to check HEROKU_API_KEY", err)
 			}
 			checkNoSecret(t, "the error", err.Error())

@@ -38,12 +38,6 @@ const maxCatchUp = 1500
 
 // Errors that Open and Follow return, wrapped; test them with errors.Is.
 var (
-	// ErrUnauthorized is the API refusing the key (401 or 403). Follow stops
-	// on it: retrying a bad key does not help.
-	ErrUnauthorized = errors.New("the Heroku API refused the key: check HEROKU_API_KEY and its access to the app")
-	// ErrNoApp is the API answering 404: there is no such app, or the key's
-	// account cannot see it. Follow stops on it.
-	ErrNoApp = errors.New("no such app, or the API key has no access to it")
 	// ErrSessionExpired is the session URL answering 403 or 404: it was not
 	// streamed in time. A new session is the cure, and Follow opens one.
 	ErrSessionExpired = errors.New("log session expired")

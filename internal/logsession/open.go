@@ -1,9 +1,7 @@
 package logsession
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"time"
-	"unicode/utf8"
 
 	"github.com/dynowatch/dynowatch/internal/heroku"
 	"github.com/dynowatch/dynowatch/internal/redact"
@@ -25,39 +22,6 @@ const (
 	userAgent           = "dynowatch-logsession"
 )
 
-// APIError is an error answer from the Platform API. It wraps
-// ErrUnauthorized for 401 and 403 and ErrNoApp for 404.
-type APIError struct {
-	Status  int
-	ID      string // Heroku's error id, such as "unauthorized" or "not_found"
-	Message string // Heroku's explanation, clipped
-}
-
-func (e *APIError) Error() string {
-	s := fmt.Sprintf("Heroku API answered %d", e.Status)
-	if e.ID != "" {
-		s += " " + e.ID
-	}
-	if e.Message != "" {
-		s += ": " + e.Message
-	}
-	if k := e.Unwrap(); k != nil {
-		s = k.Error() + " (" + s + ")"
-	}
-	return s
-}
-
-// Unwrap returns the sentinel for the status, or nil.
-func (e *APIError) Unwrap() error {
-	switch e.Status {
-	case http.StatusUnauthorized, http.StatusForbidden:
-		return ErrUnauthorized
-	case http.StatusNotFound:
-		return ErrNoApp
-	}
-	return nil
-}
-
 // Open creates a log session for app (a name or an id) that tails the log
 // from now on, and returns its stream as plain lines, as `heroku logs`
 // prints them, whichever form the server sends them in. It reads the app's
@@ -66,7 +30,7 @@ func (e *APIError) Unwrap() error {
 // after about 15 minutes), ctx is done or it is closed.
 //
 // The session URL is a capability to read the app's log; errors show only
-// its host. An error wrapping ErrUnauthorized or ErrNoApp will not go away by
+// its host. An error wrapping heroku.ErrUnauthorized or heroku.ErrNoApp will not go away by
 // retrying; any other, ErrSessionExpired included, may.
 func (c *Client) Open(ctx context.Context, app string) (io.ReadCloser, error) {
 	if app == "" {
@@ -141,61 +105,13 @@ func (c *Client) create(ctx context.Context, app string, fir bool, lines int) (*
 }
 
 // api sends one Platform API request, with in as its JSON body if not nil,
-// and decodes the answer into out. Error answers become *APIError.
+// and decodes the answer into out. Error answers become *heroku.APIError.
 func (c *Client) api(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	endpoint := c.apiURL + path
-	req, err := http.NewRequestWithContext(ctx, method, endpoint, body)
-	if err != nil {
-		return fmt.Errorf("bad request to %s", redact.URL(endpoint))
-	}
-	req.Header.Set("Authorization", "Bearer "+c.apiKey)
 	// Plain version=3: it has both the generation and the log-session
 	// fields pull mode needs (the CLI asks for the 3.sdk variant, whose
 	// generation is a bare name; heroku.Generation reads either).
-	req.Header.Set("Accept", "application/vnd.heroku+json; version=3")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("User-Agent", userAgent)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return redact.Error(err, redact.URL(endpoint))
-	}
-	defer resp.Body.Close()
-	// 201 is documented for a log session; the Heroku CLI's tests expect 200.
-	if resp.StatusCode/100 != 2 {
-		return c.apiError(resp)
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out); err != nil {
-		return fmt.Errorf("reading the API's answer: %w", err)
-	}
-	return nil
-}
-
-// apiError reads Heroku's error body ({"id": …, "message": …}) into an
-// *APIError.
-func (c *Client) apiError(resp *http.Response) error {
-	e := &APIError{Status: resp.StatusCode}
-	var body struct {
-		ID      string `json:"id"`
-		Message string `json:"message"`
-	}
-	if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body) == nil {
-		e.ID = clip(body.ID, 40)
-		// Heroku does not echo the key, but a proxy in between might.
-		e.Message = clip(redact.NewScrubber(c.apiKey).Scrub(body.Message), 200)
-	}
-	return e
+	a := heroku.API{URL: c.apiURL, Key: c.apiKey, Accept: "application/vnd.heroku+json; version=3", UserAgent: userAgent, HTTP: c.http}
+	return a.Do(ctx, method, path, in, out)
 }
 
 // stream GETs the session URL and returns its body as plain lines.
@@ -250,15 +166,4 @@ func (c *cancelCloser) Close() error {
 	err := c.ReadCloser.Close()
 	c.cancel()
 	return err
-}
-
-// clip shortens s to about n bytes, on a rune boundary.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dynowatch/dynowatch/internal/heroku"
 )
 
 // Lines as a log session sends them: `heroku logs` form, no syslog framing.
@@ -125,9 +127,9 @@ func TestOpenErrors(t *testing.T) {
 		want         error  // a sentinel the error wraps, or nil for none
 		mention      string // text the error must contain
 	}{
-		{name: "bad key", createStatus: 401, want: ErrUnauthorized, mention: "HEROKU_API_KEY"},
-		{name: "forbidden", createStatus: 403, want: ErrUnauthorized, mention: "HEROKU_API_KEY"},
-		{name: "no app", createStatus: 404, want: ErrNoApp, mention: "Couldn't find that app"},
+		{name: "bad key", createStatus: 401, want: heroku.ErrUnauthorized, mention: "HEROKU_API_KEY"},
+		{name: "forbidden", createStatus: 403, want: heroku.ErrUnauthorized, mention: "HEROKU_API_KEY"},
+		{name: "no app", createStatus: 404, want: heroku.ErrNoApp, mention: "Couldn't find that app"},
 		{name: "API down", createStatus: 503, mention: "503"},
 		{name: "session expired", streamStatus: 404, want: ErrSessionExpired, mention: "expired"},
 		{name: "session refused", streamStatus: 403, want: ErrSessionExpired, mention: "expired"},
@@ -144,7 +146,7 @@ func TestOpenErrors(t *testing.T) {
 				rc.Close()
 				t.Fatal("Open succeeded")
 			}
-			for _, s := range []error{ErrUnauthorized, ErrNoApp, ErrSessionExpired} {
+			for _, s := range []error{heroku.ErrUnauthorized, heroku.ErrNoApp, ErrSessionExpired} {
 				if got, want := errors.Is(err, s), s == tc.want; got != want {
 					t.Errorf("errors.Is(%v, %v) = %v, want %v", err, s, got, want)
 				}
@@ -161,12 +163,12 @@ func TestOpenAPIErrorDetail(t *testing.T) {
 	f := newFakeHeroku(t, &fakeHeroku{createStatus: func(int) int { return 401 }})
 	h := newHarness(t, f, Options{})
 	_, err := h.c.Open(t.Context(), "shop")
-	var ae *APIError
+	var ae *heroku.APIError
 	if !errors.As(err, &ae) {
-		t.Fatalf("error %v is not an *APIError", err)
+		t.Fatalf("error %v is not an *heroku.APIError", err)
 	}
 	if ae.Status != 401 || ae.ID != "unauthorized" || ae.Message != "Invalid credentials provided." {
-		t.Errorf("APIError is %+v", *ae)
+		t.Errorf("heroku.APIError is %+v", *ae)
 	}
 }
 
@@ -178,8 +180,8 @@ func TestOpenHidesEchoedKey(t *testing.T) {
 	}})
 	h := newHarness(t, f, Options{})
 	_, err := h.c.Open(t.Context(), "shop")
-	if !errors.Is(err, ErrUnauthorized) {
-		t.Fatalf("error %v, want ErrUnauthorized", err)
+	if !errors.Is(err, heroku.ErrUnauthorized) {
+		t.Fatalf("error %v, want heroku.ErrUnauthorized", err)
 	}
 	checkNoSecret(t, "the error", err.Error())
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dynowatch/dynowatch/internal/drain"
+	"github.com/dynowatch/dynowatch/internal/heroku"
 	"github.com/dynowatch/dynowatch/internal/parse"
 	"github.com/dynowatch/dynowatch/internal/worker"
 )
@@ -26,7 +27,7 @@ func (c *Client) Jobs(apps []string, sink drain.Sink) []worker.Held {
 	for i, app := range apps {
 		jobs[i] = worker.Held{Name: "tail:" + app, Lease: TailLease, Run: func(ctx context.Context) error {
 			err := c.Tail(ctx, app, sink, nil)
-			if errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrNoApp) {
+			if errors.Is(err, heroku.ErrUnauthorized) || errors.Is(err, heroku.ErrNoApp) {
 				return fmt.Errorf("pull mode stopped for app %s: %w", app, err)
 			}
 			return nil // the session ended or a batch was refused: follow again while the lease is held

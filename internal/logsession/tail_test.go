@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	herokuapi "github.com/dynowatch/dynowatch/internal/heroku"
+
 	"github.com/dynowatch/dynowatch/internal/drain"
 	"github.com/dynowatch/dynowatch/internal/logsession"
 	"github.com/dynowatch/dynowatch/internal/parse"
@@ -94,7 +96,7 @@ func TestJobsStopOnAnUnknownApp(t *testing.T) {
 		t.Fatalf("jobs %+v, want tail:shop and tail:cart with the TailLease", jobs)
 	}
 	err = jobs[0].Run(t.Context())
-	if !errors.Is(err, logsession.ErrNoApp) || !strings.Contains(err.Error(), "app shop") {
-		t.Errorf("Run returned %v, want ErrNoApp naming app shop", err)
+	if !errors.Is(err, herokuapi.ErrNoApp) || !strings.Contains(err.Error(), "app shop") {
+		t.Errorf("Run returned %v, want heroku.ErrNoApp naming app shop", err)
 	}
 }

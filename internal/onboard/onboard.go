@@ -4,19 +4,13 @@
 package onboard
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strings"
-	"time"
 
 	"github.com/dynowatch/dynowatch/internal/heroku"
-	"github.com/dynowatch/dynowatch/internal/logsession"
 	"github.com/dynowatch/dynowatch/internal/redact"
 )
 
@@ -25,7 +19,6 @@ import (
 var signals = []string{"logs", "metrics"}
 
 const (
-	apiTimeout = 30 * time.Second
 	// version=3.sdk is the variant the Heroku CLI asks for when it reads an
 	// app's generation and creates telemetry drains.
 	accept    = "application/vnd.heroku+json; version=3.sdk"
@@ -114,59 +107,11 @@ func (c *Client) AddTelemetryDrain(ctx context.Context, appID, endpoint string, 
 }
 
 // do sends one API request and decodes its answer into out. Error answers
-// become *logsession.APIError, so errors.Is tells a bad key
-// (logsession.ErrUnauthorized) and a missing app (logsession.ErrNoApp).
+// become *heroku.APIError, so errors.Is tells a bad key
+// (heroku.ErrUnauthorized) and a missing app (heroku.ErrNoApp).
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	endpoint := strings.TrimRight(c.APIURL, "/") + path
-	req, err := http.NewRequestWithContext(ctx, method, endpoint, body)
-	if err != nil {
-		return fmt.Errorf("bad request to %s", redact.URL(endpoint))
-	}
-	req.Header.Set("Authorization", "Bearer "+c.APIKey)
-	req.Header.Set("Accept", accept)
-	req.Header.Set("User-Agent", userAgent)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return redact.Error(err, redact.URL(endpoint))
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		e := &logsession.APIError{Status: resp.StatusCode}
-		var eb struct {
-			ID      string `json:"id"`
-			Message string `json:"message"`
-		}
-		if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&eb) == nil {
-			e.ID = clip(eb.ID, 40)
-			e.Message = clip(redact.NewScrubber(c.APIKey).Scrub(eb.Message), 200)
-		}
-		return e
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out); err != nil {
-		return fmt.Errorf("reading the API's answer to %s %s: %w", method, path, err)
-	}
-	return nil
-}
-
-// clip shortens s to at most n bytes.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
+	a := heroku.API{URL: c.APIURL, Key: c.APIKey, Accept: accept, UserAgent: userAgent, HTTP: c.HTTP}
+	return a.Do(ctx, method, path, in, out)
 }
 
 // ErrGeneration is an app of a generation dynowatch does not know.

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/dynowatch/dynowatch/internal/heroku"
-	"github.com/dynowatch/dynowatch/internal/logsession"
 )
 
 // TestAppGeneration: the generation comes from the answer's generation, an
@@ -42,7 +41,7 @@ func TestAPIErrorScrubsKey(t *testing.T) {
 	defer srv.Close()
 	c := &Client{APIURL: srv.URL, APIKey: "HRKU-secret-key", HTTP: srv.Client()}
 	_, err := c.App(t.Context(), "my-shop")
-	if !errors.Is(err, logsession.ErrUnauthorized) || strings.Contains(err.Error(), "HRKU-secret-key") {
+	if !errors.Is(err, heroku.ErrUnauthorized) || strings.Contains(err.Error(), "HRKU-secret-key") {
 		t.Errorf("error %v: want ErrUnauthorized without the key", err)
 	}
 }
