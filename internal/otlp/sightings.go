@@ -229,6 +229,14 @@ type SightingsReport struct {
 	Apps    []AppSightings `json:"apps"`
 }
 
+// lists are a's lists by the kind of name they hold.
+func (a *AppSightings) lists() map[SightingKind]*[]Sighting {
+	return map[SightingKind]*[]Sighting{
+		SightResourceKey: &a.ResourceKeys, SightScope: &a.Scopes, SightMetric: &a.Metrics, SightLogBody: &a.LogBodies,
+		SightSpan: &a.Spans, SightSpanAttr: &a.SpanAttributes, SightRecordAttr: &a.RecordAttributes,
+	}
+}
+
 // Report returns what was seen in the window before now, apps by name
 // ("no app" first), names sorted.
 func (s *Sightings) Report(now time.Time, scope string) SightingsReport {
@@ -237,29 +245,18 @@ func (s *Sightings) Report(now time.Time, scope string) SightingsReport {
 	s.pruneApps(now)
 	r := SightingsReport{Window: "24h", Scope: scope, Dropped: s.dropped, Apps: []AppSightings{}}
 	for name, app := range s.apps {
-		a := AppSightings{App: name, ResourceKeys: []Sighting{}, Scopes: []Sighting{}, Metrics: []Sighting{}, LogBodies: []Sighting{},
-			Spans: []Sighting{}, SpanAttributes: []Sighting{}, RecordAttributes: []Sighting{}}
+		a := AppSightings{App: name}
+		lists := a.lists()
+		for _, l := range lists {
+			*l = []Sighting{} // [] rather than null in the JSON
+		}
 		for k, v := range app {
-			x := Sighting{Name: k.name, Unit: k.unit, Understood: v.understood, Requests: v.count, LastSeen: v.last.UTC()}
-			switch k.kind {
-			case SightResourceKey:
-				a.ResourceKeys = append(a.ResourceKeys, x)
-			case SightScope:
-				a.Scopes = append(a.Scopes, x)
-			case SightMetric:
-				a.Metrics = append(a.Metrics, x)
-			case SightLogBody:
-				a.LogBodies = append(a.LogBodies, x)
-			case SightSpan:
-				a.Spans = append(a.Spans, x)
-			case SightSpanAttr:
-				a.SpanAttributes = append(a.SpanAttributes, x)
-			case SightRecordAttr:
-				a.RecordAttributes = append(a.RecordAttributes, x)
+			if l := lists[k.kind]; l != nil {
+				*l = append(*l, Sighting{Name: k.name, Unit: k.unit, Understood: v.understood, Requests: v.count, LastSeen: v.last.UTC()})
 			}
 		}
-		for _, l := range [][]Sighting{a.ResourceKeys, a.Scopes, a.Metrics, a.LogBodies, a.Spans, a.SpanAttributes, a.RecordAttributes} {
-			slices.SortFunc(l, func(x, y Sighting) int { return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.Unit, y.Unit)) })
+		for _, l := range lists {
+			slices.SortFunc(*l, func(x, y Sighting) int { return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.Unit, y.Unit)) })
 		}
 		r.Apps = append(r.Apps, a)
 	}
